@@ -1,0 +1,241 @@
+/*
+ * One HTTP/1.1 server for every subsystem's API, and an HTTP client on the
+ * same loop.
+ *
+ * Server model. A server owns listeners (name, address, port, plain or TLS)
+ * and one route table. Subsystems register routes (listener or all, method or
+ * any, path prefix); the longest matching prefix wins; a path that matches a
+ * prefix but none of its methods gets 405 with Allow, no match gets 404.
+ *
+ * A connection processes one request at a time: bytes that arrive while a
+ * handler runs (pipelining) are buffered and parsed after the response has
+ * been queued, so responses leave in request order. Core itself answers
+ * 400 (unparseable), 404, 405, 408 (header or body timeout), 413 (body over
+ * the limit: Content-Length checked up front, chunked bodies counted),
+ * 431 (headers over the limit) and 501 (unknown method or transfer-coding),
+ * handles keep-alive with an idle timeout, Connection: close, chunked request
+ * bodies and Expect: 100-continue. Every response carries Content-Length;
+ * HEAD responses carry none of the body.
+ *
+ * Handlers. A handler either responds before returning (and returns 0) or
+ * returns TB_HTTP_LATER and responds later on the loop thread with the same
+ * request pointer. The request stays valid until it has been responded to,
+ * even when the client went away meanwhile (responding is then a no-op that
+ * frees the request). A handler that returns a negative error without having
+ * responded gets a 500 problem document. Everything a request allocates
+ * should live in req->arena (core/arena.h).
+ *
+ * Observability: one access-log line per request (tag "http": remote, method,
+ * path, status, bytes, duration ms) and per-route Prometheus counters and
+ * latency histograms (tb_http_metrics_write).
+ *
+ * Everything here runs on the loop thread only.
+ */
+#ifndef TB_HTTP_H
+#define TB_HTTP_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+
+struct tb_tls_server; /* core/tls.h */
+struct tb_http_server;
+
+typedef void (*tb_done_cb)(void *arg); /* same as core/subsystem.h */
+
+/* ---- Limits ---- */
+
+/*
+ * A zero field means "the default". Defaults: TB_HTTP_DEFAULT_* below.
+ */
+struct tb_http_limits {
+	size_t max_header_bytes;    /* request line + headers; over -> 431 (16 KiB) */
+	size_t max_headers;         /* number of header fields; over -> 431 (100) */
+	size_t max_body;            /* decoded body; over -> 413 (1 MiB); a route may raise it */
+	uint64_t header_timeout_ms; /* first byte of a request to end of headers; -> 408 (10 s) */
+	uint64_t body_timeout_ms;   /* end of headers to end of body; -> 408 (30 s) */
+	uint64_t idle_timeout_ms;   /* keep-alive wait for the next request; then close (60 s) */
+	uint64_t grace_timeout_ms;  /* tb_http_server_stop: wait for in-flight requests (5 s) */
+	unsigned max_connections;   /* beyond that: accept and close at once (1024) */
+};
+
+#define TB_HTTP_DEFAULT_MAX_HEADER_BYTES (16u * 1024)
+#define TB_HTTP_DEFAULT_MAX_HEADERS 100u
+#define TB_HTTP_DEFAULT_MAX_BODY (1024u * 1024)
+#define TB_HTTP_DEFAULT_HEADER_TIMEOUT_MS 10000u
+#define TB_HTTP_DEFAULT_BODY_TIMEOUT_MS 30000u
+#define TB_HTTP_DEFAULT_IDLE_TIMEOUT_MS 60000u
+#define TB_HTTP_DEFAULT_GRACE_TIMEOUT_MS 5000u
+#define TB_HTTP_DEFAULT_MAX_CONNECTIONS 1024u
+/* Hard ceiling for any route's body limit. */
+#define TB_HTTP_MAX_BODY_CEILING (256u * 1024 * 1024)
+
+/* ---- Requests ---- */
+
+struct tb_http_header {
+	const char *name;
+	const char *value;
+};
+
+/* Returned by a handler that will respond later. */
+#define TB_HTTP_LATER 1
+
+/*
+ * What a handler sees. All strings are NUL-terminated and live in the arena;
+ * read-only for the handler except ctx.
+ */
+struct tb_http_request {
+	const char *method;       /* "GET", "POST", ... */
+	const char *target;       /* request-target as sent (path and query) */
+	const char *path;         /* percent-decoded path without the query */
+	const char *query;        /* raw query string without '?'; "" when none */
+	const struct tb_http_header *headers; /* in arrival order, names as sent */
+	size_t n_headers;
+	struct tb_buf body;       /* decoded (de-chunked) body; len 0 when none */
+	const char *remote;       /* "127.0.0.1:53211" or "[::1]:53211" */
+	const char *listener;     /* name given to tb_http_listen */
+	int tls;                  /* 1 when the connection is TLS */
+	const char *sni;          /* TLS server name the client asked for, or NULL */
+	const char *alpn;         /* negotiated ALPN protocol, or NULL */
+	const char *route;        /* the matched route's path prefix */
+	int http_minor;           /* 0 for HTTP/1.0, 1 for HTTP/1.1 */
+	struct tb_arena *arena;   /* freed after the response has been written */
+	struct tb_http_server *server;
+	void *ctx;                /* for the handler */
+};
+
+typedef int (*tb_http_handler)(struct tb_http_request *req, void *arg);
+
+/* First header with that name (case-insensitive), or NULL. */
+const char *tb_http_header(const struct tb_http_request *req, const char *name);
+/* First query parameter with that name, percent- and '+'-decoded, in the arena; NULL when absent. */
+const char *tb_http_query_param(struct tb_http_request *req, const char *name);
+/* Whether the client has gone away (a later response would be discarded). */
+int tb_http_request_gone(const struct tb_http_request *req);
+
+/* ---- Responses ---- */
+
+/* Adds a response header (may repeat). Copies name and value. 0 or an error. */
+int tb_http_set_header(struct tb_http_request *req, const char *name, const char *value);
+/*
+ * Sends the response: status line, the headers set so far, Content-Type
+ * (unless NULL), Content-Length, Date, Connection when closing, and body.
+ * After this call req is gone. Returns 0 or an error (the request is freed
+ * either way).
+ */
+int tb_http_respond(struct tb_http_request *req, int status, const char *content_type,
+	const void *body, size_t len);
+/* application/json; the caller keeps ownership of json. */
+int tb_http_respond_json(struct tb_http_request *req, int status, const cJSON *json);
+/* application/problem+json: {"type":type_uri,"detail":detail,"status":status}. */
+int tb_http_respond_problem(struct tb_http_request *req, int status, const char *type_uri,
+	const char *detail);
+/* Reason phrase for a status code ("OK", "Not Found", ...); "Unknown" when unknown. */
+const char *tb_http_reason(int status);
+
+/* ---- Server ---- */
+
+/* limits may be NULL (all defaults). */
+int tb_http_server_new(struct tb_http_server **out, uv_loop_t *loop,
+	const struct tb_http_limits *limits);
+/*
+ * Opens a listener. name: unique, used by routes, logs and metrics. address:
+ * IPv4 or IPv6 literal. port 0: ephemeral (see tb_http_listener_port). tls:
+ * NULL for plain HTTP; otherwise borrowed, must outlive the server.
+ */
+int tb_http_listen(struct tb_http_server *srv, const char *name, const char *address, int port,
+	struct tb_tls_server *tls);
+/* The bound port of a listener, or a negative error when there is no such listener. */
+int tb_http_listener_port(const struct tb_http_server *srv, const char *name);
+/*
+ * Registers a route. listener: a listener name, or NULL for all listeners
+ * (also ones opened later). method: NULL for any. path_prefix: starts with
+ * '/'; matches the path itself and anything below it ("/acme" matches
+ * "/acme", "/acme/x", "/acme-x"). Later registrations of the same
+ * (listener, method, prefix) replace earlier ones.
+ */
+int tb_http_route(struct tb_http_server *srv, const char *listener, const char *method,
+	const char *path_prefix, tb_http_handler fn, void *arg);
+/* Raises (or lowers) the body limit of every route already registered with that listener and prefix. */
+int tb_http_route_set_max_body(struct tb_http_server *srv, const char *listener,
+	const char *path_prefix, size_t max_body);
+/*
+ * Stops accepting, closes idle connections, lets in-flight requests finish up
+ * to limits.grace_timeout_ms (then closes them; their late responses become
+ * no-ops), closes all handles, then calls done(arg). Call tb_http_server_free
+ * afterwards (from done or later).
+ */
+void tb_http_server_stop(struct tb_http_server *srv, tb_done_cb done, void *arg);
+/* Frees a stopped (or never started) server. Requests still held by handlers must be responded first. */
+void tb_http_server_free(struct tb_http_server *srv);
+
+/*
+ * Prometheus text exposition of the per-route metrics:
+ *   tb_http_requests_total{route="/x",code="2xx"} N
+ *   tb_http_request_duration_seconds_bucket{route="/x",le="0.005"} N ... le="+Inf"
+ *   tb_http_request_duration_seconds_sum / _count
+ *   tb_http_connections (gauge)
+ * Requests that matched no route count under route="none".
+ */
+void tb_http_metrics_write(struct tb_http_server *srv, struct tb_bytes *out);
+
+/*
+ * Tests and fuzzing: runs a byte stream through one in-memory connection of
+ * the server (no socket, no TLS) as if a client had sent it in one piece and
+ * closed its write side; appends everything the server would have written to
+ * out (may be NULL). Handlers that return TB_HTTP_LATER must respond before
+ * this returns; requests still pending are discarded. Returns 0 or an error.
+ */
+int tb_http_feed_bytes(struct tb_http_server *srv, const uint8_t *data, size_t len,
+	struct tb_bytes *out);
+
+/* ---- Client ---- */
+
+struct tb_http_client_req {
+	const char *method;       /* NULL = "GET" */
+	const char *url;          /* http:// or https://host[:port]/path?query; host: name or IP literal ([v6]) */
+	const struct tb_http_header *headers; /* extra request headers; Host, Content-Length, Connection are added */
+	size_t n_headers;
+	struct tb_buf body;       /* request body (sent with Content-Length when method is not GET/HEAD or len > 0) */
+	uint64_t timeout_ms;      /* whole exchange, resolve to last byte; 0 = 30 s */
+	size_t max_body;          /* response body cap (TB_ERR_TOO_LARGE above it); 0 = 1 MiB */
+	const char *ca_pem;       /* https: trusted roots (PEM, NUL-terminated); NULL = system bundle */
+	int insecure;             /* https: do not verify the server certificate */
+	const char *const *alpn;  /* https: ALPN protocols to offer, NULL-terminated; NULL = none */
+	const char *connect_address; /* dial this IP literal instead of resolving the URL's host */
+	const char *sni;          /* https: server name to send; NULL = the URL's host (none for IP literals) */
+	int want_peer_cert;       /* https: return the server's leaf certificate DER */
+	int handshake_only;       /* https: stop after the TLS handshake (no HTTP exchange; status 0) */
+};
+
+struct tb_http_client_resp {
+	int status;               /* HTTP status; 0 for handshake_only */
+	const struct tb_http_header *headers;
+	size_t n_headers;
+	struct tb_buf body;
+	struct tb_buf peer_cert;  /* leaf certificate DER when want_peer_cert (len 0 otherwise) */
+	const char *alpn;         /* negotiated ALPN protocol, or NULL */
+};
+
+/*
+ * err: 0, or TB_ERR_TIMEOUT, TB_ERR_TOO_LARGE, TB_ERR_VERIFY (certificate),
+ * TB_ERR_INVALID (unparseable response), -ECONNREFUSED, -ECONNRESET, ...
+ * resp is NULL on error; everything in it is valid only during the call.
+ */
+typedef void (*tb_http_client_cb)(int err, const struct tb_http_client_resp *resp, void *arg);
+
+/*
+ * Starts a request; cb runs exactly once, later, on the loop thread (never
+ * from inside this call). Every string of r is copied. Redirects are not
+ * followed. Returns 0 or an error (then cb is not called).
+ */
+int tb_http_client_request(uv_loop_t *loop, const struct tb_http_client_req *r,
+	tb_http_client_cb cb, void *arg);
+/* First response header with that name (case-insensitive), or NULL. */
+const char *tb_http_client_header(const struct tb_http_client_resp *resp, const char *name);
+
+#endif
