@@ -1,0 +1,69 @@
+/*
+ * The appliance's certificate authority material: a root CA and an
+ * intermediate (both ECDSA P-256), and the certificate of the HTTPS
+ * listeners, issued by the intermediate for localhost, 127.0.0.1, ::1 and the
+ * configured host names. Generated on first start, kept in the store (kv
+ * table, PEM), reused on restart; the server certificate is re-issued when
+ * its names change or it is within 30 days of expiry.
+ */
+#ifndef TB_CA_H
+#define TB_CA_H
+
+#include <mbedtls/pk.h>
+#include <mbedtls/x509_crt.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/store.h"
+
+struct tb_ca {
+	mbedtls_pk_context root_key;
+	mbedtls_x509_crt root;          /* self-signed */
+	mbedtls_pk_context intermediate_key;
+	mbedtls_x509_crt intermediate;  /* signed by root */
+	char *root_pem;
+	char *intermediate_pem;
+	uint8_t root_sha256[32];        /* SHA-256 of the root's DER */
+	/* HTTPS listener certificate. */
+	char *server_chain_pem;         /* server certificate then intermediate */
+	char *server_key_pem;
+};
+
+/* Loads the CA from the store, creating what is missing. Start-up only (synchronous writes). */
+int tb_ca_load_or_create(struct tb_ca **out, struct tb_store *st, const char *ca_name,
+	const char *const *hostnames, size_t n_hostnames);
+void tb_ca_free(struct tb_ca *ca);
+/* "AB:CD:..." upper-case colon-separated SHA-256 fingerprint of the root. */
+void tb_ca_root_fingerprint(const struct tb_ca *ca, char *out, size_t outlen);
+
+/* DER helpers used to build certificate extensions mbedTLS 2.28 cannot. */
+int tb_der_tlv(struct tb_bytes *out, uint8_t tag, const void *content, size_t len);
+/*
+ * subjectAltName extension value (GeneralNames) for names that are DNS names
+ * or IPv4/IPv6 literals. Returns TB_ERR_INVALID for an unusable name.
+ */
+int tb_der_san(struct tb_bytes *out, const char *const *names, size_t n);
+
+/*
+ * Signs a new certificate. subject: mbedTLS subject string ("CN=x,O=y");
+ * san: DER GeneralNames or NULL; is_ca, pathlen (-1 = none); key_usage
+ * bits (MBEDTLS_X509_KU_*); eku_server/eku_client add extendedKeyUsage;
+ * not_before/not_after: seconds since the epoch. Writes PEM to pem_out.
+ */
+struct tb_cert_template {
+	const char *subject;
+	const struct tb_buf *san;
+	int is_ca;
+	int pathlen;
+	unsigned key_usage;
+	int eku_server, eku_client;
+	int64_t not_before, not_after;
+};
+int tb_ca_sign(const struct tb_cert_template *t, mbedtls_pk_context *subject_key,
+	mbedtls_pk_context *issuer_key, const mbedtls_x509_crt *issuer, struct tb_bytes *pem_out);
+
+/* mbedTLS f_rng backed by libsodium's CSPRNG (thread-safe). */
+int tb_ca_rng(void *ctx, unsigned char *out, size_t len);
+
+#endif

@@ -1,0 +1,650 @@
+/*
+ * DESIGN: the trustbox command line and the appliance's lifecycle.
+ *
+ *   parse CLI -> Lua config (embedded default, then the user's file) ->
+ *   configure every subsystem (all config errors surface here) -> open the
+ *   store, migrate -> CA material -> HTTP listeners -> start subsystems ->
+ *   print one line per service -> run the loop -> SIGINT/SIGTERM: stop
+ *   subsystems (async), stop HTTP (drain), flush and close the store, exit 0.
+ *
+ * Subsystems are listed in one static table. Those of the four protocol
+ * subsystems present in the build are found through weak references, so a
+ * tree without, say, dap/ still links; their libraries are linked whole.
+ *
+ * Exit codes: 0 ok, 1 runtime error, 2 usage or configuration error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/ca.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/http.h"
+#include "core/log.h"
+#include "core/services.h"
+#include "core/status.h"
+#include "core/store.h"
+#include "core/subsystem.h"
+#include "core/tls.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+extern const struct tb_subsystem acme_subsystem __attribute__((weak));
+extern const struct tb_subsystem ctlog_subsystem __attribute__((weak));
+extern const struct tb_subsystem dap_subsystem __attribute__((weak));
+extern const struct tb_subsystem dns_subsystem __attribute__((weak));
+
+/* Order matters: providers of services (dns: tb_resolver, ctlog: tb_ct_submitter) start first. */
+static const struct tb_subsystem *subsystems[8];
+
+static void build_table(void)
+{
+	size_t n = 0;
+	subsystems[n++] = &tb_status_subsystem;
+	if (&dns_subsystem)
+		subsystems[n++] = &dns_subsystem;
+	if (&ctlog_subsystem)
+		subsystems[n++] = &ctlog_subsystem;
+	if (&acme_subsystem)
+		subsystems[n++] = &acme_subsystem;
+	if (&dap_subsystem)
+		subsystems[n++] = &dap_subsystem;
+	subsystems[n] = NULL;
+}
+
+/* Every section of every subsystem (core's own are added by tb_config_new). */
+static size_t collect_sections(const struct tb_section_def **out, size_t cap)
+{
+	size_t n = 0;
+	for (const struct tb_subsystem *const *s = subsystems; *s; s++)
+		for (const struct tb_section_def *const *d = (*s)->sections; d && *d && n < cap; d++)
+			out[n++] = *d;
+	return n;
+}
+
+static void usage_main(FILE *f)
+{
+	fprintf(f,
+		"usage: trustbox <command> [options]\n"
+		"\n"
+		"trustbox runs a small, real copy of the Internet's trust infrastructure on one host:\n"
+		"an ACME certificate authority, a Certificate Transparency log, a DAP aggregator and\n"
+		"a validating DNS resolver, as one process with one store and one Lua configuration.\n"
+		"\n"
+		"commands:\n"
+		"  run [-c FILE]          run the appliance (embedded default config, FILE overrides it)\n"
+		"  init [DIR]             write a commented starter DIR/trustbox.lua (default: .)\n"
+		"  root [-c FILE]         print the root CA certificate (PEM), creating it if needed\n"
+		"  config check FILE      check a configuration file and exit\n"
+		"  config dump [-c FILE]  print the effective configuration with defaults\n"
+		"  config doc             print the configuration reference (Markdown)\n"
+		"  version                print the version\n"
+		"\n"
+		"Every command accepts --help. Exit codes: 0 ok, 1 runtime error, 2 usage or config error.\n");
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "trustbox: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (try trustbox --help)\n");
+	return EXIT_USAGE;
+}
+
+static int is_help(const char *s)
+{
+	return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0 || strcmp(s, "help") == 0;
+}
+
+/*
+ * Parses `[-c FILE]` and --help for a subcommand. Returns 0 to go on,
+ * otherwise an exit code + 1000 offset trick is avoided: *exit_code set and -1.
+ */
+static int parse_c_option(int argc, char **argv, const char *help, const char **file, int *exit_code)
+{
+	for (int i = 0; i < argc; i++) {
+		if (is_help(argv[i])) {
+			fputs(help, stdout);
+			*exit_code = 0;
+			return -1;
+		}
+		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+			if (i + 1 >= argc) {
+				*exit_code = usage_error("%s needs a file name", argv[i]);
+				return -1;
+			}
+			*file = argv[++i];
+		} else {
+			*exit_code = usage_error("unexpected argument '%s'", argv[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Loads the configuration: default, then file (may be NULL). NULL and one error line on failure. */
+static struct tb_config *load_config(const char *file)
+{
+	const struct tb_section_def *secs[64];
+	size_t n = collect_sections(secs, 64);
+	struct tb_config *cfg = tb_config_new(secs, n);
+	char err[512];
+	if (!cfg) {
+		fprintf(stderr, "trustbox: out of memory\n");
+		return NULL;
+	}
+	if (tb_config_run_string(cfg, "=default config", tb_default_config, err, sizeof err) ||
+		(file && tb_config_run_file(cfg, file, err, sizeof err)) ||
+		tb_config_finish(cfg, err, sizeof err)) {
+		fprintf(stderr, "trustbox: config: %s\n", err);
+		tb_config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+/* ---- the running appliance ---- */
+
+struct app {
+	struct tb_core core;
+	uv_loop_t loop;
+	struct tb_services services;
+	void *state[8];
+	int started[8];
+	struct tb_tls_server *tls;
+	uv_signal_t sig_int, sig_term, sig_hup;
+	const char *config_file;
+	int stopping;
+	int pending_stops;
+	char store_path[1100];
+	char data_dir[1024];
+};
+
+static void close_signals(struct app *app)
+{
+	uv_close((uv_handle_t *)&app->sig_int, NULL);
+	uv_close((uv_handle_t *)&app->sig_term, NULL);
+	uv_close((uv_handle_t *)&app->sig_hup, NULL);
+}
+
+static void on_http_stopped(void *arg)
+{
+	struct app *app = arg;
+	TB_INFO("core", "stopped");
+	close_signals(app);
+}
+
+static void on_subsystem_stopped(void *arg)
+{
+	struct app *app = arg;
+	if (--app->pending_stops > 0)
+		return;
+	if (app->core.http)
+		tb_http_server_stop(app->core.http, on_http_stopped, app);
+	else
+		on_http_stopped(app);
+}
+
+static void begin_stop(struct app *app)
+{
+	if (app->stopping)
+		return;
+	app->stopping = 1;
+	TB_INFO("core", "stopping");
+	/* One extra count so that synchronous done calls cannot finish early. */
+	app->pending_stops = 1;
+	for (int i = 7; i >= 0; i--) {
+		const struct tb_subsystem *s = i < 8 ? subsystems[i] : NULL;
+		if (!s || !app->started[i] || !s->stop)
+			continue;
+		app->pending_stops++;
+		s->stop(app->state[i], on_subsystem_stopped, app);
+	}
+	on_subsystem_stopped(app);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct app *app = h->data;
+	if (signum == SIGHUP) {
+		/* Re-read and check the configuration; a bad one keeps the running one. */
+		struct tb_config *cfg = load_config(app->config_file);
+		if (!cfg) {
+			TB_ERROR("core", "reload failed; keeping the running configuration");
+			return;
+		}
+		const cJSON *core = tb_config_section(cfg, "core");
+		int lvl = tb_log_level_parse(tb_cfg_str(core, "log_level"));
+		if (lvl >= 0)
+			tb_log_set_level((enum tb_log_level)lvl);
+		tb_log_set_json(strcmp(tb_cfg_str(core, "log_format"), "json") == 0);
+		TB_INFO("core", "reloaded: log settings applied; listener and subsystem changes take effect at the next start");
+		tb_config_free(cfg);
+		return;
+	}
+	begin_stop(app);
+}
+
+static void apply_log_settings(const struct tb_config *cfg)
+{
+	const cJSON *core = tb_config_section(cfg, "core");
+	int lvl = tb_log_level_parse(tb_cfg_str(core, "log_level"));
+	tb_log_set_level(lvl >= 0 ? (enum tb_log_level)lvl : TB_LOG_INFO);
+	tb_log_set_json(strcmp(tb_cfg_str(core, "log_format"), "json") == 0);
+}
+
+static void resolve_paths(struct app *app)
+{
+	const cJSON *core = tb_config_section(app->core.config, "core");
+	snprintf(app->data_dir, sizeof app->data_dir, "%s", tb_cfg_str(core, "data_dir"));
+	const char *store = tb_cfg_str(core, "store");
+	if (store && *store)
+		snprintf(app->store_path, sizeof app->store_path, "%s", store);
+	else
+		snprintf(app->store_path, sizeof app->store_path, "%s/trustbox.db", app->data_dir);
+	app->core.data_dir = app->data_dir;
+}
+
+static int open_store_and_ca(struct app *app)
+{
+	int err = tb_store_open(&app->core.store, &app->loop, app->store_path);
+	if (err) {
+		fprintf(stderr, "trustbox: cannot open the store %s: %s\n", app->store_path, tb_strerror(err));
+		return err;
+	}
+	const cJSON *core = tb_config_section(app->core.config, "core");
+	const cJSON *hn = tb_cfg_get(core, "hostnames"), *it;
+	const char *names[64];
+	size_t n = 0;
+	cJSON_ArrayForEach(it, hn) {
+		if (n < 64)
+			names[n++] = it->valuestring;
+	}
+	err = tb_ca_load_or_create(&app->core.ca, app->core.store, tb_cfg_str(core, "ca_name"), names, n);
+	if (err)
+		fprintf(stderr, "trustbox: cannot load or create the CA: %s\n", tb_strerror(err));
+	return err;
+}
+
+static int open_listeners(struct app *app)
+{
+	const cJSON *listen = tb_config_section(app->core.config, "listen"), *it;
+	if (cJSON_GetArraySize(listen) == 0)
+		return 0;
+	struct tb_tls_cert cert = {
+		.chain = TB_BUF(app->core.ca->server_chain_pem, strlen(app->core.ca->server_chain_pem) + 1),
+		.key = TB_BUF(app->core.ca->server_key_pem, strlen(app->core.ca->server_key_pem) + 1),
+	};
+	static const char *const alpn[] = { "http/1.1", NULL };
+	int err = tb_tls_server_new(&app->tls, &cert, 1, alpn);
+	if (err) {
+		fprintf(stderr, "trustbox: cannot set up TLS: %s\n", tb_strerror(err));
+		return err;
+	}
+	const cJSON *core = tb_config_section(app->core.config, "core");
+	struct tb_http_limits limits = { .grace_timeout_ms = (uint64_t)tb_cfg_int(core, "shutdown_grace_ms") };
+	err = tb_http_server_new(&app->core.http, &app->loop, &limits);
+	if (err) {
+		fprintf(stderr, "trustbox: cannot create the HTTP server: %s\n", tb_strerror(err));
+		return err;
+	}
+	cJSON_ArrayForEach(it, listen) {
+		const char *name = tb_cfg_str(it, "name"), *addr = tb_cfg_str(it, "address");
+		int port = (int)tb_cfg_int(it, "port"), tls = tb_cfg_bool(it, "tls");
+		err = tb_http_listen(app->core.http, name, addr, port, tls ? app->tls : NULL);
+		if (err) {
+			fprintf(stderr, "trustbox: cannot listen on %s port %d (listener %s): %s\n", addr, port, name,
+				tb_strerror(err));
+			return err;
+		}
+		int bound = tb_http_listener_port(app->core.http, name);
+		int v6 = strchr(addr, ':') != NULL;
+		tb_core_announce(&app->core, "status", tls ? "HTTPS listener" : "HTTP listener", "%s://%s%s%s:%d/",
+			tls ? "https" : "http", v6 ? "[" : "", addr, v6 ? "]" : "", bound);
+	}
+	return 0;
+}
+
+static void print_banner(struct app *app)
+{
+	printf("trustbox %s is running (store %s)\n", TB_VERSION, app->store_path);
+	for (size_t i = 0; i < app->core.n_announce; i++) {
+		const struct tb_announce *a = &app->core.announce[i];
+		printf("  %-8s %-22s %s\n", a->subsystem, a->what, a->url);
+	}
+	char fp[128];
+	tb_ca_root_fingerprint(app->core.ca, fp, sizeof fp);
+	printf("  root CA SHA-256 %s\n", fp);
+	/* A next step that works as typed: the first HTTPS listener's health check. */
+	const cJSON *listen = tb_config_section(app->core.config, "listen"), *it;
+	cJSON_ArrayForEach(it, listen) {
+		if (!tb_cfg_bool(it, "tls"))
+			continue;
+		const char *addr = tb_cfg_str(it, "address");
+		int v6 = strchr(addr, ':') != NULL;
+		printf("next: curl --cacert <(trustbox root) https://%s%s%s:%d/api/v1/status\n", v6 ? "[" : "", addr,
+			v6 ? "]" : "", tb_http_listener_port(app->core.http, tb_cfg_str(it, "name")));
+		break;
+	}
+	fflush(stdout);
+}
+
+static int configure_all(struct app *app)
+{
+	for (int i = 0; subsystems[i]; i++) {
+		const struct tb_subsystem *s = subsystems[i];
+		if (!s->configure)
+			continue;
+		char err[512] = "";
+		int rc = s->configure(&app->core, &app->state[i], err, sizeof err);
+		if (rc) {
+			fprintf(stderr, "trustbox: config: %s: %s\n", s->name, err[0] ? err : tb_strerror(rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void free_all(struct app *app)
+{
+	for (int i = 0; subsystems[i]; i++)
+		if (subsystems[i]->free && app->state[i])
+			subsystems[i]->free(app->state[i]);
+}
+
+static void walk_close(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	const char *file = NULL;
+	int code;
+	if (parse_c_option(argc, argv,
+		    "usage: trustbox run [-c FILE]\n\nRuns the appliance with the embedded default configuration;\n"
+		    "FILE (a Lua script) overrides it. Stops cleanly on SIGINT or SIGTERM; SIGHUP re-reads FILE.\n",
+		    &file, &code))
+		return code;
+	struct app *app = calloc(1, sizeof *app);
+	if (!app)
+		return EXIT_RUNTIME;
+	app->config_file = file;
+	app->core.config = load_config(file);
+	if (!app->core.config) {
+		free(app);
+		return EXIT_USAGE;
+	}
+	apply_log_settings(app->core.config);
+	app->core.subsystems = subsystems;
+	app->core.services = &app->services;
+	app->core.loop = &app->loop;
+	uv_loop_init(&app->loop);
+	resolve_paths(app);
+
+	int rc = EXIT_RUNTIME;
+	if (configure_all(app)) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (open_store_and_ca(app))
+		goto out;
+	for (int i = 0; subsystems[i]; i++) {
+		if (tb_store_migrate(app->core.store, subsystems[i]->name, subsystems[i]->migrations)) {
+			fprintf(stderr, "trustbox: store migration for %s failed\n", subsystems[i]->name);
+			goto out;
+		}
+	}
+	if (open_listeners(app))
+		goto out;
+	for (int i = 0; subsystems[i]; i++) {
+		if (!subsystems[i]->start || !app->state[i])
+			continue;
+		int err = subsystems[i]->start(app->state[i]);
+		if (err) {
+			fprintf(stderr, "trustbox: %s failed to start: %s\n", subsystems[i]->name, tb_strerror(err));
+			begin_stop(app);
+			uv_run(&app->loop, UV_RUN_DEFAULT);
+			goto out;
+		}
+		app->started[i] = 1;
+	}
+	uv_signal_init(&app->loop, &app->sig_int);
+	uv_signal_init(&app->loop, &app->sig_term);
+	uv_signal_init(&app->loop, &app->sig_hup);
+	app->sig_int.data = app->sig_term.data = app->sig_hup.data = app;
+	uv_signal_start(&app->sig_int, on_signal, SIGINT);
+	uv_signal_start(&app->sig_term, on_signal, SIGTERM);
+	uv_signal_start(&app->sig_hup, on_signal, SIGHUP);
+	TB_INFO("core", "started");
+	print_banner(app);
+	uv_run(&app->loop, UV_RUN_DEFAULT);
+	rc = 0;
+out:
+	if (app->core.http) {
+		tb_http_server_free(app->core.http);
+		app->core.http = NULL;
+	}
+	free_all(app);
+	tb_store_close(app->core.store);
+	/* Close whatever is left (the store's async handle among them) and drain. */
+	uv_walk(&app->loop, walk_close, NULL);
+	uv_run(&app->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&app->loop);
+	tb_tls_server_free(app->tls);
+	tb_ca_free(app->core.ca);
+	tb_config_free(app->core.config);
+	free(app);
+	return rc;
+}
+
+static int cmd_root(int argc, char **argv)
+{
+	const char *file = NULL;
+	int code;
+	if (parse_c_option(argc, argv,
+		    "usage: trustbox root [-c FILE]\n\nPrints the root CA certificate (PEM) of the store the\n"
+		    "configuration names, generating the CA on first use. Trust it with e.g.\n"
+		    "  curl --cacert <(trustbox root) https://127.0.0.1:14000/healthz\n",
+		    &file, &code))
+		return code;
+	struct app *app = calloc(1, sizeof *app);
+	app->core.config = load_config(file);
+	if (!app->core.config) {
+		free(app);
+		return EXIT_USAGE;
+	}
+	tb_log_set_level(TB_LOG_WARN);
+	uv_loop_init(&app->loop);
+	resolve_paths(app);
+	int rc = EXIT_RUNTIME;
+	if (open_store_and_ca(app) == 0) {
+		fputs(app->core.ca->root_pem, stdout);
+		rc = 0;
+	}
+	tb_store_close(app->core.store);
+	uv_run(&app->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&app->loop);
+	tb_ca_free(app->core.ca);
+	tb_config_free(app->core.config);
+	free(app);
+	return rc;
+}
+
+static int cmd_config(int argc, char **argv)
+{
+	static const char help[] =
+		"usage: trustbox config check FILE | config dump [-c FILE] | config doc\n\n"
+		"  check FILE   run FILE over the default config and every subsystem's checks\n"
+		"  dump         print the effective configuration (default + FILE) with defaults filled in\n"
+		"  doc          print the reference of every option (Markdown)\n";
+	if (argc < 1)
+		return usage_error("%s", "config needs a subcommand: check, dump or doc");
+	if (is_help(argv[0])) {
+		fputs(help, stdout);
+		return 0;
+	}
+	if (strcmp(argv[0], "check") == 0) {
+		if (argc == 2 && is_help(argv[1])) {
+			fputs(help, stdout);
+			return 0;
+		}
+		if (argc != 2)
+			return usage_error("%s", "config check needs exactly one FILE");
+		struct app *app = calloc(1, sizeof *app);
+		app->core.config = load_config(argv[1]);
+		if (!app->core.config) {
+			free(app);
+			return EXIT_USAGE;
+		}
+		app->core.subsystems = subsystems;
+		app->core.services = &app->services;
+		resolve_paths(app);
+		int rc = configure_all(app) ? EXIT_USAGE : 0;
+		free_all(app);
+		tb_config_free(app->core.config);
+		free(app);
+		if (rc == 0)
+			printf("%s: ok\n", argv[1]);
+		return rc;
+	}
+	if (strcmp(argv[0], "dump") == 0) {
+		const char *file = NULL;
+		int code;
+		if (parse_c_option(argc - 1, argv + 1, help, &file, &code))
+			return code;
+		struct tb_config *cfg = load_config(file);
+		if (!cfg)
+			return EXIT_USAGE;
+		char *s = tb_config_dump(cfg);
+		fputs(s, stdout);
+		free(s);
+		tb_config_free(cfg);
+		return 0;
+	}
+	if (strcmp(argv[0], "doc") == 0) {
+		if (argc > 1 && is_help(argv[1])) {
+			fputs(help, stdout);
+			return 0;
+		}
+		const struct tb_section_def *secs[64];
+		size_t n = collect_sections(secs, 64);
+		char *s = tb_config_doc(secs, n);
+		fputs(s, stdout);
+		free(s);
+		return 0;
+	}
+	return usage_error("unknown config subcommand '%s'", argv[0]);
+}
+
+/* A starter file: every option of every section, commented out with its default and help. */
+static void write_starter_options(FILE *f, const struct tb_option *opts, int indent)
+{
+	for (const struct tb_option *o = opts; o && o->name; o++) {
+		fprintf(f, "%*s-- %s%s\n", indent, "", o->help ? o->help : "", o->required ? " (required)" : "");
+		if (o->type == TB_OPT_FUNCTION)
+			fprintf(f, "%*s-- %s = function(...) ... end,\n", indent, "", o->name);
+		else if (o->def && (o->type == TB_OPT_STRINGS || o->type == TB_OPT_TABLES) && strcmp(o->def, "[]") == 0)
+			fprintf(f, "%*s-- %s = {},\n", indent, "", o->name);
+		else if (o->def && o->type != TB_OPT_TABLE && o->type != TB_OPT_TABLES && o->type != TB_OPT_MAP &&
+			o->type != TB_OPT_STRINGS)
+			fprintf(f, "%*s-- %s = %s,\n", indent, "", o->name, o->def);
+		else
+			fprintf(f, "%*s-- %s = ...,\n", indent, "", o->name);
+	}
+}
+
+static int cmd_init(int argc, char **argv)
+{
+	if (argc > 0 && is_help(argv[0])) {
+		printf("usage: trustbox init [DIR]\n\nWrites DIR/trustbox.lua (DIR defaults to the current directory):\n"
+		       "a starter configuration listing every option, commented out, with its default.\n"
+		       "Refuses to overwrite an existing file.\n");
+		return 0;
+	}
+	if (argc > 1)
+		return usage_error("unexpected argument '%s'", argv[1]);
+	const char *dir = argc == 1 ? argv[0] : ".";
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "trustbox: cannot create %s: %s\n", dir, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	char path[1024];
+	snprintf(path, sizeof path, "%s/trustbox.lua", dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "trustbox: cannot create %s: %s\n", path, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	FILE *f = fdopen(fd, "w");
+	fprintf(f, "-- trustbox configuration (Lua 5.4).\n"
+		   "-- This file runs after trustbox's embedded defaults and overrides them option by\n"
+		   "-- option; uncomment what you want to change. `trustbox config dump -c trustbox.lua`\n"
+		   "-- shows the result, `trustbox config check trustbox.lua` checks it.\n");
+	const struct tb_section_def *secs[64];
+	size_t n = collect_sections(secs, 64);
+	extern const struct tb_section_def tb_core_section, tb_listen_section;
+	const struct tb_section_def *all[66] = { &tb_core_section, &tb_listen_section };
+	memcpy(all + 2, secs, n * sizeof *secs);
+	for (size_t i = 0; i < n + 2; i++) {
+		const struct tb_section_def *d = all[i];
+		fprintf(f, "\n-- %s%s\n", d->help ? d->help : d->name,
+			d->repeated ? " (repeatable; listing any replaces the defaults' entries)" : "");
+		if (d->repeated)
+			fprintf(f, "-- listen { name = \"https\", address = \"127.0.0.1\", port = 14000, tls = true }\n");
+		if (d->repeated && strcmp(d->name, "listen") == 0)
+			continue;
+		fprintf(f, "%s {\n", d->name);
+		write_starter_options(f, d->options, 2);
+		fprintf(f, "}\n");
+	}
+	fclose(f);
+	printf("wrote %s\nnext: trustbox config check %s && trustbox run -c %s\n", path, path, path);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "trustbox: cannot initialise libsodium\n");
+		return EXIT_RUNTIME;
+	}
+	build_table();
+	if (argc < 2) {
+		usage_main(stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (is_help(cmd) || strcmp(cmd, "--help") == 0) {
+		usage_main(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		if (argc > 2 && is_help(argv[2])) {
+			printf("usage: trustbox version\n\nPrints the version.\n");
+			return 0;
+		}
+		printf("trustbox %s\n", TB_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(argc - 2, argv + 2);
+	if (strcmp(cmd, "root") == 0)
+		return cmd_root(argc - 2, argv + 2);
+	if (strcmp(cmd, "config") == 0)
+		return cmd_config(argc - 2, argv + 2);
+	if (strcmp(cmd, "init") == 0)
+		return cmd_init(argc - 2, argv + 2);
+	return usage_error("unknown command '%s'", cmd);
+}

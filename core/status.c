@@ -1,0 +1,158 @@
+/*
+ * DESIGN: the built-in `status` subsystem proves the plugin interface and
+ * serves the appliance's own endpoints on every listener:
+ *   GET /healthz          "ok"
+ *   GET /api/v1/status    version, subsystems with their URLs, listeners
+ *   GET /metrics          Prometheus text: HTTP per route, store commits, build info
+ */
+#include "core/status.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ca.h"
+#include "core/error.h"
+#include "core/http.h"
+
+struct status {
+	struct tb_core *core;
+};
+
+static const struct tb_option status_options[] = {
+	{ "enabled", TB_OPT_BOOL, "true", "serve /healthz, /api/v1/status and /metrics" },
+	TB_OPTIONS_END
+};
+
+static const struct tb_section_def status_section = { "status", status_options, 0,
+	"the appliance's own endpoints" };
+static const struct tb_section_def *const status_sections[] = { &status_section, NULL };
+
+static int healthz(struct tb_http_request *req, void *arg)
+{
+	(void)arg;
+	tb_http_set_header(req, "Cache-Control", "no-store");
+	return tb_http_respond(req, 200, "text/plain; charset=utf-8", "ok\n", 3);
+}
+
+cJSON *tb_status_json(struct tb_core *core)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "version", TB_VERSION);
+	cJSON *subs = cJSON_AddArrayToObject(root, "subsystems");
+	for (const struct tb_subsystem *const *s = core->subsystems; s && *s; s++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", (*s)->name);
+		cJSON *eps = cJSON_AddArrayToObject(o, "endpoints");
+		for (size_t i = 0; i < core->n_announce; i++) {
+			const struct tb_announce *a = &core->announce[i];
+			if (strcmp(a->subsystem, (*s)->name) != 0)
+				continue;
+			cJSON *e = cJSON_CreateObject();
+			cJSON_AddStringToObject(e, "what", a->what);
+			cJSON_AddStringToObject(e, "url", a->url);
+			cJSON_AddItemToArray(eps, e);
+		}
+		cJSON_AddItemToArray(subs, o);
+	}
+	cJSON *ls = cJSON_AddArrayToObject(root, "listeners");
+	const cJSON *listen = tb_config_section(core->config, "listen"), *it;
+	cJSON_ArrayForEach(it, listen) {
+		cJSON *o = cJSON_CreateObject();
+		const char *name = tb_cfg_str(it, "name");
+		cJSON_AddStringToObject(o, "name", name);
+		cJSON_AddStringToObject(o, "address", tb_cfg_str(it, "address"));
+		int port = core->http ? tb_http_listener_port(core->http, name) : -1;
+		cJSON_AddNumberToObject(o, "port", port >= 0 ? port : (double)tb_cfg_int(it, "port"));
+		cJSON_AddBoolToObject(o, "tls", tb_cfg_bool(it, "tls"));
+		cJSON_AddItemToArray(ls, o);
+	}
+	if (core->ca) {
+		char fp[128];
+		tb_ca_root_fingerprint(core->ca, fp, sizeof fp);
+		cJSON_AddStringToObject(root, "root_sha256", fp);
+	}
+	return root;
+}
+
+static int status_api(struct tb_http_request *req, void *arg)
+{
+	struct status *st = arg;
+	cJSON *j = tb_status_json(st->core);
+	tb_http_set_header(req, "Cache-Control", "no-store");
+	int rc = tb_http_respond_json(req, 200, j);
+	cJSON_Delete(j);
+	return rc;
+}
+
+static int metrics(struct tb_http_request *req, void *arg)
+{
+	struct status *st = arg;
+	struct tb_bytes b = { 0 };
+	tb_bytes_printf(&b, "# HELP tb_build_info trustbox build information.\n# TYPE tb_build_info gauge\n"
+		"tb_build_info{version=\"%s\"} 1\n", TB_VERSION);
+	tb_http_metrics_write(st->core->http, &b);
+	struct tb_store_stats s;
+	tb_store_get_stats(st->core->store, &s);
+	tb_bytes_printf(&b, "# HELP tb_store_commits_total Group commits of the store writer.\n"
+		"# TYPE tb_store_commits_total counter\ntb_store_commits_total %llu\n"
+		"# HELP tb_store_jobs_total Write jobs by outcome.\n# TYPE tb_store_jobs_total counter\n"
+		"tb_store_jobs_total{result=\"ok\"} %llu\ntb_store_jobs_total{result=\"failed\"} %llu\n"
+		"# HELP tb_store_commit_duration_seconds Time spent in COMMIT (fsync).\n"
+		"# TYPE tb_store_commit_duration_seconds histogram\n",
+		(unsigned long long)s.commits, (unsigned long long)s.jobs, (unsigned long long)s.failed_jobs);
+	for (int i = 0; i < 12; i++)
+		tb_bytes_printf(&b, "tb_store_commit_duration_seconds_bucket{le=\"%g\"} %llu\n",
+			tb_store_bucket_bounds[i], (unsigned long long)s.commit_buckets[i]);
+	tb_bytes_printf(&b, "tb_store_commit_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+		"tb_store_commit_duration_seconds_sum %.6f\ntb_store_commit_duration_seconds_count %llu\n",
+		(unsigned long long)s.commits, s.commit_seconds_sum, (unsigned long long)s.commits);
+	int rc = b.err ? tb_http_respond_problem(req, 500, "about:blank", "out of memory")
+		       : tb_http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len);
+	tb_bytes_free(&b);
+	return rc;
+}
+
+static int status_configure(struct tb_core *core, void **state, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	const cJSON *sec = tb_config_section(core->config, "status");
+	if (!tb_cfg_bool(sec, "enabled")) {
+		*state = NULL;
+		return 0;
+	}
+	struct status *st = calloc(1, sizeof *st);
+	if (!st)
+		return TB_ERR_NOMEM;
+	st->core = core;
+	*state = st;
+	return 0;
+}
+
+static int status_start(void *state)
+{
+	struct status *st = state;
+	if (!st || !st->core->http)
+		return 0;
+	struct tb_http_server *h = st->core->http;
+	int err = tb_http_route(h, NULL, "GET", "/healthz", healthz, st);
+	if (!err)
+		err = tb_http_route(h, NULL, "GET", "/api/v1/status", status_api, st);
+	if (!err)
+		err = tb_http_route(h, NULL, "GET", "/metrics", metrics, st);
+	return err;
+}
+
+static void status_free(void *state)
+{
+	free(state);
+}
+
+const struct tb_subsystem tb_status_subsystem = {
+	.name = "status",
+	.sections = status_sections,
+	.configure = status_configure,
+	.start = status_start,
+	.free = status_free,
+};

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the Debian packages trustbox needs to build (and, with --test, to
+# run its whole test suite), skipping what is already installed.
+# Sourced or run; uses sudo when not root.
+set -euo pipefail
+
+BUILD_PKGS=(build-essential cmake pkg-config libuv1-dev libsqlite3-dev libmbedtls-dev
+  libcjson-dev liblua5.4-dev libhttp-parser-dev libsodium-dev)
+# Real clients and peers the tests drive, and the tools that build the fuzzers.
+TEST_PKGS=(curl ca-certificates clang libclang-rt-14-dev nodejs npm bind9-dnsutils knot-dnsutils
+  certbot python3-certbot-dns-rfc2136 lego golang-go golang-golang-x-mod-dev certspotter openssl
+  sqlite3 iproute2)
+
+want=("${BUILD_PKGS[@]}")
+if [ "${1:-}" = "--test" ]; then
+  want+=("${TEST_PKGS[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+# node may come from elsewhere than Debian's nodejs package; npm alone then is enough.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  tmp=()
+  for p in "${missing[@]}"; do
+    case "$p" in nodejs|npm) ;; *) tmp+=("$p");; esac
+  done
+  missing=("${tmp[@]+"${tmp[@]}"}")
+fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  echo "installing: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,146 @@
+/* The Lua configuration loader: option tables, defaults, overrides, errors. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "tb_test.h"
+
+static const struct tb_option child_opts[] = {
+	{ "name", TB_OPT_STRING, NULL, "a name", 0, 0, NULL, NULL, 1 },
+	{ "size", TB_OPT_INT, "10", "a size", 1, 100 },
+	TB_OPTIONS_END
+};
+
+static const struct tb_option inner_opts[] = {
+	{ "size", TB_OPT_INT, "10", "a size", 1, 100 },
+	{ "label", TB_OPT_STRING, "\"l\"", "a label" },
+	TB_OPTIONS_END
+};
+
+static const struct tb_option demo_opts[] = {
+	{ "enabled", TB_OPT_BOOL, "true", "on or off" },
+	{ "port", TB_OPT_INT, "5353", "a port", 0, 65535 },
+	{ "ratio", TB_OPT_NUMBER, "0.5", "a ratio", 0, 1 },
+	{ "mode", TB_OPT_ENUM, "\"lab\"", "mode", 0, 0, "lab|strict" },
+	{ "names", TB_OPT_STRINGS, "[\"a\"]", "names" },
+	{ "inner", TB_OPT_TABLE, "{}", "nested", 0, 0, NULL, inner_opts },
+	{ "items", TB_OPT_TABLES, "[]", "list of nested", 0, 0, NULL, child_opts },
+	{ "keys", TB_OPT_MAP, "{}", "map" },
+	{ "hook", TB_OPT_FUNCTION, NULL, "a policy hook" },
+	TB_OPTIONS_END
+};
+
+static const struct tb_section_def demo = { "demo", demo_opts, 0, "demo section" };
+static const struct tb_section_def *const sections[] = { &demo };
+
+/* Runs default then user source; returns the error text ("" when ok). */
+static struct tb_config *load(const char *def, const char *user, char *err, size_t errlen)
+{
+	struct tb_config *cfg = tb_config_new(sections, 1);
+	err[0] = 0;
+	if ((def && tb_config_run_string(cfg, "=default", def, err, errlen)) ||
+		(user && tb_config_run_string(cfg, "=user", user, err, errlen)) || tb_config_finish(cfg, err, errlen)) {
+		tb_config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+static void expect_error(const char *user, const char *want_fragment)
+{
+	char err[512];
+	struct tb_config *cfg = load(NULL, user, err, sizeof err);
+	CHECK(cfg == NULL);
+	if (!strstr(err, want_fragment))
+		fprintf(stderr, "for %s\n  expected an error containing \"%s\", got \"%s\"\n", user, want_fragment, err);
+	CHECK(strstr(err, want_fragment) != NULL);
+	tb_config_free(cfg);
+}
+
+int main(void)
+{
+	char err[512];
+
+	/* Defaults fill a section that was never called. */
+	struct tb_config *cfg = load(NULL, NULL, err, sizeof err);
+	CHECK(cfg != NULL);
+	const cJSON *d = tb_config_section(cfg, "demo");
+	CHECK_INT(tb_cfg_int(d, "port"), 5353);
+	CHECK_INT(tb_cfg_bool(d, "enabled"), 1);
+	CHECK_STR(tb_cfg_str(d, "mode"), "lab");
+	CHECK(tb_cfg_num(d, "ratio") == 0.5);
+	CHECK_INT(cJSON_GetArraySize(tb_cfg_get(d, "names")), 1);
+	CHECK_INT(tb_cfg_int(tb_cfg_get(d, "inner"), "size"), 10); /* nested defaults are filled too */
+	CHECK_STR(tb_cfg_str(tb_cfg_get(d, "inner"), "label"), "l");
+	tb_config_free(cfg);
+
+	/* The user's file overrides the default option by option. */
+	cfg = load("demo { port = 1, mode = 'strict' }", "demo { port = 2 }", err, sizeof err);
+	CHECK(cfg != NULL);
+	d = tb_config_section(cfg, "demo");
+	CHECK_INT(tb_cfg_int(d, "port"), 2);
+	CHECK_STR(tb_cfg_str(d, "mode"), "strict");
+	tb_config_free(cfg);
+
+	/* Repeated sections: the user's entries replace the default's. */
+	cfg = load("listen { name = 'a', port = 1 } listen { name = 'b', port = 2 }",
+		"listen { name = 'c', port = 3, tls = false }", err, sizeof err);
+	CHECK(cfg != NULL);
+	const cJSON *l = tb_config_section(cfg, "listen");
+	CHECK_INT(cJSON_GetArraySize(l), 1);
+	CHECK_STR(tb_cfg_str(cJSON_GetArrayItem(l, 0), "name"), "c");
+	CHECK_STR(tb_cfg_str(cJSON_GetArrayItem(l, 0), "address"), "127.0.0.1");
+	CHECK_INT(tb_cfg_bool(cJSON_GetArrayItem(l, 0), "tls"), 0);
+	tb_config_free(cfg);
+
+	/* Nested tables, lists, maps and hooks. */
+	cfg = load(NULL,
+		"demo { items = { { name = 'x' }, { name = 'y', size = 7 } }, keys = { k = 'v' },"
+		" hook = function(n) return n == 'ok' end, names = { 'p', 'q' } }",
+		err, sizeof err);
+	CHECK(cfg != NULL);
+	if (!cfg)
+		fprintf(stderr, "unexpected error: %s\n", err);
+	d = tb_config_section(cfg, "demo");
+	const cJSON *items = tb_cfg_get(d, "items");
+	CHECK_INT(cJSON_GetArraySize(items), 2);
+	CHECK_INT(tb_cfg_int(cJSON_GetArrayItem(items, 0), "size"), 10);
+	CHECK_INT(tb_cfg_int(cJSON_GetArrayItem(items, 1), "size"), 7);
+	CHECK_STR(tb_cfg_str(tb_cfg_get(d, "keys"), "k"), "v");
+	CHECK(tb_cfg_hook(d, "hook") > 0);
+	char *dump = tb_config_dump(cfg);
+	CHECK(strstr(dump, "port = 5353") != NULL);
+	CHECK(strstr(dump, "\"q\"") != NULL);
+	free(dump);
+	tb_config_free(cfg);
+
+	/* Errors name the option, the expected type and the value found. */
+	expect_error("demo { port = 'x' }", "demo.port: expected integer, got string \"x\"");
+	expect_error("demo { port = 70000 }", "demo.port: expected integer in [0, 65535], got number 70000");
+	expect_error("demo { port = 1.5 }", "demo.port: expected integer");
+	expect_error("demo { prot = 1 }", "demo.prot: unknown option");
+	expect_error("demo { mode = 'loose' }", "demo.mode: expected one of lab|strict");
+	expect_error("demo { names = { 'a', 3 } }", "demo.names[2]: expected string, got number 3");
+	expect_error("demo { items = { { size = 2 } } }", "demo.items[1].name: required option missing");
+	expect_error("demo { inner = { size = 0 } }", "demo.inner.size: expected integer in [1, 100]");
+	expect_error("demo { enabled = 'yes' }", "demo.enabled: expected boolean, got string \"yes\"");
+	expect_error("demo { port = 1 } demo { port = 2 }", "demo: section given twice");
+	expect_error("demo 'x'", "demo: expected a table argument");
+	expect_error("demo { keys = { k = 1 } }", "demo.keys: expected a table of string keys to string values");
+	expect_error("demo {", "user:1:");
+	expect_error("error('boom')", "boom");
+	expect_error("io.open('/etc/passwd')", "io");
+	expect_error("listen { port = 1 }", "listen[1].name: required option missing");
+
+	/* The embedded default configuration itself is valid. */
+	cfg = load(tb_default_config, NULL, err, sizeof err);
+	CHECK(cfg != NULL);
+	if (!cfg)
+		fprintf(stderr, "default config: %s\n", err);
+	tb_config_free(cfg);
+
+	char *doc = tb_config_doc(sections, 1);
+	CHECK(strstr(doc, "| `items[].size` | integer in [1, 100] |") != NULL);
+	free(doc);
+	return tb_test_result("config");
+}
