@@ -140,4 +140,136 @@ int ct_edge_partials(const struct ct_edge *e, ct_tile_emit_fn emit, void *arg);
 /* MTH of the whole tree. */
 int ct_edge_root(const struct ct_edge *e, uint8_t out[CT_HASH_LEN]);
 
+/* ---- log entries (RFC 6962 section 3.4, static-ct-api TileLeaf) -------- */
+
+enum ct_entry_type {
+	CT_ENTRY_X509 = 0,
+	CT_ENTRY_PRECERT = 1,
+};
+
+/* ASN.1Cert<1..2^24-1>: the largest certificate the encodings can carry. */
+#define CT_MAX_ASN1CERT ((1u << 24) - 1)
+/* Fingerprint certificate_chain<0..2^16-1> holds at most this many issuers. */
+#define CT_MAX_TILE_CHAIN (65535 / CT_HASH_LEN)
+/* Bytes of a CtExtensions field holding only leaf_index (type, length, uint40). */
+#define CT_LEAF_INDEX_EXT_LEN 8
+/* uint40 */
+#define CT_MAX_LEAF_INDEX ((((uint64_t)1) << 40) - 1)
+
+/*
+ * One log entry. Slices are borrowed (from the decoder's input or the
+ * caller's buffers). TileLeaf-only fields are ignored by the RFC 6962
+ * encoders.
+ */
+struct ct_entry {
+	uint64_t timestamp;             /* milliseconds since the epoch */
+	enum ct_entry_type type;
+	struct tb_buf cert;             /* x509: the certificate; precert: the TBSCertificate */
+	uint8_t issuer_key_hash[CT_HASH_LEN]; /* precert: SHA-256 of the issuer's SPKI */
+	struct tb_buf extensions;       /* CtExtensions content, without its length prefix */
+	struct tb_buf precert;          /* TileLeaf, precert: the submitted precertificate */
+	struct tb_buf chain_fps;        /* TileLeaf: n * 32 bytes, SHA-256 of each issuer */
+};
+
+/* Appends the CtExtensions content with one leaf_index extension (8 bytes). */
+int ct_extensions_leaf_index(struct tb_bytes *out, uint64_t leaf_index);
+/*
+ * Parses CtExtensions content strictly (one-byte types, no duplicates, no
+ * trailing bytes) and returns the leaf_index; TB_ERR_NOT_FOUND if absent.
+ */
+int ct_extensions_parse(struct tb_buf ext, uint64_t *leaf_index);
+
+/* TimestampedEntry */
+int ct_timestamped_entry_write(struct tb_bytes *out, const struct ct_entry *e);
+int ct_timestamped_entry_read(struct tb_reader *r, struct ct_entry *e);
+/* MerkleTreeLeaf: version v1, timestamped_entry, then the TimestampedEntry. */
+int ct_merkle_leaf_write(struct tb_bytes *out, const struct ct_entry *e);
+int ct_merkle_leaf_read(struct tb_buf in, struct ct_entry *e);
+/* The leaf hash of the entry: SHA-256(0x00 || MerkleTreeLeaf). */
+int ct_entry_leaf_hash(const struct ct_entry *e, uint8_t out[CT_HASH_LEN]);
+/* static-ct-api TileLeaf */
+int ct_tile_leaf_write(struct tb_bytes *out, const struct ct_entry *e);
+/* Reads one TileLeaf from r (more may follow: a data tile is a sequence). */
+int ct_tile_leaf_read(struct tb_reader *r, struct ct_entry *e);
+/*
+ * Splits a data tile into exactly `count` TileLeafs (no trailing bytes);
+ * entries must hold count elements.
+ */
+int ct_data_tile_read(struct tb_buf tile, struct ct_entry *entries, size_t count);
+
+/* ---- SCTs, tree heads and checkpoints (sct.c) -------------------------- */
+
+/* TLS HashAlgorithm sha256 and SignatureAlgorithm ecdsa (RFC 5246 7.4.1.4.1) */
+#define CT_HASH_ALG_SHA256 4
+#define CT_SIG_ALG_ECDSA 3
+/* A checkpoint note (with a few cosignatures) is small; refuse bigger input. */
+#define CT_MAX_CHECKPOINT 8192
+/* Origin lines longer than this are refused (static-ct-api: a schemeless URL). */
+#define CT_MAX_ORIGIN 256
+
+struct ct_sct {
+	uint8_t version;                /* 0: v1 */
+	uint8_t log_id[CT_HASH_LEN];
+	uint64_t timestamp;
+	struct tb_buf extensions;       /* borrowed */
+	uint8_t hash_alg, sig_alg;
+	struct tb_buf signature;        /* DER ECDSA signature, borrowed */
+};
+
+/* LogID: SHA-256 of the log key's DER SubjectPublicKeyInfo. */
+int ct_log_id(const struct tb_pkey *key, uint8_t out[CT_HASH_LEN]);
+/* The digitally-signed input of an SCT over entry e (RFC 6962 section 3.2). */
+int ct_sct_signed_data(struct tb_bytes *out, const struct ct_entry *e);
+/* Signs e and fills sct (its slices point into sigbuf, which the caller frees). */
+int ct_sct_sign(const struct tb_pkey *key, const uint8_t log_id[CT_HASH_LEN],
+	const struct ct_entry *e, struct ct_sct *sct, struct tb_bytes *sigbuf);
+int ct_sct_verify(const struct tb_pkey *key, const struct ct_entry *e, const struct ct_sct *sct);
+/* SignedCertificateTimestamp (the TLS encoding that goes into SCT lists). */
+int ct_sct_write(struct tb_bytes *out, const struct ct_sct *sct);
+int ct_sct_read(struct tb_buf in, struct ct_sct *sct);
+/* DigitallySigned: hash, signature algorithm, opaque signature<0..2^16-1>. */
+int ct_digitally_signed_write(struct tb_bytes *out, struct tb_buf der_sig);
+int ct_digitally_signed_read(struct tb_reader *r, struct tb_buf *der_sig);
+/* SignedCertificateTimestampList from n serialized SCTs. */
+int ct_sct_list_write(struct tb_bytes *out, const struct tb_buf *scts, size_t n);
+/* The same wrapped in a DER OCTET STRING: the extnValue content of 1.3.6.1.4.1.11129.2.4.2. */
+int ct_sct_list_extension(struct tb_bytes *out, const struct tb_buf *scts, size_t n);
+
+/* TreeHeadSignature input (RFC 6962 section 3.5). */
+int ct_tree_head_signed_data(struct tb_bytes *out, uint64_t timestamp, uint64_t size,
+	const uint8_t root[CT_HASH_LEN]);
+/* Appends the DER ECDSA signature over the tree head. */
+int ct_tree_head_sign(const struct tb_pkey *key, uint64_t timestamp, uint64_t size,
+	const uint8_t root[CT_HASH_LEN], struct tb_bytes *der_sig);
+int ct_tree_head_verify(const struct tb_pkey *key, uint64_t timestamp, uint64_t size,
+	const uint8_t root[CT_HASH_LEN], struct tb_buf der_sig);
+
+/* Note key ID: first 4 bytes of SHA-256(name || 0x0A || 0x05 || log_id), big-endian. */
+uint32_t ct_note_key_id(const char *name, const uint8_t log_id[CT_HASH_LEN]);
+
+struct ct_checkpoint {
+	uint64_t size;
+	uint8_t root[CT_HASH_LEN];
+	uint64_t timestamp;             /* from the RFC6962NoteSignature */
+	struct tb_buf signature;        /* DER ECDSA over the tree head, borrowed */
+};
+
+/*
+ * Writes the signed checkpoint: the tlog-checkpoint body (origin, size,
+ * base64 root), a blank line and one note signature line whose body is an
+ * RFC6962NoteSignature (timestamp, TreeHeadSignature) made from der_sig.
+ */
+int ct_checkpoint_write(struct tb_bytes *out, const char *origin,
+	const uint8_t log_id[CT_HASH_LEN], const struct ct_checkpoint *c);
+/* Signs and writes in one go. */
+int ct_checkpoint_sign(struct tb_bytes *out, const struct tb_pkey *key, const char *origin,
+	uint64_t timestamp, uint64_t size, const uint8_t root[CT_HASH_LEN]);
+/*
+ * Parses a checkpoint strictly and verifies the log's signature line (other
+ * signature lines are ignored, as signed-note says). TB_ERR_VERIFY when the
+ * origin does not match or no valid line from this key is present.
+ */
+int ct_checkpoint_verify(struct tb_buf note, const char *origin, const struct tb_pkey *key,
+	struct ct_checkpoint *c);
+
 #endif
