@@ -1,0 +1,389 @@
+/*
+ * DESIGN: finalize-time CSR checks (RFC 8555 section 7.4, Boulder csr/).
+ *
+ * mbedtls_x509_csr_parse_der gives the subject, the public key, the
+ * signature and the CertificationRequestInfo bytes, but skips the
+ * attributes; a bounded DER walk here (mbedtls/asn1.h) reads them:
+ *
+ *   CertificationRequestInfo ::= SEQUENCE { version, subject, subjectPKInfo,
+ *       attributes [0] IMPLICIT SET OF Attribute }
+ *   Attribute ::= SEQUENCE { type OID, values SET OF ANY }
+ *   extensionRequest (1.2.840.113549.1.9.14) values: { Extensions }
+ *
+ * Policy (Boulder's VerifyCSR, made a little stricter where the CA would
+ * silently ignore something a client probably did not mean):
+ *  - signature RSA PKCS#1 v1.5 or ECDSA with SHA-256/384/512, verified;
+ *  - the key passes goodkey (badCSR "invalid public key in CSR: ...");
+ *  - the only attribute is extensionRequest (at most once);
+ *  - extensions: subjectAltName (required), keyUsage, extendedKeyUsage,
+ *    subjectKeyIdentifier, basicConstraints without cA, TLS feature
+ *    (must-staple, reported to the caller); any other critical extension
+ *    is refused, other non-critical ones are ignored (the CA builds the
+ *    certificate from its profile, never by copying CSR extensions);
+ *  - SAN entries: dNSName and iPAddress only (email and URI refused, as
+ *    Boulder does, and every other GeneralName form too);
+ *  - names lowercased, de-duplicated, sorted (dns before ip), syntax
+ *    checked; 1..ACME_CSR_MAX_NAMES of them;
+ *  - subject CN optional; if present at most one, <= 64 bytes, not an IP
+ *    address, and equal to one of the dNSName entries.
+ * The order's identifiers are compared with names[] by the caller.
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <mbedtls/asn1.h>
+#include <mbedtls/oid.h>
+#include <mbedtls/x509_csr.h>
+
+#include "acme/acme.h"
+#include "core/error.h"
+
+#define OID_TLS_FEATURE "\x2b\x06\x01\x05\x05\x07\x01\x18" /* 1.3.6.1.5.5.7.1.24 */
+#define CSR_MAX_EXTENSIONS 32  /* extensions in one extensionRequest */
+#define CSR_MAX_ATTRIBUTES 8   /* attributes in one CSR */
+#define CSR_MAX_SAN_ENTRIES 1000 /* raw GeneralName entries before de-duplication */
+
+static int oid_is(const mbedtls_asn1_buf *oid, const char *want, size_t wlen)
+{
+	return oid->len == wlen && memcmp(oid->p, want, wlen) == 0;
+}
+#define OID_IS(oid, lit) oid_is((oid), lit, sizeof(lit) - 1)
+
+static int bad_csr(struct acme_problem *prob, const char *why)
+{
+	return acme_problem_set(prob, ACME_PROB_BAD_CSR, "%s", why);
+}
+
+static int ident_cmp(const void *a, const void *b)
+{
+	const struct acme_identifier *x = a, *y = b;
+	if (x->type != y->type)
+		return x->type < y->type ? -1 : 1;
+	return strcmp(x->value, y->value);
+}
+
+static int add_name(struct acme_csr *csr, const struct acme_identifier *id, struct acme_problem *prob)
+{
+	for (size_t i = 0; i < csr->n_names; i++)
+		if (csr->names[i].type == id->type && strcmp(csr->names[i].value, id->value) == 0)
+			return 0;
+	if (csr->n_names >= ACME_CSR_MAX_NAMES)
+		return acme_problem_set(prob, ACME_PROB_BAD_CSR, "CSR contains more than %d identifiers",
+			ACME_CSR_MAX_NAMES);
+	csr->names[csr->n_names++] = *id;
+	return 0;
+}
+
+/* GeneralNames ::= SEQUENCE OF GeneralName, in [p, end). */
+static int parse_san(unsigned char *p, const unsigned char *end, struct acme_csr *csr, struct acme_problem *prob)
+{
+	size_t len;
+	if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0 ||
+		p + len != end)
+		return bad_csr(prob, "CSR subjectAltName extension is malformed");
+	size_t count = 0;
+	while (p < end) {
+		if (++count > CSR_MAX_SAN_ENTRIES)
+			return bad_csr(prob, "CSR subjectAltName has too many entries");
+		unsigned char tag = *p++;
+		if (mbedtls_asn1_get_len(&p, end, &len) != 0)
+			return bad_csr(prob, "CSR subjectAltName extension is malformed");
+		const unsigned char *v = p;
+		p += len;
+		struct acme_identifier id;
+		memset(&id, 0, sizeof id);
+		switch (tag) {
+		case MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2: /* dNSName IA5String */
+			if (len == 0 || len > ACME_MAX_IDENT_LEN)
+				return bad_csr(prob, "CSR contains a dNSName of bad length");
+			for (size_t i = 0; i < len; i++)
+				if (v[i] < 0x21 || v[i] > 0x7e)
+					return bad_csr(prob, "CSR contains a dNSName with a non-printable or non-ASCII byte");
+			id.type = ACME_IDENT_DNS;
+			acme_dns_normalize((const char *)v, len, id.value, sizeof id.value);
+			if (acme_dns_name_check(id.value, len, 1, prob) != 0)
+				return TB_ERR_INVALID;
+			break;
+		case MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7: /* iPAddress OCTET STRING */
+			if (len != 4 && len != 16)
+				return bad_csr(prob, "CSR contains an iPAddress of bad length");
+			id.type = ACME_IDENT_IP;
+			if (acme_ip_format(v, len == 4 ? AF_INET : AF_INET6, id.value, sizeof id.value) != 0)
+				return bad_csr(prob, "CSR contains a bad iPAddress");
+			break;
+		case MBEDTLS_ASN1_CONTEXT_SPECIFIC | 1:
+			return bad_csr(prob, "CSR contains one or more email address fields");
+		case MBEDTLS_ASN1_CONTEXT_SPECIFIC | 6:
+			return bad_csr(prob, "CSR contains one or more URI fields");
+		default:
+			return bad_csr(prob, "CSR contains an unsupported subjectAltName type");
+		}
+		int err = add_name(csr, &id, prob);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER OPTIONAL } */
+static int basic_constraints_is_ca(unsigned char *p, const unsigned char *end, int *is_ca)
+{
+	size_t len;
+	*is_ca = 0;
+	if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0 ||
+		p + len != end)
+		return TB_ERR_INVALID;
+	if (p == end)
+		return 0;
+	int b = 0;
+	if (mbedtls_asn1_get_bool(&p, end, &b) == 0)
+		*is_ca = b != 0;
+	return 0;
+}
+
+enum { EXT_SAN, EXT_KU, EXT_EKU, EXT_BC, EXT_SKI, EXT_TLSF, EXT__N };
+
+/* Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension, in [p, end). */
+static int parse_extensions(unsigned char *p, const unsigned char *end, struct acme_csr *csr,
+	struct acme_problem *prob)
+{
+	size_t len;
+	if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0 ||
+		p + len != end)
+		return bad_csr(prob, "CSR extensionRequest is malformed");
+	int seen[EXT__N] = { 0 };
+	size_t count = 0;
+	while (p < end) {
+		if (++count > CSR_MAX_EXTENSIONS)
+			return bad_csr(prob, "CSR requests too many extensions");
+		if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+			return bad_csr(prob, "CSR extension is malformed");
+		const unsigned char *ext_end = p + len;
+		mbedtls_asn1_buf oid;
+		oid.tag = MBEDTLS_ASN1_OID;
+		if (mbedtls_asn1_get_tag(&p, ext_end, &oid.len, MBEDTLS_ASN1_OID) != 0)
+			return bad_csr(prob, "CSR extension is malformed");
+		oid.p = p;
+		p += oid.len;
+		int critical = 0;
+		if (p < ext_end && *p == MBEDTLS_ASN1_BOOLEAN) {
+			if (mbedtls_asn1_get_bool(&p, ext_end, &critical) != 0)
+				return bad_csr(prob, "CSR extension is malformed");
+		}
+		if (mbedtls_asn1_get_tag(&p, ext_end, &len, MBEDTLS_ASN1_OCTET_STRING) != 0 || p + len != ext_end)
+			return bad_csr(prob, "CSR extension is malformed");
+		unsigned char *val = p;
+		p += len;
+		int which = -1;
+		if (OID_IS(&oid, MBEDTLS_OID_SUBJECT_ALT_NAME))
+			which = EXT_SAN;
+		else if (OID_IS(&oid, MBEDTLS_OID_KEY_USAGE))
+			which = EXT_KU;
+		else if (OID_IS(&oid, MBEDTLS_OID_EXTENDED_KEY_USAGE))
+			which = EXT_EKU;
+		else if (OID_IS(&oid, MBEDTLS_OID_BASIC_CONSTRAINTS))
+			which = EXT_BC;
+		else if (OID_IS(&oid, MBEDTLS_OID_SUBJECT_KEY_IDENTIFIER))
+			which = EXT_SKI;
+		else if (OID_IS(&oid, OID_TLS_FEATURE))
+			which = EXT_TLSF;
+		if (which < 0) {
+			if (critical)
+				return bad_csr(prob, "CSR requests an unsupported critical extension");
+			continue;
+		}
+		if (seen[which]++)
+			return bad_csr(prob, "CSR requests the same extension twice");
+		int err = 0;
+		if (which == EXT_SAN) {
+			err = parse_san(val, val + len, csr, prob);
+		} else if (which == EXT_BC) {
+			int is_ca;
+			if (basic_constraints_is_ca(val, val + len, &is_ca) != 0)
+				err = bad_csr(prob, "CSR basicConstraints extension is malformed");
+			else if (is_ca)
+				err = bad_csr(prob, "CSR requests a CA certificate (basicConstraints cA)");
+		} else if (which == EXT_TLSF) {
+			csr->must_staple = 1;
+		}
+		if (err)
+			return err;
+	}
+	if (!seen[EXT_SAN])
+		return bad_csr(prob, "CSR has no subjectAltName extension; at least one identifier is required");
+	return 0;
+}
+
+/* Walks CertificationRequestInfo to its attributes. */
+static int parse_attributes(const mbedtls_x509_csr *x, struct acme_csr *csr, struct acme_problem *prob)
+{
+	unsigned char *p = x->cri.p;
+	const unsigned char *end = x->cri.p + x->cri.len;
+	size_t len;
+	int ver;
+	if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0 ||
+		p + len != end || mbedtls_asn1_get_int(&p, end, &ver) != 0 ||
+		mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+		return bad_csr(prob, "CSR is malformed");
+	p += len; /* subject */
+	if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+		return bad_csr(prob, "CSR is malformed");
+	p += len; /* subjectPKInfo */
+	if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_CONTEXT_SPECIFIC | 0) != 0 ||
+		p + len != end)
+		return bad_csr(prob, "CSR has no attributes; at least one identifier is required");
+	int seen_ext = 0;
+	size_t count = 0;
+	while (p < end) {
+		if (++count > CSR_MAX_ATTRIBUTES)
+			return bad_csr(prob, "CSR has too many attributes");
+		if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+			return bad_csr(prob, "CSR attribute is malformed");
+		const unsigned char *attr_end = p + len;
+		mbedtls_asn1_buf oid;
+		if (mbedtls_asn1_get_tag(&p, attr_end, &oid.len, MBEDTLS_ASN1_OID) != 0)
+			return bad_csr(prob, "CSR attribute is malformed");
+		oid.p = p;
+		p += oid.len;
+		if (!OID_IS(&oid, MBEDTLS_OID_PKCS9_CSR_EXT_REQ))
+			return bad_csr(prob, "CSR contains an unsupported attribute (only extensionRequest is accepted)");
+		if (seen_ext++)
+			return bad_csr(prob, "CSR contains extensionRequest twice");
+		if (mbedtls_asn1_get_tag(&p, attr_end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SET) != 0 ||
+			p + len != attr_end)
+			return bad_csr(prob, "CSR extensionRequest is malformed");
+		/* exactly one value: the Extensions SEQUENCE spanning the whole SET */
+		unsigned char *q = p;
+		size_t elen;
+		if (mbedtls_asn1_get_tag(&q, attr_end, &elen, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0 ||
+			q + elen != attr_end)
+			return bad_csr(prob, "CSR extensionRequest must hold exactly one set of extensions");
+		int err = parse_extensions(p, attr_end, csr, prob);
+		if (err)
+			return err;
+		p = (unsigned char *)attr_end;
+	}
+	if (!seen_ext)
+		return bad_csr(prob, "CSR has no extensionRequest; at least one identifier is required");
+	return 0;
+}
+
+static int parse_cn(const mbedtls_x509_csr *x, struct acme_csr *csr, struct acme_problem *prob)
+{
+	int found = 0;
+	size_t count = 0;
+	for (const mbedtls_x509_name *n = &x->subject; n; n = n->next) {
+		if (++count > 64)
+			return bad_csr(prob, "CSR subject has too many attributes");
+		if (!n->oid.p || !OID_IS(&n->oid, MBEDTLS_OID_AT_CN))
+			continue;
+		if (found++)
+			return bad_csr(prob, "CSR subject has more than one commonName");
+		if (n->val.len == 0 || n->val.len > ACME_CN_MAX_LEN)
+			return bad_csr(prob, "CSR commonName is empty or longer than 64 bytes");
+		for (size_t i = 0; i < n->val.len; i++)
+			if (n->val.p[i] < 0x20 || n->val.p[i] > 0x7e)
+				return bad_csr(prob, "CSR commonName contains a non-ASCII or control byte");
+		acme_dns_normalize((const char *)n->val.p, n->val.len, csr->cn, sizeof csr->cn);
+	}
+	if (!found)
+		return 0;
+	uint8_t a[16];
+	if (inet_pton(AF_INET, csr->cn, a) == 1 || inet_pton(AF_INET6, csr->cn, a) == 1)
+		return bad_csr(prob, "CSR contains IP address in Common Name");
+	return 0;
+}
+
+void acme_csr_free(struct acme_csr *csr)
+{
+	if (!csr)
+		return;
+	tb_pkey_free(csr->key);
+	csr->key = NULL;
+}
+
+int acme_csr_parse(const uint8_t *der, size_t len, struct acme_csr *csr, struct acme_problem *prob)
+{
+	memset(csr, 0, sizeof *csr);
+	if (!der || len == 0)
+		return bad_csr(prob, "CSR is empty");
+	if (len > ACME_CSR_MAX_DER)
+		return bad_csr(prob, "CSR is too large");
+	mbedtls_x509_csr x;
+	mbedtls_x509_csr_init(&x);
+	int err;
+	if (mbedtls_x509_csr_parse_der(&x, der, len) != 0 || x.raw.len != len) {
+		err = bad_csr(prob, "CSR is not a valid DER PKCS#10 request");
+		goto out;
+	}
+	if (x.version != 1) {
+		err = bad_csr(prob, "CSR version must be 1 (v1)");
+		goto out;
+	}
+	/* key policy first, as Boulder */
+	struct acme_problem kp = { 0 };
+	if (acme_goodkey_check(&x.pk, &csr->key_kind, &kp) != 0) {
+		err = acme_problem_set(prob, ACME_PROB_BAD_CSR, "invalid public key in CSR: %.300s", kp.detail);
+		goto out;
+	}
+	/* signature algorithm */
+	enum tb_hash_alg hash;
+	switch (x.sig_md) {
+	case MBEDTLS_MD_SHA256:
+		hash = TB_HASH_SHA256;
+		break;
+	case MBEDTLS_MD_SHA384:
+		hash = TB_HASH_SHA384;
+		break;
+	case MBEDTLS_MD_SHA512:
+		hash = TB_HASH_SHA512;
+		break;
+	default:
+		err = bad_csr(prob, "signature algorithm not supported");
+		goto out;
+	}
+	int key_is_rsa = csr->key_kind == ACME_KEY_RSA;
+	if (!((x.sig_pk == MBEDTLS_PK_RSA && key_is_rsa) || (x.sig_pk == MBEDTLS_PK_ECDSA && !key_is_rsa))) {
+		err = bad_csr(prob, "signature algorithm not supported");
+		goto out;
+	}
+	/* self-signature over CertificationRequestInfo */
+	uint8_t digest[TB_HASH_MAX_LEN];
+	if (tb_hash(hash, TB_BUF(x.cri.p, x.cri.len), digest) != 0 ||
+		tb_pk_verify(&x.pk, hash, digest, TB_BUF(x.sig.p, x.sig.len)) != 0) {
+		err = bad_csr(prob, "invalid signature on CSR");
+		goto out;
+	}
+	if ((err = parse_attributes(&x, csr, prob)) != 0)
+		goto out;
+	if ((err = parse_cn(&x, csr, prob)) != 0)
+		goto out;
+	if (csr->n_names == 0) {
+		err = bad_csr(prob, "at least one identifier is required");
+		goto out;
+	}
+	qsort(csr->names, csr->n_names, sizeof csr->names[0], ident_cmp);
+	if (csr->cn[0]) {
+		int match = 0;
+		for (size_t i = 0; i < csr->n_names && !match; i++)
+			match = csr->names[i].type == ACME_IDENT_DNS && strcmp(csr->names[i].value, csr->cn) == 0;
+		if (!match) {
+			err = bad_csr(prob, "CSR commonName is not one of its subjectAltName dNSNames");
+			goto out;
+		}
+	}
+	if (tb_pkey_from_mbedtls_public(&x.pk, &csr->key) != 0) {
+		err = acme_problem_set(prob, ACME_PROB_SERVER_INTERNAL, "could not copy the CSR key");
+		goto out;
+	}
+	err = 0;
+out:
+	mbedtls_x509_csr_free(&x);
+	if (err) {
+		acme_csr_free(csr);
+		return err < 0 ? err : TB_ERR_INVALID;
+	}
+	return 0;
+}
