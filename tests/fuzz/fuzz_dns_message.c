@@ -1,0 +1,69 @@
+/*
+ * Fuzz target: the DNS message parser. Whatever parses must print, rebuild
+ * through the builder (with compression) and parse again to the same records.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/dns.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct dns_msg m;
+	if (dns_msg_parse(&m, data, size) != 0) {
+		dns_msg_free(&m);
+		return 0;
+	}
+	struct tb_bytes t = { 0 };
+	size_t total = m.n_rr[1] + m.n_rr[2] + m.n_rr[3];
+	for (size_t i = 0; i < total; i++) {
+		dns_rr_to_text(&m.rr[i], &t);
+		t.len = 0;
+	}
+	tb_bytes_free(&t);
+
+	static uint8_t out[DNS_MSG_MAX];
+	struct dns_builder b;
+	dns_builder_init(&b, out, sizeof out, m.id, m.flags);
+	int ok = 1;
+	for (size_t i = 0; i < m.n_qd && ok; i++)
+		ok = dns_builder_question(&b, m.qd[i].name, m.qd[i].qtype, m.qd[i].qclass) == 0;
+	size_t k = 0;
+	for (int sec = DNS_SEC_ANSWER; sec <= DNS_SEC_ADDITIONAL && ok; sec++)
+		for (size_t i = 0; i < m.n_rr[sec] && ok; i++, k++) {
+			const struct dns_rr *rr = &m.rr[k];
+			if (rr->type == DNS_T_TSIG) {
+				ok = 0;
+				break;
+			}
+			ok = dns_builder_rr(&b, sec, rr->owner, rr->type, rr->rclass, rr->ttl,
+				     rr->rdata, rr->rdlen) == 0;
+		}
+	if (ok && m.edns.present)
+		ok = dns_builder_opt(&b, m.edns.udp_size, m.edns.ext_rcode, m.edns.flags,
+			     m.edns.opts, m.edns.n_opts, 0) == 0;
+	if (ok) {
+		size_t len = dns_builder_finish(&b);
+		struct dns_msg m2;
+		if (dns_msg_parse(&m2, out, len) != 0)
+			abort();
+		if (m2.n_qd != m.n_qd || m2.n_rr[1] != m.n_rr[1] || m2.n_rr[2] != m.n_rr[2] ||
+			m2.n_rr[3] != m.n_rr[3])
+			abort();
+		for (size_t i = 0; i < total; i++) {
+			if (!dns_name_eq(m.rr[i].owner, m2.rr[i].owner) || m.rr[i].rdlen != m2.rr[i].rdlen)
+				abort();
+			if (m.rr[i].type != DNS_T_NS && m.rr[i].type != DNS_T_CNAME &&
+				m.rr[i].type != DNS_T_SOA && m.rr[i].type != DNS_T_PTR &&
+				m.rr[i].type != DNS_T_MX &&
+				memcmp(m.rr[i].rdata, m2.rr[i].rdata, m.rr[i].rdlen) != 0)
+				abort();
+		}
+		dns_msg_free(&m2);
+	}
+	dns_msg_free(&m);
+	return 0;
+}
