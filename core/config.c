@@ -26,6 +26,9 @@
 #define CONFIG_MAX_DEPTH 8         /* nesting of TABLE options */
 #define CONFIG_MAX_ITEMS 4096      /* entries of one array option or map */
 #define CONFIG_MAX_FILE (1u << 20) /* size of a config file */
+#define CONFIG_MAX_MEMORY (64u << 20)        /* Lua heap of the config state */
+#define CONFIG_MAX_INSTRUCTIONS 100000000LL  /* per chunk: a config that loops forever is an error */
+#define CONFIG_HOOK_EVERY 10000
 
 struct section {
 	const struct tb_section_def *def;
@@ -35,6 +38,8 @@ struct section {
 
 struct tb_config {
 	lua_State *L;
+	size_t mem_used, mem_limit;   /* Lua heap accounting (CONFIG_MAX_MEMORY) */
+	long long instr_left, instr_limit; /* instruction budget of the running chunk */
 	struct section *sections;
 	size_t n;
 	int phase;
@@ -113,8 +118,7 @@ static int fail(lua_State *L, const char *path, const struct tb_option *o, int i
 	describe(L, idx, got, sizeof got);
 	if (o->type == TB_OPT_ENUM)
 		snprintf(msg, sizeof msg, "%s: expected one of %s, got %s", path, o->choices, got);
-	else if ((o->type == TB_OPT_INT || o->type == TB_OPT_NUMBER) && o->min < o->max &&
-		lua_type(L, idx) == LUA_TNUMBER)
+	else if ((o->type == TB_OPT_INT || o->type == TB_OPT_NUMBER) && o->min < o->max)
 		snprintf(msg, sizeof msg, "%s: expected %s in [%g, %g], got %s", path, type_name(o->type), o->min,
 			o->max, got);
 	else
@@ -389,14 +393,50 @@ static int section_call(lua_State *L)
 
 static const struct tb_section_def *const core_sections[] = { &tb_core_section, &tb_listen_section };
 
+/* Lua allocator with a cap, so that a configuration cannot eat the machine. */
+static void *config_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	struct tb_config *cfg = ud;
+	size_t old = ptr ? osize : 0;
+	if (nsize == 0) {
+		free(ptr);
+		cfg->mem_used -= old;
+		return NULL;
+	}
+	if (nsize > old && cfg->mem_used - old + nsize > cfg->mem_limit)
+		return NULL;
+	void *p = realloc(ptr, nsize);
+	if (p)
+		cfg->mem_used = cfg->mem_used - old + nsize;
+	return p;
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar)
+{
+	(void)ar;
+	struct tb_config *cfg;
+	lua_getallocf(L, (void **)&cfg);
+	cfg->instr_left -= CONFIG_HOOK_EVERY;
+	if (cfg->instr_left < 0)
+		luaL_error(L, "configuration ran longer than %d million instructions", (int)(cfg->instr_limit / 1000000));
+}
+
+void tb_config_set_limits(struct tb_config *cfg, size_t max_memory, long long max_instructions)
+{
+	cfg->mem_limit = max_memory;
+	cfg->instr_limit = max_instructions;
+}
+
 struct tb_config *tb_config_new(const struct tb_section_def *const *sections, size_t n)
 {
 	struct tb_config *cfg = calloc(1, sizeof *cfg);
 	if (!cfg)
 		return NULL;
+	cfg->mem_limit = CONFIG_MAX_MEMORY;
+	cfg->instr_limit = CONFIG_MAX_INSTRUCTIONS;
 	cfg->n = n + 2;
 	cfg->sections = calloc(cfg->n, sizeof *cfg->sections);
-	cfg->L = luaL_newstate();
+	cfg->L = lua_newstate(config_alloc, cfg);
 	if (!cfg->sections || !cfg->L) {
 		tb_config_free(cfg);
 		return NULL;
@@ -407,6 +447,7 @@ struct tb_config *tb_config_new(const struct tb_section_def *const *sections, si
 		cfg->sections[2 + i].def = sections[i];
 
 	lua_State *L = cfg->L;
+	lua_sethook(L, count_hook, LUA_MASKCOUNT, CONFIG_HOOK_EVERY);
 	static const luaL_Reg libs[] = {
 		{ LUA_GNAME, luaopen_base }, { LUA_STRLIBNAME, luaopen_string },
 		{ LUA_TABLIBNAME, luaopen_table }, { LUA_MATHLIBNAME, luaopen_math },
@@ -459,6 +500,7 @@ static int run_chunk(struct tb_config *cfg, const char *chunkname, const char *s
 		return TB_ERR_STATE;
 	}
 	lua_State *L = cfg->L;
+	cfg->instr_left = cfg->instr_limit;
 	int rc = luaL_loadbufferx(L, src, len, chunkname, "t");
 	if (rc == LUA_OK)
 		rc = lua_pcall(L, 0, 0, 0);

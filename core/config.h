@@ -63,6 +63,11 @@ struct tb_config;
 struct tb_config *tb_config_new(const struct tb_section_def *const *sections, size_t n);
 void tb_config_free(struct tb_config *cfg);
 /*
+ * Limits of the Lua state: heap bytes (default 64 MiB) and instructions per
+ * chunk (default 100 million); exceeding either is a configuration error.
+ */
+void tb_config_set_limits(struct tb_config *cfg, size_t max_memory, long long max_instructions);
+/*
  * Runs Lua source (the embedded default or a user's file). Errors are written
  * to err as one line naming file, line and option. Returns 0 or TB_ERR_CONFIG.
  */

@@ -252,6 +252,9 @@ int tb_store_open(struct tb_store **out, uv_loop_t *loop, const char *path)
 	if (loop) {
 		uv_async_init(loop, &st->async, on_async);
 		st->async.data = st;
+		/* The store alone does not keep the loop running; tb_store_close
+		 * runs the callbacks of jobs that finish after the loop ended. */
+		uv_unref((uv_handle_t *)&st->async);
 	}
 	if (pthread_create(&st->thread, NULL, writer_main, st) != 0) {
 		sqlite3_close(st->writer);

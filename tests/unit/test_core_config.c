@@ -115,7 +115,7 @@ int main(void)
 	tb_config_free(cfg);
 
 	/* Errors name the option, the expected type and the value found. */
-	expect_error("demo { port = 'x' }", "demo.port: expected integer, got string \"x\"");
+	expect_error("demo { port = 'x' }", "demo.port: expected integer in [0, 65535], got string \"x\"");
 	expect_error("demo { port = 70000 }", "demo.port: expected integer in [0, 65535], got number 70000");
 	expect_error("demo { port = 1.5 }", "demo.port: expected integer");
 	expect_error("demo { prot = 1 }", "demo.prot: unknown option");
@@ -131,6 +131,8 @@ int main(void)
 	expect_error("error('boom')", "boom");
 	expect_error("io.open('/etc/passwd')", "io");
 	expect_error("listen { port = 1 }", "listen[1].name: required option missing");
+	expect_error("while true do end", "instructions");
+	expect_error("local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 4096) end", "memory");
 
 	/* The embedded default configuration itself is valid. */
 	cfg = load(tb_default_config, NULL, err, sizeof err);

@@ -1,0 +1,2 @@
+demo { t = { t = { t = {} } } }
+many { name = 1 }
