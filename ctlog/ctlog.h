@@ -272,4 +272,74 @@ int ct_checkpoint_sign(struct tb_bytes *out, const struct tb_pkey *key, const ch
 int ct_checkpoint_verify(struct tb_buf note, const char *origin, const struct tb_pkey *key,
 	struct ct_checkpoint *c);
 
+/* ---- submissions: add-chain / add-pre-chain (chain.c) ------------------ */
+
+/* Request body cap for add-chain and add-pre-chain. */
+#define CT_MAX_BODY (512 * 1024)
+/* Certificates accepted in one submitted chain. */
+#define CT_MAX_CHAIN 10
+/* DER bytes of one submitted certificate. */
+#define CT_MAX_CERT (64 * 1024)
+/* Accepted roots per log. */
+#define CT_MAX_ROOTS 512
+
+/* A submitted chain: chain[0] is the (pre)certificate, then its issuers. */
+struct ct_chain {
+	struct tb_bytes der[CT_MAX_CHAIN];
+	size_t n;
+};
+
+/* Parses {"chain": ["<base64 DER>", ...]} strictly within the caps above. */
+int ct_chain_parse_json(const char *body, size_t len, struct ct_chain *out);
+void ct_chain_free(struct ct_chain *c);
+
+/* The accepted roots of one log (parsed once, shared read-only). */
+struct ct_roots;
+int ct_roots_new(struct ct_roots **out);
+/* Adds one DER certificate; duplicates are ignored. */
+int ct_roots_add_der(struct ct_roots *r, struct tb_buf der);
+/* Adds every certificate of a PEM bundle. */
+int ct_roots_add_pem(struct ct_roots *r, const char *pem, size_t len);
+size_t ct_roots_count(const struct ct_roots *r);
+struct tb_buf ct_roots_der(const struct ct_roots *r, size_t i);
+void ct_roots_free(struct ct_roots *r);
+
+struct ct_policy {
+	/* Temporal shard: accept leaves whose NotAfter is in [not_after_start,
+	 * not_after_limit), Unix seconds; 0 leaves a side unbounded. */
+	int64_t not_after_start;
+	int64_t not_after_limit;
+};
+
+/* What a valid submission becomes. */
+struct ct_validated {
+	enum ct_entry_type type;
+	struct tb_buf cert;             /* x509: the certificate; precert: tbs below */
+	struct tb_bytes tbs;            /* precert: the reconstructed TBSCertificate */
+	struct tb_buf precert;          /* precert: the submitted precertificate */
+	uint8_t issuer_key_hash[CT_HASH_LEN];
+	/* The issuers of the validated path, the accepted root last (appended
+	 * when the submitter left it out). Borrowed from the chain and the roots. */
+	struct tb_buf issuers[CT_MAX_CHAIN + 1];
+	uint8_t issuer_fps[(CT_MAX_CHAIN + 1) * CT_HASH_LEN];
+	size_t n_issuers;
+	/* Deduplication key: SHA-256 over the entry type, issuer_key_hash and cert. */
+	uint8_t dedup_key[CT_HASH_LEN];
+	uint64_t not_after;             /* leaf NotAfter, Unix seconds */
+};
+
+/*
+ * Validates a submitted chain for add-chain (precert = 0) or add-pre-chain
+ * (precert = 1): every signature up to an accepted root, the poison
+ * extension (required exactly for precertificates), the Precertificate
+ * Signing Certificate case, serverAuth EKU and the NotAfter window.
+ * Fills out (free with ct_validated_free); on error writes a reason to why.
+ * chain and roots must outlive out.
+ */
+int ct_validate_chain(const struct ct_roots *roots, const struct ct_policy *pol,
+	const struct ct_chain *chain, int precert, struct ct_validated *out, char *why, size_t whylen);
+void ct_validated_free(struct ct_validated *v);
+/* Fills a log entry (without timestamp and extensions) from a validated submission. */
+void ct_validated_entry(const struct ct_validated *v, struct ct_entry *e);
+
 #endif
