@@ -62,8 +62,9 @@ int acme_dns_is_wildcard(const char *name)
 /*
  * RFC 3492 punycode decoding, used only to tell whether an "xn--" label is
  * well-formed: the digits decode without overflow to code points that are
- * not ASCII-only (an A-label must encode at least one non-ASCII character)
- * and not surrogates. Returns 0 when valid.
+ * not ASCII-only (an A-label must encode at least one non-ASCII character),
+ * not surrogates and not C1 controls. Full IDNA2008 validation (disallowed
+ * code points, bidi, NFC) is not attempted. Returns 0 when valid.
  */
 static int punycode_valid(const char *s, size_t len)
 {
@@ -130,7 +131,8 @@ static int punycode_valid(const char *s, size_t len)
 			return -1;
 		n += i / (uint32_t)(nout + 1);
 		i %= (uint32_t)(nout + 1);
-		if (n > 0x10FFFF || (n >= 0xD800 && n <= 0xDFFF) || n < 0x80)
+		/* beyond Unicode, surrogates, and C1 controls (never valid in IDNA) */
+		if (n > 0x10FFFF || (n >= 0xD800 && n <= 0xDFFF) || n < 0xA0)
 			return -1;
 		if (nout >= PUNYCODE_MAX_OUT)
 			return -1;
