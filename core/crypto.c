@@ -73,6 +73,60 @@ void tb_crypto_wipe(void *p, size_t n)
 		sodium_memzero(p, n);
 }
 
+/* ---- DRBG ---------------------------------------------------------------- */
+
+static void drbg_refill(struct tb_drbg *d)
+{
+	static const uint8_t nonce[crypto_stream_chacha20_ietf_NONCEBYTES] = { 0 };
+	uint8_t block[32 + TB_DRBG_BUF];
+	/* The key changes on every refill, so a fixed nonce never repeats a stream. */
+	crypto_stream_chacha20_ietf(block, sizeof(block), nonce, d->key);
+	memcpy(d->key, block, 32);
+	memcpy(d->buf, block + 32, TB_DRBG_BUF);
+	d->pos = 0;
+	sodium_memzero(block, sizeof(block));
+}
+
+void tb_drbg_seed(struct tb_drbg *d, const uint8_t seed[32])
+{
+	tb_crypto_init();
+	memcpy(d->key, seed, 32);
+	drbg_refill(d);
+}
+
+int tb_drbg_init(struct tb_drbg *d)
+{
+	uint8_t seed[32];
+	int rc = tb_random(seed, sizeof(seed));
+	if (rc)
+		return rc;
+	tb_drbg_seed(d, seed);
+	sodium_memzero(seed, sizeof(seed));
+	return 0;
+}
+
+void tb_drbg_bytes(struct tb_drbg *d, void *out, size_t n)
+{
+	uint8_t *o = out;
+	while (n > 0) {
+		if (d->pos == TB_DRBG_BUF)
+			drbg_refill(d);
+		size_t k = TB_DRBG_BUF - d->pos;
+		if (k > n)
+			k = n;
+		memcpy(o, d->buf + d->pos, k);
+		sodium_memzero(d->buf + d->pos, k); /* no backtracking from a captured state */
+		d->pos += k;
+		o += k;
+		n -= k;
+	}
+}
+
+void tb_drbg_clear(struct tb_drbg *d)
+{
+	sodium_memzero(d, sizeof(*d));
+}
+
 /* ---- hashes ------------------------------------------------------------ */
 
 _Static_assert(sizeof(mbedtls_sha256_context) <= TB_HASH_CTX_SIZE, "hash ctx too small");

@@ -36,6 +36,24 @@ int tb_random(void *p, size_t n);
  * Thread-safe: it holds no state. */
 int tb_crypto_mbedtls_rng(void *p_rng, unsigned char *out, size_t n);
 
+/*
+ * A fast deterministic random bit generator for bulk randomness (DP noise,
+ * sampling): a ChaCha20 keystream with fast key erasure (each refill
+ * replaces the key), seeded from tb_random or, for reproducible tests, from
+ * a fixed seed. Plain memory; not shared between threads.
+ */
+#define TB_DRBG_BUF 256
+struct tb_drbg {
+	uint8_t key[32];
+	uint8_t buf[TB_DRBG_BUF]; /* unread keystream */
+	size_t pos;               /* next unread byte in buf */
+};
+
+int tb_drbg_init(struct tb_drbg *d); /* seeded from tb_random */
+void tb_drbg_seed(struct tb_drbg *d, const uint8_t seed[32]);
+void tb_drbg_bytes(struct tb_drbg *d, void *out, size_t n);
+void tb_drbg_clear(struct tb_drbg *d);
+
 /* Zeroes secret memory in a way the compiler cannot elide. */
 void tb_crypto_wipe(void *p, size_t n);
 
