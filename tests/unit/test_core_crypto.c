@@ -504,6 +504,36 @@ static void test_parse_garbage(void)
 	CHECK_INT(tb_crypto_mbedtls_rng(NULL, r1, sizeof(r1)), 0);
 }
 
+static void test_drbg(void)
+{
+	struct tb_drbg a, b;
+	uint8_t seed[32] = { 1 }, x[1000], y[1000];
+	tb_drbg_seed(&a, seed);
+	tb_drbg_seed(&b, seed);
+	tb_drbg_bytes(&a, x, sizeof(x));
+	/* Chunked reads see the same stream as one read. */
+	for (size_t off = 0; off < sizeof(y); off += 7)
+		tb_drbg_bytes(&b, y + off, sizeof(y) - off < 7 ? sizeof(y) - off : 7);
+	CHECK_MEM(y, sizeof(y), x, sizeof(x));
+	seed[0] = 2;
+	tb_drbg_seed(&b, seed);
+	tb_drbg_bytes(&b, y, sizeof(y));
+	CHECK(memcmp(x, y, sizeof(x)) != 0);
+	CHECK_INT(tb_drbg_init(&a), 0);
+	CHECK_INT(tb_drbg_init(&b), 0);
+	tb_drbg_bytes(&a, x, 32);
+	tb_drbg_bytes(&b, y, 32);
+	CHECK(memcmp(x, y, 32) != 0);
+	/* Rough balance of bits over 8000 bits. */
+	tb_drbg_bytes(&a, x, sizeof(x));
+	int ones = 0;
+	for (size_t i = 0; i < sizeof(x); i++)
+		ones += __builtin_popcount(x[i]);
+	CHECK(ones > 3700 && ones < 4300);
+	tb_drbg_clear(&a);
+	tb_drbg_clear(&b);
+}
+
 int main(void)
 {
 	CHECK_INT(tb_crypto_init(), 0);
@@ -517,5 +547,6 @@ int main(void)
 	test_ecdsa_curve(TB_CURVE_P384, TB_HASH_SHA384);
 	test_rsa();
 	test_parse_garbage();
+	test_drbg();
 	return tb_test_result("core_crypto");
 }
