@@ -1,9 +1,10 @@
 /*
  * DESIGN: finalize-time CSR checks (RFC 8555 section 7.4, Boulder csr/).
  *
- * mbedtls_x509_csr_parse_der gives the subject, the public key, the
- * signature and the CertificationRequestInfo bytes, but skips the
- * attributes; a bounded DER walk here (mbedtls/asn1.h) reads them:
+ * mbedtls_x509_csr_parse_der skips the attributes and refuses an empty
+ * subject (which SAN-only clients send), so the request is walked here
+ * with the bounded mbedtls/asn1.h readers; mbedTLS parses only the
+ * SubjectPublicKeyInfo, the AlgorithmIdentifier and the signature:
  *
  *   CertificationRequestInfo ::= SEQUENCE { version, subject, subjectPKInfo,
  *       attributes [0] IMPLICIT SET OF Attribute }
@@ -35,7 +36,9 @@
 
 #include <mbedtls/asn1.h>
 #include <mbedtls/oid.h>
-#include <mbedtls/x509_csr.h>
+#include <mbedtls/platform.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/x509.h>
 
 #include "acme/acme.h"
 #include "core/error.h"
@@ -216,24 +219,11 @@ static int parse_extensions(unsigned char *p, const unsigned char *end, struct a
 	return 0;
 }
 
-/* Walks CertificationRequestInfo to its attributes. */
-static int parse_attributes(const mbedtls_x509_csr *x, struct acme_csr *csr, struct acme_problem *prob)
+/* attributes [0]: the contents in [p, end). */
+static int parse_attributes(unsigned char *p, const unsigned char *end, struct acme_csr *csr,
+	struct acme_problem *prob)
 {
-	unsigned char *p = x->cri.p;
-	const unsigned char *end = x->cri.p + x->cri.len;
 	size_t len;
-	int ver;
-	if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0 ||
-		p + len != end || mbedtls_asn1_get_int(&p, end, &ver) != 0 ||
-		mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
-		return bad_csr(prob, "CSR is malformed");
-	p += len; /* subject */
-	if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
-		return bad_csr(prob, "CSR is malformed");
-	p += len; /* subjectPKInfo */
-	if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_CONTEXT_SPECIFIC | 0) != 0 ||
-		p + len != end)
-		return bad_csr(prob, "CSR has no attributes; at least one identifier is required");
 	int seen_ext = 0;
 	size_t count = 0;
 	while (p < end) {
@@ -270,29 +260,125 @@ static int parse_attributes(const mbedtls_x509_csr *x, struct acme_csr *csr, str
 	return 0;
 }
 
-static int parse_cn(const mbedtls_x509_csr *x, struct acme_csr *csr, struct acme_problem *prob)
+/*
+ * Name ::= SEQUENCE OF RelativeDistinguishedName (SET OF AttributeTypeAndValue),
+ * contents in [p, end); may be empty (SAN-only CSRs). Only the CN is kept.
+ */
+static int parse_subject(unsigned char *p, const unsigned char *end, struct acme_csr *csr,
+	struct acme_problem *prob)
 {
+	size_t len, count = 0;
 	int found = 0;
-	size_t count = 0;
-	for (const mbedtls_x509_name *n = &x->subject; n; n = n->next) {
-		if (++count > 64)
-			return bad_csr(prob, "CSR subject has too many attributes");
-		if (!n->oid.p || !OID_IS(&n->oid, MBEDTLS_OID_AT_CN))
-			continue;
-		if (found++)
-			return bad_csr(prob, "CSR subject has more than one commonName");
-		if (n->val.len == 0 || n->val.len > ACME_CN_MAX_LEN)
-			return bad_csr(prob, "CSR commonName is empty or longer than 64 bytes");
-		for (size_t i = 0; i < n->val.len; i++)
-			if (n->val.p[i] < 0x20 || n->val.p[i] > 0x7e)
-				return bad_csr(prob, "CSR commonName contains a non-ASCII or control byte");
-		acme_dns_normalize((const char *)n->val.p, n->val.len, csr->cn, sizeof csr->cn);
+	while (p < end) {
+		if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SET) != 0)
+			return bad_csr(prob, "CSR subject is malformed");
+		const unsigned char *set_end = p + len;
+		if (p == set_end)
+			return bad_csr(prob, "CSR subject is malformed");
+		while (p < set_end) {
+			if (++count > 64)
+				return bad_csr(prob, "CSR subject has too many attributes");
+			if (mbedtls_asn1_get_tag(&p, set_end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+				return bad_csr(prob, "CSR subject is malformed");
+			const unsigned char *atv_end = p + len;
+			mbedtls_asn1_buf oid;
+			if (mbedtls_asn1_get_tag(&p, atv_end, &oid.len, MBEDTLS_ASN1_OID) != 0)
+				return bad_csr(prob, "CSR subject is malformed");
+			oid.p = p;
+			p += oid.len;
+			if (p >= atv_end)
+				return bad_csr(prob, "CSR subject is malformed");
+			unsigned char vtag = *p++;
+			size_t vlen;
+			if (mbedtls_asn1_get_len(&p, atv_end, &vlen) != 0 || p + vlen != atv_end)
+				return bad_csr(prob, "CSR subject is malformed");
+			if (OID_IS(&oid, MBEDTLS_OID_AT_CN)) {
+				if (vtag != MBEDTLS_ASN1_UTF8_STRING && vtag != MBEDTLS_ASN1_PRINTABLE_STRING &&
+					vtag != MBEDTLS_ASN1_IA5_STRING && vtag != MBEDTLS_ASN1_T61_STRING)
+					return bad_csr(prob, "CSR commonName has an unsupported string type");
+				if (found++)
+					return bad_csr(prob, "CSR subject has more than one commonName");
+				if (vlen == 0 || vlen > ACME_CN_MAX_LEN)
+					return bad_csr(prob, "CSR commonName is empty or longer than 64 bytes");
+				for (size_t i = 0; i < vlen; i++)
+					if (p[i] < 0x20 || p[i] > 0x7e)
+						return bad_csr(prob, "CSR commonName contains a non-ASCII or control byte");
+				acme_dns_normalize((const char *)p, vlen, csr->cn, sizeof csr->cn);
+			}
+			p += vlen;
+		}
 	}
-	if (!found)
-		return 0;
-	uint8_t a[16];
-	if (inet_pton(AF_INET, csr->cn, a) == 1 || inet_pton(AF_INET6, csr->cn, a) == 1)
-		return bad_csr(prob, "CSR contains IP address in Common Name");
+	if (found) {
+		uint8_t a[16];
+		if (inet_pton(AF_INET, csr->cn, a) == 1 || inet_pton(AF_INET6, csr->cn, a) == 1)
+			return bad_csr(prob, "CSR contains IP address in Common Name");
+	}
+	return 0;
+}
+
+/* The pieces of a PKCS#10 request, borrowed from the DER. */
+struct csr_parts {
+	const unsigned char *cri;        /* CertificationRequestInfo, header included (signed bytes) */
+	size_t cri_len;
+	unsigned char *subject;          /* Name contents */
+	const unsigned char *subject_end;
+	unsigned char *attrs;            /* [0] contents */
+	const unsigned char *attrs_end;
+	mbedtls_md_type_t md;
+	mbedtls_pk_type_t sig_pk;
+	mbedtls_x509_buf sig;
+};
+
+/*
+ * CertificationRequest ::= SEQUENCE { certificationRequestInfo, signatureAlgorithm, signature BIT STRING }
+ * CertificationRequestInfo ::= SEQUENCE { version INTEGER (0), subject Name,
+ *     subjectPKInfo SubjectPublicKeyInfo, attributes [0] IMPLICIT Attributes }
+ * mbedTLS's own CSR parser refuses an empty subject, which SAN-only ACME
+ * clients send, so the structure is walked here and mbedTLS parses only the
+ * public key, the algorithm identifier and the signature.
+ */
+static int split_csr(unsigned char *der, size_t len, struct csr_parts *c, mbedtls_pk_context *pk,
+	struct acme_problem *prob)
+{
+	unsigned char *p = der;
+	const unsigned char *end = der + len;
+	size_t l;
+	int ver;
+	memset(c, 0, sizeof *c);
+	if (mbedtls_asn1_get_tag(&p, end, &l, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0 || p + l != end)
+		return bad_csr(prob, "CSR is not a valid DER PKCS#10 request");
+	c->cri = p;
+	if (mbedtls_asn1_get_tag(&p, end, &l, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+		return bad_csr(prob, "CSR is not a valid DER PKCS#10 request");
+	const unsigned char *cri_end = p + l;
+	c->cri_len = (size_t)(cri_end - c->cri);
+	if (mbedtls_asn1_get_int(&p, cri_end, &ver) != 0)
+		return bad_csr(prob, "CSR is not a valid DER PKCS#10 request");
+	if (ver != 0)
+		return bad_csr(prob, "CSR version must be 1 (v1)");
+	if (mbedtls_asn1_get_tag(&p, cri_end, &l, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+		return bad_csr(prob, "CSR subject is malformed");
+	c->subject = p;
+	c->subject_end = p + l;
+	p += l;
+	if (mbedtls_pk_parse_subpubkey(&p, cri_end, pk) != 0)
+		return bad_csr(prob, "invalid public key in CSR: cannot parse it");
+	if (mbedtls_asn1_get_tag(&p, cri_end, &l, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_CONTEXT_SPECIFIC | 0) != 0 ||
+		p + l != cri_end)
+		return bad_csr(prob, "CSR has no attributes; at least one identifier is required");
+	c->attrs = p;
+	c->attrs_end = cri_end;
+	p = (unsigned char *)cri_end;
+	mbedtls_x509_buf alg, params;
+	void *opts = NULL;
+	if (mbedtls_x509_get_alg(&p, end, &alg, &params) != 0)
+		return bad_csr(prob, "CSR signature algorithm is malformed");
+	int r = mbedtls_x509_get_sig_alg(&alg, &params, &c->md, &c->sig_pk, &opts);
+	mbedtls_free(opts); /* RSASSA-PSS options; PSS itself is refused below */
+	if (r != 0)
+		return bad_csr(prob, "signature algorithm not supported");
+	if (mbedtls_x509_get_sig(&p, end, &c->sig) != 0 || p != end)
+		return bad_csr(prob, "CSR signature is malformed");
 	return 0;
 }
 
@@ -311,26 +397,23 @@ int acme_csr_parse(const uint8_t *der, size_t len, struct acme_csr *csr, struct 
 		return bad_csr(prob, "CSR is empty");
 	if (len > ACME_CSR_MAX_DER)
 		return bad_csr(prob, "CSR is too large");
-	mbedtls_x509_csr x;
-	mbedtls_x509_csr_init(&x);
+	/* mbedTLS's asn1 readers take non-const pointers; they never write */
+	unsigned char *buf = (unsigned char *)der;
+	mbedtls_pk_context pk;
+	mbedtls_pk_init(&pk);
+	struct csr_parts c;
 	int err;
-	if (mbedtls_x509_csr_parse_der(&x, der, len) != 0 || x.raw.len != len) {
-		err = bad_csr(prob, "CSR is not a valid DER PKCS#10 request");
+	if ((err = split_csr(buf, len, &c, &pk, prob)) != 0)
 		goto out;
-	}
-	if (x.version != 1) {
-		err = bad_csr(prob, "CSR version must be 1 (v1)");
-		goto out;
-	}
 	/* key policy first, as Boulder */
 	struct acme_problem kp = { 0 };
-	if (acme_goodkey_check(&x.pk, &csr->key_kind, &kp) != 0) {
+	if (acme_goodkey_check(&pk, &csr->key_kind, &kp) != 0) {
 		err = acme_problem_set(prob, ACME_PROB_BAD_CSR, "invalid public key in CSR: %.300s", kp.detail);
 		goto out;
 	}
-	/* signature algorithm */
+	/* signature algorithm: RSA PKCS#1 v1.5 or ECDSA, SHA-256/384/512, matching the key */
 	enum tb_hash_alg hash;
-	switch (x.sig_md) {
+	switch (c.md) {
 	case MBEDTLS_MD_SHA256:
 		hash = TB_HASH_SHA256;
 		break;
@@ -345,20 +428,20 @@ int acme_csr_parse(const uint8_t *der, size_t len, struct acme_csr *csr, struct 
 		goto out;
 	}
 	int key_is_rsa = csr->key_kind == ACME_KEY_RSA;
-	if (!((x.sig_pk == MBEDTLS_PK_RSA && key_is_rsa) || (x.sig_pk == MBEDTLS_PK_ECDSA && !key_is_rsa))) {
+	if (!((c.sig_pk == MBEDTLS_PK_RSA && key_is_rsa) || (c.sig_pk == MBEDTLS_PK_ECDSA && !key_is_rsa))) {
 		err = bad_csr(prob, "signature algorithm not supported");
 		goto out;
 	}
 	/* self-signature over CertificationRequestInfo */
 	uint8_t digest[TB_HASH_MAX_LEN];
-	if (tb_hash(hash, TB_BUF(x.cri.p, x.cri.len), digest) != 0 ||
-		tb_pk_verify(&x.pk, hash, digest, TB_BUF(x.sig.p, x.sig.len)) != 0) {
+	if (tb_hash(hash, TB_BUF(c.cri, c.cri_len), digest) != 0 ||
+		tb_pk_verify(&pk, hash, digest, TB_BUF(c.sig.p, c.sig.len)) != 0) {
 		err = bad_csr(prob, "invalid signature on CSR");
 		goto out;
 	}
-	if ((err = parse_attributes(&x, csr, prob)) != 0)
+	if ((err = parse_attributes(c.attrs, c.attrs_end, csr, prob)) != 0)
 		goto out;
-	if ((err = parse_cn(&x, csr, prob)) != 0)
+	if ((err = parse_subject(c.subject, c.subject_end, csr, prob)) != 0)
 		goto out;
 	if (csr->n_names == 0) {
 		err = bad_csr(prob, "at least one identifier is required");
@@ -374,13 +457,13 @@ int acme_csr_parse(const uint8_t *der, size_t len, struct acme_csr *csr, struct 
 			goto out;
 		}
 	}
-	if (tb_pkey_from_mbedtls_public(&x.pk, &csr->key) != 0) {
+	if (tb_pkey_from_mbedtls_public(&pk, &csr->key) != 0) {
 		err = acme_problem_set(prob, ACME_PROB_SERVER_INTERNAL, "could not copy the CSR key");
 		goto out;
 	}
 	err = 0;
 out:
-	mbedtls_x509_csr_free(&x);
+	mbedtls_pk_free(&pk);
 	if (err) {
 		acme_csr_free(csr);
 		return err < 0 ? err : TB_ERR_INVALID;

@@ -126,7 +126,7 @@ static void hand_csr(struct tb_pkey *key, const char *cn, struct tb_bytes *attrs
 	struct tb_bytes cri = { 0 }, body = { 0 }, name = { 0 }, rdn = { 0 }, atv = { 0 }, spki = { 0 };
 	tb_bytes_append(&body, "\x02\x01\x00", 3);
 	/* "a|b" gives two CN RDNs */
-	for (const char *c = cn; c;) {
+	for (const char *c = cn[0] ? cn : NULL; c;) {
 		const char *bar = strchr(c, '|');
 		size_t n = bar ? (size_t)(bar - c) : strlen(c);
 		der(&atv, 0x06, MBEDTLS_OID_AT_CN, 3);
@@ -334,6 +334,18 @@ static void test_hand_built(struct tb_pkey *ec256)
 	ext_req(&attrs, NULL, 0, 0, one);
 	hand_csr(ec256, "a.example.org", &attrs, &d);
 	CHECK_INT(check_free(&d), ACME_PROB_NONE);
+	tb_bytes_free(&attrs);
+
+	/* an empty subject (SAN-only CSRs, as certbot's acme library sends) */
+	ext_req(&attrs, NULL, 0, 0, one);
+	hand_csr(ec256, "", &attrs, &d);
+	{
+		struct acme_csr csr;
+		CHECK_INT(check(&d, &csr), ACME_PROB_NONE);
+		CHECK_STR(csr.cn, "");
+		CHECK_INT(csr.n_names, 1);
+		acme_csr_free(&csr);
+	}
 	tb_bytes_free(&attrs);
 
 	/* two CNs */
