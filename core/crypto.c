@@ -168,10 +168,14 @@ static mbedtls_md_type_t md_type(enum tb_hash_alg alg)
 
 int tb_hash(enum tb_hash_alg alg, struct tb_buf msg, uint8_t *out)
 {
+	uint8_t full[TB_SHA512_LEN]; /* mbedTLS declares a 64-byte output for SHA-384 too */
 	int rc;
 	switch (alg) {
 	case TB_HASH_SHA256: rc = mbedtls_sha256_ret(msg.p, msg.len, out, 0); break;
-	case TB_HASH_SHA384: rc = mbedtls_sha512_ret(msg.p, msg.len, out, 1); break;
+	case TB_HASH_SHA384:
+		rc = mbedtls_sha512_ret(msg.p, msg.len, full, 1);
+		memcpy(out, full, TB_SHA384_LEN);
+		break;
 	case TB_HASH_SHA512: rc = mbedtls_sha512_ret(msg.p, msg.len, out, 0); break;
 	case TB_HASH_SHA1: rc = mbedtls_sha1_ret(msg.p, msg.len, out); break;
 	default: return TB_ERR_UNSUPPORTED;
@@ -246,7 +250,12 @@ int tb_hash_final(struct tb_hash_ctx *ctx, uint8_t *out)
 	int rc;
 	switch (ctx->alg) {
 	case TB_HASH_SHA256: rc = mbedtls_sha256_finish_ret((void *)ctx->u.opaque, out); break;
-	case TB_HASH_SHA384:
+	case TB_HASH_SHA384: {
+		uint8_t full[TB_SHA512_LEN];
+		rc = mbedtls_sha512_finish_ret((void *)ctx->u.opaque, full);
+		memcpy(out, full, TB_SHA384_LEN);
+		break;
+	}
 	case TB_HASH_SHA512: rc = mbedtls_sha512_finish_ret((void *)ctx->u.opaque, out); break;
 	case TB_HASH_SHA1: rc = mbedtls_sha1_finish_ret((void *)ctx->u.opaque, out); break;
 	default: return TB_ERR_STATE;
