@@ -325,4 +325,93 @@ typedef int (*dns_zone_rr_cb)(void *arg, const struct dns_rr *rr);
 int dns_zonefile_parse(const char *text, size_t len, const uint8_t *origin, uint32_t default_ttl,
 	dns_zone_rr_cb cb, void *arg, struct dns_zone_error *err);
 
+
+/* ---- local zones (zone.c) ---- */
+
+#define DNS_ZONE_NODES_MAX 1000000  /* names in one zone */
+#define DNS_RRSET_MAX 4096          /* records in one RRset */
+#define DNS_CNAME_CHAIN_MAX 8       /* CNAMEs followed inside local data */
+#define DNS_LOOKUP_RRSETS_MAX 64    /* RRsets one lookup may return per section */
+
+struct dns_rrset {
+	uint16_t type;
+	uint32_t ttl;
+	size_t n;              /* records */
+	size_t cap;
+	uint8_t **rd;          /* each: 2-octet big-endian length, then RDATA */
+	struct dns_rrset *next;
+};
+
+struct dns_node {
+	uint8_t *name;         /* wire form as first written (case kept) */
+	uint32_t hash;         /* dns_name_hash (case-insensitive) */
+	struct dns_rrset *rrsets;
+	struct dns_node *hnext;
+};
+
+struct dns_zone {
+	uint8_t origin[DNS_NAME_MAX];
+	int origin_labels;
+	struct dns_node **buckets;
+	size_t nbuckets, nnodes, nrecords;
+	struct dns_node *apex;
+	struct dns_zone *next;
+};
+
+struct dns_zoneset {
+	struct dns_zone *zones;
+	size_t n;
+};
+
+/* One RRset of a lookup result; owner is the name to write (wildcards: the query name). */
+struct dns_ans {
+	const uint8_t *owner;
+	const struct dns_rrset *rs;
+};
+
+struct dns_lookup {
+	int rcode;                 /* NOERROR or NXDOMAIN */
+	int aa;                    /* authoritative (0 for a referral) */
+	int referral;
+	int wildcard;              /* the answer came from a wildcard */
+	const struct dns_zone *zone;
+	size_t n_an, n_ns, n_ar;
+	struct dns_ans an[DNS_LOOKUP_RRSETS_MAX];
+	struct dns_ans ns[DNS_LOOKUP_RRSETS_MAX];
+	struct dns_ans ar[DNS_LOOKUP_RRSETS_MAX];
+	uint32_t neg_ttl;          /* SOA in authority: min(SOA TTL, SOA minimum) (RFC 2308) */
+};
+
+static inline uint16_t dns_rd_len(const uint8_t *rd)
+{
+	return (uint16_t)(rd[0] << 8 | rd[1]);
+}
+
+void dns_zoneset_init(struct dns_zoneset *zs);
+void dns_zoneset_free(struct dns_zoneset *zs);
+/* A new empty zone; TB_ERR_EXISTS when the origin is already served. */
+int dns_zone_new(struct dns_zoneset *zs, const uint8_t *origin, struct dns_zone **out);
+/*
+ * Adds a record (owner must be in the zone; RDATA structure checked; an exact
+ * duplicate is ignored; the RRset takes the TTL of the last record added).
+ * TB_ERR_EXISTS for CNAME beside other data.
+ */
+int dns_zone_add_rr(struct dns_zone *z, const struct dns_rr *rr);
+/* Removes records: one (rdata != NULL), an RRset (type), or a whole name (type ANY). */
+int dns_zone_del_rr(struct dns_zone *z, const uint8_t *owner, uint16_t type, const uint8_t *rdata,
+	size_t rdlen);
+struct dns_node *dns_zone_find(const struct dns_zone *z, const uint8_t *name);
+struct dns_rrset *dns_node_rrset(const struct dns_node *n, uint16_t type);
+/* Adds an SOA and NS when the zone lacks them (lab convenience); checks the apex. */
+int dns_zone_finish(struct dns_zone *z, char *err, size_t errlen);
+/* The most specific zone containing name, or NULL. */
+const struct dns_zone *dns_zoneset_find(const struct dns_zoneset *zs, const uint8_t *name);
+/*
+ * Answers qname/qtype from a zone (RFC 1034 4.3.2 with RFC 4592 wildcards):
+ * answers, CNAME chains inside the zone, NODATA and NXDOMAIN with the SOA in
+ * authority, referrals with glue below zone cuts.
+ */
+void dns_zone_lookup(const struct dns_zone *z, const uint8_t *qname, uint16_t qtype,
+	struct dns_lookup *out);
+
 #endif

@@ -32,4 +32,91 @@ struct dns_rrtype {
 const struct dns_rrtype *dns_rrtype_find(uint16_t type);
 const struct dns_rrtype *dns_rrtype_by_name(const char *s, size_t n);
 
+
+/* ---- the server (server.c) and subsystem glue (dns.c) ---- */
+
+#include <uv.h>
+
+#include "core/services.h"
+#include "dns/dns.h"
+
+#define DNS_LISTEN_MAX 16       /* listen addresses */
+#define DNS_ACL_MAX 64          /* prefixes per ACL */
+#define DNS_TCP_CLIENTS_MAX 1024 /* hard cap on the tcp_clients option */
+#define DNS_TCP_PIPELINE_MAX 64 /* responses queued on one TCP connection before reading pauses */
+#define DNS_UDP_BATCH 16        /* datagrams per recvmmsg */
+#define DNS_TSIG_KEYS_MAX 32
+
+struct dns_prefix {
+	int family;        /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	int bits;
+};
+
+struct dns_acl {
+	size_t n;
+	struct dns_prefix p[DNS_ACL_MAX];
+};
+
+struct dns_tsig_key {
+	uint8_t name[DNS_NAME_MAX];
+	uint8_t secret[64];
+	size_t secret_len;
+};
+
+struct dns_udp_listener {
+	uv_udp_t h;
+	struct dns_server *srv;
+	uint8_t *rbuf;       /* DNS_UDP_BATCH * 64 KiB for recvmmsg */
+};
+
+struct dns_tcp_listener {
+	uv_tcp_t h;
+	struct dns_server *srv;
+};
+
+struct dns_tcp_conn;
+
+struct dns_stats {
+	uint64_t queries_udp, queries_tcp, formerr, refused, nxdomain, truncated, dropped;
+};
+
+struct dns_server {
+	uv_loop_t *loop;
+	struct tb_core *core;
+	struct dns_zoneset zones;
+	struct dns_acl allow_query, allow_recursion;
+	uint16_t udp_payload;
+	uint64_t tcp_idle_ms;
+	size_t tcp_clients_max;
+	size_t n_listen;
+	struct sockaddr_storage listen_addr[DNS_LISTEN_MAX];
+	struct dns_udp_listener udp[DNS_LISTEN_MAX];
+	struct dns_tcp_listener tcp[DNS_LISTEN_MAX];
+	size_t n_udp, n_tcp;
+	struct dns_tcp_conn *conns;   /* open TCP connections */
+	size_t n_conns;
+	uint8_t cookie_secret[16];
+	size_t n_keys;
+	struct dns_tsig_key keys[DNS_TSIG_KEYS_MAX];
+	struct dns_stats stats;
+	struct tb_resolver resolver;
+	struct dns_pending *pending;  /* resolver lookups waiting to call back */
+	/* stop */
+	int stopping;
+	size_t closing;               /* handles whose close callback is pending */
+	void (*stop_done)(void *);
+	void *stop_arg;
+};
+
+int dns_acl_parse(struct dns_acl *acl, const char *s);
+int dns_acl_match(const struct dns_acl *acl, const struct sockaddr *sa);
+int dns_parse_hostport(const char *s, int default_port, struct sockaddr_storage *out);
+
+/* Answers one query message into out (capacity outcap); 0 = drop. */
+size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
+	const struct sockaddr *from, int tcp, uint8_t *out, size_t outcap);
+int dns_server_listen(struct dns_server *s);
+void dns_server_close(struct dns_server *s);
+
 #endif

@@ -1,0 +1,502 @@
+/*
+ * DESIGN: the dns subsystem.
+ *
+ * Config: one `dns { ... }` section (option table below). configure() checks
+ * every option and loads every zone (inline master-file lines and/or a master
+ * file), so all errors appear before anything starts, each naming its option
+ * (and line/column for zone data). start() opens the UDP and TCP listeners
+ * (server.c) and registers the tb_resolver service, which answers the CA from
+ * the same local zones. Lookups always complete asynchronously (next loop
+ * turn) so callers never see their callback before lookup() returns; a later
+ * forwarding/iterating resolver keeps the same shape (struct dns_pending is
+ * the per-lookup state that will carry the query in flight).
+ *
+ * Store: table dns_update_journal records dynamic updates (RFC 2136) and
+ * dns_zone_serial the serial each zone reached, so updates survive restarts.
+ */
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/services.h"
+#include "core/subsystem.h"
+#include "dns/dns.h"
+#include "dns/dns_internal.h"
+
+#define DNS_ZONE_FILE_MAX (64u << 20) /* bytes of one master file */
+#define DNS_RESOLVE_RRS_MAX 256       /* records one resolver answer carries */
+
+/* The lab zone: any name under lab.test resolves to the host, and CAA names this CA. */
+#define LAB_ZONE_DEFAULT                                                                   \
+	"[{\"name\":\"lab.test\",\"records\":["                                           \
+	"\"@ 60 IN SOA ns.lab.test. hostmaster.lab.test. 1 3600 600 86400 60\","          \
+	"\"@ NS ns\",\"ns A 127.0.0.1\",\"ns AAAA ::1\","                                 \
+	"\"@ A 127.0.0.1\",\"@ AAAA ::1\",\"* A 127.0.0.1\",\"* AAAA ::1\","              \
+	"\"@ CAA 0 issue \\\"trustbox.test\\\"\",\"@ CAA 0 issuewild \\\"trustbox.test\\\"\"]}]"
+
+static const struct tb_option zone_options[] = {
+	{ .name = "name", .type = TB_OPT_STRING, .help = "zone apex, e.g. \"lab.test\"", .required = 1 },
+	{ .name = "file", .type = TB_OPT_STRING, .help = "RFC 1035 master file loaded into the zone ($INCLUDE is refused)" },
+	{ .name = "records", .type = TB_OPT_STRINGS, .def = "[]",
+		.help = "records in master-file syntax, one per string, names relative to the zone" },
+	{ .name = "ttl", .type = TB_OPT_INT, .def = "300", .help = "TTL of records that give none",
+		.min = 0, .max = 2147483647 },
+	TB_OPTIONS_END
+};
+
+static const struct tb_option key_options[] = {
+	{ .name = "name", .type = TB_OPT_STRING, .help = "key name, as clients send it", .required = 1 },
+	{ .name = "algorithm", .type = TB_OPT_ENUM, .def = "\"hmac-sha256\"", .help = "TSIG algorithm",
+		.choices = "hmac-sha256" },
+	{ .name = "secret", .type = TB_OPT_STRING, .help = "base64 secret (16 to 64 bytes)", .required = 1 },
+	TB_OPTIONS_END
+};
+
+static const struct tb_option dns_options[] = {
+	{ .name = "enabled", .type = TB_OPT_BOOL, .def = "true", .help = "run the DNS server" },
+	{ .name = "listen", .type = TB_OPT_STRINGS, .def = "[\"127.0.0.1:5353\",\"[::1]:5353\"]",
+		.help = "UDP+TCP listen addresses (\"host:port\", \"[v6]:port\"; port 0 picks one)" },
+	{ .name = "udp_payload", .type = TB_OPT_INT, .def = "1232",
+		.help = "largest UDP response we send with EDNS (512 without)", .min = 512, .max = 4096 },
+	{ .name = "tcp_idle_ms", .type = TB_OPT_INT, .def = "10000",
+		.help = "close TCP connections idle this long (RFC 7766)", .min = 100, .max = 600000 },
+	{ .name = "tcp_clients", .type = TB_OPT_INT, .def = "256", .help = "open TCP connections at most",
+		.min = 1, .max = DNS_TCP_CLIENTS_MAX },
+	{ .name = "allow_query", .type = TB_OPT_STRINGS, .def = "[\"any\"]",
+		.help = "client prefixes that may query (\"any\", \"10.0.0.0/8\", \"::1\")" },
+	{ .name = "allow_recursion", .type = TB_OPT_STRINGS, .def = "[\"127.0.0.0/8\",\"::1/128\"]",
+		.help = "client prefixes that may have names outside local zones resolved" },
+	{ .name = "zones", .type = TB_OPT_TABLES, .def = LAB_ZONE_DEFAULT,
+		.help = "local authoritative zones (given zones replace the default lab.test)",
+		.children = zone_options },
+	{ .name = "tsig_keys", .type = TB_OPT_TABLES, .def = "[]",
+		.help = "TSIG keys (RFC 8945) allowed to send dynamic updates", .children = key_options },
+	TB_OPTIONS_END
+};
+
+static const struct tb_section_def dns_section = {
+	.name = "dns",
+	.options = dns_options,
+	.help = "DNS server: local authoritative zones on UDP and TCP, and the resolver the CA uses",
+};
+
+static const struct tb_section_def *const dns_sections[] = { &dns_section, NULL };
+
+static const struct tb_migration dns_migrations[] = {
+	{ 1, "CREATE TABLE dns_update_journal ("
+	     " id INTEGER PRIMARY KEY,"
+	     " zone TEXT NOT NULL,"
+	     " serial INTEGER NOT NULL,"
+	     " op TEXT NOT NULL CHECK (op IN ('add','del')),"
+	     " owner BLOB NOT NULL,"
+	     " type INTEGER NOT NULL,"
+	     " ttl INTEGER NOT NULL,"
+	     " rdata BLOB,"
+	     " at INTEGER NOT NULL);"
+	     "CREATE INDEX dns_update_journal_zone ON dns_update_journal(zone, id);"
+	     "CREATE TABLE dns_zone_serial (zone TEXT PRIMARY KEY, serial INTEGER NOT NULL);" },
+	{ 0, NULL },
+};
+
+/* ---- zones from config ---- */
+
+struct load_ctx {
+	struct dns_zone *z;
+	int err;
+};
+
+static int load_rr(void *arg, const struct dns_rr *rr)
+{
+	struct load_ctx *c = arg;
+	if (rr->rclass != DNS_C_IN)
+		return c->err = TB_ERR_UNSUPPORTED;
+	c->err = dns_zone_add_rr(c->z, rr);
+	return c->err;
+}
+
+static const char *load_err_text(int err)
+{
+	switch (err) {
+	case TB_ERR_INVALID: return "record outside the zone or invalid here";
+	case TB_ERR_EXISTS: return "CNAME and other data at the same name";
+	case TB_ERR_UNSUPPORTED: return "only class IN is served";
+	default: return tb_strerror(err);
+	}
+}
+
+static int read_file(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -errno;
+	struct tb_bytes b = { 0 };
+	char chunk[65536];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		if (b.len + n > DNS_ZONE_FILE_MAX) {
+			fclose(f);
+			tb_bytes_free(&b);
+			return TB_ERR_TOO_LARGE;
+		}
+		tb_bytes_append(&b, chunk, n);
+	}
+	fclose(f);
+	if (b.err) {
+		tb_bytes_free(&b);
+		return b.err;
+	}
+	*out = b.p ? (char *)b.p : calloc(1, 1);
+	*len = b.len;
+	return 0;
+}
+
+static int load_zone(struct dns_server *s, const cJSON *zc, int idx, char *err, size_t errlen)
+{
+	const char *zname = tb_cfg_str(zc, "name");
+	uint8_t origin[DNS_NAME_MAX];
+	size_t ol;
+	char tmp[300];
+	snprintf(tmp, sizeof tmp, "%s%s", zname, zname[0] && zname[strlen(zname) - 1] == '.' ? "" : ".");
+	if (dns_name_from_text(tmp, strlen(tmp), NULL, origin, &ol)) {
+		snprintf(err, errlen, "dns.zones[%d].name: not a domain name: \"%s\"", idx, zname);
+		return TB_ERR_CONFIG;
+	}
+	struct dns_zone *z;
+	int e = dns_zone_new(&s->zones, origin, &z);
+	if (e) {
+		snprintf(err, errlen, "dns.zones[%d].name: %s", idx,
+			e == TB_ERR_EXISTS ? "zone given twice" : tb_strerror(e));
+		return TB_ERR_CONFIG;
+	}
+	uint32_t ttl = (uint32_t)tb_cfg_int(zc, "ttl");
+	struct load_ctx lc = { z, 0 };
+	struct dns_zone_error ze;
+	const char *file = tb_cfg_str(zc, "file");
+	if (file && *file) {
+		char *text;
+		size_t len;
+		e = read_file(file, &text, &len);
+		if (e) {
+			snprintf(err, errlen, "dns.zones[%d].file: cannot read %s: %s", idx, file, tb_strerror(e));
+			return TB_ERR_CONFIG;
+		}
+		e = dns_zonefile_parse(text, len, origin, ttl, load_rr, &lc, &ze);
+		free(text);
+		if (e) {
+			snprintf(err, errlen, "dns.zones[%d].file: %s:%u:%u: %s", idx, file, ze.line, ze.col,
+				lc.err ? load_err_text(lc.err) : ze.msg);
+			return TB_ERR_CONFIG;
+		}
+	}
+	const cJSON *recs = tb_cfg_get(zc, "records"), *it;
+	int k = 0;
+	cJSON_ArrayForEach(it, recs) {
+		k++;
+		const char *line = cJSON_GetStringValue(it);
+		if (!line)
+			continue;
+		lc.err = 0;
+		e = dns_zonefile_parse(line, strlen(line), origin, ttl, load_rr, &lc, &ze);
+		if (e) {
+			snprintf(err, errlen, "dns.zones[%d].records[%d]: column %u: %s (\"%.60s\")", idx, k,
+				ze.col, lc.err ? load_err_text(lc.err) : ze.msg, line);
+			return TB_ERR_CONFIG;
+		}
+	}
+	char fe[200];
+	if (dns_zone_finish(z, fe, sizeof fe)) {
+		snprintf(err, errlen, "dns.zones[%d]: %s", idx, fe);
+		return TB_ERR_CONFIG;
+	}
+	return 0;
+}
+
+/* ---- the resolver service (local zones) ---- */
+
+struct dns_pending {
+	uv_timer_t t;
+	struct dns_server *s;
+	struct dns_pending *prev, *next;
+	tb_resolve_cb cb;
+	void *arg;
+	enum tb_resolve_status status;
+	char detail[160];
+	int counted;          /* closed by a stop: part of the server's closing count */
+	size_t n;
+	struct tb_rr rrs[DNS_RESOLVE_RRS_MAX];
+	struct tb_bytes data;
+};
+
+static void pending_closed(uv_handle_t *h)
+{
+	struct dns_pending *p = h->data;
+	struct dns_server *s = p->s;
+	int counted = p->counted;
+	tb_bytes_free(&p->data);
+	free(p);
+	if (counted && --s->closing == 0 && s->stop_done)
+		s->stop_done(s->stop_arg);
+}
+
+static void pending_fire(uv_timer_t *t)
+{
+	struct dns_pending *p = t->data;
+	struct dns_server *s = p->s;
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		s->pending = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	/* fix up rdata pointers: the byte buffer may have moved while filling */
+	size_t off = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		p->rrs[i].rdata.p = p->data.p + off;
+		off += p->rrs[i].rdata.len;
+	}
+	p->cb(p->status, p->rrs, p->n, p->detail[0] ? p->detail : NULL, p->arg);
+	uv_close((uv_handle_t *)&p->t, pending_closed);
+}
+
+static void resolve_local(struct dns_server *s, const uint8_t *name, uint16_t qtype,
+	struct dns_pending *p)
+{
+	char nb[1100];
+	const struct dns_zone *z = dns_zoneset_find(&s->zones, name);
+	if (!z) {
+		p->status = TB_RESOLVE_SERVFAIL;
+		snprintf(p->detail, sizeof p->detail, "%s is in no local zone and no forwarder is configured",
+			dns_name_str(name, nb, sizeof nb));
+		return;
+	}
+	struct dns_lookup lk;
+	dns_zone_lookup(z, name, qtype, &lk);
+	if (lk.referral) {
+		p->status = TB_RESOLVE_SERVFAIL;
+		snprintf(p->detail, sizeof p->detail, "%s is delegated away from the local zone",
+			dns_name_str(name, nb, sizeof nb));
+		return;
+	}
+	if (lk.rcode == DNS_RCODE_NXDOMAIN) {
+		p->status = TB_RESOLVE_NXDOMAIN;
+		snprintf(p->detail, sizeof p->detail, "%s does not exist", dns_name_str(name, nb, sizeof nb));
+		return;
+	}
+	p->status = TB_RESOLVE_OK;
+	for (size_t i = 0; i < lk.n_an; i++) {
+		const struct dns_rrset *rs = lk.an[i].rs;
+		if (rs->type != qtype && qtype != DNS_T_ANY)
+			continue;
+		for (size_t k = 0; k < rs->n && p->n < DNS_RESOLVE_RRS_MAX; k++) {
+			size_t l = dns_rd_len(rs->rd[k]);
+			p->rrs[p->n].type = rs->type;
+			p->rrs[p->n].ttl = rs->ttl;
+			p->rrs[p->n].rdata.len = l;
+			tb_bytes_append(&p->data, rs->rd[k] + 2, l);
+			p->n++;
+		}
+	}
+	/* a CNAME chain that leaves the local zones cannot be finished without a forwarder */
+	if (p->n == 0 && lk.n_an && lk.an[lk.n_an - 1].rs->type == DNS_T_CNAME && qtype != DNS_T_CNAME) {
+		const uint8_t *target = lk.an[lk.n_an - 1].rs->rd[0] + 2;
+		if (!dns_name_is_sub(target, z->origin)) {
+			p->status = TB_RESOLVE_SERVFAIL;
+			snprintf(p->detail, sizeof p->detail, "CNAME to %s leaves the local zones",
+				dns_name_str(target, nb, sizeof nb));
+		}
+	}
+	if (p->data.err) {
+		p->status = TB_RESOLVE_ERROR;
+		p->n = 0;
+		snprintf(p->detail, sizeof p->detail, "out of memory");
+	}
+}
+
+static int resolver_lookup(void *impl, const char *name, uint16_t qtype, uint64_t timeout_ms,
+	tb_resolve_cb cb, void *arg)
+{
+	struct dns_server *s = impl;
+	(void)timeout_ms; /* local answers are immediate */
+	if (s->stopping)
+		return TB_ERR_STATE;
+	uint8_t wire[DNS_NAME_MAX];
+	size_t wl, nl = strlen(name);
+	char tmp[1100];
+	if (nl == 0 || nl + 2 > sizeof tmp)
+		return TB_ERR_INVALID;
+	snprintf(tmp, sizeof tmp, "%s%s", name, name[nl - 1] == '.' ? "" : ".");
+	if (dns_name_from_text(tmp, strlen(tmp), NULL, wire, &wl))
+		return TB_ERR_INVALID;
+	struct dns_pending *p = calloc(1, sizeof *p);
+	if (!p)
+		return TB_ERR_NOMEM;
+	p->s = s;
+	p->cb = cb;
+	p->arg = arg;
+	resolve_local(s, wire, qtype, p);
+	uv_timer_init(s->loop, &p->t);
+	p->t.data = p;
+	p->next = s->pending;
+	if (s->pending)
+		s->pending->prev = p;
+	s->pending = p;
+	uv_timer_start(&p->t, pending_fire, 0, 0);
+	return 0;
+}
+
+/* ---- lifecycle ---- */
+
+static void dns_free(void *state)
+{
+	struct dns_server *s = state;
+	if (!s)
+		return;
+	dns_zoneset_free(&s->zones);
+	free(s);
+}
+
+static int parse_acl(const cJSON *sec, const char *opt, struct dns_acl *acl, char *err, size_t errlen)
+{
+	const cJSON *it;
+	int k = 0;
+	cJSON_ArrayForEach(it, tb_cfg_get(sec, opt)) {
+		k++;
+		const char *v = cJSON_GetStringValue(it);
+		if (!v || dns_acl_parse(acl, v)) {
+			snprintf(err, errlen, "dns.%s[%d]: expected \"any\" or an address prefix, got \"%s\"", opt,
+				k, v ? v : "?");
+			return TB_ERR_CONFIG;
+		}
+	}
+	return 0;
+}
+
+static int dns_configure(struct tb_core *core, void **state, char *err, size_t errlen)
+{
+	const cJSON *sec = tb_config_section(core->config, "dns");
+	*state = NULL;
+	if (!sec || !tb_cfg_bool(sec, "enabled"))
+		return 0;
+	struct dns_server *s = calloc(1, sizeof *s);
+	if (!s)
+		return TB_ERR_NOMEM;
+	s->core = core;
+	s->loop = core->loop;
+	dns_zoneset_init(&s->zones);
+	s->udp_payload = (uint16_t)tb_cfg_int(sec, "udp_payload");
+	s->tcp_idle_ms = (uint64_t)tb_cfg_int(sec, "tcp_idle_ms");
+	s->tcp_clients_max = (size_t)tb_cfg_int(sec, "tcp_clients");
+	const cJSON *it;
+	int k = 0;
+	cJSON_ArrayForEach(it, tb_cfg_get(sec, "listen")) {
+		k++;
+		const char *v = cJSON_GetStringValue(it);
+		if (s->n_listen >= DNS_LISTEN_MAX) {
+			snprintf(err, errlen, "dns.listen: at most %d addresses", DNS_LISTEN_MAX);
+			goto fail;
+		}
+		if (!v || dns_parse_hostport(v, 53, &s->listen_addr[s->n_listen])) {
+			snprintf(err, errlen, "dns.listen[%d]: expected \"host:port\" or \"[v6]:port\", got \"%s\"",
+				k, v ? v : "?");
+			goto fail;
+		}
+		s->n_listen++;
+	}
+	if (parse_acl(sec, "allow_query", &s->allow_query, err, errlen) ||
+		parse_acl(sec, "allow_recursion", &s->allow_recursion, err, errlen))
+		goto fail;
+	k = 0;
+	cJSON_ArrayForEach(it, tb_cfg_get(sec, "zones")) {
+		if (load_zone(s, it, ++k, err, errlen))
+			goto fail;
+	}
+	k = 0;
+	cJSON_ArrayForEach(it, tb_cfg_get(sec, "tsig_keys")) {
+		k++;
+		if (s->n_keys >= DNS_TSIG_KEYS_MAX) {
+			snprintf(err, errlen, "dns.tsig_keys: at most %d keys", DNS_TSIG_KEYS_MAX);
+			goto fail;
+		}
+		struct dns_tsig_key *key = &s->keys[s->n_keys];
+		const char *kn = tb_cfg_str(it, "name"), *sec64 = tb_cfg_str(it, "secret");
+		char tmp[300];
+		size_t nl;
+		snprintf(tmp, sizeof tmp, "%s%s", kn, kn[0] && kn[strlen(kn) - 1] == '.' ? "" : ".");
+		if (dns_name_from_text(tmp, strlen(tmp), NULL, key->name, &nl)) {
+			snprintf(err, errlen, "dns.tsig_keys[%d].name: not a domain name: \"%s\"", k, kn);
+			goto fail;
+		}
+		struct tb_bytes b = { 0 };
+		if (tb_base64_decode(&b, sec64, strlen(sec64)) || b.len < 16 || b.len > sizeof key->secret) {
+			tb_bytes_free(&b);
+			snprintf(err, errlen, "dns.tsig_keys[%d].secret: expected base64 of 16 to 64 bytes", k);
+			goto fail;
+		}
+		memcpy(key->secret, b.p, b.len);
+		key->secret_len = b.len;
+		tb_bytes_free(&b);
+		s->n_keys++;
+	}
+	s->resolver.impl = s;
+	s->resolver.lookup = resolver_lookup;
+	*state = s;
+	return 0;
+fail:
+	dns_free(s);
+	return TB_ERR_CONFIG;
+}
+
+static int dns_start(void *state)
+{
+	struct dns_server *s = state;
+	randombytes_buf(s->cookie_secret, sizeof s->cookie_secret);
+	int err = dns_server_listen(s);
+	if (err)
+		return err;
+	size_t nrec = 0;
+	for (const struct dns_zone *z = s->zones.zones; z; z = z->next)
+		nrec += z->nrecords;
+	TB_INFO("dns", "serving %zu local zone(s), %zu records", s->zones.n, nrec);
+	if (s->core->services && !s->core->services->resolver)
+		s->core->services->resolver = &s->resolver;
+	return 0;
+}
+
+static void dns_stop(void *state, tb_done_cb done, void *arg)
+{
+	struct dns_server *s = state;
+	if (s->core->services && s->core->services->resolver == &s->resolver)
+		s->core->services->resolver = NULL;
+	s->stop_done = done;
+	s->stop_arg = arg;
+	s->stopping = 1;
+	s->closing++; /* held while closes are issued */
+	/* Lookups not yet delivered end now, with an error, exactly once. */
+	while (s->pending) {
+		struct dns_pending *p = s->pending;
+		s->pending = p->next;
+		uv_timer_stop(&p->t);
+		p->cb(TB_RESOLVE_ERROR, NULL, 0, "resolver is stopping", p->arg);
+		p->counted = 1;
+		s->closing++;
+		uv_close((uv_handle_t *)&p->t, pending_closed);
+	}
+	dns_server_close(s);
+	if (--s->closing == 0)
+		done(arg);
+}
+
+const struct tb_subsystem dns_subsystem = {
+	.name = "dns",
+	.sections = dns_sections,
+	.configure = dns_configure,
+	.migrations = dns_migrations,
+	.start = dns_start,
+	.stop = dns_stop,
+	.free = dns_free,
+};

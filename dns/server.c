@@ -1,0 +1,697 @@
+/*
+ * DESIGN: the DNS server on the loop.
+ *
+ * dns_server_answer turns one query into one response, synchronously, into a
+ * caller buffer: parse (any failure with a readable header is FORMERR), check
+ * opcode, question count, EDNS version and the client ACL, then answer from
+ * the local zones. UDP responses are capped at min(client EDNS size, our
+ * udp_payload) or 512 without EDNS; when an answer or authority record does
+ * not fit, the response is rebuilt with the question only and TC set, so the
+ * client retries over TCP (RFC 7766). Additional data that does not fit is
+ * left out. DNS cookies (RFC 7873, server cookie as RFC 9018) are returned
+ * when the client sends one.
+ *
+ * UDP listeners read with recvmmsg batches into one buffer per listener and
+ * answer with uv_udp_try_send, falling back to a queued send. TCP connections
+ * read 2-octet framed messages, answer every complete one in order
+ * (pipelining), pause reading when too many responses are queued, and close
+ * after tcp_idle_ms without a complete query (RFC 7766 6.2.3).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/subsystem.h"
+#include "dns/dns.h"
+#include "dns/dns_internal.h"
+
+/* ---- addresses and ACLs ---- */
+
+int dns_acl_parse(struct dns_acl *acl, const char *s)
+{
+	if (acl->n >= DNS_ACL_MAX)
+		return TB_ERR_TOO_LARGE;
+	struct dns_prefix *p = &acl->p[acl->n];
+	char buf[80];
+	if (strcmp(s, "any") == 0) {
+		/* two prefixes: 0.0.0.0/0 and ::/0 */
+		if (acl->n + 2 > DNS_ACL_MAX)
+			return TB_ERR_TOO_LARGE;
+		memset(&acl->p[acl->n], 0, 2 * sizeof *p);
+		acl->p[acl->n].family = AF_INET;
+		acl->p[acl->n + 1].family = AF_INET6;
+		acl->n += 2;
+		return 0;
+	}
+	if (strlen(s) >= sizeof buf)
+		return TB_ERR_INVALID;
+	strcpy(buf, s);
+	char *slash = strchr(buf, '/');
+	int bits = -1;
+	if (slash) {
+		*slash = 0;
+		char *end;
+		long v = strtol(slash + 1, &end, 10);
+		if (*end || end == slash + 1 || v < 0 || v > 128)
+			return TB_ERR_INVALID;
+		bits = (int)v;
+	}
+	memset(p, 0, sizeof *p);
+	if (inet_pton(AF_INET, buf, p->addr) == 1) {
+		p->family = AF_INET;
+		if (bits > 32)
+			return TB_ERR_INVALID;
+		p->bits = bits < 0 ? 32 : bits;
+	} else if (inet_pton(AF_INET6, buf, p->addr) == 1) {
+		p->family = AF_INET6;
+		p->bits = bits < 0 ? 128 : bits;
+	} else {
+		return TB_ERR_INVALID;
+	}
+	acl->n++;
+	return 0;
+}
+
+static int prefix_match(const uint8_t *a, const uint8_t *b, int bits)
+{
+	int full = bits / 8, rest = bits % 8;
+	if (memcmp(a, b, (size_t)full) != 0)
+		return 0;
+	if (rest) {
+		uint8_t mask = (uint8_t)(0xff << (8 - rest));
+		return (a[full] & mask) == (b[full] & mask);
+	}
+	return 1;
+}
+
+int dns_acl_match(const struct dns_acl *acl, const struct sockaddr *sa)
+{
+	const uint8_t *addr;
+	int family = sa->sa_family;
+	uint8_t v4[4];
+	if (family == AF_INET) {
+		addr = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+	} else if (family == AF_INET6) {
+		addr = (const uint8_t *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+		/* v4-mapped addresses match IPv4 prefixes */
+		static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+		if (memcmp(addr, mapped, 12) == 0) {
+			memcpy(v4, addr + 12, 4);
+			addr = v4;
+			family = AF_INET;
+		}
+	} else {
+		return 0;
+	}
+	for (size_t i = 0; i < acl->n; i++)
+		if (acl->p[i].family == family && prefix_match(acl->p[i].addr, addr, acl->p[i].bits))
+			return 1;
+	return 0;
+}
+
+int dns_parse_hostport(const char *s, int default_port, struct sockaddr_storage *out)
+{
+	char host[64];
+	const char *port = NULL;
+	memset(out, 0, sizeof *out);
+	if (s[0] == '[') {
+		const char *e = strchr(s, ']');
+		if (!e || (size_t)(e - s - 1) >= sizeof host)
+			return TB_ERR_INVALID;
+		memcpy(host, s + 1, (size_t)(e - s - 1));
+		host[e - s - 1] = 0;
+		if (e[1] == ':')
+			port = e + 2;
+		else if (e[1])
+			return TB_ERR_INVALID;
+	} else {
+		const char *c = strchr(s, ':');
+		if (c && strchr(c + 1, ':'))
+			c = NULL; /* bare IPv6 */
+		size_t hl = c ? (size_t)(c - s) : strlen(s);
+		if (hl >= sizeof host)
+			return TB_ERR_INVALID;
+		memcpy(host, s, hl);
+		host[hl] = 0;
+		if (c)
+			port = c + 1;
+	}
+	long p = default_port;
+	if (port) {
+		char *end;
+		p = strtol(port, &end, 10);
+		if (*end || end == port || p < 0 || p > 65535)
+			return TB_ERR_INVALID;
+	}
+	if (uv_ip4_addr(host, (int)p, (struct sockaddr_in *)out) == 0)
+		return 0;
+	if (uv_ip6_addr(host, (int)p, (struct sockaddr_in6 *)out) == 0)
+		return 0;
+	return TB_ERR_INVALID;
+}
+
+/* ---- answering ---- */
+
+struct reply {
+	uint8_t opt_data[64];          /* cookie + EDE (short) */
+	struct dns_edns_opt opts[3];
+	size_t n_opts;
+	int edns;
+	uint16_t ede;
+	const char *ede_text;
+};
+
+static void make_cookie(struct dns_server *s, const struct dns_msg *m, const struct sockaddr *from,
+	struct reply *r)
+{
+	/* RFC 9018: version 1, reserved, 32-bit timestamp, SipHash-2-4 of the rest + client IP */
+	uint8_t in[8 + 8 + 16], *c = r->opt_data;
+	uint32_t now = (uint32_t)time(NULL);
+	memcpy(c, m->edns.cookie, 8);
+	c[8] = 1;
+	c[9] = c[10] = c[11] = 0;
+	c[12] = (uint8_t)(now >> 24);
+	c[13] = (uint8_t)(now >> 16);
+	c[14] = (uint8_t)(now >> 8);
+	c[15] = (uint8_t)now;
+	memcpy(in, c, 16);
+	size_t il = 16;
+	if (from && from->sa_family == AF_INET) {
+		memcpy(in + il, &((const struct sockaddr_in *)from)->sin_addr, 4);
+		il += 4;
+	} else if (from && from->sa_family == AF_INET6) {
+		memcpy(in + il, &((const struct sockaddr_in6 *)from)->sin6_addr, 16);
+		il += 16;
+	}
+	crypto_shorthash(c + 16, in, il, s->cookie_secret);
+	r->opts[r->n_opts].code = DNS_OPT_COOKIE;
+	r->opts[r->n_opts].len = 24;
+	r->opts[r->n_opts].data = c;
+	r->n_opts++;
+}
+
+static void set_ede(struct reply *r, uint16_t code, const char *text)
+{
+	if (!r->edns || r->n_opts >= 3)
+		return;
+	uint8_t *d = r->opt_data + 24;
+	size_t tl = text ? strlen(text) : 0;
+	if (tl > 36)
+		tl = 36;
+	d[0] = (uint8_t)(code >> 8);
+	d[1] = (uint8_t)code;
+	memcpy(d + 2, text, tl);
+	r->opts[r->n_opts].code = DNS_OPT_EDE;
+	r->opts[r->n_opts].len = (uint16_t)(2 + tl);
+	r->opts[r->n_opts].data = d;
+	r->n_opts++;
+}
+
+static size_t finish_reply(struct dns_builder *b, const struct reply *r, uint8_t ext_rcode,
+	uint16_t udp_payload)
+{
+	if (r->edns)
+		dns_builder_opt(b, udp_payload, ext_rcode, 0, r->opts, r->n_opts, 0);
+	return dns_builder_finish(b);
+}
+
+/* A response carrying only the header, the question (when known) and OPT. */
+static size_t error_reply(struct dns_server *s, const struct dns_msg *m, const struct reply *r,
+	uint16_t flags, int rcode, uint8_t *out, size_t outcap)
+{
+	struct dns_builder b;
+	int ext = rcode >> 4;
+	dns_builder_init(&b, out, outcap, m->id, (uint16_t)(flags | (rcode & 0xf)));
+	if (m->n_qd == 1)
+		dns_builder_question(&b, m->qd[0].name, m->qd[0].qtype, m->qd[0].qclass);
+	return finish_reply(&b, r, (uint8_t)ext, s->udp_payload);
+}
+
+static int put_rrset(struct dns_builder *b, int sec, const struct dns_ans *a, uint32_t ttl)
+{
+	for (size_t i = 0; i < a->rs->n; i++) {
+		const uint8_t *rd = a->rs->rd[i];
+		int err = dns_builder_rr(b, sec, a->owner, a->rs->type, DNS_C_IN, ttl, rd + 2,
+			dns_rd_len(rd));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
+	const struct sockaddr *from, int tcp, uint8_t *out, size_t outcap)
+{
+	if (qlen < 12 || (q[2] & 0x80)) {
+		s->stats.dropped++;
+		return 0; /* no header, or a response: never answer */
+	}
+	struct dns_msg m;
+	struct reply r;
+	memset(&r, 0, sizeof r);
+	uint16_t qflags = (uint16_t)(q[2] << 8 | q[3]);
+	uint16_t rflags = (uint16_t)(DNS_F_QR | (qflags & (0x7800 | DNS_F_RD | DNS_F_CD)));
+	if (dns_msg_parse(&m, q, qlen) != 0) {
+		s->stats.formerr++;
+		struct dns_builder b;
+		dns_builder_init(&b, out, outcap, (uint16_t)(q[0] << 8 | q[1]),
+			(uint16_t)(rflags | DNS_RCODE_FORMERR));
+		return dns_builder_finish(&b);
+	}
+	size_t len;
+	r.edns = m.edns.present;
+	if (r.edns && m.edns.has_cookie)
+		make_cookie(s, &m, from, &r);
+	int opcode = DNS_OPCODE(m.flags);
+	if (opcode != DNS_OP_QUERY) {
+		len = error_reply(s, &m, &r, rflags, DNS_RCODE_NOTIMP, out, outcap);
+		goto done;
+	}
+	if (m.n_qd != 1 || m.n_rr[DNS_SEC_ANSWER] || m.n_rr[DNS_SEC_AUTHORITY]) {
+		s->stats.formerr++;
+		len = error_reply(s, &m, &r, rflags, DNS_RCODE_FORMERR, out, outcap);
+		goto done;
+	}
+	if (r.edns && m.edns.version != 0) {
+		/* RFC 6891 6.1.3: BADVERS, with our OPT (version 0) */
+		len = error_reply(s, &m, &r, rflags, DNS_RCODE_BADVERS, out, outcap);
+		goto done;
+	}
+	size_t cap = outcap;
+	if (!tcp) {
+		size_t lim = 512;
+		if (r.edns)
+			lim = m.edns.udp_size < 512 ? 512 : m.edns.udp_size;
+		if (lim > s->udp_payload)
+			lim = s->udp_payload;
+		if (cap > lim)
+			cap = lim;
+	}
+	const struct dns_question *qd = &m.qd[0];
+	if (from && !dns_acl_match(&s->allow_query, from)) {
+		s->stats.refused++;
+		set_ede(&r, DNS_EDE_PROHIBITED, "query not allowed");
+		len = error_reply(s, &m, &r, rflags, DNS_RCODE_REFUSED, out, cap);
+		goto done;
+	}
+	if (qd->qtype == DNS_T_AXFR || qd->qtype == DNS_T_IXFR ||
+		(qd->qtype >= 128 && qd->qtype <= 254) || qd->qtype == DNS_T_OPT) {
+		set_ede(&r, DNS_EDE_NOT_SUPPORTED, "meta query not supported");
+		len = error_reply(s, &m, &r, rflags, DNS_RCODE_NOTIMP, out, cap);
+		goto done;
+	}
+	const struct dns_zone *z = NULL;
+	if (qd->qclass == DNS_C_IN || qd->qclass == DNS_C_ANY)
+		z = dns_zoneset_find(&s->zones, qd->name);
+	if (!z) {
+		s->stats.refused++;
+		if ((qflags & DNS_F_RD) && from && !dns_acl_match(&s->allow_recursion, from))
+			set_ede(&r, DNS_EDE_PROHIBITED, "recursion not allowed");
+		else
+			set_ede(&r, DNS_EDE_NOT_AUTHORITATIVE, "no local zone and no forwarder");
+		len = error_reply(s, &m, &r, rflags, DNS_RCODE_REFUSED, out, cap);
+		goto done;
+	}
+	struct dns_lookup lk;
+	dns_zone_lookup(z, qd->name, qd->qtype, &lk);
+	if (lk.rcode == DNS_RCODE_NXDOMAIN)
+		s->stats.nxdomain++;
+	uint16_t flags = (uint16_t)(rflags | (lk.aa ? DNS_F_AA : 0) | lk.rcode);
+	struct dns_builder b;
+	dns_builder_init(&b, out, cap, m.id, flags);
+	dns_builder_question(&b, qd->name, qd->qtype, qd->qclass);
+	if (r.edns)
+		b.reserve = dns_opt_size(r.opts, r.n_opts);
+	int err = 0;
+	for (size_t i = 0; i < lk.n_an && !err; i++)
+		err = put_rrset(&b, DNS_SEC_ANSWER, &lk.an[i], lk.an[i].rs->ttl);
+	for (size_t i = 0; i < lk.n_ns && !err; i++) {
+		uint32_t ttl = lk.ns[i].rs->type == DNS_T_SOA ? lk.neg_ttl : lk.ns[i].rs->ttl;
+		err = put_rrset(&b, DNS_SEC_AUTHORITY, &lk.ns[i], ttl);
+	}
+	if (err) {
+		/* Truncated: question only, TC set; the client retries over TCP. */
+		s->stats.truncated++;
+		dns_builder_init(&b, out, cap, m.id, (uint16_t)(flags | DNS_F_TC));
+		dns_builder_question(&b, qd->name, qd->qtype, qd->qclass);
+		len = finish_reply(&b, &r, 0, s->udp_payload);
+		goto done;
+	}
+	for (size_t i = 0; i < lk.n_ar; i++) {
+		size_t before = b.len;
+		uint16_t cnt = b.count[DNS_SEC_ADDITIONAL];
+		if (put_rrset(&b, DNS_SEC_ADDITIONAL, &lk.ar[i], lk.ar[i].rs->ttl)) {
+			/* RFC 2181 9: leave out additional data that does not fit, whole RRsets */
+			b.len = before;
+			b.count[DNS_SEC_ADDITIONAL] = cnt;
+			if (lk.referral) /* glue is needed for a referral (RFC 9471) */
+				dns_builder_set_flags(&b, (uint16_t)(flags | DNS_F_TC));
+			break;
+		}
+	}
+	len = finish_reply(&b, &r, 0, s->udp_payload);
+done:
+	dns_msg_free(&m);
+	return len;
+}
+
+/* ---- UDP ---- */
+
+#define UDP_CHUNK (64 * 1024)
+
+struct udp_send {
+	uv_udp_send_t req;
+	uint8_t data[];
+};
+
+static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct dns_udp_listener *l = h->data;
+	(void)suggested;
+	*buf = uv_buf_init((char *)l->rbuf, DNS_UDP_BATCH * UDP_CHUNK);
+}
+
+static void udp_sent(uv_udp_send_t *req, int status)
+{
+	(void)status;
+	free(req);
+}
+
+static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+	unsigned flags)
+{
+	struct dns_udp_listener *l = h->data;
+	struct dns_server *s = l->srv;
+	if (nread <= 0 || !addr || s->stopping)
+		return;
+	(void)flags;
+	s->stats.queries_udp++;
+	uint8_t out[4096];
+	size_t n = dns_server_answer(s, (const uint8_t *)buf->base, (size_t)nread, addr, 0, out,
+		sizeof out);
+	if (!n)
+		return;
+	uv_buf_t ob = uv_buf_init((char *)out, (unsigned)n);
+	int rc = uv_udp_try_send(h, &ob, 1, addr);
+	if (rc >= 0)
+		return;
+	if (rc != UV_EAGAIN && rc != UV_ENOSYS)
+		return; /* e.g. unreachable: nothing to do for UDP */
+	struct udp_send *us = malloc(sizeof *us + n);
+	if (!us)
+		return;
+	memcpy(us->data, out, n);
+	ob = uv_buf_init((char *)us->data, (unsigned)n);
+	if (uv_udp_send(&us->req, h, &ob, 1, addr, udp_sent))
+		free(us);
+}
+
+/* ---- TCP ---- */
+
+#define TCP_BUF (2 + 65535)
+
+struct dns_tcp_conn {
+	uv_tcp_t h;
+	uv_timer_t idle;
+	struct dns_server *srv;
+	struct dns_tcp_conn *prev, *next;
+	uint8_t *buf;
+	size_t len;
+	size_t queued;       /* writes in flight */
+	int reading;
+	int closing;
+	int counted;         /* its close is part of a server stop */
+	int open_handles;
+	struct sockaddr_storage peer;
+};
+
+struct tcp_write {
+	uv_write_t req;
+	struct dns_tcp_conn *c;
+	uint8_t data[];
+};
+
+static void conn_closed(uv_handle_t *h)
+{
+	struct dns_tcp_conn *c = h->data;
+	if (--c->open_handles > 0)
+		return;
+	struct dns_server *s = c->srv;
+	int counted = c->counted;
+	free(c->buf);
+	free(c);
+	if (counted && --s->closing == 0 && s->stop_done)
+		s->stop_done(s->stop_arg);
+}
+
+static void conn_close(struct dns_tcp_conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = 1;
+	struct dns_server *s = c->srv;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->n_conns--;
+	if (s->stopping) {
+		s->closing++;
+		c->counted = 1;
+	}
+	uv_close((uv_handle_t *)&c->idle, conn_closed);
+	uv_close((uv_handle_t *)&c->h, conn_closed);
+}
+
+static void conn_idle(uv_timer_t *t)
+{
+	conn_close(t->data);
+}
+
+static void tcp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct dns_tcp_conn *c = h->data;
+	(void)suggested;
+	*buf = uv_buf_init((char *)c->buf + c->len, (unsigned)(TCP_BUF - c->len));
+}
+
+static void tcp_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+
+static void tcp_written(uv_write_t *req, int status)
+{
+	struct tcp_write *w = (struct tcp_write *)req;
+	struct dns_tcp_conn *c = w->c;
+	free(w);
+	c->queued--;
+	if (status < 0) {
+		conn_close(c);
+		return;
+	}
+	if (!c->closing && !c->reading && c->queued < DNS_TCP_PIPELINE_MAX / 2) {
+		c->reading = 1;
+		uv_read_start((uv_stream_t *)&c->h, tcp_alloc, tcp_read);
+	}
+}
+
+static void tcp_process(struct dns_tcp_conn *c)
+{
+	struct dns_server *s = c->srv;
+	size_t off = 0;
+	static uint8_t out[2 + 65535];
+	while (!c->closing && c->len - off >= 2) {
+		size_t ml = (size_t)(c->buf[off] << 8 | c->buf[off + 1]);
+		if (ml < 12) {
+			conn_close(c); /* not even a header: nothing sensible to answer */
+			return;
+		}
+		if (c->len - off - 2 < ml)
+			break;
+		s->stats.queries_tcp++;
+		size_t n = dns_server_answer(s, c->buf + off + 2, ml, (struct sockaddr *)&c->peer, 1,
+			out + 2, sizeof out - 2);
+		off += 2 + ml;
+		uv_timer_again(&c->idle);
+		if (!n)
+			continue;
+		struct tcp_write *w = malloc(sizeof *w + 2 + n);
+		if (!w) {
+			conn_close(c);
+			return;
+		}
+		w->c = c;
+		w->data[0] = (uint8_t)(n >> 8);
+		w->data[1] = (uint8_t)n;
+		memcpy(w->data + 2, out + 2, n);
+		uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)(2 + n));
+		if (uv_write(&w->req, (uv_stream_t *)&c->h, &b, 1, tcp_written)) {
+			free(w);
+			conn_close(c);
+			return;
+		}
+		c->queued++;
+	}
+	if (off) {
+		memmove(c->buf, c->buf + off, c->len - off);
+		c->len -= off;
+	}
+	if (c->queued >= DNS_TCP_PIPELINE_MAX && c->reading) {
+		uv_read_stop((uv_stream_t *)&c->h);
+		c->reading = 0;
+	}
+}
+
+static void tcp_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct dns_tcp_conn *c = st->data;
+	(void)buf;
+	if (nread < 0) {
+		conn_close(c);
+		return;
+	}
+	c->len += (size_t)nread;
+	tcp_process(c);
+}
+
+static void tcp_accept(uv_stream_t *ls, int status)
+{
+	struct dns_tcp_listener *l = ls->data;
+	struct dns_server *s = l->srv;
+	if (status < 0 || s->stopping)
+		return;
+	struct dns_tcp_conn *c = calloc(1, sizeof *c);
+	if (!c)
+		return;
+	c->srv = s;
+	c->buf = malloc(TCP_BUF);
+	uv_tcp_init(s->loop, &c->h);
+	c->h.data = c;
+	uv_timer_init(s->loop, &c->idle);
+	c->idle.data = c;
+	c->open_handles = 2;
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->n_conns++;
+	if (!c->buf || uv_accept(ls, (uv_stream_t *)&c->h) != 0) {
+		conn_close(c);
+		return;
+	}
+	if (s->n_conns > s->tcp_clients_max) {
+		/* over the cap: close the newest; the client falls back or retries */
+		conn_close(c);
+		return;
+	}
+	int pl = sizeof c->peer;
+	uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &pl);
+	uv_tcp_nodelay(&c->h, 1);
+	uv_timer_start(&c->idle, conn_idle, s->tcp_idle_ms, s->tcp_idle_ms);
+	c->reading = 1;
+	uv_read_start((uv_stream_t *)&c->h, tcp_alloc, tcp_read);
+}
+
+/* ---- listeners ---- */
+
+static void fmt_addr(const struct sockaddr *sa, char *buf, size_t n)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+	if (sa->sa_family == AF_INET) {
+		uv_ip4_name((const struct sockaddr_in *)sa, ip, sizeof ip);
+		port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+		snprintf(buf, n, "%s:%d", ip, port);
+	} else {
+		uv_ip6_name((const struct sockaddr_in6 *)sa, ip, sizeof ip);
+		port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+		snprintf(buf, n, "[%s]:%d", ip, port);
+	}
+}
+
+int dns_server_listen(struct dns_server *s)
+{
+	for (size_t i = 0; i < s->n_listen; i++) {
+		struct sockaddr *sa = (struct sockaddr *)&s->listen_addr[i];
+		char name[80];
+		fmt_addr(sa, name, sizeof name);
+		struct dns_udp_listener *u = &s->udp[i];
+		u->srv = s;
+		u->rbuf = malloc(DNS_UDP_BATCH * UDP_CHUNK);
+		if (!u->rbuf)
+			return TB_ERR_NOMEM;
+		int rc = uv_udp_init_ex(s->loop, &u->h, (unsigned)sa->sa_family | UV_UDP_RECVMMSG);
+		if (rc)
+			return rc;
+		u->h.data = u;
+		s->n_udp++;
+		rc = uv_udp_bind(&u->h, sa, sa->sa_family == AF_INET6 ? UV_UDP_IPV6ONLY : 0);
+		if (rc == 0)
+			rc = uv_udp_recv_start(&u->h, udp_alloc, udp_recv);
+		if (rc) {
+			TB_ERROR("dns", "cannot listen on udp %s: %s", name, uv_strerror(rc));
+			return rc;
+		}
+		/* TCP on the same port as UDP got (port 0 picks one for both) */
+		struct sockaddr_storage bound;
+		int bl = sizeof bound;
+		uv_udp_getsockname(&u->h, (struct sockaddr *)&bound, &bl);
+		struct dns_tcp_listener *t = &s->tcp[i];
+		t->srv = s;
+		uv_tcp_init(s->loop, &t->h);
+		t->h.data = t;
+		s->n_tcp++;
+		rc = uv_tcp_bind(&t->h, (struct sockaddr *)&bound,
+			sa->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+		if (rc == 0)
+			rc = uv_listen((uv_stream_t *)&t->h, 128, tcp_accept);
+		fmt_addr((struct sockaddr *)&bound, name, sizeof name);
+		if (rc) {
+			TB_ERROR("dns", "cannot listen on tcp %s: %s", name, uv_strerror(rc));
+			return rc;
+		}
+		tb_core_announce(s->core, "dns", "DNS (udp+tcp)", "%s", name);
+		TB_INFO("dns", "listening on %s (udp+tcp)", name);
+	}
+	return 0;
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct dns_server *srv;
+	if (h->type == UV_UDP) {
+		struct dns_udp_listener *u = h->data;
+		free(u->rbuf);
+		u->rbuf = NULL;
+		srv = u->srv;
+	} else {
+		srv = ((struct dns_tcp_listener *)h->data)->srv;
+	}
+	if (srv->closing && --srv->closing == 0 && srv->stop_done)
+		srv->stop_done(srv->stop_arg);
+}
+
+void dns_server_close(struct dns_server *s)
+{
+	s->stopping = 1;
+	s->closing++; /* held until every close has been issued */
+	for (size_t i = 0; i < s->n_udp; i++) {
+		s->closing++;
+		uv_close((uv_handle_t *)&s->udp[i].h, handle_closed);
+	}
+	for (size_t i = 0; i < s->n_tcp; i++) {
+		s->closing++;
+		uv_close((uv_handle_t *)&s->tcp[i].h, handle_closed);
+	}
+	s->n_udp = s->n_tcp = 0;
+	while (s->conns)
+		conn_close(s->conns);
+	if (--s->closing == 0 && s->stop_done)
+		s->stop_done(s->stop_arg);
+}
