@@ -266,8 +266,36 @@ int tb_hash_final(struct tb_hash_ctx *ctx, uint8_t *out)
 
 /* ---- HMAC and HKDF ----------------------------------------------------- */
 
+/*
+ * HMAC-SHA256 and HMAC-SHA512 go through libsodium: no heap allocation and
+ * a copyable keyed state, which makes HKDF-Expand cheap (the key is
+ * processed once, not once per block). HPKE runs about ten of these per
+ * open. SHA-384 and SHA-1 use mbedTLS.
+ */
+static const uint8_t empty_key[1];
+
 int tb_hmac(enum tb_hash_alg alg, struct tb_buf key, struct tb_buf msg, uint8_t *out)
 {
+	const uint8_t *k = key.len ? key.p : empty_key;
+	int rc;
+	if (alg == TB_HASH_SHA256 || alg == TB_HASH_SHA512) {
+		if ((rc = tb_crypto_init()))
+			return rc;
+	}
+	if (alg == TB_HASH_SHA256) {
+		crypto_auth_hmacsha256_state st;
+		crypto_auth_hmacsha256_init(&st, k, key.len);
+		crypto_auth_hmacsha256_update(&st, msg.p, msg.len);
+		crypto_auth_hmacsha256_final(&st, out);
+		return 0;
+	}
+	if (alg == TB_HASH_SHA512) {
+		crypto_auth_hmacsha512_state st;
+		crypto_auth_hmacsha512_init(&st, k, key.len);
+		crypto_auth_hmacsha512_update(&st, msg.p, msg.len);
+		crypto_auth_hmacsha512_final(&st, out);
+		return 0;
+	}
 	const mbedtls_md_info_t *md = md_info(alg);
 	if (!md)
 		return TB_ERR_UNSUPPORTED;
@@ -276,21 +304,56 @@ int tb_hmac(enum tb_hash_alg alg, struct tb_buf key, struct tb_buf msg, uint8_t 
 
 int tb_hkdf_extract(enum tb_hash_alg alg, struct tb_buf salt, struct tb_buf ikm, uint8_t *prk)
 {
-	const mbedtls_md_info_t *md = md_info(alg);
-	if (!md)
+	/* An empty salt is HashLen zeros, which HMAC pads identically to "". */
+	if (!tb_hash_len(alg))
 		return TB_ERR_UNSUPPORTED;
-	return mbedtls_hkdf_extract(md, salt.len ? salt.p : NULL, salt.len, ikm.p, ikm.len, prk)
-		       ? TB_ERR_CRYPTO : 0;
+	return tb_hmac(alg, salt, ikm, prk);
 }
+
+/* T(i) = HMAC(PRK, T(i-1) || info || i), with the keyed state reused. */
+#define HKDF_EXPAND_SODIUM(STATE, PREFIX, HLEN)                                              \
+	do {                                                                                 \
+		STATE base, st;                                                              \
+		uint8_t t[HLEN];                                                             \
+		size_t done = 0;                                                             \
+		PREFIX##_init(&base, prk.p, prk.len);                                        \
+		for (unsigned i = 1; done < out_len; i++) {                                  \
+			uint8_t c = (uint8_t)i;                                              \
+			st = base;                                                           \
+			if (i > 1)                                                           \
+				PREFIX##_update(&st, t, HLEN);                               \
+			PREFIX##_update(&st, info.p, info.len);                              \
+			PREFIX##_update(&st, &c, 1);                                         \
+			PREFIX##_final(&st, t);                                              \
+			size_t k = out_len - done < HLEN ? out_len - done : HLEN;            \
+			memcpy(out + done, t, k);                                            \
+			done += k;                                                           \
+		}                                                                            \
+		sodium_memzero(&base, sizeof(base));                                         \
+		sodium_memzero(&st, sizeof(st));                                             \
+		sodium_memzero(t, sizeof(t));                                                \
+	} while (0)
 
 int tb_hkdf_expand(enum tb_hash_alg alg, struct tb_buf prk, struct tb_buf info, uint8_t *out,
 		   size_t out_len)
 {
 	const mbedtls_md_info_t *md = md_info(alg);
+	int rc;
 	if (!md)
 		return TB_ERR_UNSUPPORTED;
 	if (out_len > 255 * tb_hash_len(alg) || prk.len < tb_hash_len(alg))
 		return TB_ERR_INVALID;
+	if (alg == TB_HASH_SHA256 || alg == TB_HASH_SHA512) {
+		if ((rc = tb_crypto_init()))
+			return rc;
+		if (!info.p)
+			info.p = (uint8_t *)empty_key;
+		if (alg == TB_HASH_SHA256)
+			HKDF_EXPAND_SODIUM(crypto_auth_hmacsha256_state, crypto_auth_hmacsha256, 32);
+		else
+			HKDF_EXPAND_SODIUM(crypto_auth_hmacsha512_state, crypto_auth_hmacsha512, 64);
+		return 0;
+	}
 	return mbedtls_hkdf_expand(md, prk.p, prk.len, info.p, info.len, out, out_len)
 		       ? TB_ERR_CRYPTO : 0;
 }

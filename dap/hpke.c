@@ -262,8 +262,9 @@ static int kem_shared_secret(uint16_t kem_id, const uint8_t *dh, size_t dh_len,
 
 /* ---- key schedule (RFC 9180 section 5.1), base mode ----------------------- */
 
+/* want_exporter = 0 skips exporter_secret (single-shot seal/open never export). */
 static int key_schedule(struct dap_hpke_suite su, const uint8_t *ss, struct tb_buf info,
-			struct dap_hpke_ctx *ctx)
+			int want_exporter, struct dap_hpke_ctx *ctx)
 {
 	struct suite_id sid = hpke_suite_id(su);
 	enum tb_hash_alg h = kdf_hash(su.kdf_id);
@@ -288,17 +289,19 @@ static int key_schedule(struct dap_hpke_suite su, const uint8_t *ss, struct tb_b
 		rc = labeled_expand(h, &sid, sec, "key", k, ctx->key, ctx->key_len);
 	if (!rc)
 		rc = labeled_expand(h, &sid, sec, "base_nonce", k, ctx->base_nonce, DAP_HPKE_NONCE_LEN);
-	if (!rc)
+	if (!rc && want_exporter)
 		rc = labeled_expand(h, &sid, sec, "exp", k, ctx->exporter_secret, nh);
+	if (!want_exporter)
+		ctx->exporter_secret_len = 0; /* dap_hpke_ctx_export then refuses */
 	tb_crypto_wipe(secret, sizeof(secret));
 	if (rc)
 		dap_hpke_ctx_clear(ctx);
 	return rc;
 }
 
-int dap_hpke_setup_sender(struct dap_hpke_suite su, struct tb_buf pk_r, struct tb_buf info,
-			  const struct dap_hpke_keypair *eph, uint8_t *enc, size_t *enc_len,
-			  struct dap_hpke_ctx *ctx, uint8_t *shared_secret)
+static int setup_sender(struct dap_hpke_suite su, struct tb_buf pk_r, struct tb_buf info,
+			const struct dap_hpke_keypair *eph, uint8_t *enc, size_t *enc_len,
+			struct dap_hpke_ctx *ctx, uint8_t *shared_secret, int want_exporter)
 {
 	struct dap_hpke_keypair e;
 	uint8_t dh[32], ss[KEM_NSECRET];
@@ -323,7 +326,7 @@ int dap_hpke_setup_sender(struct dap_hpke_suite su, struct tb_buf pk_r, struct t
 	if (!rc)
 		rc = kem_shared_secret(su.kem_id, dh, 32, e.pk, pk_r.p, pkl, ss);
 	if (!rc)
-		rc = key_schedule(su, ss, info, ctx);
+		rc = key_schedule(su, ss, info, want_exporter, ctx);
 	if (!rc) {
 		memcpy(enc, e.pk, pkl);
 		*enc_len = pkl;
@@ -336,9 +339,9 @@ int dap_hpke_setup_sender(struct dap_hpke_suite su, struct tb_buf pk_r, struct t
 	return rc;
 }
 
-int dap_hpke_setup_receiver(struct dap_hpke_suite su, const struct dap_hpke_keypair *kp_r,
-			    struct tb_buf enc, struct tb_buf info, struct dap_hpke_ctx *ctx,
-			    uint8_t *shared_secret)
+static int setup_receiver(struct dap_hpke_suite su, const struct dap_hpke_keypair *kp_r,
+			  struct tb_buf enc, struct tb_buf info, struct dap_hpke_ctx *ctx,
+			  uint8_t *shared_secret, int want_exporter)
 {
 	uint8_t dh[32], ss[KEM_NSECRET];
 	size_t pkl;
@@ -359,12 +362,26 @@ int dap_hpke_setup_receiver(struct dap_hpke_suite su, const struct dap_hpke_keyp
 	if (!rc)
 		rc = kem_shared_secret(su.kem_id, dh, 32, enc.p, kp_r->pk, pkl, ss);
 	if (!rc)
-		rc = key_schedule(su, ss, info, ctx);
+		rc = key_schedule(su, ss, info, want_exporter, ctx);
 	if (!rc && shared_secret)
 		memcpy(shared_secret, ss, KEM_NSECRET);
 	tb_crypto_wipe(dh, sizeof(dh));
 	tb_crypto_wipe(ss, sizeof(ss));
 	return rc;
+}
+
+int dap_hpke_setup_sender(struct dap_hpke_suite su, struct tb_buf pk_r, struct tb_buf info,
+			  const struct dap_hpke_keypair *eph, uint8_t *enc, size_t *enc_len,
+			  struct dap_hpke_ctx *ctx, uint8_t *shared_secret)
+{
+	return setup_sender(su, pk_r, info, eph, enc, enc_len, ctx, shared_secret, 1);
+}
+
+int dap_hpke_setup_receiver(struct dap_hpke_suite su, const struct dap_hpke_keypair *kp_r,
+			    struct tb_buf enc, struct tb_buf info, struct dap_hpke_ctx *ctx,
+			    uint8_t *shared_secret)
+{
+	return setup_receiver(su, kp_r, enc, info, ctx, shared_secret, 1);
 }
 
 static void compute_nonce(const struct dap_hpke_ctx *ctx, uint8_t nonce[DAP_HPKE_NONCE_LEN])
@@ -407,7 +424,7 @@ int dap_hpke_ctx_export(const struct dap_hpke_ctx *ctx, struct tb_buf exporter_c
 {
 	struct suite_id sid = hpke_suite_id(ctx->suite);
 	enum tb_hash_alg h = kdf_hash(ctx->suite.kdf_id);
-	if (h == TB_HASH_NONE)
+	if (h == TB_HASH_NONE || ctx->exporter_secret_len == 0)
 		return TB_ERR_STATE;
 	if (exporter_context.len > DAP_HPKE_MAX_INFO_LEN)
 		return TB_ERR_TOO_LARGE;
@@ -581,8 +598,8 @@ int dap_hpke_seal(const struct dap_hpke_config *cfg, struct tb_buf info, struct 
 
 	if (pt.len > DAP_HPKE_MAX_PAYLOAD)
 		return TB_ERR_TOO_LARGE;
-	rc = dap_hpke_setup_sender(dap_hpke_config_suite(cfg), cfg->public_key, info, NULL, enc,
-				   &enc_len, &ctx, NULL);
+	rc = setup_sender(dap_hpke_config_suite(cfg), cfg->public_key, info, NULL, enc, &enc_len,
+			  &ctx, NULL, 0);
 	if (rc)
 		return rc;
 	if ((rc = tb_bytes_append(enc_out, enc, enc_len)) ||
@@ -619,7 +636,7 @@ int dap_hpke_open(const struct dap_hpke_config *cfg, const struct dap_hpke_keypa
 	if (ct->payload.len < DAP_HPKE_TAG_LEN)
 		return TB_ERR_VERIFY;
 	n = ct->payload.len - DAP_HPKE_TAG_LEN;
-	rc = dap_hpke_setup_receiver(dap_hpke_config_suite(cfg), kp, ct->enc, info, &ctx, NULL);
+	rc = setup_receiver(dap_hpke_config_suite(cfg), kp, ct->enc, info, &ctx, NULL, 0);
 	if (rc)
 		return rc == TB_ERR_INVALID ? TB_ERR_VERIFY : rc;
 	if ((rc = tb_bytes_reserve(pt, n + 1)))
