@@ -39,6 +39,7 @@
 #define READ_CHUNK (16u * 1024)
 #define PAUSED_INPUT_CAP (256u * 1024) /* buffered pipelined bytes before reading stops */
 #define LINGER_MS 2000u
+#define WRITE_QUEUE_CAP (1u << 20) /* unsent response bytes before parsing pauses */
 #define MAX_ROUTES 512
 #define MAX_LISTENERS 32
 #define MAX_RESP_HEADERS 64
@@ -168,6 +169,8 @@ static void check_stopped(struct tb_http_server *srv);
 static int write_raw(struct conn *c, const uint8_t *p, size_t n);
 static int flush_tls(struct conn *c);
 static void arm(struct conn *c, uint64_t ms);
+static int busy(const struct conn *c);
+static int backlogged(const struct conn *c);
 
 /* ---- Small helpers ---- */
 
@@ -576,6 +579,10 @@ static void on_write(uv_write_t *w, int status)
 		return;
 	if (status < 0) {
 		conn_close(c);
+		return;
+	}
+	if (!c->closing && !busy(c) && c->in_off < c->in.len && !backlogged(c)) {
+		conn_resume(c); /* parsing paused on the write backlog */
 		return;
 	}
 	if (c->closing && c->writes_pending == 0) {
@@ -1047,13 +1054,19 @@ static int busy(const struct conn *c)
 	return c->cur && c->cur->dispatched;
 }
 
+/* The client does not read its responses fast enough: stop taking requests. */
+static int backlogged(const struct conn *c)
+{
+	return c->has_socket && uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) > WRITE_QUEUE_CAP;
+}
+
 /* Runs the parser over buffered input until it needs more bytes, pauses for a handler, or fails. */
 static void conn_process(struct conn *c)
 {
 	if (c->processing)
 		return;
 	c->processing = 1;
-	while (!c->closed && !c->closing && !busy(c) && c->in_off < c->in.len) {
+	while (!c->closed && !c->closing && !busy(c) && !backlogged(c) && c->in_off < c->in.len) {
 		size_t avail = c->in.len - c->in_off;
 		c->err_status = 0;
 		c->ready = NULL;
@@ -1137,7 +1150,7 @@ static void conn_resume(struct conn *c)
 	if (c->closed)
 		return;
 	conn_process(c);
-	if (!c->closed && !c->closing && (c->in.len - c->in_off) < PAUSED_INPUT_CAP)
+	if (!c->closed && !c->closing && (c->in.len - c->in_off) < PAUSED_INPUT_CAP && !backlogged(c))
 		reading(c, 1);
 }
 
@@ -1149,7 +1162,7 @@ static int conn_input(struct conn *c, const uint8_t *p, size_t n)
 	if (tb_bytes_append(&c->in, p, n))
 		return TB_ERR_NOMEM;
 	conn_process(c);
-	if (!c->closed && busy(c) && (c->in.len - c->in_off) >= PAUSED_INPUT_CAP)
+	if (!c->closed && (busy(c) || backlogged(c)) && (c->in.len - c->in_off) >= PAUSED_INPUT_CAP)
 		reading(c, 0);
 	return 0;
 }

@@ -17,6 +17,7 @@
  * call with `insecure` reports those even when mbedTLS refuses the
  * certificate.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <http_parser.h>
 #include <netdb.h>
@@ -498,6 +499,23 @@ static void on_eof(struct call *c)
 		finish(c, c->parse_err ? c->parse_err : -ECONNRESET);
 }
 
+/*
+ * mbedTLS 2.28 checks names only against dNSName/CN: when the URL's host is an
+ * IP literal (and no SNI override names the server), the certificate must
+ * carry that address as an iPAddress SAN.
+ */
+static int check_ip_san(struct call *c)
+{
+	if (c->insecure || c->sni)
+		return 0;
+	uint8_t ip[16];
+	if (inet_pton(AF_INET, c->host, ip) == 1)
+		return tb_tls_conn_peer_has_ip(c->tls, ip, 4) ? 0 : TB_ERR_VERIFY;
+	if (inet_pton(AF_INET6, c->host, ip) == 1)
+		return tb_tls_conn_peer_has_ip(c->tls, ip, 16) ? 0 : TB_ERR_VERIFY;
+	return 0;
+}
+
 static void tls_bytes(struct call *c, const uint8_t *p, size_t n)
 {
 	int rc;
@@ -525,6 +543,10 @@ static void tls_bytes(struct call *c, const uint8_t *p, size_t n)
 		}
 		if (rc == TB_TLS_WANT)
 			return;
+		if ((rc = check_ip_san(c)) != 0) {
+			finish(c, rc);
+			return;
+		}
 		if (c->handshake_only) {
 			finish(c, 0);
 			return;

@@ -537,6 +537,19 @@ const char *tb_tls_conn_alpn(const struct tb_tls_conn *c)
 	return mbedtls_ssl_get_alpn_protocol(&c->ssl);
 }
 
+int tb_tls_conn_peer_has_ip(const struct tb_tls_conn *c, const uint8_t *ip, size_t len)
+{
+	const mbedtls_x509_crt *crt = mbedtls_ssl_get_peer_cert(&c->ssl);
+	if (!crt)
+		return 0;
+	for (const mbedtls_x509_sequence *s = &crt->subject_alt_names; s && s->buf.p; s = s->next) {
+		if (s->buf.tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7) && s->buf.len == len &&
+			memcmp(s->buf.p, ip, len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 struct tb_buf tb_tls_conn_peer_cert(const struct tb_tls_conn *c)
 {
 	const mbedtls_x509_crt *crt = mbedtls_ssl_get_peer_cert(&c->ssl);

@@ -82,5 +82,7 @@ void tb_tls_conn_take_output(struct tb_tls_conn *c, struct tb_bytes *out);
 const char *tb_tls_conn_sni(const struct tb_tls_conn *c);
 const char *tb_tls_conn_alpn(const struct tb_tls_conn *c);
 struct tb_buf tb_tls_conn_peer_cert(const struct tb_tls_conn *c);
+/* Whether the peer certificate lists this IP address (4 or 16 bytes) as an iPAddress SAN. */
+int tb_tls_conn_peer_has_ip(const struct tb_tls_conn *c, const uint8_t *ip, size_t len);
 
 #endif

@@ -16,6 +16,8 @@
 #include "tb_test.h"
 
 static int port;
+static int hold_fd = -1;
+static struct tb_http_request *held;
 static uv_loop_t loop;
 static struct tb_http_server *srv;
 static uv_async_t finish;
@@ -75,6 +77,13 @@ static int h_fail(struct tb_http_request *req, void *arg)
 {
 	(void)req, (void)arg;
 	return TB_ERR_INVALID;
+}
+
+static int h_hold(struct tb_http_request *req, void *arg)
+{
+	(void)arg;
+	held = req;
+	return TB_HTTP_LATER;
 }
 
 static int h_metrics(struct tb_http_request *req, void *arg)
@@ -366,6 +375,10 @@ static void *client_main(void *arg)
 	CHECK(strstr(r, "tb_http_request_duration_seconds_bucket{route=\"/a\",le=\"+Inf\"}") != NULL);
 	free(r);
 
+	/* A request still held by its handler when the server stops. */
+	hold_fd = dial();
+	send_all(hold_fd, "GET /hold HTTP/1.1\r\n\r\n", 23);
+	usleep(100 * 1000);
 	uv_async_send(&finish);
 	return NULL;
 }
@@ -452,6 +465,7 @@ int main(void)
 	tb_http_route(srv, NULL, "GET", "/problem", h_problem, NULL);
 	tb_http_route(srv, NULL, "GET", "/fail", h_fail, NULL);
 	tb_http_route(srv, NULL, "GET", "/metrics", h_metrics, NULL);
+	tb_http_route(srv, NULL, "GET", "/hold", h_hold, NULL);
 	tb_http_route(srv, "other-listener", "GET", "/other", h_text, "other");
 
 	uv_async_init(&loop, &finish, on_finish);
@@ -460,6 +474,17 @@ int main(void)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	pthread_join(th, NULL);
 	CHECK(stopped);
+	/* The grace timeout closed the connection; the late answer only frees the request. */
+	CHECK(held != NULL);
+	if (held) {
+		CHECK(tb_http_request_gone(held));
+		CHECK_INT(tb_http_respond(held, 200, NULL, NULL, 0), 0);
+	}
+	{
+		char buf[64];
+		CHECK_INT(recv(hold_fd, buf, sizeof buf, 0), 0); /* closed without a response */
+		close(hold_fd);
+	}
 	tb_http_server_free(srv);
 	CHECK_INT(uv_loop_close(&loop), 0);
 	return tb_test_result("core_http");

@@ -218,6 +218,9 @@ static void on_resp(int err, const struct tb_http_client_resp *resp, void *arg)
 		CHECK_INT(err, 0);
 		CHECK(resp && resp->status == 200);
 		break;
+	case 12: /* an IP URL needs an iPAddress SAN: a.test's certificate has none */
+		CHECK_INT(err, TB_ERR_VERIFY);
+		break;
 	}
 	(void)url;
 	next();
@@ -290,6 +293,10 @@ static void next(void)
 	case 11:
 		snprintf(url, sizeof url, "http://localhost:%d/hello", plain_port);
 		break;
+	case 12:
+		snprintf(url, sizeof url, "https://127.0.0.1:%d/hello", tls_port);
+		r.ca_pem = ca.cert_pem;
+		break;
 	default:
 		tb_http_server_stop(srv, on_stopped, NULL);
 		return;
@@ -336,7 +343,7 @@ int main(void)
 	next();
 	uv_run(&loop, UV_RUN_DEFAULT);
 	CHECK(stopped);
-	CHECK_INT(step, 12);
+	CHECK_INT(step, 13);
 	tb_http_server_free(srv);
 	tb_tls_server_free(tls);
 	CHECK_INT(uv_loop_close(&loop), 0);
