@@ -168,6 +168,7 @@ static void conn_resume(struct conn *c);
 static void check_stopped(struct tb_http_server *srv);
 static int write_raw(struct conn *c, const uint8_t *p, size_t n);
 static int flush_tls(struct conn *c);
+static int send_owned(struct conn *c, uint8_t *p, size_t n);
 static void arm(struct conn *c, uint64_t ms);
 static int busy(const struct conn *c);
 static int backlogged(const struct conn *c);
@@ -382,7 +383,11 @@ static struct req *req_new(struct conn *c)
 	r->pub.target = "-";
 	r->pub.path = "-";
 	r->pub.query = "";
-	r->pub.remote = c->remote;
+	r->pub.remote = tb_arena_strdup(a, c->remote); /* outlives the connection if orphaned */
+	if (!r->pub.remote) {
+		tb_arena_free(a);
+		return NULL;
+	}
 	r->pub.listener = c->lst ? c->lst->name : "-";
 	r->pub.tls = c->tls != NULL;
 	r->pub.http_minor = 1;
@@ -468,7 +473,7 @@ int tb_http_respond(struct tb_http_request *req, int status, const char *content
 	if (status < 100 || status > 999)
 		status = 500;
 	struct tb_http_server *srv = c->srv;
-	if (srv->stopping || c->read_eof)
+	if (srv->stopping || (c->read_eof && c->in_off == c->in.len))
 		r->keep_alive = 0;
 	if (c->closing)
 		r->keep_alive = 0;
@@ -492,8 +497,12 @@ int tb_http_respond(struct tb_http_request *req, int status, const char *content
 	if (!no_body && !r->head && len)
 		tb_bytes_append(&out, body, len);
 	int rc = out.err;
-	if (rc == 0)
+	if (rc == 0 && !c->tls) {
+		rc = send_owned(c, out.p, out.len); /* no second copy of the body */
+		memset(&out, 0, sizeof out);
+	} else if (rc == 0) {
 		rc = write_raw(c, out.p, out.len);
+	}
 	tb_bytes_free(&out);
 
 	uint64_t ms = now_ms(srv) - r->start_ms;
@@ -1115,8 +1124,8 @@ static void conn_process(struct conn *c)
 		c->in_off = c->in.len = 0;
 	if (!c->closed && !c->closing && !c->cur && c->state == CS_IDLE)
 		arm(c, c->srv->lim.idle_timeout_ms);
-	if (!c->closed && !c->closing && !c->cur && c->read_eof) {
-		/* The client finished sending and every request has been answered. */
+	if (!c->closed && !c->closing && !busy(c) && c->read_eof && c->in_off == c->in.len) {
+		/* The client finished sending and every complete request has been answered. */
 		if (c->writes_pending == 0)
 			conn_close(c);
 		else
@@ -1159,6 +1168,11 @@ static int conn_input(struct conn *c, const uint8_t *p, size_t n)
 {
 	if (c->closing)
 		return 0; /* lingering: discard */
+	if (c->in_off > 0) {
+		memmove(c->in.p, c->in.p + c->in_off, c->in.len - c->in_off);
+		c->in.len -= c->in_off;
+		c->in_off = 0;
+	}
 	if (tb_bytes_append(&c->in, p, n))
 		return TB_ERR_NOMEM;
 	conn_process(c);
@@ -1208,9 +1222,9 @@ static void on_eof(struct conn *c)
 			conn_close(c);
 		return;
 	}
-	if (c->cur && c->cur->dispatched)
-		return; /* answer, then close */
-	if (c->cur && !c->cur->dispatched) {
+	if (busy(c) || (backlogged(c) && c->in_off < c->in.len))
+		return; /* answer what is pending; conn_process closes at the end */
+	if (c->cur) {
 		/* Let the parser see EOF (completes an identity body without length); else close. */
 		http_parser_execute(&c->parser, &settings, NULL, 0);
 		if (c->ready) {

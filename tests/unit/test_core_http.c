@@ -250,6 +250,19 @@ static void *client_main(void *arg)
 	}
 	free(r);
 
+	/* Pipelined requests followed by a half-close: every one is still answered. */
+	{
+		int fd = dial();
+		const char *q = "GET /later HTTP/1.1\r\n\r\nGET /a HTTP/1.1\r\n\r\n";
+		send_all(fd, q, strlen(q));
+		shutdown(fd, SHUT_WR);
+		r = read_all(fd);
+		CHECK_INT(count(r, "HTTP/1.1 "), 2);
+		CHECK(strstr(r, "HTTP/1.1 201") && strstr(r, "\r\n\r\na"));
+		free(r);
+		close(fd);
+	}
+
 	/* Keep-alive reuse. */
 	{
 		int fd = dial();
