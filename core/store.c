@@ -49,6 +49,10 @@ struct tb_store {
 	int closing;
 	int thread_started;
 	uv_async_t async;
+	/* Jobs queued through tb_store_write whose callbacks have not run
+	 * (loop thread only). The async handle keeps the loop alive exactly
+	 * while this is non-zero. */
+	size_t outstanding;
 	struct tb_store_stats stats;
 };
 
@@ -205,6 +209,8 @@ static void on_async(uv_async_t *a)
 		if (j->done)
 			j->done(j->status, j->arg);
 		free(j);
+		if (st->outstanding && --st->outstanding == 0)
+			uv_unref((uv_handle_t *)&st->async);
 	}
 }
 
@@ -252,8 +258,7 @@ int tb_store_open(struct tb_store **out, uv_loop_t *loop, const char *path)
 	if (loop) {
 		uv_async_init(loop, &st->async, on_async);
 		st->async.data = st;
-		/* The store alone does not keep the loop running; tb_store_close
-		 * runs the callbacks of jobs that finish after the loop ended. */
+		/* Idle, the store does not keep the loop running (see outstanding). */
 		uv_unref((uv_handle_t *)&st->async);
 	}
 	if (pthread_create(&st->thread, NULL, writer_main, st) != 0) {
@@ -341,9 +346,13 @@ int tb_store_write(struct tb_store *st, tb_store_job_fn fn, tb_store_done_fn don
 	j->done = done;
 	j->arg = arg;
 	int err = enqueue(st, j);
-	if (err)
+	if (err) {
 		free(j);
-	return err;
+		return err;
+	}
+	if (st->outstanding++ == 0)
+		uv_ref((uv_handle_t *)&st->async);
+	return 0;
 }
 
 int tb_store_write_sync(struct tb_store *st, tb_store_job_fn fn, void *arg)
