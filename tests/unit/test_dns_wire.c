@@ -230,6 +230,39 @@ static void test_types(void)
 	}
 }
 
+/* Exact wire encodings, to catch a schema that round-trips but is wrong. */
+static void test_known_wire(void)
+{
+	static const struct {
+		uint16_t type;
+		const char *text;
+		const char *wire;
+		size_t len;
+	} kw[] = {
+		{ DNS_T_DS, "60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118",
+			"\xec\x45\x05\x01\x2b\xb1\x83\xaf\x5f\x22\x58\x81\x79\xa5\x3b\x0a\x98\x63\x1f\xad\x1a\x29\x21\x18", 24 },
+		{ DNS_T_MX, "10 a.", "\0\x0a\1a\0", 5 },
+		{ DNS_T_CAA, "128 issue \"x\"", "\x80\x05issuex", 8 },
+		{ DNS_T_DNSKEY, "257 3 15 AAEC", "\x01\x01\x03\x0f\x00\x01\x02", 7 },
+		{ DNS_T_TLSA, "3 1 1 ABCD", "\x03\x01\x01\xab\xcd", 5 },
+		{ DNS_T_NSEC3PARAM, "1 0 10 ABCD", "\x01\x00\x00\x0a\x02\xab\xcd", 7 },
+		{ DNS_T_NSEC, "a. A MX TYPE256", "\1a\0\x00\x02\x40\x01\x01\x01\x80", 10 },
+		{ DNS_T_SRV, "1 2 3 a.", "\0\1\0\2\0\3\1a\0", 9 },
+		{ DNS_T_HTTPS, "1 . alpn=h2 port=443", "\0\1\0\0\1\0\3\2h2\0\3\0\2\x01\xbb", 16 },
+		{ DNS_T_RRSIG, "A 15 2 3600 20250101000000 20241201000000 12345 a. AAEC",
+			"\0\1\x0f\x02\0\0\x0e\x10\x67\x74\x85\x80\x67\x4b\xa7\x00\x30\x39\1a\0\0\1\2", 24 },
+	};
+	for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++) {
+		struct dns_tok toks[16];
+		size_t n = toks_of(kw[i].text, toks, 16), bad;
+		const char *msg;
+		struct tb_bytes rd = { 0 };
+		CHECK_INT(dns_rdata_from_text(kw[i].type, toks, n, NULL, &rd, &bad, &msg), 0);
+		CHECK_MEM(rd.p, rd.len, kw[i].wire, kw[i].len);
+		tb_bytes_free(&rd);
+	}
+}
+
 static void test_compression(void)
 {
 	uint8_t buf[1024], n1[DNS_NAME_MAX], n2[DNS_NAME_MAX], n3[DNS_NAME_MAX];
@@ -505,6 +538,7 @@ int main(void)
 {
 	test_names();
 	test_types();
+	test_known_wire();
 	test_compression();
 	test_hostile();
 	test_edns();

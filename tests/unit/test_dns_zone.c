@@ -1,0 +1,414 @@
+/*
+ * Local zones and the answering path: RFC 1034 lookup, RFC 4592 wildcards,
+ * CNAME chains, referrals, the server's response building (FORMERR,
+ * truncation, ACL, EDNS) without sockets, and the tb_resolver service.
+ */
+#include "tb_test.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <uv.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/services.h"
+#include "core/subsystem.h"
+#include "dns/dns.h"
+#include "dns/dns_internal.h"
+
+extern const struct tb_subsystem dns_subsystem;
+
+static const char zone_text[] =
+	"$ORIGIN example.test.\n"
+	"$TTL 300\n"
+	"@ SOA ns hostmaster 1 2 3 4 60\n"
+	"@ NS ns\n"
+	"ns A 192.0.2.1\n"
+	"www CNAME web\n"
+	"web A 192.0.2.80\n"
+	"loop1 CNAME loop2\n"
+	"loop2 CNAME loop1\n"
+	"out CNAME x.other.\n"
+	"*.wild A 192.0.2.99\n"
+	"*.wild MX 10 ns\n"
+	"a.b.c TXT \"deep\"\n"
+	"sub NS ns.sub\n"
+	"sub DS 1 2 3 ABCD\n"
+	"ns.sub A 192.0.2.53\n"
+	"big TXT \"0123456789012345678901234567890123456789012345678901234567890123456789\"\n";
+
+static int add_cb(void *arg, const struct dns_rr *rr)
+{
+	return dns_zone_add_rr(arg, rr);
+}
+
+static void name(const char *s, uint8_t *out)
+{
+	size_t nl;
+	if (dns_name_from_text(s, strlen(s), NULL, out, &nl))
+		exit(2);
+}
+
+static struct dns_zoneset zs;
+
+static void setup(void)
+{
+	dns_zoneset_init(&zs);
+	uint8_t origin[DNS_NAME_MAX];
+	name("example.test.", origin);
+	struct dns_zone *z;
+	CHECK_INT(dns_zone_new(&zs, origin, &z), 0);
+	CHECK_INT(dns_zone_new(&zs, origin, &z), TB_ERR_EXISTS);
+	struct dns_zone_error err;
+	int r = dns_zonefile_parse(zone_text, strlen(zone_text), origin, 300, add_cb, z, &err);
+	if (r)
+		fprintf(stderr, "zone: %u:%u %s\n", err.line, err.col, err.msg);
+	CHECK_INT(r, 0);
+	/* add a lot of TXT to "big" for truncation tests */
+	uint8_t owner[DNS_NAME_MAX], rd[200];
+	name("big.example.test.", owner);
+	for (int i = 0; i < 30; i++) {
+		rd[0] = 100;
+		memset(rd + 1, 'a' + i % 26, 100);
+		rd[1] = (uint8_t)i;
+		struct dns_rr rr = { owner, DNS_T_TXT, DNS_C_IN, 60, rd, 101 };
+		CHECK_INT(dns_zone_add_rr(z, &rr), 0);
+	}
+	char e[100];
+	CHECK_INT(dns_zone_finish(z, e, sizeof e), 0);
+}
+
+static void test_lookup(void)
+{
+	uint8_t q[DNS_NAME_MAX];
+	struct dns_lookup lk;
+	const struct dns_zone *z;
+
+	name("web.EXAMPLE.test.", q);
+	z = dns_zoneset_find(&zs, q);
+	CHECK(z != NULL);
+	name("example.org.", q);
+	CHECK(dns_zoneset_find(&zs, q) == NULL);
+	name("test.", q);
+	CHECK(dns_zoneset_find(&zs, q) == NULL);
+
+	name("web.example.test.", q);
+	dns_zone_lookup(z, q, DNS_T_A, &lk);
+	CHECK_INT(lk.rcode, 0);
+	CHECK_INT(lk.aa, 1);
+	CHECK_INT(lk.n_an, 1);
+	CHECK_INT(lk.an[0].rs->type, DNS_T_A);
+
+	/* NODATA */
+	dns_zone_lookup(z, q, DNS_T_MX, &lk);
+	CHECK_INT(lk.rcode, 0);
+	CHECK_INT(lk.n_an, 0);
+	CHECK_INT(lk.n_ns, 1);
+	CHECK_INT(lk.ns[0].rs->type, DNS_T_SOA);
+	CHECK_INT(lk.neg_ttl, 60);
+
+	/* NXDOMAIN */
+	name("nope.example.test.", q);
+	dns_zone_lookup(z, q, DNS_T_A, &lk);
+	CHECK_INT(lk.rcode, DNS_RCODE_NXDOMAIN);
+	CHECK_INT(lk.n_ns, 1);
+
+	/* empty non-terminals are NODATA (RFC 4592 2.2.2) */
+	name("b.c.example.test.", q);
+	dns_zone_lookup(z, q, DNS_T_A, &lk);
+	CHECK_INT(lk.rcode, 0);
+	CHECK_INT(lk.n_an, 0);
+	name("x.b.c.example.test.", q);
+	dns_zone_lookup(z, q, DNS_T_A, &lk);
+	CHECK_INT(lk.rcode, DNS_RCODE_NXDOMAIN);
+
+	/* wildcard */
+	name("foo.wild.example.test.", q);
+	dns_zone_lookup(z, q, DNS_T_A, &lk);
+	CHECK_INT(lk.rcode, 0);
+	CHECK_INT(lk.wildcard, 1);
+	CHECK_INT(lk.n_an, 1);
+	CHECK(lk.an[0].owner == q);
+	name("a.b.wild.example.test.", q);
+	dns_zone_lookup(z, q, DNS_T_MX, &lk);
+	CHECK_INT(lk.n_an, 1);
+	CHECK_INT(lk.n_ar, 1); /* ns A as additional data */
+	name("foo.wild.example.test.", q);
+	dns_zone_lookup(z, q, DNS_T_AAAA, &lk);
+	CHECK_INT(lk.rcode, 0);
+	CHECK_INT(lk.n_an, 0);
+	name("wild.example.test.", q); /* the wildcard's parent is an empty non-terminal */
+	dns_zone_lookup(z, q, DNS_T_A, &lk);
+	CHECK_INT(lk.rcode, 0);
+	CHECK_INT(lk.n_an, 0);
+
+	/* CNAME chain, loop, leaving the zone */
+	name("www.example.test.", q);
+	dns_zone_lookup(z, q, DNS_T_A, &lk);
+	CHECK_INT(lk.n_an, 2);
+	CHECK_INT(lk.an[0].rs->type, DNS_T_CNAME);
+	CHECK_INT(lk.an[1].rs->type, DNS_T_A);
+	dns_zone_lookup(z, q, DNS_T_CNAME, &lk);
+	CHECK_INT(lk.n_an, 1);
+	name("loop1.example.test.", q);
+	dns_zone_lookup(z, q, DNS_T_A, &lk);
+	CHECK_INT(lk.n_an, 2);
+	name("out.example.test.", q);
+	dns_zone_lookup(z, q, DNS_T_A, &lk);
+	CHECK_INT(lk.n_an, 1);
+	CHECK_INT(lk.rcode, 0);
+
+	/* referral with glue; DS at the cut answered by the parent */
+	name("host.sub.example.test.", q);
+	dns_zone_lookup(z, q, DNS_T_A, &lk);
+	CHECK_INT(lk.referral, 1);
+	CHECK_INT(lk.aa, 0);
+	CHECK_INT(lk.n_ns, 2);
+	CHECK_INT(lk.ns[0].rs->type, DNS_T_NS);
+	CHECK_INT(lk.n_ar, 1);
+	name("sub.example.test.", q);
+	dns_zone_lookup(z, q, DNS_T_DS, &lk);
+	CHECK_INT(lk.referral, 0);
+	CHECK_INT(lk.aa, 1);
+	CHECK_INT(lk.n_an, 1);
+
+	/* ANY */
+	name("example.test.", q);
+	dns_zone_lookup(z, q, DNS_T_ANY, &lk);
+	CHECK_INT(lk.n_an, 2);
+}
+
+static void test_edit(void)
+{
+	uint8_t o[DNS_NAME_MAX], web[DNS_NAME_MAX];
+	name("example.test.", o);
+	name("web.example.test.", web);
+	struct dns_zone *z = zs.zones;
+	CHECK(dns_name_eq(z->origin, o));
+	size_t before = z->nrecords;
+	struct dns_rr cn = { web, DNS_T_CNAME, DNS_C_IN, 60, o, 14 };
+	CHECK_INT(dns_zone_add_rr(z, &cn), TB_ERR_EXISTS);
+	uint8_t a2[4] = { 192, 0, 2, 81 };
+	struct dns_rr a = { web, DNS_T_A, DNS_C_IN, 60, a2, 4 };
+	CHECK_INT(dns_zone_add_rr(z, &a), 0);
+	CHECK_INT(dns_zone_add_rr(z, &a), 0); /* duplicate ignored */
+	CHECK_INT(z->nrecords, before + 1);
+	CHECK_INT(dns_zone_del_rr(z, web, DNS_T_A, a2, 4), 0);
+	CHECK_INT(dns_zone_del_rr(z, web, DNS_T_A, a2, 4), TB_ERR_NOT_FOUND);
+	CHECK_INT(z->nrecords, before);
+	uint8_t outside[DNS_NAME_MAX];
+	name("www.example.org.", outside);
+	struct dns_rr bad = { outside, DNS_T_A, DNS_C_IN, 60, a2, 4 };
+	CHECK_INT(dns_zone_add_rr(z, &bad), TB_ERR_INVALID);
+	struct dns_rr badlen = { web, DNS_T_A, DNS_C_IN, 60, a2, 3 };
+	CHECK_INT(dns_zone_add_rr(z, &badlen), TB_ERR_INVALID);
+	struct dns_rr soa = { web, DNS_T_SOA, DNS_C_IN, 60, a2, 4 };
+	CHECK_INT(dns_zone_add_rr(z, &soa), TB_ERR_INVALID);
+}
+
+/* Builds a query message. */
+static size_t query(uint8_t *buf, const char *qname, uint16_t qtype, int edns, uint16_t bufsize)
+{
+	uint8_t n[DNS_NAME_MAX];
+	name(qname, n);
+	struct dns_builder b;
+	dns_builder_init(&b, buf, 512, 0x4242, DNS_F_RD);
+	dns_builder_question(&b, n, qtype, DNS_C_IN);
+	if (edns)
+		dns_builder_opt(&b, bufsize, 0, 0, NULL, 0, 0);
+	return dns_builder_finish(&b);
+}
+
+static void test_server(void)
+{
+	struct dns_server *s = calloc(1, sizeof *s);
+	s->zones = zs;
+	s->udp_payload = 1232;
+	dns_acl_parse(&s->allow_query, "127.0.0.0/8");
+	dns_acl_parse(&s->allow_query, "::1");
+	struct sockaddr_in from4;
+	uv_ip4_addr("127.0.0.1", 5555, &from4);
+	struct sockaddr_in6 from6;
+	uv_ip6_addr("::2", 5555, &from6);
+	uint8_t q[512], out[65535];
+	struct dns_msg m;
+
+	size_t ql = query(q, "web.example.test.", DNS_T_A, 1, 1232);
+	size_t n = dns_server_answer(s, q, ql, (struct sockaddr *)&from4, 0, out, sizeof out);
+	CHECK(n > 0);
+	CHECK_INT(dns_msg_parse(&m, out, n), 0);
+	CHECK_INT(m.id, 0x4242);
+	CHECK_INT(m.flags & (DNS_F_QR | DNS_F_AA | DNS_F_RD), DNS_F_QR | DNS_F_AA | DNS_F_RD);
+	CHECK_INT(DNS_RCODE(m.flags), 0);
+	CHECK_INT(m.n_rr[DNS_SEC_ANSWER], 1);
+	CHECK(m.edns.present);
+	CHECK_INT(m.edns.udp_size, 1232);
+	dns_msg_free(&m);
+
+	/* ACL */
+	n = dns_server_answer(s, q, ql, (struct sockaddr *)&from6, 0, out, sizeof out);
+	CHECK_INT(dns_msg_parse(&m, out, n), 0);
+	CHECK_INT(DNS_RCODE(m.flags), DNS_RCODE_REFUSED);
+	CHECK_INT(m.edns.n_opts, 1);
+	CHECK_INT(m.edns.opts[0].code, DNS_OPT_EDE);
+	dns_msg_free(&m);
+
+	/* truncation: 30 x 101-octet TXT does not fit 1232, nor 512 */
+	ql = query(q, "big.example.test.", DNS_T_TXT, 1, 1232);
+	n = dns_server_answer(s, q, ql, (struct sockaddr *)&from4, 0, out, sizeof out);
+	CHECK(n <= 1232);
+	CHECK_INT(dns_msg_parse(&m, out, n), 0);
+	CHECK(m.flags & DNS_F_TC);
+	CHECK_INT(m.n_rr[DNS_SEC_ANSWER], 0);
+	dns_msg_free(&m);
+	ql = query(q, "big.example.test.", DNS_T_TXT, 0, 0);
+	n = dns_server_answer(s, q, ql, (struct sockaddr *)&from4, 0, out, sizeof out);
+	CHECK(n <= 512);
+	CHECK_INT(dns_msg_parse(&m, out, n), 0);
+	CHECK(m.flags & DNS_F_TC);
+	CHECK(!m.edns.present);
+	dns_msg_free(&m);
+	/* over TCP it all fits */
+	n = dns_server_answer(s, q, ql, (struct sockaddr *)&from4, 1, out, sizeof out);
+	CHECK_INT(dns_msg_parse(&m, out, n), 0);
+	CHECK(!(m.flags & DNS_F_TC));
+	CHECK_INT(m.n_rr[DNS_SEC_ANSWER], 31);
+	dns_msg_free(&m);
+
+	/* FORMERR for garbage with a header; drop for runts and responses */
+	uint8_t bad[] = { 0xbe, 0xef, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c, 0, 1, 0, 1 };
+	n = dns_server_answer(s, bad, sizeof bad, (struct sockaddr *)&from4, 0, out, sizeof out);
+	CHECK_INT(n, 12);
+	CHECK_INT(out[0], 0xbe);
+	CHECK_INT(out[3] & 0xf, DNS_RCODE_FORMERR);
+	CHECK(out[2] & 0x80);
+	CHECK_INT(dns_server_answer(s, bad, 11, (struct sockaddr *)&from4, 0, out, sizeof out), 0);
+	bad[2] |= 0x80;
+	CHECK_INT(dns_server_answer(s, bad, sizeof bad, (struct sockaddr *)&from4, 0, out, sizeof out), 0);
+
+	/* BADVERS */
+	ql = query(q, "web.example.test.", DNS_T_A, 1, 1232);
+	q[ql - 11 + 6] = 1; /* OPT version */
+	n = dns_server_answer(s, q, ql, (struct sockaddr *)&from4, 0, out, sizeof out);
+	CHECK_INT(dns_msg_parse(&m, out, n), 0);
+	CHECK_INT(m.edns.ext_rcode, 1);
+	CHECK_INT(DNS_RCODE(m.flags), 0);
+	dns_msg_free(&m);
+
+	/* not local: REFUSED with EDE */
+	ql = query(q, "www.example.org.", DNS_T_A, 1, 1232);
+	n = dns_server_answer(s, q, ql, (struct sockaddr *)&from4, 0, out, sizeof out);
+	CHECK_INT(dns_msg_parse(&m, out, n), 0);
+	CHECK_INT(DNS_RCODE(m.flags), DNS_RCODE_REFUSED);
+	dns_msg_free(&m);
+
+	/* NXDOMAIN carries the SOA with the negative TTL */
+	ql = query(q, "nope.example.test.", DNS_T_A, 1, 1232);
+	n = dns_server_answer(s, q, ql, (struct sockaddr *)&from4, 0, out, sizeof out);
+	CHECK_INT(dns_msg_parse(&m, out, n), 0);
+	CHECK_INT(DNS_RCODE(m.flags), DNS_RCODE_NXDOMAIN);
+	CHECK_INT(m.n_rr[DNS_SEC_AUTHORITY], 1);
+	CHECK_INT(m.rr[0].type, DNS_T_SOA);
+	CHECK_INT(m.rr[0].ttl, 60);
+	dns_msg_free(&m);
+	free(s);
+}
+
+struct got {
+	int calls;
+	enum tb_resolve_status st;
+	size_t n;
+	uint8_t first[64];
+	size_t first_len;
+};
+
+static void on_resolved(enum tb_resolve_status st, const struct tb_rr *rrs, size_t n, const char *detail,
+	void *arg)
+{
+	struct got *g = arg;
+	(void)detail;
+	g->calls++;
+	g->st = st;
+	g->n = n;
+	if (n && rrs[0].rdata.len <= sizeof g->first) {
+		memcpy(g->first, rrs[0].rdata.p, rrs[0].rdata.len);
+		g->first_len = rrs[0].rdata.len;
+	}
+}
+
+static void on_stopped(void *arg)
+{
+	++*(int *)arg;
+}
+
+static void test_resolver(void)
+{
+	const struct tb_section_def *secs[4];
+	size_t ns = 0;
+	for (const struct tb_section_def *const *d = dns_subsystem.sections; *d; d++)
+		secs[ns++] = *d;
+	struct tb_config *cfg = tb_config_new(secs, ns);
+	char err[512];
+	CHECK_INT(tb_config_run_string(cfg, "test", "dns { listen = {} }", err, sizeof err), 0);
+	CHECK_INT(tb_config_finish(cfg, err, sizeof err), 0);
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct tb_services services = { 0 };
+	struct tb_core core = { 0 };
+	core.loop = &loop;
+	core.config = cfg;
+	core.services = &services;
+	void *state = NULL;
+	int rc = dns_subsystem.configure(&core, &state, err, sizeof err);
+	if (rc)
+		fprintf(stderr, "configure: %s\n", err);
+	CHECK_INT(rc, 0);
+	CHECK_INT(dns_subsystem.start(state), 0); /* no listeners: only the resolver */
+	struct tb_resolver *r = services.resolver;
+	CHECK(r != NULL);
+	if (!r)
+		return;
+	struct got a = { 0 }, caa = { 0 }, nx = { 0 }, out = { 0 }, nodata = { 0 };
+	CHECK_INT(r->lookup(r->impl, "host.lab.test", DNS_T_A, 1000, on_resolved, &a), 0);
+	CHECK_INT(r->lookup(r->impl, "lab.test.", DNS_T_CAA, 1000, on_resolved, &caa), 0);
+	CHECK_INT(r->lookup(r->impl, "example.com", DNS_T_A, 1000, on_resolved, &out), 0);
+	CHECK_INT(r->lookup(r->impl, "x.lab.test", DNS_T_CAA, 1000, on_resolved, &nodata), 0);
+	CHECK_INT(r->lookup(r->impl, "bad..name", DNS_T_A, 1000, on_resolved, &nx), TB_ERR_INVALID);
+	CHECK_INT(a.calls, 0); /* never synchronous */
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK_INT(a.calls, 1);
+	CHECK_INT(a.st, TB_RESOLVE_OK);
+	CHECK_INT(a.n, 1);
+	CHECK_MEM(a.first, a.first_len, "\x7f\0\0\1", 4);
+	CHECK_INT(caa.st, TB_RESOLVE_OK);
+	CHECK_INT(caa.n, 2);
+	CHECK_MEM(caa.first, caa.first_len, "\0\5issuetrustbox.test", 20);
+	CHECK_INT(out.st, TB_RESOLVE_SERVFAIL);
+	CHECK_INT(nodata.st, TB_RESOLVE_OK);
+	CHECK_INT(nodata.n, 0);
+	CHECK_INT(nx.calls, 0);
+
+	/* a lookup still pending at stop is answered once, with an error */
+	struct got late = { 0 };
+	CHECK_INT(r->lookup(r->impl, "host.lab.test", DNS_T_A, 1000, on_resolved, &late), 0);
+	int stopped = 0;
+	dns_subsystem.stop(state, on_stopped, &stopped);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK_INT(stopped, 1);
+	CHECK_INT(late.calls, 1);
+	CHECK_INT(late.st, TB_RESOLVE_ERROR);
+	dns_subsystem.free(state);
+	uv_loop_close(&loop);
+	tb_config_free(cfg);
+}
+
+int main(void)
+{
+	setup();
+	test_lookup();
+	test_edit();
+	test_server();
+	test_resolver();
+	dns_zoneset_free(&zs);
+	return tb_test_result("dns_zone");
+}
