@@ -1,0 +1,138 @@
+/*
+ * Internals shared by the log service files: ctlog.c (subsystem, config,
+ * keys), log.c (pool, sequencer, storage) and api.c (HTTP routes).
+ */
+#ifndef CT_CTLOG_INTERNAL_H
+#define CT_CTLOG_INTERNAL_H
+
+#include <sqlite3.h>
+#include <uv.h>
+
+#include "core/services.h"
+#include "core/subsystem.h"
+#include "ctlog/ctlog.h"
+
+#define CT_MAX_LOGS 8
+/* Entries returned by one get-entries call. */
+#define CT_MAX_GET_ENTRIES 256
+
+struct ct_service;
+struct tb_http_request;
+
+/* Someone waiting for the SCT of a pending entry. */
+struct ct_waiter {
+	struct tb_http_request *req; /* HTTP add-[pre-]chain, or NULL */
+	tb_sct_cb cb;                /* in-process submitter, or NULL */
+	void *arg;
+	struct ct_waiter *next;
+};
+
+/* A validated submission waiting in the pool, then in a batch. */
+struct ct_pending {
+	uint8_t dedup_key[CT_HASH_LEN];
+	struct ct_validated v;        /* borrows from chain */
+	struct ct_chain chain;        /* owns the submitted DER */
+	struct ct_waiter *waiters;
+	/* set when sequenced (on the thread pool) */
+	uint64_t index;
+	uint64_t timestamp;
+	struct tb_bytes ext;          /* CtExtensions with leaf_index */
+	struct tb_bytes tile_leaf;    /* TileLeaf */
+	uint8_t leaf_hash[CT_HASH_LEN];
+	struct tb_bytes sct;          /* serialized SCT */
+	struct tb_bytes sct_sig;      /* DER signature inside it */
+};
+
+/* A tile written by a batch. */
+struct ct_tile_out {
+	int level;
+	uint64_t index;
+	unsigned width;
+	uint8_t *data;
+};
+
+struct ct_batch;
+
+struct ct_log {
+	struct ct_service *svc;
+	char name[64];
+	char origin[CT_MAX_ORIGIN + 1];
+	char sub_url[512], mon_url[512];  /* with trailing slash */
+	char sub_path[256], mon_path[256]; /* URL paths, with trailing slash */
+	int mmd;
+	struct ct_policy policy;
+	struct ct_roots *roots;
+	const cJSON *cfg;
+
+	struct tb_pkey *key;
+	uint8_t log_id[CT_HASH_LEN];
+	struct tb_bytes spki;
+
+	/* the published tree */
+	uint64_t size;
+	uint8_t root[CT_HASH_LEN];
+	uint64_t sth_timestamp;
+	struct tb_bytes sth_sig;          /* DER */
+	struct tb_bytes checkpoint;       /* signed note */
+	struct ct_edge *edge;
+
+	/* submissions */
+	struct ct_pending **pool;
+	size_t n_pool;
+	struct ct_batch *inflight;
+	uv_timer_t timer;
+	uint64_t last_timestamp;
+	size_t validating;                /* submissions on the thread pool */
+
+	/* reader statements (loop thread) */
+	sqlite3_stmt *q_tile, *q_entries, *q_hash, *q_issuer, *q_dedup;
+
+	struct tb_ct_submitter submitter;
+
+	/* counters for metrics and the benchmark */
+	uint64_t n_submitted, n_sequenced, n_dedup, n_rejected, n_full;
+};
+
+struct ct_service {
+	struct tb_core *core;
+	int enabled;
+	uint64_t period_ms;
+	size_t pool_size;
+	struct ct_log logs[CT_MAX_LOGS];
+	size_t n_logs;
+	int stopping;
+	tb_done_cb stop_done;
+	void *stop_arg;
+	int closing_timers;
+};
+
+/* log.c */
+int ct_log_open(struct ct_log *log);          /* keys, tree state, statements */
+void ct_log_close(struct ct_log *log);        /* statements and memory */
+int ct_log_start(struct ct_log *log);         /* the sequencing timer */
+/*
+ * Takes the chain (always) and validates it on the thread pool, then pools
+ * it or answers from dedup. On 0 the waiter will be answered exactly once;
+ * on an error (pool full: TB_ERR_STATE, stopping: TB_ERR_CANCELED) it was
+ * not taken and the caller answers.
+ */
+int ct_log_submit(struct ct_log *log, struct ct_chain *chain, int precert, struct ct_waiter *w);
+/* Reads hash tiles from the store (ct_tile_read_fn). */
+int ct_log_read_tile(void *log, int level, uint64_t index, unsigned width, uint8_t *out);
+/* Appends the TileLeafs [start, start+count) to out. */
+int ct_log_read_leaves(struct ct_log *log, uint64_t start, uint64_t count, struct tb_bytes *out);
+/* Index of the entry with that leaf hash (TB_ERR_NOT_FOUND). */
+int ct_log_find_hash(struct ct_log *log, const uint8_t hash[CT_HASH_LEN], uint64_t *index);
+/* Issuer DER by fingerprint. */
+int ct_log_read_issuer(struct ct_log *log, const uint8_t fp[CT_HASH_LEN], struct tb_bytes *out);
+void ct_service_check_stopped(struct ct_service *svc);
+extern const struct tb_migration ct_migrations[];
+
+/* api.c */
+int ct_api_register(struct ct_log *log);
+/* Answers a waiter with an SCT (status 0) or an error. */
+void ct_answer(struct ct_waiter *w, int status, const struct ct_pending *p, const char *why);
+/* Answers with a stored serialized SCT (dedup hits). */
+void ct_answer_sct(struct ct_waiter *w, struct tb_buf sct);
+
+#endif
