@@ -101,6 +101,15 @@ struct dap_vdaf_params {
 	unsigned bits;         /* Sum, SumVec */
 	unsigned length;       /* SumVec, Histogram */
 	unsigned chunk_length; /* SumVec, Histogram */
+	/*
+	 * Variants outside the draft's table, for libprio's Prio3SumVec over
+	 * Field64 with several proofs: field 0 means the draft's field (64 or
+	 * 128 may be forced for SumVec), id 0 the draft's codepoint (else the
+	 * codepoint bound into every domain-separation tag, 0xFFFFFFFF for the
+	 * private-use variants).
+	 */
+	unsigned field;
+	uint32_t id;
 };
 
 enum dap_gadget_kind {
@@ -111,6 +120,7 @@ enum dap_gadget_kind {
 
 struct dap_vdaf {
 	enum dap_vdaf_type type;
+	uint32_t id;         /* codepoint in domain-separation tags */
 	int field;           /* 64 or 128 */
 	size_t elem_size;    /* encoded field element: 8 or 16 */
 	unsigned shares;
@@ -139,6 +149,7 @@ struct dap_vdaf {
 	size_t out_share_size;
 	size_t agg_share_size;
 	size_t scratch_size;        /* per-call working memory */
+	uint8_t shares_inv[16];     /* encoded 1 / shares (the circuits' num_shares inverse) */
 };
 
 int dap_vdaf_init(struct dap_vdaf *v, enum dap_vdaf_type type, const struct dap_vdaf_params *params);

@@ -228,6 +228,15 @@ static inline int f128_decode(f128_t *a, const uint8_t *in)
 	return bad ? -1 : 0;
 }
 
+/* 1 / 2^k = p - (p - 1) / 2^k, for k up to the 2-adicity (no inversion needed) */
+static inline f64_t f64_inv_pow2(unsigned k) { return F64_P - ((F64_P - 1) >> k); }
+static inline f128_t f128_inv_pow2(unsigned k)
+{
+	dap_u128 p = ((dap_u128)F128_P_HI << 64) | F128_P_LO;
+	dap_u128 r = p - ((p - 1) >> k);
+	return f128_from_raw((uint64_t)r, (uint64_t)(r >> 64));
+}
+
 /* Exponentiation by a public exponent, and inversion (a^(p-2)). */
 f64_t f64_pow(f64_t a, uint64_t e);
 f64_t f64_inv(f64_t a);

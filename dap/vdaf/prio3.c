@@ -88,6 +88,12 @@ int dap_vdaf_init(struct dap_vdaf *v, enum dap_vdaf_type type, const struct dap_
 	default:
 		return TB_ERR_UNSUPPORTED;
 	}
+	v->id = pa->id ? pa->id : (uint32_t)type;
+	if (pa->field) {
+		if (type != DAP_PRIO3_SUMVEC || (pa->field != 64 && pa->field != 128))
+			return TB_ERR_INVALID;
+		v->field = (int)pa->field;
+	}
 	v->elem_size = v->field == 64 ? F64_ENCODED_SIZE : F128_ENCODED_SIZE;
 	v->gadget_p = next_pow2(1 + v->gadget_calls);
 	while (((size_t)1 << v->gadget_log2p) < v->gadget_p)
@@ -119,6 +125,10 @@ int dap_vdaf_init(struct dap_vdaf *v, enum dap_vdaf_type type, const struct dap_
 		       v->prove_rand_len * pr + v->query_rand_len * pr + 3 * v->verifier_len * pr +
 		       v->output_len + 3 * parts + v->gadget_arity * p + v->gadget_arity + 8 * p + 16;
 	v->scratch_size = elems * ELEM_MAX;
+	if (v->field == 64)
+		f64_encode(v->shares_inv, f64_inv(f64_from_u64(v->shares)));
+	else
+		f128_encode(v->shares_inv, f128_inv(f128_from_u64(v->shares)));
 	return 0;
 }
 

@@ -44,6 +44,8 @@ static void PFX(zero)(FE *a, size_t n)
 
 /* ------------------------------------------------------------------ NTT */
 
+enum { PFX(NTT_TABLE) = 1024 };
+
 static size_t PFX(bitrev)(size_t x, unsigned logn)
 {
 	size_t r = 0;
@@ -52,7 +54,11 @@ static size_t PFX(bitrev)(size_t x, unsigned logn)
 	return r;
 }
 
-/* In place: a[i] = sum_j a[j] w^(ij) with w a principal 2^logn-th root (w^-1 and 1/n when inverse). */
+/*
+ * In place: a[i] = sum_j a[j] w^(ij) with w a principal 2^logn-th root of
+ * unity. The inverse is the forward transform read backwards, a[i] ->
+ * a[(n - i) mod n], times 1/n: no inversion at all.
+ */
 void PFX(ntt)(void *vp, unsigned logn, int inverse)
 {
 	FE *a = vp;
@@ -65,24 +71,38 @@ void PFX(ntt)(void *vp, unsigned logn, int inverse)
 			a[j] = t;
 		}
 	}
+	/* twiddles w^j for j < n/2 in one table when it fits on the stack */
+	FE tw[PFX(NTT_TABLE)];
+	int table = n / 2 <= PFX(NTT_TABLE);
+	if (table && n > 1) {
+		FE wn = F(root)(logn);
+		tw[0] = F(one)();
+		for (size_t j = 1; j < n / 2; j++)
+			tw[j] = F(mul)(tw[j - 1], wn);
+	}
 	for (unsigned s = 1; s <= logn; s++) {
 		size_t len = (size_t)1 << s, half = len / 2;
+		unsigned shift = logn - s;
 		FE wl = F(root)(s);
-		if (inverse)
-			wl = F(inv)(wl);
 		for (size_t i = 0; i < n; i += len) {
 			FE w = F(one)();
 			for (size_t j = 0; j < half; j++) {
 				FE u = a[i + j];
-				FE x = F(mul)(a[i + j + half], w);
+				FE x = F(mul)(a[i + j + half], table ? tw[j << shift] : w);
 				a[i + j] = F(add)(u, x);
 				a[i + j + half] = F(sub)(u, x);
-				w = F(mul)(w, wl);
+				if (!table)
+					w = F(mul)(w, wl);
 			}
 		}
 	}
 	if (inverse) {
-		FE ninv = F(inv)(F(from_u64)((uint64_t)n));
+		FE ninv = F(inv_pow2)(logn);
+		for (size_t i = 1; i < n - i; i++) {
+			FE t = a[i];
+			a[i] = a[n - i];
+			a[n - i] = t;
+		}
 		for (size_t i = 0; i < n; i++)
 			a[i] = F(mul)(a[i], ninv);
 	}
@@ -223,6 +243,15 @@ static FE PFX(range_checks)(const struct dap_vdaf *v, struct PFX(gctx) *g, const
 	return out;
 }
 
+/* 1 / num_shares: precomputed by dap_vdaf_init for the usual value */
+static FE PFX(shares_inv)(const struct dap_vdaf *v, unsigned num_shares)
+{
+	FE r;
+	if (num_shares == v->shares && F(decode)(&r, v->shares_inv) == 0)
+		return r;
+	return F(inv)(F(from_u64)(num_shares));
+}
+
 static FE PFX(circuit)(const struct dap_vdaf *v, struct PFX(gctx) *g, const FE *meas,
 		       const FE *jr, unsigned num_shares, FE *in)
 {
@@ -241,11 +270,11 @@ static FE PFX(circuit)(const struct dap_vdaf *v, struct PFX(gctx) *g, const FE *
 		return out;
 	}
 	case DAP_PRIO3_SUMVEC: {
-		FE sinv = F(inv)(F(from_u64)(num_shares));
+		FE sinv = PFX(shares_inv)(v, num_shares);
 		return PFX(range_checks)(v, g, meas, jr[0], sinv, in);
 	}
 	case DAP_PRIO3_HISTOGRAM: {
-		FE sinv = F(inv)(F(from_u64)(num_shares));
+		FE sinv = PFX(shares_inv)(v, num_shares);
 		FE rc = PFX(range_checks)(v, g, meas, jr[0], sinv, in);
 		FE sc = F(neg)(sinv);
 		for (size_t i = 0; i < v->meas_len; i++)

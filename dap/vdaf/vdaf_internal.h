@@ -25,7 +25,7 @@ enum {
 /* format_dst(0, algo id, usage): version, class 0, id (4 bytes), usage (2 bytes) */
 static inline void dap_prio3_dst(const struct dap_vdaf *v, unsigned usage, uint8_t dst[DAP_DST_SIZE])
 {
-	uint32_t id = (uint32_t)v->type;
+	uint32_t id = v->id;
 	dst[0] = DAP_VDAF_VERSION;
 	dst[1] = 0;
 	dst[2] = (uint8_t)(id >> 24);
