@@ -93,7 +93,9 @@ static inline int f64_decode(f64_t *a, const uint8_t *in)
 	for (int i = 0; i < 8; i++)
 		x |= (uint64_t)in[i] << (8 * i);
 	*a = x;
-	return x >= F64_P ? -1 : 0;
+	/* x >= p without branching: 1 when x - p does not borrow */
+	dap_u128 d = (dap_u128)x - F64_P;
+	return -(int)(((uint64_t)(d >> 64) & 1) ^ 1);
 }
 
 /* ---------------------------------------------------------------- Field128 */
@@ -223,9 +225,12 @@ static inline int f128_decode(f128_t *a, const uint8_t *in)
 		lo |= (uint64_t)in[i] << (8 * i);
 		hi |= (uint64_t)in[8 + i] << (8 * i);
 	}
-	int bad = hi > F128_P_HI || (hi == F128_P_HI && lo >= F128_P_LO);
+	/* x >= p, computed without branching: shares decode through here */
+	dap_u128 x = ((dap_u128)hi << 64) | lo;
+	dap_u128 p = ((dap_u128)F128_P_HI << 64) | F128_P_LO;
+	int bad = (int)(x >= p); /* a sub/sbb and setcc, no jump */
 	*a = f128_from_raw(lo, hi);
-	return bad ? -1 : 0;
+	return -bad;
 }
 
 /* 1 / 2^k = p - (p - 1) / 2^k, for k up to the 2-adicity (no inversion needed) */

@@ -309,12 +309,11 @@ static void PFX(truncate)(const struct dap_vdaf *v, const FE *meas, FE *out)
 
 int PFX(encode_meas)(const struct dap_vdaf *v, const struct dap_measurement *m, uint8_t *out)
 {
-	FE one = F(one)(), zero = F(zero)();
 	switch (v->type) {
 	case DAP_PRIO3_COUNT:
 		if (m->count != 1 || m->values[0] > 1)
 			return TB_ERR_INVALID;
-		F(encode)(out, m->values[0] ? one : zero);
+		F(encode)(out, F(from_u64)(m->values[0]));
 		return 0;
 	case DAP_PRIO3_SUM:
 	case DAP_PRIO3_SUMVEC: {
@@ -324,17 +323,19 @@ int PFX(encode_meas)(const struct dap_vdaf *v, const struct dap_measurement *m, 
 		for (size_t i = 0; i < n; i++) {
 			if (v->bits < 64 && m->values[i] >> v->bits)
 				return TB_ERR_INVALID;
-			for (size_t b = 0; b < v->bits; b++)
+			for (size_t b = 0; b < v->bits; b++) /* no branch on the bits */
 				F(encode)(out + (i * v->bits + b) * ESZ,
-					  (m->values[i] >> b) & 1 ? one : zero);
+					  F(from_u64)((m->values[i] >> b) & 1));
 		}
 		return 0;
 	}
 	case DAP_PRIO3_HISTOGRAM:
 		if (m->count != 1 || m->values[0] >= v->length)
 			return TB_ERR_INVALID;
-		for (size_t i = 0; i < v->length; i++)
-			F(encode)(out + i * ESZ, i == m->values[0] ? one : zero);
+		for (size_t i = 0; i < v->length; i++) {
+			uint64_t d = (uint64_t)i ^ m->values[0];
+			F(encode)(out + i * ESZ, F(from_u64)(((d | ((uint64_t)0 - d)) >> 63) ^ 1));
+		}
 		return 0;
 	}
 	return TB_ERR_INVALID;
