@@ -860,6 +860,18 @@ static struct route *find_route(struct tb_http_server *srv, const char *listener
 	return hit;
 }
 
+/* "." or ".." as a path segment (after decoding): refused, so no handler has to resolve them. */
+static int has_dot_segment(const char *path)
+{
+	for (const char *seg = path; seg; seg = strchr(seg + 1, '/')) {
+		const char *s = seg + 1;
+		size_t n = strcspn(s, "/");
+		if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+			return 1;
+	}
+	return 0;
+}
+
 static int on_headers_complete(http_parser *p)
 {
 	struct conn *c = p->data;
@@ -898,7 +910,7 @@ static int on_headers_complete(http_parser *p)
 		}
 		q->path = pct_decode(q->arena, q->target + u.field_data[UF_PATH].off,
 			u.field_data[UF_PATH].len, 0);
-		if (!q->path) {
+		if (!q->path || q->path[0] != '/' || has_dot_segment(q->path)) {
 			c->err_status = 400;
 			return -1;
 		}
@@ -1638,13 +1650,13 @@ void tb_http_server_stop(struct tb_http_server *srv, tb_done_cb done, void *arg)
 		if (!busy(c))
 			conn_close(c);
 	}
-	if (srv->conns) {
-		uv_timer_init(srv->loop, &srv->grace);
-		srv->grace.data = srv;
-		srv->grace_open = 1;
-		srv->handles_open++;
+	/* The grace timer always exists, so that done runs from a callback, never from here. */
+	uv_timer_init(srv->loop, &srv->grace);
+	srv->grace.data = srv;
+	srv->grace_open = 1;
+	srv->handles_open++;
+	if (srv->conns)
 		uv_timer_start(&srv->grace, on_grace, srv->lim.grace_timeout_ms, 0);
-	}
 	check_stopped(srv);
 }
 

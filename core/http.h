@@ -4,8 +4,12 @@
  *
  * Server model. A server owns listeners (name, address, port, plain or TLS)
  * and one route table. Subsystems register routes (listener or all, method or
- * any, path prefix); the longest matching prefix wins; a path that matches a
- * prefix but none of its methods gets 405 with Allow, no match gets 404.
+ * any, path prefix). The longest matching prefix decides: among its routes an
+ * exact method beats "any", GET routes also serve HEAD; when none of them
+ * takes the method the answer is 405 with Allow (routes of shorter prefixes
+ * are not consulted); no matching prefix gives 404. Paths are matched after
+ * percent-decoding; a path with a "." or ".." segment, an encoded NUL or bad
+ * escapes gets 400, so handlers never resolve dot segments.
  *
  * A connection processes one request at a time: bytes that arrive while a
  * handler runs (pipelining) are buffered and parsed after the response has
@@ -166,7 +170,8 @@ int tb_http_route_set_max_body(struct tb_http_server *srv, const char *listener,
 /*
  * Stops accepting, closes idle connections, lets in-flight requests finish up
  * to limits.grace_timeout_ms (then closes them; their late responses become
- * no-ops), closes all handles, then calls done(arg). Call tb_http_server_free
+ * no-ops), closes all handles, then calls done(arg) (always from a loop
+ * callback, like uv_close; done may be NULL). Call tb_http_server_free
  * afterwards (from done or later).
  */
 void tb_http_server_stop(struct tb_http_server *srv, tb_done_cb done, void *arg);

@@ -354,6 +354,20 @@ static void *client_main(void *arg)
 	STARTS(r, "HTTP/1.1 408 ");
 	free(r);
 
+	/* Dot segments (also encoded) and bad escapes -> 400. */
+	r = exchange("GET /a/../etc HTTP/1.1\r\n\r\n");
+	STARTS(r, "HTTP/1.1 400 ");
+	free(r);
+	r = exchange("GET /a/%2e%2E/x HTTP/1.1\r\n\r\n");
+	STARTS(r, "HTTP/1.1 400 ");
+	free(r);
+	r = exchange("GET /a/%zz HTTP/1.1\r\n\r\n");
+	STARTS(r, "HTTP/1.1 400 ");
+	free(r);
+	r = exchange("GET /a/.hidden/x.y HTTP/1.1\r\nConnection: close\r\n\r\n");
+	STARTS(r, "HTTP/1.1 200 ");
+	free(r);
+
 	/* Garbage -> 400; unknown method -> 501; unknown transfer-coding -> 501. */
 	r = exchange("\x01\x02garbage\r\n\r\n");
 	STARTS(r, "HTTP/1.1 400 ");
