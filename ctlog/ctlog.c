@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "core/ca.h"
+#include "core/crypto.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -310,6 +311,105 @@ static int submit_local(void *impl, const struct tb_buf *chain, size_t n, int pr
 	return err;
 }
 
+/* ---- log list -------------------------------------------------------- */
+
+static void add_b64(cJSON *o, const char *name, const void *p, size_t n)
+{
+	struct tb_bytes b = { 0 };
+	tb_base64_encode(&b, p, n);
+	cJSON_AddStringToObject(o, name, tb_bytes_cstr(&b) ? (const char *)b.p : "");
+	tb_bytes_free(&b);
+}
+
+static void add_time(cJSON *o, const char *name, int64_t t)
+{
+	char buf[32];
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cJSON_AddStringToObject(o, name, buf);
+}
+
+/*
+ * The logs in the v3 log list schema that monitors and CT clients load: each
+ * log appears under "logs" (RFC 6962 API, url = submission prefix) and under
+ * "tiled_logs" (static-ct-api, submission and monitoring prefixes).
+ */
+cJSON *ct_loglist_json(struct ct_service *svc)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "version", "1.0");
+	add_time(root, "log_list_timestamp", (int64_t)time(NULL));
+	cJSON *ops = cJSON_AddArrayToObject(root, "operators");
+	cJSON *op = cJSON_CreateObject();
+	cJSON_AddItemToArray(ops, op);
+	cJSON_AddStringToObject(op, "name", "trustbox");
+	cJSON_AddArrayToObject(op, "email");
+	cJSON *logs = cJSON_AddArrayToObject(op, "logs");
+	cJSON *tiled = cJSON_AddArrayToObject(op, "tiled_logs");
+	for (size_t i = 0; i < svc->n_logs; i++) {
+		struct ct_log *log = &svc->logs[i];
+		for (int k = 0; k < 2; k++) {
+			cJSON *o = cJSON_CreateObject();
+			char desc[128];
+			snprintf(desc, sizeof desc, "trustbox '%s' log", log->name);
+			cJSON_AddStringToObject(o, "description", desc);
+			add_b64(o, "log_id", log->log_id, CT_HASH_LEN);
+			add_b64(o, "key", log->spki.p, log->spki.len);
+			if (k == 0) {
+				cJSON_AddStringToObject(o, "url", log->sub_url);
+			} else {
+				cJSON_AddStringToObject(o, "submission_url", log->sub_url);
+				cJSON_AddStringToObject(o, "monitoring_url", log->mon_url);
+			}
+			cJSON_AddNumberToObject(o, "mmd", log->mmd);
+			cJSON *state = cJSON_AddObjectToObject(o, "state");
+			add_time(cJSON_AddObjectToObject(state, "usable"), "timestamp",
+				(int64_t)(log->sth_timestamp / 1000));
+			if (log->policy.not_after_start || log->policy.not_after_limit) {
+				cJSON *ti = cJSON_AddObjectToObject(o, "temporal_interval");
+				add_time(ti, "start_inclusive", log->policy.not_after_start);
+				add_time(ti, "end_exclusive", log->policy.not_after_limit ?
+					log->policy.not_after_limit : (int64_t)253402300799);
+			}
+			cJSON_AddItemToArray(k == 0 ? logs : tiled, o);
+		}
+	}
+	return root;
+}
+
+/* Writes <data_dir>/ctlog-loglist.json and <data_dir>/ctlog-<name>.pem (public keys). */
+static void export_public(struct ct_service *svc)
+{
+	const char *dir = svc->core->data_dir ? svc->core->data_dir : ".";
+	char path[1024];
+	for (size_t i = 0; i < svc->n_logs; i++) {
+		struct ct_log *log = &svc->logs[i];
+		struct tb_bytes pem = { 0 };
+		snprintf(path, sizeof path, "%s/ctlog-%s.pem", dir, log->name);
+		FILE *f = fopen(path, "w");
+		if (f && tb_pkey_write_public_pem(log->key, &pem) == 0)
+			fwrite(pem.p, 1, pem.len, f);
+		if (f)
+			fclose(f);
+		tb_bytes_free(&pem);
+	}
+	cJSON *list = ct_loglist_json(svc);
+	char *text = list ? cJSON_Print(list) : NULL;
+	snprintf(path, sizeof path, "%s/ctlog-loglist.json", dir);
+	FILE *f = text ? fopen(path, "w") : NULL;
+	if (f) {
+		fputs(text, f);
+		fputc('\n', f);
+		fclose(f);
+	} else {
+		TB_WARN("ctlog", "cannot write %s", path);
+	}
+	free(text);
+	cJSON_Delete(list);
+}
+
 /* ---- lifecycle --------------------------------------------------------- */
 
 static int ctlog_start(void *state)
@@ -346,6 +446,7 @@ static int ctlog_start(void *state)
 		TB_INFO("ctlog", "log %s: origin %s, tree size %llu, %zu accepted roots", log->name,
 			log->origin, (unsigned long long)log->size, ct_roots_count(log->roots));
 	}
+	export_public(svc);
 	return 0;
 }
 

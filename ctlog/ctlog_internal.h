@@ -126,6 +126,8 @@ int ct_log_find_hash(struct ct_log *log, const uint8_t hash[CT_HASH_LEN], uint64
 /* Issuer DER by fingerprint. */
 int ct_log_read_issuer(struct ct_log *log, const uint8_t fp[CT_HASH_LEN], struct tb_bytes *out);
 void ct_service_check_stopped(struct ct_service *svc);
+/* ctlog.c: the v3 log list of every log served */
+cJSON *ct_loglist_json(struct ct_service *svc);
 extern const struct tb_migration ct_migrations[];
 
 /* api.c */
