@@ -12,7 +12,9 @@
  *   extensionRequest (1.2.840.113549.1.9.14) values: { Extensions }
  *
  * Policy (Boulder's VerifyCSR, made a little stricter where the CA would
- * silently ignore something a client probably did not mean):
+ * silently ignore something a client probably did not mean). The cheap
+ * structural checks run first and the signature is verified last, so a
+ * malformed request costs no public-key operation:
  *  - signature RSA PKCS#1 v1.5 or ECDSA with SHA-256/384/512, verified;
  *  - the key passes goodkey (badCSR "invalid public key in CSR: ...");
  *  - the only attribute is extensionRequest (at most once);
@@ -432,13 +434,6 @@ int acme_csr_parse(const uint8_t *der, size_t len, struct acme_csr *csr, struct 
 		err = bad_csr(prob, "signature algorithm not supported");
 		goto out;
 	}
-	/* self-signature over CertificationRequestInfo */
-	uint8_t digest[TB_HASH_MAX_LEN];
-	if (tb_hash(hash, TB_BUF(c.cri, c.cri_len), digest) != 0 ||
-		tb_pk_verify(&pk, hash, digest, TB_BUF(c.sig.p, c.sig.len)) != 0) {
-		err = bad_csr(prob, "invalid signature on CSR");
-		goto out;
-	}
 	if ((err = parse_attributes(c.attrs, c.attrs_end, csr, prob)) != 0)
 		goto out;
 	if ((err = parse_subject(c.subject, c.subject_end, csr, prob)) != 0)
@@ -456,6 +451,13 @@ int acme_csr_parse(const uint8_t *der, size_t len, struct acme_csr *csr, struct 
 			err = bad_csr(prob, "CSR commonName is not one of its subjectAltName dNSNames");
 			goto out;
 		}
+	}
+	/* self-signature over CertificationRequestInfo: last, as the costliest check */
+	uint8_t digest[TB_HASH_MAX_LEN];
+	if (tb_hash(hash, TB_BUF(c.cri, c.cri_len), digest) != 0 ||
+		tb_pk_verify(&pk, hash, digest, TB_BUF(c.sig.p, c.sig.len)) != 0) {
+		err = bad_csr(prob, "invalid signature on CSR");
+		goto out;
 	}
 	if (tb_pkey_from_mbedtls_public(&pk, &csr->key) != 0) {
 		err = acme_problem_set(prob, ACME_PROB_SERVER_INTERNAL, "could not copy the CSR key");
