@@ -6,6 +6,8 @@
  */
 #include "tb_test.h"
 
+#include <pthread.h>
+
 #include "core/buf.h"
 #include "core/crypto.h"
 #include "core/error.h"
@@ -124,6 +126,18 @@ static void test_hmac_hkdf(void)
 		     "9d201395faa4b61a96c8");
 	CHECK_INT(tb_hkdf(TB_HASH_SHA256, TB_BUF(NULL, 0), ikm, TB_BUF(NULL, 0), got, sizeof(got)), 0);
 	CHECK_MEM(got, sizeof(got), okm3.p, okm3.len);
+	/* RFC 5869 case 1 inputs with SHA-384 and SHA-512 (values from an
+	 * independent implementation, Python cryptography's HKDF). */
+	HEXBUF(okm384, "9b5097a86038b805309076a44b3a9f38063e25b516dcbf369f394cfab43685f7"
+		       "48b6457763e4f0204fc5");
+	HEXBUF(okm512, "832390086cda71fb47625bb5ceb168e4c8e26a1a16ed34d9fc7fe92c14815793"
+		       "38da362cb8d9f925d7cb");
+	CHECK_INT(tb_hkdf(TB_HASH_SHA384, salt, ikm, info, got, sizeof(got)), 0);
+	CHECK_MEM(got, sizeof(got), okm384.p, okm384.len);
+	CHECK_INT(tb_hkdf(TB_HASH_SHA512, salt, ikm, info, got, sizeof(got)), 0);
+	CHECK_MEM(got, sizeof(got), okm512.p, okm512.len);
+	HEXFREE(okm384);
+	HEXFREE(okm512);
 	/* Length limit 255 * HashLen. */
 	static uint8_t huge[255 * 32 + 1];
 	CHECK_INT(tb_hkdf_expand(TB_HASH_SHA256, prk, info, huge, sizeof(huge)), TB_ERR_INVALID);
@@ -504,6 +518,54 @@ static void test_parse_garbage(void)
 	CHECK_INT(tb_crypto_mbedtls_rng(NULL, r1, sizeof(r1)), 0);
 }
 
+/* One key shared by several threads (the CA and CT log sign from the thread pool). */
+struct shared_key_job {
+	struct tb_pkey *key;
+	int failures;
+};
+
+static void *shared_key_worker(void *arg)
+{
+	struct shared_key_job *job = arg;
+	uint8_t digest[32];
+	for (int i = 0; i < 40; i++) {
+		struct tb_bytes sig = { 0 };
+		uint8_t msg[8] = { (uint8_t)i };
+		tb_sha256(TB_BUF(msg, sizeof(msg)), digest);
+		if (tb_pkey_sign(job->key, TB_HASH_SHA256, digest, &sig) != 0 ||
+		    tb_pkey_verify(job->key, TB_HASH_SHA256, digest, tb_bytes_buf(&sig)) != 0)
+			job->failures++;
+		tb_bytes_free(&sig);
+	}
+	return NULL;
+}
+
+static void test_shared_key_threads(void)
+{
+	struct tb_pkey *key = NULL;
+	struct tb_bytes der = { 0 };
+	/* A freshly parsed key, never used before the threads start. */
+	CHECK_INT(tb_pkey_generate_ec(TB_CURVE_P256, &key), 0);
+	CHECK_INT(tb_pkey_write_private_der(key, &der), 0);
+	tb_pkey_free(key);
+	key = NULL;
+	CHECK_INT(tb_pkey_parse_private(tb_bytes_buf(&der), &key), 0);
+	if (!key)
+		return;
+	pthread_t th[4];
+	struct shared_key_job jobs[4];
+	for (int i = 0; i < 4; i++) {
+		jobs[i] = (struct shared_key_job){ key, 0 };
+		CHECK_INT(pthread_create(&th[i], NULL, shared_key_worker, &jobs[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_INT(jobs[i].failures, 0);
+	}
+	tb_pkey_free(key);
+	tb_bytes_free(&der);
+}
+
 static void test_drbg(void)
 {
 	struct tb_drbg a, b;
@@ -548,5 +610,6 @@ int main(void)
 	test_rsa();
 	test_parse_garbage();
 	test_drbg();
+	test_shared_key_threads();
 	return tb_test_result("core_crypto");
 }
