@@ -212,7 +212,7 @@ struct tb_http_client_req {
 	int insecure;             /* https: do not verify the server certificate */
 	const char *const *alpn;  /* https: ALPN protocols to offer, NULL-terminated; NULL = none */
 	const char *connect_address; /* dial this IP literal instead of resolving the URL's host */
-	const char *sni;          /* https: server name to send; NULL = the URL's host (none for IP literals) */
+	const char *sni;          /* https: server name to send and verify; NULL = the URL's host (none for IP literals) */
 	int want_peer_cert;       /* https: return the server's leaf certificate DER */
 	int handshake_only;       /* https: stop after the TLS handshake (no HTTP exchange; status 0) */
 };
@@ -242,5 +242,14 @@ int tb_http_client_request(uv_loop_t *loop, const struct tb_http_client_req *r,
 	tb_http_client_cb cb, void *arg);
 /* First response header with that name (case-insensitive), or NULL. */
 const char *tb_http_client_header(const struct tb_http_client_resp *resp, const char *name);
+
+/*
+ * Tests and fuzzing: parses data as the complete byte stream of one response
+ * (connection closed after it), exactly as the client does, and calls cb
+ * before returning (err TB_ERR_TRUNCATED when the stream ends early).
+ * head: the request was HEAD. Returns 0 or TB_ERR_NOMEM (then cb is not called).
+ */
+int tb_http_client_parse_response(const uint8_t *data, size_t len, int head, size_t max_body,
+	tb_http_client_cb cb, void *arg);
 
 #endif

@@ -86,6 +86,7 @@ struct call {
 	char sniff_alpn[256];
 
 	int deferred_err;      /* reported by the timer (errors found inside the call) */
+	int offline;           /* tb_http_client_parse_response: no handles */
 	int done;
 	uint8_t rbuf[16384];
 };
@@ -264,6 +265,8 @@ static void finish(struct call *c, int err)
 			resp.peer_cert = TB_BUF(c->sniff_cert, c->sniff_cert_len);
 	}
 	c->cb(err, err ? NULL : &resp, c->arg);
+	if (c->offline)
+		return;
 
 	uv_timer_stop(&c->timer);
 	if (c->gai_pending)
@@ -857,4 +860,26 @@ const char *tb_http_client_header(const struct tb_http_client_resp *resp, const 
 		if (strcasecmp(resp->headers[i].name, name) == 0)
 			return resp->headers[i].value;
 	return NULL;
+}
+
+int tb_http_client_parse_response(const uint8_t *data, size_t len, int head, size_t max_body,
+	tb_http_client_cb cb, void *arg)
+{
+	struct call *c = calloc(1, sizeof *c);
+	if (!c)
+		return TB_ERR_NOMEM;
+	c->offline = 1;
+	c->cb = cb;
+	c->arg = arg;
+	c->head = head;
+	c->max_body = max_body ? max_body : CLIENT_DEFAULT_MAX_BODY;
+	http_parser_init(&c->parser, HTTP_RESPONSE);
+	c->parser.data = c;
+	response_bytes(c, data, len);
+	if (!c->done) {
+		http_parser_execute(&c->parser, &resp_settings, NULL, 0);
+		finish(c, c->complete ? 0 : c->parse_err ? c->parse_err : TB_ERR_TRUNCATED);
+	}
+	call_free(c);
+	return 0;
 }

@@ -445,6 +445,60 @@ static void test_feed(void)
 	tb_http_server_free(s);
 }
 
+struct parsed {
+	int err, status;
+	char body[256];
+	char loc[64];
+};
+
+static void on_parsed(int err, const struct tb_http_client_resp *resp, void *arg)
+{
+	struct parsed *p = arg;
+	p->err = err;
+	if (!resp)
+		return;
+	p->status = resp->status;
+	snprintf(p->body, sizeof p->body, "%.*s", (int)resp->body.len, (const char *)resp->body.p);
+	const char *l = tb_http_client_header(resp, "LOCATION");
+	snprintf(p->loc, sizeof p->loc, "%s", l ? l : "-");
+}
+
+static struct parsed parse(const char *s, int head, size_t max)
+{
+	struct parsed p = { .err = 12345 };
+	CHECK_INT(tb_http_client_parse_response((const uint8_t *)s, strlen(s), head, max, on_parsed, &p), 0);
+	return p;
+}
+
+static void test_client_parser(void)
+{
+	struct parsed p;
+	p = parse("HTTP/1.1 302 Found\r\nLocation: /x \r\nContent-Length: 2\r\n\r\nok", 0, 0);
+	CHECK_INT(p.err, 0);
+	CHECK_INT(p.status, 302);
+	CHECK_STR(p.body, "ok");
+	CHECK_STR(p.loc, "/x");
+	p = parse("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		  "2\r\nab\r\n1\r\nc\r\n0\r\n\r\n", 0, 0);
+	CHECK_INT(p.err, 0);
+	CHECK_INT(p.status, 200);
+	CHECK_STR(p.body, "abc");
+	p = parse("HTTP/1.0 200 OK\r\n\r\nto the end", 0, 0);
+	CHECK_INT(p.err, 0);
+	CHECK_STR(p.body, "to the end");
+	p = parse("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", 1, 0);
+	CHECK_INT(p.err, 0);
+	CHECK_STR(p.body, "");
+	p = parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", 0, 0);
+	CHECK_INT(p.err, TB_ERR_TRUNCATED);
+	p = parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789", 0, 5);
+	CHECK_INT(p.err, TB_ERR_TOO_LARGE);
+	p = parse("HTTP/1.1 200 OK\r\n\r\n0123456789", 0, 5);
+	CHECK_INT(p.err, TB_ERR_TOO_LARGE);
+	p = parse("SMTP ready\r\n", 0, 0);
+	CHECK_INT(p.err, TB_ERR_INVALID);
+}
+
 static void test_arena(void)
 {
 	struct tb_arena *a = tb_arena_new(10000);
@@ -466,6 +520,7 @@ int main(void)
 	uv_loop_init(&loop);
 	test_arena();
 	test_feed();
+	test_client_parser();
 
 	struct tb_http_limits lim = {
 		.max_header_bytes = 1024,
