@@ -377,23 +377,49 @@ static int PFX(prove)(const struct dap_vdaf *v, const FE *meas, const FE *prove_
 	PFX(wires_init)(v, wire, prove_rand);
 	(void)PFX(circuit)(v, &g, meas, jr, 1, in);
 
+	/*
+	 * Each wire's values on the 2P-th roots omega^i: at even i they are the
+	 * recorded values themselves (omega^2 = alpha); at odd i they are the
+	 * P-point NTT of the coefficients c_j scaled by omega^j. The gadget's
+	 * values accumulate in acc[0..P) (even) and acc[P..2P) (odd).
+	 */
 	PFX(zero)(acc, p2);
+	FE omega = F(root)(lp + 1);
 	size_t units = v->gadget == DAP_GADGET_PARALLEL_SUM_MUL ? v->chunk_length : 1;
 	size_t width = v->gadget == DAP_GADGET_RANGE2 ? 1 : 2;
 	for (size_t u = 0; u < units; u++) {
-		FE *e[2] = { ea, eb };
+		FE *odd[2] = { ea, eb };
+		const FE *even[2];
 		for (size_t w = 0; w < width; w++) {
-			memcpy(e[w], wire + (u * width + w) * p, p * sizeof(FE));
-			PFX(ntt)(e[w], lp, 1);
-			PFX(zero)(e[w] + p, p);
-			PFX(ntt)(e[w], lp + 1, 0);
+			even[w] = wire + (u * width + w) * p;
+			memcpy(odd[w], even[w], p * sizeof(FE));
+			PFX(ntt)(odd[w], lp, 1);
+			FE om = F(one)();
+			for (size_t j = 0; j < p; j++) {
+				odd[w][j] = F(mul)(odd[w][j], om);
+				om = F(mul)(om, omega);
+			}
+			PFX(ntt)(odd[w], lp, 0);
 		}
-		for (size_t i = 0; i < p2; i++) {
-			FE t = width == 2 ? F(mul)(ea[i], eb[i])
-					  : F(sub)(F(mul)(ea[i], ea[i]), ea[i]);
-			acc[i] = F(add)(acc[i], t);
+		for (size_t k = 0; k < p; k++) {
+			FE te, to;
+			if (width == 2) {
+				te = F(mul)(even[0][k], even[1][k]);
+				to = F(mul)(odd[0][k], odd[1][k]);
+			} else {
+				te = F(sub)(F(mul)(even[0][k], even[0][k]), even[0][k]);
+				to = F(sub)(F(mul)(odd[0][k], odd[0][k]), odd[0][k]);
+			}
+			acc[k] = F(add)(acc[k], te);
+			acc[p + k] = F(add)(acc[p + k], to);
 		}
 	}
+	/* interleave into natural order on the 2P-th roots, then interpolate */
+	for (size_t k = 0; k < p; k++) {
+		ea[2 * k] = acc[k];
+		ea[2 * k + 1] = acc[p + k];
+	}
+	memcpy(acc, ea, p2 * sizeof(FE));
 	PFX(ntt)(acc, lp + 1, 1);
 	for (size_t j = 0; j < v->gadget_arity; j++)
 		proof[j] = prove_rand[j];
@@ -428,34 +454,43 @@ static int PFX(query)(const struct dap_vdaf *v, const FE *meas, const FE *proof,
 	if (!F(neq)(tp, F(one)()))
 		return TB_ERR_VERIFY; /* t is a P-th root of unity: degenerate */
 
-	/* L_k(t) = alpha^k (t^P - 1) / (P (t - alpha^k)), batch-inverted */
-	FE alpha = F(root)(lp), ak = F(one)();
-	FE num = F(sub)(tp, F(one)());
-	FE pf = F(from_u64)((uint64_t)p);
-	FE run = F(one)();
-	for (size_t k = 0; k < p; k++) {
-		lag[k] = F(mul)(pf, F(sub)(t, ak)); /* denominators */
-		pre[k] = run;
-		run = F(mul)(run, lag[k]);
-		ak = F(mul)(ak, alpha);
-	}
-	FE rinv = F(inv)(run);
-	for (size_t k = p; k-- > 0;) {
-		FE d = lag[k];
-		lag[k] = F(mul)(rinv, pre[k]); /* 1 / d_k */
-		rinv = F(mul)(rinv, d);
-	}
-	ak = F(one)();
-	for (size_t k = 0; k < p; k++) {
-		lag[k] = F(mul)(F(mul)(lag[k], num), ak);
-		ak = F(mul)(ak, alpha);
-	}
-	size_t used = v->gadget_calls + 1; /* columns beyond the last call are zero */
-	for (size_t j = 0; j < arity; j++) {
-		FE s = F(zero)();
-		for (size_t k = 0; k < used; k++)
-			s = F(add)(s, F(mul)(wire[j * p + k], lag[k]));
-		verifier[1 + j] = s;
+	if (arity * p * (lp + 1) < 256) {
+		/* few small wires: interpolate each and evaluate (cheaper than an inversion) */
+		for (size_t j = 0; j < arity; j++) {
+			memcpy(pre, wire + j * p, p * sizeof(FE));
+			PFX(ntt)(pre, lp, 1);
+			verifier[1 + j] = PFX(horner)(pre, p, t);
+		}
+	} else {
+		/* L_k(t) = alpha^k (t^P - 1) / (P (t - alpha^k)), batch-inverted */
+		FE alpha = F(root)(lp), ak = F(one)();
+		FE num = F(sub)(tp, F(one)());
+		FE pf = F(from_u64)((uint64_t)p);
+		FE run = F(one)();
+		for (size_t k = 0; k < p; k++) {
+			lag[k] = F(mul)(pf, F(sub)(t, ak)); /* denominators */
+			pre[k] = run;
+			run = F(mul)(run, lag[k]);
+			ak = F(mul)(ak, alpha);
+		}
+		FE rinv = F(inv)(run);
+		for (size_t k = p; k-- > 0;) {
+			FE d = lag[k];
+			lag[k] = F(mul)(rinv, pre[k]); /* 1 / d_k */
+			rinv = F(mul)(rinv, d);
+		}
+		ak = F(one)();
+		for (size_t k = 0; k < p; k++) {
+			lag[k] = F(mul)(F(mul)(lag[k], num), ak);
+			ak = F(mul)(ak, alpha);
+		}
+		size_t used = v->gadget_calls + 1; /* columns beyond the last call are zero */
+		for (size_t j = 0; j < arity; j++) {
+			FE s = F(zero)();
+			for (size_t k = 0; k < used; k++)
+				s = F(add)(s, F(mul)(wire[j * p + k], lag[k]));
+			verifier[1 + j] = s;
+		}
 	}
 	verifier[1 + arity] = PFX(horner)(gpoly, p2 - 1, t);
 	return 0;
