@@ -221,7 +221,9 @@ static char *join_names(const char *const *names, size_t n)
 	struct tb_bytes b = { 0 };
 	for (size_t i = 0; i < n; i++)
 		tb_bytes_printf(&b, "%s%s", i ? "," : "", names[i]);
-	return strdup(b.len ? tb_bytes_cstr(&b) : "");
+	char *s = strdup(b.len ? tb_bytes_cstr(&b) : "");
+	tb_bytes_free(&b);
+	return s;
 }
 
 static int create_root_and_intermediate(struct tb_ca *ca, struct tb_store *st, const char *ca_name)
