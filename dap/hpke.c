@@ -323,6 +323,8 @@ static int setup_sender(struct dap_hpke_suite su, struct tb_buf pk_r, struct tb_
 		return rc;
 	}
 	rc = kem_dh(su.kem_id, e.sk, pk_r.p, dh);
+	if (rc == TB_ERR_CRYPTO)
+		rc = TB_ERR_INVALID; /* pk_r is a small-order point */
 	if (!rc)
 		rc = kem_shared_secret(su.kem_id, dh, 32, e.pk, pk_r.p, pkl, ss);
 	if (!rc)

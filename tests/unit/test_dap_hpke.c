@@ -493,6 +493,15 @@ static void test_single_shot(void)
 		ct2.payload.len = 15;
 		CHECK_INT(dap_hpke_open(&cfg, &kp, &ct2, info, aad, &got), TB_ERR_VERIFY);
 		CHECK_INT(got.len, 0);
+		/* A config whose key is not a usable point cannot be sealed to. */
+		uint8_t badpk[DAP_HPKE_MAX_PK_LEN] = { 0 };
+		if (kem == DAP_HPKE_KEM_P256_SHA256)
+			badpk[0] = 0x04; /* (0, 0) is not on the curve */
+		struct dap_hpke_config badcfg = cfg;
+		badcfg.public_key = TB_BUF(badpk, kp.pk_len);
+		enc.len = payload.len = 0;
+		CHECK_INT(dap_hpke_seal(&badcfg, info, aad, pt, &enc, &payload, &ct), TB_ERR_INVALID);
+		CHECK_INT(enc.len + payload.len, 0);
 		tb_bytes_free(&enc);
 		tb_bytes_free(&payload);
 		tb_bytes_free(&wire);
