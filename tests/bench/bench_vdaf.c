@@ -25,10 +25,10 @@ struct config {
 };
 
 static const struct config configs[] = {
-	{ "count", DAP_PRIO3_COUNT, { 2, 1, 0, 0, 0 }, 20000 },
-	{ "sum8", DAP_PRIO3_SUM, { 2, 1, 8, 0, 0 }, 10000 },
-	{ "hist100", DAP_PRIO3_HISTOGRAM, { 2, 1, 0, 100, 10 }, 2000 },
-	{ "sumvec1000", DAP_PRIO3_SUMVEC, { 2, 1, 1, 1000, 31 }, 300 },
+	{ "count", DAP_PRIO3_COUNT, { .shares = 2, .proofs = 1 }, 20000 },
+	{ "sum8", DAP_PRIO3_SUM, { .shares = 2, .proofs = 1, .bits = 8 }, 10000 },
+	{ "hist100", DAP_PRIO3_HISTOGRAM, { .shares = 2, .proofs = 1, .length = 100, .chunk_length = 10 }, 2000 },
+	{ "sumvec1000", DAP_PRIO3_SUMVEC, { .shares = 2, .proofs = 1, .bits = 1, .length = 1000, .chunk_length = 31 }, 300 },
 };
 
 static double now_us(void)

@@ -135,14 +135,14 @@ static void roundtrips(void)
 		enum dap_vdaf_type t;
 		struct dap_vdaf_params p;
 	} cfg[] = {
-		{ DAP_PRIO3_COUNT, { 2, 1, 0, 0, 0 } },
-		{ DAP_PRIO3_COUNT, { 3, 2, 0, 0, 0 } },
-		{ DAP_PRIO3_SUM, { 2, 1, 8, 0, 0 } },
-		{ DAP_PRIO3_SUM, { 2, 3, 64, 0, 0 } },
-		{ DAP_PRIO3_SUMVEC, { 2, 1, 1, 1000, 31 } },
-		{ DAP_PRIO3_SUMVEC, { 3, 2, 5, 7, 3 } },
-		{ DAP_PRIO3_HISTOGRAM, { 2, 1, 0, 100, 10 } },
-		{ DAP_PRIO3_HISTOGRAM, { 4, 1, 0, 1, 1 } },
+		{ DAP_PRIO3_COUNT, { .shares = 2, .proofs = 1 } },
+		{ DAP_PRIO3_COUNT, { .shares = 3, .proofs = 2 } },
+		{ DAP_PRIO3_SUM, { .shares = 2, .proofs = 1, .bits = 8 } },
+		{ DAP_PRIO3_SUM, { .shares = 2, .proofs = 3, .bits = 64 } },
+		{ DAP_PRIO3_SUMVEC, { .shares = 2, .proofs = 1, .bits = 1, .length = 1000, .chunk_length = 31 } },
+		{ DAP_PRIO3_SUMVEC, { .shares = 3, .proofs = 2, .bits = 5, .length = 7, .chunk_length = 3 } },
+		{ DAP_PRIO3_HISTOGRAM, { .shares = 2, .proofs = 1, .length = 100, .chunk_length = 10 } },
+		{ DAP_PRIO3_HISTOGRAM, { .shares = 4, .proofs = 1, .length = 1, .chunk_length = 1 } },
 	};
 	for (size_t c = 0; c < sizeof(cfg) / sizeof(cfg[0]); c++) {
 		struct dap_vdaf v;

@@ -25,14 +25,14 @@ struct config {
 };
 
 static const struct config configs[] = {
-	{ "count", DAP_PRIO3_COUNT, { 2, 1, 0, 0, 0 } },
-	{ "count3", DAP_PRIO3_COUNT, { 3, 1, 0, 0, 0 } },
-	{ "sum8", DAP_PRIO3_SUM, { 2, 1, 8, 0, 0 } },
-	{ "sum32_3", DAP_PRIO3_SUM, { 3, 1, 32, 0, 0 } },
-	{ "sumvec10", DAP_PRIO3_SUMVEC, { 2, 1, 8, 10, 9 } },
-	{ "sumvec1000", DAP_PRIO3_SUMVEC, { 2, 1, 1, 1000, 31 } },
-	{ "hist4", DAP_PRIO3_HISTOGRAM, { 2, 1, 0, 4, 2 } },
-	{ "hist100", DAP_PRIO3_HISTOGRAM, { 2, 1, 0, 100, 10 } },
+	{ "count", DAP_PRIO3_COUNT, { .shares = 2, .proofs = 1 } },
+	{ "count3", DAP_PRIO3_COUNT, { .shares = 3, .proofs = 1 } },
+	{ "sum8", DAP_PRIO3_SUM, { .shares = 2, .proofs = 1, .bits = 8 } },
+	{ "sum32_3", DAP_PRIO3_SUM, { .shares = 3, .proofs = 1, .bits = 32 } },
+	{ "sumvec10", DAP_PRIO3_SUMVEC, { .shares = 2, .proofs = 1, .bits = 8, .length = 10, .chunk_length = 9 } },
+	{ "sumvec1000", DAP_PRIO3_SUMVEC, { .shares = 2, .proofs = 1, .bits = 1, .length = 1000, .chunk_length = 31 } },
+	{ "hist4", DAP_PRIO3_HISTOGRAM, { .shares = 2, .proofs = 1, .length = 4, .chunk_length = 2 } },
+	{ "hist100", DAP_PRIO3_HISTOGRAM, { .shares = 2, .proofs = 1, .length = 100, .chunk_length = 10 } },
 };
 
 static const struct config *find(const char *name)
