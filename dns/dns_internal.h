@@ -64,10 +64,16 @@ struct dns_tsig_key {
 	size_t secret_len;
 };
 
+#define DNS_UDP_OUT_MAX 4096     /* room per queued UDP response (udp_payload <= 4096) */
+
 struct dns_udp_listener {
 	uv_udp_t h;
 	struct dns_server *srv;
 	uint8_t *rbuf;       /* DNS_UDP_BATCH * 64 KiB for recvmmsg */
+	uint8_t *sbuf;       /* DNS_UDP_BATCH * DNS_UDP_OUT_MAX responses waiting for sendmmsg */
+	size_t nq;           /* responses queued in sbuf */
+	size_t qlen[DNS_UDP_BATCH];
+	struct sockaddr_storage qaddr[DNS_UDP_BATCH];
 };
 
 struct dns_tcp_listener {

@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sodium.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,33 +384,80 @@ static void udp_sent(uv_udp_send_t *req, int status)
 	free(req);
 }
 
+/* Queued send for what sendmmsg could not take right now. */
+static void udp_send_copy(uv_udp_t *h, const uint8_t *p, size_t n, const struct sockaddr *addr)
+{
+	struct udp_send *us = malloc(sizeof *us + n);
+	if (!us)
+		return;
+	memcpy(us->data, p, n);
+	uv_buf_t ob = uv_buf_init((char *)us->data, (unsigned)n);
+	if (uv_udp_send(&us->req, h, &ob, 1, addr, udp_sent))
+		free(us);
+}
+
+static socklen_t sa_len(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+/* Sends every queued response with one sendmmsg where possible. */
+static void udp_flush(struct dns_udp_listener *l)
+{
+	size_t n = l->nq, done = 0;
+	l->nq = 0;
+	if (!n)
+		return;
+	uv_os_fd_t fd;
+	if (uv_fileno((uv_handle_t *)&l->h, &fd) == 0) {
+		struct mmsghdr msgs[DNS_UDP_BATCH];
+		struct iovec iov[DNS_UDP_BATCH];
+		memset(msgs, 0, sizeof msgs[0] * n);
+		for (size_t i = 0; i < n; i++) {
+			iov[i].iov_base = l->sbuf + i * DNS_UDP_OUT_MAX;
+			iov[i].iov_len = l->qlen[i];
+			msgs[i].msg_hdr.msg_name = &l->qaddr[i];
+			msgs[i].msg_hdr.msg_namelen = sa_len(&l->qaddr[i]);
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+		}
+		while (done < n) {
+			int r = sendmmsg(fd, msgs + done, (unsigned)(n - done), MSG_DONTWAIT);
+			if (r <= 0)
+				break;
+			done += (size_t)r;
+		}
+	}
+	/* The socket buffer is full (or sendmmsg failed): queue the rest in libuv. */
+	for (size_t i = done; i < n; i++)
+		udp_send_copy(&l->h, l->sbuf + i * DNS_UDP_OUT_MAX, l->qlen[i],
+			(const struct sockaddr *)&l->qaddr[i]);
+}
+
 static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
 	unsigned flags)
 {
 	struct dns_udp_listener *l = h->data;
 	struct dns_server *s = l->srv;
-	if (nread <= 0 || !addr || s->stopping)
+	if (!addr) {
+		/* end of a recvmmsg batch (or nothing read): send what the batch produced */
+		udp_flush(l);
 		return;
-	(void)flags;
+	}
+	if (nread <= 0 || s->stopping)
+		return;
 	s->stats.queries_udp++;
-	uint8_t out[4096];
+	uint8_t *out = l->sbuf + l->nq * DNS_UDP_OUT_MAX;
 	size_t n = dns_server_answer(s, (const uint8_t *)buf->base, (size_t)nread, addr, 0, out,
-		sizeof out);
-	if (!n)
-		return;
-	uv_buf_t ob = uv_buf_init((char *)out, (unsigned)n);
-	int rc = uv_udp_try_send(h, &ob, 1, addr);
-	if (rc >= 0)
-		return;
-	if (rc != UV_EAGAIN && rc != UV_ENOSYS)
-		return; /* e.g. unreachable: nothing to do for UDP */
-	struct udp_send *us = malloc(sizeof *us + n);
-	if (!us)
-		return;
-	memcpy(us->data, out, n);
-	ob = uv_buf_init((char *)us->data, (unsigned)n);
-	if (uv_udp_send(&us->req, h, &ob, 1, addr, udp_sent))
-		free(us);
+		DNS_UDP_OUT_MAX);
+	if (n) {
+		l->qlen[l->nq] = n;
+		memcpy(&l->qaddr[l->nq], addr,
+			addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+		l->nq++;
+	}
+	if (l->nq == DNS_UDP_BATCH || !(flags & UV_UDP_MMSG_CHUNK))
+		udp_flush(l);
 }
 
 /* ---- TCP ---- */
@@ -624,7 +672,8 @@ int dns_server_listen(struct dns_server *s)
 		struct dns_udp_listener *u = &s->udp[i];
 		u->srv = s;
 		u->rbuf = malloc(DNS_UDP_BATCH * UDP_CHUNK);
-		if (!u->rbuf)
+		u->sbuf = malloc(DNS_UDP_BATCH * DNS_UDP_OUT_MAX);
+		if (!u->rbuf || !u->sbuf)
 			return TB_ERR_NOMEM;
 		int rc = uv_udp_init_ex(s->loop, &u->h, (unsigned)sa->sa_family | UV_UDP_RECVMMSG);
 		if (rc)
@@ -668,7 +717,8 @@ static void handle_closed(uv_handle_t *h)
 	if (h->type == UV_UDP) {
 		struct dns_udp_listener *u = h->data;
 		free(u->rbuf);
-		u->rbuf = NULL;
+		free(u->sbuf);
+		u->rbuf = u->sbuf = NULL;
 		srv = u->srv;
 	} else {
 		srv = ((struct dns_tcp_listener *)h->data)->srv;
