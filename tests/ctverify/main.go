@@ -13,7 +13,10 @@
 //
 // Usage: ctverify -url MONITORING_PREFIX -origin ORIGIN -key PUBKEY.pem
 //
-//	[-sub CHAIN.json:SCT.json:(x509|precert)]... [-min-size N]
+//	[-sub CHAIN.json:SCT.json:(x509|precert)]... [-min-size N] [-prev CHECKPOINT]...
+//
+// Each -prev checkpoint (an earlier one of the same log) must verify and be
+// consistent with the current tree (tlog.ProveTree / CheckTree).
 //
 // Build in GOPATH mode: GOPATH=/usr/share/gocode GO111MODULE=off go build.
 package main
@@ -239,10 +242,35 @@ func (tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 
 func (tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
 
+// openCheckpoint verifies a checkpoint and returns its size and root.
+func openCheckpoint(cp []byte, origin string, v *rfc6962Verifier) (int64, tlog.Hash) {
+	n, err := note.Open(cp, note.VerifierList(v))
+	if err != nil {
+		fatalf("checkpoint does not verify: %v", err)
+	}
+	lines := strings.Split(n.Text, "\n")
+	if lines[0] != origin {
+		fatalf("checkpoint origin %q, want %q", lines[0], origin)
+	}
+	size, err := strconv.ParseInt(lines[1], 10, 64)
+	if err != nil {
+		fatalf("checkpoint size: %v", err)
+	}
+	rootBytes, err := base64.StdEncoding.DecodeString(lines[2])
+	if err != nil || len(rootBytes) != 32 {
+		fatalf("checkpoint root: %v", err)
+	}
+	var root tlog.Hash
+	copy(root[:], rootBytes)
+	return size, root
+}
+
 func main() {
 	var keyFile, origin string
 	var submissions subs
 	var minSize int64
+	var prevs subs
+	flag.Var(&prevs, "prev", "an earlier checkpoint file of this log, repeatable")
 	flag.StringVar(&base, "url", "", "monitoring prefix, with a trailing slash")
 	flag.StringVar(&origin, "origin", "", "checkpoint origin")
 	flag.StringVar(&keyFile, "key", "", "log public key (PEM)")
@@ -278,21 +306,7 @@ func main() {
 	if err != nil {
 		fatalf("%v", err)
 	}
-	n, err := note.Open(cp, note.VerifierList(v))
-	if err != nil {
-		fatalf("checkpoint does not verify: %v", err)
-	}
-	lines := strings.Split(n.Text, "\n")
-	if lines[0] != origin {
-		fatalf("checkpoint origin %q, want %q", lines[0], origin)
-	}
-	size, err := strconv.ParseInt(lines[1], 10, 64)
-	if err != nil {
-		fatalf("checkpoint size: %v", err)
-	}
-	rootBytes, _ := base64.StdEncoding.DecodeString(lines[2])
-	var root tlog.Hash
-	copy(root[:], rootBytes)
+	size, root := openCheckpoint(cp, origin, v)
 	if size < minSize {
 		fatalf("tree size %d < %d", size, minSize)
 	}
@@ -302,6 +316,27 @@ func main() {
 		th, err := tlog.TreeHash(size, hr)
 		if err != nil || th != root {
 			fatalf("tree hash from tiles: %v (%v vs %v)", err, th, root)
+		}
+	}
+
+	for _, pf := range prevs {
+		data, err := os.ReadFile(pf)
+		if err != nil {
+			fatalf("%v", err)
+		}
+		psize, proot := openCheckpoint(data, origin, v)
+		if psize > size {
+			fatalf("%s: size %d is beyond the current tree (%d)", pf, psize, size)
+		}
+		if psize == 0 {
+			continue
+		}
+		proof, err := tlog.ProveTree(size, psize, hr)
+		if err == nil {
+			err = tlog.CheckTree(proof, size, root, psize, proot)
+		}
+		if err != nil {
+			fatalf("%s: tree of size %d is not consistent with the current tree: %v", pf, psize, err)
 		}
 	}
 
