@@ -131,8 +131,18 @@ static int is_pem(const struct tb_buf *b)
 	return memmem(b->p, b->len, tag, sizeof tag - 1) != NULL;
 }
 
-static int parse_chain(mbedtls_x509_crt *crt, const struct tb_buf *b)
+/* PEM given with its terminating NUL counted (as mbedTLS wants it) is fine too. */
+static struct tb_buf strip_nul(const struct tb_buf *in)
 {
+	struct tb_buf b = *in;
+	if (b.p && b.len && b.p[b.len - 1] == 0 && memmem(b.p, b.len, "-----BEGIN", 10))
+		b.len = strnlen((const char *)b.p, b.len);
+	return b;
+}
+
+static int parse_chain(mbedtls_x509_crt *crt, const struct tb_buf *in)
+{
+	struct tb_buf nb = strip_nul(in), *b = &nb;
 	if (!b->p || b->len == 0)
 		return TB_ERR_INVALID;
 	if (!is_pem(b)) {
@@ -151,8 +161,9 @@ static int parse_chain(mbedtls_x509_crt *crt, const struct tb_buf *b)
 	return rc == 0 ? 0 : TB_ERR_CRYPTO;
 }
 
-static int parse_key(mbedtls_pk_context *pk, const struct tb_buf *b)
+static int parse_key(mbedtls_pk_context *pk, const struct tb_buf *in)
 {
+	struct tb_buf nb = strip_nul(in), *b = &nb;
 	if (!b->p || b->len == 0)
 		return TB_ERR_INVALID;
 	unsigned char *z = malloc(b->len + 1);

@@ -322,7 +322,8 @@ int main(void)
 	static const char *const alpn[] = { "http/1.1", "acme-tls/1", NULL };
 	struct tb_tls_cert certs[3] = {
 		{ TB_BUF(ca.cert_pem, strlen(ca.cert_pem)), TB_BUF(ca.key_pem, strlen(ca.key_pem)) },
-		{ TB_BUF(cb.cert_pem, strlen(cb.cert_pem)), TB_BUF(cb.key_pem, strlen(cb.key_pem)) },
+		/* PEM with the terminating NUL counted works as well. */
+		{ TB_BUF(cb.cert_pem, strlen(cb.cert_pem) + 1), TB_BUF(cb.key_pem, strlen(cb.key_pem) + 1) },
 		{ TB_BUF(cc.der, cc.der_len), TB_BUF(cc.key_pem, strlen(cc.key_pem)) },
 	};
 	CHECK_INT(tb_tls_server_new(&tls, certs, 3, alpn), 0);
