@@ -15,7 +15,8 @@
 #include "core/http.h"
 #include "tb_test.h"
 
-static int port;
+static int port, port2;
+static struct tb_http_server *srv2; /* max_connections = 1 */
 static int hold_fd = -1;
 static struct tb_http_request *held;
 static uv_loop_t loop;
@@ -98,10 +99,10 @@ static int h_metrics(struct tb_http_request *req, void *arg)
 
 /* ---- Raw client ---- */
 
-static int dial(void)
+static int dial_port(int p)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p) };
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
 	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
 		close(fd);
@@ -110,6 +111,11 @@ static int dial(void)
 	struct timeval tv = { .tv_sec = 5 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	return fd;
+}
+
+static int dial(void)
+{
+	return dial_port(port);
 }
 
 static void send_all(int fd, const char *s, size_t n)
@@ -402,6 +408,21 @@ static void *client_main(void *arg)
 	CHECK(strstr(r, "tb_http_request_duration_seconds_bucket{route=\"/a\",le=\"+Inf\"}") != NULL);
 	free(r);
 
+	/* Beyond max_connections: accepted and closed at once; the first still works. */
+	{
+		char buf[16];
+		int a = dial_port(port2);
+		usleep(50 * 1000);
+		int b = dial_port(port2);
+		CHECK_INT(recv(b, buf, sizeof buf, 0), 0);
+		close(b);
+		send_all(a, "GET /a HTTP/1.1\r\nConnection: close\r\n\r\n", 39);
+		r = read_all(a);
+		STARTS(r, "HTTP/1.1 200 OK\r\n");
+		free(r);
+		close(a);
+	}
+
 	/* A request still held by its handler when the server stops. */
 	hold_fd = dial();
 	send_all(hold_fd, "GET /hold HTTP/1.1\r\n\r\n", 23);
@@ -422,6 +443,7 @@ static void on_finish(uv_async_t *a)
 {
 	uv_close((uv_handle_t *)a, NULL);
 	tb_http_server_stop(srv, on_stopped, NULL);
+	tb_http_server_stop(srv2, NULL, NULL);
 }
 
 static void test_feed(void)
@@ -550,6 +572,12 @@ int main(void)
 	tb_http_route(srv, NULL, "GET", "/hold", h_hold, NULL);
 	tb_http_route(srv, "other-listener", "GET", "/other", h_text, "other");
 
+	struct tb_http_limits lim2 = { .max_connections = 1 };
+	CHECK_INT(tb_http_server_new(&srv2, &loop, &lim2), 0);
+	CHECK_INT(tb_http_listen(srv2, "one", "127.0.0.1", 0, NULL), 0);
+	port2 = tb_http_listener_port(srv2, "one");
+	tb_http_route(srv2, NULL, "GET", "/a", h_text, "a");
+
 	uv_async_init(&loop, &finish, on_finish);
 	pthread_t th;
 	pthread_create(&th, NULL, client_main, NULL);
@@ -568,6 +596,7 @@ int main(void)
 		close(hold_fd);
 	}
 	tb_http_server_free(srv);
+	tb_http_server_free(srv2);
 	CHECK_INT(uv_loop_close(&loop), 0);
 	return tb_test_result("core_http");
 }
