@@ -326,4 +326,38 @@ struct acme_csr {
 int acme_csr_parse(const uint8_t *der, size_t len, struct acme_csr *csr, struct acme_problem *prob);
 void acme_csr_free(struct acme_csr *csr);
 
+/* ------------------------------------------------------------------ */
+/* Challenges (RFC 8555 section 8, RFC 8737, RFC 8738)                  */
+/* ------------------------------------------------------------------ */
+
+#define ACME_TOKEN_LEN 43          /* base64url of 32 random bytes (256 bits >= the 128 required) */
+#define ACME_DNS01_TXT_LEN 43      /* base64url of a SHA-256 digest */
+#define ACME_KEY_AUTHZ_MAX (ACME_TOKEN_LEN + 1 + ACME_THUMBPRINT_LEN + 1)
+#define ACME_TLS_ALPN_PROTOCOL "acme-tls/1"
+
+/* A fresh challenge token. */
+int acme_token_new(char out[ACME_TOKEN_LEN + 1]);
+/* Nonzero when s (len bytes) has the shape of a token this server issues (e.g. in an http-01 path). */
+int acme_token_valid(const char *s, size_t len);
+/* keyAuthorization = token "." base64url(JWK thumbprint) (RFC 8555 section 8.1). */
+int acme_key_authorization(const char *token, const struct acme_key *key, char *out, size_t outlen);
+/* The TXT record value dns-01 expects at _acme-challenge.<name>: base64url(SHA-256(keyAuthorization)). */
+int acme_dns01_txt(const char *key_authz, char out[ACME_DNS01_TXT_LEN + 1]);
+/*
+ * http-01: the body fetched from /.well-known/acme-challenge/<token>, with
+ * trailing whitespace trimmed, must equal the key authorization
+ * (unauthorized otherwise, as Boulder).
+ */
+int acme_http01_check_body(const uint8_t *body, size_t len, const char *key_authz, struct acme_problem *prob);
+/*
+ * tls-alpn-01: the certificate the server presented on an acme-tls/1
+ * connection (the caller checks that ALPN was negotiated) must carry exactly
+ * one subjectAltName entry, the identifier (dNSName, or iPAddress for ip
+ * identifiers), and exactly one critical acmeIdentifier extension holding
+ * SHA-256(keyAuthorization). tls when the certificate cannot be parsed,
+ * unauthorized when it does not match.
+ */
+int acme_tlsalpn01_check_cert(const uint8_t *der, size_t len, const struct acme_identifier *id,
+	const char *key_authz, struct acme_problem *prob);
+
 #endif
