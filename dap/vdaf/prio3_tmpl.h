@@ -85,8 +85,12 @@ void PFX(ntt)(void *vp, unsigned logn, int inverse)
 		unsigned shift = logn - s;
 		FE wl = F(root)(s);
 		for (size_t i = 0; i < n; i += len) {
-			FE w = F(one)();
-			for (size_t j = 0; j < half; j++) {
+			/* j = 0: the twiddle is 1 */
+			FE u0 = a[i], x0 = a[i + half];
+			a[i] = F(add)(u0, x0);
+			a[i + half] = F(sub)(u0, x0);
+			FE w = wl;
+			for (size_t j = 1; j < half; j++) {
 				FE u = a[i + j];
 				FE x = F(mul)(a[i + j + half], table ? tw[j << shift] : w);
 				a[i + j] = F(add)(u, x);

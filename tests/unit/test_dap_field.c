@@ -141,6 +141,28 @@ static void ntt(void)
 		dap_f128_ntt(y, logn, 1);
 		CHECK_MEM(y, n * sizeof(f128_t), x, n * sizeof(f128_t));
 	}
+	/* sizes beyond the twiddle table: roundtrip, and NTT(x) = powers of w */
+	for (unsigned logn = 11; logn <= 13; logn++) {
+		size_t n = (size_t)1 << logn;
+		f128_t *v = calloc(n, sizeof(f128_t)), *keep = calloc(n, sizeof(f128_t));
+		for (size_t i = 0; i < n; i++)
+			v[i] = keep[i] = f128_from_raw(rnd64(), rnd64() >> 1);
+		dap_f128_ntt(v, logn, 0);
+		dap_f128_ntt(v, logn, 1);
+		CHECK_MEM(v, n * sizeof(f128_t), keep, n * sizeof(f128_t));
+		memset(v, 0, n * sizeof(f128_t));
+		v[1] = f128_one();
+		dap_f128_ntt(v, logn, 0);
+		f128_t w = f128_root(logn), wi = f128_one();
+		int bad = 0;
+		for (size_t i = 0; i < n; i++) {
+			bad |= f128_neq(v[i], wi);
+			wi = f128_mul(wi, w);
+		}
+		CHECK_INT(bad, 0);
+		free(v);
+		free(keep);
+	}
 	/* Field128 forward on a polynomial: NTT(p)[i] = p(w^i) */
 	f128_t co[16], ev[16];
 	for (size_t i = 0; i < 16; i++)
