@@ -228,7 +228,8 @@ struct tb_http_client_resp {
 
 /*
  * err: 0, or TB_ERR_TIMEOUT, TB_ERR_TOO_LARGE, TB_ERR_VERIFY (certificate),
- * TB_ERR_INVALID (unparseable response), -ECONNREFUSED, -ECONNRESET, ...
+ * TB_ERR_INVALID (unparseable response), TB_ERR_NOT_FOUND (name does not
+ * resolve), TB_ERR_CRYPTO (TLS failure), -ECONNREFUSED, -ECONNRESET, ...
  * resp is NULL on error; everything in it is valid only during the call.
  */
 typedef void (*tb_http_client_cb)(int err, const struct tb_http_client_resp *resp, void *arg);

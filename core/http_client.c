@@ -667,7 +667,8 @@ static void on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res)
 	c->gai_pending = 0;
 	if (c->done || status < 0) {
 		if (!c->done)
-			finish(c, status == UV_ECANCELED ? TB_ERR_CANCELED : status);
+			finish(c, status == UV_EAI_NONAME || status == UV_EAI_NODATA ? TB_ERR_NOT_FOUND
+				: status == UV_EAI_CANCELED ? TB_ERR_CANCELED : status);
 		uv_freeaddrinfo(res);
 		call_unref(c);
 		return;
