@@ -7,8 +7,10 @@
  *  - a struct dap_vdaf, built once from (type, params) by dap_vdaf_init,
  *    holds every size the caller needs (messages, states, scratch); it is
  *    read-only afterwards and can be shared between threads;
- *  - no global state, no hidden allocation beyond one scratch block per call
- *    (or none, when the caller passes its own through dap_prio3_scratch);
+ *  - no global state; prep_init and prep_shares_to_prep allocate nothing
+ *    when the caller passes a scratch block (struct dap_prio3_scratch, one
+ *    per thread), one block per call otherwise; sharding and the ping-pong
+ *    helpers make a few small allocations;
  *  - every message crosses the API in its VDAF-08 wire encoding: the caller
  *    stores and ships bytes, and every decoder checks lengths exactly
  *    (truncated or overlong input is TB_ERR_INVALID) and field elements for
