@@ -39,6 +39,7 @@
 #define READ_CHUNK (16u * 1024)
 #define PAUSED_INPUT_CAP (256u * 1024) /* buffered pipelined bytes before reading stops */
 #define LINGER_MS 2000u
+#define BODY_PREALLOC (64u * 1024)
 #define WRITE_QUEUE_CAP (1u << 20) /* unsent response bytes before parsing pauses */
 #define MAX_ROUTES 512
 #define MAX_LISTENERS 32
@@ -946,8 +947,10 @@ static int on_headers_complete(http_parser *p)
 		c->err_status = 413;
 		return -1;
 	}
+	/* Reserve up front only a little: a promised length costs nothing to send. */
 	if ((p->flags & F_CONTENTLENGTH) && p->content_length > 0 &&
-		tb_bytes_reserve(&r->body, (size_t)p->content_length) != 0) {
+		tb_bytes_reserve(&r->body, p->content_length < BODY_PREALLOC ? (size_t)p->content_length
+									     : BODY_PREALLOC) != 0) {
 		c->err_status = 500;
 		return -1;
 	}
