@@ -184,7 +184,9 @@ void tb_http_server_free(struct tb_http_server *srv);
  *   tb_http_request_duration_seconds_bucket{route="/x",le="0.005"} N ... le="+Inf"
  *   tb_http_request_duration_seconds_sum / _count
  *   tb_http_connections (gauge)
- * Requests that matched no route count under route="none".
+ * route is the matched prefix (405s count under their prefix); requests that
+ * matched no prefix (404) or failed before routing (400, 431...) count under
+ * route="none".
  */
 void tb_http_metrics_write(struct tb_http_server *srv, struct tb_bytes *out);
 
