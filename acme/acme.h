@@ -325,6 +325,13 @@ struct acme_csr {
  */
 int acme_csr_parse(const uint8_t *der, size_t len, struct acme_csr *csr, struct acme_problem *prob);
 void acme_csr_free(struct acme_csr *csr);
+/*
+ * Finalize: the CSR's names must be exactly the order's identifiers (any
+ * order, compared after normalisation). badCSR "CSR does not specify same
+ * identifiers as Order" otherwise, as Boulder.
+ */
+int acme_csr_match_order(const struct acme_csr *csr, const struct acme_identifier *order_ids, size_t n,
+	struct acme_problem *prob);
 
 /* ------------------------------------------------------------------ */
 /* Challenges (RFC 8555 section 8, RFC 8737, RFC 8738)                  */
@@ -359,5 +366,27 @@ int acme_http01_check_body(const uint8_t *body, size_t len, const char *key_auth
  */
 int acme_tlsalpn01_check_cert(const uint8_t *der, size_t len, const struct acme_identifier *id,
 	const char *key_authz, struct acme_problem *prob);
+
+/* ------------------------------------------------------------------ */
+/* ARI certificate identifiers (RFC 9773 section 4.1)                   */
+/* ------------------------------------------------------------------ */
+
+#define ACME_ARI_MAX_AKI 64        /* bytes of an Authority Key Identifier keyIdentifier */
+#define ACME_ARI_MAX_SERIAL 20     /* RFC 5280: serial numbers are at most 20 octets */
+#define ACME_ARI_MAX_CERT_ID 128   /* characters of a CertID string */
+
+struct acme_cert_id {
+	uint8_t aki[ACME_ARI_MAX_AKI];
+	size_t aki_len;
+	uint8_t serial[ACME_ARI_MAX_SERIAL]; /* DER INTEGER content: positive, minimal */
+	size_t serial_len;
+};
+
+/* Parses "base64url(AKI).base64url(serial)" strictly; TB_ERR_INVALID otherwise (malformed at the edge). */
+int acme_ari_cert_id_parse(const char *s, size_t len, struct acme_cert_id *out);
+/* The CertID text (at most ACME_ARI_MAX_CERT_ID + 1 bytes with the NUL). */
+int acme_ari_cert_id_format(const struct acme_cert_id *id, char *out, size_t outlen);
+/* The CertID of a certificate (DER): its AKI keyIdentifier and serial. TB_ERR_NOT_FOUND without an AKI. */
+int acme_ari_cert_id_from_der(const uint8_t *der, size_t len, struct acme_cert_id *out);
 
 #endif

@@ -472,3 +472,25 @@ out:
 	}
 	return 0;
 }
+
+int acme_csr_match_order(const struct acme_csr *csr, const struct acme_identifier *order_ids, size_t n,
+	struct acme_problem *prob)
+{
+	/* csr->names is sorted and unique; every order identifier must be in it, and the counts equal */
+	size_t found = 0;
+	for (size_t i = 0; i < n; i++) {
+		int dup = 0;
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = order_ids[j].type == order_ids[i].type && strcmp(order_ids[j].value, order_ids[i].value) == 0;
+		if (dup)
+			continue;
+		const struct acme_identifier *hit = bsearch(&order_ids[i], csr->names, csr->n_names,
+			sizeof csr->names[0], ident_cmp);
+		if (!hit)
+			return bad_csr(prob, "CSR does not specify same identifiers as Order");
+		found++;
+	}
+	if (found != csr->n_names)
+		return bad_csr(prob, "CSR does not specify same identifiers as Order");
+	return 0;
+}

@@ -202,6 +202,21 @@ static void test_written(struct tb_pkey *ec256, struct tb_pkey *ec384, struct tb
 		CHECK_STR(csr.names[4].value, "2001:db8::1");
 	}
 	CHECK_STR(csr.cn, "example.com");
+	{
+		/* finalize: the order's identifiers, any order, duplicates tolerated */
+		struct acme_identifier ids[6] = {
+			{ ACME_IDENT_IP, "2001:db8::1" }, { ACME_IDENT_DNS, "www.example.com" },
+			{ ACME_IDENT_DNS, "*.lab.test" }, { ACME_IDENT_IP, "127.0.0.1" },
+			{ ACME_IDENT_DNS, "example.com" }, { ACME_IDENT_DNS, "example.com" },
+		};
+		struct acme_problem p = { 0 };
+		CHECK_INT(acme_csr_match_order(&csr, ids, 6, &p), 0);
+		CHECK_INT(acme_csr_match_order(&csr, ids, 5, &p), 0);
+		CHECK(acme_csr_match_order(&csr, ids, 4, &p) != 0); /* CSR has one more */
+		CHECK_INT(p.type, ACME_PROB_BAD_CSR);
+		ids[3].type = ACME_IDENT_DNS; /* "127.0.0.1" as a dns identifier is not the ip one */
+		CHECK(acme_csr_match_order(&csr, ids, 5, &p) != 0);
+	}
 	CHECK_INT(csr.key_kind, ACME_KEY_EC_P256);
 	CHECK_INT(csr.must_staple, 0);
 	CHECK(csr.key != NULL);
