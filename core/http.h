@@ -243,6 +243,16 @@ typedef void (*tb_http_client_cb)(int err, const struct tb_http_client_resp *res
  */
 int tb_http_client_request(uv_loop_t *loop, const struct tb_http_client_req *r,
 	tb_http_client_cb cb, void *arg);
+/*
+ * The same, returning a handle for tb_http_client_cancel in *call (valid until
+ * cb has run).
+ */
+struct tb_http_call;
+int tb_http_client_start(uv_loop_t *loop, const struct tb_http_client_req *r,
+	tb_http_client_cb cb, void *arg, struct tb_http_call **call);
+/* cb runs now with TB_ERR_CANCELED (unless it already ran); for stopping subsystems. */
+void tb_http_client_cancel(struct tb_http_call *call);
+
 /* First response header with that name (case-insensitive), or NULL. */
 const char *tb_http_client_header(const struct tb_http_client_resp *resp, const char *name);
 

@@ -38,7 +38,7 @@
 #define CLIENT_MAX_ADDRS 16
 #define SNIFF_MAX (64u * 1024) /* plaintext handshake bytes kept for the sniffer */
 
-struct call {
+struct tb_http_call {
 	uv_loop_t *loop;
 	tb_http_client_cb cb;
 	void *arg;
@@ -91,13 +91,13 @@ struct call {
 	uint8_t rbuf[16384];
 };
 
-static void call_unref(struct call *c);
-static void finish(struct call *c, int err);
-static void try_connect(struct call *c);
+static void call_unref(struct tb_http_call *c);
+static void finish(struct tb_http_call *c, int err);
+static void try_connect(struct tb_http_call *c);
 
 /* ---- Lifetime ---- */
 
-static void call_free(struct call *c)
+static void call_free(struct tb_http_call *c)
 {
 	free(c->host);
 	free(c->sni);
@@ -119,7 +119,7 @@ static void call_free(struct call *c)
 	free(c);
 }
 
-static void call_unref(struct call *c)
+static void call_unref(struct tb_http_call *c)
 {
 	if (--c->refs == 0)
 		call_free(c);
@@ -132,12 +132,12 @@ static void on_handle_closed(uv_handle_t *h)
 
 static void on_tcp_closed(uv_handle_t *h)
 {
-	struct call *c = h->data;
+	struct tb_http_call *c = h->data;
 	free(h);
 	call_unref(c);
 }
 
-static void close_tcp(struct call *c)
+static void close_tcp(struct tb_http_call *c)
 {
 	if (c->tcp) {
 		uv_close((uv_handle_t *)c->tcp, on_tcp_closed);
@@ -147,7 +147,7 @@ static void close_tcp(struct call *c)
 
 /* ---- Sniffer: ServerHello ALPN and the first Certificate, from plaintext records ---- */
 
-static void sniff_server_hello(struct call *c, struct tb_reader *r)
+static void sniff_server_hello(struct tb_http_call *c, struct tb_reader *r)
 {
 	struct tb_buf skip;
 	uint16_t ext_len;
@@ -176,7 +176,7 @@ static void sniff_server_hello(struct call *c, struct tb_reader *r)
 	}
 }
 
-static void sniff_certificate(struct call *c, struct tb_reader *r)
+static void sniff_certificate(struct tb_http_call *c, struct tb_reader *r)
 {
 	struct tb_buf list, cert;
 	if (c->sniff_cert || tb_read_vec(r, 3, &list))
@@ -191,7 +191,7 @@ static void sniff_certificate(struct call *c, struct tb_reader *r)
 	c->sniff_cert_len = cert.len;
 }
 
-static void sniff_handshake(struct call *c)
+static void sniff_handshake(struct tb_http_call *c)
 {
 	size_t off = 0;
 	while (c->hs.len - off >= 4) {
@@ -212,7 +212,7 @@ static void sniff_handshake(struct call *c)
 	c->hs.len -= off;
 }
 
-static void sniff(struct call *c, const uint8_t *p, size_t n)
+static void sniff(struct tb_http_call *c, const uint8_t *p, size_t n)
 {
 	if (c->sniff_done)
 		return;
@@ -243,7 +243,7 @@ static void sniff(struct call *c, const uint8_t *p, size_t n)
 
 /* ---- Finishing ---- */
 
-static void finish(struct call *c, int err)
+static void finish(struct tb_http_call *c, int err)
 {
 	if (c->done)
 		return;
@@ -277,12 +277,12 @@ static void finish(struct call *c, int err)
 
 static void on_timeout(uv_timer_t *t)
 {
-	struct call *c = t->data;
+	struct tb_http_call *c = t->data;
 	finish(c, c->deferred_err ? c->deferred_err : TB_ERR_TIMEOUT);
 }
 
 /* Reports err on the next loop iteration. */
-static void fail_later(struct call *c, int err)
+static void fail_later(struct tb_http_call *c, int err)
 {
 	c->deferred_err = err;
 	uv_timer_start(&c->timer, on_timeout, 0, 0);
@@ -290,7 +290,7 @@ static void fail_later(struct call *c, int err)
 
 /* ---- Response parsing ---- */
 
-static int add_header(struct call *c)
+static int add_header(struct tb_http_call *c)
 {
 	if (!c->in_value)
 		return 0;
@@ -320,7 +320,7 @@ static int add_header(struct call *c)
 	return 0;
 }
 
-static int count_header(struct call *c, size_t n)
+static int count_header(struct tb_http_call *c, size_t n)
 {
 	c->header_bytes += n;
 	return c->header_bytes > CLIENT_MAX_HEADER_BYTES ? -1 : 0;
@@ -328,7 +328,7 @@ static int count_header(struct call *c, size_t n)
 
 static int on_header_field(http_parser *p, const char *at, size_t n)
 {
-	struct call *c = p->data;
+	struct tb_http_call *c = p->data;
 	if (count_header(c, n) || add_header(c))
 		return -1;
 	return tb_bytes_append(&c->hfield, at, n) ? -1 : 0;
@@ -336,7 +336,7 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
 
 static int on_header_value(http_parser *p, const char *at, size_t n)
 {
-	struct call *c = p->data;
+	struct tb_http_call *c = p->data;
 	if (count_header(c, n))
 		return -1;
 	c->in_value = 1;
@@ -345,14 +345,14 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
 
 static int on_status(http_parser *p, const char *at, size_t n)
 {
-	struct call *c = p->data;
+	struct tb_http_call *c = p->data;
 	(void)at;
 	return count_header(c, n);
 }
 
 static int on_headers_complete(http_parser *p)
 {
-	struct call *c = p->data;
+	struct tb_http_call *c = p->data;
 	if (add_header(c))
 		return -1;
 	/* Interim 1xx responses are skipped: the parser starts over. */
@@ -374,7 +374,7 @@ static int on_headers_complete(http_parser *p)
 
 static int on_body(http_parser *p, const char *at, size_t n)
 {
-	struct call *c = p->data;
+	struct tb_http_call *c = p->data;
 	if (c->body.len + n > c->max_body) {
 		c->parse_err = TB_ERR_TOO_LARGE;
 		return -1;
@@ -384,7 +384,7 @@ static int on_body(http_parser *p, const char *at, size_t n)
 
 static int on_message_complete(http_parser *p)
 {
-	struct call *c = p->data;
+	struct tb_http_call *c = p->data;
 	if (p->status_code >= 100 && p->status_code < 200)
 		return 0;
 	c->complete = 1;
@@ -401,7 +401,7 @@ static const http_parser_settings resp_settings = {
 	.on_message_complete = on_message_complete,
 };
 
-static void response_bytes(struct call *c, const uint8_t *p, size_t n)
+static void response_bytes(struct tb_http_call *c, const uint8_t *p, size_t n)
 {
 	http_parser_execute(&c->parser, &resp_settings, (const char *)p, n);
 	enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
@@ -417,14 +417,14 @@ static void response_bytes(struct call *c, const uint8_t *p, size_t n)
 
 struct wreq {
 	uv_write_t w;
-	struct call *c;
+	struct tb_http_call *c;
 	uint8_t *p;
 };
 
 static void on_write(uv_write_t *w, int status)
 {
 	struct wreq *wr = (struct wreq *)w;
-	struct call *c = wr->c;
+	struct tb_http_call *c = wr->c;
 	free(wr->p);
 	free(wr);
 	if (status < 0 && !c->done)
@@ -433,7 +433,7 @@ static void on_write(uv_write_t *w, int status)
 }
 
 /* Takes ownership of p. */
-static int send_bytes(struct call *c, uint8_t *p, size_t n)
+static int send_bytes(struct tb_http_call *c, uint8_t *p, size_t n)
 {
 	if (n == 0) {
 		free(p);
@@ -457,7 +457,7 @@ static int send_bytes(struct call *c, uint8_t *p, size_t n)
 	return 0;
 }
 
-static int flush_tls(struct call *c)
+static int flush_tls(struct tb_http_call *c)
 {
 	struct tb_bytes o;
 	tb_tls_conn_take_output(c->tls, &o);
@@ -468,7 +468,7 @@ static int flush_tls(struct call *c)
 	return send_bytes(c, o.p, o.len);
 }
 
-static int send_request(struct call *c)
+static int send_request(struct tb_http_call *c)
 {
 	if (c->tls) {
 		int rc = tb_tls_conn_write(c->tls, c->request.p, c->request.len);
@@ -484,11 +484,11 @@ static int send_request(struct call *c)
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	(void)suggested;
-	struct call *c = h->data;
+	struct tb_http_call *c = h->data;
 	*buf = uv_buf_init((char *)c->rbuf, sizeof c->rbuf);
 }
 
-static void on_eof(struct call *c)
+static void on_eof(struct tb_http_call *c)
 {
 	if (c->tls && !tb_tls_conn_handshake_done(c->tls)) {
 		finish(c, c->handshake_only && c->insecure && c->sniff_cert ? 0 : -ECONNRESET);
@@ -507,7 +507,7 @@ static void on_eof(struct call *c)
  * IP literal (and no SNI override names the server), the certificate must
  * carry that address as an iPAddress SAN.
  */
-static int check_ip_san(struct call *c)
+static int check_ip_san(struct tb_http_call *c)
 {
 	if (c->insecure || c->sni)
 		return 0;
@@ -519,7 +519,7 @@ static int check_ip_san(struct call *c)
 	return 0;
 }
 
-static void tls_bytes(struct call *c, const uint8_t *p, size_t n)
+static void tls_bytes(struct tb_http_call *c, const uint8_t *p, size_t n)
 {
 	int rc;
 	if (!tb_tls_conn_handshake_done(c->tls))
@@ -579,7 +579,7 @@ static void tls_bytes(struct call *c, const uint8_t *p, size_t n)
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-	struct call *c = s->data;
+	struct tb_http_call *c = s->data;
 	if (c->done)
 		return;
 	if (nread == UV_EOF) {
@@ -598,7 +598,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void on_connect(uv_connect_t *req, int status)
 {
-	struct call *c = req->data;
+	struct tb_http_call *c = req->data;
 	if (c->done) {
 		call_unref(c);
 		return;
@@ -634,7 +634,7 @@ static void on_connect(uv_connect_t *req, int status)
 		finish(c, rc);
 }
 
-static void try_connect(struct call *c)
+static void try_connect(struct tb_http_call *c)
 {
 	struct sockaddr_storage *a = &c->addrs[c->next_addr++];
 	uv_tcp_t *t = malloc(sizeof *t);
@@ -663,7 +663,7 @@ static void try_connect(struct call *c)
 
 static void on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res)
 {
-	struct call *c = g->data;
+	struct tb_http_call *c = g->data;
 	c->gai_pending = 0;
 	if (c->done || status < 0) {
 		if (!c->done)
@@ -715,7 +715,7 @@ static int valid_token(const char *s)
 	return 1;
 }
 
-static int build_request(struct call *c, const struct tb_http_client_req *r, const char *method,
+static int build_request(struct tb_http_call *c, const struct tb_http_client_req *r, const char *method,
 	const char *target, size_t target_len)
 {
 	struct tb_bytes *b = &c->request;
@@ -752,6 +752,20 @@ static int build_request(struct call *c, const struct tb_http_client_req *r, con
 int tb_http_client_request(uv_loop_t *loop, const struct tb_http_client_req *r,
 	tb_http_client_cb cb, void *arg)
 {
+	return tb_http_client_start(loop, r, cb, arg, NULL);
+}
+
+void tb_http_client_cancel(struct tb_http_call *c)
+{
+	if (c && !c->done)
+		finish(c, TB_ERR_CANCELED);
+}
+
+int tb_http_client_start(uv_loop_t *loop, const struct tb_http_client_req *r,
+	tb_http_client_cb cb, void *arg, struct tb_http_call **out)
+{
+	if (out)
+		*out = NULL;
 	if (!r || !r->url || !cb)
 		return TB_ERR_INVALID;
 	const char *method = r->method ? r->method : "GET";
@@ -777,7 +791,7 @@ int tb_http_client_request(uv_loop_t *loop, const struct tb_http_client_req *r,
 	if (u.field_set & (1 << UF_USERINFO))
 		return TB_ERR_UNSUPPORTED;
 
-	struct call *c = calloc(1, sizeof *c);
+	struct tb_http_call *c = calloc(1, sizeof *c);
 	if (!c)
 		return TB_ERR_NOMEM;
 	c->loop = loop;
@@ -836,6 +850,8 @@ int tb_http_client_request(uv_loop_t *loop, const struct tb_http_client_req *r,
 	c->timer.data = c;
 	c->refs = 1;
 	uv_timer_start(&c->timer, on_timeout, r->timeout_ms ? r->timeout_ms : CLIENT_DEFAULT_TIMEOUT_MS, 0);
+	if (out)
+		*out = c;
 	if (c->n_addrs) {
 		try_connect(c); /* callbacks of uv_tcp_connect always run later */
 		return 0;
@@ -866,7 +882,7 @@ const char *tb_http_client_header(const struct tb_http_client_resp *resp, const 
 int tb_http_client_parse_response(const uint8_t *data, size_t len, int head, size_t max_body,
 	tb_http_client_cb cb, void *arg)
 {
-	struct call *c = calloc(1, sizeof *c);
+	struct tb_http_call *c = calloc(1, sizeof *c);
 	if (!c)
 		return TB_ERR_NOMEM;
 	c->offline = 1;

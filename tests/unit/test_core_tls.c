@@ -221,6 +221,10 @@ static void on_resp(int err, const struct tb_http_client_resp *resp, void *arg)
 	case 12: /* an IP URL needs an iPAddress SAN: a.test's certificate has none */
 		CHECK_INT(err, TB_ERR_VERIFY);
 		break;
+	case 13: /* cancelled right after the start */
+		CHECK_INT(err, TB_ERR_CANCELED);
+		CHECK(resp == NULL);
+		break;
 	}
 	(void)url;
 	next();
@@ -297,6 +301,16 @@ static void next(void)
 		snprintf(url, sizeof url, "https://127.0.0.1:%d/hello", tls_port);
 		r.ca_pem = ca.cert_pem;
 		break;
+	case 13: {
+		struct tb_http_call *call;
+		snprintf(url, sizeof url, "https://localhost:%d/hang", tls_port);
+		r.url = url;
+		r.insecure = 1;
+		CHECK_INT(tb_http_client_start(&loop, &r, on_resp, NULL, &call), 0);
+		CHECK(call != NULL);
+		tb_http_client_cancel(call); /* runs on_resp, which moves on */
+		return;
+	}
 	default:
 		tb_http_server_stop(srv, on_stopped, NULL);
 		return;
@@ -344,7 +358,7 @@ int main(void)
 	next();
 	uv_run(&loop, UV_RUN_DEFAULT);
 	CHECK(stopped);
-	CHECK_INT(step, 13);
+	CHECK_INT(step, 14);
 	tb_http_server_free(srv);
 	tb_tls_server_free(tls);
 	CHECK_INT(uv_loop_close(&loop), 0);
