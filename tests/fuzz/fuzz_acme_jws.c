@@ -2,7 +2,8 @@
  * Fuzzes the ACME request path: a request body through acme_jws_parse and,
  * when it parses, verification with its own key, the url check and (when
  * the payload is a newAccount-like object with externalAccountBinding) the
- * EAB parser. Also feeds the raw input to the JWK and identifier parsers.
+ * EAB parser. Also feeds the raw input to the JWK, identifier and ARI
+ * CertID parsers.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,5 +42,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct acme_identifier id;
 	acme_identifier_check(ACME_IDENT_DNS, (const char *)data, size, 1, 1, 1, &id, &prob);
 	acme_identifier_check(ACME_IDENT_IP, (const char *)data, size, 1, 1, 0, &id, &prob);
+
+	struct acme_cert_id cid;
+	if (acme_ari_cert_id_parse((const char *)data, size, &cid) == 0) {
+		char s[ACME_ARI_MAX_CERT_ID + 1];
+		acme_ari_cert_id_format(&cid, s, sizeof s);
+	}
 	return 0;
 }
