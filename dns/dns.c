@@ -15,12 +15,14 @@
  * dns_zone_serial the serial each zone reached, so updates survive restarts.
  */
 #include <errno.h>
-#include <sodium.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/config.h"
+#include "core/crypto.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/services.h"
@@ -76,6 +78,9 @@ static const struct tb_option dns_options[] = {
 		.children = zone_options },
 	{ .name = "tsig_keys", .type = TB_OPT_TABLES, .def = "[]",
 		.help = "TSIG keys (RFC 8945) allowed to send dynamic updates", .children = key_options },
+	{ .name = "lab_key", .type = TB_OPT_BOOL, .def = "true",
+		.help = "generate a TSIG key named lab.test. on first start, kept in the store and written "
+			"to <data_dir>/lab.test.tsig as hmac-sha256:NAME:SECRET" },
 	TB_OPTIONS_END
 };
 
@@ -442,6 +447,7 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 		tb_bytes_free(&b);
 		s->n_keys++;
 	}
+	s->lab_key = tb_cfg_bool(sec, "lab_key");
 	s->resolver.impl = s;
 	s->resolver.lookup = resolver_lookup;
 	*state = s;
@@ -451,13 +457,77 @@ fail:
 	return TB_ERR_CONFIG;
 }
 
+#define LAB_KEY_KV "dns.lab_tsig_key"
+
+static int put_lab_key(sqlite3 *db, void *arg)
+{
+	const struct dns_tsig_key *k = arg;
+	return tb_store_kv_put(db, LAB_KEY_KV, k->secret, k->secret_len);
+}
+
+/* The lab TSIG key: made once, kept in the store, exported for nsupdate and certbot. */
+static int load_lab_key(struct dns_server *s)
+{
+	struct dns_tsig_key *k = &s->keys[s->n_keys];
+	memcpy(k->name, "\3lab\4test", 10);
+	void *val = NULL;
+	size_t len = 0;
+	sqlite3 *db = tb_store_reader(s->core->store);
+	int err = tb_store_kv_get(db, LAB_KEY_KV, &val, &len);
+	if (err == 0 && len >= 16 && len <= sizeof k->secret) {
+		memcpy(k->secret, val, len);
+		k->secret_len = len;
+	} else {
+		k->secret_len = 32;
+		tb_random(k->secret, k->secret_len);
+		err = tb_store_write_sync(s->core->store, put_lab_key, k);
+		if (err) {
+			free(val);
+			return err;
+		}
+	}
+	free(val);
+	s->n_keys++;
+	struct tb_bytes b = { 0 };
+	tb_bytes_printf(&b, "hmac-sha256:lab.test:");
+	tb_base64_encode(&b, k->secret, k->secret_len);
+	tb_bytes_u8(&b, '\n');
+	char path[1200];
+	snprintf(path, sizeof path, "%s/lab.test.tsig", s->core->data_dir ? s->core->data_dir : ".");
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd >= 0) {
+		if (write(fd, b.p, b.len) != (ssize_t)b.len)
+			TB_WARN("dns", "could not write %s", path);
+		close(fd);
+		tb_core_announce(s->core, "dns", "DNS update key", "%s", path);
+	} else {
+		TB_WARN("dns", "could not write %s: %s", path, strerror(errno));
+	}
+	tb_crypto_wipe(b.p, b.len);
+	tb_bytes_free(&b);
+	return 0;
+}
+
 static int dns_start(void *state)
 {
 	struct dns_server *s = state;
-	randombytes_buf(s->cookie_secret, sizeof s->cookie_secret);
-	int err = dns_server_listen(s);
-	if (err)
+	tb_random(s->cookie_secret, sizeof s->cookie_secret);
+	int err;
+	if (s->core->store) {
+		if (s->lab_key && (err = load_lab_key(s)) != 0) {
+			TB_ERROR("dns", "cannot create the lab TSIG key: %s", tb_strerror(err));
+			return err;
+		}
+		if ((err = dns_journal_replay(s)) != 0)
+			return err;
+	}
+	err = dns_server_listen(s);
+	if (err) {
+		/* close what was opened; main runs the loop once more before freeing us */
+		s->stop_done = NULL;
+		dns_server_close(s);
 		return err;
+	}
 	size_t nrec = 0;
 	for (const struct dns_zone *z = s->zones.zones; z; z = z->next)
 		nrec += z->nrecords;
@@ -486,6 +556,7 @@ static void dns_stop(void *state, tb_done_cb done, void *arg)
 		s->closing++;
 		uv_close((uv_handle_t *)&p->t, pending_closed);
 	}
+	dns_update_hold_for_stop(s);
 	dns_server_close(s);
 	if (--s->closing == 0)
 		done(arg);

@@ -87,7 +87,8 @@ enum dns_rcode {
 	DNS_RCODE_NXRRSET = 8,
 	DNS_RCODE_NOTAUTH = 9,
 	DNS_RCODE_NOTZONE = 10,
-	DNS_RCODE_BADVERS = 16, /* extended (OPT), also BADSIG in TSIG */
+	DNS_RCODE_BADVERS = 16, /* extended (OPT) */
+	DNS_RCODE_BADSIG = 16,  /* the same value, in the TSIG error field */
 	DNS_RCODE_BADKEY = 17,
 	DNS_RCODE_BADTIME = 18,
 	DNS_RCODE_BADCOOKIE = 23,

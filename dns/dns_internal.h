@@ -104,10 +104,15 @@ struct dns_server {
 	size_t n_conns;
 	uint8_t cookie_secret[16];
 	size_t n_keys;
-	struct dns_tsig_key keys[DNS_TSIG_KEYS_MAX];
+	struct dns_tsig_key keys[DNS_TSIG_KEYS_MAX + 1]; /* + the generated lab key */
+	int lab_key;                  /* generate/load the lab TSIG key at start */
 	struct dns_stats stats;
 	struct tb_resolver resolver;
 	struct dns_pending *pending;  /* resolver lookups waiting to call back */
+	struct dns_update *updates;   /* dynamic updates waiting for their commit */
+	/* the transport of the message being answered (for answers sent later) */
+	struct dns_udp_listener *cur_udp;
+	struct dns_tcp_conn *cur_conn;
 	/* stop */
 	int stopping;
 	size_t closing;               /* handles whose close callback is pending */
@@ -123,6 +128,17 @@ int dns_parse_hostport(const char *s, int default_port, struct sockaddr_storage 
 size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 	const struct sockaddr *from, int tcp, uint8_t *out, size_t outcap);
 int dns_server_listen(struct dns_server *s);
+void dns_server_udp_send(struct dns_udp_listener *l, const uint8_t *p, size_t n,
+	const struct sockaddr *to);
+void dns_server_tcp_send(struct dns_tcp_conn *c, const uint8_t *p, size_t n);
+
+/* update.c: RFC 2136 + TSIG. Returns the answer length, or 0 when it will be sent later. */
+size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const uint8_t *q, size_t qlen,
+	const struct sockaddr *from, int tcp, uint8_t *out, size_t cap);
+void dns_update_forget_conn(struct dns_server *s, struct dns_tcp_conn *c);
+/* Makes a stop wait for every update still being committed; returns how many. */
+size_t dns_update_hold_for_stop(struct dns_server *s);
+int dns_journal_replay(struct dns_server *s);
 void dns_server_close(struct dns_server *s);
 
 #endif

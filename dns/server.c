@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -270,6 +271,15 @@ size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 	if (r.edns && m.edns.has_cookie)
 		make_cookie(s, &m, from, &r);
 	int opcode = DNS_OPCODE(m.flags);
+	if (opcode == DNS_OP_UPDATE) {
+		if (from && !dns_acl_match(&s->allow_query, from)) {
+			s->stats.refused++;
+			len = error_reply(s, &m, &r, rflags, DNS_RCODE_REFUSED, out, outcap);
+		} else {
+			len = dns_update_handle(s, &m, q, qlen, from, tcp, out, tcp ? outcap : 512);
+		}
+		goto done;
+	}
 	if (opcode != DNS_OP_QUERY) {
 		len = error_reply(s, &m, &r, rflags, DNS_RCODE_NOTIMP, out, outcap);
 		goto done;
@@ -384,6 +394,21 @@ static void udp_sent(uv_udp_send_t *req, int status)
 	free(req);
 }
 
+void dns_server_udp_send(struct dns_udp_listener *l, const uint8_t *p, size_t n,
+	const struct sockaddr *to)
+{
+	uv_buf_t ob = uv_buf_init((char *)p, (unsigned)n);
+	if (uv_udp_try_send(&l->h, &ob, 1, to) >= 0)
+		return;
+	struct udp_send *us = malloc(sizeof *us + n);
+	if (!us)
+		return;
+	memcpy(us->data, p, n);
+	ob = uv_buf_init((char *)us->data, (unsigned)n);
+	if (uv_udp_send(&us->req, &l->h, &ob, 1, to, udp_sent))
+		free(us);
+}
+
 /* Queued send for what sendmmsg could not take right now. */
 static void udp_send_copy(uv_udp_t *h, const uint8_t *p, size_t n, const struct sockaddr *addr)
 {
@@ -448,8 +473,10 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const stru
 		return;
 	s->stats.queries_udp++;
 	uint8_t *out = l->sbuf + l->nq * DNS_UDP_OUT_MAX;
+	s->cur_udp = l;
 	size_t n = dns_server_answer(s, (const uint8_t *)buf->base, (size_t)nread, addr, 0, out,
 		DNS_UDP_OUT_MAX);
+	s->cur_udp = NULL;
 	if (n) {
 		l->qlen[l->nq] = n;
 		memcpy(&l->qaddr[l->nq], addr,
@@ -504,6 +531,7 @@ static void conn_close(struct dns_tcp_conn *c)
 		return;
 	c->closing = 1;
 	struct dns_server *s = c->srv;
+	dns_update_forget_conn(s, c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -549,6 +577,28 @@ static void tcp_written(uv_write_t *req, int status)
 	}
 }
 
+void dns_server_tcp_send(struct dns_tcp_conn *c, const uint8_t *p, size_t n)
+{
+	if (c->closing)
+		return;
+	struct tcp_write *w = malloc(sizeof *w + 2 + n);
+	if (!w) {
+		conn_close(c);
+		return;
+	}
+	w->c = c;
+	w->data[0] = (uint8_t)(n >> 8);
+	w->data[1] = (uint8_t)n;
+	memcpy(w->data + 2, p, n);
+	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)(2 + n));
+	if (uv_write(&w->req, (uv_stream_t *)&c->h, &b, 1, tcp_written)) {
+		free(w);
+		conn_close(c);
+		return;
+	}
+	c->queued++;
+}
+
 static void tcp_process(struct dns_tcp_conn *c)
 {
 	struct dns_server *s = c->srv;
@@ -563,28 +613,14 @@ static void tcp_process(struct dns_tcp_conn *c)
 		if (c->len - off - 2 < ml)
 			break;
 		s->stats.queries_tcp++;
+		s->cur_conn = c;
 		size_t n = dns_server_answer(s, c->buf + off + 2, ml, (struct sockaddr *)&c->peer, 1,
 			out + 2, sizeof out - 2);
+		s->cur_conn = NULL;
 		off += 2 + ml;
 		uv_timer_again(&c->idle);
-		if (!n)
-			continue;
-		struct tcp_write *w = malloc(sizeof *w + 2 + n);
-		if (!w) {
-			conn_close(c);
-			return;
-		}
-		w->c = c;
-		w->data[0] = (uint8_t)(n >> 8);
-		w->data[1] = (uint8_t)n;
-		memcpy(w->data + 2, out + 2, n);
-		uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)(2 + n));
-		if (uv_write(&w->req, (uv_stream_t *)&c->h, &b, 1, tcp_written)) {
-			free(w);
-			conn_close(c);
-			return;
-		}
-		c->queued++;
+		if (n)
+			dns_server_tcp_send(c, out + 2, n);
 	}
 	if (off) {
 		memmove(c->buf, c->buf + off, c->len - off);
@@ -663,9 +699,47 @@ static void fmt_addr(const struct sockaddr *sa, char *buf, size_t n)
 	}
 }
 
+/*
+ * Port 0 asks for any free port, the same for UDP and TCP: probe with plain
+ * sockets until one port is free for both (bounded), then bind there.
+ */
+static int pick_port(struct sockaddr_storage *ss)
+{
+	struct sockaddr *sa = (struct sockaddr *)ss;
+	in_port_t *port = sa->sa_family == AF_INET6 ? &((struct sockaddr_in6 *)ss)->sin6_port
+						  : &((struct sockaddr_in *)ss)->sin_port;
+	if (*port != 0)
+		return 0;
+	socklen_t sl = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	for (int attempt = 0; attempt < 32; attempt++) {
+		struct sockaddr_storage probe = *ss;
+		int u = socket(sa->sa_family, SOCK_DGRAM, 0);
+		int t = socket(sa->sa_family, SOCK_STREAM, 0);
+		int ok = u >= 0 && t >= 0 && bind(u, (struct sockaddr *)&probe, sl) == 0;
+		if (ok) {
+			socklen_t pl = sizeof probe;
+			ok = getsockname(u, (struct sockaddr *)&probe, &pl) == 0 &&
+			     bind(t, (struct sockaddr *)&probe, sl) == 0;
+		}
+		if (u >= 0)
+			close(u);
+		if (t >= 0)
+			close(t);
+		if (ok) {
+			*port = sa->sa_family == AF_INET6 ? ((struct sockaddr_in6 *)&probe)->sin6_port
+							  : ((struct sockaddr_in *)&probe)->sin_port;
+			return 0;
+		}
+	}
+	return UV_EADDRINUSE;
+}
+
 int dns_server_listen(struct dns_server *s)
 {
 	for (size_t i = 0; i < s->n_listen; i++) {
+		int prc = pick_port(&s->listen_addr[i]);
+		if (prc)
+			return prc;
 		struct sockaddr *sa = (struct sockaddr *)&s->listen_addr[i];
 		char name[80];
 		fmt_addr(sa, name, sizeof name);

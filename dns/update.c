@@ -1,0 +1,721 @@
+/*
+ * DESIGN: dynamic update (RFC 2136) authenticated with TSIG (RFC 8945).
+ *
+ * An UPDATE must be signed with HMAC-SHA256 by a configured key (or the lab
+ * key generated on first start); unsigned updates are REFUSED. The request
+ * MAC is checked over the message without its TSIG record (original ID,
+ * ARCOUNT - 1) followed by the TSIG variables; the time must be within fudge.
+ * Then RFC 2136 section 3 in order: zone section, prerequisites, prescan of
+ * the update section, and the updates themselves, applied to the in-memory
+ * zone at once (so the next update's prerequisites see them). Every effective
+ * change is recorded as an add or delete of one record, the SOA serial is
+ * incremented (and recorded as an add of the new SOA), and the records go to
+ * the store's dns_update_journal in one write job. The client gets its
+ * (signed) answer only after that job has committed; a failed commit answers
+ * SERVFAIL. At start the journal is replayed over the configured zone data.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/crypto.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/store.h"
+#include "core/subsystem.h"
+#include "dns/dns.h"
+#include "dns/dns_internal.h"
+
+#define TSIG_FUDGE 300
+static const uint8_t alg_hmac_sha256[] = "\x0bhmac-sha256";
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* ---- TSIG ---- */
+
+struct tsig {
+	const uint8_t *alg;
+	uint64_t time_signed;
+	uint16_t fudge;
+	const uint8_t *mac;
+	uint16_t mac_len;
+	uint16_t orig_id;
+	uint16_t error;
+	const uint8_t *other;
+	uint16_t other_len;
+};
+
+static int tsig_parse(const uint8_t *rd, size_t n, struct tsig *t)
+{
+	int al = dns_name_len(rd, n);
+	if (al < 0)
+		return TB_ERR_INVALID;
+	size_t o = (size_t)al;
+	if (n - o < 10)
+		return TB_ERR_INVALID;
+	t->alg = rd;
+	t->time_signed = 0;
+	for (int i = 0; i < 6; i++)
+		t->time_signed = t->time_signed << 8 | rd[o + (size_t)i];
+	t->fudge = rd16(rd + o + 6);
+	t->mac_len = rd16(rd + o + 8);
+	o += 10;
+	if (n - o < (size_t)t->mac_len + 6)
+		return TB_ERR_INVALID;
+	t->mac = rd + o;
+	o += t->mac_len;
+	t->orig_id = rd16(rd + o);
+	t->error = rd16(rd + o + 2);
+	t->other_len = rd16(rd + o + 4);
+	o += 6;
+	if (n - o != t->other_len)
+		return TB_ERR_INVALID;
+	t->other = rd + o;
+	return 0;
+}
+
+static void put_lower_name(struct tb_bytes *b, const uint8_t *name)
+{
+	uint8_t tmp[DNS_NAME_MAX];
+	int l = dns_name_len(name, DNS_NAME_MAX);
+	if (l < 0)
+		return;
+	memcpy(tmp, name, (size_t)l);
+	dns_name_lower(tmp);
+	tb_bytes_append(b, tmp, (size_t)l);
+}
+
+/*
+ * HMAC-SHA256 over [u16 len, request MAC] + message + TSIG variables
+ * (RFC 8945 4.3.3). msg is the message without TSIG, with ARCOUNT and ID
+ * already as they must be hashed.
+ */
+static int tsig_mac(const struct dns_tsig_key *k, const uint8_t *req_mac, size_t req_mac_len,
+	const uint8_t *msg, size_t msglen, uint64_t time_signed, uint16_t fudge, uint16_t error,
+	const uint8_t *other, uint16_t other_len, uint8_t out[TB_SHA256_LEN])
+{
+	struct tb_bytes b = { 0 };
+	if (req_mac) {
+		tb_bytes_u16(&b, (uint16_t)req_mac_len);
+		tb_bytes_append(&b, req_mac, req_mac_len);
+	}
+	tb_bytes_append(&b, msg, msglen);
+	put_lower_name(&b, k->name);
+	tb_bytes_u16(&b, DNS_C_ANY);
+	tb_bytes_u32(&b, 0);
+	tb_bytes_append(&b, alg_hmac_sha256, sizeof alg_hmac_sha256);
+	tb_bytes_u16(&b, (uint16_t)(time_signed >> 32));
+	tb_bytes_u32(&b, (uint32_t)time_signed);
+	tb_bytes_u16(&b, fudge);
+	tb_bytes_u16(&b, error);
+	tb_bytes_u16(&b, other_len);
+	tb_bytes_append(&b, other, other_len);
+	int err = b.err ? b.err
+			: tb_hmac(TB_HASH_SHA256, TB_BUF(k->secret, k->secret_len), tb_bytes_buf(&b), out);
+	tb_bytes_free(&b);
+	return err;
+}
+
+/*
+ * Appends a TSIG record to the finished message in buf (length *len, capacity
+ * cap) and bumps ARCOUNT. mac_it: compute a MAC (else an empty one, for
+ * BADKEY/BADSIG answers).
+ */
+static int tsig_sign(const struct dns_tsig_key *k, const uint8_t *req_mac, size_t req_mac_len,
+	uint8_t *buf, size_t *len, size_t cap, uint16_t error, int mac_it, uint64_t now)
+{
+	uint8_t mac[TB_SHA256_LEN], other[6];
+	uint16_t other_len = 0;
+	if (error == DNS_RCODE_BADTIME) {
+		for (int i = 0; i < 6; i++)
+			other[i] = (uint8_t)(now >> (8 * (5 - i)));
+		other_len = 6;
+	}
+	if (mac_it && tsig_mac(k, req_mac, req_mac_len, buf, *len, now, TSIG_FUDGE, error, other,
+			      other_len, mac))
+		return TB_ERR_CRYPTO;
+	struct tb_bytes rr = { 0 };
+	int kl = dns_name_len(k->name, DNS_NAME_MAX);
+	tb_bytes_append(&rr, k->name, (size_t)kl);
+	tb_bytes_u16(&rr, DNS_T_TSIG);
+	tb_bytes_u16(&rr, DNS_C_ANY);
+	tb_bytes_u32(&rr, 0);
+	size_t mark;
+	tb_bytes_vec_begin(&rr, 2, &mark);
+	tb_bytes_append(&rr, alg_hmac_sha256, sizeof alg_hmac_sha256);
+	tb_bytes_u16(&rr, (uint16_t)(now >> 32));
+	tb_bytes_u32(&rr, (uint32_t)now);
+	tb_bytes_u16(&rr, TSIG_FUDGE);
+	tb_bytes_vec(&rr, 2, mac, mac_it ? sizeof mac : 0);
+	tb_bytes_u16(&rr, rd16(buf)); /* original ID */
+	tb_bytes_u16(&rr, error);
+	tb_bytes_vec(&rr, 2, other, other_len);
+	tb_bytes_vec_end(&rr, 2, mark);
+	int err = rr.err;
+	if (!err && *len + rr.len > cap)
+		err = TB_ERR_TOO_LARGE;
+	if (!err) {
+		memcpy(buf + *len, rr.p, rr.len);
+		*len += rr.len;
+		uint16_t ar = (uint16_t)(rd16(buf + 10) + 1);
+		buf[10] = (uint8_t)(ar >> 8);
+		buf[11] = (uint8_t)ar;
+	}
+	tb_bytes_free(&rr);
+	return err;
+}
+
+/* ---- journal ---- */
+
+/* One effective change: op 'a' (add) or 'd' (delete one record). */
+static void journal_put(struct tb_bytes *j, char op, const uint8_t *owner, uint16_t type, uint32_t ttl,
+	const uint8_t *rdata, size_t rdlen)
+{
+	int ol = dns_name_len(owner, DNS_NAME_MAX);
+	tb_bytes_u8(j, (uint8_t)op);
+	tb_bytes_u8(j, (uint8_t)ol);
+	tb_bytes_append(j, owner, (size_t)ol);
+	tb_bytes_u16(j, type);
+	tb_bytes_u32(j, ttl);
+	tb_bytes_vec(j, 2, rdata, rdlen);
+}
+
+struct dns_update {
+	struct dns_server *s;
+	struct dns_update *prev, *next;
+	int counted;          /* a stop waits for its commit */
+	/* where the answer goes */
+	int tcp;
+	struct dns_udp_listener *udp;
+	struct dns_tcp_conn *conn;
+	struct sockaddr_storage addr;
+	/* what the answer says */
+	uint8_t resp[512];
+	size_t resp_len;
+	const struct dns_tsig_key *key;
+	uint8_t req_mac[TB_SHA256_LEN];
+	size_t req_mac_len;
+	/* what the store records */
+	char zone[1100];
+	uint32_t serial;
+	struct tb_bytes journal;
+	int64_t at;
+};
+
+static int journal_job(sqlite3 *db, void *arg)
+{
+	struct dns_update *u = arg;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db,
+		    "INSERT INTO dns_update_journal(zone, serial, op, owner, type, ttl, rdata, at)"
+		    " VALUES (?,?,?,?,?,?,?,?)",
+		    -1, &st, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	int err = 0;
+	size_t o = 0;
+	const uint8_t *j = u->journal.p;
+	while (!err && o < u->journal.len) {
+		char op = (char)j[o];
+		size_t ol = j[o + 1];
+		const uint8_t *owner = j + o + 2;
+		o += 2 + ol;
+		uint16_t type = rd16(j + o);
+		uint32_t ttl = (uint32_t)rd16(j + o + 2) << 16 | rd16(j + o + 4);
+		uint16_t rdlen = rd16(j + o + 6);
+		const uint8_t *rdata = j + o + 8;
+		o += 8 + rdlen;
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, u->zone, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, u->serial);
+		sqlite3_bind_text(st, 3, op == 'a' ? "add" : "del", -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 4, owner, (int)ol, SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, type);
+		sqlite3_bind_int64(st, 6, ttl);
+		sqlite3_bind_blob(st, 7, rdlen ? (const void *)rdata : (const void *)"", rdlen, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 8, u->at);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			err = TB_ERR_STORE;
+	}
+	sqlite3_finalize(st);
+	if (err)
+		return err;
+	if (sqlite3_prepare_v2(db,
+		    "INSERT INTO dns_zone_serial(zone, serial) VALUES (?,?)"
+		    " ON CONFLICT(zone) DO UPDATE SET serial = excluded.serial",
+		    -1, &st, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_text(st, 1, u->zone, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, u->serial);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		err = TB_ERR_STORE;
+	sqlite3_finalize(st);
+	return err;
+}
+
+int dns_journal_replay(struct dns_server *s)
+{
+	sqlite3 *db = s->core && s->core->store ? tb_store_reader(s->core->store) : NULL;
+	if (!db)
+		return 0;
+	for (struct dns_zone *z = s->zones.zones; z; z = z->next) {
+		char zone[1100];
+		dns_name_str(z->origin, zone, sizeof zone);
+		sqlite3_stmt *st = NULL;
+		if (sqlite3_prepare_v2(db,
+			    "SELECT op, owner, type, ttl, rdata FROM dns_update_journal WHERE zone = ? ORDER BY id",
+			    -1, &st, NULL) != SQLITE_OK)
+			return TB_ERR_STORE;
+		sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
+		size_t n = 0, bad = 0;
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *op = (const char *)sqlite3_column_text(st, 0);
+			const uint8_t *owner = sqlite3_column_blob(st, 1);
+			int ol = sqlite3_column_bytes(st, 1);
+			uint16_t type = (uint16_t)sqlite3_column_int(st, 2);
+			uint32_t ttl = (uint32_t)sqlite3_column_int64(st, 3);
+			const uint8_t *rd = sqlite3_column_blob(st, 4);
+			int rl = sqlite3_column_bytes(st, 4);
+			if (!op || !owner || ol <= 0 || ol > DNS_NAME_MAX || dns_name_len(owner, (size_t)ol) != ol ||
+				rl < 0 || rl > 65535) {
+				bad++;
+				continue;
+			}
+			int e;
+			if (strcmp(op, "add") == 0) {
+				struct dns_rr rr = { owner, type, DNS_C_IN, ttl, rd ? rd : (const uint8_t *)"",
+					(uint16_t)rl };
+				e = dns_zone_add_rr(z, &rr);
+			} else {
+				e = dns_zone_del_rr(z, owner, type, rd ? rd : (const uint8_t *)"", (size_t)rl);
+			}
+			if (e && e != TB_ERR_NOT_FOUND)
+				bad++;
+			n++;
+		}
+		sqlite3_finalize(st);
+		if (n)
+			TB_INFO("dns", "zone %s: replayed %zu journal record(s)%s", zone, n,
+				bad ? " (some no longer apply)" : "");
+	}
+	return 0;
+}
+
+/* ---- applying an update ---- */
+
+static int name_in_use(const struct dns_zone *z, const uint8_t *name)
+{
+	const struct dns_node *n = dns_zone_find(z, name);
+	return n && n->rrsets;
+}
+
+static int is_meta(uint16_t t)
+{
+	return t == DNS_T_OPT || t == DNS_T_TSIG || t == DNS_T_TKEY || (t >= 128 && t <= 255);
+}
+
+static int rrset_has(const struct dns_rrset *rs, const uint8_t *rd, size_t len)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		if (dns_rd_len(rs->rd[i]) == len && memcmp(rs->rd[i] + 2, rd, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* RFC 2136 3.2: prerequisites. Returns an RCODE. */
+static int check_prereqs(const struct dns_zone *z, const struct dns_rr *pr, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct dns_rr *r = &pr[i];
+		if (r->ttl != 0)
+			return DNS_RCODE_FORMERR;
+		if (!dns_name_is_sub(r->owner, z->origin))
+			return DNS_RCODE_NOTZONE;
+		const struct dns_node *node = dns_zone_find(z, r->owner);
+		if (r->rclass == DNS_C_ANY) {
+			if (r->rdlen)
+				return DNS_RCODE_FORMERR;
+			if (r->type == DNS_T_ANY) {
+				if (!name_in_use(z, r->owner))
+					return DNS_RCODE_NXDOMAIN;
+			} else if (!node || !dns_node_rrset(node, r->type)) {
+				return DNS_RCODE_NXRRSET;
+			}
+		} else if (r->rclass == DNS_C_NONE) {
+			if (r->rdlen)
+				return DNS_RCODE_FORMERR;
+			if (r->type == DNS_T_ANY) {
+				if (name_in_use(z, r->owner))
+					return DNS_RCODE_YXDOMAIN;
+			} else if (node && dns_node_rrset(node, r->type)) {
+				return DNS_RCODE_YXRRSET;
+			}
+		} else if (r->rclass == DNS_C_IN) {
+			/* value-dependent: the RRset must equal the records given for it */
+			const struct dns_rrset *rs = node ? dns_node_rrset(node, r->type) : NULL;
+			if (!rs || !rrset_has(rs, r->rdata, r->rdlen))
+				return DNS_RCODE_NXRRSET;
+			size_t same = 0;
+			for (size_t k = 0; k < n; k++)
+				if (pr[k].rclass == DNS_C_IN && pr[k].type == r->type &&
+					dns_name_eq(pr[k].owner, r->owner))
+					same++;
+			if (same != rs->n)
+				return DNS_RCODE_NXRRSET;
+		} else {
+			return DNS_RCODE_FORMERR;
+		}
+	}
+	return DNS_RCODE_NOERROR;
+}
+
+/* RFC 2136 3.4.1: prescan. */
+static int prescan(const struct dns_zone *z, const struct dns_rr *up, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct dns_rr *r = &up[i];
+		if (!dns_name_is_sub(r->owner, z->origin))
+			return DNS_RCODE_NOTZONE;
+		if (r->rclass == DNS_C_IN) {
+			if (is_meta(r->type) || r->type == DNS_T_ANY)
+				return DNS_RCODE_FORMERR;
+			if (dns_rdata_check(r->type, r->rdata, r->rdlen))
+				return DNS_RCODE_FORMERR;
+		} else if (r->rclass == DNS_C_ANY) {
+			if (r->ttl || r->rdlen || (is_meta(r->type) && r->type != DNS_T_ANY))
+				return DNS_RCODE_FORMERR;
+		} else if (r->rclass == DNS_C_NONE) {
+			if (r->ttl || is_meta(r->type))
+				return DNS_RCODE_FORMERR;
+		} else {
+			return DNS_RCODE_FORMERR;
+		}
+	}
+	return DNS_RCODE_NOERROR;
+}
+
+static void del_one(struct dns_zone *z, struct tb_bytes *j, const uint8_t *owner, uint16_t type,
+	uint32_t ttl, const uint8_t *rd, size_t len)
+{
+	if (dns_zone_del_rr(z, owner, type, rd, len) == 0)
+		journal_put(j, 'd', owner, type, ttl, rd, len);
+}
+
+/* Deletes a whole RRset, one journaled record at a time. */
+static void del_rrset(struct dns_zone *z, struct tb_bytes *j, const uint8_t *owner, uint16_t type)
+{
+	for (int guard = 0; guard < DNS_RRSET_MAX + 1; guard++) {
+		struct dns_node *n = dns_zone_find(z, owner);
+		struct dns_rrset *rs = n ? dns_node_rrset(n, type) : NULL;
+		if (!rs || !rs->n)
+			return;
+		uint8_t tmp[2 + 65535];
+		size_t l = dns_rd_len(rs->rd[rs->n - 1]);
+		memcpy(tmp, rs->rd[rs->n - 1], 2 + l);
+		del_one(z, j, owner, type, rs->ttl, tmp + 2, l);
+	}
+}
+
+/* RFC 2136 3.4.2. Returns the number of effective changes. */
+static size_t apply(struct dns_zone *z, const struct dns_rr *up, size_t n, struct tb_bytes *j)
+{
+	size_t before = j->len, changes = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct dns_rr *r = &up[i];
+		int apex = dns_name_eq(r->owner, z->origin);
+		struct dns_node *node = dns_zone_find(z, r->owner);
+		if (r->rclass == DNS_C_IN) {
+			if (r->type == DNS_T_SOA) {
+				/* only at the apex and only a newer serial (RFC 2136 3.4.2.2) */
+				const struct dns_rrset *soa = dns_node_rrset(z->apex, DNS_T_SOA);
+				if (!apex || !soa || r->rdlen < 20)
+					continue;
+				uint32_t cur, nw;
+				const uint8_t *c = soa->rd[0] + 2 + dns_rd_len(soa->rd[0]) - 20;
+				const uint8_t *w = r->rdata + r->rdlen - 20;
+				cur = (uint32_t)rd16(c) << 16 | rd16(c + 2);
+				nw = (uint32_t)rd16(w) << 16 | rd16(w + 2);
+				if ((int32_t)(nw - cur) <= 0)
+					continue;
+			}
+			if (dns_zone_add_rr(z, r) == 0)
+				journal_put(j, 'a', r->owner, r->type, r->ttl, r->rdata, r->rdlen);
+			/* CNAME beside other data (TB_ERR_EXISTS) is silently ignored, as 3.4.2.2 says */
+		} else if (r->rclass == DNS_C_ANY) {
+			if (!node)
+				continue;
+			if (r->type == DNS_T_ANY) {
+				uint16_t types[256];
+				size_t nt = 0;
+				for (struct dns_rrset *rs = node->rrsets; rs && nt < 256; rs = rs->next)
+					if (!(apex && (rs->type == DNS_T_SOA || rs->type == DNS_T_NS)))
+						types[nt++] = rs->type;
+				for (size_t k = 0; k < nt; k++)
+					del_rrset(z, j, r->owner, types[k]);
+			} else if (!(apex && (r->type == DNS_T_SOA || r->type == DNS_T_NS))) {
+				del_rrset(z, j, r->owner, r->type);
+			}
+		} else if (r->rclass == DNS_C_NONE) {
+			if (apex && r->type == DNS_T_SOA)
+				continue;
+			if (apex && r->type == DNS_T_NS) {
+				const struct dns_rrset *ns = dns_node_rrset(z->apex, DNS_T_NS);
+				if (!ns || ns->n <= 1)
+					continue; /* never the last NS */
+			}
+			struct dns_rrset *rs = node ? dns_node_rrset(node, r->type) : NULL;
+			if (rs)
+				del_one(z, j, r->owner, r->type, rs->ttl, r->rdata, r->rdlen);
+		}
+	}
+	for (size_t o = before; o < j->len;) {
+		changes++;
+		size_t ol = j->p[o + 1];
+		o += 2 + ol;
+		o += 8 + rd16(j->p + o + 6);
+	}
+	return changes;
+}
+
+/* Bumps the SOA serial (RFC 1982 arithmetic) and journals the new SOA. */
+static uint32_t bump_serial(struct dns_zone *z, struct tb_bytes *j)
+{
+	struct dns_rrset *soa = dns_node_rrset(z->apex, DNS_T_SOA);
+	if (!soa || !soa->n)
+		return 0;
+	size_t l = dns_rd_len(soa->rd[0]);
+	if (l < 20)
+		return 0;
+	uint8_t rd[2 * DNS_NAME_MAX + 20];
+	memcpy(rd, soa->rd[0] + 2, l);
+	uint8_t *sp = rd + l - 20;
+	uint32_t serial = (uint32_t)rd16(sp) << 16 | rd16(sp + 2);
+	serial++;
+	if (serial == 0)
+		serial = 1;
+	sp[0] = (uint8_t)(serial >> 24);
+	sp[1] = (uint8_t)(serial >> 16);
+	sp[2] = (uint8_t)(serial >> 8);
+	sp[3] = (uint8_t)serial;
+	struct dns_rr rr = { z->origin, DNS_T_SOA, DNS_C_IN, soa->ttl, rd, (uint16_t)l };
+	if (dns_zone_add_rr(z, &rr) == 0)
+		journal_put(j, 'a', z->origin, DNS_T_SOA, rr.ttl, rd, l);
+	return serial;
+}
+
+/* ---- the answer ---- */
+
+static size_t build_answer(const struct dns_msg *m, int rcode, uint8_t *out, size_t cap)
+{
+	struct dns_builder b;
+	dns_builder_init(&b, out, cap, m->id,
+		(uint16_t)(DNS_F_QR | (DNS_OP_UPDATE << 11) | (rcode & 0xf)));
+	if (m->n_qd == 1)
+		dns_builder_question(&b, m->qd[0].name, m->qd[0].qtype, m->qd[0].qclass);
+	return dns_builder_finish(&b);
+}
+
+static void send_answer(struct dns_update *u)
+{
+	struct dns_server *s = u->s;
+	if (u->tcp) {
+		if (u->conn)
+			dns_server_tcp_send(u->conn, u->resp, u->resp_len);
+	} else if (u->udp && !s->stopping) {
+		dns_server_udp_send(u->udp, u->resp, u->resp_len, (const struct sockaddr *)&u->addr);
+	}
+}
+
+static void unlink_update(struct dns_update *u)
+{
+	struct dns_server *s = u->s;
+	if (u->prev)
+		u->prev->next = u->next;
+	else
+		s->updates = u->next;
+	if (u->next)
+		u->next->prev = u->prev;
+}
+
+static void journal_done(int status, void *arg)
+{
+	struct dns_update *u = arg;
+	struct dns_server *s = u->s;
+	if (status) {
+		TB_ERROR("dns", "zone %s: update could not be stored: %s", u->zone, tb_strerror(status));
+		u->resp[3] = (uint8_t)((u->resp[3] & 0xf0) | DNS_RCODE_SERVFAIL);
+	}
+	size_t len = u->resp_len;
+	if (!tsig_sign(u->key, u->req_mac, u->req_mac_len, u->resp, &len, sizeof u->resp, 0, 1,
+		    (uint64_t)time(NULL))) {
+		u->resp_len = len;
+		send_answer(u);
+	}
+	int counted = u->counted;
+	unlink_update(u);
+	tb_bytes_free(&u->journal);
+	free(u);
+	if (counted && --s->closing == 0 && s->stop_done)
+		s->stop_done(s->stop_arg);
+}
+
+void dns_update_forget_conn(struct dns_server *s, struct dns_tcp_conn *c)
+{
+	for (struct dns_update *u = s->updates; u; u = u->next)
+		if (u->conn == c)
+			u->conn = NULL;
+}
+
+size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const uint8_t *q, size_t qlen,
+	const struct sockaddr *from, int tcp, uint8_t *out, size_t cap)
+{
+	uint64_t now = (uint64_t)time(NULL);
+	if (s->stopping)
+		return build_answer(m, DNS_RCODE_REFUSED, out, cap);
+	/* zone section: exactly one SOA question for a zone we serve */
+	if (m->n_qd != 1 || m->qd[0].qtype != DNS_T_SOA)
+		return build_answer(m, DNS_RCODE_FORMERR, out, cap);
+	/* TSIG first: an unsigned or badly signed update learns nothing about our zones */
+	if (!m->has_tsig) {
+		s->stats.refused++;
+		return build_answer(m, DNS_RCODE_REFUSED, out, cap);
+	}
+	size_t nad;
+	struct dns_rr *ad = dns_msg_section(m, DNS_SEC_ADDITIONAL, &nad);
+	const struct dns_rr *trr = &ad[nad - 1];
+	struct tsig t;
+	if (tsig_parse(trr->rdata, trr->rdlen, &t))
+		return build_answer(m, DNS_RCODE_FORMERR, out, cap);
+	const struct dns_tsig_key *key = NULL;
+	for (size_t i = 0; i < s->n_keys; i++)
+		if (dns_name_eq(s->keys[i].name, trr->owner))
+			key = &s->keys[i];
+	size_t len;
+	if (!key || !dns_name_eq(t.alg, alg_hmac_sha256)) {
+		/* BADKEY: answer NOTAUTH with an unsigned TSIG naming the key */
+		struct dns_tsig_key echo = { { 0 }, { 0 }, 0 };
+		memcpy(echo.name, trr->owner, (size_t)dns_name_len(trr->owner, DNS_NAME_MAX));
+		len = build_answer(m, DNS_RCODE_NOTAUTH, out, cap);
+		tsig_sign(&echo, NULL, 0, out, &len, cap, DNS_RCODE_BADKEY, 0, now);
+		return len;
+	}
+	/* the request as it was signed: without TSIG, ARCOUNT - 1, original ID */
+	uint8_t *signed_part = malloc(m->tsig_offset ? m->tsig_offset : 1);
+	if (!signed_part)
+		return 0;
+	memcpy(signed_part, q, m->tsig_offset);
+	uint16_t ar = (uint16_t)(rd16(q + 10) - 1);
+	signed_part[0] = (uint8_t)(t.orig_id >> 8);
+	signed_part[1] = (uint8_t)t.orig_id;
+	signed_part[10] = (uint8_t)(ar >> 8);
+	signed_part[11] = (uint8_t)ar;
+	uint8_t mac[TB_SHA256_LEN];
+	int e = tsig_mac(key, NULL, 0, signed_part, m->tsig_offset, t.time_signed, t.fudge, t.error, t.other,
+		t.other_len, mac);
+	free(signed_part);
+	(void)qlen;
+	/* RFC 8945 5.2.2.1: a truncated MAC must keep at least half the hash and 10 octets */
+	if (e || t.mac_len < TB_SHA256_LEN / 2 || t.mac_len > TB_SHA256_LEN ||
+		tb_memeq_ct(mac, t.mac, t.mac_len) != 0) {
+		len = build_answer(m, DNS_RCODE_NOTAUTH, out, cap);
+		tsig_sign(key, NULL, 0, out, &len, cap, DNS_RCODE_BADSIG, 0, now);
+		return len;
+	}
+	uint64_t lo = t.time_signed > t.fudge ? t.time_signed - t.fudge : 0;
+	if (now < lo || now > t.time_signed + t.fudge) {
+		len = build_answer(m, DNS_RCODE_NOTAUTH, out, cap);
+		tsig_sign(key, t.mac, t.mac_len, out, &len, cap, DNS_RCODE_BADTIME, 1, now);
+		return len;
+	}
+	/* From here on every answer is signed with the request MAC. */
+	int rcode = DNS_RCODE_NOERROR;
+	struct dns_zone *z = NULL;
+	for (struct dns_zone *zz = s->zones.zones; zz; zz = zz->next)
+		if (dns_name_eq(zz->origin, m->qd[0].name))
+			z = zz;
+	if (m->qd[0].qclass != DNS_C_IN)
+		rcode = DNS_RCODE_FORMERR;
+	else if (!z)
+		rcode = DNS_RCODE_NOTAUTH;
+	size_t npr, nup;
+	struct dns_rr *pr = dns_msg_section(m, DNS_SEC_ANSWER, &npr);
+	struct dns_rr *up = dns_msg_section(m, DNS_SEC_AUTHORITY, &nup);
+	if (!rcode)
+		rcode = check_prereqs(z, pr, npr);
+	if (!rcode)
+		rcode = prescan(z, up, nup);
+	struct dns_update *u = NULL;
+	if (!rcode) {
+		u = calloc(1, sizeof *u);
+		if (!u)
+			return 0;
+		u->s = s;
+		size_t changes = apply(z, up, nup, &u->journal);
+		if (changes)
+			u->serial = bump_serial(z, &u->journal);
+		if (u->journal.err) {
+			tb_bytes_free(&u->journal);
+			free(u);
+			u = NULL;
+			rcode = DNS_RCODE_SERVFAIL;
+		} else {
+			char zn[1100];
+			TB_INFO("dns", "zone %s: update applied (%zu change(s), serial %u)",
+				dns_name_str(z->origin, zn, sizeof zn), changes, u->serial);
+		}
+		if (u && (!changes || !s->core || !s->core->store)) {
+			/* nothing to store (or no store, in tests): answer now */
+			tb_bytes_free(&u->journal);
+			free(u);
+			u = NULL;
+		}
+	}
+	if (!u || rcode) {
+		len = build_answer(m, rcode, out, cap);
+		tsig_sign(key, t.mac, t.mac_len, out, &len, cap, 0, 1, now);
+		return len;
+	}
+	/* Answer once the journal has committed. */
+	u->tcp = tcp;
+	u->udp = s->cur_udp;
+	u->conn = s->cur_conn;
+	if (from)
+		memcpy(&u->addr, from, from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+								 : sizeof(struct sockaddr_in));
+	u->resp_len = build_answer(m, DNS_RCODE_NOERROR, u->resp, sizeof u->resp);
+	u->key = key;
+	memcpy(u->req_mac, t.mac, t.mac_len);
+	u->req_mac_len = t.mac_len;
+	dns_name_str(z->origin, u->zone, sizeof u->zone);
+	u->at = (int64_t)now;
+	u->next = s->updates;
+	if (s->updates)
+		s->updates->prev = u;
+	s->updates = u;
+	if (tb_store_write(s->core->store, journal_job, journal_done, u)) {
+		/* the store is closing: report failure now */
+		unlink_update(u);
+		tb_bytes_free(&u->journal);
+		free(u);
+		len = build_answer(m, DNS_RCODE_SERVFAIL, out, cap);
+		tsig_sign(key, t.mac, t.mac_len, out, &len, cap, 0, 1, now);
+		return len;
+	}
+	return 0;
+}
+
+size_t dns_update_hold_for_stop(struct dns_server *s)
+{
+	size_t n = 0;
+	for (struct dns_update *u = s->updates; u; u = u->next) {
+		if (!u->counted) {
+			u->counted = 1;
+			n++;
+		}
+	}
+	s->closing += n;
+	return n;
+}
