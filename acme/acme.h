@@ -269,6 +269,20 @@ int acme_jws_parse(const uint8_t *body, size_t len, struct acme_jws *jws, struct
  */
 int acme_jws_verify(const struct acme_jws *jws, const struct acme_key *key, struct acme_problem *prob);
 void acme_jws_free(struct acme_jws *jws);
+/*
+ * Endpoints differ in the key they accept: newAccount (and revokeCert by
+ * certificate key) need an embedded jwk (want_jwk = 1), every other POST a
+ * kid (want_jwk = 0). malformed with Boulder's wording otherwise.
+ */
+int acme_jws_require(const struct acme_jws *jws, int want_jwk, struct acme_problem *prob);
+/*
+ * keyChange (RFC 8555 section 7.3.5): the outer payload is itself a
+ * flattened JWS object. Same checks as acme_jws_parse except that it must
+ * carry the new key as "jwk" and must not carry a "nonce". The caller then
+ * verifies it with its own key, checks that its url equals the outer url and
+ * that the payload's "account" and "oldKey" name the account and its key.
+ */
+int acme_jws_parse_inner(const cJSON *obj, struct acme_jws *jws, struct acme_problem *prob);
 /* 0 when url equals the request URL; else unauthorized (RFC 8555 section 6.4). */
 int acme_jws_check_url(const struct acme_jws *jws, const char *request_url, struct acme_problem *prob);
 

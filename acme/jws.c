@@ -484,28 +484,19 @@ void acme_jws_free(struct acme_jws *jws)
 	memset(jws, 0, sizeof *jws);
 }
 
-int acme_jws_parse(const uint8_t *body, size_t len, struct acme_jws *jws, struct acme_problem *prob)
+/*
+ * The checks shared by a request body and a keyChange inner JWS. inner:
+ * the header must carry a jwk and must not carry a nonce (RFC 8555
+ * section 7.3.5); what = "JWS" or "inner JWS" for messages.
+ */
+static int parse_object(const cJSON *root, int inner, struct acme_jws *jws, struct acme_problem *prob)
 {
-	memset(jws, 0, sizeof *jws);
-	if (!body || len == 0)
-		return acme_problem_set(prob, ACME_PROB_MALFORMED, "Request body is empty; a JWS is required");
-	if (len > ACME_JWS_MAX_BODY)
-		return acme_problem_set(prob, ACME_PROB_MALFORMED, "Request body is larger than %u bytes",
-			ACME_JWS_MAX_BODY);
-	size_t i = 0;
-	while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
-		i++;
-	if (i == len || body[i] != '{')
-		return acme_problem_set(prob, ACME_PROB_MALFORMED,
-			"Request body is not a JSON object: the compact JWS serialization is not accepted");
-	cJSON *root = parse_json((const char *)body, len);
-	if (!root)
-		return acme_problem_set(prob, ACME_PROB_MALFORMED, "Parse error reading JWS");
+	const char *what = inner ? "inner JWS" : "JWS";
 	struct flat f;
-	int err = parse_flat(root, "JWS", &f, prob);
+	int err = parse_flat(root, what, &f, prob);
 	if (err)
 		goto out;
-	if ((err = parse_protected(f.protected_b64, "JWS", &jws->protected_header, prob)) != 0)
+	if ((err = parse_protected(f.protected_b64, what, &jws->protected_header, prob)) != 0)
 		goto out;
 	const cJSON *h = jws->protected_header;
 	int present;
@@ -548,14 +539,22 @@ int acme_jws_parse(const uint8_t *body, size_t len, struct acme_jws *jws, struct
 		}
 	}
 
+	if (inner && !jwk) {
+		err = acme_problem_set(prob, ACME_PROB_MALFORMED, "inner JWS must carry the new key as \"jwk\"");
+		goto out;
+	}
+	if (inner && cJSON_GetObjectItemCaseSensitive(h, "nonce")) {
+		err = acme_problem_set(prob, ACME_PROB_MALFORMED, "inner JWS must not carry a \"nonce\"");
+		goto out;
+	}
 	/* nonce: missing is badNonce (the client should retry), badly encoded is malformed */
-	const char *nonce = str_member(h, "nonce", &present);
+	const char *nonce = inner ? "" : str_member(h, "nonce", &present);
 	if (!nonce) {
 		err = acme_problem_set(prob, present ? ACME_PROB_MALFORMED : ACME_PROB_BAD_NONCE,
 			"JWS has no anti-replay nonce");
 		goto out;
 	}
-	if (!nonce[0] || strlen(nonce) > ACME_JWS_MAX_NONCE || !is_b64url_text(nonce)) {
+	if (!inner && (!nonce[0] || strlen(nonce) > ACME_JWS_MAX_NONCE || !is_b64url_text(nonce))) {
 		err = acme_problem_set(prob, ACME_PROB_MALFORMED, "JWS has an invalid anti-replay nonce (not base64url)");
 		goto out;
 	}
@@ -605,11 +604,52 @@ int acme_jws_parse(const uint8_t *body, size_t len, struct acme_jws *jws, struct
 	}
 	err = 0;
 out:
+	return err;
+}
+
+int acme_jws_parse(const uint8_t *body, size_t len, struct acme_jws *jws, struct acme_problem *prob)
+{
+	memset(jws, 0, sizeof *jws);
+	if (!body || len == 0)
+		return acme_problem_set(prob, ACME_PROB_MALFORMED, "Request body is empty; a JWS is required");
+	if (len > ACME_JWS_MAX_BODY)
+		return acme_problem_set(prob, ACME_PROB_MALFORMED, "Request body is larger than %u bytes",
+			ACME_JWS_MAX_BODY);
+	size_t i = 0;
+	while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
+		i++;
+	if (i == len || body[i] != '{')
+		return acme_problem_set(prob, ACME_PROB_MALFORMED,
+			"Request body is not a JSON object: the compact JWS serialization is not accepted");
+	cJSON *root = parse_json((const char *)body, len);
+	if (!root)
+		return acme_problem_set(prob, ACME_PROB_MALFORMED, "Parse error reading JWS");
+	int err = parse_object(root, 0, jws, prob);
 	cJSON_Delete(root);
 	if (err) {
 		acme_jws_free(jws);
 		return err < 0 ? err : TB_ERR_INVALID;
 	}
+	return 0;
+}
+
+int acme_jws_parse_inner(const cJSON *obj, struct acme_jws *jws, struct acme_problem *prob)
+{
+	memset(jws, 0, sizeof *jws);
+	int err = parse_object(obj, 1, jws, prob);
+	if (err) {
+		acme_jws_free(jws);
+		return err < 0 ? err : TB_ERR_INVALID;
+	}
+	return 0;
+}
+
+int acme_jws_require(const struct acme_jws *jws, int want_jwk, struct acme_problem *prob)
+{
+	if (want_jwk && !jws->key)
+		return acme_problem_set(prob, ACME_PROB_MALFORMED, "No embedded JWK in JWS header");
+	if (!want_jwk && !jws->kid)
+		return acme_problem_set(prob, ACME_PROB_MALFORMED, "No Key ID in JWS header");
 	return 0;
 }
 

@@ -28,6 +28,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			acme_eab_free(&e);
 		}
+		if (cJSON_GetObjectItemCaseSensitive(pl, "protected")) { /* keyChange inner JWS */
+			struct acme_jws inner;
+			if (acme_jws_parse_inner(pl, &inner, &prob) == 0)
+				acme_jws_verify(&inner, NULL, &prob);
+			acme_jws_free(&inner);
+		}
 		cJSON_Delete(pl);
 		char *r = acme_problem_render(&prob);
 		free(r);

@@ -496,6 +496,76 @@ static void test_eab(struct tb_pkey *ec256, struct tb_pkey *ec384)
 	free(jwk), free(jwk2);
 }
 
+static enum acme_problem_type inner_run(const char *json)
+{
+	cJSON *o = cJSON_Parse(json);
+	struct acme_jws j;
+	struct acme_problem p = { 0 };
+	int err = acme_jws_parse_inner(o, &j, &p);
+	if (!err)
+		err = acme_jws_verify(&j, NULL, &p);
+	if (!err)
+		err = acme_jws_check_url(&j, URL, &p);
+	acme_jws_free(&j);
+	cJSON_Delete(o);
+	return err ? p.type : ACME_PROB_NONE;
+}
+
+static void test_key_change(struct tb_pkey *old_key, struct tb_pkey *new_key)
+{
+	char *oj = jwk_of(old_key), *nj = jwk_of(new_key);
+	char *payload = fmt("{\"account\":\"https://ca/acct/1\",\"oldKey\":%s}", oj);
+	char *prot = fmt("{\"alg\":\"ES384\",\"jwk\":%s,\"url\":\"%s\"}", nj, URL);
+	char *inner = make_jws(new_key, "ES384", prot, payload);
+	CHECK_INT(inner_run(inner), ACME_PROB_NONE);
+	{
+		cJSON *o = cJSON_Parse(inner);
+		struct acme_jws j;
+		struct acme_problem p = { 0 };
+		CHECK_INT(acme_jws_parse_inner(o, &j, &p), 0);
+		CHECK_STR((const char *)j.payload, payload);
+		CHECK_INT(acme_jws_require(&j, 1, &p), 0);
+		CHECK(acme_jws_require(&j, 0, &p) != 0);
+		CHECK_STR(p.detail, "No Key ID in JWS header");
+		acme_jws_free(&j);
+		cJSON_Delete(o);
+	}
+	free(prot), free(inner);
+	/* a nonce, a kid instead of the jwk, another url */
+	prot = fmt("{\"alg\":\"ES384\",\"jwk\":%s,\"nonce\":\"bm9uY2U\",\"url\":\"%s\"}", nj, URL);
+	inner = make_jws(new_key, "ES384", prot, payload);
+	CHECK_INT(inner_run(inner), ACME_PROB_MALFORMED);
+	free(prot), free(inner);
+	prot = fmt("{\"alg\":\"ES384\",\"kid\":\"https://ca/acct/1\",\"url\":\"%s\"}", URL);
+	inner = make_jws(new_key, "ES384", prot, payload);
+	CHECK_INT(inner_run(inner), ACME_PROB_MALFORMED);
+	free(prot), free(inner);
+	prot = fmt("{\"alg\":\"ES384\",\"jwk\":%s,\"url\":\"%s/x\"}", nj, URL);
+	inner = make_jws(new_key, "ES384", prot, payload);
+	CHECK_INT(inner_run(inner), ACME_PROB_UNAUTHORIZED);
+	free(prot), free(inner);
+	/* signed by the old key instead of the new one */
+	prot = fmt("{\"alg\":\"ES384\",\"jwk\":%s,\"url\":\"%s\"}", nj, URL);
+	char *pb = b64u_str(prot), *plb = b64u_str(payload);
+	char *sb = sign_b64(old_key, "ES256", pb, plb);
+	inner = fmt("{\"protected\":\"%s\",\"payload\":\"%s\",\"signature\":\"%s\"}", pb, plb, sb);
+	CHECK_INT(inner_run(inner), ACME_PROB_MALFORMED);
+	free(prot), free(inner), free(pb), free(plb), free(sb);
+	free(oj), free(nj), free(payload);
+
+	/* an outer request with a kid where a jwk is needed */
+	struct acme_jws j;
+	struct acme_problem p = { 0 };
+	prot = fmt("{\"alg\":\"ES256\",\"kid\":\"https://ca/acct/1\",\"nonce\":\"bm9uY2U\",\"url\":\"%s\"}", URL);
+	char *body = make_jws(old_key, "ES256", prot, "{}");
+	CHECK_INT(acme_jws_parse((const uint8_t *)body, strlen(body), &j, &p), 0);
+	CHECK(acme_jws_require(&j, 1, &p) != 0);
+	CHECK_STR(p.detail, "No embedded JWK in JWS header");
+	CHECK_INT(acme_jws_require(&j, 0, &p), 0);
+	acme_jws_free(&j);
+	free(prot), free(body);
+}
+
 int main(void)
 {
 	struct tb_pkey *ec256 = NULL, *ec384 = NULL, *rsa = NULL;
@@ -510,6 +580,7 @@ int main(void)
 	test_malformed(ec256, ec384, rsa);
 	test_key_policy();
 	test_eab(ec256, ec384);
+	test_key_change(ec256, ec384);
 	tb_pkey_free(ec256);
 	tb_pkey_free(ec384);
 	tb_pkey_free(rsa);
