@@ -88,6 +88,7 @@ void dap_xof_aes_free(struct dap_xof_aes *x);
 #define DAP_VDAF_MAX_BITS 64              /* Sum / SumVec bits per element */
 #define DAP_VDAF_MAX_MEAS_LEN (1u << 20)   /* encoded measurement, field elements */
 #define DAP_VDAF_MAX_CHUNK_LENGTH (1u << 16)
+#define DAP_VDAF_MAX_SCRATCH ((size_t)256 << 20) /* per-call working memory, bytes */
 
 /* VDAF-08 codepoints */
 enum dap_vdaf_type {

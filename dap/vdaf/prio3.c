@@ -125,6 +125,8 @@ int dap_vdaf_init(struct dap_vdaf *v, enum dap_vdaf_type type, const struct dap_
 		       v->prove_rand_len * pr + v->query_rand_len * pr + 3 * v->verifier_len * pr +
 		       v->output_len + 3 * parts + v->gadget_arity * p + v->gadget_arity + 8 * p + 16;
 	v->scratch_size = elems * ELEM_MAX;
+	if (v->scratch_size > DAP_VDAF_MAX_SCRATCH)
+		return TB_ERR_TOO_LARGE;
 	if (v->field == 64)
 		f64_encode(v->shares_inv, f64_inv(f64_from_u64(v->shares)));
 	else

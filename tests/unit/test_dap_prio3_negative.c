@@ -383,6 +383,12 @@ static void params(void)
 	struct dap_vdaf_params sv = { .length = DAP_VDAF_MAX_MEAS_LEN, .bits = 2, .chunk_length = 10 };
 	CHECK(dap_vdaf_init(&v, DAP_PRIO3_SUMVEC, &sv) != 0);
 	CHECK(dap_vdaf_init(&v, (enum dap_vdaf_type)7, NULL) != 0);
+	/* within the length limit, but chunk 1 makes the proof (and working memory) huge */
+	struct dap_vdaf_params huge = { .length = DAP_VDAF_MAX_MEAS_LEN, .bits = 1, .chunk_length = 1 };
+	CHECK_INT(dap_vdaf_init(&v, DAP_PRIO3_SUMVEC, &huge), TB_ERR_TOO_LARGE);
+	struct dap_vdaf_params big = { .length = 100000, .bits = 1, .chunk_length = 316 };
+	CHECK_INT(dap_vdaf_init(&v, DAP_PRIO3_SUMVEC, &big), 0);
+	CHECK(v.scratch_size <= DAP_VDAF_MAX_SCRATCH);
 }
 
 static void ping_pong(void)
