@@ -194,8 +194,18 @@ void dap_turboshake128_absorb(struct dap_turboshake *t, const void *data, size_t
 			n -= DAP_TURBOSHAKE_RATE;
 			continue;
 		}
-		state_xor_byte(t->s, t->pos++, *p++);
-		n--;
+		if (t->pos % 8 == 0 && n >= 8) {
+			uint64_t w = 0;
+			for (int k = 0; k < 8; k++)
+				w |= (uint64_t)p[k] << (8 * k);
+			t->s[t->pos / 8] ^= w;
+			t->pos += 8;
+			p += 8;
+			n -= 8;
+		} else {
+			state_xor_byte(t->s, t->pos++, *p++);
+			n--;
+		}
 		if (t->pos == DAP_TURBOSHAKE_RATE) {
 			keccak_p12(t->s);
 			t->pos = 0;
@@ -225,6 +235,15 @@ void dap_turboshake128_squeeze(struct dap_turboshake *t, void *out, size_t n)
 			o += DAP_TURBOSHAKE_RATE;
 			n -= DAP_TURBOSHAKE_RATE;
 			t->pos = DAP_TURBOSHAKE_RATE;
+			continue;
+		}
+		if (t->pos % 8 == 0 && n >= 8) {
+			uint64_t w = t->s[t->pos / 8];
+			for (int k = 0; k < 8; k++)
+				o[k] = (uint8_t)(w >> (8 * k));
+			o += 8;
+			n -= 8;
+			t->pos += 8;
 			continue;
 		}
 		*o++ = state_byte(t->s, t->pos++);
