@@ -298,16 +298,19 @@ static void PFX(truncate)(const struct dap_vdaf *v, const FE *meas, FE *out)
 			out[i] = meas[i];
 		break;
 	case DAP_PRIO3_SUM:
-	case DAP_PRIO3_SUMVEC:
+	case DAP_PRIO3_SUMVEC: {
+		FE pw[DAP_VDAF_MAX_BITS];
+		pw[0] = F(one)();
+		for (size_t b = 1; b < v->bits; b++)
+			pw[b] = F(add)(pw[b - 1], pw[b - 1]);
 		for (size_t i = 0; i < v->output_len; i++) {
-			FE s = F(zero)();
-			for (size_t b = 0; b < v->bits; b++) {
-				FE w = F(from_u64)((uint64_t)1 << b);
-				s = F(add)(s, F(mul)(w, meas[i * v->bits + b]));
-			}
+			FE s = v->bits == 1 ? meas[i] : F(zero)();
+			for (size_t b = 0; b < v->bits && v->bits > 1; b++)
+				s = F(add)(s, F(mul)(pw[b], meas[i * v->bits + b]));
 			out[i] = s;
 		}
 		break;
+	}
 	}
 }
 
