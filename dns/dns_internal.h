@@ -139,6 +139,9 @@ void dns_update_forget_conn(struct dns_server *s, struct dns_tcp_conn *c);
 /* Makes a stop wait for every update still being committed; returns how many. */
 size_t dns_update_hold_for_stop(struct dns_server *s);
 int dns_journal_replay(struct dns_server *s);
+/* Signs a request (no request MAC) as a client would: for tests and fuzzing. */
+int dns_tsig_sign_request(const struct dns_tsig_key *k, uint8_t *buf, size_t *len, size_t cap,
+	uint64_t now);
 void dns_server_close(struct dns_server *s);
 
 #endif

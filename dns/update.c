@@ -169,6 +169,12 @@ static int tsig_sign(const struct dns_tsig_key *k, const uint8_t *req_mac, size_
 	return err;
 }
 
+int dns_tsig_sign_request(const struct dns_tsig_key *k, uint8_t *buf, size_t *len, size_t cap,
+	uint64_t now)
+{
+	return tsig_sign(k, NULL, 0, buf, len, cap, 0, 1, now);
+}
+
 /* ---- journal ---- */
 
 /* One effective change: op 'a' (add) or 'd' (delete one record). */
