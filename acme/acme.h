@@ -403,4 +403,23 @@ int acme_ari_cert_id_format(const struct acme_cert_id *id, char *out, size_t out
 /* The CertID of a certificate (DER): its AKI keyIdentifier and serial. TB_ERR_NOT_FOUND without an AKI. */
 int acme_ari_cert_id_from_der(const uint8_t *der, size_t len, struct acme_cert_id *out);
 
+/* ------------------------------------------------------------------ */
+/* Replay nonces (RFC 8555 section 6.5)                                 */
+/* ------------------------------------------------------------------ */
+
+#define ACME_NONCE_LEN 32                    /* base64url of 24 bytes: counter and MAC */
+#define ACME_NONCE_DEFAULT_WINDOW (1u << 16) /* nonces outstanding; older ones get badNonce */
+#define ACME_NONCE_MAX_WINDOW (1u << 24)     /* 2 MiB of bitmap at most */
+
+/* Single-use nonces, valid until the process restarts or they leave the window. Loop thread only. */
+struct acme_nonces;
+
+/* window 0: ACME_NONCE_DEFAULT_WINDOW. */
+int acme_nonces_new(struct acme_nonces **out, size_t window);
+void acme_nonces_free(struct acme_nonces *n);
+/* A fresh nonce for a Replay-Nonce header. */
+int acme_nonce_issue(struct acme_nonces *n, char out[ACME_NONCE_LEN + 1]);
+/* Accepts each issued nonce once; badNonce (invalid, expired or used) otherwise. */
+int acme_nonce_consume(struct acme_nonces *n, const char *nonce, struct acme_problem *prob);
+
 #endif
