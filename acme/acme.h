@@ -1,8 +1,10 @@
 /*
  * ACME (RFC 8555) building blocks: problem documents, identifiers, key
- * policy, JWS request parsing and verification, CSR checks. Pure library
- * code: no event loop, no store, no HTTP. The ACME service (later) maps
- * every failure here to an RFC 8555 problem document at its edge.
+ * policy, JWS request parsing and verification (incl. EAB and keyChange),
+ * CSR checks, challenge checks (http-01, dns-01, tls-alpn-01), ARI CertIDs
+ * and replay nonces. Pure library code: no event loop, no store, no HTTP.
+ * The ACME service (later) maps every failure here to an RFC 8555 problem
+ * document at its edge.
  *
  * Conventions: functions return 0 or a negative TB_ERR_* code; those that
  * judge client input also fill a struct acme_problem saying why, in the
