@@ -59,6 +59,14 @@ static const struct tb_option key_options[] = {
 	TB_OPTIONS_END
 };
 
+static const struct tb_option forwarder_options[] = {
+	{ .name = "zone", .type = TB_OPT_STRING, .def = "\".\"",
+		.help = "names at or below this zone go to these servers (the longest zone wins)" },
+	{ .name = "servers", .type = TB_OPT_STRINGS, .help = "upstream resolvers, \"host:port\" (port 53 when absent)",
+		.required = 1 },
+	TB_OPTIONS_END
+};
+
 static const struct tb_option dns_options[] = {
 	{ .name = "enabled", .type = TB_OPT_BOOL, .def = "true", .help = "run the DNS server" },
 	{ .name = "listen", .type = TB_OPT_STRINGS, .def = "[\"127.0.0.1:5353\",\"[::1]:5353\"]",
@@ -78,6 +86,16 @@ static const struct tb_option dns_options[] = {
 		.children = zone_options },
 	{ .name = "tsig_keys", .type = TB_OPT_TABLES, .def = "[]",
 		.help = "TSIG keys (RFC 8945) allowed to send dynamic updates", .children = key_options },
+	{ .name = "forwarders", .type = TB_OPT_TABLES, .def = "[]",
+		.help = "upstream resolvers for names outside the local zones", .children = forwarder_options },
+	{ .name = "forward_attempt_ms", .type = TB_OPT_INT, .def = "1000",
+		.help = "wait this long for one upstream answer before trying the next server", .min = 50, .max = 30000 },
+	{ .name = "forward_timeout_ms", .type = TB_OPT_INT, .def = "4000",
+		.help = "give up on a forwarded query (SERVFAIL) after this long", .min = 100, .max = 60000 },
+	{ .name = "use_0x20", .type = TB_OPT_BOOL, .def = "false",
+		.help = "randomise the case of forwarded query names and require it echoed (draft-vixie-dnsext-dns0x20)" },
+	{ .name = "cache_size", .type = TB_OPT_INT, .def = "10000",
+		.help = "forwarded answers kept (0: no cache)", .min = 0, .max = 10000000 },
 	{ .name = "lab_key", .type = TB_OPT_BOOL, .def = "true",
 		.help = "generate a TSIG key named lab.test. on first start, kept in the store and written "
 			"to <data_dir>/lab.test.tsig as hmac-sha256:NAME:SECRET" },
@@ -322,11 +340,62 @@ static void resolve_local(struct dns_server *s, const uint8_t *name, uint16_t qt
 	}
 }
 
+static void pending_queue(struct dns_server *s, struct dns_pending *p)
+{
+	uv_timer_init(s->loop, &p->t);
+	p->t.data = p;
+	p->next = s->pending;
+	if (s->pending)
+		s->pending->prev = p;
+	s->pending = p;
+	uv_timer_start(&p->t, pending_fire, 0, 0);
+}
+
+void dns_resolver_deliver(struct dns_server *s, const struct dns_fwd_client *cl,
+	const struct dns_cache_entry *e, enum tb_resolve_status status, const char *why)
+{
+	struct dns_pending *p = calloc(1, sizeof *p);
+	if (!p) {
+		cl->cb(TB_RESOLVE_ERROR, NULL, 0, "out of memory", cl->arg);
+		return;
+	}
+	p->s = s;
+	p->cb = cl->cb;
+	p->arg = cl->arg;
+	p->status = status;
+	if (why)
+		snprintf(p->detail, sizeof p->detail, "%s", why);
+	if (e) {
+		uint8_t rcode;
+		struct tb_rr rrs[DNS_RESOLVE_RRS_MAX];
+		size_t n = dns_cache_entry_records(e, cl->qtype, rrs, DNS_RESOLVE_RRS_MAX, &rcode);
+		for (size_t i = 0; i < n; i++) {
+			p->rrs[i] = rrs[i];
+			tb_bytes_append(&p->data, rrs[i].rdata.p, rrs[i].rdata.len);
+		}
+		p->n = n;
+		p->status = rcode == DNS_RCODE_NXDOMAIN ? TB_RESOLVE_NXDOMAIN
+			  : rcode == DNS_RCODE_NOERROR ? TB_RESOLVE_OK
+						       : TB_RESOLVE_SERVFAIL;
+		if (p->data.err) {
+			p->n = 0;
+			p->status = TB_RESOLVE_ERROR;
+		}
+	}
+	if (s->stopping) {
+		/* the stop drains pending lookups already queued; this one ends now */
+		p->cb(TB_RESOLVE_ERROR, NULL, 0, "resolver is stopping", p->arg);
+		tb_bytes_free(&p->data);
+		free(p);
+		return;
+	}
+	pending_queue(s, p);
+}
+
 static int resolver_lookup(void *impl, const char *name, uint16_t qtype, uint64_t timeout_ms,
 	tb_resolve_cb cb, void *arg)
 {
 	struct dns_server *s = impl;
-	(void)timeout_ms; /* local answers are immediate */
 	if (s->stopping)
 		return TB_ERR_STATE;
 	uint8_t wire[DNS_NAME_MAX];
@@ -343,14 +412,24 @@ static int resolver_lookup(void *impl, const char *name, uint16_t qtype, uint64_
 	p->s = s;
 	p->cb = cb;
 	p->arg = arg;
+	const struct dns_forwarder *f;
+	if (!dns_zoneset_find(&s->zones, wire) && (f = dns_forwarder_find(s, wire)) != NULL) {
+		free(p);
+		struct dns_fwd_client cl;
+		memset(&cl, 0, sizeof cl);
+		cl.kind = DNS_FWD_RESOLVER;
+		memcpy(cl.qname, wire, wl);
+		cl.qtype = qtype;
+		cl.qclass = DNS_C_IN;
+		cl.flags = DNS_F_RD;
+		cl.cb = cb;
+		cl.arg = arg;
+		uint64_t t = timeout_ms && timeout_ms < s->fwd_deadline_ms ? timeout_ms : s->fwd_deadline_ms;
+		dns_forward(s, f, &cl, t, NULL, 0);
+		return 0;
+	}
 	resolve_local(s, wire, qtype, p);
-	uv_timer_init(s->loop, &p->t);
-	p->t.data = p;
-	p->next = s->pending;
-	if (s->pending)
-		s->pending->prev = p;
-	s->pending = p;
-	uv_timer_start(&p->t, pending_fire, 0, 0);
+	pending_queue(s, p);
 	return 0;
 }
 
@@ -362,6 +441,7 @@ static void dns_free(void *state)
 	if (!s)
 		return;
 	dns_zoneset_free(&s->zones);
+	dns_cache_free(&s->cache);
 	free(s);
 }
 
@@ -446,6 +526,47 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 		key->secret_len = b.len;
 		tb_bytes_free(&b);
 		s->n_keys++;
+	}
+	k = 0;
+	cJSON_ArrayForEach(it, tb_cfg_get(sec, "forwarders")) {
+		k++;
+		if (s->n_fwd >= DNS_FWD_MAX) {
+			snprintf(err, errlen, "dns.forwarders: at most %d zones", DNS_FWD_MAX);
+			goto fail;
+		}
+		struct dns_forwarder *f = &s->fwd[s->n_fwd];
+		const char *zn = tb_cfg_str(it, "zone");
+		char tmp[300];
+		size_t nl;
+		snprintf(tmp, sizeof tmp, "%s%s", zn, zn[0] && zn[strlen(zn) - 1] == '.' ? "" : ".");
+		if (dns_name_from_text(tmp, strlen(tmp), NULL, f->zone, &nl)) {
+			snprintf(err, errlen, "dns.forwarders[%d].zone: not a domain name: \"%s\"", k, zn);
+			goto fail;
+		}
+		const cJSON *sv;
+		int j = 0;
+		cJSON_ArrayForEach(sv, tb_cfg_get(it, "servers")) {
+			j++;
+			const char *v = cJSON_GetStringValue(sv);
+			if (f->n >= DNS_FWD_SERVERS_MAX || !v || dns_parse_hostport(v, 53, &f->servers[f->n])) {
+				snprintf(err, errlen, "dns.forwarders[%d].servers[%d]: expected \"host:port\" (at most %d), got \"%s\"",
+					k, j, DNS_FWD_SERVERS_MAX, v ? v : "?");
+				goto fail;
+			}
+			f->n++;
+		}
+		if (!f->n) {
+			snprintf(err, errlen, "dns.forwarders[%d].servers: at least one server", k);
+			goto fail;
+		}
+		s->n_fwd++;
+	}
+	s->fwd_timeout_ms = (uint64_t)tb_cfg_int(sec, "forward_attempt_ms");
+	s->fwd_deadline_ms = (uint64_t)tb_cfg_int(sec, "forward_timeout_ms");
+	s->use_0x20 = tb_cfg_bool(sec, "use_0x20");
+	if (dns_cache_init(&s->cache, (size_t)tb_cfg_int(sec, "cache_size"))) {
+		snprintf(err, errlen, "dns.cache_size: out of memory");
+		goto fail;
 	}
 	s->lab_key = tb_cfg_bool(sec, "lab_key");
 	s->resolver.impl = s;
@@ -546,6 +667,7 @@ static void dns_stop(void *state, tb_done_cb done, void *arg)
 	s->stop_arg = arg;
 	s->stopping = 1;
 	s->closing++; /* held while closes are issued */
+	dns_forward_stop(s);
 	/* Lookups not yet delivered end now, with an error, exactly once. */
 	while (s->pending) {
 		struct dns_pending *p = s->pending;

@@ -83,6 +83,45 @@ struct dns_tcp_listener {
 
 struct dns_tcp_conn;
 
+/* ---- forwarding and cache (forward.c) ---- */
+
+#define DNS_FWD_MAX 16           /* forwarder zones */
+#define DNS_FWD_SERVERS_MAX 8    /* upstream servers per forwarder zone */
+#define DNS_FWD_INFLIGHT_MAX 4096 /* upstream queries in flight */
+
+struct dns_forwarder {
+	uint8_t zone[DNS_NAME_MAX];
+	size_t n;
+	struct sockaddr_storage servers[DNS_FWD_SERVERS_MAX];
+};
+
+struct dns_cache_entry;
+struct dns_cache {
+	struct dns_cache_entry **b;
+	size_t nb, n, max;
+	struct dns_cache_entry *head, *tail; /* LRU order */
+	uint64_t hits, misses;
+};
+
+enum dns_fwd_kind { DNS_FWD_UDP, DNS_FWD_TCP, DNS_FWD_RESOLVER };
+
+/* Who a forwarded answer goes to, and how it must look. */
+struct dns_fwd_client {
+	enum dns_fwd_kind kind;
+	struct dns_udp_listener *udp;
+	struct dns_tcp_conn *conn;
+	struct sockaddr_storage addr;
+	uint16_t id, flags;
+	uint8_t qname[DNS_NAME_MAX];  /* as the client wrote it */
+	uint16_t qtype, qclass;
+	int edns;
+	size_t cap;                   /* UDP answer size limit */
+	uint8_t cookie[40];
+	uint8_t cookie_len;
+	tb_resolve_cb cb;             /* DNS_FWD_RESOLVER */
+	void *arg;
+};
+
 struct dns_stats {
 	uint64_t queries_udp, queries_tcp, formerr, refused, nxdomain, truncated, dropped;
 };
@@ -113,6 +152,15 @@ struct dns_server {
 	/* the transport of the message being answered (for answers sent later) */
 	struct dns_udp_listener *cur_udp;
 	struct dns_tcp_conn *cur_conn;
+	/* forwarding */
+	struct dns_forwarder fwd[DNS_FWD_MAX];
+	size_t n_fwd;
+	struct dns_cache cache;
+	struct dns_fwd *fwds;         /* upstream queries in flight */
+	size_t n_fwds;
+	int use_0x20;
+	uint64_t fwd_timeout_ms;      /* per attempt */
+	uint64_t fwd_deadline_ms;     /* per query */
 	/* stop */
 	int stopping;
 	size_t closing;               /* handles whose close callback is pending */
@@ -139,6 +187,27 @@ void dns_update_forget_conn(struct dns_server *s, struct dns_tcp_conn *c);
 /* Makes a stop wait for every update still being committed; returns how many. */
 size_t dns_update_hold_for_stop(struct dns_server *s);
 int dns_journal_replay(struct dns_server *s);
+int dns_cache_init(struct dns_cache *c, size_t max);
+void dns_cache_free(struct dns_cache *c);
+const struct dns_forwarder *dns_forwarder_find(const struct dns_server *s, const uint8_t *name);
+/*
+ * Answers from the cache into out (returns the length), or starts an upstream
+ * query and returns 0 (the answer goes to cl later). Resolver clients are
+ * always answered through dns_resolver_deliver.
+ */
+size_t dns_forward(struct dns_server *s, const struct dns_forwarder *f, const struct dns_fwd_client *cl,
+	uint64_t timeout_ms, uint8_t *out, size_t cap);
+size_t dns_fwd_answer(struct dns_server *s, const struct dns_fwd_client *cl,
+	const struct dns_cache_entry *e, int rcode, uint16_t ede, const char *ede_text, uint64_t now,
+	uint8_t *out, size_t cap);
+void dns_forward_forget_conn(struct dns_server *s, struct dns_tcp_conn *c);
+void dns_forward_stop(struct dns_server *s);
+size_t dns_cache_entry_records(const struct dns_cache_entry *e, uint16_t qtype, struct tb_rr *rrs,
+	size_t max, uint8_t *rcode);
+/* dns.c: hands a forwarded outcome to a resolver caller, on the next loop turn. */
+void dns_resolver_deliver(struct dns_server *s, const struct dns_fwd_client *cl,
+	const struct dns_cache_entry *e, enum tb_resolve_status status, const char *why);
+
 /* Signs a request (no request MAC) as a client would: for tests and fuzzing. */
 int dns_tsig_sign_request(const struct dns_tsig_key *k, uint8_t *buf, size_t *len, size_t cap,
 	uint64_t now);

@@ -320,9 +320,36 @@ size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 	const struct dns_zone *z = NULL;
 	if (qd->qclass == DNS_C_IN || qd->qclass == DNS_C_ANY)
 		z = dns_zoneset_find(&s->zones, qd->name);
+	int may_recurse = !from || dns_acl_match(&s->allow_recursion, from);
 	if (!z) {
+		const struct dns_forwarder *f = NULL;
+		if ((qflags & DNS_F_RD) && may_recurse && qd->qclass == DNS_C_IN)
+			f = dns_forwarder_find(s, qd->name);
+		if (f) {
+			struct dns_fwd_client cl;
+			memset(&cl, 0, sizeof cl);
+			cl.kind = tcp ? DNS_FWD_TCP : DNS_FWD_UDP;
+			cl.udp = s->cur_udp;
+			cl.conn = s->cur_conn;
+			if (from)
+				memcpy(&cl.addr, from, from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+										   : sizeof(struct sockaddr_in));
+			cl.id = m.id;
+			cl.flags = qflags;
+			memcpy(cl.qname, qd->name, (size_t)dns_name_len(qd->name, DNS_NAME_MAX));
+			cl.qtype = qd->qtype;
+			cl.qclass = qd->qclass;
+			cl.edns = r.edns;
+			cl.cap = cap;
+			if (r.n_opts && r.opts[0].code == DNS_OPT_COOKIE) {
+				memcpy(cl.cookie, r.opts[0].data, r.opts[0].len);
+				cl.cookie_len = (uint8_t)r.opts[0].len;
+			}
+			len = dns_forward(s, f, &cl, s->fwd_deadline_ms, out, cap);
+			goto done;
+		}
 		s->stats.refused++;
-		if ((qflags & DNS_F_RD) && from && !dns_acl_match(&s->allow_recursion, from))
+		if ((qflags & DNS_F_RD) && !may_recurse)
 			set_ede(&r, DNS_EDE_PROHIBITED, "recursion not allowed");
 		else
 			set_ede(&r, DNS_EDE_NOT_AUTHORITATIVE, "no local zone and no forwarder");
@@ -333,7 +360,8 @@ size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 	dns_zone_lookup(z, qd->name, qd->qtype, &lk);
 	if (lk.rcode == DNS_RCODE_NXDOMAIN)
 		s->stats.nxdomain++;
-	uint16_t flags = (uint16_t)(rflags | (lk.aa ? DNS_F_AA : 0) | lk.rcode);
+	uint16_t flags = (uint16_t)(rflags | (lk.aa ? DNS_F_AA : 0) | lk.rcode |
+				    (s->n_fwd && may_recurse ? DNS_F_RA : 0));
 	struct dns_builder b;
 	dns_builder_init(&b, out, cap, m.id, flags);
 	dns_builder_question(&b, qd->name, qd->qtype, qd->qclass);
@@ -532,6 +560,7 @@ static void conn_close(struct dns_tcp_conn *c)
 	c->closing = 1;
 	struct dns_server *s = c->srv;
 	dns_update_forget_conn(s, c);
+	dns_forward_forget_conn(s, c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Forwarding: names outside the local zones go to an upstream (Unbound from
+# Debian, answering from local-data), with RA set, NXDOMAIN passed through,
+# TCP when the upstream truncates, answers served from the cache with TTLs
+# counting down after the upstream is gone, SERVFAIL + EDE when no upstream
+# answers, and refusal for clients not allowed to recurse.
+set -u
+
+command -v dig >/dev/null || apt-get install -y -qq bind9-dnsutils >/dev/null
+command -v unbound >/dev/null || apt-get install -y -qq unbound >/dev/null
+TRUSTBOX=${TRUSTBOX:?TRUSTBOX must point at the binary}
+tmp=$(mktemp -d)
+pid=
+upid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	[ -n "$upid" ] && kill "$upid" 2>/dev/null && wait "$upid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fails=0
+pass() { echo "ok   $1"; }
+fail() { echo "FAIL $1"; fails=$((fails + 1)); }
+expect() {
+	if printf '%s\n' "$2" | grep -Eq -- "$3"; then pass "$1"; else fail "$1: no match for /$3/ in:"; printf '%s\n' "$2" | sed 's/^/     /'; fi
+}
+free_port() {
+	python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+uport=$(free_port)
+dead=$(free_port)
+{
+	cat <<EOF
+server:
+  interface: 127.0.0.1
+  port: $uport
+  num-threads: 1
+  do-daemonize: no
+  username: ""
+  chroot: ""
+  directory: "$tmp"
+  pidfile: ""
+  use-syslog: no
+  logfile: ""
+  verbosity: 0
+  access-control: 127.0.0.0/8 allow
+  module-config: "iterator"
+  local-zone: "fwd.example." static
+  local-data: "fwd.example. 300 IN SOA ns.fwd.example. h.fwd.example. 1 3600 600 86400 120"
+  local-data: "www.fwd.example. 300 IN A 192.0.2.10"
+  local-data: "www.fwd.example. 300 IN TXT \"upstream\""
+  local-data: "short.fwd.example. 5 IN A 192.0.2.11"
+EOF
+	for i in $(seq 1 40); do
+		echo "  local-data: \"big.fwd.example. 300 IN TXT \\\"record $i padding-padding-padding-padding-padding\\\"\""
+	done
+	cat <<EOF
+remote-control:
+  control-enable: no
+EOF
+} > "$tmp/unbound.conf"
+unbound -c "$tmp/unbound.conf" > "$tmp/unbound.log" 2>&1 &
+upid=$!
+
+cat > "$tmp/trustbox.lua" <<EOF
+core { data_dir = "$tmp/data", log_level = "warn" }
+listen { name = "http", address = "127.0.0.1", port = 0, tls = false }
+dns {
+  listen = { "127.0.0.1:0" },
+  forwarders = {
+    { zone = "fwd.example", servers = { "127.0.0.1:$uport" } },
+    { zone = "dead.example", servers = { "127.0.0.1:$dead" } },
+  },
+  forward_attempt_ms = 300,
+  forward_timeout_ms = 1200,
+  use_0x20 = true,
+}
+EOF
+"$TRUSTBOX" run -c "$tmp/trustbox.lua" > "$tmp/out.log" 2> "$tmp/err.log" &
+pid=$!
+port=
+for _ in $(seq 1 100); do
+	port=$(sed -n 's/.*DNS (udp+tcp) *127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/out.log" | head -1)
+	[ -n "$port" ] && break
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.1
+done
+[ -n "$port" ] || { echo "trustbox did not start"; cat "$tmp/out.log" "$tmp/err.log"; exit 1; }
+for _ in $(seq 1 50); do
+	[ "$(dig @127.0.0.1 -p "$uport" +short +time=1 +tries=1 www.fwd.example A)" = 192.0.2.10 ] && break
+	sleep 0.1
+done
+D="dig @127.0.0.1 -p $port +time=3 +tries=1"
+
+out=$($D www.fwd.example A)
+expect "forwarded answer" "$out" '^www\.fwd\.example\..*IN[[:space:]]+A[[:space:]]+192\.0\.2\.10'
+expect "RA set, AA clear" "$out" 'flags: qr rd ra;'
+expect "0x20: the client's case comes back" "$($D WwW.FwD.ExAmPlE TXT)" 'WwW\.FwD\.ExAmPlE\.'
+out=$($D nope.fwd.example A)
+expect "NXDOMAIN passed through" "$out" 'status: NXDOMAIN'
+expect "NXDOMAIN with the upstream SOA" "$out" 'IN[[:space:]]+SOA[[:space:]]+ns\.fwd\.example\.'
+out=$($D big.fwd.example TXT)
+expect "upstream truncated: fetched over TCP, all records" "$out" 'ANSWER: 40,'
+out=$($D big.fwd.example TXT +ignore)
+expect "our UDP answer truncated in turn" "$out" 'flags: qr tc rd ra'
+expect "local zone still authoritative" "$($D anything.lab.test A)" 'flags: qr aa rd ra'
+out=$($D +norec www.fwd.example A)
+expect "no recursion desired: refused" "$out" 'status: REFUSED'
+
+# the cache: stop the upstream and ask again
+sleep 1.2
+kill "$upid"; wait "$upid" 2>/dev/null; upid=
+out=$($D www.fwd.example A)
+expect "cached answer after the upstream is gone" "$out" '192\.0\.2\.10'
+ttl=$(printf '%s\n' "$out" | awk '/^www\.fwd\.example\..*IN[[:space:]]+A/ {print $2}')
+expect "TTL counts down in the cache" "$ttl" '^(29[0-9])$'
+expect "negative answer cached" "$($D nope.fwd.example A)" 'status: NXDOMAIN'
+out=$($D other.fwd.example A)
+expect "uncached name, upstream gone: SERVFAIL" "$out" 'status: SERVFAIL'
+expect "uncached name, upstream gone: EDE 22" "$out" 'EDE: 22 \(No Reachable Authority\)'
+out=$($D x.dead.example A)
+expect "dead upstream: SERVFAIL" "$out" 'status: SERVFAIL'
+out=$($D www.nowhere.example A)
+expect "no forwarder for the name: REFUSED" "$out" 'status: REFUSED'
+
+kill "$pid"; wait "$pid"; rc=$?; pid=
+if [ "$rc" -ne 0 ] && grep -q LeakSanitizer "$tmp/err.log" && ! grep -q '/dns/' "$tmp/err.log"; then rc=0; fi
+[ "$rc" -ne 0 ] && tail -30 "$tmp/err.log"
+expect "clean exit" "$rc" '^0$'
+
+if [ "$fails" -ne 0 ]; then
+	echo "$fails check(s) failed"; exit 1
+fi
+echo "all DNS forwarding checks passed"
