@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/oid.h>
+#include <mbedtls/pem.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
 #include <sodium.h>
@@ -21,7 +22,7 @@
 #include "core/error.h"
 #include "core/log.h"
 
-#define CA_PEM_MAX 8192
+#define CA_PEM_MAX 8192 /* a PEM private key */
 #define DAY (24 * 3600)
 
 int tb_ca_rng(void *ctx, unsigned char *out, size_t len)
@@ -83,8 +84,11 @@ static void fmt_time(int64_t t, char out[16])
 	strftime(out, 16, "%Y%m%d%H%M%S", &tm);
 }
 
+#define CA_DER_MAX 16384 /* largest certificate written (many SANs plus an SCT list) */
+
 int tb_ca_sign(const struct tb_cert_template *t, mbedtls_pk_context *subject_key,
-	mbedtls_pk_context *issuer_key, const mbedtls_x509_crt *issuer, struct tb_bytes *pem_out)
+	mbedtls_pk_context *issuer_key, const mbedtls_x509_crt *issuer, struct tb_bytes *pem_out,
+	struct tb_bytes *der_out)
 {
 	mbedtls_x509write_cert w;
 	mbedtls_mpi serial;
@@ -92,18 +96,26 @@ int tb_ca_sign(const struct tb_cert_template *t, mbedtls_pk_context *subject_key
 	mbedtls_mpi_init(&serial);
 	int rc = 0;
 	char issuer_name[512], nb[16], na[16];
+	const char *subject = t->subject ? t->subject : "";
 	uint8_t sn[16];
 
-	tb_ca_rng(NULL, sn, sizeof sn);
-	sn[0] &= 0x7f;
-	sn[0] |= 0x01; /* positive, and 16 bytes long */
-	rc = mbedtls_mpi_read_binary(&serial, sn, sizeof sn);
+	if (t->serial) {
+		if (t->serial->len == 0 || t->serial->len > 20 || (t->serial->p[0] & 0x80))
+			rc = -1;
+		else
+			rc = mbedtls_mpi_read_binary(&serial, t->serial->p, t->serial->len);
+	} else {
+		tb_ca_rng(NULL, sn, sizeof sn);
+		sn[0] &= 0x7f;
+		sn[0] |= 0x01; /* positive, and 16 bytes long */
+		rc = mbedtls_mpi_read_binary(&serial, sn, sizeof sn);
+	}
 	mbedtls_x509write_crt_set_version(&w, MBEDTLS_X509_CRT_VERSION_3);
 	mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
 	mbedtls_x509write_crt_set_subject_key(&w, subject_key);
 	mbedtls_x509write_crt_set_issuer_key(&w, issuer_key);
 	if (!rc)
-		rc = mbedtls_x509write_crt_set_subject_name(&w, t->subject);
+		rc = mbedtls_x509write_crt_set_subject_name(&w, subject);
 	if (!rc) {
 		if (issuer) {
 			if (mbedtls_x509_dn_gets(issuer_name, sizeof issuer_name, &issuer->subject) < 0)
@@ -111,7 +123,7 @@ int tb_ca_sign(const struct tb_cert_template *t, mbedtls_pk_context *subject_key
 			else
 				rc = mbedtls_x509write_crt_set_issuer_name(&w, issuer_name);
 		} else {
-			rc = mbedtls_x509write_crt_set_issuer_name(&w, t->subject);
+			rc = mbedtls_x509write_crt_set_issuer_name(&w, subject);
 		}
 	}
 	if (!rc)
@@ -130,7 +142,7 @@ int tb_ca_sign(const struct tb_cert_template *t, mbedtls_pk_context *subject_key
 		rc = mbedtls_x509write_crt_set_authority_key_identifier(&w);
 	if (!rc && t->san && t->san->len)
 		rc = mbedtls_x509write_crt_set_extension(&w, MBEDTLS_OID_SUBJECT_ALT_NAME,
-			MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0, t->san->p, t->san->len);
+			MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), t->san_critical, t->san->p, t->san->len);
 	if (!rc && (t->eku_server || t->eku_client)) {
 		static const uint8_t server_auth[] = { 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01 };
 		static const uint8_t client_auth[] = { 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02 };
@@ -145,14 +157,37 @@ int tb_ca_sign(const struct tb_cert_template *t, mbedtls_pk_context *subject_key
 		tb_bytes_free(&oids);
 		tb_bytes_free(&eku);
 	}
-	if (!rc) {
-		rc = tb_bytes_reserve(pem_out, CA_PEM_MAX);
-		if (!rc) {
-			rc = mbedtls_x509write_crt_pem(&w, pem_out->p + pem_out->len, CA_PEM_MAX, tb_ca_rng, NULL);
-			if (!rc)
-				pem_out->len += strlen((char *)pem_out->p + pem_out->len);
-		}
+	for (size_t i = 0; !rc && i < t->n_exts; i++) {
+		const struct tb_cert_ext *e = &t->exts[i];
+		rc = mbedtls_x509write_crt_set_extension(&w, e->oid, e->oid_len, e->critical, e->value.p, e->value.len);
 	}
+	unsigned char *der = NULL;
+	int der_len = 0;
+	if (!rc) {
+		der = malloc(CA_DER_MAX);
+		if (!der)
+			rc = -1;
+	}
+	if (!rc) {
+		/* mbedTLS writes the DER at the end of the buffer. */
+		der_len = mbedtls_x509write_crt_der(&w, der, CA_DER_MAX, tb_ca_rng, NULL);
+		if (der_len <= 0)
+			rc = -1;
+	}
+	const unsigned char *cert = der ? der + CA_DER_MAX - der_len : NULL;
+	if (!rc && der_out)
+		rc = tb_bytes_append(der_out, cert, (size_t)der_len);
+	if (!rc && pem_out) {
+		size_t olen = 0;
+		size_t need = (size_t)der_len * 4 / 3 + (size_t)der_len / 64 + 128;
+		rc = tb_bytes_reserve(pem_out, need);
+		if (!rc)
+			rc = mbedtls_pem_write_buffer("-----BEGIN CERTIFICATE-----\n", "-----END CERTIFICATE-----\n",
+				cert, (size_t)der_len, pem_out->p + pem_out->len, need, &olen);
+		if (!rc)
+			pem_out->len += olen - 1; /* olen counts the NUL */
+	}
+	free(der);
 	mbedtls_x509write_crt_free(&w);
 	mbedtls_mpi_free(&serial);
 	return rc ? TB_ERR_CRYPTO : 0;
@@ -239,7 +274,7 @@ static int create_root_and_intermediate(struct tb_ca *ca, struct tb_store *st, c
 		.key_usage = MBEDTLS_X509_KU_KEY_CERT_SIGN | MBEDTLS_X509_KU_CRL_SIGN | MBEDTLS_X509_KU_DIGITAL_SIGNATURE,
 		.not_before = now - 3600, .not_after = now + 10 * 365 * (int64_t)DAY };
 	if (!err)
-		err = tb_ca_sign(&root_t, &ca->root_key, &ca->root_key, NULL, &root_pem);
+		err = tb_ca_sign(&root_t, &ca->root_key, &ca->root_key, NULL, &root_pem, NULL);
 	if (!err) {
 		tb_bytes_cstr(&root_pem);
 		err = mbedtls_x509_crt_parse(&ca->root, root_pem.p, root_pem.len + 1) ? TB_ERR_CRYPTO : 0;
@@ -250,7 +285,7 @@ static int create_root_and_intermediate(struct tb_ca *ca, struct tb_store *st, c
 		.eku_server = 1, .eku_client = 1,
 		.not_before = now - 3600, .not_after = now + 5 * 365 * (int64_t)DAY };
 	if (!err)
-		err = tb_ca_sign(&int_t, &ca->intermediate_key, &ca->root_key, &ca->root, &int_pem);
+		err = tb_ca_sign(&int_t, &ca->intermediate_key, &ca->root_key, &ca->root, &int_pem, NULL);
 	if (!err) {
 		tb_bytes_cstr(&int_pem);
 		err = mbedtls_x509_crt_parse(&ca->intermediate, int_pem.p, int_pem.len + 1) ? TB_ERR_CRYPTO : 0;
@@ -349,7 +384,7 @@ static int ensure_server_cert(struct tb_ca *ca, struct tb_store *st, const char 
 			.key_usage = MBEDTLS_X509_KU_DIGITAL_SIGNATURE, .eku_server = 1,
 			.not_before = now - 3600, .not_after = expiry };
 		if (!err)
-			err = tb_ca_sign(&t, &pk, &ca->intermediate_key, &ca->intermediate, &pem);
+			err = tb_ca_sign(&t, &pk, &ca->intermediate_key, &ca->intermediate, &pem, NULL);
 		if (!err)
 			err = tb_bytes_append(&pem, ca->intermediate_pem, strlen(ca->intermediate_pem));
 		char *kp = NULL;

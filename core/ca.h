@@ -45,23 +45,45 @@ int tb_der_tlv(struct tb_bytes *out, uint8_t tag, const void *content, size_t le
  */
 int tb_der_san(struct tb_bytes *out, const char *const *names, size_t n);
 
+/* An extension mbedTLS cannot write itself (CT poison, SCT list, acmeIdentifier, ...). */
+struct tb_cert_ext {
+	const char *oid;     /* OID content octets (as in mbedtls/oid.h MBEDTLS_OID_*) */
+	size_t oid_len;
+	int critical;
+	struct tb_buf value; /* the extnValue content (DER) */
+};
+
 /*
- * Signs a new certificate. subject: mbedTLS subject string ("CN=x,O=y");
- * san: DER GeneralNames or NULL; is_ca, pathlen (-1 = none); key_usage
- * bits (MBEDTLS_X509_KU_*); eku_server/eku_client add extendedKeyUsage;
- * not_before/not_after: seconds since the epoch. Writes PEM to pem_out.
+ * What tb_ca_sign puts in a certificate.
+ * subject: mbedTLS subject string ("CN=x,O=y"); NULL or "" for an empty
+ * subject (then the SAN should be marked critical, RFC 5280 4.2.1.6).
+ * serial: big-endian positive integer (at most 20 bytes); NULL = 16 random bytes.
+ * is_ca, pathlen (-1 = none); key_usage bits (MBEDTLS_X509_KU_*);
+ * eku_server/eku_client add extendedKeyUsage; not_before/not_after in
+ * seconds since the epoch; exts: further extensions, added as given.
  */
 struct tb_cert_template {
 	const char *subject;
 	const struct tb_buf *san;
+	int san_critical;
+	const struct tb_buf *serial;
 	int is_ca;
 	int pathlen;
 	unsigned key_usage;
 	int eku_server, eku_client;
 	int64_t not_before, not_after;
+	const struct tb_cert_ext *exts;
+	size_t n_exts;
 };
+/*
+ * Signs a certificate for subject_key with issuer_key; issuer NULL means
+ * self-signed. Appends the certificate as PEM to pem_out and/or as DER to
+ * der_out (either may be NULL). Loop thread only: the CA keys are shared
+ * mbedTLS contexts.
+ */
 int tb_ca_sign(const struct tb_cert_template *t, mbedtls_pk_context *subject_key,
-	mbedtls_pk_context *issuer_key, const mbedtls_x509_crt *issuer, struct tb_bytes *pem_out);
+	mbedtls_pk_context *issuer_key, const mbedtls_x509_crt *issuer, struct tb_bytes *pem_out,
+	struct tb_bytes *der_out);
 
 /* mbedTLS f_rng backed by libsodium's CSPRNG (thread-safe). */
 int tb_ca_rng(void *ctx, unsigned char *out, size_t len);

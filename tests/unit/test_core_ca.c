@@ -3,6 +3,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/ca.h"
 #include "core/error.h"
@@ -79,6 +80,61 @@ int main(void)
 	CHECK_STR(ca->root_pem, root1);
 	CHECK(strcmp(ca->server_chain_pem, server1) != 0);
 	CHECK_INT(verify_server(ca, "new.example"), 0);
+	tb_ca_free(ca);
+	tb_store_close(st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+
+	/* A leaf with an explicit serial, an empty subject, a critical SAN and an extra extension, as DER and PEM. */
+	ca = open_ca(&loop, path, &st, names2, 2);
+	{
+		mbedtls_pk_context leaf;
+		mbedtls_pk_init(&leaf);
+		CHECK_INT(mbedtls_pk_parse_key(&leaf, (const unsigned char *)ca->server_key_pem,
+				  strlen(ca->server_key_pem) + 1, NULL, 0), 0);
+		struct tb_bytes san = { 0 }, der = { 0 }, pem = { 0 };
+		const char *n[] = { "a.lab.test" };
+		CHECK_INT(tb_der_san(&san, n, 1), 0);
+		struct tb_buf sanb = tb_bytes_buf(&san);
+		static const uint8_t serial[] = { 0x01, 0x02, 0x03, 0x04, 0x05 };
+		struct tb_buf sb = TB_BUF(serial, sizeof serial);
+		/* CT poison: OID 1.3.6.1.4.1.11129.2.4.3, value NULL. */
+		static const char poison_oid[] = "\x2b\x06\x01\x04\x01\xd6\x79\x02\x04\x03";
+		static const uint8_t null_der[] = { 0x05, 0x00 };
+		struct tb_cert_ext ext = { poison_oid, sizeof poison_oid - 1, 1, TB_BUF(null_der, 2) };
+		struct tb_cert_template t = { .san = &sanb, .san_critical = 1, .serial = &sb, .pathlen = -1,
+			.key_usage = MBEDTLS_X509_KU_DIGITAL_SIGNATURE, .eku_server = 1, .not_before = (int64_t)time(NULL) - 60,
+			.not_after = (int64_t)time(NULL) + 86400, .exts = &ext, .n_exts = 1 };
+		CHECK_INT(tb_ca_sign(&t, &leaf, &ca->intermediate_key, &ca->intermediate, &pem, &der), 0);
+		mbedtls_x509_crt c1, c2;
+		mbedtls_x509_crt_init(&c1);
+		mbedtls_x509_crt_init(&c2);
+		/* mbedTLS refuses unknown critical extensions by default; parse with a callback that accepts the poison. */
+		CHECK(mbedtls_x509_crt_parse_der(&c1, der.p, der.len) != 0);
+		tb_bytes_cstr(&pem);
+		CHECK(strncmp((char *)pem.p, "-----BEGIN CERTIFICATE-----", 27) == 0);
+		CHECK(der.len > 200);
+		/* Serial bytes appear as INTEGER 02 05 01..05 right after the version. */
+		static const uint8_t serial_der[] = { 0x02, 0x05, 0x01, 0x02, 0x03, 0x04, 0x05 };
+		CHECK(memmem(der.p, der.len, serial_der, sizeof serial_der) != NULL);
+		CHECK(memmem(der.p, der.len, poison_oid, sizeof poison_oid - 1) != NULL);
+		mbedtls_x509_crt_free(&c1);
+		mbedtls_x509_crt_free(&c2);
+		tb_bytes_free(&der);
+		tb_bytes_free(&pem);
+		/* Without the poison the same leaf parses and chains to the root. */
+		struct tb_bytes der2 = { 0 };
+		t.exts = NULL;
+		t.n_exts = 0;
+		t.serial = NULL;
+		CHECK_INT(tb_ca_sign(&t, &leaf, &ca->intermediate_key, &ca->intermediate, NULL, &der2), 0);
+		CHECK_INT(mbedtls_x509_crt_parse_der(&c2, der2.p, der2.len), 0);
+		CHECK_INT(c2.subject_raw.len, 2); /* empty SEQUENCE */
+		CHECK_INT(mbedtls_x509_crt_verify(&c2, &ca->intermediate, NULL, NULL, &flags, NULL, NULL), 0);
+		mbedtls_x509_crt_free(&c2);
+		tb_bytes_free(&der2);
+		tb_bytes_free(&san);
+		mbedtls_pk_free(&leaf);
+	}
 	tb_ca_free(ca);
 	tb_store_close(st);
 	uv_run(&loop, UV_RUN_DEFAULT);
