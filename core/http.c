@@ -825,6 +825,18 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
 	return tb_bytes_append(&r->hvalue, at, n) ? -1 : 0;
 }
 
+/*
+ * Whether a route prefix covers a path: on path-segment boundaries only, so
+ * "/acme" covers "/acme" and "/acme/..." but not "/acme-x"; a prefix ending
+ * in '/' covers everything below it.
+ */
+static int prefix_covers(const struct route *rt, const char *path)
+{
+	if (strncmp(path, rt->prefix, rt->plen) != 0)
+		return 0;
+	return rt->prefix[rt->plen - 1] == '/' || path[rt->plen] == 0 || path[rt->plen] == '/';
+}
+
 static struct route *find_route(struct tb_http_server *srv, const char *listener, const char *path,
 	const char *method, struct route **group)
 {
@@ -836,7 +848,7 @@ static struct route *find_route(struct tb_http_server *srv, const char *listener
 		struct route *rt = srv->routes[i];
 		if (rt->listener && (!listener || strcmp(rt->listener, listener) != 0))
 			continue;
-		if (strncmp(path, rt->prefix, rt->plen) != 0)
+		if (!prefix_covers(rt, path))
 			continue;
 		if (!*group || rt->plen > best) {
 			best = rt->plen;

@@ -158,9 +158,12 @@ int tb_http_listener_port(const struct tb_http_server *srv, const char *name);
 /*
  * Registers a route. listener: a listener name, or NULL for all listeners
  * (also ones opened later). method: NULL for any. path_prefix: starts with
- * '/'; matches the path itself and anything below it ("/acme" matches
- * "/acme", "/acme/x", "/acme-x"). Later registrations of the same
- * (listener, method, prefix) replace earlier ones.
+ * '/'; matched on path-segment boundaries: "/acme" matches "/acme" and
+ * "/acme/..." but not "/acme-x" or "/acmex"; a prefix ending in '/' matches
+ * everything below it ("/ct/lab/" matches "/ct/lab/" and "/ct/lab/x", not
+ * "/ct/lab"; "/" matches every path). The (decoded) path is compared, so
+ * "/acme%2Fx" is "/acme/x". Later registrations of the same (listener,
+ * method, prefix) replace earlier ones.
  */
 int tb_http_route(struct tb_http_server *srv, const char *listener, const char *method,
 	const char *path_prefix, tb_http_handler fn, void *arg);

