@@ -1495,6 +1495,12 @@ static void on_listener_closed(uv_handle_t *h)
 {
 	struct listener *l = h->data;
 	struct tb_http_server *srv = l->srv;
+	if (!srv) {
+		/* The server was freed while this close was pending. */
+		free(l->name);
+		free(l);
+		return;
+	}
 	srv->handles_open--;
 	l->open = 0;
 	check_stopped(srv);
@@ -1680,8 +1686,20 @@ void tb_http_server_free(struct tb_http_server *srv)
 	if (!srv)
 		return;
 	for (size_t i = 0; i < srv->n_listeners; i++) {
-		free(srv->listeners[i]->name);
-		free(srv->listeners[i]);
+		struct listener *l = srv->listeners[i];
+		if (l->open) {
+			/*
+			 * Freed without a stop (a start-up failure after some
+			 * tb_http_listen): the handle's close is pending or
+			 * starts now, and its callback frees the listener.
+			 */
+			l->srv = NULL;
+			if (!uv_is_closing((uv_handle_t *)&l->tcp))
+				uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+			continue;
+		}
+		free(l->name);
+		free(l);
 	}
 	for (size_t i = 0; i < srv->n_routes; i++) {
 		free(srv->routes[i]->listener);

@@ -178,7 +178,13 @@ int tb_http_route_set_max_body(struct tb_http_server *srv, const char *listener,
  * afterwards (from done or later).
  */
 void tb_http_server_stop(struct tb_http_server *srv, tb_done_cb done, void *arg);
-/* Frees a stopped (or never started) server. Requests still held by handlers must be responded first. */
+/*
+ * Frees a stopped (or never started) server. Requests still held by handlers
+ * must be responded first. A server whose listeners are open (freed without
+ * tb_http_server_stop, e.g. after a failed tb_http_listen at start-up) may be
+ * freed too, with no connection yet: the listener handles are closed and
+ * release their memory in their close callbacks, so run the loop afterwards.
+ */
 void tb_http_server_free(struct tb_http_server *srv);
 
 /*

@@ -115,10 +115,37 @@ static void test_prefix_boundaries(void)
 	tb_http_server_free(s);
 }
 
+/*
+ * A listener that cannot bind, after one that could, then the server freed
+ * without a stop (what a start-up failure does): the listeners' close
+ * callbacks must not touch freed memory (run under ASan).
+ */
+static void test_free_after_listen_failure(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	socklen_t al = sizeof a;
+	CHECK_INT(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	CHECK_INT(listen(fd, 1), 0);
+	CHECK_INT(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	int busy_port = ntohs(a.sin_port);
+
+	struct tb_http_server *s;
+	CHECK_INT(tb_http_server_new(&s, &loop, NULL), 0);
+	CHECK_INT(tb_http_listen(s, "ok", "127.0.0.1", 0, NULL), 0);
+	CHECK(tb_http_listen(s, "busy", "127.0.0.1", busy_port, NULL) < 0);
+	CHECK(tb_http_listener_port(s, "busy") < 0);
+	tb_http_server_free(s);
+	CHECK_INT(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	close(fd);
+}
+
 int main(void)
 {
 	uv_loop_init(&loop);
 	test_prefix_boundaries();
+	test_free_after_listen_failure();
 	CHECK_INT(uv_loop_close(&loop), 0);
 	return tb_test_result("core_http_qa");
 }
