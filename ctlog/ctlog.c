@@ -9,7 +9,8 @@
  *   start      per log: key (generated on first start, kept in ct_keys),
  *              tree state rebuilt and checked from the store, HTTP routes
  *              (api.c), the sequencing timer, and a tb_ct_submitter so the
- *              CA gets SCTs in-process through the same durable path
+ *              CA gets SCTs in-process through the same durable path; one
+ *              more tb_ct_submitter per `external` remote log (external.c)
  *   stop       refuse new work, answer the pool with 503, wait for the
  *              batch in flight and the validations on the thread pool
  *
@@ -50,6 +51,16 @@ static const struct tb_option log_options[] = {
 	TB_OPTIONS_END
 };
 
+static const struct tb_option external_options[] = {
+	{ .name = "url", .type = TB_OPT_STRING, .required = 1,
+		.help = "submission prefix of a remote RFC 6962 or static-ct-api log" },
+	{ .name = "key", .type = TB_OPT_STRING, .def = "\"\"",
+		.help = "its base64 DER public key (as in log lists); when set, SCTs are verified" },
+	{ .name = "timeout_ms", .type = TB_OPT_INT, .def = "10000", .min = 100, .max = 300000,
+		.help = "whole add-chain request deadline" },
+	TB_OPTIONS_END
+};
+
 static const struct tb_option ctlog_options[] = {
 	{ .name = "enabled", .type = TB_OPT_BOOL, .def = "true", .help = "run the CT logs" },
 	{ .name = "period_ms", .type = TB_OPT_INT, .def = "1000", .min = 10, .max = 60000,
@@ -58,6 +69,9 @@ static const struct tb_option ctlog_options[] = {
 		.help = "pending submissions per log; beyond it add-chain answers 503 with Retry-After" },
 	{ .name = "logs", .type = TB_OPT_TABLES, .def = "[{\"name\":\"lab\"}]",
 		.help = "the logs served", .children = log_options },
+	{ .name = "external", .type = TB_OPT_TABLES, .def = "[]",
+		.help = "remote logs the CA also submits to (tb_ct_submitter over HTTP)",
+		.children = external_options },
 	TB_OPTIONS_END
 };
 
@@ -272,6 +286,26 @@ static int ctlog_configure(struct tb_core *core, void **state, char *err, size_t
 		if (rc)
 			break;
 	}
+	const cJSON *ext = tb_cfg_get(sec, "external");
+	cJSON_ArrayForEach(it, ext) {
+		if (rc)
+			break;
+		if (svc->n_external == CT_MAX_LOGS) {
+			snprintf(err, errlen, "ctlog.external: at most %d logs", CT_MAX_LOGS);
+			rc = TB_ERR_CONFIG;
+			break;
+		}
+		const char *url = tb_cfg_str(it, "url");
+		rc = ct_external_new(core->loop, url, tb_cfg_str(it, "key"),
+			(uint64_t)tb_cfg_int(it, "timeout_ms"), &svc->external[svc->n_external]);
+		if (rc) {
+			snprintf(err, errlen, "ctlog.external[%s]: expected an http(s) URL and a base64 DER public key",
+				url ? url : "?");
+			rc = TB_ERR_CONFIG;
+			break;
+		}
+		svc->n_external++;
+	}
 	if (rc) {
 		ctlog_free(svc);
 		return rc;
@@ -446,6 +480,11 @@ static int ctlog_start(void *state)
 		TB_INFO("ctlog", "log %s: origin %s, tree size %llu, %zu accepted roots", log->name,
 			log->origin, (unsigned long long)log->size, ct_roots_count(log->roots));
 	}
+	for (size_t i = 0; i < svc->n_external; i++) {
+		struct tb_services *s = svc->core->services;
+		if (s && s->n_ct < sizeof s->ct / sizeof s->ct[0])
+			s->ct[s->n_ct++] = ct_external_submitter(svc->external[i]);
+	}
 	export_public(svc);
 	return 0;
 }
@@ -475,6 +514,15 @@ static void ctlog_stop(void *state, tb_done_cb done, void *arg)
 	svc->stopping = 1;
 	svc->stop_done = done;
 	svc->stop_arg = arg;
+	for (size_t i = 0; i < svc->n_external; i++) {
+		struct tb_services *s = svc->core->services;
+		for (size_t k = 0; s && k < s->n_ct; k++) {
+			if (s->ct[k] == ct_external_submitter(svc->external[i])) {
+				s->ct[k] = s->ct[--s->n_ct];
+				break;
+			}
+		}
+	}
 	for (size_t i = 0; i < svc->n_logs; i++) {
 		struct ct_log *log = &svc->logs[i];
 		struct tb_services *s = svc->core->services;
@@ -516,6 +564,8 @@ static void ctlog_free(void *state)
 		return;
 	for (size_t i = 0; i < svc->n_logs; i++)
 		ct_log_close(&svc->logs[i]);
+	for (size_t i = 0; i < svc->n_external; i++)
+		ct_external_free(svc->external[i]);
 	free(svc);
 }
 

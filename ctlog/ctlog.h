@@ -342,4 +342,22 @@ void ct_validated_free(struct ct_validated *v);
 /* Fills a log entry (without timestamp and extensions) from a validated submission. */
 void ct_validated_entry(const struct ct_validated *v, struct ct_entry *e);
 
+/* ---- external logs (external.c) ---------------------------------------- */
+
+struct uv_loop_s;
+struct tb_ct_submitter;
+struct ct_external;
+
+/*
+ * A tb_ct_submitter for a remote RFC 6962 or static-ct-api log at the
+ * submission prefix `url`. key_b64: the log's base64 DER public key (as in
+ * log lists); when given, SCTs are verified before they are handed over.
+ * timeout_ms 0: the HTTP client's default.
+ */
+int ct_external_new(struct uv_loop_s *loop, const char *url, const char *key_b64,
+	uint64_t timeout_ms, struct ct_external **out);
+struct tb_ct_submitter *ct_external_submitter(struct ct_external *x);
+/* Frees now, or after the last request in flight has called back. */
+void ct_external_free(struct ct_external *x);
+
 #endif

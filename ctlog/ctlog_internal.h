@@ -100,6 +100,8 @@ struct ct_service {
 	size_t pool_size;
 	struct ct_log logs[CT_MAX_LOGS];
 	size_t n_logs;
+	struct ct_external *external[CT_MAX_LOGS]; /* remote logs (external.c) */
+	size_t n_external;
 	int stopping;
 	tb_done_cb stop_done;
 	void *stop_arg;
