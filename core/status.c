@@ -4,6 +4,8 @@
  *   GET /healthz          "ok"
  *   GET /api/v1/status    version, subsystems with their URLs, listeners
  *   GET /metrics          Prometheus text: HTTP per route, store commits, build info
+ *   GET /api/v1/root.pem  the root CA certificate
+ *   GET /                 the web UI (web-ui/index.html, compiled in)
  */
 #include "core/status.h"
 
@@ -20,7 +22,7 @@ struct status {
 };
 
 static const struct tb_option status_options[] = {
-	{ "enabled", TB_OPT_BOOL, "true", "serve /healthz, /api/v1/status and /metrics" },
+	{ "enabled", TB_OPT_BOOL, "true", "serve /healthz, /api/v1/status, /api/v1/root.pem, /metrics and the web UI at /" },
 	TB_OPTIONS_END
 };
 
@@ -113,6 +115,31 @@ static int metrics(struct tb_http_request *req, void *arg)
 	return rc;
 }
 
+extern const char tb_web_ui_index[];
+
+static int root_pem(struct tb_http_request *req, void *arg)
+{
+	struct status *st = arg;
+	const char *pem = st->core->ca->root_pem;
+	tb_http_set_header(req, "Content-Disposition", "attachment; filename=\"trustbox-root.pem\"");
+	return tb_http_respond(req, 200, "application/x-pem-file", pem, strlen(pem));
+}
+
+/* "/" is the longest matching prefix of every path no other route claims. */
+static int web_ui(struct tb_http_request *req, void *arg)
+{
+	(void)arg;
+	if (strcmp(req->path, "/") != 0 && strcmp(req->path, "/index.html") != 0)
+		return tb_http_respond_problem(req, 404, "about:blank", "no such resource");
+	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+		tb_http_set_header(req, "Allow", "GET, HEAD");
+		return tb_http_respond_problem(req, 405, "about:blank", "method not allowed");
+	}
+	tb_http_set_header(req, "Cache-Control", "no-cache");
+	tb_http_set_header(req, "Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'");
+	return tb_http_respond(req, 200, "text/html; charset=utf-8", tb_web_ui_index, strlen(tb_web_ui_index));
+}
+
 static int status_configure(struct tb_core *core, void **state, char *err, size_t errlen)
 {
 	(void)err;
@@ -141,6 +168,10 @@ static int status_start(void *state)
 		err = tb_http_route(h, NULL, "GET", "/api/v1/status", status_api, st);
 	if (!err)
 		err = tb_http_route(h, NULL, "GET", "/metrics", metrics, st);
+	if (!err)
+		err = tb_http_route(h, NULL, "GET", "/api/v1/root.pem", root_pem, st);
+	if (!err)
+		err = tb_http_route(h, NULL, NULL, "/", web_ui, st);
 	return err;
 }
 

@@ -103,6 +103,10 @@ code=$(curl -sS --cacert root1.pem -o /dev/null -w '%{http_code}' -X DELETE "$ba
 [ "$(curl -sS http://127.0.0.1:14080/healthz)" = ok ] || fail "plain HTTP listener"
 ok "404, 405 and the plain listener"
 
+curl -sS --cacert root1.pem "$base/" | grep -q '<title>trustbox</title>' || fail "web UI at /"
+curl -sS --cacert root1.pem "$base/api/v1/root.pem" | cmp -s - root1.pem || fail "/api/v1/root.pem differs from trustbox root"
+ok "web UI page and root download"
+
 kill -HUP "$pid"
 sleep 0.3
 kill -0 "$pid" 2>/dev/null || fail "SIGHUP stopped the process"
