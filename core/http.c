@@ -792,7 +792,12 @@ static int finish_header(struct conn *c, struct req *r)
 		c->err_status = 500;
 		return -1;
 	}
-	if (memchr(value, 0, vl) || memchr(name, 0, r->hfield.len)) {
+	/*
+	 * http-parser (not built strict) lets spaces into field names: "Host : x"
+	 * and a line starting with whitespace would become fields named "Host "
+	 * and " Host". RFC 9112 5.1 and 2.2: reject.
+	 */
+	if (memchr(value, 0, vl) || memchr(name, 0, r->hfield.len) || strpbrk(name, " \t")) {
 		c->err_status = 400;
 		return -1;
 	}

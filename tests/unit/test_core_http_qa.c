@@ -115,6 +115,21 @@ static void test_prefix_boundaries(void)
 	tb_http_server_free(s);
 }
 
+/* RFC 9112 5.1: whitespace between a field name and its colon is a 400 (a smuggling vector). */
+static void test_field_name_whitespace(void)
+{
+	struct tb_http_server *s;
+	CHECK_INT(tb_http_server_new(&s, &loop, NULL), 0);
+	CHECK_INT(tb_http_route(s, NULL, NULL, "/", h_name, "root"), 0);
+	EXPECT_STATUS(s, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "200");
+	EXPECT_STATUS(s, "GET / HTTP/1.1\r\nHost : x\r\n\r\n", "400");
+	EXPECT_STATUS(s, "POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n", "400");
+	EXPECT_STATUS(s, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length\t: 1\r\n\r\nA", "400");
+	/* Whitespace before the first field (RFC 9112 2.2). */
+	EXPECT_STATUS(s, "GET / HTTP/1.1\r\n Host: x\r\n\r\n", "400");
+	tb_http_server_free(s);
+}
+
 /*
  * A listener that cannot bind, after one that could, then the server freed
  * without a stop (what a start-up failure does): the listeners' close
@@ -146,6 +161,8 @@ int main(void)
 	uv_loop_init(&loop);
 	test_prefix_boundaries();
 	test_free_after_listen_failure();
+	test_field_name_whitespace();
+
 	CHECK_INT(uv_loop_close(&loop), 0);
 	return tb_test_result("core_http_qa");
 }
