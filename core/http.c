@@ -910,6 +910,15 @@ static int on_headers_complete(http_parser *p)
 		return -1;
 	}
 
+	/* RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one before. */
+	size_t hosts = 0;
+	for (size_t i = 0; i < r->n_hdrs; i++)
+		hosts += strcasecmp(r->hdrs[i].name, "Host") == 0;
+	if (hosts > 1 || (hosts == 0 && q->http_minor == 1)) {
+		c->err_status = 400;
+		return -1;
+	}
+
 	/* Target: origin-form or absolute-form; OPTIONS * as is. */
 	q->target = tb_arena_strndup(q->arena, (const char *)r->url.p, r->url.len);
 	if (!q->target || memchr(r->url.p, 0, r->url.len)) {

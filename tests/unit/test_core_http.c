@@ -206,47 +206,47 @@ static void *client_main(void *arg)
 	free(r);
 
 	/* Longest prefix wins. */
-	r = exchange("GET /a/b/c HTTP/1.1\r\nConnection: close\r\n\r\n");
+	r = exchange("GET /a/b/c HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
 	CHECK(strstr(r, "\r\n\r\nab") != NULL);
 	free(r);
-	r = exchange("GET /a/x HTTP/1.1\r\nConnection: close\r\n\r\n");
+	r = exchange("GET /a/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
 	CHECK(strstr(r, "\r\n\r\na") != NULL && strstr(r, "\r\n\r\nab") == NULL);
 	free(r);
 
 	/* 404 on the api listener-only route space; 405 with Allow. */
-	r = exchange("GET /nothing HTTP/1.1\r\nConnection: close\r\n\r\n");
+	r = exchange("GET /nothing HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
 	STARTS(r, "HTTP/1.1 404 Not Found\r\n");
 	free(r);
-	r = exchange("DELETE /a/b HTTP/1.1\r\nConnection: close\r\n\r\n");
+	r = exchange("DELETE /a/b HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
 	STARTS(r, "HTTP/1.1 405 Method Not Allowed\r\n");
 	CHECK(strstr(r, "Allow: GET, HEAD\r\n") != NULL);
 	CHECK(strstr(r, "application/problem+json") != NULL);
 	free(r);
-	r = exchange("GET /other/x HTTP/1.1\r\nConnection: close\r\n\r\n");
+	r = exchange("GET /other/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
 	STARTS(r, "HTTP/1.1 404");
 	free(r);
 
 	/* POST with a body, query decoding, percent-decoded path. */
-	r = exchange("POST /echo/%41b?x=1%202&y HTTP/1.1\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+	r = exchange("POST /echo/%41b?x=1%202&y HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
 	STARTS(r, "HTTP/1.1 200 OK\r\n");
 	CHECK(strstr(r, "POST /echo/Ab q=x=1%202&y x=1 2 len=5 body=hello") != NULL);
 	free(r);
 
 	/* Case-insensitive header lookup. */
-	r = exchange("GET /hdr HTTP/1.1\r\nX-Mixed:  v a l  \r\nConnection: close\r\n\r\n");
+	r = exchange("GET /hdr HTTP/1.1\r\nHost: t\r\nX-Mixed:  v a l  \r\nConnection: close\r\n\r\n");
 	CHECK(strstr(r, "\r\n\r\nv a l") != NULL);
 	free(r);
 
 	/* Chunked request body. */
-	r = exchange("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+	r = exchange("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
 		     "3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\n\r\n");
 	CHECK(strstr(r, "len=7 body=abcdefg") != NULL);
 	free(r);
 
 	/* Pipelined requests in one write, answered in order (one deferred). */
-	r = exchange("GET /later HTTP/1.1\r\n\r\nGET /a HTTP/1.1\r\n\r\n"
-		     "POST /echo HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi"
-		     "GET /a/b HTTP/1.1\r\nConnection: close\r\n\r\n");
+	r = exchange("GET /later HTTP/1.1\r\nHost: t\r\n\r\nGET /a HTTP/1.1\r\nHost: t\r\n\r\n"
+		     "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi"
+		     "GET /a/b HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
 	CHECK_INT(count(r, "HTTP/1.1 "), 4);
 	{
 		char *p1 = strstr(r, "HTTP/1.1 201"), *p2 = strstr(r, "\r\n\r\na"),
@@ -259,7 +259,7 @@ static void *client_main(void *arg)
 	/* Pipelined requests followed by a half-close: every one is still answered. */
 	{
 		int fd = dial();
-		const char *q = "GET /later HTTP/1.1\r\n\r\nGET /a HTTP/1.1\r\n\r\n";
+		const char *q = "GET /later HTTP/1.1\r\nHost: t\r\n\r\nGET /a HTTP/1.1\r\nHost: t\r\n\r\n";
 		send_all(fd, q, strlen(q));
 		shutdown(fd, SHUT_WR);
 		r = read_all(fd);
@@ -272,12 +272,12 @@ static void *client_main(void *arg)
 	/* Keep-alive reuse. */
 	{
 		int fd = dial();
-		send_all(fd, "GET /a HTTP/1.1\r\n\r\n", 19);
+		send_all(fd, "GET /a HTTP/1.1\r\nHost: t\r\n\r\n", 28);
 		r = read_one(fd);
 		STARTS(r, "HTTP/1.1 200 OK\r\n");
 		CHECK(strstr(r, "Connection: close") == NULL);
 		free(r);
-		const char *q2 = "GET /a/b HTTP/1.1\r\nConnection: close\r\n\r\n";
+		const char *q2 = "GET /a/b HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
 		send_all(fd, q2, strlen(q2));
 		r = read_all(fd);
 		STARTS(r, "HTTP/1.1 200 OK\r\n");
@@ -287,7 +287,7 @@ static void *client_main(void *arg)
 	}
 
 	/* HEAD: headers with Content-Length, no body. */
-	r = exchange("HEAD /a/b HTTP/1.1\r\nConnection: close\r\n\r\n");
+	r = exchange("HEAD /a/b HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
 	STARTS(r, "HTTP/1.1 200 OK\r\n");
 	CHECK(strstr(r, "Content-Length: 2\r\n") != NULL);
 	CHECK(strstr(r, "\r\n\r\n") && strstr(r, "\r\n\r\n")[4] == 0);
@@ -296,7 +296,7 @@ static void *client_main(void *arg)
 	/* Oversize headers -> 431. */
 	{
 		char big[4096];
-		int n = snprintf(big, sizeof big, "GET /index HTTP/1.1\r\nX-Big: ");
+		int n = snprintf(big, sizeof big, "GET /index HTTP/1.1\r\nHost: t\r\nX-Big: ");
 		memset(big + n, 'a', 2000);
 		strcpy(big + n + 2000, "\r\n\r\n");
 		r = exchange(big);
@@ -305,13 +305,13 @@ static void *client_main(void *arg)
 	}
 
 	/* Body over limit -> 413 (Content-Length up front, and chunked counted). */
-	r = exchange("POST /echo HTTP/1.1\r\nContent-Length: 5000\r\n\r\n");
+	r = exchange("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n");
 	STARTS(r, "HTTP/1.1 413 ");
 	CHECK(strstr(r, "Connection: close") != NULL);
 	free(r);
 	{
 		char big[4096];
-		int n = snprintf(big, sizeof big, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+		int n = snprintf(big, sizeof big, "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
 						  "800\r\n");
 		memset(big + n, 'b', 2048);
 		strcpy(big + n + 2048, "\r\n0\r\n\r\n");
@@ -322,7 +322,7 @@ static void *client_main(void *arg)
 	/* A route with a raised limit takes the same body. */
 	{
 		char big[4096];
-		int n = snprintf(big, sizeof big, "POST /big HTTP/1.1\r\nContent-Length: 2048\r\nConnection: close\r\n\r\n");
+		int n = snprintf(big, sizeof big, "POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: 2048\r\nConnection: close\r\n\r\n");
 		memset(big + n, 'c', 2048);
 		big[n + 2048] = 0;
 		r = exchange(big);
@@ -333,7 +333,7 @@ static void *client_main(void *arg)
 	/* Expect: 100-continue gets an interim response before the body is sent. */
 	{
 		int fd = dial();
-		const char *h = "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n";
+		const char *h = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n";
 		send_all(fd, h, strlen(h));
 		char buf[64] = { 0 };
 		ssize_t got = recv(fd, buf, 25, MSG_WAITALL);
@@ -356,21 +356,21 @@ static void *client_main(void *arg)
 		close(fd);
 	}
 	/* Slow body -> 408. */
-	r = exchange("POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc");
+	r = exchange("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc");
 	STARTS(r, "HTTP/1.1 408 ");
 	free(r);
 
 	/* Dot segments (also encoded) and bad escapes -> 400. */
-	r = exchange("GET /a/../etc HTTP/1.1\r\n\r\n");
+	r = exchange("GET /a/../etc HTTP/1.1\r\nHost: t\r\n\r\n");
 	STARTS(r, "HTTP/1.1 400 ");
 	free(r);
-	r = exchange("GET /a/%2e%2E/x HTTP/1.1\r\n\r\n");
+	r = exchange("GET /a/%2e%2E/x HTTP/1.1\r\nHost: t\r\n\r\n");
 	STARTS(r, "HTTP/1.1 400 ");
 	free(r);
-	r = exchange("GET /a/%zz HTTP/1.1\r\n\r\n");
+	r = exchange("GET /a/%zz HTTP/1.1\r\nHost: t\r\n\r\n");
 	STARTS(r, "HTTP/1.1 400 ");
 	free(r);
-	r = exchange("GET /a/.hidden/x.y HTTP/1.1\r\nConnection: close\r\n\r\n");
+	r = exchange("GET /a/.hidden/x.y HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
 	STARTS(r, "HTTP/1.1 200 ");
 	free(r);
 
@@ -378,20 +378,20 @@ static void *client_main(void *arg)
 	r = exchange("\x01\x02garbage\r\n\r\n");
 	STARTS(r, "HTTP/1.1 400 ");
 	free(r);
-	r = exchange("FROB / HTTP/1.1\r\n\r\n");
+	r = exchange("FROB / HTTP/1.1\r\nHost: t\r\n\r\n");
 	STARTS(r, "HTTP/1.1 501 ");
 	free(r);
-	r = exchange("POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n");
+	r = exchange("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n");
 	STARTS(r, "HTTP/1.1 501 ");
 	free(r);
 
 	/* Problem documents and handler errors. */
-	r = exchange("GET /problem HTTP/1.1\r\nConnection: close\r\n\r\n");
+	r = exchange("GET /problem HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
 	STARTS(r, "HTTP/1.1 403 Forbidden\r\n");
 	CHECK(strstr(r, "Content-Type: application/problem+json\r\n") != NULL);
 	CHECK(strstr(r, "{\"type\":\"urn:test:forbidden\",\"detail\":\"no \\\"way\\\"\",\"status\":403}") != NULL);
 	free(r);
-	r = exchange("GET /fail HTTP/1.1\r\nConnection: close\r\n\r\n");
+	r = exchange("GET /fail HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
 	STARTS(r, "HTTP/1.1 500 ");
 	free(r);
 
@@ -402,7 +402,7 @@ static void *client_main(void *arg)
 	free(r);
 
 	/* Metrics. */
-	r = exchange("GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n");
+	r = exchange("GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
 	CHECK(strstr(r, "tb_http_requests_total{route=\"/a/b\",code=\"2xx\"}") != NULL);
 	CHECK(strstr(r, "tb_http_requests_total{route=\"/a/b\",code=\"4xx\"} 1") != NULL);
 	CHECK(strstr(r, "tb_http_request_duration_seconds_bucket{route=\"/a\",le=\"+Inf\"}") != NULL);
@@ -416,7 +416,7 @@ static void *client_main(void *arg)
 		int b = dial_port(port2);
 		CHECK_INT(recv(b, buf, sizeof buf, 0), 0);
 		close(b);
-		send_all(a, "GET /a HTTP/1.1\r\nConnection: close\r\n\r\n", 39);
+		send_all(a, "GET /a HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 48);
 		r = read_all(a);
 		STARTS(r, "HTTP/1.1 200 OK\r\n");
 		free(r);
@@ -425,7 +425,7 @@ static void *client_main(void *arg)
 
 	/* A request still held by its handler when the server stops. */
 	hold_fd = dial();
-	send_all(hold_fd, "GET /hold HTTP/1.1\r\n\r\n", 23);
+	send_all(hold_fd, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n", 32);
 	usleep(100 * 1000);
 	uv_async_send(&finish);
 	return NULL;
@@ -454,7 +454,7 @@ static void test_feed(void)
 	tb_http_route(s, NULL, "GET", "/a", h_text, "a");
 	tb_http_route(s, NULL, "POST", "/echo", h_echo, NULL);
 	struct tb_bytes out = { 0 };
-	const char *in = "GET /a HTTP/1.1\r\n\r\nPOST /echo HTTP/1.1\r\nContent-Length: 1\r\n\r\nZGET /zz HTTP/1.1\r\n\r\n";
+	const char *in = "GET /a HTTP/1.1\r\nHost: t\r\n\r\nPOST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nZGET /zz HTTP/1.1\r\nHost: t\r\n\r\n";
 	CHECK_INT(tb_http_feed_bytes(s, (const uint8_t *)in, strlen(in), &out), 0);
 	char *o = tb_bytes_cstr(&out);
 	CHECK(o != NULL);

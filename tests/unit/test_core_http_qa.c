@@ -75,42 +75,42 @@ static void test_prefix_boundaries(void)
 	CHECK_INT(tb_http_route(s, NULL, "GET", "/static/x", h_name, "staticx"), 0);
 	const char *r;
 
-	r = feeds(s, "GET /acme HTTP/1.1\r\n\r\n");
+	r = feeds(s, "GET /acme HTTP/1.1\r\nHost: t\r\n\r\n");
 	CHECK(strstr(r, "acme route=/acme path=/acme ") != NULL);
-	r = feeds(s, "GET /acme/ HTTP/1.1\r\n\r\n");
+	r = feeds(s, "GET /acme/ HTTP/1.1\r\nHost: t\r\n\r\n");
 	CHECK(strstr(r, "acme route=/acme path=/acme/ ") != NULL);
-	r = feeds(s, "GET /acme/new-order HTTP/1.1\r\n\r\n");
+	r = feeds(s, "GET /acme/new-order HTTP/1.1\r\nHost: t\r\n\r\n");
 	CHECK(strstr(r, "acme route=/acme path=/acme/new-order ") != NULL);
 	/* Not on a segment boundary: no match. */
-	EXPECT_STATUS(s, "GET /acme-x HTTP/1.1\r\n\r\n", "404");
-	EXPECT_STATUS(s, "GET /acmex/y HTTP/1.1\r\n\r\n", "404");
-	EXPECT_STATUS(s, "GET /acm HTTP/1.1\r\n\r\n", "404");
+	EXPECT_STATUS(s, "GET /acme-x HTTP/1.1\r\nHost: t\r\n\r\n", "404");
+	EXPECT_STATUS(s, "GET /acmex/y HTTP/1.1\r\nHost: t\r\n\r\n", "404");
+	EXPECT_STATUS(s, "GET /acm HTTP/1.1\r\nHost: t\r\n\r\n", "404");
 	/* A prefix ending in '/' matches everything below it, not itself without the slash. */
-	r = feeds(s, "GET /ct/lab/checkpoint HTTP/1.1\r\n\r\n");
+	r = feeds(s, "GET /ct/lab/checkpoint HTTP/1.1\r\nHost: t\r\n\r\n");
 	CHECK(strstr(r, "ct route=/ct/lab/ path=/ct/lab/checkpoint ") != NULL);
-	r = feeds(s, "GET /ct/lab/ HTTP/1.1\r\n\r\n");
+	r = feeds(s, "GET /ct/lab/ HTTP/1.1\r\nHost: t\r\n\r\n");
 	CHECK(strstr(r, "ct route=/ct/lab/ ") != NULL);
-	EXPECT_STATUS(s, "GET /ct/lab HTTP/1.1\r\n\r\n", "404");
-	EXPECT_STATUS(s, "GET /ct/lab2/checkpoint HTTP/1.1\r\n\r\n", "404");
+	EXPECT_STATUS(s, "GET /ct/lab HTTP/1.1\r\nHost: t\r\n\r\n", "404");
+	EXPECT_STATUS(s, "GET /ct/lab2/checkpoint HTTP/1.1\r\nHost: t\r\n\r\n", "404");
 	/* Longest matching prefix, still on boundaries: "/static/xy" is below "/static/", not "/static/x". */
-	r = feeds(s, "GET /static/xy HTTP/1.1\r\n\r\n");
+	r = feeds(s, "GET /static/xy HTTP/1.1\r\nHost: t\r\n\r\n");
 	CHECK(strstr(r, "static route=/static/ ") != NULL);
-	r = feeds(s, "GET /static/x/1 HTTP/1.1\r\n\r\n");
+	r = feeds(s, "GET /static/x/1 HTTP/1.1\r\nHost: t\r\n\r\n");
 	CHECK(strstr(r, "staticx route=/static/x ") != NULL);
 	/* 405 is only for a prefix that really matches. */
-	EXPECT_STATUS(s, "POST /acme HTTP/1.1\r\nContent-Length: 0\r\n\r\n", "405");
-	EXPECT_STATUS(s, "POST /acme-x HTTP/1.1\r\nContent-Length: 0\r\n\r\n", "404");
+	EXPECT_STATUS(s, "POST /acme HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", "405");
+	EXPECT_STATUS(s, "POST /acme-x HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", "404");
 	/* An encoded slash decodes to a boundary (the path is matched decoded). */
-	r = feeds(s, "GET /acme%2fx HTTP/1.1\r\n\r\n");
+	r = feeds(s, "GET /acme%2fx HTTP/1.1\r\nHost: t\r\n\r\n");
 	CHECK(strstr(r, "acme route=/acme path=/acme/x ") != NULL);
 	tb_http_server_free(s);
 
 	/* "/" matches everything. */
 	CHECK_INT(tb_http_server_new(&s, &loop, NULL), 0);
 	CHECK_INT(tb_http_route(s, NULL, NULL, "/", h_name, "root"), 0);
-	r = feeds(s, "GET /anything/at/all HTTP/1.1\r\n\r\n");
+	r = feeds(s, "GET /anything/at/all HTTP/1.1\r\nHost: t\r\n\r\n");
 	CHECK(strstr(r, "root route=/ ") != NULL);
-	r = feeds(s, "GET / HTTP/1.1\r\n\r\n");
+	r = feeds(s, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
 	CHECK(strstr(r, "root route=/ ") != NULL);
 	tb_http_server_free(s);
 }
@@ -127,6 +127,22 @@ static void test_field_name_whitespace(void)
 	EXPECT_STATUS(s, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length\t: 1\r\n\r\nA", "400");
 	/* Whitespace before the first field (RFC 9112 2.2). */
 	EXPECT_STATUS(s, "GET / HTTP/1.1\r\n Host: x\r\n\r\n", "400");
+	tb_http_server_free(s);
+}
+
+/* RFC 9112 3.2: an HTTP/1.1 request without Host, or any request with two, is a 400. */
+static void test_host_header(void)
+{
+	struct tb_http_server *s;
+	CHECK_INT(tb_http_server_new(&s, &loop, NULL), 0);
+	CHECK_INT(tb_http_route(s, NULL, NULL, "/", h_name, "root"), 0);
+	EXPECT_STATUS(s, "GET / HTTP/1.1\r\n\r\n", "400");
+	EXPECT_STATUS(s, "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "400");
+	EXPECT_STATUS(s, "GET / HTTP/1.1\r\nhost: a\r\nHOST: a\r\n\r\n", "400");
+	EXPECT_STATUS(s, "GET / HTTP/1.1\r\nhOsT: a\r\n\r\n", "200");
+	EXPECT_STATUS(s, "GET / HTTP/1.1\r\nHost:\r\n\r\n", "200"); /* empty is allowed (no authority) */
+	EXPECT_STATUS(s, "GET / HTTP/1.0\r\n\r\n", "200");
+	EXPECT_STATUS(s, "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", "400");
 	tb_http_server_free(s);
 }
 
@@ -162,6 +178,7 @@ int main(void)
 	test_prefix_boundaries();
 	test_free_after_listen_failure();
 	test_field_name_whitespace();
+	test_host_header();
 
 	CHECK_INT(uv_loop_close(&loop), 0);
 	return tb_test_result("core_http_qa");
