@@ -890,6 +890,19 @@ static int has_dot_segment(const char *path)
 	return 0;
 }
 
+/*
+ * A control character in the decoded path (raw ones get through http-parser
+ * when it is not built strict, encoded ones through decoding): no route needs
+ * them, and a CR LF would forge lines in the access log.
+ */
+static int has_control(const char *path)
+{
+	for (const unsigned char *s = (const unsigned char *)path; *s; s++)
+		if (*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
 static int on_headers_complete(http_parser *p)
 {
 	struct conn *c = p->data;
@@ -937,7 +950,7 @@ static int on_headers_complete(http_parser *p)
 		}
 		q->path = pct_decode(q->arena, q->target + u.field_data[UF_PATH].off,
 			u.field_data[UF_PATH].len, 0);
-		if (!q->path || q->path[0] != '/' || has_dot_segment(q->path)) {
+		if (!q->path || q->path[0] != '/' || has_dot_segment(q->path) || has_control(q->path)) {
 			c->err_status = 400;
 			return -1;
 		}

@@ -8,8 +8,12 @@
  * exact method beats "any", GET routes also serve HEAD; when none of them
  * takes the method the answer is 405 with Allow (routes of shorter prefixes
  * are not consulted); no matching prefix gives 404. Paths are matched after
- * percent-decoding; a path with a "." or ".." segment, an encoded NUL or bad
- * escapes gets 400, so handlers never resolve dot segments.
+ * percent-decoding; a path with a "." or ".." segment, a control character
+ * (raw or encoded: NUL, CR, LF, TAB, DEL...) or bad escapes gets 400, so
+ * handlers never resolve dot segments. An HTTP/1.1 request without Host, any
+ * request with two Host fields, and whitespace in a field name get 400 too
+ * (RFC 9112 3.2, 5.1). Obsolete line folding is accepted and replaced by
+ * whitespace (RFC 9112 5.2); bare LF line ends are accepted.
  *
  * A connection processes one request at a time: bytes that arrive while a
  * handler runs (pipelining) are buffered and parsed after the response has

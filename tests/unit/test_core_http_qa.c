@@ -147,6 +147,27 @@ static void test_host_header(void)
 }
 
 /*
+ * Control characters in the path, raw or percent-encoded, are a 400: no
+ * route needs them, and a decoded CR LF would forge lines in the access log.
+ */
+static void test_path_controls(void)
+{
+	struct tb_http_server *s;
+	CHECK_INT(tb_http_server_new(&s, &loop, NULL), 0);
+	CHECK_INT(tb_http_route(s, NULL, NULL, "/", h_name, "root"), 0);
+	EXPECT_STATUS(s, "GET /a%20b HTTP/1.1\r\nHost: x\r\n\r\n", "200");
+	EXPECT_STATUS(s, "GET /a%C3%A9 HTTP/1.1\r\nHost: x\r\n\r\n", "200");
+	EXPECT_STATUS(s, "GET /a%0d%0aforged HTTP/1.1\r\nHost: x\r\n\r\n", "400");
+	EXPECT_STATUS(s, "GET /a%0A HTTP/1.1\r\nHost: x\r\n\r\n", "400");
+	EXPECT_STATUS(s, "GET /a%09b HTTP/1.1\r\nHost: x\r\n\r\n", "400");
+	EXPECT_STATUS(s, "GET /a%7f HTTP/1.1\r\nHost: x\r\n\r\n", "400");
+	EXPECT_STATUS(s, "GET /a\tb HTTP/1.1\r\nHost: x\r\n\r\n", "400");
+	EXPECT_STATUS(s, "GET /a\x01b HTTP/1.1\r\nHost: x\r\n\r\n", "400");
+	EXPECT_STATUS(s, "GET /a\x00b HTTP/1.1\r\nHost: x\r\n\r\n", "400");
+	tb_http_server_free(s);
+}
+
+/*
  * A listener that cannot bind, after one that could, then the server freed
  * without a stop (what a start-up failure does): the listeners' close
  * callbacks must not touch freed memory (run under ASan).
@@ -179,6 +200,7 @@ int main(void)
 	test_free_after_listen_failure();
 	test_field_name_whitespace();
 	test_host_header();
+	test_path_controls();
 
 	CHECK_INT(uv_loop_close(&loop), 0);
 	return tb_test_result("core_http_qa");
