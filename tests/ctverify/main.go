@@ -15,6 +15,12 @@
 //
 //	[-sub CHAIN.json:SCT.json:(x509|precert)]... [-min-size N] [-prev CHECKPOINT]...
 //
+// With -rfc6962 SUBMISSION_PREFIX it also checks the RFC 6962 read API of the
+// same log: get-sth equals the checkpoint, get-proof-by-hash and
+// get-entry-and-proof return entries and audit paths that verify against it,
+// get-entries matches the data tiles, get-sth-consistency proofs from each
+// -prev size verify.
+//
 // Each -prev checkpoint (an earlier one of the same log) must verify and be
 // consistent with the current tree (tlog.ProveTree / CheckTree).
 //
@@ -270,6 +276,8 @@ func main() {
 	var submissions subs
 	var minSize int64
 	var prevs subs
+	var rfcURL string
+	flag.StringVar(&rfcURL, "rfc6962", "", "submission prefix: also check the RFC 6962 read API")
 	flag.Var(&prevs, "prev", "an earlier checkpoint file of this log, repeatable")
 	flag.StringVar(&base, "url", "", "monitoring prefix, with a trailing slash")
 	flag.StringVar(&origin, "origin", "", "checkpoint origin")
@@ -307,6 +315,7 @@ func main() {
 		fatalf("%v", err)
 	}
 	size, root := openCheckpoint(cp, origin, v)
+	stamp := v.stamp
 	if size < minSize {
 		fatalf("tree size %d < %d", size, minSize)
 	}
@@ -459,6 +468,152 @@ func main() {
 			fatalf("%s: inclusion proof: %v", parts[1], err)
 		}
 	}
+	if rfcURL != "" {
+		checkRFC6962(rfcURL, size, root, v, entries, prevs, origin)
+	}
 	fmt.Printf("ctverify: ok: tree size %d, checkpoint time %d, %d issuers, %d submissions verified, %d fetches\n",
-		size, v.stamp, len(issuers), len(submissions), fetches)
+		size, stamp, len(issuers), len(submissions), fetches)
+}
+
+func getJSON(url string, out interface{}) {
+	fetches++
+	resp, err := client.Get(url)
+	if err != nil {
+		fatalf("%v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		fatalf("GET %s: %s: %s", url, resp.Status, body)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		fatalf("GET %s: %v", url, err)
+	}
+}
+
+func hashes(b64 []string) []tlog.Hash {
+	out := make([]tlog.Hash, len(b64))
+	for i, s := range b64 {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil || len(b) != 32 {
+			fatalf("bad hash %q", s)
+		}
+		copy(out[i][:], b)
+	}
+	return out
+}
+
+// leafInput checks that an RFC 6962 leaf_input is the MerkleTreeLeaf of e.
+func leafInput(b64 string, e *entry) {
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || !bytes.Equal(b, append([]byte{0, 0}, e.timestampedEntry...)) {
+		fatalf("leaf_input differs from the data tile entry")
+	}
+}
+
+func checkRFC6962(sub string, size int64, root tlog.Hash, v *rfc6962Verifier, entries []*entry, prevs []string, origin string) {
+	var sth struct {
+		TreeSize  int64  `json:"tree_size"`
+		Timestamp uint64 `json:"timestamp"`
+		Root      string `json:"sha256_root_hash"`
+		Sig       string `json:"tree_head_signature"`
+	}
+	getJSON(sub+"ct/v1/get-sth", &sth)
+	if sth.TreeSize < size {
+		fatalf("get-sth: size %d below the checkpoint's %d", sth.TreeSize, size)
+	}
+	if sth.TreeSize == size {
+		r := hashes([]string{sth.Root})[0]
+		if r != root {
+			fatalf("get-sth root differs from the checkpoint")
+		}
+		sig, _ := base64.StdEncoding.DecodeString(sth.Sig)
+		body := fmt.Sprintf("%s\n%d\n%s\n", origin, sth.TreeSize, sth.Root)
+		ts := make([]byte, 8)
+		binary.BigEndian.PutUint64(ts, sth.Timestamp)
+		if !v.Verify([]byte(body), append(ts, sig...)) {
+			fatalf("get-sth signature does not verify")
+		}
+	}
+	if size == 0 {
+		return
+	}
+	// get-entries over the whole tree, 256 at a time
+	for start := int64(0); start < size; {
+		var ge struct {
+			Entries []struct {
+				LeafInput string `json:"leaf_input"`
+				ExtraData string `json:"extra_data"`
+			} `json:"entries"`
+		}
+		getJSON(fmt.Sprintf("%sct/v1/get-entries?start=%d&end=%d", sub, start, size-1), &ge)
+		if len(ge.Entries) == 0 {
+			fatalf("get-entries returned nothing at %d", start)
+		}
+		for i, x := range ge.Entries {
+			e := entries[start+int64(i)]
+			leafInput(x.LeafInput, e)
+			extra, _ := base64.StdEncoding.DecodeString(x.ExtraData)
+			r := &reader{b: extra}
+			if e.precert && !bytes.Equal(r.vec(3), e.preCertificate) {
+				fatalf("entry %d: extra_data pre_certificate differs", start+int64(i))
+			}
+			chain := &reader{b: r.vec(3)}
+			for _, fp := range e.chain {
+				c := chain.vec(3)
+				if h := sha256.Sum256(c); !bytes.Equal(h[:], fp) {
+					fatalf("entry %d: extra_data chain differs from the fingerprints", start+int64(i))
+				}
+			}
+			if r.err != nil || chain.err != nil || len(r.b) != 0 || len(chain.b) != 0 {
+				fatalf("entry %d: malformed extra_data", start+int64(i))
+			}
+		}
+		start += int64(len(ge.Entries))
+	}
+	// proofs for a spread of entries
+	step := size/40 + 1
+	for i := int64(0); i < size; i += step {
+		e := entries[i]
+		lh := merkleLeafHash(e)
+		var pb struct {
+			LeafIndex int64    `json:"leaf_index"`
+			AuditPath []string `json:"audit_path"`
+		}
+		getJSON(fmt.Sprintf("%sct/v1/get-proof-by-hash?tree_size=%d&hash=%s", sub, size,
+			strings.ReplaceAll(base64.StdEncoding.EncodeToString(lh[:]), "+", "%2B")), &pb)
+		if pb.LeafIndex != i {
+			// an identical entry earlier in the log would be found first
+			if merkleLeafHash(entries[pb.LeafIndex]) != lh {
+				fatalf("get-proof-by-hash: index %d for entry %d", pb.LeafIndex, i)
+			}
+		}
+		if err := tlog.CheckRecord(hashes(pb.AuditPath), size, root, pb.LeafIndex, lh); err != nil {
+			fatalf("get-proof-by-hash %d: %v", i, err)
+		}
+		var ep struct {
+			LeafInput string   `json:"leaf_input"`
+			AuditPath []string `json:"audit_path"`
+		}
+		getJSON(fmt.Sprintf("%sct/v1/get-entry-and-proof?leaf_index=%d&tree_size=%d", sub, i, size), &ep)
+		leafInput(ep.LeafInput, e)
+		if err := tlog.CheckRecord(hashes(ep.AuditPath), size, root, i, lh); err != nil {
+			fatalf("get-entry-and-proof %d: %v", i, err)
+		}
+	}
+	// consistency from every earlier checkpoint
+	for _, pf := range prevs {
+		data, _ := os.ReadFile(pf)
+		psize, proot := openCheckpoint(data, origin, v)
+		if psize == 0 || psize > size {
+			continue
+		}
+		var c struct {
+			Consistency []string `json:"consistency"`
+		}
+		getJSON(fmt.Sprintf("%sct/v1/get-sth-consistency?first=%d&second=%d", sub, psize, size), &c)
+		if err := tlog.CheckTree(hashes(c.Consistency), size, root, psize, proot); err != nil {
+			fatalf("get-sth-consistency %d..%d: %v", psize, size, err)
+		}
+	}
 }

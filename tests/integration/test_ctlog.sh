@@ -5,7 +5,8 @@
 #   - deduplication (a resubmission gets the first SCT), error statuses
 #   - tests/ctverify (Go, golang.org/x/mod/sumdb/tlog + note): checkpoint
 #     signature, every tile up to the root, every entry, every issuer, every
-#     SCT and its inclusion proof, consistency with earlier checkpoints
+#     SCT and its inclusion proof, consistency with earlier checkpoints, and
+#     the RFC 6962 read API (get-sth, get-entries, proofs) against the same tree
 #   - certspotter 0.16 following the RFC 6962 API sees the certificates
 #   - crash safety: kill -9 under concurrent submissions, several times;
 #     every SCT that was returned must be in the log at its index
@@ -130,7 +131,7 @@ verify() {
 		args+=(-sub "bodies/$n.json:$s:$(cat "bodies/$n.kind")")
 	done
 	for p in prev/*; do [ -e "$p" ] && args+=(-prev "$p"); done
-	./ctverify -url "$U/" -origin "$ORIGIN" -key data/ctlog-lab.pem "${args[@]}" "$@" || fail "ctverify"
+	./ctverify -url "$U/" -origin "$ORIGIN" -key data/ctlog-lab.pem -rfc6962 "$U/" "${args[@]}" "$@" || fail "ctverify"
 }
 
 mkdir -p prev
