@@ -709,7 +709,8 @@ int ct_log_submit(struct ct_log *log, struct ct_chain *chain, int precert, struc
 {
 	if (log->svc->stopping)
 		return TB_ERR_CANCELED;
-	if (log->n_pool >= log->svc->pool_size) {
+	/* submissions still being validated count against the pool too */
+	if (log->n_pool + log->validating >= log->svc->pool_size) {
 		log->n_full++;
 		return TB_ERR_STATE;
 	}
