@@ -14,7 +14,10 @@
  * Store: table dns_update_journal records dynamic updates (RFC 2136) and
  * dns_zone_serial the serial each zone reached, so updates survive restarts.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <lauxlib.h>
+#include <lua.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -96,6 +99,9 @@ static const struct tb_option dns_options[] = {
 		.help = "randomise the case of forwarded query names and require it echoed (draft-vixie-dnsext-dns0x20)" },
 	{ .name = "cache_size", .type = TB_OPT_INT, .def = "10000",
 		.help = "forwarded answers kept (0: no cache)", .min = 0, .max = 10000000 },
+	{ .name = "policy", .type = TB_OPT_FUNCTION,
+		.help = "policy(name, type, client) per query: nil answers normally, \"refuse\" (REFUSED, EDE 15), "
+			"\"nxdomain\" (EDE 17), or an IP address to answer A/AAAA with" },
 	{ .name = "lab_key", .type = TB_OPT_BOOL, .def = "true",
 		.help = "generate a TSIG key named lab.test. on first start, kept in the store and written "
 			"to <data_dir>/lab.test.tsig as hmac-sha256:NAME:SECRET" },
@@ -433,6 +439,59 @@ static int resolver_lookup(void *impl, const char *name, uint16_t qtype, uint64_
 	return 0;
 }
 
+/* ---- the policy hook ---- */
+
+#define DNS_POLICY_INSTRUCTIONS 1000000 /* a policy call that runs longer is stopped */
+
+static void policy_budget(lua_State *L, lua_Debug *ar)
+{
+	(void)ar;
+	luaL_error(L, "policy ran longer than %d instructions", DNS_POLICY_INSTRUCTIONS);
+}
+
+enum dns_policy dns_policy_check(struct dns_server *s, const uint8_t *qname, uint16_t qtype,
+	const struct sockaddr *from, uint8_t *addr, int *family)
+{
+	if (!s->L || s->policy_ref == LUA_NOREF || s->policy_ref == LUA_REFNIL)
+		return DNS_POLICY_PASS;
+	lua_State *L = s->L;
+	char name[1100], tb[16], ip[INET6_ADDRSTRLEN] = "";
+	dns_name_str(qname, name, sizeof name);
+	if (from && from->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)from)->sin_addr, ip, sizeof ip);
+	else if (from && from->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)from)->sin6_addr, ip, sizeof ip);
+	/* our own instruction budget for this call; the config's hook comes back after */
+	lua_Hook saved = lua_gethook(L);
+	int mask = lua_gethookmask(L), count = lua_gethookcount(L);
+	lua_sethook(L, policy_budget, LUA_MASKCOUNT, DNS_POLICY_INSTRUCTIONS);
+	int top = lua_gettop(L);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, s->policy_ref);
+	lua_pushstring(L, name);
+	lua_pushstring(L, dns_type_str(qtype, tb));
+	lua_pushstring(L, ip);
+	enum dns_policy out = DNS_POLICY_PASS;
+	if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
+		if (!s->policy_warned++)
+			TB_WARN("dns", "policy hook failed (answering normally): %s", lua_tostring(L, -1));
+	} else if (lua_type(L, -1) == LUA_TSTRING) {
+		const char *r = lua_tostring(L, -1);
+		if (strcmp(r, "refuse") == 0)
+			out = DNS_POLICY_REFUSE;
+		else if (strcmp(r, "nxdomain") == 0)
+			out = DNS_POLICY_NXDOMAIN;
+		else if (inet_pton(AF_INET, r, addr) == 1)
+			out = DNS_POLICY_REWRITE, *family = AF_INET;
+		else if (inet_pton(AF_INET6, r, addr) == 1)
+			out = DNS_POLICY_REWRITE, *family = AF_INET6;
+		else if (!s->policy_warned++)
+			TB_WARN("dns", "policy hook returned \"%.40s\": expected nil, \"refuse\", \"nxdomain\" or an address", r);
+	}
+	lua_settop(L, top);
+	lua_sethook(L, saved, mask, count);
+	return out;
+}
+
 /* ---- lifecycle ---- */
 
 static void dns_free(void *state)
@@ -569,6 +628,8 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 		goto fail;
 	}
 	s->lab_key = tb_cfg_bool(sec, "lab_key");
+	s->policy_ref = tb_cfg_hook(sec, "policy");
+	s->L = tb_config_lua(core->config);
 	s->resolver.impl = s;
 	s->resolver.lookup = resolver_lookup;
 	*state = s;

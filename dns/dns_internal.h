@@ -159,6 +159,10 @@ struct dns_server {
 	struct dns_fwd *fwds;         /* upstream queries in flight */
 	size_t n_fwds;
 	int use_0x20;
+	/* the Lua policy hook */
+	struct lua_State *L;
+	int policy_ref;               /* registry reference, or LUA_NOREF */
+	int policy_warned;
 	uint64_t fwd_timeout_ms;      /* per attempt */
 	uint64_t fwd_deadline_ms;     /* per query */
 	/* stop */
@@ -173,6 +177,11 @@ int dns_acl_match(const struct dns_acl *acl, const struct sockaddr *sa);
 int dns_parse_hostport(const char *s, int default_port, struct sockaddr_storage *out);
 
 /* Answers one query message into out (capacity outcap); 0 = drop. */
+/* Policy decisions (Lua hook). */
+enum dns_policy { DNS_POLICY_PASS, DNS_POLICY_REFUSE, DNS_POLICY_NXDOMAIN, DNS_POLICY_REWRITE };
+enum dns_policy dns_policy_check(struct dns_server *s, const uint8_t *qname, uint16_t qtype,
+	const struct sockaddr *from, uint8_t *addr, int *family);
+
 size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 	const struct sockaddr *from, int tcp, uint8_t *out, size_t outcap);
 int dns_server_listen(struct dns_server *s);

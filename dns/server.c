@@ -317,6 +317,33 @@ size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 		len = error_reply(s, &m, &r, rflags, DNS_RCODE_NOTIMP, out, cap);
 		goto done;
 	}
+	uint8_t paddr[16];
+	int pfam = 0;
+	enum dns_policy pol = dns_policy_check(s, qd->name, qd->qtype, from, paddr, &pfam);
+	if (pol == DNS_POLICY_REFUSE) {
+		s->stats.refused++;
+		set_ede(&r, DNS_EDE_BLOCKED, "blocked by policy");
+		len = error_reply(s, &m, &r, rflags, DNS_RCODE_REFUSED, out, cap);
+		goto done;
+	}
+	if (pol == DNS_POLICY_NXDOMAIN) {
+		s->stats.nxdomain++;
+		set_ede(&r, DNS_EDE_FILTERED, "filtered by policy");
+		len = error_reply(s, &m, &r, rflags, DNS_RCODE_NXDOMAIN, out, cap);
+		goto done;
+	}
+	if (pol == DNS_POLICY_REWRITE) {
+		struct dns_builder b;
+		dns_builder_init(&b, out, cap, m.id, (uint16_t)(rflags | DNS_F_AA));
+		dns_builder_question(&b, qd->name, qd->qtype, qd->qclass);
+		if (r.edns)
+			b.reserve = dns_opt_size(r.opts, r.n_opts);
+		if ((pfam == AF_INET && qd->qtype == DNS_T_A) || (pfam == AF_INET6 && qd->qtype == DNS_T_AAAA))
+			dns_builder_rr(&b, DNS_SEC_ANSWER, qd->name, qd->qtype, DNS_C_IN, 60, paddr,
+				pfam == AF_INET ? 4 : 16);
+		len = finish_reply(&b, &r, 0, s->udp_payload);
+		goto done;
+	}
 	const struct dns_zone *z = NULL;
 	if (qd->qclass == DNS_C_IN || qd->qclass == DNS_C_ANY)
 		z = dns_zoneset_find(&s->zones, qd->name);

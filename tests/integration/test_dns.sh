@@ -76,6 +76,16 @@ dns {
   listen = { "127.0.0.1:0" },
   allow_query = { "127.0.0.0/8" },
   tcp_idle_ms = 2000,
+  policy = function(name, qtype, client)
+    if name == "blocked.example.test." then return "refuse" end
+    if name:match("^ads%.") then return "nxdomain" end
+    if name == "rewrite.example.test." and client == "127.0.0.1" then
+      if qtype == "AAAA" then return "2001:db8::53" end
+      return "192.0.2.123"
+    end
+    if name == "broken.example.test." then error("deliberate") end
+    if name == "spin.example.test." then while true do end end
+  end,
   zones = {
     { name = "example.test", file = "$tmp/example.zone" },
     { name = "lab.test", records = {
@@ -225,6 +235,19 @@ expect "AXFR refused as not implemented" "$($D example.test AXFR +tcp 2>&1)" 'NO
 out=$($D www.other.test A)
 expect "name outside local zones: REFUSED" "$out" 'status: REFUSED'
 expect "name outside local zones: EDE" "$out" 'EDE: 20 \(Not Authoritative\)'
+
+# --- the Lua policy hook ---
+out=$($D blocked.example.test A)
+expect "policy refuse" "$out" 'status: REFUSED'
+expect "policy refuse EDE 15" "$out" 'EDE: 15 \(Blocked\)'
+out=$($D ads.example.test A)
+expect "policy nxdomain" "$out" 'status: NXDOMAIN'
+expect "policy nxdomain EDE 17" "$out" 'EDE: 17 \(Filtered\)'
+expect "policy rewrite A" "$($D +short rewrite.example.test A)" '^192\.0\.2\.123$'
+expect "policy rewrite AAAA" "$($D +short rewrite.example.test AAAA)" '^2001:db8::53$'
+expect "policy error answers normally" "$($D broken.example.test A)" 'status: NXDOMAIN'
+expect "policy that never ends is stopped" "$($D spin.example.test A)" 'status: NXDOMAIN'
+expect "policy nil answers normally" "$($D +short web.example.test A)" '^192\.0\.2\.80$'
 
 # --- the lab zone ---
 expect "lab wildcard A" "$($D +short anything.lab.test A)" '^127\.0\.0\.1$'
