@@ -192,6 +192,20 @@ expect "TCP answer over TCP" "$out" '\(TCP\)'
 out=$($K +tcp +keepopen web.example.test A mail.example.test A ns1.example.test AAAA)
 expect "TCP pipelining (three queries on one connection)" "$(printf '%s\n' "$out" | grep -c 'status: NOERROR')" '^3$'
 
+out=$(python3 - "$port" <<'EOF'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(6)
+t0 = time.time()
+try:
+    d = s.recv(10)
+    print("closed after %.1f s" % (time.time() - t0) if d == b"" else "data")
+except socket.timeout:
+    print("still open")
+EOF
+)
+expect "idle TCP connection closed after tcp_idle_ms (2 s)" "$out" '^closed after (1\.9|2\.[0-9]) s$'
+
 # --- truncation and TCP retry ---
 out=$($D big.example.test TXT +ignore +bufsize=1232)
 expect "UDP response truncated" "$out" 'flags: qr aa tc'
