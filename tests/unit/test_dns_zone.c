@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <time.h>
 #include <uv.h>
 
 #include "core/config.h"
@@ -402,12 +403,151 @@ static void test_resolver(void)
 	tb_config_free(cfg);
 }
 
+
+/* An UPDATE for example.test. with prerequisites and updates given as records. */
+struct urr {
+	const char *owner;
+	uint16_t type, cls;
+	uint32_t ttl;
+	const char *rdata;
+	size_t rdlen;
+};
+
+static size_t make_update(uint8_t *buf, size_t cap, const struct urr *pre, size_t npre,
+	const struct urr *upd, size_t nupd)
+{
+	uint8_t zone[DNS_NAME_MAX], o[DNS_NAME_MAX];
+	name("example.test.", zone);
+	struct dns_builder b;
+	dns_builder_init(&b, buf, cap, 0x7777, DNS_OP_UPDATE << 11);
+	dns_builder_question(&b, zone, DNS_T_SOA, DNS_C_IN);
+	for (size_t i = 0; i < npre; i++) {
+		name(pre[i].owner, o);
+		dns_builder_rr(&b, DNS_SEC_ANSWER, o, pre[i].type, pre[i].cls, pre[i].ttl,
+			(const uint8_t *)pre[i].rdata, pre[i].rdlen);
+	}
+	for (size_t i = 0; i < nupd; i++) {
+		name(upd[i].owner, o);
+		dns_builder_rr(&b, DNS_SEC_AUTHORITY, o, upd[i].type, upd[i].cls, upd[i].ttl,
+			(const uint8_t *)upd[i].rdata, upd[i].rdlen);
+	}
+	return dns_builder_finish(&b);
+}
+
+static int update_rcode(struct dns_server *s, uint8_t *q, size_t ql, int sign, const struct dns_tsig_key *k,
+	int64_t skew, int *tsig_error)
+{
+	uint8_t out[4096];
+	if (sign)
+		dns_tsig_sign_request(k, q, &ql, 4096, (uint64_t)((int64_t)time(NULL) + skew));
+	struct sockaddr_in from;
+	uv_ip4_addr("127.0.0.1", 5555, &from);
+	size_t n = dns_server_answer(s, q, ql, (struct sockaddr *)&from, 1, out, sizeof out);
+	struct dns_msg m;
+	if (n == 0 || dns_msg_parse(&m, out, n) != 0)
+		return -1;
+	int rc = DNS_RCODE(m.flags);
+	*tsig_error = -1;
+	if (m.has_tsig) {
+		size_t nad;
+		struct dns_rr *ad = dns_msg_section(&m, DNS_SEC_ADDITIONAL, &nad);
+		const struct dns_rr *t = &ad[nad - 1];
+		/* alg name, time 6, fudge 2, mac len 2 + mac, orig id 2, error 2 */
+		int al = dns_name_len(t->rdata, t->rdlen);
+		size_t o = (size_t)al + 8;
+		size_t ml = (size_t)(t->rdata[o] << 8 | t->rdata[o + 1]);
+		o += 2 + ml + 2;
+		*tsig_error = t->rdata[o] << 8 | t->rdata[o + 1];
+	}
+	dns_msg_free(&m);
+	return rc;
+}
+
+static uint32_t soa_serial(const struct dns_zone *z)
+{
+	const struct dns_rrset *soa = dns_node_rrset(z->apex, DNS_T_SOA);
+	const uint8_t *p = soa->rd[0] + 2 + dns_rd_len(soa->rd[0]) - 20;
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void test_update(void)
+{
+	struct dns_server *s = calloc(1, sizeof *s);
+	s->zones = zs;
+	s->udp_payload = 1232;
+	dns_acl_parse(&s->allow_query, "any");
+	struct dns_tsig_key *k = &s->keys[0];
+	memcpy(k->name, "\3key\0", 5);
+	memset(k->secret, 0x42, 32);
+	k->secret_len = 32;
+	s->n_keys = 1;
+	struct dns_tsig_key wrong = *k;
+	wrong.secret[0] ^= 1;
+	struct dns_tsig_key other = *k;
+	memcpy(other.name, "\5other\0", 7);
+	const struct dns_zone *z = zs.zones;
+	uint8_t q[4096];
+	int te;
+	uint32_t serial = soa_serial(z);
+
+	struct urr add = { "new.example.test.", DNS_T_TXT, DNS_C_IN, 60, "\3abc", 4 };
+	size_t ql = make_update(q, sizeof q, NULL, 0, &add, 1);
+	CHECK_INT(update_rcode(s, q, ql, 0, k, 0, &te), DNS_RCODE_REFUSED);
+	ql = make_update(q, sizeof q, NULL, 0, &add, 1);
+	CHECK_INT(update_rcode(s, q, ql, 1, &wrong, 0, &te), DNS_RCODE_NOTAUTH);
+	CHECK_INT(te, DNS_RCODE_BADSIG);
+	ql = make_update(q, sizeof q, NULL, 0, &add, 1);
+	CHECK_INT(update_rcode(s, q, ql, 1, &other, 0, &te), DNS_RCODE_NOTAUTH);
+	CHECK_INT(te, DNS_RCODE_BADKEY);
+	ql = make_update(q, sizeof q, NULL, 0, &add, 1);
+	CHECK_INT(update_rcode(s, q, ql, 1, k, -1000, &te), DNS_RCODE_NOTAUTH);
+	CHECK_INT(te, DNS_RCODE_BADTIME);
+	CHECK_INT(soa_serial(z), serial);
+
+	ql = make_update(q, sizeof q, NULL, 0, &add, 1);
+	CHECK_INT(update_rcode(s, q, ql, 1, k, 0, &te), DNS_RCODE_NOERROR);
+	CHECK_INT(te, 0);
+	uint8_t n[DNS_NAME_MAX];
+	name("new.example.test.", n);
+	CHECK(dns_zone_find(z, n) && dns_node_rrset(dns_zone_find(z, n), DNS_T_TXT));
+	CHECK_INT(soa_serial(z), serial + 1);
+
+	/* prerequisites */
+	struct urr nx = { "new.example.test.", DNS_T_ANY, DNS_C_NONE, 0, "", 0 };
+	ql = make_update(q, sizeof q, &nx, 1, &add, 1);
+	CHECK_INT(update_rcode(s, q, ql, 1, k, 0, &te), DNS_RCODE_YXDOMAIN);
+	struct urr yx = { "nothere.example.test.", DNS_T_A, DNS_C_ANY, 0, "", 0 };
+	ql = make_update(q, sizeof q, &yx, 1, &add, 1);
+	CHECK_INT(update_rcode(s, q, ql, 1, k, 0, &te), DNS_RCODE_NXRRSET);
+	struct urr val = { "new.example.test.", DNS_T_TXT, DNS_C_IN, 0, "\3abc", 4 };
+	struct urr del = { "new.example.test.", DNS_T_TXT, DNS_C_ANY, 0, "", 0 };
+	ql = make_update(q, sizeof q, &val, 1, &del, 1);
+	CHECK_INT(update_rcode(s, q, ql, 1, k, 0, &te), DNS_RCODE_NOERROR);
+	CHECK(!dns_node_rrset(dns_zone_find(z, n), DNS_T_TXT));
+	CHECK_INT(soa_serial(z), serial + 2);
+
+	/* outside the zone, bad class, apex protection */
+	struct urr out = { "www.example.org.", DNS_T_A, DNS_C_IN, 60, "\1\2\3\4", 4 };
+	ql = make_update(q, sizeof q, NULL, 0, &out, 1);
+	CHECK_INT(update_rcode(s, q, ql, 1, k, 0, &te), DNS_RCODE_NOTZONE);
+	struct urr badc = { "x.example.test.", DNS_T_A, DNS_C_CH, 60, "\1\2\3\4", 4 };
+	ql = make_update(q, sizeof q, NULL, 0, &badc, 1);
+	CHECK_INT(update_rcode(s, q, ql, 1, k, 0, &te), DNS_RCODE_FORMERR);
+	struct urr apex = { "example.test.", DNS_T_ANY, DNS_C_ANY, 0, "", 0 };
+	ql = make_update(q, sizeof q, NULL, 0, &apex, 1);
+	CHECK_INT(update_rcode(s, q, ql, 1, k, 0, &te), DNS_RCODE_NOERROR);
+	CHECK(dns_node_rrset(z->apex, DNS_T_SOA) != NULL);
+	CHECK(dns_node_rrset(z->apex, DNS_T_NS) != NULL);
+	free(s);
+}
+
 int main(void)
 {
 	setup();
 	test_lookup();
 	test_edit();
 	test_server();
+	test_update();
 	test_resolver();
 	dns_zoneset_free(&zs);
 	return tb_test_result("dns_zone");
