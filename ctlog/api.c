@@ -7,7 +7,7 @@
  * get-proof-by-hash, get-entries, get-entry-and-proof.
  * Monitoring prefix (static-ct-api): checkpoint (no-store), tile/<L>/<N>,
  * tile/data/<N> (immutable; a partial tile is a prefix of the widest stored
- * one), issuer/<sha256>. Every monitoring response allows any origin.
+ * one; the most used full tiles are kept in memory), issuer/<sha256>. Every monitoring response allows any origin.
  *
  * add-[pre-]chain answer later: after the batch holding the entry has been
  * committed. Errors map to HTTP here only: bad input 400, pool full 503
@@ -354,6 +354,50 @@ static int get_checkpoint(struct tb_http_request *req, struct ct_log *log)
 		log->checkpoint.len);
 }
 
+static struct ct_cached_tile *cache_find(struct ct_log *log, const struct ct_tile *t)
+{
+	for (size_t i = 0; i < CT_TILE_CACHE; i++) {
+		struct ct_cached_tile *c = &log->cache[i];
+		if (c->data.len && c->level == t->level && c->index == t->index) {
+			c->used = ++log->cache_clock;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+/* Keeps a copy of a full tile, evicting the least recently used ones. */
+static void cache_put(struct ct_log *log, const struct ct_tile *t, const struct tb_bytes *body)
+{
+	if (body->len == 0 || body->len > CT_TILE_CACHE_BYTES / 4)
+		return;
+	for (;;) {
+		struct ct_cached_tile *victim = NULL, *free_slot = NULL;
+		for (size_t i = 0; i < CT_TILE_CACHE; i++) {
+			struct ct_cached_tile *c = &log->cache[i];
+			if (!c->data.len)
+				free_slot = free_slot ? free_slot : c;
+			else if (!victim || c->used < victim->used)
+				victim = c;
+		}
+		if (free_slot && log->cache_bytes + body->len <= CT_TILE_CACHE_BYTES) {
+			if (tb_bytes_append(&free_slot->data, body->p, body->len) != 0) {
+				tb_bytes_free(&free_slot->data);
+				return;
+			}
+			free_slot->level = t->level;
+			free_slot->index = t->index;
+			free_slot->used = ++log->cache_clock;
+			log->cache_bytes += body->len;
+			return;
+		}
+		if (!victim)
+			return;
+		log->cache_bytes -= victim->data.len;
+		tb_bytes_free(&victim->data);
+	}
+}
+
 static int get_tile(struct tb_http_request *req, struct ct_log *log, const char *rest)
 {
 	struct ct_tile t;
@@ -363,6 +407,12 @@ static int get_tile(struct tb_http_request *req, struct ct_log *log, const char 
 	/* a full tile needs a full tile; a partial one any tile at least that wide */
 	if (have == 0 || have < t.width)
 		return respond_error(req, 404, "no such tile");
+	int full = t.width == CT_TILE_WIDTH;
+	struct ct_cached_tile *hit = full ? cache_find(log, &t) : NULL;
+	if (hit) {
+		static_headers(req, CACHE_IMMUTABLE);
+		return tb_http_respond(req, 200, "application/octet-stream", hit->data.p, hit->data.len);
+	}
 	struct tb_bytes body = { 0 };
 	int err;
 	if (t.level == CT_TILE_DATA) {
@@ -378,6 +428,8 @@ static int get_tile(struct tb_http_request *req, struct ct_log *log, const char 
 		tb_bytes_free(&body);
 		return respond_error(req, err == TB_ERR_NOT_FOUND ? 404 : 500, tb_strerror(err));
 	}
+	if (full)
+		cache_put(log, &t, &body);
 	static_headers(req, CACHE_IMMUTABLE);
 	err = tb_http_respond(req, 200, "application/octet-stream", body.p, body.len);
 	tb_bytes_free(&body);

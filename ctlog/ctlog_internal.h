@@ -53,6 +53,17 @@ struct ct_tile_out {
 
 struct ct_batch;
 
+/* Full tiles never change: the most requested ones are kept in memory. */
+#define CT_TILE_CACHE 64
+#define CT_TILE_CACHE_BYTES (32u << 20)
+
+struct ct_cached_tile {
+	int level;          /* CT_TILE_DATA for data tiles */
+	uint64_t index;
+	struct tb_bytes data; /* len 0: free slot */
+	uint64_t used;      /* LRU clock */
+};
+
 struct ct_log {
 	struct ct_service *svc;
 	char name[64];
@@ -88,6 +99,10 @@ struct ct_log {
 	sqlite3_stmt *q_tile, *q_entries, *q_hash, *q_issuer, *q_dedup;
 
 	struct tb_ct_submitter submitter;
+
+	struct ct_cached_tile cache[CT_TILE_CACHE];
+	size_t cache_bytes;
+	uint64_t cache_clock;
 
 	/* counters for metrics and the benchmark */
 	uint64_t n_submitted, n_sequenced, n_dedup, n_rejected, n_full;

@@ -378,6 +378,9 @@ void ct_log_close(struct ct_log *log)
 	log->pool = NULL;
 	free(log->edge);
 	log->edge = NULL;
+	for (size_t i = 0; i < CT_TILE_CACHE; i++)
+		tb_bytes_free(&log->cache[i].data);
+	log->cache_bytes = 0;
 	tb_pkey_free(log->key);
 	log->key = NULL;
 	tb_bytes_free(&log->spki);
