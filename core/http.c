@@ -527,6 +527,8 @@ int tb_http_respond(struct tb_http_request *req, int status, const char *content
 			; /* feed mode: nothing more is parsed */
 		else if (c->writes_pending == 0)
 			conn_close(c);
+		else
+			arm(c, srv->lim.idle_timeout_ms); /* a client that never reads: close after that */
 		return rc;
 	}
 	c->state = CS_IDLE;

@@ -66,7 +66,8 @@ struct tb_http_limits {
 	size_t max_body;            /* decoded body; over -> 413 (1 MiB); a route may raise it */
 	uint64_t header_timeout_ms; /* first byte of a request to end of headers; -> 408 (10 s) */
 	uint64_t body_timeout_ms;   /* end of headers to end of body; -> 408 (30 s) */
-	uint64_t idle_timeout_ms;   /* keep-alive wait for the next request; then close (60 s) */
+	uint64_t idle_timeout_ms;   /* keep-alive wait for the next request, and the time a client
+				       has to take a queued response; then close (60 s) */
 	uint64_t grace_timeout_ms;  /* tb_http_server_stop: wait for in-flight requests (5 s) */
 	unsigned max_connections;   /* beyond that: accept and close at once (1024) */
 };

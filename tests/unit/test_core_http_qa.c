@@ -6,8 +6,11 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -193,6 +196,82 @@ static void test_free_after_listen_failure(void)
 	close(fd);
 }
 
+/*
+ * A client that asks for a large response with Connection: close and never
+ * reads it: the connection must not stay open for ever once the response is
+ * queued (it is closed after the idle timeout).
+ */
+#define NONREADER_BODY (32u << 20)
+static int nr_port;
+static uv_async_t nr_done;
+static size_t nr_got;
+static int nr_eof;
+
+static int h_big(struct tb_http_request *req, void *arg)
+{
+	(void)arg;
+	uint8_t *b = calloc(1, NONREADER_BODY);
+	int rc = tb_http_respond(req, 200, "application/octet-stream", b, b ? NONREADER_BODY : 0);
+	free(b);
+	return rc;
+}
+
+static void *nr_client(void *arg)
+{
+	(void)arg;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int small = 4096;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)nr_port) };
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+		const char *q = "GET /big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+		if (send(fd, q, strlen(q), 0) == (ssize_t)strlen(q)) {
+			usleep(1500 * 1000); /* well past the 300 ms idle timeout, reading nothing */
+			struct timeval tv = { .tv_sec = 3 };
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+			static char buf[1 << 16];
+			for (;;) {
+				ssize_t n = recv(fd, buf, sizeof buf, 0);
+				if (n <= 0) {
+					nr_eof = n == 0 || errno == ECONNRESET;
+					break;
+				}
+				nr_got += (size_t)n;
+			}
+		}
+	}
+	close(fd);
+	uv_async_send(&nr_done);
+	return NULL;
+}
+
+static void nr_on_done(uv_async_t *h)
+{
+	uv_close((uv_handle_t *)h, NULL);
+	tb_http_server_stop(h->data, NULL, NULL);
+}
+
+static void test_nonreading_client(void)
+{
+	struct tb_http_limits lim = { .idle_timeout_ms = 300, .grace_timeout_ms = 200 };
+	struct tb_http_server *s;
+	CHECK_INT(tb_http_server_new(&s, &loop, &lim), 0);
+	CHECK_INT(tb_http_listen(s, "t", "127.0.0.1", 0, NULL), 0);
+	nr_port = tb_http_listener_port(s, "t");
+	CHECK_INT(tb_http_route(s, NULL, "GET", "/big", h_big, NULL), 0);
+	uv_async_init(&loop, &nr_done, nr_on_done);
+	nr_done.data = s;
+	pthread_t th;
+	pthread_create(&th, NULL, nr_client, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	pthread_join(th, NULL);
+	tb_http_server_free(s);
+	/* Closed by the server before the client read it all; not served in full. */
+	CHECK(nr_eof);
+	CHECK(nr_got < NONREADER_BODY);
+}
+
 int main(void)
 {
 	uv_loop_init(&loop);
@@ -201,6 +280,7 @@ int main(void)
 	test_field_name_whitespace();
 	test_host_header();
 	test_path_controls();
+	test_nonreading_client();
 
 	CHECK_INT(uv_loop_close(&loop), 0);
 	return tb_test_result("core_http_qa");
