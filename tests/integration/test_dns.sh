@@ -71,6 +71,8 @@ EOF
 
 cat > "$tmp/trustbox.lua" <<EOF
 core { data_dir = "$tmp/data", log_level = "warn" }
+-- other subsystems mount their routes on the usual listener names; port 0 keeps them out of the way
+listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
 listen { name = "http", address = "127.0.0.1", port = 0, tls = false }
 dns {
   listen = { "127.0.0.1:0" },
@@ -281,6 +283,8 @@ expect "clean exit on SIGTERM" "$rc" '^0$'
 # --- ACL: a server that only allows ::1 refuses 127.0.0.1 ---
 cat > "$tmp/acl.lua" <<EOF
 core { data_dir = "$tmp/data2", log_level = "warn" }
+-- other subsystems mount their routes on the usual listener names; port 0 keeps them out of the way
+listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
 listen { name = "http", address = "127.0.0.1", port = 0, tls = false }
 dns { listen = { "127.0.0.1:0" }, allow_query = { "::1" } }
 EOF
