@@ -54,6 +54,9 @@ struct ct_roots {
 	uint8_t fp[CT_MAX_ROOTS][CT_HASH_LEN];
 	mbedtls_x509_crt crt[CT_MAX_ROOTS];
 	pthread_mutex_t lock; /* guards the link cache: validation may run off the loop */
+	/* Serialises verifications with the roots' shared key contexts: mbedTLS
+	 * caches a precomputed generator table in the group on first use. */
+	pthread_mutex_t verify_lock;
 	uint8_t links[LINK_CACHE][2 * CT_HASH_LEN];
 	size_t n_links, next_link;
 };
@@ -213,6 +216,7 @@ int ct_roots_new(struct ct_roots **out)
 	if (!r)
 		return TB_ERR_NOMEM;
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->verify_lock, NULL);
 	*out = r;
 	return 0;
 }
@@ -293,6 +297,7 @@ void ct_roots_free(struct ct_roots *r)
 		tb_bytes_free(&r->der[i]);
 	}
 	pthread_mutex_destroy(&r->lock);
+	pthread_mutex_destroy(&r->verify_lock);
 	free(r);
 }
 
@@ -613,7 +618,13 @@ int ct_validate_chain(const struct ct_roots *roots_c, const struct ct_policy *po
 		memcpy(key, fp[chain->n - 1], CT_HASH_LEN);
 		memcpy(key + CT_HASH_LEN, roots->fp[r], CT_HASH_LEN);
 		int cacheable = chain->n > 1 && last->ca_istrue;
-		if ((cacheable && link_cached(roots, key)) || check_signature(last, rc) == 0) {
+		int ok = cacheable && link_cached(roots, key);
+		if (!ok) {
+			pthread_mutex_lock(&roots->verify_lock);
+			ok = check_signature(last, rc) == 0;
+			pthread_mutex_unlock(&roots->verify_lock);
+		}
+		if (ok) {
 			if (cacheable)
 				link_remember(roots, key);
 			anchored = 1;
