@@ -1,0 +1,762 @@
+/*
+ * DESIGN: challenge validation and CAA for the ACME service.
+ *
+ * One struct acme_validation per challenge being validated, on the loop
+ * thread, linked into the service so stop() can cancel it. Steps:
+ *   [lab delay timer] -> target address -> challenge check -> CAA -> store.
+ *
+ * Target address (http-01, tls-alpn-01): IP identifiers are dialled as
+ * they are. DNS names are looked up (A, then AAAA) through the registered
+ * tb_resolver; without one the HTTP client resolves them itself. Under the
+ * lab policy, names under a lab domain that do not resolve are dialled at
+ * 127.0.0.1. The strict policy refuses reserved targets (loopback, private,
+ * link-local, ...) when the address is known.
+ *
+ * http-01 follows at most ACME_HTTP01_MAX_REDIRECTS redirects itself (the
+ * HTTP client never does), reads at most ACME_HTTP01_MAX_BODY bytes and
+ * gives up after validation_timeout_ms per hop. tls-alpn-01 does a
+ * handshake only, offering acme-tls/1 with the identifier as SNI (the
+ * reverse name for IPs) and checks the certificate with acme/challenge.c.
+ * dns-01 asks the resolver for TXT at _acme-challenge.<name>.
+ *
+ * The outcome (challenge and authorization status, error document) is
+ * written in one store job.
+ */
+#include "acme/service.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/http.h"
+#include "core/log.h"
+#include "core/services.h"
+
+#define DNS_TYPE_A 1
+#define DNS_TYPE_TXT 16
+#define DNS_TYPE_AAAA 28
+#define DNS_TYPE_CAA 257
+#define ACME_DNS_TIMEOUT_MS 10000
+#define ACME_MAX_URL 2048
+#define ACME_TXT_MAX 1024          /* bytes of one TXT record we compare */
+#define ACME_CAA_MAX_PARAMS 8
+
+struct acme_validation {
+	struct acme_svc *s;
+	struct acme_validation_req v;
+	struct acme_validation *next, **pprev;
+	struct tb_http_call *call;
+	uv_timer_t *timer;
+	int redirects;
+	int canceled;
+	int caa_pending;
+	int asked_aaaa;
+	char url[ACME_MAX_URL];
+	char connect[64];          /* "" = let the HTTP client resolve */
+	char host[ACME_MAX_IDENT_LEN + 1];
+	struct acme_problem prob;
+};
+
+static void finish(struct acme_validation *val);
+static void run_check(struct acme_validation *val);
+
+static void val_unlink(struct acme_validation *val)
+{
+	if (val->pprev) {
+		*val->pprev = val->next;
+		if (val->next)
+			val->next->pprev = val->pprev;
+		val->pprev = NULL;
+	}
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void val_free(struct acme_validation *val)
+{
+	struct acme_svc *s = val->s;
+	val_unlink(val);
+	if (val->timer)
+		uv_close((uv_handle_t *)val->timer, timer_closed);
+	free(val);
+	acme_svc_release(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Outcome                                                               */
+/* ------------------------------------------------------------------ */
+
+static void stored(void *ctx, int status)
+{
+	struct acme_validation *val = ctx;
+	if (status)
+		TB_WARN("acme", "challenge %s: storing the outcome failed: %s", val->v.chall_id, tb_strerror(status));
+	val_free(val);
+}
+
+static void finish(struct acme_validation *val)
+{
+	struct acme_svc *s = val->s;
+	int64_t now = acme_now();
+	int ok = val->prob.type == ACME_PROB_NONE;
+	struct acme_wjob *j = acme_wjob_new(s);
+	if (ok) {
+		TB_INFO("acme", "%s for %s: valid", val->v.type, val->v.ident.value);
+		acme_wjob_add(j, 0, "UPDATE acme_challenges SET status = 'valid', validated = %lld WHERE id = %Q AND"
+			" status = 'processing'", (long long)now, val->v.chall_id);
+		acme_wjob_add(j, 0, "UPDATE acme_authzs SET status = 'valid', validated = %lld, expires = %lld WHERE id = %Q"
+			" AND status = 'pending'", (long long)now, (long long)(now + s->authz_valid_lifetime), val->v.authz_id);
+	} else {
+		TB_INFO("acme", "%s for %s: invalid: %s: %s", val->v.type, val->v.ident.value,
+			acme_problem_name(val->prob.type), val->prob.detail);
+		cJSON *e = acme_problem_json(&val->prob);
+		char *et = e ? cJSON_PrintUnformatted(e) : NULL;
+		cJSON_Delete(e);
+		acme_wjob_add(j, 0, "UPDATE acme_challenges SET status = 'invalid', validated = %lld, error = %Q WHERE id = %Q"
+			" AND status = 'processing'", (long long)now, et ? et : "{}", val->v.chall_id);
+		acme_wjob_add(j, 0, "UPDATE acme_authzs SET status = 'invalid' WHERE id = %Q AND status = 'pending'",
+			val->v.authz_id);
+		free(et);
+	}
+	if (acme_wjob_submit(j, stored, val))
+		val_free(val);
+}
+
+/* ------------------------------------------------------------------ */
+/* CAA (RFC 8659, RFC 8657)                                              */
+/* ------------------------------------------------------------------ */
+
+struct caa_ctx {
+	struct acme_svc *s;
+	struct acme_identifier id;
+	int wildcard;
+	char account_url[512];
+	char method[16];
+	char name[ACME_MAX_IDENT_LEN + 1]; /* the next name to ask */
+	char asked[ACME_MAX_IDENT_LEN + 1]; /* the name asked last */
+	acme_caa_cb cb;
+	void *arg;
+};
+
+static int caa_ident_matches(const struct acme_svc *s, const char *v, size_t n)
+{
+	for (size_t i = 0; i < s->n_caa_ids; i++)
+		if (strlen(s->caa_ids[i]) == n && strncasecmp(s->caa_ids[i], v, n) == 0)
+			return 1;
+	return 0;
+}
+
+static int is_ws(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/*
+ * An issue/issuewild value: [issuer-domain-name] *(";" key "=" value).
+ * 1 when it authorises this CA for this account and method.
+ */
+static int caa_value_allows(const struct caa_ctx *c, const uint8_t *v, size_t n)
+{
+	size_t i = 0;
+	while (i < n && is_ws((char)v[i]))
+		i++;
+	size_t d0 = i;
+	while (i < n && v[i] != ';' && !is_ws((char)v[i]))
+		i++;
+	size_t dlen = i - d0;
+	if (dlen == 0 || !caa_ident_matches(c->s, (const char *)v + d0, dlen))
+		return 0;
+	while (i < n) {
+		while (i < n && (is_ws((char)v[i]) || v[i] == ';'))
+			i++;
+		size_t k0 = i;
+		while (i < n && v[i] != '=' && v[i] != ';')
+			i++;
+		if (i >= n || v[i] != '=')
+			return k0 == i; /* trailing empty parameter is fine; a key without value is not */
+		size_t klen = i - k0;
+		i++;
+		size_t v0 = i;
+		while (i < n && v[i] != ';')
+			i++;
+		size_t vlen = i - v0;
+		while (vlen > 0 && is_ws((char)v[v0 + vlen - 1]))
+			vlen--;
+		const char *key = (const char *)v + k0, *val = (const char *)v + v0;
+		if (klen == 10 && strncmp(key, "accounturi", 10) == 0) {
+			if (strlen(c->account_url) != vlen || strncmp(c->account_url, val, vlen) != 0)
+				return 0;
+		} else if (klen == 17 && strncmp(key, "validationmethods", 17) == 0) {
+			int found = 0;
+			size_t p = 0;
+			while (p < vlen) {
+				size_t q = p;
+				while (q < vlen && val[q] != ',')
+					q++;
+				if (q - p == strlen(c->method) && strncmp(val + p, c->method, q - p) == 0)
+					found = 1;
+				p = q + 1;
+			}
+			if (!found)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+static void caa_next(struct caa_ctx *c);
+
+static void caa_answer(enum tb_resolve_status st, const struct tb_rr *rrs, size_t n, const char *detail, void *arg)
+{
+	struct caa_ctx *c = arg;
+	struct acme_problem p;
+	memset(&p, 0, sizeof p);
+	if (st != TB_RESOLVE_OK && st != TB_RESOLVE_NXDOMAIN) {
+		acme_problem_set(&p, ACME_PROB_DNS, "DNS problem: %s looking up CAA for %s%s%s",
+			st == TB_RESOLVE_TIMEOUT ? "query timed out" : st == TB_RESOLVE_SERVFAIL ? "SERVFAIL" : "failure",
+			c->asked, detail ? ": " : "", detail ? detail : "");
+		c->cb(-1, &p, c->arg);
+		free(c);
+		return;
+	}
+	size_t n_issue = 0, n_wild = 0;
+	int allowed_issue = 0, allowed_wild = 0, bad_critical = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (rrs[i].type != DNS_TYPE_CAA || rrs[i].rdata.len < 2)
+			continue;
+		const uint8_t *d = rrs[i].rdata.p;
+		uint8_t flags = d[0], tl = d[1];
+		if ((size_t)tl + 2 > rrs[i].rdata.len)
+			continue;
+		const char *tag = (const char *)d + 2;
+		const uint8_t *val = d + 2 + tl;
+		size_t vl = rrs[i].rdata.len - 2 - tl;
+		if (tl == 5 && strncasecmp(tag, "issue", 5) == 0) {
+			n_issue++;
+			allowed_issue |= caa_value_allows(c, val, vl);
+		} else if (tl == 9 && strncasecmp(tag, "issuewild", 9) == 0) {
+			n_wild++;
+			allowed_wild |= caa_value_allows(c, val, vl);
+		} else if (!(tl == 5 && strncasecmp(tag, "iodef", 5) == 0) && (flags & 0x80)) {
+			bad_critical = 1;
+		}
+	}
+	int relevant = 0;
+	for (size_t i = 0; i < n; i++)
+		if (rrs[i].type == DNS_TYPE_CAA)
+			relevant = 1;
+	if (!relevant) {
+		caa_next(c);
+		return;
+	}
+	int ok;
+	if (bad_critical)
+		ok = 0;
+	else if (c->wildcard && n_wild)
+		ok = allowed_wild;
+	else if (n_issue)
+		ok = allowed_issue;
+	else
+		ok = 1; /* only iodef or non-critical unknown tags */
+	if (ok) {
+		c->cb(0, NULL, c->arg);
+	} else {
+		acme_problem_set(&p, ACME_PROB_CAA, "CAA record for %s prevents issuance%s", c->asked,
+			bad_critical ? " (unknown critical property)" : "");
+		c->cb(-1, &p, c->arg);
+	}
+	free(c);
+}
+
+/* Asks for c->name's CAA set, then climbs one label per empty answer. */
+static void caa_next(struct caa_ctx *c)
+{
+	if (c->name[0] == 0) {
+		c->cb(0, NULL, c->arg);
+		free(c);
+		return;
+	}
+	char name[ACME_MAX_IDENT_LEN + 1];
+	snprintf(name, sizeof name, "%s", c->name);
+	snprintf(c->asked, sizeof c->asked, "%s", c->name);
+	const char *dot = strchr(c->name, '.');
+	/* The next name to ask: the parent; stop below the TLD. */
+	if (dot && strchr(dot + 1, '.'))
+		memmove(c->name, dot + 1, strlen(dot + 1) + 1);
+	else
+		c->name[0] = 0;
+	struct tb_resolver *res = c->s->core->services ? c->s->core->services->resolver : NULL;
+	if (!res || res->lookup(res->impl, name, DNS_TYPE_CAA, ACME_DNS_TIMEOUT_MS, caa_answer, c)) {
+		struct acme_problem p;
+		memset(&p, 0, sizeof p);
+		acme_problem_set(&p, ACME_PROB_DNS, "DNS problem: could not look up CAA for %s", name);
+		c->cb(-1, &p, c->arg);
+		free(c);
+		return;
+	}
+}
+
+int acme_caa_check(struct acme_svc *s, const struct acme_identifier *id, int wildcard, const char *account_url,
+	const char *method, acme_caa_cb cb, void *arg)
+{
+	struct tb_resolver *res = s->core->services ? s->core->services->resolver : NULL;
+	if (!res || id->type != ACME_IDENT_DNS) {
+		if (!res && !s->caa_absent_logged) {
+			TB_INFO("acme", "no resolver registered: CAA is treated as empty (issuance allowed)");
+			s->caa_absent_logged = 1;
+		}
+		cb(0, NULL, arg);
+		return 0;
+	}
+	struct caa_ctx *c = calloc(1, sizeof *c);
+	if (!c)
+		return TB_ERR_NOMEM;
+	c->s = s;
+	c->id = *id;
+	c->wildcard = wildcard;
+	snprintf(c->account_url, sizeof c->account_url, "%s", account_url);
+	snprintf(c->method, sizeof c->method, "%s", method);
+	snprintf(c->name, sizeof c->name, "%s", id->value);
+	c->cb = cb;
+	c->arg = arg;
+	caa_next(c);
+	return 0;
+}
+
+static void caa_done(int err, const struct acme_problem *p, void *arg)
+{
+	struct acme_validation *val = arg;
+	val->caa_pending = 0;
+	if (val->canceled) {
+		val_free(val);
+		return;
+	}
+	if (err && p)
+		val->prob = *p;
+	finish(val);
+}
+
+/* The challenge passed: CAA next, then the outcome. */
+static void passed(struct acme_validation *val)
+{
+	val->caa_pending = 1;
+	if (acme_caa_check(val->s, &val->v.ident, val->v.wildcard, val->v.account_url, val->v.type, caa_done, val)) {
+		val->caa_pending = 0;
+		acme_problem_set(&val->prob, ACME_PROB_SERVER_INTERNAL, "CAA check could not start");
+		finish(val);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* http-01 and tls-alpn-01                                               */
+/* ------------------------------------------------------------------ */
+
+static void set_conn_problem(struct acme_validation *val, int err, const char *what)
+{
+	enum acme_problem_type t = ACME_PROB_CONNECTION;
+	const char *why = tb_strerror(err);
+	if (err == TB_ERR_TIMEOUT)
+		why = "Timeout during connect (likely firewall problem)";
+	else if (err == -ECONNREFUSED)
+		why = "Connection refused";
+	else if (err == TB_ERR_NOT_FOUND)
+		t = ACME_PROB_DNS, why = "No valid IP addresses found";
+	else if (err == TB_ERR_CRYPTO || err == TB_ERR_VERIFY)
+		t = ACME_PROB_TLS, why = "Error getting validation data (TLS)";
+	else if (err == TB_ERR_TOO_LARGE)
+		t = ACME_PROB_UNAUTHORIZED, why = "Response body too large";
+	acme_problem_set(&val->prob, t, "%s: %s: %s", val->v.ident.value, what, why);
+}
+
+static int start_http(struct acme_validation *val);
+
+static int host_is_ip(const char *h)
+{
+	uint8_t a[16];
+	int fam;
+	return acme_ip_parse(h, strlen(h), a, &fam) == 0;
+}
+
+/* Chooses the address to dial for a host without asking DNS (redirect targets). */
+static void target_sync(struct acme_validation *val, const char *host)
+{
+	val->connect[0] = 0;
+	if (host_is_ip(host))
+		snprintf(val->connect, sizeof val->connect, "%s", host);
+	else if (!val->s->strict && acme_is_lab_name(val->s, host))
+		snprintf(val->connect, sizeof val->connect, "127.0.0.1");
+}
+
+/* Resolves a Location against the current URL; 0 or an error. */
+static int redirect_url(struct acme_validation *val, const char *loc)
+{
+	char next[ACME_MAX_URL];
+	if (strncmp(loc, "http://", 7) == 0 || strncmp(loc, "https://", 8) == 0) {
+		if (strlen(loc) >= sizeof next)
+			return TB_ERR_TOO_LARGE;
+		snprintf(next, sizeof next, "%s", loc);
+	} else if (loc[0] == '/' && loc[1] != '/') {
+		const char *p = strstr(val->url, "://");
+		const char *path = p ? strchr(p + 3, '/') : NULL;
+		size_t hl = path ? (size_t)(path - val->url) : strlen(val->url);
+		if (hl + strlen(loc) >= sizeof next)
+			return TB_ERR_TOO_LARGE;
+		snprintf(next, sizeof next, "%.*s%s", (int)hl, val->url, loc);
+	} else {
+		return TB_ERR_INVALID;
+	}
+	/* The new host, for the dial address. */
+	const char *h = strstr(next, "://") + 3;
+	size_t hl = strcspn(h, "/:?#");
+	char host[ACME_MAX_IDENT_LEN + 1];
+	if (h[0] == '[') {
+		const char *e = strchr(h, ']');
+		if (!e || (size_t)(e - h - 1) >= sizeof host)
+			return TB_ERR_INVALID;
+		snprintf(host, sizeof host, "%.*s", (int)(e - h - 1), h + 1);
+	} else {
+		if (hl == 0 || hl >= sizeof host)
+			return TB_ERR_INVALID;
+		snprintf(host, sizeof host, "%.*s", (int)hl, h);
+	}
+	for (char *c = host; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+	if (strcmp(host, val->host) != 0) {
+		snprintf(val->host, sizeof val->host, "%s", host);
+		target_sync(val, host);
+	}
+	snprintf(val->url, sizeof val->url, "%s", next);
+	return 0;
+}
+
+static void http_done(int err, const struct tb_http_client_resp *resp, void *arg)
+{
+	struct acme_validation *val = arg;
+	val->call = NULL;
+	if (val->canceled || err == TB_ERR_CANCELED) {
+		val_free(val);
+		return;
+	}
+	if (err) {
+		set_conn_problem(val, err, "Fetching http-01 challenge");
+		finish(val);
+		return;
+	}
+	if (resp->status >= 300 && resp->status < 400 && resp->status != 304) {
+		const char *loc = tb_http_client_header(resp, "Location");
+		if (!loc || ++val->redirects > ACME_HTTP01_MAX_REDIRECTS) {
+			acme_problem_set(&val->prob, ACME_PROB_CONNECTION, "%s: %s", val->v.ident.value,
+				loc ? "Too many redirects" : "Redirect without a Location header");
+			finish(val);
+			return;
+		}
+		if (redirect_url(val, loc)) {
+			acme_problem_set(&val->prob, ACME_PROB_CONNECTION, "%s: Invalid redirect to \"%.128s\"",
+				val->v.ident.value, loc);
+			finish(val);
+			return;
+		}
+		if (start_http(val)) {
+			acme_problem_set(&val->prob, ACME_PROB_SERVER_INTERNAL, "could not follow the redirect");
+			finish(val);
+		}
+		return;
+	}
+	if (resp->status != 200) {
+		acme_problem_set(&val->prob, ACME_PROB_UNAUTHORIZED, "%s: Invalid response from %s: %d",
+			val->v.ident.value, val->url, resp->status);
+		finish(val);
+		return;
+	}
+	if (acme_http01_check_body(resp->body.p, resp->body.len, val->v.key_authz, &val->prob)) {
+		finish(val);
+		return;
+	}
+	passed(val);
+}
+
+static int start_http(struct acme_validation *val)
+{
+	struct tb_http_client_req r;
+	memset(&r, 0, sizeof r);
+	r.method = "GET";
+	r.url = val->url;
+	r.timeout_ms = val->s->validation_timeout_ms;
+	r.max_body = ACME_HTTP01_MAX_BODY;
+	r.insecure = 1; /* redirects to https are not certificate-checked (as Boulder) */
+	r.connect_address = val->connect[0] ? val->connect : NULL;
+	struct tb_http_header h = { "User-Agent", "trustbox-acme-va" };
+	r.headers = &h;
+	r.n_headers = 1;
+	return tb_http_client_start(val->s->core->loop, &r, http_done, val, &val->call);
+}
+
+static void alpn_done(int err, const struct tb_http_client_resp *resp, void *arg)
+{
+	struct acme_validation *val = arg;
+	val->call = NULL;
+	if (val->canceled || err == TB_ERR_CANCELED) {
+		val_free(val);
+		return;
+	}
+	if (err) {
+		set_conn_problem(val, err, "tls-alpn-01 handshake");
+		finish(val);
+		return;
+	}
+	if (!resp->alpn || strcmp(resp->alpn, ACME_TLS_ALPN_PROTOCOL) != 0) {
+		acme_problem_set(&val->prob, ACME_PROB_TLS, "%s: Cannot negotiate ALPN protocol \"acme-tls/1\" for "
+			"tls-alpn-01 challenge", val->v.ident.value);
+		finish(val);
+		return;
+	}
+	if (acme_tlsalpn01_check_cert(resp->peer_cert.p, resp->peer_cert.len, &val->v.ident, val->v.key_authz, &val->prob)) {
+		finish(val);
+		return;
+	}
+	passed(val);
+}
+
+static int start_alpn(struct acme_validation *val)
+{
+	static const char *const alpn[] = { ACME_TLS_ALPN_PROTOCOL, NULL };
+	char sni[80 + ACME_MAX_IDENT_LEN];
+	if (val->v.ident.type == ACME_IDENT_IP) {
+		uint8_t a[16];
+		int fam;
+		if (acme_ip_parse(val->v.ident.value, strlen(val->v.ident.value), a, &fam) ||
+			acme_ip_reverse_name(a, fam, sni, sizeof sni))
+			return TB_ERR_INVALID;
+	} else {
+		snprintf(sni, sizeof sni, "%s", val->v.ident.value);
+	}
+	struct tb_http_client_req r;
+	memset(&r, 0, sizeof r);
+	r.url = val->url;
+	r.timeout_ms = val->s->validation_timeout_ms;
+	r.insecure = 1;
+	r.alpn = alpn;
+	r.sni = sni;
+	r.want_peer_cert = 1;
+	r.handshake_only = 1;
+	r.connect_address = val->connect[0] ? val->connect : NULL;
+	return tb_http_client_start(val->s->core->loop, &r, alpn_done, val, &val->call);
+}
+
+static void dial(struct acme_validation *val)
+{
+	if (val->s->strict && val->connect[0]) {
+		uint8_t a[16];
+		int fam;
+		if (acme_ip_parse(val->connect, strlen(val->connect), a, &fam) == 0 && acme_ip_is_reserved(a, fam)) {
+			acme_problem_set(&val->prob, ACME_PROB_CONNECTION, "%s: address %s is not allowed by policy",
+				val->v.ident.value, val->connect);
+			finish(val);
+			return;
+		}
+	}
+	int v6 = strchr(val->v.ident.value, ':') != NULL;
+	int err;
+	if (strcmp(val->v.type, "http-01") == 0) {
+		snprintf(val->url, sizeof val->url, "http://%s%s%s:%d/.well-known/acme-challenge/%s", v6 ? "[" : "",
+			val->v.ident.value, v6 ? "]" : "", val->s->http01_port, val->v.token);
+		err = start_http(val);
+	} else {
+		snprintf(val->url, sizeof val->url, "https://%s%s%s:%d/", v6 ? "[" : "", val->v.ident.value, v6 ? "]" : "",
+			val->s->tlsalpn01_port);
+		err = start_alpn(val);
+	}
+	if (err) {
+		set_conn_problem(val, err, "starting the validation");
+		finish(val);
+	}
+}
+
+static void addr_answer(enum tb_resolve_status st, const struct tb_rr *rrs, size_t n, const char *detail, void *arg)
+{
+	struct acme_validation *val = arg;
+	(void)detail;
+	if (val->canceled) {
+		val_free(val);
+		return;
+	}
+	for (size_t i = 0; st == TB_RESOLVE_OK && i < n; i++) {
+		if (rrs[i].type == DNS_TYPE_A && rrs[i].rdata.len == 4) {
+			acme_ip_format(rrs[i].rdata.p, AF_INET, val->connect, sizeof val->connect);
+			dial(val);
+			return;
+		}
+		if (rrs[i].type == DNS_TYPE_AAAA && rrs[i].rdata.len == 16) {
+			acme_ip_format(rrs[i].rdata.p, AF_INET6, val->connect, sizeof val->connect);
+			dial(val);
+			return;
+		}
+	}
+	struct tb_resolver *res = val->s->core->services ? val->s->core->services->resolver : NULL;
+	if (!val->asked_aaaa && res && (st == TB_RESOLVE_OK || st == TB_RESOLVE_NXDOMAIN)) {
+		val->asked_aaaa = 1;
+		if (res->lookup(res->impl, val->v.ident.value, DNS_TYPE_AAAA, ACME_DNS_TIMEOUT_MS, addr_answer, val) == 0)
+			return;
+	}
+	if (!val->s->strict && acme_is_lab_name(val->s, val->v.ident.value)) {
+		snprintf(val->connect, sizeof val->connect, "127.0.0.1");
+		dial(val);
+		return;
+	}
+	acme_problem_set(&val->prob, ACME_PROB_DNS, "DNS problem: %s looking up A/AAAA for %s",
+		st == TB_RESOLVE_NXDOMAIN ? "NXDOMAIN" : st == TB_RESOLVE_OK ? "no addresses" : "failure", val->v.ident.value);
+	finish(val);
+}
+
+/* ------------------------------------------------------------------ */
+/* dns-01                                                                */
+/* ------------------------------------------------------------------ */
+
+static void txt_answer(enum tb_resolve_status st, const struct tb_rr *rrs, size_t n, const char *detail, void *arg)
+{
+	struct acme_validation *val = arg;
+	if (val->canceled) {
+		val_free(val);
+		return;
+	}
+	char want[ACME_DNS01_TXT_LEN + 1];
+	acme_dns01_txt(val->v.key_authz, want);
+	if (st != TB_RESOLVE_OK && st != TB_RESOLVE_NXDOMAIN) {
+		acme_problem_set(&val->prob, ACME_PROB_DNS, "DNS problem: %s looking up TXT for _acme-challenge.%s%s%s",
+			st == TB_RESOLVE_TIMEOUT ? "query timed out" : "SERVFAIL", val->v.ident.value, detail ? ": " : "",
+			detail ? detail : "");
+		finish(val);
+		return;
+	}
+	size_t seen = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (rrs[i].type != DNS_TYPE_TXT)
+			continue;
+		seen++;
+		char txt[ACME_TXT_MAX + 1];
+		size_t tl = 0, p = 0;
+		while (p < rrs[i].rdata.len) {
+			size_t l = rrs[i].rdata.p[p++];
+			if (p + l > rrs[i].rdata.len || tl + l > ACME_TXT_MAX)
+				break;
+			memcpy(txt + tl, rrs[i].rdata.p + p, l);
+			tl += l;
+			p += l;
+		}
+		txt[tl] = 0;
+		if (tl == ACME_DNS01_TXT_LEN && memcmp(txt, want, tl) == 0) {
+			passed(val);
+			return;
+		}
+	}
+	if (!seen)
+		acme_problem_set(&val->prob, ACME_PROB_UNAUTHORIZED, "No TXT record found at _acme-challenge.%s",
+			val->v.ident.value);
+	else
+		acme_problem_set(&val->prob, ACME_PROB_UNAUTHORIZED, "Incorrect TXT record found at _acme-challenge.%s",
+			val->v.ident.value);
+	finish(val);
+}
+
+/* ------------------------------------------------------------------ */
+/* Driver                                                                */
+/* ------------------------------------------------------------------ */
+
+static void run_check(struct acme_validation *val)
+{
+	struct acme_svc *s = val->s;
+	if (s->lab_always_valid) {
+		passed(val);
+		return;
+	}
+	struct tb_resolver *res = s->core->services ? s->core->services->resolver : NULL;
+	if (strcmp(val->v.type, "dns-01") == 0) {
+		char name[ACME_MAX_IDENT_LEN + 32];
+		snprintf(name, sizeof name, "_acme-challenge.%s", val->v.ident.value);
+		if (!res) {
+			acme_problem_set(&val->prob, ACME_PROB_DNS, "DNS problem: no resolver is configured for dns-01");
+			finish(val);
+			return;
+		}
+		if (res->lookup(res->impl, name, DNS_TYPE_TXT, ACME_DNS_TIMEOUT_MS, txt_answer, val)) {
+			acme_problem_set(&val->prob, ACME_PROB_DNS, "DNS problem: lookup of %s could not start", name);
+			finish(val);
+		}
+		return;
+	}
+	snprintf(val->host, sizeof val->host, "%s", val->v.ident.value);
+	if (val->v.ident.type == ACME_IDENT_IP) {
+		snprintf(val->connect, sizeof val->connect, "%s", val->v.ident.value);
+		dial(val);
+		return;
+	}
+	if (res && res->lookup(res->impl, val->v.ident.value, DNS_TYPE_A, ACME_DNS_TIMEOUT_MS, addr_answer, val) == 0)
+		return;
+	target_sync(val, val->v.ident.value);
+	dial(val);
+}
+
+static void delay_fired(uv_timer_t *t)
+{
+	struct acme_validation *val = t->data;
+	if (val->canceled) {
+		val_free(val);
+		return;
+	}
+	run_check(val);
+}
+
+int acme_validate_start(struct acme_svc *s, const struct acme_validation_req *v)
+{
+	if (s->stopping)
+		return TB_ERR_STATE;
+	struct acme_validation *val = calloc(1, sizeof *val);
+	if (!val)
+		return TB_ERR_NOMEM;
+	val->s = s;
+	val->v = *v;
+	val->next = s->vals;
+	if (s->vals)
+		s->vals->pprev = &val->next;
+	s->vals = val;
+	val->pprev = &s->vals;
+	acme_svc_hold(s);
+	if (s->lab_delay_ms > 0) {
+		val->timer = malloc(sizeof *val->timer);
+		if (val->timer && uv_timer_init(s->core->loop, val->timer) == 0) {
+			val->timer->data = val;
+			uv_timer_start(val->timer, delay_fired, (uint64_t)s->lab_delay_ms, 0);
+			return 0;
+		}
+		free(val->timer);
+		val->timer = NULL;
+	}
+	run_check(val);
+	return 0;
+}
+
+void acme_validate_cancel_all(struct acme_svc *s)
+{
+	struct acme_validation *val = s->vals;
+	while (val) {
+		struct acme_validation *next = val->next;
+		val->canceled = 1;
+		val_unlink(val);
+		if (val->call) {
+			struct tb_http_call *c = val->call;
+			val->call = NULL;
+			tb_http_client_cancel(c); /* runs the callback, which frees val */
+		} else if (val->timer && uv_is_active((uv_handle_t *)val->timer)) {
+			uv_timer_stop(val->timer);
+			val_free(val);
+		}
+		/* A resolver lookup or store job in flight frees val when it answers. */
+		val = next;
+	}
+}
