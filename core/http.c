@@ -1694,10 +1694,17 @@ void tb_http_server_stop(struct tb_http_server *srv, tb_done_cb done, void *arg)
 		if (l && l->open && !uv_is_closing((uv_handle_t *)&l->tcp))
 			uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
 	}
-	/* Close idle connections now; busy ones close after their response. */
+	/*
+	 * Close idle connections now; busy ones close after their response, and
+	 * ones still writing a response once it has been written.
+	 */
 	for (struct conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
-		if (!busy(c))
+		if (busy(c))
+			continue;
+		if (c->has_socket && c->writes_pending)
+			c->closing = 1;
+		else
 			conn_close(c);
 	}
 	/* The grace timer always exists, so that done runs from a callback, never from here. */

@@ -176,8 +176,9 @@ int tb_http_route(struct tb_http_server *srv, const char *listener, const char *
 int tb_http_route_set_max_body(struct tb_http_server *srv, const char *listener,
 	const char *path_prefix, size_t max_body);
 /*
- * Stops accepting, closes idle connections, lets in-flight requests finish up
- * to limits.grace_timeout_ms (then closes them; their late responses become
+ * Stops accepting, closes idle connections, lets in-flight requests finish
+ * (and responses still being written reach the client) up to
+ * limits.grace_timeout_ms (then closes them; their late responses become
  * no-ops), closes all handles, then calls done(arg) (always from a loop
  * callback, like uv_close; done may be NULL). Call tb_http_server_free
  * afterwards (from done or later).

@@ -272,6 +272,68 @@ static void test_nonreading_client(void)
 	CHECK(nr_got < NONREADER_BODY);
 }
 
+/*
+ * tb_http_server_stop while a keep-alive response is still being written
+ * (the client reads slowly): the response is in flight and must arrive whole.
+ */
+static int st_port;
+static size_t st_got;
+static uv_timer_t st_timer;
+
+static void st_stop(uv_timer_t *t)
+{
+	uv_close((uv_handle_t *)t, NULL);
+	tb_http_server_stop(t->data, NULL, NULL);
+}
+
+static int h_big_then_stop(struct tb_http_request *req, void *arg)
+{
+	uv_timer_init(&loop, &st_timer);
+	st_timer.data = arg;
+	uv_timer_start(&st_timer, st_stop, 100, 0);
+	return h_big(req, NULL);
+}
+
+static void *st_client(void *arg)
+{
+	(void)arg;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int small = 4096;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)st_port) };
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+		const char *q = "GET /big HTTP/1.1\r\nHost: t\r\n\r\n";
+		if (send(fd, q, strlen(q), 0) == (ssize_t)strlen(q)) {
+			usleep(500 * 1000); /* the stop comes meanwhile */
+			struct timeval tv = { .tv_sec = 5 };
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+			static char buf[1 << 16];
+			ssize_t n;
+			while ((n = recv(fd, buf, sizeof buf, 0)) > 0)
+				st_got += (size_t)n;
+		}
+	}
+	close(fd);
+	return NULL;
+}
+
+static void test_stop_while_writing(void)
+{
+	struct tb_http_server *s;
+	CHECK_INT(tb_http_server_new(&s, &loop, NULL), 0);
+	CHECK_INT(tb_http_listen(s, "t", "127.0.0.1", 0, NULL), 0);
+	st_port = tb_http_listener_port(s, "t");
+	CHECK_INT(tb_http_route(s, NULL, "GET", "/big", h_big_then_stop, s), 0);
+	pthread_t th;
+	pthread_create(&th, NULL, st_client, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	pthread_join(th, NULL);
+	tb_http_server_free(s);
+	CHECK(st_got > NONREADER_BODY);       /* headers and the whole body */
+	CHECK(st_got < NONREADER_BODY + 512);
+}
+
 int main(void)
 {
 	uv_loop_init(&loop);
@@ -281,6 +343,7 @@ int main(void)
 	test_host_header();
 	test_path_controls();
 	test_nonreading_client();
+	test_stop_while_writing();
 
 	CHECK_INT(uv_loop_close(&loop), 0);
 	return tb_test_result("core_http_qa");
