@@ -36,3 +36,11 @@ for cfg in count sum8 hist100 sumvec1000; do
 	' "$c" "$n"
 done
 echo "(C: $(nproc) cores, one thread; node $(node --version), @divviup/prio3 0.8.0)"
+
+# HPKE open: what an aggregator does once per report share before preparing it.
+cc -std=c11 -O2 -D_GNU_SOURCE -I"$root" "$root/tests/bench/bench_hpke.c" \
+	"$build/libtb_dap.a" "$build/libtb_core.a" $(pkg-config --libs libsodium) \
+	-lmbedtls -lmbedx509 -lmbedcrypto -lpthread -lm -o "$work/bench_hpke"
+echo
+echo "HPKE single-shot open, per second of CPU (C; the DAP suite first):"
+"$work/bench_hpke" 1 | grep -E 'open' | head -4
