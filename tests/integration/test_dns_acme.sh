@@ -86,7 +86,7 @@ expect "certbot certificate on disk" "$(ls "$tmp/cb/config/live/certbot.lab.test
 
 kill "$pid"; wait "$pid"; rc=$?; pid=
 if [ "$rc" -ne 0 ] && grep -q LeakSanitizer "$tmp/err.log" && ! grep -q '/dns/' "$tmp/err.log"; then rc=0; fi
-[ "$rc" -ne 0 ] && tail -30 "$tmp/err.log"
+[ "$rc" -ne 0 ] && { grep -A40 "ERROR: AddressSanitizer" "$tmp/err.log" | grep -E "ERROR|#[0-9]+ |freed by|allocated by" | head -60; tail -5 "$tmp/err.log"; }
 expect "clean exit" "$rc" '^0$'
 
 if [ "$fails" -ne 0 ]; then
