@@ -521,6 +521,27 @@ static int rebuild_tbs(const mbedtls_x509_crt *pre, const mbedtls_x509_crt *psc,
 	return err;
 }
 
+int ct_precert_tbs(struct tb_buf precert, struct tb_buf psc, struct tb_bytes *out)
+{
+	mbedtls_x509_crt pre, signer;
+	struct ext_seen seen;
+	int err = parse_crt(&pre, precert, &seen);
+	if (err) {
+		mbedtls_x509_crt_free(&pre);
+		return err;
+	}
+	mbedtls_x509_crt_init(&signer);
+	if (!seen.poison)
+		err = TB_ERR_INVALID;
+	if (!err && psc.len)
+		err = parse_crt(&signer, psc, NULL);
+	if (!err)
+		err = rebuild_tbs(&pre, psc.len ? &signer : NULL, out);
+	mbedtls_x509_crt_free(&pre);
+	mbedtls_x509_crt_free(&signer);
+	return err;
+}
+
 /* ---- validation -------------------------------------------------------- */
 
 void ct_validated_free(struct ct_validated *v)

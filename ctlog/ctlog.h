@@ -339,6 +339,12 @@ struct ct_validated {
 int ct_validate_chain(const struct ct_roots *roots, const struct ct_policy *pol,
 	const struct ct_chain *chain, int precert, struct ct_validated *out, char *why, size_t whylen);
 void ct_validated_free(struct ct_validated *v);
+/*
+ * The log entry's TBSCertificate of a precertificate (poison removed; with
+ * a Precertificate Signing Certificate psc (len > 0), its issuer and AKI).
+ * No signature is checked: ct_validate_chain does that.
+ */
+int ct_precert_tbs(struct tb_buf precert, struct tb_buf psc, struct tb_bytes *out);
 /* Fills a log entry (without timestamp and extensions) from a validated submission. */
 void ct_validated_entry(const struct ct_validated *v, struct ct_entry *e);
 

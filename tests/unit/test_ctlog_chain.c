@@ -236,6 +236,16 @@ static void test_validation(void)
 	CHECK_INT(e.type, CT_ENTRY_PRECERT);
 	CHECK_INT(e.chain_fps.len, 96);
 	ct_validated_free(&v);
+	/* the same rebuild without chain validation */
+	struct tb_bytes t1 = { 0 }, t2 = { 0 }, t3 = { 0 };
+	CHECK_INT(ct_precert_tbs(tb_bytes_buf(&pre), TB_BUF(NULL, 0), &t1), 0);
+	CHECK_MEM(t1.p, t1.len, ftbs.p, ftbs.len);
+	CHECK_INT(ct_precert_tbs(tb_bytes_buf(&pre2), tb_bytes_buf(&psc), &t2), 0);
+	CHECK_MEM(t2.p, t2.len, ftbs.p, ftbs.len);
+	CHECK(ct_precert_tbs(tb_bytes_buf(&leaf), TB_BUF(NULL, 0), &t3) != 0); /* no poison */
+	tb_bytes_free(&t1);
+	tb_bytes_free(&t2);
+	tb_bytes_free(&t3);
 	/* signing certificate whose issuer is missing and not a root */
 	struct tb_bytes *p3[] = { &pre2, &psc };
 	CHECK(run(roots, &pol, p3, 2, 1, &v) != 0);
