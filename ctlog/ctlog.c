@@ -151,6 +151,9 @@ static int default_base(struct tb_core *core, char *out, size_t len)
 	return 0;
 }
 
+/* A roots file bigger than this is a mistake (the CCADB has a few hundred roots). */
+#define CT_MAX_ROOTS_FILE (16u * 1024 * 1024)
+
 static int read_file(const char *path, struct tb_bytes *out)
 {
 	FILE *f = fopen(path, "rb");
@@ -161,7 +164,7 @@ static int read_file(const char *path, struct tb_bytes *out)
 	int err = 0;
 	while (!err && (n = fread(buf, 1, sizeof buf, f)) > 0) {
 		err = tb_bytes_append(out, buf, n);
-		if (out->len > 16u * 1024 * 1024)
+		if (out->len > CT_MAX_ROOTS_FILE)
 			err = TB_ERR_TOO_LARGE;
 	}
 	fclose(f);
