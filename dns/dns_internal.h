@@ -211,6 +211,9 @@ size_t dns_fwd_answer(struct dns_server *s, const struct dns_fwd_client *cl,
 	uint8_t *out, size_t cap);
 void dns_forward_forget_conn(struct dns_server *s, struct dns_tcp_conn *c);
 void dns_forward_stop(struct dns_server *s);
+/* A cache entry (malloc'd, not in any cache) from a parsed upstream answer; NULL if too large. */
+struct dns_cache_entry *dns_cache_entry_from_msg(const struct dns_msg *m, const uint8_t *qname,
+	uint16_t qtype, uint16_t qclass, uint64_t now, uint32_t *ttl_out);
 size_t dns_cache_entry_records(const struct dns_cache_entry *e, uint16_t qtype, struct tb_rr *rrs,
 	size_t max, uint8_t *rcode);
 /* dns.c: hands a forwarded outcome to a resolver caller, on the next loop turn. */

@@ -132,7 +132,7 @@ static struct dns_cache_entry *cache_get(struct dns_cache *c, const uint8_t *nam
 }
 
 /* Makes an entry from a parsed upstream response (not yet in the table). */
-static struct dns_cache_entry *entry_from_msg(const struct dns_msg *m, const uint8_t *qname,
+struct dns_cache_entry *dns_cache_entry_from_msg(const struct dns_msg *m, const uint8_t *qname,
 	uint16_t qtype, uint16_t qclass, uint64_t now, uint32_t *ttl_out)
 {
 	struct tb_bytes b = { 0 };
@@ -405,7 +405,7 @@ static void fwd_response(struct dns_fwd *q, const uint8_t *p, size_t n, int via_
 	}
 	uint64_t now = uv_now(s->loop);
 	uint32_t ttl = 0;
-	struct dns_cache_entry *e = entry_from_msg(&m, q->cl.qname, q->cl.qtype, q->cl.qclass, now, &ttl);
+	struct dns_cache_entry *e = dns_cache_entry_from_msg(&m, q->cl.qname, q->cl.qtype, q->cl.qclass, now, &ttl);
 	dns_msg_free(&m);
 	if (!e) {
 		fwd_finish(q, NULL, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "answer too large to keep",

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dns/dns.h"
+#include "dns/dns_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -24,6 +25,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		t.len = 0;
 	}
 	tb_bytes_free(&t);
+
+	/* as an upstream answer: into a cache entry, and served back to a client */
+	if (m.n_qd == 1) {
+		uint32_t ttl;
+		struct dns_cache_entry *e =
+			dns_cache_entry_from_msg(&m, m.qd[0].name, m.qd[0].qtype, m.qd[0].qclass, 1000, &ttl);
+		if (e) {
+			static struct dns_server srv;
+			srv.udp_payload = DNS_UDP_PAYLOAD;
+			struct dns_fwd_client cl;
+			memset(&cl, 0, sizeof cl);
+			memcpy(cl.qname, m.qd[0].name, (size_t)dns_name_len(m.qd[0].name, DNS_NAME_MAX));
+			cl.qtype = m.qd[0].qtype;
+			cl.qclass = m.qd[0].qclass;
+			cl.edns = 1;
+			cl.id = 7;
+			static uint8_t ans[DNS_MSG_MAX];
+			size_t al = dns_fwd_answer(&srv, &cl, e, 0, 0xffff, NULL, 3000, ans, DNS_UDP_PAYLOAD);
+			struct dns_msg m3;
+			if (al < 12 || al > DNS_UDP_PAYLOAD || dns_msg_parse(&m3, ans, al) != 0)
+				abort();
+			dns_msg_free(&m3);
+			struct tb_rr rrs[64];
+			uint8_t rc;
+			dns_cache_entry_records(e, cl.qtype, rrs, 64, &rc);
+			free(e);
+		}
+	}
 
 	static uint8_t out[DNS_MSG_MAX];
 	struct dns_builder b;
