@@ -18,6 +18,7 @@
  * after tcp_idle_ms without a complete query (RFC 7766 6.2.3).
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <sodium.h>
 #include <sys/socket.h>
@@ -790,24 +791,48 @@ static int pick_port(struct sockaddr_storage *ss)
 	return UV_EADDRINUSE;
 }
 
+/* Can this host bind an address of this family at all (no IPv6 in some containers)? */
+static int family_usable(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family != AF_INET6)
+		return 1;
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	if (fd < 0)
+		return 0;
+	struct sockaddr_in6 probe = *(const struct sockaddr_in6 *)ss;
+	probe.sin6_port = 0;
+	int ok = bind(fd, (struct sockaddr *)&probe, sizeof probe) == 0 || errno != EADDRNOTAVAIL;
+	close(fd);
+	return ok;
+}
+
 int dns_server_listen(struct dns_server *s)
 {
 	for (size_t i = 0; i < s->n_listen; i++) {
+		if (!family_usable(&s->listen_addr[i])) {
+			char name[80];
+			fmt_addr((struct sockaddr *)&s->listen_addr[i], name, sizeof name);
+			TB_WARN("dns", "skipping %s: this host has no such IPv6 address", name);
+			continue;
+		}
 		int prc = pick_port(&s->listen_addr[i]);
 		if (prc)
 			return prc;
 		struct sockaddr *sa = (struct sockaddr *)&s->listen_addr[i];
 		char name[80];
 		fmt_addr(sa, name, sizeof name);
-		struct dns_udp_listener *u = &s->udp[i];
+		struct dns_udp_listener *u = &s->udp[s->n_udp];
 		u->srv = s;
 		u->rbuf = malloc(DNS_UDP_BATCH * UDP_CHUNK);
 		u->sbuf = malloc(DNS_UDP_BATCH * DNS_UDP_OUT_MAX);
-		if (!u->rbuf || !u->sbuf)
-			return TB_ERR_NOMEM;
-		int rc = uv_udp_init_ex(s->loop, &u->h, (unsigned)sa->sa_family | UV_UDP_RECVMMSG);
-		if (rc)
+		int rc = (!u->rbuf || !u->sbuf) ? TB_ERR_NOMEM
+						 : uv_udp_init_ex(s->loop, &u->h, (unsigned)sa->sa_family | UV_UDP_RECVMMSG);
+		if (rc) {
+			free(u->rbuf);
+			free(u->sbuf);
+			u->rbuf = u->sbuf = NULL;
 			return rc;
+		}
 		u->h.data = u;
 		s->n_udp++;
 		rc = uv_udp_bind(&u->h, sa, sa->sa_family == AF_INET6 ? UV_UDP_IPV6ONLY : 0);
@@ -821,7 +846,7 @@ int dns_server_listen(struct dns_server *s)
 		struct sockaddr_storage bound;
 		int bl = sizeof bound;
 		uv_udp_getsockname(&u->h, (struct sockaddr *)&bound, &bl);
-		struct dns_tcp_listener *t = &s->tcp[i];
+		struct dns_tcp_listener *t = &s->tcp[s->n_tcp];
 		t->srv = s;
 		uv_tcp_init(s->loop, &t->h);
 		t->h.data = t;
