@@ -230,8 +230,12 @@ static int audit_path(struct ct_log *log, uint64_t index, uint64_t size, cJSON *
 static int get_proof_by_hash(struct tb_http_request *req, struct ct_log *log)
 {
 	uint64_t size, index;
-	const char *hs = tb_http_query_param(req, "hash");
+	char *hs = (char *)tb_http_query_param(req, "hash");
 	struct tb_bytes hash = { 0 };
+	/* a '+' of base64 that the client did not percent-encode arrives as a space */
+	for (char *c = hs; c && *c; c++)
+		if (*c == ' ')
+			*c = '+';
 	if (param_u64(req, "tree_size", &size) || size == 0 || size > log->size || !hs ||
 		tb_base64_decode(&hash, hs, strlen(hs)) || hash.len != CT_HASH_LEN) {
 		tb_bytes_free(&hash);

@@ -350,6 +350,40 @@ int main(void)
 	CHECK_INT(size1, N_CERTS);
 	if (key)
 		check_scts(key, subs, N_CERTS, size1, root1);
+	/* get-proof-by-hash, also with a base64 '+' left unencoded in the query */
+	{
+		struct tb_bytes data = { 0 };
+		struct ct_tile t = { CT_TILE_DATA, 0, CT_TILE_WIDTH };
+		struct tb_bytes path = { 0 };
+		tb_bytes_printf(&path, "/ct/lab/");
+		ct_tile_path(&path, &t);
+		CHECK_INT(get(tb_bytes_cstr(&path), &data), 200);
+		struct ct_entry *es = calloc(CT_TILE_WIDTH, sizeof *es);
+		CHECK_INT(ct_data_tile_read(tb_bytes_buf(&data), es, CT_TILE_WIDTH), 0);
+		int tried = 0;
+		for (int i = 0; i < CT_TILE_WIDTH && tried < 2; i++) {
+			uint8_t lh[CT_HASH_LEN];
+			struct tb_bytes b64 = { 0 }, q = { 0 }, body = { 0 };
+			ct_entry_leaf_hash(&es[i], lh);
+			tb_base64_encode(&b64, lh, CT_HASH_LEN);
+			if (tried == 0 || strchr(tb_bytes_cstr(&b64), '+')) {
+				tb_bytes_printf(&q, "/ct/lab/ct/v1/get-proof-by-hash?tree_size=%d&hash=%s", N_CERTS,
+					tb_bytes_cstr(&b64));
+				CHECK_INT(get(tb_bytes_cstr(&q), &body), 200);
+				char want[32];
+				snprintf(want, sizeof want, "\"leaf_index\":%d", i);
+				CHECK(strstr(tb_bytes_cstr(&body), want) != NULL);
+				tried++;
+			}
+			tb_bytes_free(&b64);
+			tb_bytes_free(&q);
+			tb_bytes_free(&body);
+		}
+		CHECK_INT(tried, 2);
+		free(es);
+		tb_bytes_free(&data);
+		tb_bytes_free(&path);
+	}
 	/* HTTP statuses of the read path */
 	struct tb_bytes junk = { 0 };
 	CHECK_INT(get("/ct/lab/tile/0/001", &junk), 404);           /* not full yet */
