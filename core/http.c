@@ -1263,6 +1263,9 @@ static int tls_input(struct conn *c, const uint8_t *p, size_t n)
 				return rc;
 			continue;
 		}
+		/* Records mbedTLS wrote while reading (the no_renegotiation alert) go out now. */
+		if ((rc = flush_tls(c)) != 0)
+			return rc;
 		if (closed)
 			return 1; /* close_notify: like EOF */
 		return 0;

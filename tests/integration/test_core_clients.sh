@@ -261,6 +261,13 @@ so=$(echo | timeout 10 openssl s_client -connect "127.0.0.1:$P_TLS" -tls1_3 2>&1
 printf '%s' "$so" | grep -q 'Cipher is (NONE)' || fail "s_client -tls1_3 negotiated something"
 ok "TLS 1.0 and 1.1 refused with a protocol_version alert (1.3 is not offered either)"
 
+# Client-initiated renegotiation: refused with a no_renegotiation alert, sent at
+# once (without it the client waits for a ServerHello until a timeout).
+so=$( (sleep 0.5; printf 'R\n'; sleep 1.5) | timeout 10 openssl s_client -connect "127.0.0.1:$P_TLS" -CAfile root.pem -msg 2>&1) || true
+printf '%s' "$so" | grep -q 'RENEGOTIATING' || fail "s_client did not try to renegotiate"
+printf '%s' "$so" | grep -q '<<< TLS 1.2, Alert .*warning no_renegotiation' || fail "renegotiation: no no_renegotiation alert came back within 1.5 s"
+ok "client-initiated renegotiation refused at once with a no_renegotiation alert"
+
 # --- python3 http.client, node https, wget ---
 python3 - <<'PY' || fail "python http.client"
 import http.client, os, ssl
