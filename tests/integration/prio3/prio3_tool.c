@@ -6,8 +6,13 @@
  *   prio3_tool prepare < shards.json  prepares (two aggregators through the
  *                                     ping-pong transitions, more through the
  *                                     plain VDAF calls), aggregates and unshards
+ *   prio3_tool shard-spec < spec.json shards the measurements of a spec written
+ *                                     by prio3_random.mjs with the nonces and
+ *                                     randomness it names (deterministic)
  *
- * Configurations carry the same names as in prio3.mjs.
+ * Configurations carry the same names as in prio3.mjs; a document may instead
+ * carry "params" {type, shares, bits, length, chunk} (prio3_random.mjs).
+ * Measurements and results of specs are decimal strings (64-bit values).
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -37,10 +42,47 @@ static const struct config configs[] = {
 
 static const struct config *find(const char *name)
 {
+	if (!name)
+		return NULL;
 	for (size_t i = 0; i < sizeof(configs) / sizeof(configs[0]); i++)
 		if (strcmp(configs[i].name, name) == 0)
 			return &configs[i];
 	return NULL;
+}
+
+static unsigned param(const cJSON *o, const char *k)
+{
+	const cJSON *x = cJSON_GetObjectItem(o, k);
+	return cJSON_IsNumber(x) ? (unsigned)x->valuedouble : 0;
+}
+
+/* The configuration of a document: a name from the table, or "params". */
+static const struct config *doc_config(const cJSON *root, struct config *tmp)
+{
+	const cJSON *p = cJSON_GetObjectItem(root, "params");
+	if (!p)
+		return find(cJSON_GetStringValue(cJSON_GetObjectItem(root, "config")));
+	const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(p, "type"));
+	if (!t)
+		return NULL;
+	memset(tmp, 0, sizeof(*tmp));
+	tmp->name = "params";
+	if (strcmp(t, "count") == 0)
+		tmp->type = DAP_PRIO3_COUNT;
+	else if (strcmp(t, "sum") == 0)
+		tmp->type = DAP_PRIO3_SUM;
+	else if (strcmp(t, "sumvec") == 0)
+		tmp->type = DAP_PRIO3_SUMVEC;
+	else if (strcmp(t, "histogram") == 0)
+		tmp->type = DAP_PRIO3_HISTOGRAM;
+	else
+		return NULL;
+	tmp->p.shares = param(p, "shares");
+	tmp->p.proofs = 1;
+	tmp->p.bits = param(p, "bits");
+	tmp->p.length = param(p, "length");
+	tmp->p.chunk_length = param(p, "chunk");
+	return tmp;
 }
 
 static void rnd(void *p, size_t n)
@@ -187,6 +229,84 @@ static int prepare_one(const struct dap_vdaf *v, const uint8_t *vk, const uint8_
 	return rc;
 }
 
+static char *read_stdin(void)
+{
+	size_t cap = 1 << 20, len = 0;
+	char *buf = malloc(cap);
+	size_t r;
+	while ((r = fread(buf + len, 1, cap - len - 1, stdin)) > 0) {
+		len += r;
+		if (len + 1 == cap)
+			buf = realloc(buf, cap *= 2);
+	}
+	buf[len] = 0;
+	return buf;
+}
+
+/*
+ * shard-spec: every report of the spec carries its measurement (decimal
+ * strings), nonce and rand; the output is the spec with public_share and
+ * input_shares added to each report.
+ */
+static int do_shard_spec(void)
+{
+	char *buf = read_stdin();
+	cJSON *root = cJSON_Parse(buf);
+	free(buf);
+	if (!root)
+		return 1;
+	struct config tmpc;
+	const struct config *c = doc_config(root, &tmpc);
+	struct dap_vdaf v;
+	if (!c || dap_vdaf_init(&v, c->type, &c->p) != 0) {
+		fprintf(stderr, "shard-spec: bad params\n");
+		return 1;
+	}
+	cJSON *rep;
+	cJSON_ArrayForEach(rep, cJSON_GetObjectItem(root, "reports"))
+	{
+		uint64_t vals[1024];
+		size_t nv = 0;
+		const cJSON *x;
+		cJSON_ArrayForEach(x, cJSON_GetObjectItem(rep, "measurement"))
+		{
+			const char *d = cJSON_GetStringValue(x);
+			if (!d || nv == 1024)
+				return 1;
+			vals[nv++] = strtoull(d, NULL, 10);
+		}
+		struct tb_bytes nonce = unhex(cJSON_GetObjectItem(rep, "nonce"));
+		struct tb_bytes rand = unhex(cJSON_GetObjectItem(rep, "rand"));
+		struct dap_measurement m = { vals, nv };
+		struct tb_bytes pub = { 0 }, shares[8] = { { 0 } };
+		int rc = nonce.len == 16 ? dap_prio3_shard(&v, &m, nonce.p, rand.p, rand.len, &pub, shares)
+					 : TB_ERR_INVALID;
+		if (rc) {
+			fprintf(stderr, "shard: %s\n", tb_strerror(rc));
+			return 1;
+		}
+		char *h = hex(pub.p, pub.len);
+		cJSON_AddStringToObject(rep, "public_share", h);
+		free(h);
+		cJSON *is = cJSON_CreateArray();
+		for (unsigned j = 0; j < v.shares; j++) {
+			h = hex(shares[j].p, shares[j].len);
+			cJSON_AddItemToArray(is, cJSON_CreateString(h));
+			free(h);
+			tb_bytes_free(&shares[j]);
+		}
+		cJSON_AddItemToObject(rep, "input_shares", is);
+		tb_bytes_free(&pub);
+		tb_bytes_free(&nonce);
+		tb_bytes_free(&rand);
+	}
+	char *s = cJSON_PrintUnformatted(root);
+	puts(s);
+	free(s);
+	cJSON_Delete(root);
+	return 0;
+}
+
 static int do_prepare(void)
 {
 	size_t cap = 1 << 20, len = 0;
@@ -202,7 +322,8 @@ static int do_prepare(void)
 	free(buf);
 	if (!root)
 		return 1;
-	const struct config *c = find(cJSON_GetStringValue(cJSON_GetObjectItem(root, "config")));
+	struct config tmpc;
+	const struct config *c = doc_config(root, &tmpc);
 	struct dap_vdaf v;
 	if (!c || dap_vdaf_init(&v, c->type, &c->p) != 0)
 		return 1;
@@ -241,16 +362,24 @@ static int do_prepare(void)
 		asb[j] = TB_BUF(agg + j * v.agg_share_size, v.agg_share_size);
 	uint64_t *res = calloc(v.output_len, 8);
 	int rc = dap_prio3_unshard(&v, asb, v.shares, (uint64_t)count, res, v.output_len);
-	if (rc) {
+	if (rc && (rc != TB_ERR_TOO_LARGE || !cJSON_GetObjectItem(root, "params"))) {
 		fprintf(stderr, "unshard: %s\n", tb_strerror(rc));
 		return 1;
 	}
 	cJSON *out = cJSON_CreateObject(), *ra = cJSON_CreateArray(), *aa = cJSON_CreateArray();
+	cJSON *rd = cJSON_CreateArray();
 	cJSON_AddStringToObject(out, "config", c->name);
 	cJSON_AddNumberToObject(out, "rejected", rejected);
-	for (size_t k = 0; k < v.output_len; k++)
+	if (rc)
+		cJSON_AddStringToObject(out, "unshard_error", tb_strerror(rc));
+	for (size_t k = 0; k < v.output_len && !rc; k++) {
+		char d[24];
+		snprintf(d, sizeof(d), "%llu", (unsigned long long)res[k]);
 		cJSON_AddItemToArray(ra, cJSON_CreateNumber((double)res[k]));
+		cJSON_AddItemToArray(rd, cJSON_CreateString(d));
+	}
 	cJSON_AddItemToObject(out, "result", ra);
+	cJSON_AddItemToObject(out, "result_dec", rd);
 	for (unsigned j = 0; j < v.shares; j++) {
 		char *h = hex(asb[j].p, asb[j].len);
 		cJSON_AddItemToArray(aa, cJSON_CreateString(h));
@@ -281,6 +410,8 @@ int main(int argc, char **argv)
 	}
 	if (argc == 2 && strcmp(argv[1], "prepare") == 0)
 		return do_prepare();
+	if (argc == 2 && strcmp(argv[1], "shard-spec") == 0)
+		return do_shard_spec();
 	fprintf(stderr, "usage: prio3_tool shard <config> <n> | prepare < shards.json\n");
 	return 2;
 }
