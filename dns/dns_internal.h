@@ -220,6 +220,21 @@ size_t dns_cache_entry_records(const struct dns_cache_entry *e, uint16_t qtype, 
 void dns_resolver_deliver(struct dns_server *s, const struct dns_fwd_client *cl,
 	const struct dns_cache_entry *e, enum tb_resolve_status status, const char *why);
 
+/* A verified TSIG request: what its answer is signed with. */
+struct dns_tsig_ctx {
+	const struct dns_tsig_key *key;
+	uint8_t mac[64];
+	size_t mac_len;
+};
+#define DNS_TSIG_RESERVE (DNS_NAME_MAX + 80) /* room an answer keeps for its TSIG record */
+/*
+ * Checks the TSIG record (the last additional) of m against our keys:
+ * *ok = 1 and ctx filled when it verifies; otherwise the NOTAUTH (BADKEY,
+ * BADSIG, BADTIME) or FORMERR answer is written to out and its length returned.
+ */
+size_t dns_tsig_verify(struct dns_server *s, const struct dns_msg *m, const uint8_t *q,
+	struct dns_tsig_ctx *ctx, uint8_t *out, size_t cap, int *ok);
+int dns_tsig_sign_answer(const struct dns_tsig_ctx *ctx, uint8_t *buf, size_t *len, size_t cap);
 /* Signs a request (no request MAC) as a client would: for tests and fuzzing. */
 int dns_tsig_sign_request(const struct dns_tsig_key *k, uint8_t *buf, size_t *len, size_t cap,
 	uint64_t now);

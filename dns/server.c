@@ -268,6 +268,9 @@ size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 		return dns_builder_finish(&b);
 	}
 	size_t len;
+	struct dns_tsig_ctx tctx;
+	int tsig_ok = 0;
+	size_t cap = outcap, sign_cap = outcap, reserve = 0;
 	r.edns = m.edns.present;
 	if (r.edns && m.edns.has_cookie)
 		make_cookie(s, &m, from, &r);
@@ -285,6 +288,15 @@ size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 		len = error_reply(s, &m, &r, rflags, DNS_RCODE_NOTIMP, out, outcap);
 		goto done;
 	}
+	/* A signed query is verified first; its answer (whatever it is) is signed below. */
+	if (m.has_tsig) {
+		int ok;
+		len = dns_tsig_verify(s, &m, q, &tctx, out, outcap < 512 ? outcap : 512, &ok);
+		if (!ok)
+			goto done;
+		tsig_ok = 1;
+		reserve = (size_t)dns_name_len(tctx.key->name, DNS_NAME_MAX) + 80;
+	}
 	if (m.n_qd != 1 || m.n_rr[DNS_SEC_ANSWER] || m.n_rr[DNS_SEC_AUTHORITY]) {
 		s->stats.formerr++;
 		len = error_reply(s, &m, &r, rflags, DNS_RCODE_FORMERR, out, outcap);
@@ -295,7 +307,6 @@ size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 		len = error_reply(s, &m, &r, rflags, DNS_RCODE_BADVERS, out, outcap);
 		goto done;
 	}
-	size_t cap = outcap;
 	if (!tcp) {
 		size_t lim = 512;
 		if (r.edns)
@@ -304,6 +315,11 @@ size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 			lim = s->udp_payload;
 		if (cap > lim)
 			cap = lim;
+	}
+	if (tsig_ok) {
+		sign_cap = cap;
+		if (cap > reserve + 12)
+			cap -= reserve;
 	}
 	const struct dns_question *qd = &m.qd[0];
 	if (from && !dns_acl_match(&s->allow_query, from)) {
@@ -351,8 +367,8 @@ size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 	int may_recurse = !from || dns_acl_match(&s->allow_recursion, from);
 	if (!z) {
 		const struct dns_forwarder *f = NULL;
-		if ((qflags & DNS_F_RD) && may_recurse && qd->qclass == DNS_C_IN)
-			f = dns_forwarder_find(s, qd->name);
+		if ((qflags & DNS_F_RD) && may_recurse && qd->qclass == DNS_C_IN && !tsig_ok)
+			f = dns_forwarder_find(s, qd->name); /* signed queries are answered here, signed */
 		if (f) {
 			struct dns_fwd_client cl;
 			memset(&cl, 0, sizeof cl);
@@ -424,6 +440,11 @@ size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 	}
 	len = finish_reply(&b, &r, 0, s->udp_payload);
 done:
+	if (tsig_ok && len) {
+		size_t sl = len;
+		if (dns_tsig_sign_answer(&tctx, out, &sl, sign_cap) == 0)
+			len = sl;
+	}
 	dns_msg_free(&m);
 	return len;
 }

@@ -518,7 +518,7 @@ static size_t build_answer(const struct dns_msg *m, int rcode, uint8_t *out, siz
 {
 	struct dns_builder b;
 	dns_builder_init(&b, out, cap, m->id,
-		(uint16_t)(DNS_F_QR | (DNS_OP_UPDATE << 11) | (rcode & 0xf)));
+		(uint16_t)(DNS_F_QR | (m->flags & (0x7800 | DNS_F_RD | DNS_F_CD)) | (rcode & 0xf)));
 	if (m->n_qd == 1)
 		dns_builder_question(&b, m->qd[0].name, m->qd[0].qtype, m->qd[0].qclass);
 	return dns_builder_finish(&b);
@@ -568,27 +568,11 @@ static void journal_done(int status, void *arg)
 		s->stop_done(s->stop_arg);
 }
 
-void dns_update_forget_conn(struct dns_server *s, struct dns_tcp_conn *c)
-{
-	for (struct dns_update *u = s->updates; u; u = u->next)
-		if (u->conn == c)
-			u->conn = NULL;
-}
-
-size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const uint8_t *q, size_t qlen,
-	const struct sockaddr *from, int tcp, uint8_t *out, size_t cap)
+size_t dns_tsig_verify(struct dns_server *s, const struct dns_msg *m, const uint8_t *q,
+	struct dns_tsig_ctx *ctx, uint8_t *out, size_t cap, int *ok)
 {
 	uint64_t now = (uint64_t)time(NULL);
-	if (s->stopping)
-		return build_answer(m, DNS_RCODE_REFUSED, out, cap);
-	/* zone section: exactly one SOA question for a zone we serve */
-	if (m->n_qd != 1 || m->qd[0].qtype != DNS_T_SOA)
-		return build_answer(m, DNS_RCODE_FORMERR, out, cap);
-	/* TSIG first: an unsigned or badly signed update learns nothing about our zones */
-	if (!m->has_tsig) {
-		s->stats.refused++;
-		return build_answer(m, DNS_RCODE_REFUSED, out, cap);
-	}
+	*ok = 0;
 	size_t nad;
 	struct dns_rr *ad = dns_msg_section(m, DNS_SEC_ADDITIONAL, &nad);
 	const struct dns_rr *trr = &ad[nad - 1];
@@ -611,7 +595,7 @@ size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const ui
 	/* the request as it was signed: without TSIG, ARCOUNT - 1, original ID */
 	uint8_t *signed_part = malloc(m->tsig_offset ? m->tsig_offset : 1);
 	if (!signed_part)
-		return 0;
+		return build_answer(m, DNS_RCODE_SERVFAIL, out, cap);
 	memcpy(signed_part, q, m->tsig_offset);
 	uint16_t ar = (uint16_t)(rd16(q + 10) - 1);
 	signed_part[0] = (uint8_t)(t.orig_id >> 8);
@@ -622,7 +606,6 @@ size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const ui
 	int e = tsig_mac(key, NULL, 0, signed_part, m->tsig_offset, t.time_signed, t.fudge, t.error, t.other,
 		t.other_len, mac);
 	free(signed_part);
-	(void)qlen;
 	/* RFC 8945 5.2.2.1: a truncated MAC must keep at least half the hash and 10 octets */
 	if (e || t.mac_len < TB_SHA256_LEN / 2 || t.mac_len > TB_SHA256_LEN ||
 		tb_memeq_ct(mac, t.mac, t.mac_len) != 0) {
@@ -636,6 +619,49 @@ size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const ui
 		tsig_sign(key, t.mac, t.mac_len, out, &len, cap, DNS_RCODE_BADTIME, 1, now);
 		return len;
 	}
+	ctx->key = key;
+	memcpy(ctx->mac, t.mac, t.mac_len);
+	ctx->mac_len = t.mac_len;
+	*ok = 1;
+	return 0;
+}
+
+int dns_tsig_sign_answer(const struct dns_tsig_ctx *ctx, uint8_t *buf, size_t *len, size_t cap)
+{
+	return tsig_sign(ctx->key, ctx->mac, ctx->mac_len, buf, len, cap, 0, 1, (uint64_t)time(NULL));
+}
+
+void dns_update_forget_conn(struct dns_server *s, struct dns_tcp_conn *c)
+{
+	for (struct dns_update *u = s->updates; u; u = u->next)
+		if (u->conn == c)
+			u->conn = NULL;
+}
+
+size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const uint8_t *q, size_t qlen,
+	const struct sockaddr *from, int tcp, uint8_t *out, size_t cap)
+{
+	uint64_t now = (uint64_t)time(NULL);
+	if (s->stopping)
+		return build_answer(m, DNS_RCODE_REFUSED, out, cap);
+	/* zone section: exactly one SOA question for a zone we serve */
+	if (m->n_qd != 1 || m->qd[0].qtype != DNS_T_SOA)
+		return build_answer(m, DNS_RCODE_FORMERR, out, cap);
+	/* TSIG first: an unsigned or badly signed update learns nothing about our zones */
+	if (!m->has_tsig) {
+		s->stats.refused++;
+		return build_answer(m, DNS_RCODE_REFUSED, out, cap);
+	}
+	struct dns_tsig_ctx tctx;
+	int ok;
+	size_t len = dns_tsig_verify(s, m, q, &tctx, out, cap, &ok);
+	if (!ok)
+		return len;
+	const struct dns_tsig_key *key = tctx.key;
+	struct tsig t;
+	t.mac = tctx.mac;
+	t.mac_len = (uint16_t)tctx.mac_len;
+	(void)qlen;
 	/* From here on every answer is signed with the request MAC. */
 	int rcode = DNS_RCODE_NOERROR;
 	struct dns_zone *z = NULL;

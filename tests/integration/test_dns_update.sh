@@ -88,6 +88,14 @@ expect "rejected updates left the serial alone" "$(serial)" "^$((s0 + 2))\$"
 out=$(upd "$KEY" "update add www.example.org. 60 TXT \"x\"")
 expect "name outside the zone: NOTZONE" "$out" 'NOTZONE'
 
+# TSIG on queries: the answer comes back signed and dig verifies it
+out=$(dig @127.0.0.1 -p "$port" -y "$KEY" other.lab.test A 2>&1)
+expect "signed query answered" "$out" '192\.0\.2\.7'
+expect "signed answer carries TSIG" "$out" 'TSIG[[:space:]]+hmac-sha256\. [0-9]+ 300 32 '
+if printf '%s\n' "$out" | grep -q "Couldn't verify"; then fail "dig verifies the signed answer"; else pass "dig verifies the signed answer"; fi
+out=$(dig @127.0.0.1 -p "$port" -y "hmac-sha256:lab.test:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" other.lab.test A 2>&1)
+expect "query signed with a wrong secret: NOTAUTH/BADSIG" "$out" 'status: NOTAUTH'
+
 # prerequisites (RFC 2136 2.4)
 out=$(upd "$KEY" "prereq nxdomain other.lab.test." "update add p.lab.test. 60 TXT \"p\"")
 expect "prerequisite 'name not in use' fails" "$out" 'YXDOMAIN'
