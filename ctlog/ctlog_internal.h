@@ -93,6 +93,7 @@ struct ct_log {
 	struct ct_batch *inflight;
 	uv_timer_t timer;
 	uint64_t last_timestamp;
+	uint64_t last_seal;               /* loop time (ms) the last batch was sealed */
 	size_t validating;                /* submissions on the thread pool */
 
 	/* reader statements (loop thread) */

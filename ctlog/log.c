@@ -538,6 +538,8 @@ static int batch_job(sqlite3 *db, void *arg)
 	return err;
 }
 
+static void sequence(uv_timer_t *t);
+
 static void batch_done(int status, void *arg)
 {
 	struct ct_batch *b = arg;
@@ -567,6 +569,10 @@ static void batch_done(int status, void *arg)
 			answer_all(b->items[i], TB_ERR_STORE, "the log could not store the entry");
 	}
 	batch_free(b);
+	/* a tick skipped while this batch was in flight is made up for at once */
+	if (!log->svc->stopping && log->n_pool > 0 &&
+		uv_now(log->svc->core->loop) - log->last_seal >= log->svc->period_ms)
+		sequence(&log->timer);
 	ct_service_check_stopped(log->svc);
 }
 
@@ -597,6 +603,7 @@ static void sequence(uv_timer_t *t)
 		free(fresh);
 		return; /* try again next period */
 	}
+	log->last_seal = uv_now(log->svc->core->loop);
 	b->log = log;
 	b->items = log->pool;
 	b->n = log->n_pool;
