@@ -4,7 +4,8 @@
  * Submissions are validated on libuv's thread pool (signature checks are
  * the expensive part), then deduplicated (against the pool, the batch in
  * flight and the ct_dedup table) and pooled. Every `period_ms` the pool
- * becomes one batch, at most one in flight per log:
+ * becomes one batch, at most one in flight per log (a tick missed while
+ * one is in flight is made up for when it commits):
  *
  *   loop:        seal the pool, assign indices and one timestamp
  *   thread pool: encode TileLeafs, hash leaves, sign SCTs, advance a copy
