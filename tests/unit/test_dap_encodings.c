@@ -40,7 +40,8 @@ static uint8_t *copy(const uint8_t *src, size_t srclen, size_t n)
 {
 	uint8_t *p = malloc(n ? n : 1);
 	memset(p, 0xa5, n);
-	memcpy(p, src, n < srclen ? n : srclen);
+	if (src && n && srclen)
+		memcpy(p, src, n < srclen ? n : srclen);
 	return p;
 }
 
