@@ -23,6 +23,7 @@
  */
 #include "dap/dp.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -285,4 +286,52 @@ int dap_dp_apply_u128(const struct dap_dp_strategy *s, uint64_t sensitivity, dap
 	if ((rc = dap_dp_laplace_scale(s->epsilon, sensitivity, &scale)))
 		return rc;
 	return dap_dp_add_noise_u128(vec, n, modulus, scale, NULL);
+}
+
+/* ---- on encoded aggregate shares --------------------------------------------- */
+
+int dap_dp_sensitivity_vdaf(const struct dap_vdaf *v, uint64_t *out)
+{
+	*out = 0;
+	switch (v->type) {
+	case DAP_PRIO3_HISTOGRAM:
+		*out = dap_dp_sensitivity_histogram();
+		return 0;
+	case DAP_PRIO3_SUMVEC:
+		return dap_dp_sensitivity_sumvec(v->bits, v->length, out);
+	default:
+		return TB_ERR_UNSUPPORTED;
+	}
+}
+
+int dap_dp_apply_agg_share(const struct dap_dp_strategy *s, const struct dap_vdaf *v,
+			   uint8_t *agg_share, size_t len)
+{
+	uint64_t sens;
+	int rc;
+	if ((rc = dap_prio3_check_agg_share(v, TB_BUF(agg_share, len))))
+		return rc;
+	if (s->kind == DAP_DP_NONE)
+		return 0;
+	if ((rc = dap_dp_sensitivity_vdaf(v, &sens)))
+		return rc;
+	if (v->output_len > DAP_DP_MAX_VECTOR)
+		return TB_ERR_TOO_LARGE;
+	const size_t n = v->output_len, E = v->elem_size;
+	dap_u128 *x = malloc(n * sizeof(*x) + 1);
+	if (!x)
+		return TB_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		x[i] = 0;
+		for (size_t b = E; b-- > 0;)
+			x[i] = (x[i] << 8) | agg_share[i * E + b];
+	}
+	rc = dap_dp_apply_u128(s, sens, x, n, dap_vdaf_modulus(v));
+	if (rc == 0)
+		for (size_t i = 0; i < n; i++)
+			for (size_t b = 0; b < E; b++)
+				agg_share[i * E + b] = (uint8_t)(x[i] >> (8 * b));
+	tb_crypto_wipe(x, n * sizeof(*x));
+	free(x);
+	return rc;
 }

@@ -12,8 +12,9 @@
  * The sampler is the exact Canonne-Kamath-Steinke algorithm (arXiv
  * 2004.00010, algorithms 1 and 2) on rational parameters, driven by a
  * tb_drbg; there is no floating point anywhere on the sampling path.
- * Field elements are passed in canonical form (integers in [0, p)), so this
- * file does not depend on the VDAF field code: the caller passes p.
+ * Field elements are passed in canonical form (integers in [0, p)) with
+ * the modulus p, so the sampler does not depend on the VDAF field code;
+ * dap_dp_apply_agg_share does the decoding for an encoded aggregate share.
  */
 #ifndef DAP_DP_H
 #define DAP_DP_H
@@ -22,9 +23,7 @@
 #include <stdint.h>
 
 #include "core/crypto.h"
-
-__extension__ typedef unsigned __int128 dap_u128;
-__extension__ typedef __int128 dap_i128;
+#include "dap/vdaf.h" /* dap_u128, dap_i128; the aggregate-share helpers below */
 
 #define DAP_DP_MAX_VECTOR (1u << 24) /* cap on elements noised in one call */
 
@@ -79,5 +78,17 @@ int dap_dp_apply_u64(const struct dap_dp_strategy *s, uint64_t sensitivity, uint
 		     size_t n, uint64_t modulus);
 int dap_dp_apply_u128(const struct dap_dp_strategy *s, uint64_t sensitivity, dap_u128 *vec,
 		      size_t n, dap_u128 modulus);
+
+/*
+ * On a VDAF's encoded aggregate share (what an Aggregator encrypts to the
+ * Collector): the l1 sensitivity libprio uses for the VDAF (Histogram 2,
+ * SumVec (2^bits - 1) * length; TB_ERR_UNSUPPORTED for Count and Sum, which
+ * libprio does not noise), and the strategy applied in place. The share is
+ * checked first (length, canonical elements: TB_ERR_INVALID) and is
+ * unchanged on error. DAP_DP_NONE leaves any VDAF's share as it is.
+ */
+int dap_dp_sensitivity_vdaf(const struct dap_vdaf *v, uint64_t *out);
+int dap_dp_apply_agg_share(const struct dap_dp_strategy *s, const struct dap_vdaf *v,
+			   uint8_t *agg_share, size_t len);
 
 #endif

@@ -29,6 +29,9 @@
 
 #include "core/buf.h"
 
+__extension__ typedef unsigned __int128 dap_u128;
+__extension__ typedef __int128 dap_i128;
+
 /* ------------------------------------------------------------------ XOFs */
 
 #define DAP_TURBOSHAKE_RATE 168
@@ -234,10 +237,23 @@ int dap_prio3_agg_merge(const struct dap_vdaf *v, uint8_t *agg_share, struct tb_
 
 /*
  * unshard: result gets v->output_len integers (1 for Count and Sum).
- * TB_ERR_TOO_LARGE if an aggregate does not fit 64 bits.
+ * TB_ERR_TOO_LARGE if an aggregate does not fit 64 bits: a Sum above 2^64,
+ * or any aggregate that carries differential-privacy noise and came out
+ * negative (it is then p - |x|); use dap_prio3_unshard_u128 for those.
  */
 int dap_prio3_unshard(const struct dap_vdaf *v, const struct tb_buf *agg_shares, size_t n,
 		      uint64_t num_measurements, uint64_t *result, size_t result_len);
+/*
+ * unshard to the field's integers, as libprio decodes them: result gets
+ * v->output_len canonical values in [0, p). A noised aggregate is read
+ * with dap_vdaf_centered (values above p/2 stand for negative ones).
+ */
+int dap_prio3_unshard_u128(const struct dap_vdaf *v, const struct tb_buf *agg_shares, size_t n,
+			   uint64_t num_measurements, dap_u128 *result, size_t result_len);
+/* The modulus p of the VDAF's field. */
+dap_u128 dap_vdaf_modulus(const struct dap_vdaf *v);
+/* x in [0, p) as the representative in (-p/2, p/2]. */
+dap_i128 dap_vdaf_centered(const struct dap_vdaf *v, dap_u128 x);
 
 /* Validation of encoded messages (length exact, field elements canonical). */
 int dap_prio3_check_public_share(const struct dap_vdaf *v, struct tb_buf b);

@@ -313,6 +313,43 @@ out:
 	return rc;
 }
 
+dap_u128 dap_vdaf_modulus(const struct dap_vdaf *v)
+{
+	if (v->field == 64)
+		return ((dap_u128)4294967295u << 32) + 1;
+	return ((dap_u128)4611686018427387897ull << 66) + 1;
+}
+
+dap_i128 dap_vdaf_centered(const struct dap_vdaf *v, dap_u128 x)
+{
+	dap_u128 p = dap_vdaf_modulus(v);
+	return x > p / 2 ? -(dap_i128)(p - x) : (dap_i128)x;
+}
+
+int dap_prio3_unshard_u128(const struct dap_vdaf *v, const struct tb_buf *agg_shares, size_t n,
+			   uint64_t num_measurements, dap_u128 *result, size_t result_len)
+{
+	int rc;
+	(void)num_measurements;
+	if (n != v->shares || result_len < v->output_len)
+		return TB_ERR_INVALID;
+	uint8_t *sum = calloc(1, v->agg_share_size);
+	if (!sum)
+		return TB_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++)
+		if ((rc = dap_prio3_agg_merge(v, sum, agg_shares[i])))
+			goto out;
+	for (size_t i = 0; i < v->output_len; i++) {
+		dap_u128 x = 0;
+		for (size_t b = v->elem_size; b-- > 0;)
+			x = (x << 8) | sum[i * v->elem_size + b];
+		result[i] = x;
+	}
+out:
+	free(sum);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ checks */
 
 int dap_prio3_check_public_share(const struct dap_vdaf *v, struct tb_buf b)
