@@ -6,7 +6,8 @@
  * file), so all errors appear before anything starts, each naming its option
  * (and line/column for zone data). start() opens the UDP and TCP listeners
  * (server.c) and registers the tb_resolver service, which answers the CA from
- * the same local zones. Lookups always complete asynchronously (next loop
+ * the same local zones and forwards the rest (forward.c). Lookups always
+ * complete asynchronously (next loop
  * turn) so callers never see their callback before lookup() returns; a later
  * forwarding/iterating resolver keeps the same shape (struct dns_pending is
  * the per-lookup state that will carry the query in flight).

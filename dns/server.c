@@ -4,15 +4,18 @@
  * dns_server_answer turns one query into one response, synchronously, into a
  * caller buffer: parse (any failure with a readable header is FORMERR), check
  * opcode, question count, EDNS version and the client ACL, then answer from
- * the local zones. UDP responses are capped at min(client EDNS size, our
- * udp_payload) or 512 without EDNS; when an answer or authority record does
- * not fit, the response is rebuilt with the question only and TC set, so the
- * client retries over TCP (RFC 7766). Additional data that does not fit is
- * left out. DNS cookies (RFC 7873, server cookie as RFC 9018) are returned
- * when the client sends one.
+ * the local zones (after the Lua policy hook), or hand the question to the
+ * forwarder (forward.c) and answer later; UPDATE goes to update.c and a signed
+ * query is verified first and answered signed. UDP responses are capped at
+ * min(client EDNS size, our udp_payload) or 512 without EDNS; when an answer
+ * or authority record does not fit, the response is rebuilt with the question
+ * only and TC set, so the client retries over TCP (RFC 7766). Additional data
+ * that does not fit is left out. DNS cookies (RFC 7873, server cookie as
+ * RFC 9018) are returned when the client sends one.
  *
  * UDP listeners read with recvmmsg batches into one buffer per listener and
- * answer with uv_udp_try_send, falling back to a queued send. TCP connections
+ * answer a batch with one sendmmsg, falling back to queued sends when the
+ * socket buffer is full. TCP connections
  * read 2-octet framed messages, answer every complete one in order
  * (pipelining), pause reading when too many responses are queued, and close
  * after tcp_idle_ms without a complete query (RFC 7766 6.2.3).

@@ -494,7 +494,7 @@ int dns_msg_parse(struct dns_msg *m, const uint8_t *p, size_t len)
 			goto fail;
 		}
 	}
-	size_t n = 0, opt_index = (size_t)-1;
+	size_t n = 0;
 	for (int sec = DNS_SEC_ANSWER; sec <= DNS_SEC_ADDITIONAL; sec++) {
 		for (size_t i = 0; i < m->count[sec]; i++) {
 			size_t rr_start = off, owner;
@@ -547,7 +547,6 @@ int dns_msg_parse(struct dns_msg *m, const uint8_t *p, size_t len)
 				err = parse_edns(m, rr, st.p + rd_off);
 				if (err)
 					goto fail;
-				opt_index = n;
 				continue; /* not kept as a record */
 			}
 			if (rr->type == DNS_T_TSIG) {
@@ -562,7 +561,6 @@ int dns_msg_parse(struct dns_msg *m, const uint8_t *p, size_t len)
 			n++;
 		}
 	}
-	(void)opt_index;
 	if (off != len) {
 		err = TB_ERR_INVALID;
 		goto fail;
