@@ -8,7 +8,8 @@
 #   - trustbox seals an input share and an aggregate share, hpke-js opens;
 #     the client's HpkeConfig seals an aggregate share, trustbox opens;
 #   - the client's InputShareInfo bytes equal trustbox's;
-#   - a wrong info (other role) or a wrong aad fails on both sides.
+#   - a wrong info (other role) or a wrong aad fails on both sides;
+#   - the other suites: P-256, AES-256-GCM, ChaCha20-Poly1305.
 set -euo pipefail
 : "${TB_SOURCE_DIR:?}" "${TB_BUILD_DIR:?}"
 
@@ -118,4 +119,21 @@ ct=$(js seal "$ccfg" "$ia" "$agg_aad" "$pt")
 	|| bad "aggregate share: client's HPKE seals, trustbox opens"
 "$tool" open "$ccfg" "$csk" "$("$tool" info-agg 3)" "$agg_aad" "$ct" >/dev/null 2>&1 \
 	&& bad "aggregate share opened with the helper's info" || ok "aggregate share refused with the helper's info"
+# 4. The other suites both sides implement: P-256 with AES-128-GCM, X25519 with
+# AES-256-GCM and ChaCha20-Poly1305, P-256 with ChaCha20-Poly1305.
+for suite in "0x10 0x1" "0x20 0x2" "0x20 0x3" "0x10 0x3"; do
+	read -r kem aead <<< "$suite"
+	read -r scfg _ ssk < <("$tool" keygen 9 "$kem" "$aead")
+	pt=$(rhex 100)
+	ct=$("$tool" seal "$scfg" "$il" "$aad" "$pt")
+	[ "$(js open "$ssk" "$il" "$aad" "$ct" "$kem" "$aead")" = "$pt" ] \
+		&& ok "suite kem $kem aead $aead: trustbox seals, hpke-js opens" \
+		|| bad "suite kem $kem aead $aead: trustbox seals, hpke-js opens"
+	ct=$(js seal "$scfg" "$il" "$aad" "$pt")
+	[ "$("$tool" open "$scfg" "$ssk" "$il" "$aad" "$ct")" = "$pt" ] \
+		&& ok "suite kem $kem aead $aead: client seals, trustbox opens" \
+		|| bad "suite kem $kem aead $aead: client seals, trustbox opens"
+	"$tool" open "$scfg" "$ssk" "$il" "$aad2" "$ct" >/dev/null 2>&1 \
+		&& bad "suite kem $kem aead $aead: wrong aad opened" || ok "suite kem $kem aead $aead: wrong aad refused"
+done
 exit $fail

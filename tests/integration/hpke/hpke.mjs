@@ -6,9 +6,9 @@
 //        two HpkeConfigLists made by trustbox: prints the Report hex
 //   node hpke.mjs seal <config-hex> <info-hex> <aad-hex> <pt-hex>
 //        SealBase through @divviup/dap's HpkeConfig.seal: HpkeCiphertext hex
-//   node hpke.mjs open <sk-hex> <info-hex> <aad-hex> <ciphertext-hex>
-//        OpenBase through hpke-js (X25519, HKDF-SHA256, AES-128-GCM) of an
-//        HpkeCiphertext: the plaintext hex, exit 1 when opening fails
+//   node hpke.mjs open <sk-hex> <info-hex> <aad-hex> <ciphertext-hex> [kem aead]
+//        OpenBase through hpke-js (default X25519, HKDF-SHA256, AES-128-GCM)
+//        of an HpkeCiphertext: the plaintext hex, exit 1 when opening fails
 //   node hpke.mjs info <role>
 //        the client's own InputShareInfo for a server role, hex
 //
@@ -58,7 +58,9 @@ if (cmd === "report") {
   process.stdout.write(hex(ct.encode()) + "\n");
 } else if (cmd === "open") {
   const suite = new CipherSuite({
-    kem: KemId.DhkemX25519HkdfSha256, kdf: KdfId.HkdfSha256, aead: AeadId.Aes128Gcm,
+    kem: a[4] ? Number(a[4]) : KemId.DhkemX25519HkdfSha256,
+    kdf: KdfId.HkdfSha256,
+    aead: a[5] ? Number(a[5]) : AeadId.Aes128Gcm,
   });
   const sk = await suite.importKey("raw", unhex(a[0]), false);
   const ct = parseCiphertext(unhex(a[3]));

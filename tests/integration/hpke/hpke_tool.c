@@ -2,7 +2,7 @@
  * The C side of the HPKE interop test (test_hpke_interop.sh); every value
  * is hex on the command line or on stdout.
  *
- *   hpke_tool keygen <id>            X25519/HKDF-SHA256/AES-128-GCM key pair:
+ *   hpke_tool keygen <id> [kem aead] key pair (default X25519/HKDF-SHA256/AES-128-GCM):
  *                                    "config list sk": an HpkeConfigList whose
  *                                    first entry names an unsupported KEM
  *                                    (0x7777) and whose second is
@@ -69,18 +69,17 @@ static struct dap_hpke_keypair keypair_of(uint16_t kem, const char *hexsk)
 	return kp;
 }
 
-static int keygen(unsigned id)
+static int keygen(unsigned id, uint16_t kem, uint16_t aead)
 {
 	struct dap_hpke_keypair kp;
-	int rc = dap_hpke_keygen(DAP_HPKE_KEM_X25519_SHA256, &kp);
+	int rc = dap_hpke_keygen(kem, &kp);
 	if (rc)
 		die("keygen", rc);
 	static const uint8_t other_pk[40] = { 4 };
 	struct dap_hpke_config cs[2] = {
 		{ (uint8_t)(id + 1), 0x7777, DAP_HPKE_KDF_SHA256, DAP_HPKE_AEAD_AES128GCM,
 		  TB_BUF(other_pk, sizeof(other_pk)) },
-		{ (uint8_t)id, DAP_HPKE_KEM_X25519_SHA256, DAP_HPKE_KDF_SHA256, DAP_HPKE_AEAD_AES128GCM,
-		  TB_BUF(kp.pk, kp.pk_len) },
+		{ (uint8_t)id, kem, DAP_HPKE_KDF_SHA256, aead, TB_BUF(kp.pk, kp.pk_len) },
 	};
 	struct tb_bytes cfg = { 0 }, list = { 0 };
 	if ((rc = dap_hpke_config_encode(&cs[1], &cfg)) ||
@@ -227,7 +226,10 @@ int main(int argc, char **argv)
 {
 	uint8_t ib[DAP_HPKE_INFO_BUF];
 	if (argc == 3 && strcmp(argv[1], "keygen") == 0)
-		return keygen((unsigned)atoi(argv[2]));
+		return keygen((unsigned)atoi(argv[2]), DAP_HPKE_KEM_X25519_SHA256, DAP_HPKE_AEAD_AES128GCM);
+	if (argc == 5 && strcmp(argv[1], "keygen") == 0)
+		return keygen((unsigned)atoi(argv[2]), (uint16_t)strtoul(argv[3], NULL, 0),
+			      (uint16_t)strtoul(argv[4], NULL, 0));
 	if (argc == 3 && (strcmp(argv[1], "info-input") == 0 || strcmp(argv[1], "info-agg") == 0)) {
 		uint8_t role = (uint8_t)atoi(argv[2]);
 		struct tb_buf info = strcmp(argv[1], "info-input") == 0
