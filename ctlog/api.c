@@ -261,12 +261,11 @@ static int entry_json(struct ct_log *log, const struct ct_entry *e, cJSON *o)
 {
 	struct tb_bytes leaf = { 0 }, extra = { 0 }, der = { 0 };
 	int err = ct_merkle_leaf_write(&leaf, e);
-	size_t outer = 0, chain_mark = 0;
+	size_t chain_mark = 0;
 	if (!err && e->type == CT_ENTRY_PRECERT)
 		err = tb_bytes_vec(&extra, 3, e->precert.p, e->precert.len);
 	if (!err)
 		err = tb_bytes_vec_begin(&extra, 3, &chain_mark);
-	(void)outer;
 	for (size_t i = 0; !err && i < e->chain_fps.len / CT_HASH_LEN; i++) {
 		der.len = 0;
 		err = ct_log_read_issuer(log, e->chain_fps.p + i * CT_HASH_LEN, &der);
