@@ -211,6 +211,11 @@ size_t dns_fwd_answer(struct dns_server *s, const struct dns_fwd_client *cl,
 	uint8_t *out, size_t cap);
 void dns_forward_forget_conn(struct dns_server *s, struct dns_tcp_conn *c);
 void dns_forward_stop(struct dns_server *s);
+/* The entry for (name, type, class) unless expired at now (ms); moves it to the LRU front. */
+struct dns_cache_entry *dns_cache_get(struct dns_cache *c, const uint8_t *name, uint16_t type,
+	uint16_t cls, uint64_t now);
+/* Takes ownership of e; replaces an entry for the same key; evicts the least recently used. */
+void dns_cache_put(struct dns_cache *c, struct dns_cache_entry *e);
 /* A cache entry (malloc'd, not in any cache) from a parsed upstream answer; NULL if too large. */
 struct dns_cache_entry *dns_cache_entry_from_msg(const struct dns_msg *m, const uint8_t *qname,
 	uint16_t qtype, uint16_t qclass, uint64_t now, uint32_t *ttl_out);

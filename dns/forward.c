@@ -111,7 +111,7 @@ static uint32_t key_hash(const uint8_t *name, uint16_t type, uint16_t cls)
 	return dns_name_hash(name) * 31u + type * 7u + cls;
 }
 
-static struct dns_cache_entry *cache_get(struct dns_cache *c, const uint8_t *name, uint16_t type,
+struct dns_cache_entry *dns_cache_get(struct dns_cache *c, const uint8_t *name, uint16_t type,
 	uint16_t cls, uint64_t now)
 {
 	if (!c->b)
@@ -192,9 +192,9 @@ struct dns_cache_entry *dns_cache_entry_from_msg(const struct dns_msg *m, const 
 	return e;
 }
 
-static void cache_put(struct dns_cache *c, struct dns_cache_entry *e)
+void dns_cache_put(struct dns_cache *c, struct dns_cache_entry *e)
 {
-	struct dns_cache_entry *old = cache_get(c, e->name, e->type, e->cls, 0);
+	struct dns_cache_entry *old = dns_cache_get(c, e->name, e->type, e->cls, 0);
 	if (old)
 		entry_remove(c, old);
 	while (c->n >= c->max && c->tail)
@@ -414,7 +414,7 @@ static void fwd_response(struct dns_fwd *q, const uint8_t *p, size_t n, int via_
 	}
 	fwd_finish(q, e, rcode, 0xffff, NULL, TB_RESOLVE_OK);
 	if (ttl > 0 && s->cache.max)
-		cache_put(&s->cache, e);
+		dns_cache_put(&s->cache, e);
 	else
 		free(e);
 }
@@ -593,7 +593,7 @@ size_t dns_forward(struct dns_server *s, const struct dns_forwarder *f, const st
 	uint64_t timeout_ms, uint8_t *out, size_t cap)
 {
 	uint64_t now = uv_now(s->loop);
-	struct dns_cache_entry *e = cache_get(&s->cache, cl->qname, cl->qtype, cl->qclass, now);
+	struct dns_cache_entry *e = dns_cache_get(&s->cache, cl->qname, cl->qtype, cl->qclass, now);
 	if (e) {
 		s->cache.hits++;
 		if (cl->kind == DNS_FWD_RESOLVER) {
