@@ -108,6 +108,13 @@ static int seal(char **a)
 		die("seal", rc);
 	put_hex(out.p, out.len);
 	printf("\n");
+	tb_bytes_free(&keep);
+	tb_bytes_free(&info);
+	tb_bytes_free(&aad);
+	tb_bytes_free(&pt);
+	tb_bytes_free(&enc);
+	tb_bytes_free(&pay);
+	tb_bytes_free(&out);
 	return 0;
 }
 
@@ -127,10 +134,15 @@ static int open_cmd(char **a)
 	struct dap_hpke_config c = config_of(a[0], &keep);
 	struct dap_hpke_keypair kp = keypair_of(c.kem_id, a[1]);
 	int rc = open_ct(&c, &kp, tb_bytes_buf(&ctb), tb_bytes_buf(&info), tb_bytes_buf(&aad), &pt);
+	tb_bytes_free(&keep);
+	tb_bytes_free(&info);
+	tb_bytes_free(&aad);
+	tb_bytes_free(&ctb);
 	if (rc)
 		die("open", rc);
 	put_hex(pt.p, pt.len);
 	printf("\n");
+	tb_bytes_free(&pt);
 	return 0;
 }
 
