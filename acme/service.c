@@ -1751,9 +1751,11 @@ static void chall_answer(void *ctx, int status)
 	if (up)
 		tb_http_set_header(r->req, "Link", up);
 	int start = r->start_validation && status == 0;
-	respond_json(r, 200, chall_json(r, &c), NULL);
-	if (start && acme_validate_start(r->s, &r->vreq))
-		TB_WARN("acme", "could not start validation of challenge %s", r->vreq.chall_id);
+	struct acme_svc *s = r->s;
+	struct acme_validation_req v = r->vreq;
+	respond_json(r, 200, chall_json(r, &c), NULL); /* r is gone after this */
+	if (start && acme_validate_start(s, &v))
+		TB_WARN("acme", "could not start validation of challenge %s", v.chall_id);
 }
 
 static int challenge(struct rq *r, const char *id)
@@ -1774,7 +1776,7 @@ static int challenge(struct rq *r, const char *id)
 	r->obj_id = tb_arena_strdup(r->a, id);
 	if (!r->payload || strcmp(c.status, "pending") != 0) {
 		chall_answer(r, 0);
-		return TB_HTTP_LATER;
+		return 0;
 	}
 	if (strcmp(authz_status(&z), "pending") != 0)
 		return problem(r, ACME_PROB_MALFORMED, "Cannot update challenge with status %s, only status pending", authz_status(&z));
