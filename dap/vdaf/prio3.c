@@ -93,6 +93,9 @@ int dap_vdaf_init(struct dap_vdaf *v, enum dap_vdaf_type type, const struct dap_
 		if (type != DAP_PRIO3_SUMVEC || (pa->field != 64 && pa->field != 128))
 			return TB_ERR_INVALID;
 		v->field = (int)pa->field;
+		/* 2^bits - 1 must be below p (libprio's valid_integer_bitlength) */
+		if (v->field == 64 && v->bits > 63)
+			return TB_ERR_INVALID;
 	}
 	v->elem_size = v->field == 64 ? F64_ENCODED_SIZE : F128_ENCODED_SIZE;
 	v->gadget_p = next_pow2(1 + v->gadget_calls);

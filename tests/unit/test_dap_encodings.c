@@ -361,8 +361,54 @@ static void transitions(void)
 	tb_bytes_free(&junk);
 }
 
+/*
+ * A measurement's largest value must fit the field, as libprio requires
+ * (valid_integer_bitlength: 2^bits - 1 < p): SumVec forced onto Field64
+ * takes at most 63 bits; bits = 64 would fold 2^64 - 1 mod p.
+ */
+static void field_bits(void)
+{
+	struct dap_vdaf v;
+	struct dap_vdaf_params p = { .shares = 2, .bits = 64, .length = 2, .chunk_length = 8,
+				     .field = 64, .id = 0xFFFFFFFF };
+	CHECK_INT(dap_vdaf_init(&v, DAP_PRIO3_SUMVEC, &p), TB_ERR_INVALID);
+	p.bits = 63;
+	CHECK_INT(dap_vdaf_init(&v, DAP_PRIO3_SUMVEC, &p), 0);
+	uint64_t vals[2] = { (1ull << 63) - 1, 0 }, res[2];
+	uint8_t *rand = calloc(1, v.rand_size), *st[2], *ps[2], msg[16], *out[2];
+	struct tb_bytes pub = { 0 }, sh[2] = { { 0 } };
+	struct dap_measurement m = { vals, 2 };
+	CHECK_INT(dap_prio3_shard(&v, &m, nonce, rand, v.rand_size, &pub, sh), 0);
+	struct tb_buf psb[2], asb[2];
+	for (unsigned j = 0; j < 2; j++) {
+		st[j] = malloc(v.prep_state_size);
+		ps[j] = malloc(v.prep_share_size);
+		out[j] = malloc(v.out_share_size);
+		CHECK_INT(dap_prio3_prep_init(&v, vk, j, nonce, tb_bytes_buf(&pub), tb_bytes_buf(&sh[j]),
+					      st[j], ps[j], NULL),
+			  0);
+		psb[j] = TB_BUF(ps[j], v.prep_share_size);
+	}
+	CHECK_INT(dap_prio3_prep_shares_to_prep(&v, psb, 2, msg, NULL), 0);
+	for (unsigned j = 0; j < 2; j++) {
+		CHECK_INT(dap_prio3_prep_next(&v, st[j], TB_BUF(msg, v.prep_msg_size), out[j]), 0);
+		asb[j] = TB_BUF(out[j], v.out_share_size);
+	}
+	CHECK_INT(dap_prio3_unshard(&v, asb, 2, 1, res, 2), 0);
+	CHECK_MEM(res, 16, vals, 16);
+	for (unsigned j = 0; j < 2; j++) {
+		free(st[j]);
+		free(ps[j]);
+		free(out[j]);
+		tb_bytes_free(&sh[j]);
+	}
+	tb_bytes_free(&pub);
+	free(rand);
+}
+
 int main(void)
 {
+	field_bits();
 	for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++)
 		lengths_and_elements(&cfgs[i]);
 	pingpong();
