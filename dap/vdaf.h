@@ -264,6 +264,7 @@ int dap_prio3_check_out_share(const struct dap_vdaf *v, struct tb_buf b);
 int dap_prio3_check_agg_share(const struct dap_vdaf *v, struct tb_buf b);
 
 /* ---------------------------------------------------- ping-pong (VDAF-08 5.8) */
+/* Two aggregators only: the transitions return TB_ERR_UNSUPPORTED otherwise. */
 
 enum dap_pp_type {
 	DAP_PP_INITIALIZE = 0,

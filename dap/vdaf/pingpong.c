@@ -81,6 +81,8 @@ int dap_pp_leader_init(const struct dap_vdaf *v, const uint8_t *verify_key,
 		       struct tb_buf input_share, uint8_t *prep_state, struct tb_bytes *outbound,
 		       struct dap_prio3_scratch *scratch)
 {
+	if (v->shares != 2)
+		return TB_ERR_UNSUPPORTED; /* ping-pong is a two-party topology */
 	uint8_t *share = malloc(v->prep_share_size ? v->prep_share_size : 1);
 	if (!share)
 		return TB_ERR_NOMEM;
@@ -134,6 +136,8 @@ int dap_pp_leader_continued(const struct dap_vdaf *v, const uint8_t *prep_state,
 {
 	struct dap_pp_message in;
 	int rc;
+	if (v->shares != 2)
+		return TB_ERR_UNSUPPORTED;
 	if ((rc = dap_pp_decode(&in, inbound)))
 		return rc;
 	if (in.type != DAP_PP_FINISH)

@@ -349,6 +349,13 @@ static void transitions(void)
 	CHECK_INT(dap_vdaf_init(&v3, DAP_PRIO3_SUM, &p3), 0);
 	CHECK(dap_pp_helper_init(&v3, vk, nonce, tb_bytes_buf(&pub), tb_bytes_buf(&sh[1]),
 				 tb_bytes_buf(&init), out, &fin2, NULL) < 0);
+	struct tb_bytes o3 = { 0 };
+	CHECK_INT(dap_pp_leader_init(&v3, vk, nonce, tb_bytes_buf(&pub), tb_bytes_buf(&sh[0]), st, &o3,
+				     NULL),
+		  TB_ERR_UNSUPPORTED);
+	CHECK_INT(o3.len, 0);
+	CHECK_INT(dap_pp_leader_continued(&v3, st, tb_bytes_buf(&fin), out), TB_ERR_UNSUPPORTED);
+	tb_bytes_free(&o3);
 	free(st);
 	free(out);
 	free(rand);
