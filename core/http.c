@@ -966,8 +966,16 @@ static int on_headers_complete(http_parser *p)
 	}
 	tb_bytes_free(&r->url);
 
-	/* Transfer-codings other than chunked are not implemented. */
+	/*
+	 * Transfer-Encoding in HTTP/1.0 is faulty framing (RFC 9112 6.1); a
+	 * kept-alive connection would parse the rest as the next request.
+	 * Transfer-codings other than chunked are not implemented.
+	 */
 	const char *te = tb_http_header(q, "Transfer-Encoding");
+	if (te && q->http_minor == 0) {
+		c->err_status = 400;
+		return -1;
+	}
 	if (te && strcasecmp(te, "chunked") != 0) {
 		c->err_status = 501;
 		return -1;

@@ -11,8 +11,9 @@
  * percent-decoding; a path with a "." or ".." segment, a control character
  * (raw or encoded: NUL, CR, LF, TAB, DEL...) or bad escapes gets 400, so
  * handlers never resolve dot segments. An HTTP/1.1 request without Host, any
- * request with two Host fields, and whitespace in a field name get 400 too
- * (RFC 9112 3.2, 5.1). Obsolete line folding is accepted and replaced by
+ * request with two Host fields, whitespace in a field name, conflicting
+ * Content-Length fields, Content-Length with Transfer-Encoding and
+ * Transfer-Encoding in HTTP/1.0 get 400 too (RFC 9112 3.2, 5.1, 6.1). Obsolete line folding is accepted and replaced by
  * whitespace (RFC 9112 5.2); bare LF line ends are accepted.
  *
  * A connection processes one request at a time: bytes that arrive while a

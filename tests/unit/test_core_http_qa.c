@@ -150,6 +150,27 @@ static void test_host_header(void)
 }
 
 /*
+ * RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 request means faulty framing
+ * (an HTTP/1.0 intermediary would not have de-chunked it): 400 and close,
+ * never a kept-alive connection whose next "request" is the smuggled body.
+ */
+static void test_http10_transfer_encoding(void)
+{
+	struct tb_http_server *s;
+	CHECK_INT(tb_http_server_new(&s, &loop, NULL), 0);
+	CHECK_INT(tb_http_route(s, NULL, NULL, "/", h_name, "root"), 0);
+	const char *r = feeds(s, "POST /x HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"
+				 "0\r\n\r\nGET /smuggled HTTP/1.0\r\n\r\n");
+	CHECK(starts(r, "HTTP/1.1 400 "));
+	CHECK(strstr(r, "smuggled") == NULL);
+	CHECK_INT(count(r, "HTTP/1.1 "), 1);
+	/* Content-Length framing in HTTP/1.0 keep-alive still works. */
+	r = feeds(s, "POST /x HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nAGET /second HTTP/1.0\r\n\r\n");
+	CHECK_INT(count(r, "HTTP/1.1 200 "), 2);
+	tb_http_server_free(s);
+}
+
+/*
  * Control characters in the path, raw or percent-encoded, are a 400: no
  * route needs them, and a decoded CR LF would forge lines in the access log.
  */
@@ -342,6 +363,7 @@ int main(void)
 	test_field_name_whitespace();
 	test_host_header();
 	test_path_controls();
+	test_http10_transfer_encoding();
 	test_nonreading_client();
 	test_stop_while_writing();
 
