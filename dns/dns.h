@@ -381,6 +381,11 @@ struct dns_lookup {
 	struct dns_ans ns[DNS_LOOKUP_RRSETS_MAX];
 	struct dns_ans ar[DNS_LOOKUP_RRSETS_MAX];
 	uint32_t neg_ttl;          /* SOA in authority: min(SOA TTL, SOA minimum) (RFC 2308) */
+	/* CNAMEs synthesised from DNAMEs (RFC 6672): their RRsets and RDATA live here */
+	size_t n_synth;
+	struct dns_rrset synth[DNS_CNAME_CHAIN_MAX + 1];
+	uint8_t *synth_rd[DNS_CNAME_CHAIN_MAX + 1];
+	uint8_t synth_buf[DNS_CNAME_CHAIN_MAX + 1][2 + DNS_NAME_MAX];
 };
 
 static inline uint16_t dns_rd_len(const uint8_t *rd)

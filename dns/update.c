@@ -693,7 +693,7 @@ size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const ui
 			free(u);
 			u = NULL;
 			rcode = DNS_RCODE_SERVFAIL;
-		} else {
+		} else if (changes) {
 			char zn[1100];
 			TB_INFO("dns", "zone %s: update applied (%zu change(s), serial %u)",
 				dns_name_str(z->origin, zn, sizeof zn), changes, u->serial);

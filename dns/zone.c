@@ -439,18 +439,61 @@ static enum step answer_at(const struct dns_zone *z, const struct dns_node *n, c
 	return STEP_DONE;
 }
 
+/*
+ * RFC 6672: name is below a DNAME at node n (k labels): answer the DNAME and a
+ * CNAME from name to name-with-the-owner-replaced, then follow that.
+ */
+static enum step dname_at(const struct dns_node *n, const struct dns_rrset *dn, const uint8_t *name,
+	int nl, int k, struct dns_lookup *out, const uint8_t **target)
+{
+	add(out->an, &out->n_an, n->name, dn);
+	const uint8_t *suffix = dns_name_skip(name, nl - k);
+	size_t plen = (size_t)(suffix - name);
+	const uint8_t *dt = dn->rd[0] + 2;
+	int tl = dns_name_len(dt, DNS_NAME_MAX);
+	if (tl < 0 || plen + (size_t)tl > DNS_NAME_MAX) {
+		out->rcode = DNS_RCODE_YXDOMAIN; /* the substituted name would be too long */
+		return STEP_DONE;
+	}
+	if (out->n_synth > DNS_CNAME_CHAIN_MAX)
+		return STEP_DONE;
+	size_t i = out->n_synth++;
+	uint8_t *buf = out->synth_buf[i];
+	size_t len = plen + (size_t)tl;
+	buf[0] = (uint8_t)(len >> 8);
+	buf[1] = (uint8_t)len;
+	memcpy(buf + 2, name, plen);
+	memcpy(buf + 2 + plen, dt, (size_t)tl);
+	struct dns_rrset *rs = &out->synth[i];
+	memset(rs, 0, sizeof *rs);
+	rs->type = DNS_T_CNAME;
+	rs->ttl = dn->ttl;
+	rs->n = 1;
+	out->synth_rd[i] = buf;
+	rs->rd = &out->synth_rd[i];
+	add(out->an, &out->n_an, name, rs);
+	*target = buf + 2;
+	return STEP_CNAME;
+}
+
 static enum step step(const struct dns_zone *z, const uint8_t *name, uint16_t qtype,
 	struct dns_lookup *out, const uint8_t **target)
 {
 	int nl = dns_name_labels(name);
 	const uint8_t *ce = z->origin; /* closest encloser */
-	/* Walk down from below the apex looking for a zone cut. */
+	const struct dns_rrset *dn = dns_node_rrset(z->apex, DNS_T_DNAME);
+	if (dn && dn->n && nl > z->origin_labels)
+		return dname_at(z->apex, dn, name, nl, z->origin_labels, out, target);
+	/* Walk down from below the apex looking for a zone cut or a DNAME. */
 	for (int k = z->origin_labels + 1; k <= nl; k++) {
 		const uint8_t *anc = dns_name_skip(name, nl - k);
 		const struct dns_node *n = dns_zone_find(z, anc);
 		if (!n)
 			break;
 		ce = anc;
+		dn = k < nl ? dns_node_rrset(n, DNS_T_DNAME) : NULL;
+		if (dn && dn->n && !dns_node_rrset(n, DNS_T_NS))
+			return dname_at(n, dn, name, nl, k, out, target);
 		const struct dns_rrset *ns = dns_node_rrset(n, DNS_T_NS);
 		if (ns && ns->n && !(k == nl && qtype == DNS_T_DS)) {
 			out->referral = 1;
@@ -496,6 +539,7 @@ void dns_zone_lookup(const struct dns_zone *z, const uint8_t *qname, uint16_t qt
 	out->zone = z;
 	out->n_an = out->n_ns = out->n_ar = 0;
 	out->neg_ttl = 0;
+	out->n_synth = 0;
 	const uint8_t *name = qname;
 	for (int chain = 0; chain <= DNS_CNAME_CHAIN_MAX; chain++) {
 		const uint8_t *target = NULL;

@@ -171,6 +171,11 @@ out=$($D out.example.test A)
 expect "CNAME leaving the zone" "$out" 'ANSWER: 1,.*'
 expect "CNAME leaving the zone: CNAME present" "$out" 'CNAME[[:space:]]+elsewhere\.invalid\.'
 
+# --- DNAME (RFC 6672) ---
+out=$($D www.dn.example.test A)
+expect "DNAME in answer" "$out" '^dn\.example\.test\..*DNAME[[:space:]]+example\.net\.'
+expect "CNAME synthesised from the DNAME" "$out" '^www\.dn\.example\.test\..*CNAME[[:space:]]+www\.example\.net\.'
+
 # --- delegation ---
 out=$($D host.sub.example.test A +norec)
 expect "referral is not authoritative" "$out" 'flags: qr;'

@@ -36,7 +36,9 @@ static const char zone_text[] =
 	"sub NS ns.sub\n"
 	"sub DS 1 2 3 ABCD\n"
 	"ns.sub A 192.0.2.53\n"
-	"big TXT \"0123456789012345678901234567890123456789012345678901234567890123456789\"\n";
+	"big TXT \"0123456789012345678901234567890123456789012345678901234567890123456789\"\n"
+	"old DNAME new.example.test.\n"
+	"x.new A 192.0.2.5\n";
 
 static int add_cb(void *arg, const struct dns_rr *rr)
 {
@@ -172,6 +174,30 @@ static void test_lookup(void)
 	CHECK_INT(lk.referral, 0);
 	CHECK_INT(lk.aa, 1);
 	CHECK_INT(lk.n_an, 1);
+
+	/* DNAME (RFC 6672): DNAME + synthesised CNAME + the target's answer */
+	name("x.old.example.test.", q);
+	dns_zone_lookup(z, q, DNS_T_A, &lk);
+	CHECK_INT(lk.rcode, 0);
+	CHECK_INT(lk.n_an, 3);
+	CHECK_INT(lk.an[0].rs->type, DNS_T_DNAME);
+	CHECK_INT(lk.an[1].rs->type, DNS_T_CNAME);
+	CHECK(lk.an[1].owner == q);
+	{
+		uint8_t want[DNS_NAME_MAX];
+		name("x.new.example.test.", want);
+		CHECK(dns_name_eq(lk.an[1].rs->rd[0] + 2, want));
+	}
+	CHECK_INT(lk.an[2].rs->type, DNS_T_A);
+	name("y.old.example.test.", q);
+	dns_zone_lookup(z, q, DNS_T_A, &lk);
+	CHECK_INT(lk.rcode, DNS_RCODE_NXDOMAIN); /* the substituted name does not exist */
+	CHECK_INT(lk.n_an, 2);
+	name("old.example.test.", q);
+	dns_zone_lookup(z, q, DNS_T_DNAME, &lk);
+	CHECK_INT(lk.n_an, 1);
+	dns_zone_lookup(z, q, DNS_T_A, &lk); /* the owner itself is not redirected */
+	CHECK_INT(lk.n_an, 0);
 
 	/* ANY */
 	name("example.test.", q);
