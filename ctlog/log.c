@@ -677,7 +677,7 @@ static void validate_after(uv_work_t *w, int status)
 	struct ct_pending *p = s->p;
 	log->validating--;
 	if (status || log->svc->stopping) {
-		answer_all(p, TB_ERR_STATE, "the log is shutting down");
+		answer_all(p, TB_ERR_CANCELED, "the log is shutting down");
 	} else if (s->err) {
 		log->n_rejected++;
 		answer_all(p, s->err, s->why);

@@ -425,6 +425,55 @@ int main(void)
 	}
 	shutdown_all();
 
+	/* a full pool: the in-process submitter is refused at once, add-chain
+	 * answers 503 with Retry-After, and stopping answers what was pooled */
+	char lua2[1024];
+	snprintf(lua2, sizeof lua2,
+		"ctlog { period_ms = 60000, pool_size = 2, logs = { { name = 'lab', "
+		"submission_url = 'http://127.0.0.1:1/ct/lab/', trustbox_root = false, roots = { '%s' } } } }",
+		rootpath);
+	CHECK_INT(boot(lua2), 0);
+	ct = services.ct[0];
+	struct sub p1 = { 0 }, p2 = { 0 }, p3 = { 0 };
+	struct tb_bytes fresh[3] = { { 0 } };
+	for (int i = 0; i < 3; i++)
+		CHECK_INT(mk(&fresh[i], "CN=y.lab.test", kleaf, "CN=Svc Inter", kint, 9000 + i, 0, 0), 0);
+	struct tb_buf ca[2] = { tb_bytes_buf(&fresh[0]), tb_bytes_buf(&inter) };
+	struct tb_buf cb[2] = { tb_bytes_buf(&fresh[1]), tb_bytes_buf(&inter) };
+	CHECK_INT(ct->submit(ct->impl, ca, 2, 0, on_sct, &p1), 0);
+	CHECK_INT(ct->submit(ct->impl, cb, 2, 0, on_sct, &p2), 0);
+	CHECK_INT(ct->submit(ct->impl, cb, 2, 0, on_sct, &p3), TB_ERR_STATE);
+	for (int i = 0; i < 200; i++)
+		uv_run(&loop, UV_RUN_NOWAIT); /* validations come back into the pool */
+	{
+		struct tb_bytes body = { 0 }, req = { 0 }, raw = { 0 };
+		tb_bytes_printf(&body, "{\"chain\":[\"");
+		tb_base64_encode(&body, fresh[2].p, fresh[2].len);
+		tb_bytes_printf(&body, "\",\"");
+		tb_base64_encode(&body, inter.p, inter.len);
+		tb_bytes_printf(&body, "\"]}");
+		tb_bytes_printf(&req, "POST /ct/lab/ct/v1/add-chain HTTP/1.1\r\nHost: t\r\n"
+			"Content-Length: %zu\r\nConnection: close\r\n\r\n", body.len);
+		tb_bytes_append(&req, body.p, body.len);
+		tb_http_feed_bytes(core.http, req.p, req.len, &raw);
+		const char *r = tb_bytes_cstr(&raw);
+		CHECK(r && strncmp(r, "HTTP/1.1 503", 12) == 0);
+		CHECK(r && strstr(r, "Retry-After: 1") != NULL);
+		tb_bytes_free(&body);
+		tb_bytes_free(&req);
+		tb_bytes_free(&raw);
+	}
+	CHECK(!p1.done && !p2.done);
+	shutdown_all();
+	CHECK(p1.done && p2.done);
+	/* pooled, never sequenced: no SCT, the submitter is told to retry */
+	CHECK_INT(p1.status, TB_ERR_CANCELED);
+	CHECK_INT(p2.status, TB_ERR_CANCELED);
+	tb_bytes_free(&p1.sct);
+	tb_bytes_free(&p2.sct);
+	for (int i = 0; i < 3; i++)
+		tb_bytes_free(&fresh[i]);
+
 	tb_store_close(core.store);
 	uv_run(&loop, UV_RUN_NOWAIT);
 	uv_loop_close(&loop);
