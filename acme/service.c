@@ -104,6 +104,7 @@ static const struct tb_option acme_options[] = {
 	{ "order_lifetime_seconds", TB_OPT_INT, "604800", "how long a pending order lives", 60, 30 * 86400.0 },
 	{ "authz_lifetime_seconds", TB_OPT_INT, "604800", "how long a pending authorization lives", 60, 30 * 86400.0 },
 	{ "authz_valid_seconds", TB_OPT_INT, "2592000", "how long a valid authorization stays valid", 60, 398 * 86400.0 },
+	{ "caa_recheck_seconds", TB_OPT_INT, "25200", "finalize re-checks CAA for authorizations validated longer ago", 0, 30 * 86400.0 },
 	{ "validation_timeout_ms", TB_OPT_INT, "10000", "deadline of one validation connection", 100, 120000 },
 	{ "lab_reject_nonce_fraction", TB_OPT_NUMBER, "0", "lab switch: refuse this fraction of valid nonces with badNonce", 0, 1 },
 	{ "lab_validation_delay_ms", TB_OPT_INT, "0", "lab switch: wait this long before validating", 0, 600000 },
@@ -262,6 +263,12 @@ static void wjob_free(struct acme_wjob *j)
 	for (size_t i = 0; i < j->n; i++)
 		sqlite3_free(j->sql[i]);
 	free(j);
+}
+
+void acme_wjob_free_unsubmitted(struct acme_wjob *j)
+{
+	if (j)
+		wjob_free(j);
 }
 
 static int wjob_run(sqlite3 *db, void *arg)
@@ -558,6 +565,8 @@ struct rq {
 	int64_t nb, na;
 	int revoke_reason;
 	int hdr_done;          /* Replay-Nonce and Link index already set */
+	struct authz *caa;     /* finalize: the order's authorizations, for the CAA re-check */
+	size_t n_caa, caa_idx;
 };
 
 static void rq_cleanup(void *arg)
@@ -1593,6 +1602,85 @@ static void finalize_sign(void *ctx, int status)
 		problem(r, ACME_PROB_SERVER_INTERNAL, "store unavailable");
 }
 
+/* Reserves the serial and moves the order to processing; signing follows in finalize_sign. */
+static int finalize_commit(struct rq *r)
+{
+	struct acme_svc *s = r->s;
+	struct acme_wjob *j = acme_wjob_new(s);
+	/* Certificates per registered domain (approximated by the last two labels). */
+	for (size_t i = 0; i < r->csr.n_names; i++) {
+		if (r->csr.names[i].type != ACME_IDENT_DNS)
+			continue;
+		const char *v = r->csr.names[i].value, *dot = NULL, *last = NULL;
+		for (const char *c = v; *c; c++)
+			if (*c == '.') {
+				dot = last;
+				last = c;
+			}
+		char key[300];
+		snprintf(key, sizeof key, "certs:%s", dot ? dot + 1 : v);
+		int64_t wait = r->order.replaces[0] ? 0 : rate_take(r, j, key, s->rl_certs_per_domain, 7 * 86400);
+		if (wait) {
+			acme_wjob_submit(j, NULL, NULL);
+			return rate_limited(r, wait, "certificates for this registered domain");
+		}
+	}
+	acme_wjob_add(j, 1, "UPDATE acme_orders SET status = 'processing' WHERE id = %Q AND status = 'pending'", r->order.id);
+	acme_wjob_add(j, 1, "INSERT INTO acme_certificates(serial, order_id, account, status, created)"
+		" VALUES(%Q, %Q, %Q, 'reserved', %lld)", r->serial_hex, r->order.id, r->acct.id, (long long)acme_now());
+	if (acme_wjob_submit(j, finalize_sign, r))
+		return problem(r, ACME_PROB_SERVER_INTERNAL, "store unavailable");
+	return 0;
+}
+
+/*
+ * CAA is re-checked at finalize for authorizations validated more than
+ * caa_recheck seconds ago (Boulder: 7 hours), one after the other.
+ */
+static void finalize_caa_next(struct rq *r);
+
+static void finalize_caa_done(int err, const struct acme_problem *p, void *arg)
+{
+	struct rq *r = arg;
+	if (err) {
+		struct acme_problem q;
+		memset(&q, 0, sizeof q);
+		if (p)
+			q = *p;
+		else
+			acme_problem_set(&q, ACME_PROB_CAA, "CAA re-check failed");
+		respond_problem(r, &q);
+		return;
+	}
+	r->caa_idx++;
+	finalize_caa_next(r);
+}
+
+static void finalize_caa_next(struct rq *r)
+{
+	while (r->caa_idx < r->n_caa) {
+		struct authz *z = &r->caa[r->caa_idx];
+		if (z->validated >= acme_now() - r->s->caa_recheck) {
+			r->caa_idx++;
+			continue;
+		}
+		char *method = NULL;
+		sqlite3_stmt *st = q_prep(r->s, "SELECT type FROM acme_challenges WHERE authz = ?1 AND status = 'valid'", 1, z->id);
+		if (st && sqlite3_step(st) == SQLITE_ROW)
+			method = col(r->a, st, 0);
+		sqlite3_finalize(st);
+		struct acme_identifier id;
+		memset(&id, 0, sizeof id);
+		id.type = strcmp(z->ident_type, "ip") == 0 ? ACME_IDENT_IP : ACME_IDENT_DNS;
+		snprintf(id.value, sizeof id.value, "%s", z->ident_value);
+		TB_INFO("acme", "order %s: re-checking CAA for %s", r->order.id, id.value);
+		if (acme_caa_check(r->s, &id, z->wildcard, r->jws.kid, method ? method : "", finalize_caa_done, r))
+			problem(r, ACME_PROB_SERVER_INTERNAL, "CAA re-check could not start");
+		return;
+	}
+	finalize_commit(r);
+}
+
 static int finalize(struct rq *r, const char *id)
 {
 	struct acme_svc *s = r->s;
@@ -1654,30 +1742,11 @@ static int finalize(struct rq *r, const char *id)
 		snprintf(r->serial_hex + 2 * i, 3, "%02x", r->serial[i]);
 	r->nb = acme_now() - 3600;
 	r->na = r->nb + r->profile->validity - 1;
-	struct acme_wjob *j = acme_wjob_new(s);
-	/* Certificates per registered domain (approximated by the last two labels). */
-	for (size_t i = 0; i < r->csr.n_names; i++) {
-		if (r->csr.names[i].type != ACME_IDENT_DNS)
-			continue;
-		const char *v = r->csr.names[i].value, *dot = NULL, *last = NULL;
-		for (const char *c = v; *c; c++)
-			if (*c == '.') {
-				dot = last;
-				last = c;
-			}
-		char key[300];
-		snprintf(key, sizeof key, "certs:%s", dot ? dot + 1 : v);
-		int64_t wait = r->order.replaces[0] ? 0 : rate_take(r, j, key, s->rl_certs_per_domain, 7 * 86400);
-		if (wait) {
-			acme_wjob_submit(j, NULL, NULL);
-			return rate_limited(r, wait, "certificates for this registered domain");
-		}
-	}
-	acme_wjob_add(j, 1, "UPDATE acme_orders SET status = 'processing' WHERE id = %Q AND status = 'pending'", r->order.id);
-	acme_wjob_add(j, 1, "INSERT INTO acme_certificates(serial, order_id, account, status, created)"
-		" VALUES(%Q, %Q, %Q, 'reserved', %lld)", r->serial_hex, r->order.id, r->acct.id, (long long)acme_now());
-	if (acme_wjob_submit(j, finalize_sign, r))
-		return problem(r, ACME_PROB_SERVER_INTERNAL, "store unavailable");
+	r->caa = tb_arena_calloc(r->a, sizeof *r->caa * ACME_MAX_ORDER_NAMES);
+	if (!r->caa || load_order_authzs(s, r->a, r->order.id, r->caa, ACME_MAX_ORDER_NAMES, &r->n_caa))
+		return problem(r, ACME_PROB_SERVER_INTERNAL, "failed to read the authorizations");
+	r->caa_idx = 0;
+	finalize_caa_next(r);
 	return TB_HTTP_LATER;
 }
 
@@ -1791,6 +1860,16 @@ static int challenge(struct rq *r, const char *id)
 	v->wildcard = z.wildcard;
 	if (acme_key_authorization(c.token, r->key, v->key_authz, sizeof v->key_authz))
 		return problem(r, ACME_PROB_SERVER_INTERNAL, "key authorization");
+	if (r->s->rl_failed_per_ident > 0) {
+		/* Failed validations per identifier: refuse to start while the bucket is empty. */
+		char key[300];
+		snprintf(key, sizeof key, "failed:%s:%s", z.ident_type, z.ident_value);
+		struct acme_wjob *probe = acme_wjob_new(r->s);
+		int64_t wait = rate_take(r, probe, key, r->s->rl_failed_per_ident, 3600);
+		acme_wjob_free_unsubmitted(probe);
+		if (wait)
+			return rate_limited(r, wait, "failed validations for this identifier");
+	}
 	r->start_validation = 1;
 	struct acme_wjob *j = acme_wjob_new(r->s);
 	acme_wjob_add(j, 1, "UPDATE acme_challenges SET status = 'processing' WHERE id = %Q AND status = 'pending'", id);
@@ -2155,7 +2234,7 @@ static int acme_configure(struct tb_core *core, void **state, char *err, size_t 
 	s->lab_reject_nonces = tb_cfg_num(sec, "lab_reject_nonce_fraction");
 	s->lab_delay_ms = tb_cfg_int(sec, "lab_validation_delay_ms");
 	s->lab_always_valid = tb_cfg_bool(sec, "lab_always_valid");
-	s->caa_recheck = 7 * 3600;
+	s->caa_recheck = tb_cfg_int(sec, "caa_recheck_seconds");
 	if (!rc && s->strict && (s->lab_always_valid || s->lab_reject_nonces > 0 || s->lab_delay_ms > 0))
 		rc = CFG_ERR("acme.policy: \"strict\" cannot be combined with lab switches (lab_*)");
 	if (!rc && acme_nonces_new(&s->nonces, 0))

@@ -104,6 +104,8 @@ typedef void (*acme_wjob_fn)(void *ctx, int status);
 /* Queues the job; fn runs on the loop thread once it is durable (or failed). Frees j. */
 int acme_wjob_submit(struct acme_wjob *j, acme_wjob_fn fn, void *ctx);
 
+/* Discards a job that will not be submitted. */
+void acme_wjob_free_unsubmitted(struct acme_wjob *j);
 /* Loop thread bookkeeping for stop(). */
 void acme_svc_hold(struct acme_svc *s);
 void acme_svc_release(struct acme_svc *s);

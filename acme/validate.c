@@ -121,6 +121,14 @@ static void finish(struct acme_validation *val)
 			" AND status = 'processing'", (long long)now, et ? et : "{}", val->v.chall_id);
 		acme_wjob_add(j, 0, "UPDATE acme_authzs SET status = 'invalid' WHERE id = %Q AND status = 'pending'",
 			val->v.authz_id);
+		if (s->rl_failed_per_ident > 0) {
+			/* One token out of this identifier's failed-validation bucket (refilled over an hour). */
+			long long lim = (long long)s->rl_failed_per_ident;
+			acme_wjob_add(j, 0, "INSERT INTO acme_rate_buckets(key, tokens, updated) VALUES('failed:%q:%q', %lld - 1,"
+				" %lld) ON CONFLICT(key) DO UPDATE SET tokens = MAX(0, MIN(%lld, tokens + (%lld - updated) * %lld / 3600.0)"
+				" - 1), updated = %lld", acme_ident_type_name(val->v.ident.type), val->v.ident.value, lim,
+				(long long)now, lim, (long long)now, lim, (long long)now);
+		}
 		free(et);
 	}
 	if (acme_wjob_submit(j, stored, val))

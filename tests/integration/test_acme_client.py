@@ -533,6 +533,12 @@ def protocol():
     check(chs["error"]["type"].endswith("unauthorized"), "challenge error: %s" % chs)
     check(c.post(r.h("Location"), None).json["status"] == "invalid", "order invalid")
     ok("wrong key authorization: challenge error unauthorized, authz and order invalid")
+    r = c.post(no, {"identifiers": [{"type": "dns", "value": "fail.lab.test"}]})
+    a = c.post(r.json["authorizations"][0], None).json
+    ch = [x for x in a["challenges"] if x["type"] == "http-01"][0]
+    r = c.post(ch["url"], {})
+    check(r.ptype() == "rateLimited" and r.h("Retry-After"), "failed validations limit: %s" % r.body)
+    ok("rateLimited after one failed validation per identifier and hour")
 
     print("protocol: %d groups passed" % PASSED)
 

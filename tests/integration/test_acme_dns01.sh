@@ -32,7 +32,7 @@ dns {
     "other CAA 0 issue \"ca.example\"", "other A 127.0.0.1",
   } } },
 }
-acme { http01_port = $http01_port }
+acme { http01_port = $http01_port, caa_recheck_seconds = 0 }
 LUA
 "$TRUSTBOX" root -c cfg.lua > root.pem || fail "trustbox root"
 "$TRUSTBOX" run -c cfg.lua > run.out 2> run.err &
@@ -58,7 +58,8 @@ awk 'BEGIN{n=0} /BEGIN CERT/{n++} n>=2{print}' "$crt" > chain.pem
 openssl verify -CAfile root.pem -untrusted chain.pem "$crt" >/dev/null || fail "chain does not verify"
 openssl x509 -in "$crt" -noout -ext subjectAltName | grep -q 'DNS:\*.w.lab.test' || fail "wildcard SAN"
 grep -q 'dns-01 for w.lab.test: valid' run.err || fail "dns-01 not used"
-ok "lego dns-01 through RFC 2136 into the lab zone: wildcard + base name issued"
+grep -q 're-checking CAA for w.lab.test' run.err || fail "finalize did not re-check CAA"
+ok "lego dns-01 through RFC 2136 into the lab zone: wildcard + base name issued, CAA re-checked at finalize"
 
 set +e
 lg --domains other.lab.test --http --http.port "127.0.0.1:$http01_port" run > l2.out 2>&1; rc=$?

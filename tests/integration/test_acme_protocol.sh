@@ -30,7 +30,7 @@ dns { enabled = false }
 acme {
   http01_port = $http01_port,
   eab_keys = { ["kid-1"] = "c2VjcmV0LWhtYWMta2V5LWZvci10ZXN0cy0wMDAwMDAwMA" },
-  rate_limits = { new_orders_per_account_per_hour = 40 },
+  rate_limits = { new_orders_per_account_per_hour = 40, failed_validations_per_identifier_per_hour = 1 },
 }
 LUA
 "$TRUSTBOX" root -c cfg.lua > root.pem || fail "trustbox root"
