@@ -112,6 +112,10 @@ struct conn {
 	int closed;               /* conn_close ran */
 	int in_dispatch;
 	int processing;
+	const char *scan;         /* framing bytes before this are checked (see check_framing) */
+	int cr_pending;           /* the last framing byte checked was a CR: an LF must follow */
+	int crlf_due;             /* chunk data ended: CR LF must come next (2, then 1) */
+	int bad_framing;
 	size_t writes_pending;
 	struct tb_bytes *sink;    /* feed mode: where writes go */
 	char remote[64];
@@ -1023,10 +1027,44 @@ static int on_headers_complete(http_parser *p)
 	return 0;
 }
 
+/*
+ * http-parser, not built strict, takes any byte after a CR in the framing:
+ * "\r\n\rX" ends a header block, "5\rX" is a chunk-size line, and the two
+ * bytes after chunk data are not looked at ("5\r\nhelloXY0\r\n\r\n" is a
+ * valid body to it). A front end that parses strictly would frame such a
+ * stream differently (request smuggling). So every CR outside body data must
+ * be followed by LF: the bytes the parser consumed, minus what on_body
+ * delivered, are the framing.
+ */
+static void check_framing(struct conn *c, const char *from, const char *to)
+{
+	for (const char *q = from; q < to; q++) {
+		if ((c->cr_pending && *q != '\n') || (c->crlf_due == 2 && *q != '\r'))
+			c->bad_framing = 1;
+		if (c->crlf_due)
+			c->crlf_due--;
+		c->cr_pending = *q == '\r';
+	}
+}
+
 static int on_body(http_parser *p, const char *at, size_t n)
 {
 	struct conn *c = p->data;
 	struct req *r = c->cur;
+	if (c->scan && at >= c->scan) {
+		check_framing(c, c->scan, at);
+		c->scan = at + n;
+		if ((c->cr_pending || c->crlf_due) && n) /* body data where an LF or CR LF belongs */
+			c->bad_framing = 1;
+		c->cr_pending = 0;
+		/* The end of a chunk's data: its CR LF follows. */
+		if ((p->flags & F_CHUNKED) && p->content_length == 0)
+			c->crlf_due = 2;
+	}
+	if (c->bad_framing) {
+		c->err_status = 400;
+		return -1;
+	}
 	if (r->body.len + n > r->max_body || r->body.len + n < n) {
 		c->err_status = 413;
 		return -1;
@@ -1143,9 +1181,19 @@ static void conn_process(struct conn *c)
 		size_t avail = c->in.len - c->in_off;
 		c->err_status = 0;
 		c->ready = NULL;
-		size_t n = http_parser_execute(&c->parser, &settings, (const char *)c->in.p + c->in_off, avail);
+		const char *start = (const char *)c->in.p + c->in_off;
+		c->scan = start;
+		size_t n = http_parser_execute(&c->parser, &settings, start, avail);
 		enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
 		c->in_off += n;
+		if (e == HPE_OK || e == HPE_PAUSED)
+			check_framing(c, c->scan, start + n);
+		c->scan = NULL;
+		if (c->bad_framing && (e == HPE_OK || e == HPE_PAUSED)) {
+			c->ready = NULL; /* not dispatched: core answers it */
+			respond_error(c, 400);
+			break;
+		}
 		if (e == HPE_PAUSED && c->ready) {
 			http_parser_pause(&c->parser, 0);
 			struct req *r = c->ready;

@@ -13,7 +13,9 @@
  * handlers never resolve dot segments. An HTTP/1.1 request without Host, any
  * request with two Host fields, whitespace in a field name, conflicting
  * Content-Length fields, Content-Length with Transfer-Encoding and
- * Transfer-Encoding in HTTP/1.0 get 400 too (RFC 9112 3.2, 5.1, 6.1). Obsolete line folding is accepted and replaced by
+ * Transfer-Encoding in HTTP/1.0 get 400 too (RFC 9112 3.2, 5.1, 6.1), and
+ * so does a CR in the framing not followed by LF or chunk data not followed
+ * by CR LF (which http-parser alone would take). Obsolete line folding is accepted and replaced by
  * whitespace (RFC 9112 5.2); bare LF line ends are accepted.
  *
  * A connection processes one request at a time: bytes that arrive while a

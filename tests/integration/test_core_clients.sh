@@ -348,7 +348,9 @@ ok "Content-Length with Transfer-Encoding -> 400, connection closed, nothing smu
 [ "$(raw_status 'POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n')" = 501 ] || fail "TE gzip, chunked"
 r=$(python3 raw.py "$(hex 'POST /healthz HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /healthz HTTP/1.0\r\n\r\n')")
 [ "$(nresp 400 "$r")" = 1 ] && [ "$(nresp '' "$r")" = 1 ] || fail "HTTP/1.0 with Transfer-Encoding: $r"
-ok "conflicting Content-Length fields, a list, +1 -> 400; 'Transfer-Encoding :' -> 400; other codings -> 501; TE in HTTP/1.0 -> 400"
+[ "$(raw_status 'POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXY0\r\n\r\n')" = 400 ] || fail "chunk data without CR LF"
+[ "$(raw_status 'GET /healthz HTTP/1.1\r\nHost: x\r\n\rXGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')" = 400 ] || fail "header block ended by CR and a non-LF"
+ok "conflicting Content-Length fields, a list, +1 -> 400; 'Transfer-Encoding :' -> 400; other codings -> 501; TE in HTTP/1.0 -> 400; CR without LF or chunk data without CR LF -> 400"
 
 [ "$(raw_status 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\nConnection: close\r\n\r\n')" = 200 ] || fail "obs-fold"
 r=$(python3 raw.py "$(hex 'POST /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\nContent-Length: 0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')")

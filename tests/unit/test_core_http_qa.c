@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <errno.h>
 #include <string.h>
@@ -168,6 +169,123 @@ static void test_http10_transfer_encoding(void)
 	r = feeds(s, "POST /x HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nAGET /second HTTP/1.0\r\n\r\n");
 	CHECK_INT(count(r, "HTTP/1.1 200 "), 2);
 	tb_http_server_free(s);
+}
+
+/*
+ * Every CR in the framing must be followed by LF, and chunk data by CR LF:
+ * http-parser (not built strict) takes any byte there, so a strict front end
+ * and trustbox would disagree on where a request ends.
+ */
+static const char *const lax_framing[] = {
+	"GET /a HTTP/1.1\r\nHost: x\r\n\rXGET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+	"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXY0\r\n\r\n",
+	"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\rX0\r\n\r\n",
+	"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\rXhello\r\n0\r\n\r\n",
+	"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\rX",
+	"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: v\r\n\rX",
+	"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\rXab",
+	NULL,
+};
+/* Valid: CRs inside body data, chunk extensions, trailers, pipelining. */
+static const char good_framing[] =
+	"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\na\rb\r\n2;e=1\r\n\r\n\r\n"
+	"0\r\nT: v\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n\r\r\n"
+	"\r\nGET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+static void test_strict_framing(void)
+{
+	struct tb_http_server *s;
+	CHECK_INT(tb_http_server_new(&s, &loop, NULL), 0);
+	CHECK_INT(tb_http_route(s, NULL, NULL, "/", h_name, "root"), 0);
+	for (size_t i = 0; lax_framing[i]; i++) {
+		const char *r = feeds(s, lax_framing[i]);
+		int ok = starts(r, "HTTP/1.1 400 ") && count(r, "HTTP/1.1 ") == 1;
+		CHECK(ok);
+		if (!ok)
+			fprintf(stderr, "  lax framing case %zu got: %.60s\n", i, r);
+	}
+	const char *r = feeds(s, good_framing);
+	CHECK_INT(count(r, "HTTP/1.1 200 "), 3);
+	CHECK(strstr(r, "path=/a len=5") != NULL);
+	CHECK(strstr(r, "path=/b len=3") != NULL);
+	CHECK(strstr(r, "path=/c len=0") != NULL);
+	tb_http_server_free(s);
+}
+
+/* The same streams over a socket, one byte per read: the checks hold across reads. */
+static int dr_port;
+static uv_async_t dr_done;
+static int dr_good, dr_bad;
+
+static char *dribble(const char *req)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)dr_port) };
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	static char buf[8192];
+	size_t got = 0;
+	buf[0] = 0;
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+		close(fd);
+		return buf;
+	}
+	for (const char *q = req; *q; q++) {
+		if (send(fd, q, 1, MSG_NOSIGNAL) != 1)
+			break;
+		usleep(300);
+	}
+	struct timeval tv = { .tv_sec = 3 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	ssize_t n;
+	while (got < sizeof buf - 1 && (n = recv(fd, buf + got, sizeof buf - 1 - got, 0)) > 0)
+		got += (size_t)n;
+	buf[got] = 0;
+	close(fd);
+	return buf;
+}
+
+static void *dr_client(void *arg)
+{
+	(void)arg;
+	const char *r = dribble(good_framing);
+	dr_good = count(r, "HTTP/1.1 200 ") == 3 && strstr(r, "path=/a len=5") && strstr(r, "path=/b len=3");
+	if (!dr_good)
+		fprintf(stderr, "  dribbled good stream got: %.200s\n", r);
+	dr_bad = 0;
+	for (size_t i = 0; lax_framing[i]; i++) {
+		r = dribble(lax_framing[i]);
+		if (starts(r, "HTTP/1.1 400 ") && count(r, "HTTP/1.1 ") == 1)
+			dr_bad++;
+		else
+			fprintf(stderr, "  dribbled lax case %zu got: %.60s\n", i, r);
+	}
+	uv_async_send(&dr_done);
+	return NULL;
+}
+
+static void nr_on_done(uv_async_t *h);
+
+static void test_strict_framing_dribbled(void)
+{
+	struct tb_http_server *s;
+	CHECK_INT(tb_http_server_new(&s, &loop, NULL), 0);
+	CHECK_INT(tb_http_listen(s, "t", "127.0.0.1", 0, NULL), 0);
+	dr_port = tb_http_listener_port(s, "t");
+	CHECK_INT(tb_http_route(s, NULL, NULL, "/", h_name, "root"), 0);
+	uv_async_init(&loop, &dr_done, nr_on_done);
+	dr_done.data = s;
+	pthread_t th;
+	pthread_create(&th, NULL, dr_client, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	pthread_join(th, NULL);
+	tb_http_server_free(s);
+	CHECK(dr_good);
+	size_t n = 0;
+	while (lax_framing[n])
+		n++;
+	CHECK_INT(dr_bad, n);
 }
 
 /*
@@ -364,8 +482,10 @@ int main(void)
 	test_host_header();
 	test_path_controls();
 	test_http10_transfer_encoding();
+	test_strict_framing();
 	test_nonreading_client();
 	test_stop_while_writing();
+	test_strict_framing_dribbled();
 
 	CHECK_INT(uv_loop_close(&loop), 0);
 	return tb_test_result("core_http_qa");
