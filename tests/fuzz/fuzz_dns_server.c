@@ -23,7 +23,8 @@ static const char zone[] =
 	"www CNAME web\nweb A 192.0.2.80\n*.wild A 192.0.2.99\n*.wild MX 10 ns\n"
 	"sub NS ns.sub\nns.sub A 192.0.2.53\n@ CAA 0 issue \"trustbox.test\"\n"
 	"loop CNAME loop\nbig TXT \"0123456789012345678901234567890123456789012345678901234567890123\"\n"
-	"big TXT \"1123456789012345678901234567890123456789012345678901234567890123\"\n";
+	"big TXT \"1123456789012345678901234567890123456789012345678901234567890123\"\n"
+	"dn DNAME wild.lab.test.\nself DNAME a.self.lab.test.\n";
 
 static int add_cb(void *arg, const struct dns_rr *rr)
 {
