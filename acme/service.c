@@ -838,6 +838,33 @@ static int new_nonce(struct rq *r)
 /* The POST pipeline                                                     */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Parsed account keys, by account id (direct-mapped). Building an EC key
+ * costs about one verification, so a kid request reuses it. An entry is
+ * valid only while the account's stored thumbprint matches (keyChange).
+ * Evicting frees the key: requests use r->key only synchronously in their
+ * handler, never from a later callback.
+ */
+static struct acme_key *key_cache_get(struct acme_svc *s, const struct acct *ac, struct acme_problem *p)
+{
+	uint32_t h = 2166136261u;
+	for (const char *c = ac->id; *c; c++)
+		h = (h ^ (uint8_t)*c) * 16777619u;
+	struct acme_key_cache_entry *e = &s->key_cache[h % ACME_KEY_CACHE];
+	if (e->key && strcmp(e->id, ac->id) == 0 && strcmp(e->thumb, ac->thumb) == 0)
+		return e->key;
+	struct acme_key *k = NULL;
+	if (acme_key_from_jwk_json(ac->jwk, strlen(ac->jwk), &k, p)) {
+		acme_problem_set(p, ACME_PROB_SERVER_INTERNAL, "stored account key unreadable");
+		return NULL;
+	}
+	acme_key_free(e->key);
+	e->key = k;
+	snprintf(e->id, sizeof e->id, "%s", ac->id);
+	snprintf(e->thumb, sizeof e->thumb, "%s", ac->thumb);
+	return k;
+}
+
 /* Parses, checks nonce and url, finds and verifies the key. want_jwk: -1 either, 0 kid, 1 jwk. */
 static int authenticate(struct rq *r, int want_jwk, struct acme_problem *p)
 {
@@ -876,9 +903,9 @@ static int authenticate(struct rq *r, int want_jwk, struct acme_problem *p)
 			return acme_problem_set(p, ACME_PROB_ACCOUNT_DOES_NOT_EXIST, "Account \"%s\" not found", r->jws.kid);
 		if (err)
 			return acme_problem_set(p, ACME_PROB_SERVER_INTERNAL, "failed to read the account");
-		if (acme_key_from_jwk_json(r->acct.jwk, strlen(r->acct.jwk), &r->acct_key_owned, p))
-			return acme_problem_set(p, ACME_PROB_SERVER_INTERNAL, "stored account key unreadable");
-		r->key = r->acct_key_owned;
+		r->key = key_cache_get(s, &r->acct, p);
+		if (!r->key)
+			return TB_ERR_INVALID;
 		r->have_acct = 1;
 	}
 	if (acme_jws_verify(&r->jws, r->key, p))
@@ -2302,6 +2329,8 @@ static void acme_free(void *state)
 	struct acme_svc *s = state;
 	if (!s)
 		return;
+	for (size_t i = 0; i < ACME_KEY_CACHE; i++)
+		acme_key_free(s->key_cache[i].key);
 	acme_nonces_free(s->nonces);
 	free(s);
 }

@@ -33,6 +33,14 @@ struct acme_profile {
 
 struct acme_validation;
 
+#define ACME_KEY_CACHE 512            /* parsed account keys kept (direct-mapped by account id) */
+
+struct acme_key_cache_entry {
+	char id[65];
+	char thumb[ACME_THUMBPRINT_LEN + 1];
+	struct acme_key *key;
+};
+
 struct acme_svc {
 	struct tb_core *core;
 	char listener[64];
@@ -68,6 +76,7 @@ struct acme_svc {
 	void *stop_arg;
 	struct acme_validation *vals;      /* in-flight validations */
 	int caa_absent_logged;
+	struct acme_key_cache_entry key_cache[ACME_KEY_CACHE];
 };
 
 /* What a validation needs; copied out of the request. */
