@@ -47,16 +47,15 @@ fail=0
 for ((i = 0; i < cases; i++)); do
 	d="$work/case$i"
 	node "$work/prio3_random.mjs" gen "$seed" "$i" "$d.spec.json" > "$d.node-shards.json"
-	desc=$(node -p "JSON.stringify(JSON.parse(require('fs').readFileSync('$d.spec.json')).params)")
+	desc=$(sed -n 's/.*"params":\({[^}]*}\).*/\1/p' "$d.spec.json")
 	if ! "$work/prio3_tool" shard-spec < "$d.spec.json" > "$d.c-shards.json"; then
 		echo "FAIL case $i $desc: trustbox could not shard (seed $seed)"
 		fail=1
 		continue
 	fi
 	"$work/prio3_tool" prepare < "$d.node-shards.json" > "$d.c-result.json" || echo '{"rejected":-1,"agg_shares":[]}' > "$d.c-result.json"
-	node "$work/prio3_random.mjs" prepare < "$d.c-shards.json" > "$d.node-result.json"
-	if node "$work/prio3_random.mjs" check "$d.spec.json" "$d.node-shards.json" "$d.c-shards.json" \
-		"$d.c-result.json" "$d.node-result.json"; then
+	if node "$work/prio3_random.mjs" prepare-check "$d.spec.json" "$d.node-shards.json" \
+		"$d.c-shards.json" "$d.c-result.json" "$d.node-result.json"; then
 		echo "ok   case $i $desc"
 	else
 		echo "FAIL case $i $desc (seed $seed)"

@@ -13,6 +13,8 @@
 //   node prio3_random.mjs check <spec.json> <node-shards> <c-shards> <c-result> <node-result>
 //        exit 0 when both sides sharded byte for byte alike and both
 //        aggregates equal the expected one; prints what differs otherwise
+//   node prio3_random.mjs prepare-check <spec.json> <node-shards> <c-shards> <c-result> <node-result>
+//        prepare of <c-shards> into <node-result>, then check (one process)
 import { Prio3Count, Prio3Sum, Prio3SumVec, Prio3Histogram } from "@divviup/prio3";
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -197,7 +199,7 @@ function decodeShare(bytes, size) {
   return out;
 }
 
-async function prepare(input) {
+async function prepare(input, outFile) {
   const p = input.params;
   const vdaf = makeVdaf(p);
   const vk = unhex(input.verify_key);
@@ -219,7 +221,9 @@ async function prepare(input) {
     }
   }
   const aggShares = outs.map((o) => vdaf.aggregate(null, o)).map((a) => vdaf.encodeAggregatorShare(a));
-  process.stdout.write(JSON.stringify({ rejected, agg_shares: aggShares.map(hex) }) + "\n");
+  const doc = JSON.stringify({ rejected, agg_shares: aggShares.map(hex) }) + "\n";
+  if (outFile) writeFileSync(outFile, doc);
+  else process.stdout.write(doc);
 }
 
 // Aggregate from encoded shares, independent of either side's unshard.
@@ -264,6 +268,10 @@ const [cmd, ...args] = process.argv.slice(2);
 if (cmd === "gen") await gen(args[0], Number(args[1]), args[2]);
 else if (cmd === "prepare") await prepare(JSON.parse(readFileSync(0, "utf8")));
 else if (cmd === "check") check(...args);
+else if (cmd === "prepare-check") {
+  await prepare(JSON.parse(readFileSync(args[2], "utf8")), args[4]);
+  check(...args);
+}
 else {
   process.stderr.write("usage: prio3_random.mjs gen|prepare|check ...\n");
   process.exit(2);
