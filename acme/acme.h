@@ -384,6 +384,30 @@ int acme_tlsalpn01_check_cert(const uint8_t *der, size_t len, const struct acme_
 	const char *key_authz, struct acme_problem *prob);
 
 /* ------------------------------------------------------------------ */
+/* CAA (RFC 8659, RFC 8657)                                             */
+/* ------------------------------------------------------------------ */
+
+struct tb_rr; /* core/services.h */
+
+struct acme_caa_request {
+	const char *const *issuers;  /* issuer domain names of this CA */
+	size_t n_issuers;
+	int wildcard;                /* the identifier was a wildcard */
+	const char *account_url;     /* for accounturi; NULL matches no accounturi */
+	const char *method;          /* "http-01", ...; for validationmethods */
+};
+
+/* 1 when the issue/issuewild value (n bytes) authorises this CA for the request. */
+int acme_caa_value_allows(const struct acme_caa_request *q, const uint8_t *v, size_t n);
+/*
+ * Evaluates one RRset as returned for a name (other types ignored): 1 when
+ * it holds no CAA record (the caller climbs to the parent), 0 when issuance
+ * is allowed, -1 when refused. *unknown_critical (may be NULL) is set when an
+ * unknown critical tag (or an unparseable record) caused a refusal.
+ */
+int acme_caa_evaluate(const struct acme_caa_request *q, const struct tb_rr *rrs, size_t n, int *unknown_critical);
+
+/* ------------------------------------------------------------------ */
 /* ARI certificate identifiers (RFC 9773 section 4.1)                   */
 /* ------------------------------------------------------------------ */
 

@@ -151,72 +151,6 @@ struct caa_ctx {
 	void *arg;
 };
 
-static int caa_ident_matches(const struct acme_svc *s, const char *v, size_t n)
-{
-	for (size_t i = 0; i < s->n_caa_ids; i++)
-		if (strlen(s->caa_ids[i]) == n && strncasecmp(s->caa_ids[i], v, n) == 0)
-			return 1;
-	return 0;
-}
-
-static int is_ws(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/*
- * An issue/issuewild value: [issuer-domain-name] *(";" key "=" value).
- * 1 when it authorises this CA for this account and method.
- */
-static int caa_value_allows(const struct caa_ctx *c, const uint8_t *v, size_t n)
-{
-	size_t i = 0;
-	while (i < n && is_ws((char)v[i]))
-		i++;
-	size_t d0 = i;
-	while (i < n && v[i] != ';' && !is_ws((char)v[i]))
-		i++;
-	size_t dlen = i - d0;
-	if (dlen == 0 || !caa_ident_matches(c->s, (const char *)v + d0, dlen))
-		return 0;
-	while (i < n) {
-		while (i < n && (is_ws((char)v[i]) || v[i] == ';'))
-			i++;
-		size_t k0 = i;
-		while (i < n && v[i] != '=' && v[i] != ';')
-			i++;
-		if (i >= n || v[i] != '=')
-			return k0 == i; /* trailing empty parameter is fine; a key without value is not */
-		size_t klen = i - k0;
-		i++;
-		size_t v0 = i;
-		while (i < n && v[i] != ';')
-			i++;
-		size_t vlen = i - v0;
-		while (vlen > 0 && is_ws((char)v[v0 + vlen - 1]))
-			vlen--;
-		const char *key = (const char *)v + k0, *val = (const char *)v + v0;
-		if (klen == 10 && strncmp(key, "accounturi", 10) == 0) {
-			if (strlen(c->account_url) != vlen || strncmp(c->account_url, val, vlen) != 0)
-				return 0;
-		} else if (klen == 17 && strncmp(key, "validationmethods", 17) == 0) {
-			int found = 0;
-			size_t p = 0;
-			while (p < vlen) {
-				size_t q = p;
-				while (q < vlen && val[q] != ',')
-					q++;
-				if (q - p == strlen(c->method) && strncmp(val + p, c->method, q - p) == 0)
-					found = 1;
-				p = q + 1;
-			}
-			if (!found)
-				return 0;
-		}
-	}
-	return 1;
-}
-
 static void caa_next(struct caa_ctx *c);
 
 static void caa_answer(enum tb_resolve_status st, const struct tb_rr *rrs, size_t n, const char *detail, void *arg)
@@ -232,50 +166,21 @@ static void caa_answer(enum tb_resolve_status st, const struct tb_rr *rrs, size_
 		free(c);
 		return;
 	}
-	size_t n_issue = 0, n_wild = 0;
-	int allowed_issue = 0, allowed_wild = 0, bad_critical = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (rrs[i].type != DNS_TYPE_CAA || rrs[i].rdata.len < 2)
-			continue;
-		const uint8_t *d = rrs[i].rdata.p;
-		uint8_t flags = d[0], tl = d[1];
-		if ((size_t)tl + 2 > rrs[i].rdata.len)
-			continue;
-		const char *tag = (const char *)d + 2;
-		const uint8_t *val = d + 2 + tl;
-		size_t vl = rrs[i].rdata.len - 2 - tl;
-		if (tl == 5 && strncasecmp(tag, "issue", 5) == 0) {
-			n_issue++;
-			allowed_issue |= caa_value_allows(c, val, vl);
-		} else if (tl == 9 && strncasecmp(tag, "issuewild", 9) == 0) {
-			n_wild++;
-			allowed_wild |= caa_value_allows(c, val, vl);
-		} else if (!(tl == 5 && strncasecmp(tag, "iodef", 5) == 0) && (flags & 0x80)) {
-			bad_critical = 1;
-		}
-	}
-	int relevant = 0;
-	for (size_t i = 0; i < n; i++)
-		if (rrs[i].type == DNS_TYPE_CAA)
-			relevant = 1;
-	if (!relevant) {
+	const char *issuers[ACME_MAX_CAA_IDS];
+	for (size_t i = 0; i < c->s->n_caa_ids; i++)
+		issuers[i] = c->s->caa_ids[i];
+	struct acme_caa_request q = { issuers, c->s->n_caa_ids, c->wildcard, c->account_url, c->method };
+	int crit = 0;
+	int rc = st == TB_RESOLVE_OK ? acme_caa_evaluate(&q, rrs, n, &crit) : 1;
+	if (rc == 1) {
 		caa_next(c);
 		return;
 	}
-	int ok;
-	if (bad_critical)
-		ok = 0;
-	else if (c->wildcard && n_wild)
-		ok = allowed_wild;
-	else if (n_issue)
-		ok = allowed_issue;
-	else
-		ok = 1; /* only iodef or non-critical unknown tags */
-	if (ok) {
+	if (rc == 0) {
 		c->cb(0, NULL, c->arg);
 	} else {
 		acme_problem_set(&p, ACME_PROB_CAA, "CAA record for %s prevents issuance%s", c->asked,
-			bad_critical ? " (unknown critical property)" : "");
+			crit ? " (unknown critical property)" : "");
 		c->cb(-1, &p, c->arg);
 	}
 	free(c);
