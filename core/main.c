@@ -86,9 +86,14 @@ static void usage_main(FILE *f)
 		"  config check FILE      check a configuration file and exit\n"
 		"  config dump [-c FILE]  print the effective configuration with defaults\n"
 		"  config doc             print the configuration reference (Markdown)\n"
-		"  version                print the version\n"
-		"\n"
-		"Every command accepts --help. Exit codes: 0 ok, 1 runtime error, 2 usage or config error.\n");
+		"  version                print the version\n");
+	for (const struct tb_subsystem *const *s = subsystems; *s; s++)
+		if ((*s)->command)
+			fprintf(f, "  %s %s%*s[-c FILE] (see trustbox %s --help)\n", (*s)->name, (*s)->command_usage,
+				(int)(16 - strlen((*s)->name) - strlen((*s)->command_usage)) > 0
+					? (int)(16 - strlen((*s)->name) - strlen((*s)->command_usage)) : 1, "",
+				(*s)->name);
+	fprintf(f, "\nEvery command accepts --help. Exit codes: 0 ok, 1 runtime error, 2 usage or config error.\n");
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -163,6 +168,7 @@ struct app {
 	uv_signal_t sig_int, sig_term, sig_hup;
 	const char *config_file;
 	int stopping;
+	int signals_started; /* the uv_signal_t handles were initialised */
 	int pending_stops;
 	char store_path[1100];
 	char data_dir[1024];
@@ -170,6 +176,8 @@ struct app {
 
 static void close_signals(struct app *app)
 {
+	if (!app->signals_started)
+		return;
 	uv_close((uv_handle_t *)&app->sig_int, NULL);
 	uv_close((uv_handle_t *)&app->sig_term, NULL);
 	uv_close((uv_handle_t *)&app->sig_hup, NULL);
@@ -426,6 +434,7 @@ static int cmd_run(int argc, char **argv)
 	uv_signal_start(&app->sig_int, on_signal, SIGINT);
 	uv_signal_start(&app->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&app->sig_hup, on_signal, SIGHUP);
+	app->signals_started = 1;
 	TB_INFO("core", "started");
 	print_banner(app);
 	uv_run(&app->loop, UV_RUN_DEFAULT);
@@ -613,6 +622,74 @@ static int cmd_init(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * `trustbox <subsystem> ARGS [-c FILE]`: the subsystem's own command, with the
+ * configuration loaded, the subsystem configured and the store and CA open.
+ */
+static int cmd_subsystem(int idx, int argc, char **argv)
+{
+	const struct tb_subsystem *sub = subsystems[idx];
+	if (argc > 0 && is_help(argv[0])) {
+		printf("usage: trustbox %s %s [-c FILE]\n\nRuns with the configuration (embedded default, FILE\n"
+		       "overrides it) and the store it names; does not start any service.\n",
+			sub->name, sub->command_usage ? sub->command_usage : "");
+		return 0;
+	}
+	/* Take -c FILE out of the arguments; pass the rest. */
+	const char *file = NULL;
+	char *rest[64];
+	int n = 0;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+			if (i + 1 >= argc)
+				return usage_error("%s needs a file name", argv[i]);
+			file = argv[++i];
+		} else if (n < 63) {
+			rest[n++] = argv[i];
+		} else {
+			return usage_error("%s", "too many arguments");
+		}
+	}
+	rest[n] = NULL;
+	struct app *app = calloc(1, sizeof *app);
+	if (!app)
+		return EXIT_RUNTIME;
+	app->core.config = load_config(file);
+	if (!app->core.config) {
+		free(app);
+		return EXIT_USAGE;
+	}
+	tb_log_set_level(TB_LOG_WARN);
+	app->core.subsystems = subsystems;
+	app->core.services = &app->services;
+	app->core.loop = &app->loop;
+	uv_loop_init(&app->loop);
+	resolve_paths(app);
+	int rc = EXIT_RUNTIME;
+	char err[512] = "";
+	int crc = sub->configure ? sub->configure(&app->core, &app->state[idx], err, sizeof err) : 0;
+	if (crc) {
+		fprintf(stderr, "trustbox: config: %s: %s\n", sub->name, err[0] ? err : tb_strerror(crc));
+		rc = EXIT_USAGE;
+	} else if (!app->state[idx] && sub->configure) {
+		fprintf(stderr, "trustbox: %s is disabled in the configuration\n", sub->name);
+		rc = EXIT_RUNTIME;
+	} else if (open_store_and_ca(app) == 0 &&
+		tb_store_migrate(app->core.store, sub->name, sub->migrations) == 0) {
+		rc = sub->command(app->state[idx], n, rest);
+	}
+	if (app->state[idx] && sub->free)
+		sub->free(app->state[idx]);
+	tb_store_close(app->core.store);
+	uv_walk(&app->loop, walk_close, NULL);
+	uv_run(&app->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&app->loop);
+	tb_ca_free(app->core.ca);
+	tb_config_free(app->core.config);
+	free(app);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -646,5 +723,8 @@ int main(int argc, char **argv)
 		return cmd_config(argc - 2, argv + 2);
 	if (strcmp(cmd, "init") == 0)
 		return cmd_init(argc - 2, argv + 2);
+	for (int i = 0; subsystems[i]; i++)
+		if (subsystems[i]->command && strcmp(cmd, subsystems[i]->name) == 0)
+			return cmd_subsystem(i, argc - 2, argv + 2);
 	return usage_error("unknown command '%s'", cmd);
 }

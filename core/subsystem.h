@@ -38,6 +38,14 @@ struct tb_subsystem {
 	/* Stops accepting work, finishes or cancels in-flight work, then calls done(arg). */
 	void (*stop)(void *state, tb_done_cb done, void *arg);
 	void (*free)(void *state);
+	/*
+	 * `trustbox <name> ARGS...` (optional): runs after configure, with the
+	 * store open and migrated and the CA loaded, but without start (no
+	 * listeners, no loop running). Prints to stdout; returns an exit code
+	 * (0 ok, 1 runtime error, 2 usage). argv[0] is the first word after <name>.
+	 */
+	int (*command)(void *state, int argc, char **argv);
+	const char *command_usage; /* e.g. "loglist" or "tsig-key [NAME]", for --help */
 };
 
 /* What a running subsystem tells users about itself (start-up lines and /api/v1/status). */

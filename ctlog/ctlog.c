@@ -572,7 +572,33 @@ static void ctlog_free(void *state)
 	free(svc);
 }
 
+/* `trustbox ctlog loglist`: the v3 log list monitors and CT clients load. */
+static int ctlog_command(void *state, int argc, char **argv)
+{
+	struct ct_service *svc = state;
+	if (argc != 1 || strcmp(argv[0], "loglist") != 0) {
+		fprintf(stderr, "trustbox: usage: trustbox ctlog loglist [-c FILE]\n");
+		return 2;
+	}
+	for (size_t i = 0; i < svc->n_logs; i++) {
+		int err = ct_log_open(&svc->logs[i]);
+		if (err) {
+			fprintf(stderr, "trustbox: log %s: cannot open: %s\n", svc->logs[i].name, tb_strerror(err));
+			return 1;
+		}
+	}
+	cJSON *list = ct_loglist_json(svc);
+	char *text = list ? cJSON_Print(list) : NULL;
+	if (text)
+		printf("%s\n", text);
+	free(text);
+	cJSON_Delete(list);
+	return text ? 0 : 1;
+}
+
 const struct tb_subsystem ctlog_subsystem = {
+	.command = ctlog_command,
+	.command_usage = "loglist",
 	.name = "ctlog",
 	.sections = ctlog_sections,
 	.configure = ctlog_configure,

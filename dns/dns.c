@@ -746,7 +746,38 @@ static void dns_stop(void *state, tb_done_cb done, void *arg)
 		done(arg);
 }
 
+/* `trustbox dns tsig-key`: the lab key as nsupdate -y and the RFC 2136 plugins take it. */
+static int dns_command(void *state, int argc, char **argv)
+{
+	struct dns_server *s = state;
+	if (argc != 1 || strcmp(argv[0], "tsig-key") != 0) {
+		fprintf(stderr, "trustbox: usage: trustbox dns tsig-key [-c FILE]\n");
+		return 2;
+	}
+	if (!s->lab_key) {
+		fprintf(stderr, "trustbox: dns.lab_key is false: there is no lab TSIG key\n");
+		return 1;
+	}
+	int err = load_lab_key(s);
+	if (err) {
+		fprintf(stderr, "trustbox: cannot read or create the lab TSIG key: %s\n", tb_strerror(err));
+		return 1;
+	}
+	const struct dns_tsig_key *k = &s->keys[s->n_keys - 1];
+	struct tb_bytes b = { 0 };
+	tb_bytes_printf(&b, "hmac-sha256:lab.test:");
+	tb_base64_encode(&b, k->secret, k->secret_len);
+	int ok = tb_bytes_cstr(&b) != NULL;
+	if (ok)
+		printf("%s\n", (char *)b.p);
+	tb_crypto_wipe(b.p, b.len);
+	tb_bytes_free(&b);
+	return ok ? 0 : 1;
+}
+
 const struct tb_subsystem dns_subsystem = {
+	.command = dns_command,
+	.command_usage = "tsig-key",
 	.name = "dns",
 	.sections = dns_sections,
 	.configure = dns_configure,
