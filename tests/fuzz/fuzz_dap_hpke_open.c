@@ -31,10 +31,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	uint8_t sel = data[0];
 	struct dap_hpke_suite su = suites[sel & 3];
-	struct dap_hpke_keypair kp;
+	/* one fixed key pair per suite, derived once (P-256 derivation is slow) */
+	static struct dap_hpke_keypair kps[4];
+	static int have[4];
 	static const uint8_t ikm[32] = { 1, 2, 3 };
-	if (dap_hpke_derive_keypair(su.kem_id, TB_BUF(ikm, sizeof(ikm)), &kp) != 0)
-		abort();
+	if (!have[sel & 3]) {
+		if (dap_hpke_derive_keypair(su.kem_id, TB_BUF(ikm, sizeof(ikm)), &kps[sel & 3]) != 0)
+			abort();
+		have[sel & 3] = 1;
+	}
+	const struct dap_hpke_keypair kp = kps[sel & 3];
 	struct dap_hpke_config cfg = { 7, su.kem_id, su.kdf_id, su.aead_id, TB_BUF(kp.pk, kp.pk_len) };
 	uint8_t ib[DAP_HPKE_INFO_BUF];
 	struct tb_buf info = sel & 4 ? dap_hpke_info_aggregate_share(DAP_ROLE_LEADER, ib)
