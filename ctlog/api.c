@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/compress.h"
 #include "core/error.h"
 #include "core/http.h"
 #include "core/log.h"
@@ -401,6 +402,27 @@ static void cache_put(struct ct_log *log, const struct ct_tile *t, const struct 
 	}
 }
 
+/*
+ * Sends a tile. Data tiles are gzipped for clients that accept it (static-ct-api
+ * allows it, and they compress several-fold); hash tiles are random bytes.
+ */
+static int send_tile(struct tb_http_request *req, const struct ct_tile *t, const uint8_t *p, size_t n)
+{
+	static_headers(req, CACHE_IMMUTABLE);
+	if (t->level != CT_TILE_DATA)
+		return tb_http_respond(req, 200, "application/octet-stream", p, n);
+	tb_http_set_header(req, "Vary", "Accept-Encoding");
+	struct tb_bytes gz = { 0 };
+	if (!tb_http_accepts_gzip(req) || tb_gzip(&gz, p, n) != 0) {
+		tb_bytes_free(&gz);
+		return tb_http_respond(req, 200, "application/octet-stream", p, n);
+	}
+	tb_http_set_header(req, "Content-Encoding", "gzip");
+	int err = tb_http_respond(req, 200, "application/octet-stream", gz.p, gz.len);
+	tb_bytes_free(&gz);
+	return err;
+}
+
 static int get_tile(struct tb_http_request *req, struct ct_log *log, const char *rest)
 {
 	struct ct_tile t;
@@ -412,10 +434,8 @@ static int get_tile(struct tb_http_request *req, struct ct_log *log, const char 
 		return respond_error(req, 404, "no such tile");
 	int full = t.width == CT_TILE_WIDTH;
 	struct ct_cached_tile *hit = full ? cache_find(log, &t) : NULL;
-	if (hit) {
-		static_headers(req, CACHE_IMMUTABLE);
-		return tb_http_respond(req, 200, "application/octet-stream", hit->data.p, hit->data.len);
-	}
+	if (hit)
+		return send_tile(req, &t, hit->data.p, hit->data.len);
 	struct tb_bytes body = { 0 };
 	int err;
 	if (t.level == CT_TILE_DATA) {
@@ -433,8 +453,7 @@ static int get_tile(struct tb_http_request *req, struct ct_log *log, const char 
 	}
 	if (full)
 		cache_put(log, &t, &body);
-	static_headers(req, CACHE_IMMUTABLE);
-	err = tb_http_respond(req, 200, "application/octet-stream", body.p, body.len);
+	err = send_tile(req, &t, body.p, body.len);
 	tb_bytes_free(&body);
 	return err;
 }

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake pkg-config libuv1-dev libsqlite3-dev libmbedtls-dev
-  libcjson-dev liblua5.4-dev libhttp-parser-dev libsodium-dev)
+  libcjson-dev liblua5.4-dev libhttp-parser-dev libsodium-dev zlib1g-dev)
 # Real clients and peers the tests drive, and the tools that build the fuzzers.
 TEST_PKGS=(curl ca-certificates clang libclang-rt-14-dev nodejs npm bind9-dnsutils knot-dnsutils
   certbot python3-certbot-dns-rfc2136 lego golang-go golang-golang-x-mod-dev certspotter openssl

@@ -156,6 +156,12 @@ h=$(curl -sD - -o /dev/null "$U/checkpoint")
 echo "$h" | grep -qi '^cache-control: no-store' || fail "checkpoint caching headers"
 echo "$h" | grep -qi '^access-control-allow-origin: \*' || fail "CORS"
 curl -sD - -o /dev/null "$U/tile/0/000.p/5" | grep -qi 'immutable' || fail "tile caching headers"
+# Data tiles gzipped for clients that ask, identical once decoded.
+curl -s "$U/tile/data/000.p/5" -o tile.raw
+h=$(curl -s -H 'Accept-Encoding: gzip' -D - -o tile.gz "$U/tile/data/000.p/5")
+echo "$h" | grep -qi '^content-encoding: gzip' || fail "data tile not gzipped for Accept-Encoding: gzip"
+gunzip -c tile.gz | cmp -s - tile.raw || fail "gzipped data tile differs"
+curl -sD - -o /dev/null "$U/tile/data/000.p/5" | grep -qi '^content-encoding' && fail "data tile gzipped without Accept-Encoding"
 curl -s "$U/checkpoint" > prev/1
 verify -min-size "$N"
 
