@@ -565,6 +565,8 @@ struct rq {
 	int64_t nb, na;
 	int revoke_reason;
 	int hdr_done;          /* Replay-Nonce and Link index already set */
+	struct tb_bytes scts;  /* finalize: TLS-encoded SCTs (each with its u16 length) */
+	size_t ct_pending;
 	struct authz *caa;     /* finalize: the order's authorizations, for the CAA re-check */
 	size_t n_caa, caa_idx;
 };
@@ -580,6 +582,7 @@ static void rq_cleanup(void *arg)
 		acme_csr_free(&r->csr);
 	tb_bytes_free(&r->der);
 	tb_bytes_free(&r->pem);
+	tb_bytes_free(&r->scts);
 }
 
 static char *url_of(struct rq *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1535,17 +1538,20 @@ static int blob_hex(struct tb_bytes *out, const uint8_t *p, size_t n)
 	return tb_hex_encode(out, p, n) || tb_bytes_u8(out, 0) ? TB_ERR_NOMEM : 0;
 }
 
-static void finalize_sign(void *ctx, int status)
+/* OIDs (content octets) of the CT extensions (RFC 6962 section 3.1). */
+static const char oid_ct_poison[] = "\x2b\x06\x01\x04\x01\xd6\x79\x02\x04\x03";
+static const char oid_ct_scts[] = "\x2b\x06\x01\x04\x01\xd6\x79\x02\x04\x02";
+#define ACME_MAX_SCT 1024        /* bytes of one SCT accepted from a log */
+
+/*
+ * Signs the leaf (or, with precert, the precertificate with the poison
+ * extension) into r->der / r->pem; the SCT list in r->scts, when non-empty,
+ * becomes the embedded SCT extension.
+ */
+static int sign_leaf(struct rq *r, int precert)
 {
-	struct rq *r = ctx;
 	struct acme_svc *s = r->s;
-	if (status) {
-		/* The order moved on meanwhile (a racing finalize): answer with what it is now. */
-		finalize_answer(r, 0);
-		return;
-	}
 	const struct acme_profile *pr = r->profile;
-	/* Subject: the CSR's CN, else the first DNS name, when the profile keeps CNs. */
 	char subject[ACME_CN_MAX_LEN + 8] = "";
 	if (pr->common_name) {
 		const char *cn = r->csr.cn[0] ? r->csr.cn : NULL;
@@ -1558,11 +1564,24 @@ static void finalize_sign(void *ctx, int status)
 	const char *names[ACME_CSR_MAX_NAMES];
 	for (size_t i = 0; i < r->csr.n_names; i++)
 		names[i] = r->csr.names[i].value;
-	struct tb_bytes san = { 0 };
+	struct tb_bytes san = { 0 }, sctlist = { 0 };
 	if (tb_der_san(&san, names, r->csr.n_names)) {
 		tb_bytes_free(&san);
-		order_fail(r, "cannot encode the subjectAltName");
-		return;
+		return TB_ERR_INVALID;
+	}
+	struct tb_cert_ext ext[1];
+	size_t n_ext = 0;
+	if (precert) {
+		ext[0] = (struct tb_cert_ext){ oid_ct_poison, sizeof oid_ct_poison - 1, 1, TB_BUF("\x05\x00", 2) };
+		n_ext = 1;
+	} else if (r->scts.len) {
+		/* SignedCertificateTimestampList (TLS encoding) inside an OCTET STRING. */
+		struct tb_bytes inner = { 0 };
+		tb_bytes_vec(&inner, 2, r->scts.p, r->scts.len);
+		tb_der_tlv(&sctlist, 0x04, inner.p, inner.len);
+		tb_bytes_free(&inner);
+		ext[0] = (struct tb_cert_ext){ oid_ct_scts, sizeof oid_ct_scts - 1, 0, tb_bytes_buf(&sctlist) };
+		n_ext = 1;
 	}
 	struct tb_buf sanb = tb_bytes_buf(&san);
 	struct tb_buf serial = TB_BUF(r->serial, SERIAL_BYTES);
@@ -1581,10 +1600,27 @@ static void finalize_sign(void *ctx, int status)
 		.eku_client = strcmp(pr->name, "classic") == 0,
 		.not_before = r->nb,
 		.not_after = r->na,
+		.exts = n_ext ? ext : NULL,
+		.n_exts = n_ext,
 	};
-	int err = tb_ca_sign(&t, tb_pkey_mbedtls(r->csr.key), &s->core->ca->intermediate_key,
-		&s->core->ca->intermediate, &r->pem, &r->der);
+	tb_bytes_free(&r->der);
+	tb_bytes_free(&r->pem);
+	int err = san.err || sctlist.err ? TB_ERR_NOMEM : 0;
+	if (!err)
+		err = tb_ca_sign(&t, tb_pkey_mbedtls(r->csr.key), &s->core->ca->intermediate_key,
+			&s->core->ca->intermediate, precert ? NULL : &r->pem, &r->der);
 	tb_bytes_free(&san);
+	tb_bytes_free(&sctlist);
+	return err;
+}
+
+static void finalize_store(struct rq *r);
+
+/* Signs the final certificate (with whatever SCTs came back) and stores it. */
+static void finalize_final(struct rq *r)
+{
+	struct acme_svc *s = r->s;
+	int err = sign_leaf(r, 0);
 	if (!err)
 		err = tb_bytes_append(&r->pem, s->core->ca->intermediate_pem, strlen(s->core->ca->intermediate_pem));
 	if (!err)
@@ -1594,6 +1630,79 @@ static void finalize_sign(void *ctx, int status)
 		order_fail(r, "signing the certificate failed");
 		return;
 	}
+	finalize_store(r);
+}
+
+static void ct_step_done(struct rq *r)
+{
+	if (--r->ct_pending)
+		return;
+	if (!r->scts.len)
+		TB_WARN("acme", "order %s: no SCT obtained; issuing without SCTs", r->order.id);
+	finalize_final(r);
+}
+
+static void sct_done(int status, struct tb_buf sct, void *arg)
+{
+	struct rq *r = arg;
+	struct acme_svc *s = r->s;
+	if (status == 0 && sct.len > 0 && sct.len <= ACME_MAX_SCT)
+		tb_bytes_vec(&r->scts, 2, sct.p, sct.len);
+	else
+		TB_WARN("acme", "order %s: a CT log refused the precertificate: %s", r->order.id, tb_strerror(status));
+	ct_step_done(r);
+	acme_svc_release(s);
+}
+
+/*
+ * The serial is durable: precertificate -> SCTs from every configured CT
+ * log (tb_ct_submitter) -> final certificate with the SCT list. Without a
+ * log, the certificate is signed directly.
+ */
+static void finalize_sign(void *ctx, int status)
+{
+	struct rq *r = ctx;
+	struct acme_svc *s = r->s;
+	if (status) {
+		/* The order moved on meanwhile (a racing finalize): answer with what it is now. */
+		finalize_answer(r, 0);
+		return;
+	}
+	struct tb_services *sv = s->core->services;
+	if (!sv || sv->n_ct == 0) {
+		finalize_final(r);
+		return;
+	}
+	if (sign_leaf(r, 1)) {
+		order_fail(r, "signing the precertificate failed");
+		return;
+	}
+	struct tb_buf chain[3] = {
+		tb_bytes_buf(&r->der),
+		TB_BUF(s->core->ca->intermediate.raw.p, s->core->ca->intermediate.raw.len),
+		TB_BUF(s->core->ca->root.raw.p, s->core->ca->root.raw.len),
+	};
+	/* Count first: a submitter may not call back synchronously, but be safe if it does. */
+	r->ct_pending = 1;
+	for (size_t i = 0; i < sv->n_ct; i++) {
+		r->ct_pending++;
+		acme_svc_hold(s);
+		if (sv->ct[i]->submit(sv->ct[i]->impl, chain, 3, 1, sct_done, r)) {
+			TB_WARN("acme", "order %s: CT submission %zu could not start", r->order.id, i);
+			r->ct_pending--;
+			acme_svc_release(s);
+		}
+	}
+	ct_step_done(r); /* drops the initial count */
+}
+
+static void finalize_store(struct rq *r)
+{
+	struct acme_svc *s = r->s;
+	const struct acme_profile *pr = r->profile;
+	const char *names[ACME_CSR_MAX_NAMES];
+	for (size_t i = 0; i < r->csr.n_names; i++)
+		names[i] = r->csr.names[i].value;
 	struct tb_bytes hex = { 0 };
 	blob_hex(&hex, r->der.p, r->der.len);
 	char *names_txt = NULL;

@@ -55,7 +55,10 @@ na=$(date -d "$(openssl x509 -in "$live/cert.pem" -noout -enddate | cut -d= -f2)
 days=$(( (na - nb + 1) / 86400 ))
 [ "$days" = 90 ] || fail "validity is $days days, want 90"
 grep -rqs "\"kty\": *\"RSA\"" cb/conf/accounts || fail "certbot account key is not RSA"
-ok "certbot certonly: chain verifies, SAN a.lab.test, 90 days ($(awk "BEGIN{printf \"%.2f\", $t1 - $t0}") s)"
+# The lab CT log runs by default: the certificate carries its SCT (precertificate cycle).
+openssl x509 -in "$live/cert.pem" -noout -text | grep -q 'CT Precertificate SCTs' || fail "no embedded SCT"
+openssl x509 -in "$live/cert.pem" -noout -text | grep -q 'CT Precertificate Poison' && fail "poison in the final certificate"
+ok "certbot certonly: chain verifies, SAN a.lab.test, 90 days, embedded SCT ($(awk "BEGIN{printf \"%.2f\", $t1 - $t0}") s)"
 
 serial1=$(openssl x509 -in "$live/cert.pem" -noout -serial)
 cb renew --force-renewal --no-random-sleep-on-renew --standalone --http-01-port "$http01_port" --http-01-address 127.0.0.1 > renew.out 2>&1 \
