@@ -589,6 +589,30 @@ struct tb_buf dap_hpke_info_aggregate_share(uint8_t server_role, uint8_t buf[DAP
 	return info_string("dap-09 aggregate share", server_role, DAP_ROLE_COLLECTOR, buf);
 }
 
+int dap_hpke_aad_input_share(const uint8_t task_id[32], const uint8_t report_id[16],
+			     uint64_t time, struct tb_buf public_share, struct tb_bytes *out)
+{
+	if ((uint64_t)public_share.len > 0xffffffffu)
+		return TB_ERR_TOO_LARGE;
+	tb_bytes_append(out, task_id, 32);
+	tb_bytes_append(out, report_id, 16);
+	tb_bytes_u64(out, time);
+	tb_bytes_vec(out, 4, public_share.p, public_share.len);
+	return out->err;
+}
+
+int dap_hpke_aad_aggregate_share(const uint8_t task_id[32], struct tb_buf agg_param,
+				 struct tb_buf batch_selector, struct tb_bytes *out)
+{
+	if ((uint64_t)agg_param.len > 0xffffffffu)
+		return TB_ERR_TOO_LARGE;
+	tb_bytes_append(out, task_id, 32);
+	tb_bytes_vec(out, 4, agg_param.p, agg_param.len);
+	if (batch_selector.len)
+		tb_bytes_append(out, batch_selector.p, batch_selector.len);
+	return out->err;
+}
+
 int dap_hpke_seal(const struct dap_hpke_config *cfg, struct tb_buf info, struct tb_buf aad,
 		  struct tb_buf pt, struct tb_bytes *enc_out, struct tb_bytes *payload_out,
 		  struct dap_hpke_ciphertext *ct)

@@ -171,6 +171,17 @@ int dap_hpke_config_check(const struct dap_hpke_config *c);
 struct tb_buf dap_hpke_info_input_share(uint8_t server_role, uint8_t buf[DAP_HPKE_INFO_BUF]);
 struct tb_buf dap_hpke_info_aggregate_share(uint8_t server_role, uint8_t buf[DAP_HPKE_INFO_BUF]);
 
+/* DAP-09 aad strings, appended to out:
+ *   InputShareAad     { TaskID task_id[32]; ReportMetadata { ReportID report_id[16];
+ *                       Time time; }; opaque public_share<0..2^32-1>; }
+ *   AggregateShareAad { TaskID task_id[32]; opaque agg_param<0..2^32-1>;
+ *                       BatchSelector batch_selector; }  (the selector passed encoded)
+ * TB_ERR_TOO_LARGE for a vector longer than its prefix allows. */
+int dap_hpke_aad_input_share(const uint8_t task_id[32], const uint8_t report_id[16],
+			     uint64_t time, struct tb_buf public_share, struct tb_bytes *out);
+int dap_hpke_aad_aggregate_share(const uint8_t task_id[32], struct tb_buf agg_param,
+				 struct tb_buf batch_selector, struct tb_bytes *out);
+
 /*
  * Single-shot SealBase to the public key of cfg: fills ct->config_id and
  * appends enc and payload to the two writers (ct->enc and ct->payload are

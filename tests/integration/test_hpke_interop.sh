@@ -5,6 +5,7 @@
 #   - a real report from the client's Task, sealed to two HpkeConfigLists
 #     made by trustbox (first entry an unsupported KEM the client must skip),
 #     opened by trustbox with its own info/InputShareAad builders and prepared;
+#   - the AggregateShareAad builder against the draft's layout;
 #   - trustbox seals an input share and an aggregate share, hpke-js opens;
 #     the client's HpkeConfig seals an aggregate share, trustbox opens;
 #   - the client's InputShareInfo bytes equal trustbox's;
@@ -110,6 +111,10 @@ done
 # Aggregate share to the Collector (AggregateShareAad: task id, agg_param<0..2^32-1>,
 # BatchSelector time_interval(1) with an Interval).
 agg_aad="${task}00000000""01$(printf '%016x%016x' 1700000000 3600)"
+[ "$("$tool" aad-agg "$task" "" 1700000000 3600)" = "$agg_aad" ] && ok "AggregateShareAad builder matches the draft" \
+	|| bad "AggregateShareAad builder: $("$tool" aad-agg "$task" "" 1700000000 3600)"
+[ "$("$tool" aad-agg "$task" 0a0b 1 2)" = "${task}000000020a0b01$(printf '%016x%016x' 1 2)" ] \
+	&& ok "AggregateShareAad builder with an aggregation parameter" || bad "AggregateShareAad builder with an aggregation parameter"
 pt=$(rhex 64)
 ct=$("$tool" seal "$ccfg" "$ia" "$agg_aad" "$pt")
 [ "$(js open "$csk" "$ia" "$agg_aad" "$ct")" = "$pt" ] && ok "aggregate share: trustbox seals, hpke-js opens" \

@@ -447,6 +447,31 @@ static void test_encodings(void)
 	CHECK_MEM(info.p, info.len, "dap-09 input share\x01\x03", 20);
 	info = dap_hpke_info_aggregate_share(DAP_ROLE_LEADER, ib);
 	CHECK_MEM(info.p, info.len, "dap-09 aggregate share\x02\x00", 24);
+
+	/* DAP-09 aad strings: field order and length prefixes as the draft writes them. */
+	uint8_t task[32], rid[16], ps[3] = { 0xa, 0xb, 0xc };
+	for (int i = 0; i < 32; i++)
+		task[i] = (uint8_t)i;
+	for (int i = 0; i < 16; i++)
+		rid[i] = (uint8_t)(0x80 + i);
+	struct tb_bytes aad = { 0 };
+	CHECK_INT(dap_hpke_aad_input_share(task, rid, 0x0102030405060708ull, TB_BUF(ps, 3), &aad), 0);
+	CHECK_INT(aad.len, 32 + 16 + 8 + 4 + 3);
+	CHECK_MEM(aad.p, 32, task, 32);
+	CHECK_MEM(aad.p + 32, 16, rid, 16);
+	static const uint8_t tail[] = { 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 3, 0xa, 0xb, 0xc };
+	CHECK_MEM(aad.p + 48, aad.len - 48, tail, sizeof(tail));
+	aad.len = 0;
+	CHECK_INT(dap_hpke_aad_input_share(task, rid, 0, TB_BUF(NULL, 0), &aad), 0);
+	CHECK_INT(aad.len, 32 + 16 + 8 + 4);
+	aad.len = 0;
+	static const uint8_t sel[17] = { 1, 0, 0, 0, 0, 0x65, 0x53, 0xf1, 0x00, 0, 0, 0, 0, 0, 0, 0x0e, 0x10 };
+	CHECK_INT(dap_hpke_aad_aggregate_share(task, TB_BUF(ps, 2), TB_BUF(sel, 17), &aad), 0);
+	CHECK_INT(aad.len, 32 + 4 + 2 + 17);
+	static const uint8_t mid[] = { 0, 0, 0, 2, 0xa, 0xb };
+	CHECK_MEM(aad.p + 32, 6, mid, 6);
+	CHECK_MEM(aad.p + 38, 17, sel, 17);
+	tb_bytes_free(&aad);
 }
 
 /* ---- single shot on an HpkeConfig ------------------------------------------ */

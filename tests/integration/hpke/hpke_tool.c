@@ -9,6 +9,8 @@
  *                                    the usable config
  *   hpke_tool info-input <role>      DAP-09 info string for an input share
  *   hpke_tool info-agg <role>        DAP-09 info string for an aggregate share
+ *   hpke_tool aad-agg <task-id> <agg-param> <start> <duration>
+ *                                    AggregateShareAad for a time-interval batch
  *   hpke_tool seal <config> <info> <aad> <pt>        HpkeCiphertext
  *   hpke_tool open <config> <sk> <info> <aad> <ct>   plaintext, or exit 1
  *   hpke_tool open-report <task-id> <leader-config> <leader-sk> <helper-config>
@@ -166,7 +168,7 @@ static int open_report(char **a)
 	struct dap_hpke_keypair kp[2] = { keypair_of(cfg[0].kem_id, a[2]),
 					  keypair_of(cfg[1].kem_id, a[4]) };
 	struct tb_reader r = TB_READER(rep.p, rep.len);
-	struct tb_buf metadata, report_id, pub;
+	struct tb_buf metadata = { 0 }, report_id, pub;
 	struct dap_hpke_ciphertext ct[2];
 	uint64_t time;
 	int rc;
@@ -177,13 +179,9 @@ static int open_report(char **a)
 	    (rc = dap_hpke_ciphertext_read(&r, &ct[0])) ||
 	    (rc = dap_hpke_ciphertext_read(&r, &ct[1])) || (rc = tb_read_end(&r)))
 		die("report", TB_ERR_INVALID);
-	metadata = TB_BUF(report_id.p, 24);
-	/* InputShareAad { TaskID task_id; ReportMetadata report_metadata; opaque public_share<0..2^32-1>; } */
+	(void)metadata;
 	struct tb_bytes aad = { 0 };
-	if ((rc = tb_bytes_append(&aad, task.p, 32)) ||
-	    (rc = tb_bytes_append(&aad, metadata.p, metadata.len)) ||
-	    (rc = tb_bytes_u32(&aad, (uint32_t)pub.len)) ||
-	    (rc = tb_bytes_append(&aad, pub.p, pub.len)))
+	if ((rc = dap_hpke_aad_input_share(task.p, report_id.p, time, pub, &aad)))
 		die("aad", rc);
 	struct tb_bytes pt[2] = { { 0 }, { 0 } };
 	struct tb_buf share[2];
@@ -249,6 +247,25 @@ int main(int argc, char **argv)
 					     : dap_hpke_info_aggregate_share(role, ib);
 		put_hex(info.p, info.len);
 		printf("\n");
+		return 0;
+	}
+	if (argc == 6 && strcmp(argv[1], "aad-agg") == 0) {
+		struct tb_bytes task = unhex(argv[2]), param = unhex(argv[3]), sel = { 0 }, aad = { 0 };
+		/* BatchSelector { QueryType time_interval(1); Interval { Time start; Duration duration; } } */
+		tb_bytes_u8(&sel, 1);
+		tb_bytes_u64(&sel, strtoull(argv[4], NULL, 10));
+		tb_bytes_u64(&sel, strtoull(argv[5], NULL, 10));
+		int rc = task.len == 32 ? dap_hpke_aad_aggregate_share(task.p, tb_bytes_buf(&param),
+								       tb_bytes_buf(&sel), &aad)
+					: TB_ERR_INVALID;
+		if (rc)
+			die("aad-agg", rc);
+		put_hex(aad.p, aad.len);
+		printf("\n");
+		tb_bytes_free(&task);
+		tb_bytes_free(&param);
+		tb_bytes_free(&sel);
+		tb_bytes_free(&aad);
 		return 0;
 	}
 	if (argc == 6 && strcmp(argv[1], "seal") == 0)
