@@ -115,6 +115,7 @@ struct dns_fwd_client {
 	uint8_t qname[DNS_NAME_MAX];  /* as the client wrote it */
 	uint16_t qtype, qclass;
 	int edns;
+	uint16_t edns_flags;          /* the client's DO bit, echoed (RFC 3225) */
 	size_t cap;                   /* UDP answer size limit */
 	uint8_t cookie[40];
 	uint8_t cookie_len;

@@ -261,7 +261,7 @@ size_t dns_fwd_answer(struct dns_server *s, const struct dns_fwd_client *cl,
 		s->stats.truncated++;
 	}
 	if (cl->edns)
-		dns_builder_opt(&b, s->udp_payload, 0, 0, opts, n_opts, 0);
+		dns_builder_opt(&b, s->udp_payload, 0, cl->edns_flags, opts, n_opts, 0);
 	return dns_builder_finish(&b);
 }
 

@@ -169,6 +169,7 @@ struct reply {
 	struct dns_edns_opt opts[3];
 	size_t n_opts;
 	int edns;
+	uint16_t edns_flags;           /* DO echoed from the query (RFC 3225) */
 	uint16_t ede;
 	const char *ede_text;
 };
@@ -223,7 +224,7 @@ static size_t finish_reply(struct dns_builder *b, const struct reply *r, uint8_t
 	uint16_t udp_payload)
 {
 	if (r->edns)
-		dns_builder_opt(b, udp_payload, ext_rcode, 0, r->opts, r->n_opts, 0);
+		dns_builder_opt(b, udp_payload, ext_rcode, r->edns_flags, r->opts, r->n_opts, 0);
 	return dns_builder_finish(b);
 }
 
@@ -275,6 +276,7 @@ size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 	int tsig_ok = 0;
 	size_t cap = outcap, sign_cap = outcap, reserve = 0;
 	r.edns = m.edns.present;
+	r.edns_flags = (uint16_t)(m.edns.flags & DNS_EDNS_DO);
 	if (r.edns && m.edns.has_cookie)
 		make_cookie(s, &m, from, &r);
 	int opcode = DNS_OPCODE(m.flags);
@@ -387,6 +389,7 @@ size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 			cl.qtype = qd->qtype;
 			cl.qclass = qd->qclass;
 			cl.edns = r.edns;
+			cl.edns_flags = r.edns_flags;
 			cl.cap = cap;
 			if (r.n_opts && r.opts[0].code == DNS_OPT_COOKIE) {
 				memcpy(cl.cookie, r.opts[0].data, r.opts[0].len);

@@ -341,6 +341,55 @@ static void test_server(void)
 	free(s);
 }
 
+/* A query with chosen EDNS flags and options (qdcount 0 when qname is NULL). */
+static size_t qa_query(uint8_t *buf, const char *qname, uint16_t qtype, uint16_t eflags,
+	const struct dns_edns_opt *opts, size_t nopts)
+{
+	uint8_t n[DNS_NAME_MAX];
+	struct dns_builder b;
+	dns_builder_init(&b, buf, 512, 0x5151, DNS_F_RD);
+	if (qname) {
+		name(qname, n);
+		dns_builder_question(&b, n, qtype, DNS_C_IN);
+	}
+	dns_builder_opt(&b, 1232, 0, eflags, opts, nopts, 0);
+	return dns_builder_finish(&b);
+}
+
+/* Checks found by an independent review with dig, kdig and delv. */
+static void test_server_qa(void)
+{
+	struct dns_server *s = calloc(1, sizeof *s);
+	s->zones = zs;
+	s->udp_payload = 1232;
+	dns_acl_parse(&s->allow_query, "any");
+	struct sockaddr_in from4;
+	uv_ip4_addr("127.0.0.1", 5555, &from4);
+	const struct sockaddr *from = (const struct sockaddr *)&from4;
+	uint8_t q[512], out[65535];
+	struct dns_msg m;
+
+	/* RFC 3225: the DO bit of the query is copied into the answer */
+	size_t ql = qa_query(q, "web.example.test.", DNS_T_A, DNS_EDNS_DO, NULL, 0);
+	size_t n = dns_server_answer(s, q, ql, from, 0, out, sizeof out);
+	CHECK_INT(dns_msg_parse(&m, out, n), 0);
+	CHECK(m.edns.present && (m.edns.flags & DNS_EDNS_DO));
+	dns_msg_free(&m);
+	ql = qa_query(q, "nope.example.test.", DNS_T_A, DNS_EDNS_DO, NULL, 0);
+	n = dns_server_answer(s, q, ql, from, 0, out, sizeof out);
+	CHECK_INT(dns_msg_parse(&m, out, n), 0);
+	CHECK_INT(DNS_RCODE(m.flags), DNS_RCODE_NXDOMAIN);
+	CHECK(m.edns.flags & DNS_EDNS_DO);
+	dns_msg_free(&m);
+	ql = qa_query(q, "web.example.test.", DNS_T_A, 0, NULL, 0);
+	n = dns_server_answer(s, q, ql, from, 0, out, sizeof out);
+	CHECK_INT(dns_msg_parse(&m, out, n), 0);
+	CHECK(!(m.edns.flags & DNS_EDNS_DO));
+	dns_msg_free(&m);
+
+	free(s);
+}
+
 struct got {
 	int calls;
 	enum tb_resolve_status st;
@@ -573,6 +622,7 @@ int main(void)
 	test_lookup();
 	test_edit();
 	test_server();
+	test_server_qa();
 	test_update();
 	test_resolver();
 	dns_zoneset_free(&zs);
