@@ -44,7 +44,7 @@ static void put_hex(const uint8_t *p, size_t n)
 		printf("%02x", p[i]);
 }
 
-static void die(const char *what, int rc)
+__attribute__((noreturn)) static void die(const char *what, int rc)
 {
 	fprintf(stderr, "hpke_tool: %s: %s\n", what, tb_strerror(rc));
 	exit(1);
@@ -168,7 +168,7 @@ static int open_report(char **a)
 	struct dap_hpke_keypair kp[2] = { keypair_of(cfg[0].kem_id, a[2]),
 					  keypair_of(cfg[1].kem_id, a[4]) };
 	struct tb_reader r = TB_READER(rep.p, rep.len);
-	struct tb_buf metadata = { 0 }, report_id, pub;
+	struct tb_buf report_id, pub;
 	struct dap_hpke_ciphertext ct[2];
 	uint64_t time;
 	int rc;
@@ -179,7 +179,6 @@ static int open_report(char **a)
 	    (rc = dap_hpke_ciphertext_read(&r, &ct[0])) ||
 	    (rc = dap_hpke_ciphertext_read(&r, &ct[1])) || (rc = tb_read_end(&r)))
 		die("report", TB_ERR_INVALID);
-	(void)metadata;
 	struct tb_bytes aad = { 0 };
 	if ((rc = dap_hpke_aad_input_share(task.p, report_id.p, time, pub, &aad)))
 		die("aad", rc);
