@@ -447,6 +447,10 @@ static size_t apply(struct dns_zone *z, const struct dns_rr *up, size_t n, struc
 				if ((int32_t)(nw - cur) <= 0)
 					continue;
 			}
+			/* an exact duplicate (same RDATA and TTL) changes nothing (RFC 2136 3.4.2.2) */
+			const struct dns_rrset *ex = node ? dns_node_rrset(node, r->type) : NULL;
+			if (ex && ex->ttl == r->ttl && rrset_has(ex, r->rdata, r->rdlen))
+				continue;
 			if (dns_zone_add_rr(z, r) == 0)
 				journal_put(j, 'a', r->owner, r->type, r->ttl, r->rdata, r->rdlen);
 			/* CNAME beside other data (TB_ERR_EXISTS) is silently ignored, as 3.4.2.2 says */

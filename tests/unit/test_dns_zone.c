@@ -613,6 +613,14 @@ static void test_update(void)
 	CHECK_INT(update_rcode(s, q, ql, 1, k, 0, &te), DNS_RCODE_NOERROR);
 	CHECK(dns_node_rrset(z->apex, DNS_T_SOA) != NULL);
 	CHECK(dns_node_rrset(z->apex, DNS_T_NS) != NULL);
+
+	/* RFC 2136 3.4.2.2: adding a record that is already there (same TTL) changes
+	 * nothing, so the serial stays */
+	serial = soa_serial(z);
+	struct urr dup = { "ns.example.test.", DNS_T_A, DNS_C_IN, 300, "\xc0\x00\x02\x01", 4 };
+	ql = make_update(q, sizeof q, NULL, 0, &dup, 1);
+	CHECK_INT(update_rcode(s, q, ql, 1, k, 0, &te), DNS_RCODE_NOERROR);
+	CHECK_INT(soa_serial(z), serial);
 	free(s);
 }
 
