@@ -127,6 +127,14 @@ struct dns_stats {
 	uint64_t queries_udp, queries_tcp, formerr, refused, nxdomain, truncated, dropped;
 };
 
+/* Signed updates remembered to refuse replays within the fudge window (RFC 8945 5.2.3). */
+#define DNS_TSIG_SEEN_MAX 1024
+struct dns_tsig_seen {
+	uint64_t time_signed;
+	uint8_t mac_len;
+	uint8_t mac[32];
+};
+
 struct dns_server {
 	uv_loop_t *loop;
 	struct tb_core *core;
@@ -150,6 +158,8 @@ struct dns_server {
 	struct tb_resolver resolver;
 	struct dns_pending *pending;  /* resolver lookups waiting to call back */
 	struct dns_update *updates;   /* dynamic updates waiting for their commit */
+	struct dns_tsig_seen tsig_seen[DNS_TSIG_SEEN_MAX]; /* ring of verified update MACs */
+	size_t tsig_seen_next;
 	/* the transport of the message being answered (for answers sent later) */
 	struct dns_udp_listener *cur_udp;
 	struct dns_tcp_conn *cur_conn;
@@ -231,6 +241,7 @@ struct dns_tsig_ctx {
 	const struct dns_tsig_key *key;
 	uint8_t mac[64];
 	size_t mac_len;
+	uint64_t time_signed;
 };
 #define DNS_TSIG_RESERVE (DNS_NAME_MAX + 80) /* room an answer keeps for its TSIG record */
 /*

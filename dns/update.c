@@ -626,6 +626,7 @@ size_t dns_tsig_verify(struct dns_server *s, const struct dns_msg *m, const uint
 	ctx->key = key;
 	memcpy(ctx->mac, t.mac, t.mac_len);
 	ctx->mac_len = t.mac_len;
+	ctx->time_signed = t.time_signed;
 	*ok = 1;
 	return 0;
 }
@@ -640,6 +641,29 @@ void dns_update_forget_conn(struct dns_server *s, struct dns_tcp_conn *c)
 	for (struct dns_update *u = s->updates; u; u = u->next)
 		if (u->conn == c)
 			u->conn = NULL;
+}
+
+/*
+ * Replay check for a verified update: the same time signed and MAC seen before
+ * means the very same signed message again. The ring holds the last
+ * DNS_TSIG_SEEN_MAX updates; a signature is only accepted within the fudge
+ * window anyway, so older entries need no keeping.
+ */
+static int tsig_replayed(struct dns_server *s, const struct dns_tsig_ctx *c)
+{
+	size_t ml = c->mac_len < 32 ? c->mac_len : 32;
+	for (size_t i = 0; i < DNS_TSIG_SEEN_MAX; i++) {
+		const struct dns_tsig_seen *e = &s->tsig_seen[i];
+		if (e->mac_len && e->mac_len == ml && e->time_signed == c->time_signed &&
+			memcmp(e->mac, c->mac, ml) == 0)
+			return 1;
+	}
+	struct dns_tsig_seen *e = &s->tsig_seen[s->tsig_seen_next];
+	s->tsig_seen_next = (s->tsig_seen_next + 1) % DNS_TSIG_SEEN_MAX;
+	e->time_signed = c->time_signed;
+	e->mac_len = (uint8_t)ml;
+	memcpy(e->mac, c->mac, ml);
+	return 0;
 }
 
 size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const uint8_t *q, size_t qlen,
@@ -665,6 +689,12 @@ size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const ui
 	struct tsig t;
 	t.mac = tctx.mac;
 	t.mac_len = (uint16_t)tctx.mac_len;
+	if (tsig_replayed(s, &tctx)) {
+		s->stats.refused++;
+		len = build_answer(m, DNS_RCODE_NOTAUTH, out, cap);
+		tsig_sign(key, t.mac, t.mac_len, out, &len, cap, DNS_RCODE_BADTIME, 1, now);
+		return len;
+	}
 	(void)qlen;
 	/* From here on every answer is signed with the request MAC. */
 	int rcode = DNS_RCODE_NOERROR;

@@ -621,6 +621,24 @@ static void test_update(void)
 	ql = make_update(q, sizeof q, NULL, 0, &dup, 1);
 	CHECK_INT(update_rcode(s, q, ql, 1, k, 0, &te), DNS_RCODE_NOERROR);
 	CHECK_INT(soa_serial(z), serial);
+
+	/* a replayed signed update (same time and MAC) is refused with BADTIME (RFC 8945
+	 * 5.2.3) and not applied twice */
+	struct urr rep = { "replay.example.test.", DNS_T_TXT, DNS_C_IN, 60, "\1x", 2 };
+	ql = make_update(q, sizeof q, NULL, 0, &rep, 1);
+	dns_tsig_sign_request(k, q, &ql, sizeof q, (uint64_t)time(NULL));
+	uint8_t q2[4096];
+	memcpy(q2, q, ql);
+	CHECK_INT(update_rcode(s, q, ql, 0, k, 0, &te), DNS_RCODE_NOERROR);
+	CHECK_INT(soa_serial(z), serial + 1);
+	CHECK_INT(update_rcode(s, q2, ql, 0, k, 0, &te), DNS_RCODE_NOTAUTH);
+	CHECK_INT(te, DNS_RCODE_BADTIME);
+	CHECK_INT(soa_serial(z), serial + 1);
+	/* a new message (another ID, as clients pick) with the same update is fine */
+	ql = make_update(q, sizeof q, NULL, 0, &rep, 1);
+	q[1] ^= 1;
+	CHECK_INT(update_rcode(s, q, ql, 1, k, 0, &te), DNS_RCODE_NOERROR);
+	CHECK_INT(te, 0);
 	free(s);
 }
 
