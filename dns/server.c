@@ -408,6 +408,8 @@ size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 	}
 	struct dns_lookup lk;
 	dns_zone_lookup(z, qd->name, qd->qtype, &lk);
+	if (qd->qtype == DNS_T_ANY && !tcp && lk.n_an > 1)
+		lk.n_an = 1; /* RFC 8482 4.2: one RRset over UDP (no amplification); TCP gets all */
 	if (lk.rcode == DNS_RCODE_NXDOMAIN)
 		s->stats.nxdomain++;
 	uint16_t flags = (uint16_t)(rflags | (lk.aa ? DNS_F_AA : 0) | lk.rcode |

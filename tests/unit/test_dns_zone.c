@@ -356,6 +356,17 @@ static size_t qa_query(uint8_t *buf, const char *qname, uint16_t qtype, uint16_t
 	return dns_builder_finish(&b);
 }
 
+static int rrset_types(const struct dns_msg *m)
+{
+	size_t n;
+	struct dns_rr *an = dns_msg_section(m, DNS_SEC_ANSWER, &n);
+	int types = 0;
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || an[i].type != an[i - 1].type)
+			types++;
+	return types;
+}
+
 /* Checks found by an independent review with dig, kdig and delv. */
 static void test_server_qa(void)
 {
@@ -385,6 +396,19 @@ static void test_server_qa(void)
 	n = dns_server_answer(s, q, ql, from, 0, out, sizeof out);
 	CHECK_INT(dns_msg_parse(&m, out, n), 0);
 	CHECK(!(m.edns.flags & DNS_EDNS_DO));
+	dns_msg_free(&m);
+
+	/* RFC 8482: ANY over UDP gets one RRset (the apex has SOA and NS); TCP gets all */
+	ql = qa_query(q, "example.test.", DNS_T_ANY, 0, NULL, 0);
+	n = dns_server_answer(s, q, ql, from, 0, out, sizeof out);
+	CHECK_INT(dns_msg_parse(&m, out, n), 0);
+	CHECK_INT(DNS_RCODE(m.flags), 0);
+	CHECK(m.flags & DNS_F_AA);
+	CHECK_INT(rrset_types(&m), 1);
+	dns_msg_free(&m);
+	n = dns_server_answer(s, q, ql, from, 1, out, sizeof out);
+	CHECK_INT(dns_msg_parse(&m, out, n), 0);
+	CHECK_INT(rrset_types(&m), 2);
 	dns_msg_free(&m);
 
 	free(s);
