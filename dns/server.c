@@ -174,20 +174,12 @@ struct reply {
 	const char *ede_text;
 };
 
-static void make_cookie(struct dns_server *s, const struct dns_msg *m, const struct sockaddr *from,
-	struct reply *r)
+/* RFC 9018 hash: SipHash-2-4 over client cookie, version, reserved, time and client IP. */
+static void cookie_hash(const struct dns_server *s, const uint8_t *c16, const struct sockaddr *from,
+	uint8_t out[8])
 {
-	/* RFC 9018: version 1, reserved, 32-bit timestamp, SipHash-2-4 of the rest + client IP */
-	uint8_t in[8 + 8 + 16], *c = r->opt_data;
-	uint32_t now = (uint32_t)time(NULL);
-	memcpy(c, m->edns.cookie, 8);
-	c[8] = 1;
-	c[9] = c[10] = c[11] = 0;
-	c[12] = (uint8_t)(now >> 24);
-	c[13] = (uint8_t)(now >> 16);
-	c[14] = (uint8_t)(now >> 8);
-	c[15] = (uint8_t)now;
-	memcpy(in, c, 16);
+	uint8_t in[8 + 8 + 16];
+	memcpy(in, c16, 16);
 	size_t il = 16;
 	if (from && from->sa_family == AF_INET) {
 		memcpy(in + il, &((const struct sockaddr_in *)from)->sin_addr, 4);
@@ -196,7 +188,39 @@ static void make_cookie(struct dns_server *s, const struct dns_msg *m, const str
 		memcpy(in + il, &((const struct sockaddr_in6 *)from)->sin6_addr, 16);
 		il += 16;
 	}
-	crypto_shorthash(c + 16, in, il, s->cookie_secret);
+	crypto_shorthash(out, in, il, s->cookie_secret);
+}
+
+/* Is the server cookie in the query one of ours, made within the last hour (RFC 9018 4.3)? */
+static int cookie_valid(const struct dns_server *s, const struct dns_msg *m, const struct sockaddr *from)
+{
+	const uint8_t *c = m->edns.cookie;
+	if (!m->edns.has_cookie || m->edns.cookie_len != 24 || c[8] != 1)
+		return 0;
+	uint32_t t = (uint32_t)c[12] << 24 | (uint32_t)c[13] << 16 | (uint32_t)c[14] << 8 | c[15];
+	uint32_t now = (uint32_t)time(NULL);
+	int32_t age = (int32_t)(now - t);
+	if (age > 3600 || age < -300)
+		return 0;
+	uint8_t h[8];
+	cookie_hash(s, c, from, h);
+	return tb_memeq_ct(h, c + 16, 8) == 0;
+}
+
+static void make_cookie(struct dns_server *s, const struct dns_msg *m, const struct sockaddr *from,
+	struct reply *r)
+{
+	/* RFC 9018: version 1, reserved, 32-bit timestamp, SipHash-2-4 of the rest + client IP */
+	uint8_t *c = r->opt_data;
+	uint32_t now = (uint32_t)time(NULL);
+	memcpy(c, m->edns.cookie, 8);
+	c[8] = 1;
+	c[9] = c[10] = c[11] = 0;
+	c[12] = (uint8_t)(now >> 24);
+	c[13] = (uint8_t)(now >> 16);
+	c[14] = (uint8_t)(now >> 8);
+	c[15] = (uint8_t)now;
+	cookie_hash(s, c, from, c + 16);
 	r->opts[r->n_opts].code = DNS_OPT_COOKIE;
 	r->opts[r->n_opts].len = 24;
 	r->opts[r->n_opts].data = c;
@@ -301,6 +325,13 @@ size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 			goto done;
 		tsig_ok = 1;
 		reserve = (size_t)dns_name_len(tctx.key->name, DNS_NAME_MAX) + 80;
+	}
+	if (m.n_qd == 0 && r.edns && m.edns.has_cookie && m.edns.version == 0 &&
+		!m.n_rr[DNS_SEC_ANSWER] && !m.n_rr[DNS_SEC_AUTHORITY]) {
+		/* RFC 7873 5.4: a query for a server cookie only */
+		len = error_reply(s, &m, &r, rflags,
+			cookie_valid(s, &m, from) ? DNS_RCODE_NOERROR : DNS_RCODE_BADCOOKIE, out, outcap);
+		goto done;
 	}
 	if (m.n_qd != 1 || m.n_rr[DNS_SEC_ANSWER] || m.n_rr[DNS_SEC_AUTHORITY]) {
 		s->stats.formerr++;

@@ -398,6 +398,38 @@ static void test_server_qa(void)
 	CHECK(!(m.edns.flags & DNS_EDNS_DO));
 	dns_msg_free(&m);
 
+	/* RFC 7873 5.4: QDCOUNT 0 with a COOKIE asks for a server cookie: BADCOOKIE
+	 * with a fresh one, then NOERROR once it comes back; without a cookie FORMERR */
+	struct dns_edns_opt ck = { DNS_OPT_COOKIE, 8, (const uint8_t *)"clientck" };
+	ql = qa_query(q, NULL, 0, 0, &ck, 1);
+	n = dns_server_answer(s, q, ql, from, 0, out, sizeof out);
+	CHECK_INT(dns_msg_parse(&m, out, n), 0);
+	CHECK_INT(m.n_qd, 0);
+	CHECK_INT(m.edns.ext_rcode << 4 | DNS_RCODE(m.flags), DNS_RCODE_BADCOOKIE);
+	CHECK(m.edns.has_cookie && m.edns.cookie_len == 24);
+	uint8_t full[24];
+	memcpy(full, m.edns.cookie, sizeof full);
+	dns_msg_free(&m);
+	ck.len = 24;
+	ck.data = full;
+	ql = qa_query(q, NULL, 0, 0, &ck, 1);
+	n = dns_server_answer(s, q, ql, from, 0, out, sizeof out);
+	CHECK_INT(dns_msg_parse(&m, out, n), 0);
+	CHECK_INT(m.edns.ext_rcode << 4 | DNS_RCODE(m.flags), DNS_RCODE_NOERROR);
+	CHECK(m.edns.has_cookie && m.edns.cookie_len == 24);
+	dns_msg_free(&m);
+	full[20] ^= 1; /* a server cookie we did not make */
+	ql = qa_query(q, NULL, 0, 0, &ck, 1);
+	n = dns_server_answer(s, q, ql, from, 0, out, sizeof out);
+	CHECK_INT(dns_msg_parse(&m, out, n), 0);
+	CHECK_INT(m.edns.ext_rcode << 4 | DNS_RCODE(m.flags), DNS_RCODE_BADCOOKIE);
+	dns_msg_free(&m);
+	ql = qa_query(q, NULL, 0, 0, NULL, 0);
+	n = dns_server_answer(s, q, ql, from, 0, out, sizeof out);
+	CHECK_INT(dns_msg_parse(&m, out, n), 0);
+	CHECK_INT(DNS_RCODE(m.flags), DNS_RCODE_FORMERR);
+	dns_msg_free(&m);
+
 	/* RFC 8482: ANY over UDP gets one RRset (the apex has SOA and NS); TCP gets all */
 	ql = qa_query(q, "example.test.", DNS_T_ANY, 0, NULL, 0);
 	n = dns_server_answer(s, q, ql, from, 0, out, sizeof out);
