@@ -348,6 +348,7 @@ struct dns_node {
 	uint32_t hash;         /* dns_name_hash (case-insensitive) */
 	struct dns_rrset *rrsets;
 	struct dns_node *hnext;
+	uint32_t children;     /* nodes directly below this one */
 };
 
 struct dns_zone {

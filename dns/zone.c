@@ -111,8 +111,8 @@ static int get_node(struct dns_zone *z, const uint8_t *name, struct dns_node **o
 	}
 	if (z->nnodes >= DNS_ZONE_NODES_MAX)
 		return TB_ERR_TOO_LARGE;
+	struct dns_node *parent = NULL;
 	if (dns_name_labels(name) > z->origin_labels) {
-		struct dns_node *parent;
 		int err = get_node(z, dns_name_skip(name, 1), &parent);
 		if (err)
 			return err;
@@ -131,8 +131,36 @@ static int get_node(struct dns_zone *z, const uint8_t *name, struct dns_node **o
 	n->hnext = z->buckets[b];
 	z->buckets[b] = n;
 	z->nnodes++;
+	if (parent)
+		parent->children++;
 	*out = n;
 	return 0;
+}
+
+/*
+ * Removes n if it holds no data and has no children, then its parent likewise,
+ * up to (not including) the apex: a name whose last record is deleted no
+ * longer exists, so it neither answers NODATA nor hides a wildcard.
+ */
+static void prune(struct dns_zone *z, struct dns_node *n)
+{
+	while (n && n != z->apex && !n->rrsets && n->children == 0) {
+		struct dns_node **pp = &z->buckets[n->hash & (z->nbuckets - 1)];
+		while (*pp && *pp != n)
+			pp = &(*pp)->hnext;
+		if (!*pp)
+			return;
+		*pp = n->hnext;
+		z->nnodes--;
+		struct dns_node *parent = NULL;
+		if (dns_name_labels(n->name) > z->origin_labels)
+			parent = dns_zone_find(z, dns_name_skip(n->name, 1));
+		free(n->name);
+		free(n);
+		if (parent && parent->children)
+			parent->children--;
+		n = parent;
+	}
 }
 
 int dns_zone_new(struct dns_zoneset *zs, const uint8_t *origin, struct dns_zone **out)
@@ -268,6 +296,7 @@ int dns_zone_del_rr(struct dns_zone *z, const uint8_t *owner, uint16_t type, con
 			rs = next;
 		}
 		n->rrsets = NULL;
+		prune(z, n);
 		return 0;
 	}
 	struct dns_rrset *rs = dns_node_rrset(n, type);
@@ -277,6 +306,7 @@ int dns_zone_del_rr(struct dns_zone *z, const uint8_t *owner, uint16_t type, con
 		unlink_rrset(n, rs);
 		z->nrecords -= rs->n;
 		free_rrset(rs);
+		prune(z, n);
 		return 0;
 	}
 	for (size_t i = 0; i < rs->n; i++) {
@@ -288,6 +318,7 @@ int dns_zone_del_rr(struct dns_zone *z, const uint8_t *owner, uint16_t type, con
 			if (rs->n == 0) {
 				unlink_rrset(n, rs);
 				free_rrset(rs);
+				prune(z, n);
 			}
 			return 0;
 		}

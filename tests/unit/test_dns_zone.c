@@ -231,6 +231,44 @@ static void test_edit(void)
 	CHECK_INT(dns_zone_add_rr(z, &badlen), TB_ERR_INVALID);
 	struct dns_rr soa = { web, DNS_T_SOA, DNS_C_IN, 60, a2, 4 };
 	CHECK_INT(dns_zone_add_rr(z, &soa), TB_ERR_INVALID);
+
+	/* A name whose last record goes no longer exists: no NODATA left behind, and
+	 * the wildcard covers it (and its parent) again, as after a dns-01 cleanup. */
+	uint8_t ch[DNS_NAME_MAX], host[DNS_NAME_MAX];
+	name("_acme-challenge.host.wild.example.test.", ch);
+	name("host.wild.example.test.", host);
+	struct dns_rr txt = { ch, DNS_T_TXT, DNS_C_IN, 60, (const uint8_t *)"\1t", 2 };
+	size_t nodes = z->nnodes;
+	CHECK_INT(dns_zone_add_rr(z, &txt), 0);
+	struct dns_lookup lk;
+	dns_zone_lookup(z, host, DNS_T_A, &lk);
+	CHECK_INT(lk.n_an, 0); /* an empty non-terminal now */
+	CHECK_INT(dns_zone_del_rr(z, ch, DNS_T_TXT, (const uint8_t *)"\1t", 2), 0);
+	CHECK_INT(z->nnodes, nodes);
+	dns_zone_lookup(z, host, DNS_T_A, &lk);
+	CHECK_INT(lk.rcode, DNS_RCODE_NOERROR);
+	CHECK_INT(lk.n_an, 1);
+	CHECK(lk.wildcard);
+	dns_zone_lookup(z, ch, DNS_T_A, &lk);
+	CHECK_INT(lk.n_an, 1);
+	/* the same through a whole-RRset and a whole-name delete */
+	CHECK_INT(dns_zone_add_rr(z, &txt), 0);
+	CHECK_INT(dns_zone_del_rr(z, ch, DNS_T_TXT, NULL, 0), 0);
+	CHECK_INT(z->nnodes, nodes);
+	CHECK_INT(dns_zone_add_rr(z, &txt), 0);
+	CHECK_INT(dns_zone_del_rr(z, ch, DNS_T_ANY, NULL, 0), 0);
+	CHECK_INT(z->nnodes, nodes);
+	/* a name that still has children stays as an empty non-terminal */
+	uint8_t abc[DNS_NAME_MAX], bc[DNS_NAME_MAX];
+	name("a.b.c.example.test.", abc);
+	name("b.c.example.test.", bc);
+	struct dns_rr bctxt = { bc, DNS_T_TXT, DNS_C_IN, 60, (const uint8_t *)"\1t", 2 };
+	CHECK_INT(dns_zone_add_rr(z, &bctxt), 0);
+	CHECK_INT(dns_zone_del_rr(z, bc, DNS_T_TXT, NULL, 0), 0);
+	CHECK(dns_zone_find(z, bc) != NULL);
+	dns_zone_lookup(z, bc, DNS_T_A, &lk);
+	CHECK_INT(lk.rcode, DNS_RCODE_NOERROR);
+	CHECK(dns_zone_find(z, abc) != NULL);
 }
 
 /* Builds a query message. */
