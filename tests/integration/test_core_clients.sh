@@ -23,7 +23,11 @@ pass=0
 ok() { pass=$((pass + 1)); echo "ok: $*"; }
 t0=$(date +%s)
 
-command -v wget >/dev/null 2>&1 || { apt-get install -y wget >/dev/null 2>&1 || true; }
+if ! command -v wget >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo -n"
+  $SUDO apt-get install -y -qq wget >/dev/null 2>&1 ||
+    { $SUDO apt-get update -qq >/dev/null 2>&1 && $SUDO apt-get install -y -qq wget >/dev/null 2>&1; } || true
+fi
 
 # Free loopback ports: two IPv4 listeners (TLS, plain), one IPv6 TLS listener.
 read -r P_TLS P_HTTP P_TLS6 < <(python3 - <<'PY'
