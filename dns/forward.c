@@ -168,8 +168,23 @@ struct dns_cache_entry *dns_cache_entry_from_msg(const struct dns_msg *m, const 
 		return NULL;
 	}
 	int negative = rcode == DNS_RCODE_NXDOMAIN || m->n_rr[DNS_SEC_ANSWER] == 0;
-	if (negative)
+	if (negative) {
 		ttl = have_soa ? (neg < DNS_CACHE_NEG_TTL_MAX ? neg : DNS_CACHE_NEG_TTL_MAX) : 0;
+		/* RFC 2308 3, 5: the records of a negative answer (the SOA above all) go out
+		 * with the negative TTL, which then counts down */
+		for (size_t o = 0; o + 2 <= b.len;) {
+			size_t ol = b.p[o + 1];
+			uint8_t *f = b.p + o + 2 + ol;
+			uint32_t t = (uint32_t)rd16(f + 4) << 16 | rd16(f + 6);
+			if (t > ttl) {
+				f[4] = (uint8_t)(ttl >> 24);
+				f[5] = (uint8_t)(ttl >> 16);
+				f[6] = (uint8_t)(ttl >> 8);
+				f[7] = (uint8_t)ttl;
+			}
+			o += 2 + ol + 10 + rd16(f + 8);
+		}
+	}
 	*ttl_out = ttl;
 	struct dns_cache_entry *e = calloc(1, sizeof *e + b.len);
 	if (!e) {

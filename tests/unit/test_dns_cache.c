@@ -149,6 +149,20 @@ static void test_served_ttl(void)
 	CHECK_INT(m.edns.opts[0].code, DNS_OPT_EDE);
 	dns_msg_free(&m);
 	free(e);
+
+	/* a cached negative answer: the SOA goes out with the negative TTL left
+	 * (min(SOA TTL, MINIMUM) counting down), not the SOA's own TTL (RFC 2308 3, 5) */
+	e = entry("nx.example.", DNS_RCODE_NXDOMAIN, -1, 3600, 5, 20000, &ttl);
+	CHECK_INT(ttl, 5);
+	cl.edns = 0;
+	n = dns_fwd_answer(s, &cl, e, 0, 0xffff, NULL, 20000 + 2000, out, sizeof out);
+	CHECK_INT(dns_msg_parse(&m, out, n), 0);
+	CHECK_INT(DNS_RCODE(m.flags), DNS_RCODE_NXDOMAIN);
+	CHECK_INT(m.n_rr[DNS_SEC_AUTHORITY], 1);
+	CHECK_INT(m.rr[0].type, DNS_T_SOA);
+	CHECK_INT(m.rr[0].ttl, 3);
+	dns_msg_free(&m);
+	free(e);
 	free(s);
 }
 
