@@ -113,7 +113,8 @@ stop
 
 start
 expect "added record survives a restart" "$(q keep.lab.test TXT)" '^"survives"$'
-expect "deleted record stays deleted" "$(dig @127.0.0.1 -p "$port" other.lab.test A)" 'ANSWER: 0,'
+# the name is gone with its last record, so the lab wildcard answers for it again
+expect "deleted record stays deleted (the wildcard answers again)" "$(q other.lab.test A)" '^127\.0\.0\.1$'
 expect "serial survives a restart" "$(serial)" "^$before\$"
 expect "lab key is the same after a restart" "$(cat "$tmp/data/lab.test.tsig")" "^$(printf '%s' "$KEY" | sed 's/[+/]/./g')\$"
 out=$(upd "$KEY" "update add again.lab.test. 60 A 192.0.2.8")
