@@ -543,6 +543,27 @@ def protocol():
     print("protocol: %d groups passed" % PASSED)
 
 
+def strict():
+    """Run against a CA with policy = "strict" and no resolver."""
+    start_http01()
+    c = Client()
+    c.register()
+    no = c.dir["newOrder"]
+    r = c.post(no, {"identifiers": [{"type": "ip", "value": "127.0.0.1"}], "profile": "shortlived"})
+    expect(r, "rejectedIdentifier", "loopback IP under the strict policy")
+    r = c.post(no, {"identifiers": [{"type": "dns", "value": "s.lab.test"}]})
+    check(r.status == 201, "order under strict policy")
+    a = c.post(r.json["authorizations"][0], None).json
+    ch = [x for x in a["challenges"] if x["type"] == "http-01"][0]
+    TOKENS[ch["token"]] = ch["token"] + "." + c.key.thumbprint()
+    c.post(ch["url"], {})
+    a = poll(c, r.json["authorizations"][0], ("valid", "invalid"))
+    check(a.json["status"] == "invalid", "strict policy validated a lab name via the loopback fallback")
+    err = [x for x in a.json["challenges"] if x["type"] == "http-01"][0]["error"]["type"]
+    check(err.rsplit(":", 1)[-1] in ("dns", "connection"), "strict: error %s" % err)
+    ok("strict policy: loopback IP identifiers refused, no 127.0.0.1 fallback for lab names (%s)" % err.rsplit(":", 1)[-1])
+
+
 def bench(n, conc):
     start_http01()
     clients = [Client() for _ in range(conc)]
@@ -583,5 +604,7 @@ def bench(n, conc):
 if __name__ == "__main__":
     if sys.argv[1] == "protocol":
         protocol()
+    elif sys.argv[1] == "strict":
+        strict()
     elif sys.argv[1] == "bench":
         bench(int(sys.argv[2]), int(sys.argv[3]))

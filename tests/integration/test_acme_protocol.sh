@@ -45,3 +45,31 @@ ACME_DIR="https://127.0.0.1:$https_port/dir" ACME_CA="$work/root.pem" HTTP01_POR
 kill -TERM "$pid"; wait "$pid" || fail "trustbox exited non-zero"
 pid=""
 echo "ok: clean stop"
+
+# Configuration errors name the option.
+printf 'core { data_dir = "%s/data2" }\nacme { default_profile = "nope" }\n' "$work" > bad.lua
+set +e
+"$TRUSTBOX" run -c bad.lua > /dev/null 2> bad.err; rc=$?
+set -e
+[ "$rc" = 2 ] || fail "bad acme config: exit $rc, want 2"
+grep -q 'acme.default_profile' bad.err || fail "config error does not name the option: $(cat bad.err)"
+echo "ok: configuration error names acme.default_profile"
+
+# The strict policy, on a fresh CA without a resolver.
+cat > strict.lua <<LUA
+core { data_dir = "$work/data3" }
+listen { name = "https", address = "127.0.0.1", port = $https_port, tls = true }
+dns { enabled = false }
+acme { http01_port = $http01_port, policy = "strict" }
+LUA
+"$TRUSTBOX" root -c strict.lua > root3.pem || fail "trustbox root (strict)"
+"$TRUSTBOX" run -c strict.lua > run.out 2> run.err &
+pid=$!
+for _ in $(seq 50); do
+  curl -sf --cacert root3.pem "https://127.0.0.1:$https_port/dir" > /dev/null 2>&1 && break
+  sleep 0.2
+done
+ACME_DIR="https://127.0.0.1:$https_port/dir" ACME_CA="$work/root3.pem" HTTP01_PORT=$http01_port \
+  python3 -W ignore "${TB_SOURCE_DIR:-$(dirname "$0")/../..}/tests/integration/test_acme_client.py" strict || fail "strict checks"
+kill -TERM "$pid"; wait "$pid" || fail "trustbox exited non-zero (strict)"
+pid=""
