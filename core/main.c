@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -183,22 +184,35 @@ static void close_signals(struct app *app)
 	uv_close((uv_handle_t *)&app->sig_hup, NULL);
 }
 
-static void on_http_stopped(void *arg)
-{
-	struct app *app = arg;
-	TB_INFO("core", "stopped");
-	close_signals(app);
-}
-
+/*
+ * Stop order: the HTTP server first (no new requests; in-flight ones finish
+ * within core.shutdown_grace_ms, while the subsystems still run to answer
+ * them, e.g. a CT submission waiting for its batch commit), then every
+ * subsystem in reverse start order, then the signal handles; the loop then
+ * ends and the store commits what is queued when it closes.
+ */
 static void on_subsystem_stopped(void *arg)
 {
 	struct app *app = arg;
 	if (--app->pending_stops > 0)
 		return;
-	if (app->core.http)
-		tb_http_server_stop(app->core.http, on_http_stopped, app);
-	else
-		on_http_stopped(app);
+	TB_INFO("core", "stopped");
+	close_signals(app);
+}
+
+static void on_http_stopped(void *arg)
+{
+	struct app *app = arg;
+	/* One extra count so that synchronous done calls cannot finish early. */
+	app->pending_stops = 1;
+	for (int i = 7; i >= 0; i--) {
+		const struct tb_subsystem *s = subsystems[i];
+		if (!s || !app->started[i] || !s->stop)
+			continue;
+		app->pending_stops++;
+		s->stop(app->state[i], on_subsystem_stopped, app);
+	}
+	on_subsystem_stopped(app);
 }
 
 static void begin_stop(struct app *app)
@@ -207,16 +221,10 @@ static void begin_stop(struct app *app)
 		return;
 	app->stopping = 1;
 	TB_INFO("core", "stopping");
-	/* One extra count so that synchronous done calls cannot finish early. */
-	app->pending_stops = 1;
-	for (int i = 7; i >= 0; i--) {
-		const struct tb_subsystem *s = i < 8 ? subsystems[i] : NULL;
-		if (!s || !app->started[i] || !s->stop)
-			continue;
-		app->pending_stops++;
-		s->stop(app->state[i], on_subsystem_stopped, app);
-	}
-	on_subsystem_stopped(app);
+	if (app->core.http)
+		tb_http_server_stop(app->core.http, on_http_stopped, app);
+	else
+		on_http_stopped(app);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -690,9 +698,20 @@ static int cmd_subsystem(int idx, int argc, char **argv)
 	return rc;
 }
 
+/* Debian's soft limit of 1024 descriptors is below the HTTP server's connection cap plus everything else. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 	if (sodium_init() < 0) {
 		fprintf(stderr, "trustbox: cannot initialise libsodium\n");
 		return EXIT_RUNTIME;

@@ -9,7 +9,7 @@ BUILD_PKGS=(build-essential cmake pkg-config libuv1-dev libsqlite3-dev libmbedtl
 # Real clients and peers the tests drive, and the tools that build the fuzzers.
 TEST_PKGS=(curl ca-certificates clang libclang-rt-14-dev nodejs npm bind9-dnsutils knot-dnsutils
   certbot python3-certbot-dns-rfc2136 lego golang-go golang-golang-x-mod-dev certspotter openssl
-  sqlite3 iproute2)
+  sqlite3 iproute2 wget)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--test" ]; then
