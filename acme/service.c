@@ -2149,20 +2149,24 @@ static int renewal_info(struct rq *r, const char *certid)
 	char serial[2 * ACME_ARI_MAX_SERIAL + 1] = "";
 	for (size_t i = 0; i < cid.serial_len; i++)
 		snprintf(serial + 2 * i, 3, "%02x", cid.serial[i]);
-	sqlite3_stmt *st = q_prep(r->s, "SELECT not_before, not_after, revoked_at FROM acme_certificates WHERE serial = ?1"
-		" AND status = 'issued'", 1, serial);
-	if (!st || sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		return problem_status(r, 404, ACME_PROB_MALFORMED, "Certificate not found");
+	sqlite3_stmt *st = q_prep(r->s, "SELECT not_before, not_after, revoked_at, der_chain FROM acme_certificates"
+		" WHERE serial = ?1 AND status = 'issued'", 1, serial);
+	int found = st && sqlite3_step(st) == SQLITE_ROW;
+	int64_t nb = found ? sqlite3_column_int64(st, 0) : 0, na = found ? sqlite3_column_int64(st, 1) : 0;
+	int revoked = found && !col_null(st, 2);
+	if (found) {
+		/* The CertID's AKI must be the one in the certificate we issued (the leaf leads the chain). */
+		const uint8_t *d = sqlite3_column_blob(st, 3);
+		size_t dl = (size_t)sqlite3_column_bytes(st, 3), leaf = 0;
+		if (d && dl > 4 && d[0] == 0x30 && d[1] == 0x82)
+			leaf = 4 + (((size_t)d[2] << 8) | d[3]);
+		struct acme_cert_id mine;
+		found = leaf && leaf <= dl && acme_ari_cert_id_from_der(d, leaf, &mine) == 0 &&
+			mine.aki_len == cid.aki_len && memcmp(mine.aki, cid.aki, cid.aki_len) == 0;
 	}
-	int64_t nb = sqlite3_column_int64(st, 0), na = sqlite3_column_int64(st, 1);
-	int revoked = !col_null(st, 2);
 	sqlite3_finalize(st);
-	/* The AKI must be the intermediate's. */
-	struct acme_cert_id mine;
-	if (acme_ari_cert_id_from_der(r->s->core->ca->intermediate.raw.p, r->s->core->ca->intermediate.raw.len, &mine) == 0) {
-		/* the intermediate's own AKI is the root's; compare against the leaf's AKI = intermediate SKI instead */
-	}
+	if (!found)
+		return problem_status(r, 404, ACME_PROB_MALFORMED, "Certificate not found");
 	int64_t life = na - nb, start, end;
 	if (revoked) {
 		start = acme_now() - 86400;

@@ -444,6 +444,7 @@ def protocol():
     r = request("GET", c.dir["renewalInfo"] + "/" + cid)
     check(r.status == 200 and r.h("Retry-After") and "suggestedWindow" in r.json, "renewalInfo: %d %s" % (r.status, r.body))
     check(request("GET", c.dir["renewalInfo"] + "/notacertid").status == 400, "renewalInfo malformed")
+    check(request("GET", c.dir["renewalInfo"] + "/AAAAAAAA." + cid.split(".")[1]).status == 404, "renewalInfo with another AKI")
     _, pem4, _ = issue(c, ["one.lab.test", "two.lab.test"], replaces=cid)
     r = c.post(no, {"identifiers": [{"type": "dns", "value": "one.lab.test"}], "replaces": cid})
     expect(r, "alreadyReplaced", "second replacement", 409)
