@@ -1542,6 +1542,7 @@ static int blob_hex(struct tb_bytes *out, const uint8_t *p, size_t n)
 static const char oid_ct_poison[] = "\x2b\x06\x01\x04\x01\xd6\x79\x02\x04\x03";
 static const char oid_ct_scts[] = "\x2b\x06\x01\x04\x01\xd6\x79\x02\x04\x02";
 #define ACME_MAX_SCT 1024        /* bytes of one SCT accepted from a log */
+#define ACME_NO_CRL_BELOW (7 * 86400) /* profiles at most this long carry no CRL distribution point */
 
 /*
  * Signs the leaf (or, with precert, the precertificate with the poison
@@ -1569,19 +1570,29 @@ static int sign_leaf(struct rq *r, int precert)
 		tb_bytes_free(&san);
 		return TB_ERR_INVALID;
 	}
-	struct tb_cert_ext ext[1];
+	struct tb_cert_ext ext[2];
 	size_t n_ext = 0;
+	struct tb_bytes crldp = { 0 };
+	if (pr->validity > ACME_NO_CRL_BELOW) {
+		/* cRLDistributionPoints: <base><prefix>crl (short-lived certificates go without, as Let's Encrypt's). */
+		char *url = url_of(r, "crl");
+		if (!url || acme_crldp_ext(url, &crldp)) {
+			tb_bytes_free(&san);
+			tb_bytes_free(&crldp);
+			return TB_ERR_NOMEM;
+		}
+		static const char oid_crldp[] = "\x55\x1d\x1f";
+		ext[n_ext++] = (struct tb_cert_ext){ oid_crldp, 3, 0, tb_bytes_buf(&crldp) };
+	}
 	if (precert) {
-		ext[0] = (struct tb_cert_ext){ oid_ct_poison, sizeof oid_ct_poison - 1, 1, TB_BUF("\x05\x00", 2) };
-		n_ext = 1;
+		ext[n_ext++] = (struct tb_cert_ext){ oid_ct_poison, sizeof oid_ct_poison - 1, 1, TB_BUF("\x05\x00", 2) };
 	} else if (r->scts.len) {
 		/* SignedCertificateTimestampList (TLS encoding) inside an OCTET STRING. */
 		struct tb_bytes inner = { 0 };
 		tb_bytes_vec(&inner, 2, r->scts.p, r->scts.len);
 		tb_der_tlv(&sctlist, 0x04, inner.p, inner.len);
 		tb_bytes_free(&inner);
-		ext[0] = (struct tb_cert_ext){ oid_ct_scts, sizeof oid_ct_scts - 1, 0, tb_bytes_buf(&sctlist) };
-		n_ext = 1;
+		ext[n_ext++] = (struct tb_cert_ext){ oid_ct_scts, sizeof oid_ct_scts - 1, 0, tb_bytes_buf(&sctlist) };
 	}
 	struct tb_buf sanb = tb_bytes_buf(&san);
 	struct tb_buf serial = TB_BUF(r->serial, SERIAL_BYTES);
@@ -1611,6 +1622,7 @@ static int sign_leaf(struct rq *r, int precert)
 			&s->core->ca->intermediate, precert ? NULL : &r->pem, &r->der);
 	tb_bytes_free(&san);
 	tb_bytes_free(&sctlist);
+	tb_bytes_free(&crldp);
 	return err;
 }
 
@@ -2204,6 +2216,20 @@ static int acme_handler(struct tb_http_request *req, void *arg)
 		if (!get)
 			return problem_status(r, 405, ACME_PROB_MALFORMED, "Method not allowed");
 		return new_nonce(r);
+	}
+	if (strcmp(rest, "crl") == 0) {
+		if (!get)
+			return problem_status(r, 405, ACME_PROB_MALFORMED, "Method not allowed");
+		struct tb_bytes crl = { 0 };
+		int err = acme_crl_build(s, &crl);
+		if (err) {
+			tb_bytes_free(&crl);
+			return problem(r, ACME_PROB_SERVER_INTERNAL, "could not build the CRL");
+		}
+		tb_http_set_header(req, "Cache-Control", "max-age=60");
+		err = tb_http_respond(req, 200, "application/pkix-crl", crl.p, crl.len);
+		tb_bytes_free(&crl);
+		return err;
 	}
 	if (strncmp(rest, "renewal-info/", 13) == 0) {
 		if (!get)

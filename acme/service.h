@@ -119,6 +119,11 @@ void acme_wjob_free_unsubmitted(struct acme_wjob *j);
 void acme_svc_hold(struct acme_svc *s);
 void acme_svc_release(struct acme_svc *s);
 
+/* The DER CRL of every revoked, unexpired certificate, signed by the intermediate (crl.c). */
+int acme_crl_build(struct acme_svc *s, struct tb_bytes *out);
+/* The cRLDistributionPoints extension value naming url. */
+int acme_crldp_ext(const char *url, struct tb_bytes *out);
+
 int64_t acme_now(void);
 /* Nonzero when name is, or is under, one of the lab domains. */
 int acme_is_lab_name(const struct acme_svc *s, const char *name);

@@ -77,6 +77,20 @@ set -e
 grep -qi 'already revoked' revoke2.out cb/logs/letsencrypt.log || fail "second revoke: no alreadyRevoked"
 ok "certbot revoke, then alreadyRevoked"
 
+openssl x509 -in "$live/cert.pem" -noout -ext crlDistributionPoints | grep -q "URI:https://127.0.0.1:$https_port/acme/crl" \
+  || fail "no CRL distribution point"
+curl -sf --cacert root.pem "https://127.0.0.1:$https_port/acme/crl" -o crl.der || fail "CRL download"
+openssl crl -inform DER -in crl.der -out crl.pem || fail "CRL does not parse"
+openssl crl -in crl.pem -noout -CAfile <(cat root.pem "$live/chain.pem") 2>&1 | grep -q 'verify OK' || fail "CRL signature"
+openssl crl -in crl.pem -noout -text | grep -q 'Key Compromise' || fail "CRL lacks the reason"
+set +e
+openssl verify -crl_check -CAfile root.pem -untrusted "$live/chain.pem" -CRLfile crl.pem "$live/cert.pem" > v.out 2>&1
+set -e
+grep -q 'certificate revoked' v.out || { cat v.out >&2; fail "openssl does not see the revocation"; }
+openssl verify -crl_check -CAfile root.pem -untrusted "$live/chain.pem" -CRLfile crl.pem \
+  "cb/conf/archive/a.lab.test/cert1.pem" > /dev/null 2>&1 || fail "the first (unrevoked) certificate fails the CRL check"
+ok "CRL: distribution point, signed by the intermediate, lists the revoked certificate (keyCompromise)"
+
 kill -TERM "$pid"; wait "$pid" || fail "trustbox exited non-zero"
 pid=""
 ok "clean stop"

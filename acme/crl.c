@@ -1,0 +1,180 @@
+/*
+ * DESIGN: the CA's certificate revocation list (RFC 5280 section 5), built
+ * on request from acme_certificates and signed with the intermediate
+ * (ECDSA P-256, SHA-256). mbedTLS 2.28 has no CRL writer, so the DER is
+ * assembled here: TBSCertList v2 with the intermediate's subject as issuer,
+ * thisUpdate = now, nextUpdate = now + ACME_CRL_NEXT_UPDATE, one entry per
+ * revoked, unexpired certificate (serial, revocation date, reasonCode unless
+ * unspecified), and the authorityKeyIdentifier and cRLNumber extensions.
+ * Also the cRLDistributionPoints extension value for issued certificates.
+ */
+#include "acme/service.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <mbedtls/pk.h>
+#include <mbedtls/sha1.h>
+#include <mbedtls/sha256.h>
+#include <sqlite3.h>
+
+#include "core/ca.h"
+#include "core/error.h"
+#include "core/log.h"
+
+#define ACME_CRL_MAX_ENTRIES 65536
+#define ACME_CRL_NEXT_UPDATE (24 * 3600)
+
+static const uint8_t oid_ecdsa_sha256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02 };
+
+static int utctime(struct tb_bytes *out, int64_t t)
+{
+	char b[16];
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(b, sizeof b, "%y%m%d%H%M%SZ", &tm);
+	return tb_der_tlv(out, 0x17, b, strlen(b));
+}
+
+/* Extension ::= SEQUENCE { extnID, [critical], extnValue OCTET STRING } */
+static int ext(struct tb_bytes *out, const uint8_t *oid, size_t oid_len, const struct tb_bytes *value)
+{
+	struct tb_bytes e = { 0 };
+	tb_bytes_append(&e, oid, oid_len);
+	tb_der_tlv(&e, 0x04, value->p, value->len);
+	int err = e.err ? TB_ERR_NOMEM : tb_der_tlv(out, 0x30, e.p, e.len);
+	tb_bytes_free(&e);
+	return err;
+}
+
+int acme_crldp_ext(const char *url, struct tb_bytes *out)
+{
+	struct tb_bytes uri = { 0 }, full = { 0 }, dpn = { 0 }, dp = { 0 };
+	tb_der_tlv(&uri, 0x86, url, strlen(url));          /* GeneralName uniformResourceIdentifier */
+	tb_der_tlv(&full, 0xa0, uri.p, uri.len);           /* fullName [0] */
+	tb_der_tlv(&dpn, 0xa0, full.p, full.len);          /* distributionPoint [0] */
+	tb_der_tlv(&dp, 0x30, dpn.p, dpn.len);             /* DistributionPoint */
+	int err = uri.err || full.err || dpn.err || dp.err ? TB_ERR_NOMEM : tb_der_tlv(out, 0x30, dp.p, dp.len);
+	tb_bytes_free(&uri);
+	tb_bytes_free(&full);
+	tb_bytes_free(&dpn);
+	tb_bytes_free(&dp);
+	return err;
+}
+
+int acme_crl_build(struct acme_svc *s, struct tb_bytes *out)
+{
+	struct tb_ca *ca = s->core->ca;
+	int64_t now = acme_now();
+	struct tb_bytes entries = { 0 }, tbs = { 0 }, body = { 0 }, exts = { 0 }, t = { 0 };
+	int err = 0;
+	size_t n = 0;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(tb_store_reader(s->core->store), "SELECT serial, revoked_at, revoked_reason FROM"
+			" acme_certificates WHERE revoked_at IS NOT NULL AND not_after > ?1 ORDER BY revoked_at", -1, &st,
+			NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_int64(st, 1, now);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (n == ACME_CRL_MAX_ENTRIES) {
+			TB_WARN("acme", "CRL: more than %d revoked certificates, list truncated", ACME_CRL_MAX_ENTRIES);
+			break;
+		}
+		const char *hex = (const char *)sqlite3_column_text(st, 0);
+		struct tb_bytes sn = { 0 }, e = { 0 };
+		if (!hex || tb_hex_decode(&sn, hex, strlen(hex)) || sn.len == 0 || sn.len > 20) {
+			tb_bytes_free(&sn);
+			continue;
+		}
+		if (sn.p[0] & 0x80) {
+			struct tb_bytes z = { 0 };
+			tb_bytes_u8(&z, 0);
+			tb_bytes_append(&z, sn.p, sn.len);
+			tb_bytes_free(&sn);
+			sn = z;
+		}
+		tb_der_tlv(&e, 0x02, sn.p, sn.len);
+		utctime(&e, sqlite3_column_int64(st, 1));
+		int reason = sqlite3_column_int(st, 2);
+		if (reason > 0 && reason <= 10) {
+			static const uint8_t oid_reason[] = { 0x06, 0x03, 0x55, 0x1d, 0x15 };
+			uint8_t en[3] = { 0x0a, 0x01, (uint8_t)reason };
+			struct tb_bytes v = { 0 }, x = { 0 };
+			tb_bytes_append(&v, en, sizeof en);
+			ext(&x, oid_reason, sizeof oid_reason, &v);
+			tb_der_tlv(&e, 0x30, x.p, x.len);
+			tb_bytes_free(&v);
+			tb_bytes_free(&x);
+		}
+		tb_der_tlv(&entries, 0x30, e.p, e.len);
+		tb_bytes_free(&e);
+		tb_bytes_free(&sn);
+		n++;
+	}
+	sqlite3_finalize(st);
+
+	/* authorityKeyIdentifier: SHA-1 of the intermediate's public key, as mbedTLS computes its SKI. */
+	uint8_t pkbuf[600], ski[20];
+	uint8_t *c = pkbuf + sizeof pkbuf;
+	int pl = mbedtls_pk_write_pubkey(&c, pkbuf, &ca->intermediate.pk);
+	if (pl <= 0 || mbedtls_sha1_ret(c, (size_t)pl, ski))
+		err = TB_ERR_CRYPTO;
+	static const uint8_t oid_aki[] = { 0x06, 0x03, 0x55, 0x1d, 0x23 };
+	static const uint8_t oid_crlnum[] = { 0x06, 0x03, 0x55, 0x1d, 0x14 };
+	struct tb_bytes kid = { 0 }, akiv = { 0 }, num = { 0 }, numv = { 0 }, seq = { 0 };
+	tb_der_tlv(&kid, 0x80, ski, sizeof ski);
+	tb_der_tlv(&akiv, 0x30, kid.p, kid.len);
+	ext(&seq, oid_aki, sizeof oid_aki, &akiv);
+	uint8_t nb[8];
+	for (int i = 0; i < 8; i++)
+		nb[i] = (uint8_t)((uint64_t)now >> (56 - 8 * i));
+	size_t skip = 0;
+	while (skip < 7 && nb[skip] == 0 && !(nb[skip + 1] & 0x80))
+		skip++;
+	tb_der_tlv(&num, 0x02, nb + skip, 8 - skip);
+	tb_bytes_append(&numv, num.p, num.len);
+	ext(&seq, oid_crlnum, sizeof oid_crlnum, &numv);
+	tb_der_tlv(&t, 0x30, seq.p, seq.len);
+	tb_der_tlv(&exts, 0xa0, t.p, t.len);
+	tb_bytes_free(&kid);
+	tb_bytes_free(&akiv);
+	tb_bytes_free(&num);
+	tb_bytes_free(&numv);
+	tb_bytes_free(&seq);
+	tb_bytes_free(&t);
+
+	static const uint8_t v2[] = { 0x02, 0x01, 0x01 };
+	tb_bytes_append(&body, v2, sizeof v2);
+	tb_der_tlv(&body, 0x30, oid_ecdsa_sha256, sizeof oid_ecdsa_sha256);
+	tb_bytes_append(&body, ca->intermediate.subject_raw.p, ca->intermediate.subject_raw.len);
+	utctime(&body, now);
+	utctime(&body, now + ACME_CRL_NEXT_UPDATE);
+	if (entries.len)
+		tb_der_tlv(&body, 0x30, entries.p, entries.len);
+	tb_bytes_append(&body, exts.p, exts.len);
+	tb_der_tlv(&tbs, 0x30, body.p, body.len);
+	tb_bytes_free(&entries);
+	tb_bytes_free(&exts);
+	tb_bytes_free(&body);
+	if (!err && tbs.err)
+		err = TB_ERR_NOMEM;
+
+	uint8_t hash[32], sig[MBEDTLS_PK_SIGNATURE_MAX_SIZE + 1];
+	size_t sl = 0;
+	if (!err && (mbedtls_sha256_ret(tbs.p, tbs.len, hash, 0) ||
+		    mbedtls_pk_sign(&ca->intermediate_key, MBEDTLS_MD_SHA256, hash, sizeof hash, sig + 1, &sl, tb_ca_rng, NULL)))
+		err = TB_ERR_CRYPTO;
+	if (!err) {
+		sig[0] = 0; /* unused bits of the BIT STRING */
+		struct tb_bytes all = { 0 };
+		tb_bytes_append(&all, tbs.p, tbs.len);
+		tb_der_tlv(&all, 0x30, oid_ecdsa_sha256, sizeof oid_ecdsa_sha256);
+		tb_der_tlv(&all, 0x03, sig, sl + 1);
+		err = all.err ? TB_ERR_NOMEM : tb_der_tlv(out, 0x30, all.p, all.len);
+		tb_bytes_free(&all);
+	}
+	tb_bytes_free(&tbs);
+	return err;
+}
