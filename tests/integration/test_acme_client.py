@@ -174,8 +174,10 @@ class Client:
         self.nonce = r.h("Replay-Nonce")
         return r
 
+    RETRIES = 5
+
     def post(self, url, payload, **kw):
-        for _ in range(5):
+        for _ in range(self.RETRIES):
             r = self.post_raw(url, self.jws(url, payload, **kw))
             if r.ptype() != "badNonce" or "nonce" in kw:
                 return r
@@ -565,6 +567,30 @@ def strict():
     ok("strict policy: loopback IP identifiers refused, no 127.0.0.1 fallback for lab names (%s)" % err.rsplit(":", 1)[-1])
 
 
+def lab():
+    """Run against a CA with lab_always_valid, lab_reject_nonce_fraction = 0.3, lab_validation_delay_ms = 300."""
+    Client.RETRIES = 20
+    c = Client()
+    rejected = 0
+    for _ in range(30):
+        r = c.post_raw(c.dir["newAccount"],
+                       c.jws(c.dir["newAccount"], {"onlyReturnExisting": True}, use_jwk=True))
+        rejected += r.ptype() == "badNonce"
+    check(1 <= rejected <= 22, "lab nonce rejection: %d of 30" % rejected)
+    c.register()
+    r = c.post(c.dir["newOrder"], {"identifiers": [{"type": "dns", "value": "nobody-serves-this.lab.test"}]})
+    check(r.status == 201, "lab order")
+    az = r.json["authorizations"][0]
+    a = c.post(az, None).json
+    ch = [x for x in a["challenges"] if x["type"] == "http-01"][0]
+    t0 = time.time()
+    c.post(ch["url"], {})
+    check(c.post(az, None).json["status"] == "pending", "lab delay: validated at once")
+    a = poll(c, az, ("valid", "invalid"))
+    check(a.json["status"] == "valid" and time.time() - t0 >= 0.3, "lab_always_valid / delay: %s" % a.body[:200])
+    ok("lab switches: %d of 30 good nonces refused, validation delayed, every challenge valid" % rejected)
+
+
 def bench(n, conc):
     start_http01()
     clients = [Client() for _ in range(conc)]
@@ -605,6 +631,8 @@ def bench(n, conc):
 if __name__ == "__main__":
     if sys.argv[1] == "protocol":
         protocol()
+    elif sys.argv[1] == "lab":
+        lab()
     elif sys.argv[1] == "strict":
         strict()
     elif sys.argv[1] == "bench":

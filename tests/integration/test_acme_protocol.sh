@@ -73,3 +73,22 @@ ACME_DIR="https://127.0.0.1:$https_port/dir" ACME_CA="$work/root3.pem" HTTP01_PO
   python3 -W ignore "${TB_SOURCE_DIR:-$(dirname "$0")/../..}/tests/integration/test_acme_client.py" strict || fail "strict checks"
 kill -TERM "$pid"; wait "$pid" || fail "trustbox exited non-zero (strict)"
 pid=""
+
+# The lab switches.
+cat > lab.lua <<LUA
+core { data_dir = "$work/data4" }
+listen { name = "https", address = "127.0.0.1", port = $https_port, tls = true }
+dns { enabled = false }
+acme { lab_always_valid = true, lab_reject_nonce_fraction = 0.3, lab_validation_delay_ms = 300 }
+LUA
+"$TRUSTBOX" root -c lab.lua > root4.pem || fail "trustbox root (lab)"
+"$TRUSTBOX" run -c lab.lua > run.out 2> run.err &
+pid=$!
+for _ in $(seq 50); do
+  curl -sf --cacert root4.pem "https://127.0.0.1:$https_port/dir" > /dev/null 2>&1 && break
+  sleep 0.2
+done
+ACME_DIR="https://127.0.0.1:$https_port/dir" ACME_CA="$work/root4.pem" \
+  python3 -W ignore "${TB_SOURCE_DIR:-$(dirname "$0")/../..}/tests/integration/test_acme_client.py" lab || fail "lab checks"
+kill -TERM "$pid"; wait "$pid" || fail "trustbox exited non-zero (lab)"
+pid=""
