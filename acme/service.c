@@ -1292,10 +1292,21 @@ static int check_replaces(struct rq *r, const char *certid, char **serial_out, s
 	tb_bytes_free(&hex);
 	if (!serial)
 		return TB_ERR_NOMEM;
-	sqlite3_stmt *st = q_prep(r->s, "SELECT account, replaced_by FROM acme_certificates WHERE serial = ?1 AND status = 'issued'",
-		1, serial);
+	sqlite3_stmt *st = q_prep(r->s, "SELECT account, replaced_by, der_chain FROM acme_certificates WHERE serial = ?1"
+		" AND status = 'issued'", 1, serial);
 	int err = acme_problem_set(p, ACME_PROB_MALFORMED, "replaces names a certificate this CA did not issue");
-	if (st && sqlite3_step(st) == SQLITE_ROW) {
+	int row = st && sqlite3_step(st) == SQLITE_ROW;
+	if (row) {
+		/* The AKI must be the issued certificate's (the leaf leads the stored chain). */
+		const uint8_t *d = sqlite3_column_blob(st, 2);
+		size_t dl = (size_t)sqlite3_column_bytes(st, 2), leaf = 0;
+		if (d && dl > 4 && d[0] == 0x30 && d[1] == 0x82)
+			leaf = 4 + (((size_t)d[2] << 8) | d[3]);
+		struct acme_cert_id mine;
+		row = leaf && leaf <= dl && acme_ari_cert_id_from_der(d, leaf, &mine) == 0 && mine.aki_len == cid.aki_len &&
+			memcmp(mine.aki, cid.aki, cid.aki_len) == 0;
+	}
+	if (row) {
 		if (strcmp((const char *)sqlite3_column_text(st, 0), r->acct.id) != 0)
 			err = acme_problem_set(p, ACME_PROB_UNAUTHORIZED, "replaced certificate belongs to another account");
 		else if (!col_null(st, 1))
