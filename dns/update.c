@@ -425,8 +425,12 @@ static void del_rrset(struct dns_zone *z, struct tb_bytes *j, const uint8_t *own
 	}
 }
 
-/* RFC 2136 3.4.2. Returns the number of effective changes. */
-static size_t apply(struct dns_zone *z, const struct dns_rr *up, size_t n, struct tb_bytes *j)
+/*
+ * RFC 2136 3.4.2. Returns the number of effective changes; *soa_set tells
+ * whether the update itself installed a newer SOA serial.
+ */
+static size_t apply(struct dns_zone *z, const struct dns_rr *up, size_t n, struct tb_bytes *j,
+	int *soa_set)
 {
 	size_t before = j->len, changes = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -451,8 +455,11 @@ static size_t apply(struct dns_zone *z, const struct dns_rr *up, size_t n, struc
 			const struct dns_rrset *ex = node ? dns_node_rrset(node, r->type) : NULL;
 			if (ex && ex->ttl == r->ttl && rrset_has(ex, r->rdata, r->rdlen))
 				continue;
-			if (dns_zone_add_rr(z, r) == 0)
+			if (dns_zone_add_rr(z, r) == 0) {
 				journal_put(j, 'a', r->owner, r->type, r->ttl, r->rdata, r->rdlen);
+				if (r->type == DNS_T_SOA)
+					*soa_set = 1;
+			}
 			/* CNAME beside other data (TB_ERR_EXISTS) is silently ignored, as 3.4.2.2 says */
 		} else if (r->rclass == DNS_C_ANY) {
 			if (!node)
@@ -488,6 +495,16 @@ static size_t apply(struct dns_zone *z, const struct dns_rr *up, size_t n, struc
 		o += 8 + rd16(j->p + o + 6);
 	}
 	return changes;
+}
+
+/* The apex SOA serial. */
+static uint32_t zone_serial(const struct dns_zone *z)
+{
+	const struct dns_rrset *soa = dns_node_rrset(z->apex, DNS_T_SOA);
+	if (!soa || !soa->n || dns_rd_len(soa->rd[0]) < 20)
+		return 0;
+	const uint8_t *sp = soa->rd[0] + 2 + dns_rd_len(soa->rd[0]) - 20;
+	return (uint32_t)rd16(sp) << 16 | rd16(sp + 2);
 }
 
 /* Bumps the SOA serial (RFC 1982 arithmetic) and journals the new SOA. */
@@ -719,9 +736,11 @@ size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const ui
 		if (!u)
 			return 0;
 		u->s = s;
-		size_t changes = apply(z, up, nup, &u->journal);
+		int soa_set = 0;
+		size_t changes = apply(z, up, nup, &u->journal, &soa_set);
+		/* a serial the update set itself is kept as it is (as BIND does) */
 		if (changes)
-			u->serial = bump_serial(z, &u->journal);
+			u->serial = soa_set ? zone_serial(z) : bump_serial(z, &u->journal);
 		if (u->journal.err) {
 			tb_bytes_free(&u->journal);
 			free(u);

@@ -390,6 +390,9 @@ nu 'update delete qa.test SOA' >/dev/null
 expect "deleting the SOA is ignored" "$($D +short qa.test SOA)" "^ns1\.qa\.test\. admin\.qa\.test\. $((s0 + 2)) "
 nu 'update delete qa.test NS' >/dev/null
 expect "deleting the apex NS RRset is ignored" "$($D +short qa.test NS)" '^ns1\.qa\.test\.$'
+sx=$(( $(serial) + 1000 ))
+nu "update add qa.test 3600 SOA ns1.qa.test. admin.qa.test. $sx 7200 3600 1209600 300\nupdate add u4.qa.test 60 A 192.0.2.4" >/dev/null
+expect "a serial set by the update is kept, not incremented again" "$(serial)" "^$sx$"
 expect "name outside the zone: NOTZONE" "$(nu 'update add x.other.test 60 A 192.0.2.1')" 'NOTZONE'
 expect "unknown key name: NOTAUTH(BADKEY)" "$(nu 'update add u3.qa.test 60 A 192.0.2.1' "hmac-sha256:nokey:$KEY_SECRET")" 'NOTAUTH\(BADKEY\)'
 expect "wrong secret: NOTAUTH(BADSIG)" "$(nu 'update add u3.qa.test 60 A 192.0.2.1' "hmac-sha256:k1:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0JQ==")" 'NOTAUTH\(BADSIG\)'

@@ -716,6 +716,32 @@ static void test_update(void)
 	CHECK_INT(update_rcode(s, q, ql, 1, k, 0, &te), DNS_RCODE_NOERROR);
 	CHECK_INT(soa_serial(z), serial);
 
+	/* an update that sets a newer SOA serial itself keeps that serial (no extra
+	 * increment on top, as BIND does), also with other changes in the message */
+	{
+		uint32_t want = soa_serial(z) + 100;
+		const struct dns_rrset *cur = dns_node_rrset(z->apex, DNS_T_SOA);
+		uint8_t srd[2 * DNS_NAME_MAX + 20];
+		size_t sl = dns_rd_len(cur->rd[0]);
+		memcpy(srd, cur->rd[0] + 2, sl);
+		srd[sl - 20] = (uint8_t)(want >> 24);
+		srd[sl - 19] = (uint8_t)(want >> 16);
+		srd[sl - 18] = (uint8_t)(want >> 8);
+		srd[sl - 17] = (uint8_t)want;
+		struct urr ups[2] = { { "example.test.", DNS_T_SOA, DNS_C_IN, 300, (const char *)srd, sl },
+			{ "soaset.example.test.", DNS_T_TXT, DNS_C_IN, 60, "\1s", 2 } };
+		ql = make_update(q, sizeof q, NULL, 0, ups, 2);
+		CHECK_INT(update_rcode(s, q, ql, 1, k, 0, &te), DNS_RCODE_NOERROR);
+		CHECK_INT(soa_serial(z), want);
+		/* an older serial is ignored and the other change bumps it as usual */
+		srd[sl - 17] = (uint8_t)(want - 50);
+		ups[1].owner = "soaset2.example.test.";
+		ql = make_update(q, sizeof q, NULL, 0, ups, 2);
+		CHECK_INT(update_rcode(s, q, ql, 1, k, 0, &te), DNS_RCODE_NOERROR);
+		CHECK_INT(soa_serial(z), want + 1);
+	}
+	serial = soa_serial(z);
+
 	/* a replayed signed update (same time and MAC) is refused with BADTIME (RFC 8945
 	 * 5.2.3) and not applied twice */
 	struct urr rep = { "replay.example.test.", DNS_T_TXT, DNS_C_IN, 60, "\1x", 2 };
