@@ -127,6 +127,7 @@ int ct_chain_parse_json(const char *body, size_t len, struct ct_chain *out)
 
 struct ext_seen {
 	int poison;
+	int bad_poison; /* a poison that is not critical or not NULL */
 };
 
 static int ext_cb(void *ctx, mbedtls_x509_crt const *crt, mbedtls_x509_buf const *oid,
@@ -135,9 +136,13 @@ static int ext_cb(void *ctx, mbedtls_x509_crt const *crt, mbedtls_x509_buf const
 	struct ext_seen *s = ctx;
 	(void)crt;
 	if (oid->len == sizeof oid_poison && memcmp(oid->p, oid_poison, oid->len) == 0) {
-		/* extnValue must be an ASN.1 NULL */
-		if (end - p != 2 || p[0] != 0x05 || p[1] != 0x00 || !critical)
+		/* extnValue must be an ASN.1 NULL. mbedtls drops the error of a
+		 * callback for a non-critical extension, so it is remembered too. */
+		if (end - p != 2 || p[0] != 0x05 || p[1] != 0x00 || !critical) {
+			if (s)
+				s->bad_poison = 1;
 			return MBEDTLS_ERR_X509_INVALID_EXTENSIONS;
+		}
 		if (s)
 			s->poison = 1;
 		return 0;
@@ -585,6 +590,12 @@ int ct_validate_chain(const struct ct_roots *roots_c, const struct ct_policy *po
 			goto done;
 		}
 		path[np++] = &crt[parsed];
+		if (seen[parsed].bad_poison) {
+			say(why, whylen, "certificate %zu has a poison extension that is not critical", parsed);
+			err = TB_ERR_INVALID;
+			parsed++;
+			goto done;
+		}
 	}
 	const mbedtls_x509_crt *leaf = &crt[0];
 	if (precert && !seen[0].poison) {

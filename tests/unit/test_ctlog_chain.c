@@ -22,6 +22,7 @@ enum {
 	F_PRECERT_EKU = 16,
 	F_AKI = 32,
 	F_UNKNOWN_CRITICAL = 64,
+	F_SOFT_POISON = 128, /* the poison, but not critical */
 };
 
 static const uint8_t eku_server[] = { 0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01 };
@@ -59,6 +60,9 @@ static int mk(struct tb_bytes *out, const char *subject, struct tb_pkey *skey, c
 		mbedtls_x509write_crt_set_extension(&w, oid_eku, sizeof oid_eku - 1, 0, eku_precert, sizeof eku_precert);
 	if (flags & F_POISON)
 		mbedtls_x509write_crt_set_extension(&w, oid_poison, sizeof oid_poison - 1, 1,
+			(const unsigned char *)"\x05\x00", 2);
+	if (flags & F_SOFT_POISON)
+		mbedtls_x509write_crt_set_extension(&w, oid_poison, sizeof oid_poison - 1, 0,
 			(const unsigned char *)"\x05\x00", 2);
 	if (flags & F_UNKNOWN_CRITICAL)
 		mbedtls_x509write_crt_set_extension(&w, oid_odd, sizeof oid_odd - 1, 1,
@@ -204,6 +208,14 @@ static void test_validation(void)
 	struct tb_bytes *p1[] = { &pre, &inter };
 	CHECK(run(roots, &pol, p1, 2, 0, &v) != 0);
 	CHECK(run(roots, &pol, c1, 2, 1, &v) != 0);
+	/* a poison that is not critical makes neither a precertificate nor a
+	 * certificate (RFC 6962 3.1; CTFE and Sunlight refuse it too) */
+	struct tb_bytes soft = { 0 };
+	CHECK_INT(mk(&soft, nleaf, kleaf, nint, kint, 10, "20260601000000", F_SERVER | F_AKI | F_SOFT_POISON), 0);
+	struct tb_bytes *p1s[] = { &soft, &inter };
+	CHECK(run(roots, &pol, p1s, 2, 0, &v) != 0);
+	CHECK(run(roots, &pol, p1s, 2, 1, &v) != 0);
+	tb_bytes_free(&soft);
 
 	/* precertificate issued directly: TBS without poison == final TBS */
 	CHECK_INT(run(roots, &window, p1, 2, 1, &v), 0);
