@@ -8,6 +8,8 @@
 #include "core/ca.h"
 
 #include <arpa/inet.h>
+#include <mbedtls/asn1.h>
+#include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pem.h>
@@ -85,6 +87,79 @@ static void fmt_time(int64_t t, char out[16])
 }
 
 #define CA_DER_MAX 16384 /* largest certificate written (many SANs plus an SCT list) */
+
+/* ecdsa-with-SHA256 as mbedTLS 2.28 writes it (with a NULL parameter) and as RFC 5758 3.2 wants it. */
+static const uint8_t ecdsa_sha256_null[] = { 0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03,
+	0x02, 0x05, 0x00 };
+static const uint8_t ecdsa_sha256[] = { 0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02 };
+
+/* Reads one DER element at *p (bounded by end); sets its full extent. */
+static int der_element(const uint8_t **p, const uint8_t *end, uint8_t tag, const uint8_t **start, size_t *total)
+{
+	unsigned char *q = (unsigned char *)*p;
+	size_t len;
+	if (mbedtls_asn1_get_tag(&q, end, &len, tag) != 0)
+		return TB_ERR_INVALID;
+	*start = *p;
+	*total = (size_t)(q - *p) + len;
+	*p = q + len;
+	return 0;
+}
+
+/*
+ * mbedTLS 2.28 writes ecdsa-with-SHA256 with a NULL parameter in both the
+ * TBS and the outer signatureAlgorithm; RFC 5758 says the parameter MUST be
+ * absent, and strict parsers refuse it. Rewrite the TBS's field, sign the
+ * corrected TBS again with the issuer key, and assemble the certificate.
+ */
+static int fix_ecdsa_algorithm(const uint8_t *cert, size_t len, mbedtls_pk_context *issuer_key,
+	struct tb_bytes *out)
+{
+	const uint8_t *p = cert, *end = cert + len, *el, *tbs, *tbs_end;
+	size_t n, tbs_len;
+	unsigned char *q = (unsigned char *)p;
+	if (mbedtls_asn1_get_tag(&q, end, &n, 0x30) != 0 || q + n != end)
+		return TB_ERR_INVALID;
+	p = q;
+	if (der_element(&p, end, 0x30, &tbs, &tbs_len))
+		return TB_ERR_INVALID;
+	tbs_end = tbs + tbs_len;
+	/* Inside the TBS: [0] version, serialNumber, signature. */
+	q = (unsigned char *)tbs;
+	if (mbedtls_asn1_get_tag(&q, tbs_end, &n, 0x30) != 0)
+		return TB_ERR_INVALID;
+	const uint8_t *c = q;
+	if (der_element(&c, tbs_end, 0xa0, &el, &n) || der_element(&c, tbs_end, 0x02, &el, &n))
+		return TB_ERR_INVALID;
+	if ((size_t)(tbs_end - c) < sizeof ecdsa_sha256_null || memcmp(c, ecdsa_sha256_null, sizeof ecdsa_sha256_null))
+		return tb_bytes_append(out, cert, len); /* nothing to fix */
+	struct tb_bytes content = { 0 }, tbs2 = { 0 }, body = { 0 }, bits = { 0 };
+	tb_bytes_append(&content, q, (size_t)(c - q));
+	tb_bytes_append(&content, ecdsa_sha256, sizeof ecdsa_sha256);
+	tb_bytes_append(&content, c + sizeof ecdsa_sha256_null, (size_t)(tbs_end - c - sizeof ecdsa_sha256_null));
+	int err = content.err;
+	if (!err)
+		err = tb_der_tlv(&tbs2, 0x30, content.p, content.len);
+	uint8_t hash[32], sig[MBEDTLS_ECDSA_MAX_LEN];
+	size_t sig_len = 0;
+	if (!err && (mbedtls_sha256_ret(tbs2.p, tbs2.len, hash, 0) != 0 ||
+		mbedtls_pk_sign(issuer_key, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, &sig_len, tb_ca_rng, NULL) != 0))
+		err = TB_ERR_CRYPTO;
+	if (!err) {
+		tb_bytes_u8(&bits, 0); /* no unused bits */
+		tb_bytes_append(&bits, sig, sig_len);
+		tb_bytes_append(&body, tbs2.p, tbs2.len);
+		tb_bytes_append(&body, ecdsa_sha256, sizeof ecdsa_sha256);
+		err = bits.err ? bits.err : tb_der_tlv(&body, 0x03, bits.p, bits.len);
+	}
+	if (!err)
+		err = body.err ? body.err : tb_der_tlv(out, 0x30, body.p, body.len);
+	tb_bytes_free(&content);
+	tb_bytes_free(&tbs2);
+	tb_bytes_free(&body);
+	tb_bytes_free(&bits);
+	return err;
+}
 
 int tb_ca_sign(const struct tb_cert_template *t, mbedtls_pk_context *subject_key,
 	mbedtls_pk_context *issuer_key, const mbedtls_x509_crt *issuer, struct tb_bytes *pem_out,
@@ -174,7 +249,11 @@ int tb_ca_sign(const struct tb_cert_template *t, mbedtls_pk_context *subject_key
 		if (der_len <= 0)
 			rc = -1;
 	}
-	const unsigned char *cert = der ? der + CA_DER_MAX - der_len : NULL;
+	struct tb_bytes fixed = { 0 };
+	if (!rc)
+		rc = fix_ecdsa_algorithm(der + CA_DER_MAX - der_len, (size_t)der_len, issuer_key, &fixed);
+	const unsigned char *cert = fixed.p;
+	der_len = (int)fixed.len;
 	if (!rc && der_out)
 		rc = tb_bytes_append(der_out, cert, (size_t)der_len);
 	if (!rc && pem_out) {
@@ -188,6 +267,7 @@ int tb_ca_sign(const struct tb_cert_template *t, mbedtls_pk_context *subject_key
 			pem_out->len += olen - 1; /* olen counts the NUL */
 	}
 	free(der);
+	tb_bytes_free(&fixed);
 	mbedtls_x509write_crt_free(&w);
 	mbedtls_mpi_free(&serial);
 	return rc ? TB_ERR_CRYPTO : 0;

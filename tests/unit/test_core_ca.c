@@ -117,6 +117,11 @@ int main(void)
 		static const uint8_t serial_der[] = { 0x02, 0x05, 0x01, 0x02, 0x03, 0x04, 0x05 };
 		CHECK(memmem(der.p, der.len, serial_der, sizeof serial_der) != NULL);
 		CHECK(memmem(der.p, der.len, poison_oid, sizeof poison_oid - 1) != NULL);
+		/* RFC 5758 3.2: ecdsa-with-SHA256 without parameters, in the TBS and outside it. */
+		static const uint8_t alg_null[] = { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02, 0x05, 0x00 };
+		static const uint8_t alg[] = { 0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02 };
+		CHECK(memmem(der.p, der.len, alg_null, sizeof alg_null) == NULL);
+		CHECK(memmem(der.p, der.len, alg, sizeof alg) != NULL);
 		mbedtls_x509_crt_free(&c1);
 		mbedtls_x509_crt_free(&c2);
 		tb_bytes_free(&der);
