@@ -13,7 +13,7 @@ Subcommands (all print one line per failed check and exit 1 on failure):
           SCT at its leaf_index, get-proof-by-hash, get-entry-and-proof,
           get-entries (leaf hashes, extra_data chains), get-sth-consistency
           between the saved STH and the current one
-  sth     URL OUT                     save get-sth
+  sth     URL KEY OUT                 verify and save get-sth
   load    URL KEY INTER.pem INTER.key SECONDS THREADS OUT
           fresh leaves signed here, submitted by THREADS workers for SECONDS;
           every SCT verified; records every outcome (status or error) in OUT
@@ -434,7 +434,7 @@ def whole_log(base, pub, log_id, origin):
     st, h, cp = request(base + "checkpoint")
     check(st == 200, f"checkpoint status {st}")
     check(h.get("content-type", "").startswith("text/plain"), "checkpoint content type")
-    size, root, _ = parse_checkpoint(cp.decode(), origin, pub, log_id)
+    size, root, ts = parse_checkpoint(cp.decode(), origin, pub, log_id)
     entries, hashes0, issuers = [], [], {}
     for n in range((size + 255) // 256):
         w = min(256, size - n * 256)
@@ -445,7 +445,7 @@ def whole_log(base, pub, log_id, origin):
                 e = parse_tileleaf(r)
             except ValueError as ex:
                 fail(f"data tile {n}: entry {i}: {ex}")
-                return size, root, entries
+                return size, root, entries, None
             entries.append(e)
         check(r.done(), f"data tile {n}: {len(data) - r.o} trailing bytes")
         lvl0 = get_bin(base + tile_path(0, n, w))
@@ -472,7 +472,7 @@ def whole_log(base, pub, log_id, origin):
             t = get_bin(base + tile_path(level, n, w))
             check(t == b"".join(up[n * 256:n * 256 + w]), f"tile {level}/{n} width {w} differs")
         level, below = level + 1, up
-    return size, root, entries
+    return size, root, entries, ts
 
 
 # ---- subcommands --------------------------------------------------------------
@@ -502,9 +502,17 @@ def cmd_submit(base, keyfile, out, specs):
     finish(f"submit {len(results)}")
 
 
-def cmd_sth(base, out):
+def cmd_sth(base, keyfile, out):
+    pub, _ = load_key(keyfile)
+    sth = get_json(base + "ct/v1/get-sth")
+    verify_ds(pub, base64.b64decode(sth["tree_head_signature"]),
+              sth_signed(sth["timestamp"], sth["tree_size"], base64.b64decode(sth["sha256_root_hash"])),
+              f"get-sth signature (size {sth['tree_size']})")
+    check(sth["tree_size"] > 0 or sth["sha256_root_hash"] == base64.b64encode(sha256(b"")).decode(),
+          "the empty tree's root is not SHA-256 of nothing")
     with open(out, "w") as f:
-        json.dump(get_json(base + "ct/v1/get-sth"), f)
+        json.dump(sth, f)
+    finish(f"sth {sth['tree_size']}")
 
 
 def cmd_check(base, keyfile, origin, scts_file, prev_file=None):
@@ -513,11 +521,11 @@ def cmd_check(base, keyfile, origin, scts_file, prev_file=None):
     size, root = sth["tree_size"], base64.b64decode(sth["sha256_root_hash"])
     verify_ds(pub, base64.b64decode(sth["tree_head_signature"]),
               sth_signed(sth["timestamp"], size, root), "get-sth signature")
-    csize, croot, entries = whole_log(base, pub, log_id, origin)
+    csize, croot, entries, cts = whole_log(base, pub, log_id, origin)
     if csize != size:  # a batch committed in between: take a fresh STH
         sth = get_json(base + "ct/v1/get-sth")
         size, root = sth["tree_size"], base64.b64decode(sth["sha256_root_hash"])
-    check(csize == size and croot == root, "get-sth and checkpoint disagree")
+    check(csize == size and croot == root and cts == sth["timestamp"], "get-sth and checkpoint disagree")
     with open(scts_file) as f:
         subs = json.load(f)
     for s in subs:
@@ -551,9 +559,12 @@ def cmd_check(base, keyfile, origin, scts_file, prev_file=None):
     # get-entries over the whole tree, in pages; the server may cap a page
     start, seen = 0, 0
     while start < size:
-        g = get_json(base + f"ct/v1/get-entries?start={start}&end={size - 1}")
+        # pages of 200 (never aligned to a data tile), and the rest in one request
+        end = min(size - 1, start + 199) if start < 1000 else size - 1
+        g = get_json(base + f"ct/v1/get-entries?start={start}&end={end}")
         got = g["entries"]
-        if not check(0 < len(got) <= 1000, f"get-entries from {start}: {len(got)} entries"):
+        if not check(0 < len(got) <= end - start + 1 and (end >= start + 199 or len(got) == end - start + 1 or len(got) >= 256),
+                     f"get-entries {start}..{end}: {len(got)} entries"):
             break
         for j, x in enumerate(got):
             i = start + j
@@ -582,14 +593,27 @@ def cmd_check(base, keyfile, origin, scts_file, prev_file=None):
         c = get_json(base + f"ct/v1/get-sth-consistency?first={n1}&second={size}")
         check(verify_consistency(n1, size, r1, root, [base64.b64decode(x) for x in c["consistency"]]),
               f"consistency {n1} -> {size} does not verify")
-        for n1b in sorted({1, 2, 3, max(1, size // 3), max(1, size - 1)}):
-            if n1b >= size:
-                continue
-            # the old root recomputed from the level 0 hashes we verified above
-            lhs = [sha256(b"\x00\x00\x00" + e["te"]) for e in entries[:n1b]]
-            c = get_json(base + f"ct/v1/get-sth-consistency?first={n1b}&second={size}")
-            check(verify_consistency(n1b, size, mth(lhs), root, [base64.b64decode(x) for x in c["consistency"]]),
-                  f"consistency {n1b} -> {size} does not verify")
+    # proofs in older trees, whose roots are recomputed here from the level 0
+    # hashes verified above: consistency between two past sizes, inclusion
+    # in a past size (partial tiles of sizes that are no longer the newest)
+    all_lh = [sha256(b"\x00\x00\x00" + e["te"]) for e in entries]
+    sizes = sorted({1, 2, 3, 7, 255, 256, 257, 300, 511, 513, 1000, max(1, size // 3), max(1, size - 1), size})
+    sizes = [n for n in sizes if n <= size]
+    roots = {n: mth(all_lh[:n]) for n in sizes}
+    for i, n1b in enumerate(sizes):
+        for n2b in sizes[i:]:
+            c = get_json(base + f"ct/v1/get-sth-consistency?first={n1b}&second={n2b}")
+            check(verify_consistency(n1b, n2b, roots[n1b], roots[n2b], [base64.b64decode(x) for x in c["consistency"]]),
+                  f"consistency {n1b} -> {n2b} does not verify")
+        for idx in sorted({0, n1b // 2, n1b - 1}):
+            q = urllib.parse.urlencode({"hash": base64.b64encode(all_lh[idx]).decode(), "tree_size": n1b})
+            p = get_json(base + "ct/v1/get-proof-by-hash?" + q)
+            check(p["leaf_index"] == idx and
+                  verify_inclusion(idx, n1b, all_lh[idx], [base64.b64decode(x) for x in p["audit_path"]], roots[n1b]),
+                  f"get-proof-by-hash {idx} in tree {n1b} does not verify")
+            ep = get_json(base + f"ct/v1/get-entry-and-proof?leaf_index={idx}&tree_size={n1b}")
+            check(verify_inclusion(idx, n1b, all_lh[idx], [base64.b64decode(x) for x in ep["audit_path"]], roots[n1b]),
+                  f"get-entry-and-proof {idx} in tree {n1b} does not verify")
     finish(f"check size {size}, {len(subs)} SCTs")
 
 
@@ -657,6 +681,33 @@ def cmd_load(base, keyfile, inter_pem, inter_key, seconds, threads, out):
     finish(f"load {len(results)}")
 
 
+def cmd_abandon(base, inter_pem, inter_key, n):
+    """n submissions of fresh leaves whose clients hang up before the SCT."""
+    import socket
+    inter = load_pems(inter_pem)[0]
+    with open(inter_key, "rb") as f:
+        ikey = serialization.load_pem_private_key(f.read(), None)
+    lkey = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    u = urllib.parse.urlsplit(base)
+    socks = []
+    for i in range(n):
+        s = (int(time.time() * 1000) << 24) + i
+        c = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gone.lab.test")]))
+             .issuer_name(inter.subject).public_key(lkey.public_key()).serial_number(s)
+             .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=30))
+             .sign(ikey, hashes.SHA256()))
+        body = json.dumps({"chain": [base64.b64encode(x.public_bytes(serialization.Encoding.DER)).decode()
+                                     for x in (c, inter)]}).encode()
+        sk = socket.create_connection((u.hostname, u.port))
+        sk.sendall(f"POST {u.path}ct/v1/add-chain HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        socks.append(sk)
+    time.sleep(0.05)
+    for sk in socks:
+        sk.close()
+    print(f"abandon {n}: sent")
+
+
 def cmd_check_load(base, keyfile, loadfile, inter_pem):
     """Every SCT the load got is in the log at its index (get-entry-and-proof)."""
     pub, log_id = load_key(keyfile)
@@ -695,9 +746,11 @@ def main():
     elif a[0] == "check":
         cmd_check(a[1], a[2], a[3], a[4], a[5] if len(a) > 5 else None)
     elif a[0] == "sth":
-        cmd_sth(a[1], a[2])
+        cmd_sth(a[1], a[2], a[3])
     elif a[0] == "load":
         cmd_load(a[1], a[2], a[3], a[4], float(a[5]), int(a[6]), a[7])
+    elif a[0] == "abandon":
+        cmd_abandon(a[1], a[2], a[3], int(a[4]))
     elif a[0] == "check-load":
         cmd_check_load(a[1], a[2], a[3], a[4])
     else:

@@ -57,6 +57,10 @@ basicConstraints=critical,CA:FALSE
 extendedKeyUsage=serverAuth
 subjectAltName=DNS:www.lab.test
 1.3.6.1.4.1.11129.2.4.3=critical,ASN1:NULL
+[softpoison]
+basicConstraints=critical,CA:FALSE
+extendedKeyUsage=serverAuth
+1.3.6.1.4.1.11129.2.4.3=ASN1:NULL
 [client]
 basicConstraints=critical,CA:FALSE
 extendedKeyUsage=clientAuth
@@ -83,6 +87,7 @@ cert ec1 p384.csr leaf 90;  cert ecpre p384.csr pre 90
 cat rsa2.chain root.pem > rsa2full.chain       # with the root: stored chain is the same
 cert far rsa.csr leaf 4000                      # NotAfter beyond the shard
 cert client rsa.csr client 90                   # clientAuth only
+cert soft rsa.csr softpoison 90                 # a poison that is not critical
 # an intermediate that expired last year, and a leaf under it
 python3 - <<'EOF'
 import datetime
@@ -141,11 +146,11 @@ start
 KEY=data/ctlog-lab.pem
 
 # ---- 1. submissions and the whole RFC 6962 read API ----
-$CLIENT sth "$U" sth0.json
+$CLIENT sth "$U" $KEY sth0.json
 $CLIENT submit "$U" $KEY scts1.json x509:rsa1.chain precert:rsapre.chain x509:ec1.chain \
 	precert:ecpre.chain x509:old.chain || fail "submissions"
 $CLIENT check "$U" $KEY "$ORIGIN" scts1.json sth0.json || fail "first check"
-$CLIENT sth "$U" sth1.json
+$CLIENT sth "$U" $KEY sth1.json
 
 # ---- 3. edge cases of submission ----
 body root.pem > b.root
@@ -171,6 +176,9 @@ body rsa1.pem inter.pem > b.final; c=$(post add-pre-chain b.final); [ "$c" = 400
 body far.pem inter.pem > b.far; c=$(post add-chain b.far); [ "$c" = 400 ] || fail "NotAfter outside the shard: $c"
 grep -qi 'shard' resp || fail "NotAfter refusal does not say why: $(cat resp)"
 body client.pem inter.pem > b.client; c=$(post add-chain b.client); [ "$c" = 400 ] || fail "clientAuth-only leaf: $c"
+body soft.pem inter.pem > b.soft
+c=$(post add-chain b.soft); [ "$c" = 400 ] || fail "non-critical poison to add-chain: $c"
+c=$(post add-pre-chain b.soft); [ "$c" = 400 ] || fail "non-critical poison to add-pre-chain: $c"
 body old.pem expired.pem > b.old; c=$(post add-chain b.old); [ "$c" = 200 ] || fail "leaf under an expired intermediate: $c (logs do not check validity)"
 body rsa1.pem root.pem > b.wrong; c=$(post add-chain b.wrong); [ "$c" = 400 ] || fail "leaf with the wrong issuer: $c"
 # duplicates: in the same batch, and across batches (resubmission)
@@ -196,7 +204,7 @@ python3 -c 'import json; r = json.load(open("load1.json")); assert sum(x["status
 	fail "concurrent load got few SCTs"
 $CLIENT check-load "$U" $KEY load1.json inter.pem || fail "load SCTs not in the log"
 $CLIENT check "$U" $KEY "$ORIGIN" scts1.json sth1.json || fail "whole log after the load"
-$CLIENT sth "$U" sth2.json
+$CLIENT sth "$U" $KEY sth2.json
 SIZE=$(python3 -c 'import json; print(json.load(open("sth2.json"))["tree_size"])')
 [ "$SIZE" -gt 256 ] || fail "tree of $SIZE entries is too small for the tile checks"
 
@@ -255,7 +263,7 @@ c=$(code "${U}ct/v1/get-entry-and-proof?leaf_index=$SIZE&tree_size=$SIZE"); [ "$
 c=$(code "${U}ct/v1/get-entry-and-proof?leaf_index=0&tree_size=$((SIZE + 1))"); [ "$c" = 400 ] || fail "entry-and-proof beyond the tree: $c"
 
 # ---- 4. SIGTERM during submissions, restart, continuity ----
-$CLIENT sth "$U" sth3.json
+$CLIENT sth "$U" $KEY sth3.json
 $CLIENT load "$U" $KEY inter.pem inter.key 5 20 load2.json > load2.out 2>&1 &
 LOAD=$!
 sleep 1.5
@@ -269,6 +277,14 @@ cat load2.out
 start
 $CLIENT check-load "$U" $KEY load2.json inter.pem || fail "an SCT answered before SIGTERM is not in the log"
 $CLIENT check "$U" $KEY "$ORIGIN" scts1.json sth3.json || fail "the tree after the restart"
+# a resubmission after the restart gets the SCT of before
+$CLIENT submit "$U" $KEY scts4.json x509:rsa1.chain precert:rsapre.chain || fail "resubmission after restart"
+python3 -c 'import json; a = json.load(open("scts1.json")); b = json.load(open("scts4.json")); assert a[0]["sct"] == b[0]["sct"] and a[1]["sct"] == b[1]["sct"]' ||
+	fail "a resubmission after the restart got a new SCT"
+# clients that hang up while their submission is pooled
+$CLIENT abandon "$U" inter.pem inter.key 30 || fail "abandoned submissions"
+sleep 0.5
+curl -sf "${U}checkpoint" -o /dev/null || fail "server unusable after abandoned submissions"
 # a submission after the restart continues the same tree
 cert rsa3 rsa.csr leaf 90
 $CLIENT submit "$U" $KEY scts3.json x509:rsa3.chain || fail "submission after restart"
