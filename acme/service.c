@@ -310,8 +310,9 @@ int acme_wjob_submit(struct acme_wjob *j, acme_wjob_fn fn, void *ctx)
 	acme_svc_hold(j->s);
 	int err = tb_store_write(j->s->core->store, wjob_run, wjob_done, j);
 	if (err) {
+		struct acme_svc *s = j->s;
 		wjob_free(j);
-		acme_svc_release(j->s);
+		acme_svc_release(s);
 	}
 	return err;
 }
