@@ -290,6 +290,9 @@ int dns_rdata_to_text(uint16_t type, const uint8_t *rdata, size_t rdlen, struct 
 /* A whole record: "owner TTL CLASS TYPE rdata". */
 int dns_rr_to_text(const struct dns_rr *rr, struct tb_bytes *out);
 
+/* A TTL or time period: seconds, or BIND units ("1w2d3h4m5s"), at most 2^31 - 1 (RFC 2181 8). */
+int dns_ttl_from_text(const char *s, size_t n, uint32_t *out);
+
 /* A token of presentation text (zone file or config). */
 struct dns_tok {
 	const char *p;

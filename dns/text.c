@@ -814,6 +814,49 @@ static int generic_from_text(const struct dns_tok *toks, size_t n, struct tb_byt
 	return 0;
 }
 
+/* TTL: seconds, or BIND units (1w2d3h4m5s). RFC 2181 8: at most 2^31 - 1. */
+int dns_ttl_from_text(const char *p, size_t len, uint32_t *out)
+{
+	uint64_t total = 0, cur = 0;
+	int digits = 0, units = 0;
+	if (len == 0 || p[0] < '0' || p[0] > '9')
+		return TB_ERR_INVALID;
+	for (size_t i = 0; i < len; i++) {
+		char c = p[i];
+		if (c >= '0' && c <= '9') {
+			cur = cur * 10 + (uint64_t)(c - '0');
+			digits++;
+			if (cur > 0x7fffffff)
+				return TB_ERR_INVALID;
+			continue;
+		}
+		uint64_t mul;
+		switch (c | 0x20) {
+		case 's': mul = 1; break;
+		case 'm': mul = 60; break;
+		case 'h': mul = 3600; break;
+		case 'd': mul = 86400; break;
+		case 'w': mul = 604800; break;
+		default: return TB_ERR_INVALID;
+		}
+		if (!digits)
+			return TB_ERR_INVALID;
+		total += cur * mul;
+		cur = 0;
+		digits = 0;
+		units = 1;
+		if (total > 0x7fffffff)
+			return TB_ERR_INVALID;
+	}
+	if (digits && units)
+		return TB_ERR_INVALID; /* "1h30" is ambiguous */
+	total += cur;
+	if (total > 0x7fffffff)
+		return TB_ERR_INVALID;
+	*out = (uint32_t)total;
+	return 0;
+}
+
 int dns_rdata_from_text(uint16_t type, const struct dns_tok *toks, size_t n,
 	const uint8_t *origin, struct tb_bytes *out, size_t *bad, const char **msg)
 {
@@ -867,6 +910,12 @@ int dns_rdata_from_text(uint16_t type, const struct dns_tok *toks, size_t n,
 		case '4': {
 			uint64_t max = *f == '1' ? 255 : *f == '2' ? 65535 : 0xffffffffu;
 			err = parse_uint(k->p, k->len, max, &v);
+			/* SOA refresh, retry, expire and minimum may use BIND's units (1w2d3h) */
+			if (err && type == DNS_T_SOA && *f == '4' && f != strchr(t->fields, '4')) {
+				uint32_t u32;
+				err = dns_ttl_from_text(k->p, k->len, &u32);
+				v = u32;
+			}
 			if (err) {
 				*msg = "bad integer";
 				break;

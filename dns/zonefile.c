@@ -146,47 +146,12 @@ static int next_record(struct lexer *lx, struct record *rec, struct dns_zone_err
 	}
 }
 
-/* TTL: seconds, or BIND units (1w2d3h4m5s). RFC 2181 8: at most 2^31 - 1. */
+/* TTL: seconds, or BIND units (1w2d3h4m5s), see dns_ttl_from_text. */
 static int parse_ttl(const struct dns_tok *t, uint32_t *out)
 {
-	uint64_t total = 0, cur = 0;
-	int digits = 0, units = 0;
-	if (t->quoted || t->len == 0 || t->p[0] < '0' || t->p[0] > '9')
+	if (t->quoted)
 		return TB_ERR_INVALID;
-	for (size_t i = 0; i < t->len; i++) {
-		char c = t->p[i];
-		if (c >= '0' && c <= '9') {
-			cur = cur * 10 + (uint64_t)(c - '0');
-			digits++;
-			if (cur > 0x7fffffff)
-				return TB_ERR_INVALID;
-			continue;
-		}
-		uint64_t mul;
-		switch (c | 0x20) {
-		case 's': mul = 1; break;
-		case 'm': mul = 60; break;
-		case 'h': mul = 3600; break;
-		case 'd': mul = 86400; break;
-		case 'w': mul = 604800; break;
-		default: return TB_ERR_INVALID;
-		}
-		if (!digits)
-			return TB_ERR_INVALID;
-		total += cur * mul;
-		cur = 0;
-		digits = 0;
-		units = 1;
-		if (total > 0x7fffffff)
-			return TB_ERR_INVALID;
-	}
-	if (digits && units)
-		return TB_ERR_INVALID; /* "1h30" is ambiguous */
-	total += cur;
-	if (total > 0x7fffffff)
-		return TB_ERR_INVALID;
-	*out = (uint32_t)total;
-	return 0;
+	return dns_ttl_from_text(t->p, t->len, out);
 }
 
 static int tok_is(const struct dns_tok *t, const char *lit)

@@ -85,16 +85,17 @@ uport=$(cat "$tmp/up.port")
 dead=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 # ---------------------------------------------------------------------------
-# A zone written for BIND: $TTL, $ORIGIN changes, parenthesised SOA, escapes,
-# CAA flags 128 and iodef, SRV, TLSA, SVCB/HTTPS with parameters, NSEC3PARAM.
+# A zone written for BIND: $TTL, $ORIGIN changes, parenthesised SOA with time
+# units, escapes, CAA flags 128 and iodef, SRV, TLSA, SVCB/HTTPS with parameters,
+# NSEC3PARAM, TTL units, class before TTL, multi-line records, RFC 3597 RDATA.
 cat > "$tmp/qa.zone" <<'EOF'
 $TTL 3600
 $ORIGIN qa.test.
 @ IN SOA ns1.qa.test. admin.qa.test. (
         2024060101 ; serial
-        7200       ; refresh
-        3600 1209600
-        300 )
+        2h         ; refresh, in BIND's units
+        1h 2w
+        5m )
   IN NS ns1
 ns1 IN A 192.0.2.1
 txt IN TXT "a\"quote" "semi\;colon" "back\\slash" "\065BC" "tab\009x"
@@ -121,6 +122,14 @@ deleg NS ns.deleg
 ns.deleg A 192.0.2.53
 outcn CNAME www.example.com.
 mx MX 10 mail.outside.test.
+units 1D IN A 192.0.2.20
+classfirst IN 300 A 192.0.2.21
+multi TXT ( "multi"
+            "line" ) ; a comment
+atorigin MX 10 @
+generic A \# 4 C0000216
+Mixed A 192.0.2.23
+mixed A 192.0.2.24
 EOF
 python3 - "$tmp/qa.zone" <<'EOF'
 import sys

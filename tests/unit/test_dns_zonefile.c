@@ -132,6 +132,18 @@ static void test_good(void)
 	CHECK_INT(dns_zonefile_parse(z3, strlen(z3), origin, 3600, collect, &c, &err), 0);
 	CHECK_INT(c.n, 2);
 	tb_bytes_free(&c.text);
+	/* SOA timers with BIND's units (named-checkzone takes them); the serial is a plain number */
+	const char *z4 = "@ SOA ns admin ( 1 2h 30m 1w2d 5M )\n";
+	memset(&c, 0, sizeof c);
+	CHECK_INT(dns_zonefile_parse(z4, strlen(z4), origin, 3600, collect, &c, &err), 0);
+	CHECK_STR(tb_bytes_cstr(&c.text),
+		"lab.test. 3600 IN SOA ns.lab.test. admin.lab.test. 1 7200 1800 777600 300\n");
+	tb_bytes_free(&c.text);
+	const char *z5 = "@ SOA ns admin 1h 2h 30m 1w2d 5M\n";
+	memset(&c, 0, sizeof c);
+	CHECK(dns_zonefile_parse(z5, strlen(z5), origin, 3600, collect, &c, &err) != 0);
+	CHECK_INT(err.col, 16);
+	tb_bytes_free(&c.text);
 }
 
 struct badcase {
