@@ -209,6 +209,37 @@ def tbs_without_poison(cert):
     return der_wrap(0x30, b"".join(out))
 
 
+AKI_OID = der_wrap(0x06, bytes.fromhex("551d23"))
+
+
+def tbs_psc(leaf, psc):
+    """The logged TBS of a precertificate issued by a Precertificate Signing
+    Certificate: without the poison, issuer = the PSC's issuer, AKI = the PSC's."""
+    tbs = tbs_without_poison(leaf)
+    _, h, n = der_tlv(tbs, 0)
+    fields = der_children(tbs[h:h + n])
+    pf = der_children(psc.tbs_certificate_bytes[der_tlv(psc.tbs_certificate_bytes, 0)[1]:])
+    psc_issuer = pf[3] if pf[0][0] == 0xa0 else pf[2]
+    psc_aki = None
+    for f in pf:
+        if f[0] == 0xa3:
+            seq = f[der_tlv(f, 0)[1]:]
+            for e in der_children(seq[der_tlv(seq, 0)[1]:]):
+                if der_children(e[der_tlv(e, 0)[1]:])[0] == AKI_OID:
+                    psc_aki = e
+    out = []
+    for i, f in enumerate(fields):
+        if i == (3 if fields[0][0] == 0xa0 else 2):
+            f = psc_issuer
+        elif f[0] == 0xa3:
+            seq = f[der_tlv(f, 0)[1]:]
+            exts = der_children(seq[der_tlv(seq, 0)[1]:])
+            exts = [psc_aki if psc_aki and der_children(e[der_tlv(e, 0)[1]:])[0] == AKI_OID else e for e in exts]
+            f = der_wrap(0xa3, der_wrap(0x30, b"".join(exts)))
+        out.append(f)
+    return der_wrap(0x30, b"".join(out))
+
+
 def spki_der(cert):
     return cert.public_key().public_bytes(serialization.Encoding.DER,
                                           serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -229,7 +260,10 @@ def signed_entry(kind, chain):
         return 0, vec(3, leaf.public_bytes(serialization.Encoding.DER))
     issuer = chain[1]
     if is_psc(issuer):
-        raise ValueError("precertificate signing certificates are not rebuilt here")
+        # RFC 6962 3.2: the issuer is the PSC's issuer, the AKI the PSC's
+        if len(chain) < 3:
+            raise ValueError("a precertificate signing certificate without its issuer")
+        return 1, sha256(spki_der(chain[2])) + vec(3, tbs_psc(leaf, issuer))
     ikh = sha256(spki_der(issuer))
     return 1, ikh + vec(3, tbs_without_poison(leaf))
 
@@ -420,8 +454,8 @@ def check_entry_certs(e, issuers, what):
         if check(len(chain) >= 1, f"{what}: precert without issuer"):
             real = chain[1] if is_psc(chain[0]) and len(chain) > 1 else chain[0]
             check(e["ikh"] == sha256(spki_der(real)), f"{what}: issuer_key_hash is not the issuer's key")
-            if not is_psc(chain[0]):
-                check(e["cert"] == tbs_without_poison(leaf), f"{what}: TBS is not the precert's without poison")
+            want = tbs_psc(leaf, chain[0]) if is_psc(chain[0]) else tbs_without_poison(leaf)
+            check(e["cert"] == want, f"{what}: TBS is not the precert's as RFC 6962 3.2 rebuilds it")
     for child, parent in zip([leaf] + chain, chain):
         try:
             child.verify_directly_issued_by(parent)
@@ -749,6 +783,10 @@ def main():
         cmd_sth(a[1], a[2], a[3])
     elif a[0] == "load":
         cmd_load(a[1], a[2], a[3], a[4], float(a[5]), int(a[6]), a[7])
+    elif a[0] == "psc-tbs":
+        pre, psc, fin = (load_pems(x)[0] for x in a[1:4])
+        check(tbs_psc(pre, psc) == fin.tbs_certificate_bytes, "the PSC TBS rebuilt here differs from the final certificate's")
+        finish("psc-tbs")
     elif a[0] == "abandon":
         cmd_abandon(a[1], a[2], a[3], int(a[4]))
     elif a[0] == "check-load":

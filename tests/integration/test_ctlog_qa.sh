@@ -106,6 +106,46 @@ c = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOI
 open("expired.pem", "wb").write(c.public_bytes(serialization.Encoding.PEM))
 open("expired.key", "wb").write(ikey.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
 EOF
+# a Precertificate Signing Certificate, a precertificate it issued and the
+# final certificate the intermediate would issue for it (same fields)
+python3 - <<'EOF'
+import datetime
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID, ExtendedKeyUsageOID
+inter = x509.load_pem_x509_certificate(open("inter.pem", "rb").read())
+ikey = serialization.load_pem_private_key(open("inter.key", "rb").read(), None)
+# the signer's key is of the intermediate's type: the TBS names the signature algorithm
+pkey, lkey = rsa.generate_private_key(65537, 2048), ec.generate_private_key(ec.SECP384R1())
+now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+ski = x509.SubjectKeyIdentifier.from_public_key(inter.public_key())
+psc = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "QA Precert Signer")]))
+       .issuer_name(inter.subject).public_key(pkey.public_key()).serial_number(88)
+       .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=90))
+       .add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
+       .add_extension(x509.ExtendedKeyUsage([x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.4")]), False)
+       .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), False)
+       .sign(ikey, hashes.SHA256()))
+def leaf(aki_pub, poison, signer):
+    b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "psc.lab.test")]))
+         .issuer_name(psc.subject if poison else inter.subject).public_key(lkey.public_key()).serial_number(4242)
+         .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=60))
+         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+         .add_extension(x509.SubjectAlternativeName([x509.DNSName("psc.lab.test")]), False)
+         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(aki_pub), False))
+    if poison:
+        b = b.add_extension(x509.PrecertPoison(), True)
+    return b.sign(signer, hashes.SHA256())
+pre = leaf(pkey.public_key(), True, pkey)
+fin = leaf(inter.public_key(), False, ikey)
+pem = lambda c: c.public_bytes(serialization.Encoding.PEM)
+open("psc.pem", "wb").write(pem(psc))
+open("pscpre.pem", "wb").write(pem(pre))
+open("pscfin.pem", "wb").write(pem(fin))
+open("pscpre.chain", "wb").write(pem(pre) + pem(psc) + pem(inter))
+EOF
+$CLIENT psc-tbs pscpre.pem psc.pem pscfin.pem || fail "the client's own PSC TBS rebuild"
 openssl req -new -key rsa.key -subj "/CN=old.lab.test" -out old.csr -config ext.cnf
 cert old old.csr leaf 90 expired.pem expired.key
 
@@ -148,7 +188,7 @@ KEY=data/ctlog-lab.pem
 # ---- 1. submissions and the whole RFC 6962 read API ----
 $CLIENT sth "$U" $KEY sth0.json
 $CLIENT submit "$U" $KEY scts1.json x509:rsa1.chain precert:rsapre.chain x509:ec1.chain \
-	precert:ecpre.chain x509:old.chain || fail "submissions"
+	precert:ecpre.chain x509:old.chain precert:pscpre.chain || fail "submissions"
 $CLIENT check "$U" $KEY "$ORIGIN" scts1.json sth0.json || fail "first check"
 $CLIENT sth "$U" $KEY sth1.json
 
