@@ -1479,13 +1479,22 @@ static int new_order(struct rq *r)
 	return TB_HTTP_LATER;
 }
 
-static int get_order(struct rq *r, const char *id, struct order *o)
+/*
+ * Loads the requesting account's order. Returns 0 when loaded; otherwise the
+ * problem has been answered (r is gone) and 1 is returned, the answer's own
+ * result in *answered: the caller must return that and touch nothing else.
+ */
+static int get_order(struct rq *r, const char *id, struct order *o, int *answered)
 {
 	int err = load_order(r->s, r->a, id, o);
-	if (err == TB_ERR_NOT_FOUND || (!err && strcmp(o->account, r->acct.id) != 0))
-		return problem_status(r, 404, ACME_PROB_MALFORMED, "No order for ID");
-	if (err)
-		return problem(r, ACME_PROB_SERVER_INTERNAL, "failed to read the order");
+	if (err == TB_ERR_NOT_FOUND || (!err && strcmp(o->account, r->acct.id) != 0)) {
+		*answered = problem_status(r, 404, ACME_PROB_MALFORMED, "No order for ID");
+		return 1;
+	}
+	if (err) {
+		*answered = problem(r, ACME_PROB_SERVER_INTERNAL, "failed to read the order");
+		return 1;
+	}
 	return 0;
 }
 
@@ -1496,9 +1505,9 @@ static int order(struct rq *r, const char *id)
 	if (authenticate(r, 0, &p))
 		return respond_problem(r, &p);
 	struct order o;
-	int rc = get_order(r, id, &o);
-	if (rc)
-		return rc == TB_HTTP_LATER ? rc : 0;
+	int rc;
+	if (get_order(r, id, &o, &rc))
+		return rc;
 	const char *st;
 	cJSON *j = order_json(r, &o, &st);
 	if (strcmp(st, "processing") == 0) {
@@ -1848,9 +1857,9 @@ static int finalize(struct rq *r, const char *id)
 	memset(&p, 0, sizeof p);
 	if (authenticate(r, 0, &p))
 		return respond_problem(r, &p);
-	int rc = get_order(r, id, &r->order);
-	if (rc)
-		return rc == TB_HTTP_LATER ? rc : 0;
+	int rc;
+	if (get_order(r, id, &r->order, &rc))
+		return rc;
 	const char *st = order_status(s, r->a, &r->order);
 	if (strcmp(st, "ready") != 0)
 		return problem(r, ACME_PROB_ORDER_NOT_READY, "Order's status (\"%s\") is not acceptable for finalization", st);
