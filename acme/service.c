@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <mbedtls/x509_crt.h>
@@ -869,13 +870,33 @@ static struct acme_key *key_cache_get(struct acme_svc *s, const struct acct *ac,
 	return k;
 }
 
+/* The media type is exactly application/jose+json (any case), parameters allowed. */
+static int jose_content_type(const char *ct)
+{
+	static const char want[] = "application/jose+json";
+	if (!ct)
+		return 0;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (strncasecmp(ct, want, sizeof want - 1) != 0)
+		return 0;
+	ct += sizeof want - 1;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == 0 || *ct == ';';
+}
+
 /* Parses, checks nonce and url, finds and verifies the key. want_jwk: -1 either, 0 kid, 1 jwk. */
 static int authenticate(struct rq *r, int want_jwk, struct acme_problem *p)
 {
 	struct acme_svc *s = r->s;
 	const char *ct = tb_http_header(r->req, "Content-Type");
-	if (!ct || strncmp(ct, "application/jose+json", 21) != 0)
-		return acme_problem_set(p, ACME_PROB_MALFORMED, "Invalid Content-Type header on POST. Content-Type must be \"application/jose+json\"");
+	if (!jose_content_type(ct)) {
+		/* RFC 8555 6.2: 415 Unsupported Media Type, as Boulder and Pebble (type malformed) */
+		acme_problem_set(p, ACME_PROB_MALFORMED, "Invalid Content-Type header on POST. Content-Type must be \"application/jose+json\"");
+		p->status = 415;
+		return TB_ERR_INVALID;
+	}
 	if (acme_jws_parse(r->req->body.p, r->req->body.len, &r->jws, p)) {
 		r->have_jws = 1;
 		return TB_ERR_INVALID;
