@@ -653,6 +653,13 @@ static int problem_status(struct rq *r, int status, enum acme_problem_type t, co
 	return respond_problem(r, &p);
 }
 
+/* RFC 8555 6.3 / RFC 9110 15.5.6: 405 malformed, with the methods the resource takes. */
+static int not_allowed(struct rq *r, const char *allow)
+{
+	tb_http_set_header(r->req, "Allow", allow);
+	return problem_status(r, 405, ACME_PROB_MALFORMED, "Method not allowed");
+}
+
 static int respond_json(struct rq *r, int status, cJSON *j, const char *location)
 {
 	common_headers(r);
@@ -826,7 +833,7 @@ static int dir_handler(struct tb_http_request *req, void *arg)
 	if (strcmp(req->path, r->s->dir_path) != 0)
 		return problem_status(r, 404, ACME_PROB_MALFORMED, "no such resource");
 	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD") && strcmp(req->method, "POST"))
-		return problem_status(r, 405, ACME_PROB_MALFORMED, "method not allowed");
+		return not_allowed(r, "GET, HEAD, POST");
 	return directory(r);
 }
 
@@ -943,6 +950,18 @@ static int authenticate(struct rq *r, int want_jwk, struct acme_problem *p)
 			return acme_problem_set(p, ACME_PROB_MALFORMED, "Request payload did not parse as JSON");
 	}
 	return 0;
+}
+
+/* RFC 8555 7.2: newNonce also takes POST-as-GET (an account's kid, empty payload). */
+static int new_nonce_post(struct rq *r)
+{
+	struct acme_problem p;
+	memset(&p, 0, sizeof p);
+	if (authenticate(r, 0, &p))
+		return respond_problem(r, &p);
+	if (!r->jws.post_as_get)
+		return problem(r, ACME_PROB_MALFORMED, "newNonce takes POST-as-GET only");
+	return new_nonce(r);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2255,13 +2274,15 @@ static int acme_handler(struct tb_http_request *req, void *arg)
 	int get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
 	int post = strcmp(req->method, "POST") == 0;
 	if (strcmp(rest, "new-nonce") == 0) {
+		if (post)
+			return new_nonce_post(r);
 		if (!get)
-			return problem_status(r, 405, ACME_PROB_MALFORMED, "Method not allowed");
+			return not_allowed(r, "GET, HEAD, POST");
 		return new_nonce(r);
 	}
 	if (strcmp(rest, "crl") == 0) {
 		if (!get)
-			return problem_status(r, 405, ACME_PROB_MALFORMED, "Method not allowed");
+			return not_allowed(r, "GET, HEAD");
 		struct tb_bytes crl = { 0 };
 		int err = acme_crl_build(s, &crl);
 		if (err) {
@@ -2275,11 +2296,11 @@ static int acme_handler(struct tb_http_request *req, void *arg)
 	}
 	if (strncmp(rest, "renewal-info/", 13) == 0) {
 		if (!get)
-			return problem_status(r, 405, ACME_PROB_MALFORMED, "Method not allowed");
+			return not_allowed(r, "GET, HEAD");
 		return renewal_info(r, rest + 13);
 	}
 	if (!post)
-		return problem_status(r, 405, ACME_PROB_MALFORMED, "Method not allowed");
+		return not_allowed(r, "POST");
 	if (strcmp(rest, "new-account") == 0)
 		return new_account(r);
 	if (strcmp(rest, "new-order") == 0)
