@@ -90,10 +90,16 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 [ -n "$port" ] || { echo "trustbox did not start"; cat "$tmp/out.log" "$tmp/err.log"; exit 1; }
-for _ in $(seq 1 50); do
-	[ "$(dig @127.0.0.1 -p "$uport" +short +time=1 +tries=1 www.fwd.example A)" = 192.0.2.10 ] && break
-	sleep 0.1
+# Unbound may take a while to come up on a loaded machine: wait up to 30 s.
+up=
+for _ in $(seq 1 150); do
+	if [ "$(dig @127.0.0.1 -p "$uport" +short +time=1 +tries=1 www.fwd.example A)" = 192.0.2.10 ]; then
+		up=1
+		break
+	fi
+	sleep 0.2
 done
+[ -n "$up" ] || { echo "the upstream Unbound never answered"; cat "$tmp/unbound.log"; exit 1; }
 D="dig @127.0.0.1 -p $port +time=3 +tries=1"
 
 out=$($D www.fwd.example A)
