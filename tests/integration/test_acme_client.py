@@ -591,6 +591,205 @@ def lab():
     ok("lab switches: %d of 30 good nonces refused, validation delayed, every challenge valid" % rejected)
 
 
+def hdr_checks(r, what):
+    check(r.h("Replay-Nonce"), "%s: no Replay-Nonce" % what)
+    check(any('rel="index"' in l for l in r.hs("Link")), "%s: no Link rel=index" % what)
+
+
+def qa():
+    """Behaviour RFC 8555 implies that the protocol mode does not name."""
+    start_http01()
+    c = Client()
+    r = c.register()
+    check(r.status == 201 and r.h("Location") == c.kid and "/acct/" in c.kid, "newAccount 201 + Location")
+    hdr_checks(r, "newAccount")
+    r = c.register()
+    check(r.status == 200 and r.h("Location") == c.kid, "newAccount with a known key: 200 + the same Location")
+
+    # RFC 8555 6.2: a POST whose Content-Type is not application/jose+json: 415 malformed (Boulder, Pebble)
+    no = c.dir["newOrder"]
+    for ct in ("application/json", "text/plain", "application/jose+json-x"):
+        r = c.post_raw(no, c.jws(no, {"identifiers": [{"type": "dns", "value": "ct.lab.test"}]}), ctype=ct)
+        expect(r, "malformed", "Content-Type " + ct, 415)
+        hdr_checks(r, "415 answer")
+    # RFC 8555 6.3: GET on anything but the directory, newNonce (and renewalInfo, RFC 9773): 405 malformed
+    r = c.post(no, {"identifiers": [{"type": "dns", "value": "get.lab.test"}]})
+    check(r.status == 201 and r.h("Location") and "/order/" in r.h("Location"), "newOrder 201 + Location")
+    hdr_checks(r, "newOrder")
+    order_url, order = r.h("Location"), r.json
+    for what, url in (("account", c.kid), ("orders list", c.kid + "/orders"), ("order", order_url),
+                      ("authz", order["authorizations"][0]), ("finalize", order["finalize"]),
+                      ("newAccount", c.dir["newAccount"]), ("newOrder", no)):
+        r = request("GET", url)
+        expect(r, "malformed", "GET " + what, 405)
+        hdr_checks(r, "405 answer")
+        check(r.h("Allow") is not None and "POST" in r.h("Allow"), "GET %s: Allow header" % what)
+    ok("Content-Type other than application/jose+json -> 415 malformed; GET on account/order/authz -> 405 malformed "
+       "with Allow; Replay-Nonce and Link rel=index on errors; Location on newAccount and newOrder")
+
+    # RFC 8555 7.2: newNonce takes POST-as-GET too; it must not take a payload
+    r = c.post(c.dir["newNonce"], None)
+    check(r.status in (200, 204) and r.h("Replay-Nonce"), "POST-as-GET newNonce: %d %s" % (r.status, r.body[:200]))
+    expect(c.post(c.dir["newNonce"], {}), "malformed", "newNonce with a payload")
+    ok("POST-as-GET newNonce answers a nonce")
+
+    # onlyReturnExisting for an unknown key
+    u = Client()
+    r = u.post(u.dir["newAccount"], {"onlyReturnExisting": True}, use_jwk=True)
+    expect(r, "accountDoesNotExist", "onlyReturnExisting, unknown key", 400)
+    hdr_checks(r, "accountDoesNotExist")
+
+    # finalize before the authorizations are valid, then twice after issuance
+    expect(c.post(order["finalize"], {"csr": b64u(make_csr(["get.lab.test"])[1])}), "orderNotReady", "finalize a pending order", 403)
+    order2, pem, _ = issue(c, ["fin.lab.test"])
+    r = c.post(order2["finalize"], {"csr": b64u(make_csr(["fin.lab.test"])[1])})
+    expect(r, "orderNotReady", "second finalize", 403)
+    # certificates by POST-as-GET only
+    r = request("GET", order2["certificate"])
+    expect(r, "malformed", "GET certificate", 405)
+    ok("onlyReturnExisting unknown key -> accountDoesNotExist; finalize pending -> orderNotReady; "
+       "second finalize -> orderNotReady; certificate GET -> 405")
+
+    # CSR names: case-insensitive match, CN among the SANs, names differing -> badCSR
+    order3, pem, _ = issue(c, ["case.lab.test", "www.case.lab.test"])
+    r = c.post(no, {"identifiers": [{"type": "dns", "value": "case.lab.test"}]})
+    o = r.json
+    for az in o["authorizations"]:
+        a = c.post(az, None).json
+        check(a["status"] == "valid", "authorization reused")
+    ou = r.h("Location")
+    expect(c.post(o["finalize"], {"csr": b64u(make_csr(["case.lab.test", "other.lab.test"])[1])}), "badCSR", "extra name")
+    expect(c.post(o["finalize"], {"csr": b64u(make_csr(["nope.lab.test"])[1])}), "badCSR", "other name")
+    expect(c.post(o["finalize"], {"csr": b64u(make_csr(["case.lab.test"], cn="other.lab.test")[1])}), "badCSR", "CN not in the order")
+    r = c.post(o["finalize"], {"csr": b64u(make_csr(["CASE.Lab.Test"])[1])})
+    check(r.status == 200, "CSR names in upper case: %d %s" % (r.status, r.body[:300]))
+    ok("CSR names compared case-insensitively; extra name, other name, foreign CN -> badCSR")
+
+    # 101 names on a max-100 profile
+    ids = [{"type": "dns", "value": "n%d.lab.test" % i} for i in range(101)]
+    r = c.post(no, {"identifiers": ids})
+    check(r.status == 400 and r.ptype() in ("rejectedIdentifier", "malformed"), "101 names: %d %s" % (r.status, r.body[:200]))
+    ids = [{"type": "dns", "value": "n%d.lab.test" % i} for i in range(100)]
+    r = c.post(no, {"identifiers": ids})
+    check(r.status == 201 and len(r.json["authorizations"]) == 100, "100 names: %d %s" % (r.status, r.body[:200]))
+    # duplicates collapse
+    r = c.post(no, {"identifiers": [{"type": "dns", "value": "dup.lab.test"}, {"type": "dns", "value": "DUP.lab.test"}]})
+    check(r.status == 201 and len(r.json["identifiers"]) == 1 and len(r.json["authorizations"]) == 1, "duplicate identifiers: %s" % r.body[:300])
+    ok("101 names -> %s; 100 names accepted; duplicate identifiers collapse" % "rejected")
+
+    # wildcard together with its base name
+    r = c.post(no, {"identifiers": [{"type": "dns", "value": "*.wb.lab.test"}, {"type": "dns", "value": "wb.lab.test"}]})
+    check(r.status == 201 and len(r.json["authorizations"]) == 2, "wildcard + base: %s" % r.body[:300])
+    kinds = sorted([x["type"] for x in c.post(a, None).json["challenges"]] for a in r.json["authorizations"])
+    check(["dns-01"] in kinds and any("http-01" in k for k in kinds), "wildcard + base: challenges %s" % kinds)
+    ok("wildcard and base name: two authorizations, http-01 only for the base")
+
+    # order list paging: more than one page
+    c2 = Client()
+    c2.register()
+    made = set()
+    for i in range(103):
+        r = c2.post(no, {"identifiers": [{"type": "dns", "value": "pg%d.lab.test" % i}]})
+        check(r.status == 201, "paging order %d: %d %s" % (i, r.status, r.body[:200]))
+        made.add(r.h("Location"))
+    seen, url, pages = [], c2.kid + "/orders", 0
+    while url and pages < 5:
+        r = c2.post(url, None)
+        check(r.status == 200, "orders page: %d %s" % (r.status, r.body[:200]))
+        seen += r.json["orders"]
+        pages += 1
+        url = None
+        for l in r.hs("Link"):
+            for part in l.split(","):
+                if 'rel="next"' in part:
+                    url = part.split("<", 1)[1].split(">", 1)[0]
+    check(pages >= 2 and len(seen) == len(set(seen)) and set(seen) == made, "paging: %d pages, %d orders (%d unique), want %d"
+          % (pages, len(seen), len(set(seen)), len(made)))
+    ok("orders list: %d orders over %d pages with Link rel=next, none twice" % (len(seen), pages))
+
+    # keyChange to a key another account uses: 409 + Location of that account
+    kc = c.dir["keyChange"]
+    inner_key = c2.key
+    inner = c.jws(kc, {"account": c.kid, "oldKey": c.key.jwk()}, use_jwk=True, key=inner_key, nonce="x")
+    del_n = json.loads(ub64u(inner["protected"]))
+    del_n.pop("nonce", None)
+    p64 = b64u(json.dumps(del_n).encode())
+    inner = {"protected": p64, "payload": inner["payload"],
+             "signature": b64u(inner_key.sign((p64 + "." + inner["payload"]).encode()))}
+    r = c.post(kc, inner)
+    check(r.status == 409 and r.h("Location") == c2.kid, "keyChange to a key in use: %d %s %s" % (r.status, r.h("Location"), r.body[:200]))
+    ok("keyChange to a key already in use -> 409 with the other account's Location")
+
+    # a deactivated account is refused everywhere
+    r = c2.post(c2.kid, {"status": "deactivated"})
+    check(r.status == 200 and r.json["status"] == "deactivated", "deactivate")
+    expect(c2.post(no, {"identifiers": [{"type": "dns", "value": "d.lab.test"}]}), "unauthorized", "newOrder, deactivated", 403)
+    expect(c2.post(c2.kid, None), "unauthorized", "account POST-as-GET, deactivated", 403)
+    expect(c2.post(sorted(made)[0], None), "unauthorized", "order POST-as-GET, deactivated", 403)
+    r = c2.post(c2.dir["newAccount"], {"termsOfServiceAgreed": True}, use_jwk=True)
+    check(r.status in (401, 403) and r.ptype() == "unauthorized", "newAccount with a deactivated key: %d %s" % (r.status, r.body[:200]))
+    ok("deactivated account: newOrder, account, order, newAccount -> unauthorized")
+
+    # another account's resources
+    c3 = Client()
+    c3.register()
+    r = c3.post(order_url, None)
+    check(r.status in (403, 404) and r.ptype() in ("unauthorized", "malformed"), "foreign order: %d %s" % (r.status, r.body[:200]))
+    r = c3.post(order["authorizations"][0], None)
+    check(r.status in (403, 404) and r.ptype() in ("unauthorized", "malformed"), "foreign authz: %d %s" % (r.status, r.body[:200]))
+    base = order_url.rsplit("/order/", 1)[0]
+    for what, url, pl in (("foreign finalize", order["finalize"], {"csr": "AA"}),
+                          ("unknown order", base + "/order/AAAAAAAAAAAAAAAA", None),
+                          ("unknown finalize", base + "/order/AAAAAAAAAAAAAAAA/finalize", {"csr": "AA"}),
+                          ("unknown authz", base + "/authz/AAAAAAAAAAAAAAAA", None),
+                          ("unknown challenge", base + "/chall/AAAAAAAAAAAAAAAA", {}),
+                          ("unknown certificate", base + "/cert/00", None)):
+        r = c3.post(url, pl)
+        check(r.status == 404 and r.ptype() == "malformed", "%s: %d %s" % (what, r.status, r.body[:200]))
+    r = c3.post(c.kid, None)
+    check(r.status in (403, 404) and r.ptype() in ("unauthorized", "malformed"), "foreign account: %d %s" % (r.status, r.body[:200]))
+    r = c3.post(order2["certificate"], None)
+    check(r.status == 200 or r.ptype() in ("unauthorized", "malformed"), "foreign certificate: %d" % r.status)
+    ok("another account's order, authorization and account URL refused")
+
+    # payloads of the wrong JSON type
+    for bad in ([], "x", 1, None):
+        r = c.post_raw(no, c.jws(no, bad) if bad is not None else c.jws(no, None))
+        check(r.status == 400 and r.ptype() == "malformed", "newOrder payload %r: %d %s" % (bad, r.status, r.body[:200]))
+    ok("newOrder payloads [] \"x\" 1 and POST-as-GET -> malformed")
+
+
+def expiry():
+    """Against a CA whose pending orders and authorizations live 2 s."""
+    c = Client()
+    c.register()
+    no = c.dir["newOrder"]
+    r = c.post(no, {"identifiers": [{"type": "dns", "value": "exp.lab.test"}]})
+    check(r.status == 201, "order")
+    ou, o = r.h("Location"), r.json
+    az = o["authorizations"][0]
+    a = c.post(az, None).json
+    ch = [x for x in a["challenges"] if x["type"] == "http-01"][0]
+    time.sleep(3.2)
+    r = c.post(ou, None)
+    check(r.status == 200 and r.json["status"] == "invalid", "expired order: %s" % r.body[:300])
+    r = c.post(az, None)
+    check(r.status == 200 and r.json["status"] == "expired", "expired authz: %s" % r.body[:300])
+    r = c.post(ch["url"], {})
+    check(r.status >= 400 or (r.json and r.json.get("status") != "valid"), "challenge of an expired authz: %d %s" % (r.status, r.body[:200]))
+    TOKENS[ch["token"]] = ch["token"] + "." + c.key.thumbprint()
+    time.sleep(0.5)
+    check(c.post(az, None).json["status"] == "expired", "expired authz stays expired")
+    expect(c.post(o["finalize"], {"csr": b64u(make_csr(["exp.lab.test"])[1])}), "orderNotReady", "finalize an expired order", 403)
+    r = c.post(c.kid + "/orders", None)
+    check(ou not in r.json["orders"], "expired order still listed")
+    # a new order for the same name gets a fresh authorization
+    r = c.post(no, {"identifiers": [{"type": "dns", "value": "exp.lab.test"}]})
+    check(r.status == 201 and r.json["status"] == "pending" and r.json["authorizations"][0] != az, "new order after expiry")
+    ok("expired order -> invalid, expired authorization -> expired (challenge refused), finalize -> orderNotReady, "
+       "not listed, fresh authorization for a new order")
+
+
 def bench(n, conc):
     start_http01()
     clients = [Client() for _ in range(conc)]
@@ -633,7 +832,13 @@ if __name__ == "__main__":
         protocol()
     elif sys.argv[1] == "lab":
         lab()
+    elif sys.argv[1] == "qa":
+        qa()
+    elif sys.argv[1] == "expiry":
+        expiry()
     elif sys.argv[1] == "strict":
         strict()
     elif sys.argv[1] == "bench":
         bench(int(sys.argv[2]), int(sys.argv[3]))
+    else:
+        sys.exit("unknown mode " + sys.argv[1])
