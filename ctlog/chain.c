@@ -4,8 +4,11 @@
  * 1. The JSON body ({"chain": [base64 DER, ...]}) is parsed with cJSON under
  *    three caps: body size, chain length, certificate size.
  * 2. Every certificate is parsed by mbedTLS with an extension callback that
- *    accepts the CT poison (1.3.6.1.4.1.11129.2.4.3, critical, NULL) and
- *    refuses any other unknown critical extension.
+ *    accepts the CT poison (1.3.6.1.4.1.11129.2.4.3, critical, NULL; a
+ *    poison that is not critical refuses the certificate), accepts the
+ *    RFC 5280 constraints mbedtls does not process (nameConstraints,
+ *    policyMappings, policyConstraints, inhibitAnyPolicy: recorded, not
+ *    enforced) and refuses any other unknown critical extension.
  * 3. Each link is checked: issuer name equals the next subject (raw DER), the
  *    next certificate is a CA, and its key verifies the signature. The last
  *    certificate must be an accepted root or be signed by one, which is then
@@ -147,6 +150,21 @@ static int ext_cb(void *ctx, mbedtls_x509_crt const *crt, mbedtls_x509_buf const
 			s->poison = 1;
 		return 0;
 	}
+	/* RFC 5280 extensions that mbedtls does not process and that must (or
+	 * may) be critical: a log records chains, it does not enforce these
+	 * constraints, so they do not make a certificate unloggable (CTFE and
+	 * Sunlight accept them too). Anything else critical is refused. */
+	static const struct {
+		unsigned char oid[3];
+	} rfc5280[] = {
+		{ { 0x55, 0x1d, 0x1e } }, /* nameConstraints */
+		{ { 0x55, 0x1d, 0x21 } }, /* policyMappings */
+		{ { 0x55, 0x1d, 0x24 } }, /* policyConstraints */
+		{ { 0x55, 0x1d, 0x36 } }, /* inhibitAnyPolicy */
+	};
+	for (size_t i = 0; i < sizeof rfc5280 / sizeof rfc5280[0]; i++)
+		if (oid->len == 3 && memcmp(oid->p, rfc5280[i].oid, 3) == 0)
+			return 0;
 	return critical ? MBEDTLS_ERR_X509_INVALID_EXTENSIONS : 0;
 }
 

@@ -48,6 +48,12 @@ basicConstraints=critical,CA:TRUE
 keyUsage=critical,keyCertSign,cRLSign
 subjectKeyIdentifier=hash
 authorityKeyIdentifier=keyid
+[v_nc]
+basicConstraints=critical,CA:TRUE
+keyUsage=critical,keyCertSign,cRLSign
+nameConstraints=critical,permitted;DNS:.lab.test
+policyConstraints=critical,requireExplicitPolicy:0
+inhibitAnyPolicy=critical,0
 [leaf]
 basicConstraints=critical,CA:FALSE
 extendedKeyUsage=serverAuth
@@ -73,6 +79,8 @@ openssl req -x509 -new -key root.key -subj "/CN=QA Root" -days 700 -out root.pem
 openssl req -new -key inter.key -subj "/CN=QA RSA Intermediate" -out inter.csr -config ext.cnf
 openssl x509 -req -in inter.csr -CA root.pem -CAkey root.key -set_serial 2 -days 1000 -extfile ext.cnf -extensions v_ca -out inter.pem 2>/dev/null
 openssl req -new -key rsa.key -subj "/CN=www.lab.test" -out rsa.csr -config ext.cnf
+# a name-constrained intermediate (critical constraints, as RFC 5280 requires)
+openssl x509 -req -in inter.csr -CA root.pem -CAkey root.key -set_serial 3 -days 600 -extfile ext.cnf -extensions v_nc -out nc.pem 2>/dev/null
 openssl req -new -key p384.key -subj "/CN=www.lab.test" -out p384.csr -config ext.cnf
 # cert NAME CSR EXT DAYS [CA CAKEY]: NAME.pem = leaf, NAME.chain = leaf + intermediate
 serial=100
@@ -87,6 +95,7 @@ cert ec1 p384.csr leaf 90;  cert ecpre p384.csr pre 90
 cat rsa2.chain root.pem > rsa2full.chain       # with the root: stored chain is the same
 cert far rsa.csr leaf 4000                      # NotAfter beyond the shard
 cert client rsa.csr client 90                   # clientAuth only
+cert ncleaf rsa.csr leaf 90 nc.pem inter.key    # under the name-constrained intermediate
 cert soft rsa.csr softpoison 90                 # a poison that is not critical
 # an intermediate that expired last year, and a leaf under it
 python3 - <<'EOF'
@@ -188,7 +197,7 @@ KEY=data/ctlog-lab.pem
 # ---- 1. submissions and the whole RFC 6962 read API ----
 $CLIENT sth "$U" $KEY sth0.json
 $CLIENT submit "$U" $KEY scts1.json x509:rsa1.chain precert:rsapre.chain x509:ec1.chain \
-	precert:ecpre.chain x509:old.chain precert:pscpre.chain || fail "submissions"
+	precert:ecpre.chain x509:old.chain precert:pscpre.chain x509:ncleaf.chain || fail "submissions"
 $CLIENT check "$U" $KEY "$ORIGIN" scts1.json sth0.json || fail "first check"
 $CLIENT sth "$U" $KEY sth1.json
 

@@ -23,6 +23,7 @@ enum {
 	F_AKI = 32,
 	F_UNKNOWN_CRITICAL = 64,
 	F_SOFT_POISON = 128, /* the poison, but not critical */
+	F_NAME_CONSTRAINTS = 256, /* critical nameConstraints and policyConstraints (RFC 5280 requires both critical) */
 };
 
 static const uint8_t eku_server[] = { 0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01 };
@@ -64,6 +65,16 @@ static int mk(struct tb_bytes *out, const char *subject, struct tb_pkey *skey, c
 	if (flags & F_SOFT_POISON)
 		mbedtls_x509write_crt_set_extension(&w, oid_poison, sizeof oid_poison - 1, 0,
 			(const unsigned char *)"\x05\x00", 2);
+	if (flags & F_NAME_CONSTRAINTS) {
+		/* permitted DNS .lab.test; requireExplicitPolicy 0; inhibitAnyPolicy 0 */
+		static const unsigned char nc[] = { 0x30, 0x0d, 0xa0, 0x0b, 0x30, 0x09, 0x82, 0x07,
+			'l', 'a', 'b', '.', 't', 'e', 's', 't' };
+		static const unsigned char pc[] = { 0x30, 0x03, 0x80, 0x01, 0x00 };
+		static const unsigned char iap[] = { 0x02, 0x01, 0x00 };
+		mbedtls_x509write_crt_set_extension(&w, "\x55\x1d\x1e", 3, 1, nc, sizeof nc);
+		mbedtls_x509write_crt_set_extension(&w, "\x55\x1d\x24", 3, 1, pc, sizeof pc);
+		mbedtls_x509write_crt_set_extension(&w, "\x55\x1d\x36", 3, 1, iap, sizeof iap);
+	}
 	if (flags & F_UNKNOWN_CRITICAL)
 		mbedtls_x509write_crt_set_extension(&w, oid_odd, sizeof oid_odd - 1, 1,
 			(const unsigned char *)"\x05\x00", 2);
@@ -216,6 +227,16 @@ static void test_validation(void)
 	CHECK(run(roots, &pol, p1s, 2, 0, &v) != 0);
 	CHECK(run(roots, &pol, p1s, 2, 1, &v) != 0);
 	tb_bytes_free(&soft);
+	/* a name-constrained intermediate: RFC 5280 makes these extensions critical,
+	 * and logs (CTFE, Sunlight) accept them, as they do not enforce them */
+	struct tb_bytes ncint = { 0 }, ncleaf = { 0 };
+	CHECK_INT(mk(&ncint, nint, kint, nroot, kroot, 11, "20310101000000", F_CA | F_AKI | F_NAME_CONSTRAINTS), 0);
+	CHECK_INT(mk(&ncleaf, nleaf, kleaf, nint, kint, 12, "20260601000000", F_SERVER | F_AKI), 0);
+	struct tb_bytes *nc1[] = { &ncleaf, &ncint };
+	CHECK_INT(run(roots, &pol, nc1, 2, 0, &v), 0);
+	ct_validated_free(&v);
+	tb_bytes_free(&ncint);
+	tb_bytes_free(&ncleaf);
 
 	/* precertificate issued directly: TBS without poison == final TBS */
 	CHECK_INT(run(roots, &window, p1, 2, 1, &v), 0);
