@@ -665,6 +665,40 @@ def qa():
     check(r.status == 200, "CSR names in upper case: %d %s" % (r.status, r.body[:300]))
     ok("CSR names compared case-insensitively; extra name, other name, foreign CN -> badCSR")
 
+    # a first name longer than a CN may be (64): the subject has no CN
+    long = "a" * 60 + ".lab.test"
+    _, pem, _ = issue(c, [long])
+    cert = x509.load_pem_x509_certificate(pem.encode())
+    check(not cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME), "CN of %d chars: %s" % (len(long), cert.subject.rfc4514_string()))
+    # processing carries Retry-After: poll the order from a second connection while it is finalized
+    r = c.post(no, {"identifiers": [{"type": "dns", "value": "proc.lab.test"}]})
+    pu, po = r.h("Location"), r.json
+    a = c.post(po["authorizations"][0], None).json
+    ch = [x for x in a["challenges"] if x["type"] == "http-01"][0]
+    TOKENS[ch["token"]] = ch["token"] + "." + c.key.thumbprint()
+    c.post(ch["url"], {})
+    check(poll(c, po["authorizations"][0], ("valid", "invalid")).json["status"] == "valid", "proc authz")
+    seen, stop = [], []
+    p2 = Client(c.key)
+    p2.kid = c.kid
+
+    def poller():
+        while not stop:
+            rr = p2.post(pu, None)
+            seen.append((rr.json.get("status"), rr.h("Retry-After")))
+    th = threading.Thread(target=poller)
+    th.start()
+    time.sleep(0.1)
+    r = c.post(po["finalize"], {"csr": b64u(make_csr(["proc.lab.test"])[1])})
+    time.sleep(0.1)
+    stop.append(1)
+    th.join()
+    check(r.status == 200 and r.json["status"] == "valid", "finalize proc: %s" % r.body[:200])
+    check(all(ra for st, ra in seen if st == "processing"), "processing without Retry-After: %s" % seen)
+    check(all(ra is None for st, ra in seen if st != "processing"), "Retry-After outside processing: %s" % seen)
+    ok("a 69-character name gets no CN; processing answers carry Retry-After (%d processing polls seen)"
+       % sum(1 for st, _ in seen if st == "processing"))
+
     # 101 names on a max-100 profile
     ids = [{"type": "dns", "value": "n%d.lab.test" % i} for i in range(101)]
     r = c.post(no, {"identifiers": ids})
@@ -788,6 +822,23 @@ def expiry():
     check(r.status == 201 and r.json["status"] == "pending" and r.json["authorizations"][0] != az, "new order after expiry")
     ok("expired order -> invalid, expired authorization -> expired (challenge refused), finalize -> orderNotReady, "
        "not listed, fresh authorization for a new order")
+
+    # a ready order that outlives its lifetime cannot be finalized
+    start_http01()
+    r = c.post(no, {"identifiers": [{"type": "dns", "value": "rdy.lab.test"}]})
+    ou, o = r.h("Location"), r.json
+    a = c.post(o["authorizations"][0], None).json
+    ch = [x for x in a["challenges"] if x["type"] == "http-01"][0]
+    TOKENS[ch["token"]] = ch["token"] + "." + c.key.thumbprint()
+    c.post(ch["url"], {})
+    check(poll(c, o["authorizations"][0], ("valid", "invalid", "expired"), timeout=2).json["status"] == "valid", "rdy authz")
+    check(c.post(ou, None).json["status"] == "ready", "rdy order ready")
+    while c.post(ou, None).json["status"] == "ready":
+        time.sleep(0.2)
+    check(c.post(ou, None).json["status"] == "invalid", "ready order past its lifetime is invalid")
+    expect(c.post(o["finalize"], {"csr": b64u(make_csr(["rdy.lab.test"])[1])}), "orderNotReady", "finalize an expired ready order", 403)
+    check(c.post(o["authorizations"][0], None).json["status"] == "valid", "its valid authorization stays valid")
+    ok("a ready order past its lifetime turns invalid and finalize answers orderNotReady")
 
 
 def bench(n, conc):
