@@ -5,6 +5,7 @@
 #     register, issue, chain check, --revoke;
 #   uacme 1.7 (C, own ACME code, GnuTLS): RSA account, then an EC P-384
 #     account (ES384 in the JWS layer), http-01 through its hook API, revoke;
+#     tls-alpn-01 through ualpn, uacme's own responder;
 #   acme-tiny (Python): RSA-4096 account key (RS256 with a large key) and a
 #     CSR with an empty subject and only SANs;
 #   the hand-made client's `qa` mode for the remaining edges.
@@ -17,8 +18,10 @@ done
 work=$(mktemp -d)
 pid=""
 web=""
+alpn=""
 cleanup() {
   if [ -n "$web" ]; then kill "$web" 2>/dev/null || true; fi
+  if [ -n "$alpn" ]; then kill "$alpn" 2>/dev/null || true; fi
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; sleep 1; kill -9 "$pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
@@ -28,12 +31,12 @@ fail() { echo "FAIL: $*" >&2; [ -f run.err ] && tail -30 run.err >&2; exit 1; }
 ok() { echo "ok: $*"; }
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-https_port=$(freeport); http01_port=$(freeport)
+https_port=$(freeport); http01_port=$(freeport); alpn_port=$(freeport)
 cat > cfg.lua <<LUA
 core { data_dir = "$work/data" }
 listen { name = "https", address = "127.0.0.1", port = $https_port, tls = true }
 dns { enabled = false }
-acme { http01_port = $http01_port }
+acme { http01_port = $http01_port, tlsalpn01_port = $alpn_port }
 LUA
 "$TRUSTBOX" root -c cfg.lua > root.pem || fail "trustbox root"
 "$TRUSTBOX" run -c cfg.lua > run.out 2> run.err &
@@ -112,6 +115,22 @@ HOOK
   ua -v -c ua-ec -t EC -b 384 revoke ua-ec/ue.lab.test/cert.pem > u5.out 2>&1 || { cat u5.out >&2; fail "uacme revoke"; }
   ua -v -c ua-ec -t EC -b 384 -y deactivate > u6.out 2>&1 || { cat u6.out >&2; fail "uacme deactivate"; }
   ok "uacme: EC P-384 account (ES384), issue 2 names, revoke, deactivate"
+
+  # tls-alpn-01 through ualpn (uacme's own responder) and its hook script
+  if command -v ualpn >/dev/null && [ -f /usr/share/uacme/ualpn.sh ]; then
+    ualpn -b "127.0.0.1@$alpn_port" -c 127.0.0.1@9 -s "$work/ualpn.sock" -l "$work/ualpn.log" > /dev/null 2>&1 &
+    alpn=$!
+    sed "s#| ualpn)#| ualpn -s $work/ualpn.sock)#" /usr/share/uacme/ualpn.sh > ahook.sh
+    chmod +x ahook.sh
+    for _ in $(seq 50); do [ -S ualpn.sock ] && break; sleep 0.1; done
+    unshare -m sh -c 'mount --bind "$0" /etc/ssl/certs/ca-certificates.crt && exec uacme "$@"' "$work/root.pem" \
+      -a "$dir_url" -h "$work/ahook.sh" -v -c ua-rsa issue alpn.lab.test > u7.out 2>&1 || { cat u7.out ualpn.log >&2; fail "uacme issue (tls-alpn-01 via ualpn)"; }
+    check_chain ua-rsa/alpn.lab.test/cert.pem alpn.lab.test
+    grep -q 'tls-alpn-01 for alpn.lab.test: valid' run.err || fail "tls-alpn-01 was not the method used for alpn.lab.test"
+    kill "$alpn"; wait "$alpn" 2>/dev/null || true
+    alpn=""
+    ok "uacme + ualpn: tls-alpn-01 (RFC 8737), chain verifies"
+  fi
 else
   echo "uacme (or unshare) not available: skipped"
 fi
