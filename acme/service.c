@@ -2128,6 +2128,40 @@ static void revoked(void *ctx, int status)
 	tb_http_respond(r->req, 200, NULL, NULL, 0);
 }
 
+/*
+ * RFC 8555 7.6: an account other than the subscriber may revoke when it
+ * holds valid, unexpired authorizations for every identifier of the
+ * certificate (its order's identifiers; a wildcard by its base name).
+ */
+static int holds_authzs_for(struct rq *r, const char *order_id)
+{
+	sqlite3_stmt *st = q_prep(r->s, "SELECT identifiers FROM acme_orders WHERE id = ?1", 1, order_id);
+	char *ids = st && sqlite3_step(st) == SQLITE_ROW ? col(r->a, st, 0) : NULL;
+	sqlite3_finalize(st);
+	cJSON *arr = ids ? cJSON_Parse(ids) : NULL;
+	int n = 0, held = 0;
+	char now[32];
+	snprintf(now, sizeof now, "%lld", (long long)acme_now());
+	const cJSON *it;
+	cJSON_ArrayForEach(it, arr) {
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "type");
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(it, "value");
+		if (!cJSON_IsString(t) || !cJSON_IsString(v))
+			break;
+		n++;
+		const char *base = strncmp(v->valuestring, "*.", 2) == 0 ? v->valuestring + 2 : v->valuestring;
+		sqlite3_stmt *q = q_prep(r->s, "SELECT 1 FROM acme_authzs WHERE account = ?1 AND ident_type = ?2 AND"
+			" ident_value = ?3 AND status = 'valid' AND expires > CAST(?4 AS INTEGER) LIMIT 1", 4, r->acct.id,
+			t->valuestring, base, now);
+		if (q && sqlite3_step(q) == SQLITE_ROW)
+			held++;
+		sqlite3_finalize(q);
+	}
+	int ok = arr && n > 0 && held == n && n == cJSON_GetArraySize(arr);
+	cJSON_Delete(arr);
+	return ok;
+}
+
 static int revoke_cert(struct rq *r)
 {
 	struct acme_problem p;
@@ -2184,25 +2218,35 @@ static int revoke_cert(struct rq *r)
 		tb_bytes_free(&der);
 		return problem(r, ACME_PROB_MALFORMED, "certificate does not parse");
 	}
-	sqlite3_stmt *st = q_prep(r->s, "SELECT account, der_chain, revoked_at FROM acme_certificates WHERE serial = ?1"
-		" AND status = 'issued'", 1, serial);
+	sqlite3_stmt *st = q_prep(r->s, "SELECT account, der_chain, revoked_at, order_id FROM acme_certificates"
+		" WHERE serial = ?1 AND status = 'issued'", 1, serial);
 	int found = 0, owner = 0, already = 0;
+	char *order_id = NULL;
 	if (st && sqlite3_step(st) == SQLITE_ROW) {
 		const void *blob = sqlite3_column_blob(st, 1);
 		int bl = sqlite3_column_bytes(st, 1);
 		found = blob && (size_t)bl >= der.len && memcmp(blob, der.p, der.len) == 0;
 		owner = r->have_acct && strcmp((const char *)sqlite3_column_text(st, 0), r->acct.id) == 0;
 		already = !col_null(st, 2);
+		order_id = col(r->a, st, 3);
 	}
 	sqlite3_finalize(st);
 	tb_bytes_free(&der);
 	if (!found)
 		return problem_status(r, 404, ACME_PROB_MALFORMED, "Certificate from unrecognized issuer");
-	if (r->jws.key ? !key_match : !owner)
+	int holder = !r->jws.key && !owner && order_id && holds_authzs_for(r, order_id);
+	if (r->jws.key ? !key_match : !(owner || holder))
 		return problem(r, ACME_PROB_UNAUTHORIZED, "The key ID specified in the revocation request does not hold "
 			"valid authorizations for all names in the certificate");
 	if (r->jws.key && rs != 0 && rs != 1)
 		return problem(r, ACME_PROB_BAD_REVOCATION_REASON, "revocation by certificate key allows reasons 0 and 1 only");
+	if (holder) {
+		/* As Boulder: the holder of the names says the subscriber's use ended. */
+		if (rs != 0 && rs != 5)
+			return problem(r, ACME_PROB_BAD_REVOCATION_REASON,
+				"revocation by another account holding the names allows reasons 0 and 5 only");
+		rs = 5;
+	}
 	if (already)
 		return problem(r, ACME_PROB_ALREADY_REVOKED, "Certificate already revoked");
 	struct acme_wjob *j = acme_wjob_new(r->s);

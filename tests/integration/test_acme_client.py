@@ -651,7 +651,7 @@ def qa():
        "second finalize -> orderNotReady; certificate GET -> 405")
 
     # CSR names: case-insensitive match, CN among the SANs, names differing -> badCSR
-    order3, pem, _ = issue(c, ["case.lab.test", "www.case.lab.test"])
+    order3, case_pem, _ = issue(c, ["case.lab.test", "www.case.lab.test"])
     r = c.post(no, {"identifiers": [{"type": "dns", "value": "case.lab.test"}]})
     o = r.json
     for az in o["authorizations"]:
@@ -785,6 +785,31 @@ def qa():
     r = c3.post(order2["certificate"], None)
     check(r.status == 200 or r.ptype() in ("unauthorized", "malformed"), "foreign certificate: %d" % r.status)
     ok("another account's order, authorization and account URL refused")
+
+    # RFC 8555 7.6: an account holding valid authorizations for every name may revoke
+    rv = c.dir["revokeCert"]
+    der = x509.load_pem_x509_certificate(case_pem.encode()).public_bytes(serialization.Encoding.DER)
+    names = ["case.lab.test", "www.case.lab.test"]
+    expect(c3.post(rv, {"certificate": b64u(der)}), "unauthorized", "revocation without the names")
+    r = c3.post(no, {"identifiers": [{"type": "dns", "value": n} for n in names[:1]]})
+    a = c3.post(r.json["authorizations"][0], None).json
+    ch = [x for x in a["challenges"] if x["type"] == "http-01"][0]
+    TOKENS[ch["token"]] = ch["token"] + "." + c3.key.thumbprint()
+    c3.post(ch["url"], {})
+    check(poll(c3, r.json["authorizations"][0], ("valid", "invalid")).json["status"] == "valid", "c3 authz")
+    expect(c3.post(rv, {"certificate": b64u(der)}), "unauthorized", "revocation holding one of two names")
+    r = c3.post(no, {"identifiers": [{"type": "dns", "value": n} for n in names[1:]]})
+    a = c3.post(r.json["authorizations"][0], None).json
+    ch = [x for x in a["challenges"] if x["type"] == "http-01"][0]
+    TOKENS[ch["token"]] = ch["token"] + "." + c3.key.thumbprint()
+    c3.post(ch["url"], {})
+    check(poll(c3, r.json["authorizations"][0], ("valid", "invalid")).json["status"] == "valid", "c3 authz 2")
+    expect(c3.post(rv, {"certificate": b64u(der), "reason": 1}), "badRevocationReason", "holder claims keyCompromise")
+    r = c3.post(rv, {"certificate": b64u(der)})
+    check(r.status == 200, "revocation by the holder of every name: %d %s" % (r.status, r.body[:200]))
+    expect(c.post(rv, {"certificate": b64u(der)}), "alreadyRevoked", "subscriber after the holder")
+    ok("revocation by another account: refused without the names and with one of two, "
+       "accepted (cessationOfOperation) with valid authorizations for both")
 
     # payloads of the wrong JSON type
     for bad in ([], "x", 1, None):
