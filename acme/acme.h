@@ -265,6 +265,12 @@ struct acme_jws {
  */
 int acme_jws_parse(const uint8_t *body, size_t len, struct acme_jws *jws, struct acme_problem *prob);
 /*
+ * Parses exactly len bytes of JSON text as a request payload: NULL when it
+ * does not parse, has trailing garbage, or holds a NUL byte or the \u0000
+ * escape (cJSON would cut the string there). Caller frees with cJSON_Delete.
+ */
+cJSON *acme_json_parse(const char *text, size_t len);
+/*
  * Verifies the signature with key (NULL: the embedded jwk). Checks that the
  * alg suits the key (badSignatureAlgorithm), the exact signature length and
  * the signature itself (malformed "JWS verification error", as Boulder).

@@ -52,9 +52,27 @@ static int has_duplicate_members(const cJSON *obj)
 	return 0;
 }
 
+/*
+ * cJSON keeps strings NUL-terminated, so "a.example\u0000.evil" would reach
+ * the checks as "a.example": refuse JSON text holding a NUL byte or the
+ * \u0000 escape (no ACME member carries one).
+ */
+static int json_has_nul(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == 0)
+			return 1;
+		if (p[i] == '\\' && i + 5 < len && p[i + 1] == 'u' && memcmp(p + i + 2, "0000", 4) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* Parses exactly len bytes of JSON text (trailing whitespace allowed). */
 static cJSON *parse_json(const char *p, size_t len)
 {
+	if (json_has_nul(p, len))
+		return NULL;
 	const char *end = NULL;
 	cJSON *j = cJSON_ParseWithLengthOpts(p, len, &end, 0);
 	if (!j)
@@ -74,6 +92,11 @@ static int b64url_decode(struct tb_bytes *out, const char *s)
 {
 	out->len = 0;
 	return tb_base64url_decode(out, s, strlen(s));
+}
+
+cJSON *acme_json_parse(const char *text, size_t len)
+{
+	return parse_json(text, len);
 }
 
 /* ---- keys ---------------------------------------------------------------- */

@@ -945,7 +945,7 @@ static int authenticate(struct rq *r, int want_jwk, struct acme_problem *p)
 	if (r->have_acct && strcmp(r->acct.status, "valid") != 0)
 		return acme_problem_set(p, ACME_PROB_UNAUTHORIZED, "Account is not valid, has status \"%s\"", r->acct.status);
 	if (!r->jws.post_as_get) {
-		r->payload = cJSON_ParseWithLength((const char *)r->jws.payload, r->jws.payload_len);
+		r->payload = acme_json_parse((const char *)r->jws.payload, r->jws.payload_len);
 		if (!r->payload || !cJSON_IsObject(r->payload))
 			return acme_problem_set(p, ACME_PROB_MALFORMED, "Request payload did not parse as JSON");
 	}
@@ -1240,7 +1240,7 @@ static int key_change(struct rq *r)
 		err = acme_problem_set(&p, ACME_PROB_MALFORMED, "Inner JWS url does not match the outer JWS url");
 	cJSON *ip = NULL;
 	if (!err) {
-		ip = cJSON_ParseWithLength((const char *)in.payload, in.payload_len);
+		ip = acme_json_parse((const char *)in.payload, in.payload_len);
 		const cJSON *acc = cJSON_GetObjectItemCaseSensitive(ip, "account");
 		const cJSON *old = cJSON_GetObjectItemCaseSensitive(ip, "oldKey");
 		struct acme_key *oldk = NULL;

@@ -566,6 +566,32 @@ static void test_key_change(struct tb_pkey *old_key, struct tb_pkey *new_key)
 	free(prot), free(body);
 }
 
+/* cJSON cuts strings at NUL: JSON holding one (raw or \u0000) is refused. */
+static void test_nul(struct tb_pkey *ec256)
+{
+	char *jwk = jwk_of(ec256);
+	char *prot = fmt("{\"alg\":\"ES256\",\"jwk\":%s,\"nonce\":\"bm9uY2U\",\"url\":\"%s\\u0000x\"}", jwk, URL);
+	char *body = make_jws(ec256, "ES256", prot, "{}");
+	CHECK_INT(run(body, NULL), ACME_PROB_MALFORMED);
+	free(prot), free(body);
+
+	static const char ok[] = "{\"identifiers\":[{\"type\":\"dns\",\"value\":\"a.example\"}]} \n";
+	cJSON *j = acme_json_parse(ok, sizeof ok - 1);
+	CHECK(j != NULL);
+	cJSON_Delete(j);
+	static const char esc[] = "{\"identifiers\":[{\"type\":\"dns\",\"value\":\"a.example\\u0000.evil\"}]}";
+	CHECK(acme_json_parse(esc, sizeof esc - 1) == NULL);
+	static const char raw[] = "{\"v\":\"a\0b\"}";
+	CHECK(acme_json_parse(raw, sizeof raw - 1) == NULL);
+	static const char trail[] = "{\"v\":1} x";
+	CHECK(acme_json_parse(trail, sizeof trail - 1) == NULL);
+	static const char other[] = "{\"v\":\"\\u0041\\u00e9\"}";
+	j = acme_json_parse(other, sizeof other - 1);
+	CHECK(j != NULL && strcmp(cJSON_GetObjectItem(j, "v")->valuestring, "A\xc3\xa9") == 0);
+	cJSON_Delete(j);
+	free(jwk);
+}
+
 int main(void)
 {
 	struct tb_pkey *ec256 = NULL, *ec384 = NULL, *rsa = NULL;
@@ -581,6 +607,7 @@ int main(void)
 	test_key_policy();
 	test_eab(ec256, ec384);
 	test_key_change(ec256, ec384);
+	test_nul(ec256);
 	tb_pkey_free(ec256);
 	tb_pkey_free(ec384);
 	tb_pkey_free(rsa);
