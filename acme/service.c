@@ -1086,6 +1086,9 @@ static int new_account(struct rq *r)
 		return problem(r, ACME_PROB_SERVER_INTERNAL, "failed to read accounts");
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->payload, "onlyReturnExisting")))
 		return problem(r, ACME_PROB_ACCOUNT_DOES_NOT_EXIST, "No account exists with the provided key");
+	/* The directory publishes terms of service: a new account must agree (Boulder, Pebble). */
+	if (r->s->tos[0] && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->payload, "termsOfServiceAgreed")))
+		return problem(r, ACME_PROB_MALFORMED, "must agree to terms of service");
 	char *contact;
 	if (check_contacts(r, cJSON_GetObjectItemCaseSensitive(r->payload, "contact"), &contact, &p))
 		return respond_problem(r, &p);

@@ -633,6 +633,20 @@ def qa():
     expect(c.post(c.dir["newNonce"], {}), "malformed", "newNonce with a payload")
     ok("POST-as-GET newNonce answers a nonce")
 
+    # the directory has termsOfService: a new account must agree (Boulder, Pebble); a known key needs not
+    u = Client()
+    for pl in ({}, {"termsOfServiceAgreed": False}, {"contact": ["mailto:x@b.test"]}):
+        expect(u.post(u.dir["newAccount"], pl, use_jwk=True), "malformed", "newAccount %s" % json.dumps(pl))
+    r = c.post(c.dir["newAccount"], {}, use_jwk=True)
+    check(r.status == 200 and r.h("Location") == c.kid, "newAccount {} for a known key: %d" % r.status)
+    # a NUL inside a JSON string must not cut it short
+    raw = b'{"identifiers":[{"type":"dns","value":"nul.lab.test\\u0000.evil.test"}]}'
+    prot = b64u(json.dumps({"alg": c.key.alg(), "nonce": c.new_nonce(), "url": no, "kid": c.kid}).encode())
+    pl64 = b64u(raw)
+    r = c.post_raw(no, {"protected": prot, "payload": pl64, "signature": b64u(c.key.sign((prot + "." + pl64).encode()))})
+    expect(r, "malformed", "identifier with \\u0000")
+    ok("newAccount without termsOfServiceAgreed -> malformed (known key still found); \\u0000 in a payload -> malformed")
+
     # onlyReturnExisting for an unknown key
     u = Client()
     r = u.post(u.dir["newAccount"], {"onlyReturnExisting": True}, use_jwk=True)
