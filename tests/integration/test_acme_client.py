@@ -833,7 +833,7 @@ def qa():
 
 
 def expiry():
-    """Against a CA whose pending orders and authorizations live 2 s."""
+    """Against a CA whose pending orders and authorizations live 4 s."""
     c = Client()
     c.register()
     no = c.dir["newOrder"]
@@ -843,7 +843,7 @@ def expiry():
     az = o["authorizations"][0]
     a = c.post(az, None).json
     ch = [x for x in a["challenges"] if x["type"] == "http-01"][0]
-    time.sleep(3.2)
+    time.sleep(5.2)
     r = c.post(ou, None)
     check(r.status == 200 and r.json["status"] == "invalid", "expired order: %s" % r.body[:300])
     r = c.post(az, None)
@@ -870,7 +870,7 @@ def expiry():
     ch = [x for x in a["challenges"] if x["type"] == "http-01"][0]
     TOKENS[ch["token"]] = ch["token"] + "." + c.key.thumbprint()
     c.post(ch["url"], {})
-    check(poll(c, o["authorizations"][0], ("valid", "invalid", "expired"), timeout=2).json["status"] == "valid", "rdy authz")
+    check(poll(c, o["authorizations"][0], ("valid", "invalid", "expired"), timeout=4).json["status"] == "valid", "rdy authz")
     check(c.post(ou, None).json["status"] == "ready", "rdy order ready")
     while c.post(ou, None).json["status"] == "ready":
         time.sleep(0.2)

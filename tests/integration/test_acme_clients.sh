@@ -166,13 +166,13 @@ kill -TERM "$pid"; wait "$pid" || fail "trustbox exited non-zero"
 pid=""
 ok "clean stop"
 
-# 5. lifetimes: a second CA whose pending orders and authorizations live 2 s
+# 5. lifetimes: a second CA whose pending orders and authorizations live 4 s
 if python3 -c 'import cryptography' 2>/dev/null; then
   cat > short.lua <<LUA
 core { data_dir = "$work/data-short" }
 listen { name = "https", address = "127.0.0.1", port = $https_port, tls = true }
 dns { enabled = false }
-acme { http01_port = $http01_port, order_lifetime_seconds = 2, authz_lifetime_seconds = 2 }
+acme { http01_port = $http01_port, order_lifetime_seconds = 4, authz_lifetime_seconds = 4 }
 LUA
   "$TRUSTBOX" root -c short.lua > root2.pem || fail "trustbox root (short)"
   "$TRUSTBOX" run -c short.lua > run.out 2> run.err &
