@@ -734,17 +734,42 @@ char *tb_config_dump(const struct tb_config *cfg)
 	return tb_bytes_cstr(&b);
 }
 
+/* Text for a Markdown table cell: '|' would end the cell. */
+static void md_cell(struct tb_bytes *b, const char *s)
+{
+	for (; s && *s; s++) {
+		if (*s == '|')
+			tb_bytes_printf(b, "\\|");
+		else if (*s == '\n')
+			tb_bytes_u8(b, ' ');
+		else
+			tb_bytes_u8(b, (uint8_t)*s);
+	}
+}
+
 static void doc_options(struct tb_bytes *b, const struct tb_option *opts, const char *prefix)
 {
 	for (const struct tb_option *o = opts; o && o->name; o++) {
-		char range[96] = "";
+		tb_bytes_printf(b, "| `%s%s` | %s", prefix, o->name, type_name(o->type));
 		if ((o->type == TB_OPT_INT || o->type == TB_OPT_NUMBER) && o->min < o->max)
-			snprintf(range, sizeof range, " in [%g, %g]", o->min, o->max);
-		else if (o->type == TB_OPT_ENUM)
-			snprintf(range, sizeof range, ": %s", o->choices);
-		tb_bytes_printf(b, "| `%s%s` | %s%s | %s%s%s | %s |\n", prefix, o->name, type_name(o->type), range,
-			o->required ? "required" : (o->def ? "`" : "none"), o->required ? "" : (o->def ? o->def : ""),
-			(!o->required && o->def) ? "`" : "", o->help ? o->help : "");
+			tb_bytes_printf(b, " in [%g, %g]", o->min, o->max);
+		else if (o->type == TB_OPT_ENUM) {
+			tb_bytes_printf(b, ": ");
+			md_cell(b, o->choices);
+		}
+		tb_bytes_printf(b, " | ");
+		if (o->required) {
+			tb_bytes_printf(b, "required");
+		} else if (o->def) {
+			tb_bytes_printf(b, "`");
+			md_cell(b, o->def);
+			tb_bytes_printf(b, "`");
+		} else {
+			tb_bytes_printf(b, "none");
+		}
+		tb_bytes_printf(b, " | ");
+		md_cell(b, o->help);
+		tb_bytes_printf(b, " |\n");
 		if (o->children) {
 			char p2[128];
 			snprintf(p2, sizeof p2, "%s%s%s.", prefix, o->name, o->type == TB_OPT_TABLES ? "[]" : "");
