@@ -183,6 +183,7 @@ struct dns_server {
 	void *stop_arg;
 };
 
+int dns_text_unescape(const char *s, size_t n, size_t *i, unsigned *c);
 int dns_acl_parse(struct dns_acl *acl, const char *s);
 int dns_acl_match(const struct dns_acl *acl, const struct sockaddr *sa);
 int dns_parse_hostport(const char *s, int default_port, struct sockaddr_storage *out);

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "dns/dns.h"
+#include "dns/dns_internal.h"
 
 static inline uint8_t lc(uint8_t c)
 {
@@ -118,6 +119,36 @@ uint32_t dns_name_hash(const uint8_t *name)
 	}
 }
 
+/*
+ * Decodes the presentation-format escape at s[*i] ('\\' then a character or
+ * three decimal digits, RFC 1035 5.1) into *c and advances *i past it.
+ */
+int dns_text_unescape(const char *s, size_t n, size_t *i, unsigned *c)
+{
+	size_t at = *i;
+	if (at + 1 >= n || s[at] != '\\')
+		return TB_ERR_INVALID;
+	if (s[at + 1] < '0' || s[at + 1] > '9') {
+		*c = (unsigned char)s[at + 1];
+		*i = at + 2;
+		return 0;
+	}
+	if (at + 4 > n)
+		return TB_ERR_INVALID;
+	unsigned v = 0;
+	for (size_t k = 1; k <= 3; k++) {
+		char d = s[at + k];
+		if (d < '0' || d > '9')
+			return TB_ERR_INVALID;
+		v = v * 10 + (unsigned)(d - '0');
+	}
+	if (v > 255)
+		return TB_ERR_INVALID;
+	*c = v;
+	*i = at + 4;
+	return 0;
+}
+
 int dns_name_from_text(const char *s, size_t n, const uint8_t *origin, uint8_t *out,
 	size_t *outlen)
 {
@@ -162,26 +193,9 @@ int dns_name_from_text(const char *s, size_t n, const uint8_t *origin, uint8_t *
 			continue;
 		}
 		if (c == '\\') {
-			if (i + 1 >= n)
-				return TB_ERR_INVALID;
-			if (s[i + 1] >= '0' && s[i + 1] <= '9') {
-				if (i + 4 > n)
-					return TB_ERR_INVALID;
-				unsigned v = 0;
-				for (int k = 1; k <= 3; k++) {
-					char d = s[i + (size_t)k];
-					if (d < '0' || d > '9')
-						return TB_ERR_INVALID;
-					v = v * 10 + (unsigned)(d - '0');
-				}
-				if (v > 255)
-					return TB_ERR_INVALID;
-				c = v;
-				i += 4;
-			} else {
-				c = (unsigned char)s[i + 1];
-				i += 2;
-			}
+			int err = dns_text_unescape(s, n, &i, &c);
+			if (err)
+				return err;
 		} else {
 			i++;
 		}

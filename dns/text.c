@@ -488,26 +488,9 @@ static int decode_charstr(const char *s, size_t n, struct tb_bytes *out, size_t 
 	for (size_t i = 0; i < n;) {
 		unsigned c = (unsigned char)s[i];
 		if (c == '\\') {
-			if (i + 1 >= n)
-				return TB_ERR_INVALID;
-			if (s[i + 1] >= '0' && s[i + 1] <= '9') {
-				if (i + 4 > n)
-					return TB_ERR_INVALID;
-				unsigned v = 0;
-				for (int k = 1; k <= 3; k++) {
-					char d = s[i + (size_t)k];
-					if (d < '0' || d > '9')
-						return TB_ERR_INVALID;
-					v = v * 10 + (unsigned)(d - '0');
-				}
-				if (v > 255)
-					return TB_ERR_INVALID;
-				c = v;
-				i += 4;
-			} else {
-				c = (unsigned char)s[i + 1];
-				i += 2;
-			}
+			int err = dns_text_unescape(s, n, &i, &c);
+			if (err)
+				return err;
 		} else {
 			i++;
 		}
