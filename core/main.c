@@ -111,8 +111,8 @@ static int is_help(const char *s)
 }
 
 /*
- * Parses `[-c FILE]` and --help for a subcommand. Returns 0 to go on,
- * otherwise an exit code + 1000 offset trick is avoided: *exit_code set and -1.
+ * Parses `[-c FILE]` and --help for a subcommand. Returns 0 to go on, or -1
+ * with the command's exit code in *exit_code (help printed, or a usage error).
  */
 static int parse_c_option(int argc, char **argv, const char *help, const char **file, int *exit_code)
 {
@@ -476,6 +476,8 @@ static int cmd_root(int argc, char **argv)
 		    &file, &code))
 		return code;
 	struct app *app = calloc(1, sizeof *app);
+	if (!app)
+		return EXIT_RUNTIME;
 	app->core.config = load_config(file);
 	if (!app->core.config) {
 		free(app);
@@ -519,6 +521,8 @@ static int cmd_config(int argc, char **argv)
 		if (argc != 2)
 			return usage_error("%s", "config check needs exactly one FILE");
 		struct app *app = calloc(1, sizeof *app);
+		if (!app)
+			return EXIT_RUNTIME;
 		app->core.config = load_config(argv[1]);
 		if (!app->core.config) {
 			free(app);

@@ -109,8 +109,7 @@ static double now_seconds(void)
 static void run_group(struct tb_store *st, struct job *jobs)
 {
 	int began = exec_sql(st->writer, "BEGIN IMMEDIATE") == 0;
-	size_t n = 0;
-	for (struct job *j = jobs; j; j = j->next, n++) {
+	for (struct job *j = jobs; j; j = j->next) {
 		if (!began) {
 			j->status = TB_ERR_STORE;
 			continue;
@@ -145,7 +144,6 @@ static void run_group(struct tb_store *st, struct job *jobs)
 		}
 		pthread_mutex_unlock(&st->mu);
 	}
-	(void)n;
 }
 
 static void *writer_main(void *arg)

@@ -118,8 +118,6 @@ int main(void)
 		(unsigned long long)stats.commits);
 
 	/* kv */
-	struct insert dummy = { 0 };
-	(void)dummy;
 	void *v;
 	size_t vl;
 	CHECK_INT(tb_store_kv_get(tb_store_reader(st), "nope", &v, &vl), TB_ERR_NOT_FOUND);
