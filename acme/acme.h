@@ -3,8 +3,8 @@
  * policy, JWS request parsing and verification (incl. EAB and keyChange),
  * CSR checks, challenge checks (http-01, dns-01, tls-alpn-01), ARI CertIDs
  * and replay nonces. Pure library code: no event loop, no store, no HTTP.
- * The ACME service (later) maps every failure here to an RFC 8555 problem
- * document at its edge.
+ * The ACME service (svc.h and the files it lists) maps every failure here
+ * to an RFC 8555 problem document at its edge.
  *
  * Conventions: functions return 0 or a negative TB_ERR_* code; those that
  * judge client input also fill a struct acme_problem saying why, in the
@@ -167,6 +167,8 @@ int acme_ip_reverse_name(const uint8_t *addr, int family, char *out, size_t outl
 int acme_identifier_check(enum acme_ident_type type, const char *value, size_t len,
 	int allow_wildcard, int allow_ip, int allow_reserved_ip,
 	struct acme_identifier *out, struct acme_problem *prob);
+/* qsort/bsearch order of identifiers: by type, then value. */
+int acme_ident_cmp(const void *a, const void *b);
 
 /* ------------------------------------------------------------------ */
 /* Key policy (Boulder's goodkey)                                      */
@@ -434,6 +436,8 @@ int acme_ari_cert_id_parse(const char *s, size_t len, struct acme_cert_id *out);
 int acme_ari_cert_id_format(const struct acme_cert_id *id, char *out, size_t outlen);
 /* The CertID of a certificate (DER): its AKI keyIdentifier and serial. TB_ERR_NOT_FOUND without an AKI. */
 int acme_ari_cert_id_from_der(const uint8_t *der, size_t len, struct acme_cert_id *out);
+/* Nonzero when the leaf leading a DER chain has id's AKI (the serial is not compared). */
+int acme_ari_chain_matches(const uint8_t *chain, size_t len, const struct acme_cert_id *id);
 
 /* ------------------------------------------------------------------ */
 /* Replay nonces (RFC 8555 section 6.5)                                 */

@@ -147,3 +147,14 @@ int acme_ari_cert_id_from_der(const uint8_t *der, size_t len, struct acme_cert_i
 		memset(out, 0, sizeof *out);
 	return err;
 }
+
+int acme_ari_chain_matches(const uint8_t *chain, size_t len, const struct acme_cert_id *id)
+{
+	/* The leaf is the first SEQUENCE of the chain (long form, two length bytes: 256..65535 bytes). */
+	size_t leaf = 0;
+	if (chain && len > 4 && chain[0] == 0x30 && chain[1] == 0x82)
+		leaf = 4 + (((size_t)chain[2] << 8) | chain[3]);
+	struct acme_cert_id mine;
+	return leaf && leaf <= len && acme_ari_cert_id_from_der(chain, leaf, &mine) == 0 && mine.aki_len == id->aki_len &&
+		memcmp(mine.aki, id->aki, id->aki_len) == 0;
+}

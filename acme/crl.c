@@ -8,7 +8,8 @@
  * unspecified), and the authorityKeyIdentifier and cRLNumber extensions.
  * Also the cRLDistributionPoints extension value for issued certificates.
  */
-#include "acme/service.h"
+#include "acme/db.h"
+#include "acme/svc.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -17,7 +18,6 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/sha1.h>
 #include <mbedtls/sha256.h>
-#include <sqlite3.h>
 
 #include "core/ca.h"
 #include "core/error.h"
@@ -64,56 +64,49 @@ int acme_crldp_ext(const char *url, struct tb_bytes *out)
 	return err;
 }
 
+/* One revokedCertificates entry: serial, revocation date, reasonCode unless unspecified. */
+static void add_entry(const char *hex, int64_t revoked_at, int reason, void *arg)
+{
+	struct tb_bytes *entries = arg;
+	struct tb_bytes sn = { 0 }, e = { 0 };
+	if (tb_hex_decode(&sn, hex, strlen(hex)) || sn.len == 0 || sn.len > 20) {
+		tb_bytes_free(&sn);
+		return;
+	}
+	if (sn.p[0] & 0x80) {
+		struct tb_bytes z = { 0 };
+		tb_bytes_u8(&z, 0);
+		tb_bytes_append(&z, sn.p, sn.len);
+		tb_bytes_free(&sn);
+		sn = z;
+	}
+	tb_der_tlv(&e, 0x02, sn.p, sn.len);
+	utctime(&e, revoked_at);
+	if (reason > 0 && reason <= 10) {
+		static const uint8_t oid_reason[] = { 0x06, 0x03, 0x55, 0x1d, 0x15 };
+		uint8_t en[3] = { 0x0a, 0x01, (uint8_t)reason };
+		struct tb_bytes v = { 0 }, x = { 0 };
+		tb_bytes_append(&v, en, sizeof en);
+		ext(&x, oid_reason, sizeof oid_reason, &v);
+		tb_der_tlv(&e, 0x30, x.p, x.len);
+		tb_bytes_free(&v);
+		tb_bytes_free(&x);
+	}
+	tb_der_tlv(entries, 0x30, e.p, e.len);
+	tb_bytes_free(&e);
+	tb_bytes_free(&sn);
+}
+
 int acme_crl_build(struct acme_svc *s, struct tb_bytes *out)
 {
 	struct tb_ca *ca = s->core->ca;
 	int64_t now = acme_now();
 	struct tb_bytes entries = { 0 }, tbs = { 0 }, body = { 0 }, exts = { 0 }, t = { 0 };
-	int err = 0;
-	size_t n = 0;
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(tb_store_reader(s->core->store), "SELECT serial, revoked_at, revoked_reason FROM"
-			" acme_certificates WHERE revoked_at IS NOT NULL AND not_after > ?1 ORDER BY revoked_at", -1, &st,
-			NULL) != SQLITE_OK)
-		return TB_ERR_STORE;
-	sqlite3_bind_int64(st, 1, now);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (n == ACME_CRL_MAX_ENTRIES) {
-			TB_WARN("acme", "CRL: more than %d revoked certificates, list truncated", ACME_CRL_MAX_ENTRIES);
-			break;
-		}
-		const char *hex = (const char *)sqlite3_column_text(st, 0);
-		struct tb_bytes sn = { 0 }, e = { 0 };
-		if (!hex || tb_hex_decode(&sn, hex, strlen(hex)) || sn.len == 0 || sn.len > 20) {
-			tb_bytes_free(&sn);
-			continue;
-		}
-		if (sn.p[0] & 0x80) {
-			struct tb_bytes z = { 0 };
-			tb_bytes_u8(&z, 0);
-			tb_bytes_append(&z, sn.p, sn.len);
-			tb_bytes_free(&sn);
-			sn = z;
-		}
-		tb_der_tlv(&e, 0x02, sn.p, sn.len);
-		utctime(&e, sqlite3_column_int64(st, 1));
-		int reason = sqlite3_column_int(st, 2);
-		if (reason > 0 && reason <= 10) {
-			static const uint8_t oid_reason[] = { 0x06, 0x03, 0x55, 0x1d, 0x15 };
-			uint8_t en[3] = { 0x0a, 0x01, (uint8_t)reason };
-			struct tb_bytes v = { 0 }, x = { 0 };
-			tb_bytes_append(&v, en, sizeof en);
-			ext(&x, oid_reason, sizeof oid_reason, &v);
-			tb_der_tlv(&e, 0x30, x.p, x.len);
-			tb_bytes_free(&v);
-			tb_bytes_free(&x);
-		}
-		tb_der_tlv(&entries, 0x30, e.p, e.len);
-		tb_bytes_free(&e);
-		tb_bytes_free(&sn);
-		n++;
+	int err = acme_db_revoked_each(s, now, ACME_CRL_MAX_ENTRIES, add_entry, &entries);
+	if (err) {
+		tb_bytes_free(&entries);
+		return err;
 	}
-	sqlite3_finalize(st);
 
 	/* authorityKeyIdentifier: SHA-1 of the intermediate's public key, as mbedTLS computes its SKI. */
 	uint8_t pkbuf[600], ski[20];

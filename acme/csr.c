@@ -61,14 +61,6 @@ static int bad_csr(struct acme_problem *prob, const char *why)
 	return acme_problem_set(prob, ACME_PROB_BAD_CSR, "%s", why);
 }
 
-static int ident_cmp(const void *a, const void *b)
-{
-	const struct acme_identifier *x = a, *y = b;
-	if (x->type != y->type)
-		return x->type < y->type ? -1 : 1;
-	return strcmp(x->value, y->value);
-}
-
 static int add_name(struct acme_csr *csr, const struct acme_identifier *id, struct acme_problem *prob)
 {
 	for (size_t i = 0; i < csr->n_names; i++)
@@ -442,7 +434,7 @@ int acme_csr_parse(const uint8_t *der, size_t len, struct acme_csr *csr, struct 
 		err = bad_csr(prob, "at least one identifier is required");
 		goto out;
 	}
-	qsort(csr->names, csr->n_names, sizeof csr->names[0], ident_cmp);
+	qsort(csr->names, csr->n_names, sizeof csr->names[0], acme_ident_cmp);
 	if (csr->cn[0]) {
 		int match = 0;
 		for (size_t i = 0; i < csr->n_names && !match; i++)
@@ -485,7 +477,7 @@ int acme_csr_match_order(const struct acme_csr *csr, const struct acme_identifie
 		if (dup)
 			continue;
 		const struct acme_identifier *hit = bsearch(&order_ids[i], csr->names, csr->n_names,
-			sizeof csr->names[0], ident_cmp);
+			sizeof csr->names[0], acme_ident_cmp);
 		if (!hit)
 			return bad_csr(prob, "CSR does not specify same identifiers as Order");
 		found++;

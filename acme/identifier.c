@@ -366,3 +366,11 @@ int acme_identifier_check(enum acme_ident_type type, const char *value, size_t l
 	}
 	return acme_problem_set(prob, ACME_PROB_UNSUPPORTED_IDENTIFIER, "Unsupported identifier type");
 }
+
+int acme_ident_cmp(const void *a, const void *b)
+{
+	const struct acme_identifier *x = a, *y = b;
+	if (x->type != y->type)
+		return x->type < y->type ? -1 : 1;
+	return strcmp(x->value, y->value);
+}

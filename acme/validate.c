@@ -22,7 +22,8 @@
  * The outcome (challenge and authorization status, error document) is
  * written in one store job.
  */
-#include "acme/service.h"
+#include "acme/db.h"
+#include "acme/svc.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

@@ -1,15 +1,26 @@
 /*
- * The ACME service's internal interface: shared between the HTTP front
- * (service.c) and the validators (validate.c). Not a public header: the
- * subsystem is reached only through `acme_subsystem` (core/subsystem.h).
+ * The ACME service's internal core, shared by every file of the service:
+ * the service struct and its configuration, ids and time, hold/release for
+ * stop(), and the entry points of the validators (validate.c) and the CRL
+ * (crl.c). Not a public header: the subsystem is reached only
+ * through `acme_subsystem` (core/subsystem.h).
+ *
+ * Layering (no file includes a header above its own layer):
+ *   svc.h      this file; svc.c
+ *   db.h       the store: write jobs, row types, reads, write statements (db.c, the only SQL)
+ *   request.h  the request pipeline and answers (request.c)
+ *   account.c order.c finalize.c authz.c cert.c   one file per resource
+ *   config.c   option tables and configure; service.c  schema, directory, routing, lifecycle
+ * validate.c and crl.c use svc.h and db.h only.
  */
-#ifndef ACME_SERVICE_H
-#define ACME_SERVICE_H
+#ifndef ACME_SVC_H
+#define ACME_SVC_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "acme/acme.h"
+#include "core/arena.h"
 #include "core/subsystem.h"
 
 #define ACME_MAX_PROFILES 8
@@ -20,6 +31,9 @@
 #define ACME_HTTP01_MAX_BODY 8192     /* bytes of an http-01 response we read */
 #define ACME_HTTP01_MAX_REDIRECTS 10
 #define ACME_WJOB_MAX 512             /* statements in one write job */
+#define ACME_ID_BYTES 12
+#define ACME_SERIAL_BYTES 18          /* random serial of an issued certificate */
+#define ACME_ID_LEN 16                /* base64url of ACME_ID_BYTES: ids of accounts, orders, authzs, challenges */
 
 struct acme_profile {
 	char name[32];
@@ -91,6 +105,10 @@ struct acme_validation_req {
 	int wildcard;
 };
 
+/* config.c: the `acme {}` section and the service built from it (*state NULL when disabled). */
+extern const struct tb_section_def *const acme_sections[];
+int acme_configure(struct tb_core *core, void **state, char *err, size_t errlen);
+
 /* Starts a validation; its outcome is written to the store by validate.c. */
 int acme_validate_start(struct acme_svc *s, const struct acme_validation_req *v);
 /* Cancels every validation in flight (stop). */
@@ -104,17 +122,6 @@ typedef void (*acme_caa_cb)(int allowed_err, const struct acme_problem *prob, vo
 int acme_caa_check(struct acme_svc *s, const struct acme_identifier *id, int wildcard,
 	const char *account_url, const char *method, acme_caa_cb cb, void *arg);
 
-/* Write jobs: SQL statements built on the loop thread (sqlite3_mprintf, %Q quoting). */
-struct acme_wjob;
-struct acme_wjob *acme_wjob_new(struct acme_svc *s);
-/* expect_change: the job fails (TB_ERR_STATE) when the statement changed no row. */
-void acme_wjob_add(struct acme_wjob *j, int expect_change, const char *fmt, ...);
-typedef void (*acme_wjob_fn)(void *ctx, int status);
-/* Queues the job; fn runs on the loop thread once it is durable (or failed). Frees j. */
-int acme_wjob_submit(struct acme_wjob *j, acme_wjob_fn fn, void *ctx);
-
-/* Discards a job that will not be submitted. */
-void acme_wjob_free_unsubmitted(struct acme_wjob *j);
 /* Loop thread bookkeeping for stop(). */
 void acme_svc_hold(struct acme_svc *s);
 void acme_svc_release(struct acme_svc *s);
@@ -125,7 +132,15 @@ int acme_crl_build(struct acme_svc *s, struct tb_bytes *out);
 int acme_crldp_ext(const char *url, struct tb_bytes *out);
 
 int64_t acme_now(void);
+/* RFC 3339 UTC text of t, in the arena. */
+char *acme_ts(struct tb_arena *a, int64_t t);
+/* A fresh random object id; 0 or TB_ERR_CRYPTO (out unusable then). */
+int acme_random_id(char out[ACME_ID_LEN + 1]);
+/* Nonzero when s may be an object id taken from a URL (1..64 base64url characters). */
+int acme_id_ok(const char *s);
 /* Nonzero when name is, or is under, one of the lab domains. */
 int acme_is_lab_name(const struct acme_svc *s, const char *name);
+/* The profile of that name, or NULL. */
+const struct acme_profile *acme_find_profile(const struct acme_svc *s, const char *name);
 
 #endif

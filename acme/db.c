@@ -1,0 +1,584 @@
+/*
+ * The ACME service's store access (acme_* tables), the only SQL of the
+ * service. Reads run on the loop thread's reader connection. Changes go
+ * through write jobs: the statements of one change, run by the store's
+ * writer thread in one SAVEPOINT; the job's callback runs on the loop once
+ * the commit is durable, the moment the service may answer the client.
+ * Write statements carry their preconditions (WHERE status = ...) so that
+ * racing requests cannot both win: a statement added with expect_change
+ * fails the whole job when it changed no row.
+ */
+#include "acme/db.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/store.h"
+
+static sqlite3_stmt *q_prep(struct acme_svc *s, const char *sql, int n, ...)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(tb_store_reader(s->core->store), sql, -1, &st, NULL) != SQLITE_OK) {
+		TB_WARN("acme", "prepare: %s", sqlite3_errmsg(tb_store_reader(s->core->store)));
+		return NULL;
+	}
+	va_list ap;
+	va_start(ap, n);
+	for (int i = 0; i < n; i++) {
+		const char *v = va_arg(ap, const char *);
+		sqlite3_bind_text(st, i + 1, v, -1, SQLITE_TRANSIENT);
+	}
+	va_end(ap);
+	return st;
+}
+
+static char *col(struct tb_arena *a, sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return tb_arena_strdup(a, t ? (const char *)t : "");
+}
+
+static int col_null(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL;
+}
+
+/* ---- write jobs ---- */
+
+struct acme_wjob {
+	struct acme_svc *s;
+	char *sql[ACME_WJOB_MAX];
+	unsigned char expect[ACME_WJOB_MAX];
+	size_t n;
+	int oom;
+	acme_wjob_fn fn;
+	void *ctx;
+};
+
+struct acme_wjob *acme_wjob_new(struct acme_svc *s)
+{
+	struct acme_wjob *j = calloc(1, sizeof *j);
+	if (j)
+		j->s = s;
+	return j;
+}
+
+void acme_wjob_add(struct acme_wjob *j, int expect_change, const char *fmt, ...)
+{
+	if (!j)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	char *q = sqlite3_vmprintf(fmt, ap);
+	va_end(ap);
+	if (!q || j->n == ACME_WJOB_MAX) {
+		sqlite3_free(q);
+		j->oom = 1;
+		return;
+	}
+	j->expect[j->n] = (unsigned char)expect_change;
+	j->sql[j->n++] = q;
+}
+
+static void wjob_free(struct acme_wjob *j)
+{
+	for (size_t i = 0; i < j->n; i++)
+		sqlite3_free(j->sql[i]);
+	free(j);
+}
+
+void acme_wjob_abort(struct acme_wjob *j)
+{
+	if (j)
+		wjob_free(j);
+}
+
+static int wjob_run(sqlite3 *db, void *arg)
+{
+	struct acme_wjob *j = arg;
+	for (size_t i = 0; i < j->n; i++) {
+		char *err = NULL;
+		if (sqlite3_exec(db, j->sql[i], NULL, NULL, &err) != SQLITE_OK) {
+			TB_WARN("acme", "store: %s", err ? err : "error");
+			sqlite3_free(err);
+			return TB_ERR_STORE;
+		}
+		if (j->expect[i] && sqlite3_changes(db) == 0)
+			return TB_ERR_STATE;
+	}
+	return 0;
+}
+
+static void wjob_done(int status, void *arg)
+{
+	struct acme_wjob *j = arg;
+	struct acme_svc *s = j->s;
+	if (j->fn)
+		j->fn(j->ctx, status);
+	wjob_free(j);
+	acme_svc_release(s);
+}
+
+int acme_wjob_submit(struct acme_wjob *j, acme_wjob_fn fn, void *ctx)
+{
+	if (!j)
+		return TB_ERR_NOMEM;
+	if (j->oom) {
+		wjob_free(j);
+		return TB_ERR_NOMEM;
+	}
+	j->fn = fn;
+	j->ctx = ctx;
+	acme_svc_hold(j->s);
+	int err = tb_store_write(j->s->core->store, wjob_run, wjob_done, j);
+	if (err) {
+		struct acme_svc *s = j->s;
+		wjob_free(j);
+		acme_svc_release(s);
+	}
+	return err;
+}
+
+/* ---- rows ---- */
+
+int acme_db_load_acct(struct acme_svc *s, struct tb_arena *a, const char *by, const char *v, struct acme_acct *out)
+{
+	char sql[160];
+	snprintf(sql, sizeof sql, "SELECT id, thumbprint, jwk, contact, status, created FROM acme_accounts WHERE %s = ?1",
+		strcmp(by, "id") == 0 ? "id" : "thumbprint");
+	sqlite3_stmt *st = q_prep(s, sql, 1, v);
+	if (!st)
+		return TB_ERR_STORE;
+	int rc = sqlite3_step(st);
+	int err = TB_ERR_NOT_FOUND;
+	if (rc == SQLITE_ROW) {
+		out->id = col(a, st, 0);
+		out->thumb = col(a, st, 1);
+		out->jwk = col(a, st, 2);
+		out->contact = col(a, st, 3);
+		out->status = col(a, st, 4);
+		out->created = sqlite3_column_int64(st, 5);
+		err = (out->id && out->thumb && out->jwk && out->contact && out->status) ? 0 : TB_ERR_NOMEM;
+	} else if (rc != SQLITE_DONE) {
+		err = TB_ERR_STORE;
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
+int acme_db_load_order(struct acme_svc *s, struct tb_arena *a, const char *id, struct acme_order *o)
+{
+	sqlite3_stmt *st = q_prep(s, "SELECT id, account, status, expires, identifiers, profile, error, cert_serial,"
+		" replaces, created FROM acme_orders WHERE id = ?1", 1, id);
+	if (!st)
+		return TB_ERR_STORE;
+	int rc = sqlite3_step(st), err = TB_ERR_NOT_FOUND;
+	if (rc == SQLITE_ROW) {
+		memset(o, 0, sizeof *o);
+		o->id = col(a, st, 0);
+		o->account = col(a, st, 1);
+		o->status = col(a, st, 2);
+		o->expires = sqlite3_column_int64(st, 3);
+		o->identifiers = col(a, st, 4);
+		o->profile = col(a, st, 5);
+		o->has_error = !col_null(st, 6);
+		o->error = col(a, st, 6);
+		o->has_cert = !col_null(st, 7);
+		o->cert_serial = col(a, st, 7);
+		o->replaces = col(a, st, 8);
+		o->created = sqlite3_column_int64(st, 9);
+		err = o->id && o->account && o->status && o->identifiers && o->profile && o->error &&
+				o->cert_serial && o->replaces ? 0 : TB_ERR_NOMEM;
+	} else if (rc != SQLITE_DONE) {
+		err = TB_ERR_STORE;
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
+static int authz_from_row(struct tb_arena *a, sqlite3_stmt *st, struct acme_authz *z)
+{
+	z->id = col(a, st, 0);
+	z->account = col(a, st, 1);
+	z->ident_type = col(a, st, 2);
+	z->ident_value = col(a, st, 3);
+	z->wildcard = sqlite3_column_int(st, 4);
+	z->status = col(a, st, 5);
+	z->expires = sqlite3_column_int64(st, 6);
+	z->created = sqlite3_column_int64(st, 7);
+	z->validated = sqlite3_column_int64(st, 8);
+	return z->id && z->account && z->ident_type && z->ident_value && z->status ? 0 : TB_ERR_NOMEM;
+}
+
+#define AUTHZ_COLS "a.id, a.account, a.ident_type, a.ident_value, a.wildcard, a.status, a.expires, a.created, a.validated"
+
+int acme_db_load_authz(struct acme_svc *s, struct tb_arena *a, const char *id, struct acme_authz *z)
+{
+	sqlite3_stmt *st = q_prep(s, "SELECT " AUTHZ_COLS " FROM acme_authzs a WHERE a.id = ?1", 1, id);
+	if (!st)
+		return TB_ERR_STORE;
+	int rc = sqlite3_step(st), err = TB_ERR_NOT_FOUND;
+	if (rc == SQLITE_ROW)
+		err = authz_from_row(a, st, z);
+	else if (rc != SQLITE_DONE)
+		err = TB_ERR_STORE;
+	sqlite3_finalize(st);
+	return err;
+}
+
+int acme_db_load_order_authzs(struct acme_svc *s, struct tb_arena *a, const char *order_id, struct acme_authz *out,
+	size_t cap, size_t *n)
+{
+	sqlite3_stmt *st = q_prep(s, "SELECT " AUTHZ_COLS " FROM acme_order_authzs oa JOIN acme_authzs a"
+		" ON a.id = oa.authz_id WHERE oa.order_id = ?1 ORDER BY oa.pos", 1, order_id);
+	if (!st)
+		return TB_ERR_STORE;
+	*n = 0;
+	int rc, err = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < cap) {
+		if ((err = authz_from_row(a, st, &out[*n])))
+			break;
+		(*n)++;
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
+static int chall_from_row(struct tb_arena *a, sqlite3_stmt *st, struct acme_chall *c)
+{
+	c->id = col(a, st, 0);
+	c->authz = col(a, st, 1);
+	c->type = col(a, st, 2);
+	c->token = col(a, st, 3);
+	c->status = col(a, st, 4);
+	c->has_validated = !col_null(st, 5);
+	c->validated = sqlite3_column_int64(st, 5);
+	c->has_error = !col_null(st, 6);
+	c->error = col(a, st, 6);
+	return c->id && c->authz && c->type && c->token && c->status && c->error ? 0 : TB_ERR_NOMEM;
+}
+
+#define CHALL_COLS "id, authz, type, token, status, validated, error"
+
+int acme_db_load_chall(struct acme_svc *s, struct tb_arena *a, const char *id, struct acme_chall *c)
+{
+	sqlite3_stmt *st = q_prep(s, "SELECT " CHALL_COLS " FROM acme_challenges WHERE id = ?1", 1, id);
+	if (!st)
+		return TB_ERR_STORE;
+	int err = TB_ERR_NOT_FOUND;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		err = chall_from_row(a, st, c);
+	sqlite3_finalize(st);
+	return err;
+}
+
+int acme_db_load_authz_challs(struct acme_svc *s, struct tb_arena *a, const char *authz_id, struct acme_chall *out,
+	size_t cap, size_t *n)
+{
+	sqlite3_stmt *st = q_prep(s, "SELECT " CHALL_COLS " FROM acme_challenges WHERE authz = ?1 ORDER BY type", 1,
+		authz_id);
+	*n = 0;
+	if (!st)
+		return TB_ERR_STORE;
+	while (*n < cap && sqlite3_step(st) == SQLITE_ROW)
+		if (chall_from_row(a, st, &out[*n]) == 0)
+			(*n)++;
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int acme_db_load_cert(struct acme_svc *s, struct tb_arena *a, const char *serial, struct acme_cert *out)
+{
+	sqlite3_stmt *st = q_prep(s, "SELECT serial, account, order_id, pem, der_chain, not_before, not_after,"
+		" revoked_at, replaced_by FROM acme_certificates WHERE serial = ?1 AND status = 'issued'", 1, serial);
+	if (!st)
+		return TB_ERR_STORE;
+	int rc = sqlite3_step(st), err = TB_ERR_NOT_FOUND;
+	if (rc == SQLITE_ROW) {
+		memset(out, 0, sizeof *out);
+		out->serial = col(a, st, 0);
+		out->account = col(a, st, 1);
+		out->order_id = col(a, st, 2);
+		out->pem = col(a, st, 3);
+		const void *d = sqlite3_column_blob(st, 4);
+		size_t dl = (size_t)sqlite3_column_bytes(st, 4);
+		uint8_t *copy = dl ? tb_arena_alloc(a, dl) : NULL;
+		if (copy)
+			memcpy(copy, d, dl);
+		out->der_chain = copy;
+		out->der_chain_len = copy ? dl : 0;
+		out->not_before = sqlite3_column_int64(st, 5);
+		out->not_after = sqlite3_column_int64(st, 6);
+		out->revoked = !col_null(st, 7);
+		out->replaced = !col_null(st, 8);
+		err = out->serial && out->account && out->order_id && out->pem && (copy || !dl) ? 0 : TB_ERR_NOMEM;
+	} else if (rc != SQLITE_DONE) {
+		err = TB_ERR_STORE;
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
+const char *acme_authz_status(const struct acme_authz *z)
+{
+	if ((strcmp(z->status, "pending") == 0 || strcmp(z->status, "valid") == 0) && z->expires <= acme_now())
+		return "expired";
+	return z->status;
+}
+
+const char *acme_db_order_status(struct acme_svc *s, struct tb_arena *a, const struct acme_order *o)
+{
+	if (strcmp(o->status, "pending") != 0)
+		return o->status;
+	if (o->expires <= acme_now())
+		return "invalid";
+	struct acme_authz z[ACME_MAX_ORDER_NAMES];
+	size_t n = 0;
+	if (acme_db_load_order_authzs(s, a, o->id, z, ACME_MAX_ORDER_NAMES, &n) || n == 0)
+		return "pending";
+	int all_valid = 1;
+	for (size_t i = 0; i < n; i++) {
+		const char *st = acme_authz_status(&z[i]);
+		if (strcmp(st, "valid") != 0)
+			all_valid = 0;
+		if (strcmp(st, "invalid") == 0 || strcmp(st, "deactivated") == 0 || strcmp(st, "expired") == 0 ||
+			strcmp(st, "revoked") == 0)
+			return "invalid";
+	}
+	return all_valid ? "ready" : "pending";
+}
+
+/* ---- queries ---- */
+
+int acme_db_account_orders(struct acme_svc *s, struct tb_arena *a, const char *account, int64_t cursor,
+	char **ids, size_t cap, size_t *n)
+{
+	*n = 0;
+	sqlite3_stmt *st = q_prep(s, "SELECT id FROM acme_orders WHERE account = ?1 AND expires > ?2"
+		" AND status != 'invalid' ORDER BY created, id LIMIT ?4 OFFSET ?3", 0);
+	if (!st)
+		return TB_ERR_STORE;
+	sqlite3_bind_text(st, 1, account, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, acme_now());
+	sqlite3_bind_int64(st, 3, cursor);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)cap);
+	int err = 0;
+	while (*n < cap && sqlite3_step(st) == SQLITE_ROW) {
+		if (!(ids[*n] = col(a, st, 0))) {
+			err = TB_ERR_NOMEM;
+			break;
+		}
+		(*n)++;
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
+char *acme_db_reusable_authz(struct acme_svc *s, struct tb_arena *a, const char *account,
+	const struct acme_identifier *id, int wildcard, int64_t reuse)
+{
+	if (reuse <= 0)
+		return NULL;
+	char w[4], since[32], now[32];
+	snprintf(w, sizeof w, "%d", wildcard);
+	snprintf(since, sizeof since, "%lld", (long long)(acme_now() - reuse));
+	snprintf(now, sizeof now, "%lld", (long long)acme_now());
+	sqlite3_stmt *st = q_prep(s, "SELECT id FROM acme_authzs WHERE account = ?1 AND ident_type = ?2 AND"
+		" ident_value = ?3 AND wildcard = CAST(?4 AS INTEGER) AND status = 'valid' AND validated >= CAST(?5 AS INTEGER)"
+		" AND expires > CAST(?6 AS INTEGER) ORDER BY validated DESC LIMIT 1", 6, account,
+		acme_ident_type_name(id->type), id->value, w, since, now);
+	char *out = NULL;
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		out = col(a, st, 0);
+	sqlite3_finalize(st);
+	return out;
+}
+
+int acme_db_order_replacing(struct acme_svc *s, const char *certid)
+{
+	char now[32];
+	snprintf(now, sizeof now, "%lld", (long long)acme_now());
+	sqlite3_stmt *st = q_prep(s, "SELECT 1 FROM acme_orders WHERE replaces = ?1 AND status != 'invalid' AND"
+		" expires > CAST(?2 AS INTEGER)", 2, certid, now);
+	int found = st && sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
+char *acme_db_valid_chall_type(struct acme_svc *s, struct tb_arena *a, const char *authz_id)
+{
+	char *type = NULL;
+	sqlite3_stmt *st = q_prep(s, "SELECT type FROM acme_challenges WHERE authz = ?1 AND status = 'valid'", 1, authz_id);
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		type = col(a, st, 0);
+	sqlite3_finalize(st);
+	return type;
+}
+
+int acme_db_holds_valid_authz(struct acme_svc *s, const char *account, const char *type, const char *value)
+{
+	char now[32];
+	snprintf(now, sizeof now, "%lld", (long long)acme_now());
+	sqlite3_stmt *q = q_prep(s, "SELECT 1 FROM acme_authzs WHERE account = ?1 AND ident_type = ?2 AND"
+		" ident_value = ?3 AND status = 'valid' AND expires > CAST(?4 AS INTEGER) LIMIT 1", 4, account, type, value,
+		now);
+	int held = q && sqlite3_step(q) == SQLITE_ROW;
+	sqlite3_finalize(q);
+	return held;
+}
+
+int acme_db_revoked_each(struct acme_svc *s, int64_t now, size_t max, acme_db_revoked_fn fn, void *arg)
+{
+	sqlite3_stmt *st = q_prep(s, "SELECT serial, revoked_at, revoked_reason FROM acme_certificates"
+		" WHERE revoked_at IS NOT NULL AND not_after > ?1 ORDER BY revoked_at", 0);
+	if (!st)
+		return TB_ERR_STORE;
+	sqlite3_bind_int64(st, 1, now);
+	size_t n = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (n == max) {
+			TB_WARN("acme", "CRL: more than %zu revoked certificates, list truncated", max);
+			break;
+		}
+		const char *hex = (const char *)sqlite3_column_text(st, 0);
+		if (hex)
+			fn(hex, sqlite3_column_int64(st, 1), sqlite3_column_int(st, 2), arg);
+		n++;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int64_t acme_db_rate_take(struct acme_svc *s, struct acme_wjob *j, const char *key, int64_t limit, int64_t period)
+{
+	if (limit <= 0)
+		return 0;
+	int64_t now = acme_now();
+	double tokens = (double)limit;
+	sqlite3_stmt *st = q_prep(s, "SELECT tokens, updated FROM acme_rate_buckets WHERE key = ?1", 1, key);
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		double t = sqlite3_column_double(st, 0);
+		int64_t upd = sqlite3_column_int64(st, 1);
+		t += (double)(now - upd) * (double)limit / (double)period;
+		tokens = t > (double)limit ? (double)limit : t;
+	}
+	sqlite3_finalize(st);
+	if (tokens < 1.0) {
+		int64_t wait = (int64_t)((1.0 - tokens) * (double)period / (double)limit) + 1;
+		return wait;
+	}
+	acme_wjob_add(j, 0, "INSERT OR REPLACE INTO acme_rate_buckets(key, tokens, updated) VALUES(%Q, %.6f, %lld)",
+		key, tokens - 1.0, (long long)now);
+	return 0;
+}
+
+/* ---- write statements ---- */
+
+void acme_db_account_insert(struct acme_wjob *j, const char *id, const char *thumb, const char *jwk,
+	const char *contact, int64_t created, const char *eab_kid, const char *remote)
+{
+	acme_wjob_add(j, 1, "INSERT INTO acme_accounts(id, thumbprint, jwk, contact, status, created, eab_kid, remote)"
+		" VALUES(%Q, %Q, %Q, %Q, 'valid', %lld, %Q, %Q)", id, thumb, jwk, contact, (long long)created, eab_kid, remote);
+}
+
+void acme_db_account_deactivate(struct acme_wjob *j, const char *id)
+{
+	acme_wjob_add(j, 1, "UPDATE acme_accounts SET status = 'deactivated' WHERE id = %Q AND status = 'valid'", id);
+	acme_wjob_add(j, 0, "UPDATE acme_authzs SET status = 'deactivated' WHERE account = %Q AND status IN ('pending','valid')", id);
+}
+
+void acme_db_account_contact(struct acme_wjob *j, const char *id, const char *contact)
+{
+	acme_wjob_add(j, 0, "UPDATE acme_accounts SET contact = %Q WHERE id = %Q", contact, id);
+}
+
+void acme_db_account_key(struct acme_wjob *j, const char *id, const char *old_thumb, const char *thumb,
+	const char *jwk)
+{
+	acme_wjob_add(j, 1, "UPDATE acme_accounts SET thumbprint = %Q, jwk = %Q WHERE id = %Q AND thumbprint = %Q",
+		thumb, jwk, id, old_thumb);
+}
+
+void acme_db_order_insert(struct acme_wjob *j, const char *id, const char *account, int64_t expires,
+	const char *identifiers, const char *profile, const char *replaces, int64_t created)
+{
+	acme_wjob_add(j, 1, "INSERT INTO acme_orders(id, account, status, expires, identifiers, profile, replaces, created)"
+		" VALUES(%Q, %Q, 'pending', %lld, %Q, %Q, %Q, %lld)", id, account, (long long)expires, identifiers, profile,
+		replaces, (long long)created);
+}
+
+void acme_db_authz_insert(struct acme_wjob *j, const char *id, const char *account, const char *type,
+	const char *value, int wildcard, int64_t expires, int64_t created)
+{
+	acme_wjob_add(j, 1, "INSERT INTO acme_authzs(id, account, ident_type, ident_value, wildcard, status,"
+		" expires, created) VALUES(%Q, %Q, %Q, %Q, %d, 'pending', %lld, %lld)", id, account, type, value, wildcard,
+		(long long)expires, (long long)created);
+}
+
+void acme_db_chall_insert(struct acme_wjob *j, const char *id, const char *authz, const char *type, const char *token)
+{
+	acme_wjob_add(j, 1, "INSERT INTO acme_challenges(id, authz, type, token, status) VALUES(%Q, %Q, %Q, %Q, 'pending')",
+		id, authz, type, token);
+}
+
+void acme_db_order_authz_link(struct acme_wjob *j, const char *order_id, const char *authz_id, int pos)
+{
+	acme_wjob_add(j, 1, "INSERT INTO acme_order_authzs(order_id, authz_id, pos) VALUES(%Q, %Q, %d)", order_id,
+		authz_id, pos);
+}
+
+void acme_db_order_processing(struct acme_wjob *j, const char *order_id, const char *serial, const char *account,
+	int64_t created)
+{
+	acme_wjob_add(j, 1, "UPDATE acme_orders SET status = 'processing' WHERE id = %Q AND status = 'pending'", order_id);
+	acme_wjob_add(j, 1, "INSERT INTO acme_certificates(serial, order_id, account, status, created)"
+		" VALUES(%Q, %Q, %Q, 'reserved', %lld)", serial, order_id, account, (long long)created);
+}
+
+void acme_db_order_fail(struct acme_wjob *j, const char *order_id, const char *error_json, const char *serial)
+{
+	acme_wjob_add(j, 0, "UPDATE acme_orders SET status = 'invalid', error = %Q WHERE id = %Q", error_json, order_id);
+	acme_wjob_add(j, 0, "DELETE FROM acme_certificates WHERE serial = %Q AND status = 'reserved'", serial);
+}
+
+void acme_db_cert_issue(struct acme_wjob *j, const char *serial, const char *order_id, const uint8_t *der_chain,
+	size_t len, const char *pem, int64_t not_before, int64_t not_after, const char *names_json)
+{
+	struct tb_bytes hex = { 0 };
+	if (tb_hex_encode(&hex, der_chain, len) || tb_bytes_u8(&hex, 0))
+		tb_bytes_free(&hex);
+	acme_wjob_add(j, 1, "UPDATE acme_certificates SET status = 'issued', der_chain = X'%s', pem = %Q, not_before = %lld,"
+		" not_after = %lld, names = %Q WHERE serial = %Q AND status = 'reserved'", hex.p ? (char *)hex.p : "", pem,
+		(long long)not_before, (long long)not_after, names_json, serial);
+	acme_wjob_add(j, 1, "UPDATE acme_orders SET status = 'valid', cert_serial = %Q WHERE id = %Q AND status = 'processing'",
+		serial, order_id);
+	tb_bytes_free(&hex);
+}
+
+void acme_db_cert_replaced(struct acme_wjob *j, const char *old_serial, const char *new_serial)
+{
+	acme_wjob_add(j, 0, "UPDATE acme_certificates SET replaced_by = %Q WHERE serial = %Q AND replaced_by IS NULL",
+		new_serial, old_serial);
+}
+
+void acme_db_cert_revoke(struct acme_wjob *j, const char *serial, int reason, int64_t at)
+{
+	acme_wjob_add(j, 1, "UPDATE acme_certificates SET revoked_reason = %d, revoked_at = %lld WHERE serial = %Q AND"
+		" revoked_at IS NULL", reason, (long long)at, serial);
+}
+
+void acme_db_authz_deactivate(struct acme_wjob *j, const char *id)
+{
+	acme_wjob_add(j, 0, "UPDATE acme_authzs SET status = 'deactivated' WHERE id = %Q AND status IN ('pending','valid')", id);
+}
+
+void acme_db_chall_processing(struct acme_wjob *j, const char *id)
+{
+	acme_wjob_add(j, 1, "UPDATE acme_challenges SET status = 'processing' WHERE id = %Q AND status = 'pending'", id);
+}

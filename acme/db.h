@@ -1,0 +1,140 @@
+/*
+ * The ACME service's store access: row types, reads on the loop thread's
+ * reader connection, the write statements added to write jobs, and the
+ * rate-limit buckets. db.c is the only file of the service that speaks SQL
+ * to the store (the seam for another store): everything else names what
+ * it reads or changes. Strings of a loaded row live in the caller's arena.
+ */
+#ifndef ACME_DB_H
+#define ACME_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "acme/svc.h"
+#include "core/arena.h"
+
+/*
+ * Write jobs: the statements of one change, committed together in one
+ * SAVEPOINT by the store's writer thread. A job is either submitted or
+ * aborted, never dropped: a request that fails after starting a job
+ * aborts it, so that nothing it queued reaches the store.
+ */
+struct acme_wjob;
+struct acme_wjob *acme_wjob_new(struct acme_svc *s);
+/* expect_change: the job fails (TB_ERR_STATE) when the statement changed no row. */
+void acme_wjob_add(struct acme_wjob *j, int expect_change, const char *fmt, ...);
+typedef void (*acme_wjob_fn)(void *ctx, int status);
+/* Queues the job; fn runs on the loop thread once it is durable (or failed). Frees j. */
+int acme_wjob_submit(struct acme_wjob *j, acme_wjob_fn fn, void *ctx);
+/* Discards a job and everything added to it; nothing reaches the store. NULL is fine. */
+void acme_wjob_abort(struct acme_wjob *j);
+
+struct acme_acct {
+	char *id, *thumb, *jwk, *contact, *status;
+	int64_t created;
+};
+
+struct acme_order {
+	char *id, *account, *status, *identifiers, *profile, *error, *cert_serial, *replaces;
+	int64_t expires, created;
+	int has_error, has_cert;
+};
+
+struct acme_authz {
+	char *id, *account, *ident_type, *ident_value, *status;
+	int wildcard;
+	int64_t expires, created, validated;
+};
+
+struct acme_chall {
+	char *id, *authz, *type, *token, *status, *error;
+	int64_t validated;
+	int has_validated, has_error;
+};
+
+/* An issued certificate (status 'issued'). */
+struct acme_cert {
+	char *serial, *account, *order_id, *pem;
+	const uint8_t *der_chain;  /* leaf first, then the intermediate (arena copy) */
+	size_t der_chain_len;
+	int64_t not_before, not_after;
+	int revoked, replaced;     /* revoked_at / replaced_by set */
+};
+
+#define ACME_MAX_CHALLS 4          /* challenges of one authorization */
+
+/* ---- reads: 0, TB_ERR_NOT_FOUND, TB_ERR_STORE or TB_ERR_NOMEM ---- */
+
+/* by: "id" or "thumbprint". */
+int acme_db_load_acct(struct acme_svc *s, struct tb_arena *a, const char *by, const char *v, struct acme_acct *out);
+int acme_db_load_order(struct acme_svc *s, struct tb_arena *a, const char *id, struct acme_order *o);
+int acme_db_load_authz(struct acme_svc *s, struct tb_arena *a, const char *id, struct acme_authz *z);
+/* The authorizations of an order in order; *n at most cap. */
+int acme_db_load_order_authzs(struct acme_svc *s, struct tb_arena *a, const char *order_id, struct acme_authz *out,
+	size_t cap, size_t *n);
+int acme_db_load_chall(struct acme_svc *s, struct tb_arena *a, const char *id, struct acme_chall *c);
+/* The challenges of an authorization, by type; *n at most cap. */
+int acme_db_load_authz_challs(struct acme_svc *s, struct tb_arena *a, const char *authz_id, struct acme_chall *out,
+	size_t cap, size_t *n);
+int acme_db_load_cert(struct acme_svc *s, struct tb_arena *a, const char *serial, struct acme_cert *out);
+
+/* Effective authorization status (expiry applied). */
+const char *acme_authz_status(const struct acme_authz *z);
+/* Effective order status, derived from its authorizations while pending. */
+const char *acme_db_order_status(struct acme_svc *s, struct tb_arena *a, const struct acme_order *o);
+
+/* Ids of an account's live orders from cursor on, oldest first; *n at most cap. */
+int acme_db_account_orders(struct acme_svc *s, struct tb_arena *a, const char *account, int64_t cursor,
+	char **ids, size_t cap, size_t *n);
+/* A valid authorization of the account for that identifier validated within reuse seconds, or NULL. */
+char *acme_db_reusable_authz(struct acme_svc *s, struct tb_arena *a, const char *account,
+	const struct acme_identifier *id, int wildcard, int64_t reuse);
+/* Nonzero when a live order already names certid in replaces. */
+int acme_db_order_replacing(struct acme_svc *s, const char *certid);
+/* The type of the valid challenge of an authorization, or NULL. */
+char *acme_db_valid_chall_type(struct acme_svc *s, struct tb_arena *a, const char *authz_id);
+/* Nonzero when the account holds a valid, unexpired authorization for (type, value). */
+int acme_db_holds_valid_authz(struct acme_svc *s, const char *account, const char *type, const char *value);
+/* Calls fn for every revoked, unexpired certificate, by revocation time; at most max. */
+typedef void (*acme_db_revoked_fn)(const char *serial_hex, int64_t revoked_at, int reason, void *arg);
+int acme_db_revoked_each(struct acme_svc *s, int64_t now, size_t max, acme_db_revoked_fn fn, void *arg);
+
+/*
+ * Rate limits: a bucket of `limit` tokens refilled over `period` seconds.
+ * Returns 0 and adds the statement taking one token to j, or returns the
+ * seconds until a token is available (j unchanged). limit 0: no limit.
+ */
+int64_t acme_db_rate_take(struct acme_svc *s, struct acme_wjob *j, const char *key, int64_t limit, int64_t period);
+
+/* ---- write statements, added to a job ---- */
+
+void acme_db_account_insert(struct acme_wjob *j, const char *id, const char *thumb, const char *jwk,
+	const char *contact, int64_t created, const char *eab_kid, const char *remote);
+/* The account and its pending or valid authorizations. */
+void acme_db_account_deactivate(struct acme_wjob *j, const char *id);
+void acme_db_account_contact(struct acme_wjob *j, const char *id, const char *contact);
+/* Expects the account still to have old_thumb. */
+void acme_db_account_key(struct acme_wjob *j, const char *id, const char *old_thumb, const char *thumb,
+	const char *jwk);
+void acme_db_order_insert(struct acme_wjob *j, const char *id, const char *account, int64_t expires,
+	const char *identifiers, const char *profile, const char *replaces, int64_t created);
+void acme_db_authz_insert(struct acme_wjob *j, const char *id, const char *account, const char *type,
+	const char *value, int wildcard, int64_t expires, int64_t created);
+void acme_db_chall_insert(struct acme_wjob *j, const char *id, const char *authz, const char *type, const char *token);
+void acme_db_order_authz_link(struct acme_wjob *j, const char *order_id, const char *authz_id, int pos);
+/* pending -> processing, and the serial reserved for it. */
+void acme_db_order_processing(struct acme_wjob *j, const char *order_id, const char *serial, const char *account,
+	int64_t created);
+/* The order invalid with that error; the serial's reservation dropped. */
+void acme_db_order_fail(struct acme_wjob *j, const char *order_id, const char *error_json, const char *serial);
+/* The reserved serial issued, and its order valid. */
+void acme_db_cert_issue(struct acme_wjob *j, const char *serial, const char *order_id, const uint8_t *der_chain,
+	size_t len, const char *pem, int64_t not_before, int64_t not_after, const char *names_json);
+void acme_db_cert_replaced(struct acme_wjob *j, const char *old_serial, const char *new_serial);
+void acme_db_cert_revoke(struct acme_wjob *j, const char *serial, int reason, int64_t at);
+void acme_db_authz_deactivate(struct acme_wjob *j, const char *id);
+/* pending -> processing (expected to change). */
+void acme_db_chall_processing(struct acme_wjob *j, const char *id);
+
+#endif
