@@ -141,11 +141,11 @@ int acme_handle_new_account(struct acme_rq *r)
 	snprintf(ipkey, sizeof ipkey, "accounts-ip:%.*s", colon ? (int)(colon - remote) : (int)strlen(remote), remote);
 	int64_t wait = acme_db_rate_take(r->s, j, ipkey, s->rl_accounts_per_ip, 3600);
 	if (wait) {
-		acme_wjob_submit(j, NULL, NULL);
+		acme_wjob_abort(j);
 		return acme_rq_rate_limited(r, wait, "new accounts from this address");
 	}
 	if (acme_random_id(r->id)) {
-		acme_wjob_submit(j, NULL, NULL);
+		acme_wjob_abort(j);
 		return acme_rq_problem(r, ACME_PROB_SERVER_INTERNAL, "no randomness");
 	}
 	acme_db_account_insert(j, r->id, thumb, acme_key_jwk_json(r->key), contact, acme_now(), eab_kid, remote);
@@ -202,26 +202,20 @@ int acme_handle_account(struct acme_rq *r, const char *id, int orders)
 		return orders_list(r);
 	if (!r->payload)
 		return acme_rq_json(r, 200, acct_json(r, &r->acct), NULL);
+	/* The whole payload is checked before anything is changed: a refused update changes nothing. */
 	const cJSON *status = cJSON_GetObjectItemCaseSensitive(r->payload, "status");
 	const cJSON *contact = cJSON_GetObjectItemCaseSensitive(r->payload, "contact");
+	if (status && (!cJSON_IsString(status) ||
+			(strcmp(status->valuestring, "deactivated") && strcmp(status->valuestring, "valid"))))
+		return acme_rq_problem(r, ACME_PROB_MALFORMED, "Invalid value provided for status field");
+	char *c = NULL;
+	if (contact && check_contacts(r, contact, &c, &p))
+		return acme_rq_problem_doc(r, &p);
 	struct acme_wjob *j = acme_wjob_new(r->s);
-	if (status) {
-		if (!cJSON_IsString(status) || (strcmp(status->valuestring, "deactivated") && strcmp(status->valuestring, "valid"))) {
-			acme_wjob_submit(j, NULL, NULL);
-			return acme_rq_problem(r, ACME_PROB_MALFORMED, "Invalid value provided for status field");
-		}
-		if (strcmp(status->valuestring, "deactivated") == 0) {
-			acme_db_account_deactivate(j, id);
-		}
-	}
-	if (contact) {
-		char *c;
-		if (check_contacts(r, contact, &c, &p)) {
-			acme_wjob_submit(j, NULL, NULL);
-			return acme_rq_problem_doc(r, &p);
-		}
+	if (status && strcmp(status->valuestring, "deactivated") == 0)
+		acme_db_account_deactivate(j, id);
+	if (c)
 		acme_db_account_contact(j, id, c);
-	}
 	if (acme_wjob_submit(j, acct_updated, r))
 		return acme_rq_problem(r, ACME_PROB_SERVER_INTERNAL, "store unavailable");
 	return TB_HTTP_LATER;

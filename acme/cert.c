@@ -42,6 +42,7 @@ static void revoked(void *ctx, int status)
 		acme_rq_problem(r, ACME_PROB_SERVER_INTERNAL, "failed to record the revocation");
 		return;
 	}
+	acme_crl_invalidate(r->s);
 	acme_rq_headers(r);
 	tb_http_respond(r->req, 200, NULL, NULL, 0);
 }
@@ -201,14 +202,9 @@ int acme_handle_renewal_info(struct acme_rq *r, const char *certid)
 /* GET crl: the CA's CRL (RFC 5280), named in issued certificates' cRLDistributionPoints. */
 int acme_handle_crl(struct acme_rq *r)
 {
-	struct tb_bytes crl = { 0 };
-	int err = acme_crl_build(r->s, &crl);
-	if (err) {
-		tb_bytes_free(&crl);
+	struct tb_buf crl;
+	if (acme_crl_get(r->s, &crl))
 		return acme_rq_problem(r, ACME_PROB_SERVER_INTERNAL, "could not build the CRL");
-	}
 	tb_http_set_header(r->req, "Cache-Control", "max-age=60");
-	err = tb_http_respond(r->req, 200, "application/pkix-crl", crl.p, crl.len);
-	tb_bytes_free(&crl);
-	return err;
+	return tb_http_respond(r->req, 200, "application/pkix-crl", crl.p, crl.len);
 }

@@ -1,12 +1,17 @@
 /*
  * DESIGN: the CA's certificate revocation list (RFC 5280 section 5), built
- * on request from acme_certificates and signed with the intermediate
+ * from acme_certificates and signed with the intermediate
  * (ECDSA P-256, SHA-256). mbedTLS 2.28 has no CRL writer, so the DER is
  * assembled here: TBSCertList v2 with the intermediate's subject as issuer,
  * thisUpdate = now, nextUpdate = now + ACME_CRL_NEXT_UPDATE, one entry per
  * revoked, unexpired certificate (serial, revocation date, reasonCode unless
  * unspecified), and the authorityKeyIdentifier and cRLNumber extensions.
  * Also the cRLDistributionPoints extension value for issued certificates.
+ *
+ * The CRL is served by an unauthenticated GET, so it is not built per
+ * request: the signed DER is cached and re-signed only when a revocation
+ * has been committed (acme_crl_invalidate) or when half of its validity
+ * (ACME_CRL_RESIGN_AFTER) has passed, well before nextUpdate.
  */
 #include "acme/db.h"
 #include "acme/svc.h"
@@ -25,6 +30,7 @@
 
 #define ACME_CRL_MAX_ENTRIES 65536
 #define ACME_CRL_NEXT_UPDATE (24 * 3600)
+#define ACME_CRL_RESIGN_AFTER (ACME_CRL_NEXT_UPDATE / 2) /* a cached CRL is re-signed this long after thisUpdate */
 
 static const uint8_t oid_ecdsa_sha256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02 };
 
@@ -170,4 +176,34 @@ int acme_crl_build(struct acme_svc *s, struct tb_bytes *out)
 	}
 	tb_bytes_free(&tbs);
 	return err;
+}
+
+int acme_crl_get(struct acme_svc *s, struct tb_buf *out)
+{
+	int64_t now = acme_now();
+	if (!s->crl_signed || now - s->crl_signed >= ACME_CRL_RESIGN_AFTER || now < s->crl_signed) {
+		struct tb_bytes crl = { 0 };
+		int err = acme_crl_build(s, &crl);
+		if (err || crl.err) {
+			tb_bytes_free(&crl);
+			return err ? err : TB_ERR_NOMEM;
+		}
+		tb_bytes_free(&s->crl);
+		s->crl = crl;
+		s->crl_signed = now;
+		TB_DEBUG("acme", "CRL signed (%zu bytes)", crl.len);
+	}
+	*out = tb_bytes_buf(&s->crl);
+	return 0;
+}
+
+void acme_crl_invalidate(struct acme_svc *s)
+{
+	s->crl_signed = 0;
+}
+
+void acme_crl_free(struct acme_svc *s)
+{
+	tb_bytes_free(&s->crl);
+	s->crl_signed = 0;
 }

@@ -296,7 +296,7 @@ int acme_db_load_authz_challs(struct acme_svc *s, struct tb_arena *a, const char
 int acme_db_load_cert(struct acme_svc *s, struct tb_arena *a, const char *serial, struct acme_cert *out)
 {
 	sqlite3_stmt *st = q_prep(s, "SELECT serial, account, order_id, pem, der_chain, not_before, not_after,"
-		" revoked_at, replaced_by FROM acme_certificates WHERE serial = ?1 AND status = 'issued'", 1, serial);
+		" revoked_at, replaced_by, names FROM acme_certificates WHERE serial = ?1 AND status = 'issued'", 1, serial);
 	if (!st)
 		return TB_ERR_STORE;
 	int rc = sqlite3_step(st), err = TB_ERR_NOT_FOUND;
@@ -317,7 +317,8 @@ int acme_db_load_cert(struct acme_svc *s, struct tb_arena *a, const char *serial
 		out->not_after = sqlite3_column_int64(st, 6);
 		out->revoked = !col_null(st, 7);
 		out->replaced = !col_null(st, 8);
-		err = out->serial && out->account && out->order_id && out->pem && (copy || !dl) ? 0 : TB_ERR_NOMEM;
+		out->names = col(a, st, 9);
+		err = out->serial && out->account && out->order_id && out->pem && out->names && (copy || !dl) ? 0 : TB_ERR_NOMEM;
 	} else if (rc != SQLITE_DONE) {
 		err = TB_ERR_STORE;
 	}

@@ -56,6 +56,7 @@ struct acme_chall {
 /* An issued certificate (status 'issued'). */
 struct acme_cert {
 	char *serial, *account, *order_id, *pem;
+	char *names;               /* JSON array of the names in the certificate */
 	const uint8_t *der_chain;  /* leaf first, then the intermediate (arena copy) */
 	size_t der_chain_len;
 	int64_t not_before, not_after;

@@ -280,7 +280,7 @@ static int finalize_commit(struct acme_rq *r)
 		snprintf(key, sizeof key, "certs:%s", dot ? dot + 1 : v);
 		int64_t wait = r->order.replaces[0] ? 0 : acme_db_rate_take(r->s, j, key, s->rl_certs_per_domain, 7 * 86400);
 		if (wait) {
-			acme_wjob_submit(j, NULL, NULL);
+			acme_wjob_abort(j); /* the tokens taken for the names before this one go back */
 			return acme_rq_rate_limited(r, wait, "certificates for this registered domain");
 		}
 	}

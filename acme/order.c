@@ -26,8 +26,27 @@ static void order_created(void *ctx, int status)
 	acme_rq_json(r, 201, acme_order_json(r, &o, NULL), acme_rq_url(r, "order/%s", o.id));
 }
 
-/* ARI `replaces`: the certificate must be this account's, issued, and not yet replaced. */
-static int check_replaces(struct acme_rq *r, const char *certid, char **serial_out, struct acme_problem *p)
+/* Nonzero when one of the identifiers is a name of the certificate (names: its JSON array). */
+static int shares_identifier(const char *names, const struct acme_identifier *list, size_t n)
+{
+	cJSON *arr = cJSON_Parse(names);
+	const cJSON *it;
+	int shared = 0;
+	cJSON_ArrayForEach(it, arr)
+		for (size_t i = 0; i < n && !shared; i++)
+			shared = cJSON_IsString(it) && strcmp(it->valuestring, list[i].value) == 0;
+	cJSON_Delete(arr);
+	return shared;
+}
+
+/*
+ * ARI `replaces`: the certificate must be this account's, issued, and not
+ * yet replaced. *related: the order shares at least one identifier with it
+ * (as Boulder); only then is the order a replacement, exempt from the
+ * rate limits.
+ */
+static int check_replaces(struct acme_rq *r, const char *certid, const struct acme_identifier *list, size_t n,
+	int *related, struct acme_problem *p)
 {
 	struct acme_cert_id cid;
 	if (acme_ari_cert_id_parse(certid, strlen(certid), &cid))
@@ -38,6 +57,7 @@ static int check_replaces(struct acme_rq *r, const char *certid, char **serial_o
 	tb_bytes_free(&hex);
 	if (!serial)
 		return TB_ERR_NOMEM;
+	*related = 0;
 	struct acme_cert c;
 	int err = acme_problem_set(p, ACME_PROB_MALFORMED, "replaces names a certificate this CA did not issue");
 	/* The AKI must be the issued certificate's too. */
@@ -49,10 +69,13 @@ static int check_replaces(struct acme_rq *r, const char *certid, char **serial_o
 		else
 			err = 0;
 	}
+	if (!err && !(*related = shares_identifier(c.names, list, n))) {
+		memset(p, 0, sizeof *p);
+		return 0; /* not a replacement: an order like any other */
+	}
 	/* Another live order replacing it counts too. */
 	if (!err && acme_db_order_replacing(r->s, certid))
 		err = acme_problem_set(p, ACME_PROB_ALREADY_REPLACED, "an order already replaces certificate %s", certid);
-	*serial_out = serial;
 	return err;
 }
 
@@ -123,24 +146,30 @@ int acme_handle_new_order(struct acme_rq *r)
 		if (m == 0 || acme_ident_cmp(&list[m - 1], &list[i]) != 0)
 			list[m++] = list[i];
 	n = m;
-	char *replaces_serial = NULL;
 	const cJSON *repl = cJSON_GetObjectItemCaseSensitive(r->payload, "replaces");
+	int related = 0;
 	if (repl) {
 		if (!cJSON_IsString(repl))
 			return acme_rq_problem(r, ACME_PROB_MALFORMED, "replaces must be a string");
-		if (check_replaces(r, repl->valuestring, &replaces_serial, &p))
+		if (check_replaces(r, repl->valuestring, list, n, &related, &p))
 			return acme_rq_problem_doc(r, &p);
+		if (!related) {
+			/* Not recorded either: finalize would exempt it and mark the certificate replaced. */
+			TB_INFO("acme", "order of %s names replaces %s but shares no identifier with it: not a replacement",
+				r->acct.id, repl->valuestring);
+			repl = NULL;
+		}
 	}
 	struct acme_wjob *j = acme_wjob_new(s);
 	char key[128];
 	snprintf(key, sizeof key, "orders:%s", r->acct.id);
 	int64_t wait = repl ? 0 : acme_db_rate_take(r->s, j, key, s->rl_orders_per_account, 3600);
 	if (wait) {
-		acme_wjob_submit(j, NULL, NULL);
+		acme_wjob_abort(j);
 		return acme_rq_rate_limited(r, wait, "new orders for this account");
 	}
 	if (acme_random_id(r->id)) {
-		acme_wjob_submit(j, NULL, NULL);
+		acme_wjob_abort(j);
 		return acme_rq_problem(r, ACME_PROB_SERVER_INTERNAL, "no randomness");
 	}
 	int64_t now = acme_now();
@@ -165,7 +194,7 @@ int acme_handle_new_order(struct acme_rq *r)
 		if (!zid) {
 			char nid[ACME_ID_LEN + 1];
 			if (acme_random_id(nid)) {
-				acme_wjob_submit(j, NULL, NULL);
+				acme_wjob_abort(j);
 				return acme_rq_problem(r, ACME_PROB_SERVER_INTERNAL, "no randomness");
 			}
 			zid = tb_arena_strdup(r->a, nid);
@@ -183,12 +212,15 @@ int acme_handle_new_order(struct acme_rq *r)
 			}
 			char token[ACME_TOKEN_LEN + 1];
 			if (acme_token_new(token)) {
-				acme_wjob_submit(j, NULL, NULL);
+				acme_wjob_abort(j);
 				return acme_rq_problem(r, ACME_PROB_SERVER_INTERNAL, "no randomness");
 			}
 			for (size_t k = 0; k < nt; k++) {
 				char cid[ACME_ID_LEN + 1];
-				acme_random_id(cid);
+				if (acme_random_id(cid)) {
+					acme_wjob_abort(j);
+					return acme_rq_problem(r, ACME_PROB_SERVER_INTERNAL, "no randomness");
+				}
 				/* One token per authorization, as Boulder does. */
 				acme_db_chall_insert(j, cid, nid, types[k], token);
 			}

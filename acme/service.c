@@ -269,6 +269,7 @@ static void acme_free(void *state)
 	for (size_t i = 0; i < ACME_KEY_CACHE; i++)
 		acme_key_free(s->key_cache[i].key);
 	acme_nonces_free(s->nonces);
+	acme_crl_free(s);
 	free(s);
 }
 

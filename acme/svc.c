@@ -27,8 +27,17 @@ char *acme_ts(struct tb_arena *a, int64_t t)
 	return tb_arena_strdup(a, b);
 }
 
+static unsigned random_fail_at; /* tests: the nth next acme_random_id fails */
+
+void acme_test_fail_random(unsigned nth)
+{
+	random_fail_at = nth;
+}
+
 int acme_random_id(char out[ACME_ID_LEN + 1])
 {
+	if (random_fail_at && --random_fail_at == 0)
+		return TB_ERR_CRYPTO;
 	uint8_t r[ACME_ID_BYTES];
 	struct tb_bytes b = { 0 };
 	if (tb_random(r, sizeof r) || tb_base64url_encode(&b, r, sizeof r) || b.len != ACME_ID_LEN) {

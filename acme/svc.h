@@ -91,6 +91,8 @@ struct acme_svc {
 	struct acme_validation *vals;      /* in-flight validations */
 	int caa_absent_logged;
 	struct acme_key_cache_entry key_cache[ACME_KEY_CACHE];
+	struct tb_bytes crl;               /* the signed CRL served at <prefix>crl (crl.c) */
+	int64_t crl_signed;                /* its thisUpdate; 0: none yet or invalidated */
 };
 
 /* What a validation needs; copied out of the request. */
@@ -128,6 +130,15 @@ void acme_svc_release(struct acme_svc *s);
 
 /* The DER CRL of every revoked, unexpired certificate, signed by the intermediate (crl.c). */
 int acme_crl_build(struct acme_svc *s, struct tb_bytes *out);
+/*
+ * The CRL to serve: the cached one, re-signed first when a revocation
+ * invalidated it or half its validity has passed. *out stays valid until
+ * the next call or acme_crl_free.
+ */
+int acme_crl_get(struct acme_svc *s, struct tb_buf *out);
+/* A revocation is durable: the next acme_crl_get re-signs. */
+void acme_crl_invalidate(struct acme_svc *s);
+void acme_crl_free(struct acme_svc *s);
 /* The cRLDistributionPoints extension value naming url. */
 int acme_crldp_ext(const char *url, struct tb_bytes *out);
 
@@ -136,6 +147,8 @@ int64_t acme_now(void);
 char *acme_ts(struct tb_arena *a, int64_t t);
 /* A fresh random object id; 0 or TB_ERR_CRYPTO (out unusable then). */
 int acme_random_id(char out[ACME_ID_LEN + 1]);
+/* Tests: the nth call of acme_random_id from now fails as if the RNG had (0: none). */
+void acme_test_fail_random(unsigned nth);
 /* Nonzero when s may be an object id taken from a URL (1..64 base64url characters). */
 int acme_id_ok(const char *s);
 /* Nonzero when name is, or is under, one of the lab domains. */

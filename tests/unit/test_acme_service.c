@@ -3,8 +3,18 @@
  * CA and HTTP server (one plain listener on 127.0.0.1, port chosen by the
  * kernel), driven by core's HTTP client with JWS requests signed here.
  * Covers the directory, newNonce, newAccount, newOrder, an order read
- * back, the 404/405 answers of the router and malformed requests.
+ * back, the 404/405 answers of the router and malformed requests; then
+ * that a refused request leaves the store exactly as it was (account
+ * update, RNG failures in newAccount and newOrder, a rate-limited
+ * finalize); that ARI `replaces` exempts from rate limits only an order
+ * sharing an identifier with the replaced certificate; and that the CRL
+ * is served from a cache re-signed after a revocation.
  */
+#include <mbedtls/oid.h>
+#include <mbedtls/x509_crl.h>
+#include <mbedtls/x509_crt.h>
+#include <mbedtls/x509_csr.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <unistd.h>
 #include <uv.h>
@@ -21,6 +31,7 @@
 #include "tb_test.h"
 
 extern const struct tb_subsystem acme_subsystem;
+void acme_test_fail_random(unsigned nth); /* acme/svc.h */
 
 static uv_loop_t loop;
 static struct tb_core core;
@@ -234,6 +245,63 @@ static void shutdown_all(void)
 	core.config = NULL;
 }
 
+/* ---- the store ---- */
+
+static void flushed(int status, void *arg)
+{
+	*(int *)arg = 1;
+}
+
+static int nothing(sqlite3 *db, void *arg)
+{
+	return 0;
+}
+
+/* Waits until every job queued so far is committed (the writer runs them in order). */
+static void flush_store(void)
+{
+	int done = 0;
+	CHECK_INT(tb_store_write(core.store, nothing, flushed, &done), 0);
+	for (int i = 0; i < 100000 && !done; i++)
+		uv_run(&loop, UV_RUN_ONCE);
+}
+
+/* Every row of every acme_* table, as text (malloc'd). */
+static char *store_dump(void)
+{
+	static const char *const tables[] = { "acme_accounts", "acme_orders", "acme_authzs", "acme_order_authzs",
+		"acme_challenges", "acme_certificates", "acme_rate_buckets" };
+	flush_store();
+	struct tb_bytes out = { 0 };
+	sqlite3 *db = tb_store_reader(core.store);
+	for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
+		char sql[128];
+		snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY 1, 2", tables[t]);
+		sqlite3_stmt *st = NULL;
+		CHECK_INT(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+		tb_bytes_printf(&out, "%s:\n", tables[t]);
+		while (st && sqlite3_step(st) == SQLITE_ROW) {
+			for (int i = 0; i < sqlite3_column_count(st); i++) {
+				const unsigned char *v = sqlite3_column_text(st, i);
+				tb_bytes_printf(&out, "%s|", v ? (const char *)v : "NULL");
+			}
+			tb_bytes_printf(&out, "\n");
+		}
+		sqlite3_finalize(st);
+	}
+	return tb_bytes_cstr(&out);
+}
+
+static int count(const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int n = -1;
+	if (sqlite3_prepare_v2(tb_store_reader(core.store), sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
 static void test_directory_and_nonce(void)
 {
 	struct resp o;
@@ -367,6 +435,315 @@ static void test_account_and_order(struct tb_pkey *k)
 	free(ghost), free(kid2), free(authz_url), free(order_url), free(kid);
 }
 
+/* ---- refused requests change nothing ---- */
+
+#define CHECK_UNCHANGED(before)                                                                 \
+	do {                                                                                     \
+		char *after_ = store_dump();                                                     \
+		CHECK_STR(after_, before);                                                       \
+		free(after_);                                                                    \
+	} while (0)
+
+static void test_refused_changes_nothing(void)
+{
+	struct tb_pkey *k = NULL;
+	tb_pkey_generate_ec(TB_CURVE_P256, &k);
+	char *kid = new_account(k);
+	const char *path = kid + strlen(base);
+	struct resp o;
+
+	/* deactivation with an invalid contact: 400, and the account is still valid */
+	char *before = store_dump();
+	CHECK_INT(post(k, kid, path, "{\"status\":\"deactivated\",\"contact\":[\"tel:+1555\"]}", &o), 400);
+	CHECK_STR(prob_type(&o), "urn:ietf:params:acme:error:unsupportedContact");
+	resp_free(&o);
+	CHECK_UNCHANGED(before);
+	CHECK_INT(post(k, kid, path, "{\"status\":\"deactivated\",\"contact\":[\"mailto:@x\"]}", &o), 400);
+	resp_free(&o);
+	CHECK_UNCHANGED(before);
+	CHECK_INT(post(k, kid, path, NULL, &o), 200);
+	cJSON *a = resp_json(&o);
+	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "status")), "valid");
+	cJSON_Delete(a);
+	resp_free(&o);
+	CHECK_INT(post(k, kid, path, "{\"status\":\"bogus\",\"contact\":[\"mailto:b@lab.test\"]}", &o), 400);
+	resp_free(&o);
+	CHECK_UNCHANGED(before);
+
+	/* newAccount whose id cannot be drawn: the new-accounts-per-IP token stays */
+	struct tb_pkey *k2 = NULL;
+	tb_pkey_generate_ec(TB_CURVE_P256, &k2);
+	acme_test_fail_random(1);
+	CHECK_INT(post(k2, NULL, "/acme/new-account", "{\"termsOfServiceAgreed\":true}", &o), 500);
+	CHECK_STR(prob_type(&o), "urn:ietf:params:acme:error:serverInternal");
+	resp_free(&o);
+	CHECK_UNCHANGED(before);
+
+	/* newOrder: the order id, an authorization id, a challenge id (the 1st, 2nd, 4th draw) */
+	static const unsigned nth[] = { 1, 2, 4, 7 };
+	for (size_t i = 0; i < sizeof nth / sizeof nth[0]; i++) {
+		acme_test_fail_random(nth[i]);
+		CHECK_INT(post(k, kid, "/acme/new-order", "{\"identifiers\":[{\"type\":\"dns\",\"value\":\"r1.lab.test\"},"
+			"{\"type\":\"dns\",\"value\":\"r2.lab.test\"}]}", &o), 500);
+		resp_free(&o);
+		CHECK_UNCHANGED(before);
+	}
+	acme_test_fail_random(0);
+	CHECK_INT(post(k, kid, "/acme/new-order", "{\"identifiers\":[{\"type\":\"dns\",\"value\":\"r1.lab.test\"}]}", &o), 201);
+	resp_free(&o);
+	free(before);
+	tb_pkey_free(k2);
+	tb_pkey_free(k);
+	free(kid);
+}
+
+/* ---- issuance ---- */
+
+static char *get_str(struct resp *o, const char *name)
+{
+	cJSON *j = resp_json(o);
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, name));
+	char *out = v ? strdup(v) : NULL;
+	cJSON_Delete(j);
+	return out;
+}
+
+/* A CSR for names (dNSNames), CN the first, as base64url. */
+static char *csr_for(const char *const *names, size_t n)
+{
+	struct tb_pkey *key = NULL;
+	tb_pkey_generate_ec(TB_CURVE_P256, &key);
+	mbedtls_x509write_csr w;
+	mbedtls_x509write_csr_init(&w);
+	mbedtls_x509write_csr_set_key(&w, tb_pkey_mbedtls(key));
+	mbedtls_x509write_csr_set_md_alg(&w, MBEDTLS_MD_SHA256);
+	char cn[300];
+	snprintf(cn, sizeof cn, "CN=%s", names[0]);
+	CHECK_INT(mbedtls_x509write_csr_set_subject_name(&w, cn), 0);
+	struct tb_bytes san = { 0 };
+	CHECK_INT(tb_der_san(&san, names, n), 0);
+	CHECK_INT(mbedtls_x509write_csr_set_extension(&w, MBEDTLS_OID_SUBJECT_ALT_NAME,
+		MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), san.p, san.len), 0);
+	static unsigned char buf[4096];
+	int len = mbedtls_x509write_csr_der(&w, buf, sizeof buf, tb_crypto_mbedtls_rng, NULL);
+	CHECK(len > 0);
+	char *out = b64u(buf + sizeof buf - len, len > 0 ? (size_t)len : 0);
+	mbedtls_x509write_csr_free(&w);
+	tb_bytes_free(&san);
+	tb_pkey_free(key);
+	return out;
+}
+
+/* newOrder for names, every authorization validated (lab_always_valid); the order URL, or NULL. */
+static char *ready_order(struct tb_pkey *k, const char *kid, const char *const *names, size_t n, const char *replaces,
+	int *status)
+{
+	struct tb_bytes pl = { 0 };
+	tb_bytes_printf(&pl, "{\"identifiers\":[");
+	for (size_t i = 0; i < n; i++)
+		tb_bytes_printf(&pl, "%s{\"type\":\"dns\",\"value\":\"%s\"}", i ? "," : "", names[i]);
+	tb_bytes_printf(&pl, "]");
+	if (replaces)
+		tb_bytes_printf(&pl, ",\"replaces\":\"%s\"", replaces);
+	tb_bytes_printf(&pl, "}");
+	struct resp o;
+	*status = post(k, kid, "/acme/new-order", tb_bytes_cstr(&pl), &o);
+	tb_bytes_free(&pl);
+	if (*status != 201) {
+		resp_free(&o);
+		return NULL;
+	}
+	char *order_url = strdup(o.location);
+	cJSON *ord = resp_json(&o);
+	resp_free(&o);
+	const cJSON *az;
+	cJSON_ArrayForEach(az, cJSON_GetObjectItemCaseSensitive(ord, "authorizations")) {
+		CHECK_INT(post(k, kid, az->valuestring + strlen(base), NULL, &o), 200);
+		cJSON *z = resp_json(&o);
+		resp_free(&o);
+		const cJSON *c;
+		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(z, "challenges")) {
+			const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "type"));
+			const char *url = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "url"));
+			if (type && url && strcmp(type, "http-01") == 0 &&
+				strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(z, "status")), "pending") == 0) {
+				CHECK_INT(post(k, kid, url + strlen(base), "{}", &o), 200);
+				resp_free(&o);
+			}
+		}
+		cJSON_Delete(z);
+	}
+	cJSON_Delete(ord);
+	char *st = NULL;
+	for (int i = 0; i < 200; i++) {
+		free(st);
+		CHECK_INT(post(k, kid, order_url + strlen(base), NULL, &o), 200);
+		st = get_str(&o, "status");
+		resp_free(&o);
+		if (st && strcmp(st, "pending") != 0)
+			break;
+		usleep(10000);
+	}
+	CHECK_STR(st, "ready");
+	free(st);
+	return order_url;
+}
+
+/* Finalizes a ready order; returns the finalize status, the PEM chain in *pem when issued. */
+static int finalize(struct tb_pkey *k, const char *kid, const char *order_url, const char *const *names, size_t n,
+	char **pem)
+{
+	struct resp o;
+	char *csr = csr_for(names, n);
+	char *pl = fmt("{\"csr\":\"%s\"}", csr);
+	char *fin = fmt("%s/finalize", order_url + strlen(base));
+	int st = post(k, kid, fin, pl, &o);
+	free(csr), free(pl), free(fin);
+	*pem = NULL;
+	if (st != 200) {
+		resp_free(&o);
+		return st;
+	}
+	char *status = get_str(&o, "status"), *cert = get_str(&o, "certificate");
+	resp_free(&o);
+	CHECK_STR(status, "valid");
+	if (cert) {
+		CHECK_INT(post(k, kid, cert + strlen(base), NULL, &o), 200);
+		*pem = strdup((const char *)o.body.p);
+		resp_free(&o);
+	}
+	free(status), free(cert);
+	return st;
+}
+
+/* The leaf of a PEM chain: its DER (base64url, malloc'd) and ARI CertID. */
+static void leaf_of(const char *pem, char **der_b64, char certid[ACME_ARI_MAX_CERT_ID + 1], char serial_hex[64])
+{
+	mbedtls_x509_crt crt;
+	mbedtls_x509_crt_init(&crt);
+	CHECK_INT(mbedtls_x509_crt_parse(&crt, (const unsigned char *)pem, strlen(pem) + 1), 0);
+	*der_b64 = b64u(crt.raw.p, crt.raw.len);
+	struct acme_cert_id id;
+	CHECK_INT(acme_ari_cert_id_from_der(crt.raw.p, crt.raw.len, &id), 0);
+	CHECK_INT(acme_ari_cert_id_format(&id, certid, ACME_ARI_MAX_CERT_ID + 1), 0);
+	serial_hex[0] = 0;
+	for (size_t i = 0; i < id.serial_len && i < 31; i++)
+		snprintf(serial_hex + 2 * i, 3, "%02x", id.serial[i]);
+	mbedtls_x509_crt_free(&crt);
+}
+
+/* GET crl: the DER in out. */
+static void get_crl(struct tb_bytes *out)
+{
+	struct resp o;
+	CHECK_INT(http("GET", "/acme/crl", NULL, &o), 200);
+	CHECK_STR(o.content_type, "application/pkix-crl");
+	out->len = 0;
+	tb_bytes_append(out, o.body.p, o.body.len);
+	resp_free(&o);
+}
+
+/* Nonzero when the DER CRL lists the serial (hex). */
+static int crl_lists(const struct tb_bytes *der, const char *serial_hex)
+{
+	mbedtls_x509_crl crl;
+	mbedtls_x509_crl_init(&crl);
+	int found = 0;
+	CHECK_INT(mbedtls_x509_crl_parse_der(&crl, der->p, der->len), 0);
+	for (const mbedtls_x509_crl_entry *e = &crl.entry; e && e->serial.len; e = e->next) {
+		char h[64] = "";
+		for (size_t i = 0; i < e->serial.len && i < 31; i++)
+			snprintf(h + 2 * i, 3, "%02x", e->serial.p[i]);
+		found |= strcmp(h, serial_hex) == 0;
+	}
+	mbedtls_x509_crl_free(&crl);
+	return found;
+}
+
+/*
+ * With new_orders_per_account_per_hour = 3 and certificates_per_domain_per_week = 1:
+ * ARI `replaces` exempts only a related order; a rate-limited finalize gives back
+ * the tokens of the names before the refused one; the CRL is cached until a revocation.
+ */
+static void test_issuance(void)
+{
+	struct tb_pkey *k = NULL;
+	tb_pkey_generate_ec(TB_CURVE_P256, &k);
+	char *kid = new_account(k);
+	struct resp o;
+	int st;
+
+	/* the CRL: the same bytes twice, a second apart (thisUpdate has seconds): not signed per request */
+	struct tb_bytes crl1 = { 0 }, crl2 = { 0 };
+	get_crl(&crl1);
+	usleep(1100000);
+	get_crl(&crl2);
+	CHECK_MEM(crl2.p, crl2.len, crl1.p, crl1.len);
+
+	/* C1 for x.lab.test: one order token and the lab.test certificate token */
+	const char *x[] = { "x.lab.test" };
+	char *ord = ready_order(k, kid, x, 1, NULL, &st);
+	CHECK_INT(st, 201);
+	char *pem = NULL;
+	CHECK_INT(finalize(k, kid, ord, x, 1, &pem), 200);
+	CHECK(pem != NULL);
+	char *der = NULL, certid[ACME_ARI_MAX_CERT_ID + 1] = "", serial[64] = "";
+	if (pem)
+		leaf_of(pem, &der, certid, serial);
+	free(ord);
+
+	/* a rate-limited finalize (lab.test is spent) gives the aaa.test token back */
+	const char *two[] = { "a.aaa.test", "b.lab.test" };
+	ord = ready_order(k, kid, two, 2, NULL, &st);
+	CHECK_INT(st, 201);
+	char *before = store_dump();
+	char *pem2 = NULL;
+	CHECK_INT(finalize(k, kid, ord, two, 2, &pem2), 429);
+	CHECK_UNCHANGED(before);
+	CHECK_INT(count("SELECT COUNT(*) FROM acme_rate_buckets WHERE key = 'certs:aaa.test'"), 0);
+	free(before), free(ord), free(pem2);
+
+	/* replaces C1 for an unrelated name: accepted, but as a plain order (charged, not recorded) */
+	char *pl = fmt("{\"identifiers\":[{\"type\":\"dns\",\"value\":\"y.lab.test\"}],\"replaces\":\"%s\"}", certid);
+	CHECK_INT(post(k, kid, "/acme/new-order", pl, &o), 201);
+	free(pl);
+	char *repl = get_str(&o, "replaces");
+	CHECK(repl == NULL);
+	free(repl);
+	resp_free(&o);
+	/* so the account's three order tokens are spent */
+	CHECK_INT(post(k, kid, "/acme/new-order", "{\"identifiers\":[{\"type\":\"dns\",\"value\":\"z.lab.test\"}]}", &o), 429);
+	CHECK_STR(prob_type(&o), "urn:ietf:params:acme:error:rateLimited");
+	resp_free(&o);
+	/* a replacement sharing x.lab.test is exempt */
+	pl = fmt("{\"identifiers\":[{\"type\":\"dns\",\"value\":\"x.lab.test\"},{\"type\":\"dns\",\"value\":"
+		"\"w.lab.test\"}],\"replaces\":\"%s\"}", certid);
+	CHECK_INT(post(k, kid, "/acme/new-order", pl, &o), 201);
+	free(pl);
+	repl = get_str(&o, "replaces");
+	CHECK_STR(repl, certid);
+	free(repl);
+	resp_free(&o);
+
+	/* revocation: the CRL is re-signed and lists the serial */
+	CHECK(!crl_lists(&crl1, serial));
+	char *rv = fmt("{\"certificate\":\"%s\",\"reason\":1}", der ? der : "");
+	CHECK_INT(post(k, kid, "/acme/revoke-cert", rv, &o), 200);
+	resp_free(&o);
+	free(rv);
+	struct tb_bytes crl3 = { 0 }, crl4 = { 0 };
+	get_crl(&crl3);
+	CHECK(crl3.len != crl1.len || memcmp(crl3.p, crl1.p, crl1.len) != 0);
+	CHECK(crl_lists(&crl3, serial));
+	usleep(1100000);
+	get_crl(&crl4);
+	CHECK_MEM(crl4.p, crl4.len, crl3.p, crl3.len);
+
+	tb_bytes_free(&crl1), tb_bytes_free(&crl2), tb_bytes_free(&crl3), tb_bytes_free(&crl4);
+	free(der), free(pem), free(kid);
+	tb_pkey_free(k);
+}
+
 int main(void)
 {
 	tb_crypto_init();
@@ -385,6 +762,12 @@ int main(void)
 	CHECK_INT(tb_pkey_generate_ec(TB_CURVE_P256, &k), 0);
 	test_directory_and_nonce();
 	test_account_and_order(k);
+	test_refused_changes_nothing();
+	shutdown_all();
+
+	CHECK_INT(boot("acme { listener = '', lab_always_valid = true, rate_limits = {"
+		" new_orders_per_account_per_hour = 3, certificates_per_domain_per_week = 1 } }"), 0);
+	test_issuance();
 	shutdown_all();
 
 	tb_pkey_free(k);
