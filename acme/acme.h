@@ -57,6 +57,18 @@ enum acme_problem_type {
 
 enum acme_ident_type { ACME_IDENT_DNS = 0, ACME_IDENT_IP = 1 };
 
+/* "dns" / "ip"; NULL for an unknown type. Inline: problem.c renders subproblems with it. */
+static inline const char *acme_ident_type_name(enum acme_ident_type type)
+{
+	switch (type) {
+	case ACME_IDENT_DNS:
+		return "dns";
+	case ACME_IDENT_IP:
+		return "ip";
+	}
+	return NULL;
+}
+
 #define ACME_MAX_IDENT_LEN 253     /* a DNS name; IPv6 text is at most 45 */
 #define ACME_MAX_DETAIL 384        /* bytes of detail text kept per (sub)problem */
 #define ACME_MAX_SUBPROBLEMS 16    /* one per identifier of an order, capped */
@@ -115,8 +127,6 @@ char *acme_problem_render(const struct acme_problem *p);
 #define ACME_DNS_MAX_LABELS 10     /* Boulder's limit on labels of a DNS name */
 #define ACME_DNS_MAX_LABEL_LEN 63
 
-/* "dns" / "ip"; NULL for an unknown type. */
-const char *acme_ident_type_name(enum acme_ident_type type);
 /* Parses "dns" / "ip"; negative when unknown. */
 int acme_ident_type_parse(const char *s);
 

@@ -20,17 +20,6 @@
 
 #define PUNYCODE_MAX_OUT 64 /* code points of a decoded label (a label has <= 63 bytes) */
 
-const char *acme_ident_type_name(enum acme_ident_type type)
-{
-	switch (type) {
-	case ACME_IDENT_DNS:
-		return "dns";
-	case ACME_IDENT_IP:
-		return "ip";
-	}
-	return NULL;
-}
-
 int acme_ident_type_parse(const char *s)
 {
 	if (!s)
