@@ -107,6 +107,10 @@ static const struct tb_option acme_options[] = {
 	{ "authz_valid_seconds", TB_OPT_INT, "2592000", "how long a valid authorization stays valid", 60, 398 * 86400.0 },
 	{ "caa_recheck_seconds", TB_OPT_INT, "25200", "finalize re-checks CAA for authorizations validated longer ago", 0, 30 * 86400.0 },
 	{ "validation_timeout_ms", TB_OPT_INT, "10000", "deadline of one validation connection", 100, 120000 },
+	{ "max_validations", TB_OPT_INT, "100", "validations running at once; more wait in the queue", 1, 100000 },
+	{ "max_validations_per_account", TB_OPT_INT, "10", "validations of one account running at once", 1, 100000 },
+	{ "max_queued_validations", TB_OPT_INT, "1000", "validations waiting for a slot; a challenge POST beyond "
+		"this is answered rateLimited", 0, 1000000 },
 	{ "lab_reject_nonce_fraction", TB_OPT_NUMBER, "0", "lab switch: refuse this fraction of valid nonces with badNonce", 0, 1 },
 	{ "lab_validation_delay_ms", TB_OPT_INT, "0", "lab switch: wait this long before validating", 0, 600000 },
 	{ "lab_always_valid", TB_OPT_BOOL, "false", "lab switch: treat every challenge as valid without connecting" },
@@ -562,7 +566,7 @@ struct rq {
 	uint8_t serial[SERIAL_BYTES];
 	const struct acme_profile *profile;
 	struct acme_validation_req vreq;
-	int start_validation;
+	struct acme_validation *vres;  /* reserved validation, started or aborted once the challenge is stored */
 	int status_code;
 	int64_t nb, na;
 	int revoke_reason;
@@ -585,6 +589,8 @@ static void rq_cleanup(void *arg)
 	tb_bytes_free(&r->der);
 	tb_bytes_free(&r->pem);
 	tb_bytes_free(&r->scts);
+	if (r->vres)
+		acme_validate_abort(r->vres); /* an error path after the reservation */
 }
 
 static char *url_of(struct rq *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -2031,12 +2037,13 @@ static void chall_answer(void *ctx, int status)
 	/* Link rel="up" and rel="index" both: set up first, index comes with the common headers. */
 	if (up)
 		tb_http_set_header(r->req, "Link", up);
-	int start = r->start_validation && status == 0;
-	struct acme_svc *s = r->s;
-	struct acme_validation_req v = r->vreq;
+	struct acme_validation *val = r->vres;
+	r->vres = NULL;
 	respond_json(r, 200, chall_json(r, &c), NULL); /* r is gone after this */
-	if (start && acme_validate_start(s, &v))
-		TB_WARN("acme", "could not start validation of challenge %s", v.chall_id);
+	if (val && status == 0)
+		acme_validate_start(val);
+	else if (val)
+		acme_validate_abort(val);
 }
 
 static int challenge(struct rq *r, const char *id)
@@ -2082,9 +2089,15 @@ static int challenge(struct rq *r, const char *id)
 		if (wait)
 			return rate_limited(r, wait, "failed validations for this identifier");
 	}
-	r->start_validation = 1;
+	int64_t wait = 0;
+	err = acme_validate_reserve(r->s, r->acct.id, v, &r->vres, &wait);
+	if (err == TB_ERR_TOO_LARGE)
+		return rate_limited(r, wait, "validations in flight");
+	if (err)
+		return problem(r, ACME_PROB_SERVER_INTERNAL, "could not start the validation");
 	struct acme_wjob *j = acme_wjob_new(r->s);
 	acme_wjob_add(j, 1, "UPDATE acme_challenges SET status = 'processing' WHERE id = %Q AND status = 'pending'", id);
+	acme_failed_bucket_add(j, r->s, &v->ident, -1); /* charged at start; refunded on success (validate.c) */
 	if (acme_wjob_submit(j, chall_answer, r))
 		return problem(r, ACME_PROB_SERVER_INTERNAL, "store unavailable");
 	return TB_HTTP_LATER;
@@ -2507,6 +2520,9 @@ static int acme_configure(struct tb_core *core, void **state, char *err, size_t 
 	s->authz_lifetime = tb_cfg_int(sec, "authz_lifetime_seconds");
 	s->authz_valid_lifetime = tb_cfg_int(sec, "authz_valid_seconds");
 	s->validation_timeout_ms = (uint64_t)tb_cfg_int(sec, "validation_timeout_ms");
+	s->max_validations = tb_cfg_int(sec, "max_validations");
+	s->max_validations_per_account = tb_cfg_int(sec, "max_validations_per_account");
+	s->max_queued_validations = tb_cfg_int(sec, "max_queued_validations");
 	s->lab_reject_nonces = tb_cfg_num(sec, "lab_reject_nonce_fraction");
 	s->lab_delay_ms = tb_cfg_int(sec, "lab_validation_delay_ms");
 	s->lab_always_valid = tb_cfg_bool(sec, "lab_always_valid");
