@@ -91,8 +91,9 @@ static const struct tb_option acme_options[] = {
 	{ "default_profile", TB_OPT_STRING, "\"classic\"", "profile of orders that name none" },
 	{ "http01_port", TB_OPT_INT, "5002", "port http-01 validation connects to (80 outside the lab)", 1, 65535 },
 	{ "tlsalpn01_port", TB_OPT_INT, "5001", "port tls-alpn-01 validation connects to (443 outside the lab)", 1, 65535 },
-	{ "policy", TB_OPT_ENUM, "\"lab\"", "lab: loopback/private targets and IPs allowed, lab domains dial 127.0.0.1; "
-		"strict: refused", .choices = "lab|strict" },
+	{ "policy", TB_OPT_ENUM, "\"lab\"", "lab: any target address allowed by design (loopback/private included), lab "
+		"domains dial 127.0.0.1; strict: reserved targets refused on every hop, for anything reachable from outside",
+		.choices = "lab|strict" },
 	{ "lab_domains", TB_OPT_STRINGS, "[\"lab.test\"]", "names under these domains are dialled at 127.0.0.1 "
 		"when no resolver answers for them (lab policy only)" },
 	{ "eab_keys", TB_OPT_MAP, "{}", "External Account Binding: key id -> base64url HMAC key" },
