@@ -387,9 +387,12 @@ int acme_dns01_txt(const char *key_authz, char out[ACME_DNS01_TXT_LEN + 1]);
 /*
  * http-01: the body fetched from /.well-known/acme-challenge/<token>, with
  * trailing whitespace trimmed, must equal the key authorization
- * (unauthorized otherwise, as Boulder).
+ * (unauthorized otherwise, as Boulder). quote: the error may show the first
+ * printable bytes of the body (never for a body fetched after a redirect,
+ * which may come from a server the client does not own).
  */
-int acme_http01_check_body(const uint8_t *body, size_t len, const char *key_authz, struct acme_problem *prob);
+int acme_http01_check_body(const uint8_t *body, size_t len, const char *key_authz, int quote,
+	struct acme_problem *prob);
 /*
  * tls-alpn-01: the certificate the server presented on an acme-tls/1
  * connection (the caller checks that ALPN was negotiated) must carry exactly

@@ -104,12 +104,13 @@ static void chall_answer(void *ctx, int status)
 	/* Link rel="up" and rel="index" both: set up first, index comes with the common headers. */
 	if (up)
 		tb_http_set_header(r->req, "Link", up);
-	int start = r->start_validation && status == 0;
-	struct acme_svc *s = r->s;
-	struct acme_validation_req v = r->vreq;
+	struct acme_validation *val = r->vres;
+	r->vres = NULL;
 	acme_rq_json(r, 200, chall_json(r, &c), NULL); /* r is gone after this */
-	if (start && acme_validate_start(s, &v))
-		TB_WARN("acme", "could not start validation of challenge %s", v.chall_id);
+	if (val && status == 0)
+		acme_validate_start(val);
+	else if (val)
+		acme_validate_abort(val);
 }
 
 int acme_handle_challenge(struct acme_rq *r, const char *id)
@@ -155,9 +156,15 @@ int acme_handle_challenge(struct acme_rq *r, const char *id)
 		if (wait)
 			return acme_rq_rate_limited(r, wait, "failed validations for this identifier");
 	}
-	r->start_validation = 1;
+	int64_t wait = 0;
+	err = acme_validate_reserve(r->s, r->acct.id, v, &r->vres, &wait);
+	if (err == TB_ERR_TOO_LARGE)
+		return acme_rq_rate_limited(r, wait, "validations in flight");
+	if (err)
+		return acme_rq_problem(r, ACME_PROB_SERVER_INTERNAL, "could not start the validation");
 	struct acme_wjob *j = acme_wjob_new(r->s);
 	acme_db_chall_processing(j, id);
+	acme_db_failed_bucket_add(j, r->s, &v->ident, -1); /* charged at start; refunded on success (validate.c) */
 	if (acme_wjob_submit(j, chall_answer, r))
 		return acme_rq_problem(r, ACME_PROB_SERVER_INTERNAL, "store unavailable");
 	return TB_HTTP_LATER;

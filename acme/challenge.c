@@ -88,22 +88,26 @@ static int is_space(uint8_t c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
-int acme_http01_check_body(const uint8_t *body, size_t len, const char *key_authz, struct acme_problem *prob)
+int acme_http01_check_body(const uint8_t *body, size_t len, const char *key_authz, int quote,
+	struct acme_problem *prob)
 {
 	/* Boulder trims trailing whitespace (a file written with a newline is fine) */
 	while (len > 0 && is_space(body[len - 1]))
 		len--;
 	size_t kl = strlen(key_authz);
-	if (len != kl || memcmp(body, key_authz, kl) != 0) {
-		int shown = len > 128 ? 128 : (int)len;
-		for (int i = 0; i < shown; i++)
-			if (body[i] < 0x20 || body[i] > 0x7e)
-				shown = i; /* stop at the first unprintable byte */
+	if (len == kl && memcmp(body, key_authz, kl) == 0)
+		return 0;
+	if (!quote)
 		return acme_problem_set(prob, ACME_PROB_UNAUTHORIZED,
-			"The key authorization file from the server did not match this challenge. Expected \"%s\" (got \"%.*s%s\")",
-			key_authz, shown, (const char *)body, (size_t)shown < len ? "..." : "");
-	}
-	return 0;
+			"The key authorization file from the server did not match this challenge. Expected \"%s\" (got %zu "
+			"bytes, not shown)", key_authz, len);
+	int shown = len > 128 ? 128 : (int)len;
+	for (int i = 0; i < shown; i++)
+		if (body[i] < 0x20 || body[i] > 0x7e)
+			shown = i; /* stop at the first unprintable byte */
+	return acme_problem_set(prob, ACME_PROB_UNAUTHORIZED,
+		"The key authorization file from the server did not match this challenge. Expected \"%s\" (got \"%.*s%s\")",
+		key_authz, shown, (const char *)body, (size_t)shown < len ? "..." : "");
 }
 
 /* ---- tls-alpn-01 ----------------------------------------------------------- */

@@ -51,8 +51,9 @@ static const struct tb_option acme_options[] = {
 	{ "default_profile", TB_OPT_STRING, "\"classic\"", "profile of orders that name none" },
 	{ "http01_port", TB_OPT_INT, "5002", "port http-01 validation connects to (80 outside the lab)", 1, 65535 },
 	{ "tlsalpn01_port", TB_OPT_INT, "5001", "port tls-alpn-01 validation connects to (443 outside the lab)", 1, 65535 },
-	{ "policy", TB_OPT_ENUM, "\"lab\"", "lab: loopback/private targets and IPs allowed, lab domains dial 127.0.0.1; "
-		"strict: refused", .choices = "lab|strict" },
+	{ "policy", TB_OPT_ENUM, "\"lab\"", "lab: any target address allowed by design (loopback/private included), lab "
+		"domains dial 127.0.0.1; strict: reserved targets refused on every hop, for anything reachable from outside",
+		.choices = "lab|strict" },
 	{ "lab_domains", TB_OPT_STRINGS, "[\"lab.test\"]", "names under these domains are dialled at 127.0.0.1 "
 		"when no resolver answers for them (lab policy only)" },
 	{ "eab_keys", TB_OPT_MAP, "{}", "External Account Binding: key id -> base64url HMAC key" },
@@ -67,6 +68,10 @@ static const struct tb_option acme_options[] = {
 	{ "authz_valid_seconds", TB_OPT_INT, "2592000", "how long a valid authorization stays valid", 60, 398 * 86400.0 },
 	{ "caa_recheck_seconds", TB_OPT_INT, "25200", "finalize re-checks CAA for authorizations validated longer ago", 0, 30 * 86400.0 },
 	{ "validation_timeout_ms", TB_OPT_INT, "10000", "deadline of one validation connection", 100, 120000 },
+	{ "max_validations", TB_OPT_INT, "100", "validations running at once; more wait in the queue", 1, 100000 },
+	{ "max_validations_per_account", TB_OPT_INT, "10", "validations of one account running at once", 1, 100000 },
+	{ "max_queued_validations", TB_OPT_INT, "1000", "validations waiting for a slot; a challenge POST beyond "
+		"this is answered rateLimited", 0, 1000000 },
 	{ "lab_reject_nonce_fraction", TB_OPT_NUMBER, "0", "lab switch: refuse this fraction of valid nonces with badNonce", 0, 1 },
 	{ "lab_validation_delay_ms", TB_OPT_INT, "0", "lab switch: wait this long before validating", 0, 600000 },
 	{ "lab_always_valid", TB_OPT_BOOL, "false", "lab switch: treat every challenge as valid without connecting" },
@@ -188,6 +193,9 @@ int acme_configure(struct tb_core *core, void **state, char *err, size_t errlen)
 	s->authz_lifetime = tb_cfg_int(sec, "authz_lifetime_seconds");
 	s->authz_valid_lifetime = tb_cfg_int(sec, "authz_valid_seconds");
 	s->validation_timeout_ms = (uint64_t)tb_cfg_int(sec, "validation_timeout_ms");
+	s->max_validations = tb_cfg_int(sec, "max_validations");
+	s->max_validations_per_account = tb_cfg_int(sec, "max_validations_per_account");
+	s->max_queued_validations = tb_cfg_int(sec, "max_queued_validations");
 	s->lab_reject_nonces = tb_cfg_num(sec, "lab_reject_nonce_fraction");
 	s->lab_delay_ms = tb_cfg_int(sec, "lab_validation_delay_ms");
 	s->lab_always_valid = tb_cfg_bool(sec, "lab_always_valid");

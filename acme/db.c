@@ -583,3 +583,16 @@ void acme_db_chall_processing(struct acme_wjob *j, const char *id)
 {
 	acme_wjob_add(j, 1, "UPDATE acme_challenges SET status = 'processing' WHERE id = %Q AND status = 'pending'", id);
 }
+
+void acme_db_failed_bucket_add(struct acme_wjob *j, struct acme_svc *s, const struct acme_identifier *id, int delta)
+{
+	if (s->rl_failed_per_ident <= 0)
+		return;
+	/* The same token bucket as acme_db_rate_take: refilled to lim over an hour. Done in SQL so
+	 * that concurrent charges and refunds of one identifier add up in the writer. */
+	long long lim = (long long)s->rl_failed_per_ident, now = (long long)acme_now();
+	acme_wjob_add(j, 0, "INSERT INTO acme_rate_buckets(key, tokens, updated) VALUES('failed:%q:%q', MIN(%lld, MAX(0,"
+		" %lld + %d)), %lld) ON CONFLICT(key) DO UPDATE SET tokens = MIN(%lld, MAX(0, MIN(%lld, tokens + (%lld -"
+		" updated) * %lld / 3600.0) + %d)), updated = %lld", acme_ident_type_name(id->type), id->value, lim, lim,
+		delta, now, lim, lim, now, lim, delta, now);
+}

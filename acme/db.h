@@ -136,6 +136,12 @@ void acme_db_cert_replaced(struct acme_wjob *j, const char *old_serial, const ch
 void acme_db_cert_revoke(struct acme_wjob *j, const char *serial, int reason, int64_t at);
 void acme_db_authz_deactivate(struct acme_wjob *j, const char *id);
 /* pending -> processing (expected to change). */
+/*
+ * Adds delta (-1: a validation starts, +1: it succeeded) to id's
+ * failed-validation bucket in j (acme.rate_limits.
+ * failed_validations_per_identifier_per_hour; nothing when that is 0).
+ */
+void acme_db_failed_bucket_add(struct acme_wjob *j, struct acme_svc *s, const struct acme_identifier *id, int delta);
 void acme_db_chall_processing(struct acme_wjob *j, const char *id);
 
 #endif

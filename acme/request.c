@@ -27,6 +27,8 @@ static void rq_cleanup(void *arg)
 	tb_bytes_free(&r->der);
 	tb_bytes_free(&r->pem);
 	tb_bytes_free(&r->scts);
+	if (r->vres)
+		acme_validate_abort(r->vres); /* an error path after the reservation */
 }
 
 char *acme_rq_url(struct acme_rq *r, const char *fmt, ...)

@@ -31,7 +31,7 @@ struct acme_rq {
 	char id[ACME_ID_LEN + 1];       /* id of the object being created */
 	char *obj_id;                   /* authz / challenge being answered */
 	struct acme_validation_req vreq; /* challenge: the validation to start once answered */
-	int start_validation;
+	struct acme_validation *vres; /* reserved validation, started or aborted once the challenge is stored */
 	/* finalize */
 	struct acme_order order;
 	struct acme_csr csr;

@@ -83,12 +83,19 @@ struct acme_svc {
 	int64_t order_lifetime, authz_lifetime, authz_valid_lifetime;
 	int64_t caa_recheck;               /* seconds after which finalize re-checks CAA */
 	uint64_t validation_timeout_ms;
+	int64_t max_validations;           /* running at once */
+	int64_t max_validations_per_account;
+	int64_t max_queued_validations;    /* waiting for a slot; beyond: rateLimited */
 	struct acme_nonces *nonces;
 	size_t pending;                    /* store jobs and validations in flight */
 	int stopping;
 	tb_done_cb stop_done;
 	void *stop_arg;
-	struct acme_validation *vals;      /* in-flight validations */
+	struct acme_validation *vals;      /* validations reserved, queued or running, oldest first */
+	struct acme_validation **vals_tail;
+	int64_t vals_running, vals_queued; /* slots held; places in the queue held */
+	uint64_t vals_seq;
+	int vals_dispatching;
 	int caa_absent_logged;
 	struct acme_key_cache_entry key_cache[ACME_KEY_CACHE];
 	struct tb_bytes crl;               /* the signed CRL served at <prefix>crl (crl.c) */
@@ -111,8 +118,20 @@ struct acme_validation_req {
 extern const struct tb_section_def *const acme_sections[];
 int acme_configure(struct tb_core *core, void **state, char *err, size_t errlen);
 
-/* Starts a validation; its outcome is written to the store by validate.c. */
-int acme_validate_start(struct acme_svc *s, const struct acme_validation_req *v);
+/*
+ * Validations in flight are capped: acme.max_validations running at once,
+ * acme.max_validations_per_account of one account; the rest wait in a FIFO
+ * queue of acme.max_queued_validations. acme_validate_reserve takes a
+ * running slot or a queue place for v before its challenge is stored as
+ * processing; when the queue is full it returns TB_ERR_TOO_LARGE and
+ * *retry_after (seconds) for a rateLimited answer. Each reservation ends in
+ * exactly one acme_validate_start (the challenge is stored: validate it and
+ * write the outcome) or acme_validate_abort (it was not stored).
+ */
+int acme_validate_reserve(struct acme_svc *s, const char *account, const struct acme_validation_req *v,
+	struct acme_validation **out, int64_t *retry_after);
+void acme_validate_start(struct acme_validation *val);
+void acme_validate_abort(struct acme_validation *val);
 /* Cancels every validation in flight (stop). */
 void acme_validate_cancel_all(struct acme_svc *s);
 

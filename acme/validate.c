@@ -3,29 +3,43 @@
  *
  * One struct acme_validation per challenge being validated, on the loop
  * thread, linked into the service so stop() can cancel it. Steps:
- *   [lab delay timer] -> target address -> challenge check -> CAA -> store.
+ *   reserve -> [queue] -> [lab delay timer] -> target address ->
+ *   challenge check -> CAA -> store.
  *
- * Target address (http-01, tls-alpn-01): IP identifiers are dialled as
- * they are. DNS names are looked up (A, then AAAA) through the registered
- * tb_resolver; without one the HTTP client resolves them itself. Under the
- * lab policy, names under a lab domain that do not resolve are dialled at
- * 127.0.0.1. The strict policy refuses reserved targets (loopback, private,
- * link-local, ...) when the address is known.
+ * Admission: at most acme.max_validations run at once, and at most
+ * acme.max_validations_per_account for one account; the others wait in a
+ * FIFO queue of acme.max_queued_validations, and a challenge POST that
+ * finds the queue full is answered rateLimited. The place (running slot or
+ * queue) is reserved before the challenge is stored as processing, so the
+ * answer to the POST can still be a refusal.
+ *
+ * Target address (http-01, tls-alpn-01), for the first hop and for every
+ * redirect: IP literals are dialled as they are; DNS names are looked up (A,
+ * then AAAA) through the registered tb_resolver; without one the HTTP
+ * client resolves them with getaddrinfo. Under the lab policy, names under
+ * a lab domain that do not resolve are dialled at 127.0.0.1, and any address
+ * is allowed. Under the strict policy the HTTP client passes every address
+ * it is about to dial, whichever way it was found, to dial_check, which
+ * refuses reserved ones (loopback, private, link-local, ...); redirects
+ * are followed only to http on acme.http01_port and https on 443.
  *
  * http-01 follows at most ACME_HTTP01_MAX_REDIRECTS redirects itself (the
  * HTTP client never does), reads at most ACME_HTTP01_MAX_BODY bytes and
- * gives up after validation_timeout_ms per hop. tls-alpn-01 does a
- * handshake only, offering acme-tls/1 with the identifier as SNI (the
- * reverse name for IPs) and checks the certificate with acme/challenge.c.
- * dns-01 asks the resolver for TXT at _acme-challenge.<name>.
+ * gives up after validation_timeout_ms per hop. A mismatching body is quoted
+ * in the error only when it came from the first hop: bytes fetched after a
+ * redirect are never shown to the client. tls-alpn-01 does a handshake
+ * only, offering acme-tls/1 with the identifier as SNI (the reverse name for
+ * IPs) and checks the certificate with acme/challenge.c. dns-01 asks the
+ * resolver for TXT at _acme-challenge.<name>.
  *
- * The outcome (challenge and authorization status, error document) is
- * written in one store job.
+ * The outcome (challenge and authorization status, error document, the
+ * failed-validation token refunded on success) is written in one store job.
  */
 #include "acme/db.h"
 #include "acme/svc.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +62,11 @@ struct acme_validation {
 	struct acme_svc *s;
 	struct acme_validation_req v;
 	struct acme_validation *next, **pprev;
+	char account[80];          /* the account's id: the per-account cap counts by it */
+	uint64_t seq;              /* reservation order; the queue is served lowest first */
+	int slot;                  /* holds one of the max_validations running slots */
+	int ready;                 /* the challenge is stored as processing: may run */
+	int begun;                 /* left the queue (or never waited) and started */
 	struct tb_http_call *call;
 	uv_timer_t *timer;
 	int redirects;
@@ -57,11 +76,14 @@ struct acme_validation {
 	char url[ACME_MAX_URL];
 	char connect[64];          /* "" = let the HTTP client resolve */
 	char host[ACME_MAX_IDENT_LEN + 1];
+	char refused[80];          /* "address:port" the strict policy refused last */
+	int refused_port;          /* ... for its port, not its address */
 	struct acme_problem prob;
 };
 
 static void finish(struct acme_validation *val);
 static void run_check(struct acme_validation *val);
+static void dispatch(struct acme_svc *s);
 
 static void val_unlink(struct acme_validation *val)
 {
@@ -69,6 +91,8 @@ static void val_unlink(struct acme_validation *val)
 		*val->pprev = val->next;
 		if (val->next)
 			val->next->pprev = val->pprev;
+		else
+			val->s->vals_tail = val->pprev;
 		val->pprev = NULL;
 	}
 }
@@ -84,7 +108,14 @@ static void val_free(struct acme_validation *val)
 	val_unlink(val);
 	if (val->timer)
 		uv_close((uv_handle_t *)val->timer, timer_closed);
+	int freed_slot = val->slot;
+	if (val->slot)
+		s->vals_running--;
+	else if (!val->begun)
+		s->vals_queued--;
 	free(val);
+	if (freed_slot)
+		dispatch(s);
 	acme_svc_release(s);
 }
 
@@ -112,6 +143,15 @@ static void finish(struct acme_validation *val)
 			" status = 'processing'", (long long)now, val->v.chall_id);
 		acme_wjob_add(j, 0, "UPDATE acme_authzs SET status = 'valid', validated = %lld, expires = %lld WHERE id = %Q"
 			" AND status = 'pending'", (long long)now, (long long)(now + s->authz_valid_lifetime), val->v.authz_id);
+		/*
+		 * The failed-validation token was taken when the validation started (service.c
+		 * challenge()), so that validations still running count against the limit and one
+		 * identifier cannot have more in flight than the bucket holds. A success gives it
+		 * back: the limit counts failures, and a client revalidating a name it controls is
+		 * not what it is for. A failure keeps it; a validation canceled by stop keeps it
+		 * too (the bucket refills within the hour).
+		 */
+		acme_db_failed_bucket_add(j, s, &val->v.ident, +1);
 	} else {
 		TB_INFO("acme", "%s for %s: invalid: %s: %s", val->v.type, val->v.ident.value,
 			acme_problem_name(val->prob.type), val->prob.detail);
@@ -122,14 +162,6 @@ static void finish(struct acme_validation *val)
 			" AND status = 'processing'", (long long)now, et ? et : "{}", val->v.chall_id);
 		acme_wjob_add(j, 0, "UPDATE acme_authzs SET status = 'invalid' WHERE id = %Q AND status = 'pending'",
 			val->v.authz_id);
-		if (s->rl_failed_per_ident > 0) {
-			/* One token out of this identifier's failed-validation bucket (refilled over an hour). */
-			long long lim = (long long)s->rl_failed_per_ident;
-			acme_wjob_add(j, 0, "INSERT INTO acme_rate_buckets(key, tokens, updated) VALUES('failed:%q:%q', %lld - 1,"
-				" %lld) ON CONFLICT(key) DO UPDATE SET tokens = MAX(0, MIN(%lld, tokens + (%lld - updated) * %lld / 3600.0)"
-				" - 1), updated = %lld", acme_ident_type_name(val->v.ident.type), val->v.ident.value, lim,
-				(long long)now, lim, (long long)now, lim, (long long)now);
-		}
 		free(et);
 	}
 	if (acme_wjob_submit(j, stored, val))
@@ -272,6 +304,13 @@ static void passed(struct acme_validation *val)
 
 static void set_conn_problem(struct acme_validation *val, int err, const char *what)
 {
+	if (err == -EACCES && val->refused[0]) {
+		/* Only the address and port: nothing was fetched from it. */
+		acme_problem_set(&val->prob, ACME_PROB_CONNECTION, "%s: %s: connection to %s refused: %s",
+			val->v.ident.value, what, val->refused,
+			val->refused_port ? "port not allowed by policy" : "reserved address, not allowed by policy");
+		return;
+	}
 	enum acme_problem_type t = ACME_PROB_CONNECTION;
 	const char *why = tb_strerror(err);
 	if (err == TB_ERR_TIMEOUT)
@@ -287,7 +326,49 @@ static void set_conn_problem(struct acme_validation *val, int err, const char *w
 	acme_problem_set(&val->prob, t, "%s: %s: %s", val->v.ident.value, what, why);
 }
 
-static int start_http(struct acme_validation *val);
+/*
+ * The strict policy, asked by the HTTP client for every address it is about
+ * to dial, however it was found (an IP identifier, the resolver's answer, a
+ * redirect's IP literal, getaddrinfo): reserved addresses are refused, and
+ * so are ports other than the validation ports and 443 (redirect_url checks
+ * the scheme and port of a redirect; this is the backstop at the socket).
+ */
+static int dial_check(const struct sockaddr *sa, void *arg)
+{
+	struct acme_validation *val = arg;
+	struct acme_svc *s = val->s;
+	uint8_t a[16];
+	int fam = sa->sa_family, port;
+	if (fam == AF_INET) {
+		struct sockaddr_in in;
+		memcpy(&in, sa, sizeof in);
+		memcpy(a, &in.sin_addr, 4);
+		port = ntohs(in.sin_port);
+	} else if (fam == AF_INET6) {
+		struct sockaddr_in6 in6;
+		memcpy(&in6, sa, sizeof in6);
+		memcpy(a, &in6.sin6_addr, 16);
+		port = ntohs(in6.sin6_port);
+	} else {
+		snprintf(val->refused, sizeof val->refused, "an address of family %d", fam);
+		val->refused_port = 0;
+		return -EACCES;
+	}
+	int reserved = acme_ip_is_reserved(a, fam);
+	int port_ok = port == s->http01_port || port == s->tlsalpn01_port || port == 443;
+	if (!reserved && port_ok)
+		return 0;
+	char txt[64];
+	if (acme_ip_format(a, fam, txt, sizeof txt))
+		snprintf(txt, sizeof txt, "?");
+	snprintf(val->refused, sizeof val->refused, fam == AF_INET6 ? "[%s]:%d" : "%s:%d", txt, port);
+	val->refused_port = !reserved;
+	TB_INFO("acme", "%s for %s: not dialling %s (policy)", val->v.type, val->v.ident.value, val->refused);
+	return -EACCES;
+}
+
+static void hop(struct acme_validation *val);
+static void connect_now(struct acme_validation *val);
 
 static int host_is_ip(const char *h)
 {
@@ -296,18 +377,22 @@ static int host_is_ip(const char *h)
 	return acme_ip_parse(h, strlen(h), a, &fam) == 0;
 }
 
-/* Chooses the address to dial for a host without asking DNS (redirect targets). */
-static void target_sync(struct acme_validation *val, const char *host)
+static int host_char(char c, int bracketed)
 {
-	val->connect[0] = 0;
-	if (host_is_ip(host))
-		snprintf(val->connect, sizeof val->connect, "%s", host);
-	else if (!val->s->strict && acme_is_lab_name(val->s, host))
-		snprintf(val->connect, sizeof val->connect, "127.0.0.1");
+	if (bracketed)
+		return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.';
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '.' ||
+		c == '_';
 }
 
-/* Resolves a Location against the current URL; 0 or an error. */
-static int redirect_url(struct acme_validation *val, const char *loc)
+/*
+ * Resolves a Location against the current URL into val->url and val->host.
+ * Returns 0 (*new_host: the host changed), TB_ERR_INVALID when it cannot be
+ * followed, or -EACCES with val->prob set when the strict policy refuses
+ * its scheme and port. The host and port are parsed strictly (no userinfo,
+ * digits only) so that what is checked here is what the HTTP client dials.
+ */
+static int redirect_url(struct acme_validation *val, const char *loc, int *new_host)
 {
 	char next[ACME_MAX_URL];
 	if (strncmp(loc, "http://", 7) == 0 || strncmp(loc, "https://", 8) == 0) {
@@ -324,27 +409,50 @@ static int redirect_url(struct acme_validation *val, const char *loc)
 	} else {
 		return TB_ERR_INVALID;
 	}
-	/* The new host, for the dial address. */
-	const char *h = strstr(next, "://") + 3;
-	size_t hl = strcspn(h, "/:?#");
+	int https = strncmp(next, "https://", 8) == 0;
+	const char *h = strstr(next, "://") + 3, *after;
 	char host[ACME_MAX_IDENT_LEN + 1];
-	if (h[0] == '[') {
+	int bracketed = h[0] == '[';
+	if (bracketed) {
 		const char *e = strchr(h, ']');
-		if (!e || (size_t)(e - h - 1) >= sizeof host)
+		if (!e || e == h + 1 || (size_t)(e - h - 1) >= sizeof host)
 			return TB_ERR_INVALID;
 		snprintf(host, sizeof host, "%.*s", (int)(e - h - 1), h + 1);
+		after = e + 1;
 	} else {
+		size_t hl = strcspn(h, "/:?#");
 		if (hl == 0 || hl >= sizeof host)
 			return TB_ERR_INVALID;
 		snprintf(host, sizeof host, "%.*s", (int)hl, h);
+		after = h + hl;
 	}
+	for (const char *c = host; *c; c++)
+		if (!host_char(*c, bracketed))
+			return TB_ERR_INVALID;
+	long port = https ? 443 : 80;
+	if (*after == ':') {
+		size_t nd = strspn(after + 1, "0123456789");
+		if (nd == 0 || nd > 5)
+			return TB_ERR_INVALID;
+		port = strtol(after + 1, NULL, 10);
+		after += 1 + nd;
+		if (port < 1 || port > 65535)
+			return TB_ERR_INVALID;
+	}
+	if (*after && !strchr("/?#", *after))
+		return TB_ERR_INVALID;
 	for (char *c = host; *c; c++)
 		if (*c >= 'A' && *c <= 'Z')
 			*c = (char)(*c - 'A' + 'a');
-	if (strcmp(host, val->host) != 0) {
-		snprintf(val->host, sizeof val->host, "%s", host);
-		target_sync(val, host);
+	/* As Boulder: only the validation port for http and 443 for https. */
+	if (val->s->strict && (https ? port != 443 : port != val->s->http01_port)) {
+		acme_problem_set(&val->prob, ACME_PROB_CONNECTION, "%s: redirect to %s%s%s:%ld (%s) refused: only http on "
+			"port %d and https on port 443 are followed", val->v.ident.value, bracketed ? "[" : "", host,
+			bracketed ? "]" : "", port, https ? "https" : "http", val->s->http01_port);
+		return -EACCES;
 	}
+	*new_host = strcmp(host, val->host) != 0;
+	snprintf(val->host, sizeof val->host, "%s", host);
 	snprintf(val->url, sizeof val->url, "%s", next);
 	return 0;
 }
@@ -370,16 +478,18 @@ static void http_done(int err, const struct tb_http_client_resp *resp, void *arg
 			finish(val);
 			return;
 		}
-		if (redirect_url(val, loc)) {
+		int new_host = 0, rc = redirect_url(val, loc, &new_host);
+		if (rc && rc != -EACCES)
 			acme_problem_set(&val->prob, ACME_PROB_CONNECTION, "%s: Invalid redirect to \"%.128s\"",
 				val->v.ident.value, loc);
+		if (rc) {
 			finish(val);
 			return;
 		}
-		if (start_http(val)) {
-			acme_problem_set(&val->prob, ACME_PROB_SERVER_INTERNAL, "could not follow the redirect");
-			finish(val);
-		}
+		if (new_host)
+			hop(val);
+		else
+			connect_now(val);
 		return;
 	}
 	if (resp->status != 200) {
@@ -388,7 +498,8 @@ static void http_done(int err, const struct tb_http_client_resp *resp, void *arg
 		finish(val);
 		return;
 	}
-	if (acme_http01_check_body(resp->body.p, resp->body.len, val->v.key_authz, &val->prob)) {
+	/* The body is quoted only when it came from the identifier's own server. */
+	if (acme_http01_check_body(resp->body.p, resp->body.len, val->v.key_authz, val->redirects == 0, &val->prob)) {
 		finish(val);
 		return;
 	}
@@ -405,6 +516,10 @@ static int start_http(struct acme_validation *val)
 	r.max_body = ACME_HTTP01_MAX_BODY;
 	r.insecure = 1; /* redirects to https are not certificate-checked (as Boulder) */
 	r.connect_address = val->connect[0] ? val->connect : NULL;
+	if (val->s->strict) {
+		r.dial_check = dial_check;
+		r.dial_check_arg = val;
+	}
 	struct tb_http_header h = { "User-Agent", "trustbox-acme-va" };
 	r.headers = &h;
 	r.n_headers = 1;
@@ -460,34 +575,20 @@ static int start_alpn(struct acme_validation *val)
 	r.want_peer_cert = 1;
 	r.handshake_only = 1;
 	r.connect_address = val->connect[0] ? val->connect : NULL;
+	if (val->s->strict) {
+		r.dial_check = dial_check;
+		r.dial_check_arg = val;
+	}
 	return tb_http_client_start(val->s->core->loop, &r, alpn_done, val, &val->call);
 }
 
-static void dial(struct acme_validation *val)
+/* Connects this hop: val->url at val->connect ("" = the HTTP client resolves the host). */
+static void connect_now(struct acme_validation *val)
 {
-	if (val->s->strict && val->connect[0]) {
-		uint8_t a[16];
-		int fam;
-		if (acme_ip_parse(val->connect, strlen(val->connect), a, &fam) == 0 && acme_ip_is_reserved(a, fam)) {
-			acme_problem_set(&val->prob, ACME_PROB_CONNECTION, "%s: address %s is not allowed by policy",
-				val->v.ident.value, val->connect);
-			finish(val);
-			return;
-		}
-	}
-	int v6 = strchr(val->v.ident.value, ':') != NULL;
-	int err;
-	if (strcmp(val->v.type, "http-01") == 0) {
-		snprintf(val->url, sizeof val->url, "http://%s%s%s:%d/.well-known/acme-challenge/%s", v6 ? "[" : "",
-			val->v.ident.value, v6 ? "]" : "", val->s->http01_port, val->v.token);
-		err = start_http(val);
-	} else {
-		snprintf(val->url, sizeof val->url, "https://%s%s%s:%d/", v6 ? "[" : "", val->v.ident.value, v6 ? "]" : "",
-			val->s->tlsalpn01_port);
-		err = start_alpn(val);
-	}
+	val->refused[0] = 0;
+	int err = strcmp(val->v.type, "http-01") == 0 ? start_http(val) : start_alpn(val);
 	if (err) {
-		set_conn_problem(val, err, "starting the validation");
+		set_conn_problem(val, err, "starting the connection");
 		finish(val);
 	}
 }
@@ -503,29 +604,52 @@ static void addr_answer(enum tb_resolve_status st, const struct tb_rr *rrs, size
 	for (size_t i = 0; st == TB_RESOLVE_OK && i < n; i++) {
 		if (rrs[i].type == DNS_TYPE_A && rrs[i].rdata.len == 4) {
 			acme_ip_format(rrs[i].rdata.p, AF_INET, val->connect, sizeof val->connect);
-			dial(val);
+			connect_now(val);
 			return;
 		}
 		if (rrs[i].type == DNS_TYPE_AAAA && rrs[i].rdata.len == 16) {
 			acme_ip_format(rrs[i].rdata.p, AF_INET6, val->connect, sizeof val->connect);
-			dial(val);
+			connect_now(val);
 			return;
 		}
 	}
 	struct tb_resolver *res = val->s->core->services ? val->s->core->services->resolver : NULL;
 	if (!val->asked_aaaa && res && (st == TB_RESOLVE_OK || st == TB_RESOLVE_NXDOMAIN)) {
 		val->asked_aaaa = 1;
-		if (res->lookup(res->impl, val->v.ident.value, DNS_TYPE_AAAA, ACME_DNS_TIMEOUT_MS, addr_answer, val) == 0)
+		if (res->lookup(res->impl, val->host, DNS_TYPE_AAAA, ACME_DNS_TIMEOUT_MS, addr_answer, val) == 0)
 			return;
 	}
-	if (!val->s->strict && acme_is_lab_name(val->s, val->v.ident.value)) {
+	if (!val->s->strict && acme_is_lab_name(val->s, val->host)) {
 		snprintf(val->connect, sizeof val->connect, "127.0.0.1");
-		dial(val);
+		connect_now(val);
 		return;
 	}
 	acme_problem_set(&val->prob, ACME_PROB_DNS, "DNS problem: %s looking up A/AAAA for %s",
-		st == TB_RESOLVE_NXDOMAIN ? "NXDOMAIN" : st == TB_RESOLVE_OK ? "no addresses" : "failure", val->v.ident.value);
+		st == TB_RESOLVE_NXDOMAIN ? "NXDOMAIN" : st == TB_RESOLVE_OK ? "no addresses" : "failure", val->host);
 	finish(val);
+}
+
+/*
+ * Finds the address for val->host, on the first hop and after every redirect
+ * to a new host: an IP literal as it is, else the resolver's A/AAAA answer,
+ * else (no resolver) getaddrinfo in the HTTP client. Under the lab policy a
+ * lab name nobody resolves is dialled at 127.0.0.1.
+ */
+static void hop(struct acme_validation *val)
+{
+	val->connect[0] = 0;
+	val->asked_aaaa = 0;
+	if (host_is_ip(val->host)) {
+		snprintf(val->connect, sizeof val->connect, "%s", val->host);
+		connect_now(val);
+		return;
+	}
+	struct tb_resolver *res = val->s->core->services ? val->s->core->services->resolver : NULL;
+	if (res && res->lookup(res->impl, val->host, DNS_TYPE_A, ACME_DNS_TIMEOUT_MS, addr_answer, val) == 0)
+		return;
+	if (!val->s->strict && acme_is_lab_name(val->s, val->host))
+		snprintf(val->connect, sizeof val->connect, "127.0.0.1");
+	connect_now(val);
 }
 
 /* ------------------------------------------------------------------ */
@@ -605,15 +729,14 @@ static void run_check(struct acme_validation *val)
 		return;
 	}
 	snprintf(val->host, sizeof val->host, "%s", val->v.ident.value);
-	if (val->v.ident.type == ACME_IDENT_IP) {
-		snprintf(val->connect, sizeof val->connect, "%s", val->v.ident.value);
-		dial(val);
-		return;
-	}
-	if (res && res->lookup(res->impl, val->v.ident.value, DNS_TYPE_A, ACME_DNS_TIMEOUT_MS, addr_answer, val) == 0)
-		return;
-	target_sync(val, val->v.ident.value);
-	dial(val);
+	int v6 = strchr(val->v.ident.value, ':') != NULL;
+	if (strcmp(val->v.type, "http-01") == 0)
+		snprintf(val->url, sizeof val->url, "http://%s%s%s:%d/.well-known/acme-challenge/%s", v6 ? "[" : "",
+			val->v.ident.value, v6 ? "]" : "", s->http01_port, val->v.token);
+	else
+		snprintf(val->url, sizeof val->url, "https://%s%s%s:%d/", v6 ? "[" : "", val->v.ident.value, v6 ? "]" : "",
+			s->tlsalpn01_port);
+	hop(val);
 }
 
 static void delay_fired(uv_timer_t *t)
@@ -626,33 +749,129 @@ static void delay_fired(uv_timer_t *t)
 	run_check(val);
 }
 
-int acme_validate_start(struct acme_svc *s, const struct acme_validation_req *v)
+/* A validation with a running slot and its challenge stored: go. */
+static void begin(struct acme_validation *val)
 {
-	if (s->stopping)
-		return TB_ERR_STATE;
-	struct acme_validation *val = calloc(1, sizeof *val);
-	if (!val)
-		return TB_ERR_NOMEM;
-	val->s = s;
-	val->v = *v;
-	val->next = s->vals;
-	if (s->vals)
-		s->vals->pprev = &val->next;
-	s->vals = val;
-	val->pprev = &s->vals;
-	acme_svc_hold(s);
+	struct acme_svc *s = val->s;
+	val->begun = 1;
 	if (s->lab_delay_ms > 0) {
 		val->timer = malloc(sizeof *val->timer);
 		if (val->timer && uv_timer_init(s->core->loop, val->timer) == 0) {
 			val->timer->data = val;
 			uv_timer_start(val->timer, delay_fired, (uint64_t)s->lab_delay_ms, 0);
-			return 0;
+			return;
 		}
 		free(val->timer);
 		val->timer = NULL;
 	}
 	run_check(val);
+}
+
+static int64_t account_running(const struct acme_svc *s, const char *account)
+{
+	int64_t n = 0;
+	for (const struct acme_validation *v = s->vals; v; v = v->next)
+		n += v->slot && strcmp(v->account, account) == 0;
+	return n;
+}
+
+#define DISPATCH_MEMO 64 /* accounts at their cap remembered during one scan */
+
+/*
+ * Starts waiting validations, oldest first, while running slots are free;
+ * one whose account is at its cap is passed over (and keeps its place).
+ * Not re-entered: a validation that ends at once while being started frees
+ * its slot into this loop.
+ */
+static void dispatch(struct acme_svc *s)
+{
+	if (s->stopping || s->vals_dispatching)
+		return;
+	s->vals_dispatching = 1;
+	while (s->vals_running < s->max_validations) {
+		const char *full[DISPATCH_MEMO];
+		size_t n_full = 0;
+		struct acme_validation *pick = NULL;
+		/* s->vals is in reservation order: the first that may run is the oldest. */
+		for (struct acme_validation *v = s->vals; v && !pick; v = v->next) {
+			if (v->slot || v->begun || !v->ready)
+				continue;
+			int known_full = 0;
+			for (size_t i = 0; i < n_full && !known_full; i++)
+				known_full = strcmp(full[i], v->account) == 0;
+			if (known_full)
+				continue;
+			if (account_running(s, v->account) >= s->max_validations_per_account) {
+				if (n_full < DISPATCH_MEMO)
+					full[n_full++] = v->account;
+				continue;
+			}
+			pick = v;
+		}
+		if (!pick)
+			break;
+		pick->slot = 1;
+		s->vals_queued--;
+		s->vals_running++;
+		begin(pick);
+	}
+	s->vals_dispatching = 0;
+}
+
+int acme_validate_reserve(struct acme_svc *s, const char *account, const struct acme_validation_req *v,
+	struct acme_validation **out, int64_t *retry_after)
+{
+	*out = NULL;
+	*retry_after = 0;
+	if (s->stopping)
+		return TB_ERR_STATE;
+	int run = s->vals_running < s->max_validations && account_running(s, account) < s->max_validations_per_account;
+	if (!run && s->vals_queued >= s->max_queued_validations) {
+		/* About when the queue will have moved: one validation deadline per round of slots. */
+		int64_t per = (int64_t)((s->validation_timeout_ms + 999) / 1000);
+		int64_t wait = per * (1 + s->vals_queued / s->max_validations);
+		*retry_after = wait < 1 ? 1 : wait > 3600 ? 3600 : wait;
+		return TB_ERR_TOO_LARGE;
+	}
+	struct acme_validation *val = calloc(1, sizeof *val);
+	if (!val)
+		return TB_ERR_NOMEM;
+	val->s = s;
+	val->v = *v;
+	snprintf(val->account, sizeof val->account, "%s", account);
+	val->seq = ++s->vals_seq;
+	if (!s->vals_tail)
+		s->vals_tail = &s->vals;
+	val->pprev = s->vals_tail;
+	*s->vals_tail = val;
+	s->vals_tail = &val->next;
+	acme_svc_hold(s);
+	if (run) {
+		val->slot = 1;
+		s->vals_running++;
+	} else {
+		s->vals_queued++;
+	}
+	*out = val;
 	return 0;
+}
+
+void acme_validate_start(struct acme_validation *val)
+{
+	if (val->canceled) {
+		val_free(val);
+		return;
+	}
+	val->ready = 1;
+	if (val->slot)
+		begin(val);
+	else
+		dispatch(val->s);
+}
+
+void acme_validate_abort(struct acme_validation *val)
+{
+	val_free(val);
 }
 
 void acme_validate_cancel_all(struct acme_svc *s)
@@ -669,8 +888,11 @@ void acme_validate_cancel_all(struct acme_svc *s)
 		} else if (val->timer && uv_is_active((uv_handle_t *)val->timer)) {
 			uv_timer_stop(val->timer);
 			val_free(val);
+		} else if (val->ready && !val->begun) {
+			val_free(val); /* waiting in the queue: nothing in flight */
 		}
-		/* A resolver lookup or store job in flight frees val when it answers. */
+		/* Reserved but not stored yet: acme_validate_start or _abort frees it. A resolver
+		 * lookup or store job in flight frees val when it answers. */
 		val = next;
 	}
 }

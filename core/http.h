@@ -235,6 +235,15 @@ struct tb_http_client_req {
 	const char *sni;          /* https: server name to send and verify; NULL = the URL's host (none for IP literals) */
 	int want_peer_cert;       /* https: return the server's leaf certificate DER */
 	int handshake_only;       /* https: stop after the TLS handshake (no HTTP exchange; status 0) */
+	/*
+	 * Address policy: called with every address just before it is dialled
+	 * (connect_address, an IP literal host, or each getaddrinfo result, port
+	 * set); nonzero refuses that address and the next one is tried. When
+	 * nothing could be dialled the call fails with the last connect error,
+	 * else with the code dial_check returned. NULL = every address is dialled.
+	 */
+	int (*dial_check)(const struct sockaddr *addr, void *arg);
+	void *dial_check_arg;
 };
 
 struct tb_http_client_resp {

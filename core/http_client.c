@@ -8,6 +8,8 @@
  * with http-parser -> callback, exactly once, never from inside
  * tb_http_client_request. One timer bounds the whole exchange. Response
  * headers and body are capped (CLIENT_MAX_HEADER_BYTES, max_body).
+ * Every address (IP literal, connect_address, getaddrinfo result) goes
+ * through the caller's dial_check, if any, just before it is dialled.
  *
  * For tls-alpn-01 (RFC 8737) the validator needs the server's certificate
  * even though it carries a critical extension mbedTLS's handshake parser
@@ -62,6 +64,10 @@ struct tb_http_call {
 	int refs;              /* open handles + pending requests; freed at 0 */
 	struct sockaddr_storage addrs[CLIENT_MAX_ADDRS];
 	size_t n_addrs, next_addr;
+	int (*dial_check)(const struct sockaddr *addr, void *arg);
+	void *dial_check_arg;
+	int refused_err;       /* dial_check's answer for the last address it refused */
+	int connect_err;       /* the last failed connection attempt */
 
 	struct tb_tls_client *tlscfg;
 	struct tb_tls_conn *tls;
@@ -605,6 +611,7 @@ static void on_connect(uv_connect_t *req, int status)
 	}
 	if (status < 0) {
 		call_unref(c);
+		c->connect_err = status;
 		if (c->next_addr < c->n_addrs) {
 			/* Next address: a fresh socket. */
 			close_tcp(c);
@@ -634,9 +641,26 @@ static void on_connect(uv_connect_t *req, int status)
 		finish(c, rc);
 }
 
+/*
+ * Dials the next address the policy allows. The check runs here, on the
+ * address about to be dialled, so that no path (connect_address, IP literal,
+ * getaddrinfo) reaches the network unchecked.
+ */
 static void try_connect(struct tb_http_call *c)
 {
-	struct sockaddr_storage *a = &c->addrs[c->next_addr++];
+	struct sockaddr_storage *a = NULL;
+	while (!a && c->next_addr < c->n_addrs) {
+		struct sockaddr_storage *cand = &c->addrs[c->next_addr++];
+		int rc = c->dial_check ? c->dial_check((const struct sockaddr *)cand, c->dial_check_arg) : 0;
+		if (rc)
+			c->refused_err = rc;
+		else
+			a = cand;
+	}
+	if (!a) {
+		fail_later(c, c->connect_err ? c->connect_err : c->refused_err ? c->refused_err : TB_ERR_NOT_FOUND);
+		return;
+	}
 	uv_tcp_t *t = malloc(sizeof *t);
 	if (!t) {
 		fail_later(c, TB_ERR_NOMEM);
@@ -803,6 +827,8 @@ int tb_http_client_start(uv_loop_t *loop, const struct tb_http_client_req *r,
 	c->handshake_only = r->handshake_only && https;
 	c->head = strcmp(method, "HEAD") == 0;
 	c->max_body = r->max_body ? r->max_body : CLIENT_DEFAULT_MAX_BODY;
+	c->dial_check = r->dial_check;
+	c->dial_check_arg = r->dial_check_arg;
 	c->port = (u.field_set & (1 << UF_PORT)) ? u.port : (https ? 443 : 80);
 	c->host = strndup(r->url + u.field_data[UF_HOST].off, u.field_data[UF_HOST].len);
 	int rc = TB_ERR_NOMEM;

@@ -14,6 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct acme_identifier ip = { ACME_IDENT_IP, "192.0.2.1" };
 	acme_tlsalpn01_check_cert(data, size, &dns, "tok.thumb", &prob);
 	acme_tlsalpn01_check_cert(data, size, &ip, "tok.thumb", &prob);
-	acme_http01_check_body(data, size, "tok.thumb", &prob);
+	acme_http01_check_body(data, size, "tok.thumb", 1, &prob);
+	acme_http01_check_body(data, size, "tok.thumb", 0, &prob);
 	return 0;
 }

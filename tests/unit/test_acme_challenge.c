@@ -49,15 +49,25 @@ static void test_http01(void)
 {
 	const char *ka = "tok.thumb";
 	struct acme_problem p = { 0 };
-	CHECK_INT(acme_http01_check_body((const uint8_t *)"tok.thumb", 9, ka, &p), 0);
-	CHECK_INT(acme_http01_check_body((const uint8_t *)"tok.thumb\n", 10, ka, &p), 0);
-	CHECK_INT(acme_http01_check_body((const uint8_t *)"tok.thumb\r\n \t", 13, ka, &p), 0);
-	CHECK(acme_http01_check_body((const uint8_t *)" tok.thumb", 10, ka, &p) != 0);
+	CHECK_INT(acme_http01_check_body((const uint8_t *)"tok.thumb", 9, ka, 1, &p), 0);
+	CHECK_INT(acme_http01_check_body((const uint8_t *)"tok.thumb\n", 10, ka, 1, &p), 0);
+	CHECK_INT(acme_http01_check_body((const uint8_t *)"tok.thumb\r\n \t", 13, ka, 1, &p), 0);
+	CHECK(acme_http01_check_body((const uint8_t *)" tok.thumb", 10, ka, 1, &p) != 0);
 	CHECK_INT(p.type, ACME_PROB_UNAUTHORIZED);
-	CHECK(acme_http01_check_body((const uint8_t *)"tok.thum", 8, ka, &p) != 0);
-	CHECK(acme_http01_check_body((const uint8_t *)"tok.thumbX", 10, ka, &p) != 0);
-	CHECK(acme_http01_check_body((const uint8_t *)"", 0, ka, &p) != 0);
-	CHECK(acme_http01_check_body((const uint8_t *)"\x01\x02", 2, ka, &p) != 0);
+	CHECK(acme_http01_check_body((const uint8_t *)"tok.thum", 8, ka, 1, &p) != 0);
+	CHECK(acme_http01_check_body((const uint8_t *)"tok.thumbX", 10, ka, 1, &p) != 0);
+	CHECK(acme_http01_check_body((const uint8_t *)"", 0, ka, 1, &p) != 0);
+	CHECK(acme_http01_check_body((const uint8_t *)"\x01\x02", 2, ka, 1, &p) != 0);
+	/* quoted: the body's printable start is in the detail */
+	CHECK(acme_http01_check_body((const uint8_t *)"SECRET-BODY", 11, ka, 1, &p) != 0);
+	CHECK(strstr(p.detail, "SECRET-BODY") != NULL);
+	/* not quoted (fetched after a redirect): no byte of it, only its length */
+	memset(&p, 0, sizeof p);
+	CHECK(acme_http01_check_body((const uint8_t *)"SECRET-BODY", 11, ka, 0, &p) != 0);
+	CHECK_INT(p.type, ACME_PROB_UNAUTHORIZED);
+	CHECK(strstr(p.detail, "SECRET") == NULL);
+	CHECK(strstr(p.detail, "11 bytes") != NULL);
+	CHECK_INT(acme_http01_check_body((const uint8_t *)"tok.thumb", 9, ka, 0, &p), 0);
 }
 
 struct alpn_opts {

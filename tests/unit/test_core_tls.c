@@ -3,7 +3,8 @@
  * (self-signed ECDSA P-256), SNI choosing between them, ALPN, verification
  * against the right and the wrong root, a tls-alpn-01 style certificate with
  * the critical acmeIdentifier extension, and the plain client's errors
- * (timeout, size cap, refused connection).
+ * (timeout, size cap, refused connection), and the dial_check hook (an IP
+ * literal and getaddrinfo results refused before any connection).
  */
 #include <errno.h>
 #include <mbedtls/ctr_drbg.h>
@@ -114,9 +115,27 @@ static int step;
 static struct tb_http_request *held;
 static int stopped;
 
+/* dial_check: refuses loopback addresses when arg is non-NULL, counts what it was asked. */
+static int dial_checks, dial_port, hello_hits;
+static int dial_check(const struct sockaddr *sa, void *arg)
+{
+	dial_checks++;
+	if (sa->sa_family == AF_INET) {
+		struct sockaddr_in in;
+		memcpy(&in, sa, sizeof in);
+		dial_port = ntohs(in.sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		struct sockaddr_in6 in6;
+		memcpy(&in6, sa, sizeof in6);
+		dial_port = ntohs(in6.sin6_port);
+	}
+	return arg ? -EACCES : 0;
+}
+
 static int h_hello(struct tb_http_request *req, void *arg)
 {
 	(void)arg;
+	hello_hits++;
 	char *s = tb_arena_printf(req->arena, "tls=%d sni=%s alpn=%s body=%.*s", req->tls,
 		req->sni ? req->sni : "-", req->alpn ? req->alpn : "-", (int)req->body.len,
 		(const char *)req->body.p);
@@ -225,6 +244,19 @@ static void on_resp(int err, const struct tb_http_client_resp *resp, void *arg)
 		CHECK_INT(err, TB_ERR_CANCELED);
 		CHECK(resp == NULL);
 		break;
+	case 14: /* dial_check refuses the IP literal: its code, no connection */
+	case 15: /* ... and every getaddrinfo result of localhost */
+		CHECK_INT(err, -EACCES);
+		CHECK(resp == NULL);
+		CHECK(dial_checks >= 1);
+		CHECK_INT(dial_port, plain_port);
+		CHECK_INT(hello_hits, 0);
+		break;
+	case 16: /* dial_check allows: the request goes through */
+		CHECK_INT(err, 0);
+		CHECK(dial_checks >= 1);
+		CHECK_INT(hello_hits, 1);
+		break;
 	}
 	(void)url;
 	next();
@@ -311,6 +343,14 @@ static void next(void)
 		tb_http_client_cancel(call); /* runs on_resp, which moves on */
 		return;
 	}
+	case 14:
+	case 15:
+	case 16:
+		snprintf(url, sizeof url, "http://%s:%d/hello", step == 15 ? "localhost" : "127.0.0.1", plain_port);
+		r.dial_check = dial_check;
+		r.dial_check_arg = step == 16 ? NULL : (void *)&loop;
+		dial_checks = dial_port = hello_hits = 0;
+		break;
 	default:
 		tb_http_server_stop(srv, on_stopped, NULL);
 		return;
@@ -358,7 +398,7 @@ int main(void)
 	next();
 	uv_run(&loop, UV_RUN_DEFAULT);
 	CHECK(stopped);
-	CHECK_INT(step, 14);
+	CHECK_INT(step, 17);
 	tb_http_server_free(srv);
 	tb_tls_server_free(tls);
 	CHECK_INT(uv_loop_close(&loop), 0);
