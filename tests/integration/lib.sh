@@ -22,6 +22,7 @@
 # Set TB_KEEP=1 to keep $TB_WORK for a look afterwards.
 
 : "${TRUSTBOX:?TRUSTBOX must point at the trustbox binary}"
+TB_SOURCE_DIR=${TB_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 TB_NAME=$(basename "$0" .sh)
 TB_WORK=$(mktemp -d "${TMPDIR:-/tmp}/tb-${TB_NAME#test_}.XXXXXX")
 TB_PID=
@@ -127,7 +128,7 @@ for _ in range(500):
     print(p)
     break
 PY
-	)
+	) || true
 	[ -n "$p" ] || die "no free port on ${1:-127.0.0.1}"
 	echo "$p" >> "$TB_WORK/.ports"
 	echo "$p"
@@ -144,7 +145,10 @@ tb_start() {
 	local cfg=${1:-} out=${2:-$TB_WORK/run.out} err=${3:-$TB_WORK/run.err}
 	local from=0 deadline rc
 	[ -n "$TB_PID" ] && die "tb_start: trustbox is already running (pid $TB_PID)"
-	[ -f "$out" ] && from=$(stat -c %s "$out")
+	# Created here, not by the child's redirection, so that the loop below can read it at once.
+	: >> "$out"
+	: >> "$err"
+	from=$(stat -c %s "$out")
 	TB_OUT=$out
 	TB_ERR=$err
 	if [ -n "$cfg" ]; then
@@ -155,7 +159,7 @@ tb_start() {
 	TB_PID=$!
 	deadline=$(($(date +%s) + ${TB_START_TIMEOUT:-30}))
 	while :; do
-		TB_BANNER=$(tail -c +$((from + 1)) "$out" 2>/dev/null)
+		TB_BANNER=$(tail -c +$((from + 1)) "$out")
 		case "$TB_BANNER" in *'root CA SHA-256'*) break ;; esac
 		if ! kill -0 "$TB_PID" 2>/dev/null; then
 			rc=0
@@ -243,5 +247,6 @@ tb__exit() {
 	exit "$rc"
 }
 trap tb__exit EXIT
-# Under set -e, say which command stopped the script.
+# Under set -e, say which command stopped the script (-E: in functions too).
+set -E
 trap 'TB_LAST_ERR="line $LINENO: $BASH_COMMAND"' ERR
