@@ -134,6 +134,43 @@ PY
 	echo "$p"
 }
 
+# ---- peers built or installed for a script ----
+
+# npm_install DIR PACKAGE: install the dependencies of DIR/package.json into DIR unless
+# PACKAGE is there already (kept between runs). No registry means the client is missing.
+npm_install() {
+	need node nodejs
+	need npm
+	[ -f "$1/node_modules/$2/package.json" ] && return 0
+	npm install --prefix "$1" --no-audit --no-fund --loglevel=error >&2 ||
+		skip "npm could not install $2 into $1"
+}
+
+# link_tool SOURCE OUTPUT: compile a C test tool against this build's tb_dap and tb_core
+# (built first if missing), with the build's compiler and sanitizer flags.
+link_tool() {
+	: "${TB_BUILD_DIR:?TB_BUILD_DIR must point at the build directory}"
+	local lib cc san=""
+	for lib in tb_dap tb_core; do
+		if [ ! -f "$TB_BUILD_DIR/lib$lib.a" ]; then
+			cmake --build "$TB_BUILD_DIR" --target "$lib" >&2 || die "cannot build $lib"
+		fi
+	done
+	cc=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$TB_BUILD_DIR/CMakeCache.txt")
+	if grep -q '^TB_SANITIZE:BOOL=ON' "$TB_BUILD_DIR/CMakeCache.txt"; then
+		san="-fsanitize=address,undefined -fno-omit-frame-pointer"
+	fi
+	# shellcheck disable=SC2046,SC2086
+	"${cc:-cc}" -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE $san -I"$TB_SOURCE_DIR" \
+		"$1" "$TB_BUILD_DIR/libtb_dap.a" "$TB_BUILD_DIR/libtb_core.a" \
+		$(pkg-config --libs libcjson libsodium libuv sqlite3 lua5.4) \
+		-lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser -lpthread -lm -o "$2" ||
+		die "cannot compile $1"
+}
+
+# tb_sanitized: true when this build has the sanitizers on (slower: run fewer cases).
+tb_sanitized() { grep -q '^TB_SANITIZE:BOOL=ON' "$TB_BUILD_DIR/CMakeCache.txt"; }
+
 # ---- trustbox ----
 
 # tb_start [CONFIG [OUT [ERR]]]: start `trustbox run` (with -c CONFIG unless CONFIG is empty)
