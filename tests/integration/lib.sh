@@ -16,6 +16,7 @@
 #   tb_stop || fail "exit status"    # SIGTERM (or tb_stop INT, ...), wait, trustbox's status
 #   python3 -m http.server ... &  track $!;  stop_pid $!   # other daemons
 #   finish                           # the last line: exit 1 when any check failed
+#   npm_install DIR PKG; link_tool SRC OUT   # npm peers and C tools of the DAP interop scripts
 # On exit the trap stops every process it knows of (trustbox and tracked pids), runs the
 # script's own tb_cleanup function if it defines one, prints the end of run.err and of each
 # file named with show_on_failure when the script failed, and removes $TB_WORK.
