@@ -3,37 +3,24 @@
 # issue, check the chain against `trustbox root` and the classic profile
 # (SAN, 90 days, key usage), renew with --force-renewal, revoke.
 set -euo pipefail
-: "${TRUSTBOX:?TRUSTBOX must point at the trustbox binary}"
-if ! command -v certbot >/dev/null; then
-  apt-get install -y certbot >/dev/null 2>&1 || { echo "certbot not available: skipped"; exit 0; }
-fi
-work=$(mktemp -d)
-pid=""
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; sleep 1; kill -9 "$pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
-fail() { echo "FAIL: $*" >&2; [ -f run.err ] && tail -30 run.err >&2; [ -d cb/logs ] && tail -30 cb/logs/letsencrypt.log >&2; exit 1; }
-ok() { echo "ok: $*"; }
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$(dirname "$0")/lib.sh"
+need certbot
+need openssl
+need curl
+work=$TB_WORK
+show_on_failure cb/logs/letsencrypt.log
 
-https_port=$(freeport); http01_port=$(freeport)
+https_port=$(free_port); http01_port=$(free_port)
 cat > cfg.lua <<LUA
 core { data_dir = "$work/data" }
 listen { name = "https", address = "127.0.0.1", port = $https_port, tls = true }
 dns { enabled = false }
 acme { http01_port = $http01_port }
 LUA
-"$TRUSTBOX" root -c cfg.lua > root.pem || fail "trustbox root"
-"$TRUSTBOX" run -c cfg.lua > run.out 2> run.err &
-pid=$!
-for _ in $(seq 50); do
-  curl -sf --cacert root.pem "https://127.0.0.1:$https_port/dir" > dir.json 2>/dev/null && break
-  sleep 0.2
-done
-grep -q newAccount dir.json || fail "directory not served"
+"$TRUSTBOX" root -c cfg.lua > root.pem || die "trustbox root"
+tb_start cfg.lua
+curl -sf --cacert root.pem "https://127.0.0.1:$https_port/dir" > dir.json || die "directory not served"
+grep -q newAccount dir.json || die "directory lacks newAccount"
 ok "directory"
 
 cb() {
@@ -42,10 +29,10 @@ cb() {
 }
 t0=$(date +%s.%N)
 cb certonly --standalone --http-01-port "$http01_port" --http-01-address 127.0.0.1 \
-  --agree-tos -m a@b.test --no-eff-email -d a.lab.test > cb.out 2>&1 || { cat cb.out >&2; fail "certbot certonly"; }
+  --agree-tos -m a@b.test --no-eff-email -d a.lab.test > cb.out 2>&1 || { cat cb.out >&2; die "certbot certonly"; }
 t1=$(date +%s.%N)
 live=cb/conf/live/a.lab.test
-[ -f "$live/cert.pem" ] || fail "no certificate written"
+[ -f "$live/cert.pem" ] || die "no certificate written"
 openssl verify -CAfile root.pem -untrusted "$live/chain.pem" "$live/cert.pem" >/dev/null || fail "chain does not verify"
 openssl x509 -in "$live/cert.pem" -noout -ext subjectAltName | grep -q 'DNS:a.lab.test' || fail "SAN missing"
 openssl x509 -in "$live/cert.pem" -noout -ext keyUsage | grep -q 'Digital Signature' || fail "keyUsage"
@@ -62,14 +49,14 @@ ok "certbot certonly: chain verifies, SAN a.lab.test, 90 days, embedded SCT ($(a
 
 serial1=$(openssl x509 -in "$live/cert.pem" -noout -serial)
 cb renew --force-renewal --no-random-sleep-on-renew --standalone --http-01-port "$http01_port" --http-01-address 127.0.0.1 > renew.out 2>&1 \
-  || { cat renew.out >&2; fail "certbot renew"; }
+  || { cat renew.out >&2; die "certbot renew"; }
 serial2=$(openssl x509 -in "$live/cert.pem" -noout -serial)
 [ "$serial1" != "$serial2" ] || fail "renew did not replace the certificate"
 openssl verify -CAfile root.pem -untrusted "$live/chain.pem" "$live/cert.pem" >/dev/null || fail "renewed chain"
 ok "certbot renew --force-renewal"
 
 cb revoke --cert-path "$live/cert.pem" --reason keycompromise --no-delete-after-revoke > revoke.out 2>&1 \
-  || { cat revoke.out >&2; fail "certbot revoke"; }
+  || { cat revoke.out >&2; die "certbot revoke"; }
 set +e
 cb revoke --cert-path "$live/cert.pem" --no-delete-after-revoke > revoke2.out 2>&1; rc=$?
 set -e
@@ -91,6 +78,5 @@ openssl verify -crl_check -CAfile root.pem -untrusted "$live/chain.pem" -CRLfile
   "cb/conf/archive/a.lab.test/cert1.pem" > /dev/null 2>&1 || fail "the first (unrevoked) certificate fails the CRL check"
 ok "CRL: distribution point, signed by the intermediate, lists the revoked certificate (keyCompromise)"
 
-kill -TERM "$pid"; wait "$pid" || fail "trustbox exited non-zero"
-pid=""
-ok "clean stop"
+tb_stop && ok "clean stop" || fail "trustbox exited non-zero"
+finish

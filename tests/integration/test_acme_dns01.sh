@@ -5,21 +5,13 @@
 # order. CAA: a name whose CAA set names another CA is refused (caa).
 # Addresses for http-01 come from the zone through the resolver.
 set -euo pipefail
-: "${TRUSTBOX:?TRUSTBOX must point at the trustbox binary}"
-command -v lego >/dev/null || apt-get install -y lego >/dev/null 2>&1 || { echo "lego not available: skipped"; exit 0; }
-work=$(mktemp -d)
-pid=""
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; sleep 1; kill -9 "$pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
-fail() { echo "FAIL: $*" >&2; [ -f run.err ] && tail -30 run.err >&2; exit 1; }
-ok() { echo "ok: $*"; }
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$(dirname "$0")/lib.sh"
+need lego
+need openssl
+need curl
+work=$TB_WORK
 
-https_port=$(freeport); http01_port=$(freeport); dns_port=$(freeport)
+https_port=$(free_port); http01_port=$(free_port); dns_port=$(free_port)
 cat > cfg.lua <<LUA
 core { data_dir = "$work/data" }
 listen { name = "https", address = "127.0.0.1", port = $https_port, tls = true }
@@ -34,14 +26,10 @@ dns {
 }
 acme { http01_port = $http01_port, caa_recheck_seconds = 0 }
 LUA
-"$TRUSTBOX" root -c cfg.lua > root.pem || fail "trustbox root"
-"$TRUSTBOX" run -c cfg.lua > run.out 2> run.err &
-pid=$!
-for _ in $(seq 50); do
-  curl -sf --cacert root.pem "https://127.0.0.1:$https_port/dir" > /dev/null 2>&1 && [ -f data/lab.test.tsig ] && break
-  sleep 0.2
-done
-[ -f data/lab.test.tsig ] || fail "no TSIG key written"
+"$TRUSTBOX" root -c cfg.lua > root.pem || die "trustbox root"
+tb_start cfg.lua
+curl -sf --cacert root.pem "https://127.0.0.1:$https_port/dir" > /dev/null || die "directory not served"
+[ -f data/lab.test.tsig ] || die "no TSIG key written"
 IFS=: read -r alg keyname secret < data/lab.test.tsig
 
 lg() {
@@ -51,9 +39,9 @@ lg() {
 RFC2136_NAMESERVER="127.0.0.1:$dns_port" RFC2136_TSIG_KEY="$keyname" RFC2136_TSIG_SECRET="$secret" \
 RFC2136_TSIG_ALGORITHM="$alg." RFC2136_PROPAGATION_TIMEOUT=10 RFC2136_POLLING_INTERVAL=1 RFC2136_SEQUENCE_INTERVAL=1 \
   lg --dns rfc2136 --dns.disable-cp --dns.resolvers "127.0.0.1:$dns_port" \
-  --domains '*.w.lab.test' --domains w.lab.test run > l1.out 2>&1 || { cat l1.out >&2; fail "lego dns-01"; }
+  --domains '*.w.lab.test' --domains w.lab.test run > l1.out 2>&1 || { cat l1.out >&2; die "lego dns-01"; }
 crt=lego/certificates/_.w.lab.test.crt
-[ -f "$crt" ] || fail "no wildcard certificate"
+[ -f "$crt" ] || die "no wildcard certificate"
 awk 'BEGIN{n=0} /BEGIN CERT/{n++} n>=2{print}' "$crt" > chain.pem
 openssl verify -CAfile root.pem -untrusted chain.pem "$crt" >/dev/null || fail "chain does not verify"
 openssl x509 -in "$crt" -noout -ext subjectAltName | grep -q 'DNS:\*.w.lab.test' || fail "wildcard SAN"
@@ -68,6 +56,5 @@ set -e
 grep -q 'caa' l2.out || { cat l2.out >&2; fail "no caa problem"; }
 ok "CAA naming another CA -> caa problem"
 
-kill -TERM "$pid"; wait "$pid" || fail "trustbox exited non-zero"
-pid=""
-ok "clean stop"
+tb_stop && ok "clean stop" || fail "trustbox exited non-zero"
+finish

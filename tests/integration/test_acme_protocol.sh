@@ -6,23 +6,13 @@
 # deactivation and keyChange; revocation by certificate key and reason codes;
 # ARI renewalInfo and `replaces` (alreadyReplaced); EAB; rate limits.
 set -euo pipefail
-: "${TRUSTBOX:?TRUSTBOX must point at the trustbox binary}"
-if ! python3 -c 'import cryptography' 2>/dev/null; then
-  apt-get install -y python3-cryptography >/dev/null 2>&1 || true
-  python3 -c 'import cryptography' 2>/dev/null || { echo "python3 cryptography not available: skipped"; exit 0; }
-fi
-work=$(mktemp -d)
-pid=""
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; sleep 1; kill -9 "$pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
-fail() { echo "FAIL: $*" >&2; [ -f run.err ] && tail -30 run.err >&2; exit 1; }
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$(dirname "$0")/lib.sh"
+need_py cryptography python3-cryptography
+need curl
+work=$TB_WORK
+client=$TB_SOURCE_DIR/tests/integration/test_acme_client.py
 
-https_port=$(freeport); http01_port=$(freeport)
+https_port=$(free_port); http01_port=$(free_port)
 cat > cfg.lua <<LUA
 core { data_dir = "$work/data" }
 listen { name = "https", address = "127.0.0.1", port = $https_port, tls = true }
@@ -33,18 +23,12 @@ acme {
   rate_limits = { new_orders_per_account_per_hour = 40, failed_validations_per_identifier_per_hour = 1 },
 }
 LUA
-"$TRUSTBOX" root -c cfg.lua > root.pem || fail "trustbox root"
-"$TRUSTBOX" run -c cfg.lua > run.out 2> run.err &
-pid=$!
-for _ in $(seq 50); do
-  curl -sf --cacert root.pem "https://127.0.0.1:$https_port/dir" > /dev/null 2>&1 && break
-  sleep 0.2
-done
+"$TRUSTBOX" root -c cfg.lua > root.pem || die "trustbox root"
+tb_start cfg.lua
+curl -sf --cacert root.pem "https://127.0.0.1:$https_port/dir" > /dev/null || die "directory not served (cfg.lua)"
 ACME_DIR="https://127.0.0.1:$https_port/dir" ACME_CA="$work/root.pem" HTTP01_PORT=$http01_port \
-  python3 -W ignore "${TB_SOURCE_DIR:-$(dirname "$0")/../..}/tests/integration/test_acme_client.py" protocol || fail "protocol checks"
-kill -TERM "$pid"; wait "$pid" || fail "trustbox exited non-zero"
-pid=""
-echo "ok: clean stop"
+  python3 -W ignore "$client" protocol && ok "protocol checks" || fail "protocol checks"
+tb_stop && ok "clean stop" || fail "trustbox exited non-zero"
 
 # Configuration errors name the option.
 printf 'core { data_dir = "%s/data2" }\nacme { default_profile = "nope" }\n' "$work" > bad.lua
@@ -52,8 +36,8 @@ set +e
 "$TRUSTBOX" run -c bad.lua > /dev/null 2> bad.err; rc=$?
 set -e
 [ "$rc" = 2 ] || fail "bad acme config: exit $rc, want 2"
-grep -q 'acme.default_profile' bad.err || fail "config error does not name the option: $(cat bad.err)"
-echo "ok: configuration error names acme.default_profile"
+grep -q 'acme.default_profile' bad.err && ok "configuration error names acme.default_profile" ||
+  fail "config error does not name the option: $(cat bad.err)"
 
 # The strict policy, on a fresh CA without a resolver.
 cat > strict.lua <<LUA
@@ -62,17 +46,12 @@ listen { name = "https", address = "127.0.0.1", port = $https_port, tls = true }
 dns { enabled = false }
 acme { http01_port = $http01_port, policy = "strict" }
 LUA
-"$TRUSTBOX" root -c strict.lua > root3.pem || fail "trustbox root (strict)"
-"$TRUSTBOX" run -c strict.lua > run.out 2> run.err &
-pid=$!
-for _ in $(seq 50); do
-  curl -sf --cacert root3.pem "https://127.0.0.1:$https_port/dir" > /dev/null 2>&1 && break
-  sleep 0.2
-done
+"$TRUSTBOX" root -c strict.lua > root3.pem || die "trustbox root (strict)"
+tb_start strict.lua
+curl -sf --cacert root3.pem "https://127.0.0.1:$https_port/dir" > /dev/null || die "directory not served (strict.lua)"
 ACME_DIR="https://127.0.0.1:$https_port/dir" ACME_CA="$work/root3.pem" HTTP01_PORT=$http01_port \
-  python3 -W ignore "${TB_SOURCE_DIR:-$(dirname "$0")/../..}/tests/integration/test_acme_client.py" strict || fail "strict checks"
-kill -TERM "$pid"; wait "$pid" || fail "trustbox exited non-zero (strict)"
-pid=""
+  python3 -W ignore "$client" strict && ok "strict checks" || fail "strict checks"
+tb_stop || fail "trustbox exited non-zero (strict)"
 
 # The lab switches.
 cat > lab.lua <<LUA
@@ -81,14 +60,10 @@ listen { name = "https", address = "127.0.0.1", port = $https_port, tls = true }
 dns { enabled = false }
 acme { lab_always_valid = true, lab_reject_nonce_fraction = 0.3, lab_validation_delay_ms = 300 }
 LUA
-"$TRUSTBOX" root -c lab.lua > root4.pem || fail "trustbox root (lab)"
-"$TRUSTBOX" run -c lab.lua > run.out 2> run.err &
-pid=$!
-for _ in $(seq 50); do
-  curl -sf --cacert root4.pem "https://127.0.0.1:$https_port/dir" > /dev/null 2>&1 && break
-  sleep 0.2
-done
+"$TRUSTBOX" root -c lab.lua > root4.pem || die "trustbox root (lab)"
+tb_start lab.lua
+curl -sf --cacert root4.pem "https://127.0.0.1:$https_port/dir" > /dev/null || die "directory not served (lab.lua)"
 ACME_DIR="https://127.0.0.1:$https_port/dir" ACME_CA="$work/root4.pem" \
-  python3 -W ignore "${TB_SOURCE_DIR:-$(dirname "$0")/../..}/tests/integration/test_acme_client.py" lab || fail "lab checks"
-kill -TERM "$pid"; wait "$pid" || fail "trustbox exited non-zero (lab)"
-pid=""
+  python3 -W ignore "$client" lab && ok "lab checks" || fail "lab checks"
+tb_stop || fail "trustbox exited non-zero (lab)"
+finish

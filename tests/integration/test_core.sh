@@ -3,18 +3,9 @@
 # /healthz, /metrics and /api/v1/status over HTTPS trusted through
 # `trustbox root`, key reuse across a restart, SIGTERM -> exit 0.
 set -euo pipefail
-: "${TRUSTBOX:?TRUSTBOX must point at the trustbox binary}"
-work=$(mktemp -d)
-pid=""
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
-fail() { echo "FAIL: $*" >&2; [ -f run.err ] && tail -20 run.err >&2; exit 1; }
-pass=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
+. "$(dirname "$0")/lib.sh"
+need curl
+need openssl
 
 # --- CLI ---
 "$TRUSTBOX" version | grep -q '^trustbox [0-9]' || fail "version"
@@ -57,14 +48,8 @@ ok "config dump"
 # --- run with the embedded default config ---
 "$TRUSTBOX" root > root1.pem || fail "root"
 openssl x509 -in root1.pem -noout -subject | grep -q 'root CA' || fail "root is not a certificate"
-"$TRUSTBOX" run > run.out 2> run.err &
-pid=$!
-for _ in $(seq 1 100); do
-  grep -q 'is running' run.out 2>/dev/null && break
-  kill -0 "$pid" 2>/dev/null || fail "trustbox exited during start-up"
-  sleep 0.1
-done
-grep -q 'is running' run.out || fail "trustbox did not report running within 10 s"
+tb_start "" run.out run.err
+grep -q 'is running' run.out || fail "banner lacks 'is running'"
 grep -q 'root CA SHA-256' run.out || fail "banner lacks the root fingerprint"
 grep -q '^next: ' run.out || fail "banner lacks the next command"
 base=https://127.0.0.1:14000
@@ -107,32 +92,23 @@ curl -sS --cacert root1.pem "$base/" | grep -q '<title>trustbox</title>' || fail
 curl -sS --cacert root1.pem "$base/api/v1/root.pem" | cmp -s - root1.pem || fail "/api/v1/root.pem differs from trustbox root"
 ok "web UI page and root download"
 
-kill -HUP "$pid"
+kill -HUP "$TB_PID"
 sleep 0.3
-kill -0 "$pid" 2>/dev/null || fail "SIGHUP stopped the process"
+kill -0 "$TB_PID" 2>/dev/null || die "SIGHUP stopped the process"
 ok "SIGHUP reload keeps running"
 
-kill -TERM "$pid"
-set +e
-wait "$pid"; rc=$?
-set -e
-pid=""
+rc=0
+tb_stop TERM || rc=$?
 [ "$rc" = 0 ] || fail "exit status after SIGTERM: $rc"
 ok "SIGTERM -> exit 0"
 
 # --- restart: the same CA is reused ---
-"$TRUSTBOX" run > run2.out 2> run2.err &
-pid=$!
-for _ in $(seq 1 100); do grep -q 'is running' run2.out 2>/dev/null && break; sleep 0.1; done
+tb_start "" run2.out run2.err
 [ "$(grep 'root CA SHA-256' run.out)" = "$(grep 'root CA SHA-256' run2.out)" ] || fail "root changed across restart"
 "$TRUSTBOX" root | cmp -s - root1.pem || fail "trustbox root changed across restart"
 curl -sS --cacert root1.pem "$base/healthz" >/dev/null || fail "after restart"
-kill -INT "$pid"
-set +e
-wait "$pid"; rc=$?
-set -e
-pid=""
+rc=0
+tb_stop INT || rc=$?
 [ "$rc" = 0 ] || fail "exit status after SIGINT: $rc"
 ok "restart reuses the CA; SIGINT -> exit 0"
-
-echo "core integration: $pass passed, 0 failed"
+finish

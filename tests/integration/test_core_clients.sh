@@ -7,40 +7,17 @@
 # NUL bytes, oversize request lines, slowloris, more connections than
 # max_connections. Every check asserts the outcome.
 set -euo pipefail
-: "${TRUSTBOX:?TRUSTBOX must point at the trustbox binary}"
-work=$(mktemp -d)
-pid=""
-bg=()
-cleanup() {
-  for p in "${bg[@]}"; do kill "$p" 2>/dev/null || true; done
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
-fail() { echo "FAIL: $*" >&2; [ -f run.err ] && tail -20 run.err >&2; exit 1; }
-pass=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
+. "$(dirname "$0")/lib.sh"
+need curl
+need openssl
+need wget
+need node nodejs
+need python3
+work=$TB_WORK
 t0=$(date +%s)
 
-if ! command -v wget >/dev/null 2>&1; then
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo -n"
-  $SUDO apt-get install -y -qq wget >/dev/null 2>&1 ||
-    { $SUDO apt-get update -qq >/dev/null 2>&1 && $SUDO apt-get install -y -qq wget >/dev/null 2>&1; } || true
-fi
-
 # Free loopback ports: two IPv4 listeners (TLS, plain), one IPv6 TLS listener.
-read -r P_TLS P_HTTP P_TLS6 < <(python3 - <<'PY'
-import socket
-socks, ports = [], []
-for fam, addr in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
-    s = socket.socket(fam)
-    s.bind((addr, 0))
-    socks.append(s)
-    ports.append(s.getsockname()[1])
-print(*ports)
-PY
-)
+P_TLS=$(free_port); P_HTTP=$(free_port); P_TLS6=$(free_port ::1)
 cat > t.lua <<EOF
 core { data_dir = "$work/data", log_level = "warn" }
 if acme then acme { enabled = false } end
@@ -51,15 +28,8 @@ listen { name = "https", address = "127.0.0.1", port = $P_TLS, tls = true }
 listen { name = "http", address = "127.0.0.1", port = $P_HTTP, tls = false }
 listen { name = "https6", address = "::1", port = $P_TLS6, tls = true }
 EOF
-"$TRUSTBOX" run -c t.lua > run.out 2> run.err &
-pid=$!
-for _ in $(seq 1 200); do
-  grep -q 'is running' run.out 2>/dev/null && break
-  kill -0 "$pid" 2>/dev/null || fail "trustbox exited during start-up"
-  sleep 0.1
-done
-grep -q 'is running' run.out || fail "trustbox did not report running within 20 s"
-"$TRUSTBOX" root -c t.lua > root.pem || fail "trustbox root"
+tb_start t.lua
+"$TRUSTBOX" root -c t.lua > root.pem || die "trustbox root"
 H=http://127.0.0.1:$P_HTTP
 S=https://localhost:$P_TLS
 S6="https://[::1]:$P_TLS6"
@@ -183,9 +153,9 @@ while time.time() - t < 25:
         break
 print("%.1f %s" % (time.time() - t, out[:12].decode("latin1")))
 PY
-python3 slow.py plain > slow.plain & bg+=($!)
-python3 slow.py tls > slow.tls & bg+=($!)
-python3 slow.py idle > slow.idle & bg+=($!)
+python3 slow.py plain > slow.plain & track $!
+python3 slow.py tls > slow.tls & track $!
+python3 slow.py idle > slow.idle & track $!
 
 # --- curl ---
 out=$(curl -sS -0 -D h10.txt "$H/healthz") || fail "curl HTTP/1.0"
@@ -299,8 +269,7 @@ except ssl.SSLCertVerificationError:
 PY
 ok "python3 http.client with an SSLContext on trustbox root (keep-alive, [::1]); refused without it"
 
-if command -v node >/dev/null 2>&1; then
-  NODE_EXTRA_CA_CERTS=root.pem node - <<'JS' || fail "node https"
+NODE_EXTRA_CA_CERTS=root.pem node - <<'JS' || fail "node https"
 const https = require('https');
 const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
 function get(path) {
@@ -324,12 +293,8 @@ function get(path) {
   agent.destroy();
 })().catch(e => { console.error(e.message); process.exit(1); });
 JS
-  ok "node https with NODE_EXTRA_CA_CERTS: TLS 1.2, ALPN http/1.1, keep-alive socket reused"
-else
-  fail "node is not installed"
-fi
+ok "node https with NODE_EXTRA_CA_CERTS: TLS 1.2, ALPN http/1.1, keep-alive socket reused"
 
-command -v wget >/dev/null 2>&1 || fail "wget is not installed and could not be installed"
 w=$(wget -q -O - --ca-certificate=root.pem "$S/healthz") || fail "wget"
 [ "$w" = ok ] || fail "wget body: $w"
 if wget -q -O - "$S/healthz" >/dev/null 2>&1; then fail "wget verified without trustbox's root"; fi
@@ -396,15 +361,12 @@ for m in plain tls idle; do
 done
 ok "slowloris (plain and TLS, a header byte per second) -> 408 after the 10 s header timeout; an idle connection closed then"
 
-kill -0 "$pid" 2>/dev/null || fail "trustbox died during the checks"
+kill -0 "$TB_PID" 2>/dev/null || die "trustbox died during the checks"
 [ "$(curl -sS "$H/healthz")" = ok ] || fail "healthz after everything"
-kill -TERM "$pid"
-set +e
-wait "$pid"; rc=$?
-set -e
-pid=""
+rc=0
+tb_stop || rc=$?
 [ "$rc" = 0 ] || fail "exit status after SIGTERM: $rc"
 if grep -Eq 'ERROR: AddressSanitizer|runtime error:|LeakSanitizer' run.err; then fail "sanitizer report: $(grep -E 'ERROR|runtime error' run.err | head -5)"; fi
 ok "still healthy; SIGTERM -> exit 0; no sanitizer report"
-
-echo "core clients: $pass passed, 0 failed in $(( $(date +%s) - t0 )) s"
+echo "took $(( $(date +%s) - t0 )) s"
+finish

@@ -11,28 +11,23 @@
 #   - crash safety: kill -9 under concurrent submissions, several times;
 #     every SCT that was returned must be in the log at its index
 set -euo pipefail
-: "${TRUSTBOX:?}" "${TB_SOURCE_DIR:?}"
+. "$(dirname "$0")/lib.sh"
+need openssl
+need curl
+need go golang-go
+need certspotter
+[ -d /usr/share/gocode/src/golang.org/x/mod/sumdb ] ||
+	skip "golang.org/x/mod is not installed (Debian package golang-golang-x-mod-dev)"
 
-W=$(mktemp -d /tmp/tb-ctlog.XXXXXX)
-PORT=${CT_TEST_PORT:-24680}
+W=$TB_WORK
+PORT=${CT_TEST_PORT:-$(free_port)}
+TLS_PORT=$(free_port)
 U=http://127.0.0.1:$PORT/ct/lab
 ORIGIN=127.0.0.1:$PORT/ct/lab
-PID=
-cleanup() {
-	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null || true
-	rm -rf "$W"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$W/run.log" ] && tail -20 "$W/run.log" >&2; exit 1; }
-
-for tool in openssl curl go; do
-	command -v $tool >/dev/null || { echo "skipped: $tool not installed"; exit 0; }
-done
-[ -d /usr/share/gocode/src/golang.org/x/mod/sumdb ] || { echo "skipped: golang-golang-x-mod-dev not installed"; exit 0; }
 
 # ---- the independent verifier ----
 (cd "$TB_SOURCE_DIR/tests/ctverify" && GOPATH=/usr/share/gocode GO111MODULE=off GOCACHE="$W/gocache" \
-	GOFLAGS= go build -o "$W/ctverify" .) || fail "ctverify does not build"
+	GOFLAGS= go build -o "$W/ctverify" .) || die "ctverify does not build"
 
 # ---- certificates ----
 cd "$W"
@@ -95,7 +90,7 @@ for r in 1 2 3; do for i in $(seq 1 60); do mk "k$r-$i" $((serial++)) leaf; done
 # ---- the appliance ----
 cat > t.lua <<EOF
 core { data_dir = "$W/data" }
-listen { name = "https", address = "127.0.0.1", port = $((PORT + 1)), tls = true }
+listen { name = "https", address = "127.0.0.1", port = $TLS_PORT, tls = true }
 listen { name = "http", address = "127.0.0.1", port = $PORT, tls = false }
 if dns then dns { enabled = false } end
 if acme then acme { enabled = false } end
@@ -104,13 +99,12 @@ ctlog { period_ms = 100, pool_size = 1000,
         logs = { { name = "lab", submission_url = "$U/", roots = { "$W/root.pem" } } } }
 EOF
 start() {
-	"$TRUSTBOX" run -c t.lua >> run.log 2>&1 &
-	PID=$!
+	tb_start t.lua run.log run.log
 	for _ in $(seq 1 100); do
 		curl -sf "$U/checkpoint" -o /dev/null && return 0
 		sleep 0.1
 	done
-	fail "trustbox did not start"
+	die "trustbox serves no checkpoint"
 }
 
 # submit NAME: add-[pre-]chain; keeps scts/NAME.json only for a 200
@@ -131,7 +125,7 @@ verify() {
 		args+=(-sub "bodies/$n.json:$s:$(cat "bodies/$n.kind")")
 	done
 	for p in prev/*; do [ -e "$p" ] && args+=(-prev "$p"); done
-	./ctverify -url "$U/" -origin "$ORIGIN" -key data/ctlog-lab.pem -rfc6962 "$U/" "${args[@]}" "$@" || fail "ctverify"
+	./ctverify -url "$U/" -origin "$ORIGIN" -key data/ctlog-lab.pem -rfc6962 "$U/" "${args[@]}" "$@" || { fail "ctverify"; return 1; }
 }
 
 mkdir -p prev
@@ -140,7 +134,7 @@ curl -s "$U/checkpoint" > prev/0
 # concurrent submissions
 ls bodies/a*.json | xargs -n1 basename | sed 's/\.json$//' | xargs -P 16 -n 1 bash -c 'submit "$0"'
 got=$(ls scts | wc -l)
-[ "$got" = "$N" ] || fail "$got of $N submissions got an SCT"
+[ "$got" = "$N" ] && ok "$N concurrent submissions got an SCT" || fail "$got of $N submissions got an SCT"
 # dedup: the same SCT again
 first=$(cat scts/a1.json)
 again=$(curl -s -d @bodies/a1.json "$U/ct/v1/add-chain")
@@ -163,23 +157,21 @@ echo "$h" | grep -qi '^content-encoding: gzip' || fail "data tile not gzipped fo
 gunzip -c tile.gz | cmp -s - tile.raw || fail "gzipped data tile differs"
 curl -sD - -o /dev/null "$U/tile/data/000.p/5" | grep -qi '^content-encoding' && fail "data tile gzipped without Accept-Encoding"
 curl -s "$U/checkpoint" > prev/1
-verify -min-size "$N"
+verify -min-size "$N" && ok "ctverify: the whole log, every SCT, the RFC 6962 API"
 
 # certspotter over the RFC 6962 API
-if command -v certspotter >/dev/null; then
-	echo ".lab.test" > watchlist
-	timeout 60 certspotter -logs data/ctlog-loglist.json -state_dir cs -watchlist watchlist \
-		-stdout > certspotter.out 2>&1 &
-	CS=$!
-	for _ in $(seq 1 100); do
-		[ "$(grep -c 'Log Entry' certspotter.out || true)" -ge "$N" ] && break
-		sleep 0.2
-	done
-	kill $CS 2>/dev/null || true
-	seen=$(grep -c 'Log Entry' certspotter.out || true)
-	[ "$seen" -ge "$N" ] || { cat certspotter.out >&2; fail "certspotter saw $seen of $N entries"; }
-	echo "certspotter saw $seen entries"
-fi
+echo ".lab.test" > watchlist
+timeout 60 certspotter -logs data/ctlog-loglist.json -state_dir cs -watchlist watchlist \
+	-stdout > certspotter.out 2>&1 &
+CS=$!
+track "$CS"
+for _ in $(seq 1 100); do
+	[ "$(grep -c 'Log Entry' certspotter.out || true)" -ge "$N" ] && break
+	sleep 0.2
+done
+stop_pid "$CS"
+seen=$(grep -c 'Log Entry' certspotter.out || true)
+[ "$seen" -ge "$N" ] && ok "certspotter saw $seen entries" || { cat certspotter.out >&2; fail "certspotter saw $seen of $N entries"; }
 
 # crash safety: kill -9 under concurrent submissions
 for r in 1 2 3; do
@@ -187,14 +179,12 @@ for r in 1 2 3; do
 		xargs -P 8 -n 1 bash -c 'submit "$0"' &
 	SUB=$!
 	sleep "0.$((RANDOM % 9 + 1))"
-	kill -9 "$PID"
-	wait "$PID" 2>/dev/null || true
-	PID=
+	tb_stop KILL || true
 	wait $SUB || true
 	start
 	curl -s "$U/checkpoint" > "prev/r$r"
 	echo "round $r: $(ls scts | wc -l) SCTs so far, tree size $(sed -n 2p "prev/r$r")"
-	verify
+	verify && ok "round $r: kill -9 under load, every SCT returned is in the log"
 done
 # the remaining submissions of the crash rounds go through after restart, deduplicated
 for r in 1 2 3; do
@@ -202,8 +192,6 @@ for r in 1 2 3; do
 done
 total=$((N + 180))
 [ "$(ls scts | wc -l)" = "$total" ] || fail "$(ls scts | wc -l) of $total submissions got an SCT"
-verify -min-size "$total"
-kill -TERM "$PID"
-wait "$PID" || fail "trustbox did not exit cleanly"
-PID=
-echo "ok"
+verify -min-size "$total" && ok "after the crash rounds: $total entries, deduplicated"
+tb_stop && ok "clean stop" || fail "trustbox did not exit cleanly"
+finish

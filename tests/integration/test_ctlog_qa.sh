@@ -10,30 +10,16 @@
 #   - edge cases of submission and of the read path, 50 concurrent submitters,
 #     SIGTERM during submissions and a restart that continues the same tree
 set -euo pipefail
-: "${TRUSTBOX:?}" "${TB_SOURCE_DIR:?}"
+. "$(dirname "$0")/lib.sh"
+need openssl
+need curl
+need_py cryptography.x509 python3-cryptography
 
-for tool in openssl curl python3; do
-	command -v $tool >/dev/null || { echo "skipped: $tool not installed"; exit 0; }
-done
-python3 -c 'import cryptography.x509' 2>/dev/null || { echo "skipped: python3-cryptography not installed"; exit 0; }
-
-W=$(mktemp -d /tmp/tb-ctqa.XXXXXX)
-PID=
-cleanup() {
-	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null || true
-	rm -rf "$W"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$W/run.log" ] && tail -20 "$W/run.log" >&2; exit 1; }
+W=$TB_WORK
 CLIENT="python3 $TB_SOURCE_DIR/tests/integration/ctlog_qa_client.py"
 
-# a free loopback port pair
-PORT=$(python3 -c 'import socket
-for p in range(31000, 32000, 2):
-    try:
-        a = socket.socket(); a.bind(("127.0.0.1", p)); b = socket.socket(); b.bind(("127.0.0.1", p + 1))
-        a.close(); b.close(); print(p); break
-    except OSError: pass')
+PORT=$(free_port)
+TLS_PORT=$(free_port)
 U=http://127.0.0.1:$PORT/ct/lab/
 ORIGIN=127.0.0.1:$PORT/ct/lab
 
@@ -173,7 +159,7 @@ START=$(date -u +%Y-%m-%d)
 LIMIT=$(date -u -d '+2 years' +%Y-%m-%d)
 cat > t.lua <<EOF
 core { data_dir = "$W/data" }
-listen { name = "https", address = "127.0.0.1", port = $((PORT + 1)), tls = true }
+listen { name = "https", address = "127.0.0.1", port = $TLS_PORT, tls = true }
 listen { name = "http", address = "127.0.0.1", port = $PORT, tls = false }
 if dns then dns { enabled = false } end
 if acme then acme { enabled = false } end
@@ -183,13 +169,12 @@ ctlog { period_ms = 200, pool_size = 4000,
                    not_after_start = "$START", not_after_limit = "$LIMIT" } } }
 EOF
 start() {
-	"$TRUSTBOX" run -c t.lua >> run.log 2>&1 &
-	PID=$!
+	tb_start t.lua run.log run.log
 	for _ in $(seq 1 100); do
 		curl -sf "${U}checkpoint" -o /dev/null && return 0
 		sleep 0.1
 	done
-	fail "trustbox did not start"
+	die "trustbox serves no checkpoint"
 }
 start
 KEY=data/ctlog-lab.pem
@@ -316,11 +301,10 @@ $CLIENT sth "$U" $KEY sth3.json
 $CLIENT load "$U" $KEY inter.pem inter.key 5 20 load2.json > load2.out 2>&1 &
 LOAD=$!
 sleep 1.5
-kill -TERM "$PID"
-for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$PID" 2>/dev/null && fail "trustbox still running 10 s after SIGTERM"
-wait "$PID" || fail "trustbox exited with an error after SIGTERM"
-PID=
+kill -TERM "$TB_PID"
+for _ in $(seq 1 100); do kill -0 "$TB_PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$TB_PID" 2>/dev/null && die "trustbox still running 10 s after SIGTERM"
+tb_stop && ok "SIGTERM during submissions: clean exit" || fail "trustbox exited with an error after SIGTERM"
 wait $LOAD || { cat load2.out >&2; fail "submissions left hanging or SCTs invalid across SIGTERM"; }
 cat load2.out
 start
@@ -337,8 +321,6 @@ curl -sf "${U}checkpoint" -o /dev/null || fail "server unusable after abandoned 
 # a submission after the restart continues the same tree
 cert rsa3 rsa.csr leaf 90
 $CLIENT submit "$U" $KEY scts3.json x509:rsa3.chain || fail "submission after restart"
-$CLIENT check "$U" $KEY "$ORIGIN" scts3.json sth0.json || fail "final check"
-kill -TERM "$PID"
-wait "$PID" || fail "trustbox did not exit cleanly"
-PID=
-echo "ok"
+$CLIENT check "$U" $KEY "$ORIGIN" scts3.json sth0.json && ok "final check of the whole log" || fail "final check"
+tb_stop && ok "clean stop" || fail "trustbox did not exit cleanly"
+finish

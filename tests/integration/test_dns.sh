@@ -4,30 +4,11 @@
 # delegations, TCP, UDP truncation and TCP retry, ACL refusals, FORMERR for a
 # malformed packet, and the default lab.test zone.
 set -u
-
-command -v dig >/dev/null || apt-get install -y -qq bind9-dnsutils >/dev/null
-command -v kdig >/dev/null || apt-get install -y -qq knot-dnsutils >/dev/null
-command -v python3 >/dev/null || { echo "python3 needed"; exit 1; }
-
-TRUSTBOX=${TRUSTBOX:?TRUSTBOX must point at the binary}
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fails=0
-pass() { echo "ok   $1"; }
-fail() { echo "FAIL $1"; fails=$((fails + 1)); }
-# expect NAME OUTPUT REGEX: the output must match the (extended) regex
-expect() {
-	if printf '%s\n' "$2" | grep -Eq -- "$3"; then pass "$1"; else fail "$1: no match for /$3/ in:"; printf '%s\n' "$2" | sed 's/^/     /'; fi
-}
-expect_not() {
-	if printf '%s\n' "$2" | grep -Eq -- "$3"; then fail "$1: unexpected /$3/ in:"; printf '%s\n' "$2" | sed 's/^/     /'; else pass "$1"; fi
-}
+. "$(dirname "$0")/lib.sh"
+need dig bind9-dnsutils
+need kdig knot-dnsutils
+need python3
+tmp=$TB_WORK
 
 # A zone file with every type, plus a large TXT RRset that cannot fit 1232 octets.
 cat > "$tmp/example.zone" <<'EOF'
@@ -98,18 +79,8 @@ dns {
 }
 EOF
 
-"$TRUSTBOX" run -c "$tmp/trustbox.lua" > "$tmp/out.log" 2> "$tmp/err.log" &
-pid=$!
-port=
-for _ in $(seq 1 100); do
-	port=$(sed -n 's/.*DNS (udp+tcp) *127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/out.log" | head -1)
-	[ -n "$port" ] && break
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-done
-if [ -z "$port" ]; then
-	echo "trustbox did not start"; cat "$tmp/out.log" "$tmp/err.log"; exit 1
-fi
+tb_start "$tmp/trustbox.lua" "$tmp/out.log" "$tmp/err.log"
+port=$(tb_port 'DNS (udp+tcp)')
 echo "trustbox DNS on 127.0.0.1:$port"
 
 D="dig @127.0.0.1 -p $port +time=2 +tries=1"
@@ -276,7 +247,8 @@ expect "lab wildcard AAAA" "$($D +short x.y.lab.test AAAA)" '^::1$'
 expect "lab CAA" "$($D +short lab.test CAA)" 'issue "trustbox\.test"'
 expect "0x20 case preserved in question" "$($D WwW.LaB.tEsT A)" 'WwW\.LaB\.tEsT\.'
 
-kill "$pid"; wait "$pid"; rc=$?; pid=
+rc=0
+tb_stop || rc=$?
 # Under ASan a leak report turns the exit code into 134; only leaks in dns/ count here.
 if [ "$rc" -ne 0 ] && grep -q LeakSanitizer "$tmp/err.log" && ! grep -q '/dns/' "$tmp/err.log"; then
 	echo "note: leak reported outside dns/ at exit:"; grep -m3 -A6 'Direct leak' "$tmp/err.log" | sed 's/^/     /'
@@ -293,14 +265,8 @@ listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
 listen { name = "http", address = "127.0.0.1", port = 0, tls = false }
 dns { listen = { "127.0.0.1:0" }, allow_query = { "::1" } }
 EOF
-"$TRUSTBOX" run -c "$tmp/acl.lua" > "$tmp/out2.log" 2>&1 &
-pid=$!
-port=
-for _ in $(seq 1 100); do
-	port=$(sed -n 's/.*DNS (udp+tcp) *127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/out2.log" | head -1)
-	[ -n "$port" ] && break
-	sleep 0.1
-done
+tb_start "$tmp/acl.lua" "$tmp/out2.log" "$tmp/out2.log"
+port=$(tb_port 'DNS (udp+tcp)')
 out=$(dig @127.0.0.1 -p "$port" +time=2 +tries=1 anything.lab.test A)
 expect "ACL refusal" "$out" 'status: REFUSED'
 expect "ACL refusal EDE" "$out" 'EDE: 18 \(Prohibited\)'
@@ -313,7 +279,4 @@ EOF
 out=$("$TRUSTBOX" config check "$tmp/bad.lua" 2>&1)
 expect "bad zone record names the option" "$out" 'dns\.zones\[1\]\.records\[1\].*IPv4'
 
-if [ "$fails" -ne 0 ]; then
-	echo "$fails check(s) failed"; exit 1
-fi
-echo "all DNS checks passed"
+finish

@@ -5,26 +5,14 @@
 # tb_resolver service (and CAA at lab.test), and both get certificates,
 # a wildcard among them.
 set -u
-
-command -v lego >/dev/null || apt-get install -y -qq lego >/dev/null
-command -v certbot >/dev/null || apt-get install -y -qq certbot >/dev/null
-dpkg -s python3-certbot-dns-rfc2136 >/dev/null 2>&1 || apt-get install -y -qq python3-certbot-dns-rfc2136 >/dev/null
-command -v dig >/dev/null || apt-get install -y -qq bind9-dnsutils >/dev/null
-TRUSTBOX=${TRUSTBOX:?TRUSTBOX must point at the binary}
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fails=0
-pass() { echo "ok   $1"; }
-fail() { echo "FAIL $1"; fails=$((fails + 1)); }
-expect() {
-	if printf '%s\n' "$2" | grep -Eq -- "$3"; then pass "$1"; else fail "$1: no match for /$3/ in:"; printf '%s\n' "$2" | tail -25 | sed 's/^/     /'; fi
-}
+. "$(dirname "$0")/lib.sh"
+need lego
+need certbot
+need dig bind9-dnsutils
+need openssl
+dpkg -s python3-certbot-dns-rfc2136 >/dev/null 2>&1 ||
+	skip "certbot's RFC 2136 plugin is not installed (Debian package python3-certbot-dns-rfc2136)"
+tmp=$TB_WORK
 
 cat > "$tmp/trustbox.lua" <<LUA
 core { data_dir = "$tmp/data", log_level = "warn" }
@@ -32,20 +20,9 @@ listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
 listen { name = "http", address = "127.0.0.1", port = 0, tls = false }
 dns { listen = { "127.0.0.1:0" } }
 LUA
-"$TRUSTBOX" run -c "$tmp/trustbox.lua" > "$tmp/out.log" 2> "$tmp/err.log" &
-pid=$!
-dport=
-aport=
-for _ in $(seq 1 100); do
-	dport=$(sed -n 's/.*DNS (udp+tcp) *127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/out.log" | head -1)
-	aport=$(sed -n 's/.*ACME directory *https:\/\/127\.0\.0\.1:\([0-9]*\)\/.*/\1/p' "$tmp/out.log" | head -1)
-	[ -n "$dport" ] && [ -n "$aport" ] && break
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-done
-if [ -z "$dport" ] || [ -z "$aport" ]; then
-	echo "trustbox did not start with DNS and ACME"; cat "$tmp/out.log" "$tmp/err.log"; exit 1
-fi
+tb_start "$tmp/trustbox.lua" "$tmp/out.log" "$tmp/err.log"
+dport=$(tb_port 'DNS (udp+tcp)')
+aport=$(tb_port 'ACME directory')
 "$TRUSTBOX" root -c "$tmp/trustbox.lua" > "$tmp/root.pem" 2>/dev/null
 secret=$(cut -d: -f3 "$tmp/data/lab.test.tsig")
 dir="https://127.0.0.1:$aport/dir"
@@ -84,12 +61,10 @@ out=$(REQUESTS_CA_BUNDLE="$tmp/root.pem" timeout 180 certbot certonly --non-inte
 expect "certbot dns-01 (dns-rfc2136 plugin)" "$out" 'Successfully received certificate'
 expect "certbot certificate on disk" "$(ls "$tmp/cb/config/live/certbot.lab.test/" 2>&1)" 'fullchain\.pem'
 
-kill "$pid"; wait "$pid"; rc=$?; pid=
+rc=0
+tb_stop || rc=$?
 if [ "$rc" -ne 0 ] && grep -q LeakSanitizer "$tmp/err.log" && ! grep -q '/dns/' "$tmp/err.log"; then rc=0; fi
 [ "$rc" -ne 0 ] && { grep -A40 "ERROR: AddressSanitizer" "$tmp/err.log" | grep -E "ERROR|#[0-9]+ |freed by|allocated by" | head -60; tail -5 "$tmp/err.log"; }
 expect "clean exit" "$rc" '^0$'
 
-if [ "$fails" -ne 0 ]; then
-	echo "$fails check(s) failed"; exit 1
-fi
-echo "all dns-01 checks passed"
+finish

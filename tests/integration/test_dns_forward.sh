@@ -5,47 +5,11 @@
 # counting down after the upstream is gone, SERVFAIL + EDE when no upstream
 # answers, and refusal for clients not allowed to recurse.
 set -u
-
-command -v dig >/dev/null || apt-get install -y -qq bind9-dnsutils >/dev/null
-command -v unbound >/dev/null || apt-get install -y -qq unbound >/dev/null
-TRUSTBOX=${TRUSTBOX:?TRUSTBOX must point at the binary}
-tmp=$(mktemp -d)
-pid=
-upid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	[ -n "$upid" ] && kill "$upid" 2>/dev/null && wait "$upid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fails=0
-pass() { echo "ok   $1"; }
-fail() { echo "FAIL $1"; fails=$((fails + 1)); }
-expect() {
-	if printf '%s\n' "$2" | grep -Eq -- "$3"; then pass "$1"; else fail "$1: no match for /$3/ in:"; printf '%s\n' "$2" | sed 's/^/     /'; fi
-}
-# A port free for both UDP and TCP, below the kernel's ephemeral range so that
-# outgoing connections of other programs cannot take it meanwhile.
-free_port() {
-	python3 - <<'PY'
-import random, socket
-lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-for _ in range(200):
-    p = random.randrange(20000, min(lo, 32000))
-    try:
-        for t in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-            s = socket.socket(socket.AF_INET, t)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("127.0.0.1", p))
-            s.close()
-        print(p)
-        break
-    except OSError:
-        pass
-PY
-}
-
+. "$(dirname "$0")/lib.sh"
+need dig bind9-dnsutils
+need unbound
+need python3
+tmp=$TB_WORK
 uport=$(free_port)
 dead=$(free_port)
 {
@@ -80,6 +44,8 @@ EOF
 } > "$tmp/unbound.conf"
 unbound -c "$tmp/unbound.conf" > "$tmp/unbound.log" 2>&1 &
 upid=$!
+track "$upid"
+show_on_failure "$tmp/unbound.log"
 
 cat > "$tmp/trustbox.lua" <<EOF
 core { data_dir = "$tmp/data", log_level = "warn" }
@@ -97,16 +63,8 @@ dns {
   use_0x20 = true,
 }
 EOF
-"$TRUSTBOX" run -c "$tmp/trustbox.lua" > "$tmp/out.log" 2> "$tmp/err.log" &
-pid=$!
-port=
-for _ in $(seq 1 100); do
-	port=$(sed -n 's/.*DNS (udp+tcp) *127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/out.log" | head -1)
-	[ -n "$port" ] && break
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-done
-[ -n "$port" ] || { echo "trustbox did not start"; cat "$tmp/out.log" "$tmp/err.log"; exit 1; }
+tb_start "$tmp/trustbox.lua" "$tmp/out.log" "$tmp/err.log"
+port=$(tb_port 'DNS (udp+tcp)')
 # Unbound may take a while to come up on a loaded machine: wait up to 30 s.
 up=
 for _ in $(seq 1 150); do
@@ -116,7 +74,7 @@ for _ in $(seq 1 150); do
 	fi
 	sleep 0.2
 done
-[ -n "$up" ] || { echo "the upstream Unbound never answered"; cat "$tmp/unbound.log"; exit 1; }
+[ -n "$up" ] || die "the upstream Unbound never answered"
 D="dig @127.0.0.1 -p $port +time=3 +tries=1"
 
 out=$($D www.fwd.example A)
@@ -136,7 +94,7 @@ expect "no recursion desired: refused" "$out" 'status: REFUSED'
 
 # the cache: stop the upstream and ask again
 sleep 1.2
-kill "$upid"; wait "$upid" 2>/dev/null; upid=
+stop_pid "$upid"
 out=$($D www.fwd.example A)
 expect "cached answer after the upstream is gone" "$out" '192\.0\.2\.10'
 ttl=$(printf '%s\n' "$out" | awk '/^www\.fwd\.example\..*IN[[:space:]]+A/ {print $2}')
@@ -150,12 +108,10 @@ expect "dead upstream: SERVFAIL" "$out" 'status: SERVFAIL'
 out=$($D www.nowhere.example A)
 expect "no forwarder for the name: REFUSED" "$out" 'status: REFUSED'
 
-kill "$pid"; wait "$pid"; rc=$?; pid=
+rc=0
+tb_stop || rc=$?
 if [ "$rc" -ne 0 ] && grep -q LeakSanitizer "$tmp/err.log" && ! grep -q '/dns/' "$tmp/err.log"; then rc=0; fi
 [ "$rc" -ne 0 ] && tail -30 "$tmp/err.log"
 expect "clean exit" "$rc" '^0$'
 
-if [ "$fails" -ne 0 ]; then
-	echo "$fails check(s) failed"; exit 1
-fi
-echo "all DNS forwarding checks passed"
+finish

@@ -9,34 +9,14 @@
 # forwarding to a small upstream written here (TTL countdown, RFC 2308 negative
 # caching, 0x20 mismatch, upstream down); an update surviving kill -9.
 set -u
-
-command -v dig >/dev/null || apt-get install -y -qq bind9-dnsutils >/dev/null
-command -v kdig >/dev/null || apt-get install -y -qq knot-dnsutils >/dev/null
-command -v named-checkzone >/dev/null || apt-get install -y -qq bind9utils >/dev/null
-for t in dig kdig delv nsupdate named-checkzone python3; do
-	command -v "$t" >/dev/null || { echo "$t needed"; exit 1; }
-done
-
-TRUSTBOX=${TRUSTBOX:?TRUSTBOX must point at the binary}
-tmp=$(mktemp -d)
-pid=
-upid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	[ -n "$upid" ] && kill "$upid" 2>/dev/null && wait "$upid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fails=0
-pass() { echo "ok   $1"; }
-fail() { echo "FAIL $1"; fails=$((fails + 1)); }
-expect() {
-	if printf '%s\n' "$2" | grep -Eq -- "$3"; then pass "$1"; else fail "$1: no match for /$3/ in:"; printf '%s\n' "$2" | sed 's/^/     /'; fi
-}
-expect_not() {
-	if printf '%s\n' "$2" | grep -Eq -- "$3"; then fail "$1: unexpected /$3/ in:"; printf '%s\n' "$2" | sed 's/^/     /'; else pass "$1"; fi
-}
+. "$(dirname "$0")/lib.sh"
+need dig bind9-dnsutils
+need kdig knot-dnsutils
+need delv bind9-dnsutils
+need nsupdate bind9-dnsutils
+need named-checkzone bind9-utils
+need python3
+tmp=$TB_WORK
 
 # ---------------------------------------------------------------------------
 # A small upstream server for the forwarding checks (standard library only).
@@ -79,10 +59,11 @@ while True:
 EOF
 python3 "$tmp/upstream.py" "$tmp/up.port" "$tmp/up.log" &
 upid=$!
+track "$upid"
 for _ in $(seq 1 50); do [ -s "$tmp/up.port" ] && break; sleep 0.1; done
 uport=$(cat "$tmp/up.port")
-# a port nobody listens on (bound, then closed)
-dead=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# a port nobody listens on
+dead=$(free_port)
 
 # ---------------------------------------------------------------------------
 # A zone written for BIND: $TTL, $ORIGIN changes, parenthesised SOA with time
@@ -164,18 +145,8 @@ dns {
 EOF
 
 start() {
-	"$TRUSTBOX" run -c "$tmp/trustbox.lua" > "$tmp/out.log" 2> "$tmp/err.log" &
-	pid=$!
-	port=
-	for _ in $(seq 1 100); do
-		port=$(sed -n 's/.*DNS (udp+tcp) *127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/out.log" | head -1)
-		[ -n "$port" ] && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if [ -z "$port" ]; then
-		echo "trustbox did not start"; cat "$tmp/out.log" "$tmp/err.log"; exit 1
-	fi
+	tb_start "$tmp/trustbox.lua" "$tmp/out.log" "$tmp/err.log"
+	port=$(tb_port 'DNS (udp+tcp)')
 	D="dig @127.0.0.1 -p $port +time=2 +tries=1"
 	K="kdig @127.0.0.1 -p $port +time=2 +retry=0"
 }
@@ -472,19 +443,17 @@ expect "upstream down: EDE 22 (No Reachable Authority)" "$out" 'EDE: 22'
 # --- an update survives kill -9 right after its answer ---
 expect "durable update answered" "$(nu 'update add durable.qa.test 60 TXT kept')" '^$'
 sd=$(serial)
-kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=
+tb_stop KILL || true
 start
 expect "after kill -9 and restart: the update is there" "$($D +short durable.qa.test TXT)" '^"kept"$'
 expect "after kill -9 and restart: the serial too" "$(serial)" "^$sd$"
 
-kill "$pid"; wait "$pid"; rc=$?; pid=
+rc=0
+tb_stop || rc=$?
 if [ "$rc" -ne 0 ] && grep -q LeakSanitizer "$tmp/err.log" && ! grep -q '/dns/' "$tmp/err.log"; then
 	echo "note: leak reported outside dns/ at exit"; rc=0
 fi
 [ "$rc" -ne 0 ] && tail -30 "$tmp/err.log"
 expect "clean exit on SIGTERM" "$rc" '^0$'
 
-if [ "$fails" -ne 0 ]; then
-	echo "$fails check(s) failed"; exit 1
-fi
-echo "all DNS QA checks passed"
+finish

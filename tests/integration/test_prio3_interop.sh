@@ -5,36 +5,20 @@
 # and each side's aggregate must equal the sum of the measurements the other side drew.
 # Needs node and npm (the package is installed under the build directory).
 set -euo pipefail
-: "${TB_SOURCE_DIR:?}" "${TB_BUILD_DIR:?}"
+. "$(dirname "$0")/lib.sh"
+: "${TB_BUILD_DIR:?}"
 
 src="$TB_SOURCE_DIR/tests/integration/prio3"
 work="$TB_BUILD_DIR/prio3-interop"
 mkdir -p "$work"
 cp "$src/package.json" "$src/prio3.mjs" "$work/"
 
-command -v node >/dev/null || { echo "node is required" >&2; exit 1; }
-if [ ! -f "$work/node_modules/@divviup/prio3/package.json" ]; then
-	npm install --prefix "$work" --no-audit --no-fund --loglevel=error >&2
-fi
+npm_install "$work" @divviup/prio3
 ver=$(node -p "require('$work/node_modules/@divviup/prio3/package.json').version")
-[ "$ver" = "0.8.0" ] || { echo "expected @divviup/prio3 0.8.0, found $ver" >&2; exit 1; }
+[ "$ver" = "0.8.0" ] || die "expected @divviup/prio3 0.8.0, found $ver"
 
 # The C side: prio3_tool.c against the libraries of this build.
-for lib in tb_dap tb_core; do
-	if [ ! -f "$TB_BUILD_DIR/lib$lib.a" ]; then
-		cmake --build "$TB_BUILD_DIR" --target "$lib" >&2
-	fi
-done
-cc=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$TB_BUILD_DIR/CMakeCache.txt")
-san=""
-if grep -q '^TB_SANITIZE:BOOL=ON' "$TB_BUILD_DIR/CMakeCache.txt"; then
-	san="-fsanitize=address,undefined -fno-omit-frame-pointer"
-fi
-# shellcheck disable=SC2046,SC2086
-"${cc:-cc}" -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE $san -I"$TB_SOURCE_DIR" \
-	"$src/prio3_tool.c" "$TB_BUILD_DIR/libtb_dap.a" "$TB_BUILD_DIR/libtb_core.a" \
-	$(pkg-config --libs libcjson libsodium libuv sqlite3 lua5.4) \
-	-lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser -lpthread -lm -o "$work/prio3_tool"
+link_tool "$src/prio3_tool.c" "$work/prio3_tool"
 
 # result.json expected.json -> exit status
 same() {
@@ -47,7 +31,6 @@ same() {
 		process.exit(ok ? 0 : 1);' "$1" "$2"
 }
 
-fail=0
 checked=0
 for spec in count:20 count3:10 sum8:20 sum32_3:10 sumvec10:10 hist4:20 hist100:10 sumvec1000:4; do
 	cfg=${spec%%:*}
@@ -55,18 +38,16 @@ for spec in count:20 count3:10 sum8:20 sum32_3:10 sumvec10:10 hist4:20 hist100:1
 	node "$work/prio3.mjs" shard "$cfg" "$n" > "$work/$cfg.node-shards.json"
 	"$work/prio3_tool" prepare < "$work/$cfg.node-shards.json" > "$work/$cfg.c-result.json"
 	if same "$work/$cfg.c-result.json" "$work/$cfg.node-shards.json"; then
-		echo "ok   $cfg: node shards, trustbox prepares ($n reports)"
+		ok "$cfg: node shards, trustbox prepares ($n reports)"
 	else
-		echo "FAIL $cfg: node shards, trustbox prepares"
-		fail=1
+		fail "$cfg: node shards, trustbox prepares"
 	fi
 	"$work/prio3_tool" shard "$cfg" "$n" > "$work/$cfg.c-shards.json"
 	node "$work/prio3.mjs" prepare < "$work/$cfg.c-shards.json" > "$work/$cfg.node-result.json"
 	if same "$work/$cfg.node-result.json" "$work/$cfg.c-shards.json"; then
-		echo "ok   $cfg: trustbox shards, node prepares ($n reports)"
+		ok "$cfg: trustbox shards, node prepares ($n reports)"
 	else
-		echo "FAIL $cfg: trustbox shards, node prepares"
-		fail=1
+		fail "$cfg: trustbox shards, node prepares"
 	fi
 	checked=$((checked + 2))
 done
@@ -80,11 +61,10 @@ node -e '
 rej=$("$work/prio3_tool" prepare < "$work/sum8.bad.json" 2>/dev/null | node -e 'console.log(JSON.parse(require("fs").readFileSync(0)).rejected)')
 rejn=$(node "$work/prio3.mjs" prepare < "$work/sum8.bad.json" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0)).rejected)')
 if [ "$rej" = 1 ] && [ "$rejn" = 1 ]; then
-	echo "ok   corrupted helper share refused by both"
+	ok "corrupted helper share refused by both"
 else
-	echo "FAIL corrupted helper share: trustbox rejected $rej, node rejected $rejn"
-	fail=1
+	fail "corrupted helper share: trustbox rejected $rej, node rejected $rejn"
 fi
 echo "checked $checked directions"
-[ "$checked" -gt 0 ] || fail=1
-exit $fail
+[ "$checked" -gt 0 ] || fail "nothing was checked"
+finish

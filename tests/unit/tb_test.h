@@ -78,14 +78,17 @@ static inline int tb_test_result(const char *name)
 	return tb_test_failures ? 1 : 0;
 }
 
-/* Path of a file under ../shared (TB_SHARED_DIR), or NULL when unset. */
-static inline const char *tb_test_shared(const char *rel, char *out, size_t outlen)
+/*
+ * Path of a published test vector file under tests/vectors/ (see its README).
+ * The build passes the directory as TB_TEST_VECTORS, so a test binary finds
+ * its vectors from any working directory and in any clone.
+ */
+#ifdef TB_TEST_VECTORS
+static inline const char *tb_test_vector(const char *rel, char *out, size_t outlen)
 {
-	const char *d = getenv("TB_SHARED_DIR");
-	if (!d)
-		return NULL;
-	snprintf(out, outlen, "%s/%s", d, rel);
+	snprintf(out, outlen, "%s/%s", TB_TEST_VECTORS, rel);
 	return out;
 }
+#endif
 
 #endif

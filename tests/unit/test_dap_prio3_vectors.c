@@ -3,7 +3,8 @@
  * published draft-irtf-cfrg-vdaf-08 test vectors, byte for byte at every
  * step: public share, input shares, prep shares, prep message, out shares,
  * aggregate shares and the aggregate result. The vectors are read from
- * $TB_SHARED_DIR at run time; a missing directory or zero files is a failure.
+ * tests/vectors/vdaf-08/ at run time; a missing directory or zero files is a
+ * failure.
  */
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -12,7 +13,7 @@
 #include "dap/vdaf.h"
 #include "tb_test.h"
 
-#define VEC_DIR "testdata/vdaf/draft-irtf-cfrg-vdaf-08"
+#define VEC_DIR "vdaf-08"
 
 static char *read_file(const char *path)
 {
@@ -222,7 +223,7 @@ int main(void)
 		{ "Prio3Sum_", DAP_PRIO3_SUM, { 0 }, 1 },
 		{ "Prio3SumVec_", DAP_PRIO3_SUMVEC, { 0 }, 1 },
 		{ "Prio3Histogram_", DAP_PRIO3_HISTOGRAM, { 0 }, 1 },
-		{ "libprio-rs-0.16.8-extra/Prio3SumVecField64Multiproof_", DAP_PRIO3_SUMVEC,
+		{ "libprio-rs-0.16.8/Prio3SumVecField64Multiproof_", DAP_PRIO3_SUMVEC,
 		  { .proofs = 3, .field = 64, .id = 0xFFFFFFFF }, 0 },
 		{ "Prio3SumVecWithMultiproof_", DAP_PRIO3_SUMVEC,
 		  { .proofs = 4, .field = 64, .id = 0xFFFFFFFF }, 0 },
@@ -231,11 +232,8 @@ int main(void)
 	int per_kind[KINDS] = { 0 };
 	int files = 0;
 
-	if (!tb_test_shared(VEC_DIR, dir, sizeof(dir))) {
-		fprintf(stderr, "TB_SHARED_DIR is not set\n");
-		return 1;
-	}
-	static const char *subdirs[] = { "", "libprio-rs-0.16.8-extra/" };
+	tb_test_vector(VEC_DIR, dir, sizeof(dir));
+	static const char *subdirs[] = { "", "libprio-rs-0.16.8/" };
 	for (size_t sd = 0; sd < 2; sd++) {
 		char path0[8192];
 		snprintf(path0, sizeof(path0), "%s/%s", dir, subdirs[sd]);
