@@ -10,15 +10,11 @@
 # trustbox's own DNS zone, and without a resolver (getaddrinfo and a private
 # /etc/hosts in a private mount namespace).
 set -euo pipefail
-: "${TRUSTBOX:?TRUSTBOX must point at the trustbox binary}"
-src=${TB_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-fail() { echo "FAIL: $*" >&2; [ -n "${work:-}" ] && [ -f "$work/run.err" ] && tail -30 "$work/run.err" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 
-# One phase, inside the namespaces: $1 = dns | hosts, $2 = work directory.
+# One phase, inside the namespaces: $2 = dns | hosts, $3 = the outer work directory.
 if [ "${1:-}" = inner ]; then
   mode=$2 work=$3
-  pid=""
-  trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; true' EXIT
   ip link set lo up
   ip addr add 1.2.3.4/32 dev lo
   if [ "$mode" = hosts ]; then
@@ -35,37 +31,31 @@ if [ "${1:-}" = inner ]; then
       "@ 60 IN SOA ns.ssrf.test. hostmaster.ssrf.test. 1 3600 600 86400 60", "@ NS ns", "ns A 1.2.3.4",
       "* A 1.2.3.4", "internal A 127.0.0.1", "@ CAA 0 issue \"trustbox.test\"" } } } }'
   fi
+  # A private network namespace: the fixed port collides with nothing.
   cat > "$work/$mode.lua" <<LUA
 core { data_dir = "$work/data-$mode" }
 listen { name = "https", address = "127.0.0.1", port = 14000, tls = true }
 $dns
 acme { policy = "strict", http01_port = 80 }
 LUA
-  "$TRUSTBOX" root -c "$work/$mode.lua" > "$work/root-$mode.pem" || fail "trustbox root ($mode)"
-  "$TRUSTBOX" run -c "$work/$mode.lua" > "$work/run.out" 2> "$work/run.err" &
-  pid=$!
-  for _ in $(seq 50); do
-    curl -sf --cacert "$work/root-$mode.pem" "https://127.0.0.1:14000/dir" > /dev/null 2>&1 && break
-    sleep 0.2
-  done
+  "$TRUSTBOX" root -c "$work/$mode.lua" > "$work/root-$mode.pem" || die "trustbox root ($mode)"
+  tb_start "$work/$mode.lua"
   ACME_DIR="https://127.0.0.1:14000/dir" ACME_CA="$work/root-$mode.pem" \
-    python3 -W ignore "$src/tests/integration/acme_validation_checks.py" ssrf || fail "ssrf checks ($mode)"
-  kill -TERM "$pid"; wait "$pid" || fail "trustbox exited non-zero ($mode)"
-  pid=""
-  exit 0
+    python3 -W ignore "$TB_SOURCE_DIR/tests/integration/acme_validation_checks.py" ssrf || fail "ssrf checks ($mode)"
+  tb_stop || fail "trustbox exited non-zero ($mode)"
+  finish
 fi
 
-[ "$(id -u)" = 0 ] || fail "needs root for network namespaces"
-for t in unshare ip mount curl; do command -v "$t" > /dev/null || fail "$t not found"; done
-if ! python3 -c 'import cryptography' 2>/dev/null; then
-  apt-get install -y python3-cryptography > /dev/null 2>&1 || true
-  python3 -c 'import cryptography' 2>/dev/null || fail "python3 cryptography not available"
-fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
+need unshare util-linux
+need ip iproute2
+need mount mount
+need_py cryptography python3-cryptography
+work=$TB_WORK
 chmod 755 "$work"
 
-unshare -n bash "$0" inner dns "$work" || fail "names from trustbox's DNS zone"
-echo "ok: strict policy with trustbox's resolver"
-unshare -mn bash "$0" inner hosts "$work" || fail "no resolver: getaddrinfo and /etc/hosts"
-echo "ok: strict policy without a resolver (getaddrinfo results checked)"
+if unshare -n bash "$0" inner dns "$work"; then ok "strict policy with trustbox's resolver"
+else fail "names from trustbox's DNS zone"; fi
+if unshare -mn bash "$0" inner hosts "$work"; then ok "strict policy without a resolver (getaddrinfo results checked)"
+else fail "no resolver: getaddrinfo and /etc/hosts"; fi
+finish
