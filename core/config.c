@@ -73,7 +73,7 @@ static const struct tb_option core_options[] = {
 	{ "hook_deadline_ms", TB_OPT_INT, "50", "wall-clock limit of one call of a Lua hook (e.g. the DNS policy, run per query); a hook that runs longer is stopped", 1, 10000 },
 	{ "hook_max_instructions", TB_OPT_INT, "1000000", "Lua instructions one call of a hook may run", 1000, 1000000000 },
 	{ "pattern_max_quantifiers", TB_OPT_INT, "8", "quantifiers (* + - ?) a Lua pattern may hold in string.find/match/gmatch/gsub", 0, 64 },
-	{ "pattern_max_cost", TB_OPT_NUMBER, "10000000", "estimated backtracking steps a Lua pattern may take on its subject (see the sandbox)", 1000, 1e12 },
+	{ "pattern_max_cost", TB_OPT_NUMBER, "10000000", "estimated backtracking steps a Lua pattern may take on its subject (see the sandbox in docs/configuration.md)", 1000, 1e12 },
 	TB_OPTIONS_END
 };
 
