@@ -1,7 +1,9 @@
 /*
  * DESIGN: configuration is a Lua 5.4 script run in a restricted state (base,
  * string, table, math, utf8; no io, os, package, debug except os.getenv and
- * os.time). Each section's Lua function checks its argument against the
+ * os.time; pattern functions guarded against backtracking, see below; an
+ * instruction budget and a wall clock per chunk, and per hook call through
+ * tb_cfg_call_hook). Each section's Lua function checks its argument against the
  * section's declarative option table and stores the checked value as cJSON:
  * an object per single section, an array of objects per repeated section.
  * The embedded default config runs first (phase 0) and the user's file second
@@ -14,11 +16,13 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/buf.h"
 #include "core/error.h"
@@ -28,7 +32,13 @@
 #define CONFIG_MAX_FILE (1u << 20) /* size of a config file */
 #define CONFIG_MAX_MEMORY (64u << 20)        /* Lua heap of the config state */
 #define CONFIG_MAX_INSTRUCTIONS 100000000LL  /* per chunk: a config that loops forever is an error */
+#define CONFIG_MAX_MS 10000LL            /* wall clock per chunk: instructions alone do not bound C calls */
 #define CONFIG_HOOK_EVERY 10000
+#define HOOK_EVERY 1000          /* a hook checks its deadline every this many instructions */
+#define HOOK_DEADLINE_MS 50      /* defaults of the core.hook_* and core.pattern_* options */
+#define HOOK_MAX_INSTRUCTIONS 1000000LL
+#define PATTERN_MAX_QUANTIFIERS 8
+#define PATTERN_MAX_COST 10000000.0
 
 struct section {
 	const struct tb_section_def *def;
@@ -40,6 +50,11 @@ struct tb_config {
 	lua_State *L;
 	size_t mem_used, mem_limit;   /* Lua heap accounting (CONFIG_MAX_MEMORY) */
 	long long instr_left, instr_limit; /* instruction budget of the running chunk */
+	long long deadline_ns;  /* CLOCK_MONOTONIC time at which the running chunk or hook is stopped */
+	int in_hook;            /* a hook call (tb_cfg_call_hook) is running, not the configuration */
+	long long hook_deadline_ms, hook_instructions; /* core.hook_deadline_ms, core.hook_max_instructions */
+	int pattern_max_quantifiers;  /* core.pattern_max_quantifiers */
+	double pattern_max_cost;      /* core.pattern_max_cost */
 	struct section *sections;
 	size_t n;
 	int phase;
@@ -55,6 +70,10 @@ static const struct tb_option core_options[] = {
 	{ "hostnames", TB_OPT_STRINGS, "[]", "extra DNS names and IPs for the HTTPS certificate (localhost, 127.0.0.1 and ::1 are always in it)" },
 	{ "ca_name", TB_OPT_STRING, "\"trustbox\"", "name used in the root and intermediate CA subjects" },
 	{ "shutdown_grace_ms", TB_OPT_INT, "5000", "how long a stop waits for in-flight requests", 0, 600000 },
+	{ "hook_deadline_ms", TB_OPT_INT, "50", "wall-clock limit of one call of a Lua hook (e.g. the DNS policy, run per query); a hook that runs longer is stopped", 1, 10000 },
+	{ "hook_max_instructions", TB_OPT_INT, "1000000", "Lua instructions one call of a hook may run", 1000, 1000000000 },
+	{ "pattern_max_quantifiers", TB_OPT_INT, "8", "quantifiers (* + - ?) a Lua pattern may hold in string.find/match/gmatch/gsub", 0, 64 },
+	{ "pattern_max_cost", TB_OPT_NUMBER, "10000000", "estimated backtracking steps a Lua pattern may take on its subject (see the sandbox in docs/configuration.md)", 1000, 1e12 },
 	TB_OPTIONS_END
 };
 
@@ -354,6 +373,23 @@ static struct tb_config *get_cfg(lua_State *L)
 	return lua_touserdata(L, lua_upvalueindex(1));
 }
 
+/*
+ * The sandbox limits set in `core {}` take effect as soon as the section has
+ * been called, so that they also hold for the rest of the configuration.
+ */
+static void apply_core_limits(struct tb_config *cfg, const cJSON *core)
+{
+	const cJSON *v;
+	if (cJSON_IsNumber(v = tb_cfg_get(core, "hook_deadline_ms")))
+		cfg->hook_deadline_ms = (long long)v->valuedouble;
+	if (cJSON_IsNumber(v = tb_cfg_get(core, "hook_max_instructions")))
+		cfg->hook_instructions = (long long)v->valuedouble;
+	if (cJSON_IsNumber(v = tb_cfg_get(core, "pattern_max_quantifiers")))
+		cfg->pattern_max_quantifiers = (int)v->valuedouble;
+	if (cJSON_IsNumber(v = tb_cfg_get(core, "pattern_max_cost")))
+		cfg->pattern_max_cost = v->valuedouble;
+}
+
 /* The Lua function behind every section: `name { ... }`. */
 static int section_call(lua_State *L)
 {
@@ -388,6 +424,8 @@ static int section_call(lua_State *L)
 		cJSON_Delete(obj);
 	}
 	sec->phase = cfg->phase;
+	if (def == &tb_core_section)
+		apply_core_limits(cfg, sec->value);
 	return 0;
 }
 
@@ -411,14 +449,265 @@ static void *config_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	return p;
 }
 
+static long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static struct tb_config *state_cfg(lua_State *L)
+{
+	void *ud;
+	lua_getallocf(L, &ud);
+	return ud;
+}
+
+/* Raises a Lua error once the running chunk or hook is past its wall-clock deadline. */
+static void check_deadline(lua_State *L, struct tb_config *cfg)
+{
+	if (!cfg->deadline_ns || now_ns() < cfg->deadline_ns)
+		return;
+	if (cfg->in_hook)
+		luaL_error(L, "hook ran longer than %d ms (core.hook_deadline_ms)", (int)cfg->hook_deadline_ms);
+	luaL_error(L, "configuration ran longer than %d seconds", (int)(CONFIG_MAX_MS / 1000));
+}
+
+/*
+ * The instruction budget, and the wall clock: a loop that spends its time in
+ * C functions (string.rep, a plain find over a long string) runs few
+ * instructions, so the clock is read here too.
+ */
 static void count_hook(lua_State *L, lua_Debug *ar)
 {
 	(void)ar;
-	struct tb_config *cfg;
-	lua_getallocf(L, (void **)&cfg);
-	cfg->instr_left -= CONFIG_HOOK_EVERY;
-	if (cfg->instr_left < 0)
+	struct tb_config *cfg = state_cfg(L);
+	cfg->instr_left -= cfg->in_hook ? HOOK_EVERY : CONFIG_HOOK_EVERY;
+	if (cfg->instr_left < 0) {
+		if (cfg->in_hook)
+			luaL_error(L, "hook ran longer than %I instructions (core.hook_max_instructions)",
+				(LUAI_UACINT)cfg->hook_instructions);
 		luaL_error(L, "configuration ran longer than %d million instructions", (int)(cfg->instr_limit / 1000000));
+	}
+	check_deadline(L, cfg);
+}
+
+/* ---- Lua patterns: refuse the ones that could backtrack for too long ---- */
+
+/*
+ * Lua's pattern matcher backtracks without bound and runs inside one C call,
+ * where neither the instruction budget nor the deadline can stop it:
+ * ("a?"):rep(27)..("a"):rep(27) against ("a"):rep(27) takes seconds, and four
+ * `a*` against 253 bytes takes a minute. The string functions that match
+ * patterns are therefore wrapped. A pattern is a flat sequence of items; only
+ * a quantified single-character class (x*, x+, x-, x?) is a choice point, and
+ * at any position it can match at most as many characters as the longest run
+ * of subject characters in its class. So one match attempt explores at most
+ * the product over quantified items of (run + 1) paths, and there is one
+ * attempt per start position (one when anchored). %b and back-references scan
+ * up to the whole subject, once per path. That product is the cost estimate
+ * checked against core.pattern_max_cost; core.pattern_max_quantifiers caps the
+ * number of quantifiers outright. A single pass over the subject is always
+ * allowed.
+ */
+
+/* Does %x (x a class letter, or any other escaped character) contain c? */
+static int escape_has(unsigned char c, unsigned char x)
+{
+	int r;
+	switch (tolower(x)) {
+	case 'a': r = isalpha(c); break;
+	case 'c': r = iscntrl(c); break;
+	case 'd': r = isdigit(c); break;
+	case 'g': r = isgraph(c); break;
+	case 'l': r = islower(c); break;
+	case 'p': r = ispunct(c); break;
+	case 's': r = isspace(c); break;
+	case 'u': r = isupper(c); break;
+	case 'w': r = isalnum(c); break;
+	case 'x': r = isxdigit(c); break;
+	default: return c == x;
+	}
+	r = r != 0;
+	return isupper(x) ? !r : r;
+}
+
+/* Does the set [p, e) ("[...]", e just past the ']') contain c? */
+static int set_has(unsigned char c, const char *p, const char *e)
+{
+	p++;
+	e--;
+	int neg = 0, found = 0;
+	if (*p == '^') {
+		neg = 1;
+		p++;
+	}
+	while (p < e) {
+		if (*p == '%' && p + 1 < e) {
+			found |= escape_has(c, (unsigned char)p[1]);
+			p += 2;
+		} else if (p + 2 < e && p[1] == '-') {
+			found |= (unsigned char)p[0] <= c && c <= (unsigned char)p[2];
+			p += 3;
+		} else {
+			found |= (unsigned char)*p == c;
+			p++;
+		}
+	}
+	return found != neg;
+}
+
+static int class_has(unsigned char c, const char *p, const char *e)
+{
+	switch (*p) {
+	case '.': return 1;
+	case '%': return escape_has(c, (unsigned char)p[1]);
+	case '[': return set_has(c, p, e);
+	default: return (unsigned char)*p == c;
+	}
+}
+
+/* End of the single-character class starting at p, or NULL when malformed. */
+static const char *class_end(const char *p, const char *e)
+{
+	if (*p == '%')
+		return p + 1 < e ? p + 2 : NULL;
+	if (*p != '[')
+		return p + 1;
+	const char *q = p + 1;
+	if (q < e && *q == '^')
+		q++;
+	for (int first = 1;; first = 0) {
+		if (q >= e)
+			return NULL;
+		if (*q == ']' && !first)
+			return q + 1;
+		if (*q == '%')
+			q++; /* the escaped character, even ']' */
+		q++;
+	}
+}
+
+static size_t longest_run(const char *s, size_t n, const char *p, const char *e)
+{
+	size_t best = 0, run = 0;
+	for (size_t i = 0; i < n; i++) {
+		run = class_has((unsigned char)s[i], p, e) ? run + 1 : 0;
+		if (run > best)
+			best = run;
+	}
+	return best;
+}
+
+/*
+ * Counts the quantifiers of pattern p and estimates its cost on subject s
+ * (see above). anchor_ok: a leading '^' anchors (not in gmatch). Returns 0, or
+ * -1 for a malformed pattern (refused: Lua would notice only on reaching the
+ * bad item, possibly after a long search).
+ */
+static int pattern_cost(const char *s, size_t n, const char *p, size_t m, int anchor_ok, int *quantifiers,
+	double *cost)
+{
+	const char *e = p + m;
+	int anchored = 0, linear = 0;
+	double paths = 1;
+	*quantifiers = 0;
+	if (anchor_ok && p < e && *p == '^') {
+		anchored = 1;
+		p++;
+	}
+	while (p < e) {
+		if (*p == '(' || *p == ')') { /* captures, including () positions */
+			p++;
+			continue;
+		}
+		if (*p == '$' && p + 1 == e)
+			break;
+		if (*p == '%' && p + 1 < e && p[1] == 'b') {
+			if (e - p < 4)
+				return -1;
+			linear = 1;
+			p += 4;
+			continue;
+		}
+		if (*p == '%' && p + 1 < e && p[1] == 'f') {
+			p += 2;
+			if (p >= e || *p != '[' || !(p = class_end(p, e)))
+				return -1;
+			continue;
+		}
+		if (*p == '%' && p + 1 < e && isdigit((unsigned char)p[1])) {
+			linear = 1;
+			p += 2;
+			continue;
+		}
+		const char *c = p;
+		if (!(p = class_end(c, e)))
+			return -1;
+		if (p < e && (*p == '*' || *p == '+' || *p == '-' || *p == '?')) {
+			size_t run = longest_run(s, n, c, p);
+			if (*p == '?' && run > 1)
+				run = 1;
+			paths *= (double)run + 1;
+			(*quantifiers)++;
+			p++;
+		}
+	}
+	double per_start = paths * (linear ? (double)n + 1 : 1);
+	*cost = per_start <= 1 ? 0 : (anchored ? 1 : (double)n + 1) * per_start;
+	return 0;
+}
+
+enum { PAT_FIND, PAT_MATCH, PAT_GMATCH, PAT_GSUB };
+static const char *const pattern_fns[] = { "find", "match", "gmatch", "gsub" };
+
+/* string.find/match/gmatch/gsub: checks the pattern, then calls the original (upvalue 1). */
+static int pattern_guard(lua_State *L)
+{
+	struct tb_config *cfg = state_cfg(L);
+	int kind = (int)lua_tointeger(L, lua_upvalueindex(2));
+	size_t n, m;
+	const char *s = luaL_checklstring(L, 1, &n);
+	const char *p = luaL_checklstring(L, 2, &m);
+	if (!(kind == PAT_FIND && lua_toboolean(L, 4))) { /* a plain find cannot backtrack */
+		int q;
+		double cost;
+		if (pattern_cost(s, n, p, m, kind != PAT_GMATCH, &q, &cost))
+			return luaL_error(L, "string.%s: malformed pattern", pattern_fns[kind]);
+		if (q > cfg->pattern_max_quantifiers)
+			return luaL_error(L, "string.%s: pattern has %d quantifiers (* + - ?), more than the %d allowed "
+				"(core.pattern_max_quantifiers)", pattern_fns[kind], q, cfg->pattern_max_quantifiers);
+		if (cost > cfg->pattern_max_cost) {
+			char msg[320]; /* lua_pushfstring knows neither %g nor %zu */
+			snprintf(msg, sizeof msg, "string.%s: pattern could backtrack about %.3g steps on a %zu-byte "
+				"string, more than the %.3g allowed (core.pattern_max_cost); anchor it with ^ or use fewer "
+				"or narrower quantifiers", pattern_fns[kind], cost, n, cfg->pattern_max_cost);
+			return luaL_error(L, "%s", msg);
+		}
+	}
+	check_deadline(L, cfg);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+/*
+ * Replaces the pattern functions in the string table, which is also the
+ * __index of the strings' shared metatable, so ("x"):find(...) is covered.
+ * The originals live only as upvalues of C closures, out of the script's reach
+ * (no debug library).
+ */
+static void guard_patterns(lua_State *L)
+{
+	lua_getglobal(L, LUA_STRLIBNAME);
+	for (int i = 0; i < 4; i++) {
+		lua_getfield(L, -1, pattern_fns[i]);
+		lua_pushinteger(L, i);
+		lua_pushcclosure(L, pattern_guard, 2);
+		lua_setfield(L, -2, pattern_fns[i]);
+	}
+	lua_pop(L, 1);
 }
 
 void tb_config_set_limits(struct tb_config *cfg, size_t max_memory, long long max_instructions)
@@ -434,6 +723,10 @@ struct tb_config *tb_config_new(const struct tb_section_def *const *sections, si
 		return NULL;
 	cfg->mem_limit = CONFIG_MAX_MEMORY;
 	cfg->instr_limit = CONFIG_MAX_INSTRUCTIONS;
+	cfg->hook_deadline_ms = HOOK_DEADLINE_MS;
+	cfg->hook_instructions = HOOK_MAX_INSTRUCTIONS;
+	cfg->pattern_max_quantifiers = PATTERN_MAX_QUANTIFIERS;
+	cfg->pattern_max_cost = PATTERN_MAX_COST;
 	cfg->n = n + 2;
 	cfg->sections = calloc(cfg->n, sizeof *cfg->sections);
 	cfg->L = lua_newstate(config_alloc, cfg);
@@ -466,6 +759,7 @@ struct tb_config *tb_config_new(const struct tb_section_def *const *sections, si
 	lua_setfield(L, -3, "time");
 	lua_pop(L, 1);
 	lua_setglobal(L, "os");
+	guard_patterns(L);
 	const char *banned[] = { "dofile", "loadfile", "load", "require", "collectgarbage", NULL };
 	for (int i = 0; banned[i]; i++) {
 		lua_pushnil(L);
@@ -501,9 +795,11 @@ static int run_chunk(struct tb_config *cfg, const char *chunkname, const char *s
 	}
 	lua_State *L = cfg->L;
 	cfg->instr_left = cfg->instr_limit;
+	cfg->deadline_ns = now_ns() + CONFIG_MAX_MS * 1000000LL;
 	int rc = luaL_loadbufferx(L, src, len, chunkname, "t");
 	if (rc == LUA_OK)
 		rc = lua_pcall(L, 0, 0, 0);
+	cfg->deadline_ns = 0;
 	if (rc != LUA_OK) {
 		const char *msg = lua_tostring(L, -1);
 		snprintf(err, errlen, "%s", msg ? msg : "error in configuration");
@@ -784,7 +1080,31 @@ char *tb_config_doc(const struct tb_section_def *const *sections, size_t n)
 	tb_bytes_printf(&b, "# Configuration reference\n\n"
 		"Generated by `trustbox config doc` from the option tables in the code.\n"
 		"A configuration file is a Lua 5.4 script that calls one function per section.\n"
-		"Unknown options are errors; absent options take the default shown.\n");
+		"Unknown options are errors; absent options take the default shown.\n"
+		"\n## The sandbox\n\n"
+		"The script runs in a restricted Lua state: base, string, table, math and utf8, plus\n"
+		"`os.getenv` and `os.time`; no `io`, no `load`, `dofile`, `require` or `collectgarbage`.\n"
+		"The heap is capped at 64 MiB, and each file may run at most 100 million instructions and\n"
+		"10 seconds.\n\n"
+		"Functions the configuration hands to the daemon (hooks, such as `dns.policy`, run per\n"
+		"query) run in the same state. Each call may run at most `core.hook_max_instructions`\n"
+		"instructions and `core.hook_deadline_ms` of wall clock (checked every thousand\n"
+		"instructions and before every pattern match); a hook that fails or is stopped counts as\n"
+		"having returned nothing, and its subsystem says what that means.\n\n"
+		"A Lua pattern match runs inside one C call that neither limit can interrupt, and Lua's\n"
+		"matcher backtracks: `string.find((\"a\"):rep(27), (\"a?\"):rep(27)..(\"a\"):rep(27))` takes\n"
+		"seconds. So `string.find`, `string.match`, `string.gmatch` and `string.gsub` (and their\n"
+		"method forms, `s:find(...)`) refuse, with an error naming the option:\n\n"
+		"- a pattern with more than `core.pattern_max_quantifiers` quantifiers (`*`, `+`, `-`, `?`);\n"
+		"- a pattern whose estimated backtracking on its subject exceeds `core.pattern_max_cost`.\n"
+		"  The estimate multiplies, over the quantified items, one plus the longest run of subject\n"
+		"  characters the item's class matches, by the number of start positions (one for a\n"
+		"  pattern anchored with `^`), and by the subject's length when the pattern holds `%%b` or\n"
+		"  a back-reference. One pass over the subject is always allowed. Anchoring, and narrow\n"
+		"  classes such as `[^.]+` instead of `.*`, keep the estimate low;\n"
+		"- a malformed pattern.\n\n"
+		"A plain find (`string.find(s, p, 1, true)`) is never limited. The `core` options take\n"
+		"effect from the `core { ... }` call on, for the rest of the script and for its hooks.\n");
 	for (size_t i = 0; i < n + 2; i++) {
 		const struct tb_section_def *d = i < 2 ? core_sections[i] : sections[i - 2];
 		tb_bytes_printf(&b, "\n## `%s { ... }`%s\n\n%s\n\n", d->name, d->repeated ? " (repeatable)" : "",
@@ -823,6 +1143,34 @@ double tb_cfg_num(const cJSON *obj, const char *name)
 int tb_cfg_bool(const cJSON *obj, const char *name)
 {
 	return cJSON_IsTrue(tb_cfg_get(obj, name));
+}
+
+int tb_cfg_call_hook(struct lua_State *L, int ref, int nargs, int nresults, char *err, size_t errlen)
+{
+	struct tb_config *cfg = state_cfg(L);
+	int base = lua_gettop(L) - nargs;
+	if (cfg->in_hook) {
+		snprintf(err, errlen, "a hook is already running");
+		lua_settop(L, base);
+		return TB_ERR_STATE;
+	}
+	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+	lua_insert(L, base + 1);
+	cfg->in_hook = 1;
+	cfg->instr_left = cfg->hook_instructions;
+	cfg->deadline_ns = now_ns() + cfg->hook_deadline_ms * 1000000LL;
+	lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+	int rc = lua_pcall(L, nargs, nresults, 0);
+	lua_sethook(L, count_hook, LUA_MASKCOUNT, CONFIG_HOOK_EVERY);
+	cfg->in_hook = 0;
+	cfg->deadline_ns = 0;
+	if (rc != LUA_OK) {
+		const char *msg = lua_tostring(L, -1);
+		snprintf(err, errlen, "%s", msg ? msg : "error in hook");
+		lua_settop(L, base);
+		return TB_ERR_CONFIG;
+	}
+	return 0;
 }
 
 int tb_cfg_hook(const cJSON *obj, const char *name)

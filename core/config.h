@@ -15,7 +15,15 @@
  * section replaces the default config's entries of that section).
  *
  * Lua functions given as TB_OPT_FUNCTION options (policy hooks) are kept in
- * the Lua registry; tb_cfg_hook returns a reference usable on the loop thread.
+ * the Lua registry; tb_cfg_hook returns a reference usable on the loop thread
+ * and tb_cfg_call_hook calls it under the hook limits.
+ *
+ * The sandbox: no io, no file loading, os.getenv and os.time only; a heap cap;
+ * an instruction budget and a wall-clock cap per chunk; string.find, match,
+ * gmatch and gsub (and their method forms) refuse patterns with more than
+ * core.pattern_max_quantifiers quantifiers or whose estimated backtracking on
+ * the subject exceeds core.pattern_max_cost, since a match runs inside one C
+ * call that no budget can interrupt.
  */
 #ifndef TB_CONFIG_H
 #define TB_CONFIG_H
@@ -96,6 +104,16 @@ int tb_cfg_bool(const cJSON *obj, const char *name);
 const cJSON *tb_cfg_get(const cJSON *obj, const char *name);
 /* Lua registry reference of a FUNCTION option, or -1 (LUA_NOREF) when unset. */
 int tb_cfg_hook(const cJSON *obj, const char *name);
+/*
+ * Calls the hook ref (from tb_cfg_hook) with the nargs values on top of the
+ * stack of L (the configuration's state) under the hook limits: at most
+ * core.hook_max_instructions instructions and core.hook_deadline_ms of wall
+ * clock, checked every thousand instructions and before every pattern match.
+ * On success leaves nresults values on the stack and returns 0; otherwise
+ * pops the arguments, writes the error (a Lua error or a limit) to err and
+ * returns TB_ERR_CONFIG. Loop thread only; not reentrant.
+ */
+int tb_cfg_call_hook(struct lua_State *L, int ref, int nargs, int nresults, char *err, size_t errlen);
 
 /* The default configuration compiled into the binary (core/default_config.lua). */
 extern const char tb_default_config[];

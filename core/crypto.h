@@ -3,10 +3,13 @@
  * agreement and random byte in trustbox goes through these functions, so a
  * faster backend can replace a slow primitive in one place.
  *
- * Backends today: libsodium for randomness, X25519 and Ed25519 (mbedTLS 2.28
- * has no Ed25519 and its X25519 is ~30x slower); mbedTLS 2.28 for SHA-2,
- * HMAC, HKDF, AES-GCM, ChaCha20-Poly1305, ECDSA/ECDH on P-256 and P-384 and
- * RSA. No mbedTLS type appears in this header except as an opaque pointer.
+ * Backends today (core/crypto.c): libsodium for randomness, X25519 and
+ * Ed25519 (mbedTLS 2.28 has no Ed25519 and its X25519 is ~30x slower),
+ * ChaCha20-Poly1305 and the DRBG's ChaCha20 keystream, and HMAC and HKDF with
+ * SHA-256 and SHA-512 (a copyable keyed state); mbedTLS 2.28 for the SHA-1
+ * and SHA-2 hashes, HMAC and HKDF with SHA-1 and SHA-384, AES-GCM,
+ * ECDSA/ECDH on P-256 and P-384 and RSA. No mbedTLS type appears in this
+ * header except as an opaque pointer.
  *
  * Conventions: functions return 0 or a negative TB_ERR_* (core/error.h);
  * variable-length inputs are struct tb_buf slices; fixed-size outputs are
@@ -38,9 +41,10 @@ int tb_crypto_mbedtls_rng(void *p_rng, unsigned char *out, size_t n);
 
 /*
  * A fast deterministic random bit generator for bulk randomness (DP noise,
- * sampling): a ChaCha20 keystream with fast key erasure (each refill
- * replaces the key), seeded from tb_random or, for reproducible tests, from
- * a fixed seed. Plain memory; not shared between threads.
+ * sampling): a ChaCha20 keystream (libsodium's IETF ChaCha20) with fast key
+ * erasure (each refill replaces the key), seeded from tb_random or, for
+ * reproducible tests, from a fixed seed. Plain memory; not shared between
+ * threads.
  */
 #define TB_DRBG_BUF 256
 struct tb_drbg {

@@ -4,8 +4,11 @@
  *   parse CLI -> Lua config (embedded default, then the user's file) ->
  *   configure every subsystem (all config errors surface here) -> open the
  *   store, migrate -> CA material -> HTTP listeners -> start subsystems ->
- *   print one line per service -> run the loop -> SIGINT/SIGTERM: stop
- *   subsystems (async), stop HTTP (drain), flush and close the store, exit 0.
+ *   print one line per service -> run the loop -> SIGINT/SIGTERM: stop HTTP
+ *   (no new requests, drain in-flight ones while the subsystems still run),
+ *   then stop the subsystems in reverse start order (async), then close the
+ *   signal handles; the loop ends, the store commits what is queued and
+ *   closes, exit 0.
  *
  * Subsystems are listed in one static table. Those of the four protocol
  * subsystems present in the build are found through weak references, so a
@@ -37,6 +40,11 @@
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
+
+#define DATA_DIR_MAX 1024          /* core.data_dir, with its NUL */
+#define STORE_FILE "trustbox.db"   /* the store under data_dir when core.store is empty */
+/* Room for <data_dir>/trustbox.db, or a core.store path of the same length. */
+#define STORE_PATH_MAX (DATA_DIR_MAX + sizeof "/" STORE_FILE - 1)
 
 extern const struct tb_subsystem acme_subsystem __attribute__((weak));
 extern const struct tb_subsystem ctlog_subsystem __attribute__((weak));
@@ -171,8 +179,8 @@ struct app {
 	int stopping;
 	int signals_started; /* the uv_signal_t handles were initialised */
 	int pending_stops;
-	char store_path[1100];
-	char data_dir[1024];
+	char store_path[STORE_PATH_MAX];
+	char data_dir[DATA_DIR_MAX];
 };
 
 static void close_signals(struct app *app)
@@ -257,16 +265,26 @@ static void apply_log_settings(const struct tb_config *cfg)
 	tb_log_set_json(strcmp(tb_cfg_str(core, "log_format"), "json") == 0);
 }
 
-static void resolve_paths(struct app *app)
+/* A path that does not fit is refused: cut short, it would name another file. */
+static int resolve_paths(struct app *app)
 {
 	const cJSON *core = tb_config_section(app->core.config, "core");
-	snprintf(app->data_dir, sizeof app->data_dir, "%s", tb_cfg_str(core, "data_dir"));
 	const char *store = tb_cfg_str(core, "store");
+	int n = snprintf(app->data_dir, sizeof app->data_dir, "%s", tb_cfg_str(core, "data_dir"));
+	if (n < 0 || (size_t)n >= sizeof app->data_dir) {
+		fprintf(stderr, "trustbox: config: core.data_dir: longer than %d bytes\n", DATA_DIR_MAX - 1);
+		return EXIT_USAGE;
+	}
 	if (store && *store)
-		snprintf(app->store_path, sizeof app->store_path, "%s", store);
+		n = snprintf(app->store_path, sizeof app->store_path, "%s", store);
 	else
-		snprintf(app->store_path, sizeof app->store_path, "%s/trustbox.db", app->data_dir);
+		n = snprintf(app->store_path, sizeof app->store_path, "%s/" STORE_FILE, app->data_dir);
+	if (n < 0 || (size_t)n >= sizeof app->store_path) {
+		fprintf(stderr, "trustbox: config: core.store: longer than %zu bytes\n", sizeof app->store_path - 1);
+		return EXIT_USAGE;
+	}
 	app->core.data_dir = app->data_dir;
+	return 0;
 }
 
 static int open_store_and_ca(struct app *app)
@@ -376,6 +394,45 @@ static void free_all(struct app *app)
 			subsystems[i]->free(app->state[i]);
 }
 
+static void walk_close(uv_handle_t *h, void *arg);
+
+/* Every command starts here: the app with its configuration loaded (embedded default, then file). */
+static struct app *app_new(const char *file, int *code)
+{
+	struct app *app = calloc(1, sizeof *app);
+	if (!app) {
+		*code = EXIT_RUNTIME;
+		return NULL;
+	}
+	app->config_file = file;
+	app->core.config = load_config(file);
+	if (!app->core.config) {
+		free(app);
+		*code = EXIT_USAGE;
+		return NULL;
+	}
+	app->core.subsystems = subsystems;
+	app->core.services = &app->services;
+	return app;
+}
+
+/* And ends here. with_loop: app->loop was initialised; what is left on it is closed and drained. */
+static void app_free(struct app *app, int with_loop)
+{
+	free_all(app);
+	tb_store_close(app->core.store);
+	if (with_loop) {
+		/* The store's async handle among them. */
+		uv_walk(&app->loop, walk_close, NULL);
+		uv_run(&app->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&app->loop);
+	}
+	tb_tls_server_free(app->tls);
+	tb_ca_free(app->core.ca);
+	tb_config_free(app->core.config);
+	free(app);
+}
+
 static void walk_close(uv_handle_t *h, void *arg)
 {
 	(void)arg;
@@ -392,24 +449,15 @@ static int cmd_run(int argc, char **argv)
 		    "FILE (a Lua script) overrides it. Stops cleanly on SIGINT or SIGTERM; SIGHUP re-reads FILE.\n",
 		    &file, &code))
 		return code;
-	struct app *app = calloc(1, sizeof *app);
+	struct app *app = app_new(file, &code);
 	if (!app)
-		return EXIT_RUNTIME;
-	app->config_file = file;
-	app->core.config = load_config(file);
-	if (!app->core.config) {
-		free(app);
-		return EXIT_USAGE;
-	}
+		return code;
 	apply_log_settings(app->core.config);
-	app->core.subsystems = subsystems;
-	app->core.services = &app->services;
 	app->core.loop = &app->loop;
 	uv_loop_init(&app->loop);
-	resolve_paths(app);
 
 	int rc = EXIT_RUNTIME;
-	if (configure_all(app)) {
+	if (resolve_paths(app) || configure_all(app)) {
 		rc = EXIT_USAGE;
 		goto out;
 	}
@@ -452,16 +500,7 @@ out:
 		tb_http_server_free(app->core.http);
 		app->core.http = NULL;
 	}
-	free_all(app);
-	tb_store_close(app->core.store);
-	/* Close whatever is left (the store's async handle among them) and drain. */
-	uv_walk(&app->loop, walk_close, NULL);
-	uv_run(&app->loop, UV_RUN_DEFAULT);
-	uv_loop_close(&app->loop);
-	tb_tls_server_free(app->tls);
-	tb_ca_free(app->core.ca);
-	tb_config_free(app->core.config);
-	free(app);
+	app_free(app, 1);
 	return rc;
 }
 
@@ -475,28 +514,19 @@ static int cmd_root(int argc, char **argv)
 		    "  curl --cacert <(trustbox root) https://127.0.0.1:14000/healthz\n",
 		    &file, &code))
 		return code;
-	struct app *app = calloc(1, sizeof *app);
+	struct app *app = app_new(file, &code);
 	if (!app)
-		return EXIT_RUNTIME;
-	app->core.config = load_config(file);
-	if (!app->core.config) {
-		free(app);
-		return EXIT_USAGE;
-	}
+		return code;
 	tb_log_set_level(TB_LOG_WARN);
 	uv_loop_init(&app->loop);
-	resolve_paths(app);
 	int rc = EXIT_RUNTIME;
-	if (open_store_and_ca(app) == 0) {
+	if (resolve_paths(app))
+		rc = EXIT_USAGE;
+	else if (open_store_and_ca(app) == 0) {
 		fputs(app->core.ca->root_pem, stdout);
 		rc = 0;
 	}
-	tb_store_close(app->core.store);
-	uv_run(&app->loop, UV_RUN_DEFAULT);
-	uv_loop_close(&app->loop);
-	tb_ca_free(app->core.ca);
-	tb_config_free(app->core.config);
-	free(app);
+	app_free(app, 1);
 	return rc;
 }
 
@@ -520,21 +550,13 @@ static int cmd_config(int argc, char **argv)
 		}
 		if (argc != 2)
 			return usage_error("%s", "config check needs exactly one FILE");
-		struct app *app = calloc(1, sizeof *app);
+		int rc;
+		struct app *app = app_new(argv[1], &rc);
 		if (!app)
-			return EXIT_RUNTIME;
-		app->core.config = load_config(argv[1]);
-		if (!app->core.config) {
-			free(app);
-			return EXIT_USAGE;
-		}
-		app->core.subsystems = subsystems;
-		app->core.services = &app->services;
-		resolve_paths(app);
-		int rc = configure_all(app) ? EXIT_USAGE : 0;
-		free_all(app);
-		tb_config_free(app->core.config);
-		free(app);
+			return rc;
+		/* No loop: nothing is started. */
+		rc = resolve_paths(app) || configure_all(app) ? EXIT_USAGE : 0;
+		app_free(app, 0);
 		if (rc == 0)
 			printf("%s: ok\n", argv[1]);
 		return rc;
@@ -663,24 +685,20 @@ static int cmd_subsystem(int idx, int argc, char **argv)
 		}
 	}
 	rest[n] = NULL;
-	struct app *app = calloc(1, sizeof *app);
+	int rc;
+	struct app *app = app_new(file, &rc);
 	if (!app)
-		return EXIT_RUNTIME;
-	app->core.config = load_config(file);
-	if (!app->core.config) {
-		free(app);
-		return EXIT_USAGE;
-	}
+		return rc;
 	tb_log_set_level(TB_LOG_WARN);
-	app->core.subsystems = subsystems;
-	app->core.services = &app->services;
 	app->core.loop = &app->loop;
 	uv_loop_init(&app->loop);
-	resolve_paths(app);
-	int rc = EXIT_RUNTIME;
+	rc = EXIT_RUNTIME;
 	char err[512] = "";
-	int crc = sub->configure ? sub->configure(&app->core, &app->state[idx], err, sizeof err) : 0;
-	if (crc) {
+	int bad_paths = resolve_paths(app);
+	int crc = !bad_paths && sub->configure ? sub->configure(&app->core, &app->state[idx], err, sizeof err) : 0;
+	if (bad_paths) {
+		rc = EXIT_USAGE;
+	} else if (crc) {
 		fprintf(stderr, "trustbox: config: %s: %s\n", sub->name, err[0] ? err : tb_strerror(crc));
 		rc = EXIT_USAGE;
 	} else if (!app->state[idx] && sub->configure) {
@@ -690,15 +708,7 @@ static int cmd_subsystem(int idx, int argc, char **argv)
 		tb_store_migrate(app->core.store, sub->name, sub->migrations) == 0) {
 		rc = sub->command(app->state[idx], n, rest);
 	}
-	if (app->state[idx] && sub->free)
-		sub->free(app->state[idx]);
-	tb_store_close(app->core.store);
-	uv_walk(&app->loop, walk_close, NULL);
-	uv_run(&app->loop, UV_RUN_DEFAULT);
-	uv_loop_close(&app->loop);
-	tb_ca_free(app->core.ca);
-	tb_config_free(app->core.config);
-	free(app);
+	app_free(app, 1); /* only this subsystem was configured */
 	return rc;
 }
 

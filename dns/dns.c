@@ -442,39 +442,27 @@ static int resolver_lookup(void *impl, const char *name, uint16_t qtype, uint64_
 
 /* ---- the policy hook ---- */
 
-#define DNS_POLICY_INSTRUCTIONS 1000000 /* a policy call that runs longer is stopped */
-
-static void policy_budget(lua_State *L, lua_Debug *ar)
-{
-	(void)ar;
-	luaL_error(L, "policy ran longer than %d instructions", DNS_POLICY_INSTRUCTIONS);
-}
-
+/* Runs per query, so under core's hook limits (core.hook_deadline_ms, core.hook_max_instructions). */
 enum dns_policy dns_policy_check(struct dns_server *s, const uint8_t *qname, uint16_t qtype,
 	const struct sockaddr *from, uint8_t *addr, int *family)
 {
 	if (!s->L || s->policy_ref == LUA_NOREF || s->policy_ref == LUA_REFNIL)
 		return DNS_POLICY_PASS;
 	lua_State *L = s->L;
-	char name[1100], tb[16], ip[INET6_ADDRSTRLEN] = "";
+	char name[1100], tb[16], ip[INET6_ADDRSTRLEN] = "", err[256];
 	dns_name_str(qname, name, sizeof name);
 	if (from && from->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)from)->sin_addr, ip, sizeof ip);
 	else if (from && from->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)from)->sin6_addr, ip, sizeof ip);
-	/* our own instruction budget for this call; the config's hook comes back after */
-	lua_Hook saved = lua_gethook(L);
-	int mask = lua_gethookmask(L), count = lua_gethookcount(L);
-	lua_sethook(L, policy_budget, LUA_MASKCOUNT, DNS_POLICY_INSTRUCTIONS);
 	int top = lua_gettop(L);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, s->policy_ref);
 	lua_pushstring(L, name);
 	lua_pushstring(L, dns_type_str(qtype, tb));
 	lua_pushstring(L, ip);
 	enum dns_policy out = DNS_POLICY_PASS;
-	if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
+	if (tb_cfg_call_hook(L, s->policy_ref, 3, 1, err, sizeof err)) {
 		if (!s->policy_warned++)
-			TB_WARN("dns", "policy hook failed (answering normally): %s", lua_tostring(L, -1));
+			TB_WARN("dns", "policy hook failed (answering normally): %s", err);
 	} else if (lua_type(L, -1) == LUA_TSTRING) {
 		const char *r = lua_tostring(L, -1);
 		if (strcmp(r, "refuse") == 0)
@@ -489,7 +477,6 @@ enum dns_policy dns_policy_check(struct dns_server *s, const uint8_t *qname, uin
 			TB_WARN("dns", "policy hook returned \"%.40s\": expected nil, \"refuse\", \"nxdomain\" or an address", r);
 	}
 	lua_settop(L, top);
-	lua_sethook(L, saved, mask, count);
 	return out;
 }
 

@@ -1,6 +1,8 @@
 /* The Lua configuration loader: option tables, defaults, overrides, errors. */
+#include <lua.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/config.h"
 #include "tb_test.h"
@@ -55,6 +57,141 @@ static void expect_error(const char *user, const char *want_fragment)
 		fprintf(stderr, "for %s\n  expected an error containing \"%s\", got \"%s\"\n", user, want_fragment, err);
 	CHECK(strstr(err, want_fragment) != NULL);
 	tb_config_free(cfg);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The configuration must fail with want_fragment, in well under a second. */
+static void expect_error_fast(const char *user, const char *want_fragment)
+{
+	double t0 = now_s();
+	expect_error(user, want_fragment);
+	double took = now_s() - t0;
+	if (took >= 1.0)
+		fprintf(stderr, "for %s\n  took %.2f s\n", user, took);
+	CHECK(took < 1.0);
+}
+
+/* The configuration must load (its own assertions hold). */
+static void expect_ok(const char *user)
+{
+	char err[512];
+	struct tb_config *cfg = load(NULL, user, err, sizeof err);
+	if (!cfg)
+		fprintf(stderr, "for %s\n  unexpected error: %s\n", user, err);
+	CHECK(cfg != NULL);
+	tb_config_free(cfg);
+}
+
+/*
+ * Calls demo.hook of a configuration with one string argument. Returns the
+ * call's result code; *result is the string returned (or the error), *took
+ * the wall-clock seconds of the call.
+ */
+static int call_hook(const char *user, const char *arg, char *result, size_t len, double *took)
+{
+	char err[512];
+	struct tb_config *cfg = load(NULL, user, err, sizeof err);
+	CHECK(cfg != NULL);
+	if (!cfg) {
+		fprintf(stderr, "for %s\n  unexpected error: %s\n", user, err);
+		snprintf(result, len, "%s", err);
+		return -1;
+	}
+	lua_State *L = tb_config_lua(cfg);
+	int ref = tb_cfg_hook(tb_config_section(cfg, "demo"), "hook");
+	int top = lua_gettop(L);
+	lua_pushstring(L, arg);
+	double t0 = now_s();
+	int rc = tb_cfg_call_hook(L, ref, 1, 1, result, len);
+	*took = now_s() - t0;
+	if (rc == 0) {
+		snprintf(result, len, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "(not a string)");
+		lua_pop(L, 1);
+	}
+	CHECK_INT(lua_gettop(L), top); /* the stack is balanced either way */
+	/* The state stays usable after a failed or stopped call. */
+	lua_pushstring(L, "again");
+	char again[512];
+	if (tb_cfg_call_hook(L, ref, 1, 0, again, sizeof again) != 0 && strcmp(arg, "again") == 0)
+		fprintf(stderr, "second call: %s\n", again);
+	CHECK_INT(lua_gettop(L), top);
+	tb_config_free(cfg);
+	return rc;
+}
+
+/*
+ * Pattern matching and hooks: a Lua pattern match runs inside one C call, out
+ * of reach of the instruction budget, and may backtrack exponentially; the
+ * sandbox refuses such patterns, and every hook call has a wall-clock deadline.
+ */
+static void test_patterns_and_hooks(void)
+{
+	/* Took about 10 s before the pattern functions were wrapped. */
+	expect_error_fast("string.find(('a'):rep(27), ('a?'):rep(27) .. ('a'):rep(27))",
+		"string.find: pattern has 27 quantifiers");
+	/* The method form goes through the strings' metatable: the same table, the same guard. */
+	expect_error_fast("local s = ('a'):rep(27) s:find(('a?'):rep(27) .. ('a'):rep(27))",
+		"pattern has 27 quantifiers");
+	expect_error_fast("local s = ('a'):rep(27) s:match(('a?'):rep(27) .. ('a'):rep(27))", "string.match:");
+	expect_error_fast("local s = ('a'):rep(27) s:gsub(('a?'):rep(27) .. ('a'):rep(27), '')", "string.gsub:");
+	expect_error_fast("for _ in ('a'):rep(27):gmatch(('a?'):rep(27) .. ('a'):rep(27)) do end", "string.gmatch:");
+	/* Few quantifiers can still be polynomial: four a* on 253 bytes took about a minute. */
+	expect_error_fast("string.find(('a'):rep(253), ('a*'):rep(4) .. 'b')", "core.pattern_max_cost");
+	expect_error_fast("string.match(('a'):rep(5000), '.-b')", "core.pattern_max_cost");
+	expect_error_fast("string.match('abc', '[a')", "malformed pattern");
+	/* The limits are options. */
+	expect_error_fast("core { pattern_max_quantifiers = 2 } string.match('ab', 'a*b*c*')", "more than the 2 allowed");
+	expect_ok("core { pattern_max_cost = 1e9 } assert(string.match(('a'):rep(5000), '.-b') == nil)");
+	/* A plain find needs no limit, however many pattern characters it holds. */
+	expect_ok("local p = ('a?'):rep(27) assert(string.find('x' .. p, p, 1, true) == 2)"
+		" assert(('x' .. p):find(p, 1, true) == 2)");
+	/* Ordinary patterns work as before, in every function and form. */
+	expect_ok("local n = 'www.lab.test.'"
+		" local a, b = n:match('^([^.]+)%.([^.]+)%.test%.$') assert(a == 'www' and b == 'lab')"
+		" assert(string.find(n, '%.lab%.') == 4)"
+		" assert(n:find('^ads%.') == nil)"
+		" assert((n:gsub('%.', '/')) == 'www/lab/test/')"
+		" local k = 0 for w in n:gmatch('[^.]+') do k = k + 1 end assert(k == 3)"
+		" assert(('(x)'):match('%b()') == '(x)' and ('THE (quick) fox'):find('%f[%a]%a+', 5) == 6)"
+		" assert(('hello hello'):match('(h%a+) %1') == 'hello')"
+		" assert(('key = value'):match('^(%w+)%s*=%s*(%w+)$') == 'key')");
+
+	char out[512];
+	double took;
+	/* A hook returns its value. */
+	CHECK_INT(call_hook("demo { hook = function(n) return n:upper() .. '!' end }", "x", out, sizeof out, &took), 0);
+	CHECK_STR(out, "X!");
+	/* A hook meets the same pattern guard. */
+	CHECK(call_hook("demo { hook = function(n) return n:rep(27):find(('a?'):rep(27) .. n:rep(27)) end }", "a",
+		out, sizeof out, &took) != 0);
+	CHECK(strstr(out, "pattern has 27 quantifiers") != NULL);
+	CHECK(took < 1.0);
+	/* The instruction budget stops an endless loop. */
+	CHECK(call_hook("demo { hook = function() while true do end end }", "x", out, sizeof out, &took) != 0);
+	CHECK(strstr(out, "instructions") != NULL || strstr(out, "core.hook_deadline_ms") != NULL);
+	/*
+	 * A loop whose time goes to a C function runs few instructions: about
+	 * 200,000 plain finds over 1 MiB fit in the budget of a million, seconds
+	 * of work. The deadline (50 ms by default) stops it.
+	 */
+	CHECK(call_hook("local big = ('x'):rep(1 << 20)"
+		" demo { hook = function(n) for i = 1, 1e9 do big:find(n, 1, true) end end }", "y", out, sizeof out,
+		&took) != 0);
+	if (!strstr(out, "core.hook_deadline_ms") || took >= 0.5)
+		fprintf(stderr, "slow hook: %.2f s: %s\n", took, out);
+	CHECK(strstr(out, "hook ran longer than 50 ms (core.hook_deadline_ms)") != NULL);
+	CHECK(took < 0.5);
+	/* The deadline is an option. */
+	CHECK(call_hook("core { hook_deadline_ms = 5 } local big = ('x'):rep(1 << 20)"
+		" demo { hook = function(n) for i = 1, 1e9 do big:find(n, 1, true) end end }", "y", out, sizeof out,
+		&took) != 0);
+	CHECK(strstr(out, "hook ran longer than 5 ms") != NULL);
 }
 
 int main(void)
@@ -140,6 +277,8 @@ int main(void)
 	if (!cfg)
 		fprintf(stderr, "default config: %s\n", err);
 	tb_config_free(cfg);
+
+	test_patterns_and_hooks();
 
 	char *doc = tb_config_doc(sections, 1);
 	CHECK(strstr(doc, "| `items[].size` | integer in [1, 100] |") != NULL);
