@@ -42,6 +42,8 @@
 #define BODY_PREALLOC (64u * 1024)
 #define WRITE_QUEUE_CAP (1u << 20) /* unsent response bytes before parsing pauses */
 #define MAX_ROUTES 512
+#define MAX_MOUNTS 64
+#define MAX_PATTERN_SEGS 16 /* segments of one table pattern */
 #define MAX_LISTENERS 32
 #define MAX_RESP_HEADERS 64
 #define MAX_URL_BYTES TB_HTTP_DEFAULT_MAX_HEADER_BYTES /* also bounded by max_header_bytes */
@@ -68,6 +70,42 @@ struct route {
 	void *arg;
 	size_t max_body;
 	struct route_metrics *m;
+};
+
+/* One segment of a compiled table pattern. */
+enum seg_kind {
+	SEG_LIT,   /* matches exactly this text (may be empty: a trailing '/') */
+	SEG_PARAM, /* "{name}": one non-empty segment */
+	SEG_REST,  /* "{name...}", last only: the rest of the path, '/' included, possibly empty */
+};
+
+struct seg {
+	enum seg_kind kind;
+	const char *text; /* the literal, or the parameter's name (points into mroute.buf) */
+	size_t len;
+};
+
+/* A table route, compiled when mounted. */
+struct mroute {
+	const struct tb_http_route_def *def; /* borrowed from the static table */
+	struct seg segs[MAX_PATTERN_SEGS];
+	size_t n_segs;
+	char *buf;                /* the pattern, split in place into segment names */
+	char *label;              /* prefix + pattern: the metrics label and req->route */
+	size_t max_body;
+	struct route_metrics *m;
+};
+
+/* A route table mounted under a prefix (tb_http_mount). */
+struct mount {
+	char *listener;           /* NULL = all */
+	char *prefix;             /* as given; the label of the 404s below it */
+	size_t plen;              /* prefix length without its trailing '/' */
+	const struct tb_http_table *table;
+	void *state;
+	struct mroute *routes;
+	size_t n_routes;
+	struct route_metrics *m;  /* 404s below the prefix */
 };
 
 struct listener {
@@ -130,7 +168,13 @@ struct resp_header {
 struct req {
 	struct tb_http_request pub;
 	struct conn *conn;        /* NULL once orphaned */
-	struct route *route;
+	struct route *route;      /* a matched tb_http_route route, or NULL */
+	struct mroute *mroute;    /* a matched table route, or NULL */
+	struct mount *mount;      /* mroute's mount, or the one that renders a miss */
+	int miss;                 /* 404 or 405 when nothing takes the request */
+	const char *allow;        /* the Allow value of a 405 */
+	struct tb_http_path_param params[TB_HTTP_MAX_PARAMS];
+	size_t n_params;
 	struct route_metrics *m;
 	struct tb_bytes body;
 	struct tb_bytes url;
@@ -155,6 +199,8 @@ struct tb_http_server {
 	size_t n_listeners;
 	struct route *routes[MAX_ROUTES];
 	size_t n_routes;
+	struct mount *mounts[MAX_MOUNTS];
+	size_t n_mounts;
 	struct route_metrics *metrics; /* list; first is "none" */
 	struct conn *conns;
 	unsigned n_conns;               /* open (not yet closing) connections */
@@ -433,6 +479,15 @@ const char *tb_http_query_param(struct tb_http_request *req, const char *name)
 		}
 		q = end ? end + 1 : NULL;
 	}
+	return NULL;
+}
+
+const char *tb_http_path_param(const struct tb_http_request *req, const char *name)
+{
+	const struct req *r = req_of((struct tb_http_request *)req);
+	for (size_t i = 0; i < r->n_params; i++)
+		if (strcmp(r->params[i].name, name) == 0)
+			return r->params[i].value;
 	return NULL;
 }
 
@@ -884,6 +939,227 @@ static struct route *find_route(struct tb_http_server *srv, const char *listener
 	return hit;
 }
 
+/*
+ * Table routes. A mount covers its prefix and everything below it on
+ * segment boundaries; the remainder ("" or "/...") is matched against each
+ * route's pattern, segment by segment. Returns 1 on a match and then, when r
+ * is given, stores the parameters in it (0 when they do not fit the arena).
+ */
+static int pattern_match(const struct mroute *mr, const char *rest, struct req *r)
+{
+	const char *p = rest;
+	size_t np = 0;
+	for (size_t i = 0; i < mr->n_segs; i++) {
+		const struct seg *sg = &mr->segs[i];
+		if (*p != '/')
+			return 0;
+		p++;
+		size_t n = sg->kind == SEG_REST ? strlen(p) : strcspn(p, "/");
+		if (sg->kind == SEG_LIT) {
+			if (n != sg->len || memcmp(p, sg->text, n) != 0)
+				return 0;
+		} else {
+			if ((sg->kind == SEG_PARAM && n == 0) || n > TB_HTTP_MAX_PARAM_LEN)
+				return 0;
+			if (r) {
+				const char *v = tb_arena_strndup(r->pub.arena, p, n);
+				if (!v)
+					return 0;
+				r->params[np].name = sg->text;
+				r->params[np].value = v;
+			}
+			np++;
+		}
+		p += n;
+	}
+	if (*p != 0)
+		return 0;
+	if (r)
+		r->n_params = np;
+	return 1;
+}
+
+/* How well a route's method takes the request's: 3 exact, 2 GET for HEAD, 1 any, 0 not at all. */
+static int method_rank(const char *route_method, const char *method)
+{
+	if (!route_method)
+		return 1;
+	if (strcmp(route_method, method) == 0)
+		return 3;
+	if (strcmp(method, "HEAD") == 0 && strcmp(route_method, "GET") == 0)
+		return 2;
+	return 0;
+}
+
+/*
+ * Of two patterns that match the same path, the more specific one: compared
+ * segment by segment, a literal beats a parameter beats a rest wildcard.
+ * <0 when a is more specific, >0 when b is, 0 when they are alike.
+ */
+static int specificity_cmp(const struct mroute *a, const struct mroute *b)
+{
+	for (size_t i = 0; i < a->n_segs && i < b->n_segs; i++)
+		if (a->segs[i].kind != b->segs[i].kind)
+			return (int)a->segs[i].kind - (int)b->segs[i].kind;
+	return 0;
+}
+
+static int listener_ok(const char *route_listener, const char *listener)
+{
+	return !route_listener || (listener && strcmp(route_listener, listener) == 0);
+}
+
+static int mount_covers(const struct mount *m, const char *path)
+{
+	return strncmp(path, m->prefix, m->plen) == 0 && (path[m->plen] == 0 || path[m->plen] == '/');
+}
+
+/* "GET, HEAD, POST": the methods of the routes that match the path, HEAD added after GET. */
+static const char *allow_of(struct req *r, struct mount **group, size_t n_group, const char *rest)
+{
+	const char *seen[32];
+	size_t n = 0;
+	int head = 0;
+	for (size_t g = 0; g < n_group; g++) {
+		for (size_t i = 0; i < group[g]->n_routes; i++) {
+			const struct mroute *mr = &group[g]->routes[i];
+			const char *m = mr->def->method;
+			if (!m || !pattern_match(mr, rest, NULL))
+				continue;
+			size_t k = 0;
+			while (k < n && strcmp(seen[k], m) != 0)
+				k++;
+			if (k < n || n == sizeof seen / sizeof seen[0])
+				continue;
+			seen[n++] = m;
+			head |= strcmp(m, "HEAD") == 0;
+		}
+	}
+	struct tb_bytes b = { 0 };
+	for (size_t k = 0; k < n; k++) {
+		tb_bytes_printf(&b, "%s%s", b.len ? ", " : "", seen[k]);
+		if (!head && strcmp(seen[k], "GET") == 0)
+			tb_bytes_printf(&b, ", HEAD");
+	}
+	const char *out = tb_bytes_cstr(&b) ? tb_arena_strdup(r->pub.arena, (const char *)b.p) : NULL;
+	tb_bytes_free(&b);
+	return out;
+}
+
+/*
+ * Decides who answers: a table route, a tb_http_route route, or core (404,
+ * 405 with Allow). The longest covering prefix wins, whether it is a mount's
+ * or a route's (a mount wins a tie); no shorter prefix is consulted after
+ * that. Within the mounts of that prefix the most specific pattern that
+ * matches path and method wins, an exact method before GET-for-HEAD before
+ * any, then the earlier route. Returns 0, or -1 when out of memory.
+ */
+static int route_request(struct tb_http_server *srv, const char *listener, struct req *r)
+{
+	struct tb_http_request *q = &r->pub;
+	struct route *group = NULL;
+	struct route *rt = find_route(srv, listener, q->path, q->method, &group);
+	struct mount *best = NULL;
+	for (size_t i = 0; i < srv->n_mounts; i++) {
+		struct mount *m = srv->mounts[i];
+		if (listener_ok(m->listener, listener) && mount_covers(m, q->path) &&
+			(!best || m->plen > best->plen))
+			best = m;
+	}
+	size_t legacy_len = group ? group->plen - (group->prefix[group->plen - 1] == '/') : 0;
+	if (!best || (group && legacy_len > best->plen)) {
+		if (rt) {
+			r->route = rt;
+			r->max_body = rt->max_body;
+			r->m = rt->m;
+			q->route = rt->prefix;
+		} else if (group) {
+			r->miss = 405;
+			r->m = group->m;
+			q->route = group->prefix;
+			/* The methods of the matched prefix. */
+			struct tb_bytes allow = { 0 };
+			for (size_t i = 0; i < srv->n_routes; i++) {
+				struct route *x = srv->routes[i];
+				if (strcmp(x->prefix, group->prefix) != 0 || !x->method || !listener_ok(x->listener, listener))
+					continue;
+				tb_bytes_printf(&allow, "%s%s", allow.len ? ", " : "", x->method);
+				if (strcmp(x->method, "GET") == 0)
+					tb_bytes_printf(&allow, ", HEAD");
+			}
+			if (tb_bytes_cstr(&allow))
+				r->allow = tb_arena_strdup(q->arena, (const char *)allow.p);
+			tb_bytes_free(&allow);
+		} else {
+			r->miss = 404;
+		}
+		return 0;
+	}
+
+	/* Every mount with that prefix takes part (several tables may share one). */
+	struct mount *mounts[MAX_MOUNTS];
+	size_t n_group = 0;
+	for (size_t i = 0; i < srv->n_mounts; i++) {
+		struct mount *m = srv->mounts[i];
+		if (m->plen == best->plen && listener_ok(m->listener, listener) && mount_covers(m, q->path))
+			mounts[n_group++] = m;
+	}
+	const char *rest = q->path + best->plen;
+	struct mroute *hit = NULL, *any = NULL;
+	struct mount *hit_m = NULL, *any_m = NULL;
+	int hit_rank = 0;
+	for (size_t g = 0; g < n_group; g++) {
+		for (size_t i = 0; i < mounts[g]->n_routes; i++) {
+			struct mroute *mr = &mounts[g]->routes[i];
+			if (!pattern_match(mr, rest, NULL))
+				continue;
+			if (!any || specificity_cmp(mr, any) < 0) {
+				any = mr;
+				any_m = mounts[g];
+			}
+			int rank = method_rank(mr->def->method, q->method);
+			if (!rank)
+				continue;
+			int cmp = hit ? specificity_cmp(mr, hit) : -1;
+			if (cmp < 0 || (cmp == 0 && rank > hit_rank)) {
+				hit = mr;
+				hit_m = mounts[g];
+				hit_rank = rank;
+			}
+		}
+	}
+	if (hit) {
+		r->mroute = hit;
+		r->mount = hit_m;
+		r->max_body = hit->max_body;
+		r->m = hit->m;
+		q->route = hit->label;
+		return pattern_match(hit, rest, r) ? 0 : -1;
+	}
+	if (any) {
+		/* The path names a resource, the method is not one of its: 405, counted under its pattern. */
+		r->miss = 405;
+		r->mount = any_m;
+		r->m = any->m;
+		q->route = any->label;
+		r->allow = allow_of(r, mounts, n_group, rest);
+		if (!r->allow || !pattern_match(any, rest, r))
+			return -1;
+		return 0;
+	}
+	r->miss = 404;
+	r->mount = best;
+	for (size_t g = 0; g < n_group; g++) {
+		if (mounts[g]->table->error) {
+			r->mount = mounts[g];
+			break;
+		}
+	}
+	r->m = r->mount->m;
+	q->route = r->mount->prefix;
+	return 0;
+}
+
 /* "." or ".." as a path segment (after decoding): refused, so no handler has to resolve them. */
 static int has_dot_segment(const char *path)
 {
@@ -985,15 +1261,9 @@ static int on_headers_complete(http_parser *p)
 		return -1;
 	}
 
-	struct route *group;
-	r->route = find_route(c->srv, c->lst ? c->lst->name : NULL, q->path, q->method, &group);
-	if (r->route) {
-		r->max_body = r->route->max_body;
-		r->m = r->route->m;
-		q->route = r->route->prefix;
-	} else if (group) {
-		r->m = group->m;
-		q->route = group->prefix;
+	if (route_request(c->srv, c->lst ? c->lst->name : NULL, r) != 0) {
+		c->err_status = 500;
+		return -1;
 	}
 
 	if ((p->flags & F_CONTENTLENGTH) && !(p->flags & F_CHUNKED) && p->content_length > r->max_body) {
@@ -1107,41 +1377,32 @@ static void dispatch(struct conn *c, struct req *r)
 		q->sni = tb_arena_strdup(q->arena, tb_tls_conn_sni(c->tls));
 		q->alpn = tb_arena_strdup(q->arena, tb_tls_conn_alpn(c->tls));
 	}
-	if (!r->route) {
-		struct route *group;
-		find_route(c->srv, c->lst ? c->lst->name : NULL, q->path, q->method, &group);
-		if (!group) {
+	if (r->miss) {
+		/* Core decides 404 and 405; the table's renderer (if any) words the answer. */
+		if (r->miss == 405 && r->allow)
+			tb_http_set_header(q, "Allow", r->allow);
+		if (r->mount && r->mount->table->error) {
+			c->in_dispatch = 1;
+			int rc = r->mount->table->error(q, r->miss, r->mount->state);
+			c->in_dispatch = 0;
+			if (rc == TB_HTTP_LATER || c->cur != r || c->closed)
+				return;
+		}
+		if (r->miss == 404)
 			tb_http_respond_problem(q, 404, "about:blank", "no such resource");
-			return;
-		}
-		/* 405 with the methods of the matched prefix. */
-		struct tb_bytes allow = { 0 };
-		for (size_t i = 0; i < c->srv->n_routes; i++) {
-			struct route *rt = c->srv->routes[i];
-			if (strcmp(rt->prefix, group->prefix) != 0 || !rt->method)
-				continue;
-			if (rt->listener && (!c->lst || strcmp(rt->listener, c->lst->name) != 0))
-				continue;
-			tb_bytes_printf(&allow, "%s%s", allow.len ? ", " : "", rt->method);
-			if (strcmp(rt->method, "GET") == 0)
-				tb_bytes_printf(&allow, ", HEAD");
-		}
-		const char *a = tb_bytes_cstr(&allow);
-		if (a)
-			tb_http_set_header(q, "Allow", a);
-		tb_bytes_free(&allow);
-		tb_http_respond_problem(q, 405, "about:blank", "method not allowed");
+		else
+			tb_http_respond_problem(q, 405, "about:blank", "method not allowed");
 		return;
 	}
 	c->in_dispatch = 1;
-	int rc = r->route->fn(q, r->route->arg);
+	int rc = r->mroute ? r->mroute->def->fn(q, r->mount->state) : r->route->fn(q, r->route->arg);
 	c->in_dispatch = 0;
 	if (rc == TB_HTTP_LATER)
 		return;
 	if (c->cur == r && !c->closed) {
 		/* Returned without responding. */
 		if (rc == 0)
-			TB_WARN("http", "handler for %s returned without responding", r->route->prefix);
+			TB_WARN("http", "handler for %s returned without responding", q->route);
 		tb_http_respond_problem(q, 500, "about:blank", rc < 0 ? tb_strerror(rc) : "no response");
 	}
 }
@@ -1705,6 +1966,142 @@ int tb_http_route_set_max_body(struct tb_http_server *srv, const char *listener,
 	return found ? 0 : TB_ERR_NOT_FOUND;
 }
 
+static int name_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
+}
+
+/* Splits a pattern ("" or "/seg/{name}/.../{rest...}") into segments; 0 or an error. */
+static int compile_pattern(struct mroute *mr, const char *pattern)
+{
+	if (pattern[0] != 0 && pattern[0] != '/')
+		return TB_ERR_INVALID;
+	if (!(mr->buf = strdup(pattern)))
+		return TB_ERR_NOMEM;
+	size_t n_params = 0;
+	char *p = mr->buf;
+	while (*p == '/') {
+		*p++ = 0;
+		if (mr->n_segs > 0 && mr->segs[mr->n_segs - 1].kind == SEG_REST)
+			return TB_ERR_INVALID; /* a rest wildcard must be last */
+		if (mr->n_segs == MAX_PATTERN_SEGS)
+			return TB_ERR_TOO_LARGE;
+		struct seg *sg = &mr->segs[mr->n_segs++];
+		size_t n = strcspn(p, "/");
+		if (memchr(p, '{', n) || memchr(p, '}', n)) {
+			/* a parameter fills its segment: "{id}" or "{rest...}" */
+			size_t name_len = n >= 2 && p[0] == '{' && p[n - 1] == '}' ? n - 2 : 0;
+			sg->kind = SEG_PARAM;
+			if (name_len > 3 && memcmp(p + 1 + name_len - 3, "...", 3) == 0) {
+				sg->kind = SEG_REST;
+				name_len -= 3;
+			}
+			if (name_len == 0)
+				return TB_ERR_INVALID;
+			for (size_t i = 0; i < name_len; i++)
+				if (!name_char(p[1 + i]))
+					return TB_ERR_INVALID;
+			if (++n_params > TB_HTTP_MAX_PARAMS)
+				return TB_ERR_TOO_LARGE;
+			sg->text = p + 1;
+			sg->len = name_len;
+			p[1 + name_len] = 0;
+			for (size_t i = 0; i + 1 < mr->n_segs; i++)
+				if (mr->segs[i].kind != SEG_LIT && strcmp(mr->segs[i].text, sg->text) == 0)
+					return TB_ERR_INVALID; /* the same name twice */
+		} else {
+			sg->kind = SEG_LIT;
+			sg->text = p;
+			sg->len = n;
+		}
+		p += n;
+	}
+	return *p ? TB_ERR_INVALID : 0;
+}
+
+static void mount_free(struct mount *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->n_routes; i++) {
+		free(m->routes[i].buf);
+		free(m->routes[i].label);
+	}
+	free(m->routes);
+	free(m->listener);
+	free(m->prefix);
+	free(m);
+}
+
+int tb_http_mount(struct tb_http_server *srv, const char *listener, const char *prefix,
+	const struct tb_http_table *table, void *state)
+{
+	if (!prefix || prefix[0] != '/' || !table || (table->n_routes && !table->routes))
+		return TB_ERR_INVALID;
+	if (srv->n_mounts >= MAX_MOUNTS || table->n_routes > MAX_ROUTES)
+		return TB_ERR_TOO_LARGE;
+	size_t plen = strlen(prefix);
+	if (prefix[plen - 1] == '/')
+		plen--;
+	for (size_t i = 0; i < srv->n_mounts; i++) {
+		struct mount *m = srv->mounts[i];
+		if (m->table == table && m->plen == plen && strncmp(m->prefix, prefix, plen) == 0 &&
+			(m->listener == listener || (m->listener && listener && strcmp(m->listener, listener) == 0)))
+			return TB_ERR_EXISTS;
+	}
+	struct mount *m = calloc(1, sizeof *m);
+	if (!m)
+		return TB_ERR_NOMEM;
+	m->plen = plen;
+	m->table = table;
+	m->state = state;
+	m->n_routes = table->n_routes;
+	m->listener = xstrdup(listener);
+	m->prefix = strdup(prefix);
+	m->routes = calloc(table->n_routes ? table->n_routes : 1, sizeof *m->routes);
+	int err = (listener && !m->listener) || !m->prefix || !m->routes ? TB_ERR_NOMEM : 0;
+	if (!err && !(m->m = metrics_for(srv, prefix)))
+		err = TB_ERR_NOMEM;
+	const char *bad = NULL;
+	for (size_t i = 0; !err && i < table->n_routes; i++) {
+		const struct tb_http_route_def *d = &table->routes[i];
+		bad = d->pattern ? d->pattern : "(null)";
+		struct mroute *mr = &m->routes[i];
+		mr->def = d;
+		if (!d->fn || !d->pattern) {
+			err = TB_ERR_INVALID;
+			break;
+		}
+		if (d->max_body > TB_HTTP_MAX_BODY_CEILING) {
+			err = TB_ERR_TOO_LARGE;
+			break;
+		}
+		mr->max_body = d->max_body ? d->max_body : srv->lim.max_body;
+		if ((err = compile_pattern(mr, d->pattern)) != 0)
+			break;
+		size_t llen = plen + strlen(d->pattern);
+		if (!(mr->label = malloc(llen + 1))) {
+			err = TB_ERR_NOMEM;
+			break;
+		}
+		memcpy(mr->label, prefix, plen);
+		strcpy(mr->label + plen, d->pattern);
+		if (llen == 0)
+			strcpy(mr->label, "/"); /* pattern "" at the root */
+		if (!(mr->m = metrics_for(srv, mr->label)))
+			err = TB_ERR_NOMEM;
+	}
+	if (err) {
+		if (err != TB_ERR_NOMEM && bad)
+			TB_ERROR("http", "route table under %s: bad route pattern \"%s\": %s", prefix, bad,
+				tb_strerror(err));
+		mount_free(m);
+		return err;
+	}
+	srv->mounts[srv->n_mounts++] = m;
+	return 0;
+}
+
 static void on_grace_closed(uv_handle_t *h)
 {
 	struct tb_http_server *srv = h->data;
@@ -1802,6 +2199,8 @@ void tb_http_server_free(struct tb_http_server *srv)
 		free(srv->routes[i]->prefix);
 		free(srv->routes[i]);
 	}
+	for (size_t i = 0; i < srv->n_mounts; i++)
+		mount_free(srv->mounts[i]);
 	for (struct route_metrics *m = srv->metrics, *next; m; m = next) {
 		next = m->next;
 		free(m->route);

@@ -1,6 +1,7 @@
 /*
- * DESIGN: the HTTP face of a log, one route per URL prefix dispatching on
- * a table.
+ * DESIGN: the HTTP face of a log: two route tables mounted by core, the
+ * submission one under the submission prefix and the monitoring one under
+ * the monitoring prefix (one log's may be the same prefix).
  *
  * Submission prefix: RFC 6962 ct/v1/add-chain, add-pre-chain, get-roots and,
  * computed from the same tiles, get-sth, get-sth-consistency,
@@ -159,8 +160,19 @@ static int add_chain(struct tb_http_request *req, struct ct_log *log, int precer
 	return TB_HTTP_LATER;
 }
 
-static int get_roots(struct tb_http_request *req, struct ct_log *log)
+static int add_chain_cert(struct tb_http_request *req, void *arg)
 {
+	return add_chain(req, arg, 0);
+}
+
+static int add_chain_precert(struct tb_http_request *req, void *arg)
+{
+	return add_chain(req, arg, 1);
+}
+
+static int get_roots(struct tb_http_request *req, void *arg)
+{
+	struct ct_log *log = arg;
 	cJSON *o = cJSON_CreateObject();
 	cJSON *a = cJSON_AddArrayToObject(o, "certificates");
 	for (size_t i = 0; i < ct_roots_count(log->roots); i++) {
@@ -175,8 +187,9 @@ static int get_roots(struct tb_http_request *req, struct ct_log *log)
 	return err;
 }
 
-static int get_sth(struct tb_http_request *req, struct ct_log *log)
+static int get_sth(struct tb_http_request *req, void *arg)
 {
+	struct ct_log *log = arg;
 	cJSON *o = cJSON_CreateObject();
 	struct tb_bytes ds = { 0 };
 	ct_digitally_signed_write(&ds, tb_bytes_buf(&log->sth_sig));
@@ -190,8 +203,9 @@ static int get_sth(struct tb_http_request *req, struct ct_log *log)
 	return err;
 }
 
-static int get_consistency(struct tb_http_request *req, struct ct_log *log)
+static int get_consistency(struct tb_http_request *req, void *arg)
 {
+	struct ct_log *log = arg;
 	uint64_t first, second;
 	if (param_u64(req, "first", &first) || param_u64(req, "second", &second) ||
 		first > second || second > log->size)
@@ -228,8 +242,9 @@ static int audit_path(struct ct_log *log, uint64_t index, uint64_t size, cJSON *
 	return err;
 }
 
-static int get_proof_by_hash(struct tb_http_request *req, struct ct_log *log)
+static int get_proof_by_hash(struct tb_http_request *req, void *arg)
 {
+	struct ct_log *log = arg;
 	uint64_t size, index;
 	char *hs = (char *)tb_http_query_param(req, "hash");
 	struct tb_bytes hash = { 0 };
@@ -285,8 +300,9 @@ static int entry_json(struct ct_log *log, const struct ct_entry *e, cJSON *o)
 	return err;
 }
 
-static int get_entries(struct tb_http_request *req, struct ct_log *log)
+static int get_entries(struct tb_http_request *req, void *arg)
 {
+	struct ct_log *log = arg;
 	uint64_t start, end;
 	if (param_u64(req, "start", &start) || param_u64(req, "end", &end) || start > end ||
 		start >= log->size)
@@ -318,8 +334,9 @@ static int get_entries(struct tb_http_request *req, struct ct_log *log)
 	return err;
 }
 
-static int get_entry_and_proof(struct tb_http_request *req, struct ct_log *log)
+static int get_entry_and_proof(struct tb_http_request *req, void *arg)
 {
+	struct ct_log *log = arg;
 	uint64_t index, size;
 	if (param_u64(req, "leaf_index", &index) || param_u64(req, "tree_size", &size) ||
 		index >= size || size > log->size)
@@ -351,8 +368,9 @@ static void static_headers(struct tb_http_request *req, const char *cache)
 	tb_http_set_header(req, "Cache-Control", cache);
 }
 
-static int get_checkpoint(struct tb_http_request *req, struct ct_log *log)
+static int get_checkpoint(struct tb_http_request *req, void *arg)
 {
+	struct ct_log *log = arg;
 	static_headers(req, "no-store");
 	return tb_http_respond(req, 200, "text/plain; charset=utf-8", log->checkpoint.p,
 		log->checkpoint.len);
@@ -423,8 +441,10 @@ static int send_tile(struct tb_http_request *req, const struct ct_tile *t, const
 	return err;
 }
 
-static int get_tile(struct tb_http_request *req, struct ct_log *log, const char *rest)
+static int get_tile(struct tb_http_request *req, void *arg)
 {
+	struct ct_log *log = arg;
+	const char *rest = tb_http_path_param(req, "rest");
 	struct ct_tile t;
 	if (ct_tile_parse(rest, strlen(rest), &t) != 0)
 		return respond_error(req, 404, "no such tile");
@@ -458,8 +478,10 @@ static int get_tile(struct tb_http_request *req, struct ct_log *log, const char 
 	return err;
 }
 
-static int get_issuer(struct tb_http_request *req, struct ct_log *log, const char *hex)
+static int get_issuer(struct tb_http_request *req, void *arg)
 {
+	struct ct_log *log = arg;
+	const char *hex = tb_http_path_param(req, "fp");
 	struct tb_bytes fp = { 0 }, der = { 0 };
 	int err = strlen(hex) == 2 * CT_HASH_LEN ? tb_hex_decode(&fp, hex, strlen(hex)) : TB_ERR_INVALID;
 	for (const char *c = hex; !err && *c; c++)
@@ -478,78 +500,55 @@ static int get_issuer(struct tb_http_request *req, struct ct_log *log, const cha
 	return err;
 }
 
-/* ---- dispatch ---------------------------------------------------------- */
+/* ---- routes ------------------------------------------------------------ */
 
-enum { SUB = 1, MON = 2 };
-
-static int starts_with(const char *s, const char *prefix)
+/* A monitor in a browser asks first: the static-ct-api resources may be read from anywhere. */
+static int preflight(struct tb_http_request *req, void *arg)
 {
-	return strncmp(s, prefix, strlen(prefix)) == 0;
+	(void)arg;
+	tb_http_set_header(req, "Access-Control-Allow-Origin", "*");
+	tb_http_set_header(req, "Access-Control-Allow-Methods", "GET, HEAD");
+	return tb_http_respond(req, 204, NULL, NULL, 0);
 }
 
-static int handle(struct tb_http_request *req, void *arg)
+/* Core decides 404 and 405 (with Allow); CT clients get them as plain text like every error here. */
+static int render_error(struct tb_http_request *req, int status, void *arg)
 {
-	struct ct_log *log = arg;
-	const char *path = req->path;
-	const char *sub = starts_with(path, log->sub_path) ? path + strlen(log->sub_path) : NULL;
-	const char *mon = starts_with(path, log->mon_path) ? path + strlen(log->mon_path) : NULL;
-	int get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
-	int post = strcmp(req->method, "POST") == 0;
-	if (sub && starts_with(sub, "ct/v1/")) {
-		const char *op = sub + 6;
-		if (strcmp(op, "add-chain") == 0 || strcmp(op, "add-pre-chain") == 0) {
-			if (!post) {
-				tb_http_set_header(req, "Allow", "POST");
-				return respond_error(req, 405, NULL);
-			}
-			return add_chain(req, log, op[4] == 'p');
-		}
-		static const struct {
-			const char *name;
-			int (*fn)(struct tb_http_request *, struct ct_log *);
-		} gets[] = {
-			{ "get-roots", get_roots },
-			{ "get-sth", get_sth },
-			{ "get-sth-consistency", get_consistency },
-			{ "get-proof-by-hash", get_proof_by_hash },
-			{ "get-entries", get_entries },
-			{ "get-entry-and-proof", get_entry_and_proof },
-		};
-		for (size_t i = 0; i < sizeof gets / sizeof gets[0]; i++) {
-			if (strcmp(op, gets[i].name) != 0)
-				continue;
-			if (!get) {
-				tb_http_set_header(req, "Allow", "GET, HEAD");
-				return respond_error(req, 405, NULL);
-			}
-			return gets[i].fn(req, log);
-		}
-	}
-	if (mon && get) {
-		if (strcmp(mon, "checkpoint") == 0)
-			return get_checkpoint(req, log);
-		if (starts_with(mon, "tile/"))
-			return get_tile(req, log, mon + 5);
-		if (starts_with(mon, "issuer/"))
-			return get_issuer(req, log, mon + 7);
-	}
-	if (mon && strcmp(req->method, "OPTIONS") == 0) {
-		tb_http_set_header(req, "Access-Control-Allow-Origin", "*");
-		tb_http_set_header(req, "Access-Control-Allow-Methods", "GET, HEAD");
-		return tb_http_respond(req, 204, NULL, NULL, 0);
-	}
-	return respond_error(req, 404, "not found");
+	(void)arg;
+	return respond_error(req, status, status == 404 ? "not found" : NULL);
 }
 
+static const struct tb_http_route_def submission_routes[] = {
+	{ "POST", "/ct/v1/add-chain", add_chain_cert, CT_MAX_BODY },
+	{ "POST", "/ct/v1/add-pre-chain", add_chain_precert, CT_MAX_BODY },
+	{ "GET", "/ct/v1/get-roots", get_roots, 0 },
+	{ "GET", "/ct/v1/get-sth", get_sth, 0 },
+	{ "GET", "/ct/v1/get-sth-consistency", get_consistency, 0 },
+	{ "GET", "/ct/v1/get-proof-by-hash", get_proof_by_hash, 0 },
+	{ "GET", "/ct/v1/get-entries", get_entries, 0 },
+	{ "GET", "/ct/v1/get-entry-and-proof", get_entry_and_proof, 0 },
+};
+
+static const struct tb_http_route_def monitoring_routes[] = {
+	{ "GET", "/checkpoint", get_checkpoint, 0 },
+	{ "OPTIONS", "/checkpoint", preflight, 0 },
+	{ "GET", "/tile/{rest...}", get_tile, 0 },
+	{ "OPTIONS", "/tile/{rest...}", preflight, 0 },
+	{ "GET", "/issuer/{fp}", get_issuer, 0 },
+	{ "OPTIONS", "/issuer/{fp}", preflight, 0 },
+};
+
+static const struct tb_http_table submission_table = TB_HTTP_TABLE(submission_routes, render_error);
+static const struct tb_http_table monitoring_table = TB_HTTP_TABLE(monitoring_routes, render_error);
+
+/* Both prefixes may be one: the two tables are then searched together. */
 int ct_api_register(struct ct_log *log)
 {
 	struct tb_http_server *srv = log->svc->core->http;
 	if (!srv)
 		return TB_ERR_CONFIG;
-	int err = tb_http_route(srv, NULL, NULL, log->sub_path, handle, log);
+	int err = tb_http_mount(srv, NULL, log->sub_path, &submission_table, log);
 	if (!err)
-		err = tb_http_route_set_max_body(srv, NULL, log->sub_path, CT_MAX_BODY);
-	if (!err && strcmp(log->mon_path, log->sub_path) != 0)
-		err = tb_http_route(srv, NULL, NULL, log->mon_path, handle, log);
+		err = tb_http_mount(srv, NULL, log->mon_path, &monitoring_table, log);
 	return err;
 }
