@@ -10,8 +10,9 @@
  * tile/data/<N> (immutable; a partial tile is a prefix of the widest stored
  * one; the most used full tiles are kept in memory), issuer/<sha256>. Every monitoring response allows any origin.
  *
- * add-[pre-]chain answer later: after the batch holding the entry has been
- * committed. Errors map to HTTP here only: bad input 400, pool full 503
+ * add-[pre-]chain answer later: the sequencer (log.c) completes the
+ * submission through add_chain_done after the batch holding the entry has
+ * been committed; HTTP stays here. Errors map to HTTP here only: bad input 400, pool full 503
  * with Retry-After, store failure 500.
  */
 #include "ctlog/ctlog_internal.h"
@@ -63,46 +64,6 @@ static int status_of(int err)
 	}
 }
 
-void ct_answer_sct(struct ct_waiter *w, struct tb_buf sct_bytes)
-{
-	if (w->cb) {
-		w->cb(0, sct_bytes, w->arg);
-	} else if (w->req) {
-		struct ct_sct sct;
-		if (ct_sct_read(sct_bytes, &sct) != 0) {
-			respond_error(w->req, 500, "stored SCT unreadable");
-		} else {
-			cJSON *o = cJSON_CreateObject();
-			struct tb_bytes ds = { 0 };
-			ct_digitally_signed_write(&ds, sct.signature);
-			cJSON_AddNumberToObject(o, "sct_version", sct.version);
-			b64_json(o, "id", sct.log_id, CT_HASH_LEN);
-			cJSON_AddNumberToObject(o, "timestamp", (double)sct.timestamp);
-			b64_json(o, "extensions", sct.extensions.p, sct.extensions.len);
-			b64_json(o, "signature", ds.p, ds.len);
-			tb_http_respond_json(w->req, 200, o);
-			cJSON_Delete(o);
-			tb_bytes_free(&ds);
-		}
-	}
-	free(w);
-}
-
-void ct_answer(struct ct_waiter *w, int status, const struct ct_pending *p, const char *why)
-{
-	if (status == 0 && p) {
-		ct_answer_sct(w, tb_bytes_buf(&p->sct));
-		return;
-	}
-	if (status == 0)
-		status = TB_ERR_STATE;
-	if (w->cb)
-		w->cb(status, TB_BUF(NULL, 0), w->arg);
-	else if (w->req)
-		respond_error(w->req, status_of(status), why ? why : tb_strerror(status));
-	free(w);
-}
-
 /* ---- query parameters -------------------------------------------------- */
 
 static int param_u64(struct tb_http_request *req, const char *name, uint64_t *v)
@@ -137,6 +98,32 @@ static cJSON *proof_json(uint8_t proof[][CT_HASH_LEN], size_t n)
 
 /* ---- submission prefix ------------------------------------------------- */
 
+/* The sequencer's answer to an add-[pre-]chain: the SCT as RFC 6962 JSON, or an error. */
+static void add_chain_done(void *ctx, const struct ct_result *res)
+{
+	struct tb_http_request *req = ctx;
+	if (res->status) {
+		respond_error(req, status_of(res->status), res->why ? res->why : tb_strerror(res->status));
+		return;
+	}
+	struct ct_sct sct;
+	if (ct_sct_read(res->sct, &sct) != 0) {
+		respond_error(req, 500, "stored SCT unreadable");
+		return;
+	}
+	cJSON *o = cJSON_CreateObject();
+	struct tb_bytes ds = { 0 };
+	ct_digitally_signed_write(&ds, sct.signature);
+	cJSON_AddNumberToObject(o, "sct_version", sct.version);
+	b64_json(o, "id", sct.log_id, CT_HASH_LEN);
+	cJSON_AddNumberToObject(o, "timestamp", (double)sct.timestamp);
+	b64_json(o, "extensions", sct.extensions.p, sct.extensions.len);
+	b64_json(o, "signature", ds.p, ds.len);
+	tb_http_respond_json(req, 200, o);
+	cJSON_Delete(o);
+	tb_bytes_free(&ds);
+}
+
 static int add_chain(struct tb_http_request *req, struct ct_log *log, int precert)
 {
 	struct ct_chain chain;
@@ -144,16 +131,9 @@ static int add_chain(struct tb_http_request *req, struct ct_log *log, int precer
 	if (err)
 		return respond_error(req, 400, err == TB_ERR_TOO_LARGE ?
 			"chain or certificate too large" : "body must be {\"chain\": [base64 DER, ...]}");
-	struct ct_waiter *w = calloc(1, sizeof *w);
-	if (!w) {
-		ct_chain_free(&chain);
-		return respond_error(req, 500, NULL);
-	}
-	w->req = req;
-	err = ct_log_submit(log, &chain, precert, w);
+	err = ct_log_submit(log, &chain, precert, add_chain_done, req);
 	ct_chain_free(&chain);
 	if (err) {
-		free(w);
 		return respond_error(req, status_of(err), err == TB_ERR_STATE ?
 			"the pool is full, retry later" : tb_strerror(err));
 	}

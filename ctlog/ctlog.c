@@ -319,6 +319,19 @@ static int ctlog_configure(struct tb_core *core, void **state, char *err, size_t
 
 /* ---- in-process submitter ---------------------------------------------- */
 
+/* The CA's callback and argument, until the sequencer completes the submission. */
+struct local_sub {
+	tb_sct_cb cb;
+	void *arg;
+};
+
+static void local_done(void *ctx, const struct ct_result *res)
+{
+	struct local_sub *ls = ctx;
+	ls->cb(res->status, res->sct, ls->arg);
+	free(ls);
+}
+
 static int submit_local(void *impl, const struct tb_buf *chain, size_t n, int precert,
 	tb_sct_cb cb, void *arg)
 {
@@ -334,17 +347,17 @@ static int submit_local(void *impl, const struct tb_buf *chain, size_t n, int pr
 		}
 	}
 	c.n = n;
-	struct ct_waiter *w = calloc(1, sizeof *w);
-	if (!w) {
+	struct local_sub *ls = calloc(1, sizeof *ls);
+	if (!ls) {
 		ct_chain_free(&c);
 		return TB_ERR_NOMEM;
 	}
-	w->cb = cb;
-	w->arg = arg;
-	int err = ct_log_submit(log, &c, precert, w);
+	ls->cb = cb;
+	ls->arg = arg;
+	int err = ct_log_submit(log, &c, precert, local_done, ls);
 	ct_chain_free(&c);
 	if (err)
-		free(w);
+		free(ls);
 	return err;
 }
 
@@ -541,21 +554,7 @@ static void ctlog_stop(void *state, tb_done_cb done, void *arg)
 				uv_close((uv_handle_t *)&log->timer, timer_closed);
 			}
 		}
-		/* entries not yet sequenced got no SCT: tell their submitters to retry */
-		for (size_t k = 0; k < log->n_pool; k++) {
-			struct ct_pending *p = log->pool[k];
-			struct ct_waiter *w = p->waiters;
-			p->waiters = NULL;
-			while (w) {
-				struct ct_waiter *next = w->next;
-				ct_answer(w, TB_ERR_CANCELED, NULL, "the log is shutting down");
-				w = next;
-			}
-			ct_validated_free(&p->v);
-			ct_chain_free(&p->chain);
-			free(p);
-		}
-		log->n_pool = 0;
+		ct_log_cancel_pool(log);
 	}
 	ct_service_check_stopped(svc);
 }

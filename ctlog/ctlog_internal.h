@@ -19,11 +19,25 @@
 struct ct_service;
 struct tb_http_request;
 
+/* What a submission came to, handed to its submitter's callback. */
+struct ct_result {
+	int status;                  /* 0, or TB_ERR_STATE (pool full, overloaded), TB_ERR_CANCELED
+					(stopping), TB_ERR_STORE, a validation error... */
+	struct tb_buf sct;           /* the serialized SCT when status is 0; valid during the call */
+	const char *why;             /* a one-line reason for an error, or NULL */
+};
+
+/*
+ * Completes a submission; called exactly once, on the loop thread. The
+ * sequencer knows nothing of who is waiting (an HTTP client in api.c, the
+ * CA in ctlog.c): it only calls this.
+ */
+typedef void (*ct_done_cb)(void *ctx, const struct ct_result *result);
+
 /* Someone waiting for the SCT of a pending entry. */
 struct ct_waiter {
-	struct tb_http_request *req; /* HTTP add-[pre-]chain, or NULL */
-	tb_sct_cb cb;                /* in-process submitter, or NULL */
-	void *arg;
+	ct_done_cb done;
+	void *ctx;
 	struct ct_waiter *next;
 };
 
@@ -128,13 +142,16 @@ struct ct_service {
 int ct_log_open(struct ct_log *log);          /* keys, tree state, statements */
 void ct_log_close(struct ct_log *log);        /* statements and memory */
 int ct_log_start(struct ct_log *log);         /* the sequencing timer */
+/* Stopping: entries not yet sequenced got no SCT; their submitters are told to retry (TB_ERR_CANCELED). */
+void ct_log_cancel_pool(struct ct_log *log);
 /*
  * Takes the chain (always) and validates it on the thread pool, then pools
- * it or answers from dedup. On 0 the waiter will be answered exactly once;
- * on an error (pool full: TB_ERR_STATE, stopping: TB_ERR_CANCELED) it was
- * not taken and the caller answers.
+ * it or answers from dedup. On 0, done(ctx, result) will run exactly once,
+ * later; on an error (pool full: TB_ERR_STATE, stopping: TB_ERR_CANCELED)
+ * it never runs and the caller answers.
  */
-int ct_log_submit(struct ct_log *log, struct ct_chain *chain, int precert, struct ct_waiter *w);
+int ct_log_submit(struct ct_log *log, struct ct_chain *chain, int precert, ct_done_cb done,
+	void *ctx);
 /* Reads hash tiles from the store (ct_tile_read_fn). */
 int ct_log_read_tile(void *log, int level, uint64_t index, unsigned width, uint8_t *out);
 /* Appends the TileLeafs [start, start+count) to out. */
@@ -150,9 +167,5 @@ extern const struct tb_migration ct_migrations[];
 
 /* api.c */
 int ct_api_register(struct ct_log *log);
-/* Answers a waiter with an SCT (status 0) or an error. */
-void ct_answer(struct ct_waiter *w, int status, const struct ct_pending *p, const char *why);
-/* Answers with a stored serialized SCT (dedup hits). */
-void ct_answer_sct(struct ct_waiter *w, struct tb_buf sct);
 
 #endif

@@ -75,15 +75,23 @@ static void pending_free(struct ct_pending *p)
 	free(p);
 }
 
+/* Completes a list of waiters with an SCT (status 0) or an error, and frees it. */
+static void complete_all(struct ct_waiter *w, int status, struct tb_buf sct, const char *why)
+{
+	struct ct_result res = { status, status ? TB_BUF(NULL, 0) : sct, status ? why : NULL };
+	while (w) {
+		struct ct_waiter *next = w->next;
+		w->done(w->ctx, &res);
+		free(w);
+		w = next;
+	}
+}
+
 static void answer_all(struct ct_pending *p, int status, const char *why)
 {
 	struct ct_waiter *w = p->waiters;
 	p->waiters = NULL;
-	while (w) {
-		struct ct_waiter *next = w->next;
-		ct_answer(w, status, p, why);
-		w = next;
-	}
+	complete_all(w, status, tb_bytes_buf(&p->sct), why);
 }
 
 /* ---- reads ------------------------------------------------------------- */
@@ -633,6 +641,15 @@ static void sequence(uv_timer_t *t)
 	}
 }
 
+void ct_log_cancel_pool(struct ct_log *log)
+{
+	for (size_t k = 0; k < log->n_pool; k++) {
+		answer_all(log->pool[k], TB_ERR_CANCELED, "the log is shutting down");
+		pending_free(log->pool[k]);
+	}
+	log->n_pool = 0;
+}
+
 int ct_log_start(struct ct_log *log)
 {
 	uv_timer_init(log->svc->core->loop, &log->timer);
@@ -696,11 +713,7 @@ static void validate_after(uv_work_t *w, int status)
 		} else if (read_dedup(log, p->dedup_key, &sct) == 0) {
 			struct ct_waiter *wt = p->waiters;
 			p->waiters = NULL;
-			while (wt) {
-				struct ct_waiter *next = wt->next;
-				ct_answer_sct(wt, tb_bytes_buf(&sct));
-				wt = next;
-			}
+			complete_all(wt, 0, tb_bytes_buf(&sct), NULL);
 			log->n_dedup++;
 		} else if (log->n_pool >= log->svc->pool_size) {
 			log->n_full++;
@@ -716,7 +729,8 @@ static void validate_after(uv_work_t *w, int status)
 	ct_service_check_stopped(log->svc);
 }
 
-int ct_log_submit(struct ct_log *log, struct ct_chain *chain, int precert, struct ct_waiter *w)
+int ct_log_submit(struct ct_log *log, struct ct_chain *chain, int precert, ct_done_cb done,
+	void *ctx)
 {
 	if (log->svc->stopping)
 		return TB_ERR_CANCELED;
@@ -727,11 +741,15 @@ int ct_log_submit(struct ct_log *log, struct ct_chain *chain, int precert, struc
 	}
 	struct ct_pending *p = calloc(1, sizeof *p);
 	struct submission *s = calloc(1, sizeof *s);
-	if (!p || !s) {
+	struct ct_waiter *w = calloc(1, sizeof *w);
+	if (!p || !s || !w) {
 		free(p);
 		free(s);
+		free(w);
 		return TB_ERR_NOMEM;
 	}
+	w->done = done;
+	w->ctx = ctx;
 	log->n_submitted++;
 	p->chain = *chain;
 	memset(chain, 0, sizeof *chain);
@@ -741,12 +759,12 @@ int ct_log_submit(struct ct_log *log, struct ct_chain *chain, int precert, struc
 	s->work.data = s;
 	int err = uv_queue_work(log->svc->core->loop, &s->work, validate_work, validate_after);
 	if (err) {
-		pending_free(p); /* the waiter was not taken: the caller answers */
+		pending_free(p); /* not taken: the caller answers */
 		free(s);
+		free(w);
 		return TB_ERR_STATE;
 	}
-	/* from here on the waiter is answered exactly once, from validate_after or a batch */
-	w->next = NULL;
+	/* from here on the waiter is completed exactly once, from validate_after or a batch */
 	p->waiters = w;
 	log->validating++;
 	return 0;
