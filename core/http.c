@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/http_io.h"
 #include "core/log.h"
 #include "core/tls.h"
 
@@ -154,8 +155,7 @@ struct conn {
 	int cr_pending;           /* the last framing byte checked was a CR: an LF must follow */
 	int crlf_due;             /* chunk data ended: CR LF must come next (2, then 1) */
 	int bad_framing;
-	size_t writes_pending;
-	struct tb_bytes *sink;    /* feed mode: where writes go */
+	struct tb_http_out out;   /* the write path (core/http_io.h); feed mode: its sink */
 	char remote[64];
 	uint8_t rbuf[READ_CHUNK];
 	struct conn *prev, *next;
@@ -584,7 +584,7 @@ int tb_http_respond(struct tb_http_request *req, int status, const char *content
 			conn_close(c);
 		else if (!c->has_socket)
 			; /* feed mode: nothing more is parsed */
-		else if (c->writes_pending == 0)
+		else if (c->out.pending == 0)
 			conn_close(c);
 		else
 			arm(c, srv->lim.idle_timeout_ms); /* a client that never reads: close after that */
@@ -627,25 +627,15 @@ int tb_http_respond_problem(struct tb_http_request *req, int status, const char 
 
 /* ---- Writing ---- */
 
-struct write_req {
-	uv_write_t w;
-	struct conn *c;
-	uint8_t *p;
-};
-
 static void on_shutdown(uv_shutdown_t *s, int status)
 {
 	(void)status;
 	free(s);
 }
 
-static void on_write(uv_write_t *w, int status)
+static void on_written(struct tb_http_out *out, int status)
 {
-	struct write_req *wr = (struct write_req *)w;
-	struct conn *c = wr->c;
-	free(wr->p);
-	free(wr);
-	c->writes_pending--;
+	struct conn *c = (struct conn *)((char *)out - offsetof(struct conn, out));
 	if (c->closed)
 		return;
 	if (status < 0) {
@@ -656,7 +646,7 @@ static void on_write(uv_write_t *w, int status)
 		conn_resume(c); /* parsing paused on the write backlog */
 		return;
 	}
-	if (c->closing && c->writes_pending == 0) {
+	if (c->closing && c->out.pending == 0) {
 		if (c->state == CS_CLOSING && !c->read_eof) {
 			/* Lingering close: FIN now, drain what the client still sends. */
 			uv_shutdown_t *s = malloc(sizeof *s);
@@ -675,58 +665,17 @@ static void on_write(uv_write_t *w, int status)
 /* Sends bytes on the socket (ciphertext already) or to the sink. Takes ownership of p. */
 static int send_owned(struct conn *c, uint8_t *p, size_t n)
 {
-	if (!c->has_socket) {
-		if (c->sink)
-			tb_bytes_append(c->sink, p, n);
-		free(p);
-		return 0;
-	}
-	if (n == 0) {
-		free(p);
-		return 0;
-	}
-	struct write_req *wr = malloc(sizeof *wr);
-	if (!wr) {
-		free(p);
-		return TB_ERR_NOMEM;
-	}
-	wr->c = c;
-	wr->p = p;
-	uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-	int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_write);
-	if (rc) {
-		free(p);
-		free(wr);
-		return rc;
-	}
-	c->writes_pending++;
-	return 0;
+	return tb_http_out_send(&c->out, p, n);
 }
 
 static int flush_tls(struct conn *c)
 {
-	struct tb_bytes o;
-	tb_tls_conn_take_output(c->tls, &o);
-	if (o.err) {
-		tb_bytes_free(&o);
-		return TB_ERR_NOMEM;
-	}
-	return send_owned(c, o.p, o.len);
+	return tb_http_out_flush_tls(&c->out);
 }
 
 static int write_raw(struct conn *c, const uint8_t *p, size_t n)
 {
-	if (c->tls) {
-		int rc = tb_tls_conn_write(c->tls, p, n);
-		if (rc)
-			return rc;
-		return flush_tls(c);
-	}
-	uint8_t *copy = malloc(n ? n : 1);
-	if (!copy)
-		return TB_ERR_NOMEM;
-	memcpy(copy, p, n);
-	return send_owned(c, copy, n);
+	return tb_http_out_write(&c->out, p, n);
 }
 
 /* ---- Timers ---- */
@@ -1499,7 +1448,7 @@ static void conn_process(struct conn *c)
 		arm(c, c->srv->lim.idle_timeout_ms);
 	if (!c->closed && !c->closing && !busy(c) && c->read_eof && c->in_off == c->in.len) {
 		/* The client finished sending and every complete request has been answered. */
-		if (c->writes_pending == 0)
+		if (c->out.pending == 0)
 			conn_close(c);
 		else
 			c->closing = 1;
@@ -1594,7 +1543,7 @@ static void on_eof(struct conn *c)
 	c->read_eof = 1;
 	reading(c, 0);
 	if (c->state == CS_CLOSING || c->closing) {
-		if (c->writes_pending == 0)
+		if (c->out.pending == 0)
 			conn_close(c);
 		return;
 	}
@@ -1611,7 +1560,7 @@ static void on_eof(struct conn *c)
 			return;
 		}
 	}
-	if (!c->cur && c->writes_pending)
+	if (!c->cur && c->out.pending)
 		c->closing = 1;
 	else
 		conn_close(c);
@@ -1700,6 +1649,7 @@ static struct conn *conn_new(struct tb_http_server *srv, struct listener *lst)
 	c->lst = lst;
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
+	c->out.written = on_written;
 	c->state = CS_NEW;
 	snprintf(c->remote, sizeof c->remote, "-");
 	c->next = srv->conns;
@@ -1759,6 +1709,7 @@ static void on_connection(uv_stream_t *server, int status)
 	c->tcp.data = c;
 	c->timer.data = c;
 	c->has_socket = 1;
+	c->out.stream = (uv_stream_t *)&c->tcp;
 	c->handles_open = 2;
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
 		conn_close(c);
@@ -1770,6 +1721,7 @@ static void on_connection(uv_stream_t *server, int status)
 		conn_close(c);
 		return;
 	}
+	c->out.tls = c->tls;
 	arm(c, srv->lim.header_timeout_ms);
 	reading(c, 1);
 }
@@ -1782,7 +1734,7 @@ int tb_http_feed_bytes(struct tb_http_server *srv, const uint8_t *data, size_t l
 	struct conn *c = conn_new(srv, NULL);
 	if (!c)
 		return TB_ERR_NOMEM;
-	c->sink = out;
+	c->out.sink = out;
 	snprintf(c->remote, sizeof c->remote, "feed");
 	int rc = conn_input(c, data, len);
 	if (!c->closed && !c->closing)
@@ -2158,7 +2110,7 @@ void tb_http_server_stop(struct tb_http_server *srv, tb_done_cb done, void *arg)
 		next = c->next;
 		if (busy(c))
 			continue;
-		if (c->has_socket && c->writes_pending)
+		if (c->has_socket && c->out.pending)
 			c->closing = 1;
 		else
 			conn_close(c);
