@@ -28,12 +28,20 @@
 
 #define CACHE_IMMUTABLE "public, max-age=604800, immutable"
 
-static void b64_json(cJSON *o, const char *name, const void *p, size_t n)
+/* ---- JSON encodings (also the log list's, in ctlog.c) ------------------ */
+
+cJSON *ct_json_b64(const void *p, size_t n)
 {
 	struct tb_bytes b = { 0 };
 	tb_base64_encode(&b, p, n);
-	cJSON_AddStringToObject(o, name, tb_bytes_cstr(&b) ? (const char *)b.p : "");
+	cJSON *s = cJSON_CreateString(tb_bytes_cstr(&b) ? (const char *)b.p : "");
 	tb_bytes_free(&b);
+	return s;
+}
+
+void ct_json_add_b64(cJSON *o, const char *name, const void *p, size_t n)
+{
+	cJSON_AddItemToObject(o, name, ct_json_b64(p, n));
 }
 
 static int respond_error(struct tb_http_request *req, int status, const char *msg)
@@ -87,12 +95,8 @@ static int param_u64(struct tb_http_request *req, const char *name, uint64_t *v)
 static cJSON *proof_json(uint8_t proof[][CT_HASH_LEN], size_t n)
 {
 	cJSON *a = cJSON_CreateArray();
-	for (size_t i = 0; i < n; i++) {
-		struct tb_bytes b = { 0 };
-		tb_base64_encode(&b, proof[i], CT_HASH_LEN);
-		cJSON_AddItemToArray(a, cJSON_CreateString(tb_bytes_cstr(&b) ? (char *)b.p : ""));
-		tb_bytes_free(&b);
-	}
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(a, ct_json_b64(proof[i], CT_HASH_LEN));
 	return a;
 }
 
@@ -115,10 +119,10 @@ static void add_chain_done(void *ctx, const struct ct_result *res)
 	struct tb_bytes ds = { 0 };
 	ct_digitally_signed_write(&ds, sct.signature);
 	cJSON_AddNumberToObject(o, "sct_version", sct.version);
-	b64_json(o, "id", sct.log_id, CT_HASH_LEN);
+	ct_json_add_b64(o, "id", sct.log_id, CT_HASH_LEN);
 	cJSON_AddNumberToObject(o, "timestamp", (double)sct.timestamp);
-	b64_json(o, "extensions", sct.extensions.p, sct.extensions.len);
-	b64_json(o, "signature", ds.p, ds.len);
+	ct_json_add_b64(o, "extensions", sct.extensions.p, sct.extensions.len);
+	ct_json_add_b64(o, "signature", ds.p, ds.len);
 	tb_http_respond_json(req, 200, o);
 	cJSON_Delete(o);
 	tb_bytes_free(&ds);
@@ -157,10 +161,7 @@ static int get_roots(struct tb_http_request *req, void *arg)
 	cJSON *a = cJSON_AddArrayToObject(o, "certificates");
 	for (size_t i = 0; i < ct_roots_count(log->roots); i++) {
 		struct tb_buf d = ct_roots_der(log->roots, i);
-		struct tb_bytes b = { 0 };
-		tb_base64_encode(&b, d.p, d.len);
-		cJSON_AddItemToArray(a, cJSON_CreateString(tb_bytes_cstr(&b) ? (char *)b.p : ""));
-		tb_bytes_free(&b);
+		cJSON_AddItemToArray(a, ct_json_b64(d.p, d.len));
 	}
 	int err = tb_http_respond_json(req, 200, o);
 	cJSON_Delete(o);
@@ -175,8 +176,8 @@ static int get_sth(struct tb_http_request *req, void *arg)
 	ct_digitally_signed_write(&ds, tb_bytes_buf(&log->sth_sig));
 	cJSON_AddNumberToObject(o, "tree_size", (double)log->size);
 	cJSON_AddNumberToObject(o, "timestamp", (double)log->sth_timestamp);
-	b64_json(o, "sha256_root_hash", log->root, CT_HASH_LEN);
-	b64_json(o, "tree_head_signature", ds.p, ds.len);
+	ct_json_add_b64(o, "sha256_root_hash", log->root, CT_HASH_LEN);
+	ct_json_add_b64(o, "tree_head_signature", ds.p, ds.len);
 	int err = tb_http_respond_json(req, 200, o);
 	cJSON_Delete(o);
 	tb_bytes_free(&ds);
@@ -195,7 +196,7 @@ static int get_consistency(struct tb_http_request *req, void *arg)
 	size_t n = 0;
 	if (!h)
 		return respond_error(req, 500, NULL);
-	ct_tile_hasher_init(h, ct_log_read_tile, log, second);
+	ct_tile_hasher_init(h, ct_db_read_tile, log, second);
 	int err = ct_consistency_proof(ct_tile_hasher_get, h, first, second, proof, &n);
 	free(h);
 	if (err)
@@ -214,7 +215,7 @@ static int audit_path(struct ct_log *log, uint64_t index, uint64_t size, cJSON *
 	size_t n = 0;
 	if (!h)
 		return TB_ERR_NOMEM;
-	ct_tile_hasher_init(h, ct_log_read_tile, log, size);
+	ct_tile_hasher_init(h, ct_db_read_tile, log, size);
 	int err = ct_inclusion_proof(ct_tile_hasher_get, h, index, size, proof, &n);
 	free(h);
 	if (!err)
@@ -237,7 +238,7 @@ static int get_proof_by_hash(struct tb_http_request *req, void *arg)
 		tb_bytes_free(&hash);
 		return respond_error(req, 400, "need hash (base64 SHA-256) and 0 < tree_size <= tree size");
 	}
-	int err = ct_log_find_hash(log, hash.p, &index);
+	int err = ct_db_find_hash(log, hash.p, &index);
 	tb_bytes_free(&hash);
 	if (err || index >= size)
 		return respond_error(req, 404, "no entry with that hash in that tree");
@@ -264,15 +265,15 @@ static int entry_json(struct ct_log *log, const struct ct_entry *e, cJSON *o)
 		err = tb_bytes_vec_begin(&extra, 3, &chain_mark);
 	for (size_t i = 0; !err && i < e->chain_fps.len / CT_HASH_LEN; i++) {
 		der.len = 0;
-		err = ct_log_read_issuer(log, e->chain_fps.p + i * CT_HASH_LEN, &der);
+		err = ct_db_read_issuer(log, e->chain_fps.p + i * CT_HASH_LEN, &der);
 		if (!err)
 			err = tb_bytes_vec(&extra, 3, der.p, der.len);
 	}
 	if (!err)
 		err = tb_bytes_vec_end(&extra, 3, chain_mark);
 	if (!err) {
-		b64_json(o, "leaf_input", leaf.p, leaf.len);
-		b64_json(o, "extra_data", extra.p, extra.len);
+		ct_json_add_b64(o, "leaf_input", leaf.p, leaf.len);
+		ct_json_add_b64(o, "extra_data", extra.p, extra.len);
 	}
 	tb_bytes_free(&leaf);
 	tb_bytes_free(&extra);
@@ -294,7 +295,7 @@ static int get_entries(struct tb_http_request *req, void *arg)
 	size_t count = (size_t)(end - start + 1);
 	struct tb_bytes data = { 0 };
 	struct ct_entry *es = calloc(count, sizeof *es);
-	int err = es ? ct_log_read_leaves(log, start, count, &data) : TB_ERR_NOMEM;
+	int err = es ? ct_db_read_leaves(log, start, count, &data) : TB_ERR_NOMEM;
 	if (!err)
 		err = ct_data_tile_read(tb_bytes_buf(&data), es, count);
 	cJSON *o = cJSON_CreateObject();
@@ -323,7 +324,7 @@ static int get_entry_and_proof(struct tb_http_request *req, void *arg)
 		return respond_error(req, 400, "need 0 <= leaf_index < tree_size <= tree size");
 	struct tb_bytes data = { 0 };
 	struct ct_entry e;
-	int err = ct_log_read_leaves(log, index, 1, &data);
+	int err = ct_db_read_leaves(log, index, 1, &data);
 	if (!err)
 		err = ct_data_tile_read(tb_bytes_buf(&data), &e, 1);
 	cJSON *o = cJSON_CreateObject();
@@ -439,11 +440,11 @@ static int get_tile(struct tb_http_request *req, void *arg)
 	struct tb_bytes body = { 0 };
 	int err;
 	if (t.level == CT_TILE_DATA) {
-		err = ct_log_read_leaves(log, t.index * CT_TILE_WIDTH, t.width, &body);
+		err = ct_db_read_leaves(log, t.index * CT_TILE_WIDTH, t.width, &body);
 	} else {
 		err = tb_bytes_reserve(&body, (size_t)t.width * CT_HASH_LEN);
 		if (!err)
-			err = ct_log_read_tile(log, t.level, t.index, t.width, body.p);
+			err = ct_db_read_tile(log, t.level, t.index, t.width, body.p);
 		if (!err)
 			body.len = (size_t)t.width * CT_HASH_LEN;
 	}
@@ -468,7 +469,7 @@ static int get_issuer(struct tb_http_request *req, void *arg)
 		if (*c >= 'A' && *c <= 'F')
 			err = TB_ERR_INVALID; /* lowercase only */
 	if (!err)
-		err = ct_log_read_issuer(log, fp.p, &der);
+		err = ct_db_read_issuer(log, fp.p, &der);
 	tb_bytes_free(&fp);
 	if (err) {
 		tb_bytes_free(&der);

@@ -363,14 +363,6 @@ static int submit_local(void *impl, const struct tb_buf *chain, size_t n, int pr
 
 /* ---- log list -------------------------------------------------------- */
 
-static void add_b64(cJSON *o, const char *name, const void *p, size_t n)
-{
-	struct tb_bytes b = { 0 };
-	tb_base64_encode(&b, p, n);
-	cJSON_AddStringToObject(o, name, tb_bytes_cstr(&b) ? (const char *)b.p : "");
-	tb_bytes_free(&b);
-}
-
 static void add_time(cJSON *o, const char *name, int64_t t)
 {
 	char buf[32];
@@ -405,8 +397,8 @@ cJSON *ct_loglist_json(struct ct_service *svc)
 			char desc[128];
 			snprintf(desc, sizeof desc, "trustbox '%s' log", log->name);
 			cJSON_AddStringToObject(o, "description", desc);
-			add_b64(o, "log_id", log->log_id, CT_HASH_LEN);
-			add_b64(o, "key", log->spki.p, log->spki.len);
+			ct_json_add_b64(o, "log_id", log->log_id, CT_HASH_LEN);
+			ct_json_add_b64(o, "key", log->spki.p, log->spki.len);
 			if (k == 0) {
 				cJSON_AddStringToObject(o, "url", log->sub_url);
 			} else {
