@@ -12,7 +12,12 @@
  *   resumes. Responses therefore leave in request order.
  * - Routing happens at end of headers, so that the body limit of the route
  *   applies while the body arrives: Content-Length is checked up front,
- *   chunked bodies are counted as they decode.
+ *   chunked bodies are counted as they decode. Route tables are compiled
+ *   into segments when mounted; a request is matched by walking its
+ *   decoded path once per candidate pattern (tables are small), and the
+ *   outcome (route, or 404/405 with Allow) is fixed there, so dispatch only
+ *   calls a handler or the table's renderer. Writes go through
+ *   core/http_io.c, shared with the client.
  * - One timer per connection, armed for the state: new connection or
  *   keep-alive idle (close silently), headers (408), body (408), lingering
  *   close; none while a handler runs.
