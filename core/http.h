@@ -279,7 +279,12 @@ int tb_http_mount(struct tb_http_server *srv, const char *listener, const char *
  * subsystem using it has moved to a table (a handler registered for a whole
  * prefix with method NULL that dispatches on the path itself is what a
  * table replaces: list its paths as patterns, its methods as methods, and
- * its 404/405 bodies as the renderer).
+ * its 404/405 bodies as the renderer). For ACME that is two mounts with the
+ * service as state: the directory table at its own path (pattern "") and
+ * the resource table at the ACME prefix ("/new-nonce" with both a "HEAD"
+ * and a "GET" route: the exact HEAD wins; "/order/{id}/finalize", ...),
+ * one renderer adding Replay-Nonce to a malformed problem document, and
+ * body limits per route instead of tb_http_route_set_max_body.
  *
  * Registers a route. listener: a listener name, or NULL for all listeners
  * (also ones opened later). method: NULL for any. path_prefix: starts with
