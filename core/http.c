@@ -12,7 +12,10 @@
  *   resumes. Responses therefore leave in request order.
  * - Routing happens at end of headers, so that the body limit of the route
  *   applies while the body arrives: Content-Length is checked up front,
- *   chunked bodies are counted as they decode.
+ *   chunked bodies are counted as they decode. The router
+ *   (core/http_router.c) fixes the outcome there (a handler, or 404/405
+ *   with Allow and the table's renderer), so dispatch only carries it out.
+ *   Writes go through core/http_io.c, shared with the client.
  * - One timer per connection, armed for the state: new connection or
  *   keep-alive idle (close silently), headers (408), body (408), lingering
  *   close; none while a handler runs.
@@ -33,6 +36,8 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/http_io.h"
+#include "core/http_router.h"
 #include "core/log.h"
 #include "core/tls.h"
 
@@ -41,35 +46,9 @@
 #define LINGER_MS 2000u
 #define BODY_PREALLOC (64u * 1024)
 #define WRITE_QUEUE_CAP (1u << 20) /* unsent response bytes before parsing pauses */
-#define MAX_ROUTES 512
 #define MAX_LISTENERS 32
 #define MAX_RESP_HEADERS 64
 #define MAX_URL_BYTES TB_HTTP_DEFAULT_MAX_HEADER_BYTES /* also bounded by max_header_bytes */
-#define N_BUCKETS 12
-
-static const double bucket_bounds[N_BUCKETS] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-	0.25, 0.5, 1, 2.5, 10 };
-
-struct route_metrics {
-	char *route;                  /* label value: the prefix, or "none" */
-	uint64_t by_class[6];         /* index status/100 (1xx..5xx), 0 unused */
-	uint64_t buckets[N_BUCKETS];  /* non-cumulative; summed when written */
-	uint64_t count;
-	double sum;
-	struct route_metrics *next;
-};
-
-struct route {
-	char *listener;       /* NULL = all */
-	char *method;         /* NULL = any */
-	char *prefix;
-	size_t plen;
-	tb_http_handler fn;
-	void *arg;
-	size_t max_body;
-	struct route_metrics *m;
-};
-
 struct listener {
 	struct tb_http_server *srv;
 	char *name;
@@ -116,8 +95,7 @@ struct conn {
 	int cr_pending;           /* the last framing byte checked was a CR: an LF must follow */
 	int crlf_due;             /* chunk data ended: CR LF must come next (2, then 1) */
 	int bad_framing;
-	size_t writes_pending;
-	struct tb_bytes *sink;    /* feed mode: where writes go */
+	struct tb_http_out out;   /* the write path (core/http_io.h); feed mode: its sink */
 	char remote[64];
 	uint8_t rbuf[READ_CHUNK];
 	struct conn *prev, *next;
@@ -130,8 +108,7 @@ struct resp_header {
 struct req {
 	struct tb_http_request pub;
 	struct conn *conn;        /* NULL once orphaned */
-	struct route *route;
-	struct route_metrics *m;
+	struct tb_http_match match; /* the router's decision (series "none" until routed) */
 	struct tb_bytes body;
 	struct tb_bytes url;
 	struct tb_bytes hfield, hvalue;
@@ -153,9 +130,7 @@ struct tb_http_server {
 	struct tb_http_limits lim;
 	struct listener *listeners[MAX_LISTENERS];
 	size_t n_listeners;
-	struct route *routes[MAX_ROUTES];
-	size_t n_routes;
-	struct route_metrics *metrics; /* list; first is "none" */
+	struct tb_http_router *router;
 	struct conn *conns;
 	unsigned n_conns;               /* open (not yet closing) connections */
 	unsigned conns_alive;           /* connections not yet freed */
@@ -179,11 +154,6 @@ static int busy(const struct conn *c);
 static int backlogged(const struct conn *c);
 
 /* ---- Small helpers ---- */
-
-static char *xstrdup(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
 
 static uint64_t now_ms(struct tb_http_server *srv)
 {
@@ -269,96 +239,6 @@ const char *tb_http_reason(int status)
 	}
 }
 
-/* ---- Metrics ---- */
-
-static struct route_metrics *metrics_for(struct tb_http_server *srv, const char *route)
-{
-	for (struct route_metrics *m = srv->metrics; m; m = m->next)
-		if (strcmp(m->route, route) == 0)
-			return m;
-	struct route_metrics *m = calloc(1, sizeof *m);
-	if (!m || !(m->route = strdup(route))) {
-		free(m);
-		return NULL;
-	}
-	/* Append so that "none" stays first and output order is registration order. */
-	struct route_metrics **pp = &srv->metrics;
-	while (*pp)
-		pp = &(*pp)->next;
-	*pp = m;
-	return m;
-}
-
-static void metrics_observe(struct route_metrics *m, int status, double seconds)
-{
-	if (!m)
-		return;
-	int cls = status / 100;
-	if (cls >= 1 && cls <= 5)
-		m->by_class[cls]++;
-	m->count++;
-	m->sum += seconds;
-	for (size_t i = 0; i < N_BUCKETS; i++) {
-		if (seconds <= bucket_bounds[i]) {
-			m->buckets[i]++;
-			break;
-		}
-	}
-}
-
-static void write_label(struct tb_bytes *out, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			tb_bytes_printf(out, "\\%c", *s);
-		else if (*s == '\n')
-			tb_bytes_printf(out, "\\n");
-		else
-			tb_bytes_u8(out, (uint8_t)*s);
-	}
-}
-
-void tb_http_metrics_write(struct tb_http_server *srv, struct tb_bytes *out)
-{
-	tb_bytes_printf(out, "# HELP tb_http_requests_total HTTP requests by route and status class.\n"
-			     "# TYPE tb_http_requests_total counter\n");
-	for (struct route_metrics *m = srv->metrics; m; m = m->next) {
-		for (int cls = 1; cls <= 5; cls++) {
-			if (!m->by_class[cls])
-				continue;
-			tb_bytes_printf(out, "tb_http_requests_total{route=\"");
-			write_label(out, m->route);
-			tb_bytes_printf(out, "\",code=\"%dxx\"} %llu\n", cls,
-				(unsigned long long)m->by_class[cls]);
-		}
-	}
-	tb_bytes_printf(out, "# HELP tb_http_request_duration_seconds HTTP request latency.\n"
-			     "# TYPE tb_http_request_duration_seconds histogram\n");
-	for (struct route_metrics *m = srv->metrics; m; m = m->next) {
-		if (!m->count)
-			continue;
-		uint64_t cum = 0;
-		for (size_t i = 0; i < N_BUCKETS; i++) {
-			cum += m->buckets[i];
-			tb_bytes_printf(out, "tb_http_request_duration_seconds_bucket{route=\"");
-			write_label(out, m->route);
-			tb_bytes_printf(out, "\",le=\"%g\"} %llu\n", bucket_bounds[i], (unsigned long long)cum);
-		}
-		tb_bytes_printf(out, "tb_http_request_duration_seconds_bucket{route=\"");
-		write_label(out, m->route);
-		tb_bytes_printf(out, "\",le=\"+Inf\"} %llu\n", (unsigned long long)m->count);
-		tb_bytes_printf(out, "tb_http_request_duration_seconds_sum{route=\"");
-		write_label(out, m->route);
-		tb_bytes_printf(out, "\"} %.6f\n", m->sum);
-		tb_bytes_printf(out, "tb_http_request_duration_seconds_count{route=\"");
-		write_label(out, m->route);
-		tb_bytes_printf(out, "\"} %llu\n", (unsigned long long)m->count);
-	}
-	tb_bytes_printf(out, "# HELP tb_http_connections Open HTTP connections.\n"
-			     "# TYPE tb_http_connections gauge\ntb_http_connections %u\n",
-		srv->n_conns);
-}
-
 /* ---- Requests ---- */
 
 static void req_free(struct req *r)
@@ -399,7 +279,7 @@ static struct req *req_new(struct conn *c)
 	r->conn = c;
 	r->max_body = c->srv->lim.max_body;
 	r->start_ms = now_ms(c->srv);
-	r->m = c->srv->metrics;
+	r->match.series = tb_http_router_none(c->srv->router);
 	return r;
 }
 
@@ -433,6 +313,15 @@ const char *tb_http_query_param(struct tb_http_request *req, const char *name)
 		}
 		q = end ? end + 1 : NULL;
 	}
+	return NULL;
+}
+
+const char *tb_http_path_param(const struct tb_http_request *req, const char *name)
+{
+	const struct req *r = req_of((struct tb_http_request *)req);
+	for (size_t i = 0; i < r->match.n_params; i++)
+		if (strcmp(r->match.params[i].name, name) == 0)
+			return r->match.params[i].value;
 	return NULL;
 }
 
@@ -511,7 +400,7 @@ int tb_http_respond(struct tb_http_request *req, int status, const char *content
 	tb_bytes_free(&out);
 
 	uint64_t ms = now_ms(srv) - r->start_ms;
-	metrics_observe(r->m, status, (double)ms / 1000.0);
+	tb_http_series_observe(r->match.series, status, (double)ms / 1000.0);
 	TB_INFO("http", "%s %s %s %d %zu %llums", c->remote, req->method, req->path, status,
 		r->head ? (size_t)0 : len, (unsigned long long)ms);
 
@@ -529,7 +418,7 @@ int tb_http_respond(struct tb_http_request *req, int status, const char *content
 			conn_close(c);
 		else if (!c->has_socket)
 			; /* feed mode: nothing more is parsed */
-		else if (c->writes_pending == 0)
+		else if (c->out.pending == 0)
 			conn_close(c);
 		else
 			arm(c, srv->lim.idle_timeout_ms); /* a client that never reads: close after that */
@@ -572,25 +461,15 @@ int tb_http_respond_problem(struct tb_http_request *req, int status, const char 
 
 /* ---- Writing ---- */
 
-struct write_req {
-	uv_write_t w;
-	struct conn *c;
-	uint8_t *p;
-};
-
 static void on_shutdown(uv_shutdown_t *s, int status)
 {
 	(void)status;
 	free(s);
 }
 
-static void on_write(uv_write_t *w, int status)
+static void on_written(struct tb_http_out *out, int status)
 {
-	struct write_req *wr = (struct write_req *)w;
-	struct conn *c = wr->c;
-	free(wr->p);
-	free(wr);
-	c->writes_pending--;
+	struct conn *c = (struct conn *)((char *)out - offsetof(struct conn, out));
 	if (c->closed)
 		return;
 	if (status < 0) {
@@ -601,7 +480,7 @@ static void on_write(uv_write_t *w, int status)
 		conn_resume(c); /* parsing paused on the write backlog */
 		return;
 	}
-	if (c->closing && c->writes_pending == 0) {
+	if (c->closing && c->out.pending == 0) {
 		if (c->state == CS_CLOSING && !c->read_eof) {
 			/* Lingering close: FIN now, drain what the client still sends. */
 			uv_shutdown_t *s = malloc(sizeof *s);
@@ -620,58 +499,17 @@ static void on_write(uv_write_t *w, int status)
 /* Sends bytes on the socket (ciphertext already) or to the sink. Takes ownership of p. */
 static int send_owned(struct conn *c, uint8_t *p, size_t n)
 {
-	if (!c->has_socket) {
-		if (c->sink)
-			tb_bytes_append(c->sink, p, n);
-		free(p);
-		return 0;
-	}
-	if (n == 0) {
-		free(p);
-		return 0;
-	}
-	struct write_req *wr = malloc(sizeof *wr);
-	if (!wr) {
-		free(p);
-		return TB_ERR_NOMEM;
-	}
-	wr->c = c;
-	wr->p = p;
-	uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-	int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_write);
-	if (rc) {
-		free(p);
-		free(wr);
-		return rc;
-	}
-	c->writes_pending++;
-	return 0;
+	return tb_http_out_send(&c->out, p, n);
 }
 
 static int flush_tls(struct conn *c)
 {
-	struct tb_bytes o;
-	tb_tls_conn_take_output(c->tls, &o);
-	if (o.err) {
-		tb_bytes_free(&o);
-		return TB_ERR_NOMEM;
-	}
-	return send_owned(c, o.p, o.len);
+	return tb_http_out_flush_tls(&c->out);
 }
 
 static int write_raw(struct conn *c, const uint8_t *p, size_t n)
 {
-	if (c->tls) {
-		int rc = tb_tls_conn_write(c->tls, p, n);
-		if (rc)
-			return rc;
-		return flush_tls(c);
-	}
-	uint8_t *copy = malloc(n ? n : 1);
-	if (!copy)
-		return TB_ERR_NOMEM;
-	memcpy(copy, p, n);
-	return send_owned(c, copy, n);
+	return tb_http_out_write(&c->out, p, n);
 }
 
 /* ---- Timers ---- */
@@ -836,54 +674,6 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
 	return tb_bytes_append(&r->hvalue, at, n) ? -1 : 0;
 }
 
-/*
- * Whether a route prefix covers a path: on path-segment boundaries only, so
- * "/acme" covers "/acme" and "/acme/..." but not "/acme-x"; a prefix ending
- * in '/' covers everything below it.
- */
-static int prefix_covers(const struct route *rt, const char *path)
-{
-	if (strncmp(path, rt->prefix, rt->plen) != 0)
-		return 0;
-	return rt->prefix[rt->plen - 1] == '/' || path[rt->plen] == 0 || path[rt->plen] == '/';
-}
-
-static struct route *find_route(struct tb_http_server *srv, const char *listener, const char *path,
-	const char *method, struct route **group)
-{
-	size_t best = 0;
-	struct route *hit = NULL;
-	*group = NULL;
-	/* Longest prefix first, then the method within that prefix. */
-	for (size_t i = 0; i < srv->n_routes; i++) {
-		struct route *rt = srv->routes[i];
-		if (rt->listener && (!listener || strcmp(rt->listener, listener) != 0))
-			continue;
-		if (!prefix_covers(rt, path))
-			continue;
-		if (!*group || rt->plen > best) {
-			best = rt->plen;
-			*group = rt;
-		}
-	}
-	if (!*group)
-		return NULL;
-	for (size_t i = 0; i < srv->n_routes; i++) {
-		struct route *rt = srv->routes[i];
-		if (rt->plen != best || strcmp(rt->prefix, (*group)->prefix) != 0)
-			continue;
-		if (rt->listener && (!listener || strcmp(rt->listener, listener) != 0))
-			continue;
-		if (!rt->method || strcmp(rt->method, method) == 0 ||
-			(strcmp(method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0)) {
-			/* An exact method beats "any". */
-			if (!hit || (rt->method && !hit->method))
-				hit = rt;
-		}
-	}
-	return hit;
-}
-
 /* "." or ".." as a path segment (after decoding): refused, so no handler has to resolve them. */
 static int has_dot_segment(const char *path)
 {
@@ -985,16 +775,13 @@ static int on_headers_complete(http_parser *p)
 		return -1;
 	}
 
-	struct route *group;
-	r->route = find_route(c->srv, c->lst ? c->lst->name : NULL, q->path, q->method, &group);
-	if (r->route) {
-		r->max_body = r->route->max_body;
-		r->m = r->route->m;
-		q->route = r->route->prefix;
-	} else if (group) {
-		r->m = group->m;
-		q->route = group->prefix;
+	if (tb_http_router_match(c->srv->router, c->lst ? c->lst->name : NULL, q->method, q->path,
+		q->arena, &r->match) != 0) {
+		c->err_status = 500;
+		return -1;
 	}
+	q->route = r->match.label;
+	r->max_body = r->match.max_body;
 
 	if ((p->flags & F_CONTENTLENGTH) && !(p->flags & F_CHUNKED) && p->content_length > r->max_body) {
 		c->err_status = 413;
@@ -1107,41 +894,33 @@ static void dispatch(struct conn *c, struct req *r)
 		q->sni = tb_arena_strdup(q->arena, tb_tls_conn_sni(c->tls));
 		q->alpn = tb_arena_strdup(q->arena, tb_tls_conn_alpn(c->tls));
 	}
-	if (!r->route) {
-		struct route *group;
-		find_route(c->srv, c->lst ? c->lst->name : NULL, q->path, q->method, &group);
-		if (!group) {
+	const struct tb_http_match *m = &r->match;
+	if (!m->fn) {
+		/* Core decided 404 or 405; the table's renderer (if any) words the answer. */
+		if (m->miss == 405 && m->allow)
+			tb_http_set_header(q, "Allow", m->allow);
+		if (m->error) {
+			c->in_dispatch = 1;
+			int rc = m->error(q, m->miss, m->error_state);
+			c->in_dispatch = 0;
+			if (rc == TB_HTTP_LATER || c->cur != r || c->closed)
+				return;
+		}
+		if (m->miss != 405)
 			tb_http_respond_problem(q, 404, "about:blank", "no such resource");
-			return;
-		}
-		/* 405 with the methods of the matched prefix. */
-		struct tb_bytes allow = { 0 };
-		for (size_t i = 0; i < c->srv->n_routes; i++) {
-			struct route *rt = c->srv->routes[i];
-			if (strcmp(rt->prefix, group->prefix) != 0 || !rt->method)
-				continue;
-			if (rt->listener && (!c->lst || strcmp(rt->listener, c->lst->name) != 0))
-				continue;
-			tb_bytes_printf(&allow, "%s%s", allow.len ? ", " : "", rt->method);
-			if (strcmp(rt->method, "GET") == 0)
-				tb_bytes_printf(&allow, ", HEAD");
-		}
-		const char *a = tb_bytes_cstr(&allow);
-		if (a)
-			tb_http_set_header(q, "Allow", a);
-		tb_bytes_free(&allow);
-		tb_http_respond_problem(q, 405, "about:blank", "method not allowed");
+		else
+			tb_http_respond_problem(q, 405, "about:blank", "method not allowed");
 		return;
 	}
 	c->in_dispatch = 1;
-	int rc = r->route->fn(q, r->route->arg);
+	int rc = m->fn(q, m->arg);
 	c->in_dispatch = 0;
 	if (rc == TB_HTTP_LATER)
 		return;
 	if (c->cur == r && !c->closed) {
 		/* Returned without responding. */
 		if (rc == 0)
-			TB_WARN("http", "handler for %s returned without responding", r->route->prefix);
+			TB_WARN("http", "handler for %s returned without responding", q->route);
 		tb_http_respond_problem(q, 500, "about:blank", rc < 0 ? tb_strerror(rc) : "no response");
 	}
 }
@@ -1238,7 +1017,7 @@ static void conn_process(struct conn *c)
 		arm(c, c->srv->lim.idle_timeout_ms);
 	if (!c->closed && !c->closing && !busy(c) && c->read_eof && c->in_off == c->in.len) {
 		/* The client finished sending and every complete request has been answered. */
-		if (c->writes_pending == 0)
+		if (c->out.pending == 0)
 			conn_close(c);
 		else
 			c->closing = 1;
@@ -1333,7 +1112,7 @@ static void on_eof(struct conn *c)
 	c->read_eof = 1;
 	reading(c, 0);
 	if (c->state == CS_CLOSING || c->closing) {
-		if (c->writes_pending == 0)
+		if (c->out.pending == 0)
 			conn_close(c);
 		return;
 	}
@@ -1350,7 +1129,7 @@ static void on_eof(struct conn *c)
 			return;
 		}
 	}
-	if (!c->cur && c->writes_pending)
+	if (!c->cur && c->out.pending)
 		c->closing = 1;
 	else
 		conn_close(c);
@@ -1439,6 +1218,7 @@ static struct conn *conn_new(struct tb_http_server *srv, struct listener *lst)
 	c->lst = lst;
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
+	c->out.written = on_written;
 	c->state = CS_NEW;
 	snprintf(c->remote, sizeof c->remote, "-");
 	c->next = srv->conns;
@@ -1498,6 +1278,7 @@ static void on_connection(uv_stream_t *server, int status)
 	c->tcp.data = c;
 	c->timer.data = c;
 	c->has_socket = 1;
+	c->out.stream = (uv_stream_t *)&c->tcp;
 	c->handles_open = 2;
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
 		conn_close(c);
@@ -1509,6 +1290,7 @@ static void on_connection(uv_stream_t *server, int status)
 		conn_close(c);
 		return;
 	}
+	c->out.tls = c->tls;
 	arm(c, srv->lim.header_timeout_ms);
 	reading(c, 1);
 }
@@ -1521,7 +1303,7 @@ int tb_http_feed_bytes(struct tb_http_server *srv, const uint8_t *data, size_t l
 	struct conn *c = conn_new(srv, NULL);
 	if (!c)
 		return TB_ERR_NOMEM;
-	c->sink = out;
+	c->out.sink = out;
 	snprintf(c->remote, sizeof c->remote, "feed");
 	int rc = conn_input(c, data, len);
 	if (!c->closed && !c->closing)
@@ -1563,7 +1345,7 @@ int tb_http_server_new(struct tb_http_server **out, uv_loop_t *loop,
 		l->grace_timeout_ms = TB_HTTP_DEFAULT_GRACE_TIMEOUT_MS;
 	if (!l->max_connections)
 		l->max_connections = TB_HTTP_DEFAULT_MAX_CONNECTIONS;
-	if (!metrics_for(srv, "none")) {
+	if (tb_http_router_new(&srv->router, l->max_body) != 0) {
 		free(srv);
 		return TB_ERR_NOMEM;
 	}
@@ -1648,61 +1430,32 @@ int tb_http_listener_port(const struct tb_http_server *srv, const char *name)
 	return l ? l->port : TB_ERR_NOT_FOUND;
 }
 
+/* ---- Routes (core/http_router.c) ---- */
+
 int tb_http_route(struct tb_http_server *srv, const char *listener, const char *method,
 	const char *path_prefix, tb_http_handler fn, void *arg)
 {
-	if (!path_prefix || path_prefix[0] != '/' || !fn)
-		return TB_ERR_INVALID;
-	for (size_t i = 0; i < srv->n_routes; i++) {
-		struct route *rt = srv->routes[i];
-		if (strcmp(rt->prefix, path_prefix) == 0 &&
-			(rt->listener == listener || (rt->listener && listener && strcmp(rt->listener, listener) == 0)) &&
-			(rt->method == method || (rt->method && method && strcmp(rt->method, method) == 0))) {
-			rt->fn = fn;
-			rt->arg = arg;
-			return 0;
-		}
-	}
-	if (srv->n_routes >= MAX_ROUTES)
-		return TB_ERR_TOO_LARGE;
-	struct route *rt = calloc(1, sizeof *rt);
-	if (!rt)
-		return TB_ERR_NOMEM;
-	rt->listener = xstrdup(listener);
-	rt->method = xstrdup(method);
-	rt->prefix = strdup(path_prefix);
-	rt->m = metrics_for(srv, path_prefix);
-	if ((listener && !rt->listener) || (method && !rt->method) || !rt->prefix || !rt->m) {
-		free(rt->listener);
-		free(rt->method);
-		free(rt->prefix);
-		free(rt);
-		return TB_ERR_NOMEM;
-	}
-	rt->plen = strlen(path_prefix);
-	rt->fn = fn;
-	rt->arg = arg;
-	rt->max_body = srv->lim.max_body;
-	srv->routes[srv->n_routes++] = rt;
-	return 0;
+	return tb_http_router_route(srv->router, listener, method, path_prefix, fn, arg);
 }
 
 int tb_http_route_set_max_body(struct tb_http_server *srv, const char *listener,
 	const char *path_prefix, size_t max_body)
 {
-	if (max_body > TB_HTTP_MAX_BODY_CEILING)
-		return TB_ERR_TOO_LARGE;
-	int found = 0;
-	for (size_t i = 0; i < srv->n_routes; i++) {
-		struct route *rt = srv->routes[i];
-		if (strcmp(rt->prefix, path_prefix) != 0)
-			continue;
-		if (!(rt->listener == listener || (rt->listener && listener && strcmp(rt->listener, listener) == 0)))
-			continue;
-		rt->max_body = max_body;
-		found = 1;
-	}
-	return found ? 0 : TB_ERR_NOT_FOUND;
+	return tb_http_router_set_max_body(srv->router, listener, path_prefix, max_body);
+}
+
+int tb_http_mount(struct tb_http_server *srv, const char *listener, const char *prefix,
+	const struct tb_http_table *table, void *state)
+{
+	return tb_http_router_mount(srv->router, listener, prefix, table, state);
+}
+
+void tb_http_metrics_write(struct tb_http_server *srv, struct tb_bytes *out)
+{
+	tb_http_router_metrics_write(srv->router, out);
+	tb_bytes_printf(out, "# HELP tb_http_connections Open HTTP connections.\n"
+			     "# TYPE tb_http_connections gauge\ntb_http_connections %u\n",
+		srv->n_conns);
 }
 
 static void on_grace_closed(uv_handle_t *h)
@@ -1761,7 +1514,7 @@ void tb_http_server_stop(struct tb_http_server *srv, tb_done_cb done, void *arg)
 		next = c->next;
 		if (busy(c))
 			continue;
-		if (c->has_socket && c->writes_pending)
+		if (c->has_socket && c->out.pending)
 			c->closing = 1;
 		else
 			conn_close(c);
@@ -1796,16 +1549,6 @@ void tb_http_server_free(struct tb_http_server *srv)
 		free(l->name);
 		free(l);
 	}
-	for (size_t i = 0; i < srv->n_routes; i++) {
-		free(srv->routes[i]->listener);
-		free(srv->routes[i]->method);
-		free(srv->routes[i]->prefix);
-		free(srv->routes[i]);
-	}
-	for (struct route_metrics *m = srv->metrics, *next; m; m = next) {
-		next = m->next;
-		free(m->route);
-		free(m);
-	}
+	tb_http_router_free(srv->router);
 	free(srv);
 }

@@ -3,11 +3,16 @@
  * same loop.
  *
  * Server model. A server owns listeners (name, address, port, plain or TLS)
- * and one route table. Subsystems register routes (listener or all, method or
- * any, path prefix). The longest matching prefix decides: among its routes an
- * exact method beats "any", GET routes also serve HEAD; when none of them
- * takes the method the answer is 405 with Allow (routes of shorter prefixes
- * are not consulted); no matching prefix gives 404. Paths are matched after
+ * and one router. A subsystem declares a static table of {method, pattern,
+ * handler} routes and mounts it under a prefix with its own state
+ * (tb_http_mount; one table may be mounted several times). The longest
+ * mounted prefix that covers the path decides; within it the most specific
+ * pattern that matches path and method wins, and GET routes also serve HEAD.
+ * When patterns match the path but none takes the method the answer is 405
+ * with Allow listing exactly their methods; when none matches, 404. Core
+ * decides both; the table's renderer (if any) words the body. Prefixes of
+ * shorter mounts are not consulted. tb_http_route is the older single-prefix
+ * registration, kept while a subsystem still uses it. Paths are matched after
  * percent-decoding; a path with a "." or ".." segment, a control character
  * (raw or encoded: NUL, CR, LF, TAB, DEL...) or bad escapes gets 400, so
  * handlers never resolve dot segments. An HTTP/1.1 request without Host, any
@@ -38,7 +43,8 @@
  *
  * Observability: one access-log line per request (tag "http": remote, method,
  * path, status, bytes, duration ms) and per-route Prometheus counters and
- * latency histograms (tb_http_metrics_write).
+ * latency histograms (tb_http_metrics_write), labelled with the route's
+ * pattern, never the raw path, so that the number of series stays bounded.
  *
  * Everything here runs on the loop thread only.
  */
@@ -113,7 +119,8 @@ struct tb_http_request {
 	int tls;                  /* 1 when the connection is TLS */
 	const char *sni;          /* TLS server name the client asked for, or NULL */
 	const char *alpn;         /* negotiated ALPN protocol, or NULL */
-	const char *route;        /* the matched route's path prefix */
+	const char *route;        /* the matched route: prefix + pattern of a table route
+				     ("/ct/lab/tile/{rest...}"), the prefix of a tb_http_route route */
 	int http_minor;           /* 0 for HTTP/1.0, 1 for HTTP/1.1 */
 	struct tb_arena *arena;   /* freed after the response has been written */
 	struct tb_http_server *server;
@@ -122,10 +129,26 @@ struct tb_http_request {
 
 typedef int (*tb_http_handler)(struct tb_http_request *req, void *arg);
 
+/* Path parameters a request can carry, and the longest value of one. */
+#define TB_HTTP_MAX_PARAMS 8
+#define TB_HTTP_MAX_PARAM_LEN 256
+
+struct tb_http_path_param {
+	const char *name;         /* the name in the pattern, without braces */
+	const char *value;        /* decoded, in the arena */
+};
+
 /* First header with that name (case-insensitive), or NULL. */
 const char *tb_http_header(const struct tb_http_request *req, const char *name);
 /* First query parameter with that name, percent- and '+'-decoded, in the arena; NULL when absent. */
 const char *tb_http_query_param(struct tb_http_request *req, const char *name);
+/*
+ * A path parameter of the matched table route ("id" for "/order/{id}"), in
+ * the arena; NULL when the route has no such parameter. Also set for a 405
+ * (the parameters of the pattern that matched the path), so that an error
+ * renderer can use them; never for a 404.
+ */
+const char *tb_http_path_param(const struct tb_http_request *req, const char *name);
 /* Whether the client has gone away (a later response would be discarded). */
 int tb_http_request_gone(const struct tb_http_request *req);
 
@@ -164,6 +187,105 @@ int tb_http_listen(struct tb_http_server *srv, const char *name, const char *add
 /* The bound port of a listener, or a negative error when there is no such listener. */
 int tb_http_listener_port(const struct tb_http_server *srv, const char *name);
 /*
+ * ---- Route tables ----
+ *
+ * A subsystem declares its routes as data and mounts them:
+ *
+ *   static const struct tb_http_route_def order_routes[] = {
+ *       { "POST", "/new-order", new_order, 0 },
+ *       { "POST", "/order/{id}", get_order, 0 },
+ *       { "POST", "/order/{id}/finalize", finalize, 64 * 1024 },
+ *       { "GET", "/tile/{rest...}", get_tile, 0 },
+ *   };
+ *   static const struct tb_http_table order_table = TB_HTTP_TABLE(order_routes, render_error);
+ *   tb_http_mount(srv, NULL, "/acme", &order_table, svc);
+ *
+ * Handlers are called with the mount's state as arg and read parameters
+ * with tb_http_path_param(req, "id").
+ *
+ * Patterns are written below the prefix: the full path is the prefix
+ * (without a trailing '/') followed by the pattern. A pattern is "" (the
+ * prefix itself) or a sequence of "/segment", each one of:
+ *   literal     matches exactly that text (an empty last one is a trailing
+ *               '/': "/" is the prefix followed by '/')
+ *   {name}      one non-empty path segment; name is [A-Za-z0-9_]+
+ *   {name...}   last only: the rest of the path after that '/', '/' included,
+ *               possibly empty ("/tile/{rest...}" takes "/tile/" and
+ *               "/tile/8/x001/5", not "/tile")
+ * A parameter fills its whole segment ("x{id}" is refused). At most
+ * TB_HTTP_MAX_PARAMS parameters and 16 segments per pattern. A value longer
+ * than TB_HTTP_MAX_PARAM_LEN does not match (so the request gets a 404).
+ * Matching is on the percent-decoded path, like everything here: "%2F" is a
+ * '/', so a parameter never contains '/' (only a rest wildcard does);
+ * empty segments ("//") match only literal empty segments.
+ *
+ * Choice: the mount with the longest prefix covering the path (on segment
+ * boundaries: "/acme" covers "/acme" and "/acme/x", not "/acme-x"; a
+ * trailing '/' in the prefix changes nothing) owns the path; tables mounted
+ * under the same prefix are searched together; against tb_http_route
+ * prefixes the longer prefix wins and a mount wins a tie. Among the routes
+ * whose pattern matches, the most specific pattern wins (segment by segment
+ * a literal beats {name} beats {name...}), then the better method (exact,
+ * then GET for a HEAD request, then NULL = any), then the earlier route.
+ * If patterns match but no method does: 405, Allow = the methods of every
+ * route whose pattern matches (HEAD after GET), and the request carries the
+ * parameters of the most specific such pattern. If no pattern matches: 404.
+ * OPTIONS is a method like any other: declare it where CORS preflights
+ * must be answered.
+ *
+ * Metrics: a matched route (and its 405s) counts under route=<prefix
+ * without trailing '/'><pattern>; a 404 below the prefix under
+ * route=<prefix as given>.
+ */
+struct tb_http_route_def {
+	const char *method;       /* "GET", "POST", ...; NULL = any method */
+	const char *pattern;      /* below the prefix, see above */
+	tb_http_handler fn;       /* called with the mount's state */
+	size_t max_body;          /* request body limit; 0 = the server's */
+};
+
+/*
+ * Renders core's 404 or 405 for a table (status), e.g. as an ACME problem
+ * document with a Replay-Nonce, or a DAP one naming the task from
+ * tb_http_path_param. Allow is already set on a 405. Like a handler it must
+ * respond (now or with TB_HTTP_LATER); if it returns without having
+ * responded, core sends its default problem document.
+ */
+typedef int (*tb_http_error_renderer)(struct tb_http_request *req, int status, void *state);
+
+struct tb_http_table {
+	const struct tb_http_route_def *routes; /* borrowed: must outlive the server (static) */
+	size_t n_routes;
+	tb_http_error_renderer error; /* NULL: core's application/problem+json */
+};
+
+#define TB_HTTP_TABLE(routes, error) { (routes), sizeof(routes) / sizeof((routes)[0]), (error) }
+
+/*
+ * Mounts a table under prefix (starts with '/'; "/" for the root) on one
+ * listener, or on all (NULL; also ones opened later). state is passed to
+ * every handler and to the renderer. Mounting the same table twice under
+ * the same prefix and listener is TB_ERR_EXISTS; under other prefixes it is
+ * the way to serve it several times with different states. Returns 0,
+ * TB_ERR_INVALID (bad prefix or pattern, logged with the pattern),
+ * TB_ERR_TOO_LARGE (too many parameters, segments or mounts, or max_body
+ * over TB_HTTP_MAX_BODY_CEILING) or TB_ERR_NOMEM.
+ */
+int tb_http_mount(struct tb_http_server *srv, const char *listener, const char *prefix,
+	const struct tb_http_table *table, void *state);
+
+/*
+ * The older registration, one handler per prefix: kept until the last
+ * subsystem using it has moved to a table (a handler registered for a whole
+ * prefix with method NULL that dispatches on the path itself is what a
+ * table replaces: list its paths as patterns, its methods as methods, and
+ * its 404/405 bodies as the renderer). For ACME that is two mounts with the
+ * service as state: the directory table at its own path (pattern "") and
+ * the resource table at the ACME prefix ("/new-nonce" with both a "HEAD"
+ * and a "GET" route: the exact HEAD wins; "/order/{id}/finalize", ...),
+ * one renderer adding Replay-Nonce to a malformed problem document, and
+ * body limits per route instead of tb_http_route_set_max_body.
+ *
  * Registers a route. listener: a listener name, or NULL for all listeners
  * (also ones opened later). method: NULL for any. path_prefix: starts with
  * '/'; matched on path-segment boundaries: "/acme" matches "/acme" and
@@ -175,7 +297,7 @@ int tb_http_listener_port(const struct tb_http_server *srv, const char *name);
  */
 int tb_http_route(struct tb_http_server *srv, const char *listener, const char *method,
 	const char *path_prefix, tb_http_handler fn, void *arg);
-/* Raises (or lowers) the body limit of every route already registered with that listener and prefix. */
+/* Raises (or lowers) the body limit of every tb_http_route route already registered with that listener and prefix. */
 int tb_http_route_set_max_body(struct tb_http_server *srv, const char *listener,
 	const char *path_prefix, size_t max_body);
 /*
@@ -202,9 +324,10 @@ void tb_http_server_free(struct tb_http_server *srv);
  *   tb_http_request_duration_seconds_bucket{route="/x",le="0.005"} N ... le="+Inf"
  *   tb_http_request_duration_seconds_sum / _count
  *   tb_http_connections (gauge)
- * route is the matched prefix (405s count under their prefix); requests that
- * matched no prefix (404) or failed before routing (400, 431...) count under
- * route="none".
+ * route is the matched table route's prefix + pattern, or the matched
+ * tb_http_route prefix (405s count under it too); a 404 below a mounted
+ * prefix counts under that prefix; requests that matched no prefix (404) or
+ * failed before routing (400, 431...) count under route="none".
  */
 void tb_http_metrics_write(struct tb_http_server *srv, struct tb_bytes *out);
 

@@ -23,12 +23,14 @@
 #include <errno.h>
 #include <http_parser.h>
 #include <netdb.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/error.h"
 #include "core/http.h"
+#include "core/http_io.h"
 #include "core/log.h"
 #include "core/tls.h"
 
@@ -71,6 +73,7 @@ struct tb_http_call {
 
 	struct tb_tls_client *tlscfg;
 	struct tb_tls_conn *tls;
+	struct tb_http_out out;    /* the write path: the connected socket, through tls */
 
 	http_parser parser;
 	int status;
@@ -148,6 +151,7 @@ static void close_tcp(struct tb_http_call *c)
 	if (c->tcp) {
 		uv_close((uv_handle_t *)c->tcp, on_tcp_closed);
 		c->tcp = NULL;
+		c->out.stream = NULL;
 	}
 }
 
@@ -421,70 +425,26 @@ static void response_bytes(struct tb_http_call *c, const uint8_t *p, size_t n)
 
 /* ---- I/O ---- */
 
-struct wreq {
-	uv_write_t w;
-	struct tb_http_call *c;
-	uint8_t *p;
-};
-
-static void on_write(uv_write_t *w, int status)
+/*
+ * Writes go through the server's write path (core/http_io.h). A write's
+ * completion needs no reference of its own: libuv completes (or cancels)
+ * every write before the socket's close callback, which holds one.
+ */
+static void on_written(struct tb_http_out *out, int status)
 {
-	struct wreq *wr = (struct wreq *)w;
-	struct tb_http_call *c = wr->c;
-	free(wr->p);
-	free(wr);
+	struct tb_http_call *c = (struct tb_http_call *)((char *)out - offsetof(struct tb_http_call, out));
 	if (status < 0 && !c->done)
 		finish(c, status);
-	call_unref(c);
-}
-
-/* Takes ownership of p. */
-static int send_bytes(struct tb_http_call *c, uint8_t *p, size_t n)
-{
-	if (n == 0) {
-		free(p);
-		return 0;
-	}
-	struct wreq *wr = malloc(sizeof *wr);
-	if (!wr) {
-		free(p);
-		return TB_ERR_NOMEM;
-	}
-	wr->c = c;
-	wr->p = p;
-	uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-	int rc = uv_write(&wr->w, (uv_stream_t *)c->tcp, &b, 1, on_write);
-	if (rc) {
-		free(p);
-		free(wr);
-		return rc;
-	}
-	c->refs++;
-	return 0;
 }
 
 static int flush_tls(struct tb_http_call *c)
 {
-	struct tb_bytes o;
-	tb_tls_conn_take_output(c->tls, &o);
-	if (o.err) {
-		tb_bytes_free(&o);
-		return TB_ERR_NOMEM;
-	}
-	return send_bytes(c, o.p, o.len);
+	return tb_http_out_flush_tls(&c->out);
 }
 
 static int send_request(struct tb_http_call *c)
 {
-	if (c->tls) {
-		int rc = tb_tls_conn_write(c->tls, c->request.p, c->request.len);
-		return rc ? rc : flush_tls(c);
-	}
-	uint8_t *p = malloc(c->request.len);
-	if (!p)
-		return TB_ERR_NOMEM;
-	memcpy(p, c->request.p, c->request.len);
-	return send_bytes(c, p, c->request.len);
+	return tb_http_out_write(&c->out, c->request.p, c->request.len);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -627,11 +587,14 @@ static void on_connect(uv_connect_t *req, int status)
 		finish(c, rc);
 		return;
 	}
+	c->out.stream = (uv_stream_t *)c->tcp;
+	c->out.written = on_written;
 	if (c->https) {
 		if ((rc = tb_tls_conn_new_client(&c->tls, c->tlscfg, c->sni)) != 0) {
 			finish(c, rc);
 			return;
 		}
+		c->out.tls = c->tls;
 		rc = tb_tls_conn_handshake(c->tls);
 		if (rc < 0 || (rc = flush_tls(c)) != 0)
 			finish(c, rc);

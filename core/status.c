@@ -125,20 +125,24 @@ static int root_pem(struct tb_http_request *req, void *arg)
 	return tb_http_respond(req, 200, "application/x-pem-file", pem, strlen(pem));
 }
 
-/* "/" is the longest matching prefix of every path no other route claims. */
 static int web_ui(struct tb_http_request *req, void *arg)
 {
 	(void)arg;
-	if (strcmp(req->path, "/") != 0 && strcmp(req->path, "/index.html") != 0)
-		return tb_http_respond_problem(req, 404, "about:blank", "no such resource");
-	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
-		tb_http_set_header(req, "Allow", "GET, HEAD");
-		return tb_http_respond_problem(req, 405, "about:blank", "method not allowed");
-	}
 	tb_http_set_header(req, "Cache-Control", "no-cache");
 	tb_http_set_header(req, "Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'");
 	return tb_http_respond(req, 200, "text/html; charset=utf-8", tb_web_ui_index, strlen(tb_web_ui_index));
 }
+
+/* Mounted at "/": every path no longer prefix claims gets core's 404 from here. */
+static const struct tb_http_route_def status_routes[] = {
+	{ "GET", "/healthz", healthz, 0 },
+	{ "GET", "/api/v1/status", status_api, 0 },
+	{ "GET", "/metrics", metrics, 0 },
+	{ "GET", "/api/v1/root.pem", root_pem, 0 },
+	{ "GET", "/", web_ui, 0 },
+	{ "GET", "/index.html", web_ui, 0 },
+};
+static const struct tb_http_table status_table = TB_HTTP_TABLE(status_routes, NULL);
 
 static int status_configure(struct tb_core *core, void **state, char *err, size_t errlen)
 {
@@ -162,17 +166,7 @@ static int status_start(void *state)
 	struct status *st = state;
 	if (!st || !st->core->http)
 		return 0;
-	struct tb_http_server *h = st->core->http;
-	int err = tb_http_route(h, NULL, "GET", "/healthz", healthz, st);
-	if (!err)
-		err = tb_http_route(h, NULL, "GET", "/api/v1/status", status_api, st);
-	if (!err)
-		err = tb_http_route(h, NULL, "GET", "/metrics", metrics, st);
-	if (!err)
-		err = tb_http_route(h, NULL, "GET", "/api/v1/root.pem", root_pem, st);
-	if (!err)
-		err = tb_http_route(h, NULL, NULL, "/", web_ui, st);
-	return err;
+	return tb_http_mount(st->core->http, NULL, "/", &status_table, st);
 }
 
 static void status_free(void *state)

@@ -1,6 +1,7 @@
 /*
- * DESIGN: the HTTP face of a log, one route per URL prefix dispatching on
- * a table.
+ * DESIGN: the HTTP face of a log: two route tables mounted by core, the
+ * submission one under the submission prefix and the monitoring one under
+ * the monitoring prefix (one log's may be the same prefix).
  *
  * Submission prefix: RFC 6962 ct/v1/add-chain, add-pre-chain, get-roots and,
  * computed from the same tiles, get-sth, get-sth-consistency,
@@ -9,8 +10,9 @@
  * tile/data/<N> (immutable; a partial tile is a prefix of the widest stored
  * one; the most used full tiles are kept in memory), issuer/<sha256>. Every monitoring response allows any origin.
  *
- * add-[pre-]chain answer later: after the batch holding the entry has been
- * committed. Errors map to HTTP here only: bad input 400, pool full 503
+ * add-[pre-]chain answer later: the sequencer (log.c) completes the
+ * submission through add_chain_done after the batch holding the entry has
+ * been committed; HTTP stays here. Errors map to HTTP here only: bad input 400, pool full 503
  * with Retry-After, store failure 500.
  */
 #include "ctlog/ctlog_internal.h"
@@ -26,12 +28,20 @@
 
 #define CACHE_IMMUTABLE "public, max-age=604800, immutable"
 
-static void b64_json(cJSON *o, const char *name, const void *p, size_t n)
+/* ---- JSON encodings (also the log list's, in ctlog.c) ------------------ */
+
+cJSON *ct_json_b64(const void *p, size_t n)
 {
 	struct tb_bytes b = { 0 };
 	tb_base64_encode(&b, p, n);
-	cJSON_AddStringToObject(o, name, tb_bytes_cstr(&b) ? (const char *)b.p : "");
+	cJSON *s = cJSON_CreateString(tb_bytes_cstr(&b) ? (const char *)b.p : "");
 	tb_bytes_free(&b);
+	return s;
+}
+
+void ct_json_add_b64(cJSON *o, const char *name, const void *p, size_t n)
+{
+	cJSON_AddItemToObject(o, name, ct_json_b64(p, n));
 }
 
 static int respond_error(struct tb_http_request *req, int status, const char *msg)
@@ -62,46 +72,6 @@ static int status_of(int err)
 	}
 }
 
-void ct_answer_sct(struct ct_waiter *w, struct tb_buf sct_bytes)
-{
-	if (w->cb) {
-		w->cb(0, sct_bytes, w->arg);
-	} else if (w->req) {
-		struct ct_sct sct;
-		if (ct_sct_read(sct_bytes, &sct) != 0) {
-			respond_error(w->req, 500, "stored SCT unreadable");
-		} else {
-			cJSON *o = cJSON_CreateObject();
-			struct tb_bytes ds = { 0 };
-			ct_digitally_signed_write(&ds, sct.signature);
-			cJSON_AddNumberToObject(o, "sct_version", sct.version);
-			b64_json(o, "id", sct.log_id, CT_HASH_LEN);
-			cJSON_AddNumberToObject(o, "timestamp", (double)sct.timestamp);
-			b64_json(o, "extensions", sct.extensions.p, sct.extensions.len);
-			b64_json(o, "signature", ds.p, ds.len);
-			tb_http_respond_json(w->req, 200, o);
-			cJSON_Delete(o);
-			tb_bytes_free(&ds);
-		}
-	}
-	free(w);
-}
-
-void ct_answer(struct ct_waiter *w, int status, const struct ct_pending *p, const char *why)
-{
-	if (status == 0 && p) {
-		ct_answer_sct(w, tb_bytes_buf(&p->sct));
-		return;
-	}
-	if (status == 0)
-		status = TB_ERR_STATE;
-	if (w->cb)
-		w->cb(status, TB_BUF(NULL, 0), w->arg);
-	else if (w->req)
-		respond_error(w->req, status_of(status), why ? why : tb_strerror(status));
-	free(w);
-}
-
 /* ---- query parameters -------------------------------------------------- */
 
 static int param_u64(struct tb_http_request *req, const char *name, uint64_t *v)
@@ -125,16 +95,38 @@ static int param_u64(struct tb_http_request *req, const char *name, uint64_t *v)
 static cJSON *proof_json(uint8_t proof[][CT_HASH_LEN], size_t n)
 {
 	cJSON *a = cJSON_CreateArray();
-	for (size_t i = 0; i < n; i++) {
-		struct tb_bytes b = { 0 };
-		tb_base64_encode(&b, proof[i], CT_HASH_LEN);
-		cJSON_AddItemToArray(a, cJSON_CreateString(tb_bytes_cstr(&b) ? (char *)b.p : ""));
-		tb_bytes_free(&b);
-	}
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(a, ct_json_b64(proof[i], CT_HASH_LEN));
 	return a;
 }
 
 /* ---- submission prefix ------------------------------------------------- */
+
+/* The sequencer's answer to an add-[pre-]chain: the SCT as RFC 6962 JSON, or an error. */
+static void add_chain_done(void *ctx, const struct ct_result *res)
+{
+	struct tb_http_request *req = ctx;
+	if (res->status) {
+		respond_error(req, status_of(res->status), res->why ? res->why : tb_strerror(res->status));
+		return;
+	}
+	struct ct_sct sct;
+	if (ct_sct_read(res->sct, &sct) != 0) {
+		respond_error(req, 500, "stored SCT unreadable");
+		return;
+	}
+	cJSON *o = cJSON_CreateObject();
+	struct tb_bytes ds = { 0 };
+	ct_digitally_signed_write(&ds, sct.signature);
+	cJSON_AddNumberToObject(o, "sct_version", sct.version);
+	ct_json_add_b64(o, "id", sct.log_id, CT_HASH_LEN);
+	cJSON_AddNumberToObject(o, "timestamp", (double)sct.timestamp);
+	ct_json_add_b64(o, "extensions", sct.extensions.p, sct.extensions.len);
+	ct_json_add_b64(o, "signature", ds.p, ds.len);
+	tb_http_respond_json(req, 200, o);
+	cJSON_Delete(o);
+	tb_bytes_free(&ds);
+}
 
 static int add_chain(struct tb_http_request *req, struct ct_log *log, int precert)
 {
@@ -143,55 +135,58 @@ static int add_chain(struct tb_http_request *req, struct ct_log *log, int precer
 	if (err)
 		return respond_error(req, 400, err == TB_ERR_TOO_LARGE ?
 			"chain or certificate too large" : "body must be {\"chain\": [base64 DER, ...]}");
-	struct ct_waiter *w = calloc(1, sizeof *w);
-	if (!w) {
-		ct_chain_free(&chain);
-		return respond_error(req, 500, NULL);
-	}
-	w->req = req;
-	err = ct_log_submit(log, &chain, precert, w);
+	err = ct_log_submit(log, &chain, precert, add_chain_done, req);
 	ct_chain_free(&chain);
 	if (err) {
-		free(w);
 		return respond_error(req, status_of(err), err == TB_ERR_STATE ?
 			"the pool is full, retry later" : tb_strerror(err));
 	}
 	return TB_HTTP_LATER;
 }
 
-static int get_roots(struct tb_http_request *req, struct ct_log *log)
+static int add_chain_cert(struct tb_http_request *req, void *arg)
 {
+	return add_chain(req, arg, 0);
+}
+
+static int add_chain_precert(struct tb_http_request *req, void *arg)
+{
+	return add_chain(req, arg, 1);
+}
+
+static int get_roots(struct tb_http_request *req, void *arg)
+{
+	struct ct_log *log = arg;
 	cJSON *o = cJSON_CreateObject();
 	cJSON *a = cJSON_AddArrayToObject(o, "certificates");
 	for (size_t i = 0; i < ct_roots_count(log->roots); i++) {
 		struct tb_buf d = ct_roots_der(log->roots, i);
-		struct tb_bytes b = { 0 };
-		tb_base64_encode(&b, d.p, d.len);
-		cJSON_AddItemToArray(a, cJSON_CreateString(tb_bytes_cstr(&b) ? (char *)b.p : ""));
-		tb_bytes_free(&b);
+		cJSON_AddItemToArray(a, ct_json_b64(d.p, d.len));
 	}
 	int err = tb_http_respond_json(req, 200, o);
 	cJSON_Delete(o);
 	return err;
 }
 
-static int get_sth(struct tb_http_request *req, struct ct_log *log)
+static int get_sth(struct tb_http_request *req, void *arg)
 {
+	struct ct_log *log = arg;
 	cJSON *o = cJSON_CreateObject();
 	struct tb_bytes ds = { 0 };
 	ct_digitally_signed_write(&ds, tb_bytes_buf(&log->sth_sig));
 	cJSON_AddNumberToObject(o, "tree_size", (double)log->size);
 	cJSON_AddNumberToObject(o, "timestamp", (double)log->sth_timestamp);
-	b64_json(o, "sha256_root_hash", log->root, CT_HASH_LEN);
-	b64_json(o, "tree_head_signature", ds.p, ds.len);
+	ct_json_add_b64(o, "sha256_root_hash", log->root, CT_HASH_LEN);
+	ct_json_add_b64(o, "tree_head_signature", ds.p, ds.len);
 	int err = tb_http_respond_json(req, 200, o);
 	cJSON_Delete(o);
 	tb_bytes_free(&ds);
 	return err;
 }
 
-static int get_consistency(struct tb_http_request *req, struct ct_log *log)
+static int get_consistency(struct tb_http_request *req, void *arg)
 {
+	struct ct_log *log = arg;
 	uint64_t first, second;
 	if (param_u64(req, "first", &first) || param_u64(req, "second", &second) ||
 		first > second || second > log->size)
@@ -201,7 +196,7 @@ static int get_consistency(struct tb_http_request *req, struct ct_log *log)
 	size_t n = 0;
 	if (!h)
 		return respond_error(req, 500, NULL);
-	ct_tile_hasher_init(h, ct_log_read_tile, log, second);
+	ct_tile_hasher_init(h, ct_db_read_tile, log, second);
 	int err = ct_consistency_proof(ct_tile_hasher_get, h, first, second, proof, &n);
 	free(h);
 	if (err)
@@ -220,7 +215,7 @@ static int audit_path(struct ct_log *log, uint64_t index, uint64_t size, cJSON *
 	size_t n = 0;
 	if (!h)
 		return TB_ERR_NOMEM;
-	ct_tile_hasher_init(h, ct_log_read_tile, log, size);
+	ct_tile_hasher_init(h, ct_db_read_tile, log, size);
 	int err = ct_inclusion_proof(ct_tile_hasher_get, h, index, size, proof, &n);
 	free(h);
 	if (!err)
@@ -228,8 +223,9 @@ static int audit_path(struct ct_log *log, uint64_t index, uint64_t size, cJSON *
 	return err;
 }
 
-static int get_proof_by_hash(struct tb_http_request *req, struct ct_log *log)
+static int get_proof_by_hash(struct tb_http_request *req, void *arg)
 {
+	struct ct_log *log = arg;
 	uint64_t size, index;
 	char *hs = (char *)tb_http_query_param(req, "hash");
 	struct tb_bytes hash = { 0 };
@@ -242,7 +238,7 @@ static int get_proof_by_hash(struct tb_http_request *req, struct ct_log *log)
 		tb_bytes_free(&hash);
 		return respond_error(req, 400, "need hash (base64 SHA-256) and 0 < tree_size <= tree size");
 	}
-	int err = ct_log_find_hash(log, hash.p, &index);
+	int err = ct_db_find_hash(log, hash.p, &index);
 	tb_bytes_free(&hash);
 	if (err || index >= size)
 		return respond_error(req, 404, "no entry with that hash in that tree");
@@ -269,15 +265,15 @@ static int entry_json(struct ct_log *log, const struct ct_entry *e, cJSON *o)
 		err = tb_bytes_vec_begin(&extra, 3, &chain_mark);
 	for (size_t i = 0; !err && i < e->chain_fps.len / CT_HASH_LEN; i++) {
 		der.len = 0;
-		err = ct_log_read_issuer(log, e->chain_fps.p + i * CT_HASH_LEN, &der);
+		err = ct_db_read_issuer(log, e->chain_fps.p + i * CT_HASH_LEN, &der);
 		if (!err)
 			err = tb_bytes_vec(&extra, 3, der.p, der.len);
 	}
 	if (!err)
 		err = tb_bytes_vec_end(&extra, 3, chain_mark);
 	if (!err) {
-		b64_json(o, "leaf_input", leaf.p, leaf.len);
-		b64_json(o, "extra_data", extra.p, extra.len);
+		ct_json_add_b64(o, "leaf_input", leaf.p, leaf.len);
+		ct_json_add_b64(o, "extra_data", extra.p, extra.len);
 	}
 	tb_bytes_free(&leaf);
 	tb_bytes_free(&extra);
@@ -285,8 +281,9 @@ static int entry_json(struct ct_log *log, const struct ct_entry *e, cJSON *o)
 	return err;
 }
 
-static int get_entries(struct tb_http_request *req, struct ct_log *log)
+static int get_entries(struct tb_http_request *req, void *arg)
 {
+	struct ct_log *log = arg;
 	uint64_t start, end;
 	if (param_u64(req, "start", &start) || param_u64(req, "end", &end) || start > end ||
 		start >= log->size)
@@ -298,7 +295,7 @@ static int get_entries(struct tb_http_request *req, struct ct_log *log)
 	size_t count = (size_t)(end - start + 1);
 	struct tb_bytes data = { 0 };
 	struct ct_entry *es = calloc(count, sizeof *es);
-	int err = es ? ct_log_read_leaves(log, start, count, &data) : TB_ERR_NOMEM;
+	int err = es ? ct_db_read_leaves(log, start, count, &data) : TB_ERR_NOMEM;
 	if (!err)
 		err = ct_data_tile_read(tb_bytes_buf(&data), es, count);
 	cJSON *o = cJSON_CreateObject();
@@ -318,15 +315,16 @@ static int get_entries(struct tb_http_request *req, struct ct_log *log)
 	return err;
 }
 
-static int get_entry_and_proof(struct tb_http_request *req, struct ct_log *log)
+static int get_entry_and_proof(struct tb_http_request *req, void *arg)
 {
+	struct ct_log *log = arg;
 	uint64_t index, size;
 	if (param_u64(req, "leaf_index", &index) || param_u64(req, "tree_size", &size) ||
 		index >= size || size > log->size)
 		return respond_error(req, 400, "need 0 <= leaf_index < tree_size <= tree size");
 	struct tb_bytes data = { 0 };
 	struct ct_entry e;
-	int err = ct_log_read_leaves(log, index, 1, &data);
+	int err = ct_db_read_leaves(log, index, 1, &data);
 	if (!err)
 		err = ct_data_tile_read(tb_bytes_buf(&data), &e, 1);
 	cJSON *o = cJSON_CreateObject();
@@ -351,8 +349,9 @@ static void static_headers(struct tb_http_request *req, const char *cache)
 	tb_http_set_header(req, "Cache-Control", cache);
 }
 
-static int get_checkpoint(struct tb_http_request *req, struct ct_log *log)
+static int get_checkpoint(struct tb_http_request *req, void *arg)
 {
+	struct ct_log *log = arg;
 	static_headers(req, "no-store");
 	return tb_http_respond(req, 200, "text/plain; charset=utf-8", log->checkpoint.p,
 		log->checkpoint.len);
@@ -423,8 +422,10 @@ static int send_tile(struct tb_http_request *req, const struct ct_tile *t, const
 	return err;
 }
 
-static int get_tile(struct tb_http_request *req, struct ct_log *log, const char *rest)
+static int get_tile(struct tb_http_request *req, void *arg)
 {
+	struct ct_log *log = arg;
+	const char *rest = tb_http_path_param(req, "rest");
 	struct ct_tile t;
 	if (ct_tile_parse(rest, strlen(rest), &t) != 0)
 		return respond_error(req, 404, "no such tile");
@@ -439,11 +440,11 @@ static int get_tile(struct tb_http_request *req, struct ct_log *log, const char 
 	struct tb_bytes body = { 0 };
 	int err;
 	if (t.level == CT_TILE_DATA) {
-		err = ct_log_read_leaves(log, t.index * CT_TILE_WIDTH, t.width, &body);
+		err = ct_db_read_leaves(log, t.index * CT_TILE_WIDTH, t.width, &body);
 	} else {
 		err = tb_bytes_reserve(&body, (size_t)t.width * CT_HASH_LEN);
 		if (!err)
-			err = ct_log_read_tile(log, t.level, t.index, t.width, body.p);
+			err = ct_db_read_tile(log, t.level, t.index, t.width, body.p);
 		if (!err)
 			body.len = (size_t)t.width * CT_HASH_LEN;
 	}
@@ -458,15 +459,17 @@ static int get_tile(struct tb_http_request *req, struct ct_log *log, const char 
 	return err;
 }
 
-static int get_issuer(struct tb_http_request *req, struct ct_log *log, const char *hex)
+static int get_issuer(struct tb_http_request *req, void *arg)
 {
+	struct ct_log *log = arg;
+	const char *hex = tb_http_path_param(req, "fp");
 	struct tb_bytes fp = { 0 }, der = { 0 };
 	int err = strlen(hex) == 2 * CT_HASH_LEN ? tb_hex_decode(&fp, hex, strlen(hex)) : TB_ERR_INVALID;
 	for (const char *c = hex; !err && *c; c++)
 		if (*c >= 'A' && *c <= 'F')
 			err = TB_ERR_INVALID; /* lowercase only */
 	if (!err)
-		err = ct_log_read_issuer(log, fp.p, &der);
+		err = ct_db_read_issuer(log, fp.p, &der);
 	tb_bytes_free(&fp);
 	if (err) {
 		tb_bytes_free(&der);
@@ -478,78 +481,55 @@ static int get_issuer(struct tb_http_request *req, struct ct_log *log, const cha
 	return err;
 }
 
-/* ---- dispatch ---------------------------------------------------------- */
+/* ---- routes ------------------------------------------------------------ */
 
-enum { SUB = 1, MON = 2 };
-
-static int starts_with(const char *s, const char *prefix)
+/* A monitor in a browser asks first: the static-ct-api resources may be read from anywhere. */
+static int preflight(struct tb_http_request *req, void *arg)
 {
-	return strncmp(s, prefix, strlen(prefix)) == 0;
+	(void)arg;
+	tb_http_set_header(req, "Access-Control-Allow-Origin", "*");
+	tb_http_set_header(req, "Access-Control-Allow-Methods", "GET, HEAD");
+	return tb_http_respond(req, 204, NULL, NULL, 0);
 }
 
-static int handle(struct tb_http_request *req, void *arg)
+/* Core decides 404 and 405 (with Allow); CT clients get them as plain text like every error here. */
+static int render_error(struct tb_http_request *req, int status, void *arg)
 {
-	struct ct_log *log = arg;
-	const char *path = req->path;
-	const char *sub = starts_with(path, log->sub_path) ? path + strlen(log->sub_path) : NULL;
-	const char *mon = starts_with(path, log->mon_path) ? path + strlen(log->mon_path) : NULL;
-	int get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
-	int post = strcmp(req->method, "POST") == 0;
-	if (sub && starts_with(sub, "ct/v1/")) {
-		const char *op = sub + 6;
-		if (strcmp(op, "add-chain") == 0 || strcmp(op, "add-pre-chain") == 0) {
-			if (!post) {
-				tb_http_set_header(req, "Allow", "POST");
-				return respond_error(req, 405, NULL);
-			}
-			return add_chain(req, log, op[4] == 'p');
-		}
-		static const struct {
-			const char *name;
-			int (*fn)(struct tb_http_request *, struct ct_log *);
-		} gets[] = {
-			{ "get-roots", get_roots },
-			{ "get-sth", get_sth },
-			{ "get-sth-consistency", get_consistency },
-			{ "get-proof-by-hash", get_proof_by_hash },
-			{ "get-entries", get_entries },
-			{ "get-entry-and-proof", get_entry_and_proof },
-		};
-		for (size_t i = 0; i < sizeof gets / sizeof gets[0]; i++) {
-			if (strcmp(op, gets[i].name) != 0)
-				continue;
-			if (!get) {
-				tb_http_set_header(req, "Allow", "GET, HEAD");
-				return respond_error(req, 405, NULL);
-			}
-			return gets[i].fn(req, log);
-		}
-	}
-	if (mon && get) {
-		if (strcmp(mon, "checkpoint") == 0)
-			return get_checkpoint(req, log);
-		if (starts_with(mon, "tile/"))
-			return get_tile(req, log, mon + 5);
-		if (starts_with(mon, "issuer/"))
-			return get_issuer(req, log, mon + 7);
-	}
-	if (mon && strcmp(req->method, "OPTIONS") == 0) {
-		tb_http_set_header(req, "Access-Control-Allow-Origin", "*");
-		tb_http_set_header(req, "Access-Control-Allow-Methods", "GET, HEAD");
-		return tb_http_respond(req, 204, NULL, NULL, 0);
-	}
-	return respond_error(req, 404, "not found");
+	(void)arg;
+	return respond_error(req, status, status == 404 ? "not found" : NULL);
 }
 
+static const struct tb_http_route_def submission_routes[] = {
+	{ "POST", "/ct/v1/add-chain", add_chain_cert, CT_MAX_BODY },
+	{ "POST", "/ct/v1/add-pre-chain", add_chain_precert, CT_MAX_BODY },
+	{ "GET", "/ct/v1/get-roots", get_roots, 0 },
+	{ "GET", "/ct/v1/get-sth", get_sth, 0 },
+	{ "GET", "/ct/v1/get-sth-consistency", get_consistency, 0 },
+	{ "GET", "/ct/v1/get-proof-by-hash", get_proof_by_hash, 0 },
+	{ "GET", "/ct/v1/get-entries", get_entries, 0 },
+	{ "GET", "/ct/v1/get-entry-and-proof", get_entry_and_proof, 0 },
+};
+
+static const struct tb_http_route_def monitoring_routes[] = {
+	{ "GET", "/checkpoint", get_checkpoint, 0 },
+	{ "OPTIONS", "/checkpoint", preflight, 0 },
+	{ "GET", "/tile/{rest...}", get_tile, 0 },
+	{ "OPTIONS", "/tile/{rest...}", preflight, 0 },
+	{ "GET", "/issuer/{fp}", get_issuer, 0 },
+	{ "OPTIONS", "/issuer/{fp}", preflight, 0 },
+};
+
+static const struct tb_http_table submission_table = TB_HTTP_TABLE(submission_routes, render_error);
+static const struct tb_http_table monitoring_table = TB_HTTP_TABLE(monitoring_routes, render_error);
+
+/* Both prefixes may be one: the two tables are then searched together. */
 int ct_api_register(struct ct_log *log)
 {
 	struct tb_http_server *srv = log->svc->core->http;
 	if (!srv)
 		return TB_ERR_CONFIG;
-	int err = tb_http_route(srv, NULL, NULL, log->sub_path, handle, log);
+	int err = tb_http_mount(srv, NULL, log->sub_path, &submission_table, log);
 	if (!err)
-		err = tb_http_route_set_max_body(srv, NULL, log->sub_path, CT_MAX_BODY);
-	if (!err && strcmp(log->mon_path, log->sub_path) != 0)
-		err = tb_http_route(srv, NULL, NULL, log->mon_path, handle, log);
+		err = tb_http_mount(srv, NULL, log->mon_path, &monitoring_table, log);
 	return err;
 }

@@ -319,6 +319,19 @@ static int ctlog_configure(struct tb_core *core, void **state, char *err, size_t
 
 /* ---- in-process submitter ---------------------------------------------- */
 
+/* The CA's callback and argument, until the sequencer completes the submission. */
+struct local_sub {
+	tb_sct_cb cb;
+	void *arg;
+};
+
+static void local_done(void *ctx, const struct ct_result *res)
+{
+	struct local_sub *ls = ctx;
+	ls->cb(res->status, res->sct, ls->arg);
+	free(ls);
+}
+
 static int submit_local(void *impl, const struct tb_buf *chain, size_t n, int precert,
 	tb_sct_cb cb, void *arg)
 {
@@ -334,29 +347,21 @@ static int submit_local(void *impl, const struct tb_buf *chain, size_t n, int pr
 		}
 	}
 	c.n = n;
-	struct ct_waiter *w = calloc(1, sizeof *w);
-	if (!w) {
+	struct local_sub *ls = calloc(1, sizeof *ls);
+	if (!ls) {
 		ct_chain_free(&c);
 		return TB_ERR_NOMEM;
 	}
-	w->cb = cb;
-	w->arg = arg;
-	int err = ct_log_submit(log, &c, precert, w);
+	ls->cb = cb;
+	ls->arg = arg;
+	int err = ct_log_submit(log, &c, precert, local_done, ls);
 	ct_chain_free(&c);
 	if (err)
-		free(w);
+		free(ls);
 	return err;
 }
 
 /* ---- log list -------------------------------------------------------- */
-
-static void add_b64(cJSON *o, const char *name, const void *p, size_t n)
-{
-	struct tb_bytes b = { 0 };
-	tb_base64_encode(&b, p, n);
-	cJSON_AddStringToObject(o, name, tb_bytes_cstr(&b) ? (const char *)b.p : "");
-	tb_bytes_free(&b);
-}
 
 static void add_time(cJSON *o, const char *name, int64_t t)
 {
@@ -392,8 +397,8 @@ cJSON *ct_loglist_json(struct ct_service *svc)
 			char desc[128];
 			snprintf(desc, sizeof desc, "trustbox '%s' log", log->name);
 			cJSON_AddStringToObject(o, "description", desc);
-			add_b64(o, "log_id", log->log_id, CT_HASH_LEN);
-			add_b64(o, "key", log->spki.p, log->spki.len);
+			ct_json_add_b64(o, "log_id", log->log_id, CT_HASH_LEN);
+			ct_json_add_b64(o, "key", log->spki.p, log->spki.len);
 			if (k == 0) {
 				cJSON_AddStringToObject(o, "url", log->sub_url);
 			} else {
@@ -541,21 +546,7 @@ static void ctlog_stop(void *state, tb_done_cb done, void *arg)
 				uv_close((uv_handle_t *)&log->timer, timer_closed);
 			}
 		}
-		/* entries not yet sequenced got no SCT: tell their submitters to retry */
-		for (size_t k = 0; k < log->n_pool; k++) {
-			struct ct_pending *p = log->pool[k];
-			struct ct_waiter *w = p->waiters;
-			p->waiters = NULL;
-			while (w) {
-				struct ct_waiter *next = w->next;
-				ct_answer(w, TB_ERR_CANCELED, NULL, "the log is shutting down");
-				w = next;
-			}
-			ct_validated_free(&p->v);
-			ct_chain_free(&p->chain);
-			free(p);
-		}
-		log->n_pool = 0;
+		ct_log_cancel_pool(log);
 	}
 	ct_service_check_stopped(svc);
 }

@@ -1,11 +1,11 @@
 /*
  * Internals shared by the log service files: ctlog.c (subsystem, config,
- * keys), log.c (pool, sequencer, storage) and api.c (HTTP routes).
+ * in-process submitter, log list), log.c (keys and tree state, pool,
+ * sequencer), db.c (every SQL statement) and api.c (HTTP routes, JSON).
  */
 #ifndef CT_CTLOG_INTERNAL_H
 #define CT_CTLOG_INTERNAL_H
 
-#include <sqlite3.h>
 #include <uv.h>
 
 #include "core/services.h"
@@ -19,11 +19,25 @@
 struct ct_service;
 struct tb_http_request;
 
+/* What a submission came to, handed to its submitter's callback. */
+struct ct_result {
+	int status;                  /* 0, or TB_ERR_STATE (pool full, overloaded), TB_ERR_CANCELED
+					(stopping), TB_ERR_STORE, a validation error... */
+	struct tb_buf sct;           /* the serialized SCT when status is 0; valid during the call */
+	const char *why;             /* a one-line reason for an error, or NULL */
+};
+
+/*
+ * Completes a submission; called exactly once, on the loop thread. The
+ * sequencer knows nothing of who is waiting (an HTTP client in api.c, the
+ * CA in ctlog.c): it only calls this.
+ */
+typedef void (*ct_done_cb)(void *ctx, const struct ct_result *result);
+
 /* Someone waiting for the SCT of a pending entry. */
 struct ct_waiter {
-	struct tb_http_request *req; /* HTTP add-[pre-]chain, or NULL */
-	tb_sct_cb cb;                /* in-process submitter, or NULL */
-	void *arg;
+	ct_done_cb done;
+	void *ctx;
 	struct ct_waiter *next;
 };
 
@@ -51,7 +65,22 @@ struct ct_tile_out {
 	uint8_t *data;
 };
 
-struct ct_batch;
+/* One sequenced batch: sealed on the loop, computed on the thread pool, committed as one store job. */
+struct ct_batch {
+	uv_work_t work;
+	struct ct_log *log;
+	struct ct_pending **items;
+	size_t n;
+	uint64_t old_size, new_size, timestamp;
+	struct ct_edge *edge;             /* the tree's right edge after the batch */
+	struct ct_tile_out *tiles;        /* tiles the batch completes or extends */
+	size_t n_tiles, cap_tiles;
+	uint8_t root[CT_HASH_LEN];
+	struct tb_bytes sth_sig, note;    /* signed tree head (DER) and checkpoint */
+	int err;
+};
+
+struct ct_db;
 
 /* Full tiles never change: the most requested ones are kept in memory. */
 #define CT_TILE_CACHE 64
@@ -96,8 +125,7 @@ struct ct_log {
 	uint64_t last_seal;               /* loop time (ms) the last batch was sealed */
 	size_t validating;                /* submissions on the thread pool */
 
-	/* reader statements (loop thread) */
-	sqlite3_stmt *q_tile, *q_entries, *q_hash, *q_issuer, *q_dedup;
+	struct ct_db *db;                 /* reader statements (db.c; loop thread) */
 
 	struct tb_ct_submitter submitter;
 
@@ -124,35 +152,54 @@ struct ct_service {
 	int closing_timers;
 };
 
-/* log.c */
-int ct_log_open(struct ct_log *log);          /* keys, tree state, statements */
+/* log.c: keys and tree state at open, the pool and the sequencer */
+int ct_log_open(struct ct_log *log);          /* statements, key, tree state, pool */
 void ct_log_close(struct ct_log *log);        /* statements and memory */
 int ct_log_start(struct ct_log *log);         /* the sequencing timer */
+/* Stopping: entries not yet sequenced got no SCT; their submitters are told to retry (TB_ERR_CANCELED). */
+void ct_log_cancel_pool(struct ct_log *log);
 /*
  * Takes the chain (always) and validates it on the thread pool, then pools
- * it or answers from dedup. On 0 the waiter will be answered exactly once;
- * on an error (pool full: TB_ERR_STATE, stopping: TB_ERR_CANCELED) it was
- * not taken and the caller answers.
+ * it or answers from dedup. On 0, done(ctx, result) will run exactly once,
+ * later; on an error (pool full: TB_ERR_STATE, stopping: TB_ERR_CANCELED)
+ * it never runs and the caller answers.
  */
-int ct_log_submit(struct ct_log *log, struct ct_chain *chain, int precert, struct ct_waiter *w);
-/* Reads hash tiles from the store (ct_tile_read_fn). */
-int ct_log_read_tile(void *log, int level, uint64_t index, unsigned width, uint8_t *out);
-/* Appends the TileLeafs [start, start+count) to out. */
-int ct_log_read_leaves(struct ct_log *log, uint64_t start, uint64_t count, struct tb_bytes *out);
-/* Index of the entry with that leaf hash (TB_ERR_NOT_FOUND). */
-int ct_log_find_hash(struct ct_log *log, const uint8_t hash[CT_HASH_LEN], uint64_t *index);
-/* Issuer DER by fingerprint. */
-int ct_log_read_issuer(struct ct_log *log, const uint8_t fp[CT_HASH_LEN], struct tb_bytes *out);
-void ct_service_check_stopped(struct ct_service *svc);
-/* ctlog.c: the v3 log list of every log served */
-cJSON *ct_loglist_json(struct ct_service *svc);
+int ct_log_submit(struct ct_log *log, struct ct_chain *chain, int precert, ct_done_cb done,
+	void *ctx);
+
+/* db.c: every SQL statement of the log */
 extern const struct tb_migration ct_migrations[];
+int ct_db_open(struct ct_log *log);           /* prepares the reader statements */
+void ct_db_close(struct ct_log *log);
+/* Reads hash tiles from the store (ct_tile_read_fn; arg is the ct_log). */
+int ct_db_read_tile(void *log, int level, uint64_t index, unsigned width, uint8_t *out);
+/* Appends the TileLeafs [start, start+count) to out (TB_ERR_NOT_FOUND if one is missing). */
+int ct_db_read_leaves(struct ct_log *log, uint64_t start, uint64_t count, struct tb_bytes *out);
+/* Index of the first entry with that leaf hash (TB_ERR_NOT_FOUND). */
+int ct_db_find_hash(struct ct_log *log, const uint8_t hash[CT_HASH_LEN], uint64_t *index);
+/* Issuer DER by fingerprint (TB_ERR_NOT_FOUND). */
+int ct_db_read_issuer(struct ct_log *log, const uint8_t fp[CT_HASH_LEN], struct tb_bytes *out);
+/* The SCT already issued for this dedup key (TB_ERR_NOT_FOUND). */
+int ct_db_read_dedup(struct ct_log *log, const uint8_t key[CT_HASH_LEN], struct tb_bytes *sct);
+/* The log's private key DER (TB_ERR_NOT_FOUND on first start), and storing a new one (synchronous). */
+int ct_db_load_key(struct ct_log *log, struct tb_bytes *der);
+int ct_db_put_key(struct ct_log *log, struct tb_buf der);
+/* The stored tree head into log->size, root, sth_timestamp, sth_sig; *found 0 when none. */
+int ct_db_load_checkpoint(struct ct_log *log, int *found);
+/* Stores log's current tree head (synchronous; the empty tree at first start). */
+int ct_db_put_checkpoint(struct ct_log *log);
+/* Queues the batch as one store job (entries, issuers, dedup rows, tiles, checkpoint); done on the loop. */
+int ct_db_write_batch(struct ct_batch *b, void (*done)(int status, void *batch));
+
+/* ctlog.c: the subsystem (config, start and stop), the in-process submitter, the log list */
+void ct_service_check_stopped(struct ct_service *svc);
+/* The v3 log list of every log served. */
+cJSON *ct_loglist_json(struct ct_service *svc);
 
 /* api.c */
 int ct_api_register(struct ct_log *log);
-/* Answers a waiter with an SCT (status 0) or an error. */
-void ct_answer(struct ct_waiter *w, int status, const struct ct_pending *p, const char *why);
-/* Answers with a stored serialized SCT (dedup hits). */
-void ct_answer_sct(struct ct_waiter *w, struct tb_buf sct);
+/* Base64 of bytes as a JSON string (never NULL unless out of memory), and added under a name. */
+cJSON *ct_json_b64(const void *p, size_t n);
+void ct_json_add_b64(cJSON *o, const char *name, const void *p, size_t n);
 
 #endif

@@ -21,8 +21,8 @@
  * is rebuilt from the stored checkpoint and tiles, and the root recomputed
  * from the tiles must equal the signed one, or the log refuses to start.
  *
- * Reads (tiles, entries, issuers) use the loop thread's read connection; a
- * narrower partial tile is served as a prefix of the widest stored one.
+ * Every SQL statement is in db.c; reads (tiles, entries, issuers) use the
+ * loop thread's read connection there.
  */
 #include "ctlog/ctlog_internal.h"
 
@@ -33,33 +33,12 @@
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "core/store.h"
-
-const struct tb_migration ct_migrations[] = {
-	{ 1, "CREATE TABLE ct_keys (log TEXT PRIMARY KEY, key BLOB NOT NULL);"
-	     "CREATE TABLE ct_entries (log TEXT NOT NULL, idx INTEGER NOT NULL,"
-	     " hash BLOB NOT NULL, leaf BLOB NOT NULL, PRIMARY KEY (log, idx)) WITHOUT ROWID;"
-	     "CREATE INDEX ct_entries_hash ON ct_entries(log, hash);"
-	     "CREATE TABLE ct_tiles (log TEXT NOT NULL, level INTEGER NOT NULL, idx INTEGER NOT NULL,"
-	     " data BLOB NOT NULL, PRIMARY KEY (log, level, idx)) WITHOUT ROWID;"
-	     "CREATE TABLE ct_checkpoints (log TEXT PRIMARY KEY, size INTEGER NOT NULL,"
-	     " root BLOB NOT NULL, timestamp INTEGER NOT NULL, signature BLOB NOT NULL);"
-	     "CREATE TABLE ct_dedup (log TEXT NOT NULL, key BLOB NOT NULL, idx INTEGER NOT NULL,"
-	     " sct BLOB NOT NULL, PRIMARY KEY (log, key)) WITHOUT ROWID;"
-	     "CREATE TABLE ct_issuers (fp BLOB PRIMARY KEY, der BLOB NOT NULL) WITHOUT ROWID;" },
-	{ 0, NULL },
-};
 
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static sqlite3 *reader(struct ct_log *log)
-{
-	return tb_store_reader(log->svc->core->store);
 }
 
 static void pending_free(struct ct_pending *p)
@@ -75,180 +54,45 @@ static void pending_free(struct ct_pending *p)
 	free(p);
 }
 
-static void answer_all(struct ct_pending *p, int status, const char *why)
+/* Completes a list of waiters with an SCT (status 0) or an error, and frees it. */
+static void complete_all(struct ct_waiter *w, int status, struct tb_buf sct, const char *why)
 {
-	struct ct_waiter *w = p->waiters;
-	p->waiters = NULL;
+	struct ct_result res = { status, status ? TB_BUF(NULL, 0) : sct, status ? why : NULL };
 	while (w) {
 		struct ct_waiter *next = w->next;
-		ct_answer(w, status, p, why);
+		w->done(w->ctx, &res);
+		free(w);
 		w = next;
 	}
 }
 
-/* ---- reads ------------------------------------------------------------- */
-
-int ct_log_read_tile(void *arg, int level, uint64_t index, unsigned width, uint8_t *out)
+static void answer_all(struct ct_pending *p, int status, const char *why)
 {
-	struct ct_log *log = arg;
-	sqlite3_stmt *s = log->q_tile;
-	sqlite3_reset(s);
-	sqlite3_bind_text(s, 1, log->name, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 2, level);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)index);
-	int err = TB_ERR_NOT_FOUND;
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		size_t n = (size_t)sqlite3_column_bytes(s, 0);
-		const void *p = sqlite3_column_blob(s, 0);
-		if (p && n >= (size_t)width * CT_HASH_LEN) {
-			memcpy(out, p, (size_t)width * CT_HASH_LEN);
-			err = 0;
-		}
-	}
-	sqlite3_reset(s);
-	return err;
-}
-
-int ct_log_read_leaves(struct ct_log *log, uint64_t start, uint64_t count, struct tb_bytes *out)
-{
-	sqlite3_stmt *s = log->q_entries;
-	sqlite3_reset(s);
-	sqlite3_bind_text(s, 1, log->name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)start);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)(start + count));
-	uint64_t got = 0;
-	int rc, err = 0;
-	while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((uint64_t)sqlite3_column_int64(s, 0) != start + got) {
-			err = TB_ERR_STATE;
-			break;
-		}
-		err = tb_bytes_append(out, sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1));
-		got++;
-	}
-	sqlite3_reset(s);
-	if (!err && got != count)
-		err = TB_ERR_NOT_FOUND;
-	return err;
-}
-
-int ct_log_find_hash(struct ct_log *log, const uint8_t hash[CT_HASH_LEN], uint64_t *index)
-{
-	sqlite3_stmt *s = log->q_hash;
-	sqlite3_reset(s);
-	sqlite3_bind_text(s, 1, log->name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, hash, CT_HASH_LEN, SQLITE_STATIC);
-	int err = TB_ERR_NOT_FOUND;
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		*index = (uint64_t)sqlite3_column_int64(s, 0);
-		err = 0;
-	}
-	sqlite3_reset(s);
-	return err;
-}
-
-int ct_log_read_issuer(struct ct_log *log, const uint8_t fp[CT_HASH_LEN], struct tb_bytes *out)
-{
-	sqlite3_stmt *s = log->q_issuer;
-	sqlite3_reset(s);
-	sqlite3_bind_blob(s, 1, fp, CT_HASH_LEN, SQLITE_STATIC);
-	int err = TB_ERR_NOT_FOUND;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		err = tb_bytes_append(out, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
-	sqlite3_reset(s);
-	return err;
-}
-
-/* The SCT already issued for this entry, if any. */
-static int read_dedup(struct ct_log *log, const uint8_t key[CT_HASH_LEN], struct tb_bytes *sct)
-{
-	sqlite3_stmt *s = log->q_dedup;
-	sqlite3_reset(s);
-	sqlite3_bind_text(s, 1, log->name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, key, CT_HASH_LEN, SQLITE_STATIC);
-	int err = TB_ERR_NOT_FOUND;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		err = tb_bytes_append(sct, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
-	sqlite3_reset(s);
-	return err;
+	struct ct_waiter *w = p->waiters;
+	p->waiters = NULL;
+	complete_all(w, status, tb_bytes_buf(&p->sct), why);
 }
 
 /* ---- opening: key and tree state --------------------------------------- */
 
-struct put_key {
-	const char *log;
-	struct tb_bytes der;
-};
-
-static int put_key_job(sqlite3 *db, void *arg)
-{
-	struct put_key *k = arg;
-	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_prepare_v2(db, "INSERT INTO ct_keys(log, key) VALUES(?, ?)", -1, &s, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, k->log, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 2, k->der.p, (int)k->der.len, SQLITE_STATIC);
-		rc = sqlite3_step(s);
-	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
-}
-
-struct put_checkpoint {
-	struct ct_log *log;
-	uint64_t size, timestamp;
-	const uint8_t *root;
-	struct tb_buf sig;
-};
-
-static int write_checkpoint(sqlite3 *db, const char *log, uint64_t size, const uint8_t *root,
-	uint64_t ts, struct tb_buf sig)
-{
-	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_prepare_v2(db,
-		"INSERT OR REPLACE INTO ct_checkpoints(log, size, root, timestamp, signature)"
-		" VALUES(?, ?, ?, ?, ?)", -1, &s, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, log, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)size);
-		sqlite3_bind_blob(s, 3, root, CT_HASH_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 4, (sqlite3_int64)ts);
-		sqlite3_bind_blob(s, 5, sig.p, (int)sig.len, SQLITE_STATIC);
-		rc = sqlite3_step(s);
-	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
-}
-
-static int put_checkpoint_job(sqlite3 *db, void *arg)
-{
-	struct put_checkpoint *c = arg;
-	return write_checkpoint(db, c->log->name, c->size, c->root, c->timestamp, c->sig);
-}
-
 static int load_key(struct ct_log *log)
 {
-	sqlite3 *db = reader(log);
-	sqlite3_stmt *s = NULL;
-	int err = TB_ERR_NOT_FOUND;
-	if (sqlite3_prepare_v2(db, "SELECT key FROM ct_keys WHERE log=?", -1, &s, NULL) != SQLITE_OK)
-		return TB_ERR_STORE;
-	sqlite3_bind_text(s, 1, log->name, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		err = tb_pkey_parse_private(TB_BUF(sqlite3_column_blob(s, 0),
-			(size_t)sqlite3_column_bytes(s, 0)), &log->key);
-	sqlite3_finalize(s);
+	struct tb_bytes der = { 0 };
+	int err = ct_db_load_key(log, &der);
+	if (!err)
+		err = tb_pkey_parse_private(tb_bytes_buf(&der), &log->key);
+	tb_crypto_wipe(der.p, der.len);
+	tb_bytes_free(&der);
 	if (err != TB_ERR_NOT_FOUND)
 		return err;
 	/* first start: a new P-256 key, kept in the store */
-	struct put_key k = { log->name, { 0 } };
 	err = tb_pkey_generate_ec(TB_CURVE_P256, &log->key);
 	if (!err)
-		err = tb_pkey_write_private_der(log->key, &k.der);
+		err = tb_pkey_write_private_der(log->key, &der);
 	if (!err)
-		err = tb_store_write_sync(log->svc->core->store, put_key_job, &k);
-	tb_crypto_wipe(k.der.p, k.der.len);
-	tb_bytes_free(&k.der);
+		err = ct_db_put_key(log, tb_bytes_buf(&der));
+	tb_crypto_wipe(der.p, der.len);
+	tb_bytes_free(&der);
 	if (!err)
 		TB_INFO("ctlog", "log %s: generated a new ECDSA P-256 key", log->name);
 	return err;
@@ -272,27 +116,8 @@ static int make_note(struct ct_log *log)
 
 static int load_tree(struct ct_log *log)
 {
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(reader(log),
-		"SELECT size, root, timestamp, signature FROM ct_checkpoints WHERE log=?", -1, &s,
-		NULL) != SQLITE_OK)
-		return TB_ERR_STORE;
-	sqlite3_bind_text(s, 1, log->name, -1, SQLITE_STATIC);
-	int found = 0, err = 0;
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		found = 1;
-		log->size = (uint64_t)sqlite3_column_int64(s, 0);
-		if (sqlite3_column_bytes(s, 1) != CT_HASH_LEN)
-			err = TB_ERR_STATE;
-		else
-			memcpy(log->root, sqlite3_column_blob(s, 1), CT_HASH_LEN);
-		log->sth_timestamp = (uint64_t)sqlite3_column_int64(s, 2);
-		tb_bytes_free(&log->sth_sig);
-		if (!err)
-			err = tb_bytes_append(&log->sth_sig, sqlite3_column_blob(s, 3),
-				(size_t)sqlite3_column_bytes(s, 3));
-	}
-	sqlite3_finalize(s);
+	int found = 0;
+	int err = ct_db_load_checkpoint(log, &found);
 	if (err)
 		return err;
 	if (!found) {
@@ -301,10 +126,8 @@ static int load_tree(struct ct_log *log)
 		ct_empty_root(log->root);
 		log->sth_timestamp = now_ms();
 		err = ct_tree_head_sign(log->key, log->sth_timestamp, 0, log->root, &log->sth_sig);
-		struct put_checkpoint c = { log, 0, log->sth_timestamp, log->root,
-			tb_bytes_buf(&log->sth_sig) };
 		if (!err)
-			err = tb_store_write_sync(log->svc->core->store, put_checkpoint_job, &c);
+			err = ct_db_put_checkpoint(log);
 		if (err)
 			return err;
 	}
@@ -316,7 +139,7 @@ static int load_tree(struct ct_log *log)
 	log->edge = calloc(1, sizeof *log->edge);
 	if (!log->edge)
 		return TB_ERR_NOMEM;
-	if ((err = ct_edge_load(log->edge, log->size, ct_log_read_tile, log))) {
+	if ((err = ct_edge_load(log->edge, log->size, ct_db_read_tile, log))) {
 		TB_ERROR("ctlog", "log %s: tiles of tree size %llu missing: %s", log->name,
 			(unsigned long long)log->size, tb_strerror(err));
 		return err;
@@ -335,22 +158,8 @@ static int load_tree(struct ct_log *log)
 
 int ct_log_open(struct ct_log *log)
 {
-	sqlite3 *db = reader(log);
-	struct {
-		sqlite3_stmt **s;
-		const char *sql;
-	} q[] = {
-		{ &log->q_tile, "SELECT data FROM ct_tiles WHERE log=? AND level=? AND idx=?" },
-		{ &log->q_entries, "SELECT idx, leaf FROM ct_entries WHERE log=? AND idx>=? AND idx<? ORDER BY idx" },
-		{ &log->q_hash, "SELECT idx FROM ct_entries WHERE log=? AND hash=? ORDER BY idx LIMIT 1" },
-		{ &log->q_issuer, "SELECT der FROM ct_issuers WHERE fp=?" },
-		{ &log->q_dedup, "SELECT sct FROM ct_dedup WHERE log=? AND key=?" },
-	};
-	for (size_t i = 0; i < sizeof q / sizeof q[0]; i++)
-		if (sqlite3_prepare_v3(db, q[i].sql, -1, SQLITE_PREPARE_PERSISTENT, q[i].s, NULL) != SQLITE_OK) {
-			TB_ERROR("ctlog", "prepare: %s", sqlite3_errmsg(db));
-			return TB_ERR_STORE;
-		}
+	if (ct_db_open(log) != 0)
+		return TB_ERR_STORE;
 	int err = load_key(log);
 	if (!err)
 		err = ct_log_id(log->key, log->log_id);
@@ -366,12 +175,7 @@ int ct_log_open(struct ct_log *log)
 
 void ct_log_close(struct ct_log *log)
 {
-	sqlite3_finalize(log->q_tile);
-	sqlite3_finalize(log->q_entries);
-	sqlite3_finalize(log->q_hash);
-	sqlite3_finalize(log->q_issuer);
-	sqlite3_finalize(log->q_dedup);
-	log->q_tile = log->q_entries = log->q_hash = log->q_issuer = log->q_dedup = NULL;
+	ct_db_close(log);
 	for (size_t i = 0; i < log->n_pool; i++)
 		pending_free(log->pool[i]);
 	log->n_pool = 0;
@@ -392,20 +196,6 @@ void ct_log_close(struct ct_log *log)
 }
 
 /* ---- sequencing -------------------------------------------------------- */
-
-struct ct_batch {
-	uv_work_t work;
-	struct ct_log *log;
-	struct ct_pending **items;
-	size_t n;
-	uint64_t old_size, new_size, timestamp;
-	struct ct_edge *edge;
-	struct ct_tile_out *tiles;
-	size_t n_tiles, cap_tiles;
-	uint8_t root[CT_HASH_LEN];
-	struct tb_bytes sth_sig, note;
-	int err;
-};
 
 static void batch_free(struct ct_batch *b)
 {
@@ -484,61 +274,6 @@ static void batch_work(uv_work_t *w)
 	b->err = err;
 }
 
-#define STEP(stmt) (sqlite3_step(stmt) == SQLITE_DONE ? 0 : TB_ERR_STORE)
-
-/* Writer thread: the whole batch in one job, so it commits atomically. */
-static int batch_job(sqlite3 *db, void *arg)
-{
-	struct ct_batch *b = arg;
-	const char *name = b->log->name;
-	sqlite3_stmt *ent = NULL, *iss = NULL, *dd = NULL, *tile = NULL;
-	int err = 0;
-	if (sqlite3_prepare_v2(db, "INSERT INTO ct_entries(log, idx, hash, leaf) VALUES(?,?,?,?)", -1, &ent, NULL) ||
-		sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO ct_issuers(fp, der) VALUES(?,?)", -1, &iss, NULL) ||
-		sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO ct_dedup(log, key, idx, sct) VALUES(?,?,?,?)", -1, &dd, NULL) ||
-		sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO ct_tiles(log, level, idx, data) VALUES(?,?,?,?)", -1, &tile, NULL))
-		err = TB_ERR_STORE;
-	for (size_t i = 0; i < b->n && !err; i++) {
-		const struct ct_pending *p = b->items[i];
-		sqlite3_reset(ent);
-		sqlite3_bind_text(ent, 1, name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(ent, 2, (sqlite3_int64)p->index);
-		sqlite3_bind_blob(ent, 3, p->leaf_hash, CT_HASH_LEN, SQLITE_STATIC);
-		sqlite3_bind_blob(ent, 4, p->tile_leaf.p, (int)p->tile_leaf.len, SQLITE_STATIC);
-		err = STEP(ent);
-		for (size_t j = 0; j < p->v.n_issuers && !err; j++) {
-			sqlite3_reset(iss);
-			sqlite3_bind_blob(iss, 1, p->v.issuer_fps + j * CT_HASH_LEN, CT_HASH_LEN, SQLITE_STATIC);
-			sqlite3_bind_blob(iss, 2, p->v.issuers[j].p, (int)p->v.issuers[j].len, SQLITE_STATIC);
-			err = STEP(iss);
-		}
-		if (err)
-			break;
-		sqlite3_reset(dd);
-		sqlite3_bind_text(dd, 1, name, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(dd, 2, p->dedup_key, CT_HASH_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(dd, 3, (sqlite3_int64)p->index);
-		sqlite3_bind_blob(dd, 4, p->sct.p, (int)p->sct.len, SQLITE_STATIC);
-		err = STEP(dd);
-	}
-	for (size_t i = 0; i < b->n_tiles && !err; i++) {
-		const struct ct_tile_out *t = &b->tiles[i];
-		sqlite3_reset(tile);
-		sqlite3_bind_text(tile, 1, name, -1, SQLITE_STATIC);
-		sqlite3_bind_int(tile, 2, t->level);
-		sqlite3_bind_int64(tile, 3, (sqlite3_int64)t->index);
-		sqlite3_bind_blob(tile, 4, t->data, (int)(t->width * CT_HASH_LEN), SQLITE_STATIC);
-		err = STEP(tile);
-	}
-	if (!err)
-		err = write_checkpoint(db, name, b->new_size, b->root, b->timestamp, tb_bytes_buf(&b->sth_sig));
-	sqlite3_finalize(ent);
-	sqlite3_finalize(iss);
-	sqlite3_finalize(dd);
-	sqlite3_finalize(tile);
-	return err;
-}
-
 static void sequence(uv_timer_t *t);
 
 static void batch_done(int status, void *arg)
@@ -581,7 +316,7 @@ static void batch_after_work(uv_work_t *w, int status)
 {
 	struct ct_batch *b = w->data;
 	if (status == 0 && b->err == 0)
-		status = tb_store_write(b->log->svc->core->store, batch_job, batch_done, b);
+		status = ct_db_write_batch(b, batch_done);
 	else if (status == 0)
 		status = b->err;
 	if (status)
@@ -631,6 +366,15 @@ static void sequence(uv_timer_t *t)
 			answer_all(b->items[i], TB_ERR_STATE, "the log is overloaded");
 		batch_free(b);
 	}
+}
+
+void ct_log_cancel_pool(struct ct_log *log)
+{
+	for (size_t k = 0; k < log->n_pool; k++) {
+		answer_all(log->pool[k], TB_ERR_CANCELED, "the log is shutting down");
+		pending_free(log->pool[k]);
+	}
+	log->n_pool = 0;
 }
 
 int ct_log_start(struct ct_log *log)
@@ -693,14 +437,10 @@ static void validate_after(uv_work_t *w, int status)
 			*tail = p->waiters;
 			p->waiters = NULL;
 			log->n_dedup++;
-		} else if (read_dedup(log, p->dedup_key, &sct) == 0) {
+		} else if (ct_db_read_dedup(log, p->dedup_key, &sct) == 0) {
 			struct ct_waiter *wt = p->waiters;
 			p->waiters = NULL;
-			while (wt) {
-				struct ct_waiter *next = wt->next;
-				ct_answer_sct(wt, tb_bytes_buf(&sct));
-				wt = next;
-			}
+			complete_all(wt, 0, tb_bytes_buf(&sct), NULL);
 			log->n_dedup++;
 		} else if (log->n_pool >= log->svc->pool_size) {
 			log->n_full++;
@@ -716,7 +456,8 @@ static void validate_after(uv_work_t *w, int status)
 	ct_service_check_stopped(log->svc);
 }
 
-int ct_log_submit(struct ct_log *log, struct ct_chain *chain, int precert, struct ct_waiter *w)
+int ct_log_submit(struct ct_log *log, struct ct_chain *chain, int precert, ct_done_cb done,
+	void *ctx)
 {
 	if (log->svc->stopping)
 		return TB_ERR_CANCELED;
@@ -727,11 +468,15 @@ int ct_log_submit(struct ct_log *log, struct ct_chain *chain, int precert, struc
 	}
 	struct ct_pending *p = calloc(1, sizeof *p);
 	struct submission *s = calloc(1, sizeof *s);
-	if (!p || !s) {
+	struct ct_waiter *w = calloc(1, sizeof *w);
+	if (!p || !s || !w) {
 		free(p);
 		free(s);
+		free(w);
 		return TB_ERR_NOMEM;
 	}
+	w->done = done;
+	w->ctx = ctx;
 	log->n_submitted++;
 	p->chain = *chain;
 	memset(chain, 0, sizeof *chain);
@@ -741,12 +486,12 @@ int ct_log_submit(struct ct_log *log, struct ct_chain *chain, int precert, struc
 	s->work.data = s;
 	int err = uv_queue_work(log->svc->core->loop, &s->work, validate_work, validate_after);
 	if (err) {
-		pending_free(p); /* the waiter was not taken: the caller answers */
+		pending_free(p); /* not taken: the caller answers */
 		free(s);
+		free(w);
 		return TB_ERR_STATE;
 	}
-	/* from here on the waiter is answered exactly once, from validate_after or a batch */
-	w->next = NULL;
+	/* from here on the waiter is completed exactly once, from validate_after or a batch */
 	p->waiters = w;
 	log->validating++;
 	return 0;

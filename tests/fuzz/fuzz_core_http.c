@@ -56,6 +56,31 @@ static int h_fail(struct tb_http_request *req, void *arg)
 	return -1;
 }
 
+/* Route tables: parameters, rest wildcards, 405s worded by a renderer. */
+static int h_params(struct tb_http_request *req, void *arg)
+{
+	const char *id = tb_http_path_param(req, "id"), *rest = tb_http_path_param(req, "rest");
+	char *s = tb_arena_printf(req->arena, "%s %s %s %s", (const char *)arg, req->route,
+		id ? id : "-", rest ? rest : "-");
+	return tb_http_respond(req, 200, "text/plain", s, strlen(s));
+}
+
+static int render(struct tb_http_request *req, int status, void *arg)
+{
+	const char *id = tb_http_path_param(req, "id");
+	return tb_http_respond_problem(req, status, (const char *)arg, id ? id : "-");
+}
+
+static const struct tb_http_route_def routes[] = {
+	{ "POST", "/order/{id}", h_params, 0 },
+	{ "POST", "/order/{id}/finalize", h_params, 0 },
+	{ "GET", "/order/new", h_params, 0 },
+	{ "GET", "/tile/{rest...}", h_params, 0 },
+	{ NULL, "/any/{id}", h_params, 0 },
+	{ "GET", "", h_params, 0 },
+};
+static const struct tb_http_table table = TB_HTTP_TABLE(routes, render);
+
 static void init(void)
 {
 	tb_log_set_level(TB_LOG_OFF);
@@ -70,6 +95,8 @@ static void init(void)
 	tb_http_route(srv, NULL, "PUT", "/fail", h_fail, NULL);
 	tb_http_route(srv, NULL, "POST", "/big", h_echo, NULL);
 	tb_http_route_set_max_body(srv, NULL, "/big", 65536);
+	tb_http_mount(srv, NULL, "/t", &table, "urn:t");
+	tb_http_mount(srv, NULL, "/u/", &table, "urn:u");
 }
 
 static void on_resp(int err, const struct tb_http_client_resp *resp, void *arg)

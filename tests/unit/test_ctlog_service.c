@@ -175,6 +175,56 @@ static int wait_all(struct sub *s, size_t n)
 	return 0;
 }
 
+/* One request through the HTTP server; the whole response (static buffer). */
+static const char *raw_request(const char *method, const char *path)
+{
+	static char res[4096];
+	char req[512];
+	snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", method, path);
+	struct tb_bytes raw = { 0 };
+	tb_http_feed_bytes(core.http, (const uint8_t *)req, strlen(req), &raw);
+	size_t n = raw.len < sizeof res - 1 ? raw.len : sizeof res - 1;
+	memcpy(res, raw.p ? (const char *)raw.p : "", n);
+	res[n] = 0;
+	tb_bytes_free(&raw);
+	return res;
+}
+
+#define CHECK_HAS(hay, needle)                                                         \
+	do {                                                                           \
+		const char *h_ = (hay);                                                \
+		CHECK(strstr(h_, (needle)) != NULL);                                   \
+		if (!strstr(h_, (needle)))                                             \
+			fprintf(stderr, "  want \"%s\" in:\n%.400s\n", (needle), h_);      \
+	} while (0)
+
+/* The log's route tables as core serves them: 404, 405 with Allow, the CORS preflight. */
+static void check_routes(void)
+{
+	const char *r = raw_request("GET", "/ct/lab/ct/v1/add-chain");
+	CHECK_HAS(r, "HTTP/1.1 405 ");
+	CHECK_HAS(r, "\r\nAllow: POST\r\n");
+	CHECK_HAS(r, "text/plain");
+	r = raw_request("POST", "/ct/lab/ct/v1/get-sth");
+	CHECK_HAS(r, "HTTP/1.1 405 ");
+	CHECK_HAS(r, "\r\nAllow: GET, HEAD\r\n");
+	r = raw_request("POST", "/ct/lab/tile/0/000");
+	CHECK_HAS(r, "HTTP/1.1 405 ");
+	CHECK_HAS(r, "\r\nAllow: GET, HEAD, OPTIONS\r\n");
+	r = raw_request("GET", "/ct/lab/ct/v1/get-nothing");
+	CHECK_HAS(r, "HTTP/1.1 404 ");
+	CHECK_HAS(r, "\r\n\r\nnot found\n");
+	r = raw_request("OPTIONS", "/ct/lab/checkpoint");
+	CHECK_HAS(r, "HTTP/1.1 204 ");
+	CHECK_HAS(r, "\r\nAccess-Control-Allow-Origin: *\r\n");
+	CHECK_HAS(r, "\r\nAccess-Control-Allow-Methods: GET, HEAD\r\n");
+	r = raw_request("OPTIONS", "/ct/lab/issuer/00");
+	CHECK_HAS(r, "HTTP/1.1 204 ");
+	r = raw_request("HEAD", "/ct/lab/ct/v1/get-sth");
+	CHECK_HAS(r, "HTTP/1.1 200 ");
+	CHECK(strstr(r, "tree_size") == NULL);
+}
+
 /* The whole-log check; returns the verified size, fills root. */
 static uint64_t check_log(struct tb_pkey *key, uint8_t root[CT_HASH_LEN])
 {
@@ -347,6 +397,7 @@ int main(void)
 	CHECK_INT(tb_pkey_parse_public(tb_bytes_buf(&keypem), &key), 0);
 	uint8_t root1[CT_HASH_LEN], root2[CT_HASH_LEN];
 	uint64_t size1 = key ? check_log(key, root1) : 0;
+	check_routes();
 	CHECK_INT(size1, N_CERTS);
 	if (key)
 		check_scts(key, subs, N_CERTS, size1, root1);
