@@ -46,6 +46,7 @@ const struct dns_rrtype *dns_rrtype_by_name(const char *s, size_t n);
 #define DNS_TCP_PIPELINE_MAX 64 /* responses queued on one TCP connection before reading pauses */
 #define DNS_UDP_BATCH 16        /* datagrams per recvmmsg */
 #define DNS_TSIG_KEYS_MAX 32
+#define DNS_TSIG_KEY_ZONES_MAX 16 /* zones one TSIG key may update */
 
 struct dns_prefix {
 	int family;        /* AF_INET or AF_INET6 */
@@ -62,6 +63,8 @@ struct dns_tsig_key {
 	uint8_t name[DNS_NAME_MAX];
 	uint8_t secret[64];
 	size_t secret_len;
+	size_t n_zones;
+	uint8_t zones[DNS_TSIG_KEY_ZONES_MAX][DNS_NAME_MAX]; /* the zones it may update (apexes) */
 };
 
 #define DNS_UDP_OUT_MAX 4096     /* room per queued UDP response (udp_payload <= 4096) */
@@ -127,12 +130,20 @@ struct dns_stats {
 	uint64_t queries_udp, queries_tcp, formerr, refused, nxdomain, truncated, dropped;
 };
 
-/* Signed updates remembered to refuse replays within the fudge window (RFC 8945 5.2.3). */
-#define DNS_TSIG_SEEN_MAX 1024
+/*
+ * Signed updates remembered to refuse replays within the fudge window (RFC 8945
+ * 5.2.3), keyed on the full MAC we computed over the signed data (never on the
+ * MAC as sent, which a client may truncate: its length is not signed). Kept in
+ * the store as well (dns_tsig_seen), so a restart forgets nothing still inside
+ * its window. When every slot is still inside its window, updates are refused
+ * until the oldest expires: at most DNS_TSIG_SEEN_MAX signed updates per
+ * 2 * DNS_TSIG_FUDGE_MAX seconds.
+ */
+#define DNS_TSIG_SEEN_MAX 4096
+#define DNS_TSIG_FUDGE_MAX 300   /* the largest fudge accepted from a request (as BIND) */
 struct dns_tsig_seen {
-	uint64_t time_signed;
-	uint8_t mac_len;
-	uint8_t mac[32];
+	uint64_t expires;        /* time signed + fudge; 0 = empty slot */
+	uint8_t mac[32];         /* HMAC-SHA256 over the signed data, full length */
 };
 
 struct dns_server {
@@ -140,9 +151,14 @@ struct dns_server {
 	struct tb_core *core;
 	struct dns_zoneset zones;
 	struct dns_acl allow_query, allow_recursion;
+	struct dns_acl allow_update;  /* who may send UPDATE at all (before TSIG) */
 	uint16_t udp_payload;
 	uint64_t tcp_idle_ms;
 	size_t tcp_clients_max;
+	size_t tcp_queue_bytes;       /* answer bytes queued on one connection before it pauses */
+	size_t tcp_queue_bytes_total; /* answer bytes queued on all connections before they pause */
+	size_t tcp_queued_bytes;      /* answer bytes queued on all connections now */
+	size_t tcp_paused_total;      /* connections paused by the total cap */
 	size_t n_listen;
 	struct sockaddr_storage listen_addr[DNS_LISTEN_MAX];
 	struct dns_udp_listener udp[DNS_LISTEN_MAX];
@@ -160,6 +176,7 @@ struct dns_server {
 	struct dns_update *updates;   /* dynamic updates waiting for their commit */
 	struct dns_tsig_seen tsig_seen[DNS_TSIG_SEEN_MAX]; /* ring of verified update MACs */
 	size_t tsig_seen_next;
+	int tsig_full_warned;
 	/* the transport of the message being answered (for answers sent later) */
 	struct dns_udp_listener *cur_udp;
 	struct dns_tcp_conn *cur_conn;
@@ -240,9 +257,11 @@ void dns_resolver_deliver(struct dns_server *s, const struct dns_fwd_client *cl,
 /* A verified TSIG request: what its answer is signed with. */
 struct dns_tsig_ctx {
 	const struct dns_tsig_key *key;
-	uint8_t mac[64];
+	uint8_t mac[64];          /* the request MAC as sent (answers are signed over it) */
 	size_t mac_len;
+	uint8_t digest[32];       /* the full MAC we computed: what replay detection keys on */
 	uint64_t time_signed;
+	uint16_t fudge;           /* as accepted: min(request fudge, DNS_TSIG_FUDGE_MAX) */
 };
 #define DNS_TSIG_RESERVE (DNS_NAME_MAX + 80) /* room an answer keeps for its TSIG record */
 /*
@@ -256,6 +275,11 @@ int dns_tsig_sign_answer(const struct dns_tsig_ctx *ctx, uint8_t *buf, size_t *l
 /* Signs a request (no request MAC) as a client would: for tests and fuzzing. */
 int dns_tsig_sign_request(const struct dns_tsig_key *k, uint8_t *buf, size_t *len, size_t cap,
 	uint64_t now);
+/* The same with a given fudge (tests of the fudge cap). */
+int dns_tsig_sign_request_fudge(const struct dns_tsig_key *k, uint8_t *buf, size_t *len, size_t cap,
+	uint64_t now, uint16_t fudge);
+/* Loads the remembered signed updates still inside their window from the store (at start). */
+int dns_tsig_seen_load(struct dns_server *s);
 void dns_server_close(struct dns_server *s);
 
 #endif

@@ -16,9 +16,11 @@
  * UDP listeners read with recvmmsg batches into one buffer per listener and
  * answer a batch with one sendmmsg, falling back to queued sends when the
  * socket buffer is full. TCP connections
- * read 2-octet framed messages, answer every complete one in order
- * (pipelining), pause reading when too many responses are queued, and close
- * after tcp_idle_ms without a complete query (RFC 7766 6.2.3).
+ * read 2-octet framed messages, answer complete ones in order (pipelining),
+ * stop reading and answering while the answers queued for the client reach a
+ * cap (count, tcp_queue_bytes, or tcp_queue_bytes_total over all connections)
+ * and go on as the client reads them, and close after tcp_idle_ms without a
+ * complete query or a write taken by the client (RFC 7766 6.2.3).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -305,7 +307,8 @@ size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 		make_cookie(s, &m, from, &r);
 	int opcode = DNS_OPCODE(m.flags);
 	if (opcode == DNS_OP_UPDATE) {
-		if (from && !dns_acl_match(&s->allow_query, from)) {
+		/* allow_update, not allow_query: who may read a zone is not who may change it */
+		if (from && !dns_acl_match(&s->allow_update, from)) {
 			s->stats.refused++;
 			len = error_reply(s, &m, &r, rflags, DNS_RCODE_REFUSED, out, outcap);
 		} else {
@@ -615,7 +618,9 @@ struct dns_tcp_conn {
 	uint8_t *buf;
 	size_t len;
 	size_t queued;       /* writes in flight */
+	size_t queued_bytes; /* their bytes (also counted in the server's tcp_queued_bytes) */
 	int reading;
+	int paused;          /* reading and answering stopped at a queue cap until writes drain */
 	int closing;
 	int counted;         /* its close is part of a server stop */
 	int open_handles;
@@ -625,6 +630,7 @@ struct dns_tcp_conn {
 struct tcp_write {
 	uv_write_t req;
 	struct dns_tcp_conn *c;
+	size_t len;          /* bytes in data: what the queue counters got */
 	uint8_t data[];
 };
 
@@ -677,20 +683,66 @@ static void tcp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 }
 
 static void tcp_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+static void tcp_process(struct dns_tcp_conn *c);
+
+/*
+ * Answers queued on a connection are bounded by count (DNS_TCP_PIPELINE_MAX),
+ * by bytes (tcp_queue_bytes) and, over all connections, by tcp_queue_bytes_total.
+ * The total stops only connections that have answers of their own queued, so
+ * each connection can always get one answer out and the total is exceeded by
+ * at most one answer (64 KiB) per connection. A connection at a cap neither
+ * reads nor answers what it has buffered; its own write completions resume it
+ * (queue_low), so no other connection has to wake it, and a client that never
+ * reads makes no progress until tcp_idle_ms closes it.
+ */
+static int queue_full(const struct dns_tcp_conn *c)
+{
+	const struct dns_server *s = c->srv;
+	if (c->queued >= DNS_TCP_PIPELINE_MAX || c->queued_bytes >= s->tcp_queue_bytes)
+		return 1;
+	return c->queued && s->tcp_queued_bytes >= s->tcp_queue_bytes_total;
+}
+
+/* Drained enough to go on (half the per-connection caps: no stop-start per answer). */
+static int queue_low(const struct dns_tcp_conn *c)
+{
+	const struct dns_server *s = c->srv;
+	return c->queued <= DNS_TCP_PIPELINE_MAX / 2 && c->queued_bytes <= s->tcp_queue_bytes / 2 &&
+	       (!c->queued || s->tcp_queued_bytes < s->tcp_queue_bytes_total);
+}
+
+static void conn_pause(struct dns_tcp_conn *c)
+{
+	c->paused = 1;
+	if (c->reading) {
+		uv_read_stop((uv_stream_t *)&c->h);
+		c->reading = 0;
+	}
+}
 
 static void tcp_written(uv_write_t *req, int status)
 {
 	struct tcp_write *w = (struct tcp_write *)req;
 	struct dns_tcp_conn *c = w->c;
-	free(w);
+	struct dns_server *s = c->srv;
 	c->queued--;
+	c->queued_bytes -= w->len;
+	s->tcp_queued_bytes -= w->len;
+	free(w);
+	if (c->closing)
+		return;
 	if (status < 0) {
 		conn_close(c);
 		return;
 	}
-	if (!c->closing && !c->reading && c->queued < DNS_TCP_PIPELINE_MAX / 2) {
-		c->reading = 1;
-		uv_read_start((uv_stream_t *)&c->h, tcp_alloc, tcp_read);
+	uv_timer_again(&c->idle); /* the client is reading: not idle */
+	if (c->paused && queue_low(c)) {
+		c->paused = 0;
+		tcp_process(c); /* what was buffered first; it may stop again */
+		if (!c->closing && !c->paused && !c->reading) {
+			c->reading = 1;
+			uv_read_start((uv_stream_t *)&c->h, tcp_alloc, tcp_read);
+		}
 	}
 }
 
@@ -704,6 +756,7 @@ void dns_server_tcp_send(struct dns_tcp_conn *c, const uint8_t *p, size_t n)
 		return;
 	}
 	w->c = c;
+	w->len = 2 + n;
 	w->data[0] = (uint8_t)(n >> 8);
 	w->data[1] = (uint8_t)n;
 	memcpy(w->data + 2, p, n);
@@ -714,8 +767,11 @@ void dns_server_tcp_send(struct dns_tcp_conn *c, const uint8_t *p, size_t n)
 		return;
 	}
 	c->queued++;
+	c->queued_bytes += w->len;
+	c->srv->tcp_queued_bytes += w->len;
 }
 
+/* Answers the complete queries in the buffer, in order, until a queue cap stops it. */
 static void tcp_process(struct dns_tcp_conn *c)
 {
 	struct dns_server *s = c->srv;
@@ -729,6 +785,10 @@ static void tcp_process(struct dns_tcp_conn *c)
 		}
 		if (c->len - off - 2 < ml)
 			break;
+		if (queue_full(c)) {
+			conn_pause(c); /* the rest waits in the buffer until the client reads */
+			break;
+		}
 		s->stats.queries_tcp++;
 		s->cur_conn = c;
 		size_t n = dns_server_answer(s, c->buf + off + 2, ml, (struct sockaddr *)&c->peer, 1,
@@ -739,14 +799,14 @@ static void tcp_process(struct dns_tcp_conn *c)
 		if (n)
 			dns_server_tcp_send(c, out + 2, n);
 	}
+	if (c->closing)
+		return;
 	if (off) {
 		memmove(c->buf, c->buf + off, c->len - off);
 		c->len -= off;
 	}
-	if (c->queued >= DNS_TCP_PIPELINE_MAX && c->reading) {
-		uv_read_stop((uv_stream_t *)&c->h);
-		c->reading = 0;
-	}
+	if (queue_full(c))
+		conn_pause(c);
 }
 
 static void tcp_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
