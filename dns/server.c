@@ -619,6 +619,8 @@ struct dns_tcp_conn {
 	size_t len;
 	size_t queued;       /* writes in flight */
 	size_t queued_bytes; /* their bytes (also counted in the server's tcp_queued_bytes) */
+	size_t owed;         /* queries answered later (forwarded, updates): count as queued */
+	size_t sent;         /* answers handed to dns_server_tcp_send so far */
 	int reading;
 	int paused;          /* reading and answering stopped at a queue cap until writes drain */
 	int closing;
@@ -693,22 +695,26 @@ static void tcp_process(struct dns_tcp_conn *c);
  * at most one answer (64 KiB) per connection. A connection at a cap neither
  * reads nor answers what it has buffered; its own write completions resume it
  * (queue_low), so no other connection has to wake it, and a client that never
- * reads makes no progress until tcp_idle_ms closes it.
+ * reads makes no progress until tcp_idle_ms closes it. Answers still owed
+ * (forwarded queries, updates waiting for their commit) count against the
+ * count cap, as their size is not known yet: each becomes a queued write.
  */
 static int queue_full(const struct dns_tcp_conn *c)
 {
 	const struct dns_server *s = c->srv;
-	if (c->queued >= DNS_TCP_PIPELINE_MAX || c->queued_bytes >= s->tcp_queue_bytes)
+	size_t n = c->queued + c->owed;
+	if (n >= DNS_TCP_PIPELINE_MAX || c->queued_bytes >= s->tcp_queue_bytes)
 		return 1;
-	return c->queued && s->tcp_queued_bytes >= s->tcp_queue_bytes_total;
+	return n && s->tcp_queued_bytes >= s->tcp_queue_bytes_total;
 }
 
 /* Drained enough to go on (half the per-connection caps: no stop-start per answer). */
 static int queue_low(const struct dns_tcp_conn *c)
 {
 	const struct dns_server *s = c->srv;
-	return c->queued <= DNS_TCP_PIPELINE_MAX / 2 && c->queued_bytes <= s->tcp_queue_bytes / 2 &&
-	       (!c->queued || s->tcp_queued_bytes < s->tcp_queue_bytes_total);
+	size_t n = c->queued + c->owed;
+	return n <= DNS_TCP_PIPELINE_MAX / 2 && c->queued_bytes <= s->tcp_queue_bytes / 2 &&
+	       (!n || s->tcp_queued_bytes < s->tcp_queue_bytes_total);
 }
 
 static void conn_pause(struct dns_tcp_conn *c)
@@ -750,6 +756,9 @@ void dns_server_tcp_send(struct dns_tcp_conn *c, const uint8_t *p, size_t n)
 {
 	if (c->closing)
 		return;
+	c->sent++;
+	if (c->srv->cur_conn != c && c->owed)
+		c->owed--; /* an answer owed since an earlier tcp_process */
 	struct tcp_write *w = malloc(sizeof *w + 2 + n);
 	if (!w) {
 		conn_close(c);
@@ -791,9 +800,14 @@ static void tcp_process(struct dns_tcp_conn *c)
 		}
 		s->stats.queries_tcp++;
 		s->cur_conn = c;
+		size_t sent = c->sent;
 		size_t n = dns_server_answer(s, c->buf + off + 2, ml, (struct sockaddr *)&c->peer, 1,
 			out + 2, sizeof out - 2);
 		s->cur_conn = NULL;
+		/* no answer now and none sent meanwhile: a query (not a response, which is
+		 * dropped) is answered later */
+		if (!n && c->sent == sent && !(c->buf[off + 4] & 0x80))
+			c->owed++;
 		off += 2 + ml;
 		uv_timer_again(&c->idle);
 		if (n)

@@ -164,6 +164,7 @@ dns {
 EOF
 
 start() {
+	: > "$tmp/out.log" # empty before the start: a restart must not read the last run's port
 	"$TRUSTBOX" run -c "$tmp/trustbox.lua" > "$tmp/out.log" 2> "$tmp/err.log" &
 	pid=$!
 	port=

@@ -9,7 +9,9 @@
 #   tcp_queue_bytes_total 1 MiB) 8 such connections grow it by less than 8 MiB in
 #   all (without the total cap, 64 answers queued per connection are ~3 MiB each);
 # - meanwhile dig still gets answers over UDP and TCP;
-# - once the clients read, every answer arrives, in order (reading resumes).
+# - once the clients read, every answer arrives, in order (reading resumes);
+# - answers owed for forwarded queries count too: 1000 pipelined queries for
+#   names an upstream never answers start at most 64 upstream queries.
 set -u
 
 for c in dig python3; do
@@ -50,6 +52,7 @@ dns {
 EOF
 }
 start() {
+	: > "$tmp/out.log" # empty before the start: a restart must not read the last run's port
 	"$TRUSTBOX" run -c "$tmp/trustbox.lua" > "$tmp/out.log" 2> "$tmp/err.log" &
 	pid=$!
 	port=
@@ -152,6 +155,45 @@ else fail "RSS growth ${growth:-?} KiB: not under 8 MiB"; printf '%s\n' "$out" |
 expect "UDP answered at the total cap" "$out" '^udp 192\.0\.2\.1$'
 expect "TCP answered at the total cap" "$out" '^tcp 192\.0\.2\.1$'
 expect "every answer arrives, in order, once read (total cap)" "$(printf '%s\n' "$out" | grep -c '^conn[0-9] answers=1000 inorder=yes$')" '^8$'
+stop
+
+# --- answers owed (forwarded queries) count against the pipeline cap ---
+cat > "$tmp/owed.py" <<'EOF'
+import socket, struct, sys, threading, time
+up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+up.bind(("127.0.0.1", 0))
+print(up.getsockname()[1], flush=True)
+port = int(sys.stdin.readline())
+seen = set()
+def blackhole():
+    while True:
+        try:
+            d, _ = up.recvfrom(4096)
+        except OSError:
+            return
+        seen.add(d[12:].lower())  # the question: one per client query (retries repeat it)
+threading.Thread(target=blackhole, daemon=True).start()
+def query(qid, name):
+    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    q += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\x00" + struct.pack(">HH", 1, 1)
+    return struct.pack(">H", len(q)) + q
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"".join(query(i, "q%d.slow.test" % i) for i in range(1000)))
+time.sleep(1.5)
+print("upstream_queries %d" % len(seen), flush=True)
+s.close()
+EOF
+coproc OWED { python3 "$tmp/owed.py"; }
+read -r uport <&"${OWED[0]}"
+write_config "forwarders = { { zone = \"slow.test\", servers = { \"127.0.0.1:$uport\" } } }, forward_attempt_ms = 5000, forward_timeout_ms = 10000,"
+start
+echo "$port" >&"${OWED[1]}"
+read -r out <&"${OWED[0]}"
+echo "     $out"
+n=${out#upstream_queries }
+if [ -n "$n" ] && [ "$n" -ge 1 ] && [ "$n" -le 64 ]; then pass "1000 pipelined forwarded queries: at most 64 owed at once"
+else fail "1000 pipelined forwarded queries started ${n:-?} upstream queries (want 1 to 64)"; fi
+expect "local names still answered over TCP" "$(dig @127.0.0.1 -p "$port" +tcp +short +time=3 +tries=1 small.big.test A)" '^192\.0\.2\.1$'
 stop
 
 if [ "$fails" -ne 0 ]; then
