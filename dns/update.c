@@ -761,10 +761,14 @@ int dns_tsig_seen_load(struct dns_server *s)
 	if (!db)
 		return 0;
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT mac, expires FROM dns_tsig_seen WHERE expires >= ? ORDER BY expires",
+	/* the latest-expiring ones if there were ever more than fit, oldest first in the ring */
+	if (sqlite3_prepare_v2(db,
+		    "SELECT mac, expires FROM (SELECT mac, expires FROM dns_tsig_seen WHERE expires >= ?"
+		    " ORDER BY expires DESC LIMIT ?) ORDER BY expires",
 		    -1, &st, NULL) != SQLITE_OK)
 		return TB_ERR_STORE;
 	sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
+	sqlite3_bind_int(st, 2, DNS_TSIG_SEEN_MAX);
 	size_t n = 0;
 	while (sqlite3_step(st) == SQLITE_ROW && n < DNS_TSIG_SEEN_MAX) {
 		const void *mac = sqlite3_column_blob(st, 0);
