@@ -7,13 +7,15 @@
  * (and line/column for zone data). start() opens the UDP and TCP listeners
  * (server.c) and registers the tb_resolver service, which answers the CA from
  * the same local zones and forwards the rest (forward.c). Lookups always
- * complete asynchronously (next loop
- * turn) so callers never see their callback before lookup() returns; a later
- * forwarding/iterating resolver keeps the same shape (struct dns_pending is
- * the per-lookup state that will carry the query in flight).
+ * complete asynchronously, so callers never see their callback before
+ * lookup() returns: a local answer waits for the next loop turn in a struct
+ * dns_pending, and a forwarded one is delivered the same way
+ * (dns_resolver_deliver) when the upstream answers.
  *
  * Store: table dns_update_journal records dynamic updates (RFC 2136) and
- * dns_zone_serial the serial each zone reached, so updates survive restarts.
+ * dns_zone_serial the serial each zone reached, so updates survive restarts;
+ * dns_tsig_seen the signed updates accepted within their fudge window, so a
+ * replay is refused after a restart too.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -312,7 +314,7 @@ static void pending_fire(uv_timer_t *t)
 static void resolve_local(struct dns_server *s, const uint8_t *name, uint16_t qtype,
 	struct dns_pending *p)
 {
-	char nb[1100];
+	char nb[DNS_NAME_TEXT_MAX];
 	const struct dns_zone *z = dns_zoneset_find(&s->zones, name);
 	if (!z) {
 		p->status = TB_RESOLVE_SERVFAIL;
@@ -423,7 +425,7 @@ static int resolver_lookup(void *impl, const char *name, uint16_t qtype, uint64_
 		return TB_ERR_STATE;
 	uint8_t wire[DNS_NAME_MAX];
 	size_t wl, nl = strlen(name);
-	char tmp[1100];
+	char tmp[DNS_NAME_TEXT_MAX];
 	if (nl == 0 || nl + 2 > sizeof tmp)
 		return TB_ERR_INVALID;
 	snprintf(tmp, sizeof tmp, "%s%s", name, name[nl - 1] == '.' ? "" : ".");

@@ -20,6 +20,10 @@
 #define DNS_INTERNAL_H
 
 #include <stdint.h>
+#include <uv.h>
+
+#include "core/services.h"
+#include "dns/dns.h"
 
 struct dns_rrtype {
 	uint16_t type;
@@ -34,11 +38,6 @@ const struct dns_rrtype *dns_rrtype_by_name(const char *s, size_t n);
 
 
 /* ---- the server (server.c) and subsystem glue (dns.c) ---- */
-
-#include <uv.h>
-
-#include "core/services.h"
-#include "dns/dns.h"
 
 #define DNS_LISTEN_MAX 16       /* listen addresses */
 #define DNS_ACL_MAX 64          /* prefixes per ACL */
@@ -86,6 +85,22 @@ struct dns_tcp_listener {
 
 struct dns_tcp_conn;
 
+/*
+ * How a query's answer reaches its client, set by the transport that read the
+ * query. An answer ready at once is returned by dns_server_answer_for; one given
+ * later (a forwarded query, an update after its commit) goes through send, once,
+ * so forward.c and update.c never know the transport. When the transport goes
+ * away first, dns_forward_forget / dns_update_forget clear send.
+ */
+struct dns_reply;
+typedef void (*dns_reply_fn)(const struct dns_reply *r, const uint8_t *p, size_t n);
+struct dns_reply {
+	dns_reply_fn send;            /* NULL: nobody to answer later (tests, fuzzing) */
+	void *transport;              /* the UDP listener or TCP connection behind send */
+	struct sockaddr_storage addr; /* the client; family 0 for internal callers */
+	int tcp;                      /* over TCP: answers up to 65535 octets */
+};
+
 /* ---- forwarding and cache (forward.c) ---- */
 
 #define DNS_FWD_MAX 16           /* forwarder zones */
@@ -111,9 +126,7 @@ enum dns_fwd_kind { DNS_FWD_UDP, DNS_FWD_TCP, DNS_FWD_RESOLVER };
 /* Who a forwarded answer goes to, and how it must look. */
 struct dns_fwd_client {
 	enum dns_fwd_kind kind;
-	struct dns_udp_listener *udp;
-	struct dns_tcp_conn *conn;
-	struct sockaddr_storage addr;
+	struct dns_reply reply;       /* DNS_FWD_UDP, DNS_FWD_TCP */
 	uint16_t id, flags;
 	uint8_t qname[DNS_NAME_MAX];  /* as the client wrote it */
 	uint16_t qtype, qclass;
@@ -177,9 +190,6 @@ struct dns_server {
 	struct dns_tsig_seen tsig_seen[DNS_TSIG_SEEN_MAX]; /* ring of verified update MACs */
 	size_t tsig_seen_next;
 	int tsig_full_warned;
-	/* the transport of the message being answered (for answers sent later) */
-	struct dns_udp_listener *cur_udp;
-	struct dns_tcp_conn *cur_conn;
 	/* forwarding */
 	struct dns_forwarder fwd[DNS_FWD_MAX];
 	size_t n_fwd;
@@ -205,23 +215,27 @@ int dns_acl_parse(struct dns_acl *acl, const char *s);
 int dns_acl_match(const struct dns_acl *acl, const struct sockaddr *sa);
 int dns_parse_hostport(const char *s, int default_port, struct sockaddr_storage *out);
 
-/* Answers one query message into out (capacity outcap); 0 = drop. */
 /* Policy decisions (Lua hook). */
 enum dns_policy { DNS_POLICY_PASS, DNS_POLICY_REFUSE, DNS_POLICY_NXDOMAIN, DNS_POLICY_REWRITE };
 enum dns_policy dns_policy_check(struct dns_server *s, const uint8_t *qname, uint16_t qtype,
 	const struct sockaddr *from, uint8_t *addr, int *family);
 
+/*
+ * Answers one query message into out (capacity outcap) and returns its length,
+ * or 0: dropped, or answered later through reply->send.
+ */
+size_t dns_server_answer_for(struct dns_server *s, const uint8_t *q, size_t qlen,
+	const struct dns_reply *reply, uint8_t *out, size_t outcap);
+/* The same for a caller with no way to take a later answer (tests, fuzzing): that one is dropped. */
 size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 	const struct sockaddr *from, int tcp, uint8_t *out, size_t outcap);
 int dns_server_listen(struct dns_server *s);
-void dns_server_udp_send(struct dns_udp_listener *l, const uint8_t *p, size_t n,
-	const struct sockaddr *to);
-void dns_server_tcp_send(struct dns_tcp_conn *c, const uint8_t *p, size_t n);
 
 /* update.c: RFC 2136 + TSIG. Returns the answer length, or 0 when it will be sent later. */
 size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const uint8_t *q, size_t qlen,
-	const struct sockaddr *from, int tcp, uint8_t *out, size_t cap);
-void dns_update_forget_conn(struct dns_server *s, struct dns_tcp_conn *c);
+	const struct dns_reply *reply, uint8_t *out, size_t cap);
+/* The transport is going away: answers still owed to it are not sent. */
+void dns_update_forget(struct dns_server *s, const void *transport);
 /* Makes a stop wait for every update still being committed; returns how many. */
 size_t dns_update_hold_for_stop(struct dns_server *s);
 int dns_journal_replay(struct dns_server *s);
@@ -238,7 +252,7 @@ size_t dns_forward(struct dns_server *s, const struct dns_forwarder *f, const st
 size_t dns_fwd_answer(struct dns_server *s, const struct dns_fwd_client *cl,
 	const struct dns_cache_entry *e, int rcode, uint16_t ede, const char *ede_text, uint64_t now,
 	uint8_t *out, size_t cap);
-void dns_forward_forget_conn(struct dns_server *s, struct dns_tcp_conn *c);
+void dns_forward_forget(struct dns_server *s, const void *transport);
 void dns_forward_stop(struct dns_server *s);
 /* The entry for (name, type, class) unless expired at now (ms); moves it to the LRU front. */
 struct dns_cache_entry *dns_cache_get(struct dns_cache *c, const uint8_t *name, uint16_t type,

@@ -208,11 +208,7 @@ struct dns_update {
 	struct dns_server *s;
 	struct dns_update *prev, *next;
 	int counted;          /* a stop waits for its commit */
-	/* where the answer goes */
-	int tcp;
-	struct dns_udp_listener *udp;
-	struct dns_tcp_conn *conn;
-	struct sockaddr_storage addr;
+	struct dns_reply reply; /* where the answer goes */
 	/* what the answer says */
 	uint8_t resp[512];
 	size_t resp_len;
@@ -220,7 +216,7 @@ struct dns_update {
 	uint8_t req_mac[TB_SHA256_LEN];
 	size_t req_mac_len;
 	/* what the store records */
-	char zone[1100];
+	char zone[DNS_NAME_TEXT_MAX];
 	uint32_t serial;      /* 0: no change, no serial to record */
 	struct tb_bytes journal;
 	int64_t at;
@@ -303,7 +299,7 @@ int dns_journal_replay(struct dns_server *s)
 	if (!db)
 		return 0;
 	for (struct dns_zone *z = s->zones.zones; z; z = z->next) {
-		char zone[1100];
+		char zone[DNS_NAME_TEXT_MAX];
 		dns_name_str(z->origin, zone, sizeof zone);
 		sqlite3_stmt *st = NULL;
 		if (sqlite3_prepare_v2(db,
@@ -602,17 +598,6 @@ static size_t build_answer(const struct dns_msg *m, int rcode, uint8_t *out, siz
 	return dns_builder_finish(&b);
 }
 
-static void send_answer(struct dns_update *u)
-{
-	struct dns_server *s = u->s;
-	if (u->tcp) {
-		if (u->conn)
-			dns_server_tcp_send(u->conn, u->resp, u->resp_len);
-	} else if (u->udp && !s->stopping) {
-		dns_server_udp_send(u->udp, u->resp, u->resp_len, (const struct sockaddr *)&u->addr);
-	}
-}
-
 static void unlink_update(struct dns_update *u)
 {
 	struct dns_server *s = u->s;
@@ -636,7 +621,8 @@ static void journal_done(int status, void *arg)
 	if (!tsig_sign(u->key, u->req_mac, u->req_mac_len, u->resp, &len, sizeof u->resp, 0, 1,
 		    (uint64_t)time(NULL))) {
 		u->resp_len = len;
-		send_answer(u);
+		if (u->reply.send)
+			u->reply.send(&u->reply, u->resp, u->resp_len);
 	}
 	int counted = u->counted;
 	unlink_update(u);
@@ -724,11 +710,11 @@ int dns_tsig_sign_answer(const struct dns_tsig_ctx *ctx, uint8_t *buf, size_t *l
 	return tsig_sign(ctx->key, ctx->mac, ctx->mac_len, buf, len, cap, 0, 1, (uint64_t)time(NULL));
 }
 
-void dns_update_forget_conn(struct dns_server *s, struct dns_tcp_conn *c)
+void dns_update_forget(struct dns_server *s, const void *transport)
 {
 	for (struct dns_update *u = s->updates; u; u = u->next)
-		if (u->conn == c)
-			u->conn = NULL;
+		if (u->reply.transport == transport)
+			u->reply.send = NULL;
 }
 
 /*
@@ -793,7 +779,7 @@ static int key_may_update(const struct dns_tsig_key *k, const struct dns_zone *z
 }
 
 size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const uint8_t *q, size_t qlen,
-	const struct sockaddr *from, int tcp, uint8_t *out, size_t cap)
+	const struct dns_reply *reply, uint8_t *out, size_t cap)
 {
 	uint64_t now = (uint64_t)time(NULL);
 	if (s->stopping)
@@ -829,7 +815,7 @@ size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const ui
 	for (struct dns_zone *zz = s->zones.zones; zz; zz = zz->next)
 		if (dns_name_eq(zz->origin, m->qd[0].name))
 			z = zz;
-	char zn[1100];
+	char zn[DNS_NAME_TEXT_MAX];
 	if (seen == 2) {
 		if (!s->tsig_full_warned++)
 			TB_WARN("dns", "more than %d signed updates within %d s: refusing updates for now",
@@ -841,7 +827,7 @@ size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const ui
 		rcode = DNS_RCODE_NOTAUTH; /* RFC 2136 3.1.1: not a zone we are authoritative for */
 	} else if (!key_may_update(key, z)) {
 		/* RFC 2136 3.3: the requestor has no permission for this zone */
-		char kn[1100];
+		char kn[DNS_NAME_TEXT_MAX];
 		TB_WARN("dns", "zone %s: update refused: key %s may not update it",
 			dns_name_str(z->origin, zn, sizeof zn), dns_name_str(key->name, kn, sizeof kn));
 		s->stats.refused++;
@@ -885,12 +871,7 @@ size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const ui
 	 * Answer once the store has committed the journal and the update's digest:
 	 * a replay after a restart is refused as surely as one before it.
 	 */
-	u->tcp = tcp;
-	u->udp = s->cur_udp;
-	u->conn = s->cur_conn;
-	if (from)
-		memcpy(&u->addr, from, from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-								 : sizeof(struct sockaddr_in));
+	u->reply = *reply;
 	u->resp_len = build_answer(m, rcode, u->resp, sizeof u->resp);
 	u->key = key;
 	memcpy(u->req_mac, t.mac, t.mac_len);
