@@ -817,9 +817,11 @@ size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const ui
 			z = zz;
 	char zn[DNS_NAME_TEXT_MAX];
 	if (seen == 2) {
-		if (!s->tsig_full_warned++)
+		if (!s->tsig_full_warned) {
+			s->tsig_full_warned = 1;
 			TB_WARN("dns", "more than %d signed updates within %d s: refusing updates for now",
 				DNS_TSIG_SEEN_MAX, 2 * DNS_TSIG_FUDGE_MAX);
+		}
 		rcode = DNS_RCODE_REFUSED;
 	} else if (m->qd[0].qclass != DNS_C_IN) {
 		rcode = DNS_RCODE_FORMERR;
