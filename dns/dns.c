@@ -7,13 +7,15 @@
  * (and line/column for zone data). start() opens the UDP and TCP listeners
  * (server.c) and registers the tb_resolver service, which answers the CA from
  * the same local zones and forwards the rest (forward.c). Lookups always
- * complete asynchronously (next loop
- * turn) so callers never see their callback before lookup() returns; a later
- * forwarding/iterating resolver keeps the same shape (struct dns_pending is
- * the per-lookup state that will carry the query in flight).
+ * complete asynchronously, so callers never see their callback before
+ * lookup() returns: a local answer waits for the next loop turn in a struct
+ * dns_pending, and a forwarded one is delivered the same way
+ * (dns_resolver_deliver) when the upstream answers.
  *
  * Store: table dns_update_journal records dynamic updates (RFC 2136) and
- * dns_zone_serial the serial each zone reached, so updates survive restarts.
+ * dns_zone_serial the serial each zone reached, so updates survive restarts;
+ * dns_tsig_seen the signed updates accepted within their fudge window, so a
+ * replay is refused after a restart too.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -60,6 +62,8 @@ static const struct tb_option key_options[] = {
 	{ .name = "algorithm", .type = TB_OPT_ENUM, .def = "\"hmac-sha256\"", .help = "TSIG algorithm",
 		.choices = "hmac-sha256" },
 	{ .name = "secret", .type = TB_OPT_STRING, .help = "base64 secret (16 to 64 bytes)", .required = 1 },
+	{ .name = "zones", .type = TB_OPT_STRINGS, .required = 1,
+		.help = "local zones this key may update (apex names, at most 16); other zones are REFUSED" },
 	TB_OPTIONS_END
 };
 
@@ -81,15 +85,26 @@ static const struct tb_option dns_options[] = {
 		.help = "close TCP connections idle this long (RFC 7766)", .min = 100, .max = 600000 },
 	{ .name = "tcp_clients", .type = TB_OPT_INT, .def = "256", .help = "open TCP connections at most",
 		.min = 1, .max = DNS_TCP_CLIENTS_MAX },
+	{ .name = "tcp_queue_bytes", .type = TB_OPT_INT, .def = "1048576",
+		.help = "answer bytes queued on one TCP connection (not yet taken by the client) before it stops "
+			"reading queries; it resumes as the client reads",
+		.min = 65536, .max = 67108864 },
+	{ .name = "tcp_queue_bytes_total", .type = TB_OPT_INT, .def = "33554432",
+		.help = "answer bytes queued on all TCP connections together before every connection with "
+			"answers queued stops reading queries",
+		.min = 1048576, .max = 1073741824 },
 	{ .name = "allow_query", .type = TB_OPT_STRINGS, .def = "[\"any\"]",
 		.help = "client prefixes that may query (\"any\", \"10.0.0.0/8\", \"::1\")" },
 	{ .name = "allow_recursion", .type = TB_OPT_STRINGS, .def = "[\"127.0.0.0/8\",\"::1/128\"]",
 		.help = "client prefixes that may have names outside local zones resolved" },
+	{ .name = "allow_update", .type = TB_OPT_STRINGS, .def = "[\"127.0.0.0/8\",\"::1/128\"]",
+		.help = "client prefixes that may send dynamic updates (which must still be signed); others get REFUSED" },
 	{ .name = "zones", .type = TB_OPT_TABLES, .def = LAB_ZONE_DEFAULT,
 		.help = "local authoritative zones (given zones replace the default lab.test)",
 		.children = zone_options },
 	{ .name = "tsig_keys", .type = TB_OPT_TABLES, .def = "[]",
-		.help = "TSIG keys (RFC 8945) allowed to send dynamic updates", .children = key_options },
+		.help = "TSIG keys (RFC 8945) allowed to send dynamic updates, each to its own zones",
+		.children = key_options },
 	{ .name = "forwarders", .type = TB_OPT_TABLES, .def = "[]",
 		.help = "upstream resolvers for names outside the local zones", .children = forwarder_options },
 	{ .name = "forward_attempt_ms", .type = TB_OPT_INT, .def = "1000",
@@ -104,8 +119,9 @@ static const struct tb_option dns_options[] = {
 		.help = "policy(name, type, client) per query: nil answers normally, \"refuse\" (REFUSED, EDE 15), "
 			"\"nxdomain\" (EDE 17), or an IP address to answer A/AAAA with" },
 	{ .name = "lab_key", .type = TB_OPT_BOOL, .def = "true",
-		.help = "generate a TSIG key named lab.test. on first start, kept in the store and written "
-			"to <data_dir>/lab.test.tsig as hmac-sha256:NAME:SECRET" },
+		.help = "when the zone lab.test is served, generate a TSIG key named lab.test. that may update "
+			"only that zone, kept in the store and written to <data_dir>/lab.test.tsig as "
+			"hmac-sha256:NAME:SECRET" },
 	TB_OPTIONS_END
 };
 
@@ -130,6 +146,8 @@ static const struct tb_migration dns_migrations[] = {
 	     " at INTEGER NOT NULL);"
 	     "CREATE INDEX dns_update_journal_zone ON dns_update_journal(zone, id);"
 	     "CREATE TABLE dns_zone_serial (zone TEXT PRIMARY KEY, serial INTEGER NOT NULL);" },
+	/* full MACs of accepted signed updates, until their time signed + fudge (replay refusal) */
+	{ 2, "CREATE TABLE dns_tsig_seen (mac BLOB PRIMARY KEY, expires INTEGER NOT NULL);" },
 	{ 0, NULL },
 };
 
@@ -296,7 +314,7 @@ static void pending_fire(uv_timer_t *t)
 static void resolve_local(struct dns_server *s, const uint8_t *name, uint16_t qtype,
 	struct dns_pending *p)
 {
-	char nb[1100];
+	char nb[DNS_NAME_TEXT_MAX];
 	const struct dns_zone *z = dns_zoneset_find(&s->zones, name);
 	if (!z) {
 		p->status = TB_RESOLVE_SERVFAIL;
@@ -407,7 +425,7 @@ static int resolver_lookup(void *impl, const char *name, uint16_t qtype, uint64_
 		return TB_ERR_STATE;
 	uint8_t wire[DNS_NAME_MAX];
 	size_t wl, nl = strlen(name);
-	char tmp[1100];
+	char tmp[DNS_NAME_TEXT_MAX];
 	if (nl == 0 || nl + 2 > sizeof tmp)
 		return TB_ERR_INVALID;
 	snprintf(tmp, sizeof tmp, "%s%s", name, name[nl - 1] == '.' ? "" : ".");
@@ -523,6 +541,8 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 	s->udp_payload = (uint16_t)tb_cfg_int(sec, "udp_payload");
 	s->tcp_idle_ms = (uint64_t)tb_cfg_int(sec, "tcp_idle_ms");
 	s->tcp_clients_max = (size_t)tb_cfg_int(sec, "tcp_clients");
+	s->tcp_queue_bytes = (size_t)tb_cfg_int(sec, "tcp_queue_bytes");
+	s->tcp_queue_bytes_total = (size_t)tb_cfg_int(sec, "tcp_queue_bytes_total");
 	const cJSON *it;
 	int k = 0;
 	cJSON_ArrayForEach(it, tb_cfg_get(sec, "listen")) {
@@ -540,7 +560,8 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 		s->n_listen++;
 	}
 	if (parse_acl(sec, "allow_query", &s->allow_query, err, errlen) ||
-		parse_acl(sec, "allow_recursion", &s->allow_recursion, err, errlen))
+		parse_acl(sec, "allow_recursion", &s->allow_recursion, err, errlen) ||
+		parse_acl(sec, "allow_update", &s->allow_update, err, errlen))
 		goto fail;
 	k = 0;
 	cJSON_ArrayForEach(it, tb_cfg_get(sec, "zones")) {
@@ -571,7 +592,39 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 		}
 		memcpy(key->secret, b.p, b.len);
 		key->secret_len = b.len;
+		tb_crypto_wipe(b.p, b.len);
 		tb_bytes_free(&b);
+		/* the zones it may update: each one a zone served here, so a typo is an error now */
+		const cJSON *zv;
+		int j = 0;
+		cJSON_ArrayForEach(zv, tb_cfg_get(it, "zones")) {
+			j++;
+			const char *v = cJSON_GetStringValue(zv);
+			uint8_t zw[DNS_NAME_MAX];
+			size_t zl;
+			snprintf(tmp, sizeof tmp, "%s%s", v ? v : "", v && v[0] && v[strlen(v) - 1] == '.' ? "" : ".");
+			if (!v || dns_name_from_text(tmp, strlen(tmp), NULL, zw, &zl)) {
+				snprintf(err, errlen, "dns.tsig_keys[%d].zones[%d]: not a domain name: \"%s\"", k, j,
+					v ? v : "?");
+				goto fail;
+			}
+			const struct dns_zone *z = dns_zoneset_find(&s->zones, zw);
+			if (!z || !dns_name_eq(z->origin, zw)) {
+				snprintf(err, errlen, "dns.tsig_keys[%d].zones[%d]: \"%s\" is not a local zone (dns.zones)",
+					k, j, v);
+				goto fail;
+			}
+			if (key->n_zones >= DNS_TSIG_KEY_ZONES_MAX) {
+				snprintf(err, errlen, "dns.tsig_keys[%d].zones: at most %d zones", k,
+					DNS_TSIG_KEY_ZONES_MAX);
+				goto fail;
+			}
+			memcpy(key->zones[key->n_zones++], zw, zl);
+		}
+		if (!key->n_zones) {
+			snprintf(err, errlen, "dns.tsig_keys[%d].zones: at least one zone", k);
+			goto fail;
+		}
 		s->n_keys++;
 	}
 	k = 0;
@@ -635,11 +688,26 @@ static int put_lab_key(sqlite3 *db, void *arg)
 	return tb_store_kv_put(db, LAB_KEY_KV, k->secret, k->secret_len);
 }
 
-/* The lab TSIG key: made once, kept in the store, exported for nsupdate and certbot. */
+static const uint8_t lab_zone[] = "\3lab\4test";
+
+/* Is lab.test one of the local zones (the lab key exists only then)? */
+static int lab_zone_served(const struct dns_server *s)
+{
+	const struct dns_zone *z = dns_zoneset_find(&s->zones, lab_zone);
+	return z && dns_name_eq(z->origin, lab_zone);
+}
+
+/*
+ * The lab TSIG key: made once, kept in the store, exported for nsupdate and
+ * certbot. It may update lab.test and nothing else, so holding it gives no
+ * say over other local zones (which the CA reads for dns-01 and CAA).
+ */
 static int load_lab_key(struct dns_server *s)
 {
 	struct dns_tsig_key *k = &s->keys[s->n_keys];
-	memcpy(k->name, "\3lab\4test", 10);
+	memcpy(k->name, lab_zone, sizeof lab_zone);
+	memcpy(k->zones[0], lab_zone, sizeof lab_zone);
+	k->n_zones = 1;
 	void *val = NULL;
 	size_t len = 0;
 	sqlite3 *db = tb_store_reader(s->core->store);
@@ -684,11 +752,11 @@ static int dns_start(void *state)
 	tb_random(s->cookie_secret, sizeof s->cookie_secret);
 	int err;
 	if (s->core->store) {
-		if (s->lab_key && (err = load_lab_key(s)) != 0) {
+		if (s->lab_key && lab_zone_served(s) && (err = load_lab_key(s)) != 0) {
 			TB_ERROR("dns", "cannot create the lab TSIG key: %s", tb_strerror(err));
 			return err;
 		}
-		if ((err = dns_journal_replay(s)) != 0)
+		if ((err = dns_journal_replay(s)) != 0 || (err = dns_tsig_seen_load(s)) != 0)
 			return err;
 	}
 	err = dns_server_listen(s);
@@ -743,6 +811,10 @@ static int dns_command(void *state, int argc, char **argv)
 	}
 	if (!s->lab_key) {
 		fprintf(stderr, "trustbox: dns.lab_key is false: there is no lab TSIG key\n");
+		return 1;
+	}
+	if (!lab_zone_served(s)) {
+		fprintf(stderr, "trustbox: the zone lab.test is not served (dns.zones): there is no lab TSIG key\n");
 		return 1;
 	}
 	int err = load_lab_key(s);

@@ -25,6 +25,8 @@
 
 /* ---- limits ---- */
 #define DNS_NAME_MAX 255        /* octets of a wire name, root label included */
+/* room for any name in presentation form (dns_name_str): 255 octets, each at most "\DDD", the dots, NUL */
+#define DNS_NAME_TEXT_MAX 1100
 #define DNS_LABEL_MAX 63
 #define DNS_PTR_HOPS_MAX 32     /* compression pointers followed per name */
 #define DNS_MSG_MAX 65535

@@ -20,6 +20,10 @@
 #define DNS_INTERNAL_H
 
 #include <stdint.h>
+#include <uv.h>
+
+#include "core/services.h"
+#include "dns/dns.h"
 
 struct dns_rrtype {
 	uint16_t type;
@@ -35,17 +39,13 @@ const struct dns_rrtype *dns_rrtype_by_name(const char *s, size_t n);
 
 /* ---- the server (server.c) and subsystem glue (dns.c) ---- */
 
-#include <uv.h>
-
-#include "core/services.h"
-#include "dns/dns.h"
-
 #define DNS_LISTEN_MAX 16       /* listen addresses */
 #define DNS_ACL_MAX 64          /* prefixes per ACL */
 #define DNS_TCP_CLIENTS_MAX 1024 /* hard cap on the tcp_clients option */
 #define DNS_TCP_PIPELINE_MAX 64 /* responses queued on one TCP connection before reading pauses */
 #define DNS_UDP_BATCH 16        /* datagrams per recvmmsg */
 #define DNS_TSIG_KEYS_MAX 32
+#define DNS_TSIG_KEY_ZONES_MAX 16 /* zones one TSIG key may update */
 
 struct dns_prefix {
 	int family;        /* AF_INET or AF_INET6 */
@@ -62,6 +62,8 @@ struct dns_tsig_key {
 	uint8_t name[DNS_NAME_MAX];
 	uint8_t secret[64];
 	size_t secret_len;
+	size_t n_zones;
+	uint8_t zones[DNS_TSIG_KEY_ZONES_MAX][DNS_NAME_MAX]; /* the zones it may update (apexes) */
 };
 
 #define DNS_UDP_OUT_MAX 4096     /* room per queued UDP response (udp_payload <= 4096) */
@@ -82,6 +84,22 @@ struct dns_tcp_listener {
 };
 
 struct dns_tcp_conn;
+
+/*
+ * How a query's answer reaches its client, set by the transport that read the
+ * query. An answer ready at once is returned by dns_server_answer_for; one given
+ * later (a forwarded query, an update after its commit) goes through send, once,
+ * so forward.c and update.c never know the transport. When the transport goes
+ * away first, dns_forward_forget / dns_update_forget clear send.
+ */
+struct dns_reply;
+typedef void (*dns_reply_fn)(const struct dns_reply *r, const uint8_t *p, size_t n);
+struct dns_reply {
+	dns_reply_fn send;            /* NULL: nobody to answer later (tests, fuzzing) */
+	void *transport;              /* the UDP listener or TCP connection behind send */
+	struct sockaddr_storage addr; /* the client; family 0 for internal callers */
+	int tcp;                      /* over TCP: answers up to 65535 octets */
+};
 
 /* ---- forwarding and cache (forward.c) ---- */
 
@@ -108,9 +126,7 @@ enum dns_fwd_kind { DNS_FWD_UDP, DNS_FWD_TCP, DNS_FWD_RESOLVER };
 /* Who a forwarded answer goes to, and how it must look. */
 struct dns_fwd_client {
 	enum dns_fwd_kind kind;
-	struct dns_udp_listener *udp;
-	struct dns_tcp_conn *conn;
-	struct sockaddr_storage addr;
+	struct dns_reply reply;       /* DNS_FWD_UDP, DNS_FWD_TCP */
 	uint16_t id, flags;
 	uint8_t qname[DNS_NAME_MAX];  /* as the client wrote it */
 	uint16_t qtype, qclass;
@@ -127,12 +143,20 @@ struct dns_stats {
 	uint64_t queries_udp, queries_tcp, formerr, refused, nxdomain, truncated, dropped;
 };
 
-/* Signed updates remembered to refuse replays within the fudge window (RFC 8945 5.2.3). */
-#define DNS_TSIG_SEEN_MAX 1024
+/*
+ * Signed updates remembered to refuse replays within the fudge window (RFC 8945
+ * 5.2.3), keyed on the full MAC we computed over the signed data (never on the
+ * MAC as sent, which a client may truncate: its length is not signed). Kept in
+ * the store as well (dns_tsig_seen), so a restart forgets nothing still inside
+ * its window. When every slot is still inside its window, updates are refused
+ * until the oldest expires: at most DNS_TSIG_SEEN_MAX signed updates per
+ * 2 * DNS_TSIG_FUDGE_MAX seconds.
+ */
+#define DNS_TSIG_SEEN_MAX 4096
+#define DNS_TSIG_FUDGE_MAX 300   /* the largest fudge accepted from a request (as BIND) */
 struct dns_tsig_seen {
-	uint64_t time_signed;
-	uint8_t mac_len;
-	uint8_t mac[32];
+	uint64_t expires;        /* time signed + fudge; 0 = empty slot */
+	uint8_t mac[32];         /* HMAC-SHA256 over the signed data, full length */
 };
 
 struct dns_server {
@@ -140,9 +164,14 @@ struct dns_server {
 	struct tb_core *core;
 	struct dns_zoneset zones;
 	struct dns_acl allow_query, allow_recursion;
+	struct dns_acl allow_update;  /* who may send UPDATE at all (before TSIG) */
 	uint16_t udp_payload;
 	uint64_t tcp_idle_ms;
 	size_t tcp_clients_max;
+	size_t tcp_queue_bytes;       /* answer bytes queued on one connection before it pauses */
+	size_t tcp_queue_bytes_total; /* answer bytes queued on all connections before they pause */
+	size_t tcp_queued_bytes;      /* answer bytes queued on all connections now */
+	size_t tcp_paused_total;      /* connections paused by the total cap */
 	size_t n_listen;
 	struct sockaddr_storage listen_addr[DNS_LISTEN_MAX];
 	struct dns_udp_listener udp[DNS_LISTEN_MAX];
@@ -160,9 +189,7 @@ struct dns_server {
 	struct dns_update *updates;   /* dynamic updates waiting for their commit */
 	struct dns_tsig_seen tsig_seen[DNS_TSIG_SEEN_MAX]; /* ring of verified update MACs */
 	size_t tsig_seen_next;
-	/* the transport of the message being answered (for answers sent later) */
-	struct dns_udp_listener *cur_udp;
-	struct dns_tcp_conn *cur_conn;
+	int tsig_full_warned;
 	/* forwarding */
 	struct dns_forwarder fwd[DNS_FWD_MAX];
 	size_t n_fwd;
@@ -188,23 +215,27 @@ int dns_acl_parse(struct dns_acl *acl, const char *s);
 int dns_acl_match(const struct dns_acl *acl, const struct sockaddr *sa);
 int dns_parse_hostport(const char *s, int default_port, struct sockaddr_storage *out);
 
-/* Answers one query message into out (capacity outcap); 0 = drop. */
 /* Policy decisions (Lua hook). */
 enum dns_policy { DNS_POLICY_PASS, DNS_POLICY_REFUSE, DNS_POLICY_NXDOMAIN, DNS_POLICY_REWRITE };
 enum dns_policy dns_policy_check(struct dns_server *s, const uint8_t *qname, uint16_t qtype,
 	const struct sockaddr *from, uint8_t *addr, int *family);
 
+/*
+ * Answers one query message into out (capacity outcap) and returns its length,
+ * or 0: dropped, or answered later through reply->send.
+ */
+size_t dns_server_answer_for(struct dns_server *s, const uint8_t *q, size_t qlen,
+	const struct dns_reply *reply, uint8_t *out, size_t outcap);
+/* The same for a caller with no way to take a later answer (tests, fuzzing): that one is dropped. */
 size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 	const struct sockaddr *from, int tcp, uint8_t *out, size_t outcap);
 int dns_server_listen(struct dns_server *s);
-void dns_server_udp_send(struct dns_udp_listener *l, const uint8_t *p, size_t n,
-	const struct sockaddr *to);
-void dns_server_tcp_send(struct dns_tcp_conn *c, const uint8_t *p, size_t n);
 
 /* update.c: RFC 2136 + TSIG. Returns the answer length, or 0 when it will be sent later. */
 size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const uint8_t *q, size_t qlen,
-	const struct sockaddr *from, int tcp, uint8_t *out, size_t cap);
-void dns_update_forget_conn(struct dns_server *s, struct dns_tcp_conn *c);
+	const struct dns_reply *reply, uint8_t *out, size_t cap);
+/* The transport is going away: answers still owed to it are not sent. */
+void dns_update_forget(struct dns_server *s, const void *transport);
 /* Makes a stop wait for every update still being committed; returns how many. */
 size_t dns_update_hold_for_stop(struct dns_server *s);
 int dns_journal_replay(struct dns_server *s);
@@ -221,7 +252,7 @@ size_t dns_forward(struct dns_server *s, const struct dns_forwarder *f, const st
 size_t dns_fwd_answer(struct dns_server *s, const struct dns_fwd_client *cl,
 	const struct dns_cache_entry *e, int rcode, uint16_t ede, const char *ede_text, uint64_t now,
 	uint8_t *out, size_t cap);
-void dns_forward_forget_conn(struct dns_server *s, struct dns_tcp_conn *c);
+void dns_forward_forget(struct dns_server *s, const void *transport);
 void dns_forward_stop(struct dns_server *s);
 /* The entry for (name, type, class) unless expired at now (ms); moves it to the LRU front. */
 struct dns_cache_entry *dns_cache_get(struct dns_cache *c, const uint8_t *name, uint16_t type,
@@ -240,9 +271,11 @@ void dns_resolver_deliver(struct dns_server *s, const struct dns_fwd_client *cl,
 /* A verified TSIG request: what its answer is signed with. */
 struct dns_tsig_ctx {
 	const struct dns_tsig_key *key;
-	uint8_t mac[64];
+	uint8_t mac[64];          /* the request MAC as sent (answers are signed over it) */
 	size_t mac_len;
+	uint8_t digest[32];       /* the full MAC we computed: what replay detection keys on */
 	uint64_t time_signed;
+	uint16_t fudge;           /* as accepted: min(request fudge, DNS_TSIG_FUDGE_MAX) */
 };
 #define DNS_TSIG_RESERVE (DNS_NAME_MAX + 80) /* room an answer keeps for its TSIG record */
 /*
@@ -256,6 +289,11 @@ int dns_tsig_sign_answer(const struct dns_tsig_ctx *ctx, uint8_t *buf, size_t *l
 /* Signs a request (no request MAC) as a client would: for tests and fuzzing. */
 int dns_tsig_sign_request(const struct dns_tsig_key *k, uint8_t *buf, size_t *len, size_t cap,
 	uint64_t now);
+/* The same with a given fudge (tests of the fudge cap). */
+int dns_tsig_sign_request_fudge(const struct dns_tsig_key *k, uint8_t *buf, size_t *len, size_t cap,
+	uint64_t now, uint16_t fudge);
+/* Loads the remembered signed updates still inside their window from the store (at start). */
+int dns_tsig_seen_load(struct dns_server *s);
 void dns_server_close(struct dns_server *s);
 
 #endif

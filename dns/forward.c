@@ -363,12 +363,8 @@ static void fwd_finish(struct dns_fwd *q, const struct dns_cache_entry *e, int r
 		static uint8_t out[65535];
 		size_t cap = q->cl.kind == DNS_FWD_TCP ? sizeof out : q->cl.cap;
 		size_t n = dns_fwd_answer(s, &q->cl, e, rcode, ede, why, now, out, cap);
-		if (q->cl.kind == DNS_FWD_TCP) {
-			if (q->cl.conn)
-				dns_server_tcp_send(q->cl.conn, out, n);
-		} else if (q->cl.udp && !s->stopping) {
-			dns_server_udp_send(q->cl.udp, out, n, (const struct sockaddr *)&q->cl.addr);
-		}
+		if (q->cl.reply.send)
+			q->cl.reply.send(&q->cl.reply, out, n);
 	}
 	fwd_release(q);
 }
@@ -665,11 +661,11 @@ size_t dns_forward(struct dns_server *s, const struct dns_forwarder *f, const st
 	return 0;
 }
 
-void dns_forward_forget_conn(struct dns_server *s, struct dns_tcp_conn *c)
+void dns_forward_forget(struct dns_server *s, const void *transport)
 {
 	for (struct dns_fwd *q = s->fwds; q; q = q->next)
-		if (q->cl.conn == c)
-			q->cl.conn = NULL;
+		if (q->cl.reply.transport == transport)
+			q->cl.reply.send = NULL;
 }
 
 void dns_forward_stop(struct dns_server *s)

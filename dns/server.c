@@ -1,12 +1,15 @@
 /*
  * DESIGN: the DNS server on the loop.
  *
- * dns_server_answer turns one query into one response, synchronously, into a
- * caller buffer: parse (any failure with a readable header is FORMERR), check
- * opcode, question count, EDNS version and the client ACL, then answer from
- * the local zones (after the Lua policy hook), or hand the question to the
- * forwarder (forward.c) and answer later; UPDATE goes to update.c and a signed
- * query is verified first and answered signed. UDP responses are capped at
+ * dns_server_answer_for turns one query into one response, synchronously, into
+ * a caller buffer: parse (any failure with a readable header is FORMERR), check
+ * opcode, question count and EDNS version; answer_question checks the client
+ * ACL and runs the Lua policy hook, then answer_local answers from a local
+ * zone or answer_elsewhere hands the question to the forwarder (forward.c);
+ * UPDATE goes to update.c, and a signed query is verified first and answered
+ * signed. Building an answer never sends it: the transport sends what is
+ * returned, and gives each query a reply channel (struct dns_reply) through
+ * which forward.c and update.c deliver the answers they give later. UDP responses are capped at
  * min(client EDNS size, our udp_payload) or 512 without EDNS; when an answer
  * or authority record does not fit, the response is rebuilt with the question
  * only and TC set, so the client retries over TCP (RFC 7766). Additional data
@@ -16,9 +19,11 @@
  * UDP listeners read with recvmmsg batches into one buffer per listener and
  * answer a batch with one sendmmsg, falling back to queued sends when the
  * socket buffer is full. TCP connections
- * read 2-octet framed messages, answer every complete one in order
- * (pipelining), pause reading when too many responses are queued, and close
- * after tcp_idle_ms without a complete query (RFC 7766 6.2.3).
+ * read 2-octet framed messages, answer complete ones in order (pipelining),
+ * stop reading and answering while the answers queued for the client reach a
+ * cap (count, tcp_queue_bytes, or tcp_queue_bytes_total over all connections)
+ * and go on as the client reads them, and close after tcp_idle_ms without a
+ * complete query or a write taken by the client (RFC 7766 6.2.3).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -164,7 +169,7 @@ int dns_parse_hostport(const char *s, int default_port, struct sockaddr_storage 
 
 /* ---- answering ---- */
 
-struct reply {
+struct edns_out {
 	uint8_t opt_data[64];          /* cookie + EDE (short) */
 	struct dns_edns_opt opts[3];
 	size_t n_opts;
@@ -208,7 +213,7 @@ static int cookie_valid(const struct dns_server *s, const struct dns_msg *m, con
 }
 
 static void make_cookie(struct dns_server *s, const struct dns_msg *m, const struct sockaddr *from,
-	struct reply *r)
+	struct edns_out *r)
 {
 	/* RFC 9018: version 1, reserved, 32-bit timestamp, SipHash-2-4 of the rest + client IP */
 	uint8_t *c = r->opt_data;
@@ -227,7 +232,7 @@ static void make_cookie(struct dns_server *s, const struct dns_msg *m, const str
 	r->n_opts++;
 }
 
-static void set_ede(struct reply *r, uint16_t code, const char *text)
+static void set_ede(struct edns_out *r, uint16_t code, const char *text)
 {
 	if (!r->edns || r->n_opts >= 3)
 		return;
@@ -244,7 +249,7 @@ static void set_ede(struct reply *r, uint16_t code, const char *text)
 	r->n_opts++;
 }
 
-static size_t finish_reply(struct dns_builder *b, const struct reply *r, uint8_t ext_rcode,
+static size_t finish_reply(struct dns_builder *b, const struct edns_out *r, uint8_t ext_rcode,
 	uint16_t udp_payload)
 {
 	if (r->edns)
@@ -253,7 +258,7 @@ static size_t finish_reply(struct dns_builder *b, const struct reply *r, uint8_t
 }
 
 /* A response carrying only the header, the question (when known) and OPT. */
-static size_t error_reply(struct dns_server *s, const struct dns_msg *m, const struct reply *r,
+static size_t error_reply(struct dns_server *s, const struct dns_msg *m, const struct edns_out *r,
 	uint16_t flags, int rcode, uint8_t *out, size_t outcap)
 {
 	struct dns_builder b;
@@ -276,180 +281,73 @@ static int put_rrset(struct dns_builder *b, int sec, const struct dns_ans *a, ui
 	return 0;
 }
 
-size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
-	const struct sockaddr *from, int tcp, uint8_t *out, size_t outcap)
-{
-	if (qlen < 12 || (q[2] & 0x80)) {
-		s->stats.dropped++;
-		return 0; /* no header, or a response: never answer */
-	}
+/*
+ * What one query needs while its answer is built: the parsed message, the OPT
+ * the answer will carry, and who asked (for ACLs, cookies and answers sent later).
+ */
+struct query {
+	struct dns_server *s;
 	struct dns_msg m;
-	struct reply r;
-	memset(&r, 0, sizeof r);
-	uint16_t qflags = (uint16_t)(q[2] << 8 | q[3]);
-	uint16_t rflags = (uint16_t)(DNS_F_QR | (qflags & (0x7800 | DNS_F_RD | DNS_F_CD)));
-	if (dns_msg_parse(&m, q, qlen) != 0) {
-		s->stats.formerr++;
-		struct dns_builder b;
-		dns_builder_init(&b, out, outcap, (uint16_t)(q[0] << 8 | q[1]),
-			(uint16_t)(rflags | DNS_RCODE_FORMERR));
-		return dns_builder_finish(&b);
-	}
-	size_t len;
-	struct dns_tsig_ctx tctx;
-	int tsig_ok = 0;
-	size_t cap = outcap, sign_cap = outcap, reserve = 0;
-	r.edns = m.edns.present;
-	r.edns_flags = (uint16_t)(m.edns.flags & DNS_EDNS_DO);
-	if (r.edns && m.edns.has_cookie)
-		make_cookie(s, &m, from, &r);
-	int opcode = DNS_OPCODE(m.flags);
-	if (opcode == DNS_OP_UPDATE) {
-		if (from && !dns_acl_match(&s->allow_query, from)) {
-			s->stats.refused++;
-			len = error_reply(s, &m, &r, rflags, DNS_RCODE_REFUSED, out, outcap);
-		} else {
-			len = dns_update_handle(s, &m, q, qlen, from, tcp, out, tcp ? outcap : 512);
+	struct edns_out r;
+	uint16_t qflags, rflags;         /* the query's flags; the answer's QR, opcode, RD, CD */
+	const struct sockaddr *from;     /* NULL: an internal caller (no ACL applies) */
+	const struct dns_reply *reply;   /* how an answer given later reaches the client */
+	int tcp;
+};
+
+/* A name outside every local zone: forwarded (answered now from the cache, or later), or REFUSED. */
+static size_t answer_elsewhere(struct query *x, const struct dns_question *qd, int may_recurse, int signed_query,
+	uint8_t *out, size_t cap)
+{
+	struct dns_server *s = x->s;
+	const struct dns_forwarder *f = NULL;
+	if ((x->qflags & DNS_F_RD) && may_recurse && qd->qclass == DNS_C_IN && !signed_query)
+		f = dns_forwarder_find(s, qd->name); /* signed queries are answered here, signed */
+	if (f) {
+		struct dns_fwd_client cl;
+		memset(&cl, 0, sizeof cl);
+		cl.kind = x->tcp ? DNS_FWD_TCP : DNS_FWD_UDP;
+		cl.reply = *x->reply;
+		cl.id = x->m.id;
+		cl.flags = x->qflags;
+		memcpy(cl.qname, qd->name, (size_t)dns_name_len(qd->name, DNS_NAME_MAX));
+		cl.qtype = qd->qtype;
+		cl.qclass = qd->qclass;
+		cl.edns = x->r.edns;
+		cl.edns_flags = x->r.edns_flags;
+		cl.cap = cap;
+		if (x->r.n_opts && x->r.opts[0].code == DNS_OPT_COOKIE) {
+			memcpy(cl.cookie, x->r.opts[0].data, x->r.opts[0].len);
+			cl.cookie_len = (uint8_t)x->r.opts[0].len;
 		}
-		goto done;
+		return dns_forward(s, f, &cl, s->fwd_deadline_ms, out, cap);
 	}
-	if (opcode != DNS_OP_QUERY) {
-		len = error_reply(s, &m, &r, rflags, DNS_RCODE_NOTIMP, out, outcap);
-		goto done;
-	}
-	/* A signed query is verified first; its answer (whatever it is) is signed below. */
-	if (m.has_tsig) {
-		int ok;
-		len = dns_tsig_verify(s, &m, q, &tctx, out, outcap < 512 ? outcap : 512, &ok);
-		if (!ok)
-			goto done;
-		tsig_ok = 1;
-		reserve = (size_t)dns_name_len(tctx.key->name, DNS_NAME_MAX) + 80;
-	}
-	if (m.n_qd == 0 && r.edns && m.edns.has_cookie && m.edns.version == 0 &&
-		!m.n_rr[DNS_SEC_ANSWER] && !m.n_rr[DNS_SEC_AUTHORITY]) {
-		/* RFC 7873 5.4: a query for a server cookie only */
-		len = error_reply(s, &m, &r, rflags,
-			cookie_valid(s, &m, from) ? DNS_RCODE_NOERROR : DNS_RCODE_BADCOOKIE, out, outcap);
-		goto done;
-	}
-	if (m.n_qd != 1 || m.n_rr[DNS_SEC_ANSWER] || m.n_rr[DNS_SEC_AUTHORITY]) {
-		s->stats.formerr++;
-		len = error_reply(s, &m, &r, rflags, DNS_RCODE_FORMERR, out, outcap);
-		goto done;
-	}
-	if (r.edns && m.edns.version != 0) {
-		/* RFC 6891 6.1.3: BADVERS, with our OPT (version 0) */
-		len = error_reply(s, &m, &r, rflags, DNS_RCODE_BADVERS, out, outcap);
-		goto done;
-	}
-	if (!tcp) {
-		size_t lim = 512;
-		if (r.edns)
-			lim = m.edns.udp_size < 512 ? 512 : m.edns.udp_size;
-		if (lim > s->udp_payload)
-			lim = s->udp_payload;
-		if (cap > lim)
-			cap = lim;
-	}
-	if (tsig_ok) {
-		sign_cap = cap;
-		if (cap > reserve + 12)
-			cap -= reserve;
-	}
-	const struct dns_question *qd = &m.qd[0];
-	if (from && !dns_acl_match(&s->allow_query, from)) {
-		s->stats.refused++;
-		set_ede(&r, DNS_EDE_PROHIBITED, "query not allowed");
-		len = error_reply(s, &m, &r, rflags, DNS_RCODE_REFUSED, out, cap);
-		goto done;
-	}
-	if (qd->qtype == DNS_T_AXFR || qd->qtype == DNS_T_IXFR ||
-		(qd->qtype >= 128 && qd->qtype <= 254) || qd->qtype == DNS_T_OPT) {
-		set_ede(&r, DNS_EDE_NOT_SUPPORTED, "meta query not supported");
-		len = error_reply(s, &m, &r, rflags, DNS_RCODE_NOTIMP, out, cap);
-		goto done;
-	}
-	uint8_t paddr[16];
-	int pfam = 0;
-	enum dns_policy pol = dns_policy_check(s, qd->name, qd->qtype, from, paddr, &pfam);
-	if (pol == DNS_POLICY_REFUSE) {
-		s->stats.refused++;
-		set_ede(&r, DNS_EDE_BLOCKED, "blocked by policy");
-		len = error_reply(s, &m, &r, rflags, DNS_RCODE_REFUSED, out, cap);
-		goto done;
-	}
-	if (pol == DNS_POLICY_NXDOMAIN) {
-		s->stats.nxdomain++;
-		set_ede(&r, DNS_EDE_FILTERED, "filtered by policy");
-		len = error_reply(s, &m, &r, rflags, DNS_RCODE_NXDOMAIN, out, cap);
-		goto done;
-	}
-	if (pol == DNS_POLICY_REWRITE) {
-		struct dns_builder b;
-		dns_builder_init(&b, out, cap, m.id, (uint16_t)(rflags | DNS_F_AA));
-		dns_builder_question(&b, qd->name, qd->qtype, qd->qclass);
-		if (r.edns)
-			b.reserve = dns_opt_size(r.opts, r.n_opts);
-		if ((pfam == AF_INET && qd->qtype == DNS_T_A) || (pfam == AF_INET6 && qd->qtype == DNS_T_AAAA))
-			dns_builder_rr(&b, DNS_SEC_ANSWER, qd->name, qd->qtype, DNS_C_IN, 60, paddr,
-				pfam == AF_INET ? 4 : 16);
-		len = finish_reply(&b, &r, 0, s->udp_payload);
-		goto done;
-	}
-	const struct dns_zone *z = NULL;
-	if (qd->qclass == DNS_C_IN || qd->qclass == DNS_C_ANY)
-		z = dns_zoneset_find(&s->zones, qd->name);
-	int may_recurse = !from || dns_acl_match(&s->allow_recursion, from);
-	if (!z) {
-		const struct dns_forwarder *f = NULL;
-		if ((qflags & DNS_F_RD) && may_recurse && qd->qclass == DNS_C_IN && !tsig_ok)
-			f = dns_forwarder_find(s, qd->name); /* signed queries are answered here, signed */
-		if (f) {
-			struct dns_fwd_client cl;
-			memset(&cl, 0, sizeof cl);
-			cl.kind = tcp ? DNS_FWD_TCP : DNS_FWD_UDP;
-			cl.udp = s->cur_udp;
-			cl.conn = s->cur_conn;
-			if (from)
-				memcpy(&cl.addr, from, from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-										   : sizeof(struct sockaddr_in));
-			cl.id = m.id;
-			cl.flags = qflags;
-			memcpy(cl.qname, qd->name, (size_t)dns_name_len(qd->name, DNS_NAME_MAX));
-			cl.qtype = qd->qtype;
-			cl.qclass = qd->qclass;
-			cl.edns = r.edns;
-			cl.edns_flags = r.edns_flags;
-			cl.cap = cap;
-			if (r.n_opts && r.opts[0].code == DNS_OPT_COOKIE) {
-				memcpy(cl.cookie, r.opts[0].data, r.opts[0].len);
-				cl.cookie_len = (uint8_t)r.opts[0].len;
-			}
-			len = dns_forward(s, f, &cl, s->fwd_deadline_ms, out, cap);
-			goto done;
-		}
-		s->stats.refused++;
-		if ((qflags & DNS_F_RD) && !may_recurse)
-			set_ede(&r, DNS_EDE_PROHIBITED, "recursion not allowed");
-		else
-			set_ede(&r, DNS_EDE_NOT_AUTHORITATIVE, "no local zone and no forwarder");
-		len = error_reply(s, &m, &r, rflags, DNS_RCODE_REFUSED, out, cap);
-		goto done;
-	}
+	s->stats.refused++;
+	if ((x->qflags & DNS_F_RD) && !may_recurse)
+		set_ede(&x->r, DNS_EDE_PROHIBITED, "recursion not allowed");
+	else
+		set_ede(&x->r, DNS_EDE_NOT_AUTHORITATIVE, "no local zone and no forwarder");
+	return error_reply(s, &x->m, &x->r, x->rflags, DNS_RCODE_REFUSED, out, cap);
+}
+
+/* The answer from a local zone (RFC 1034 4.3.2), truncated for UDP as RFC 7766 wants. */
+static size_t answer_local(struct query *x, const struct dns_zone *z, const struct dns_question *qd,
+	int may_recurse, uint8_t *out, size_t cap)
+{
+	struct dns_server *s = x->s;
 	struct dns_lookup lk;
 	dns_zone_lookup(z, qd->name, qd->qtype, &lk);
-	if (qd->qtype == DNS_T_ANY && !tcp && lk.n_an > 1)
+	if (qd->qtype == DNS_T_ANY && !x->tcp && lk.n_an > 1)
 		lk.n_an = 1; /* RFC 8482 4.2: one RRset over UDP (no amplification); TCP gets all */
 	if (lk.rcode == DNS_RCODE_NXDOMAIN)
 		s->stats.nxdomain++;
-	uint16_t flags = (uint16_t)(rflags | (lk.aa ? DNS_F_AA : 0) | lk.rcode |
+	uint16_t flags = (uint16_t)(x->rflags | (lk.aa ? DNS_F_AA : 0) | lk.rcode |
 				    (s->n_fwd && may_recurse ? DNS_F_RA : 0));
 	struct dns_builder b;
-	dns_builder_init(&b, out, cap, m.id, flags);
+	dns_builder_init(&b, out, cap, x->m.id, flags);
 	dns_builder_question(&b, qd->name, qd->qtype, qd->qclass);
-	if (r.edns)
-		b.reserve = dns_opt_size(r.opts, r.n_opts);
+	if (x->r.edns)
+		b.reserve = dns_opt_size(x->r.opts, x->r.n_opts);
 	int err = 0;
 	for (size_t i = 0; i < lk.n_an && !err; i++)
 		err = put_rrset(&b, DNS_SEC_ANSWER, &lk.an[i], lk.an[i].rs->ttl);
@@ -460,10 +358,9 @@ size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 	if (err) {
 		/* Truncated: question only, TC set; the client retries over TCP. */
 		s->stats.truncated++;
-		dns_builder_init(&b, out, cap, m.id, (uint16_t)(flags | DNS_F_TC));
+		dns_builder_init(&b, out, cap, x->m.id, (uint16_t)(flags | DNS_F_TC));
 		dns_builder_question(&b, qd->name, qd->qtype, qd->qclass);
-		len = finish_reply(&b, &r, 0, s->udp_payload);
-		goto done;
+		return finish_reply(&b, &x->r, 0, s->udp_payload);
 	}
 	for (size_t i = 0; i < lk.n_ar; i++) {
 		size_t before = b.len;
@@ -477,15 +374,168 @@ size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 			break;
 		}
 	}
-	len = finish_reply(&b, &r, 0, s->udp_payload);
+	return finish_reply(&b, &x->r, 0, s->udp_payload);
+}
+
+/*
+ * One well-formed question (checks done, cap set for the transport): the
+ * client ACL, meta types, the policy hook, then a local zone or elsewhere.
+ */
+static size_t answer_question(struct query *x, int signed_query, uint8_t *out, size_t cap)
+{
+	struct dns_server *s = x->s;
+	const struct dns_question *qd = &x->m.qd[0];
+	if (x->from && !dns_acl_match(&s->allow_query, x->from)) {
+		s->stats.refused++;
+		set_ede(&x->r, DNS_EDE_PROHIBITED, "query not allowed");
+		return error_reply(s, &x->m, &x->r, x->rflags, DNS_RCODE_REFUSED, out, cap);
+	}
+	if (qd->qtype == DNS_T_AXFR || qd->qtype == DNS_T_IXFR ||
+		(qd->qtype >= 128 && qd->qtype <= 254) || qd->qtype == DNS_T_OPT) {
+		set_ede(&x->r, DNS_EDE_NOT_SUPPORTED, "meta query not supported");
+		return error_reply(s, &x->m, &x->r, x->rflags, DNS_RCODE_NOTIMP, out, cap);
+	}
+	uint8_t paddr[16];
+	int pfam = 0;
+	enum dns_policy pol = dns_policy_check(s, qd->name, qd->qtype, x->from, paddr, &pfam);
+	if (pol == DNS_POLICY_REFUSE) {
+		s->stats.refused++;
+		set_ede(&x->r, DNS_EDE_BLOCKED, "blocked by policy");
+		return error_reply(s, &x->m, &x->r, x->rflags, DNS_RCODE_REFUSED, out, cap);
+	}
+	if (pol == DNS_POLICY_NXDOMAIN) {
+		s->stats.nxdomain++;
+		set_ede(&x->r, DNS_EDE_FILTERED, "filtered by policy");
+		return error_reply(s, &x->m, &x->r, x->rflags, DNS_RCODE_NXDOMAIN, out, cap);
+	}
+	if (pol == DNS_POLICY_REWRITE) {
+		struct dns_builder b;
+		dns_builder_init(&b, out, cap, x->m.id, (uint16_t)(x->rflags | DNS_F_AA));
+		dns_builder_question(&b, qd->name, qd->qtype, qd->qclass);
+		if (x->r.edns)
+			b.reserve = dns_opt_size(x->r.opts, x->r.n_opts);
+		if ((pfam == AF_INET && qd->qtype == DNS_T_A) || (pfam == AF_INET6 && qd->qtype == DNS_T_AAAA))
+			dns_builder_rr(&b, DNS_SEC_ANSWER, qd->name, qd->qtype, DNS_C_IN, 60, paddr,
+				pfam == AF_INET ? 4 : 16);
+		return finish_reply(&b, &x->r, 0, s->udp_payload);
+	}
+	const struct dns_zone *z = NULL;
+	if (qd->qclass == DNS_C_IN || qd->qclass == DNS_C_ANY)
+		z = dns_zoneset_find(&s->zones, qd->name);
+	int may_recurse = !x->from || dns_acl_match(&s->allow_recursion, x->from);
+	if (!z)
+		return answer_elsewhere(x, qd, may_recurse, signed_query, out, cap);
+	return answer_local(x, z, qd, may_recurse, out, cap);
+}
+
+size_t dns_server_answer_for(struct dns_server *s, const uint8_t *q, size_t qlen,
+	const struct dns_reply *reply, uint8_t *out, size_t outcap)
+{
+	if (qlen < 12 || (q[2] & 0x80)) {
+		s->stats.dropped++;
+		return 0; /* no header, or a response: never answer */
+	}
+	struct query x;
+	memset(&x, 0, sizeof x);
+	x.s = s;
+	x.reply = reply;
+	x.tcp = reply->tcp;
+	x.from = reply->addr.ss_family ? (const struct sockaddr *)&reply->addr : NULL;
+	x.qflags = (uint16_t)(q[2] << 8 | q[3]);
+	x.rflags = (uint16_t)(DNS_F_QR | (x.qflags & (0x7800 | DNS_F_RD | DNS_F_CD)));
+	if (dns_msg_parse(&x.m, q, qlen) != 0) {
+		s->stats.formerr++;
+		struct dns_builder b;
+		dns_builder_init(&b, out, outcap, (uint16_t)(q[0] << 8 | q[1]),
+			(uint16_t)(x.rflags | DNS_RCODE_FORMERR));
+		return dns_builder_finish(&b);
+	}
+	struct dns_msg *m = &x.m;
+	struct edns_out *r = &x.r;
+	size_t len;
+	struct dns_tsig_ctx tctx;
+	int tsig_ok = 0;
+	size_t cap = outcap, sign_cap = outcap, reserve = 0;
+	r->edns = m->edns.present;
+	r->edns_flags = (uint16_t)(m->edns.flags & DNS_EDNS_DO);
+	if (r->edns && m->edns.has_cookie)
+		make_cookie(s, m, x.from, r);
+	int opcode = DNS_OPCODE(m->flags);
+	if (opcode == DNS_OP_UPDATE) {
+		/* allow_update, not allow_query: who may read a zone is not who may change it */
+		if (x.from && !dns_acl_match(&s->allow_update, x.from)) {
+			s->stats.refused++;
+			len = error_reply(s, m, r, x.rflags, DNS_RCODE_REFUSED, out, outcap);
+		} else {
+			len = dns_update_handle(s, m, q, qlen, reply, out, x.tcp ? outcap : 512);
+		}
+		goto done;
+	}
+	if (opcode != DNS_OP_QUERY) {
+		len = error_reply(s, m, r, x.rflags, DNS_RCODE_NOTIMP, out, outcap);
+		goto done;
+	}
+	/* A signed query is verified first; its answer (whatever it is) is signed below. */
+	if (m->has_tsig) {
+		int ok;
+		len = dns_tsig_verify(s, m, q, &tctx, out, outcap < 512 ? outcap : 512, &ok);
+		if (!ok)
+			goto done;
+		tsig_ok = 1;
+		reserve = (size_t)dns_name_len(tctx.key->name, DNS_NAME_MAX) + 80;
+	}
+	if (m->n_qd == 0 && r->edns && m->edns.has_cookie && m->edns.version == 0 &&
+		!m->n_rr[DNS_SEC_ANSWER] && !m->n_rr[DNS_SEC_AUTHORITY]) {
+		/* RFC 7873 5.4: a query for a server cookie only */
+		len = error_reply(s, m, r, x.rflags,
+			cookie_valid(s, m, x.from) ? DNS_RCODE_NOERROR : DNS_RCODE_BADCOOKIE, out, outcap);
+		goto done;
+	}
+	if (m->n_qd != 1 || m->n_rr[DNS_SEC_ANSWER] || m->n_rr[DNS_SEC_AUTHORITY]) {
+		s->stats.formerr++;
+		len = error_reply(s, m, r, x.rflags, DNS_RCODE_FORMERR, out, outcap);
+		goto done;
+	}
+	if (r->edns && m->edns.version != 0) {
+		/* RFC 6891 6.1.3: BADVERS, with our OPT (version 0) */
+		len = error_reply(s, m, r, x.rflags, DNS_RCODE_BADVERS, out, outcap);
+		goto done;
+	}
+	if (!x.tcp) {
+		size_t lim = 512;
+		if (r->edns)
+			lim = m->edns.udp_size < 512 ? 512 : m->edns.udp_size;
+		if (lim > s->udp_payload)
+			lim = s->udp_payload;
+		if (cap > lim)
+			cap = lim;
+	}
+	if (tsig_ok) {
+		sign_cap = cap;
+		if (cap > reserve + 12)
+			cap -= reserve;
+	}
+	len = answer_question(&x, tsig_ok, out, cap);
 done:
 	if (tsig_ok && len) {
 		size_t sl = len;
 		if (dns_tsig_sign_answer(&tctx, out, &sl, sign_cap) == 0)
 			len = sl;
 	}
-	dns_msg_free(&m);
+	dns_msg_free(m);
 	return len;
+}
+
+size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
+	const struct sockaddr *from, int tcp, uint8_t *out, size_t outcap)
+{
+	struct dns_reply reply;
+	memset(&reply, 0, sizeof reply);
+	reply.tcp = tcp;
+	if (from)
+		memcpy(&reply.addr, from, from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+								    : sizeof(struct sockaddr_in));
+	return dns_server_answer_for(s, q, qlen, &reply, out, outcap);
 }
 
 /* ---- UDP ---- */
@@ -510,9 +560,13 @@ static void udp_sent(uv_udp_send_t *req, int status)
 	free(req);
 }
 
-void dns_server_udp_send(struct dns_udp_listener *l, const uint8_t *p, size_t n,
-	const struct sockaddr *to)
+/* The UDP reply channel: an answer given later (forwarded, an update committed). */
+static void udp_reply(const struct dns_reply *r, const uint8_t *p, size_t n)
 {
+	struct dns_udp_listener *l = r->transport;
+	if (l->srv->stopping)
+		return; /* the listener is closing */
+	const struct sockaddr *to = (const struct sockaddr *)&r->addr;
 	uv_buf_t ob = uv_buf_init((char *)p, (unsigned)n);
 	if (uv_udp_try_send(&l->h, &ob, 1, to) >= 0)
 		return;
@@ -589,14 +643,14 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const stru
 		return;
 	s->stats.queries_udp++;
 	uint8_t *out = l->sbuf + l->nq * DNS_UDP_OUT_MAX;
-	s->cur_udp = l;
-	size_t n = dns_server_answer(s, (const uint8_t *)buf->base, (size_t)nread, addr, 0, out,
+	struct dns_reply reply = { .send = udp_reply, .transport = l, .tcp = 0 };
+	memcpy(&reply.addr, addr,
+		addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	size_t n = dns_server_answer_for(s, (const uint8_t *)buf->base, (size_t)nread, &reply, out,
 		DNS_UDP_OUT_MAX);
-	s->cur_udp = NULL;
 	if (n) {
 		l->qlen[l->nq] = n;
-		memcpy(&l->qaddr[l->nq], addr,
-			addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+		l->qaddr[l->nq] = reply.addr;
 		l->nq++;
 	}
 	if (l->nq == DNS_UDP_BATCH || !(flags & UV_UDP_MMSG_CHUNK))
@@ -615,7 +669,12 @@ struct dns_tcp_conn {
 	uint8_t *buf;
 	size_t len;
 	size_t queued;       /* writes in flight */
+	size_t queued_bytes; /* their bytes (also counted in the server's tcp_queued_bytes) */
+	size_t owed;         /* queries answered later (forwarded, updates): count as queued */
+	size_t sent;         /* answers handed to conn_send so far */
+	int answering;       /* inside dns_server_answer_for for this connection */
 	int reading;
+	int paused;          /* reading and answering stopped at a queue cap until writes drain */
 	int closing;
 	int counted;         /* its close is part of a server stop */
 	int open_handles;
@@ -625,6 +684,7 @@ struct dns_tcp_conn {
 struct tcp_write {
 	uv_write_t req;
 	struct dns_tcp_conn *c;
+	size_t len;          /* bytes in data: what the queue counters got */
 	uint8_t data[];
 };
 
@@ -647,8 +707,8 @@ static void conn_close(struct dns_tcp_conn *c)
 		return;
 	c->closing = 1;
 	struct dns_server *s = c->srv;
-	dns_update_forget_conn(s, c);
-	dns_forward_forget_conn(s, c);
+	dns_update_forget(s, c);
+	dns_forward_forget(s, c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -677,33 +737,85 @@ static void tcp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 }
 
 static void tcp_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+static void tcp_process(struct dns_tcp_conn *c);
+
+/*
+ * Answers queued on a connection are bounded by count (DNS_TCP_PIPELINE_MAX),
+ * by bytes (tcp_queue_bytes) and, over all connections, by tcp_queue_bytes_total.
+ * The total stops only connections that have answers of their own queued, so
+ * each connection can always get one answer out and the total is exceeded by
+ * at most one answer (64 KiB) per connection. A connection at a cap neither
+ * reads nor answers what it has buffered; its own write completions resume it
+ * (queue_low), so no other connection has to wake it, and a client that never
+ * reads makes no progress until tcp_idle_ms closes it. Answers still owed
+ * (forwarded queries, updates waiting for their commit) count against the
+ * count cap, as their size is not known yet: each becomes a queued write.
+ */
+static int queue_full(const struct dns_tcp_conn *c)
+{
+	const struct dns_server *s = c->srv;
+	size_t n = c->queued + c->owed;
+	if (n >= DNS_TCP_PIPELINE_MAX || c->queued_bytes >= s->tcp_queue_bytes)
+		return 1;
+	return n && s->tcp_queued_bytes >= s->tcp_queue_bytes_total;
+}
+
+/* Drained enough to go on (half the per-connection caps: no stop-start per answer). */
+static int queue_low(const struct dns_tcp_conn *c)
+{
+	const struct dns_server *s = c->srv;
+	size_t n = c->queued + c->owed;
+	return n <= DNS_TCP_PIPELINE_MAX / 2 && c->queued_bytes <= s->tcp_queue_bytes / 2 &&
+	       (!n || s->tcp_queued_bytes < s->tcp_queue_bytes_total);
+}
+
+static void conn_pause(struct dns_tcp_conn *c)
+{
+	c->paused = 1;
+	if (c->reading) {
+		uv_read_stop((uv_stream_t *)&c->h);
+		c->reading = 0;
+	}
+}
 
 static void tcp_written(uv_write_t *req, int status)
 {
 	struct tcp_write *w = (struct tcp_write *)req;
 	struct dns_tcp_conn *c = w->c;
-	free(w);
+	struct dns_server *s = c->srv;
 	c->queued--;
+	c->queued_bytes -= w->len;
+	s->tcp_queued_bytes -= w->len;
+	free(w);
+	if (c->closing)
+		return;
 	if (status < 0) {
 		conn_close(c);
 		return;
 	}
-	if (!c->closing && !c->reading && c->queued < DNS_TCP_PIPELINE_MAX / 2) {
-		c->reading = 1;
-		uv_read_start((uv_stream_t *)&c->h, tcp_alloc, tcp_read);
+	uv_timer_again(&c->idle); /* the client is reading: not idle */
+	if (c->paused && queue_low(c)) {
+		c->paused = 0;
+		tcp_process(c); /* what was buffered first; it may stop again */
+		if (!c->closing && !c->paused && !c->reading) {
+			c->reading = 1;
+			uv_read_start((uv_stream_t *)&c->h, tcp_alloc, tcp_read);
+		}
 	}
 }
 
-void dns_server_tcp_send(struct dns_tcp_conn *c, const uint8_t *p, size_t n)
+static void conn_send(struct dns_tcp_conn *c, const uint8_t *p, size_t n)
 {
 	if (c->closing)
 		return;
+	c->sent++;
 	struct tcp_write *w = malloc(sizeof *w + 2 + n);
 	if (!w) {
 		conn_close(c);
 		return;
 	}
 	w->c = c;
+	w->len = 2 + n;
 	w->data[0] = (uint8_t)(n >> 8);
 	w->data[1] = (uint8_t)n;
 	memcpy(w->data + 2, p, n);
@@ -714,13 +826,26 @@ void dns_server_tcp_send(struct dns_tcp_conn *c, const uint8_t *p, size_t n)
 		return;
 	}
 	c->queued++;
+	c->queued_bytes += w->len;
+	c->srv->tcp_queued_bytes += w->len;
 }
 
+/* The TCP reply channel: an answer given later (forwarded, an update committed). */
+static void tcp_reply(const struct dns_reply *r, const uint8_t *p, size_t n)
+{
+	struct dns_tcp_conn *c = r->transport;
+	if (!c->answering && c->owed)
+		c->owed--; /* owed since an earlier tcp_process */
+	conn_send(c, p, n);
+}
+
+/* Answers the complete queries in the buffer, in order, until a queue cap stops it. */
 static void tcp_process(struct dns_tcp_conn *c)
 {
 	struct dns_server *s = c->srv;
 	size_t off = 0;
 	static uint8_t out[2 + 65535];
+	struct dns_reply reply = { .send = tcp_reply, .transport = c, .addr = c->peer, .tcp = 1 };
 	while (!c->closing && c->len - off >= 2) {
 		size_t ml = (size_t)(c->buf[off] << 8 | c->buf[off + 1]);
 		if (ml < 12) {
@@ -729,24 +854,32 @@ static void tcp_process(struct dns_tcp_conn *c)
 		}
 		if (c->len - off - 2 < ml)
 			break;
+		if (queue_full(c)) {
+			conn_pause(c); /* the rest waits in the buffer until the client reads */
+			break;
+		}
 		s->stats.queries_tcp++;
-		s->cur_conn = c;
-		size_t n = dns_server_answer(s, c->buf + off + 2, ml, (struct sockaddr *)&c->peer, 1,
-			out + 2, sizeof out - 2);
-		s->cur_conn = NULL;
+		size_t sent = c->sent;
+		c->answering = 1;
+		size_t n = dns_server_answer_for(s, c->buf + off + 2, ml, &reply, out + 2, sizeof out - 2);
+		c->answering = 0;
+		/* no answer now and none sent meanwhile: a query (not a response, which is
+		 * dropped) is answered later */
+		if (!n && c->sent == sent && !(c->buf[off + 4] & 0x80))
+			c->owed++;
 		off += 2 + ml;
 		uv_timer_again(&c->idle);
 		if (n)
-			dns_server_tcp_send(c, out + 2, n);
+			conn_send(c, out + 2, n);
 	}
+	if (c->closing)
+		return;
 	if (off) {
 		memmove(c->buf, c->buf + off, c->len - off);
 		c->len -= off;
 	}
-	if (c->queued >= DNS_TCP_PIPELINE_MAX && c->reading) {
-		uv_read_stop((uv_stream_t *)&c->h);
-		c->reading = 0;
-	}
+	if (queue_full(c))
+		conn_pause(c);
 }
 
 static void tcp_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)

@@ -27,8 +27,10 @@
 #include "dns/dns.h"
 #include "dns/dns_internal.h"
 
-#define TSIG_FUDGE 300
+#define TSIG_FUDGE DNS_TSIG_FUDGE_MAX /* the fudge our own signatures carry */
 static const uint8_t alg_hmac_sha256[] = "\x0bhmac-sha256";
+/* RFC 8945 5.2.2.1: the shortest MAC accepted, max(10, half of SHA-256's 32 octets) */
+#define TSIG_MAC_MIN (TB_SHA256_LEN / 2 > 10 ? TB_SHA256_LEN / 2 : 10)
 
 static inline uint16_t rd16(const uint8_t *p)
 {
@@ -125,8 +127,8 @@ static int tsig_mac(const struct dns_tsig_key *k, const uint8_t *req_mac, size_t
  * cap) and bumps ARCOUNT. mac_it: compute a MAC (else an empty one, for
  * BADKEY/BADSIG answers).
  */
-static int tsig_sign(const struct dns_tsig_key *k, const uint8_t *req_mac, size_t req_mac_len,
-	uint8_t *buf, size_t *len, size_t cap, uint16_t error, int mac_it, uint64_t now)
+static int tsig_sign_fudge(const struct dns_tsig_key *k, const uint8_t *req_mac, size_t req_mac_len,
+	uint8_t *buf, size_t *len, size_t cap, uint16_t error, int mac_it, uint64_t now, uint16_t fudge)
 {
 	uint8_t mac[TB_SHA256_LEN], other[6];
 	uint16_t other_len = 0;
@@ -135,7 +137,7 @@ static int tsig_sign(const struct dns_tsig_key *k, const uint8_t *req_mac, size_
 			other[i] = (uint8_t)(now >> (8 * (5 - i)));
 		other_len = 6;
 	}
-	if (mac_it && tsig_mac(k, req_mac, req_mac_len, buf, *len, now, TSIG_FUDGE, error, other,
+	if (mac_it && tsig_mac(k, req_mac, req_mac_len, buf, *len, now, fudge, error, other,
 			      other_len, mac))
 		return TB_ERR_CRYPTO;
 	struct tb_bytes rr = { 0 };
@@ -149,7 +151,7 @@ static int tsig_sign(const struct dns_tsig_key *k, const uint8_t *req_mac, size_
 	tb_bytes_append(&rr, alg_hmac_sha256, sizeof alg_hmac_sha256);
 	tb_bytes_u16(&rr, (uint16_t)(now >> 32));
 	tb_bytes_u32(&rr, (uint32_t)now);
-	tb_bytes_u16(&rr, TSIG_FUDGE);
+	tb_bytes_u16(&rr, fudge);
 	tb_bytes_vec(&rr, 2, mac, mac_it ? sizeof mac : 0);
 	tb_bytes_u16(&rr, rd16(buf)); /* original ID */
 	tb_bytes_u16(&rr, error);
@@ -169,10 +171,22 @@ static int tsig_sign(const struct dns_tsig_key *k, const uint8_t *req_mac, size_
 	return err;
 }
 
+static int tsig_sign(const struct dns_tsig_key *k, const uint8_t *req_mac, size_t req_mac_len,
+	uint8_t *buf, size_t *len, size_t cap, uint16_t error, int mac_it, uint64_t now)
+{
+	return tsig_sign_fudge(k, req_mac, req_mac_len, buf, len, cap, error, mac_it, now, TSIG_FUDGE);
+}
+
 int dns_tsig_sign_request(const struct dns_tsig_key *k, uint8_t *buf, size_t *len, size_t cap,
 	uint64_t now)
 {
 	return tsig_sign(k, NULL, 0, buf, len, cap, 0, 1, now);
+}
+
+int dns_tsig_sign_request_fudge(const struct dns_tsig_key *k, uint8_t *buf, size_t *len, size_t cap,
+	uint64_t now, uint16_t fudge)
+{
+	return tsig_sign_fudge(k, NULL, 0, buf, len, cap, 0, 1, now, fudge);
 }
 
 /* ---- journal ---- */
@@ -194,11 +208,7 @@ struct dns_update {
 	struct dns_server *s;
 	struct dns_update *prev, *next;
 	int counted;          /* a stop waits for its commit */
-	/* where the answer goes */
-	int tcp;
-	struct dns_udp_listener *udp;
-	struct dns_tcp_conn *conn;
-	struct sockaddr_storage addr;
+	struct dns_reply reply; /* where the answer goes */
 	/* what the answer says */
 	uint8_t resp[512];
 	size_t resp_len;
@@ -206,16 +216,37 @@ struct dns_update {
 	uint8_t req_mac[TB_SHA256_LEN];
 	size_t req_mac_len;
 	/* what the store records */
-	char zone[1100];
-	uint32_t serial;
+	char zone[DNS_NAME_TEXT_MAX];
+	uint32_t serial;      /* 0: no change, no serial to record */
 	struct tb_bytes journal;
 	int64_t at;
+	uint8_t digest[TB_SHA256_LEN]; /* the full request MAC, remembered against replays */
+	uint64_t expires;     /* until when (time signed + fudge) */
 };
 
 static int journal_job(sqlite3 *db, void *arg)
 {
 	struct dns_update *u = arg;
 	sqlite3_stmt *st = NULL;
+	/* the digest first, in the same transaction as the changes it authorised */
+	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO dns_tsig_seen(mac, expires) VALUES (?,?)", -1, &st,
+		    NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_blob(st, 1, u->digest, sizeof u->digest, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)u->expires);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return TB_ERR_STORE;
+	if (sqlite3_prepare_v2(db, "DELETE FROM dns_tsig_seen WHERE expires < ?", -1, &st, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_int64(st, 1, u->at);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return TB_ERR_STORE;
+	if (!u->journal.len)
+		return 0;
 	if (sqlite3_prepare_v2(db,
 		    "INSERT INTO dns_update_journal(zone, serial, op, owner, type, ttl, rdata, at)"
 		    " VALUES (?,?,?,?,?,?,?,?)",
@@ -268,7 +299,7 @@ int dns_journal_replay(struct dns_server *s)
 	if (!db)
 		return 0;
 	for (struct dns_zone *z = s->zones.zones; z; z = z->next) {
-		char zone[1100];
+		char zone[DNS_NAME_TEXT_MAX];
 		dns_name_str(z->origin, zone, sizeof zone);
 		sqlite3_stmt *st = NULL;
 		if (sqlite3_prepare_v2(db,
@@ -331,6 +362,12 @@ static int rrset_has(const struct dns_rrset *rs, const uint8_t *rd, size_t len)
 	return 0;
 }
 
+/* Is prerequisite a for the same RRset (owner, type, class IN) as b? */
+static int same_rrset(const struct dns_rr *a, const struct dns_rr *b)
+{
+	return a->rclass == DNS_C_IN && a->type == b->type && dns_name_eq(a->owner, b->owner);
+}
+
 /* RFC 2136 3.2: prerequisites. Returns an RCODE. */
 static int check_prereqs(const struct dns_zone *z, const struct dns_rr *pr, size_t n)
 {
@@ -360,16 +397,32 @@ static int check_prereqs(const struct dns_zone *z, const struct dns_rr *pr, size
 				return DNS_RCODE_YXRRSET;
 			}
 		} else if (r->rclass == DNS_C_IN) {
-			/* value-dependent: the RRset must equal the records given for it */
+			/*
+			 * value-dependent: the RRset must equal the records given for it,
+			 * compared as sets (RFC 2136 3.2.3), so a record given twice counts
+			 * once: each given record is in the RRset, and the distinct given
+			 * records are as many as the RRset holds (its RDATA are distinct).
+			 */
 			const struct dns_rrset *rs = node ? dns_node_rrset(node, r->type) : NULL;
 			if (!rs || !rrset_has(rs, r->rdata, r->rdlen))
 				return DNS_RCODE_NXRRSET;
-			size_t same = 0;
-			for (size_t k = 0; k < n; k++)
-				if (pr[k].rclass == DNS_C_IN && pr[k].type == r->type &&
-					dns_name_eq(pr[k].owner, r->owner))
-					same++;
-			if (same != rs->n)
+			size_t first = 0;
+			while (first < i && !same_rrset(&pr[first], r))
+				first++;
+			if (first < i)
+				continue; /* this RRset was counted at its first record */
+			size_t distinct = 0;
+			for (size_t k = 0; k < n; k++) {
+				if (!same_rrset(&pr[k], r))
+					continue;
+				size_t e = 0;
+				while (e < k && !(same_rrset(&pr[e], r) && pr[e].rdlen == pr[k].rdlen &&
+							 memcmp(pr[e].rdata, pr[k].rdata, pr[k].rdlen) == 0))
+					e++;
+				if (e == k)
+					distinct++;
+			}
+			if (distinct != rs->n)
 				return DNS_RCODE_NXRRSET;
 		} else {
 			return DNS_RCODE_FORMERR;
@@ -545,17 +598,6 @@ static size_t build_answer(const struct dns_msg *m, int rcode, uint8_t *out, siz
 	return dns_builder_finish(&b);
 }
 
-static void send_answer(struct dns_update *u)
-{
-	struct dns_server *s = u->s;
-	if (u->tcp) {
-		if (u->conn)
-			dns_server_tcp_send(u->conn, u->resp, u->resp_len);
-	} else if (u->udp && !s->stopping) {
-		dns_server_udp_send(u->udp, u->resp, u->resp_len, (const struct sockaddr *)&u->addr);
-	}
-}
-
 static void unlink_update(struct dns_update *u)
 {
 	struct dns_server *s = u->s;
@@ -579,7 +621,8 @@ static void journal_done(int status, void *arg)
 	if (!tsig_sign(u->key, u->req_mac, u->req_mac_len, u->resp, &len, sizeof u->resp, 0, 1,
 		    (uint64_t)time(NULL))) {
 		u->resp_len = len;
-		send_answer(u);
+		if (u->reply.send)
+			u->reply.send(&u->reply, u->resp, u->resp_len);
 	}
 	int counted = u->counted;
 	unlink_update(u);
@@ -605,6 +648,13 @@ size_t dns_tsig_verify(struct dns_server *s, const struct dns_msg *m, const uint
 		if (dns_name_eq(s->keys[i].name, trr->owner))
 			key = &s->keys[i];
 	size_t len;
+	/*
+	 * RFC 8945 5.2.2.1: a MAC longer than the hash, or truncated below the larger
+	 * of 10 octets and half the hash, is FORMERR (checked before the key, so a
+	 * client learns nothing about our keys from a malformed record).
+	 */
+	if (t.mac_len > TB_SHA256_LEN || t.mac_len < TSIG_MAC_MIN)
+		return build_answer(m, DNS_RCODE_FORMERR, out, cap);
 	if (!key || !dns_name_eq(t.alg, alg_hmac_sha256)) {
 		/* BADKEY: answer NOTAUTH with an unsigned TSIG naming the key */
 		struct dns_tsig_key echo = { { 0 }, { 0 }, 0 };
@@ -627,15 +677,20 @@ size_t dns_tsig_verify(struct dns_server *s, const struct dns_msg *m, const uint
 	int e = tsig_mac(key, NULL, 0, signed_part, m->tsig_offset, t.time_signed, t.fudge, t.error, t.other,
 		t.other_len, mac);
 	free(signed_part);
-	/* RFC 8945 5.2.2.1: a truncated MAC must keep at least half the hash and 10 octets */
-	if (e || t.mac_len < TB_SHA256_LEN / 2 || t.mac_len > TB_SHA256_LEN ||
-		tb_memeq_ct(mac, t.mac, t.mac_len) != 0) {
+	/* a truncated MAC is compared over its length (RFC 8945 5.2.2.1) */
+	if (e || tb_memeq_ct(mac, t.mac, t.mac_len) != 0) {
 		len = build_answer(m, DNS_RCODE_NOTAUTH, out, cap);
 		tsig_sign(key, NULL, 0, out, &len, cap, DNS_RCODE_BADSIG, 0, now);
 		return len;
 	}
-	uint64_t lo = t.time_signed > t.fudge ? t.time_signed - t.fudge : 0;
-	if (now < lo || now > t.time_signed + t.fudge) {
+	/*
+	 * The request's fudge is honoured up to DNS_TSIG_FUDGE_MAX: a client cannot
+	 * widen the window a captured message stays valid in (or outlive what the
+	 * replay memory keeps).
+	 */
+	uint16_t fudge = t.fudge < DNS_TSIG_FUDGE_MAX ? t.fudge : DNS_TSIG_FUDGE_MAX;
+	uint64_t lo = t.time_signed > fudge ? t.time_signed - fudge : 0;
+	if (now < lo || now > t.time_signed + fudge) {
 		len = build_answer(m, DNS_RCODE_NOTAUTH, out, cap);
 		tsig_sign(key, t.mac, t.mac_len, out, &len, cap, DNS_RCODE_BADTIME, 1, now);
 		return len;
@@ -643,7 +698,9 @@ size_t dns_tsig_verify(struct dns_server *s, const struct dns_msg *m, const uint
 	ctx->key = key;
 	memcpy(ctx->mac, t.mac, t.mac_len);
 	ctx->mac_len = t.mac_len;
+	memcpy(ctx->digest, mac, sizeof ctx->digest);
 	ctx->time_signed = t.time_signed;
+	ctx->fudge = fudge;
 	*ok = 1;
 	return 0;
 }
@@ -653,38 +710,76 @@ int dns_tsig_sign_answer(const struct dns_tsig_ctx *ctx, uint8_t *buf, size_t *l
 	return tsig_sign(ctx->key, ctx->mac, ctx->mac_len, buf, len, cap, 0, 1, (uint64_t)time(NULL));
 }
 
-void dns_update_forget_conn(struct dns_server *s, struct dns_tcp_conn *c)
+void dns_update_forget(struct dns_server *s, const void *transport)
 {
 	for (struct dns_update *u = s->updates; u; u = u->next)
-		if (u->conn == c)
-			u->conn = NULL;
+		if (u->reply.transport == transport)
+			u->reply.send = NULL;
 }
 
 /*
- * Replay check for a verified update: the same time signed and MAC seen before
- * means the very same signed message again. The ring holds the last
- * DNS_TSIG_SEEN_MAX updates; a signature is only accepted within the fudge
- * window anyway, so older entries need no keeping.
+ * Replay check for a verified update, on the full MAC we computed over the
+ * signed data (message, time signed, fudge; not the MAC as sent, whose length
+ * a replayer could change): the same digest means the very same signed update
+ * again. Entries live until their time signed + fudge, the last moment the
+ * message verifies at all. Returns 0 (new: remembered), 1 (a replay) or 2
+ * (every slot is still inside its window: refuse rather than forget one).
  */
-static int tsig_replayed(struct dns_server *s, const struct dns_tsig_ctx *c)
+static int tsig_replayed(struct dns_server *s, const struct dns_tsig_ctx *c, uint64_t now)
 {
-	size_t ml = c->mac_len < 32 ? c->mac_len : 32;
 	for (size_t i = 0; i < DNS_TSIG_SEEN_MAX; i++) {
 		const struct dns_tsig_seen *e = &s->tsig_seen[i];
-		if (e->mac_len && e->mac_len == ml && e->time_signed == c->time_signed &&
-			memcmp(e->mac, c->mac, ml) == 0)
+		if (e->expires >= now && memcmp(e->mac, c->digest, sizeof e->mac) == 0)
 			return 1;
 	}
 	struct dns_tsig_seen *e = &s->tsig_seen[s->tsig_seen_next];
+	if (e->expires >= now)
+		return 2;
 	s->tsig_seen_next = (s->tsig_seen_next + 1) % DNS_TSIG_SEEN_MAX;
-	e->time_signed = c->time_signed;
-	e->mac_len = (uint8_t)ml;
-	memcpy(e->mac, c->mac, ml);
+	e->expires = c->time_signed + c->fudge;
+	memcpy(e->mac, c->digest, sizeof e->mac);
+	return 0;
+}
+
+int dns_tsig_seen_load(struct dns_server *s)
+{
+	sqlite3 *db = s->core && s->core->store ? tb_store_reader(s->core->store) : NULL;
+	if (!db)
+		return 0;
+	sqlite3_stmt *st = NULL;
+	/* the latest-expiring ones if there were ever more than fit, oldest first in the ring */
+	if (sqlite3_prepare_v2(db,
+		    "SELECT mac, expires FROM (SELECT mac, expires FROM dns_tsig_seen WHERE expires >= ?"
+		    " ORDER BY expires DESC LIMIT ?) ORDER BY expires",
+		    -1, &st, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
+	sqlite3_bind_int(st, 2, DNS_TSIG_SEEN_MAX);
+	size_t n = 0;
+	while (sqlite3_step(st) == SQLITE_ROW && n < DNS_TSIG_SEEN_MAX) {
+		const void *mac = sqlite3_column_blob(st, 0);
+		if (!mac || sqlite3_column_bytes(st, 0) != 32)
+			continue;
+		struct dns_tsig_seen *e = &s->tsig_seen[n++];
+		memcpy(e->mac, mac, sizeof e->mac);
+		e->expires = (uint64_t)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	s->tsig_seen_next = n % DNS_TSIG_SEEN_MAX;
+	return 0;
+}
+
+/* May this key update this zone (its `zones` list, RFC 2136 3.3)? */
+static int key_may_update(const struct dns_tsig_key *k, const struct dns_zone *z)
+{
+	for (size_t i = 0; i < k->n_zones; i++)
+		if (dns_name_eq(k->zones[i], z->origin))
+			return 1;
 	return 0;
 }
 
 size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const uint8_t *q, size_t qlen,
-	const struct sockaddr *from, int tcp, uint8_t *out, size_t cap)
+	const struct dns_reply *reply, uint8_t *out, size_t cap)
 {
 	uint64_t now = (uint64_t)time(NULL);
 	if (s->stopping)
@@ -706,7 +801,8 @@ size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const ui
 	struct tsig t;
 	t.mac = tctx.mac;
 	t.mac_len = (uint16_t)tctx.mac_len;
-	if (tsig_replayed(s, &tctx)) {
+	int seen = tsig_replayed(s, &tctx, now);
+	if (seen == 1) {
 		s->stats.refused++;
 		len = build_answer(m, DNS_RCODE_NOTAUTH, out, cap);
 		tsig_sign(key, t.mac, t.mac_len, out, &len, cap, DNS_RCODE_BADTIME, 1, now);
@@ -719,10 +815,26 @@ size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const ui
 	for (struct dns_zone *zz = s->zones.zones; zz; zz = zz->next)
 		if (dns_name_eq(zz->origin, m->qd[0].name))
 			z = zz;
-	if (m->qd[0].qclass != DNS_C_IN)
+	char zn[DNS_NAME_TEXT_MAX];
+	if (seen == 2) {
+		if (!s->tsig_full_warned) {
+			s->tsig_full_warned = 1;
+			TB_WARN("dns", "more than %d signed updates within %d s: refusing updates for now",
+				DNS_TSIG_SEEN_MAX, 2 * DNS_TSIG_FUDGE_MAX);
+		}
+		rcode = DNS_RCODE_REFUSED;
+	} else if (m->qd[0].qclass != DNS_C_IN) {
 		rcode = DNS_RCODE_FORMERR;
-	else if (!z)
-		rcode = DNS_RCODE_NOTAUTH;
+	} else if (!z) {
+		rcode = DNS_RCODE_NOTAUTH; /* RFC 2136 3.1.1: not a zone we are authoritative for */
+	} else if (!key_may_update(key, z)) {
+		/* RFC 2136 3.3: the requestor has no permission for this zone */
+		char kn[DNS_NAME_TEXT_MAX];
+		TB_WARN("dns", "zone %s: update refused: key %s may not update it",
+			dns_name_str(z->origin, zn, sizeof zn), dns_name_str(key->name, kn, sizeof kn));
+		s->stats.refused++;
+		rcode = DNS_RCODE_REFUSED;
+	}
 	size_t npr, nup;
 	struct dns_rr *pr = dns_msg_section(m, DNS_SEC_ANSWER, &npr);
 	struct dns_rr *up = dns_msg_section(m, DNS_SEC_AUTHORITY, &nup);
@@ -730,12 +842,12 @@ size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const ui
 		rcode = check_prereqs(z, pr, npr);
 	if (!rcode)
 		rcode = prescan(z, up, nup);
-	struct dns_update *u = NULL;
+	int store = s->core && s->core->store && seen == 0;
+	struct dns_update *u = calloc(1, sizeof *u);
+	if (!u)
+		return 0;
+	u->s = s;
 	if (!rcode) {
-		u = calloc(1, sizeof *u);
-		if (!u)
-			return 0;
-		u->s = s;
 		int soa_set = 0;
 		size_t changes = apply(z, up, nup, &u->journal, &soa_set);
 		/* a serial the update set itself is kept as it is (as BIND does) */
@@ -743,38 +855,33 @@ size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const ui
 			u->serial = soa_set ? zone_serial(z) : bump_serial(z, &u->journal);
 		if (u->journal.err) {
 			tb_bytes_free(&u->journal);
-			free(u);
-			u = NULL;
 			rcode = DNS_RCODE_SERVFAIL;
 		} else if (changes) {
-			char zn[1100];
 			TB_INFO("dns", "zone %s: update applied (%zu change(s), serial %u)",
 				dns_name_str(z->origin, zn, sizeof zn), changes, u->serial);
 		}
-		if (u && (!changes || !s->core || !s->core->store)) {
-			/* nothing to store (or no store, in tests): answer now */
-			tb_bytes_free(&u->journal);
-			free(u);
-			u = NULL;
-		}
 	}
-	if (!u || rcode) {
+	if (!store) {
+		/* no store (tests): answer now */
+		tb_bytes_free(&u->journal);
+		free(u);
 		len = build_answer(m, rcode, out, cap);
 		tsig_sign(key, t.mac, t.mac_len, out, &len, cap, 0, 1, now);
 		return len;
 	}
-	/* Answer once the journal has committed. */
-	u->tcp = tcp;
-	u->udp = s->cur_udp;
-	u->conn = s->cur_conn;
-	if (from)
-		memcpy(&u->addr, from, from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-								 : sizeof(struct sockaddr_in));
-	u->resp_len = build_answer(m, DNS_RCODE_NOERROR, u->resp, sizeof u->resp);
+	/*
+	 * Answer once the store has committed the journal and the update's digest:
+	 * a replay after a restart is refused as surely as one before it.
+	 */
+	u->reply = *reply;
+	u->resp_len = build_answer(m, rcode, u->resp, sizeof u->resp);
 	u->key = key;
 	memcpy(u->req_mac, t.mac, t.mac_len);
 	u->req_mac_len = t.mac_len;
-	dns_name_str(z->origin, u->zone, sizeof u->zone);
+	memcpy(u->digest, tctx.digest, sizeof u->digest);
+	u->expires = tctx.time_signed + tctx.fudge;
+	if (z)
+		dns_name_str(z->origin, u->zone, sizeof u->zone);
 	u->at = (int64_t)now;
 	u->next = s->updates;
 	if (s->updates)

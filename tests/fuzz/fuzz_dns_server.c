@@ -44,8 +44,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(s->keys[0].name, "\3key\0", 5);
 		memset(s->keys[0].secret, 7, 32);
 		s->keys[0].secret_len = 32;
+		memcpy(s->keys[0].zones[0], "\3lab\4test", 10);
+		s->keys[0].n_zones = 1;
 		s->n_keys = 1;
+		dns_acl_parse(&s->allow_update, "any");
 	}
+	/* no replay memory across inputs: each input is judged alone */
+	memset(s->tsig_seen, 0, sizeof s->tsig_seen);
+	s->tsig_seen_next = 0;
 	/* a fresh zone each time: updates must not accumulate across inputs */
 	dns_zoneset_init(&s->zones);
 	struct dns_zone *z;

@@ -140,7 +140,7 @@ dns {
   forwarders = { { zone = "up.test", servers = { "127.0.0.1:$uport" } },
                  { zone = "down.test", servers = { "127.0.0.1:$dead" } } },
   zones = { { name = "qa.test", file = "$tmp/qa.zone" }, { name = "big.test", file = "$tmp/big.zone" } },
-  tsig_keys = { { name = "k1", secret = "$KEY_SECRET" } },
+  tsig_keys = { { name = "k1", secret = "$KEY_SECRET", zones = { "qa.test" } } },
 }
 EOF
 

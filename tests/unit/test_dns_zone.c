@@ -645,10 +645,13 @@ static void test_update(void)
 	s->zones = zs;
 	s->udp_payload = 1232;
 	dns_acl_parse(&s->allow_query, "any");
+	dns_acl_parse(&s->allow_update, "127.0.0.0/8");
 	struct dns_tsig_key *k = &s->keys[0];
 	memcpy(k->name, "\3key\0", 5);
 	memset(k->secret, 0x42, 32);
 	k->secret_len = 32;
+	name("example.test.", k->zones[0]);
+	k->n_zones = 1;
 	s->n_keys = 1;
 	struct dns_tsig_key wrong = *k;
 	wrong.secret[0] ^= 1;
