@@ -13,25 +13,11 @@
 # - answers owed for forwarded queries count too: 1000 pipelined queries for
 #   names an upstream never answers start at most 64 upstream queries.
 set -u
-
-for c in dig python3; do
-	command -v "$c" >/dev/null || { echo "FAIL $c is not installed"; exit 1; }
-done
-TRUSTBOX=${TRUSTBOX:?TRUSTBOX must point at the binary}
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fails=0
-pass() { echo "ok   $1"; }
-fail() { echo "FAIL $1"; fails=$((fails + 1)); }
-expect() {
-	if printf '%s\n' "$2" | grep -Eq -- "$3"; then pass "$1"; else fail "$1: no match for /$3/ in:"; printf '%s\n' "$2" | sed 's/^/     /'; fi
-}
+. "$(dirname "$0")/lib.sh"
+need dig bind9-dnsutils
+need python3
+tmp=$TB_WORK
+pass() { ok "$@"; }
 
 python3 -c '
 print("@ SOA ns hostmaster 1 3600 600 86400 60\n@ NS ns\nns A 127.0.0.1\nsmall A 192.0.2.1")
@@ -52,24 +38,15 @@ dns {
 EOF
 }
 start() {
-	: > "$tmp/out.log" # empty before the start: a restart must not read the last run's port
 	# under ASan, freed answers would stay resident in its quarantine and count as growth
 	ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=0:thread_local_quarantine_size_kb=0" \
-		"$TRUSTBOX" run -c "$tmp/trustbox.lua" > "$tmp/out.log" 2> "$tmp/err.log" &
-	pid=$!
-	port=
-	for _ in $(seq 1 100); do
-		port=$(sed -n 's/.*DNS (udp+tcp) *127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/out.log" | head -1)
-		[ -n "$port" ] && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if [ -z "$port" ]; then
-		echo "FAIL trustbox did not start"; cat "$tmp/out.log" "$tmp/err.log"; exit 1
-	fi
+		tb_start "$tmp/trustbox.lua" "$tmp/out.log" "$tmp/err.log"
+	pid=$TB_PID
+	port=$(tb_port 'DNS (udp+tcp)')
 }
 stop() {
-	kill "$pid"; wait "$pid"; local rc=$?; pid=
+	local rc=0
+	tb_stop || rc=$?
 	expect "clean exit" "$rc" '^0$'
 }
 
@@ -198,7 +175,4 @@ else fail "1000 pipelined forwarded queries started ${n:-?} upstream queries (wa
 expect "local names still answered over TCP" "$(dig @127.0.0.1 -p "$port" +tcp +short +time=3 +tries=1 small.big.test A)" '^192\.0\.2\.1$'
 stop
 
-if [ "$fails" -ne 0 ]; then
-	echo "$fails check(s) failed"; exit 1
-fi
-echo "all TCP queue checks passed"
+finish

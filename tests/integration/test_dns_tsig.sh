@@ -10,25 +10,12 @@
 #   refused (NOTAUTH, BADTIME) and not applied again;
 # - value-dependent prerequisites compare RRsets as sets (RFC 2136 3.2.3).
 set -u
-
-for c in nsupdate dig python3; do
-	command -v "$c" >/dev/null || { echo "FAIL $c is not installed"; exit 1; }
-done
-TRUSTBOX=${TRUSTBOX:?TRUSTBOX must point at the binary}
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fails=0
-pass() { echo "ok   $1"; }
-fail() { echo "FAIL $1"; fails=$((fails + 1)); }
-expect() {
-	if printf '%s\n' "$2" | grep -Eq -- "$3"; then pass "$1"; else fail "$1: no match for /$3/ in:"; printf '%s\n' "$2" | sed 's/^/     /'; fi
-}
+. "$(dirname "$0")/lib.sh"
+need nsupdate bind9-dnsutils
+need dig bind9-dnsutils
+need python3
+tmp=$TB_WORK
+pass() { ok "$@"; }
 
 CI_SECRET="c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ=="
 CI_KEY="hmac-sha256:ci-key:$CI_SECRET"
@@ -49,22 +36,12 @@ EOF
 }
 
 start() {
-	: > "$tmp/out.log" # empty before the start: a restart must not read the last run's port
-	"$TRUSTBOX" run -c "$tmp/trustbox.lua" > "$tmp/out.log" 2> "$tmp/err.log" &
-	pid=$!
-	port=
-	for _ in $(seq 1 100); do
-		port=$(sed -n 's/.*DNS (udp+tcp) *127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/out.log" | head -1)
-		[ -n "$port" ] && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if [ -z "$port" ]; then
-		echo "FAIL trustbox did not start"; cat "$tmp/out.log" "$tmp/err.log"; exit 1
-	fi
+	tb_start "$tmp/trustbox.lua" "$tmp/out.log" "$tmp/err.log"
+	port=$(tb_port 'DNS (udp+tcp)')
 }
 stop() {
-	kill "$pid"; wait "$pid"; local rc=$?; pid=
+	local rc=0
+	tb_stop || rc=$?
 	expect "clean exit" "$rc" '^0$'
 }
 upd() { # KEY ZONE [local ADDR] COMMANDS...
@@ -190,7 +167,4 @@ stop
 out=$("$TRUSTBOX" dns tsig-key -c "$tmp/trustbox.lua" 2>&1); rc=$?
 expect "dns tsig-key refuses without lab.test" "rc=$rc $out" '^rc=1 .*lab\.test is not served'
 
-if [ "$fails" -ne 0 ]; then
-	echo "$fails check(s) failed"; exit 1
-fi
-echo "all TSIG scope and replay checks passed"
+finish
