@@ -487,7 +487,8 @@ int tb_http_router_mount(struct tb_http_router *router, const char *listener, co
 		if ((err = compile_pattern(mr, d->pattern)) != 0)
 			break;
 		size_t llen = plen + strlen(d->pattern);
-		if (!(mr->label = malloc(llen + 1))) {
+		/* at least 2: pattern "" at the root is labelled "/" */
+		if (!(mr->label = malloc(llen + 2))) {
 			err = TB_ERR_NOMEM;
 			break;
 		}
