@@ -82,8 +82,11 @@ static void acct_created(void *ctx, int status)
 	acme_rq_json(r, 201, acct_json(r, &ac), acme_rq_url(r, "acct/%s", ac.id));
 }
 
-int acme_handle_new_account(struct acme_rq *r)
+int acme_handle_new_account(struct tb_http_request *req, void *svc)
 {
+	struct acme_rq *r = acme_rq_new(svc, req);
+	if (!r)
+		return TB_ERR_NOMEM;
 	struct acme_svc *s = r->s;
 	struct acme_problem p;
 	memset(&p, 0, sizeof p);
@@ -190,8 +193,15 @@ static int orders_list(struct acme_rq *r)
 	return acme_rq_json(r, 200, j, NULL);
 }
 
-int acme_handle_account(struct acme_rq *r, const char *id, int orders)
+/* POST to an account URL (update, deactivate, or POST-as-GET) or to its orders list. */
+static int account(struct tb_http_request *req, struct acme_svc *svc, int orders)
 {
+	struct acme_rq *r = acme_rq_new(svc, req);
+	if (!r)
+		return TB_ERR_NOMEM;
+	const char *id = acme_rq_path_id(r);
+	if (!id)
+		return acme_rq_no_resource(r);
 	struct acme_problem p;
 	memset(&p, 0, sizeof p);
 	if (acme_rq_authenticate(r, 0, &p))
@@ -221,8 +231,21 @@ int acme_handle_account(struct acme_rq *r, const char *id, int orders)
 	return TB_HTTP_LATER;
 }
 
-int acme_handle_key_change(struct acme_rq *r)
+int acme_handle_account(struct tb_http_request *req, void *svc)
 {
+	return account(req, svc, 0);
+}
+
+int acme_handle_account_orders(struct tb_http_request *req, void *svc)
+{
+	return account(req, svc, 1);
+}
+
+int acme_handle_key_change(struct tb_http_request *req, void *svc)
+{
+	struct acme_rq *r = acme_rq_new(svc, req);
+	if (!r)
+		return TB_ERR_NOMEM;
 	struct acme_problem p;
 	memset(&p, 0, sizeof p);
 	if (acme_rq_authenticate(r, 0, &p))

@@ -65,8 +65,14 @@ static void authz_answer(void *ctx, int status)
 	acme_rq_json(r, 200, authz_json(r, &z), NULL);
 }
 
-int acme_handle_authz(struct acme_rq *r, const char *id)
+int acme_handle_authz(struct tb_http_request *req, void *svc)
 {
+	struct acme_rq *r = acme_rq_new(svc, req);
+	if (!r)
+		return TB_ERR_NOMEM;
+	const char *id = acme_rq_path_id(r);
+	if (!id)
+		return acme_rq_no_resource(r);
 	struct acme_problem p;
 	memset(&p, 0, sizeof p);
 	if (acme_rq_authenticate(r, 0, &p))
@@ -113,8 +119,14 @@ static void chall_answer(void *ctx, int status)
 		acme_validate_abort(val);
 }
 
-int acme_handle_challenge(struct acme_rq *r, const char *id)
+int acme_handle_challenge(struct tb_http_request *req, void *svc)
 {
+	struct acme_rq *r = acme_rq_new(svc, req);
+	if (!r)
+		return TB_ERR_NOMEM;
+	const char *id = acme_rq_path_id(r);
+	if (!id)
+		return acme_rq_no_resource(r);
 	struct acme_problem p;
 	memset(&p, 0, sizeof p);
 	if (acme_rq_authenticate(r, 0, &p))

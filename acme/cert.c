@@ -15,8 +15,14 @@
 
 #define RETRY_AFTER_ARI 21600
 
-int acme_handle_certificate(struct acme_rq *r, const char *serial)
+int acme_handle_certificate(struct tb_http_request *req, void *svc)
 {
+	struct acme_rq *r = acme_rq_new(svc, req);
+	if (!r)
+		return TB_ERR_NOMEM;
+	const char *serial = acme_rq_path_id(r);
+	if (!serial)
+		return acme_rq_no_resource(r);
 	struct acme_problem p;
 	memset(&p, 0, sizeof p);
 	if (acme_rq_authenticate(r, 0, &p))
@@ -73,8 +79,11 @@ static int holds_authzs_for(struct acme_rq *r, const char *order_id)
 	return ok;
 }
 
-int acme_handle_revoke_cert(struct acme_rq *r)
+int acme_handle_revoke_cert(struct tb_http_request *req, void *svc)
 {
+	struct acme_rq *r = acme_rq_new(svc, req);
+	if (!r)
+		return TB_ERR_NOMEM;
 	struct acme_problem p;
 	memset(&p, 0, sizeof p);
 	if (acme_rq_authenticate(r, -1, &p))
@@ -164,8 +173,12 @@ int acme_handle_revoke_cert(struct acme_rq *r)
 	return TB_HTTP_LATER;
 }
 
-int acme_handle_renewal_info(struct acme_rq *r, const char *certid)
+int acme_handle_renewal_info(struct tb_http_request *req, void *svc)
 {
+	struct acme_rq *r = acme_rq_new(svc, req);
+	if (!r)
+		return TB_ERR_NOMEM;
+	const char *certid = tb_http_path_param(req, "certid");
 	struct acme_cert_id cid;
 	if (acme_ari_cert_id_parse(certid, strlen(certid), &cid))
 		return acme_rq_problem(r, ACME_PROB_MALFORMED, "Invalid path: not an ARI CertID");
@@ -200,8 +213,11 @@ int acme_handle_renewal_info(struct acme_rq *r, const char *certid)
 
 
 /* GET crl: the CA's CRL (RFC 5280), named in issued certificates' cRLDistributionPoints. */
-int acme_handle_crl(struct acme_rq *r)
+int acme_handle_crl(struct tb_http_request *req, void *svc)
 {
+	struct acme_rq *r = acme_rq_new(svc, req);
+	if (!r)
+		return TB_ERR_NOMEM;
 	struct tb_buf crl;
 	if (acme_crl_get(r->s, &crl))
 		return acme_rq_problem(r, ACME_PROB_SERVER_INTERNAL, "could not build the CRL");

@@ -334,8 +334,14 @@ static void finalize_caa_next(struct acme_rq *r)
 	finalize_commit(r);
 }
 
-int acme_handle_finalize(struct acme_rq *r, const char *id)
+int acme_handle_finalize(struct tb_http_request *req, void *svc)
 {
+	struct acme_rq *r = acme_rq_new(svc, req);
+	if (!r)
+		return TB_ERR_NOMEM;
+	const char *id = acme_rq_path_id(r);
+	if (!id)
+		return acme_rq_no_resource(r);
 	struct acme_svc *s = r->s;
 	struct acme_problem p;
 	memset(&p, 0, sizeof p);

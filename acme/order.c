@@ -79,8 +79,11 @@ static int check_replaces(struct acme_rq *r, const char *certid, const struct ac
 	return err;
 }
 
-int acme_handle_new_order(struct acme_rq *r)
+int acme_handle_new_order(struct tb_http_request *req, void *svc)
 {
+	struct acme_rq *r = acme_rq_new(svc, req);
+	if (!r)
+		return TB_ERR_NOMEM;
 	struct acme_svc *s = r->s;
 	struct acme_problem p;
 	memset(&p, 0, sizeof p);
@@ -232,8 +235,14 @@ int acme_handle_new_order(struct acme_rq *r)
 	return TB_HTTP_LATER;
 }
 
-int acme_handle_order(struct acme_rq *r, const char *id)
+int acme_handle_order(struct tb_http_request *req, void *svc)
 {
+	struct acme_rq *r = acme_rq_new(svc, req);
+	if (!r)
+		return TB_ERR_NOMEM;
+	const char *id = acme_rq_path_id(r);
+	if (!id)
+		return acme_rq_no_resource(r);
 	struct acme_problem p;
 	memset(&p, 0, sizeof p);
 	if (acme_rq_authenticate(r, 0, &p))

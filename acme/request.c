@@ -95,11 +95,15 @@ int acme_rq_problem_status(struct acme_rq *r, int status, enum acme_problem_type
 	return acme_rq_problem_doc(r, &p);
 }
 
-/* RFC 8555 6.3 / RFC 9110 15.5.6: 405 malformed, with the methods the resource takes. */
-int acme_rq_not_allowed(struct acme_rq *r, const char *allow)
+int acme_rq_no_resource(struct acme_rq *r)
 {
-	tb_http_set_header(r->req, "Allow", allow);
-	return acme_rq_problem_status(r, 405, ACME_PROB_MALFORMED, "Method not allowed");
+	return acme_rq_problem_status(r, 404, ACME_PROB_MALFORMED, "no such resource");
+}
+
+const char *acme_rq_path_id(struct acme_rq *r)
+{
+	const char *id = tb_http_path_param(r->req, "id");
+	return id && acme_id_ok(id) ? id : NULL;
 }
 
 int acme_rq_json(struct acme_rq *r, int status, cJSON *j, const char *location)

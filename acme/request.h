@@ -3,9 +3,11 @@
  * state (struct acme_rq, in the request's arena), JWS authentication,
  * the headers every answer carries (Replay-Nonce, Link rel="index"), and
  * the answers themselves (problem documents, JSON, rate limits). Also the
- * handlers of the resources, one file each, which service.c routes to:
- * a handler answers now or returns TB_HTTP_LATER and answers from a store
- * callback; once it has answered, r is gone.
+ * handlers of the resources, one file each, named by the route table in
+ * service.c: each is a core route handler (called with the service as arg,
+ * its object id in the path parameter "id"), answers now or returns
+ * TB_HTTP_LATER and answers from a store callback; once it has answered,
+ * r is gone.
  */
 #ifndef ACME_REQUEST_H
 #define ACME_REQUEST_H
@@ -66,8 +68,14 @@ int acme_rq_problem_doc(struct acme_rq *r, const struct acme_problem *p);
 int acme_rq_problem(struct acme_rq *r, enum acme_problem_type t, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int acme_rq_problem_status(struct acme_rq *r, int status, enum acme_problem_type t, const char *detail);
-/* 405 malformed with Allow (RFC 8555 6.3, RFC 9110 15.5.6). */
-int acme_rq_not_allowed(struct acme_rq *r, const char *allow);
+/* 404 malformed "no such resource": the path names no ACME resource. */
+int acme_rq_no_resource(struct acme_rq *r);
+/*
+ * The object id in the route's path parameter "id", or NULL when it is not
+ * a well-formed id (acme_id_ok): such a path names nothing, answer
+ * acme_rq_no_resource before looking at the request.
+ */
+const char *acme_rq_path_id(struct acme_rq *r);
 /* Takes ownership of j; location may be NULL. */
 int acme_rq_json(struct acme_rq *r, int status, cJSON *j, const char *location);
 /* 429 rateLimited with Retry-After: wait. */
@@ -82,24 +90,25 @@ cJSON *acme_order_json(struct acme_rq *r, const struct acme_order *o, const char
  */
 int acme_rq_get_order(struct acme_rq *r, const char *id, struct acme_order *o, int *answered);
 
-/* ---- the resources (routed by service.c) ---- */
+/* ---- the resources (route handlers, named by the route table in service.c) ---- */
 
 /* account.c */
-int acme_handle_new_account(struct acme_rq *r);
-int acme_handle_account(struct acme_rq *r, const char *id, int orders);
-int acme_handle_key_change(struct acme_rq *r);
+int acme_handle_new_account(struct tb_http_request *req, void *svc);
+int acme_handle_account(struct tb_http_request *req, void *svc);
+int acme_handle_account_orders(struct tb_http_request *req, void *svc);
+int acme_handle_key_change(struct tb_http_request *req, void *svc);
 /* order.c */
-int acme_handle_new_order(struct acme_rq *r);
-int acme_handle_order(struct acme_rq *r, const char *id);
+int acme_handle_new_order(struct tb_http_request *req, void *svc);
+int acme_handle_order(struct tb_http_request *req, void *svc);
 /* finalize.c */
-int acme_handle_finalize(struct acme_rq *r, const char *id);
+int acme_handle_finalize(struct tb_http_request *req, void *svc);
 /* authz.c */
-int acme_handle_authz(struct acme_rq *r, const char *id);
-int acme_handle_challenge(struct acme_rq *r, const char *id);
+int acme_handle_authz(struct tb_http_request *req, void *svc);
+int acme_handle_challenge(struct tb_http_request *req, void *svc);
 /* cert.c */
-int acme_handle_certificate(struct acme_rq *r, const char *serial);
-int acme_handle_revoke_cert(struct acme_rq *r);
-int acme_handle_renewal_info(struct acme_rq *r, const char *certid);
-int acme_handle_crl(struct acme_rq *r);
+int acme_handle_certificate(struct tb_http_request *req, void *svc);
+int acme_handle_revoke_cert(struct tb_http_request *req, void *svc);
+int acme_handle_renewal_info(struct tb_http_request *req, void *svc);
+int acme_handle_crl(struct tb_http_request *req, void *svc);
 
 #endif

@@ -2,14 +2,15 @@
  * DESIGN: the ACME CA service (RFC 8555, RFC 8738, RFC 8737, RFC 9773).
  *
  * This file is the subsystem: the store schema, the directory and
- * newNonce, the routing of every ACME URL to its resource's handler, and
- * the lifecycle. One route serves the directory and one prefix route every
- * other resource; acme_dispatch maps (method, path) to a handler. Each
- * resource has its own file (account.c, order.c, finalize.c, authz.c,
- * cert.c) built on the request pipeline (request.c: JWS authentication,
- * nonces, answers), the store access (db.c, the only SQL) and the service
- * core (svc.c: ids, write jobs); configuration is config.c, validation
- * validate.c, the CRL crl.c. svc.h shows the layering.
+ * newNonce, the route tables that map every ACME URL (method, pattern) to
+ * its resource's handler, and the lifecycle. One table is mounted at the
+ * directory path, one at the ACME prefix; core decides 404 and 405 + Allow
+ * and route_error words them as ACME problem documents. Each resource has
+ * its own file (account.c, order.c, finalize.c, authz.c, cert.c) built on
+ * the request pipeline (request.c: JWS authentication, nonces, answers),
+ * the store access (db.c, the only SQL) and the service core (svc.c: ids,
+ * write jobs); configuration is config.c, validation validate.c, the CRL
+ * crl.c. svc.h shows the layering.
  *
  * State lives in the store (acme_* tables). Reads use the loop thread's
  * reader connection; every change a client is told about goes through a
@@ -62,8 +63,12 @@ static const struct tb_migration acme_migrations[] = {
 	{ 0, NULL }
 };
 
-static int directory(struct acme_rq *r)
+/* GET or POST(-as-GET) the directory (RFC 8555 7.1.1). */
+static int directory(struct tb_http_request *req, void *svc)
 {
+	struct acme_rq *r = acme_rq_new(svc, req);
+	if (!r)
+		return TB_ERR_NOMEM;
 	struct acme_svc *s = r->s;
 	cJSON *j = cJSON_CreateObject();
 	cJSON_AddStringToObject(j, "newNonce", acme_rq_url(r, "new-nonce"));
@@ -87,19 +92,8 @@ static int directory(struct acme_rq *r)
 	return acme_rq_json(r, 200, j, NULL);
 }
 
-static int dir_handler(struct tb_http_request *req, void *arg)
-{
-	struct acme_rq *r = acme_rq_new(arg, req);
-	if (!r)
-		return TB_ERR_NOMEM;
-	if (strcmp(req->path, r->s->dir_path) != 0)
-		return acme_rq_problem_status(r, 404, ACME_PROB_MALFORMED, "no such resource");
-	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD") && strcmp(req->method, "POST"))
-		return acme_rq_not_allowed(r, "GET, HEAD, POST");
-	return directory(r);
-}
-
-static int new_nonce(struct acme_rq *r)
+/* RFC 8555 7.2: 204 for GET, 200 for HEAD (the GET route serves both). */
+static int nonce_answer(struct acme_rq *r)
 {
 	acme_rq_headers(r);
 	tb_http_set_header(r->req, "Cache-Control", "no-store");
@@ -108,105 +102,80 @@ static int new_nonce(struct acme_rq *r)
 	return tb_http_respond(r->req, 200, NULL, NULL, 0);
 }
 
-/* RFC 8555 7.2: newNonce also takes POST-as-GET (an account's kid, empty payload). */
-static int new_nonce_post(struct acme_rq *r)
+static int new_nonce(struct tb_http_request *req, void *svc)
 {
+	struct acme_rq *r = acme_rq_new(svc, req);
+	if (!r)
+		return TB_ERR_NOMEM;
+	return nonce_answer(r);
+}
+
+/* RFC 8555 7.2: newNonce also takes POST-as-GET (an account's kid, empty payload). */
+static int new_nonce_post(struct tb_http_request *req, void *svc)
+{
+	struct acme_rq *r = acme_rq_new(svc, req);
+	if (!r)
+		return TB_ERR_NOMEM;
 	struct acme_problem p;
 	memset(&p, 0, sizeof p);
 	if (acme_rq_authenticate(r, 0, &p))
 		return acme_rq_problem_doc(r, &p);
 	if (!r->jws.post_as_get)
 		return acme_rq_problem(r, ACME_PROB_MALFORMED, "newNonce takes POST-as-GET only");
-	return new_nonce(r);
+	return nonce_answer(r);
 }
 
 /* ------------------------------------------------------------------ */
-/* Dispatch                                                              */
+/* Routes                                                                */
 /* ------------------------------------------------------------------ */
 
 /*
- * The whole routing of the prefix, in one place: (method, path below the
- * prefix) -> the resource's handler, 404 and 405 + Allow answered here as
- * problem documents.
+ * Core's 404 and 405 (Allow already set) as ACME problem documents
+ * (malformed, RFC 8555 6.7), with the Replay-Nonce and Link rel="index"
+ * every ACME answer carries.
  */
-static int acme_dispatch(struct acme_rq *r)
+static int route_error(struct tb_http_request *req, int status, void *svc)
 {
-	struct acme_svc *s = r->s;
-	struct tb_http_request *req = r->req;
-	size_t pl = strlen(s->prefix);
-	const char *rest = strncmp(req->path, s->prefix, pl) == 0 ? req->path + pl : "";
-	int get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
-	int post = strcmp(req->method, "POST") == 0;
-	if (strcmp(rest, "new-nonce") == 0) {
-		if (post)
-			return new_nonce_post(r);
-		if (!get)
-			return acme_rq_not_allowed(r, "GET, HEAD, POST");
-		return new_nonce(r);
-	}
-	if (strcmp(rest, "crl") == 0) {
-		if (!get)
-			return acme_rq_not_allowed(r, "GET, HEAD");
-		return acme_handle_crl(r);
-	}
-	if (strncmp(rest, "renewal-info/", 13) == 0) {
-		if (!get)
-			return acme_rq_not_allowed(r, "GET, HEAD");
-		return acme_handle_renewal_info(r, rest + 13);
-	}
-	if (!post)
-		return acme_rq_not_allowed(r, "POST");
-	if (strcmp(rest, "new-account") == 0)
-		return acme_handle_new_account(r);
-	if (strcmp(rest, "new-order") == 0)
-		return acme_handle_new_order(r);
-	if (strcmp(rest, "revoke-cert") == 0)
-		return acme_handle_revoke_cert(r);
-	if (strcmp(rest, "key-change") == 0)
-		return acme_handle_key_change(r);
-	char kind[16], id[80], sub[16];
-	memset(sub, 0, sizeof sub);
-	const char *slash = strchr(rest, '/');
-	if (slash && (size_t)(slash - rest) < sizeof kind) {
-		memcpy(kind, rest, (size_t)(slash - rest));
-		kind[slash - rest] = 0;
-		const char *idp = slash + 1, *s2 = strchr(idp, '/');
-		size_t il = s2 ? (size_t)(s2 - idp) : strlen(idp);
-		if (il < sizeof id) {
-			memcpy(id, idp, il);
-			id[il] = 0;
-			if (s2 && strlen(s2 + 1) < sizeof sub)
-				snprintf(sub, sizeof sub, "%s", s2 + 1);
-			else if (s2)
-				snprintf(sub, sizeof sub, "?");
-			if (acme_id_ok(id)) {
-				if (strcmp(kind, "acct") == 0 && !s2)
-					return acme_handle_account(r, id, 0);
-				if (strcmp(kind, "acct") == 0 && strcmp(sub, "orders") == 0)
-					return acme_handle_account(r, id, 1);
-				if (strcmp(kind, "order") == 0 && !s2)
-					return acme_handle_order(r, id);
-				if (strcmp(kind, "order") == 0 && strcmp(sub, "finalize") == 0)
-					return acme_handle_finalize(r, id);
-				if (strcmp(kind, "authz") == 0 && !s2)
-					return acme_handle_authz(r, id);
-				if (strcmp(kind, "chall") == 0 && !s2)
-					return acme_handle_challenge(r, id);
-				if (strcmp(kind, "cert") == 0 && !s2)
-					return acme_handle_certificate(r, id);
-			}
-		}
-	}
-	return acme_rq_problem_status(r, 404, ACME_PROB_MALFORMED, "no such resource");
-}
-
-static int acme_handler(struct tb_http_request *req, void *arg)
-{
-	struct acme_rq *r = acme_rq_new(arg, req);
+	struct acme_rq *r = acme_rq_new(svc, req);
 	if (!r)
 		return TB_ERR_NOMEM;
-	return acme_dispatch(r);
+	if (status == 405)
+		return acme_rq_problem_status(r, 405, ACME_PROB_MALFORMED, "Method not allowed");
+	return acme_rq_no_resource(r);
 }
+
+/* The directory, mounted at acme.directory_path. */
+static const struct tb_http_route_def dir_routes[] = {
+	{ "GET", "", directory, 0 },
+	{ "POST", "", directory, 0 },
+};
+
+/*
+ * Every other ACME resource, mounted at acme.path_prefix: the one place
+ * that says which file answers a URL. Object ids ({id}) are checked by the
+ * handler (acme_rq_path_id); a malformed one is a 404 like an unknown path.
+ * GET routes also serve HEAD; bodies have the server's limit.
+ */
+static const struct tb_http_route_def acme_routes[] = {
+	{ "GET", "/new-nonce", new_nonce, 0 },                     /* service.c */
+	{ "POST", "/new-nonce", new_nonce_post, 0 },
+	{ "POST", "/new-account", acme_handle_new_account, 0 },     /* account.c */
+	{ "POST", "/acct/{id}", acme_handle_account, 0 },
+	{ "POST", "/acct/{id}/orders", acme_handle_account_orders, 0 },
+	{ "POST", "/key-change", acme_handle_key_change, 0 },
+	{ "POST", "/new-order", acme_handle_new_order, 0 },         /* order.c */
+	{ "POST", "/order/{id}", acme_handle_order, 0 },
+	{ "POST", "/order/{id}/finalize", acme_handle_finalize, 0 }, /* finalize.c */
+	{ "POST", "/authz/{id}", acme_handle_authz, 0 },            /* authz.c */
+	{ "POST", "/chall/{id}", acme_handle_challenge, 0 },
+	{ "POST", "/cert/{id}", acme_handle_certificate, 0 },       /* cert.c */
+	{ "POST", "/revoke-cert", acme_handle_revoke_cert, 0 },
+	{ "GET", "/renewal-info/{certid}", acme_handle_renewal_info, 0 },
+	{ "GET", "/crl", acme_handle_crl, 0 },
+};
+
+static const struct tb_http_table dir_table = TB_HTTP_TABLE(dir_routes, route_error);
+static const struct tb_http_table acme_table = TB_HTTP_TABLE(acme_routes, route_error);
 
 /* ------------------------------------------------------------------ */
 /* Lifecycle                                                             */
@@ -224,9 +193,9 @@ static int acme_start(void *state)
 		TB_ERROR("acme", "acme.listener: no listener named \"%s\"", l);
 		return TB_ERR_CONFIG;
 	}
-	int err = tb_http_route(s->core->http, l, NULL, s->dir_path, dir_handler, s);
+	int err = tb_http_mount(s->core->http, l, s->dir_path, &dir_table, s);
 	if (!err)
-		err = tb_http_route(s->core->http, l, NULL, s->prefix, acme_handler, s);
+		err = tb_http_mount(s->core->http, l, s->prefix, &acme_table, s);
 	if (err)
 		return err;
 	if (l) {

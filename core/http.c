@@ -1432,18 +1432,6 @@ int tb_http_listener_port(const struct tb_http_server *srv, const char *name)
 
 /* ---- Routes (core/http_router.c) ---- */
 
-int tb_http_route(struct tb_http_server *srv, const char *listener, const char *method,
-	const char *path_prefix, tb_http_handler fn, void *arg)
-{
-	return tb_http_router_route(srv->router, listener, method, path_prefix, fn, arg);
-}
-
-int tb_http_route_set_max_body(struct tb_http_server *srv, const char *listener,
-	const char *path_prefix, size_t max_body)
-{
-	return tb_http_router_set_max_body(srv->router, listener, path_prefix, max_body);
-}
-
 int tb_http_mount(struct tb_http_server *srv, const char *listener, const char *prefix,
 	const struct tb_http_table *table, void *state)
 {

@@ -11,8 +11,7 @@
  * When patterns match the path but none takes the method the answer is 405
  * with Allow listing exactly their methods; when none matches, 404. Core
  * decides both; the table's renderer (if any) words the body. Prefixes of
- * shorter mounts are not consulted. tb_http_route is the older single-prefix
- * registration, kept while a subsystem still uses it. Paths are matched after
+ * shorter mounts are not consulted. Paths are matched after
  * percent-decoding; a path with a "." or ".." segment, a control character
  * (raw or encoded: NUL, CR, LF, TAB, DEL...) or bad escapes gets 400, so
  * handlers never resolve dot segments. An HTTP/1.1 request without Host, any
@@ -119,8 +118,7 @@ struct tb_http_request {
 	int tls;                  /* 1 when the connection is TLS */
 	const char *sni;          /* TLS server name the client asked for, or NULL */
 	const char *alpn;         /* negotiated ALPN protocol, or NULL */
-	const char *route;        /* the matched route: prefix + pattern of a table route
-				     ("/ct/lab/tile/{rest...}"), the prefix of a tb_http_route route */
+	const char *route;        /* the matched route: prefix + pattern ("/ct/lab/tile/{rest...}") */
 	int http_minor;           /* 0 for HTTP/1.0, 1 for HTTP/1.1 */
 	struct tb_arena *arena;   /* freed after the response has been written */
 	struct tb_http_server *server;
@@ -222,8 +220,7 @@ int tb_http_listener_port(const struct tb_http_server *srv, const char *name);
  * Choice: the mount with the longest prefix covering the path (on segment
  * boundaries: "/acme" covers "/acme" and "/acme/x", not "/acme-x"; a
  * trailing '/' in the prefix changes nothing) owns the path; tables mounted
- * under the same prefix are searched together; against tb_http_route
- * prefixes the longer prefix wins and a mount wins a tie. Among the routes
+ * under the same prefix are searched together. Among the routes
  * whose pattern matches, the most specific pattern wins (segment by segment
  * a literal beats {name} beats {name...}), then the better method (exact,
  * then GET for a HEAD request, then NULL = any), then the earlier route.
@@ -275,32 +272,6 @@ int tb_http_mount(struct tb_http_server *srv, const char *listener, const char *
 	const struct tb_http_table *table, void *state);
 
 /*
- * The older registration, one handler per prefix: kept until the last
- * subsystem using it has moved to a table (a handler registered for a whole
- * prefix with method NULL that dispatches on the path itself is what a
- * table replaces: list its paths as patterns, its methods as methods, and
- * its 404/405 bodies as the renderer). For ACME that is two mounts with the
- * service as state: the directory table at its own path (pattern "") and
- * the resource table at the ACME prefix ("/new-nonce" with both a "HEAD"
- * and a "GET" route: the exact HEAD wins; "/order/{id}/finalize", ...),
- * one renderer adding Replay-Nonce to a malformed problem document, and
- * body limits per route instead of tb_http_route_set_max_body.
- *
- * Registers a route. listener: a listener name, or NULL for all listeners
- * (also ones opened later). method: NULL for any. path_prefix: starts with
- * '/'; matched on path-segment boundaries: "/acme" matches "/acme" and
- * "/acme/..." but not "/acme-x" or "/acmex"; a prefix ending in '/' matches
- * everything below it ("/ct/lab/" matches "/ct/lab/" and "/ct/lab/x", not
- * "/ct/lab"; "/" matches every path). The (decoded) path is compared, so
- * "/acme%2Fx" is "/acme/x". Later registrations of the same (listener,
- * method, prefix) replace earlier ones.
- */
-int tb_http_route(struct tb_http_server *srv, const char *listener, const char *method,
-	const char *path_prefix, tb_http_handler fn, void *arg);
-/* Raises (or lowers) the body limit of every tb_http_route route already registered with that listener and prefix. */
-int tb_http_route_set_max_body(struct tb_http_server *srv, const char *listener,
-	const char *path_prefix, size_t max_body);
-/*
  * Stops accepting, closes idle connections, lets in-flight requests finish
  * (and responses still being written reach the client) up to
  * limits.grace_timeout_ms (then closes them; their late responses become
@@ -324,10 +295,10 @@ void tb_http_server_free(struct tb_http_server *srv);
  *   tb_http_request_duration_seconds_bucket{route="/x",le="0.005"} N ... le="+Inf"
  *   tb_http_request_duration_seconds_sum / _count
  *   tb_http_connections (gauge)
- * route is the matched table route's prefix + pattern, or the matched
- * tb_http_route prefix (405s count under it too); a 404 below a mounted
- * prefix counts under that prefix; requests that matched no prefix (404) or
- * failed before routing (400, 431...) count under route="none".
+ * route is the matched table route's prefix + pattern (405s count under it
+ * too); a 404 below a mounted prefix counts under that prefix; requests
+ * that matched no prefix (404) or failed before routing (400, 431...)
+ * count under route="none".
  */
 void tb_http_metrics_write(struct tb_http_server *srv, struct tb_bytes *out);
 

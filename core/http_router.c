@@ -2,10 +2,8 @@
  * DESIGN: the router of the HTTP server (see core/http_router.h; the rules
  * are in core/http.h).
  *
- * - Two kinds of registrations live side by side: route tables mounted
- *   under a prefix (compiled into segments once, when mounted) and the
- *   older one-handler-per-prefix routes. The longest covering prefix of
- *   either kind owns a path; a mount wins a tie.
+ * - Routes are tables mounted under a prefix, compiled into segments once,
+ *   when mounted. The longest covering prefix owns a path.
  * - A request is matched by walking its decoded path once per candidate
  *   pattern of the owning prefix (tables are small): the most specific
  *   pattern that takes the method wins; when patterns match but no method,
@@ -38,18 +36,6 @@ struct tb_http_series {
 	uint64_t count;
 	double sum;
 	struct tb_http_series *next;
-};
-
-/* A tb_http_route registration: one handler for a prefix. */
-struct route {
-	char *listener;       /* NULL = all */
-	char *method;         /* NULL = any */
-	char *prefix;
-	size_t plen;
-	tb_http_handler fn;
-	void *arg;
-	size_t max_body;
-	struct tb_http_series *m;
 };
 
 /* One segment of a compiled table pattern. */
@@ -90,8 +76,6 @@ struct mount {
 
 struct tb_http_router {
 	size_t default_max_body;
-	struct route *routes[MAX_ROUTES];
-	size_t n_routes;
 	struct mount *mounts[MAX_MOUNTS];
 	size_t n_mounts;
 	struct tb_http_series *metrics; /* list; first is "none" */
@@ -187,54 +171,6 @@ void tb_http_router_metrics_write(const struct tb_http_router *router, struct tb
 		write_label(out, m->route);
 		tb_bytes_printf(out, "\"} %llu\n", (unsigned long long)m->count);
 	}
-}
-
-/*
- * Whether a route prefix covers a path: on path-segment boundaries only, so
- * "/acme" covers "/acme" and "/acme/..." but not "/acme-x"; a prefix ending
- * in '/' covers everything below it.
- */
-static int prefix_covers(const struct route *rt, const char *path)
-{
-	if (strncmp(path, rt->prefix, rt->plen) != 0)
-		return 0;
-	return rt->prefix[rt->plen - 1] == '/' || path[rt->plen] == 0 || path[rt->plen] == '/';
-}
-
-static struct route *find_route(const struct tb_http_router *router, const char *listener, const char *path,
-	const char *method, struct route **group)
-{
-	size_t best = 0;
-	struct route *hit = NULL;
-	*group = NULL;
-	/* Longest prefix first, then the method within that prefix. */
-	for (size_t i = 0; i < router->n_routes; i++) {
-		struct route *rt = router->routes[i];
-		if (rt->listener && (!listener || strcmp(rt->listener, listener) != 0))
-			continue;
-		if (!prefix_covers(rt, path))
-			continue;
-		if (!*group || rt->plen > best) {
-			best = rt->plen;
-			*group = rt;
-		}
-	}
-	if (!*group)
-		return NULL;
-	for (size_t i = 0; i < router->n_routes; i++) {
-		struct route *rt = router->routes[i];
-		if (rt->plen != best || strcmp(rt->prefix, (*group)->prefix) != 0)
-			continue;
-		if (rt->listener && (!listener || strcmp(rt->listener, listener) != 0))
-			continue;
-		if (!rt->method || strcmp(rt->method, method) == 0 ||
-			(strcmp(method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0)) {
-			/* An exact method beats "any". */
-			if (!hit || (rt->method && !hit->method))
-				hit = rt;
-		}
-	}
-	return hit;
 }
 
 /*
@@ -346,10 +282,9 @@ static const char *allow_of(struct tb_arena *a, struct mount **group, size_t n_g
 }
 
 /*
- * Decides who answers: a table route, a tb_http_route route, or core (404,
- * 405 with Allow). The longest covering prefix wins, whether it is a mount's
- * or a route's (a mount wins a tie); no shorter prefix is consulted after
- * that. Within the mounts of that prefix the most specific pattern that
+ * Decides who answers: a table route or core (404, 405 with Allow). The
+ * mount with the longest covering prefix wins; no shorter prefix is
+ * consulted after that. Within the mounts of that prefix the most specific pattern that
  * matches path and method wins, an exact method before GET-for-HEAD before
  * any, then the earlier route. Returns 0, or TB_ERR_NOMEM.
  */
@@ -359,8 +294,6 @@ int tb_http_router_match(const struct tb_http_router *router, const char *listen
 	memset(out, 0, sizeof *out);
 	out->series = router->metrics;
 	out->max_body = router->default_max_body;
-	struct route *group = NULL;
-	struct route *rt = find_route(router, listener, path, method, &group);
 	struct mount *best = NULL;
 	for (size_t i = 0; i < router->n_mounts; i++) {
 		struct mount *m = router->mounts[i];
@@ -368,34 +301,8 @@ int tb_http_router_match(const struct tb_http_router *router, const char *listen
 			(!best || m->plen > best->plen))
 			best = m;
 	}
-	size_t legacy_len = group ? group->plen - (group->prefix[group->plen - 1] == '/') : 0;
-	if (!best || (group && legacy_len > best->plen)) {
-		if (rt) {
-			out->fn = rt->fn;
-			out->arg = rt->arg;
-			out->max_body = rt->max_body;
-			out->series = rt->m;
-			out->label = rt->prefix;
-		} else if (group) {
-			out->miss = 405;
-			out->series = group->m;
-			out->label = group->prefix;
-			/* The methods of the matched prefix. */
-			struct tb_bytes allow = { 0 };
-			for (size_t i = 0; i < router->n_routes; i++) {
-				struct route *x = router->routes[i];
-				if (strcmp(x->prefix, group->prefix) != 0 || !x->method || !listener_ok(x->listener, listener))
-					continue;
-				tb_bytes_printf(&allow, "%s%s", allow.len ? ", " : "", x->method);
-				if (strcmp(x->method, "GET") == 0)
-					tb_bytes_printf(&allow, ", HEAD");
-			}
-			if (tb_bytes_cstr(&allow))
-				out->allow = tb_arena_strdup(a, (const char *)allow.p);
-			tb_bytes_free(&allow);
-		} else {
-			out->miss = 404;
-		}
+	if (!best) {
+		out->miss = 404;
 		return 0;
 	}
 
@@ -464,63 +371,6 @@ int tb_http_router_match(const struct tb_http_router *router, const char *listen
 	out->series = owner->m;
 	out->label = owner->prefix;
 	return 0;
-}
-
-int tb_http_router_route(struct tb_http_router *router, const char *listener, const char *method,
-	const char *path_prefix, tb_http_handler fn, void *arg)
-{
-	if (!path_prefix || path_prefix[0] != '/' || !fn)
-		return TB_ERR_INVALID;
-	for (size_t i = 0; i < router->n_routes; i++) {
-		struct route *rt = router->routes[i];
-		if (strcmp(rt->prefix, path_prefix) == 0 &&
-			(rt->listener == listener || (rt->listener && listener && strcmp(rt->listener, listener) == 0)) &&
-			(rt->method == method || (rt->method && method && strcmp(rt->method, method) == 0))) {
-			rt->fn = fn;
-			rt->arg = arg;
-			return 0;
-		}
-	}
-	if (router->n_routes >= MAX_ROUTES)
-		return TB_ERR_TOO_LARGE;
-	struct route *rt = calloc(1, sizeof *rt);
-	if (!rt)
-		return TB_ERR_NOMEM;
-	rt->listener = xstrdup(listener);
-	rt->method = xstrdup(method);
-	rt->prefix = strdup(path_prefix);
-	rt->m = metrics_for(router, path_prefix);
-	if ((listener && !rt->listener) || (method && !rt->method) || !rt->prefix || !rt->m) {
-		free(rt->listener);
-		free(rt->method);
-		free(rt->prefix);
-		free(rt);
-		return TB_ERR_NOMEM;
-	}
-	rt->plen = strlen(path_prefix);
-	rt->fn = fn;
-	rt->arg = arg;
-	rt->max_body = router->default_max_body;
-	router->routes[router->n_routes++] = rt;
-	return 0;
-}
-
-int tb_http_router_set_max_body(struct tb_http_router *router, const char *listener,
-	const char *path_prefix, size_t max_body)
-{
-	if (max_body > TB_HTTP_MAX_BODY_CEILING)
-		return TB_ERR_TOO_LARGE;
-	int found = 0;
-	for (size_t i = 0; i < router->n_routes; i++) {
-		struct route *rt = router->routes[i];
-		if (strcmp(rt->prefix, path_prefix) != 0)
-			continue;
-		if (!(rt->listener == listener || (rt->listener && listener && strcmp(rt->listener, listener) == 0)))
-			continue;
-		rt->max_body = max_body;
-		found = 1;
-	}
-	return found ? 0 : TB_ERR_NOT_FOUND;
 }
 
 static int name_char(char ch)
@@ -637,7 +487,8 @@ int tb_http_router_mount(struct tb_http_router *router, const char *listener, co
 		if ((err = compile_pattern(mr, d->pattern)) != 0)
 			break;
 		size_t llen = plen + strlen(d->pattern);
-		if (!(mr->label = malloc(llen + 1))) {
+		/* at least 2: pattern "" at the root is labelled "/" */
+		if (!(mr->label = malloc(llen + 2))) {
 			err = TB_ERR_NOMEM;
 			break;
 		}
@@ -685,12 +536,6 @@ void tb_http_router_free(struct tb_http_router *router)
 {
 	if (!router)
 		return;
-	for (size_t i = 0; i < router->n_routes; i++) {
-		free(router->routes[i]->listener);
-		free(router->routes[i]->method);
-		free(router->routes[i]->prefix);
-		free(router->routes[i]);
-	}
 	for (size_t i = 0; i < router->n_mounts; i++)
 		mount_free(router->mounts[i]);
 	for (struct tb_http_series *m = router->metrics, *next; m; m = next) {

@@ -1,7 +1,7 @@
 /*
  * The router of the HTTP server (core/http.c) and its per-route metrics,
  * apart from the connection machinery: route tables mounted under prefixes
- * (tb_http_mount), the older prefix routes (tb_http_route), the matching
+ * (tb_http_mount), the matching
  * that decides handler, 404 or 405 once for every subsystem, and the
  * Prometheus series labelled by route. Internal to core: the public
  * contract, matching rules included, is in core/http.h.
@@ -33,11 +33,7 @@ struct tb_http_match {
 int tb_http_router_new(struct tb_http_router **out, size_t default_max_body);
 void tb_http_router_free(struct tb_http_router *router);
 
-/* tb_http_route, tb_http_route_set_max_body and tb_http_mount (core/http.h). */
-int tb_http_router_route(struct tb_http_router *router, const char *listener, const char *method,
-	const char *path_prefix, tb_http_handler fn, void *arg);
-int tb_http_router_set_max_body(struct tb_http_router *router, const char *listener,
-	const char *path_prefix, size_t max_body);
+/* tb_http_mount (core/http.h). */
 int tb_http_router_mount(struct tb_http_router *router, const char *listener, const char *prefix,
 	const struct tb_http_table *table, void *state);
 

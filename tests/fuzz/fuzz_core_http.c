@@ -81,20 +81,26 @@ static const struct tb_http_route_def routes[] = {
 };
 static const struct tb_http_table table = TB_HTTP_TABLE(routes, render);
 
+/* Plain routes at the root, core's own 404/405 bodies. */
+static const struct tb_http_route_def root_routes[] = {
+	{ NULL, "/echo", h_echo, 0 },
+	{ NULL, "/echo/{rest...}", h_echo, 0 },
+	{ "GET", "/json", h_json, 0 },
+	{ "POST", "/json", h_json, 0 },
+	{ "GET", "/p", h_problem, 0 },
+	{ "GET", "/later", h_later, 0 },
+	{ "PUT", "/fail", h_fail, 0 },
+	{ "POST", "/big", h_echo, 65536 },
+};
+static const struct tb_http_table root_table = TB_HTTP_TABLE(root_routes, NULL);
+
 static void init(void)
 {
 	tb_log_set_level(TB_LOG_OFF);
 	uv_loop_init(&loop);
 	struct tb_http_limits lim = { .max_header_bytes = 4096, .max_headers = 32, .max_body = 8192 };
 	tb_http_server_new(&srv, &loop, &lim);
-	tb_http_route(srv, NULL, NULL, "/echo", h_echo, NULL);
-	tb_http_route(srv, NULL, "GET", "/json", h_json, NULL);
-	tb_http_route(srv, NULL, "POST", "/json", h_json, NULL);
-	tb_http_route(srv, NULL, "GET", "/p", h_problem, NULL);
-	tb_http_route(srv, NULL, "GET", "/later", h_later, NULL);
-	tb_http_route(srv, NULL, "PUT", "/fail", h_fail, NULL);
-	tb_http_route(srv, NULL, "POST", "/big", h_echo, NULL);
-	tb_http_route_set_max_body(srv, NULL, "/big", 65536);
+	tb_http_mount(srv, NULL, "/", &root_table, NULL);
 	tb_http_mount(srv, NULL, "/t", &table, "urn:t");
 	tb_http_mount(srv, NULL, "/u/", &table, "urn:u");
 }

@@ -3,7 +3,9 @@
  * CA and HTTP server (one plain listener on 127.0.0.1, port chosen by the
  * kernel), driven by core's HTTP client with JWS requests signed here.
  * Covers the directory, newNonce, newAccount, newOrder, an order read
- * back, the 404/405 answers of the router and malformed requests; then
+ * back, every route of the route table (the account's orders, keyChange,
+ * renewalInfo), the 404/405 answers of the router as problem documents
+ * with a Replay-Nonce and the index link, and malformed requests; then
  * that a refused request leaves the store exactly as it was (account
  * update, RNG failures in newAccount and newOrder, a rate-limited
  * finalize); that ARI `replaces` exempts from rate limits only an order
@@ -46,7 +48,8 @@ static char nonce[128];
 struct resp {
 	int done, err, status;
 	struct tb_bytes body;
-	char location[512], allow[64], retry_after[32], content_type[64];
+	char location[512], allow[64], retry_after[32], content_type[64], link[512];
+	int has_nonce;
 };
 
 static void copy_header(const struct tb_http_client_resp *r, const char *name, char *out, size_t n)
@@ -68,7 +71,9 @@ static void on_resp(int err, const struct tb_http_client_resp *r, void *arg)
 	copy_header(r, "Allow", o->allow, sizeof o->allow);
 	copy_header(r, "Retry-After", o->retry_after, sizeof o->retry_after);
 	copy_header(r, "Content-Type", o->content_type, sizeof o->content_type);
+	copy_header(r, "Link", o->link, sizeof o->link);
 	const char *nn = tb_http_client_header(r, "Replay-Nonce");
+	o->has_nonce = nn && strlen(nn) == ACME_NONCE_LEN;
 	if (nn)
 		snprintf(nonce, sizeof nonce, "%s", nn);
 }
@@ -151,8 +156,11 @@ static char *jwk_of(struct tb_pkey *k)
 	return s;
 }
 
-/* An ES256 flattened JWS to base+path: with kid, or with the jwk when kid is NULL; payload NULL = POST-as-GET. */
-static char *jws(struct tb_pkey *k, const char *kid, const char *path, const char *payload)
+/*
+ * An ES256 flattened JWS to base+path: with kid, or with the jwk when kid is
+ * NULL; payload NULL = POST-as-GET; without a nonce when inner (keyChange).
+ */
+static char *jws_ex(struct tb_pkey *k, const char *kid, const char *path, const char *payload, int inner)
 {
 	char *key = kid ? fmt("\"kid\":\"%s\"", kid) : NULL;
 	if (!kid) {
@@ -160,7 +168,9 @@ static char *jws(struct tb_pkey *k, const char *kid, const char *path, const cha
 		key = fmt("\"jwk\":%s", j);
 		free(j);
 	}
-	char *prot = fmt("{\"alg\":\"ES256\",%s,\"nonce\":\"%s\",\"url\":\"%s%s\"}", key, nonce, base, path);
+	char *nn = inner ? strdup("") : fmt(",\"nonce\":\"%s\"", nonce);
+	char *prot = fmt("{\"alg\":\"ES256\",%s%s,\"url\":\"%s%s\"}", key, nn, base, path);
+	free(nn);
 	char *pb = b64u(prot, strlen(prot)), *plb = b64u(payload ? payload : "", payload ? strlen(payload) : 0);
 	char *si = fmt("%s.%s", pb, plb);
 	uint8_t d[32];
@@ -172,6 +182,11 @@ static char *jws(struct tb_pkey *k, const char *kid, const char *path, const cha
 	free(key), free(prot), free(pb), free(plb), free(si), free(sb);
 	tb_bytes_free(&sig);
 	return body;
+}
+
+static char *jws(struct tb_pkey *k, const char *kid, const char *path, const char *payload)
+{
+	return jws_ex(k, kid, path, payload, 0);
 }
 
 static void fresh_nonce(void)
@@ -328,11 +343,59 @@ static void test_directory_and_nonce(void)
 	CHECK_INT(http("GET", "/acme/new-order", NULL, &o), 405);
 	CHECK_STR(o.allow, "POST");
 	resp_free(&o);
-	CHECK_INT(http("POST", "/acme/no-such-thing", "{}", &o), 404);
-	CHECK_STR(prob_type(&o), "urn:ietf:params:acme:error:malformed");
+	CHECK_INT(http("POST", "/dir", "", &o), 200);
+	CHECK(strstr((const char *)o.body.p, "newOrder") != NULL);
 	resp_free(&o);
-	CHECK_INT(http("GET", "/dir/x", NULL, &o), 404);
+}
+
+/* A 404 or 405 of the route tables: an ACME problem document (malformed) with a nonce and the index link. */
+static void check_route_error(const char *method, const char *path, int status, const char *allow)
+{
+	struct resp o;
+	char link[128];
+	snprintf(link, sizeof link, "<%s/dir>;rel=\"index\"", base);
+	CHECK_INT(http(method, path, strcmp(method, "POST") == 0 ? "{}" : NULL, &o), status);
+	if (o.status != status)
+		fprintf(stderr, "  %s %s\n", method, path);
+	CHECK_STR(o.allow, allow);
+	CHECK_STR(o.content_type, ACME_PROBLEM_CONTENT_TYPE);
+	if (strcmp(method, "HEAD") != 0)
+		CHECK_STR(prob_type(&o), "urn:ietf:params:acme:error:malformed");
+	CHECK(o.has_nonce);
+	CHECK_STR(o.link, link);
 	resp_free(&o);
+}
+
+static void test_route_errors(void)
+{
+	/* 405 with the methods of the resource */
+	check_route_error("DELETE", "/dir", 405, "GET, HEAD, POST");
+	check_route_error("PUT", "/acme/new-nonce", 405, "GET, HEAD, POST");
+	check_route_error("GET", "/acme/new-account", 405, "POST");
+	check_route_error("GET", "/acme/acct/AAAAAAAAAAAAAAAA", 405, "POST");
+	check_route_error("GET", "/acme/acct/AAAAAAAAAAAAAAAA/orders", 405, "POST");
+	check_route_error("GET", "/acme/key-change", 405, "POST");
+	check_route_error("GET", "/acme/order/AAAAAAAAAAAAAAAA", 405, "POST");
+	check_route_error("GET", "/acme/order/AAAAAAAAAAAAAAAA/finalize", 405, "POST");
+	check_route_error("HEAD", "/acme/order/AAAAAAAAAAAAAAAA/finalize", 405, "POST");
+	check_route_error("PUT", "/acme/authz/AAAAAAAAAAAAAAAA", 405, "POST");
+	check_route_error("GET", "/acme/chall/AAAAAAAAAAAAAAAA", 405, "POST");
+	check_route_error("GET", "/acme/cert/0123abcd", 405, "POST");
+	check_route_error("GET", "/acme/revoke-cert", 405, "POST");
+	check_route_error("POST", "/acme/renewal-info/x.y", 405, "GET, HEAD");
+	check_route_error("POST", "/acme/crl", 405, "GET, HEAD");
+	/* 404: no such path under the prefix or the directory, or a malformed object id */
+	check_route_error("POST", "/acme/no-such-thing", 404, "");
+	check_route_error("GET", "/acme/no-such-thing", 404, "");
+	check_route_error("GET", "/acme", 404, "");
+	check_route_error("GET", "/acme/", 404, "");
+	check_route_error("POST", "/acme/order/AAAAAAAAAAAAAAAA/finalize/x", 404, "");
+	check_route_error("POST", "/acme/order/AAAAAAAAAAAAAAAA/", 404, "");
+	check_route_error("POST", "/acme/order/not.an.id/finalize", 404, "");
+	check_route_error("POST", "/acme/acct/not.an.id", 404, "");
+	check_route_error("POST", "/acme/renewal-info/", 404, "");
+	check_route_error("GET", "/dir/x", 404, "");
+	check_route_error("GET", "/dir/", 404, "");
 }
 
 /* Creates an account for k; returns its URL (kid), malloc'd. */
@@ -392,6 +455,26 @@ static void test_account_and_order(struct tb_pkey *k)
 	cJSON_Delete(z);
 	resp_free(&o);
 
+	/* the account's orders (POST-as-GET) */
+	char *orders_path = fmt("%s/orders", path);
+	CHECK_INT(post(k, kid, orders_path, NULL, &o), 200);
+	cJSON *list = resp_json(&o);
+	const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(list, "orders"), 0);
+	CHECK_STR(cJSON_GetStringValue(first), order_url);
+	cJSON_Delete(list);
+	resp_free(&o);
+	free(orders_path);
+
+	/* newNonce by POST-as-GET: 200 with a fresh nonce; with a payload it is refused */
+	char *old_nonce = strdup(nonce);
+	CHECK_INT(post(k, kid, "/acme/new-nonce", NULL, &o), 200);
+	CHECK(o.has_nonce && strcmp(nonce, old_nonce) != 0);
+	resp_free(&o);
+	CHECK_INT(post(k, kid, "/acme/new-nonce", "{}", &o), 400);
+	CHECK_STR(prob_type(&o), "urn:ietf:params:acme:error:malformed");
+	resp_free(&o);
+	free(old_nonce);
+
 	/* error paths */
 	CHECK_INT(post(k, kid, "/acme/new-order", "{\"identifiers\":[]}", &o), 400);
 	CHECK_STR(prob_type(&o), "urn:ietf:params:acme:error:malformed");
@@ -433,6 +516,29 @@ static void test_account_and_order(struct tb_pkey *k)
 
 	tb_pkey_free(k2);
 	free(ghost), free(kid2), free(authz_url), free(order_url), free(kid);
+}
+
+/* keyChange (RFC 8555 7.3.5): the account then belongs to the new key. */
+static void test_key_change(void)
+{
+	struct tb_pkey *old = NULL, *nk = NULL;
+	CHECK_INT(tb_pkey_generate_ec(TB_CURVE_P256, &old), 0);
+	CHECK_INT(tb_pkey_generate_ec(TB_CURVE_P256, &nk), 0);
+	char *kid = new_account(old);
+	char *old_jwk = jwk_of(old);
+	char *inner_payload = fmt("{\"account\":\"%s\",\"oldKey\":%s}", kid, old_jwk);
+	char *inner = jws_ex(nk, NULL, "/acme/key-change", inner_payload, 1);
+	struct resp o;
+	CHECK_INT(post(old, kid, "/acme/key-change", inner, &o), 200);
+	resp_free(&o);
+	CHECK_INT(post(nk, NULL, "/acme/new-account", "{\"termsOfServiceAgreed\":true}", &o), 200);
+	CHECK_STR(o.location, kid);
+	resp_free(&o);
+	CHECK_INT(post(nk, kid, kid + strlen(base), NULL, &o), 200);
+	resp_free(&o);
+	free(inner), free(inner_payload), free(old_jwk), free(kid);
+	tb_pkey_free(nk);
+	tb_pkey_free(old);
 }
 
 /* ---- refused requests change nothing ---- */
@@ -692,6 +798,20 @@ static void test_issuance(void)
 		leaf_of(pem, &der, certid, serial);
 	free(ord);
 
+	/* ARI for C1: a suggested window and Retry-After; a CertID that does not parse is malformed */
+	char *ari = fmt("/acme/renewal-info/%s", certid);
+	CHECK_INT(http("GET", ari, NULL, &o), 200);
+	CHECK(strstr((const char *)o.body.p, "suggestedWindow") != NULL);
+	CHECK_STR(o.retry_after, "21600");
+	resp_free(&o);
+	free(ari);
+	CHECK_INT(http("GET", "/acme/renewal-info/not-a-certid", NULL, &o), 400);
+	CHECK_STR(prob_type(&o), "urn:ietf:params:acme:error:malformed");
+	resp_free(&o);
+	CHECK_INT(http("HEAD", "/acme/crl", NULL, &o), 200);
+	CHECK_STR(o.content_type, "application/pkix-crl");
+	resp_free(&o);
+
 	/* a rate-limited finalize (lab.test is spent) gives the aaa.test token back */
 	const char *two[] = { "a.aaa.test", "b.lab.test" };
 	ord = ready_order(k, kid, two, 2, NULL, &st);
@@ -761,7 +881,9 @@ int main(void)
 	struct tb_pkey *k = NULL;
 	CHECK_INT(tb_pkey_generate_ec(TB_CURVE_P256, &k), 0);
 	test_directory_and_nonce();
+	test_route_errors();
 	test_account_and_order(k);
+	test_key_change();
 	test_refused_changes_nothing();
 	shutdown_all();
 

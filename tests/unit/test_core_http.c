@@ -403,7 +403,7 @@ static void *client_main(void *arg)
 
 	/* Metrics. */
 	r = exchange("GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-	CHECK(strstr(r, "tb_http_requests_total{route=\"/a/b\",code=\"2xx\"}") != NULL);
+	CHECK(strstr(r, "tb_http_requests_total{route=\"/a/b/{rest...}\",code=\"2xx\"}") != NULL);
 	CHECK(strstr(r, "tb_http_requests_total{route=\"/a/b\",code=\"4xx\"} 1") != NULL);
 	CHECK(strstr(r, "tb_http_request_duration_seconds_bucket{route=\"/a\",le=\"+Inf\"}") != NULL);
 	free(r);
@@ -446,13 +446,47 @@ static void on_finish(uv_async_t *a)
 	tb_http_server_stop(srv2, NULL, NULL);
 }
 
+/*
+ * The routes: tables mounted under prefixes. text_table answers the mount's
+ * state for the prefix and everything below it, and is mounted several
+ * times; echo_table takes any method.
+ */
+static const struct tb_http_route_def text_routes[] = {
+	{ "GET", "", h_text, 0 },
+	{ "GET", "/{rest...}", h_text, 0 },
+};
+static const struct tb_http_table text_table = TB_HTTP_TABLE(text_routes, NULL);
+static const struct tb_http_route_def echo_routes[] = {
+	{ NULL, "", h_echo, 0 },
+	{ NULL, "/{rest...}", h_echo, 0 },
+};
+static const struct tb_http_table echo_table = TB_HTTP_TABLE(echo_routes, NULL);
+static const struct tb_http_route_def post_echo_routes[] = {
+	{ "POST", "", h_echo, 0 },
+};
+static const struct tb_http_table post_echo_table = TB_HTTP_TABLE(post_echo_routes, NULL);
+/* A body limit above the server's (1024). */
+static const struct tb_http_route_def big_routes[] = {
+	{ "POST", "", h_echo, 4096 },
+};
+static const struct tb_http_table big_table = TB_HTTP_TABLE(big_routes, NULL);
+static const struct tb_http_route_def misc_routes[] = {
+	{ "GET", "/hdr", h_header, 0 },
+	{ "GET", "/later", h_later, 0 },
+	{ "GET", "/problem", h_problem, 0 },
+	{ "GET", "/fail", h_fail, 0 },
+	{ "GET", "/metrics", h_metrics, 0 },
+	{ "GET", "/hold", h_hold, 0 },
+};
+static const struct tb_http_table misc_table = TB_HTTP_TABLE(misc_routes, NULL);
+
 static void test_feed(void)
 {
 	/* The same machinery without sockets. */
 	struct tb_http_server *s;
 	CHECK_INT(tb_http_server_new(&s, &loop, NULL), 0);
-	tb_http_route(s, NULL, "GET", "/a", h_text, "a");
-	tb_http_route(s, NULL, "POST", "/echo", h_echo, NULL);
+	CHECK_INT(tb_http_mount(s, NULL, "/a", &text_table, "a"), 0);
+	CHECK_INT(tb_http_mount(s, NULL, "/echo", &post_echo_table, NULL), 0);
 	struct tb_bytes out = { 0 };
 	const char *in = "GET /a HTTP/1.1\r\nHost: t\r\n\r\nPOST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nZGET /zz HTTP/1.1\r\nHost: t\r\n\r\n";
 	CHECK_INT(tb_http_feed_bytes(s, (const uint8_t *)in, strlen(in), &out), 0);
@@ -558,25 +592,19 @@ int main(void)
 	port = tb_http_listener_port(srv, "api");
 	CHECK(port > 0);
 	CHECK(tb_http_listener_port(srv, "nope") < 0);
-	tb_http_route(srv, NULL, "GET", "/index", h_text, "root");
-	tb_http_route(srv, NULL, "GET", "/a", h_text, "a");
-	tb_http_route(srv, NULL, "GET", "/a/b", h_text, "ab");
-	tb_http_route(srv, "api", NULL, "/echo", h_echo, NULL);
-	tb_http_route(srv, NULL, "POST", "/big", h_echo, NULL);
-	CHECK_INT(tb_http_route_set_max_body(srv, NULL, "/big", 4096), 0);
-	tb_http_route(srv, NULL, "GET", "/hdr", h_header, NULL);
-	tb_http_route(srv, NULL, "GET", "/later", h_later, NULL);
-	tb_http_route(srv, NULL, "GET", "/problem", h_problem, NULL);
-	tb_http_route(srv, NULL, "GET", "/fail", h_fail, NULL);
-	tb_http_route(srv, NULL, "GET", "/metrics", h_metrics, NULL);
-	tb_http_route(srv, NULL, "GET", "/hold", h_hold, NULL);
-	tb_http_route(srv, "other-listener", "GET", "/other", h_text, "other");
+	CHECK_INT(tb_http_mount(srv, NULL, "/index", &text_table, "root"), 0);
+	CHECK_INT(tb_http_mount(srv, NULL, "/a", &text_table, "a"), 0);
+	CHECK_INT(tb_http_mount(srv, NULL, "/a/b", &text_table, "ab"), 0);
+	CHECK_INT(tb_http_mount(srv, "api", "/echo", &echo_table, NULL), 0);
+	CHECK_INT(tb_http_mount(srv, NULL, "/big", &big_table, NULL), 0);
+	CHECK_INT(tb_http_mount(srv, NULL, "/", &misc_table, NULL), 0);
+	CHECK_INT(tb_http_mount(srv, "other-listener", "/other", &text_table, "other"), 0);
 
 	struct tb_http_limits lim2 = { .max_connections = 1 };
 	CHECK_INT(tb_http_server_new(&srv2, &loop, &lim2), 0);
 	CHECK_INT(tb_http_listen(srv2, "one", "127.0.0.1", 0, NULL), 0);
 	port2 = tb_http_listener_port(srv2, "one");
-	tb_http_route(srv2, NULL, "GET", "/a", h_text, "a");
+	CHECK_INT(tb_http_mount(srv2, NULL, "/a", &text_table, "a"), 0);
 
 	uv_async_init(&loop, &finish, on_finish);
 	pthread_t th;

@@ -69,53 +69,71 @@ static int __attribute__((unused)) count(const char *hay, const char *needle)
 			fprintf(stderr, "  request %.60s...\n  got: %.80s\n", (req), r_);   \
 	} while (0)
 
+/* Everything below a prefix, any method: the catch-all most tests here need. */
+static const struct tb_http_route_def all_routes[] = {
+	{ NULL, "", h_name, 0 },
+	{ NULL, "/{rest...}", h_name, 0 },
+};
+static const struct tb_http_table all_table = TB_HTTP_TABLE(all_routes, NULL);
+/* GET only, for the prefix and everything below it. */
+static const struct tb_http_route_def get_routes[] = {
+	{ "GET", "", h_name, 0 },
+	{ "GET", "/{rest...}", h_name, 0 },
+};
+static const struct tb_http_table get_table = TB_HTTP_TABLE(get_routes, NULL);
+/* GET below the prefix only, not the prefix itself. */
+static const struct tb_http_route_def below_routes[] = {
+	{ "GET", "/{rest...}", h_name, 0 },
+};
+static const struct tb_http_table below_table = TB_HTTP_TABLE(below_routes, NULL);
+
 static void test_prefix_boundaries(void)
 {
 	struct tb_http_server *s;
 	CHECK_INT(tb_http_server_new(&s, &loop, NULL), 0);
-	CHECK_INT(tb_http_route(s, NULL, "GET", "/acme", h_name, "acme"), 0);
-	CHECK_INT(tb_http_route(s, NULL, "GET", "/ct/lab/", h_name, "ct"), 0);
-	CHECK_INT(tb_http_route(s, NULL, "GET", "/static/", h_name, "static"), 0);
-	CHECK_INT(tb_http_route(s, NULL, "GET", "/static/x", h_name, "staticx"), 0);
+	CHECK_INT(tb_http_mount(s, NULL, "/acme", &get_table, "acme"), 0);
+	CHECK_INT(tb_http_mount(s, NULL, "/ct/lab/", &below_table, "ct"), 0);
+	CHECK_INT(tb_http_mount(s, NULL, "/static/", &get_table, "static"), 0);
+	CHECK_INT(tb_http_mount(s, NULL, "/static/x", &get_table, "staticx"), 0);
 	const char *r;
 
 	r = feeds(s, "GET /acme HTTP/1.1\r\nHost: t\r\n\r\n");
 	CHECK(strstr(r, "acme route=/acme path=/acme ") != NULL);
 	r = feeds(s, "GET /acme/ HTTP/1.1\r\nHost: t\r\n\r\n");
-	CHECK(strstr(r, "acme route=/acme path=/acme/ ") != NULL);
+	CHECK(strstr(r, "acme route=/acme/{rest...} path=/acme/ ") != NULL);
 	r = feeds(s, "GET /acme/new-order HTTP/1.1\r\nHost: t\r\n\r\n");
-	CHECK(strstr(r, "acme route=/acme path=/acme/new-order ") != NULL);
+	CHECK(strstr(r, "acme route=/acme/{rest...} path=/acme/new-order ") != NULL);
 	/* Not on a segment boundary: no match. */
 	EXPECT_STATUS(s, "GET /acme-x HTTP/1.1\r\nHost: t\r\n\r\n", "404");
 	EXPECT_STATUS(s, "GET /acmex/y HTTP/1.1\r\nHost: t\r\n\r\n", "404");
 	EXPECT_STATUS(s, "GET /acm HTTP/1.1\r\nHost: t\r\n\r\n", "404");
-	/* A prefix ending in '/' matches everything below it, not itself without the slash. */
+	/* A trailing '/' in the prefix changes nothing: the patterns decide what is served. */
 	r = feeds(s, "GET /ct/lab/checkpoint HTTP/1.1\r\nHost: t\r\n\r\n");
-	CHECK(strstr(r, "ct route=/ct/lab/ path=/ct/lab/checkpoint ") != NULL);
+	CHECK(strstr(r, "ct route=/ct/lab/{rest...} path=/ct/lab/checkpoint ") != NULL);
 	r = feeds(s, "GET /ct/lab/ HTTP/1.1\r\nHost: t\r\n\r\n");
-	CHECK(strstr(r, "ct route=/ct/lab/ ") != NULL);
+	CHECK(strstr(r, "ct route=/ct/lab/{rest...} ") != NULL);
 	EXPECT_STATUS(s, "GET /ct/lab HTTP/1.1\r\nHost: t\r\n\r\n", "404");
 	EXPECT_STATUS(s, "GET /ct/lab2/checkpoint HTTP/1.1\r\nHost: t\r\n\r\n", "404");
 	/* Longest matching prefix, still on boundaries: "/static/xy" is below "/static/", not "/static/x". */
 	r = feeds(s, "GET /static/xy HTTP/1.1\r\nHost: t\r\n\r\n");
-	CHECK(strstr(r, "static route=/static/ ") != NULL);
+	CHECK(strstr(r, "static route=/static/{rest...} ") != NULL);
 	r = feeds(s, "GET /static/x/1 HTTP/1.1\r\nHost: t\r\n\r\n");
-	CHECK(strstr(r, "staticx route=/static/x ") != NULL);
+	CHECK(strstr(r, "staticx route=/static/x/{rest...} ") != NULL);
 	/* 405 is only for a prefix that really matches. */
 	EXPECT_STATUS(s, "POST /acme HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", "405");
 	EXPECT_STATUS(s, "POST /acme-x HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", "404");
 	/* An encoded slash decodes to a boundary (the path is matched decoded). */
 	r = feeds(s, "GET /acme%2fx HTTP/1.1\r\nHost: t\r\n\r\n");
-	CHECK(strstr(r, "acme route=/acme path=/acme/x ") != NULL);
+	CHECK(strstr(r, "acme route=/acme/{rest...} path=/acme/x ") != NULL);
 	tb_http_server_free(s);
 
-	/* "/" matches everything. */
+	/* "/" with a rest wildcard takes everything. */
 	CHECK_INT(tb_http_server_new(&s, &loop, NULL), 0);
-	CHECK_INT(tb_http_route(s, NULL, NULL, "/", h_name, "root"), 0);
+	CHECK_INT(tb_http_mount(s, NULL, "/", &all_table, "root"), 0);
 	r = feeds(s, "GET /anything/at/all HTTP/1.1\r\nHost: t\r\n\r\n");
-	CHECK(strstr(r, "root route=/ ") != NULL);
+	CHECK(strstr(r, "root route=/{rest...} path=/anything/at/all ") != NULL);
 	r = feeds(s, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
-	CHECK(strstr(r, "root route=/ ") != NULL);
+	CHECK(strstr(r, "root route=/{rest...} path=/ ") != NULL);
 	tb_http_server_free(s);
 }
 
@@ -124,7 +142,7 @@ static void test_field_name_whitespace(void)
 {
 	struct tb_http_server *s;
 	CHECK_INT(tb_http_server_new(&s, &loop, NULL), 0);
-	CHECK_INT(tb_http_route(s, NULL, NULL, "/", h_name, "root"), 0);
+	CHECK_INT(tb_http_mount(s, NULL, "/", &all_table, "root"), 0);
 	EXPECT_STATUS(s, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "200");
 	EXPECT_STATUS(s, "GET / HTTP/1.1\r\nHost : x\r\n\r\n", "400");
 	EXPECT_STATUS(s, "POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n", "400");
@@ -139,7 +157,7 @@ static void test_host_header(void)
 {
 	struct tb_http_server *s;
 	CHECK_INT(tb_http_server_new(&s, &loop, NULL), 0);
-	CHECK_INT(tb_http_route(s, NULL, NULL, "/", h_name, "root"), 0);
+	CHECK_INT(tb_http_mount(s, NULL, "/", &all_table, "root"), 0);
 	EXPECT_STATUS(s, "GET / HTTP/1.1\r\n\r\n", "400");
 	EXPECT_STATUS(s, "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "400");
 	EXPECT_STATUS(s, "GET / HTTP/1.1\r\nhost: a\r\nHOST: a\r\n\r\n", "400");
@@ -159,7 +177,7 @@ static void test_http10_transfer_encoding(void)
 {
 	struct tb_http_server *s;
 	CHECK_INT(tb_http_server_new(&s, &loop, NULL), 0);
-	CHECK_INT(tb_http_route(s, NULL, NULL, "/", h_name, "root"), 0);
+	CHECK_INT(tb_http_mount(s, NULL, "/", &all_table, "root"), 0);
 	const char *r = feeds(s, "POST /x HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"
 				 "0\r\n\r\nGET /smuggled HTTP/1.0\r\n\r\n");
 	CHECK(starts(r, "HTTP/1.1 400 "));
@@ -196,7 +214,7 @@ static void test_strict_framing(void)
 {
 	struct tb_http_server *s;
 	CHECK_INT(tb_http_server_new(&s, &loop, NULL), 0);
-	CHECK_INT(tb_http_route(s, NULL, NULL, "/", h_name, "root"), 0);
+	CHECK_INT(tb_http_mount(s, NULL, "/", &all_table, "root"), 0);
 	for (size_t i = 0; lax_framing[i]; i++) {
 		const char *r = feeds(s, lax_framing[i]);
 		int ok = starts(r, "HTTP/1.1 400 ") && count(r, "HTTP/1.1 ") == 1;
@@ -273,7 +291,7 @@ static void test_strict_framing_dribbled(void)
 	CHECK_INT(tb_http_server_new(&s, &loop, NULL), 0);
 	CHECK_INT(tb_http_listen(s, "t", "127.0.0.1", 0, NULL), 0);
 	dr_port = tb_http_listener_port(s, "t");
-	CHECK_INT(tb_http_route(s, NULL, NULL, "/", h_name, "root"), 0);
+	CHECK_INT(tb_http_mount(s, NULL, "/", &all_table, "root"), 0);
 	uv_async_init(&loop, &dr_done, nr_on_done);
 	dr_done.data = s;
 	pthread_t th;
@@ -296,7 +314,7 @@ static void test_path_controls(void)
 {
 	struct tb_http_server *s;
 	CHECK_INT(tb_http_server_new(&s, &loop, NULL), 0);
-	CHECK_INT(tb_http_route(s, NULL, NULL, "/", h_name, "root"), 0);
+	CHECK_INT(tb_http_mount(s, NULL, "/", &all_table, "root"), 0);
 	EXPECT_STATUS(s, "GET /a%20b HTTP/1.1\r\nHost: x\r\n\r\n", "200");
 	EXPECT_STATUS(s, "GET /a%C3%A9 HTTP/1.1\r\nHost: x\r\n\r\n", "200");
 	EXPECT_STATUS(s, "GET /a%0d%0aforged HTTP/1.1\r\nHost: x\r\n\r\n", "400");
@@ -398,7 +416,9 @@ static void test_nonreading_client(void)
 	CHECK_INT(tb_http_server_new(&s, &loop, &lim), 0);
 	CHECK_INT(tb_http_listen(s, "t", "127.0.0.1", 0, NULL), 0);
 	nr_port = tb_http_listener_port(s, "t");
-	CHECK_INT(tb_http_route(s, NULL, "GET", "/big", h_big, NULL), 0);
+	static const struct tb_http_route_def big[] = { { "GET", "", h_big, 0 } };
+	static const struct tb_http_table big_table = TB_HTTP_TABLE(big, NULL);
+	CHECK_INT(tb_http_mount(s, NULL, "/big", &big_table, NULL), 0);
 	uv_async_init(&loop, &nr_done, nr_on_done);
 	nr_done.data = s;
 	pthread_t th;
@@ -463,7 +483,9 @@ static void test_stop_while_writing(void)
 	CHECK_INT(tb_http_server_new(&s, &loop, NULL), 0);
 	CHECK_INT(tb_http_listen(s, "t", "127.0.0.1", 0, NULL), 0);
 	st_port = tb_http_listener_port(s, "t");
-	CHECK_INT(tb_http_route(s, NULL, "GET", "/big", h_big_then_stop, s), 0);
+	static const struct tb_http_route_def big[] = { { "GET", "", h_big_then_stop, 0 } };
+	static const struct tb_http_table big_table = TB_HTTP_TABLE(big, NULL);
+	CHECK_INT(tb_http_mount(s, NULL, "/big", &big_table, s), 0);
 	pthread_t th;
 	pthread_create(&th, NULL, st_client, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);

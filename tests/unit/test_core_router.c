@@ -4,7 +4,7 @@
  * methods of the matching patterns, one table mounted twice with different
  * states, the bounds on parameters and patterns, the table's error renderer,
  * HEAD for GET routes, specificity, metrics labelled by pattern and the
- * precedence between mounts and tb_http_route prefixes.
+ * precedence between mounts of nested prefixes.
  */
 #include <string.h>
 
@@ -30,10 +30,10 @@ static int h_echo(struct tb_http_request *req, void *arg)
 	return tb_http_respond(req, 200, "text/plain", b, strlen(b));
 }
 
-static int h_legacy(struct tb_http_request *req, void *arg)
+static int h_inner(struct tb_http_request *req, void *arg)
 {
 	(void)arg;
-	return tb_http_respond(req, 200, "text/plain", "legacy", 6);
+	return tb_http_respond(req, 200, "text/plain", "inner", 5);
 }
 
 static int h_metrics(struct tb_http_request *req, void *arg)
@@ -283,24 +283,31 @@ static void test_bounds(void)
 	tb_http_server_free(s);
 }
 
-static void test_metrics_and_legacy(void)
+static void test_metrics_and_nesting(void)
 {
 	struct tb_http_server *s;
 	CHECK_INT(tb_http_server_new(&s, &loop, NULL), 0);
+	/* pattern "" under "/" (labelled "/"; the label once overflowed its buffer under ASan) */
+	static const struct tb_http_route_def empty_routes[] = { { "GET", "", h_echo, 0 } };
+	static const struct tb_http_table empty = TB_HTTP_TABLE(empty_routes, NULL);
+	CHECK_INT(tb_http_mount(s, NULL, "/", &empty, "empty"), 0);
 	CHECK_INT(tb_http_mount(s, NULL, "/acme", &acme_table, "A"), 0);
 	static const struct tb_http_route_def root_routes[] = { { "GET", "/", h_echo, 0 },
-		{ "GET", "/legacy/x", h_echo, 0 } };
+		{ "GET", "/inner/x", h_echo, 0 } };
 	static const struct tb_http_table root = TB_HTTP_TABLE(root_routes, NULL);
 	CHECK_INT(tb_http_mount(s, NULL, "/", &root, "root"), 0);
-	CHECK_INT(tb_http_route(s, NULL, "GET", "/acme/legacy", h_legacy, NULL), 0);
-	CHECK_INT(tb_http_route(s, NULL, "GET", "/legacy", h_legacy, NULL), 0);
+	static const struct tb_http_route_def inner_routes[] = { { "GET", "", h_inner, 0 },
+		{ "GET", "/{rest...}", h_inner, 0 } };
+	static const struct tb_http_table inner = TB_HTTP_TABLE(inner_routes, NULL);
+	CHECK_INT(tb_http_mount(s, NULL, "/acme/inner", &inner, NULL), 0);
+	CHECK_INT(tb_http_mount(s, NULL, "/inner", &inner, NULL), 0);
 
 	EXPECT(s, "GET", "/", "200", "state=root route=/ ");
-	/* the longer prefix wins, a mount's or a route's */
-	EXPECT(s, "GET", "/acme/legacy/x", "200", "legacy");
-	EXPECT(s, "GET", "/legacy/x", "200", "legacy");
+	/* the longer prefix wins, even over a shorter mount whose pattern matches */
+	EXPECT(s, "GET", "/acme/inner/x", "200", "inner");
+	EXPECT(s, "GET", "/inner/x", "200", "inner");
 	EXPECT(s, "GET", "/acme/directory", "200", "state=A");
-	EXPECT(s, "POST", "/legacy", "405", "\r\nAllow: GET, HEAD\r\n");
+	EXPECT(s, "POST", "/inner", "405", "\r\nAllow: GET, HEAD\r\n");
 
 	EXPECT(s, "POST", "/acme/order/1001/finalize", "200", NULL);
 	EXPECT(s, "POST", "/acme/order/1002/finalize", "200", NULL);
@@ -340,7 +347,7 @@ int main(void)
 	test_404_405();
 	test_two_mounts_and_renderer();
 	test_bounds();
-	test_metrics_and_legacy();
+	test_metrics_and_nesting();
 	test_max_body();
 	CHECK_INT(uv_loop_close(&loop), 0);
 	return tb_test_result("core_router");

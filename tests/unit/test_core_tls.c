@@ -391,9 +391,13 @@ int main(void)
 	CHECK_INT(tb_http_listen(srv, "http", "127.0.0.1", 0, NULL), 0);
 	tls_port = tb_http_listener_port(srv, "https");
 	plain_port = tb_http_listener_port(srv, "http");
-	tb_http_route(srv, NULL, NULL, "/hello", h_hello, NULL);
-	tb_http_route(srv, NULL, "GET", "/big", h_big, NULL);
-	tb_http_route(srv, NULL, "GET", "/hang", h_hang, NULL);
+	static const struct tb_http_route_def routes[] = {
+		{ NULL, "/hello", h_hello, 0 },
+		{ "GET", "/big", h_big, 0 },
+		{ "GET", "/hang", h_hang, 0 },
+	};
+	static const struct tb_http_table table = TB_HTTP_TABLE(routes, NULL);
+	CHECK_INT(tb_http_mount(srv, NULL, "/", &table, NULL), 0);
 
 	next();
 	uv_run(&loop, UV_RUN_DEFAULT);

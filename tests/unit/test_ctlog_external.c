@@ -163,8 +163,13 @@ int main(void)
 	CHECK_INT(tb_http_server_new(&srv, &loop, NULL), 0);
 	CHECK_INT(tb_http_listen(srv, "t", "127.0.0.1", 0, NULL), 0);
 	int port = tb_http_listener_port(srv, "t");
-	tb_http_route(srv, NULL, "POST", "/log/", h_log, NULL);
-	tb_http_route(srv, NULL, "POST", "/busy/", h_busy, NULL);
+	/* the logs' submission endpoints, everything below each prefix */
+	static const struct tb_http_route_def log_routes[] = { { "POST", "/{rest...}", h_log, 0 } };
+	static const struct tb_http_route_def busy_routes[] = { { "POST", "/{rest...}", h_busy, 0 } };
+	static const struct tb_http_table log_table = TB_HTTP_TABLE(log_routes, NULL);
+	static const struct tb_http_table busy_table = TB_HTTP_TABLE(busy_routes, NULL);
+	CHECK_INT(tb_http_mount(srv, NULL, "/log", &log_table, NULL), 0);
+	CHECK_INT(tb_http_mount(srv, NULL, "/busy", &busy_table, NULL), 0);
 
 	char url[128], busy[128], dead[128];
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/log", port);
