@@ -10,6 +10,11 @@
  * (phase 1): a single section merges option by option, a repeated section
  * called by the user drops the defaults' entries. tb_config_finish fills
  * defaults and checks required options; after that the trees are read-only.
+ *
+ * Size: past 900 lines on purpose. The sandbox (budgets, guarded patterns,
+ * hook calls), the option checker and the typed readers all work on the same
+ * restricted Lua state and the same checked trees, and their limits must
+ * agree; the file reads top to bottom in that order.
  */
 #include "core/config.h"
 

@@ -24,6 +24,13 @@
  *   so that the client sees the response instead of a reset.
  * - A request whose connection dies while its handler is pending is orphaned
  *   (conn = NULL); the later tb_http_respond only frees it.
+ *
+ * Size: past 900 lines on purpose. The connection state machine, the parser
+ * callbacks, the timers and the request lifecycle share one struct and its
+ * invariants (response order, pause/resume, orphaned requests); split apart,
+ * each piece would need the others' internals. What stands alone already
+ * lives apart: the router (http_router.c), the write path (http_io.c), the
+ * client (http_client.c).
  */
 #include "core/http.h"
 
