@@ -133,24 +133,6 @@ static const struct tb_section_def dns_section = {
 
 static const struct tb_section_def *const dns_sections[] = { &dns_section, NULL };
 
-static const struct tb_migration dns_migrations[] = {
-	{ 1, "CREATE TABLE dns_update_journal ("
-	     " id INTEGER PRIMARY KEY,"
-	     " zone TEXT NOT NULL,"
-	     " serial INTEGER NOT NULL,"
-	     " op TEXT NOT NULL CHECK (op IN ('add','del')),"
-	     " owner BLOB NOT NULL,"
-	     " type INTEGER NOT NULL,"
-	     " ttl INTEGER NOT NULL,"
-	     " rdata BLOB,"
-	     " at INTEGER NOT NULL);"
-	     "CREATE INDEX dns_update_journal_zone ON dns_update_journal(zone, id);"
-	     "CREATE TABLE dns_zone_serial (zone TEXT PRIMARY KEY, serial INTEGER NOT NULL);" },
-	/* full MACs of accepted signed updates, until their time signed + fudge (replay refusal) */
-	{ 2, "CREATE TABLE dns_tsig_seen (mac BLOB PRIMARY KEY, expires INTEGER NOT NULL);" },
-	{ 0, NULL },
-};
-
 /* ---- zones from config ---- */
 
 struct load_ctx {
@@ -177,32 +159,6 @@ static const char *load_err_text(int err)
 	}
 }
 
-static int read_file(const char *path, char **out, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -errno;
-	struct tb_bytes b = { 0 };
-	char chunk[65536];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-		if (b.len + n > DNS_ZONE_FILE_MAX) {
-			fclose(f);
-			tb_bytes_free(&b);
-			return TB_ERR_TOO_LARGE;
-		}
-		tb_bytes_append(&b, chunk, n);
-	}
-	fclose(f);
-	if (b.err) {
-		tb_bytes_free(&b);
-		return b.err;
-	}
-	*out = b.p ? (char *)b.p : calloc(1, 1);
-	*len = b.len;
-	return 0;
-}
-
 static int load_zone(struct dns_server *s, const cJSON *zc, int idx, char *err, size_t errlen)
 {
 	const char *zname = tb_cfg_str(zc, "name");
@@ -226,15 +182,17 @@ static int load_zone(struct dns_server *s, const cJSON *zc, int idx, char *err, 
 	struct dns_zone_error ze;
 	const char *file = tb_cfg_str(zc, "file");
 	if (file && *file) {
-		char *text;
-		size_t len;
-		e = read_file(file, &text, &len);
+		struct tb_bytes text = { 0 };
+		e = tb_read_file(file, DNS_ZONE_FILE_MAX, &text);
+		if (!e && !tb_bytes_cstr(&text))
+			e = TB_ERR_NOMEM;
 		if (e) {
+			tb_bytes_free(&text);
 			snprintf(err, errlen, "dns.zones[%d].file: cannot read %s: %s", idx, file, tb_strerror(e));
 			return TB_ERR_CONFIG;
 		}
-		e = dns_zonefile_parse(text, len, origin, ttl, load_rr, &lc, &ze);
-		free(text);
+		e = dns_zonefile_parse((const char *)text.p, text.len, origin, ttl, load_rr, &lc, &ze);
+		tb_bytes_free(&text);
 		if (e) {
 			snprintf(err, errlen, "dns.zones[%d].file: %s:%u:%u: %s", idx, file, ze.line, ze.col,
 				lc.err ? load_err_text(lc.err) : ze.msg);
@@ -467,7 +425,7 @@ enum dns_policy dns_policy_check(struct dns_server *s, const uint8_t *qname, uin
 	if (!s->L || s->policy_ref == LUA_NOREF || s->policy_ref == LUA_REFNIL)
 		return DNS_POLICY_PASS;
 	lua_State *L = s->L;
-	char name[1100], tb[16], ip[INET6_ADDRSTRLEN] = "", err[256];
+	char name[DNS_NAME_TEXT_MAX], tb[16], ip[INET6_ADDRSTRLEN] = "", err[256];
 	dns_name_str(qname, name, sizeof name);
 	if (from && from->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)from)->sin_addr, ip, sizeof ip);
@@ -680,14 +638,6 @@ fail:
 	return TB_ERR_CONFIG;
 }
 
-#define LAB_KEY_KV "dns.lab_tsig_key"
-
-static int put_lab_key(sqlite3 *db, void *arg)
-{
-	const struct dns_tsig_key *k = arg;
-	return tb_store_kv_put(db, LAB_KEY_KV, k->secret, k->secret_len);
-}
-
 static const uint8_t lab_zone[] = "\3lab\4test";
 
 /* Is lab.test one of the local zones (the lab key exists only then)? */
@@ -710,15 +660,14 @@ static int load_lab_key(struct dns_server *s)
 	k->n_zones = 1;
 	void *val = NULL;
 	size_t len = 0;
-	sqlite3 *db = tb_store_reader(s->core->store);
-	int err = tb_store_kv_get(db, LAB_KEY_KV, &val, &len);
+	int err = dns_db_lab_key_get(s, &val, &len);
 	if (err == 0 && len >= 16 && len <= sizeof k->secret) {
 		memcpy(k->secret, val, len);
 		k->secret_len = len;
 	} else {
 		k->secret_len = 32;
 		tb_random(k->secret, k->secret_len);
-		err = tb_store_write_sync(s->core->store, put_lab_key, k);
+		err = dns_db_lab_key_put(s, k);
 		if (err) {
 			free(val);
 			return err;

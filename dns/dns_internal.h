@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "core/services.h"
+#include "core/store.h"
 #include "dns/dns.h"
 
 struct dns_rrtype {
@@ -294,6 +295,33 @@ int dns_tsig_sign_request_fudge(const struct dns_tsig_key *k, uint8_t *buf, size
 	uint64_t now, uint16_t fudge);
 /* Loads the remembered signed updates still inside their window from the store (at start). */
 int dns_tsig_seen_load(struct dns_server *s);
+
+/*
+ * db.c: the only DNS file with SQL. An update's journal is a byte string of
+ * changes, each op ('a' add, 'd' delete one record), owner length, owner
+ * (wire), type (2), TTL (4), RDATA length (2), RDATA.
+ */
+extern const struct tb_migration dns_migrations[];
+struct dns_db_update {
+	char zone[DNS_NAME_TEXT_MAX];
+	uint32_t serial;              /* 0: no change, no serial to record */
+	struct tb_bytes journal;
+	int64_t at;
+	uint8_t digest[32];           /* the full request MAC, remembered against replays */
+	uint64_t expires;             /* until when (time signed + fudge) */
+};
+/* Queues the update's rows and MAC as one store job; done(status, u) runs on the loop after the commit. */
+int dns_db_write_update(struct dns_server *s, struct dns_db_update *u, void (*done)(int status, void *u));
+typedef void (*dns_db_journal_fn)(void *arg, int add, const struct dns_rr *rr);
+/* Calls fn for each journal row of zone, oldest first; rows that cannot be read are counted in *malformed. */
+int dns_db_journal_read(struct dns_server *s, const char *zone, dns_db_journal_fn fn, void *arg,
+	size_t *malformed);
+/* Fills ring with up to max remembered MACs still inside their window, oldest first; *n of them. */
+int dns_db_tsig_seen_load(struct dns_server *s, struct dns_tsig_seen *ring, size_t max, size_t *n);
+/* The lab key's secret as stored (malloc'd into *val), or TB_ERR_NOT_FOUND. */
+int dns_db_lab_key_get(struct dns_server *s, void **val, size_t *len);
+/* Stores the lab key's secret, synchronously (start-up only). */
+int dns_db_lab_key_put(struct dns_server *s, const struct dns_tsig_key *k);
 void dns_server_close(struct dns_server *s);
 
 #endif
