@@ -6,7 +6,8 @@
  * file), so all errors appear before anything starts, each naming its option
  * (and line/column for zone data). start() opens the UDP and TCP listeners
  * (server.c) and registers the tb_resolver service, which answers the CA from
- * the same local zones and forwards the rest (forward.c). Lookups always
+ * the same local zones and forwards the rest (forward.c) or, with
+ * dns.iterate, resolves it from the root (iterate.c). Lookups always
  * complete asynchronously, so callers never see their callback before
  * lookup() returns: a local answer waits for the next loop turn in a struct
  * dns_pending, and a forwarded one is delivered the same way
@@ -107,10 +108,30 @@ static const struct tb_option dns_options[] = {
 		.children = key_options },
 	{ .name = "forwarders", .type = TB_OPT_TABLES, .def = "[]",
 		.help = "upstream resolvers for names outside the local zones", .children = forwarder_options },
+	{ .name = "iterate", .type = TB_OPT_BOOL, .def = "false",
+		.help = "resolve names outside the local zones and the forward zones iteratively, from the root hints "
+			"(clients in allow_recursion, RD set)" },
+	{ .name = "root_hints", .type = TB_OPT_STRING,
+		.help = "master file with the root's NS records and their A/AAAA addresses, replacing the built-in "
+			"IANA root hints (for labs)" },
+	{ .name = "iterate_queries_max", .type = TB_OPT_INT, .def = "64",
+		.help = "upstream queries one client query may cause while iterating, NS address lookups included "
+			"(then SERVFAIL, EDE 0)", .min = 4, .max = 1000 },
+	{ .name = "iterate_referrals_max", .type = TB_OPT_INT, .def = "16",
+		.help = "referrals followed for one client query, CNAME targets included (then SERVFAIL, EDE 0)",
+		.min = 2, .max = 100 },
+	{ .name = "iterate_ns_lookups_max", .type = TB_OPT_INT, .def = "4",
+		.help = "NS names without glue resolved per delegation before it counts as unreachable (EDE 22)",
+		.min = 1, .max = 16 },
+	{ .name = "cname_max", .type = TB_OPT_INT, .def = "10",
+		.help = "CNAME links followed across zones for one iterated query (then SERVFAIL, EDE 0)",
+		.min = 1, .max = 32 },
 	{ .name = "forward_attempt_ms", .type = TB_OPT_INT, .def = "1000",
-		.help = "wait this long for one upstream answer before trying the next server", .min = 50, .max = 30000 },
+		.help = "wait this long for one upstream answer before trying the next server (forwarding and "
+			"iteration)", .min = 50, .max = 30000 },
 	{ .name = "forward_timeout_ms", .type = TB_OPT_INT, .def = "4000",
-		.help = "give up on a forwarded query (SERVFAIL) after this long", .min = 100, .max = 60000 },
+		.help = "give up on a forwarded or iterated query (SERVFAIL) after this long", .min = 100,
+		.max = 60000 },
 	{ .name = "use_0x20", .type = TB_OPT_BOOL, .def = "false",
 		.help = "randomise the case of forwarded query names and require it echoed (draft-vixie-dnsext-dns0x20)" },
 	{ .name = "cache_size", .type = TB_OPT_INT, .def = "10000",
@@ -276,7 +297,7 @@ static void resolve_local(struct dns_server *s, const uint8_t *name, uint16_t qt
 	const struct dns_zone *z = dns_zoneset_find(&s->zones, name);
 	if (!z) {
 		p->status = TB_RESOLVE_SERVFAIL;
-		snprintf(p->detail, sizeof p->detail, "%s is in no local zone and no forwarder is configured",
+		snprintf(p->detail, sizeof p->detail, "%s is in no local zone, no forwarder covers it and iteration is off",
 			dns_name_str(name, nb, sizeof nb));
 		return;
 	}
@@ -395,8 +416,8 @@ static int resolver_lookup(void *impl, const char *name, uint16_t qtype, uint64_
 	p->s = s;
 	p->cb = cb;
 	p->arg = arg;
-	const struct dns_forwarder *f;
-	if (!dns_zoneset_find(&s->zones, wire) && (f = dns_forwarder_find(s, wire)) != NULL) {
+	const struct dns_forwarder *f = NULL;
+	if (!dns_zoneset_find(&s->zones, wire) && ((f = dns_forwarder_find(s, wire)) != NULL || s->iterate)) {
 		free(p);
 		struct dns_fwd_client cl;
 		memset(&cl, 0, sizeof cl);
@@ -408,7 +429,10 @@ static int resolver_lookup(void *impl, const char *name, uint16_t qtype, uint64_
 		cl.cb = cb;
 		cl.arg = arg;
 		uint64_t t = timeout_ms && timeout_ms < s->fwd_deadline_ms ? timeout_ms : s->fwd_deadline_ms;
-		dns_forward(s, f, &cl, t, NULL, 0);
+		if (f)
+			dns_forward(s, f, &cl, t, NULL, 0);
+		else
+			dns_iterate(s, &cl, t, NULL, 0);
 		return 0;
 	}
 	resolve_local(s, wire, qtype, p);
@@ -622,6 +646,31 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 	s->fwd_timeout_ms = (uint64_t)tb_cfg_int(sec, "forward_attempt_ms");
 	s->fwd_deadline_ms = (uint64_t)tb_cfg_int(sec, "forward_timeout_ms");
 	s->use_0x20 = tb_cfg_bool(sec, "use_0x20");
+	s->iterate = tb_cfg_bool(sec, "iterate");
+	s->iter_queries_max = (size_t)tb_cfg_int(sec, "iterate_queries_max");
+	s->iter_referrals_max = (size_t)tb_cfg_int(sec, "iterate_referrals_max");
+	s->iter_ns_lookups_max = (size_t)tb_cfg_int(sec, "iterate_ns_lookups_max");
+	s->cname_max = (size_t)tb_cfg_int(sec, "cname_max");
+	const char *hints = tb_cfg_str(sec, "root_hints");
+	if (hints && *hints) {
+		struct tb_bytes text = { 0 };
+		char he[300];
+		int e = tb_read_file(hints, DNS_ROOT_HINTS_MAX, &text);
+		if (e) {
+			tb_bytes_free(&text);
+			snprintf(err, errlen, "dns.root_hints: cannot read %s: %s", hints, tb_strerror(e));
+			goto fail;
+		}
+		e = dns_root_hints_parse((const char *)text.p, text.len, &s->roots, he, sizeof he);
+		tb_bytes_free(&text);
+		if (e) {
+			snprintf(err, errlen, "dns.root_hints: %s: %s", hints, he);
+			goto fail;
+		}
+	} else if (dns_root_hints_builtin(&s->roots)) {
+		snprintf(err, errlen, "dns: the built-in root hints do not parse");
+		goto fail;
+	}
 	if (dns_cache_init(&s->cache, (size_t)tb_cfg_int(sec, "cache_size"))) {
 		snprintf(err, errlen, "dns.cache_size: out of memory");
 		goto fail;
@@ -719,6 +768,8 @@ static int dns_start(void *state)
 	for (const struct dns_zone *z = s->zones.zones; z; z = z->next)
 		nrec += z->nrecords;
 	TB_INFO("dns", "serving %zu local zone(s), %zu records", s->zones.n, nrec);
+	if (s->iterate)
+		dns_iterate_prime(s);
 	if (s->core->services && !s->core->services->resolver)
 		s->core->services->resolver = &s->resolver;
 	return 0;
@@ -734,6 +785,7 @@ static void dns_stop(void *state, tb_done_cb done, void *arg)
 	s->stopping = 1;
 	s->closing++; /* held while closes are issued */
 	dns_forward_stop(s);
+	dns_iterate_stop(s);
 	/* Lookups not yet delivered end now, with an error, exactly once. */
 	while (s->pending) {
 		struct dns_pending *p = s->pending;

@@ -140,6 +140,26 @@ struct dns_fwd_client {
 	void *arg;
 };
 
+/* ---- iterative resolution (iterate.c) ---- */
+
+#define DNS_NSSET_MAX 16         /* NS names kept per zone cut (the root has 13) */
+#define DNS_NS_ADDRS_MAX 4       /* addresses kept per NS name */
+#define DNS_ROOT_HINTS_MAX (1u << 20) /* bytes of a root hints file */
+
+struct dns_ns {
+	uint8_t name[DNS_NAME_MAX];
+	size_t n_addr;
+	struct sockaddr_storage addr[DNS_NS_ADDRS_MAX];
+};
+
+/* The servers of one zone cut. */
+struct dns_nsset {
+	size_t n;
+	struct dns_ns ns[DNS_NSSET_MAX];
+};
+
+struct dns_iter;
+
 struct dns_stats {
 	uint64_t queries_udp, queries_tcp, formerr, refused, nxdomain, truncated, dropped;
 };
@@ -198,6 +218,12 @@ struct dns_server {
 	struct dns_fwd *fwds;         /* upstream queries in flight */
 	size_t n_fwds;
 	int use_0x20;
+	/* iteration */
+	int iterate;                  /* resolve from the root when no forwarder covers the name */
+	struct dns_nsset roots;       /* the hints, then the primed root NS set */
+	struct dns_iter *iters;       /* client queries being iterated */
+	size_t n_iters;
+	size_t iter_queries_max, iter_referrals_max, iter_ns_lookups_max, cname_max;
 	/* the Lua policy hook */
 	struct lua_State *L;
 	int policy_ref;               /* registry reference, or LUA_NOREF */
@@ -265,6 +291,16 @@ struct dns_cache_entry *dns_cache_entry_from_msg(const struct dns_msg *m, const 
 	uint16_t qtype, uint16_t qclass, uint64_t now, uint32_t *ttl_out);
 size_t dns_cache_entry_records(const struct dns_cache_entry *e, uint16_t qtype, struct tb_rr *rrs,
 	size_t max, uint8_t *rcode);
+/* iterate.c: answers from the cache into out, or iterates and answers cl later (as dns_forward). */
+size_t dns_iterate(struct dns_server *s, const struct dns_fwd_client *cl, uint64_t timeout_ms, uint8_t *out,
+	size_t cap);
+/* Root hints: NS records for "." and A/AAAA records for their names, in master-file form. */
+int dns_root_hints_parse(const char *text, size_t len, struct dns_nsset *set, char *err, size_t errlen);
+int dns_root_hints_builtin(struct dns_nsset *set);
+/* Asks the hinted servers for the root's NS set (at start); their answer replaces the hints. */
+void dns_iterate_prime(struct dns_server *s);
+void dns_iterate_forget(struct dns_server *s, const void *transport);
+void dns_iterate_stop(struct dns_server *s);
 /* dns.c: hands a forwarded outcome to a resolver caller, on the next loop turn. */
 void dns_resolver_deliver(struct dns_server *s, const struct dns_fwd_client *cl,
 	const struct dns_cache_entry *e, enum tb_resolve_status status, const char *why);

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Iterative resolution from root hints, through a hermetic lab of NSD servers
+# on 127.53.0.x, all inside a private network namespace the script creates (so
+# no query can leave the machine, and port 53 is ours): a root, the TLDs test.
+# and org., and child zones. trustbox, with dns.iterate on and root_hints
+# naming the lab's root, must answer through referrals with glue, a glueless
+# delegation (the NS name resolved through another TLD), a CNAME from one zone
+# into another, NXDOMAIN and NODATA with the zone's SOA; and SERVFAIL with an
+# EDE for a referral that points back up the tree, for a delegation whose NS
+# names need each other, and when the upstream query budget runs out. Priming
+# replaces the hints with the root's NS set. Local zones keep precedence.
+set -u
+if [ -z "${TB_IN_NETNS:-}" ]; then
+	command -v unshare >/dev/null 2>&1 || { echo "SKIP: unshare (util-linux) is not installed" >&2; exit 77; }
+	unshare -n true 2>/dev/null || { echo "SKIP: cannot create a network namespace here" >&2; exit 77; }
+	exec unshare -n env TB_IN_NETNS=1 bash "$0" "$@"
+fi
+. "$(dirname "$0")/lib.sh"
+need dig bind9-dnsutils
+need nsd
+need ip iproute2
+ip link set lo up || die "cannot bring lo up in the namespace"
+tmp=$TB_WORK
+
+# ---- the lab: one NSD per server address, each with its own zones ----
+zone() { # zone FILE ORIGIN: writes an SOA + NS header, then stdin
+	{
+		printf '$ORIGIN %s\n$TTL 300\n' "$2"
+		printf '@ SOA a.root-servers.lab. hostmaster.lab. 1 3600 600 86400 60\n'
+		cat
+	} > "$tmp/$1"
+}
+zone root.zone . <<'EOF'
+@ NS a.root-servers.lab.
+a.root-servers.lab. A 127.53.0.1
+test. NS ns.test.
+ns.test. A 127.53.0.2
+org. NS ns.org.
+ns.org. A 127.53.0.4
+EOF
+zone test.zone test. <<'EOF'
+@ NS ns.test.
+ns A 127.53.0.2
+example NS ns.example
+ns.example A 127.53.0.3
+glueless NS ns.glueless-host.org.
+loop NS ns.loop
+ns.loop A 127.53.0.5
+cyc NS ns.cyc.org.
+EOF
+zone org.zone org. <<'EOF'
+@ NS ns.org.
+ns A 127.53.0.4
+ns.glueless-host A 127.53.0.3
+www.other A 192.0.2.20
+cyc NS ns.cyc.test.
+EOF
+zone example.zone example.test. <<EOF
+@ NS ns
+ns A 127.53.0.3
+host A 192.0.2.1
+host TXT "child"
+www CNAME www.other.org.
+$(for i in $(seq 1 40); do echo "big TXT \"record $i padding-padding-padding-padding-padding\""; done)
+EOF
+zone glueless.zone glueless.test. <<'EOF'
+@ NS ns.glueless-host.org.
+host A 192.0.2.2
+EOF
+# loop.test delegates sub.loop.test back to the test. server, which can only
+# refer the resolver up again to loop.test: a referral loop.
+zone loop.zone loop.test. <<'EOF'
+@ NS ns
+ns A 127.53.0.5
+sub NS ns.test.
+EOF
+
+nsd_start() { # nsd_start NAME ADDRESS ZONE:FILE...
+	local name=$1 addr=$2 z
+	shift 2
+	mkdir -p "$tmp/$name"
+	{
+		cat <<EOF
+server:
+  ip-address: $addr@53
+  username: ""
+  chroot: ""
+  zonesdir: "$tmp"
+  pidfile: "$tmp/$name/nsd.pid"
+  database: ""
+  zonelistfile: "$tmp/$name/zone.list"
+  xfrdfile: "$tmp/$name/xfrd.state"
+  xfrdir: "$tmp/$name"
+  logfile: "$tmp/$name/nsd.log"
+  server-count: 1
+  verbosity: 1
+remote-control:
+  control-enable: no
+EOF
+		for z in "$@"; do
+			printf 'zone:\n  name: "%s"\n  zonefile: "%s"\n' "${z%%:*}" "${z#*:}"
+		done
+	} > "$tmp/$name/nsd.conf"
+	nsd -d -c "$tmp/$name/nsd.conf" > "$tmp/$name/out.log" 2>&1 &
+	track $!
+	show_on_failure "$tmp/$name/nsd.log"
+}
+nsd_start root 127.53.0.1 .:root.zone
+nsd_start tld-test 127.53.0.2 test.:test.zone
+nsd_start child 127.53.0.3 example.test.:example.zone glueless.test.:glueless.zone
+nsd_start tld-org 127.53.0.4 org.:org.zone
+nsd_start loop 127.53.0.5 loop.test.:loop.zone
+for a in 1 2 3 4 5; do
+	up=
+	for _ in $(seq 1 100); do
+		if dig @127.53.0.$a +norec +time=1 +tries=1 . SOA 2>/dev/null | grep -q 'status: \(NOERROR\|REFUSED\)'; then
+			up=1
+			break
+		fi
+		sleep 0.1
+	done
+	[ -n "$up" ] || die "the lab server 127.53.0.$a never answered"
+done
+
+cat > "$tmp/hints" <<'EOF'
+.                     3600000 NS a.root-servers.lab.
+a.root-servers.lab.   3600000 A  127.53.0.1
+EOF
+cat > "$tmp/trustbox.lua" <<EOF
+core { data_dir = "$tmp/data", log_level = "info" }
+listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
+listen { name = "http", address = "127.0.0.1", port = 0, tls = false }
+dns {
+  listen = { "127.0.0.1:0" },
+  iterate = true,
+  root_hints = "$tmp/hints",
+  iterate_queries_max = 24,
+  forward_attempt_ms = 300,
+  forward_timeout_ms = 3000,
+}
+EOF
+tb_start "$tmp/trustbox.lua" "$tmp/out.log" "$tmp/err.log"
+port=$(tb_port 'DNS (udp+tcp)')
+D="dig @127.0.0.1 -p $port +time=5 +tries=1"
+
+out=$($D host.example.test A)
+expect "answer through two referrals" "$out" '^host\.example\.test\..*IN[[:space:]]+A[[:space:]]+192\.0\.2\.1$'
+expect "recursive answer: RA set, AA clear" "$out" 'flags: qr rd ra;'
+expect "upstream truncated: asked again over TCP, all records" "$($D +tcp big.example.test TXT)" 'ANSWER: 40,'
+expect "TXT through the same path" "$($D host.example.test TXT +short)" '"child"'
+out=$($D host.glueless.test A)
+expect "glueless delegation: NS address found through org." "$out" \
+	'^host\.glueless\.test\..*IN[[:space:]]+A[[:space:]]+192\.0\.2\.2$'
+out=$($D www.example.test A)
+expect "CNAME across zones: the link" "$out" '^www\.example\.test\..*CNAME[[:space:]]+www\.other\.org\.$'
+expect "CNAME across zones: the target's address" "$out" '^www\.other\.org\..*IN[[:space:]]+A[[:space:]]+192\.0\.2\.20$'
+out=$($D nope.example.test A)
+expect "NXDOMAIN" "$out" 'status: NXDOMAIN'
+expect "NXDOMAIN with the child zone's SOA" "$out" '^example\.test\..*IN[[:space:]]+SOA'
+out=$($D host.example.test AAAA)
+expect "NODATA: NOERROR" "$out" 'status: NOERROR'
+expect "NODATA: no answer records" "$out" 'ANSWER: 0,'
+expect "NODATA with the child zone's SOA" "$out" '^example\.test\..*IN[[:space:]]+SOA'
+out=$($D host.sub.loop.test A)
+expect "referral loop: SERVFAIL" "$out" 'status: SERVFAIL'
+expect "referral loop: EDE 22" "$out" 'EDE: 22 \(No Reachable Authority\)'
+out=$($D host.cyc.test A)
+expect "NS names that need each other: SERVFAIL" "$out" 'status: SERVFAIL'
+expect "NS names that need each other: EDE" "$out" 'EDE: 22'
+out=$($D nope.nowhere. A)
+expect "nonexistent TLD: NXDOMAIN from the root" "$out" 'status: NXDOMAIN'
+expect "local zone keeps precedence" "$($D anything.lab.test A)" 'flags: qr aa rd ra'
+out=$($D +norec host.example.test A)
+expect "no recursion desired: cached answers only, else refused" "$out" 'status: (REFUSED|NOERROR)'
+if grep -q 'root NS set primed' "$tmp/err.log" "$tmp/out.log" 2>/dev/null; then
+	ok "priming: the root's NS set replaced the hints"
+else
+	fail "priming did not replace the hints"
+fi
+
+# the budget: a tight iterate_queries_max cannot reach a zone three referrals down
+tb_stop || fail "exit status of the first run"
+sed -i 's/iterate_queries_max = 24/iterate_queries_max = 4/' "$tmp/trustbox.lua"
+tb_start "$tmp/trustbox.lua" "$tmp/out.log" "$tmp/err.log"
+port=$(tb_port 'DNS (udp+tcp)')
+D="dig @127.0.0.1 -p $port +time=5 +tries=1"
+out=$($D host.glueless.test A)
+expect "query budget exceeded: SERVFAIL" "$out" 'status: SERVFAIL'
+expect "query budget exceeded: EDE names the limit" "$out" 'EDE: 0 \(Other\).*iterate_queries_max'
+out=$($D host.example.test A)
+expect "within the budget still answered" "$out" '192\.0\.2\.1'
+
+rc=0
+tb_stop || rc=$?
+if [ "$rc" -ne 0 ] && grep -q LeakSanitizer "$tmp/err.log" && ! grep -q '/dns/' "$tmp/err.log"; then rc=0; fi
+expect "clean exit" "$rc" '^0$'
+finish
