@@ -47,6 +47,8 @@ glueless NS ns.glueless-host.org.
 loop NS ns.loop
 ns.loop A 127.53.0.5
 cyc NS ns.cyc.org.
+spoof NS ns.spoof
+ns.spoof A 127.53.0.6
 EOF
 zone org.zone org. <<'EOF'
 @ NS ns.org.
@@ -66,6 +68,10 @@ EOF
 zone glueless.zone glueless.test. <<'EOF'
 @ NS ns.glueless-host.org.
 host A 192.0.2.2
+EOF
+zone badglue.zone bad-glue.spoof.test. <<'EOF'
+@ NS ns.glueless-host.org.
+host A 192.0.2.7
 EOF
 # loop.test delegates sub.loop.test back to the test. server, which can only
 # refer the resolver up again to loop.test: a referral loop.
@@ -107,13 +113,68 @@ EOF
 }
 nsd_start root 127.53.0.1 .:root.zone
 nsd_start tld-test 127.53.0.2 test.:test.zone
-nsd_start child 127.53.0.3 example.test.:example.zone glueless.test.:glueless.zone
+nsd_start child 127.53.0.3 example.test.:example.zone glueless.test.:glueless.zone \
+	bad-glue.spoof.test.:badglue.zone
 nsd_start tld-org 127.53.0.4 org.:org.zone
 nsd_start loop 127.53.0.5 loop.test.:loop.zone
-for a in 1 2 3 4 5; do
+# spoof.test: an authority written here that lies. For a.spoof.test it first
+# sends answers with another ID, for another question and from another port
+# (each saying 6.6.6.6), then the true one; for c.spoof.test it adds records
+# for names outside its zone; for bad-glue.spoof.test it refers with glue for
+# an NS name outside its zone that points at an address where nobody listens.
+cat > "$tmp/evil.py" <<'EOF'
+import socket, struct, sys
+addr = sys.argv[1]
+main = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+main.bind((addr, 53))
+alt = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+alt.bind((addr, 0))
+def name(s):
+    out = b""
+    for l in s.strip(".").split("."):
+        if l:
+            out += bytes([len(l)]) + l.encode()
+    return out + b"\0"
+def rr(owner, t, rdata, ttl=300):
+    return name(owner) + struct.pack(">HHIH", t, 1, ttl, len(rdata)) + rdata
+def a(ip):
+    return socket.inet_aton(ip)
+def msg(qid, flags, q, an=(), ns=(), ad=()):
+    return struct.pack(">HHHHHH", qid, flags, 1, len(an), len(ns), len(ad)) + q + b"".join(an) + b"".join(ns) + b"".join(ad)
+while True:
+    data, peer = main.recvfrom(4096)
+    qid = struct.unpack(">H", data[:2])[0]
+    o, labels = 12, []
+    while data[o]:
+        labels.append(data[o + 1:o + 1 + data[o]].decode().lower())
+        o += 1 + data[o]
+    qname = ".".join(labels) + "."
+    qt = struct.unpack(">H", data[o + 1:o + 3])[0]
+    q = data[12:o + 5]
+    AA, REF = 0x8400, 0x8000
+    if qname == "a.spoof.test." and qt == 1:
+        lie = [rr(qname, 1, a("6.6.6.6"))]
+        main.sendto(msg(qid ^ 0x5a5a, AA, q, lie), peer)
+        other = name("b.spoof.test.") + q[-4:]
+        main.sendto(msg(qid, AA, other, [rr("b.spoof.test.", 1, a("6.6.6.6"))]), peer)
+        alt.sendto(msg(qid, AA, q, lie), peer)
+        main.sendto(msg(qid, AA, q, [rr(qname, 1, a("192.0.2.6"))]), peer)
+    elif qname == "c.spoof.test." and qt == 1:
+        main.sendto(msg(qid, AA, q, [rr(qname, 1, a("192.0.2.8")), rr("host.example.test.", 1, a("6.6.6.6"))],
+                        [rr("example.test.", 2, name("ns.spoof.test."))]), peer)
+    elif qname.endswith("bad-glue.spoof.test."):
+        main.sendto(msg(qid, REF, q, [], [rr("bad-glue.spoof.test.", 2, name("ns.glueless-host.org."))],
+                        [rr("ns.glueless-host.org.", 1, a("127.53.0.99"))]), peer)
+    else:
+        main.sendto(msg(qid, AA | 3, q), peer)
+EOF
+python3 "$tmp/evil.py" 127.53.0.6 > "$tmp/evil.log" 2>&1 &
+track $!
+show_on_failure "$tmp/evil.log"
+for a in 1 2 3 4 5 6; do
 	up=
 	for _ in $(seq 1 100); do
-		if dig @127.53.0.$a +norec +time=1 +tries=1 . SOA 2>/dev/null | grep -q 'status: \(NOERROR\|REFUSED\)'; then
+		if dig @127.53.0.$a +norec +time=1 +tries=1 . SOA 2>/dev/null | grep -q 'status: \(NOERROR\|REFUSED\|NXDOMAIN\)'; then
 			up=1
 			break
 		fi
@@ -167,6 +228,16 @@ expect "referral loop: EDE 22" "$out" 'EDE: 22 \(No Reachable Authority\)'
 out=$($D host.cyc.test A)
 expect "NS names that need each other: SERVFAIL" "$out" 'status: SERVFAIL'
 expect "NS names that need each other: EDE" "$out" 'EDE: 22'
+out=$($D a.spoof.test A)
+expect "spoofed answers ignored: the true one is taken" "$out" '^a\.spoof\.test\..*IN[[:space:]]+A[[:space:]]+192\.0\.2\.6$'
+expect_not "wrong ID, wrong question, wrong port: none taken" "$out" '6\.6\.6\.6'
+out=$($D c.spoof.test A)
+expect "answer with out-of-zone extras: the answer" "$out" '192\.0\.2\.8'
+expect_not "answer with out-of-zone extras: the extras dropped" "$out" '6\.6\.6\.6|example\.test'
+expect "out-of-zone data not cached: example.test unharmed" "$($D host.example.test A +short)" '^192\.0\.2\.1$'
+out=$($D host.bad-glue.spoof.test A)
+expect "out-of-bailiwick glue ignored, NS resolved instead" "$out" \
+	'^host\.bad-glue\.spoof\.test\..*IN[[:space:]]+A[[:space:]]+192\.0\.2\.7$'
 out=$($D nope.nowhere. A)
 expect "nonexistent TLD: NXDOMAIN from the root" "$out" 'status: NXDOMAIN'
 expect "local zone keeps precedence" "$($D anything.lab.test A)" 'flags: qr aa rd ra'
