@@ -785,7 +785,8 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 	for (int guard = 0; guard <= DNS_CNAME_CHAIN_MAX && aa && in_zone(cur, q->zone); guard++) {
 		int hit = 0;
 		for (size_t i = 0; i < nan; i++) {
-			if (an[i].rclass == DNS_C_IN && an[i].type == q->qtype && dns_name_eq(an[i].owner, cur)) {
+			if (an[i].rclass == DNS_C_IN && (an[i].type == q->qtype || q->qtype == DNS_T_ANY) &&
+			    dns_name_eq(an[i].owner, cur)) {
 				chain_put(q, DNS_SEC_ANSWER, &an[i]);
 				found = hit = 1;
 			}
@@ -930,7 +931,8 @@ size_t dns_iterate(struct dns_server *s, const struct dns_fwd_client *cl, uint64
 
 /* ---- priming (RFC 8109): the root's own NS set replaces the hints ---- */
 
-static void prime_done(enum tb_resolve_status st, const struct tb_rr *rrs, size_t n, const char *why, void *arg)
+static void prime_done(enum tb_resolve_status st, const struct tb_rr *rrs, size_t n, const char *why,
+	void *arg)
 {
 	struct dns_server *s = arg;
 	(void)rrs, (void)n;

@@ -2,13 +2,16 @@
 # Iterative resolution from root hints, through a hermetic lab of NSD servers
 # on 127.53.0.x, all inside a private network namespace the script creates (so
 # no query can leave the machine, and port 53 is ours): a root, the TLDs test.
-# and org., and child zones. trustbox, with dns.iterate on and root_hints
-# naming the lab's root, must answer through referrals with glue, a glueless
-# delegation (the NS name resolved through another TLD), a CNAME from one zone
-# into another, NXDOMAIN and NODATA with the zone's SOA; and SERVFAIL with an
-# EDE for a referral that points back up the tree, for a delegation whose NS
-# names need each other, and when the upstream query budget runs out. Priming
-# replaces the hints with the root's NS set. Local zones keep precedence.
+# and org., child zones, and one authority written here that lies. trustbox,
+# with dns.iterate on and root_hints naming the lab's root, must answer through
+# referrals with glue, a glueless delegation (the NS name resolved through
+# another TLD), CNAME chains from one zone into another, NXDOMAIN and NODATA
+# with the zone's SOA, a large RRset over TCP after TC; ignore answers with
+# another ID, another question or from another port, records outside the
+# answering zone and out-of-bailiwick glue; and answer SERVFAIL with an EDE for
+# a referral that points back up the tree, for delegations whose NS names need
+# each other, and when the query, referral or CNAME limits are reached.
+# Priming replaces the hints with the root's NS set. Local zones keep precedence.
 set -u
 if [ -z "${TB_IN_NETNS:-}" ]; then
 	command -v unshare >/dev/null 2>&1 || { echo "SKIP: unshare (util-linux) is not installed" >&2; exit 77; }
@@ -63,6 +66,8 @@ ns A 127.53.0.3
 host A 192.0.2.1
 host TXT "child"
 www CNAME www.other.org.
+two CNAME three
+three CNAME www.other.org.
 $(for i in $(seq 1 40); do echo "big TXT \"record $i padding-padding-padding-padding-padding\""; done)
 EOF
 zone glueless.zone glueless.test. <<'EOF'
@@ -215,6 +220,10 @@ expect "glueless delegation: NS address found through org." "$out" \
 out=$($D www.example.test A)
 expect "CNAME across zones: the link" "$out" '^www\.example\.test\..*CNAME[[:space:]]+www\.other\.org\.$'
 expect "CNAME across zones: the target's address" "$out" '^www\.other\.org\..*IN[[:space:]]+A[[:space:]]+192\.0\.2\.20$'
+out=$($D two.example.test A)
+expect "CNAME chain of two links, then across zones" "$out" '^www\.other\.org\..*IN[[:space:]]+A[[:space:]]+192\.0\.2\.20$'
+expect "the whole chain is returned" "$out" 'ANSWER: 3,'
+expect "ANY through the lab: records of the name" "$($D host.example.test ANY)" '^host\.example\.test\..*IN[[:space:]]+(A|TXT)[[:space:]]'
 out=$($D nope.example.test A)
 expect "NXDOMAIN" "$out" 'status: NXDOMAIN'
 expect "NXDOMAIN with the child zone's SOA" "$out" '^example\.test\..*IN[[:space:]]+SOA'
@@ -249,17 +258,30 @@ else
 	fail "priming did not replace the hints"
 fi
 
-# the budget: a tight iterate_queries_max cannot reach a zone three referrals down
-tb_stop || fail "exit status of the first run"
-sed -i 's/iterate_queries_max = 24/iterate_queries_max = 4/' "$tmp/trustbox.lua"
-tb_start "$tmp/trustbox.lua" "$tmp/out.log" "$tmp/err.log"
-port=$(tb_port 'DNS (udp+tcp)')
-D="dig @127.0.0.1 -p $port +time=5 +tries=1"
+# the limits, each in a run of its own
+restart() { # restart OPTION=VALUE...: trustbox again with these limits
+	tb_stop || fail "exit status before restarting with $*"
+	sed -i '/^  iterate_[a-z_]*max = \|^  cname_max = /d' "$tmp/trustbox.lua"
+	local o
+	for o in "$@"; do sed -i "s/^  iterate = true,/  iterate = true,\n  ${o%%=*} = ${o#*=},/" "$tmp/trustbox.lua"; done
+	tb_start "$tmp/trustbox.lua" "$tmp/out.log" "$tmp/err.log"
+	port=$(tb_port 'DNS (udp+tcp)')
+	D="dig @127.0.0.1 -p $port +time=5 +tries=1"
+}
+restart iterate_queries_max=4 cname_max=1
 out=$($D host.glueless.test A)
 expect "query budget exceeded: SERVFAIL" "$out" 'status: SERVFAIL'
 expect "query budget exceeded: EDE names the limit" "$out" 'EDE: 0 \(Other\).*iterate_queries_max'
 out=$($D host.example.test A)
 expect "within the budget still answered" "$out" '192\.0\.2\.1'
+out=$($D two.example.test A)
+expect "CNAME chain over cname_max: SERVFAIL" "$out" 'status: SERVFAIL'
+expect "CNAME chain over cname_max: EDE names the limit" "$out" 'EDE: 0 \(Other\).*cname_max'
+restart iterate_referrals_max=2
+out=$($D host.glueless.test A)
+expect "referral limit: SERVFAIL" "$out" 'status: SERVFAIL'
+expect "referral limit: EDE names the limit" "$out" 'EDE: 0 \(Other\).*iterate_referrals_max'
+expect "two referrals still allowed" "$($D host.example.test A +short)" '^192\.0\.2\.1$'
 
 rc=0
 tb_stop || rc=$?
