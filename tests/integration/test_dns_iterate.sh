@@ -52,6 +52,8 @@ ns.loop A 127.53.0.5
 cyc NS ns.cyc.org.
 spoof NS ns.spoof
 ns.spoof A 127.53.0.6
+dead NS ns.dead
+ns.dead A 127.53.0.98
 EOF
 zone org.zone org. <<'EOF'
 @ NS ns.org.
@@ -209,7 +211,7 @@ dns {
   iterate = true,
   root_hints = "$tmp/hints",
   iterate_queries_max = 24,
-  forward_attempt_ms = 300,
+  forward_attempt_ms = 500,
   forward_timeout_ms = 3000,
 }
 EOF
@@ -255,6 +257,9 @@ expect "out-of-zone data not cached: example.test unharmed" "$($D host.example.t
 out=$($D host.bad-glue.spoof.test A)
 expect "out-of-bailiwick glue ignored, NS resolved instead" "$out" \
 	'^host\.bad-glue\.spoof\.test\..*IN[[:space:]]+A[[:space:]]+192\.0\.2\.7$'
+out=$($D host.dead.test A)
+expect "delegation to a server that never answers: SERVFAIL" "$out" 'status: SERVFAIL'
+expect "delegation to a server that never answers: EDE 22" "$out" 'EDE: 22 \(No Reachable Authority\)'
 out=$($D nope.nowhere. A)
 expect "nonexistent TLD: NXDOMAIN from the root" "$out" 'status: NXDOMAIN'
 expect "local zone keeps precedence" "$($D anything.lab.test A)" 'flags: qr aa rd ra'
@@ -291,6 +296,9 @@ expect "referral limit: SERVFAIL" "$out" 'status: SERVFAIL'
 expect "referral limit: EDE names the limit" "$out" 'EDE: 0 \(Other\).*iterate_referrals_max'
 expect "two referrals still allowed" "$($D host.example.test A +short)" '^192\.0\.2\.1$'
 
+# a stop with an iteration still waiting for its upstream
+$D +time=10 other.dead.test A > "$tmp/inflight.out" 2>&1 &
+sleep 0.1
 rc=0
 tb_stop || rc=$?
 if [ "$rc" -ne 0 ] && grep -q LeakSanitizer "$tmp/err.log" && ! grep -q '/dns/' "$tmp/err.log"; then rc=0; fi
