@@ -13,10 +13,10 @@
  * dns_pending, and a forwarded one is delivered the same way
  * (dns_resolver_deliver) when the upstream answers.
  *
- * Store: table dns_update_journal records dynamic updates (RFC 2136) and
- * dns_zone_serial the serial each zone reached, so updates survive restarts;
- * dns_tsig_seen the signed updates accepted within their fudge window, so a
- * replay is refused after a restart too.
+ * Store (db.c, the only DNS file with SQL): table dns_update_journal records
+ * dynamic updates (RFC 2136) and dns_zone_serial the serial each zone reached,
+ * so updates survive restarts; dns_tsig_seen the signed updates accepted
+ * within their fudge window, so a replay is refused after a restart too.
  */
 #include <arpa/inet.h>
 #include <errno.h>
