@@ -10,7 +10,9 @@
 # another ID, another question or from another port, records outside the
 # answering zone and out-of-bailiwick glue; and answer SERVFAIL with an EDE for
 # a referral that points back up the tree, for delegations whose NS names need
-# each other, and when the query, referral or CNAME limits are reached.
+# each other, for a dead server, for an NXNS-style fan-out of glueless NS names
+# (with at most iterate_ns_lookups_max of them looked up), and when the query,
+# referral or CNAME limits are reached; and stop cleanly mid-iteration.
 # Priming replaces the hints with the root's NS set. Local zones keep precedence.
 set -u
 if [ -z "${TB_IN_NETNS:-}" ]; then
@@ -41,7 +43,7 @@ ns.test. A 127.53.0.2
 org. NS ns.org.
 ns.org. A 127.53.0.4
 EOF
-zone test.zone test. <<'EOF'
+zone test.zone test. <<EOF
 @ NS ns.test.
 ns A 127.53.0.2
 example NS ns.example
@@ -54,6 +56,7 @@ spoof NS ns.spoof
 ns.spoof A 127.53.0.6
 dead NS ns.dead
 ns.dead A 127.53.0.98
+$(for i in $(seq 1 12); do echo "fan NS n$i.fan.spoof.test."; done)
 EOF
 zone org.zone org. <<'EOF'
 @ NS ns.org.
@@ -157,6 +160,8 @@ while True:
         o += 1 + data[o]
     qname = ".".join(labels) + "."
     qt = struct.unpack(">H", data[o + 1:o + 3])[0]
+    with open(sys.argv[2], "a") as log:
+        log.write(qname + "\n")
     q = data[12:o + 5]
     AA, REF = 0x8400, 0x8000
     if qname == "a.spoof.test." and qt == 1:
@@ -175,7 +180,7 @@ while True:
     else:
         main.sendto(msg(qid, AA | 3, q), peer)
 EOF
-python3 "$tmp/evil.py" 127.53.0.6 > "$tmp/evil.log" 2>&1 &
+python3 "$tmp/evil.py" 127.53.0.6 "$tmp/evil.queries" > "$tmp/evil.log" 2>&1 &
 track $!
 show_on_failure "$tmp/evil.log"
 for a in 1 2 3 4 5 6; do
@@ -260,6 +265,10 @@ expect "out-of-bailiwick glue ignored, NS resolved instead" "$out" \
 out=$($D host.dead.test A)
 expect "delegation to a server that never answers: SERVFAIL" "$out" 'status: SERVFAIL'
 expect "delegation to a server that never answers: EDE 22" "$out" 'EDE: 22 \(No Reachable Authority\)'
+out=$($D host.fan.test A)
+expect "NXNS-style fan-out (12 glueless NS names): SERVFAIL" "$out" 'status: SERVFAIL'
+n=$(grep -c 'fan\.spoof\.test\.$' "$tmp/evil.queries" || true)
+expect "NXNS-style fan-out: at most iterate_ns_lookups_max (4) NS names looked up, got $n" "$n" '^[1-4]$'
 out=$($D nope.nowhere. A)
 expect "nonexistent TLD: NXDOMAIN from the root" "$out" 'status: NXDOMAIN'
 expect "local zone keeps precedence" "$($D anything.lab.test A)" 'flags: qr aa rd ra'
