@@ -1,5 +1,6 @@
 #include "core/buf.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,40 @@ int tb_bytes_reserve(struct tb_bytes *b, size_t extra)
 		return b->err = TB_ERR_NOMEM;
 	b->p = p;
 	b->cap = cap;
+	return 0;
+}
+
+int tb_read_file(const char *path, size_t max_bytes, struct tb_bytes *out)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return errno ? -errno : TB_ERR_IO;
+	size_t start = out->len, total = 0;
+	char chunk[16384];
+	int err = 0;
+	for (;;) {
+		/* ask for at most one byte past the cap: enough to know it is over */
+		size_t left = max_bytes - total;
+		size_t want = left < sizeof chunk ? left + 1 : sizeof chunk;
+		size_t n = fread(chunk, 1, want, f);
+		if (n == 0) {
+			if (ferror(f))
+				err = TB_ERR_IO;
+			break;
+		}
+		total += n;
+		if (total > max_bytes) {
+			err = TB_ERR_TOO_LARGE;
+			break;
+		}
+		if ((err = tb_bytes_append(out, chunk, n)))
+			break;
+	}
+	fclose(f);
+	if (err) {
+		out->len = start;
+		return err;
+	}
 	return 0;
 }
 

@@ -51,6 +51,16 @@ char *tb_bytes_cstr(struct tb_bytes *b);
 struct tb_buf tb_bytes_buf(const struct tb_bytes *b);
 void tb_bytes_free(struct tb_bytes *b);
 
+/*
+ * Reads a whole file into out (appended; the caller frees it). Refuses, with
+ * TB_ERR_TOO_LARGE, a file longer than max_bytes without reading more than
+ * max_bytes + 1 bytes of it, so a configured path that names something huge
+ * (or endless, like a device) cannot exhaust memory. A missing or unreadable
+ * file is -errno; on any error out keeps its previous length. An empty file is 0 with
+ * out->len == 0.
+ */
+int tb_read_file(const char *path, size_t max_bytes, struct tb_bytes *out);
+
 /* A bounded reader over a borrowed slice. */
 struct tb_reader {
 	const uint8_t *p;

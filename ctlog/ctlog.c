@@ -154,23 +154,6 @@ static int default_base(struct tb_core *core, char *out, size_t len)
 /* A roots file bigger than this is a mistake (the CCADB has a few hundred roots). */
 #define CT_MAX_ROOTS_FILE (16u * 1024 * 1024)
 
-static int read_file(const char *path, struct tb_bytes *out)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return TB_ERR_IO;
-	char buf[8192];
-	size_t n;
-	int err = 0;
-	while (!err && (n = fread(buf, 1, sizeof buf, f)) > 0) {
-		err = tb_bytes_append(out, buf, n);
-		if (out->len > CT_MAX_ROOTS_FILE)
-			err = TB_ERR_TOO_LARGE;
-	}
-	fclose(f);
-	return err;
-}
-
 static void ctlog_free(void *state);
 
 static int configure_log(struct ct_service *svc, struct ct_log *log, const cJSON *c, char *err,
@@ -240,7 +223,8 @@ static int configure_log(struct ct_service *svc, struct ct_log *log, const cJSON
 	const cJSON *roots = tb_cfg_get(c, "roots"), *it;
 	cJSON_ArrayForEach(it, roots) {
 		struct tb_bytes pem = { 0 };
-		int rc = cJSON_IsString(it) ? read_file(it->valuestring, &pem) : TB_ERR_INVALID;
+		int rc = cJSON_IsString(it) ? tb_read_file(it->valuestring, CT_MAX_ROOTS_FILE, &pem)
+					    : TB_ERR_INVALID;
 		if (!rc)
 			rc = ct_roots_add_pem(log->roots, (const char *)pem.p, pem.len);
 		tb_bytes_free(&pem);

@@ -6,16 +6,17 @@
  * file), so all errors appear before anything starts, each naming its option
  * (and line/column for zone data). start() opens the UDP and TCP listeners
  * (server.c) and registers the tb_resolver service, which answers the CA from
- * the same local zones and forwards the rest (forward.c). Lookups always
+ * the same local zones and forwards the rest (forward.c) or, with
+ * dns.iterate, resolves it from the root (iterate.c). Lookups always
  * complete asynchronously, so callers never see their callback before
  * lookup() returns: a local answer waits for the next loop turn in a struct
  * dns_pending, and a forwarded one is delivered the same way
  * (dns_resolver_deliver) when the upstream answers.
  *
- * Store: table dns_update_journal records dynamic updates (RFC 2136) and
- * dns_zone_serial the serial each zone reached, so updates survive restarts;
- * dns_tsig_seen the signed updates accepted within their fudge window, so a
- * replay is refused after a restart too.
+ * Store (db.c, the only DNS file with SQL): table dns_update_journal records
+ * dynamic updates (RFC 2136) and dns_zone_serial the serial each zone reached,
+ * so updates survive restarts; dns_tsig_seen the signed updates accepted
+ * within their fudge window, so a replay is refused after a restart too.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -107,10 +108,30 @@ static const struct tb_option dns_options[] = {
 		.children = key_options },
 	{ .name = "forwarders", .type = TB_OPT_TABLES, .def = "[]",
 		.help = "upstream resolvers for names outside the local zones", .children = forwarder_options },
+	{ .name = "iterate", .type = TB_OPT_BOOL, .def = "false",
+		.help = "resolve names outside the local zones and the forward zones iteratively, from the root hints "
+			"(clients in allow_recursion, RD set)" },
+	{ .name = "root_hints", .type = TB_OPT_STRING,
+		.help = "master file with the root's NS records and their A/AAAA addresses, replacing the built-in "
+			"IANA root hints (for labs)" },
+	{ .name = "iterate_queries_max", .type = TB_OPT_INT, .def = "64",
+		.help = "upstream queries one client query may cause while iterating, NS address lookups included "
+			"(then SERVFAIL, EDE 0)", .min = 4, .max = 1000 },
+	{ .name = "iterate_referrals_max", .type = TB_OPT_INT, .def = "16",
+		.help = "referrals followed for one client query, CNAME targets included (then SERVFAIL, EDE 0)",
+		.min = 2, .max = 100 },
+	{ .name = "iterate_ns_lookups_max", .type = TB_OPT_INT, .def = "4",
+		.help = "NS names without glue resolved per delegation before it counts as unreachable (EDE 22)",
+		.min = 1, .max = 16 },
+	{ .name = "cname_max", .type = TB_OPT_INT, .def = "10",
+		.help = "CNAME links followed across zones for one iterated query (then SERVFAIL, EDE 0)",
+		.min = 1, .max = 32 },
 	{ .name = "forward_attempt_ms", .type = TB_OPT_INT, .def = "1000",
-		.help = "wait this long for one upstream answer before trying the next server", .min = 50, .max = 30000 },
+		.help = "wait this long for one upstream answer before trying the next server (forwarding and "
+			"iteration)", .min = 50, .max = 30000 },
 	{ .name = "forward_timeout_ms", .type = TB_OPT_INT, .def = "4000",
-		.help = "give up on a forwarded query (SERVFAIL) after this long", .min = 100, .max = 60000 },
+		.help = "give up on a forwarded or iterated query (SERVFAIL) after this long", .min = 100,
+		.max = 60000 },
 	{ .name = "use_0x20", .type = TB_OPT_BOOL, .def = "false",
 		.help = "randomise the case of forwarded query names and require it echoed (draft-vixie-dnsext-dns0x20)" },
 	{ .name = "cache_size", .type = TB_OPT_INT, .def = "10000",
@@ -132,24 +153,6 @@ static const struct tb_section_def dns_section = {
 };
 
 static const struct tb_section_def *const dns_sections[] = { &dns_section, NULL };
-
-static const struct tb_migration dns_migrations[] = {
-	{ 1, "CREATE TABLE dns_update_journal ("
-	     " id INTEGER PRIMARY KEY,"
-	     " zone TEXT NOT NULL,"
-	     " serial INTEGER NOT NULL,"
-	     " op TEXT NOT NULL CHECK (op IN ('add','del')),"
-	     " owner BLOB NOT NULL,"
-	     " type INTEGER NOT NULL,"
-	     " ttl INTEGER NOT NULL,"
-	     " rdata BLOB,"
-	     " at INTEGER NOT NULL);"
-	     "CREATE INDEX dns_update_journal_zone ON dns_update_journal(zone, id);"
-	     "CREATE TABLE dns_zone_serial (zone TEXT PRIMARY KEY, serial INTEGER NOT NULL);" },
-	/* full MACs of accepted signed updates, until their time signed + fudge (replay refusal) */
-	{ 2, "CREATE TABLE dns_tsig_seen (mac BLOB PRIMARY KEY, expires INTEGER NOT NULL);" },
-	{ 0, NULL },
-};
 
 /* ---- zones from config ---- */
 
@@ -177,32 +180,6 @@ static const char *load_err_text(int err)
 	}
 }
 
-static int read_file(const char *path, char **out, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -errno;
-	struct tb_bytes b = { 0 };
-	char chunk[65536];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-		if (b.len + n > DNS_ZONE_FILE_MAX) {
-			fclose(f);
-			tb_bytes_free(&b);
-			return TB_ERR_TOO_LARGE;
-		}
-		tb_bytes_append(&b, chunk, n);
-	}
-	fclose(f);
-	if (b.err) {
-		tb_bytes_free(&b);
-		return b.err;
-	}
-	*out = b.p ? (char *)b.p : calloc(1, 1);
-	*len = b.len;
-	return 0;
-}
-
 static int load_zone(struct dns_server *s, const cJSON *zc, int idx, char *err, size_t errlen)
 {
 	const char *zname = tb_cfg_str(zc, "name");
@@ -226,15 +203,17 @@ static int load_zone(struct dns_server *s, const cJSON *zc, int idx, char *err, 
 	struct dns_zone_error ze;
 	const char *file = tb_cfg_str(zc, "file");
 	if (file && *file) {
-		char *text;
-		size_t len;
-		e = read_file(file, &text, &len);
+		struct tb_bytes text = { 0 };
+		e = tb_read_file(file, DNS_ZONE_FILE_MAX, &text);
+		if (!e && !tb_bytes_cstr(&text))
+			e = TB_ERR_NOMEM;
 		if (e) {
+			tb_bytes_free(&text);
 			snprintf(err, errlen, "dns.zones[%d].file: cannot read %s: %s", idx, file, tb_strerror(e));
 			return TB_ERR_CONFIG;
 		}
-		e = dns_zonefile_parse(text, len, origin, ttl, load_rr, &lc, &ze);
-		free(text);
+		e = dns_zonefile_parse((const char *)text.p, text.len, origin, ttl, load_rr, &lc, &ze);
+		tb_bytes_free(&text);
 		if (e) {
 			snprintf(err, errlen, "dns.zones[%d].file: %s:%u:%u: %s", idx, file, ze.line, ze.col,
 				lc.err ? load_err_text(lc.err) : ze.msg);
@@ -318,7 +297,7 @@ static void resolve_local(struct dns_server *s, const uint8_t *name, uint16_t qt
 	const struct dns_zone *z = dns_zoneset_find(&s->zones, name);
 	if (!z) {
 		p->status = TB_RESOLVE_SERVFAIL;
-		snprintf(p->detail, sizeof p->detail, "%s is in no local zone and no forwarder is configured",
+		snprintf(p->detail, sizeof p->detail, "%s is in no local zone, no forwarder covers it and iteration is off",
 			dns_name_str(name, nb, sizeof nb));
 		return;
 	}
@@ -437,8 +416,8 @@ static int resolver_lookup(void *impl, const char *name, uint16_t qtype, uint64_
 	p->s = s;
 	p->cb = cb;
 	p->arg = arg;
-	const struct dns_forwarder *f;
-	if (!dns_zoneset_find(&s->zones, wire) && (f = dns_forwarder_find(s, wire)) != NULL) {
+	const struct dns_forwarder *f = NULL;
+	if (!dns_zoneset_find(&s->zones, wire) && ((f = dns_forwarder_find(s, wire)) != NULL || s->iterate)) {
 		free(p);
 		struct dns_fwd_client cl;
 		memset(&cl, 0, sizeof cl);
@@ -450,7 +429,10 @@ static int resolver_lookup(void *impl, const char *name, uint16_t qtype, uint64_
 		cl.cb = cb;
 		cl.arg = arg;
 		uint64_t t = timeout_ms && timeout_ms < s->fwd_deadline_ms ? timeout_ms : s->fwd_deadline_ms;
-		dns_forward(s, f, &cl, t, NULL, 0);
+		if (f)
+			dns_forward(s, f, &cl, t, NULL, 0);
+		else
+			dns_iterate(s, &cl, t, NULL, 0);
 		return 0;
 	}
 	resolve_local(s, wire, qtype, p);
@@ -467,7 +449,7 @@ enum dns_policy dns_policy_check(struct dns_server *s, const uint8_t *qname, uin
 	if (!s->L || s->policy_ref == LUA_NOREF || s->policy_ref == LUA_REFNIL)
 		return DNS_POLICY_PASS;
 	lua_State *L = s->L;
-	char name[1100], tb[16], ip[INET6_ADDRSTRLEN] = "", err[256];
+	char name[DNS_NAME_TEXT_MAX], tb[16], ip[INET6_ADDRSTRLEN] = "", err[256];
 	dns_name_str(qname, name, sizeof name);
 	if (from && from->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)from)->sin_addr, ip, sizeof ip);
@@ -664,6 +646,31 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 	s->fwd_timeout_ms = (uint64_t)tb_cfg_int(sec, "forward_attempt_ms");
 	s->fwd_deadline_ms = (uint64_t)tb_cfg_int(sec, "forward_timeout_ms");
 	s->use_0x20 = tb_cfg_bool(sec, "use_0x20");
+	s->iterate = tb_cfg_bool(sec, "iterate");
+	s->iter_queries_max = (size_t)tb_cfg_int(sec, "iterate_queries_max");
+	s->iter_referrals_max = (size_t)tb_cfg_int(sec, "iterate_referrals_max");
+	s->iter_ns_lookups_max = (size_t)tb_cfg_int(sec, "iterate_ns_lookups_max");
+	s->cname_max = (size_t)tb_cfg_int(sec, "cname_max");
+	const char *hints = tb_cfg_str(sec, "root_hints");
+	if (hints && *hints) {
+		struct tb_bytes text = { 0 };
+		char he[300];
+		int e = tb_read_file(hints, DNS_ROOT_HINTS_MAX, &text);
+		if (e) {
+			tb_bytes_free(&text);
+			snprintf(err, errlen, "dns.root_hints: cannot read %s: %s", hints, tb_strerror(e));
+			goto fail;
+		}
+		e = dns_root_hints_parse((const char *)text.p, text.len, &s->roots, he, sizeof he);
+		tb_bytes_free(&text);
+		if (e) {
+			snprintf(err, errlen, "dns.root_hints: %s: %s", hints, he);
+			goto fail;
+		}
+	} else if (dns_root_hints_builtin(&s->roots)) {
+		snprintf(err, errlen, "dns: the built-in root hints do not parse");
+		goto fail;
+	}
 	if (dns_cache_init(&s->cache, (size_t)tb_cfg_int(sec, "cache_size"))) {
 		snprintf(err, errlen, "dns.cache_size: out of memory");
 		goto fail;
@@ -678,14 +685,6 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 fail:
 	dns_free(s);
 	return TB_ERR_CONFIG;
-}
-
-#define LAB_KEY_KV "dns.lab_tsig_key"
-
-static int put_lab_key(sqlite3 *db, void *arg)
-{
-	const struct dns_tsig_key *k = arg;
-	return tb_store_kv_put(db, LAB_KEY_KV, k->secret, k->secret_len);
 }
 
 static const uint8_t lab_zone[] = "\3lab\4test";
@@ -710,15 +709,14 @@ static int load_lab_key(struct dns_server *s)
 	k->n_zones = 1;
 	void *val = NULL;
 	size_t len = 0;
-	sqlite3 *db = tb_store_reader(s->core->store);
-	int err = tb_store_kv_get(db, LAB_KEY_KV, &val, &len);
+	int err = dns_db_lab_key_get(s, &val, &len);
 	if (err == 0 && len >= 16 && len <= sizeof k->secret) {
 		memcpy(k->secret, val, len);
 		k->secret_len = len;
 	} else {
 		k->secret_len = 32;
 		tb_random(k->secret, k->secret_len);
-		err = tb_store_write_sync(s->core->store, put_lab_key, k);
+		err = dns_db_lab_key_put(s, k);
 		if (err) {
 			free(val);
 			return err;
@@ -770,6 +768,8 @@ static int dns_start(void *state)
 	for (const struct dns_zone *z = s->zones.zones; z; z = z->next)
 		nrec += z->nrecords;
 	TB_INFO("dns", "serving %zu local zone(s), %zu records", s->zones.n, nrec);
+	if (s->iterate)
+		dns_iterate_prime(s);
 	if (s->core->services && !s->core->services->resolver)
 		s->core->services->resolver = &s->resolver;
 	return 0;
@@ -785,6 +785,7 @@ static void dns_stop(void *state, tb_done_cb done, void *arg)
 	s->stopping = 1;
 	s->closing++; /* held while closes are issued */
 	dns_forward_stop(s);
+	dns_iterate_stop(s);
 	/* Lookups not yet delivered end now, with an error, exactly once. */
 	while (s->pending) {
 		struct dns_pending *p = s->pending;

@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "core/services.h"
+#include "core/store.h"
 #include "dns/dns.h"
 
 struct dns_rrtype {
@@ -139,6 +140,26 @@ struct dns_fwd_client {
 	void *arg;
 };
 
+/* ---- iterative resolution (iterate.c) ---- */
+
+#define DNS_NSSET_MAX 16         /* NS names kept per zone cut (the root has 13) */
+#define DNS_NS_ADDRS_MAX 4       /* addresses kept per NS name */
+#define DNS_ROOT_HINTS_MAX (1u << 20) /* bytes of a root hints file */
+
+struct dns_ns {
+	uint8_t name[DNS_NAME_MAX];
+	size_t n_addr;
+	struct sockaddr_storage addr[DNS_NS_ADDRS_MAX];
+};
+
+/* The servers of one zone cut. */
+struct dns_nsset {
+	size_t n;
+	struct dns_ns ns[DNS_NSSET_MAX];
+};
+
+struct dns_iter;
+
 struct dns_stats {
 	uint64_t queries_udp, queries_tcp, formerr, refused, nxdomain, truncated, dropped;
 };
@@ -197,6 +218,12 @@ struct dns_server {
 	struct dns_fwd *fwds;         /* upstream queries in flight */
 	size_t n_fwds;
 	int use_0x20;
+	/* iteration */
+	int iterate;                  /* resolve from the root when no forwarder covers the name */
+	struct dns_nsset roots;       /* the hints, then the primed root NS set */
+	struct dns_iter *iters;       /* client queries being iterated */
+	size_t n_iters;
+	size_t iter_queries_max, iter_referrals_max, iter_ns_lookups_max, cname_max;
 	/* the Lua policy hook */
 	struct lua_State *L;
 	int policy_ref;               /* registry reference, or LUA_NOREF */
@@ -264,6 +291,16 @@ struct dns_cache_entry *dns_cache_entry_from_msg(const struct dns_msg *m, const 
 	uint16_t qtype, uint16_t qclass, uint64_t now, uint32_t *ttl_out);
 size_t dns_cache_entry_records(const struct dns_cache_entry *e, uint16_t qtype, struct tb_rr *rrs,
 	size_t max, uint8_t *rcode);
+/* iterate.c: answers from the cache into out, or iterates and answers cl later (as dns_forward). */
+size_t dns_iterate(struct dns_server *s, const struct dns_fwd_client *cl, uint64_t timeout_ms, uint8_t *out,
+	size_t cap);
+/* Root hints: NS records for "." and A/AAAA records for their names, in master-file form. */
+int dns_root_hints_parse(const char *text, size_t len, struct dns_nsset *set, char *err, size_t errlen);
+int dns_root_hints_builtin(struct dns_nsset *set);
+/* Asks the hinted servers for the root's NS set (at start); their answer replaces the hints. */
+void dns_iterate_prime(struct dns_server *s);
+void dns_iterate_forget(struct dns_server *s, const void *transport);
+void dns_iterate_stop(struct dns_server *s);
 /* dns.c: hands a forwarded outcome to a resolver caller, on the next loop turn. */
 void dns_resolver_deliver(struct dns_server *s, const struct dns_fwd_client *cl,
 	const struct dns_cache_entry *e, enum tb_resolve_status status, const char *why);
@@ -294,6 +331,33 @@ int dns_tsig_sign_request_fudge(const struct dns_tsig_key *k, uint8_t *buf, size
 	uint64_t now, uint16_t fudge);
 /* Loads the remembered signed updates still inside their window from the store (at start). */
 int dns_tsig_seen_load(struct dns_server *s);
+
+/*
+ * db.c: the only DNS file with SQL. An update's journal is a byte string of
+ * changes, each op ('a' add, 'd' delete one record), owner length, owner
+ * (wire), type (2), TTL (4), RDATA length (2), RDATA.
+ */
+extern const struct tb_migration dns_migrations[];
+struct dns_db_update {
+	char zone[DNS_NAME_TEXT_MAX];
+	uint32_t serial;              /* 0: no change, no serial to record */
+	struct tb_bytes journal;
+	int64_t at;
+	uint8_t digest[32];           /* the full request MAC, remembered against replays */
+	uint64_t expires;             /* until when (time signed + fudge) */
+};
+/* Queues the update's rows and MAC as one store job; done(status, u) runs on the loop after the commit. */
+int dns_db_write_update(struct dns_server *s, struct dns_db_update *u, void (*done)(int status, void *u));
+typedef void (*dns_db_journal_fn)(void *arg, int add, const struct dns_rr *rr);
+/* Calls fn for each journal row of zone, oldest first; rows that cannot be read are counted in *malformed. */
+int dns_db_journal_read(struct dns_server *s, const char *zone, dns_db_journal_fn fn, void *arg,
+	size_t *malformed);
+/* Fills ring with up to max remembered MACs still inside their window, oldest first; *n of them. */
+int dns_db_tsig_seen_load(struct dns_server *s, struct dns_tsig_seen *ring, size_t max, size_t *n);
+/* The lab key's secret as stored (malloc'd into *val), or TB_ERR_NOT_FOUND. */
+int dns_db_lab_key_get(struct dns_server *s, void **val, size_t *len);
+/* Stores the lab key's secret, synchronously (start-up only). */
+int dns_db_lab_key_put(struct dns_server *s, const struct dns_tsig_key *k);
 void dns_server_close(struct dns_server *s);
 
 #endif

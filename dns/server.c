@@ -295,7 +295,11 @@ struct query {
 	int tcp;
 };
 
-/* A name outside every local zone: forwarded (answered now from the cache, or later), or REFUSED. */
+/*
+ * A name outside every local zone: forwarded, or iterated from the root when
+ * no forward zone covers it and dns.iterate is on (answered now from the
+ * cache, or later), or REFUSED.
+ */
 static size_t answer_elsewhere(struct query *x, const struct dns_question *qd, int may_recurse, int signed_query,
 	uint8_t *out, size_t cap)
 {
@@ -303,7 +307,9 @@ static size_t answer_elsewhere(struct query *x, const struct dns_question *qd, i
 	const struct dns_forwarder *f = NULL;
 	if ((x->qflags & DNS_F_RD) && may_recurse && qd->qclass == DNS_C_IN && !signed_query)
 		f = dns_forwarder_find(s, qd->name); /* signed queries are answered here, signed */
-	if (f) {
+	int iterate = !f && s->iterate && (x->qflags & DNS_F_RD) && may_recurse && qd->qclass == DNS_C_IN &&
+		      !signed_query;
+	if (f || iterate) {
 		struct dns_fwd_client cl;
 		memset(&cl, 0, sizeof cl);
 		cl.kind = x->tcp ? DNS_FWD_TCP : DNS_FWD_UDP;
@@ -320,7 +326,8 @@ static size_t answer_elsewhere(struct query *x, const struct dns_question *qd, i
 			memcpy(cl.cookie, x->r.opts[0].data, x->r.opts[0].len);
 			cl.cookie_len = (uint8_t)x->r.opts[0].len;
 		}
-		return dns_forward(s, f, &cl, s->fwd_deadline_ms, out, cap);
+		return f ? dns_forward(s, f, &cl, s->fwd_deadline_ms, out, cap)
+			 : dns_iterate(s, &cl, s->fwd_deadline_ms, out, cap);
 	}
 	s->stats.refused++;
 	if ((x->qflags & DNS_F_RD) && !may_recurse)
@@ -342,7 +349,7 @@ static size_t answer_local(struct query *x, const struct dns_zone *z, const stru
 	if (lk.rcode == DNS_RCODE_NXDOMAIN)
 		s->stats.nxdomain++;
 	uint16_t flags = (uint16_t)(x->rflags | (lk.aa ? DNS_F_AA : 0) | lk.rcode |
-				    (s->n_fwd && may_recurse ? DNS_F_RA : 0));
+				    ((s->n_fwd || s->iterate) && may_recurse ? DNS_F_RA : 0));
 	struct dns_builder b;
 	dns_builder_init(&b, out, cap, x->m.id, flags);
 	dns_builder_question(&b, qd->name, qd->qtype, qd->qclass);
@@ -709,6 +716,7 @@ static void conn_close(struct dns_tcp_conn *c)
 	struct dns_server *s = c->srv;
 	dns_update_forget(s, c);
 	dns_forward_forget(s, c);
+	dns_iterate_forget(s, c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else

@@ -14,6 +14,7 @@
  * (signed) answer only after that job has committed; a failed commit answers
  * SERVFAIL. At start the journal is replayed over the configured zone data.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,6 @@
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "core/store.h"
 #include "core/subsystem.h"
 #include "dns/dns.h"
 #include "dns/dns_internal.h"
@@ -215,128 +215,37 @@ struct dns_update {
 	const struct dns_tsig_key *key;
 	uint8_t req_mac[TB_SHA256_LEN];
 	size_t req_mac_len;
-	/* what the store records */
-	char zone[DNS_NAME_TEXT_MAX];
-	uint32_t serial;      /* 0: no change, no serial to record */
-	struct tb_bytes journal;
-	int64_t at;
-	uint8_t digest[TB_SHA256_LEN]; /* the full request MAC, remembered against replays */
-	uint64_t expires;     /* until when (time signed + fudge) */
+	struct dns_db_update rec; /* what the store records (db.c) */
 };
 
-static int journal_job(sqlite3 *db, void *arg)
+struct replay_ctx {
+	struct dns_zone *z;
+	size_t n, bad;
+};
+
+static void replay_one(void *arg, int add, const struct dns_rr *rr)
 {
-	struct dns_update *u = arg;
-	sqlite3_stmt *st = NULL;
-	/* the digest first, in the same transaction as the changes it authorised */
-	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO dns_tsig_seen(mac, expires) VALUES (?,?)", -1, &st,
-		    NULL) != SQLITE_OK)
-		return TB_ERR_STORE;
-	sqlite3_bind_blob(st, 1, u->digest, sizeof u->digest, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (int64_t)u->expires);
-	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return TB_ERR_STORE;
-	if (sqlite3_prepare_v2(db, "DELETE FROM dns_tsig_seen WHERE expires < ?", -1, &st, NULL) != SQLITE_OK)
-		return TB_ERR_STORE;
-	sqlite3_bind_int64(st, 1, u->at);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return TB_ERR_STORE;
-	if (!u->journal.len)
-		return 0;
-	if (sqlite3_prepare_v2(db,
-		    "INSERT INTO dns_update_journal(zone, serial, op, owner, type, ttl, rdata, at)"
-		    " VALUES (?,?,?,?,?,?,?,?)",
-		    -1, &st, NULL) != SQLITE_OK)
-		return TB_ERR_STORE;
-	int err = 0;
-	size_t o = 0;
-	const uint8_t *j = u->journal.p;
-	while (!err && o < u->journal.len) {
-		char op = (char)j[o];
-		size_t ol = j[o + 1];
-		const uint8_t *owner = j + o + 2;
-		o += 2 + ol;
-		uint16_t type = rd16(j + o);
-		uint32_t ttl = (uint32_t)rd16(j + o + 2) << 16 | rd16(j + o + 4);
-		uint16_t rdlen = rd16(j + o + 6);
-		const uint8_t *rdata = j + o + 8;
-		o += 8 + rdlen;
-		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, u->zone, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, u->serial);
-		sqlite3_bind_text(st, 3, op == 'a' ? "add" : "del", -1, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 4, owner, (int)ol, SQLITE_STATIC);
-		sqlite3_bind_int(st, 5, type);
-		sqlite3_bind_int64(st, 6, ttl);
-		sqlite3_bind_blob(st, 7, rdlen ? (const void *)rdata : (const void *)"", rdlen, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 8, u->at);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			err = TB_ERR_STORE;
-	}
-	sqlite3_finalize(st);
-	if (err)
-		return err;
-	if (sqlite3_prepare_v2(db,
-		    "INSERT INTO dns_zone_serial(zone, serial) VALUES (?,?)"
-		    " ON CONFLICT(zone) DO UPDATE SET serial = excluded.serial",
-		    -1, &st, NULL) != SQLITE_OK)
-		return TB_ERR_STORE;
-	sqlite3_bind_text(st, 1, u->zone, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, u->serial);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		err = TB_ERR_STORE;
-	sqlite3_finalize(st);
-	return err;
+	struct replay_ctx *c = arg;
+	int e = add ? dns_zone_add_rr(c->z, rr) : dns_zone_del_rr(c->z, rr->owner, rr->type, rr->rdata, rr->rdlen);
+	if (e && e != TB_ERR_NOT_FOUND)
+		c->bad++;
+	c->n++;
 }
 
 int dns_journal_replay(struct dns_server *s)
 {
-	sqlite3 *db = s->core && s->core->store ? tb_store_reader(s->core->store) : NULL;
-	if (!db)
-		return 0;
 	for (struct dns_zone *z = s->zones.zones; z; z = z->next) {
 		char zone[DNS_NAME_TEXT_MAX];
 		dns_name_str(z->origin, zone, sizeof zone);
-		sqlite3_stmt *st = NULL;
-		if (sqlite3_prepare_v2(db,
-			    "SELECT op, owner, type, ttl, rdata FROM dns_update_journal WHERE zone = ? ORDER BY id",
-			    -1, &st, NULL) != SQLITE_OK)
-			return TB_ERR_STORE;
-		sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
-		size_t n = 0, bad = 0;
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			const char *op = (const char *)sqlite3_column_text(st, 0);
-			const uint8_t *owner = sqlite3_column_blob(st, 1);
-			int ol = sqlite3_column_bytes(st, 1);
-			uint16_t type = (uint16_t)sqlite3_column_int(st, 2);
-			uint32_t ttl = (uint32_t)sqlite3_column_int64(st, 3);
-			const uint8_t *rd = sqlite3_column_blob(st, 4);
-			int rl = sqlite3_column_bytes(st, 4);
-			if (!op || !owner || ol <= 0 || ol > DNS_NAME_MAX || dns_name_len(owner, (size_t)ol) != ol ||
-				rl < 0 || rl > 65535) {
-				bad++;
-				continue;
-			}
-			int e;
-			if (strcmp(op, "add") == 0) {
-				struct dns_rr rr = { owner, type, DNS_C_IN, ttl, rd ? rd : (const uint8_t *)"",
-					(uint16_t)rl };
-				e = dns_zone_add_rr(z, &rr);
-			} else {
-				e = dns_zone_del_rr(z, owner, type, rd ? rd : (const uint8_t *)"", (size_t)rl);
-			}
-			if (e && e != TB_ERR_NOT_FOUND)
-				bad++;
-			n++;
-		}
-		sqlite3_finalize(st);
-		if (n)
-			TB_INFO("dns", "zone %s: replayed %zu journal record(s)%s", zone, n,
-				bad ? " (some no longer apply)" : "");
+		struct replay_ctx c = { z, 0, 0 };
+		size_t malformed = 0;
+		int err = dns_db_journal_read(s, zone, replay_one, &c, &malformed);
+		if (err)
+			return err;
+		c.bad += malformed;
+		if (c.n)
+			TB_INFO("dns", "zone %s: replayed %zu journal record(s)%s", zone, c.n,
+				c.bad ? " (some no longer apply)" : "");
 	}
 	return 0;
 }
@@ -611,10 +520,10 @@ static void unlink_update(struct dns_update *u)
 
 static void journal_done(int status, void *arg)
 {
-	struct dns_update *u = arg;
+	struct dns_update *u = (struct dns_update *)((char *)arg - offsetof(struct dns_update, rec));
 	struct dns_server *s = u->s;
 	if (status) {
-		TB_ERROR("dns", "zone %s: update could not be stored: %s", u->zone, tb_strerror(status));
+		TB_ERROR("dns", "zone %s: update could not be stored: %s", u->rec.zone, tb_strerror(status));
 		u->resp[3] = (uint8_t)((u->resp[3] & 0xf0) | DNS_RCODE_SERVFAIL);
 	}
 	size_t len = u->resp_len;
@@ -626,7 +535,7 @@ static void journal_done(int status, void *arg)
 	}
 	int counted = u->counted;
 	unlink_update(u);
-	tb_bytes_free(&u->journal);
+	tb_bytes_free(&u->rec.journal);
 	free(u);
 	if (counted && --s->closing == 0 && s->stop_done)
 		s->stop_done(s->stop_arg);
@@ -743,28 +652,10 @@ static int tsig_replayed(struct dns_server *s, const struct dns_tsig_ctx *c, uin
 
 int dns_tsig_seen_load(struct dns_server *s)
 {
-	sqlite3 *db = s->core && s->core->store ? tb_store_reader(s->core->store) : NULL;
-	if (!db)
-		return 0;
-	sqlite3_stmt *st = NULL;
-	/* the latest-expiring ones if there were ever more than fit, oldest first in the ring */
-	if (sqlite3_prepare_v2(db,
-		    "SELECT mac, expires FROM (SELECT mac, expires FROM dns_tsig_seen WHERE expires >= ?"
-		    " ORDER BY expires DESC LIMIT ?) ORDER BY expires",
-		    -1, &st, NULL) != SQLITE_OK)
-		return TB_ERR_STORE;
-	sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
-	sqlite3_bind_int(st, 2, DNS_TSIG_SEEN_MAX);
 	size_t n = 0;
-	while (sqlite3_step(st) == SQLITE_ROW && n < DNS_TSIG_SEEN_MAX) {
-		const void *mac = sqlite3_column_blob(st, 0);
-		if (!mac || sqlite3_column_bytes(st, 0) != 32)
-			continue;
-		struct dns_tsig_seen *e = &s->tsig_seen[n++];
-		memcpy(e->mac, mac, sizeof e->mac);
-		e->expires = (uint64_t)sqlite3_column_int64(st, 1);
-	}
-	sqlite3_finalize(st);
+	int err = dns_db_tsig_seen_load(s, s->tsig_seen, DNS_TSIG_SEEN_MAX, &n);
+	if (err)
+		return err;
 	s->tsig_seen_next = n % DNS_TSIG_SEEN_MAX;
 	return 0;
 }
@@ -849,21 +740,21 @@ size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const ui
 	u->s = s;
 	if (!rcode) {
 		int soa_set = 0;
-		size_t changes = apply(z, up, nup, &u->journal, &soa_set);
+		size_t changes = apply(z, up, nup, &u->rec.journal, &soa_set);
 		/* a serial the update set itself is kept as it is (as BIND does) */
 		if (changes)
-			u->serial = soa_set ? zone_serial(z) : bump_serial(z, &u->journal);
-		if (u->journal.err) {
-			tb_bytes_free(&u->journal);
+			u->rec.serial = soa_set ? zone_serial(z) : bump_serial(z, &u->rec.journal);
+		if (u->rec.journal.err) {
+			tb_bytes_free(&u->rec.journal);
 			rcode = DNS_RCODE_SERVFAIL;
 		} else if (changes) {
 			TB_INFO("dns", "zone %s: update applied (%zu change(s), serial %u)",
-				dns_name_str(z->origin, zn, sizeof zn), changes, u->serial);
+				dns_name_str(z->origin, zn, sizeof zn), changes, u->rec.serial);
 		}
 	}
 	if (!store) {
 		/* no store (tests): answer now */
-		tb_bytes_free(&u->journal);
+		tb_bytes_free(&u->rec.journal);
 		free(u);
 		len = build_answer(m, rcode, out, cap);
 		tsig_sign(key, t.mac, t.mac_len, out, &len, cap, 0, 1, now);
@@ -878,19 +769,19 @@ size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const ui
 	u->key = key;
 	memcpy(u->req_mac, t.mac, t.mac_len);
 	u->req_mac_len = t.mac_len;
-	memcpy(u->digest, tctx.digest, sizeof u->digest);
-	u->expires = tctx.time_signed + tctx.fudge;
+	memcpy(u->rec.digest, tctx.digest, sizeof u->rec.digest);
+	u->rec.expires = tctx.time_signed + tctx.fudge;
 	if (z)
-		dns_name_str(z->origin, u->zone, sizeof u->zone);
-	u->at = (int64_t)now;
+		dns_name_str(z->origin, u->rec.zone, sizeof u->rec.zone);
+	u->rec.at = (int64_t)now;
 	u->next = s->updates;
 	if (s->updates)
 		s->updates->prev = u;
 	s->updates = u;
-	if (tb_store_write(s->core->store, journal_job, journal_done, u)) {
+	if (dns_db_write_update(s, &u->rec, journal_done)) {
 		/* the store is closing: report failure now */
 		unlink_update(u);
-		tb_bytes_free(&u->journal);
+		tb_bytes_free(&u->rec.journal);
 		free(u);
 		len = build_answer(m, DNS_RCODE_SERVFAIL, out, cap);
 		tsig_sign(key, t.mac, t.mac_len, out, &len, cap, 0, 1, now);

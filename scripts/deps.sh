@@ -11,7 +11,7 @@ BUILD_PKGS=(build-essential cmake pkg-config libuv1-dev libsqlite3-dev libmbedtl
 # scripts/test counts that as a failure (see docs/testing.md).
 TEST_PKGS=(curl ca-certificates clang libclang-rt-14-dev nodejs npm openssl sqlite3 iproute2 wget
   python3 python3-cryptography
-  bind9-dnsutils bind9-utils knot-dnsutils unbound
+  bind9-dnsutils bind9-utils knot-dnsutils unbound nsd
   certbot python3-certbot-dns-rfc2136 lego dehydrated uacme acme-tiny
   golang-go golang-golang-x-mod-dev certspotter)
 

@@ -1,10 +1,63 @@
 /* Byte strings: writer, bounded reader, vectors, encodings. */
 #include "core/buf.h"
+
+#include <errno.h>
+#include <unistd.h>
+
 #include "core/error.h"
 #include "tb_test.h"
 
+/* tb_read_file: whole files up to a cap, nothing read or kept past it. */
+static void test_read_file(void)
+{
+	char dir[] = "/tmp/tb-buf-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char path[64];
+	struct tb_bytes out = { 0 };
+
+	/* a missing file is -errno (ENOENT), out untouched */
+	snprintf(path, sizeof path, "%s/missing", dir);
+	CHECK_INT(tb_read_file(path, 100, &out), -ENOENT);
+	CHECK_INT(out.len, 0);
+
+	/* an empty file: success, nothing read */
+	snprintf(path, sizeof path, "%s/empty", dir);
+	FILE *f = fopen(path, "wb");
+	CHECK(f != NULL);
+	fclose(f);
+	CHECK_INT(tb_read_file(path, 100, &out), 0);
+	CHECK_INT(out.len, 0);
+	unlink(path);
+
+	/* exactly at the cap is read whole; one byte over is refused, out kept as it was */
+	snprintf(path, sizeof path, "%s/data", dir);
+	f = fopen(path, "wb");
+	CHECK(f != NULL);
+	for (int i = 0; i < 40000; i++)
+		fputc('a' + i % 26, f);
+	fclose(f);
+	CHECK_INT(tb_read_file(path, 40000, &out), 0);
+	CHECK_INT(out.len, 40000);
+	CHECK(out.p && out.p[0] == 'a' && out.p[39999] == 'a' + 39999 % 26);
+	CHECK_INT(tb_read_file(path, 39999, &out), TB_ERR_TOO_LARGE);
+	CHECK_INT(out.len, 40000); /* appended to nothing: the first read is intact */
+	out.len = 0;
+	CHECK_INT(tb_read_file(path, 10, &out), TB_ERR_TOO_LARGE);
+	CHECK_INT(out.len, 0);
+	CHECK_INT(tb_read_file(path, 0, &out), TB_ERR_TOO_LARGE);
+	unlink(path);
+
+	/* an endless file: the cap stops the read */
+	CHECK_INT(tb_read_file("/dev/zero", 1000, &out), TB_ERR_TOO_LARGE);
+	CHECK_INT(out.len, 0);
+	tb_bytes_free(&out);
+	rmdir(dir);
+}
+
 int main(void)
 {
+	test_read_file();
+
 	struct tb_bytes b = { 0 };
 	tb_bytes_u8(&b, 1);
 	tb_bytes_u16(&b, 0x0203);

@@ -1,0 +1,969 @@
+/*
+ * DESIGN: iterative resolution from the root hints (RFC 1034 5.3.3).
+ *
+ * A name outside the local zones and the forward zones, from a client allowed
+ * to recurse, is resolved here when `dns.iterate` is on. First the cache
+ * (shared with forward.c, keyed on the client's question); on a miss a query
+ * state (struct dns_iter) starts at the root servers (the hints, replaced by
+ * the root's own NS set once primed) and asks one server at a time for the
+ * question, without RD:
+ *   - an answer for the name at the current zone cut ends it (the answer's
+ *     records owned by names under that zone, nothing else);
+ *   - a CNAME is followed inside the same answer while its owner stays in the
+ *     zone, then from the root for the target (a new zone), up to
+ *     `cname_max` links;
+ *   - a referral (no AA, NS records for a zone strictly below the current one
+ *     and above the name) moves the zone cut down; its glue (A/AAAA in the
+ *     additional section) is used only for NS names under the zone of the
+ *     server that sent it (RFC 2181 5.4.1: anything else is not that server's
+ *     to say), so out-of-bailiwick glue is ignored and its NS is resolved as
+ *     glueless: a child query (NS name, A) from the root, with the same budget;
+ *   - an authoritative NXDOMAIN or NODATA ends it (the SOA for the negative
+ *     TTL must be the zone's);
+ *   - anything else (an upward or sideways referral, SERVFAIL, REFUSED, a
+ *     non-authoritative answer, a timeout) marks the server lame for this
+ *     query and the next one is tried.
+ * Only the final answer is cached (as forward.c does), so records a server
+ * is not authoritative for are never served from the cache.
+ *
+ * Anti-spoofing: every upstream query has a random ID and its own UDP socket
+ * (the kernel's random source port); an answer is accepted only from the
+ * address and port it was sent to, with that ID, the QR bit and the same
+ * question. A truncated answer is asked again over TCP.
+ *
+ * Limits (SERVFAIL with an Extended DNS Error when exceeded): upstream
+ * queries per client query, child queries included (`iterate_queries_max`,
+ * the NXNS defence), referrals followed (`iterate_referrals_max`), the CNAME
+ * chain (`cname_max`), NS names resolved per delegation
+ * (`iterate_ns_lookups_max`), nested NS resolutions (DNS_ITER_DEPTH_MAX), the
+ * total time (`forward_timeout_ms`, per attempt `forward_attempt_ms`).
+ *
+ * Protocol only: the outcome goes to the client's reply callback or to the
+ * resolver service (dns_resolver_deliver), never to a transport directly.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/crypto.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "dns/dns.h"
+#include "dns/dns_internal.h"
+
+#define DNS_ITER_DEPTH_MAX 3       /* nested NS address lookups (a glueless NS of a glueless NS...) */
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* ---- root hints ---- */
+
+/* IANA's root hints (named.root), used when dns.root_hints is not set. */
+static const char builtin_hints[] =
+	".  3600000 NS a.root-servers.net.\n"
+	".  3600000 NS b.root-servers.net.\n"
+	".  3600000 NS c.root-servers.net.\n"
+	".  3600000 NS d.root-servers.net.\n"
+	".  3600000 NS e.root-servers.net.\n"
+	".  3600000 NS f.root-servers.net.\n"
+	".  3600000 NS g.root-servers.net.\n"
+	".  3600000 NS h.root-servers.net.\n"
+	".  3600000 NS i.root-servers.net.\n"
+	".  3600000 NS j.root-servers.net.\n"
+	".  3600000 NS k.root-servers.net.\n"
+	".  3600000 NS l.root-servers.net.\n"
+	".  3600000 NS m.root-servers.net.\n"
+	"a.root-servers.net. 3600000 A 198.41.0.4\n"
+	"a.root-servers.net. 3600000 AAAA 2001:503:ba3e::2:30\n"
+	"b.root-servers.net. 3600000 A 170.247.170.2\n"
+	"b.root-servers.net. 3600000 AAAA 2801:1b8:10::b\n"
+	"c.root-servers.net. 3600000 A 192.33.4.12\n"
+	"c.root-servers.net. 3600000 AAAA 2001:500:2::c\n"
+	"d.root-servers.net. 3600000 A 199.7.91.13\n"
+	"d.root-servers.net. 3600000 AAAA 2001:500:2d::d\n"
+	"e.root-servers.net. 3600000 A 192.203.230.10\n"
+	"e.root-servers.net. 3600000 AAAA 2001:500:a8::e\n"
+	"f.root-servers.net. 3600000 A 192.5.5.241\n"
+	"f.root-servers.net. 3600000 AAAA 2001:500:2f::f\n"
+	"g.root-servers.net. 3600000 A 192.112.36.4\n"
+	"g.root-servers.net. 3600000 AAAA 2001:500:12::d0d\n"
+	"h.root-servers.net. 3600000 A 198.97.190.53\n"
+	"h.root-servers.net. 3600000 AAAA 2001:500:1::53\n"
+	"i.root-servers.net. 3600000 A 192.36.148.17\n"
+	"i.root-servers.net. 3600000 AAAA 2001:7fe::53\n"
+	"j.root-servers.net. 3600000 A 192.58.128.30\n"
+	"j.root-servers.net. 3600000 AAAA 2001:503:c27::2:30\n"
+	"k.root-servers.net. 3600000 A 193.0.14.129\n"
+	"k.root-servers.net. 3600000 AAAA 2001:7fd::1\n"
+	"l.root-servers.net. 3600000 A 199.7.83.42\n"
+	"l.root-servers.net. 3600000 AAAA 2001:500:9f::42\n"
+	"m.root-servers.net. 3600000 A 202.12.27.33\n"
+	"m.root-servers.net. 3600000 AAAA 2001:dc3::35\n";
+
+/* Adds an address to the server named name in set (adding the server if it is new). */
+static int nsset_add_addr(struct dns_nsset *set, const uint8_t *name, const struct dns_rr *rr)
+{
+	struct dns_ns *ns = NULL;
+	for (size_t i = 0; i < set->n; i++)
+		if (dns_name_eq(set->ns[i].name, name))
+			ns = &set->ns[i];
+	if (!ns)
+		return TB_ERR_NOT_FOUND;
+	if (ns->n_addr >= DNS_NS_ADDRS_MAX)
+		return 0;
+	struct sockaddr_storage *sa = &ns->addr[ns->n_addr];
+	memset(sa, 0, sizeof *sa);
+	if (rr->type == DNS_T_A && rr->rdlen == 4) {
+		struct sockaddr_in *a = (struct sockaddr_in *)sa;
+		a->sin_family = AF_INET;
+		a->sin_port = htons(53);
+		memcpy(&a->sin_addr, rr->rdata, 4);
+	} else if (rr->type == DNS_T_AAAA && rr->rdlen == 16) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)sa;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(53);
+		memcpy(&a->sin6_addr, rr->rdata, 16);
+	} else {
+		return TB_ERR_INVALID;
+	}
+	for (size_t i = 0; i < ns->n_addr; i++)
+		if (memcmp(&ns->addr[i], sa, sizeof *sa) == 0)
+			return 0;
+	ns->n_addr++;
+	return 0;
+}
+
+static void nsset_add_ns(struct dns_nsset *set, const uint8_t *name)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (dns_name_eq(set->ns[i].name, name))
+			return;
+	if (set->n >= DNS_NSSET_MAX)
+		return;
+	struct dns_ns *ns = &set->ns[set->n++];
+	memset(ns, 0, sizeof *ns);
+	memcpy(ns->name, name, (size_t)dns_name_len(name, DNS_NAME_MAX));
+}
+
+struct hints_ctx {
+	struct dns_nsset *set;
+	struct dns_rr addrs[256];
+	uint8_t owners[256][DNS_NAME_MAX];
+	uint8_t rdata[256][16];
+	size_t n_addrs;
+	int err;
+};
+
+static int hints_rr(void *arg, const struct dns_rr *rr)
+{
+	struct hints_ctx *c = arg;
+	if (rr->type == DNS_T_NS) {
+		if (rr->owner[0] != 0) {
+			c->err = TB_ERR_INVALID; /* hints name the root's servers, nothing else */
+			return 1;
+		}
+		nsset_add_ns(c->set, rr->rdata);
+	} else if ((rr->type == DNS_T_A && rr->rdlen == 4) || (rr->type == DNS_T_AAAA && rr->rdlen == 16)) {
+		/* the NS records may come after their addresses: keep them for later */
+		if (c->n_addrs < 256) {
+			size_t i = c->n_addrs++;
+			memcpy(c->owners[i], rr->owner, (size_t)dns_name_len(rr->owner, DNS_NAME_MAX));
+			memcpy(c->rdata[i], rr->rdata, rr->rdlen);
+			c->addrs[i] = *rr;
+			c->addrs[i].owner = c->owners[i];
+			c->addrs[i].rdata = c->rdata[i];
+		}
+	}
+	return 0;
+}
+
+int dns_root_hints_parse(const char *text, size_t len, struct dns_nsset *set, char *err, size_t errlen)
+{
+	struct hints_ctx *c = calloc(1, sizeof *c);
+	if (!c)
+		return TB_ERR_NOMEM;
+	memset(set, 0, sizeof *set);
+	c->set = set;
+	struct dns_zone_error ze;
+	int e = dns_zonefile_parse(text, len, (const uint8_t *)"", 3600, hints_rr, c, &ze);
+	if (e || c->err) {
+		if (c->err)
+			snprintf(err, errlen, "line %u: only NS records for the root and A/AAAA records belong here",
+				ze.line);
+		else
+			snprintf(err, errlen, "line %u, column %u: %s", ze.line, ze.col, ze.msg);
+		free(c);
+		return TB_ERR_INVALID;
+	}
+	for (size_t i = 0; i < c->n_addrs; i++)
+		nsset_add_addr(set, c->addrs[i].owner, &c->addrs[i]);
+	free(c);
+	size_t usable = 0;
+	for (size_t i = 0; i < set->n; i++)
+		usable += set->ns[i].n_addr > 0;
+	if (!usable) {
+		snprintf(err, errlen, "no root server with an address (NS records for \".\" and their A/AAAA)");
+		return TB_ERR_INVALID;
+	}
+	return 0;
+}
+
+int dns_root_hints_builtin(struct dns_nsset *set)
+{
+	char err[200];
+	return dns_root_hints_parse(builtin_hints, sizeof builtin_hints - 1, set, err, sizeof err);
+}
+
+/* ---- query state ---- */
+
+/*
+ * The socket of one exchange. Each exchange gets a fresh one (a new random
+ * source port), and a closed one may still have callbacks to run, so it is
+ * its own allocation; callbacks of a socket that is no longer the query's
+ * current one are ignored. The query lives until all of its sockets closed.
+ */
+struct iter_sock {
+	struct dns_iter *q;
+	int tcp;
+	union {
+		uv_udp_t udp;
+		uv_tcp_t tcp;
+		uv_handle_t h;
+	} u;
+	uv_connect_t creq;
+	uv_write_t wreq;
+};
+
+struct dns_iter {
+	struct dns_server *s;
+	struct dns_iter *prev, *next;   /* the server's list of top-level queries */
+	struct dns_iter *parent;        /* set: this resolves an NS address for parent */
+	struct dns_iter *child;         /* the NS address lookup this one waits for */
+	struct dns_iter *top;           /* owner of the budget (itself at the top) */
+	int depth;                      /* 0 at the top, +1 per nested NS lookup */
+	struct dns_fwd_client cl;       /* the top's client */
+	/* what is being resolved now (after CNAMEs) */
+	uint8_t qname[DNS_NAME_MAX];
+	uint16_t qtype;
+	/* where: the zone cut and its servers */
+	uint8_t zone[DNS_NAME_MAX];
+	struct dns_nsset ns;
+	uint8_t tried[DNS_NSSET_MAX];   /* bit per address: tried for this zone */
+	uint8_t looked_up[DNS_NSSET_MAX]; /* address lookup done for this NS */
+	size_t ns_lookups;              /* NS names resolved for this delegation */
+	int cur_ns, cur_addr;
+	/* the outcome so far: CNAMEs followed, then the final records */
+	struct tb_bytes chain;          /* records: owner, type, class, ttl, rdlen, rdata */
+	size_t cnames;
+	/* budget, counted at the top */
+	size_t queries, referrals;
+	uint64_t deadline;
+	/* the one upstream exchange in flight */
+	uint16_t id;
+	struct sockaddr_storage to;
+	uint8_t query[512];
+	size_t query_len;
+	struct iter_sock *sock;          /* its socket; closed ones finish closing on their own */
+	uv_timer_t timer;
+	int via_tcp;
+	int handles, finished, counted, listed;
+	uint8_t *tcp_buf;
+	size_t tcp_len;
+	uint8_t tcp_hdr[2];
+	uint8_t rbuf[4096];
+};
+
+static void iter_next(struct dns_iter *q);
+static void iter_start_zone(struct dns_iter *q, const struct dns_nsset *set, const uint8_t *zone);
+
+static void iter_handle_closed(uv_handle_t *h)
+{
+	struct dns_iter *q = h->data;
+	if (--q->handles > 0)
+		return;
+	struct dns_server *s = q->s;
+	int counted = q->counted;
+	tb_bytes_free(&q->chain);
+	free(q->tcp_buf);
+	free(q);
+	if (counted && --s->closing == 0 && s->stop_done)
+		s->stop_done(s->stop_arg);
+}
+
+static void sock_closed(uv_handle_t *h)
+{
+	struct iter_sock *k = h->data;
+	struct dns_iter *q = k->q;
+	free(k);
+	iter_handle_closed((uv_handle_t *)&q->timer);
+}
+
+/* Closes the exchange's socket (the query goes on with a fresh one). */
+static void iter_close_sockets(struct dns_iter *q)
+{
+	struct iter_sock *k = q->sock;
+	if (!k)
+		return;
+	q->sock = NULL;
+	q->handles++;
+	uv_close(&k->u.h, sock_closed);
+}
+
+static void iter_release(struct dns_iter *q)
+{
+	struct dns_server *s = q->s;
+	if (q->listed) {
+		q->listed = 0;
+		if (q->prev)
+			q->prev->next = q->next;
+		else
+			s->iters = q->next;
+		if (q->next)
+			q->next->prev = q->prev;
+		s->n_iters--;
+	}
+	if (s->stopping && !q->counted) {
+		q->counted = 1;
+		s->closing++;
+	}
+	uv_timer_stop(&q->timer);
+	iter_close_sockets(q);
+	uv_close((uv_handle_t *)&q->timer, iter_handle_closed); /* the handle counted since iter_new */
+}
+
+static void child_done(struct dns_iter *parent, struct dns_iter *child, int rcode);
+
+/* Ends an NS lookup nobody waits for any more (its parent ended), with its own lookups. */
+static void iter_abort(struct dns_iter *c)
+{
+	if (c->child)
+		iter_abort(c->child);
+	c->child = NULL;
+	c->parent = NULL;
+	c->finished = 1;
+	iter_release(c);
+}
+
+/*
+ * The end of a query: rcode and the collected records (chain) for the top
+ * query's client or for the parent waiting on this NS lookup.
+ */
+static void iter_finish(struct dns_iter *q, int rcode, uint16_t ede, const char *why)
+{
+	struct dns_server *s = q->s;
+	if (q->finished)
+		return;
+	q->finished = 1;
+	if (q->child)
+		iter_abort(q->child);
+	q->child = NULL;
+	if (q->parent) {
+		struct dns_iter *p = q->parent;
+		child_done(p, q, rcode);
+		iter_release(q);
+		return;
+	}
+	uint64_t now = uv_now(s->loop);
+	struct dns_cache_entry *e = NULL;
+	uint32_t ttl = 0;
+	if (rcode == DNS_RCODE_NOERROR || rcode == DNS_RCODE_NXDOMAIN) {
+		/* the collected records as one message, so the cache and the answer code see what forward.c gives them */
+		static uint8_t msg[65535];
+		struct dns_builder b;
+		dns_builder_init(&b, msg, sizeof msg, 0, (uint16_t)(DNS_F_QR | rcode));
+		dns_builder_question(&b, q->cl.qname, q->cl.qtype, q->cl.qclass);
+		int err = 0;
+		for (size_t o = 0; o < q->chain.len && !err;) {
+			const uint8_t *p = q->chain.p + o;
+			int sec = p[0];
+			size_t ol = (size_t)dns_name_len(p + 1, DNS_NAME_MAX);
+			const uint8_t *f = p + 1 + ol;
+			uint16_t rdlen = rd16(f + 8);
+			err = dns_builder_rr(&b, sec, p + 1, rd16(f), rd16(f + 2),
+				(uint32_t)rd16(f + 4) << 16 | rd16(f + 6), f + 10, rdlen);
+			o += 1 + ol + 10 + rdlen;
+		}
+		struct dns_msg m;
+		size_t n = dns_builder_finish(&b);
+		if (!err && q->chain.err == 0 && dns_msg_parse(&m, msg, n) == 0) {
+			e = dns_cache_entry_from_msg(&m, q->cl.qname, q->cl.qtype, q->cl.qclass, now, &ttl);
+			dns_msg_free(&m);
+		}
+		if (!e) {
+			rcode = DNS_RCODE_SERVFAIL;
+			ede = DNS_EDE_OTHER;
+			why = "answer too large to keep";
+		}
+	}
+	if (rcode == DNS_RCODE_SERVFAIL) {
+		char nb[DNS_NAME_TEXT_MAX];
+		TB_DEBUG("dns", "iterating %s: SERVFAIL: %s", dns_name_str(q->cl.qname, nb, sizeof nb),
+			why ? why : "");
+	}
+	if (q->cl.kind == DNS_FWD_RESOLVER) {
+		dns_resolver_deliver(s, &q->cl, e, e ? TB_RESOLVE_OK : TB_RESOLVE_SERVFAIL, why);
+	} else {
+		static uint8_t out[65535];
+		size_t cap = q->cl.kind == DNS_FWD_TCP ? sizeof out : q->cl.cap;
+		size_t n = dns_fwd_answer(s, &q->cl, e, rcode, e ? 0xffff : ede, why, now, out, cap);
+		if (q->cl.reply.send)
+			q->cl.reply.send(&q->cl.reply, out, n);
+	}
+	if (e && ttl > 0 && s->cache.max)
+		dns_cache_put(&s->cache, e);
+	else
+		free(e);
+	iter_release(q);
+}
+
+static void iter_fail(struct dns_iter *q, uint16_t ede, const char *why)
+{
+	iter_finish(q, DNS_RCODE_SERVFAIL, ede, why);
+}
+
+/* Appends one record to the outcome (section sec). */
+static void chain_put(struct dns_iter *q, int sec, const struct dns_rr *rr)
+{
+	int ol = dns_name_len(rr->owner, DNS_NAME_MAX);
+	tb_bytes_u8(&q->chain, (uint8_t)sec);
+	tb_bytes_append(&q->chain, rr->owner, (size_t)ol);
+	tb_bytes_u16(&q->chain, rr->type);
+	tb_bytes_u16(&q->chain, rr->rclass);
+	tb_bytes_u32(&q->chain, rr->ttl);
+	tb_bytes_vec(&q->chain, 2, rr->rdata, rr->rdlen);
+}
+
+/* ---- one upstream exchange ---- */
+
+static int same_addr(const struct sockaddr *a, const struct sockaddr_storage *b)
+{
+	if (a->sa_family != b->ss_family)
+		return 0;
+	if (a->sa_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+	return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+}
+
+static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n);
+
+/* This server failed for this query: on to the next one. */
+static void iter_lame(struct dns_iter *q)
+{
+	uv_timer_stop(&q->timer);
+	iter_close_sockets(q);
+	q->via_tcp = 0;
+	iter_next(q);
+}
+
+/* The query behind a socket's callback, or NULL when the socket is no longer its current one. */
+static struct dns_iter *sock_query(struct iter_sock *k)
+{
+	return k->q->sock == k && !k->q->finished ? k->q : NULL;
+}
+
+static void iter_udp_alloc(uv_handle_t *h, size_t sz, uv_buf_t *buf)
+{
+	struct dns_iter *q = ((struct iter_sock *)h->data)->q;
+	(void)sz;
+	*buf = uv_buf_init((char *)q->rbuf, sizeof q->rbuf);
+}
+
+static void iter_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+	unsigned flags)
+{
+	struct dns_iter *q = sock_query(h->data);
+	(void)flags;
+	if (!q || nread <= 0 || !addr || !same_addr(addr, &q->to))
+		return; /* only the address and port we asked */
+	iter_response(q, (const uint8_t *)buf->base, (size_t)nread);
+}
+
+static void iter_tcp_alloc(uv_handle_t *h, size_t sz, uv_buf_t *buf)
+{
+	struct dns_iter *q = ((struct iter_sock *)h->data)->q;
+	(void)sz;
+	*buf = uv_buf_init((char *)q->tcp_buf + q->tcp_len, (unsigned)(2 + 65535 - q->tcp_len));
+}
+
+static void iter_tcp_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct dns_iter *q = sock_query(st->data);
+	(void)buf;
+	if (!q)
+		return;
+	if (nread < 0) {
+		uv_read_stop(st);
+		iter_lame(q);
+		return;
+	}
+	q->tcp_len += (size_t)nread;
+	if (q->tcp_len >= 2) {
+		size_t ml = rd16(q->tcp_buf);
+		if (q->tcp_len >= 2 + ml) {
+			uv_read_stop(st);
+			iter_response(q, q->tcp_buf + 2, ml);
+		}
+	}
+}
+
+static void iter_tcp_written(uv_write_t *req, int status)
+{
+	struct dns_iter *q = sock_query(req->data);
+	if (!q || status == 0 || status == UV_ECANCELED)
+		return;
+	iter_lame(q);
+}
+
+static void iter_tcp_connected(uv_connect_t *req, int status)
+{
+	struct iter_sock *k = req->data;
+	struct dns_iter *q = sock_query(k);
+	if (!q || status == UV_ECANCELED)
+		return;
+	if (status < 0) {
+		iter_lame(q);
+		return;
+	}
+	uv_buf_t bufs[2];
+	q->tcp_hdr[0] = (uint8_t)(q->query_len >> 8);
+	q->tcp_hdr[1] = (uint8_t)q->query_len;
+	bufs[0] = uv_buf_init((char *)q->tcp_hdr, 2);
+	bufs[1] = uv_buf_init((char *)q->query, (unsigned)q->query_len);
+	k->wreq.data = k;
+	q->tcp_len = 0;
+	if (uv_write(&k->wreq, (uv_stream_t *)&k->u.tcp, bufs, 2, iter_tcp_written) ||
+		uv_read_start((uv_stream_t *)&k->u.tcp, iter_tcp_alloc, iter_tcp_read))
+		iter_lame(q);
+}
+
+static void iter_timeout(uv_timer_t *t)
+{
+	struct dns_iter *q = t->data;
+	if (q->finished)
+		return;
+	if (uv_now(q->s->loop) >= q->top->deadline) {
+		iter_fail(q->top, DNS_EDE_NO_REACHABLE_AUTHORITY, "time limit reached (forward_timeout_ms)");
+		return;
+	}
+	iter_lame(q);
+}
+
+/* Sends the question to q->to: by UDP, or by TCP after a truncated answer. */
+static void iter_send(struct dns_iter *q)
+{
+	struct dns_server *s = q->s;
+	struct dns_iter *top = q->top;
+	if (top->queries >= s->iter_queries_max) {
+		iter_fail(top, DNS_EDE_OTHER, "upstream query limit reached (iterate_queries_max)");
+		return;
+	}
+	top->queries++;
+	/* a fresh ID and socket per exchange: a late answer to an earlier one is never taken */
+	tb_random(&q->id, sizeof q->id);
+	struct dns_builder b;
+	dns_builder_init(&b, q->query, sizeof q->query, q->id, 0); /* RD clear: we iterate */
+	dns_builder_question(&b, q->qname, q->qtype, DNS_C_IN);
+	dns_builder_opt(&b, DNS_UDP_PAYLOAD, 0, 0, NULL, 0, 0);
+	q->query_len = dns_builder_finish(&b);
+	uint64_t now = uv_now(s->loop);
+	uint64_t left = top->deadline > now ? top->deadline - now : 1;
+	uint64_t per = s->fwd_timeout_ms < left ? s->fwd_timeout_ms : left;
+	uv_timer_start(&q->timer, iter_timeout, per, 0);
+	const struct sockaddr *to = (const struct sockaddr *)&q->to;
+	struct iter_sock *k = calloc(1, sizeof *k);
+	if (!k || (q->via_tcp && !q->tcp_buf && !(q->tcp_buf = malloc(2 + 65535)))) {
+		free(k);
+		iter_fail(top, DNS_EDE_OTHER, "out of memory");
+		return;
+	}
+	k->q = q;
+	k->tcp = q->via_tcp;
+	if (k->tcp)
+		uv_tcp_init(s->loop, &k->u.tcp);
+	else
+		uv_udp_init(s->loop, &k->u.udp);
+	k->u.h.data = k;
+	q->sock = k;
+	if (k->tcp) {
+		k->creq.data = k;
+		if (uv_tcp_connect(&k->creq, &k->u.tcp, to, iter_tcp_connected))
+			iter_lame(q);
+		return;
+	}
+	struct sockaddr_storage any;
+	memset(&any, 0, sizeof any);
+	any.ss_family = to->sa_family; /* port 0: the kernel's random ephemeral port */
+	uv_buf_t buf = uv_buf_init((char *)q->query, (unsigned)q->query_len);
+	if (uv_udp_bind(&k->u.udp, (struct sockaddr *)&any, 0) ||
+		uv_udp_recv_start(&k->u.udp, iter_udp_alloc, iter_udp_recv) ||
+		uv_udp_try_send(&k->u.udp, &buf, 1, to) < 0)
+		iter_lame(q);
+}
+
+/* ---- choosing the next server ---- */
+
+static int ancestor_resolves(const struct dns_iter *q, const uint8_t *name)
+{
+	for (const struct dns_iter *a = q; a; a = a->parent)
+		if (dns_name_eq(a->qname, name))
+			return 1;
+	return 0;
+}
+
+static void iter_spawn_lookup(struct dns_iter *q, size_t i);
+
+static void iter_next(struct dns_iter *q)
+{
+	struct dns_server *s = q->s;
+	if (q->finished)
+		return;
+	if (uv_now(s->loop) >= q->top->deadline) {
+		iter_fail(q->top, DNS_EDE_NO_REACHABLE_AUTHORITY, "time limit reached (forward_timeout_ms)");
+		return;
+	}
+	/* a random start spreads the load; then every address of every NS once */
+	size_t total = 0;
+	for (size_t i = 0; i < q->ns.n; i++)
+		total += q->ns.ns[i].n_addr;
+	if (total) {
+		uint32_t r;
+		tb_random(&r, sizeof r);
+		for (size_t k = 0; k < total; k++) {
+			size_t pick = (r + k) % total, i = 0;
+			while (pick >= q->ns.ns[i].n_addr)
+				pick -= q->ns.ns[i++].n_addr;
+			if (q->tried[i] & (1u << pick))
+				continue;
+			q->tried[i] |= (uint8_t)(1u << pick);
+			q->to = q->ns.ns[i].addr[pick];
+			q->via_tcp = 0;
+			iter_send(q);
+			return;
+		}
+	}
+	/* every known address failed: look up an NS name without one (a glueless delegation) */
+	for (size_t i = 0; i < q->ns.n; i++) {
+		if (q->looked_up[i] || q->ns.ns[i].n_addr)
+			continue;
+		q->looked_up[i] = 1;
+		if (ancestor_resolves(q, q->ns.ns[i].name))
+			continue; /* it needs itself: a loop */
+		if (q->ns_lookups >= s->iter_ns_lookups_max)
+			break;
+		if (q->depth + 1 > DNS_ITER_DEPTH_MAX) {
+			iter_fail(q->top, DNS_EDE_NO_REACHABLE_AUTHORITY, "NS lookups nested too deep");
+			return;
+		}
+		q->ns_lookups++;
+		iter_spawn_lookup(q, i);
+		return;
+	}
+	char zb[DNS_NAME_TEXT_MAX], why[DNS_NAME_TEXT_MAX + 48];
+	snprintf(why, sizeof why, "no usable server for %s", dns_name_str(q->zone, zb, sizeof zb));
+	if (q->parent)
+		iter_finish(q, DNS_RCODE_SERVFAIL, DNS_EDE_NO_REACHABLE_AUTHORITY, why);
+	else
+		iter_fail(q, DNS_EDE_NO_REACHABLE_AUTHORITY, why);
+}
+
+static struct dns_iter *iter_new(struct dns_server *s)
+{
+	struct dns_iter *q = calloc(1, sizeof *q);
+	if (!q)
+		return NULL;
+	q->s = s;
+	uv_timer_init(s->loop, &q->timer);
+	q->timer.data = q;
+	q->handles = 1; /* the timer, open until the query is released */
+	return q;
+}
+
+static void iter_spawn_lookup(struct dns_iter *q, size_t i)
+{
+	struct dns_iter *c = iter_new(q->s);
+	if (!c) {
+		iter_fail(q->top, DNS_EDE_OTHER, "out of memory");
+		return;
+	}
+	c->parent = q;
+	c->top = q->top;
+	c->depth = q->depth + 1;
+	memcpy(c->qname, q->ns.ns[i].name, (size_t)dns_name_len(q->ns.ns[i].name, DNS_NAME_MAX));
+	c->qtype = DNS_T_A;
+	q->child = c;
+	iter_start_zone(c, &q->s->roots, (const uint8_t *)"");
+}
+
+/* The NS address lookup for parent ended: its A records become that NS's addresses. */
+static void child_done(struct dns_iter *p, struct dns_iter *c, int rcode)
+{
+	p->child = NULL;
+	if (rcode == DNS_RCODE_NOERROR) {
+		for (size_t o = 0; o < c->chain.len;) {
+			const uint8_t *r = c->chain.p + o;
+			size_t ol = (size_t)dns_name_len(r + 1, DNS_NAME_MAX);
+			const uint8_t *f = r + 1 + ol;
+			uint16_t rdlen = rd16(f + 8);
+			if (rd16(f) == DNS_T_A && rdlen == 4) {
+				struct dns_rr rr = { c->qname, DNS_T_A, DNS_C_IN, 0, f + 10, rdlen };
+				nsset_add_addr(&p->ns, c->qname, &rr);
+			}
+			o += 1 + ol + 10 + rdlen;
+		}
+	}
+	if (p->finished)
+		return;
+	/* back on the parent: the child's closing must not run it on a freed stack */
+	iter_next(p);
+}
+
+/* Starts asking the servers of zone (set) about q->qname. */
+static void iter_start_zone(struct dns_iter *q, const struct dns_nsset *set, const uint8_t *zone)
+{
+	if (set != &q->ns)
+		q->ns = *set;
+	memcpy(q->zone, zone, (size_t)dns_name_len(zone, DNS_NAME_MAX));
+	memset(q->tried, 0, sizeof q->tried);
+	memset(q->looked_up, 0, sizeof q->looked_up);
+	q->ns_lookups = 0;
+	iter_next(q);
+}
+
+/* ---- reading an answer ---- */
+
+static int in_zone(const uint8_t *name, const uint8_t *zone)
+{
+	return dns_name_is_sub(name, zone);
+}
+
+static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
+{
+	struct dns_server *s = q->s;
+	if (n < 12 || rd16(p) != q->id || !(p[2] & 0x80))
+		return; /* not the answer to this exchange: keep waiting */
+	struct dns_msg m;
+	if (dns_msg_parse(&m, p, n) != 0) {
+		iter_lame(q);
+		return;
+	}
+	if (m.n_qd != 1 || m.qd[0].qtype != q->qtype || m.qd[0].qclass != DNS_C_IN ||
+		!dns_name_eq(m.qd[0].name, q->qname)) {
+		dns_msg_free(&m);
+		return; /* another question: not ours */
+	}
+	uv_timer_stop(&q->timer);
+	if ((m.flags & DNS_F_TC) && !q->via_tcp) {
+		dns_msg_free(&m);
+		iter_close_sockets(q);
+		q->via_tcp = 1;
+		iter_send(q); /* the same server, over TCP */
+		return;
+	}
+	iter_close_sockets(q);
+	q->via_tcp = 0;
+	int rcode = DNS_RCODE(m.flags), aa = (m.flags & DNS_F_AA) != 0;
+	if (rcode != DNS_RCODE_NOERROR && rcode != DNS_RCODE_NXDOMAIN) {
+		dns_msg_free(&m);
+		iter_next(q);
+		return;
+	}
+	size_t nan, nns, nad;
+	struct dns_rr *an = dns_msg_section(&m, DNS_SEC_ANSWER, &nan);
+	struct dns_rr *ns = dns_msg_section(&m, DNS_SEC_AUTHORITY, &nns);
+	struct dns_rr *ad = dns_msg_section(&m, DNS_SEC_ADDITIONAL, &nad);
+
+	/* the answer section: CNAMEs and the records asked for, owned inside this zone only */
+	uint8_t cur[DNS_NAME_MAX];
+	memcpy(cur, q->qname, (size_t)dns_name_len(q->qname, DNS_NAME_MAX));
+	int found = 0, moved = 0;
+	for (int guard = 0; guard <= DNS_CNAME_CHAIN_MAX && aa && in_zone(cur, q->zone); guard++) {
+		int hit = 0;
+		for (size_t i = 0; i < nan; i++) {
+			if (an[i].rclass == DNS_C_IN && (an[i].type == q->qtype || q->qtype == DNS_T_ANY) &&
+			    dns_name_eq(an[i].owner, cur)) {
+				chain_put(q, DNS_SEC_ANSWER, &an[i]);
+				found = hit = 1;
+			}
+		}
+		if (found || q->qtype == DNS_T_CNAME)
+			break;
+		for (size_t i = 0; i < nan && !hit; i++) {
+			if (an[i].rclass == DNS_C_IN && an[i].type == DNS_T_CNAME && dns_name_eq(an[i].owner, cur)) {
+				if (++q->cnames > s->cname_max) {
+					dns_msg_free(&m);
+					iter_fail(q->top, DNS_EDE_OTHER, "CNAME chain too long (cname_max)");
+					return;
+				}
+				chain_put(q, DNS_SEC_ANSWER, &an[i]);
+				memcpy(cur, an[i].rdata, (size_t)dns_name_len(an[i].rdata, DNS_NAME_MAX));
+				hit = moved = 1;
+			}
+		}
+		if (!hit)
+			break;
+	}
+	if (found && q->qtype == DNS_T_NS && q->qname[0] == 0 && q->zone[0] == 0) {
+		/* the root's answer about itself: its NS set and their addresses replace the hints */
+		struct dns_nsset roots;
+		memset(&roots, 0, sizeof roots);
+		for (size_t i = 0; i < nan; i++)
+			if (an[i].type == DNS_T_NS && an[i].owner[0] == 0)
+				nsset_add_ns(&roots, an[i].rdata);
+		for (size_t i = 0; i < nad; i++)
+			nsset_add_addr(&roots, ad[i].owner, &ad[i]);
+		size_t usable = 0;
+		for (size_t i = 0; i < roots.n; i++)
+			usable += roots.ns[i].n_addr > 0;
+		if (usable)
+			s->roots = roots;
+	}
+	if (found) {
+		dns_msg_free(&m);
+		iter_finish(q, DNS_RCODE_NOERROR, 0xffff, NULL);
+		return;
+	}
+	if (moved) {
+		/* the chain leaves this zone (or its next link is not here): the target from the root */
+		dns_msg_free(&m);
+		if (ancestor_resolves(q->parent, cur)) {
+			iter_finish(q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "CNAME loop");
+			return;
+		}
+		memcpy(q->qname, cur, (size_t)dns_name_len(cur, DNS_NAME_MAX));
+		iter_start_zone(q, &s->roots, (const uint8_t *)"");
+		return;
+	}
+	if (aa && (rcode == DNS_RCODE_NXDOMAIN || nan == 0)) {
+		/* a negative answer: its SOA, if it is this zone's, gives the negative TTL */
+		for (size_t i = 0; i < nns; i++)
+			if (ns[i].type == DNS_T_SOA && in_zone(ns[i].owner, q->zone) && in_zone(q->qname, ns[i].owner))
+				chain_put(q, DNS_SEC_AUTHORITY, &ns[i]);
+		dns_msg_free(&m);
+		iter_finish(q, rcode, 0xffff, NULL);
+		return;
+	}
+	/* a referral: NS records for a zone strictly below this one and above the name */
+	const uint8_t *cut = NULL;
+	for (size_t i = 0; i < nns && !aa; i++) {
+		if (ns[i].type == DNS_T_NS && ns[i].rclass == DNS_C_IN && in_zone(q->qname, ns[i].owner) &&
+			in_zone(ns[i].owner, q->zone) && !dns_name_eq(ns[i].owner, q->zone)) {
+			cut = ns[i].owner;
+			break;
+		}
+	}
+	if (!cut) {
+		dns_msg_free(&m); /* lame: an upward referral, a non-authoritative answer, nothing */
+		iter_next(q);
+		return;
+	}
+	if (++q->top->referrals > s->iter_referrals_max) {
+		dns_msg_free(&m);
+		iter_fail(q->top, DNS_EDE_OTHER, "referral limit reached (iterate_referrals_max)");
+		return;
+	}
+	struct dns_nsset next;
+	memset(&next, 0, sizeof next);
+	for (size_t i = 0; i < nns; i++)
+		if (ns[i].type == DNS_T_NS && dns_name_eq(ns[i].owner, cut))
+			nsset_add_ns(&next, ns[i].rdata);
+	/* glue only from within the zone whose server sent it (RFC 2181 5.4.1) */
+	for (size_t i = 0; i < nad; i++)
+		if ((ad[i].type == DNS_T_A || ad[i].type == DNS_T_AAAA) && ad[i].rclass == DNS_C_IN &&
+			in_zone(ad[i].owner, q->zone))
+			nsset_add_addr(&next, ad[i].owner, &ad[i]);
+	uint8_t zone[DNS_NAME_MAX];
+	memcpy(zone, cut, (size_t)dns_name_len(cut, DNS_NAME_MAX));
+	dns_msg_free(&m);
+	q->ns = next;
+	iter_start_zone(q, &q->ns, zone);
+}
+
+/* ---- entry points ---- */
+
+size_t dns_iterate(struct dns_server *s, const struct dns_fwd_client *cl, uint64_t timeout_ms, uint8_t *out,
+	size_t cap)
+{
+	uint64_t now = uv_now(s->loop);
+	struct dns_cache_entry *e = dns_cache_get(&s->cache, cl->qname, cl->qtype, cl->qclass, now);
+	if (e) {
+		s->cache.hits++;
+		if (cl->kind == DNS_FWD_RESOLVER) {
+			dns_resolver_deliver(s, cl, e, TB_RESOLVE_OK, NULL);
+			return 0;
+		}
+		return dns_fwd_answer(s, cl, e, 0, 0xffff, NULL, now, out, cap);
+	}
+	s->cache.misses++;
+	const char *why = NULL;
+	struct dns_iter *q = NULL;
+	if (s->n_iters >= DNS_FWD_INFLIGHT_MAX || s->stopping)
+		why = "too many queries in flight";
+	else if (!(q = iter_new(s)))
+		why = "out of memory";
+	if (why) {
+		if (cl->kind == DNS_FWD_RESOLVER) {
+			dns_resolver_deliver(s, cl, NULL, TB_RESOLVE_SERVFAIL, why);
+			return 0;
+		}
+		return dns_fwd_answer(s, cl, NULL, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, why, now, out, cap);
+	}
+	q->top = q;
+	q->cl = *cl;
+	q->deadline = now + timeout_ms;
+	memcpy(q->qname, cl->qname, (size_t)dns_name_len(cl->qname, DNS_NAME_MAX));
+	dns_name_lower(q->qname);
+	q->qtype = cl->qtype;
+	q->next = s->iters;
+	if (s->iters)
+		s->iters->prev = q;
+	s->iters = q;
+	s->n_iters++;
+	q->listed = 1;
+	iter_start_zone(q, &s->roots, (const uint8_t *)"");
+	return 0;
+}
+
+/* ---- priming (RFC 8109): the root's own NS set replaces the hints ---- */
+
+static void prime_done(enum tb_resolve_status st, const struct tb_rr *rrs, size_t n, const char *why,
+	void *arg)
+{
+	struct dns_server *s = arg;
+	(void)rrs, (void)n;
+	if (st != TB_RESOLVE_OK)
+		TB_WARN("dns", "priming the root NS set failed (%s); using the hints", why ? why : "no answer");
+	else
+		TB_INFO("dns", "root NS set primed: %zu server(s)", s->roots.n);
+}
+
+void dns_iterate_prime(struct dns_server *s)
+{
+	struct dns_fwd_client cl;
+	memset(&cl, 0, sizeof cl);
+	cl.kind = DNS_FWD_RESOLVER;
+	cl.qname[0] = 0;
+	cl.qtype = DNS_T_NS;
+	cl.qclass = DNS_C_IN;
+	cl.cb = prime_done;
+	cl.arg = s;
+	dns_iterate(s, &cl, s->fwd_deadline_ms, NULL, 0);
+}
+
+void dns_iterate_stop(struct dns_server *s)
+{
+	while (s->iters)
+		iter_fail(s->iters, DNS_EDE_OTHER, "server stopping");
+}
+
+void dns_iterate_forget(struct dns_server *s, const void *transport)
+{
+	for (struct dns_iter *q = s->iters; q; q = q->next)
+		if (q->cl.reply.transport == transport)
+			q->cl.reply.send = NULL;
+}
