@@ -32,6 +32,9 @@
  * several threads; every other function calls it implicitly when needed. */
 int tb_crypto_init(void);
 
+/* The public-key backend compiled in: "libcrypto" (OpenSSL 3) or "mbedtls". */
+const char *tb_crypto_backend(void);
+
 /* Fills p with n bytes from the OS-seeded CSPRNG (libsodium randombytes_buf). */
 int tb_random(void *p, size_t n);
 
