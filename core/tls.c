@@ -30,6 +30,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/crypto.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -161,11 +162,18 @@ static int parse_chain(mbedtls_x509_crt *crt, const struct tb_buf *in)
 	return rc == 0 ? 0 : TB_ERR_CRYPTO;
 }
 
-static int parse_key(mbedtls_pk_context *pk, const struct tb_buf *in)
+/*
+ * The server's key: a tb_pkey when the provider takes it (P-256, P-384, RSA),
+ * so the handshake's signature runs on the provider's backend through the
+ * key's mbedTLS face; any other key mbedTLS reads stays a bare context.
+ */
+static int parse_key(mbedtls_pk_context *pk, struct tb_pkey **tkey, const struct tb_buf *in)
 {
 	struct tb_buf nb = strip_nul(in), *b = &nb;
 	if (!b->p || b->len == 0)
 		return TB_ERR_INVALID;
+	if (tb_pkey_parse_private(*b, tkey) == 0)
+		return 0;
 	unsigned char *z = malloc(b->len + 1);
 	if (!z)
 		return TB_ERR_NOMEM;
@@ -218,8 +226,14 @@ static int cert_matches(const mbedtls_x509_crt *crt, const char *name, size_t nl
 
 struct cert_pair {
 	mbedtls_x509_crt chain;
-	mbedtls_pk_context key;
+	struct tb_pkey *tkey;   /* the key, when the crypto provider holds it */
+	mbedtls_pk_context key; /* otherwise */
 };
+
+static mbedtls_pk_context *pair_key(struct cert_pair *p)
+{
+	return p->tkey ? tb_pkey_mbedtls(p->tkey) : &p->key;
+}
 
 struct tb_tls_server {
 	mbedtls_ssl_config conf;
@@ -252,7 +266,7 @@ static int sni_cb(void *arg, mbedtls_ssl_context *ssl, const unsigned char *name
 		if (cert_matches(&srv->certs[i].chain, (const char *)name, len)) {
 			if (i == 0)
 				return 0;
-			return mbedtls_ssl_set_hs_own_cert(ssl, &srv->certs[i].chain, &srv->certs[i].key);
+			return mbedtls_ssl_set_hs_own_cert(ssl, &srv->certs[i].chain, pair_key(&srv->certs[i]));
 		}
 	}
 	return 0; /* default certificate */
@@ -266,6 +280,7 @@ void tb_tls_server_free(struct tb_tls_server *srv)
 	for (size_t i = 0; i < TB_TLS_MAX_CERTS; i++) {
 		mbedtls_x509_crt_free(&srv->certs[i].chain);
 		mbedtls_pk_free(&srv->certs[i].key);
+		tb_pkey_free(srv->certs[i].tkey);
 	}
 	free(srv->alpn.storage);
 	free(srv);
@@ -290,7 +305,7 @@ int tb_tls_server_new(struct tb_tls_server **out, const struct tb_tls_cert *cert
 	}
 	for (size_t i = 0; i < n; i++) {
 		if ((rc = parse_chain(&srv->certs[i].chain, &certs[i].chain)) != 0 ||
-			(rc = parse_key(&srv->certs[i].key, &certs[i].key)) != 0)
+			(rc = parse_key(&srv->certs[i].key, &srv->certs[i].tkey, &certs[i].key)) != 0)
 			goto fail;
 		srv->n++;
 	}
@@ -306,7 +321,7 @@ int tb_tls_server_new(struct tb_tls_server **out, const struct tb_tls_cert *cert
 	mbedtls_ssl_conf_curves(&srv->conf, curves);
 	mbedtls_ssl_conf_rng(&srv->conf, mbedtls_ctr_drbg_random, &drbg);
 	mbedtls_ssl_conf_renegotiation(&srv->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
-	if (mbedtls_ssl_conf_own_cert(&srv->conf, &srv->certs[0].chain, &srv->certs[0].key) != 0)
+	if (mbedtls_ssl_conf_own_cert(&srv->conf, &srv->certs[0].chain, pair_key(&srv->certs[0])) != 0)
 		goto fail;
 	mbedtls_ssl_conf_sni(&srv->conf, sni_cb, srv);
 	if (srv->alpn.protos[0] &&
