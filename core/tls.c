@@ -15,6 +15,13 @@
  * - Our own certificates may carry the tls-alpn-01 acmeIdentifier extension
  *   (critical, unknown to mbedTLS): DER certificates are parsed with a callback
  *   that accepts it.
+ * - Resumption: a server issues RFC 5077 session tickets (mbedtls_ssl_ticket,
+ *   AES-256-GCM keys drawn from tb_random, kept in memory only, a new key every
+ *   TB_TLS_TICKET_LIFETIME seconds with the previous one still accepted, so a
+ *   restart invalidates every ticket) and keeps a session-ID cache of
+ *   TB_TLS_SESSION_CACHE entries for clients without tickets. A resumed
+ *   handshake skips the certificate, the server's signature and ECDHE: only
+ *   symmetric work is left.
  */
 #include "core/tls.h"
 
@@ -25,6 +32,8 @@
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_cache.h>
+#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +249,8 @@ struct tb_tls_server {
 	struct cert_pair certs[TB_TLS_MAX_CERTS];
 	size_t n;
 	struct alpn_list alpn;
+	mbedtls_ssl_ticket_context tickets;
+	mbedtls_ssl_cache_context cache;
 };
 
 struct tb_tls_conn {
@@ -277,6 +288,8 @@ void tb_tls_server_free(struct tb_tls_server *srv)
 	if (!srv)
 		return;
 	mbedtls_ssl_config_free(&srv->conf);
+	mbedtls_ssl_ticket_free(&srv->tickets);
+	mbedtls_ssl_cache_free(&srv->cache);
 	for (size_t i = 0; i < TB_TLS_MAX_CERTS; i++) {
 		mbedtls_x509_crt_free(&srv->certs[i].chain);
 		mbedtls_pk_free(&srv->certs[i].key);
@@ -299,6 +312,8 @@ int tb_tls_server_new(struct tb_tls_server **out, const struct tb_tls_cert *cert
 	if (!srv)
 		return TB_ERR_NOMEM;
 	mbedtls_ssl_config_init(&srv->conf);
+	mbedtls_ssl_ticket_init(&srv->tickets);
+	mbedtls_ssl_cache_init(&srv->cache);
 	for (size_t i = 0; i < TB_TLS_MAX_CERTS; i++) {
 		mbedtls_x509_crt_init(&srv->certs[i].chain);
 		mbedtls_pk_init(&srv->certs[i].key);
@@ -323,6 +338,15 @@ int tb_tls_server_new(struct tb_tls_server **out, const struct tb_tls_cert *cert
 	mbedtls_ssl_conf_renegotiation(&srv->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
 	if (mbedtls_ssl_conf_own_cert(&srv->conf, &srv->certs[0].chain, pair_key(&srv->certs[0])) != 0)
 		goto fail;
+	/* Resumption (see DESIGN): tickets, then the session-ID cache. */
+	if (mbedtls_ssl_ticket_setup(&srv->tickets, tb_crypto_mbedtls_rng, NULL, MBEDTLS_CIPHER_AES_256_GCM,
+		    TB_TLS_TICKET_LIFETIME) != 0)
+		goto fail;
+	mbedtls_ssl_conf_session_tickets_cb(&srv->conf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse,
+		&srv->tickets);
+	mbedtls_ssl_cache_set_max_entries(&srv->cache, TB_TLS_SESSION_CACHE);
+	mbedtls_ssl_cache_set_timeout(&srv->cache, TB_TLS_TICKET_LIFETIME);
+	mbedtls_ssl_conf_session_cache(&srv->conf, &srv->cache, mbedtls_ssl_cache_get, mbedtls_ssl_cache_set);
 	mbedtls_ssl_conf_sni(&srv->conf, sni_cb, srv);
 	if (srv->alpn.protos[0] &&
 		mbedtls_ssl_conf_alpn_protocols(&srv->conf, srv->alpn.protos) != 0)
