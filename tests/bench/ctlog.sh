@@ -3,8 +3,9 @@
 # tests/ctverify/ctload from its own CA) submitted by many keep-alive
 # clients to add-chain of one log with the lab sequencing period (200 ms);
 # every 200 answer is a durable write. Prints "N durable add-chain/s" with
-# p50/p99, the server's CPU per submission and the crypto floor of the same
-# run.
+# p50/p99, the server's CPU per submission, tile reads/s (wrk, 32 keep-alive
+# connections, the first full level-0 tile and the checkpoint; skipped
+# without wrk) and the crypto floor of the same run.
 #
 #   tests/bench/ctlog.sh [N] [C] [build-dir]     defaults: 4000 256 build-bench
 set -euo pipefail
@@ -52,5 +53,13 @@ echo "$out"
 # ctload: "add-chain: N submissions, C concurrent: R/s durable, latency p50 X ms, p99 Y ms, ..."
 echo "$out" | sed -n 's|^add-chain: .*: \([0-9]*\)/s durable, latency p50 \([0-9.]*\) ms, p99 \([0-9.]*\) ms.*|\1 durable add-chain/s (p50 \2 ms, p99 \3 ms)|p'
 awk -v d=$((t1 - t0)) -v hz="$hz" -v n="$n" 'BEGIN { printf "server CPU: %.2f ms per add-chain\n", 1000 * d / hz / n }'
+if command -v wrk >/dev/null; then
+  for path in tile/0/000 checkpoint; do
+    rps=$(wrk -t1 -c32 -d3s "http://127.0.0.1:$port/ct/bench/$path" 2>&1 | awk '/^Requests\/sec/ {print $2}')
+    echo "reads of $path: ${rps:-?} req/s (wrk -t1 -c32)"
+  done
+else
+  echo "reads: skipped (no wrk)"
+fi
 echo -n "crypto floor (same machine, same run): "
 "$work/bench_sign" 0.5
