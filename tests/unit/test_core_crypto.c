@@ -656,7 +656,7 @@ static void test_parse_garbage(void)
 	CHECK_INT(tb_crypto_mbedtls_rng(NULL, r1, sizeof(r1)), 0);
 }
 
-/* One key shared by several threads (the CA and CT log sign from the thread pool). */
+/* One key shared by several threads (the CT log signs from the thread pool). */
 struct shared_key_job {
 	struct tb_pkey *key;
 	int failures;
@@ -674,6 +674,13 @@ static void *shared_key_worker(void *arg)
 		    tb_pkey_verify(job->key, TB_HASH_SHA256, digest, tb_bytes_buf(&sig)) != 0)
 			job->failures++;
 		tb_bytes_free(&sig);
+		/* The mbedTLS face too, as x509write uses it (the CA signs from any thread). */
+		uint8_t buf[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
+		size_t len = 0;
+		if (mbedtls_pk_sign(tb_pkey_mbedtls(job->key), MBEDTLS_MD_SHA256, digest, 32, buf, &len,
+				    tb_crypto_mbedtls_rng, NULL) != 0 ||
+		    tb_pkey_verify(job->key, TB_HASH_SHA256, digest, TB_BUF(buf, len)) != 0)
+			job->failures++;
 	}
 	return NULL;
 }
