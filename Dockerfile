@@ -21,7 +21,8 @@ RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       certbot python3-certbot-dns-rfc2136 openssl curl ca-certificates bind9-dnsutils >/dev/null \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
- && useradd --system --uid 10001 --user-group --home-dir /work --create-home trustbox
+ && groupadd --system --gid 10001 trustbox \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /work --create-home trustbox
 COPY deploy/demo.sh /usr/local/bin/trustbox-demo
 USER 10001:10001
 WORKDIR /work
@@ -34,8 +35,9 @@ RUN apt-get update -qq \
       libuv1 libsqlite3-0 libcjson1 liblua5.4-0 libsodium23 zlib1g \
       libmbedtls14 libmbedx509-1 libmbedcrypto7 libhttp-parser2.9 curl >/dev/null \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
- && useradd --system --uid 10001 --user-group --home-dir /data --no-create-home trustbox \
- && mkdir -p /data && chown trustbox:trustbox /data && chmod 0750 /data
+ && groupadd --system --gid 10001 trustbox \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home trustbox \
+ && mkdir -p /data && chown 10001:10001 /data && chmod 0750 /data
 COPY --from=build /out/ /
 COPY deploy/trustbox.lua /etc/trustbox/trustbox.lua
 # The store, the CA keys and the exported files (the lab TSIG key, the CT log list).

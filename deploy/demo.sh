@@ -69,7 +69,7 @@ step "the chain verifies against the root"
 sct=$(openssl x509 -in cert.pem -noout -text | sed -n '/CT Precertificate SCTs/,/Signature Algorithm/p')
 [ -n "$sct" ] || die "no SCT in the certificate"
 got=$(printf '%s\n' "$sct" | sed -n '/Log ID/,/Timestamp/p' | grep -v Timestamp | sed 's/.*Log ID *://' | tr -d ' :\n' | tr 'a-f' 'A-F')
-want=$(sed -n 's/.*"log_id": *"\([^"]*\)".*/\1/p' /tbdata/ctlog-loglist.json | head -1 | base64 -d | od -An -tx1 | tr -d ' \n' | tr 'a-f' 'A-F')
+want=$(sed -n 's/.*"log_id":[[:space:]]*"\([^"]*\)".*/\1/p' /tbdata/ctlog-loglist.json | head -1 | base64 -d | od -An -tx1 | tr -d ' \n' | tr 'a-f' 'A-F')
 [ -n "$want" ] || die "no log_id in /tbdata/ctlog-loglist.json"
 [ "$got" = "$want" ] || die "SCT log ID $got is not the lab log's $want"
 step "SCT present, from the lab CT log (log ID $got)"

@@ -24,3 +24,9 @@ if dns then
     allow_update = { "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16" },
   }
 end
+
+-- The log's URL as the other containers reach it (it also names the log's
+-- origin in its checkpoints); from the host it is https://127.0.0.1:14000/ct/lab/.
+if ctlog then
+  ctlog { logs = { { name = "lab", submission_url = "https://trustbox:14000/ct/lab/" } } }
+end
