@@ -95,6 +95,13 @@ struct dap_service {
 	struct dap_aggregator agg[2];
 	const char *listener;             /* HTTPS listener the routes are mounted on */
 	size_t max_upload_bytes;
+	size_t max_job_size;              /* reports per aggregation job */
+	uint64_t aggregation_period_ms;   /* leader: how often pending reports are grouped */
+	char *helper_ca_pem;              /* leader: roots the helper's certificate must chain to */
+	uv_timer_t timer;                 /* leader: the aggregation job driver */
+	int timer_on;
+	struct dap_flow *job;             /* leader: the job in flight, or NULL */
+	unsigned backoff;                 /* leader: failed attempts in a row */
 	int demo_task;
 	int stopping;
 	unsigned inflight;                /* store jobs not yet done */
@@ -150,6 +157,79 @@ int dap_db_insert_report(struct tb_store *st, struct dap_stored_report *r,
 			 void (*done)(int status, void *arg), void *arg);
 void dap_stored_report_free(struct dap_stored_report *r);
 
+/* ---- aggregation and collection state (db.c) ---- */
+
+/* One report on its way through an aggregation job (leader or helper). */
+struct dap_out_item {
+	uint8_t report_id[DAP_REPORT_ID_LEN];
+	uint64_t time;
+	uint64_t bucket;                   /* batch bucket: time rounded down to time_precision */
+	struct tb_bytes public_share;      /* leader: from the store */
+	struct tb_bytes input_share;       /* leader: its plaintext input share */
+	struct tb_bytes helper_share;      /* leader: the helper's HpkeCiphertext, encoded */
+	uint8_t *prep_state;               /* leader: VDAF state between init and the answer */
+	uint8_t *out_share;                /* the out share; NULL when the report failed earlier */
+	struct tb_bytes outbound;          /* ping-pong message: leader init / helper finish */
+	int result;                        /* -1 fine so far, else a PrepareError */
+	int done;                          /* scratch of the aggregation */
+};
+
+/* An aggregation job in flight, owned by whoever queued it. */
+struct dap_flow {
+	struct dap_service *svc;
+	struct dap_task task;              /* a copy: the cache may change meanwhile */
+	uint8_t job_id[DAP_AGG_JOB_ID_LEN];
+	uint8_t request_hash[32];          /* SHA-256 of the AggregationJobInitReq */
+	struct dap_out_item *items;
+	size_t n_items;
+	struct tb_bytes request;           /* leader: the encoded request */
+	struct tb_bytes response;          /* helper: the encoded response */
+	int conflict;                      /* helper: the job id is taken by another request */
+	void *req;                         /* helper: the HTTP request to answer */
+};
+void dap_flow_free(struct dap_flow *f);
+
+/* Sum of the batch buckets in [start, end) of a task on one aggregator. */
+struct dap_batch_sum {
+	uint8_t *agg_share;                /* v->agg_share_size bytes */
+	uint64_t report_count;
+	uint8_t checksum[DAP_CHECKSUM_LEN];
+	uint64_t max_query_count;
+	uint64_t first, last;              /* non-empty buckets: lowest and highest start */
+};
+void dap_checksum_add(uint8_t checksum[DAP_CHECKSUM_LEN], const uint8_t report_id[DAP_REPORT_ID_LEN]);
+int dap_db_batch_read(struct tb_store *st, const char *agg, const struct dap_task *t,
+		      uint64_t start, uint64_t end, struct dap_batch_sum *out);
+void dap_batch_sum_free(struct dap_batch_sum *b);
+
+typedef void (*dap_flow_cb)(int status, struct dap_flow *f);
+int dap_db_get_agg_job(struct tb_store *st, const char *agg, const struct dap_flow *f,
+		       struct tb_bytes *hash, struct tb_bytes *response, int *state);
+int dap_db_helper_commit(struct tb_store *st, struct dap_flow *f, dap_flow_cb done);
+int dap_db_leader_begin(struct tb_store *st, struct dap_flow *f, dap_flow_cb done);
+int dap_db_leader_finish(struct tb_store *st, struct dap_flow *f, dap_flow_cb done);
+int dap_db_leader_pending_job(struct tb_store *st, uint8_t task_id[DAP_TASK_ID_LEN],
+			      uint8_t job_id[DAP_AGG_JOB_ID_LEN]);
+int dap_db_leader_pending_task(struct tb_store *st, uint8_t task_id[DAP_TASK_ID_LEN]);
+int dap_db_leader_reports(struct tb_store *st, struct dap_flow *f, int by_job, size_t max);
+int dap_db_leader_unaggregated(struct tb_store *st, const uint8_t *task_id, uint64_t start,
+			       uint64_t end, uint64_t *n);
+
+typedef void (*dap_db_put_cb)(int status, int conflict, void *arg);
+int dap_db_get_collection_job(struct tb_store *st, const uint8_t *task_id, const uint8_t *job_id,
+			      struct tb_bytes *request, struct tb_bytes *result, int *state);
+int dap_db_collected_intervals(struct tb_store *st, const uint8_t *task_id, uint64_t start,
+			       uint64_t end, uint64_t *same, uint64_t *overlap);
+/* state 0 creates (conflict reported), 2 stores the result and counts the query, 3 deletes. */
+int dap_db_put_collection_job(struct tb_store *st, const uint8_t *task_id, const uint8_t *job_id,
+			      struct tb_buf request, int state, struct tb_buf result, uint64_t start,
+			      uint64_t end, dap_db_put_cb done, void *arg);
+int dap_db_get_agg_share_job(struct tb_store *st, const uint8_t *task_id, const uint8_t *hash,
+			     struct tb_bytes *response);
+int dap_db_put_agg_share_job(struct tb_store *st, const uint8_t *task_id, const uint8_t *hash,
+			     struct tb_buf response, uint64_t start, uint64_t end, dap_db_put_cb done,
+			     void *arg);
+
 /* ---- service.c ---- */
 
 /* The task id on this aggregator: cache, then store. NULL when unknown. */
@@ -163,6 +243,9 @@ void dap_service_check_stopped(struct dap_service *svc);
 /* ---- upload.c ---- */
 
 #define DAP_PENDING (-1)
+#define DAP_NOT_FOUND (-3)   /* no such job: 404 */
+#define DAP_NOT_READY (-4)   /* a collection job still waits: 202 */
+#define DAP_CONFLICT (-5)    /* a job id taken by another request: 409 */
 typedef void (*dap_upload_cb)(void *ctx, int problem, const char *detail);
 /*
  * The leader's upload of one Report (DAP-09 4.4.2). Returns DAP_PENDING when
@@ -174,6 +257,49 @@ typedef void (*dap_upload_cb)(void *ctx, int problem, const char *detail);
  */
 int dap_leader_upload(struct dap_aggregator *agg, const struct dap_task *task, struct tb_buf body,
 		      uint64_t now, dap_upload_cb cb, void *ctx, const char **detail);
+
+/* ---- helper.c ---- */
+
+uint64_t dap_bucket_of(const struct dap_task *t, uint64_t time);
+int dap_interval_valid(const struct dap_task *t, const struct dap_interval *iv);
+/*
+ * Helper: an AggregationJobInitReq. DAP_PENDING: cb(status, f) runs after
+ * the commit with f->response (or f->conflict), f->req = req.
+ * DAP_PROBLEM_COUNT: the job was answered before, stored holds that answer;
+ * DAP_CONFLICT: the job id was used for another request; else a problem.
+ */
+int dap_helper_init_job(struct dap_aggregator *agg, const struct dap_task *t,
+			const uint8_t job_id[DAP_AGG_JOB_ID_LEN], struct tb_buf body, uint64_t now,
+			dap_flow_cb cb, void *req, struct tb_bytes *stored, const char **detail);
+/*
+ * Helper: an AggregateShareReq. DAP_PENDING: cb runs after the commit and
+ * response holds the AggregateShare; DAP_PROBLEM_COUNT: response holds the
+ * stored answer of the same request; else a problem or an error.
+ */
+int dap_helper_agg_share(struct dap_aggregator *agg, const struct dap_task *t, struct tb_buf body,
+			 dap_db_put_cb cb, void *ctx, struct tb_bytes *response, const char **detail);
+/* Noises (dp_epsilon) and seals an encoded aggregate share to the task's collector. */
+int dap_seal_agg_share(const struct dap_task *t, uint8_t role, uint8_t *agg_share,
+		       const struct dap_batch_selector *bs, struct tb_bytes *out);
+
+/* ---- leader.c ---- */
+
+void dap_leader_start(struct dap_service *svc);
+void dap_leader_stop(struct dap_service *svc);
+/* Runs the driver soon (reports arrived, a collection waits). */
+void dap_leader_kick(struct dap_service *svc);
+/*
+ * Collection job poll: DAP_PENDING when cb(ctx, status, problem, collection)
+ * will run; 202 when the batch is not ready yet; else a problem.
+ */
+typedef void (*dap_collect_cb)(void *ctx, int problem, const char *detail, struct tb_buf collection);
+int dap_leader_collect(struct dap_aggregator *agg, const struct dap_task *t,
+		       const uint8_t job_id[DAP_COLLECTION_JOB_ID_LEN], dap_collect_cb cb, void *ctx,
+		       struct tb_bytes *result, const char **detail);
+
+/* ---- collector.c ---- */
+
+int dap_collect_command(struct dap_service *svc, int argc, char **argv);
 
 /* ---- api.c ---- */
 

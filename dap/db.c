@@ -42,6 +42,21 @@ const struct tb_migration dap_migrations[] = {
 	     " state INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (task_id, report_id)) WITHOUT ROWID;"
 	     "CREATE INDEX dap_reports_pending ON dap_reports(task_id, state, time);"
 	     "CREATE TABLE dap_kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;" },
+	{ 2, "ALTER TABLE dap_reports ADD COLUMN job_id BLOB;"
+	     "CREATE TABLE dap_batch_aggs (aggregator TEXT NOT NULL, task_id BLOB NOT NULL,"
+	     " bucket INTEGER NOT NULL, agg_share BLOB NOT NULL, report_count INTEGER NOT NULL,"
+	     " checksum BLOB NOT NULL, query_count INTEGER NOT NULL DEFAULT 0,"
+	     " PRIMARY KEY (aggregator, task_id, bucket)) WITHOUT ROWID;"
+	     "CREATE TABLE dap_helper_reports (task_id BLOB NOT NULL, report_id BLOB NOT NULL,"
+	     " PRIMARY KEY (task_id, report_id)) WITHOUT ROWID;"
+	     "CREATE TABLE dap_agg_jobs (aggregator TEXT NOT NULL, task_id BLOB NOT NULL,"
+	     " job_id BLOB NOT NULL, request_hash BLOB NOT NULL, response BLOB,"
+	     " state INTEGER NOT NULL, PRIMARY KEY (aggregator, task_id, job_id)) WITHOUT ROWID;"
+	     "CREATE TABLE dap_collection_jobs (task_id BLOB NOT NULL, job_id BLOB NOT NULL,"
+	     " request BLOB NOT NULL, state INTEGER NOT NULL, result BLOB,"
+	     " PRIMARY KEY (task_id, job_id)) WITHOUT ROWID;"
+	     "CREATE TABLE dap_agg_share_jobs (task_id BLOB NOT NULL, request_hash BLOB NOT NULL,"
+	     " response BLOB NOT NULL, PRIMARY KEY (task_id, request_hash)) WITHOUT ROWID;" },
 	{ 0, NULL },
 };
 
@@ -339,5 +354,703 @@ int dap_db_insert_report(struct tb_store *st, struct dap_stored_report *r,
 	int rc = tb_store_write(st, insert_report_job, insert_report_done, j);
 	if (rc)
 		free(j); /* the caller still owns r */
+	return rc;
+}
+
+/* ---- batch aggregations --------------------------------------------------- */
+
+/*
+ * Inside a write job: adds the out shares of items to their batch buckets of
+ * (agg, task), one read and one write per bucket. A report in a bucket that
+ * was collected already gets batch_collected; on the helper (replay_check)
+ * a report id seen in an earlier job gets report_replayed. items[i].result
+ * is set for every item that had an out share.
+ */
+static int aggregate_items(sqlite3 *db, const char *agg, const struct dap_task *t,
+			   struct dap_out_item *items, size_t n, int replay_check)
+{
+	const struct dap_vdaf *v = &t->vdaf;
+	sqlite3_stmt *ins = NULL, *get = NULL, *put = NULL;
+	uint8_t *share = malloc(v->agg_share_size ? v->agg_share_size : 1);
+	int err = share ? 0 : TB_ERR_NOMEM;
+	if (!err && (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO dap_helper_reports (task_id, report_id)"
+					" VALUES (?, ?)", -1, &ins, NULL) != SQLITE_OK ||
+		     sqlite3_prepare_v2(db, "SELECT agg_share, report_count, checksum, query_count FROM"
+					" dap_batch_aggs WHERE aggregator=? AND task_id=? AND bucket=?",
+					-1, &get, NULL) != SQLITE_OK ||
+		     sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO dap_batch_aggs (aggregator, task_id,"
+					" bucket, agg_share, report_count, checksum, query_count)"
+					" VALUES (?, ?, ?, ?, ?, ?, 0)", -1, &put, NULL) != SQLITE_OK))
+		err = TB_ERR_STORE;
+	for (size_t i = 0; !err && i < n; i++) {
+		items[i].done = 0;
+		if (!items[i].out_share)
+			continue;
+		items[i].result = -1;
+		if (replay_check) {
+			sqlite3_reset(ins);
+			sqlite3_bind_blob(ins, 1, t->id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+			sqlite3_bind_blob(ins, 2, items[i].report_id, DAP_REPORT_ID_LEN, SQLITE_STATIC);
+			if (sqlite3_step(ins) != SQLITE_DONE)
+				err = TB_ERR_STORE;
+			else if (sqlite3_changes(db) == 0)
+				items[i].result = DAP_PREP_ERR_REPORT_REPLAYED;
+		}
+	}
+	/* Bucket by bucket: every item of the first unhandled bucket, then the next. */
+	for (size_t i = 0; !err && i < n; i++) {
+		if (!items[i].out_share || items[i].result >= 0 || items[i].done)
+			continue;
+		uint64_t bucket = items[i].bucket, count = 0, queried = 0;
+		uint8_t checksum[DAP_CHECKSUM_LEN] = { 0 };
+		dap_prio3_agg_init(v, share);
+		sqlite3_reset(get);
+		sqlite3_bind_text(get, 1, agg, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(get, 2, t->id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(get, 3, (sqlite3_int64)bucket);
+		int rc = sqlite3_step(get);
+		if (rc == SQLITE_ROW) {
+			if ((size_t)sqlite3_column_bytes(get, 0) != v->agg_share_size ||
+			    sqlite3_column_bytes(get, 2) != DAP_CHECKSUM_LEN) {
+				err = TB_ERR_STORE;
+				break;
+			}
+			memcpy(share, sqlite3_column_blob(get, 0), v->agg_share_size);
+			count = (uint64_t)sqlite3_column_int64(get, 1);
+			memcpy(checksum, sqlite3_column_blob(get, 2), DAP_CHECKSUM_LEN);
+			queried = (uint64_t)sqlite3_column_int64(get, 3);
+		} else if (rc != SQLITE_DONE) {
+			err = TB_ERR_STORE;
+			break;
+		}
+		int changed = 0;
+		for (size_t k = i; k < n; k++) {
+			if (!items[k].out_share || items[k].result >= 0 || items[k].done ||
+			    items[k].bucket != bucket)
+				continue;
+			items[k].done = 1;
+			if (queried) {
+				items[k].result = DAP_PREP_ERR_BATCH_COLLECTED;
+				continue;
+			}
+			if (dap_prio3_agg_update(v, share, TB_BUF(items[k].out_share, v->out_share_size))) {
+				items[k].result = DAP_PREP_ERR_VDAF_PREP_ERROR;
+				continue;
+			}
+			dap_checksum_add(checksum, items[k].report_id);
+			count++;
+			changed = 1;
+		}
+		if (!changed)
+			continue;
+		sqlite3_reset(put);
+		sqlite3_bind_text(put, 1, agg, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(put, 2, t->id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(put, 3, (sqlite3_int64)bucket);
+		sqlite3_bind_blob(put, 4, share, (int)v->agg_share_size, SQLITE_STATIC);
+		sqlite3_bind_int64(put, 5, (sqlite3_int64)count);
+		sqlite3_bind_blob(put, 6, checksum, DAP_CHECKSUM_LEN, SQLITE_STATIC);
+		if (sqlite3_step(put) != SQLITE_DONE)
+			err = TB_ERR_STORE;
+	}
+	sqlite3_finalize(ins);
+	sqlite3_finalize(get);
+	sqlite3_finalize(put);
+	free(share);
+	return err;
+}
+
+void dap_checksum_add(uint8_t checksum[DAP_CHECKSUM_LEN], const uint8_t report_id[DAP_REPORT_ID_LEN])
+{
+	uint8_t h[TB_SHA256_LEN];
+	tb_sha256(TB_BUF(report_id, DAP_REPORT_ID_LEN), h);
+	for (size_t i = 0; i < DAP_CHECKSUM_LEN; i++)
+		checksum[i] ^= h[i];
+}
+
+int dap_db_batch_read(struct tb_store *st, const char *agg, const struct dap_task *t,
+		      uint64_t start, uint64_t end, struct dap_batch_sum *out)
+{
+	const struct dap_vdaf *v = &t->vdaf;
+	sqlite3 *db = tb_store_reader(st);
+	sqlite3_stmt *s = NULL;
+	memset(out, 0, sizeof(*out));
+	if (!(out->agg_share = malloc(v->agg_share_size ? v->agg_share_size : 1)))
+		return TB_ERR_NOMEM;
+	dap_prio3_agg_init(v, out->agg_share);
+	out->first = UINT64_MAX;
+	if (sqlite3_prepare_v2(db, "SELECT bucket, agg_share, report_count, checksum, query_count FROM"
+			       " dap_batch_aggs WHERE aggregator=? AND task_id=? AND bucket>=? AND bucket<?",
+			       -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, t->id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)start);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)end);
+	int rc, err = 0;
+	while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		uint64_t bucket = (uint64_t)sqlite3_column_int64(s, 0);
+		if ((size_t)sqlite3_column_bytes(s, 1) != v->agg_share_size ||
+		    sqlite3_column_bytes(s, 3) != DAP_CHECKSUM_LEN ||
+		    dap_prio3_agg_merge(v, out->agg_share,
+					TB_BUF(sqlite3_column_blob(s, 1), v->agg_share_size))) {
+			err = TB_ERR_STORE;
+			break;
+		}
+		uint64_t c = (uint64_t)sqlite3_column_int64(s, 2), q = (uint64_t)sqlite3_column_int64(s, 4);
+		const uint8_t *cs = sqlite3_column_blob(s, 3);
+		for (size_t i = 0; i < DAP_CHECKSUM_LEN; i++)
+			out->checksum[i] ^= cs[i];
+		out->report_count += c;
+		if (q > out->max_query_count)
+			out->max_query_count = q;
+		if (c && bucket < out->first)
+			out->first = bucket;
+		if (c && bucket > out->last)
+			out->last = bucket;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = TB_ERR_STORE;
+	sqlite3_finalize(s);
+	return err;
+}
+
+void dap_batch_sum_free(struct dap_batch_sum *b)
+{
+	free(b->agg_share);
+	b->agg_share = NULL;
+}
+
+/* Inside a write job: one more query of every bucket in [start, end). */
+static int count_query(sqlite3 *db, const char *agg, const uint8_t *task_id, uint64_t start, uint64_t end)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(db, "UPDATE dap_batch_aggs SET query_count = query_count + 1 WHERE"
+				    " aggregator=? AND task_id=? AND bucket>=? AND bucket<?", -1, &s, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)start);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)end);
+		rc = sqlite3_step(s);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+}
+
+/* ---- jobs of the aggregation and collection flows --------------------------- */
+
+struct flow_job {
+	struct dap_flow *f;
+	void (*done)(int status, struct dap_flow *f);
+	int (*run)(sqlite3 *db, struct dap_flow *f);
+};
+
+static int flow_run(sqlite3 *db, void *arg)
+{
+	struct flow_job *j = arg;
+	return j->run(db, j->f);
+}
+
+static void flow_done(int status, void *arg)
+{
+	struct flow_job *j = arg;
+	j->done(status, j->f);
+	free(j);
+}
+
+static int queue(struct tb_store *st, struct dap_flow *f, int (*run)(sqlite3 *, struct dap_flow *),
+		 void (*done)(int, struct dap_flow *))
+{
+	struct flow_job *j = calloc(1, sizeof *j);
+	if (!j)
+		return TB_ERR_NOMEM;
+	j->f = f;
+	j->run = run;
+	j->done = done;
+	int rc = tb_store_write(st, flow_run, flow_done, j);
+	if (rc)
+		free(j);
+	return rc;
+}
+
+static int get_job(sqlite3 *db, const char *agg, const struct dap_flow *f, struct tb_bytes *hash,
+		   struct tb_bytes *response, int *state)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT request_hash, response, state FROM dap_agg_jobs WHERE"
+			       " aggregator=? AND task_id=? AND job_id=?", -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, f->task.id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, f->job_id, DAP_AGG_JOB_ID_LEN, SQLITE_STATIC);
+	int rc = sqlite3_step(s), err = 0;
+	if (rc == SQLITE_ROW) {
+		if (hash)
+			tb_bytes_append(hash, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+		if (response)
+			tb_bytes_append(response, sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1));
+		if (state)
+			*state = sqlite3_column_int(s, 2);
+	} else {
+		err = rc == SQLITE_DONE ? TB_ERR_NOT_FOUND : TB_ERR_STORE;
+	}
+	sqlite3_finalize(s);
+	return err;
+}
+
+int dap_db_get_agg_job(struct tb_store *st, const char *agg, const struct dap_flow *f,
+		       struct tb_bytes *hash, struct tb_bytes *response, int *state)
+{
+	return get_job(tb_store_reader(st), agg, f, hash, response, state);
+}
+
+static int put_job(sqlite3 *db, const char *agg, const struct dap_flow *f, struct tb_buf response,
+		   int state)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO dap_agg_jobs (aggregator, task_id, job_id,"
+				    " request_hash, response, state) VALUES (?, ?, ?, ?, ?, ?)", -1, &s, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, f->task.id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 3, f->job_id, DAP_AGG_JOB_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 4, f->request_hash, TB_SHA256_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 5, response.p ? (const void *)response.p : "", (int)response.len,
+				  SQLITE_STATIC);
+		sqlite3_bind_int(s, 6, state);
+		rc = sqlite3_step(s);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+}
+
+/*
+ * The helper's commit of an aggregation job: a job already stored under the
+ * id answers with its stored response when the request is the same
+ * (f->conflict otherwise); else the out shares are aggregated, the
+ * response is built from the items' results and stored with the job.
+ */
+static int helper_commit_run(sqlite3 *db, struct dap_flow *f)
+{
+	struct tb_bytes hash = { 0 };
+	int rc = get_job(db, "helper", f, &hash, &f->response, NULL);
+	if (rc == 0) {
+		f->conflict = hash.len != TB_SHA256_LEN || memcmp(hash.p, f->request_hash, TB_SHA256_LEN);
+		tb_bytes_free(&hash);
+		return 0;
+	}
+	tb_bytes_free(&hash);
+	if (rc != TB_ERR_NOT_FOUND)
+		return rc;
+	if ((rc = aggregate_items(db, "helper", &f->task, f->items, f->n_items, 1)))
+		return rc;
+	size_t mark;
+	tb_bytes_free(&f->response);
+	if ((rc = dap_agg_job_resp_begin(&f->response, &mark)))
+		return rc;
+	for (size_t i = 0; i < f->n_items && !rc; i++) {
+		struct dap_out_item *it = &f->items[i];
+		struct dap_prepare_resp pr = { .state = DAP_PREP_CONTINUE };
+		memcpy(pr.report_id, it->report_id, DAP_REPORT_ID_LEN);
+		if (it->result >= 0) {
+			pr.state = DAP_PREP_REJECT;
+			pr.error = (uint8_t)it->result;
+		} else {
+			pr.payload = tb_bytes_buf(&it->outbound);
+		}
+		rc = dap_prepare_resp_encode(&pr, &f->response);
+	}
+	if (!rc)
+		rc = dap_msg_list_end(&f->response, mark);
+	return rc ? rc : put_job(db, "helper", f, tb_bytes_buf(&f->response), 2);
+}
+
+int dap_db_helper_commit(struct tb_store *st, struct dap_flow *f, void (*done)(int, struct dap_flow *))
+{
+	return queue(st, f, helper_commit_run, done);
+}
+
+/* The leader claims pending reports for a job (state 0 -> 1 with the job id). */
+static int leader_begin_run(sqlite3 *db, struct dap_flow *f)
+{
+	int rc = put_job(db, "leader", f, TB_BUF(NULL, 0), 1);
+	sqlite3_stmt *s = NULL;
+	if (!rc && sqlite3_prepare_v2(db, "UPDATE dap_reports SET state=1, job_id=? WHERE task_id=? AND"
+				      " report_id=? AND state=0", -1, &s, NULL) != SQLITE_OK)
+		rc = TB_ERR_STORE;
+	for (size_t i = 0; !rc && i < f->n_items; i++) {
+		sqlite3_reset(s);
+		sqlite3_bind_blob(s, 1, f->job_id, DAP_AGG_JOB_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, f->task.id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 3, f->items[i].report_id, DAP_REPORT_ID_LEN, SQLITE_STATIC);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			rc = TB_ERR_STORE;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int dap_db_leader_begin(struct tb_store *st, struct dap_flow *f, void (*done)(int, struct dap_flow *))
+{
+	return queue(st, f, leader_begin_run, done);
+}
+
+/*
+ * The leader's commit of a finished job: only a job still in flight (state
+ * 1) is aggregated, so a job finished twice (a retry racing a late answer)
+ * counts once; its reports become aggregated (2) or failed (3).
+ */
+static int leader_finish_run(sqlite3 *db, struct dap_flow *f)
+{
+	int state = 0;
+	int rc = get_job(db, "leader", f, NULL, NULL, &state);
+	if (rc)
+		return rc;
+	if (state != 1)
+		return 0;
+	if ((rc = aggregate_items(db, "leader", &f->task, f->items, f->n_items, 0)))
+		return rc;
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, "UPDATE dap_reports SET state=? WHERE task_id=? AND report_id=? AND"
+			       " job_id=?", -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	for (size_t i = 0; !rc && i < f->n_items; i++) {
+		sqlite3_reset(s);
+		sqlite3_bind_int(s, 1, f->items[i].out_share && f->items[i].result < 0 ? 2 : 3);
+		sqlite3_bind_blob(s, 2, f->task.id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 3, f->items[i].report_id, DAP_REPORT_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 4, f->job_id, DAP_AGG_JOB_ID_LEN, SQLITE_STATIC);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			rc = TB_ERR_STORE;
+	}
+	sqlite3_finalize(s);
+	return rc ? rc : put_job(db, "leader", f, TB_BUF(NULL, 0), 2);
+}
+
+int dap_db_leader_finish(struct tb_store *st, struct dap_flow *f, void (*done)(int, struct dap_flow *))
+{
+	return queue(st, f, leader_finish_run, done);
+}
+
+/* A job of the leader still in flight (to resume after a restart), or TB_ERR_NOT_FOUND. */
+int dap_db_leader_pending_job(struct tb_store *st, uint8_t task_id[DAP_TASK_ID_LEN],
+			      uint8_t job_id[DAP_AGG_JOB_ID_LEN])
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT task_id, job_id FROM dap_agg_jobs WHERE"
+			       " aggregator='leader' AND state=1 LIMIT 1", -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	int rc = sqlite3_step(s), err = TB_ERR_NOT_FOUND;
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == DAP_TASK_ID_LEN &&
+	    sqlite3_column_bytes(s, 1) == DAP_AGG_JOB_ID_LEN) {
+		memcpy(task_id, sqlite3_column_blob(s, 0), DAP_TASK_ID_LEN);
+		memcpy(job_id, sqlite3_column_blob(s, 1), DAP_AGG_JOB_ID_LEN);
+		err = 0;
+	} else if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		err = TB_ERR_STORE;
+	}
+	sqlite3_finalize(s);
+	return err;
+}
+
+/* A task with reports waiting for aggregation, or TB_ERR_NOT_FOUND. */
+int dap_db_leader_pending_task(struct tb_store *st, uint8_t task_id[DAP_TASK_ID_LEN])
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT task_id FROM dap_reports WHERE state=0 LIMIT 1",
+			       -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	int rc = sqlite3_step(s), err = TB_ERR_NOT_FOUND;
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == DAP_TASK_ID_LEN) {
+		memcpy(task_id, sqlite3_column_blob(s, 0), DAP_TASK_ID_LEN);
+		err = 0;
+	} else if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		err = TB_ERR_STORE;
+	}
+	sqlite3_finalize(s);
+	return err;
+}
+
+/*
+ * The reports of a job (job_id set: the reports claimed by it, in report id
+ * order, so a resumed job sends the same request) or up to max pending ones.
+ */
+int dap_db_leader_reports(struct tb_store *st, struct dap_flow *f, int by_job, size_t max)
+{
+	sqlite3_stmt *s = NULL;
+	const char *sql = by_job ?
+		"SELECT report_id, time, public_share, leader_share, helper_share FROM dap_reports"
+		" WHERE task_id=? AND job_id=? AND state=1 ORDER BY report_id LIMIT ?" :
+		"SELECT report_id, time, public_share, leader_share, helper_share FROM dap_reports"
+		" WHERE task_id=? AND state=0 ORDER BY report_id LIMIT ?";
+	if (sqlite3_prepare_v2(tb_store_reader(st), sql, -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_blob(s, 1, f->task.id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	if (by_job) {
+		sqlite3_bind_blob(s, 2, f->job_id, DAP_AGG_JOB_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)max);
+	} else {
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
+	}
+	int rc, err = 0;
+	f->items = calloc(max ? max : 1, sizeof *f->items);
+	f->n_items = 0;
+	if (!f->items)
+		err = TB_ERR_NOMEM;
+	while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct dap_out_item *it = &f->items[f->n_items];
+		if (sqlite3_column_bytes(s, 0) != DAP_REPORT_ID_LEN) {
+			err = TB_ERR_STORE;
+			break;
+		}
+		memcpy(it->report_id, sqlite3_column_blob(s, 0), DAP_REPORT_ID_LEN);
+		it->time = (uint64_t)sqlite3_column_int64(s, 1);
+		it->result = -1;
+		tb_bytes_append(&it->public_share, sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2));
+		tb_bytes_append(&it->input_share, sqlite3_column_blob(s, 3), (size_t)sqlite3_column_bytes(s, 3));
+		tb_bytes_append(&it->helper_share, sqlite3_column_blob(s, 4), (size_t)sqlite3_column_bytes(s, 4));
+		f->n_items++;
+		if (it->public_share.err || it->input_share.err || it->helper_share.err)
+			err = TB_ERR_NOMEM;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = TB_ERR_STORE;
+	sqlite3_finalize(s);
+	return err;
+}
+
+/* Reports of [start, end) not yet aggregated (waiting or in a job). */
+int dap_db_leader_unaggregated(struct tb_store *st, const uint8_t *task_id, uint64_t start,
+			       uint64_t end, uint64_t *n)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT count(*) FROM dap_reports WHERE task_id=? AND"
+			       " state IN (0, 1) AND time>=? AND time<?", -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_blob(s, 1, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)start);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)end);
+	int rc = sqlite3_step(s);
+	*n = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : TB_ERR_STORE;
+}
+
+/* ---- collection ------------------------------------------------------------ */
+
+int dap_db_get_collection_job(struct tb_store *st, const uint8_t *task_id, const uint8_t *job_id,
+			      struct tb_bytes *request, struct tb_bytes *result, int *state)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT request, result, state FROM"
+			       " dap_collection_jobs WHERE task_id=? AND job_id=?", -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_blob(s, 1, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, job_id, DAP_COLLECTION_JOB_ID_LEN, SQLITE_STATIC);
+	int rc = sqlite3_step(s), err = 0;
+	if (rc == SQLITE_ROW) {
+		if (request)
+			tb_bytes_append(request, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+		if (result && sqlite3_column_type(s, 1) != SQLITE_NULL)
+			tb_bytes_append(result, sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1));
+		*state = sqlite3_column_int(s, 2);
+	} else {
+		err = rc == SQLITE_DONE ? TB_ERR_NOT_FOUND : TB_ERR_STORE;
+	}
+	sqlite3_finalize(s);
+	return err;
+}
+
+/* Finished collection jobs of a task whose interval meets [start, end): *same
+ * counts those with exactly that interval, *overlap the others. */
+int dap_db_collected_intervals(struct tb_store *st, const uint8_t *task_id, uint64_t start,
+			       uint64_t end, uint64_t *same, uint64_t *overlap)
+{
+	sqlite3_stmt *s = NULL;
+	*same = *overlap = 0;
+	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT request FROM dap_collection_jobs WHERE"
+			       " task_id=? AND state=2", -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_blob(s, 1, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct dap_collection_req cr;
+		struct tb_buf b = TB_BUF(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+		if (dap_collection_req_decode(b, &cr) || cr.query.query_type != DAP_QUERY_TIME_INTERVAL)
+			continue;
+		uint64_t s0 = cr.query.interval.start, e0 = s0 + cr.query.interval.duration;
+		if (s0 == start && e0 == end)
+			(*same)++;
+		else if (s0 < end && start < e0)
+			(*overlap)++;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+}
+
+struct coll_row {
+	uint8_t task_id[DAP_TASK_ID_LEN], job_id[DAP_COLLECTION_JOB_ID_LEN];
+	struct tb_bytes request, result;
+	int state;
+	uint64_t start, end;   /* buckets queried once more when state is 2 */
+	int conflict;          /* out: a different request under the job id */
+	dap_db_put_cb done;
+	void *arg;
+};
+
+static int coll_put_run(sqlite3 *db, void *arg)
+{
+	struct coll_row *c = arg;
+	sqlite3_stmt *s = NULL;
+	int rc;
+	if (c->state == 0) {
+		/* Creation: the same request again is fine, another one is a conflict. */
+		if (sqlite3_prepare_v2(db, "SELECT request FROM dap_collection_jobs WHERE task_id=? AND"
+				       " job_id=?", -1, &s, NULL) != SQLITE_OK)
+			return TB_ERR_STORE;
+		sqlite3_bind_blob(s, 1, c->task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, c->job_id, DAP_COLLECTION_JOB_ID_LEN, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			c->conflict = (size_t)sqlite3_column_bytes(s, 0) != c->request.len ||
+				      memcmp(sqlite3_column_blob(s, 0), c->request.p, c->request.len);
+			sqlite3_finalize(s);
+			return 0;
+		}
+		sqlite3_finalize(s);
+		if (rc != SQLITE_DONE)
+			return TB_ERR_STORE;
+	}
+	rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO dap_collection_jobs (task_id, job_id, request,"
+				" state, result) VALUES (?, ?, ?, ?, ?)", -1, &s, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_blob(s, 1, c->task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, c->job_id, DAP_COLLECTION_JOB_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 3, c->request.p, (int)c->request.len, SQLITE_STATIC);
+		sqlite3_bind_int(s, 4, c->state);
+		if (c->result.len)
+			sqlite3_bind_blob(s, 5, c->result.p, (int)c->result.len, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(s, 5);
+		rc = sqlite3_step(s);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return TB_ERR_STORE;
+	return c->state == 2 ? count_query(db, "leader", c->task_id, c->start, c->end) : 0;
+}
+
+static void coll_put_done(int status, void *arg)
+{
+	struct coll_row *c = arg;
+	c->done(status, c->conflict, c->arg);
+	tb_bytes_free(&c->request);
+	tb_bytes_free(&c->result);
+	free(c);
+}
+
+int dap_db_put_collection_job(struct tb_store *st, const uint8_t *task_id, const uint8_t *job_id,
+			      struct tb_buf request, int state, struct tb_buf result, uint64_t start,
+			      uint64_t end, dap_db_put_cb done, void *arg)
+{
+	struct coll_row *c = calloc(1, sizeof *c);
+	if (!c)
+		return TB_ERR_NOMEM;
+	memcpy(c->task_id, task_id, DAP_TASK_ID_LEN);
+	memcpy(c->job_id, job_id, DAP_COLLECTION_JOB_ID_LEN);
+	tb_bytes_append(&c->request, request.p, request.len);
+	tb_bytes_append(&c->result, result.p, result.len);
+	c->state = state;
+	c->start = start;
+	c->end = end;
+	c->done = done;
+	c->arg = arg;
+	int rc = c->request.err || c->result.err ? TB_ERR_NOMEM :
+		 tb_store_write(st, coll_put_run, coll_put_done, c);
+	if (rc) {
+		tb_bytes_free(&c->request);
+		tb_bytes_free(&c->result);
+		free(c);
+	}
+	return rc;
+}
+
+/* ---- the helper's aggregate shares ---------------------------------------- */
+
+int dap_db_get_agg_share_job(struct tb_store *st, const uint8_t *task_id, const uint8_t *hash,
+			     struct tb_bytes *response)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT response FROM dap_agg_share_jobs WHERE"
+			       " task_id=? AND request_hash=?", -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_blob(s, 1, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, hash, TB_SHA256_LEN, SQLITE_STATIC);
+	int rc = sqlite3_step(s), err = 0;
+	if (rc == SQLITE_ROW)
+		tb_bytes_append(response, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+	else
+		err = rc == SQLITE_DONE ? TB_ERR_NOT_FOUND : TB_ERR_STORE;
+	sqlite3_finalize(s);
+	return err;
+}
+
+struct share_row {
+	uint8_t task_id[DAP_TASK_ID_LEN], hash[TB_SHA256_LEN];
+	struct tb_bytes response;
+	uint64_t start, end;
+	dap_db_put_cb done;
+	void *arg;
+};
+
+static int share_put_run(sqlite3 *db, void *arg)
+{
+	struct share_row *r = arg;
+	sqlite3_stmt *s = NULL;
+	/* OR IGNORE: two identical requests racing store one answer; both get it. */
+	int rc = sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO dap_agg_share_jobs (task_id, request_hash,"
+				    " response) VALUES (?, ?, ?)", -1, &s, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_blob(s, 1, r->task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, r->hash, TB_SHA256_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 3, r->response.p, (int)r->response.len, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return TB_ERR_STORE;
+	if (sqlite3_changes(db) == 0)
+		return 0;
+	return count_query(db, "helper", r->task_id, r->start, r->end);
+}
+
+static void share_put_done(int status, void *arg)
+{
+	struct share_row *r = arg;
+	r->done(status, 0, r->arg);
+	tb_bytes_free(&r->response);
+	free(r);
+}
+
+int dap_db_put_agg_share_job(struct tb_store *st, const uint8_t *task_id, const uint8_t *hash,
+			     struct tb_buf response, uint64_t start, uint64_t end, dap_db_put_cb done,
+			     void *arg)
+{
+	struct share_row *r = calloc(1, sizeof *r);
+	if (!r)
+		return TB_ERR_NOMEM;
+	memcpy(r->task_id, task_id, DAP_TASK_ID_LEN);
+	memcpy(r->hash, hash, TB_SHA256_LEN);
+	tb_bytes_append(&r->response, response.p, response.len);
+	r->start = start;
+	r->end = end;
+	r->done = done;
+	r->arg = arg;
+	int rc = r->response.err ? TB_ERR_NOMEM : tb_store_write(st, share_put_run, share_put_done, r);
+	if (rc) {
+		tb_bytes_free(&r->response);
+		free(r);
+	}
 	return rc;
 }

@@ -36,6 +36,12 @@ static const struct tb_option dap_options[] = {
 		.help = "base URL clients reach this instance at (default: https://<listener address>:<port>)" },
 	{ .name = "max_upload_bytes", .type = TB_OPT_INT, .def = "1048576", .min = 1024, .max = 1e8,
 		.help = "largest report accepted by the leader's upload endpoint, bytes (larger: 413)" },
+	{ .name = "max_aggregation_job_size", .type = TB_OPT_INT, .def = "1000", .min = 1, .max = 100000,
+		.help = "reports per aggregation job, as the leader groups them and as the helper accepts them" },
+	{ .name = "aggregation_period_ms", .type = TB_OPT_INT, .def = "1000", .min = 10, .max = 3600000,
+		.help = "leader: how often waiting reports are grouped into an aggregation job" },
+	{ .name = "helper_ca_file", .type = TB_OPT_STRING, .def = "\"\"",
+		.help = "leader: PEM roots the helper's certificate must chain to (default: trustbox's own root)" },
 	{ .name = "demo_task", .type = TB_OPT_BOOL, .def = "true",
 		.help = "with role both: provision one demo Prio3Histogram task on first start (its collector credential is written to the data directory)" },
 	{ .name = "tasks", .type = TB_OPT_TABLES, .def = "[]", .children = dap_task_options,
@@ -261,6 +267,26 @@ static int dap_configure(struct tb_core *core, void **state, char *err, size_t e
 	svc->run_leader = !role || strcmp(role, "helper") != 0;
 	svc->run_helper = !role || strcmp(role, "leader") != 0;
 	svc->max_upload_bytes = (size_t)tb_cfg_int(sec, "max_upload_bytes");
+	svc->max_job_size = (size_t)tb_cfg_int(sec, "max_aggregation_job_size");
+	svc->aggregation_period_ms = (uint64_t)tb_cfg_int(sec, "aggregation_period_ms");
+	const char *ca = tb_cfg_str(sec, "helper_ca_file");
+	if (ca && *ca) {
+		struct tb_bytes pem = { 0 };
+		FILE *f = fopen(ca, "rb");
+		char buf[4096];
+		size_t n;
+		while (f && (n = fread(buf, 1, sizeof buf, f)) > 0 && pem.len < (1u << 20))
+			tb_bytes_append(&pem, buf, n);
+		if (f)
+			fclose(f);
+		if (!f || !pem.len || !tb_bytes_cstr(&pem)) {
+			snprintf(err, errlen, "dap.helper_ca_file: cannot read '%s'", ca);
+			tb_bytes_free(&pem);
+			dap_free(svc);
+			return TB_ERR_CONFIG;
+		}
+		svc->helper_ca_pem = (char *)pem.p;
+	}
 	svc->demo_task = tb_cfg_bool(sec, "demo_task") && svc->run_leader && svc->run_helper;
 	char base[DAP_MAX_URL - 32];
 	int rc = pick_listener(svc, base, sizeof base, err, errlen);
@@ -349,12 +375,14 @@ static int dap_start(void *state)
 	}
 	if (*demo_id)
 		tb_core_announce(svc->core, "dap", "DAP demo task", "%s", demo_id);
+	if (svc->run_leader)
+		dap_leader_start(svc);
 	return 0;
 }
 
 void dap_service_check_stopped(struct dap_service *svc)
 {
-	if (!svc->stopping || !svc->stop_done || svc->inflight)
+	if (!svc->stopping || !svc->stop_done || svc->inflight || svc->job || svc->timer_on)
 		return;
 	tb_done_cb done = svc->stop_done;
 	svc->stop_done = NULL;
@@ -367,6 +395,7 @@ static void dap_stop(void *state, tb_done_cb done, void *arg)
 	svc->stopping = 1;
 	svc->stop_done = done;
 	svc->stop_arg = arg;
+	dap_leader_stop(svc);
 	dap_service_check_stopped(svc);
 }
 
@@ -385,10 +414,22 @@ static void dap_free(void *state)
 		tb_crypto_wipe(agg->keys, sizeof agg->keys);
 		tb_bytes_free(&agg->config_list);
 	}
+	free(svc->helper_ca_pem);
 	free(svc);
 }
 
+/* `trustbox dap collect ...` */
+static int dap_command(void *state, int argc, char **argv)
+{
+	if (argc >= 1 && !strcmp(argv[0], "collect"))
+		return dap_collect_command(state, argc - 1, argv + 1);
+	fprintf(stderr, "trustbox: usage: trustbox dap collect --help\n");
+	return 2;
+}
+
 const struct tb_subsystem dap_subsystem = {
+	.command = dap_command,
+	.command_usage = "collect ...",
 	.name = "dap",
 	.sections = dap_sections,
 	.configure = dap_configure,
