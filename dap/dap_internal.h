@@ -215,6 +215,8 @@ int dap_db_leader_reports(struct tb_store *st, struct dap_flow *f, int by_job, s
 int dap_db_leader_unaggregated(struct tb_store *st, const uint8_t *task_id, uint64_t start,
 			       uint64_t end, uint64_t *n);
 
+int dap_db_bucket_queried(struct tb_store *st, const char *agg, const uint8_t *task_id, uint64_t bucket,
+			  uint64_t *count);
 typedef void (*dap_db_put_cb)(int status, int conflict, void *arg);
 int dap_db_get_collection_job(struct tb_store *st, const uint8_t *task_id, const uint8_t *job_id,
 			      struct tb_bytes *request, struct tb_bytes *result, int *state);

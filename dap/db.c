@@ -1054,3 +1054,22 @@ int dap_db_put_agg_share_job(struct tb_store *st, const uint8_t *task_id, const 
 	}
 	return rc;
 }
+
+/* How often the bucket was collected on an aggregator (0: never, or no such bucket). */
+int dap_db_bucket_queried(struct tb_store *st, const char *agg, const uint8_t *task_id, uint64_t bucket,
+			  uint64_t *count)
+{
+	sqlite3_stmt *s = NULL;
+	*count = 0;
+	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT query_count FROM dap_batch_aggs WHERE"
+			       " aggregator=? AND task_id=? AND bucket=?", -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)bucket);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*count = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+}

@@ -6,6 +6,7 @@
  *   time <= now + tolerable_clock_skew        else reportTooEarly
  *   time <= task_expiration (when set)        else reportRejected
  *   time >= now - report_expiry_age (when set) else reportRejected
+ *   the report's batch was not collected yet  else reportRejected
  *   the leader's HPKE config id is known      else outdatedConfig
  *   the public share is well-formed           else invalidMessage
  *   the leader's share opens (info, InputShareAad) else reportRejected
@@ -65,6 +66,14 @@ int dap_leader_upload(struct dap_aggregator *agg, const struct dap_task *task, s
 	}
 	if (task->report_expiry_age && t < now && now - t > task->report_expiry_age) {
 		*detail = "the report is older than the task's report expiry age";
+		return DAP_PROBLEM_REPORT_REJECTED;
+	}
+	uint64_t queried = 0;
+	if ((rc = dap_db_bucket_queried(agg->svc->core->store, "leader", task->id,
+					dap_bucket_of(task, t), &queried)))
+		return rc;
+	if (queried) {
+		*detail = "the report's batch was collected already";
 		return DAP_PROBLEM_REPORT_REJECTED;
 	}
 	const struct dap_hpke_key *key = dap_find_key(agg, rep.leader_share.config_id);
