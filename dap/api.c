@@ -287,14 +287,17 @@ struct share_req {
 static void share_done(int status, int conflict, void *arg)
 {
 	struct share_req *s = arg;
+	/* s lives in the request's arena: nothing of it is read after the response. */
+	struct dap_service *svc = s->svc;
+	struct tb_bytes response = s->response;
 	(void)conflict;
-	s->svc->inflight--;
+	svc->inflight--;
 	if (status)
 		respond_doc(s->req, 500, "about:blank", "Internal Server Error", s->task_id, NULL);
 	else
-		tb_http_respond(s->req, 200, DAP_MT_AGG_SHARE, s->response.p, s->response.len);
-	tb_bytes_free(&s->response);
-	dap_service_check_stopped(s->svc);
+		tb_http_respond(s->req, 200, DAP_MT_AGG_SHARE, response.p, response.len);
+	tb_bytes_free(&response);
+	dap_service_check_stopped(svc);
 }
 
 static int post_agg_share(struct tb_http_request *req, void *arg)
@@ -338,7 +341,9 @@ struct coll_req {
 static void coll_put_done(int status, int conflict, void *arg)
 {
 	struct coll_req *c = arg;
-	c->svc->inflight--;
+	/* c lives in the request's arena: nothing of it is read after the response. */
+	struct dap_service *svc = c->svc;
+	svc->inflight--;
 	if (status)
 		respond_doc(c->req, 500, "about:blank", "Internal Server Error", c->task_id, NULL);
 	else if (conflict)
@@ -346,7 +351,7 @@ static void coll_put_done(int status, int conflict, void *arg)
 				"this collection job id was used for another query");
 	else
 		tb_http_respond(c->req, c->status, NULL, NULL, 0);
-	dap_service_check_stopped(c->svc);
+	dap_service_check_stopped(svc);
 }
 
 static int put_collection_job(struct tb_http_request *req, void *arg)

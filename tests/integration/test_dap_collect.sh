@@ -166,4 +166,5 @@ done
 got=$(collect "$T_KILL" --vdaf sum --bits 8 --collector-credential-file cred.json 2> kill.err) || true
 expect "after 3 kill -9 during aggregation: $acked reports, sum $want" "$got" "^\{\"report_count\":$acked,.*\"aggregate\":$want\}$"
 show_on_failure kill.err Prio3Count.err Prio3Sum.err Prio3SumVec.err Prio3Histogram.err
+tb_stop && ok "trustbox stops cleanly" || fail "trustbox exit status"
 finish
