@@ -236,6 +236,8 @@ int dap_db_put_agg_share_job(struct tb_store *st, const uint8_t *task_id, const 
 
 /* The task id on this aggregator: cache, then store. NULL when unknown. */
 struct dap_task *dap_find_task(struct dap_aggregator *agg, const uint8_t id[DAP_TASK_ID_LEN]);
+/* Writes t to agg's records (its role set from agg; empty URLs get this instance's). */
+int dap_provision(struct dap_aggregator *agg, struct dap_task *t);
 /* The key for an HPKE config id, or NULL. */
 const struct dap_hpke_key *dap_find_key(const struct dap_aggregator *agg, uint8_t config_id);
 
@@ -298,6 +300,18 @@ typedef void (*dap_collect_cb)(void *ctx, int problem, const char *detail, struc
 int dap_leader_collect(struct dap_aggregator *agg, const struct dap_task *t,
 		       const uint8_t job_id[DAP_COLLECTION_JOB_ID_LEN], dap_collect_cb cb, void *ctx,
 		       struct tb_bytes *result, const char **detail);
+
+/* The task commands: every record (of agg, or all; of one task id, or all). */
+int dap_db_list_tasks(struct tb_store *st, const char *agg, const uint8_t *only,
+		      void (*fn)(const char *agg, const char *record, void *arg), void *arg);
+int dap_db_delete_task_sync(struct tb_store *st, const uint8_t id[DAP_TASK_ID_LEN]);
+
+/* ---- cli.c ---- */
+
+int dap_task_command(struct dap_service *svc, int argc, char **argv);
+/* Writes divviup's collector_credential.json for a key pair and token. */
+int dap_write_credential(const char *path, const struct dap_hpke_config *c,
+			 const struct dap_hpke_keypair *kp, const char *token);
 
 /* ---- collector.c ---- */
 

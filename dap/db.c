@@ -1073,3 +1073,48 @@ int dap_db_bucket_queried(struct tb_store *st, const char *agg, const uint8_t *t
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
 }
+
+/* ---- the task commands ------------------------------------------------------ */
+
+int dap_db_list_tasks(struct tb_store *st, const char *agg, const uint8_t *only,
+		      void (*fn)(const char *agg, const char *record, void *arg), void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT aggregator, task_id, record FROM dap_tasks"
+			       " WHERE (?1 IS NULL OR aggregator=?1) ORDER BY aggregator, task_id",
+			       -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	if (agg)
+		sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
+	int rc, n = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (only && (sqlite3_column_bytes(s, 1) != DAP_TASK_ID_LEN ||
+			     memcmp(sqlite3_column_blob(s, 1), only, DAP_TASK_ID_LEN)))
+			continue;
+		fn((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 2), arg);
+		n++;
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return TB_ERR_STORE;
+	return n ? 0 : TB_ERR_NOT_FOUND;
+}
+
+static int delete_task_job(sqlite3 *db, void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(db, "DELETE FROM dap_tasks WHERE task_id=?", -1, &s, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_blob(s, 1, arg, DAP_TASK_ID_LEN, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return TB_ERR_STORE;
+	return sqlite3_changes(db) ? 0 : TB_ERR_NOT_FOUND;
+}
+
+int dap_db_delete_task_sync(struct tb_store *st, const uint8_t id[DAP_TASK_ID_LEN])
+{
+	return tb_store_write_sync(st, delete_task_job, (void *)id);
+}

@@ -107,7 +107,7 @@ const struct dap_hpke_key *dap_find_key(const struct dap_aggregator *agg, uint8_
 }
 
 /* Writes t (for aggregator agg, role set from it) to the store and the cache. */
-static int provision(struct dap_aggregator *agg, struct dap_task *t)
+int dap_provision(struct dap_aggregator *agg, struct dap_task *t)
 {
 	struct dap_task *cached;
 	t->role = agg->kind;
@@ -132,7 +132,7 @@ static void random_b64url(size_t n, char *out, size_t outlen)
  * The collector credential in the shape of divviup's collector_credential.json
  * (HPKE config id, algorithm names, keys in base64url, the bearer token).
  */
-static int write_credential(const char *path, const struct dap_hpke_config *c,
+int dap_write_credential(const char *path, const struct dap_hpke_config *c,
 			    const struct dap_hpke_keypair *kp, const char *token)
 {
 	char pk[128], sk[128];
@@ -174,7 +174,7 @@ static int demo_task(struct dap_service *svc, char *id_out, size_t id_len)
 		tb_bytes_free(&enc);
 		snprintf(path, sizeof path, "%s/dap-demo-collector.json",
 			 svc->core->data_dir ? svc->core->data_dir : ".");
-		rc = write_credential(path, &c, &kp, ctok);
+		rc = dap_write_credential(path, &c, &kp, ctok);
 		tb_crypto_wipe(&kp, sizeof kp);
 		if (rc) {
 			TB_ERROR("dap", "cannot write %s", path);
@@ -207,7 +207,7 @@ static int demo_task(struct dap_service *svc, char *id_out, size_t id_len)
 	/* Written again at each start: the records follow the URLs if they moved. */
 	for (int k = 0; k < 2 && !rc; k++) {
 		struct dap_task copy = t;
-		rc = provision(&svc->agg[k], &copy);
+		rc = dap_provision(&svc->agg[k], &copy);
 	}
 	dap_b64url(t.id, DAP_TASK_ID_LEN, id_out, id_len);
 	return rc;
@@ -355,7 +355,7 @@ static int dap_start(void *state)
 		for (int k = 0; k < 2 && !rc; k++) {
 			struct dap_task copy = t;
 			if (both || (int)t.role == k)
-				rc = provision(&svc->agg[k], &copy);
+				rc = dap_provision(&svc->agg[k], &copy);
 		}
 	}
 	char demo_id[64] = "";
@@ -423,13 +423,15 @@ static int dap_command(void *state, int argc, char **argv)
 {
 	if (argc >= 1 && !strcmp(argv[0], "collect"))
 		return dap_collect_command(state, argc - 1, argv + 1);
-	fprintf(stderr, "trustbox: usage: trustbox dap collect --help\n");
+	if (argc >= 1 && !strcmp(argv[0], "task"))
+		return dap_task_command(state, argc - 1, argv + 1);
+	fprintf(stderr, "trustbox: usage: trustbox dap task create|import|list|show|delete ... | collect ...\n");
 	return 2;
 }
 
 const struct tb_subsystem dap_subsystem = {
 	.command = dap_command,
-	.command_usage = "collect ...",
+	.command_usage = "task|collect ...",
 	.name = "dap",
 	.sections = dap_sections,
 	.configure = dap_configure,
