@@ -9,7 +9,9 @@
  *   dap_hpke_keys  the HPKE configs and private keys of each aggregator;
  *                  active ones are announced, inactive ones still decrypt
  *   dap_reports    the leader's uploaded reports: its decrypted input share
- *                  and the helper's still-sealed one; the primary key
+ *                  and the helper's still-sealed one, their state (0 waiting,
+ *                  1 in a job, 2 aggregated, 3 failed, with the PrepareError);
+ *                  the primary key
  *                  (task, report id) is the replay check, so a report is
  *                  stored once however often and concurrently it is sent
  *   dap_kv         small service state (the demo task's record)
@@ -57,6 +59,8 @@ const struct tb_migration dap_migrations[] = {
 	     " PRIMARY KEY (task_id, job_id)) WITHOUT ROWID;"
 	     "CREATE TABLE dap_agg_share_jobs (task_id BLOB NOT NULL, request_hash BLOB NOT NULL,"
 	     " response BLOB NOT NULL, PRIMARY KEY (task_id, request_hash)) WITHOUT ROWID;" },
+	/* Why a report failed (a PrepareError), for operators and tests. */
+	{ 3, "ALTER TABLE dap_reports ADD COLUMN prep_error INTEGER;" },
 	{ 0, NULL },
 };
 
@@ -712,15 +716,20 @@ static int leader_finish_run(sqlite3 *db, struct dap_flow *f)
 	if ((rc = aggregate_items(db, "leader", &f->task, f->items, f->n_items, 0)))
 		return rc;
 	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, "UPDATE dap_reports SET state=? WHERE task_id=? AND report_id=? AND"
-			       " job_id=?", -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "UPDATE dap_reports SET state=?, prep_error=? WHERE task_id=? AND"
+			       " report_id=? AND job_id=?", -1, &s, NULL) != SQLITE_OK)
 		return TB_ERR_STORE;
 	for (size_t i = 0; !rc && i < f->n_items; i++) {
+		int ok = f->items[i].out_share && f->items[i].result < 0;
 		sqlite3_reset(s);
-		sqlite3_bind_int(s, 1, f->items[i].out_share && f->items[i].result < 0 ? 2 : 3);
-		sqlite3_bind_blob(s, 2, f->task.id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 3, f->items[i].report_id, DAP_REPORT_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 4, f->job_id, DAP_AGG_JOB_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_int(s, 1, ok ? 2 : 3);
+		if (ok)
+			sqlite3_bind_null(s, 2);
+		else
+			sqlite3_bind_int(s, 2, f->items[i].result);
+		sqlite3_bind_blob(s, 3, f->task.id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 4, f->items[i].report_id, DAP_REPORT_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 5, f->job_id, DAP_AGG_JOB_ID_LEN, SQLITE_STATIC);
 		if (sqlite3_step(s) != SQLITE_DONE)
 			rc = TB_ERR_STORE;
 	}

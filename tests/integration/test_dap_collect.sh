@@ -5,6 +5,10 @@
 # /dap/helper/); `trustbox dap collect` (the collector) gets, opens and
 # unshards the aggregate, which must be exactly the sum of what was uploaded,
 # for each of the four Prio3 types. Then:
+#   - a report whose shares encode a measurement that is no 0 or 1 (made by
+#     tests/integration/dap/bad_report.c, properly sealed) fails with
+#     vdaf_prep_error at the helper, alone: the others of its job are
+#     collected
 #   - collecting the same batch again: batchQueriedTooManyTimes; an
 #     overlapping interval: batchOverlap; fewer reports than min_batch_size:
 #     invalidBatchSize; a wrong collector token: unauthorizedRequest; a wrong
@@ -48,6 +52,7 @@ credential cred.json "$CTOK"
 credential wrong.json "$(rid 16)"
 
 T_COUNT=$(rid 32); T_SUM=$(rid 32); T_VEC=$(rid 32); T_HIST=$(rid 32); T_MIN=$(rid 32); T_KILL=$(rid 32)
+T_BAD=$(rid 32)
 P=$(free_port)
 task() { # task ID VDAF-FIELDS [MORE]
 	echo "    { id = \"$1\", $2, verify_key = \"$(rid 16)\", min_batch_size = ${3:-2},"
@@ -71,6 +76,7 @@ $(task "$T_VEC" 'vdaf = "sumvec", bits = 4, length = 5, chunk_length = 3')
 $(task "$T_HIST" 'vdaf = "histogram", length = 10, chunk_length = 3')
 $(task "$T_MIN" 'vdaf = "count"' 100)
 $(task "$T_KILL" 'vdaf = "sum", bits = 8')
+$(task "$T_BAD" 'vdaf = "count"')
   },
 }
 LUA
@@ -131,6 +137,29 @@ round Prio3SumVec "$T_VEC" '{"type":"sumVec","bits":4,"length":5,"chunkLength":3
 round Prio3Histogram "$T_HIST" '{"type":"histogram","length":10,"chunkLength":3}' histogram \
 	--vdaf histogram --length 10 --chunk-length 3
 
+# ---- a corrupted input share: vdaf_prep_error for that report only ----
+link_tool "$src/bad_report.c" "$TB_WORK/bad_report"
+hexof() { curl -sS --cacert root.pem "$1" | od -An -v -tx1 | tr -d ' \n'; }
+tid_hex=$(python3 -c "import base64,sys;print(base64.urlsafe_b64decode(sys.argv[1]+'=').hex())" "$T_BAD")
+bad=$("$TB_WORK/bad_report" "$tid_hex" "$(hexof "${L}hpke_config")" "$(hexof "${H}hpke_config")" \
+	$((now / 3600 * 3600)) 2) || die "bad_report"
+got=$(js upload "$L" "$H" "$T_BAD" '{"type":"count"}' 3600 '[true,false]')
+[ "$(printf '%s\n' "$got" | grep -c '^ok$')" = 2 ] || fail "uploads with the bad one: $got"
+got=$(js raw "${L}tasks/$T_BAD/reports" application/dap-report "$bad")
+expect "the corrupted report is accepted at upload (only the VDAF can tell)" "$got" "^200 "
+got=$(js upload "$L" "$H" "$T_BAD" '{"type":"count"}' 3600 '[true]')
+got=$(collect "$T_BAD" --vdaf count --collector-credential-file cred.json 2> bad.err) || true
+expect "the corrupted report alone is left out: 3 reports, count 2" "$got" '^\{"report_count":3,.*"aggregate":2\}$'
+errs=$(python3 - "$TB_WORK/data/trustbox.db" "$T_BAD" <<'PY'
+import base64, sqlite3, sys
+tid = base64.urlsafe_b64decode(sys.argv[2] + "=")
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+print(db.execute("SELECT group_concat(state || ':' || ifnull(prep_error, '-')) FROM"
+                 " (SELECT state, prep_error FROM dap_reports WHERE task_id=? ORDER BY state)", (tid,)).fetchone()[0])
+PY
+)
+expect "the leader records vdaf_prep_error (5) for it" "$errs" "^2:-,2:-,2:-,3:5$"
+
 # ---- refusals ----
 out=$(collect "$T_COUNT" --vdaf count --collector-credential-file cred.json 2>&1) && fail "second collection succeeded"
 expect "the same batch again: batchQueriedTooManyTimes" "$out" "batchQueriedTooManyTimes"
@@ -165,6 +194,6 @@ for r in 1 2 3; do
 done
 got=$(collect "$T_KILL" --vdaf sum --bits 8 --collector-credential-file cred.json 2> kill.err) || true
 expect "after 3 kill -9 during aggregation: $acked reports, sum $want" "$got" "^\{\"report_count\":$acked,.*\"aggregate\":$want\}$"
-show_on_failure kill.err Prio3Count.err Prio3Sum.err Prio3SumVec.err Prio3Histogram.err
+show_on_failure bad.err kill.err Prio3Count.err Prio3Sum.err Prio3SumVec.err Prio3Histogram.err
 tb_stop && ok "trustbox stops cleanly" || fail "trustbox exit status"
 finish
