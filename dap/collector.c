@@ -1,5 +1,9 @@
 /*
- * DESIGN: `trustbox dap collect`, the collector (DAP-09 4.6) as a command:
+ * DESIGN: the clients as commands. `trustbox dap upload` is a DAP-09 client
+ * (4.4): it fetches both aggregators' HPKE configs, shards one measurement,
+ * seals the two input shares and uploads the Report to the leader; it is for
+ * demos and benchmarks (the real-client proof is divviup-ts).
+ * `trustbox dap collect`, the collector (DAP-09 4.6) as a command:
  * creates a collection job on the leader, polls it (Retry-After) until the
  * Collection is there, opens both aggregate shares with the collector's
  * HPKE key, unshards and prints the result as JSON. Flags follow Janus's
@@ -340,5 +344,209 @@ out:
 	tb_bytes_free(&body);
 	tb_bytes_free(&ca);
 	tb_crypto_wipe(&cred, sizeof cred);
+	return code;
+}
+
+/* ---- upload ------------------------------------------------------------------ */
+
+static int upload_usage(void)
+{
+	fprintf(stderr,
+		"usage: trustbox dap upload --task-id ID --leader URL --helper URL\n"
+		"         --vdaf count|sum|sumvec|histogram [--bits N] [--length N] [--chunk-length N]\n"
+		"         --measurement M [--time T] [--time-precision S] [--cacert FILE]\n"
+		"  M: count 0 or 1; sum an integer; sumvec comma-separated integers; histogram a bucket index\n");
+	return 2;
+}
+
+/* The first supported config of an aggregator's hpke_config answer (kept in keep). */
+static int fetch_config(uv_loop_t *loop, const char *base, const char *task_id, const char *ca,
+			struct tb_bytes *keep, struct dap_hpke_config *out)
+{
+	struct tb_bytes url = { 0 };
+	size_t bl = strlen(base);
+	tb_bytes_printf(&url, "%s%shpke_config?task_id=%s", base, bl && base[bl - 1] == '/' ? "" : "/", task_id);
+	struct tb_http_client_req r = { .url = tb_bytes_cstr(&url), .ca_pem = ca };
+	struct call c;
+	int rc = call(loop, &r, &c);
+	if (!rc && (c.status != 200 || strcmp(c.content_type, DAP_MT_HPKE_CONFIG_LIST))) {
+		print_problem(r.url, &c);
+		rc = TB_ERR_INVALID;
+	} else if (rc) {
+		fprintf(stderr, "trustbox: %s: %s\n", r.url, tb_strerror(rc));
+	}
+	tb_bytes_free(&url);
+	if (rc) {
+		tb_bytes_free(&c.body);
+		return rc;
+	}
+	*keep = c.body;
+	struct dap_hpke_config cs[DAP_HPKE_MAX_CONFIGS];
+	size_t n = 0;
+	if ((rc = dap_hpke_config_list_decode(tb_bytes_buf(keep), cs, DAP_HPKE_MAX_CONFIGS, &n)))
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if (dap_hpke_config_check(&cs[i]) == 0) {
+			*out = cs[i];
+			return 0;
+		}
+	return TB_ERR_UNSUPPORTED;
+}
+
+static int seal_share(const struct dap_hpke_config *cfg, uint8_t role, const struct dap_task *t,
+		      const struct dap_report_metadata *md, struct tb_buf pub, struct tb_buf share,
+		      struct tb_bytes *enc, struct tb_bytes *payload, struct dap_hpke_ciphertext *ct)
+{
+	struct tb_bytes pt = { 0 }, aad = { 0 };
+	uint8_t info_buf[DAP_HPKE_INFO_BUF];
+	int rc = dap_plaintext_input_share_encode(NULL, 0, share, &pt);
+	if (!rc)
+		rc = dap_hpke_aad_input_share(t->id, md->id, md->time, pub, &aad);
+	if (!rc)
+		rc = dap_hpke_seal(cfg, dap_hpke_info_input_share(role, info_buf), tb_bytes_buf(&aad),
+				   tb_bytes_buf(&pt), enc, payload, ct);
+	tb_crypto_wipe(pt.p, pt.len);
+	tb_bytes_free(&pt);
+	tb_bytes_free(&aad);
+	return rc;
+}
+
+int dap_upload_command(struct dap_service *svc, int argc, char **argv)
+{
+	const char *task_id = NULL, *leader = NULL, *helper = NULL, *vdaf = NULL, *meas = NULL,
+		   *cacert = NULL;
+	long long bits = 0, length = 0, chunk = 0, when = -1, precision = 3600;
+	for (int i = 0; i + 1 < argc; i += 2) {
+		const char *a = argv[i], *v = argv[i + 1];
+		if (!strcmp(a, "--task-id"))
+			task_id = v;
+		else if (!strcmp(a, "--leader"))
+			leader = v;
+		else if (!strcmp(a, "--helper"))
+			helper = v;
+		else if (!strcmp(a, "--vdaf"))
+			vdaf = v;
+		else if (!strcmp(a, "--measurement"))
+			meas = v;
+		else if (!strcmp(a, "--cacert"))
+			cacert = v;
+		else if (!strcmp(a, "--bits"))
+			bits = atoll(v);
+		else if (!strcmp(a, "--length"))
+			length = atoll(v);
+		else if (!strcmp(a, "--chunk-length"))
+			chunk = atoll(v);
+		else if (!strcmp(a, "--time"))
+			when = atoll(v);
+		else if (!strcmp(a, "--time-precision"))
+			precision = atoll(v);
+		else
+			return upload_usage();
+	}
+	if (argc % 2 || !task_id || !leader || !helper || !vdaf || !meas || precision < 1)
+		return upload_usage();
+	struct dap_task t;
+	char err[256];
+	cJSON *tj = cJSON_CreateObject();
+	cJSON_AddStringToObject(tj, "id", task_id);
+	cJSON_AddStringToObject(tj, "vdaf", vdaf);
+	cJSON_AddNumberToObject(tj, "bits", (double)bits);
+	cJSON_AddNumberToObject(tj, "length", (double)length);
+	cJSON_AddNumberToObject(tj, "chunk_length", (double)chunk);
+	cJSON_AddStringToObject(tj, "verify_key", "AAAAAAAAAAAAAAAAAAAAAA");
+	int rc = dap_task_from_json(tj, &t, err, sizeof err);
+	cJSON_Delete(tj);
+	if (rc) {
+		fprintf(stderr, "trustbox: %s\n", err);
+		return 2;
+	}
+	/* The measurement: one number, or a comma-separated vector for SumVec. */
+	size_t want = t.vdaf_type == DAP_PRIO3_SUMVEC ? t.params.length : 1, n = 0;
+	uint64_t *values = calloc(want, sizeof *values);
+	const char *p = meas;
+	while (values && n < want && *p) {
+		char *end;
+		if (!strcmp(p, "true") || !strcmp(p, "false")) {
+			values[n++] = *p == 't';
+			p += strlen(p);
+			break;
+		}
+		values[n++] = strtoull(p, &end, 10);
+		if (end == p)
+			break;
+		p = *end == ',' ? end + 1 : end;
+	}
+	struct dap_measurement m = { values, n };
+	if (!values || n != want || *p) {
+		free(values);
+		fprintf(stderr, "trustbox: --measurement: expected %zu integer%s\n", want, want > 1 ? "s" : "");
+		return 2;
+	}
+	struct tb_bytes ca = { 0 };
+	if (cacert && read_file(cacert, &ca)) {
+		free(values);
+		fprintf(stderr, "trustbox: cannot read %s\n", cacert);
+		return 2;
+	}
+	const char *roots = ca.len ? (const char *)ca.p : NULL;
+	uv_loop_t *loop = svc->core->loop;
+	struct tb_bytes lkeep = { 0 }, hkeep = { 0 }, pub = { 0 }, shares[2] = { { 0 }, { 0 } };
+	struct tb_bytes e1 = { 0 }, p1 = { 0 }, e2 = { 0 }, p2 = { 0 }, body = { 0 }, url = { 0 };
+	struct dap_hpke_config lc, hc;
+	struct dap_report r = { 0 };
+	uint8_t *rnd = malloc(t.vdaf.rand_size ? t.vdaf.rand_size : 1);
+	int code = 1;
+	uint64_t now = when >= 0 ? (uint64_t)when : (uint64_t)time(NULL);
+	r.md.time = now - now % (uint64_t)precision;
+	rc = rnd ? 0 : TB_ERR_NOMEM;
+	if (!rc)
+		rc = fetch_config(loop, leader, task_id, roots, &lkeep, &lc);
+	if (!rc)
+		rc = fetch_config(loop, helper, task_id, roots, &hkeep, &hc);
+	if (!rc)
+		rc = tb_random(r.md.id, sizeof r.md.id);
+	if (!rc)
+		rc = tb_random(rnd, t.vdaf.rand_size);
+	if (!rc)
+		rc = dap_prio3_shard(&t.vdaf, &m, r.md.id, rnd, t.vdaf.rand_size, &pub, shares);
+	if (!rc) {
+		r.public_share = tb_bytes_buf(&pub);
+		rc = seal_share(&lc, DAP_ROLE_LEADER, &t, &r.md, r.public_share, tb_bytes_buf(&shares[0]),
+				&e1, &p1, &r.leader_share);
+	}
+	if (!rc)
+		rc = seal_share(&hc, DAP_ROLE_HELPER, &t, &r.md, r.public_share, tb_bytes_buf(&shares[1]),
+				&e2, &p2, &r.helper_share);
+	if (!rc)
+		rc = dap_report_encode(&r, &body);
+	if (rc) {
+		fprintf(stderr, "trustbox: cannot make the report: %s\n", tb_strerror(rc));
+		goto out;
+	}
+	size_t ll = strlen(leader);
+	tb_bytes_printf(&url, "%s%stasks/%s/reports", leader, ll && leader[ll - 1] == '/' ? "" : "/", task_id);
+	struct tb_http_header h[] = { { "Content-Type", DAP_MT_REPORT } };
+	struct tb_http_client_req req = { .method = "PUT", .url = tb_bytes_cstr(&url), .headers = h,
+					  .n_headers = 1, .body = tb_bytes_buf(&body), .ca_pem = roots };
+	struct call c;
+	if ((rc = call(loop, &req, &c))) {
+		fprintf(stderr, "trustbox: %s: %s\n", req.url, tb_strerror(rc));
+	} else if (c.status != 200 && c.status != 201) {
+		print_problem("upload", &c);
+	} else {
+		char rid[32];
+		dap_b64url(r.md.id, sizeof r.md.id, rid, sizeof rid);
+		printf("{\"report_id\":\"%s\",\"time\":%llu}\n", rid, (unsigned long long)r.md.time);
+		code = 0;
+	}
+	tb_bytes_free(&c.body);
+out:
+	free(values);
+	free(rnd);
+	struct tb_bytes *all[] = { &ca, &lkeep, &hkeep, &pub, &shares[0], &shares[1], &e1, &p1, &e2, &p2, &body, &url };
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		tb_crypto_wipe(all[i]->p, all[i]->len);
+		tb_bytes_free(all[i]);
+	}
 	return code;
 }

@@ -316,6 +316,7 @@ int dap_write_credential(const char *path, const struct dap_hpke_config *c,
 /* ---- collector.c ---- */
 
 int dap_collect_command(struct dap_service *svc, int argc, char **argv);
+int dap_upload_command(struct dap_service *svc, int argc, char **argv);
 
 /* ---- api.c ---- */
 

@@ -423,15 +423,17 @@ static int dap_command(void *state, int argc, char **argv)
 {
 	if (argc >= 1 && !strcmp(argv[0], "collect"))
 		return dap_collect_command(state, argc - 1, argv + 1);
+	if (argc >= 1 && !strcmp(argv[0], "upload"))
+		return dap_upload_command(state, argc - 1, argv + 1);
 	if (argc >= 1 && !strcmp(argv[0], "task"))
 		return dap_task_command(state, argc - 1, argv + 1);
-	fprintf(stderr, "trustbox: usage: trustbox dap task create|import|list|show|delete ... | collect ...\n");
+	fprintf(stderr, "trustbox: usage: trustbox dap task create|import|list|show|delete ... | upload ... | collect ...\n");
 	return 2;
 }
 
 const struct tb_subsystem dap_subsystem = {
 	.command = dap_command,
-	.command_usage = "task|collect ...",
+	.command_usage = "task|upload|collect",
 	.name = "dap",
 	.sections = dap_sections,
 	.configure = dap_configure,

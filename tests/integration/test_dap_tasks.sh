@@ -5,6 +5,7 @@
 #     parameters (divviup_ts) and writes a collector credential; the running
 #     instance picks the new task up from the store on first use;
 #     @divviup/dap 0.9.1 uploads with exactly those parameters and
+#     `trustbox dap upload` (the C client) adds two more, and
 #     `trustbox dap collect` with that credential returns the exact sum;
 #     `task list` shows no secrets, `task show` the record, `task delete`
 #     removes it
@@ -55,10 +56,20 @@ expect "create: divviup_ts is a Task for the client" "$(field task.json divviup_
 [ -s cred.json ] && ok "create: collector credential written" || fail "no collector credential"
 got=$(js upload "$L" "$H" "$ID" "$(field task.json divviup_ts)" "$(field task.json divviup_ts.timePrecisionSeconds)" '[1,1,7,9]')
 [ "$(printf '%s\n' "$got" | grep -c '^ok$')" = 4 ] && ok "the running instance took the new task" || fail "uploads: $got"
+# trustbox's own C client too.
+for m in 7 0; do
+	out=$("$TRUSTBOX" dap upload -c one.lua --task-id "$ID" --leader "$L" --helper "$H" --cacert root.pem \
+		--vdaf histogram --length 10 --chunk-length 3 --measurement $m) || fail "trustbox dap upload $m"
+	expect "trustbox dap upload $m" "$out" '^\{"report_id":"[A-Za-z0-9_-]{22}","time":[0-9]+\}$'
+done
+out=$("$TRUSTBOX" dap upload -c one.lua --task-id "$(python3 -c "import secrets,base64;print(base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b'=').decode())")" \
+	--leader "$L" --helper "$H" --cacert root.pem --vdaf histogram --length 10 --chunk-length 3 --measurement 1 2>&1) \
+	&& fail "upload to an unknown task succeeded"
+expect "trustbox dap upload to an unknown task: unrecognizedTask" "$out" "unrecognizedTask"
 got=$("$TRUSTBOX" dap collect -c one.lua --task-id "$ID" --leader "$L" --cacert root.pem --vdaf histogram \
 	--length 10 --chunk-length 3 --collector-credential-file cred.json --batch-interval-start "$START" \
 	--batch-interval-duration 7200 --timeout 60 2> collect.err) || true
-expect "collect with the created credential: the exact sum" "$got" '"report_count":4,.*"aggregate":\[0,2,0,0,0,0,0,1,0,1\]'
+expect "collect with the created credential: the exact sum" "$got" '"report_count":6,.*"aggregate":\[1,2,0,0,0,0,0,2,0,1\]'
 show_on_failure collect.err
 out=$("$TRUSTBOX" dap task list -c one.lua)
 expect "list: the task on both aggregators" "$out" "$ID"
