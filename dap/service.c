@@ -431,7 +431,11 @@ static int dap_command(void *state, int argc, char **argv)
 	return 2;
 }
 
+/* Clients of other instances: they need neither the store nor a data directory. */
+static const char *const dap_client_commands[] = { "upload", "collect", NULL };
+
 const struct tb_subsystem dap_subsystem = {
+	.client_commands = dap_client_commands,
 	.command = dap_command,
 	.command_usage = "task|upload|collect",
 	.name = "dap",

@@ -56,9 +56,10 @@ expect "create: divviup_ts is a Task for the client" "$(field task.json divviup_
 [ -s cred.json ] && ok "create: collector credential written" || fail "no collector credential"
 got=$(js upload "$L" "$H" "$ID" "$(field task.json divviup_ts)" "$(field task.json divviup_ts.timePrecisionSeconds)" '[1,1,7,9]')
 [ "$(printf '%s\n' "$got" | grep -c '^ok$')" = 4 ] && ok "the running instance took the new task" || fail "uploads: $got"
-# trustbox's own C client too.
+# trustbox's own C client too; it is a client: no data directory of its own.
+common "$TB_WORK/client-data" "$P" > client.lua
 for m in 7 0; do
-	out=$("$TRUSTBOX" dap upload -c one.lua --task-id "$ID" --leader "$L" --helper "$H" --cacert root.pem \
+	out=$("$TRUSTBOX" dap upload -c client.lua --task-id "$ID" --leader "$L" --helper "$H" --cacert root.pem \
 		--vdaf histogram --length 10 --chunk-length 3 --measurement $m) || fail "trustbox dap upload $m"
 	expect "trustbox dap upload $m" "$out" '^\{"report_id":"[A-Za-z0-9_-]{22}","time":[0-9]+\}$'
 done
@@ -66,9 +67,11 @@ out=$("$TRUSTBOX" dap upload -c one.lua --task-id "$(python3 -c "import secrets,
 	--leader "$L" --helper "$H" --cacert root.pem --vdaf histogram --length 10 --chunk-length 3 --measurement 1 2>&1) \
 	&& fail "upload to an unknown task succeeded"
 expect "trustbox dap upload to an unknown task: unrecognizedTask" "$out" "unrecognizedTask"
-got=$("$TRUSTBOX" dap collect -c one.lua --task-id "$ID" --leader "$L" --cacert root.pem --vdaf histogram \
+got=$("$TRUSTBOX" dap collect -c client.lua --task-id "$ID" --leader "$L" --cacert root.pem --vdaf histogram \
 	--length 10 --chunk-length 3 --collector-credential-file cred.json --batch-interval-start "$START" \
 	--batch-interval-duration 7200 --timeout 60 2> collect.err) || true
+[ ! -e "$TB_WORK/client-data" ] && ok "upload and collect create no data directory" \
+	|| fail "a client command created $TB_WORK/client-data"
 expect "collect with the created credential: the exact sum" "$got" '"report_count":6,.*"aggregate":\[1,2,0,0,0,0,0,2,0,1\]'
 show_on_failure collect.err
 out=$("$TRUSTBOX" dap task list -c one.lua)
