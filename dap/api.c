@@ -368,18 +368,19 @@ static int put_collection_job(struct tb_http_request *req, void *arg)
 	if (dap_collection_req_decode(req->body, &cr))
 		return respond_problem(req, DAP_PROBLEM_INVALID_MESSAGE, 0, id,
 				       "the body is not a DAP-09 CollectionReq");
-	if (cr.query.query_type != task->query_type || task->query_type != DAP_QUERY_TIME_INTERVAL)
+	if (cr.query.query_type != task->query_type)
 		return respond_problem(req, DAP_PROBLEM_BATCH_INVALID, 0, id,
-				       "this leader collects time_interval queries of time_interval tasks only");
+				       "the query type is not the task's");
 	if (cr.agg_param.len)
 		return respond_problem(req, DAP_PROBLEM_INVALID_MESSAGE, 0, id,
 				       "Prio3 takes no aggregation parameter");
 	const struct dap_interval *iv = &cr.query.interval;
-	if (!dap_interval_valid(task, iv))
+	if (task->query_type == DAP_QUERY_TIME_INTERVAL && !dap_interval_valid(task, iv))
 		return respond_problem(req, DAP_PROBLEM_BATCH_INVALID, 0, id,
 				       "the batch interval is not aligned to the task's time precision");
 	uint64_t same = 0, overlap = 0;
-	int rc = dap_db_collected_intervals(agg->svc->core->store, id, iv->start,
+	int rc = task->query_type != DAP_QUERY_TIME_INTERVAL ? 0 :
+		 dap_db_collected_intervals(agg->svc->core->store, id, iv->start,
 					    iv->start + iv->duration, &same, &overlap);
 	if (rc)
 		return rc;

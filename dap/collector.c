@@ -149,7 +149,7 @@ static int usage(void)
 		"usage: trustbox dap collect --task-id ID --leader URL --vdaf count|sum|sumvec|histogram\n"
 		"         [--bits N] [--length N] [--chunk-length N] --collector-credential-file FILE\n"
 		"         [--cacert FILE] [--timeout S]\n"
-		"         --batch-interval-start T --batch-interval-duration D\n");
+		"         (--batch-interval-start T --batch-interval-duration D | --current-batch | --batch-id ID)\n");
 	return 2;
 }
 
@@ -162,10 +162,16 @@ static int print_problem(const char *what, const struct call *c)
 
 int dap_collect_command(struct dap_service *svc, int argc, char **argv)
 {
-	const char *task_id = NULL, *leader = NULL, *vdaf = NULL, *cred_file = NULL, *cacert = NULL;
+	const char *task_id = NULL, *leader = NULL, *vdaf = NULL, *cred_file = NULL, *cacert = NULL,
+		   *batch_id = NULL;
 	long long bits = 0, length = 0, chunk = 0, start = -1, duration = -1, timeout = 300;
+	int current = 0;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--current-batch")) {
+			current = 1;
+			continue;
+		}
 		if (!v)
 			return usage();
 		if (!strcmp(a, "--task-id"))
@@ -190,11 +196,15 @@ int dap_collect_command(struct dap_service *svc, int argc, char **argv)
 			duration = atoll(v);
 		else if (!strcmp(a, "--timeout"))
 			timeout = atoll(v);
+		else if (!strcmp(a, "--batch-id"))
+			batch_id = v;
 		else
 			return usage();
 		i++;
 	}
-	if (!task_id || !leader || !vdaf || !cred_file || start < 0 || duration <= 0)
+	int interval = start >= 0 || duration >= 0;
+	if (!task_id || !leader || !vdaf || !cred_file || interval + current + !!batch_id != 1 ||
+	    (interval && (start < 0 || duration <= 0)))
 		return usage();
 
 	/* The VDAF from the same checks as a task record. */
@@ -235,6 +245,16 @@ int dap_collect_command(struct dap_service *svc, int argc, char **argv)
 	snprintf(auth, sizeof auth, "Bearer %s", cred.token);
 	struct dap_collection_req cr = { .query = { .query_type = DAP_QUERY_TIME_INTERVAL,
 						    .interval = { (uint64_t)start, (uint64_t)duration } } };
+	if (!interval) {
+		cr.query.query_type = DAP_QUERY_FIXED_SIZE;
+		cr.query.fixed_size_type = current ? DAP_FIXED_SIZE_CURRENT_BATCH : DAP_FIXED_SIZE_BY_BATCH_ID;
+		if (batch_id && dap_unb64url_exact(batch_id, cr.query.batch_id, DAP_BATCH_ID_LEN)) {
+			fprintf(stderr, "trustbox: --batch-id: expected 32 bytes in base64url\n");
+			tb_bytes_free(&ca);
+			tb_bytes_free(&url);
+			return 2;
+		}
+	}
 	dap_collection_req_encode(&cr, &body);
 	struct tb_http_header h[] = { { "Content-Type", DAP_MT_COLLECT_REQ }, { "Authorization", auth } };
 	struct tb_http_client_req r = {
@@ -287,7 +307,8 @@ int dap_collect_command(struct dap_service *svc, int argc, char **argv)
 		goto out;
 	}
 	/* Both shares, opened under the aad of the queried batch. */
-	struct dap_batch_selector bs = { .query_type = DAP_QUERY_TIME_INTERVAL, .interval = cr.query.interval };
+	struct dap_batch_selector bs = { .query_type = cr.query.query_type, .interval = cr.query.interval };
+	memcpy(bs.batch_id, col.part_batch_selector.batch_id, DAP_BATCH_ID_LEN);
 	struct tb_bytes sel = { 0 }, aad = { 0 }, shares[2] = { { 0 }, { 0 } };
 	uint8_t info_buf[DAP_HPKE_INFO_BUF];
 	dap_batch_selector_encode(&bs, &sel);
@@ -310,9 +331,15 @@ int dap_collect_command(struct dap_service *svc, int argc, char **argv)
 		fprintf(stderr, "trustbox: cannot open or unshard the aggregate shares: %s\n", tb_strerror(rc));
 	} else {
 		/* Values above p/2 stand for negative ones (differential-privacy noise). */
-		printf("{\"report_count\":%llu,\"interval\":{\"start\":%llu,\"duration\":%llu},\"aggregate\":",
+		printf("{\"report_count\":%llu,\"interval\":{\"start\":%llu,\"duration\":%llu},",
 		       (unsigned long long)col.report_count, (unsigned long long)col.interval.start,
 		       (unsigned long long)col.interval.duration);
+		if (!interval) {
+			char bid[64];
+			dap_b64url(bs.batch_id, DAP_BATCH_ID_LEN, bid, sizeof bid);
+			printf("\"batch_id\":\"%s\",", bid);
+		}
+		printf("\"aggregate\":");
 		int vec = t.vdaf_type == DAP_PRIO3_SUMVEC || t.vdaf_type == DAP_PRIO3_HISTOGRAM;
 		if (vec)
 			printf("[");

@@ -185,6 +185,8 @@ struct dap_flow {
 	struct tb_bytes request;           /* leader: the encoded request */
 	struct tb_bytes response;          /* helper: the encoded response */
 	int conflict;                      /* helper: the job id is taken by another request */
+	int fixed;                         /* fixed_size: every report goes to batch_id */
+	uint8_t batch_id[DAP_BATCH_ID_LEN];
 	void *req;                         /* helper: the HTTP request to answer */
 };
 void dap_flow_free(struct dap_flow *f);
@@ -209,7 +211,17 @@ int dap_db_helper_commit(struct tb_store *st, struct dap_flow *f, dap_flow_cb do
 int dap_db_leader_begin(struct tb_store *st, struct dap_flow *f, dap_flow_cb done);
 int dap_db_leader_finish(struct tb_store *st, struct dap_flow *f, dap_flow_cb done);
 int dap_db_leader_pending_job(struct tb_store *st, uint8_t task_id[DAP_TASK_ID_LEN],
-			      uint8_t job_id[DAP_AGG_JOB_ID_LEN]);
+			      uint8_t job_id[DAP_AGG_JOB_ID_LEN], uint8_t batch_id[DAP_BATCH_ID_LEN],
+			      int *fixed);
+/* fixed_size batches (see db.c). */
+int dap_db_batch_bucket(struct tb_store *st, const char *agg, const uint8_t *task_id,
+			const uint8_t *batch_id, uint64_t *bucket);
+int dap_db_open_batch(struct tb_store *st, const uint8_t *task_id, uint64_t max,
+		      uint8_t batch_id[DAP_BATCH_ID_LEN], uint64_t *assigned);
+int dap_db_current_batch(struct tb_store *st, const uint8_t *task_id, uint64_t min,
+			 const uint8_t *busy, uint8_t batch_id[DAP_BATCH_ID_LEN]);
+int dap_db_batch_times(struct tb_store *st, const uint8_t *task_id, uint64_t bucket, uint64_t *first,
+		       uint64_t *last);
 int dap_db_leader_pending_task(struct tb_store *st, uint8_t task_id[DAP_TASK_ID_LEN]);
 int dap_db_leader_reports(struct tb_store *st, struct dap_flow *f, int by_job, size_t max);
 int dap_db_leader_unaggregated(struct tb_store *st, const uint8_t *task_id, uint64_t start,

@@ -61,6 +61,13 @@ const struct tb_migration dap_migrations[] = {
 	     " response BLOB NOT NULL, PRIMARY KEY (task_id, request_hash)) WITHOUT ROWID;" },
 	/* Why a report failed (a PrepareError), for operators and tests. */
 	{ 3, "ALTER TABLE dap_reports ADD COLUMN prep_error INTEGER;" },
+	/* fixed_size: batch ids numbered as buckets per aggregator and task. */
+	{ 4, "ALTER TABLE dap_agg_jobs ADD COLUMN batch_id BLOB;"
+	     "ALTER TABLE dap_reports ADD COLUMN batch_bucket INTEGER;"
+	     "CREATE TABLE dap_batches (aggregator TEXT NOT NULL, task_id BLOB NOT NULL,"
+	     " batch_id BLOB NOT NULL, bucket INTEGER NOT NULL, assigned INTEGER NOT NULL DEFAULT 0,"
+	     " PRIMARY KEY (aggregator, task_id, batch_id)) WITHOUT ROWID;"
+	     "CREATE UNIQUE INDEX dap_batches_bucket ON dap_batches(aggregator, task_id, bucket);" },
 	{ 0, NULL },
 };
 
@@ -364,6 +371,128 @@ int dap_db_insert_report(struct tb_store *st, struct dap_stored_report *r,
 /* ---- batch aggregations --------------------------------------------------- */
 
 /*
+ * The bucket number of a fixed_size batch id on an aggregator (numbered 1,
+ * 2, ... per task in the order the batches appear); create makes one.
+ */
+static int batch_bucket(sqlite3 *db, const char *agg, const uint8_t *task_id, const uint8_t *batch_id,
+			int create, uint64_t *bucket)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT bucket FROM dap_batches WHERE aggregator=? AND task_id=? AND"
+			       " batch_id=?", -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, batch_id, DAP_BATCH_ID_LEN, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*bucket = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc != SQLITE_DONE)
+		return TB_ERR_STORE;
+	if (!create)
+		return TB_ERR_NOT_FOUND;
+	rc = sqlite3_prepare_v2(db, "INSERT INTO dap_batches (aggregator, task_id, batch_id, bucket)"
+				" SELECT ?1, ?2, ?3, ifnull(max(bucket), 0) + 1 FROM dap_batches WHERE"
+				" aggregator=?1 AND task_id=?2 RETURNING bucket", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, batch_id, DAP_BATCH_ID_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*bucket = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : TB_ERR_STORE;
+}
+
+int dap_db_batch_bucket(struct tb_store *st, const char *agg, const uint8_t *task_id,
+			const uint8_t *batch_id, uint64_t *bucket)
+{
+	return batch_bucket(tb_store_reader(st), agg, task_id, batch_id, 0, bucket);
+}
+
+/*
+ * The leader's batch to fill: the newest one with room (below max, when
+ * there is a max) that was not collected; TB_ERR_NOT_FOUND when a new one is
+ * needed.
+ */
+int dap_db_open_batch(struct tb_store *st, const uint8_t *task_id, uint64_t max,
+		      uint8_t batch_id[DAP_BATCH_ID_LEN], uint64_t *assigned)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(tb_store_reader(st),
+			       "SELECT b.batch_id, b.assigned FROM dap_batches b WHERE b.aggregator='leader'"
+			       " AND b.task_id=?1 AND (?2 = 0 OR b.assigned < ?2) AND NOT EXISTS"
+			       " (SELECT 1 FROM dap_batch_aggs a WHERE a.aggregator='leader' AND"
+			       " a.task_id=?1 AND a.bucket=b.bucket AND a.query_count>0)"
+			       " ORDER BY b.bucket DESC LIMIT 1", -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_blob(s, 1, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
+	int rc = sqlite3_step(s), err = TB_ERR_NOT_FOUND;
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == DAP_BATCH_ID_LEN) {
+		memcpy(batch_id, sqlite3_column_blob(s, 0), DAP_BATCH_ID_LEN);
+		*assigned = (uint64_t)sqlite3_column_int64(s, 1);
+		err = 0;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		err = TB_ERR_STORE;
+	}
+	sqlite3_finalize(s);
+	return err;
+}
+
+/*
+ * The leader's oldest batch ready for a current_batch query: aggregated
+ * reports >= min, never collected, and not the batch of the job in flight.
+ */
+int dap_db_current_batch(struct tb_store *st, const uint8_t *task_id, uint64_t min,
+			 const uint8_t *busy, uint8_t batch_id[DAP_BATCH_ID_LEN])
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(tb_store_reader(st),
+			       "SELECT b.batch_id FROM dap_batches b JOIN dap_batch_aggs a ON"
+			       " a.aggregator='leader' AND a.task_id=b.task_id AND a.bucket=b.bucket"
+			       " WHERE b.aggregator='leader' AND b.task_id=?1 AND a.query_count=0 AND"
+			       " a.report_count>=?2 AND (?3 IS NULL OR b.batch_id<>?3) ORDER BY b.bucket LIMIT 1",
+			       -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_blob(s, 1, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)min);
+	if (busy)
+		sqlite3_bind_blob(s, 3, busy, DAP_BATCH_ID_LEN, SQLITE_STATIC);
+	int rc = sqlite3_step(s), err = TB_ERR_NOT_FOUND;
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == DAP_BATCH_ID_LEN) {
+		memcpy(batch_id, sqlite3_column_blob(s, 0), DAP_BATCH_ID_LEN);
+		err = 0;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		err = TB_ERR_STORE;
+	}
+	sqlite3_finalize(s);
+	return err;
+}
+
+/* Earliest and latest time of the leader's aggregated reports of a fixed_size bucket. */
+int dap_db_batch_times(struct tb_store *st, const uint8_t *task_id, uint64_t bucket, uint64_t *first,
+		       uint64_t *last)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT min(time), max(time) FROM dap_reports WHERE"
+			       " task_id=? AND state=2 AND batch_bucket=?", -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_blob(s, 1, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)bucket);
+	int rc = sqlite3_step(s);
+	*first = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+	*last = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 1) : 0;
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : TB_ERR_STORE;
+}
+
+/*
  * Inside a write job: adds the out shares of items to their batch buckets of
  * (agg, task), one read and one write per bucket. A report in a bucket that
  * was collected already gets batch_collected; on the helper (replay_check)
@@ -614,7 +743,8 @@ static int put_job(sqlite3 *db, const char *agg, const struct dap_flow *f, struc
 {
 	sqlite3_stmt *s = NULL;
 	int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO dap_agg_jobs (aggregator, task_id, job_id,"
-				    " request_hash, response, state) VALUES (?, ?, ?, ?, ?, ?)", -1, &s, NULL);
+				    " request_hash, response, state, batch_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+				    -1, &s, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
 		sqlite3_bind_blob(s, 2, f->task.id, DAP_TASK_ID_LEN, SQLITE_STATIC);
@@ -623,6 +753,8 @@ static int put_job(sqlite3 *db, const char *agg, const struct dap_flow *f, struc
 		sqlite3_bind_blob(s, 5, response.p ? (const void *)response.p : "", (int)response.len,
 				  SQLITE_STATIC);
 		sqlite3_bind_int(s, 6, state);
+		if (f->fixed)
+			sqlite3_bind_blob(s, 7, f->batch_id, DAP_BATCH_ID_LEN, SQLITE_STATIC);
 		rc = sqlite3_step(s);
 	}
 	sqlite3_finalize(s);
@@ -647,6 +779,13 @@ static int helper_commit_run(sqlite3 *db, struct dap_flow *f)
 	tb_bytes_free(&hash);
 	if (rc != TB_ERR_NOT_FOUND)
 		return rc;
+	if (f->fixed) {
+		uint64_t bucket;
+		if ((rc = batch_bucket(db, "helper", f->task.id, f->batch_id, 1, &bucket)))
+			return rc;
+		for (size_t i = 0; i < f->n_items; i++)
+			f->items[i].bucket = bucket;
+	}
 	if ((rc = aggregate_items(db, "helper", &f->task, f->items, f->n_items, 1)))
 		return rc;
 	size_t mark;
@@ -680,6 +819,23 @@ static int leader_begin_run(sqlite3 *db, struct dap_flow *f)
 {
 	int rc = put_job(db, "leader", f, TB_BUF(NULL, 0), 1);
 	sqlite3_stmt *s = NULL;
+	if (!rc && f->fixed) {
+		/* The job's reports fill its batch: counted now, so the next job sees the room left. */
+		uint64_t bucket;
+		rc = batch_bucket(db, "leader", f->task.id, f->batch_id, 1, &bucket);
+		if (!rc && sqlite3_prepare_v2(db, "UPDATE dap_batches SET assigned = assigned + ? WHERE"
+					      " aggregator='leader' AND task_id=? AND batch_id=?", -1, &s,
+					      NULL) == SQLITE_OK) {
+			sqlite3_bind_int64(s, 1, (sqlite3_int64)f->n_items);
+			sqlite3_bind_blob(s, 2, f->task.id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+			sqlite3_bind_blob(s, 3, f->batch_id, DAP_BATCH_ID_LEN, SQLITE_STATIC);
+			rc = sqlite3_step(s) == SQLITE_DONE ? 0 : TB_ERR_STORE;
+		} else if (!rc) {
+			rc = TB_ERR_STORE;
+		}
+		sqlite3_finalize(s);
+		s = NULL;
+	}
 	if (!rc && sqlite3_prepare_v2(db, "UPDATE dap_reports SET state=1, job_id=? WHERE task_id=? AND"
 				      " report_id=? AND state=0", -1, &s, NULL) != SQLITE_OK)
 		rc = TB_ERR_STORE;
@@ -713,11 +869,18 @@ static int leader_finish_run(sqlite3 *db, struct dap_flow *f)
 		return rc;
 	if (state != 1)
 		return 0;
+	uint64_t bucket = 0;
+	if (f->fixed) {
+		if ((rc = batch_bucket(db, "leader", f->task.id, f->batch_id, 1, &bucket)))
+			return rc;
+		for (size_t i = 0; i < f->n_items; i++)
+			f->items[i].bucket = bucket;
+	}
 	if ((rc = aggregate_items(db, "leader", &f->task, f->items, f->n_items, 0)))
 		return rc;
 	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, "UPDATE dap_reports SET state=?, prep_error=? WHERE task_id=? AND"
-			       " report_id=? AND job_id=?", -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "UPDATE dap_reports SET state=?, prep_error=?, batch_bucket=? WHERE"
+			       " task_id=? AND report_id=? AND job_id=?", -1, &s, NULL) != SQLITE_OK)
 		return TB_ERR_STORE;
 	for (size_t i = 0; !rc && i < f->n_items; i++) {
 		int ok = f->items[i].out_share && f->items[i].result < 0;
@@ -727,9 +890,13 @@ static int leader_finish_run(sqlite3 *db, struct dap_flow *f)
 			sqlite3_bind_null(s, 2);
 		else
 			sqlite3_bind_int(s, 2, f->items[i].result);
-		sqlite3_bind_blob(s, 3, f->task.id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 4, f->items[i].report_id, DAP_REPORT_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 5, f->job_id, DAP_AGG_JOB_ID_LEN, SQLITE_STATIC);
+		if (f->fixed)
+			sqlite3_bind_int64(s, 3, (sqlite3_int64)bucket);
+		else
+			sqlite3_bind_null(s, 3);
+		sqlite3_bind_blob(s, 4, f->task.id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 5, f->items[i].report_id, DAP_REPORT_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 6, f->job_id, DAP_AGG_JOB_ID_LEN, SQLITE_STATIC);
 		if (sqlite3_step(s) != SQLITE_DONE)
 			rc = TB_ERR_STORE;
 	}
@@ -744,17 +911,21 @@ int dap_db_leader_finish(struct tb_store *st, struct dap_flow *f, void (*done)(i
 
 /* A job of the leader still in flight (to resume after a restart), or TB_ERR_NOT_FOUND. */
 int dap_db_leader_pending_job(struct tb_store *st, uint8_t task_id[DAP_TASK_ID_LEN],
-			      uint8_t job_id[DAP_AGG_JOB_ID_LEN])
+			      uint8_t job_id[DAP_AGG_JOB_ID_LEN], uint8_t batch_id[DAP_BATCH_ID_LEN],
+			      int *fixed)
 {
 	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT task_id, job_id FROM dap_agg_jobs WHERE"
-			       " aggregator='leader' AND state=1 LIMIT 1", -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT task_id, job_id, batch_id FROM dap_agg_jobs"
+			       " WHERE aggregator='leader' AND state=1 LIMIT 1", -1, &s, NULL) != SQLITE_OK)
 		return TB_ERR_STORE;
 	int rc = sqlite3_step(s), err = TB_ERR_NOT_FOUND;
 	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == DAP_TASK_ID_LEN &&
 	    sqlite3_column_bytes(s, 1) == DAP_AGG_JOB_ID_LEN) {
 		memcpy(task_id, sqlite3_column_blob(s, 0), DAP_TASK_ID_LEN);
 		memcpy(job_id, sqlite3_column_blob(s, 1), DAP_AGG_JOB_ID_LEN);
+		*fixed = sqlite3_column_bytes(s, 2) == DAP_BATCH_ID_LEN;
+		if (*fixed)
+			memcpy(batch_id, sqlite3_column_blob(s, 2), DAP_BATCH_ID_LEN);
 		err = 0;
 	} else if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		err = TB_ERR_STORE;

@@ -131,6 +131,8 @@ int dap_helper_init_job(struct dap_aggregator *agg, const struct dap_task *t,
 	f->svc = agg->svc;
 	f->task = *t;
 	f->req = req;
+	f->fixed = t->query_type == DAP_QUERY_FIXED_SIZE;
+	memcpy(f->batch_id, r.part_batch_selector.batch_id, DAP_BATCH_ID_LEN);
 	memcpy(f->job_id, job_id, DAP_AGG_JOB_ID_LEN);
 	tb_sha256(body, f->request_hash);
 
@@ -238,8 +240,8 @@ int dap_helper_agg_share(struct dap_aggregator *agg, const struct dap_task *t, s
 		*detail = "the body is not a DAP-09 AggregateShareReq";
 		return DAP_PROBLEM_INVALID_MESSAGE;
 	}
-	if (r.batch_selector.query_type != t->query_type || t->query_type != DAP_QUERY_TIME_INTERVAL) {
-		*detail = "this helper collects time_interval batches of time_interval tasks only";
+	if (r.batch_selector.query_type != t->query_type) {
+		*detail = "the batch selector's query type is not the task's";
 		return DAP_PROBLEM_BATCH_INVALID;
 	}
 	if (r.agg_param.len) {
@@ -247,7 +249,14 @@ int dap_helper_agg_share(struct dap_aggregator *agg, const struct dap_task *t, s
 		return DAP_PROBLEM_INVALID_MESSAGE;
 	}
 	const struct dap_interval *iv = &r.batch_selector.interval;
-	if (!dap_interval_valid(t, iv)) {
+	uint64_t start = iv->start, end = iv->start + iv->duration;
+	if (t->query_type == DAP_QUERY_FIXED_SIZE) {
+		/* A batch this helper never saw has no reports: the count check refuses it. */
+		int brc = dap_db_batch_bucket(st, "helper", t->id, r.batch_selector.batch_id, &start);
+		if (brc && brc != TB_ERR_NOT_FOUND)
+			return brc;
+		end = brc ? start : start + 1;
+	} else if (!dap_interval_valid(t, iv)) {
 		*detail = "the batch interval is not aligned to the task's time precision";
 		return DAP_PROBLEM_BATCH_INVALID;
 	}
@@ -258,7 +267,7 @@ int dap_helper_agg_share(struct dap_aggregator *agg, const struct dap_task *t, s
 	if (rc != TB_ERR_NOT_FOUND)
 		return rc;
 	struct dap_batch_sum sum;
-	rc = dap_db_batch_read(st, "helper", t, iv->start, iv->start + iv->duration, &sum);
+	rc = dap_db_batch_read(st, "helper", t, start, end, &sum);
 	if (rc) {
 		dap_batch_sum_free(&sum);
 		return rc;
@@ -283,8 +292,7 @@ int dap_helper_agg_share(struct dap_aggregator *agg, const struct dap_task *t, s
 	tb_crypto_wipe(sum.agg_share, t->vdaf.agg_share_size);
 	dap_batch_sum_free(&sum);
 	if (!rc)
-		rc = dap_db_put_agg_share_job(st, t->id, hash, tb_bytes_buf(response), iv->start,
-					      iv->start + iv->duration, cb, ctx);
+		rc = dap_db_put_agg_share_job(st, t->id, hash, tb_bytes_buf(response), start, end, cb, ctx);
 	if (rc)
 		return rc;
 	agg->svc->inflight++;

@@ -189,6 +189,7 @@ static int build_job(struct dap_flow *f)
 {
 	const struct dap_vdaf *v = &f->task.vdaf;
 	struct dap_part_batch_selector pbs = { .query_type = f->task.query_type };
+	memcpy(pbs.batch_id, f->batch_id, DAP_BATCH_ID_LEN);
 	size_t mark, sent = 0;
 	int rc = dap_agg_job_init_req_begin(TB_BUF(NULL, 0), &pbs, &f->request, &mark);
 	for (size_t i = 0; !rc && i < f->n_items; i++) {
@@ -226,8 +227,9 @@ static void tick(uv_timer_t *timer)
 	struct tb_store *st = svc->core->store;
 	if (svc->job || svc->stopping)
 		return;
-	uint8_t tid[DAP_TASK_ID_LEN], jid[DAP_AGG_JOB_ID_LEN];
-	int resumed = dap_db_leader_pending_job(st, tid, jid) == 0;
+	uint8_t tid[DAP_TASK_ID_LEN], jid[DAP_AGG_JOB_ID_LEN], bid[DAP_BATCH_ID_LEN];
+	int fixed = 0;
+	int resumed = dap_db_leader_pending_job(st, tid, jid, bid, &fixed) == 0;
 	if (!resumed && (dap_db_leader_pending_task(st, tid) || tb_random(jid, sizeof jid)))
 		return;
 	struct dap_task *t = dap_find_task(&svc->agg[DAP_AGG_LEADER], tid);
@@ -242,7 +244,23 @@ static void tick(uv_timer_t *timer)
 	f->task = *t;
 	memcpy(f->job_id, jid, sizeof jid);
 	svc->job = f;
-	int rc = dap_db_leader_reports(st, f, resumed, svc->max_job_size);
+	size_t max = svc->max_job_size;
+	int rc = 0;
+	if (resumed) {
+		f->fixed = fixed;
+		memcpy(f->batch_id, bid, sizeof bid);
+	} else if (t->query_type == DAP_QUERY_FIXED_SIZE) {
+		/* Fill the open batch up to max_batch_size, then start a new one. */
+		uint64_t assigned = 0;
+		f->fixed = 1;
+		rc = dap_db_open_batch(st, t->id, t->max_batch_size, f->batch_id, &assigned);
+		if (rc == TB_ERR_NOT_FOUND)
+			rc = tb_random(f->batch_id, sizeof f->batch_id);
+		if (!rc && t->max_batch_size && t->max_batch_size - assigned < max)
+			max = (size_t)(t->max_batch_size - assigned);
+	}
+	if (!rc)
+		rc = dap_db_leader_reports(st, f, resumed, max);
 	if (!rc)
 		rc = build_job(f);
 	if (!rc && resumed)
@@ -297,12 +315,24 @@ struct collect_ctx {
 	struct dap_task task;
 	uint8_t job_id[DAP_COLLECTION_JOB_ID_LEN];
 	struct tb_bytes request;          /* the CollectionReq */
-	struct dap_interval interval;
+	struct dap_interval interval;     /* time_interval: the query's */
+	int fixed;                        /* fixed_size: the batch collected */
+	uint8_t batch_id[DAP_BATCH_ID_LEN];
+	uint64_t start, end;              /* the buckets of the batch */
 	struct dap_batch_sum sum;
 	struct tb_bytes collection;
 	dap_collect_cb cb;
 	void *ctx;
 };
+
+/* The BatchSelector of the collected batch (AggregateShareReq, the aad). */
+static void selector(const struct collect_ctx *c, struct dap_batch_selector *bs)
+{
+	memset(bs, 0, sizeof(*bs));
+	bs->query_type = c->fixed ? DAP_QUERY_FIXED_SIZE : DAP_QUERY_TIME_INTERVAL;
+	bs->interval = c->interval;
+	memcpy(bs->batch_id, c->batch_id, DAP_BATCH_ID_LEN);
+}
 
 static void collect_free(struct collect_ctx *c)
 {
@@ -347,14 +377,17 @@ static void on_agg_share(int err, const struct tb_http_client_resp *resp, void *
 	int problem = -2;
 	const char *detail = "the helper did not give its aggregate share";
 	if (!err && resp && resp->status == 200 && dap_agg_share_decode(resp->body, &as) == 0) {
-		struct dap_collection col = { .part_batch_selector = { .query_type = DAP_QUERY_TIME_INTERVAL },
-					      .report_count = c->sum.report_count,
+		struct dap_collection col = { .report_count = c->sum.report_count,
 					      .helper_share = as.encrypted_agg_share };
-		struct dap_batch_selector bs = { .query_type = DAP_QUERY_TIME_INTERVAL, .interval = c->interval };
+		struct dap_batch_selector bs;
 		struct tb_bytes leader_ct = { 0 };
+		selector(c, &bs);
+		col.part_batch_selector.query_type = bs.query_type;
+		memcpy(col.part_batch_selector.batch_id, c->batch_id, DAP_BATCH_ID_LEN);
 		/* The smallest aligned interval holding the batch's reports. */
-		col.interval.start = c->sum.first;
-		col.interval.duration = c->sum.last - c->sum.first + c->task.time_precision;
+		uint64_t p = c->task.time_precision;
+		col.interval.start = c->sum.first - c->sum.first % p;
+		col.interval.duration = c->sum.last - c->sum.last % p + p - col.interval.start;
 		int rc = dap_seal_agg_share(&c->task, DAP_ROLE_LEADER, c->sum.agg_share, &bs, &leader_ct);
 		if (!rc)
 			rc = dap_hpke_ciphertext_decode(tb_bytes_buf(&leader_ct), &col.leader_share);
@@ -363,8 +396,7 @@ static void on_agg_share(int err, const struct tb_http_client_resp *resp, void *
 		if (!rc)
 			rc = dap_db_put_collection_job(svc->core->store, c->task.id, c->job_id,
 						       tb_bytes_buf(&c->request), 2, tb_bytes_buf(&c->collection),
-						       c->interval.start, c->interval.start + c->interval.duration,
-						       collect_stored, c);
+						       c->start, c->end, collect_stored, c);
 		tb_bytes_free(&leader_ct);
 		if (!rc)
 			return; /* collect_stored answers */
@@ -409,7 +441,32 @@ int dap_leader_collect(struct dap_aggregator *agg, const struct dap_task *t,
 	}
 	c->interval = cr.query.interval;
 	uint64_t start = c->interval.start, end = start + c->interval.duration, waiting = 0;
-	if ((rc = dap_db_leader_unaggregated(st, t->id, start, end, &waiting))) {
+	if (cr.query.query_type == DAP_QUERY_FIXED_SIZE) {
+		/* A batch id: named, or the oldest batch ready; its bucket is the range. */
+		const uint8_t *busy = svc->job && svc->job->fixed ? svc->job->batch_id : NULL;
+		c->fixed = 1;
+		if (cr.query.fixed_size_type == DAP_FIXED_SIZE_BY_BATCH_ID)
+			memcpy(c->batch_id, cr.query.batch_id, DAP_BATCH_ID_LEN);
+		else if ((rc = dap_db_current_batch(st, t->id, t->min_batch_size, busy, c->batch_id))) {
+			collect_free(c);
+			if (rc != TB_ERR_NOT_FOUND)
+				return rc;
+			dap_leader_kick(svc);
+			return DAP_NOT_READY;
+		}
+		rc = dap_db_batch_bucket(st, "leader", t->id, c->batch_id, &start);
+		if (rc == TB_ERR_NOT_FOUND) {
+			*detail = "no batch of this task has that id";
+			collect_free(c);
+			return DAP_PROBLEM_BATCH_INVALID;
+		}
+		if (rc) {
+			collect_free(c);
+			return rc;
+		}
+		end = start + 1;
+		waiting = busy && !memcmp(busy, c->batch_id, DAP_BATCH_ID_LEN);
+	} else if ((rc = dap_db_leader_unaggregated(st, t->id, start, end, &waiting))) {
 		collect_free(c);
 		return rc;
 	}
@@ -435,10 +492,14 @@ int dap_leader_collect(struct dap_aggregator *agg, const struct dap_task *t,
 		collect_free(c);
 		return problem;
 	}
-	struct dap_agg_share_req asr = {
-		.batch_selector = { .query_type = DAP_QUERY_TIME_INTERVAL, .interval = c->interval },
-		.report_count = c->sum.report_count,
-	};
+	c->start = start;
+	c->end = end;
+	if (c->fixed && (rc = dap_db_batch_times(st, t->id, start, &c->sum.first, &c->sum.last))) {
+		collect_free(c);
+		return rc;
+	}
+	struct dap_agg_share_req asr = { .report_count = c->sum.report_count };
+	selector(c, &asr.batch_selector);
 	memcpy(asr.checksum, c->sum.checksum, DAP_CHECKSUM_LEN);
 	struct tb_bytes body = { 0 };
 	char *url = helper_url(t, "aggregate_shares", NULL, 0);

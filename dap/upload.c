@@ -69,7 +69,9 @@ int dap_leader_upload(struct dap_aggregator *agg, const struct dap_task *task, s
 		return DAP_PROBLEM_REPORT_REJECTED;
 	}
 	uint64_t queried = 0;
-	if ((rc = dap_db_bucket_queried(agg->svc->core->store, "leader", task->id,
+	/* (A fixed_size report gets its batch later, at aggregation.) */
+	if (task->query_type == DAP_QUERY_TIME_INTERVAL &&
+	    (rc = dap_db_bucket_queried(agg->svc->core->store, "leader", task->id,
 					dap_bucket_of(task, t), &queried)))
 		return rc;
 	if (queried) {

@@ -9,6 +9,10 @@
 #     tests/integration/dap/bad_report.c, properly sealed) fails with
 #     vdaf_prep_error at the helper, alone: the others of its job are
 #     collected
+#   - fixed_size (max_batch_size 4): 8 uploads fill two batches; two
+#     --current-batch collections get 4 reports each, different batch ids,
+#     and sums that add up to the total; --batch-id of a collected batch:
+#     batchQueriedTooManyTimes; no batch ready: the job stays pending
 #   - collecting the same batch again: batchQueriedTooManyTimes; an
 #     overlapping interval: batchOverlap; fewer reports than min_batch_size:
 #     invalidBatchSize; a wrong collector token: unauthorizedRequest; a wrong
@@ -52,7 +56,7 @@ credential cred.json "$CTOK"
 credential wrong.json "$(rid 16)"
 
 T_COUNT=$(rid 32); T_SUM=$(rid 32); T_VEC=$(rid 32); T_HIST=$(rid 32); T_MIN=$(rid 32); T_KILL=$(rid 32)
-T_BAD=$(rid 32)
+T_BAD=$(rid 32); T_FIX=$(rid 32)
 P=$(free_port)
 task() { # task ID VDAF-FIELDS [MORE]
 	echo "    { id = \"$1\", $2, verify_key = \"$(rid 16)\", min_batch_size = ${3:-2},"
@@ -77,6 +81,7 @@ $(task "$T_HIST" 'vdaf = "histogram", length = 10, chunk_length = 3')
 $(task "$T_MIN" 'vdaf = "count"' 100)
 $(task "$T_KILL" 'vdaf = "sum", bits = 8')
 $(task "$T_BAD" 'vdaf = "count"')
+$(task "$T_FIX" 'vdaf = "sum", bits = 8, query = "fixed_size", max_batch_size = 4' 4)
   },
 }
 LUA
@@ -159,6 +164,31 @@ print(db.execute("SELECT group_concat(state || ':' || ifnull(prep_error, '-')) F
 PY
 )
 expect "the leader records vdaf_prep_error (5) for it" "$errs" "^2:-,2:-,2:-,3:5$"
+
+# ---- fixed_size ----
+N=8
+make sum
+N=6
+got=$(js upload "$L" "$H" "$T_FIX" '{"type":"sum","bits":8}' 3600 "$M")
+[ "$(printf '%s\n' "$got" | grep -c '^ok$')" = 8 ] || fail "fixed_size uploads: $got"
+fx() { "$TRUSTBOX" dap collect -c t.lua --task-id "$T_FIX" --leader "$L" --cacert root.pem --vdaf sum --bits 8 \
+	--collector-credential-file cred.json --timeout "${TO:-60}" "$@"; }
+b1=$(fx --current-batch 2> fix1.err) || true
+b2=$(fx --current-batch 2> fix2.err) || true
+expect "fixed_size: first current batch holds 4 reports" "$b1" '^\{"report_count":4,.*"batch_id":"[A-Za-z0-9_-]{43}","aggregate":[0-9]+\}$'
+expect "fixed_size: second current batch holds 4 reports" "$b2" '^\{"report_count":4,.*"batch_id":"[A-Za-z0-9_-]{43}","aggregate":[0-9]+\}$'
+id1=$(printf '%s' "$b1" | sed -n 's/.*"batch_id":"\([^"]*\)".*/\1/p')
+id2=$(printf '%s' "$b2" | sed -n 's/.*"batch_id":"\([^"]*\)".*/\1/p')
+s1=$(printf '%s' "$b1" | sed -n 's/.*"aggregate":\([0-9]*\)}/\1/p')
+s2=$(printf '%s' "$b2" | sed -n 's/.*"aggregate":\([0-9]*\)}/\1/p')
+[ -n "$id1" ] && [ "$id1" != "$id2" ] && ok "fixed_size: two different batches" || fail "fixed_size: batch ids '$id1' '$id2'"
+[ "$((${s1:-0} + ${s2:-0}))" = "$WANT" ] && ok "fixed_size: the two batches add up to the sum of $M ($WANT)" \
+	|| fail "fixed_size: $s1 + $s2 is not $WANT"
+out=$(fx --batch-id "$id1" 2>&1) && fail "a collected batch collected again"
+expect "fixed_size: a collected batch id again: batchQueriedTooManyTimes" "$out" "batchQueriedTooManyTimes"
+out=$(TO=3 fx --current-batch 2>&1) && fail "current_batch with no batch ready succeeded"
+expect "fixed_size: no batch ready: the job stays pending" "$out" "still pending"
+show_on_failure fix1.err fix2.err
 
 # ---- refusals ----
 out=$(collect "$T_COUNT" --vdaf count --collector-credential-file cred.json 2>&1) && fail "second collection succeeded"
