@@ -102,6 +102,8 @@ struct dap_service {
 	int timer_on;
 	struct dap_flow *job;             /* leader: the job in flight, or NULL */
 	unsigned backoff;                 /* leader: failed attempts in a row */
+	uint8_t backoff_task[DAP_TASK_ID_LEN]; /* leader: the task whose job failed last */
+	uint64_t backoff_until;           /* leader: uv_now before which that task waits */
 	int demo_task;
 	int stopping;
 	unsigned inflight;                /* store jobs not yet done */
@@ -210,9 +212,11 @@ int dap_db_get_agg_job(struct tb_store *st, const char *agg, const struct dap_fl
 int dap_db_helper_commit(struct tb_store *st, struct dap_flow *f, dap_flow_cb done);
 int dap_db_leader_begin(struct tb_store *st, struct dap_flow *f, dap_flow_cb done);
 int dap_db_leader_finish(struct tb_store *st, struct dap_flow *f, dap_flow_cb done);
-int dap_db_leader_pending_job(struct tb_store *st, uint8_t task_id[DAP_TASK_ID_LEN],
-			      uint8_t job_id[DAP_AGG_JOB_ID_LEN], uint8_t batch_id[DAP_BATCH_ID_LEN],
-			      int *fixed);
+/* Work for the driver, leaving out skip_task (a task in back-off) when not NULL. */
+int dap_db_leader_pending_job(struct tb_store *st, const uint8_t *skip_task,
+			      uint8_t task_id[DAP_TASK_ID_LEN], uint8_t job_id[DAP_AGG_JOB_ID_LEN],
+			      uint8_t batch_id[DAP_BATCH_ID_LEN], int *fixed);
+int dap_db_leader_drop_task(struct tb_store *st, const uint8_t task_id[DAP_TASK_ID_LEN]);
 /* fixed_size batches (see db.c). */
 int dap_db_batch_bucket(struct tb_store *st, const char *agg, const uint8_t *task_id,
 			const uint8_t *batch_id, uint64_t *bucket);
@@ -222,7 +226,8 @@ int dap_db_current_batch(struct tb_store *st, const uint8_t *task_id, uint64_t m
 			 const uint8_t *busy, uint8_t batch_id[DAP_BATCH_ID_LEN]);
 int dap_db_batch_times(struct tb_store *st, const uint8_t *task_id, uint64_t bucket, uint64_t *first,
 		       uint64_t *last);
-int dap_db_leader_pending_task(struct tb_store *st, uint8_t task_id[DAP_TASK_ID_LEN]);
+int dap_db_leader_pending_task(struct tb_store *st, const uint8_t *skip_task,
+			       uint8_t task_id[DAP_TASK_ID_LEN]);
 int dap_db_leader_reports(struct tb_store *st, struct dap_flow *f, int by_job, size_t max);
 int dap_db_leader_unaggregated(struct tb_store *st, const uint8_t *task_id, uint64_t start,
 			       uint64_t end, uint64_t *n);

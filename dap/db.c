@@ -910,14 +910,17 @@ int dap_db_leader_finish(struct tb_store *st, struct dap_flow *f, void (*done)(i
 }
 
 /* A job of the leader still in flight (to resume after a restart), or TB_ERR_NOT_FOUND. */
-int dap_db_leader_pending_job(struct tb_store *st, uint8_t task_id[DAP_TASK_ID_LEN],
-			      uint8_t job_id[DAP_AGG_JOB_ID_LEN], uint8_t batch_id[DAP_BATCH_ID_LEN],
-			      int *fixed)
+int dap_db_leader_pending_job(struct tb_store *st, const uint8_t *skip_task,
+			      uint8_t task_id[DAP_TASK_ID_LEN], uint8_t job_id[DAP_AGG_JOB_ID_LEN],
+			      uint8_t batch_id[DAP_BATCH_ID_LEN], int *fixed)
 {
 	sqlite3_stmt *s = NULL;
 	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT task_id, job_id, batch_id FROM dap_agg_jobs"
-			       " WHERE aggregator='leader' AND state=1 LIMIT 1", -1, &s, NULL) != SQLITE_OK)
+			       " WHERE aggregator='leader' AND state=1 AND (?1 IS NULL OR task_id<>?1) LIMIT 1",
+			       -1, &s, NULL) != SQLITE_OK)
 		return TB_ERR_STORE;
+	if (skip_task)
+		sqlite3_bind_blob(s, 1, skip_task, DAP_TASK_ID_LEN, SQLITE_STATIC);
 	int rc = sqlite3_step(s), err = TB_ERR_NOT_FOUND;
 	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == DAP_TASK_ID_LEN &&
 	    sqlite3_column_bytes(s, 1) == DAP_AGG_JOB_ID_LEN) {
@@ -935,12 +938,15 @@ int dap_db_leader_pending_job(struct tb_store *st, uint8_t task_id[DAP_TASK_ID_L
 }
 
 /* A task with reports waiting for aggregation, or TB_ERR_NOT_FOUND. */
-int dap_db_leader_pending_task(struct tb_store *st, uint8_t task_id[DAP_TASK_ID_LEN])
+int dap_db_leader_pending_task(struct tb_store *st, const uint8_t *skip_task,
+			       uint8_t task_id[DAP_TASK_ID_LEN])
 {
 	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT task_id FROM dap_reports WHERE state=0 LIMIT 1",
-			       -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT task_id FROM dap_reports WHERE state=0 AND"
+			       " (?1 IS NULL OR task_id<>?1) LIMIT 1", -1, &s, NULL) != SQLITE_OK)
 		return TB_ERR_STORE;
+	if (skip_task)
+		sqlite3_bind_blob(s, 1, skip_task, DAP_TASK_ID_LEN, SQLITE_STATIC);
 	int rc = sqlite3_step(s), err = TB_ERR_NOT_FOUND;
 	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == DAP_TASK_ID_LEN) {
 		memcpy(task_id, sqlite3_column_blob(s, 0), DAP_TASK_ID_LEN);
@@ -1297,4 +1303,43 @@ static int delete_task_job(sqlite3 *db, void *arg)
 int dap_db_delete_task_sync(struct tb_store *st, const uint8_t id[DAP_TASK_ID_LEN])
 {
 	return tb_store_write_sync(st, delete_task_job, (void *)id);
+}
+
+/* Reports (and jobs) of a task the leader no longer has: dropped, so that they stop blocking the driver. */
+static int drop_task_run(sqlite3 *db, void *arg)
+{
+	static const char *const sql[] = {
+		"UPDATE dap_reports SET state=3, prep_error=2 WHERE task_id=? AND state IN (0, 1)",
+		"UPDATE dap_agg_jobs SET state=2 WHERE aggregator='leader' AND task_id=? AND state=1",
+	};
+	for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+		sqlite3_stmt *s = NULL;
+		int rc = sqlite3_prepare_v2(db, sql[i], -1, &s, NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_bind_blob(s, 1, arg, DAP_TASK_ID_LEN, SQLITE_STATIC);
+			rc = sqlite3_step(s);
+		}
+		sqlite3_finalize(s);
+		if (rc != SQLITE_DONE)
+			return TB_ERR_STORE;
+	}
+	return 0;
+}
+
+static void drop_task_done(int status, void *arg)
+{
+	(void)status;
+	free(arg);
+}
+
+int dap_db_leader_drop_task(struct tb_store *st, const uint8_t task_id[DAP_TASK_ID_LEN])
+{
+	uint8_t *id = malloc(DAP_TASK_ID_LEN);
+	if (!id)
+		return TB_ERR_NOMEM;
+	memcpy(id, task_id, DAP_TASK_ID_LEN);
+	int rc = tb_store_write(st, drop_task_run, drop_task_done, id);
+	if (rc)
+		free(id);
+	return rc;
 }

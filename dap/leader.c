@@ -13,7 +13,8 @@
  * is finished in one store job that adds the out shares to the batch
  * buckets and marks the reports aggregated or failed only if the job is
  * still in flight: a report is aggregated once, whatever is retried or
- * killed. A failed request backs off (period times 2^n, at most a minute).
+ * killed. A failed request backs off (period times 2^n, at most a minute)
+ * for its task only; the other tasks' jobs go on meanwhile.
  *
  * Collection: a job is ready when no report of its interval waits for
  * aggregation; the leader then sums its buckets, checks the batch size and
@@ -62,12 +63,17 @@ static char *helper_url(const struct dap_task *t, const char *fmt1, const uint8_
 
 /* ---- the driver ------------------------------------------------------------- */
 
+/*
+ * A failed job's task waits (period x 2^n, at most a minute) while the other
+ * tasks go on: a helper that is down holds up only its own tasks.
+ */
 static void job_over(struct dap_service *svc, int ok)
 {
-	dap_flow_free(svc->job);
-	svc->job = NULL;
 	if (ok) {
-		svc->backoff = 0;
+		if (svc->backoff_until && !memcmp(svc->job->task.id, svc->backoff_task, DAP_TASK_ID_LEN)) {
+			svc->backoff = 0;
+			svc->backoff_until = 0;
+		}
 		schedule(svc, 0);
 	} else {
 		uint64_t ms = svc->aggregation_period_ms;
@@ -75,8 +81,12 @@ static void job_over(struct dap_service *svc, int ok)
 			ms *= 2;
 		if (svc->backoff < 16)
 			svc->backoff++;
-		schedule(svc, ms < DAP_MAX_BACKOFF_MS ? ms : DAP_MAX_BACKOFF_MS);
+		memcpy(svc->backoff_task, svc->job->task.id, DAP_TASK_ID_LEN);
+		svc->backoff_until = uv_now(svc->core->loop) + (ms < DAP_MAX_BACKOFF_MS ? ms : DAP_MAX_BACKOFF_MS);
+		schedule(svc, svc->aggregation_period_ms);
 	}
+	dap_flow_free(svc->job);
+	svc->job = NULL;
 	dap_service_check_stopped(svc);
 }
 
@@ -229,12 +239,19 @@ static void tick(uv_timer_t *timer)
 		return;
 	uint8_t tid[DAP_TASK_ID_LEN], jid[DAP_AGG_JOB_ID_LEN], bid[DAP_BATCH_ID_LEN];
 	int fixed = 0;
-	int resumed = dap_db_leader_pending_job(st, tid, jid, bid, &fixed) == 0;
-	if (!resumed && (dap_db_leader_pending_task(st, tid) || tb_random(jid, sizeof jid)))
+	const uint8_t *skip = svc->backoff_until > uv_now(svc->core->loop) ? svc->backoff_task : NULL;
+	int resumed = dap_db_leader_pending_job(st, skip, tid, jid, bid, &fixed) == 0;
+	if (!resumed && (dap_db_leader_pending_task(st, skip, tid) || tb_random(jid, sizeof jid)))
 		return;
-	struct dap_task *t = dap_find_task(&svc->agg[DAP_AGG_LEADER], tid);
-	if (!t) {
-		TB_WARN("dap", "leader: reports wait for a task this leader no longer knows");
+	/* From the store, not the cache: a task deleted by a command is gone here at once. */
+	struct dap_task task, *t = &task;
+	int grc = dap_db_get_task(st, "leader", tid, &task);
+	if (grc && grc != TB_ERR_NOT_FOUND)
+		return;
+	if (grc) {
+		/* Deleted with reports waiting: drop them, or they would hold up every other task. */
+		TB_WARN("dap", "leader: dropping the reports of a task this leader no longer knows");
+		dap_db_leader_drop_task(st, tid);
 		return;
 	}
 	struct dap_flow *f = calloc(1, sizeof *f);

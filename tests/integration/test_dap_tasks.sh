@@ -11,7 +11,9 @@
 #     removes it
 #   - two processes: `task create --helper URL --helper-token T` on the
 #     leader, `task import --role helper` of its helper_task on the running
-#     helper; uploads and collection give the exact sum
+#     helper; uploads and collection give the exact sum; a task whose helper
+#     is unreachable backs off without holding up another task, and its
+#     waiting reports are dropped when it is deleted
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 : "${TB_BUILD_DIR:?}"
@@ -114,6 +116,32 @@ got=$("$TRUSTBOX" dap collect -c l.lua --task-id "$ID" --leader "$L" --cacert le
 	--timeout 60 2> collect2.err) || true
 expect "two processes: collect returns the exact sum" "$got" '"report_count":3,.*"aggregate":272\}$'
 show_on_failure collect2.err
+# A task whose helper URL leads nowhere: its jobs fail and back off, and the
+# other tasks are aggregated meanwhile; deleted, its waiting reports are dropped.
+DEAD=$(free_port)
+"$TRUSTBOX" dap task create -c l.lua --vdaf count --min-batch-size 1 --helper "https://127.0.0.1:$DEAD/dap/helper/" \
+	--helper-token "$TOK" --collector-credential-file cred4.json > task4.json || die "task create (dead helper)"
+"$TRUSTBOX" dap task import -c h.lua --role helper task4.json > /dev/null || fail "task import (4)"
+ID4=$(field task4.json task_id)
+got=$(js upload "$L" "$H" "$ID4" '{"type":"count"}' 3600 '[true,true]')
+[ "$(printf '%s\n' "$got" | grep -c '^ok$')" = 2 ] || fail "uploads to the stuck task: $got"
+sleep 0.5
+"$TRUSTBOX" dap task create -c l.lua --vdaf count --min-batch-size 1 --helper "$H" --helper-token "$TOK" \
+	--collector-credential-file cred5.json > task5.json || die "task create (5)"
+"$TRUSTBOX" dap task import -c h.lua --role helper task5.json > /dev/null || fail "task import (5)"
+ID5=$(field task5.json task_id)
+got=$(js upload "$L" "$H" "$ID5" '{"type":"count"}' 3600 '[true,false,true]')
+got=$("$TRUSTBOX" dap collect -c l.lua --task-id "$ID5" --leader "$L" --cacert leader-root.pem --vdaf count \
+	--collector-credential-file cred5.json --batch-interval-start "$START" --batch-interval-duration 7200 \
+	--timeout 30 2> collect5.err) || true
+expect "a task with its helper down does not hold up another" "$got" '"report_count":3,.*"aggregate":2\}$'
+show_on_failure collect5.err
+"$TRUSTBOX" dap task delete -c l.lua "$ID4" > /dev/null || fail "task delete (4)"
+for _ in $(seq 1 50); do
+	grep -q "dropping the reports of a task" "$TB_ERR" && break
+	sleep 0.1
+done
+expect "the deleted task's waiting reports are dropped" "$(cat "$TB_ERR")" "dropping the reports of a task"
 tb_stop || fail "leader exit status"
 stop_pid "$HPID"
 finish
