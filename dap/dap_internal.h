@@ -94,6 +94,7 @@ struct dap_service {
 	int run_leader, run_helper;
 	struct dap_aggregator agg[2];
 	const char *listener;             /* HTTPS listener the routes are mounted on */
+	char public_base[DAP_MAX_URL];    /* https://host:port the aggregators' URLs start with */
 	size_t max_upload_bytes;
 	size_t max_job_size;              /* reports per aggregation job */
 	uint64_t aggregation_period_ms;   /* leader: how often pending reports are grouped */
@@ -105,6 +106,9 @@ struct dap_service {
 	uint8_t backoff_task[DAP_TASK_ID_LEN]; /* leader: the task whose job failed last */
 	uint64_t backoff_until;           /* leader: uv_now before which that task waits */
 	int demo_task;
+	int interop_api;                  /* serve /internal/test/ (draft-dcook-ppm-dap-interop-test-design) */
+	struct tb_http_route_def interop_routes[4];
+	struct tb_http_table interop_table;
 	int stopping;
 	unsigned inflight;                /* store jobs not yet done */
 	tb_done_cb stop_done;
@@ -134,6 +138,9 @@ extern const struct tb_migration dap_migrations[];
 int dap_db_load_keys(struct dap_aggregator *agg);
 /* Writes a task record for an aggregator (replacing one with the same id). Start-up/CLI. */
 int dap_db_put_task_sync(struct tb_store *st, const char *agg, const struct dap_task *t);
+/* The same, queued (loop thread): done(status, arg) after the commit. */
+int dap_db_put_task(struct tb_store *st, const char *agg, const struct dap_task *t,
+		    void (*done)(int status, void *arg), void *arg);
 /* Reads a task record from the store (loop thread): 0, TB_ERR_NOT_FOUND or an error. */
 int dap_db_get_task(struct tb_store *st, const char *agg, const uint8_t id[DAP_TASK_ID_LEN],
 		    struct dap_task *t);
@@ -253,6 +260,8 @@ int dap_db_put_agg_share_job(struct tb_store *st, const uint8_t *task_id, const 
 
 /* The task id on this aggregator: cache, then store. NULL when unknown. */
 struct dap_task *dap_find_task(struct dap_aggregator *agg, const uint8_t id[DAP_TASK_ID_LEN]);
+/* Puts t into agg's cache of task records (after it was stored). */
+int dap_cache_task(struct dap_aggregator *agg, const struct dap_task *t);
 /* Writes t to agg's records (its role set from agg; empty URLs get this instance's). */
 int dap_provision(struct dap_aggregator *agg, struct dap_task *t);
 /* The key for an HPKE config id, or NULL. */
@@ -338,5 +347,12 @@ int dap_upload_command(struct dap_service *svc, int argc, char **argv);
 /* ---- api.c ---- */
 
 int dap_api_mount(struct dap_aggregator *agg);
+
+/* ---- interop.c ---- */
+
+/* The interop test API's aggregator endpoints under /internal/test/ (dap.interop_api). */
+int dap_interop_mount(struct dap_service *svc);
+/* An add_task request body (parsed) as a task record for dap_task_from_json, or NULL with err. */
+cJSON *dap_interop_task_record(const cJSON *j, char *err, size_t errlen);
 
 #endif

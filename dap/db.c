@@ -1343,3 +1343,44 @@ int dap_db_leader_drop_task(struct tb_store *st, const uint8_t task_id[DAP_TASK_
 		free(id);
 	return rc;
 }
+
+/* The same write as dap_db_put_task_sync, queued: done(status, arg) after the commit. */
+struct put_task_job {
+	struct task_row row;
+	void (*done)(int status, void *arg);
+	void *arg;
+};
+
+static int put_task_async_run(sqlite3 *db, void *arg)
+{
+	return put_task_job(db, &((struct put_task_job *)arg)->row);
+}
+
+static void put_task_async_done(int status, void *arg)
+{
+	struct put_task_job *j = arg;
+	j->done(status, j->arg);
+	free(j->row.record);
+	free(j);
+}
+
+int dap_db_put_task(struct tb_store *st, const char *agg, const struct dap_task *t,
+		    void (*done)(int status, void *arg), void *arg)
+{
+	struct put_task_job *j = calloc(1, sizeof *j);
+	if (!j)
+		return TB_ERR_NOMEM;
+	j->row.agg = agg; /* a static name ("leader", "helper") */
+	memcpy(j->row.id, t->id, DAP_TASK_ID_LEN);
+	cJSON *js = dap_task_to_json(t);
+	j->row.record = js ? cJSON_PrintUnformatted(js) : NULL;
+	cJSON_Delete(js);
+	j->done = done;
+	j->arg = arg;
+	int rc = j->row.record ? tb_store_write(st, put_task_async_run, put_task_async_done, j) : TB_ERR_NOMEM;
+	if (rc) {
+		free(j->row.record);
+		free(j);
+	}
+	return rc;
+}

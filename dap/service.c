@@ -42,6 +42,8 @@ static const struct tb_option dap_options[] = {
 		.help = "leader: how often waiting reports are grouped into an aggregation job" },
 	{ .name = "helper_ca_file", .type = TB_OPT_STRING, .def = "\"\"",
 		.help = "leader: PEM roots the helper's certificate must chain to (default: trustbox's own root)" },
+	{ .name = "interop_api", .type = TB_OPT_BOOL, .def = "false",
+		.help = "serve the DAP interop test API (/internal/test/: ready, endpoint_for_task, add_task) on the DAP listener; test deployments only: anyone who reaches it can add tasks" },
 	{ .name = "demo_task", .type = TB_OPT_BOOL, .def = "true",
 		.help = "with role both: provision one demo Prio3Histogram task on first start (its collector credential is written to the data directory)" },
 	{ .name = "tasks", .type = TB_OPT_TABLES, .def = "[]", .children = dap_task_options,
@@ -81,6 +83,12 @@ static int cache_task(struct dap_aggregator *agg, const struct dap_task *t, stru
 	*n[agg->n_tasks] = *t;
 	*out = n[agg->n_tasks++];
 	return 0;
+}
+
+int dap_cache_task(struct dap_aggregator *agg, const struct dap_task *t)
+{
+	struct dap_task *cached;
+	return cache_task(agg, t, &cached);
 }
 
 struct dap_task *dap_find_task(struct dap_aggregator *agg, const uint8_t id[DAP_TASK_ID_LEN])
@@ -268,6 +276,7 @@ static int dap_configure(struct tb_core *core, void **state, char *err, size_t e
 	svc->run_helper = !role || strcmp(role, "leader") != 0;
 	svc->max_upload_bytes = (size_t)tb_cfg_int(sec, "max_upload_bytes");
 	svc->max_job_size = (size_t)tb_cfg_int(sec, "max_aggregation_job_size");
+	svc->interop_api = tb_cfg_bool(sec, "interop_api");
 	svc->aggregation_period_ms = (uint64_t)tb_cfg_int(sec, "aggregation_period_ms");
 	const char *ca = tb_cfg_str(sec, "helper_ca_file");
 	if (ca && *ca) {
@@ -295,6 +304,7 @@ static int dap_configure(struct tb_core *core, void **state, char *err, size_t e
 		dap_free(svc);
 		return 0;
 	}
+	snprintf(svc->public_base, sizeof svc->public_base, "%s", base);
 	for (int k = 0; k < 2 && !rc; k++) {
 		struct dap_aggregator *agg = &svc->agg[k];
 		agg->svc = svc;
@@ -372,6 +382,15 @@ static int dap_start(void *state)
 	if (rc) {
 		TB_ERROR("dap", "cannot start: %s", tb_strerror(rc));
 		return rc;
+	}
+	if (!rc && svc->interop_api) {
+		rc = dap_interop_mount(svc);
+		if (rc) {
+			TB_ERROR("dap", "cannot serve the interop API: %s", tb_strerror(rc));
+			return rc;
+		}
+		tb_core_announce(svc->core, "dap", "DAP interop API", "%s/internal/test/",
+				 svc->public_base);
 	}
 	if (*demo_id)
 		tb_core_announce(svc->core, "dap", "DAP demo task", "%s", demo_id);
