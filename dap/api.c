@@ -102,6 +102,7 @@ static int get_hpke_config(struct tb_http_request *req, void *arg)
 		if (!dap_find_task(agg, id))
 			return respond_problem(req, DAP_PROBLEM_UNRECOGNIZED_TASK, 0, id, NULL);
 	}
+	dap_keys_refresh(agg);
 	/* Keys rotate: let clients cache the list for an hour, not longer. */
 	tb_http_set_header(req, "Cache-Control", "max-age=3600");
 	return tb_http_respond(req, 200, DAP_MT_HPKE_CONFIG_LIST, agg->config_list.p,

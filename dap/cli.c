@@ -310,3 +310,81 @@ int dap_task_command(struct dap_service *svc, int argc, char **argv)
 	}
 	return usage();
 }
+
+/* ---- keys ----------------------------------------------------------------------- */
+
+static int key_usage(void)
+{
+	fprintf(stderr, "usage: trustbox dap key list\n"
+			"       trustbox dap key rotate leader|helper\n"
+			"       trustbox dap key retire leader|helper CONFIG-ID\n");
+	return 2;
+}
+
+static struct dap_aggregator *agg_named(struct dap_service *svc, const char *name)
+{
+	if (!strcmp(name, "leader") && svc->run_leader)
+		return &svc->agg[DAP_AGG_LEADER];
+	if (!strcmp(name, "helper") && svc->run_helper)
+		return &svc->agg[DAP_AGG_HELPER];
+	fprintf(stderr, "trustbox: this instance runs no %s aggregator\n", name);
+	return NULL;
+}
+
+int dap_key_command(struct dap_service *svc, int argc, char **argv)
+{
+	struct dap_aggregator *agg;
+	int rc;
+	if (argc == 1 && !strcmp(argv[0], "list")) {
+		cJSON *arr = cJSON_CreateArray();
+		for (int k = 0; k < 2; k++) {
+			if ((k == DAP_AGG_LEADER && !svc->run_leader) || (k == DAP_AGG_HELPER && !svc->run_helper))
+				continue;
+			if ((rc = dap_db_reload_keys(&svc->agg[k])) && rc != TB_ERR_STATE) {
+				cJSON_Delete(arr);
+				fprintf(stderr, "trustbox: %s\n", tb_strerror(rc));
+				return 1;
+			}
+			for (size_t i = 0; i < svc->agg[k].n_keys; i++) {
+				const struct dap_hpke_key *key = &svc->agg[k].keys[i];
+				cJSON *o = cJSON_CreateObject();
+				cJSON_AddStringToObject(o, "aggregator", svc->agg[k].name);
+				cJSON_AddNumberToObject(o, "config_id", key->config.id);
+				cJSON_AddBoolToObject(o, "active", key->active);
+				cJSON_AddItemToArray(arr, o);
+			}
+		}
+		char *text = cJSON_PrintUnformatted(arr);
+		cJSON_Delete(arr);
+		printf("%s\n", text ? text : "[]");
+		free(text);
+		return 0;
+	}
+	if (argc == 2 && !strcmp(argv[0], "rotate")) {
+		uint8_t id;
+		if (!(agg = agg_named(svc, argv[1])))
+			return 2;
+		if ((rc = dap_db_rotate_key(agg, &id))) {
+			fprintf(stderr, "trustbox: %s\n", tb_strerror(rc));
+			return 1;
+		}
+		printf("{\"aggregator\":\"%s\",\"config_id\":%u}\n", agg->name, id);
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[0], "retire")) {
+		char *end;
+		long id = strtol(argv[2], &end, 10);
+		if (!(agg = agg_named(svc, argv[1])))
+			return 2;
+		if (*end || id < 0 || id > 255)
+			return key_usage();
+		if ((rc = dap_db_retire_key(agg, (uint8_t)id))) {
+			fprintf(stderr, "trustbox: %s\n", rc == TB_ERR_NOT_FOUND ?
+				"no inactive key with that config id (rotate first)" : tb_strerror(rc));
+			return 1;
+		}
+		printf("{\"aggregator\":\"%s\",\"retired\":%ld}\n", agg->name, id);
+		return 0;
+	}
+	return key_usage();
+}

@@ -82,6 +82,7 @@ struct dap_aggregator {
 	struct dap_hpke_key keys[DAP_MAX_HPKE_KEYS];
 	size_t n_keys;
 	struct tb_bytes config_list;      /* encoded HpkeConfigList of the active keys */
+	uint64_t keys_read_ms;            /* uv_now of the last read of the keys */
 	struct dap_task **tasks;          /* known tasks (cache of the store) */
 	size_t n_tasks;
 	struct tb_http_route_def routes[8]; /* this aggregator's route table (api.c) */
@@ -136,6 +137,12 @@ int dap_unb64url_exact(const char *s, uint8_t *out, size_t n);
 extern const struct tb_migration dap_migrations[];
 /* HPKE keys of an aggregator: loaded, or generated (one X25519 key) on first start. */
 int dap_db_load_keys(struct dap_aggregator *agg);
+/* Reads the keys again (loop thread): another process may have rotated them. */
+int dap_db_reload_keys(struct dap_aggregator *agg);
+/* Commands: a new key becomes the only announced one (*id its config id); an
+ * inactive key is deleted (TB_ERR_NOT_FOUND for an active or unknown one). */
+int dap_db_rotate_key(struct dap_aggregator *agg, uint8_t *id);
+int dap_db_retire_key(struct dap_aggregator *agg, uint8_t id);
 /* Writes a task record for an aggregator (replacing one with the same id). Start-up/CLI. */
 int dap_db_put_task_sync(struct tb_store *st, const char *agg, const struct dap_task *t);
 /* The same, queued (loop thread): done(status, arg) after the commit. */
@@ -266,6 +273,10 @@ int dap_cache_task(struct dap_aggregator *agg, const struct dap_task *t);
 int dap_provision(struct dap_aggregator *agg, struct dap_task *t);
 /* The key for an HPKE config id, or NULL. */
 const struct dap_hpke_key *dap_find_key(const struct dap_aggregator *agg, uint8_t config_id);
+/* The same, after reading the keys again when the last read is older than a second. */
+const struct dap_hpke_key *dap_find_key_fresh(struct dap_aggregator *agg, uint8_t config_id);
+/* Reads the keys again when the last read is older than a second (hpke_config). */
+void dap_keys_refresh(struct dap_aggregator *agg);
 
 /* Completes a pending stop once no store job is in flight. */
 void dap_service_check_stopped(struct dap_service *svc);
@@ -335,6 +346,7 @@ int dap_db_delete_task_sync(struct tb_store *st, const uint8_t id[DAP_TASK_ID_LE
 /* ---- cli.c ---- */
 
 int dap_task_command(struct dap_service *svc, int argc, char **argv);
+int dap_key_command(struct dap_service *svc, int argc, char **argv);
 /* Writes divviup's collector_credential.json for a key pair and token. */
 int dap_write_credential(const char *path, const struct dap_hpke_config *c,
 			 const struct dap_hpke_keypair *kp, const char *token);

@@ -116,7 +116,7 @@ static int load_keys(struct dap_aggregator *agg)
 	sqlite3 *db = tb_store_reader(agg->svc->core->store);
 	sqlite3_stmt *s = NULL;
 	int rc = sqlite3_prepare_v2(db, "SELECT config, sk, active FROM dap_hpke_keys WHERE aggregator=?"
-				    " ORDER BY created, config_id", -1, &s, NULL);
+				    " ORDER BY active DESC, created DESC, config_id", -1, &s, NULL);
 	if (rc != SQLITE_OK)
 		return TB_ERR_STORE;
 	sqlite3_bind_text(s, 1, agg->name, -1, SQLITE_STATIC);
@@ -124,7 +124,7 @@ static int load_keys(struct dap_aggregator *agg)
 	agg->n_keys = 0;
 	while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (agg->n_keys == DAP_MAX_HPKE_KEYS)
-			break; /* the oldest are kept; more than this is not rotation any more */
+			break; /* the active and newest are kept; more than this is not rotation any more */
 		struct dap_hpke_key *k = &agg->keys[agg->n_keys];
 		struct dap_hpke_config c;
 		struct tb_buf cfg = TB_BUF(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
@@ -147,6 +147,53 @@ static int load_keys(struct dap_aggregator *agg)
 	return 0;
 }
 
+/* A rotation: the new key is the only active one; the others still decrypt. */
+static int rotate_job(sqlite3 *db, void *arg)
+{
+	struct key_row *k = arg;
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(db, "UPDATE dap_hpke_keys SET active=0 WHERE aggregator=?", -1, &s, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, k->agg, -1, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? put_key_job(db, arg) : TB_ERR_STORE;
+}
+
+/*
+ * A new X25519 / HKDF-SHA256 / AES-128-GCM key with an unused random id,
+ * written synchronously (start-up and commands only); rotate makes it the
+ * only announced one. *id_out gets its config id.
+ */
+static int new_key(struct dap_aggregator *agg, int rotate, uint8_t *id_out)
+{
+	struct dap_hpke_keypair kp;
+	struct key_row row = { .agg = agg->name, .created = (int64_t)time(NULL) };
+	uint8_t id;
+	int rc;
+	if (agg->n_keys >= 255)
+		return TB_ERR_TOO_LARGE;
+	do {
+		if ((rc = tb_random(&id, 1)))
+			return rc;
+	} while (dap_find_key(agg, id));
+	if ((rc = dap_hpke_keygen(DAP_HPKE_KEM_X25519_SHA256, &kp)))
+		return rc;
+	struct dap_hpke_config c = { id, DAP_HPKE_KEM_X25519_SHA256, DAP_HPKE_KDF_SHA256,
+				     DAP_HPKE_AEAD_AES128GCM, TB_BUF(kp.pk, kp.pk_len) };
+	row.config_id = id;
+	row.sk = TB_BUF(kp.sk, kp.sk_len);
+	rc = dap_hpke_config_encode(&c, &row.config);
+	if (!rc)
+		rc = tb_store_write_sync(agg->svc->core->store, rotate ? rotate_job : put_key_job, &row);
+	tb_bytes_free(&row.config);
+	tb_crypto_wipe(&kp, sizeof kp);
+	if (!rc && id_out)
+		*id_out = id;
+	return rc;
+}
+
 int dap_db_load_keys(struct dap_aggregator *agg)
 {
 	int rc = load_keys(agg);
@@ -156,32 +203,48 @@ int dap_db_load_keys(struct dap_aggregator *agg)
 	for (size_t i = 0; i < agg->n_keys; i++)
 		active |= agg->keys[i].active;
 	if (!active) {
-		/* First start: one X25519 / HKDF-SHA256 / AES-128-GCM key, a random id. */
-		struct dap_hpke_keypair kp;
-		struct key_row row = { .agg = agg->name, .created = (int64_t)time(NULL) };
+		/* First start (or every key retired): one new key. */
 		uint8_t id;
-		do {
-			if ((rc = tb_random(&id, 1)))
-				return rc;
-		} while (dap_find_key(agg, id));
-		if ((rc = dap_hpke_keygen(DAP_HPKE_KEM_X25519_SHA256, &kp)))
-			return rc;
-		struct dap_hpke_config c = { id, DAP_HPKE_KEM_X25519_SHA256, DAP_HPKE_KDF_SHA256,
-					     DAP_HPKE_AEAD_AES128GCM, TB_BUF(kp.pk, kp.pk_len) };
-		row.config_id = id;
-		row.sk = TB_BUF(kp.sk, kp.sk_len);
-		rc = dap_hpke_config_encode(&c, &row.config);
-		if (!rc)
-			rc = tb_store_write_sync(agg->svc->core->store, put_key_job, &row);
-		tb_bytes_free(&row.config);
-		tb_crypto_wipe(&kp, sizeof kp);
-		if (rc)
-			return rc;
-		if ((rc = load_keys(agg)))
+		if ((rc = new_key(agg, 0, &id)) || (rc = load_keys(agg)))
 			return rc;
 		TB_INFO("dap", "%s: new HPKE config %u (X25519, HKDF-SHA256, AES-128-GCM)", agg->name, id);
 	}
 	return build_config_list(agg);
+}
+
+int dap_db_reload_keys(struct dap_aggregator *agg)
+{
+	int rc = load_keys(agg);
+	return rc ? rc : build_config_list(agg);
+}
+
+int dap_db_rotate_key(struct dap_aggregator *agg, uint8_t *id)
+{
+	int rc = load_keys(agg);
+	return rc ? rc : new_key(agg, 1, id);
+}
+
+static int retire_job(sqlite3 *db, void *arg)
+{
+	struct key_row *k = arg;
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(db, "DELETE FROM dap_hpke_keys WHERE aggregator=? AND config_id=? AND"
+				    " active=0", -1, &s, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, k->agg, -1, SQLITE_STATIC);
+		sqlite3_bind_int(s, 2, k->config_id);
+		rc = sqlite3_step(s);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return TB_ERR_STORE;
+	return sqlite3_changes(db) ? 0 : TB_ERR_NOT_FOUND;
+}
+
+int dap_db_retire_key(struct dap_aggregator *agg, uint8_t id)
+{
+	struct key_row row = { .agg = agg->name, .config_id = id };
+	return tb_store_write_sync(agg->svc->core->store, retire_job, &row);
 }
 
 /* ---- tasks ---------------------------------------------------------------- */

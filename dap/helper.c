@@ -69,7 +69,7 @@ static int prepare_one(struct dap_aggregator *agg, const struct dap_task *t,
 		return DAP_PREP_ERR_REPORT_TOO_EARLY;
 	if (t->task_expiration && time > t->task_expiration)
 		return DAP_PREP_ERR_TASK_EXPIRED;
-	const struct dap_hpke_key *key = dap_find_key(agg, rs->encrypted_input_share.config_id);
+	const struct dap_hpke_key *key = dap_find_key_fresh(agg, rs->encrypted_input_share.config_id);
 	if (!key)
 		return DAP_PREP_ERR_HPKE_UNKNOWN_CONFIG_ID;
 	uint8_t info_buf[DAP_HPKE_INFO_BUF];

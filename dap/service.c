@@ -114,6 +114,27 @@ const struct dap_hpke_key *dap_find_key(const struct dap_aggregator *agg, uint8_
 	return NULL;
 }
 
+/*
+ * Keys may be rotated or retired by `trustbox dap key` in another process:
+ * the running instance reads them again, at most once a second, when asked
+ * for its configs or handed a report.
+ */
+void dap_keys_refresh(struct dap_aggregator *agg)
+{
+	uint64_t now = uv_now(agg->svc->core->loop);
+	if (agg->keys_read_ms && now - agg->keys_read_ms < 1000)
+		return;
+	agg->keys_read_ms = now;
+	if (dap_db_reload_keys(agg))
+		TB_WARN("dap", "%s: cannot read the HPKE keys again", agg->name);
+}
+
+const struct dap_hpke_key *dap_find_key_fresh(struct dap_aggregator *agg, uint8_t config_id)
+{
+	dap_keys_refresh(agg); /* a retired key stops decrypting within a second */
+	return dap_find_key(agg, config_id);
+}
+
 /* Writes t (for aggregator agg, role set from it) to the store and the cache. */
 int dap_provision(struct dap_aggregator *agg, struct dap_task *t)
 {
@@ -353,6 +374,7 @@ static int dap_start(void *state)
 		if ((k == DAP_AGG_LEADER && !svc->run_leader) || (k == DAP_AGG_HELPER && !svc->run_helper))
 			continue;
 		rc = dap_db_load_keys(&svc->agg[k]);
+		svc->agg[k].keys_read_ms = uv_now(svc->core->loop);
 	}
 	const cJSON *it;
 	cJSON_ArrayForEach(it, tb_cfg_get(svc->cfg, "tasks")) {
@@ -446,7 +468,9 @@ static int dap_command(void *state, int argc, char **argv)
 		return dap_upload_command(state, argc - 1, argv + 1);
 	if (argc >= 1 && !strcmp(argv[0], "task"))
 		return dap_task_command(state, argc - 1, argv + 1);
-	fprintf(stderr, "trustbox: usage: trustbox dap task create|import|list|show|delete ... | upload ... | collect ...\n");
+	if (argc >= 1 && !strcmp(argv[0], "key"))
+		return dap_key_command(state, argc - 1, argv + 1);
+	fprintf(stderr, "trustbox: usage: trustbox dap task create|import|list|show|delete ... | key list|rotate|retire ... | upload ... | collect ...\n");
 	return 2;
 }
 
@@ -456,7 +480,7 @@ static const char *const dap_client_commands[] = { "upload", "collect", NULL };
 const struct tb_subsystem dap_subsystem = {
 	.client_commands = dap_client_commands,
 	.command = dap_command,
-	.command_usage = "task|upload|collect",
+	.command_usage = "task|key|upload|collect",
 	.name = "dap",
 	.sections = dap_sections,
 	.configure = dap_configure,

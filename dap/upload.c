@@ -78,7 +78,7 @@ int dap_leader_upload(struct dap_aggregator *agg, const struct dap_task *task, s
 		*detail = "the report's batch was collected already";
 		return DAP_PROBLEM_REPORT_REJECTED;
 	}
-	const struct dap_hpke_key *key = dap_find_key(agg, rep.leader_share.config_id);
+	const struct dap_hpke_key *key = dap_find_key_fresh(agg, rep.leader_share.config_id);
 	if (!key) {
 		*detail = "the leader's input share is sealed to an unknown HPKE config";
 		return DAP_PROBLEM_OUTDATED_CONFIG;

@@ -14,6 +14,9 @@
 #     a wrong media type (415), a body that is no Report (invalidMessage)
 #   - leader and helper answer hpke_config with their own keys and the exact
 #     media type; the helper has no upload route
+#   - `trustbox dap key rotate` next to the running instance: the new config
+#     is announced, a report sealed to the old one still decrypts until
+#     `key retire`, then it is outdatedConfig
 #   - after a restart the keys are the same and a replay is still refused
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -152,6 +155,28 @@ else ok "leader and helper have their own keys"; fi
 code=$(curl -sS --cacert root.pem -o unk.json -w '%{http_code}' "${L}hpke_config?task_id=$UNK")
 expect "hpke_config of an unknown task: 404 unrecognizedTask" "$code $(cat unk.json)" \
 	"^404 .*unrecognizedTask.*\"taskid\":\"$UNK\""
+
+# ---- key rotation next to the running instance ----
+hexf() { od -An -v -tx1 "$1" | tr -d ' \n'; }
+A=$((0x$(hexf leader.cfg | cut -c5-6)))
+out=$("$TRUSTBOX" dap key rotate -c t.lua leader) || fail "key rotate"
+B=$(printf '%s' "$out" | sed -n 's/.*"config_id":\([0-9]*\).*/\1/p')
+[ -n "$B" ] && [ "$B" != "$A" ] && ok "key rotate: a new config ($A -> $B)" || fail "key rotate: $out"
+sleep 1.1
+hc "${L}hpke_config" leader-rotated.cfg
+[ "$((0x$(hexf leader-rotated.cfg | cut -c5-6)))" = "$B" ] && [ "$(hexf leader-rotated.cfg | cut -c1-4)" = "$(hexf leader.cfg | cut -c1-4)" ] \
+	&& ok "the running leader announces the new config only" || fail "after rotation: $(hexf leader-rotated.cfg | cut -c1-12)"
+got=$(js upload "$L" "$H" "$T_AGE" "$C" 60 '[true]')
+expect "a client fetching the configs uploads to the new key" "$got" "^ok$"
+got=$(js lists "$L" "$H" "$T_AGE" "$C" 60 true "$(hexf leader.cfg)" "$(hexf helper.cfg)")
+expect "a report sealed to the old config still decrypts" "$got" "^ok$"
+out=$("$TRUSTBOX" dap key retire -c t.lua leader "$B" 2>&1) && fail "retiring the active key succeeded"
+expect "the active key cannot be retired" "$out" "no inactive key"
+"$TRUSTBOX" dap key retire -c t.lua leader "$A" > /dev/null || fail "key retire $A"
+sleep 1.1
+got=$(js lists "$L" "$H" "$T_AGE" "$C" 60 true "$(hexf leader.cfg)" "$(hexf helper.cfg)")
+expect "once the old key is retired: outdatedConfig" "$got" "^error outdatedConfig 400 $T_AGE$"
+cp leader-rotated.cfg leader.cfg
 
 # ---- restart: same keys, replays still refused ----
 tb_stop || fail "trustbox exit status"

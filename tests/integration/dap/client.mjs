@@ -8,6 +8,9 @@
 //        report timestamp (default now)
 //   node client.mjs replay LEADER HELPER TASK VDAF PRECISION MEASUREMENT
 //        one report generated once and sent twice
+//   node client.mjs lists LEADER HELPER TASK VDAF PRECISION MEASUREMENT LEADER-LIST HELPER-LIST
+//        a report sealed to the given HpkeConfigLists (hex), as a client that
+//        cached them would
 //   node client.mjs outdated LEADER HELPER TASK VDAF PRECISION MEASUREMENT
 //        a report sealed to the leader's key under another HPKE config id
 //   node client.mjs raw URL CONTENT-TYPE BODY-HEX
@@ -49,6 +52,13 @@ if (cmd === "raw") {
   } else if (cmd === "replay") {
     const report = await task.generateReport(JSON.parse(arg), opts);
     console.log(await attempt(() => task.sendReport(report)));
+    console.log(await attempt(() => task.sendReport(report)));
+  } else if (cmd === "lists") {
+    // lists ... MEASUREMENT LEADER-LIST-HEX HELPER-LIST-HEX [TIME]: sealed to these configs
+    const [, , , , , m, lhex, hhex, t] = a;
+    task.aggregators[0].hpkeConfigList = HpkeConfigList.parse(Buffer.from(lhex, "hex"));
+    task.aggregators[1].hpkeConfigList = HpkeConfigList.parse(Buffer.from(hhex, "hex"));
+    const report = await task.generateReport(JSON.parse(m), t ? { timestamp: new Date(Number(t) * 1000) } : undefined);
     console.log(await attempt(() => task.sendReport(report)));
   } else if (cmd === "outdated") {
     await task.fetchKeyConfiguration();
