@@ -276,6 +276,50 @@ static int post_agg_job(struct tb_http_request *req, void *arg)
 			       "the job finished in its first step (Prio3 takes one round)");
 }
 
+struct coll_req {
+	struct tb_http_request *req;
+	struct dap_service *svc;
+	uint8_t task_id[DAP_TASK_ID_LEN];
+	int status;           /* what success answers: 201 (created), 204 (deleted) */
+};
+
+static void agg_job_deleted(int status, int conflict, void *arg)
+{
+	struct coll_req *c = arg;
+	/* c lives in the request's arena: nothing of it is read after the response. */
+	struct dap_service *svc = c->svc;
+	(void)conflict;
+	svc->inflight--;
+	if (status == TB_ERR_NOT_FOUND)
+		respond_problem(c->req, DAP_PROBLEM_UNRECOGNIZED_AGGREGATION_JOB, 0, c->task_id, NULL);
+	else if (status)
+		respond_doc(c->req, 500, "about:blank", "Internal Server Error", c->task_id, NULL);
+	else
+		tb_http_respond(c->req, 204, NULL, NULL, 0);
+	dap_service_check_stopped(svc);
+}
+
+static int delete_agg_job(struct tb_http_request *req, void *arg)
+{
+	struct dap_aggregator *agg = arg;
+	uint8_t id[DAP_TASK_ID_LEN], job[DAP_AGG_JOB_ID_LEN];
+	if (!task_for(req, agg, id, NULL, 0))
+		return 0;
+	if (id_param(req, "job_id", job, sizeof job))
+		return respond_problem(req, DAP_PROBLEM_UNRECOGNIZED_AGGREGATION_JOB, 0, id, NULL);
+	struct coll_req *c = tb_arena_calloc(req->arena, sizeof *c);
+	if (!c)
+		return TB_ERR_NOMEM;
+	c->req = req;
+	c->svc = agg->svc;
+	memcpy(c->task_id, id, sizeof id);
+	int rc = dap_db_helper_delete_job(agg->svc->core->store, id, job, agg_job_deleted, c);
+	if (rc)
+		return rc;
+	agg->svc->inflight++;
+	return TB_HTTP_LATER;
+}
+
 /* ---- helper: aggregate shares ------------------------------------------------------ */
 
 struct share_req {
@@ -332,12 +376,6 @@ static int post_agg_share(struct tb_http_request *req, void *arg)
 
 /* ---- leader: collection jobs ----------------------------------------------------- */
 
-struct coll_req {
-	struct tb_http_request *req;
-	struct dap_service *svc;
-	uint8_t task_id[DAP_TASK_ID_LEN];
-	int status;           /* what success answers: 201 (created), 204 (deleted) */
-};
 
 static void coll_put_done(int status, int conflict, void *arg)
 {
@@ -511,6 +549,8 @@ int dap_api_mount(struct dap_aggregator *agg)
 							       put_agg_job, TB_HTTP_MAX_BODY_CEILING };
 		agg->routes[n++] = (struct tb_http_route_def){ "POST", "/tasks/{task_id}/aggregation_jobs/{job_id}",
 							       post_agg_job, 0 };
+		agg->routes[n++] = (struct tb_http_route_def){ "DELETE", "/tasks/{task_id}/aggregation_jobs/{job_id}",
+							       delete_agg_job, 0 };
 		agg->routes[n++] = (struct tb_http_route_def){ "POST", "/tasks/{task_id}/aggregate_shares",
 							       post_agg_share, 0 };
 	}

@@ -257,6 +257,9 @@ int dap_db_collected_intervals(struct tb_store *st, const uint8_t *task_id, uint
 int dap_db_put_collection_job(struct tb_store *st, const uint8_t *task_id, const uint8_t *job_id,
 			      struct tb_buf request, int state, struct tb_buf result, uint64_t start,
 			      uint64_t end, dap_db_put_cb done, void *arg);
+/* DELETE of an aggregation job at the helper: done(0 or TB_ERR_NOT_FOUND, 0, arg). */
+int dap_db_helper_delete_job(struct tb_store *st, const uint8_t *task_id, const uint8_t *job_id,
+			     dap_db_put_cb done, void *arg);
 int dap_db_get_agg_share_job(struct tb_store *st, const uint8_t *task_id, const uint8_t *hash,
 			     struct tb_bytes *response);
 int dap_db_put_agg_share_job(struct tb_store *st, const uint8_t *task_id, const uint8_t *hash,

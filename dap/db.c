@@ -1447,3 +1447,50 @@ int dap_db_put_task(struct tb_store *st, const char *agg, const struct dap_task 
 	}
 	return rc;
 }
+
+/* The helper forgets an aggregation job (DELETE); its reports stay recorded as seen. */
+struct del_job {
+	uint8_t task_id[DAP_TASK_ID_LEN], job_id[DAP_AGG_JOB_ID_LEN];
+	int found;
+	dap_db_put_cb done;
+	void *arg;
+};
+
+static int del_job_run(sqlite3 *db, void *arg)
+{
+	struct del_job *d = arg;
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(db, "DELETE FROM dap_agg_jobs WHERE aggregator='helper' AND task_id=? AND"
+				    " job_id=?", -1, &s, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_blob(s, 1, d->task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, d->job_id, DAP_AGG_JOB_ID_LEN, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+	}
+	sqlite3_finalize(s);
+	d->found = sqlite3_changes(db) > 0;
+	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+}
+
+static void del_job_done(int status, void *arg)
+{
+	struct del_job *d = arg;
+	d->done(status ? status : d->found ? 0 : TB_ERR_NOT_FOUND, 0, d->arg);
+	free(d);
+}
+
+int dap_db_helper_delete_job(struct tb_store *st, const uint8_t *task_id, const uint8_t *job_id,
+			     dap_db_put_cb done, void *arg)
+{
+	struct del_job *d = calloc(1, sizeof *d);
+	if (!d)
+		return TB_ERR_NOMEM;
+	memcpy(d->task_id, task_id, DAP_TASK_ID_LEN);
+	memcpy(d->job_id, job_id, DAP_AGG_JOB_ID_LEN);
+	d->done = done;
+	d->arg = arg;
+	int rc = tb_store_write(st, del_job_run, del_job_done, d);
+	if (rc)
+		free(d);
+	return rc;
+}

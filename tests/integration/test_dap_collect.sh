@@ -207,6 +207,13 @@ code=$(curl -sS --cacert root.pem -o share.json -w '%{http_code}' -X POST -H "DA
 	-H "Content-Type: application/dap-aggregate-share-req" --data-binary @/dev/null "${H}tasks/$T_SUM/aggregate_shares")
 expect "a wrong aggregator token at the helper: unauthorizedRequest" "$code $(cat share.json)" "^403 .*unauthorizedRequest"
 
+code=$(curl -sS --cacert root.pem -o del.json -w '%{http_code}' -X DELETE -H "DAP-Auth-Token: $ATOK" \
+	"${H}tasks/$T_SUM/aggregation_jobs/$(rid 16)")
+expect "DELETE of an unknown aggregation job: unrecognizedAggregationJob" "$code $(cat del.json)" "^404 .*unrecognizedAggregationJob"
+code=$(curl -sS --cacert root.pem -o del.json -w '%{http_code}' -X DELETE -H "DAP-Auth-Token: $(rid 16)" \
+	"${H}tasks/$T_SUM/aggregation_jobs/$(rid 16)")
+expect "DELETE of an aggregation job with a wrong token: unauthorizedRequest" "$code $(cat del.json)" "^403 .*unauthorizedRequest"
+
 # ---- kill -9 during aggregation ----
 acked=0; want=0
 for r in 1 2 3; do
