@@ -34,17 +34,17 @@ tok=$(b64u "$(rhex 16)"); tid_hex=$(rhex 32); tid=$(b64u "$tid_hex")
 printf '{"aead":"AesGcm128","id":1,"kdf":"Sha256","kem":"X25519HkdfSha256","private_key":"%s","public_key":"%s","token":"%s"}\n' \
   "$(b64u "$sk")" "$(b64u "$pk")" "$tok" > "$work/cred.json"
 cat > "$work/cfg.lua" <<LUA
-core { data_dir = "$work/data", log_level = "warn" }
+core { data_dir = "$work/data", log_level = "${DAP_BENCH_LOG:-warn}" }
 if acme then acme { enabled = false } end
 if ctlog then ctlog { enabled = false } end
 if dns then dns { enabled = false } end
 listen { name = "https", address = "127.0.0.1", port = $port, tls = true }
-dap { demo_task = false, aggregation_period_ms = 20, max_aggregation_job_size = 1000,
+dap { demo_task = false, aggregation_period_ms = ${DAP_BENCH_PERIOD_MS:-500}, max_aggregation_job_size = 1000,
   tasks = { { id = "$tid", vdaf = "count", verify_key = "$(b64u "$(rhex 16)")", min_batch_size = 1,
     aggregator_auth_token = "$tok", collector_auth_token = "$tok",
     collector_hpke_config = "$(b64u "01002000010001""0020$pk")" } } }
 LUA
-"$build/trustbox" run -c "$work/cfg.lua" > "$work/out" 2> "$work/err" &
+${DAP_BENCH_WRAP:-} "$build/trustbox" run -c "$work/cfg.lua" > "$work/out" 2> "$work/err" &
 pid=$!
 for _ in $(seq 1 100); do grep -q 'root CA' "$work/out" && break; sleep 0.1; done
 "$build/trustbox" root -c "$work/cfg.lua" > "$work/root.pem"
