@@ -546,7 +546,7 @@ int dap_api_mount(struct dap_aggregator *agg)
 							       delete_collection_job, 0 };
 	} else {
 		agg->routes[n++] = (struct tb_http_route_def){ "PUT", "/tasks/{task_id}/aggregation_jobs/{job_id}",
-							       put_agg_job, TB_HTTP_MAX_BODY_CEILING };
+							       put_agg_job, DAP_MAX_AGG_JOB_BODY };
 		agg->routes[n++] = (struct tb_http_route_def){ "POST", "/tasks/{task_id}/aggregation_jobs/{job_id}",
 							       post_agg_job, 0 };
 		agg->routes[n++] = (struct tb_http_route_def){ "DELETE", "/tasks/{task_id}/aggregation_jobs/{job_id}",

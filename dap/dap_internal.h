@@ -30,6 +30,13 @@
 #define DAP_MAX_HPKE_KEYS 16       /* HPKE configs per aggregator (rotation) */
 #define DAP_MAX_TASK_CACHE 4096    /* task records kept in memory per aggregator */
 #define DAP_MAX_COLLECTOR_CONFIG 512
+/*
+ * An AggregationJobInitReq body at the helper. Bodies are read before the
+ * token is checked, so this bounds what an unauthenticated peer can make the
+ * helper buffer; a Prio3 PrepareInit is a few hundred bytes to a few KiB
+ * (the helper's share is seeds), so max_aggregation_job_size jobs fit.
+ */
+#define DAP_MAX_AGG_JOB_BODY (16u << 20)
 
 /* Which of the two aggregators of this process. */
 enum dap_agg_kind {
