@@ -197,6 +197,9 @@ struct dap_out_item {
 	int done;                          /* scratch of the aggregation */
 };
 
+struct dap_flow;
+typedef void (*dap_flow_cb)(int status, struct dap_flow *f);
+
 /* An aggregation job in flight, owned by whoever queued it. */
 struct dap_flow {
 	struct dap_service *svc;
@@ -211,6 +214,16 @@ struct dap_flow {
 	int fixed;                         /* fixed_size: every report goes to batch_id */
 	uint8_t batch_id[DAP_BATCH_ID_LEN];
 	void *req;                         /* helper: the HTTP request to answer */
+	/* Preparation runs on libuv's thread pool: what the worker reads. */
+	uv_work_t work;
+	int work_rc;
+	int resumed;                       /* leader: a job left in flight, sent again */
+	struct dap_hpke_key *keys;         /* helper: a copy of its keys (the loop may reload them) */
+	size_t n_keys;
+	struct tb_buf body;                /* helper: the request body (the request outlives the job) */
+	uint64_t now;                      /* helper: the clock at the request */
+	size_t n_expected;                 /* helper: PrepareInits in the body */
+	dap_flow_cb cb;                    /* helper: the caller's completion */
 };
 void dap_flow_free(struct dap_flow *f);
 
@@ -227,7 +240,6 @@ int dap_db_batch_read(struct tb_store *st, const char *agg, const struct dap_tas
 		      uint64_t start, uint64_t end, struct dap_batch_sum *out);
 void dap_batch_sum_free(struct dap_batch_sum *b);
 
-typedef void (*dap_flow_cb)(int status, struct dap_flow *f);
 int dap_db_get_agg_job(struct tb_store *st, const char *agg, const struct dap_flow *f,
 		       struct tb_bytes *hash, struct tb_bytes *response, int *state);
 int dap_db_helper_commit(struct tb_store *st, struct dap_flow *f, dap_flow_cb done);

@@ -47,6 +47,10 @@ void dap_flow_free(struct dap_flow *f)
 		free(it->out_share);
 	}
 	free(f->items);
+	if (f->keys) {
+		tb_crypto_wipe(f->keys, f->n_keys * sizeof *f->keys);
+		free(f->keys);
+	}
 	tb_bytes_free(&f->request);
 	tb_bytes_free(&f->response);
 	tb_crypto_wipe(&f->task, sizeof f->task);
@@ -59,7 +63,16 @@ uint64_t dap_bucket_of(const struct dap_task *t, uint64_t time)
 }
 
 /* Prepares one report share; returns -1 with it->out_share set, or a PrepareError. */
-static int prepare_one(struct dap_aggregator *agg, const struct dap_task *t,
+static const struct dap_hpke_key *key_of(const struct dap_flow *f, uint8_t id)
+{
+	for (size_t i = 0; i < f->n_keys; i++)
+		if (f->keys[i].config.id == id)
+			return &f->keys[i];
+	return NULL;
+}
+
+/* On a worker thread: reads only f and the request body. */
+static int prepare_one(const struct dap_flow *f, const struct dap_task *t,
 		       const struct dap_prepare_init *pi, uint64_t now, struct dap_out_item *it)
 {
 	const struct dap_report_share *rs = &pi->report_share;
@@ -69,7 +82,7 @@ static int prepare_one(struct dap_aggregator *agg, const struct dap_task *t,
 		return DAP_PREP_ERR_REPORT_TOO_EARLY;
 	if (t->task_expiration && time > t->task_expiration)
 		return DAP_PREP_ERR_TASK_EXPIRED;
-	const struct dap_hpke_key *key = dap_find_key_fresh(agg, rs->encrypted_input_share.config_id);
+	const struct dap_hpke_key *key = key_of(f, rs->encrypted_input_share.config_id);
 	if (!key)
 		return DAP_PREP_ERR_HPKE_UNKNOWN_CONFIG_ID;
 	uint8_t info_buf[DAP_HPKE_INFO_BUF];
@@ -101,6 +114,37 @@ static int prepare_one(struct dap_aggregator *agg, const struct dap_task *t,
 	tb_crypto_wipe(pt.p, pt.len);
 	tb_bytes_free(&pt);
 	return result;
+}
+
+/* Worker thread: decrypt and prepare every report of the job. */
+static void prepare_work(uv_work_t *w)
+{
+	struct dap_flow *f = w->data;
+	const struct dap_task *t = &f->task;
+	struct tb_reader it = TB_READER(f->body.p, f->body.len);
+	struct dap_prepare_init pi;
+	while (f->n_items < f->n_expected && dap_prepare_init_next(&it, &pi) == 0) {
+		struct dap_out_item *o = &f->items[f->n_items++];
+		memcpy(o->report_id, pi.report_share.md.id, DAP_REPORT_ID_LEN);
+		o->time = pi.report_share.md.time;
+		o->bucket = dap_bucket_of(t, o->time);
+		o->result = -1;
+		/* The same report twice in one job: the second is a replay. */
+		for (size_t k = 0; k + 1 < f->n_items; k++)
+			if (!memcmp(f->items[k].report_id, o->report_id, DAP_REPORT_ID_LEN))
+				o->result = DAP_PREP_ERR_REPORT_REPLAYED;
+		if (o->result < 0)
+			o->result = prepare_one(f, t, &pi, f->now, o);
+	}
+}
+
+/* Back on the loop: one store job aggregates and answers. */
+static void prepare_done(uv_work_t *w, int status)
+{
+	struct dap_flow *f = w->data;
+	int rc = status ? TB_ERR_CANCELED : dap_db_helper_commit(f->svc->core->store, f, f->cb);
+	if (rc)
+		f->cb(rc, f); /* answers 500, frees f, ends the in-flight count */
 }
 
 int dap_helper_init_job(struct dap_aggregator *agg, const struct dap_task *t,
@@ -153,30 +197,28 @@ int dap_helper_init_job(struct dap_aggregator *agg, const struct dap_task *t,
 		return rc;
 	}
 
-	if (!(f->items = calloc(r.n_prepare_inits, sizeof *f->items))) {
+	/* The keys as they are now: the worker must not see a reload half done. */
+	dap_keys_refresh(agg);
+	f->items = calloc(r.n_prepare_inits, sizeof *f->items);
+	f->keys = malloc((agg->n_keys ? agg->n_keys : 1) * sizeof *f->keys);
+	if (!f->items || !f->keys) {
 		dap_flow_free(f);
 		return TB_ERR_NOMEM;
 	}
-	struct tb_reader it = TB_READER(r.prepare_inits.p, r.prepare_inits.len);
-	struct dap_prepare_init pi;
-	while (f->n_items < r.n_prepare_inits && dap_prepare_init_next(&it, &pi) == 0) {
-		struct dap_out_item *o = &f->items[f->n_items++];
-		memcpy(o->report_id, pi.report_share.md.id, DAP_REPORT_ID_LEN);
-		o->time = pi.report_share.md.time;
-		o->bucket = dap_bucket_of(t, o->time);
-		o->result = -1;
-		/* The same report twice in one job: the second is a replay. */
-		for (size_t k = 0; k + 1 < f->n_items; k++)
-			if (!memcmp(f->items[k].report_id, o->report_id, DAP_REPORT_ID_LEN))
-				o->result = DAP_PREP_ERR_REPORT_REPLAYED;
-		if (o->result < 0)
-			o->result = prepare_one(agg, t, &pi, now, o);
-	}
+	f->n_keys = agg->n_keys;
+	memcpy(f->keys, agg->keys, agg->n_keys * sizeof *f->keys);
+	for (size_t i = 0; i < f->n_keys; i++) /* the copies' configs borrow their own pk */
+		f->keys[i].config.public_key = TB_BUF(f->keys[i].pk, f->keys[i].config.public_key.len);
+	f->body = TB_BUF(r.prepare_inits.p, r.prepare_inits.len);
+	f->n_expected = r.n_prepare_inits;
+	f->now = now;
+	f->cb = cb;
+	f->work.data = f;
 	agg->svc->inflight++;
-	if ((rc = dap_db_helper_commit(agg->svc->core->store, f, cb))) {
+	if ((rc = uv_queue_work(agg->svc->core->loop, &f->work, prepare_work, prepare_done))) {
 		agg->svc->inflight--;
 		dap_flow_free(f);
-		return rc;
+		return TB_ERR_IO;
 	}
 	return DAP_PENDING;
 }

@@ -3,7 +3,8 @@
  * 4.6), on the loop thread; HTTP to the helper goes through the core client,
  * HTTP from the collector stays in api.c.
  *
- * Driver: a timer (dap.aggregation_period_ms) takes one job at a time. A
+ * Driver: a timer (dap.aggregation_period_ms) takes one job at a time; its
+ * preparation (and the helper's) runs on libuv's thread pool. A
  * job left in flight by a crash or a failed request is resumed first, with
  * the same id and, since Prio3's preparation is deterministic and the
  * reports are taken in report id order, the same request bytes, so the
@@ -231,6 +232,27 @@ static int build_job(struct dap_flow *f)
 	return rc;
 }
 
+/* Worker thread: the leader's preparation and the request (reads only f). */
+static void build_work(uv_work_t *w)
+{
+	struct dap_flow *f = w->data;
+	f->work_rc = build_job(f);
+}
+
+static void build_done(uv_work_t *w, int status)
+{
+	struct dap_flow *f = w->data;
+	int rc = status ? TB_ERR_CANCELED : f->work_rc;
+	if (!rc && f->resumed)
+		begun(0, f);
+	else if (!rc)
+		rc = dap_db_leader_begin(f->svc->core->store, f, begun);
+	if (rc) {
+		TB_WARN("dap", "leader: cannot start an aggregation job: %s", tb_strerror(rc));
+		job_over(f->svc, 0);
+	}
+}
+
 static void tick(uv_timer_t *timer)
 {
 	struct dap_service *svc = timer->data;
@@ -278,12 +300,12 @@ static void tick(uv_timer_t *timer)
 	}
 	if (!rc)
 		rc = dap_db_leader_reports(st, f, resumed, max);
-	if (!rc)
-		rc = build_job(f);
-	if (!rc && resumed)
-		begun(0, f);
-	else if (!rc)
-		rc = dap_db_leader_begin(st, f, begun);
+	if (!rc) {
+		/* Preparation is CPU work: the thread pool does it. */
+		f->resumed = resumed;
+		f->work.data = f;
+		rc = uv_queue_work(svc->core->loop, &f->work, build_work, build_done) ? TB_ERR_IO : 0;
+	}
 	if (rc) {
 		TB_WARN("dap", "leader: cannot start an aggregation job: %s", tb_strerror(rc));
 		job_over(svc, 0);
