@@ -20,6 +20,11 @@
  * store jobs on the writer thread (synchronous ones only at start-up and in
  * commands). A job's done runs after the group commit: only then may an
  * upload be acknowledged.
+ *
+ * Size: past 900 lines on purpose. It holds every SQL statement of dap/ (SQL
+ * lives in one file per subsystem), grouped by table; the transactions that
+ * span tables (claiming reports into a job, finishing a job, collecting a
+ * batch) would be split across files by any cut by table.
  */
 #include "dap/dap_internal.h"
 

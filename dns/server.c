@@ -24,6 +24,10 @@
  * cap (count, tcp_queue_bytes, or tcp_queue_bytes_total over all connections)
  * and go on as the client reads them, and close after tcp_idle_ms without a
  * complete query or a write taken by the client (RFC 7766 6.2.3).
+ *
+ * Size: past 900 lines on purpose. The answer builder and the UDP and TCP
+ * transports share the server struct, its ACLs, cookies and limits; the
+ * transports are the part to move out next if this file grows.
  */
 #include <arpa/inet.h>
 #include <errno.h>
