@@ -1403,7 +1403,8 @@ static int choose_protocol(struct conn *c, const uint8_t *p, size_t n)
 	size_t have = c->in.len;
 	size_t cmp = have + n < TB_H2_PREFACE_LEN ? have + n : TB_H2_PREFACE_LEN;
 	uint8_t head[TB_H2_PREFACE_LEN];
-	memcpy(head, c->in.p, have < cmp ? have : cmp);
+	if (have)
+		memcpy(head, c->in.p, have < cmp ? have : cmp);
 	if (have < cmp)
 		memcpy(head + have, p, cmp - have);
 	if (memcmp(head, TB_H2_PREFACE, cmp) != 0) {
