@@ -4,9 +4,19 @@
  * responses and their fields, bodies, HEAD, core's 404/405/413/431, a
  * deferred response, a stream reset orphaning its request while the
  * connection lives on, a closed connection orphaning one, and the Rapid
- * Reset and CONTINUATION defences (GOAWAY ENHANCE_YOUR_CALM).
+ * Reset and CONTINUATION defences (GOAWAY ENHANCE_YOUR_CALM). Then, on a
+ * real h2c listener with short timeouts: a client that opens a zero window
+ * and never takes its response, one that never finishes its request, and an
+ * idle one are each sent GOAWAY and closed; HTTP/1.1 still works there.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <nghttp2/nghttp2.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/http.h"
@@ -351,6 +361,166 @@ static void test_defences(void)
 	tb_bytes_free(&back);
 }
 
+/* ---- On a socket: the connection timer ---- */
+
+static int h2c_port;
+static struct tb_http_server *srv_sock;
+static uv_async_t finish;
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* What a socket client got until the server closed (or 5 s passed). */
+struct seen {
+	int goaway;     /* error code, -1 for none */
+	int headers;    /* HEADERS frames */
+	int data;       /* DATA frames with payload */
+	int closed;     /* the server closed the connection */
+	double secs;    /* from sending to close */
+};
+
+/* Sends what a client session queued (settings: initial window), then reads until close. */
+static struct seen run_client(uint32_t window, int request, int finish_request)
+{
+	struct seen r = { .goaway = -1 };
+	struct client c;
+	client_init(&c);
+	nghttp2_settings_entry iv = { NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, window };
+	nghttp2_submit_settings(c.s, NGHTTP2_FLAG_NONE, &iv, 1);
+	if (request) {
+		size_t left = 10;
+		nghttp2_data_provider prd = { .source.ptr = &left, .read_callback = read_post };
+		get(&c, request == 2 ? "POST" : "GET", request == 2 ? "/echo" : "/text",
+			request == 2 ? &prd : NULL);
+	}
+	client_take(&c);
+	size_t len = c.out.len;
+	if (request == 2 && !finish_request) {
+		/* Drop the DATA frames at the end: the request never completes. After the preface: */
+		for (size_t off = 24; off + 9 <= c.out.len;) {
+			size_t n = (size_t)c.out.p[off] << 16 | (size_t)c.out.p[off + 1] << 8 | c.out.p[off + 2];
+			if (c.out.p[off + 3] == NGHTTP2_DATA) {
+				len = off;
+				break;
+			}
+			off += 9 + n;
+		}
+	}
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)h2c_port) };
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	struct timeval tv = { .tv_sec = 5 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+		close(fd);
+		client_free(&c);
+		return r;
+	}
+	double t0 = now_s();
+	if (send(fd, c.out.p, len, 0) != (ssize_t)len) {
+		close(fd);
+		client_free(&c);
+		return r;
+	}
+	struct tb_bytes in = { 0 };
+	uint8_t buf[4096];
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof buf, 0);
+		if (n == 0)
+			r.closed = 1;
+		if (n <= 0)
+			break;
+		tb_bytes_append(&in, buf, (size_t)n);
+	}
+	r.secs = now_s() - t0;
+	close(fd);
+	for (size_t off = 0; off + 9 <= in.len;) {
+		size_t n = (size_t)in.p[off] << 16 | (size_t)in.p[off + 1] << 8 | in.p[off + 2];
+		uint8_t type = in.p[off + 3];
+		if (type == NGHTTP2_GOAWAY && off + 17 <= in.len)
+			r.goaway = in.p[off + 16] | in.p[off + 15] << 8;
+		else if (type == NGHTTP2_HEADERS)
+			r.headers++;
+		else if (type == NGHTTP2_DATA && n > 0)
+			r.data++;
+		off += 9 + n;
+	}
+	tb_bytes_free(&in);
+	client_free(&c);
+	return r;
+}
+
+static void *socket_client(void *arg)
+{
+	(void)arg;
+	/* A zero window: the response headers go out, its DATA never can; closed after the idle timeout. */
+	struct seen z = run_client(0, 1, 1);
+	CHECK(z.closed);
+	CHECK_INT(z.goaway, NGHTTP2_NO_ERROR);
+	CHECK_INT(z.headers, 1);
+	CHECK_INT(z.data, 0);
+	CHECK(z.secs > 0.3 && z.secs < 3);
+	/* The same with a window: answered, the connection stays until idle. */
+	struct seen w = run_client(65535, 1, 1);
+	CHECK_INT(w.headers, 1);
+	CHECK_INT(w.data, 1);
+	CHECK(w.closed && w.secs > 0.3 && w.secs < 3);
+	/* A request whose body never comes: closed after the body timeout. */
+	struct seen b = run_client(65535, 2, 0);
+	CHECK(b.closed);
+	CHECK_INT(b.goaway, NGHTTP2_NO_ERROR);
+	CHECK_INT(b.headers, 0);
+	CHECK(b.secs > 0.3 && b.secs < 3);
+	/* Nothing at all after the preface: closed when idle. */
+	struct seen i = run_client(65535, 0, 0);
+	CHECK(i.closed);
+	CHECK_INT(i.goaway, NGHTTP2_NO_ERROR);
+	CHECK(i.secs > 0.3 && i.secs < 3);
+	/* HTTP/1.1 on the same h2c listener. */
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)h2c_port) };
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	struct timeval tv = { .tv_sec = 5 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	char resp[512] = { 0 };
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+		static const char q[] = "GET /text HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+		if (send(fd, q, sizeof q - 1, 0) == (ssize_t)(sizeof q - 1))
+			(void)!recv(fd, resp, sizeof resp - 1, MSG_WAITALL);
+	}
+	close(fd);
+	CHECK(strncmp(resp, "HTTP/1.1 200", 12) == 0);
+	uv_async_send(&finish);
+	return NULL;
+}
+
+static void on_finish(uv_async_t *a)
+{
+	uv_close((uv_handle_t *)a, NULL);
+	tb_http_server_stop(srv_sock, NULL, NULL);
+}
+
+static void test_socket(void)
+{
+	struct tb_http_limits lim = { .idle_timeout_ms = 500, .body_timeout_ms = 500, .header_timeout_ms = 500 };
+	CHECK_INT(tb_http_server_new(&srv_sock, &loop, &lim), 0);
+	CHECK_INT(tb_http_listen(srv_sock, "plain", "127.0.0.1", 0, NULL), 0);
+	CHECK_INT(tb_http_listen_h2c(srv_sock, "plain", 1), 0);
+	CHECK_INT(tb_http_listen_h2c(srv_sock, "nope", 1), TB_ERR_NOT_FOUND);
+	h2c_port = tb_http_listener_port(srv_sock, "plain");
+	CHECK_INT(tb_http_mount(srv_sock, NULL, "/", &table, NULL), 0);
+	uv_async_init(&loop, &finish, on_finish);
+	pthread_t th;
+	pthread_create(&th, NULL, socket_client, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	pthread_join(th, NULL);
+	tb_http_server_free(srv_sock);
+}
+
 int main(void)
 {
 	tb_log_set_level(TB_LOG_OFF);
@@ -362,6 +532,7 @@ int main(void)
 	test_limits();
 	test_orphans();
 	test_defences();
+	test_socket();
 	tb_http_server_free(srv);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
