@@ -391,8 +391,8 @@ static struct seen run_client(uint32_t window, int request, int finish_request)
 	client_init(&c);
 	nghttp2_settings_entry iv = { NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, window };
 	nghttp2_submit_settings(c.s, NGHTTP2_FLAG_NONE, &iv, 1);
+	size_t left = 10; /* read when the client session produces the body */
 	if (request) {
-		size_t left = 10;
 		nghttp2_data_provider prd = { .source.ptr = &left, .read_callback = read_post };
 		get(&c, request == 2 ? "POST" : "GET", request == 2 ? "/echo" : "/text",
 			request == 2 ? &prd : NULL);
