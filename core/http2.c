@@ -39,6 +39,7 @@
 #include "core/log.h"
 
 #define OUT_CAP (1u << 20)        /* queued output before we stop producing frames and reading */
+#define COALESCE (64u * 1024)     /* output gathered per write */
 #define BOMB_FACTOR 4             /* decoded header bytes over this many times the limit: calm */
 
 struct tb_h2_stream {
@@ -432,20 +433,50 @@ int tb_h2_flush(struct tb_h2 *h)
 	if (h->detached)
 		return 0;
 	int sent = 0;
+	/*
+	 * Frames are gathered into one write (one TLS record run, one libuv
+	 * write) per COALESCE bytes: many small streams otherwise cost a write
+	 * and a record each.
+	 */
+	struct tb_bytes batch = { 0 };
 	while (tb_http_conn_queued(h->hc) < OUT_CAP) {
 		const uint8_t *data;
 		ssize_t n = nghttp2_session_mem_send(h->sess, &data);
-		if (n < 0)
+		if (n < 0) {
+			tb_bytes_free(&batch);
 			return TB_ERR_NOMEM;
+		}
+		if (n > 0 && tb_bytes_append(&batch, data, (size_t)n) != 0) {
+			tb_bytes_free(&batch);
+			return TB_ERR_NOMEM;
+		}
+		if (batch.len && (n == 0 || batch.len >= COALESCE)) {
+			int rc = tb_http_conn_send(h->hc, batch.p, batch.len);
+			batch.len = 0;
+			if (rc) {
+				tb_bytes_free(&batch);
+				return rc;
+			}
+			sent = 1;
+			if (h->detached) {
+				tb_bytes_free(&batch);
+				return 0;
+			}
+		}
 		if (n == 0)
 			break;
-		int rc = tb_http_conn_send(h->hc, data, (size_t)n);
-		if (rc)
-			return rc;
-		sent = 1;
-		if (h->detached)
-			return 0;
 	}
+	if (batch.len) {
+		int rc = tb_http_conn_send(h->hc, batch.p, batch.len);
+		sent = 1;
+		if (rc) {
+			tb_bytes_free(&batch);
+			return rc;
+		}
+	}
+	tb_bytes_free(&batch);
+	if (h->detached)
+		return 0;
 	if (sent && h->responding)
 		h->mark = tb_http_conn_now(h->hc);
 	if (!h->finishing && !nghttp2_session_want_read(h->sess) && !nghttp2_session_want_write(h->sess)) {
