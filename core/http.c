@@ -432,6 +432,8 @@ static int respond_h2(struct req *r, int status, const char *content_type, const
 	}
 	if (rc == 0)
 		rc = tb_h2_respond(r->h2s, status, h, n, body, len, no_body || r->head);
+	else
+		rc = tb_h2_respond(r->h2s, 500, NULL, 0, NULL, 0, 1); /* no memory for the fields */
 	r->h2s = NULL;
 
 	uint64_t ms = now_ms(srv) - r->start_ms;
@@ -1926,6 +1928,10 @@ void tb_http_server_stop(struct tb_http_server *srv, tb_done_cb done, void *arg)
 	for (struct conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
 		if (busy(c))
+			continue;
+		if (c->h2 && !c->closing && tb_h2_shutdown(c->h2))
+			continue; /* its streams finish first (within the grace time) */
+		if (c->closed)
 			continue;
 		if (c->has_socket && c->out.pending)
 			c->closing = 1;

@@ -56,6 +56,7 @@ struct tb_h2_stream {
 	uint8_t *body;               /* response body, owned */
 	size_t body_len, body_off;
 	int responding;              /* response submitted, not all sent */
+	int early;                   /* answered before the request ended: reset once sent */
 	struct tb_h2_stream *prev, *next;
 };
 
@@ -356,6 +357,20 @@ static int on_stream_close(nghttp2_session *sess, int32_t id, uint32_t code, voi
 	return 0;
 }
 
+static int on_frame_send(nghttp2_session *sess, const nghttp2_frame *frame, void *ud)
+{
+	(void)ud;
+	if ((frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS) ||
+		!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		return 0;
+	struct tb_h2_stream *s = nghttp2_session_get_stream_user_data(sess, frame->hd.stream_id);
+	if (s && s->early) {
+		s->early = 0;
+		nghttp2_submit_rst_stream(sess, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+	}
+	return 0;
+}
+
 static ssize_t read_body(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t len,
 	uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
@@ -408,18 +423,26 @@ int tb_h2_respond(struct tb_h2_stream *s, int status, const struct tb_http_heade
 	int rc = nghttp2_submit_response(h->sess, s->id, nv, n_hdrs + 1, send_body ? &prd : NULL);
 	free(nv);
 	if (rc != 0) {
+		/* This stream only: the others and the connection go on. */
 		free(s->body);
 		s->body = NULL;
 		s->body_len = 0;
-		return TB_ERR_INVALID;
+		nghttp2_submit_rst_stream(h->sess, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);
 	}
 	if (!s->responding) {
 		s->responding = 1;
 		h->responding++;
 	}
-	/* An early answer (413, 431): the rest of the request body is dropped. */
-	if (!s->complete)
+	/*
+	 * An early answer (413, 431, or a handler that did not wait for the
+	 * body): the rest of the request is dropped, and once the response is
+	 * out the client is asked to stop sending (RST_STREAM NO_ERROR, RFC
+	 * 9113 8.1), so that it cannot keep uploading into the void.
+	 */
+	if (!s->complete) {
 		stream_set_complete(s);
+		s->early = 1;
+	}
 	if (!h->in_recv) {
 		int frc = tb_h2_flush(h);
 		if (frc)
@@ -563,6 +586,7 @@ int tb_h2_new(struct tb_h2 **out, struct tb_http_conn *hc, const struct tb_http_
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
 	/* nghttp2's own limits stay just behind ours, as a backstop. */
 	nghttp2_option_set_max_continuations(opt, lim->h2_max_continuations + 1);
 	nghttp2_option_set_stream_reset_rate_limit(opt, (uint64_t)lim->h2_max_resets_per_sec * 2,
@@ -593,6 +617,20 @@ int tb_h2_new(struct tb_h2 **out, struct tb_http_conn *hc, const struct tb_http_
 	}
 	*out = h;
 	return 0;
+}
+
+int tb_h2_shutdown(struct tb_h2 *h)
+{
+	if (h->detached || h->finishing)
+		return 0;
+	if (!h->streams)
+		return 0;
+	/* Streams up to the last one we saw are finished; the client opens no new ones. */
+	nghttp2_submit_goaway(h->sess, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->sess),
+		NGHTTP2_NO_ERROR, NULL, 0);
+	if (tb_h2_flush(h) != 0)
+		return 0;
+	return !h->finishing;
 }
 
 void tb_h2_detach(struct tb_h2 *h)

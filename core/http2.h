@@ -82,6 +82,12 @@ void tb_h2_free(struct tb_h2 *h);
 int tb_h2_input(struct tb_h2 *h, const uint8_t *p, size_t n);
 /* Sends queued frames while the connection's output is under its cap. 0 or an error. */
 int tb_h2_flush(struct tb_h2 *h);
+/*
+ * The server stops: GOAWAY, so that the client opens no more streams.
+ * Returns 1 when streams are still being answered (the connection finishes
+ * by itself once they are), 0 when the connection can close now.
+ */
+int tb_h2_shutdown(struct tb_h2 *h);
 /* The connection's timer fired. */
 void tb_h2_timeout(struct tb_h2 *h);
 /* Whether output waits for the socket (reading then pauses). */

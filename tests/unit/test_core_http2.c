@@ -384,6 +384,19 @@ struct seen {
 };
 
 /* Sends what a client session queued (settings: initial window), then reads until close. */
+static struct seen run_client(uint32_t window, int request, int finish_request);
+
+static int stop_seen_status = -1;
+
+/*
+ * The server stops while a handler holds an h2 request: GOAWAY, the late
+ * response still reaches the client, then the connection closes.
+ */
+static struct seen stop_with_stream(void)
+{
+	return run_client(65535, 3, 1);
+}
+
 static struct seen run_client(uint32_t window, int request, int finish_request)
 {
 	struct seen r = { .goaway = -1 };
@@ -394,8 +407,8 @@ static struct seen run_client(uint32_t window, int request, int finish_request)
 	size_t left = 10; /* read when the client session produces the body */
 	if (request) {
 		nghttp2_data_provider prd = { .source.ptr = &left, .read_callback = read_post };
-		get(&c, request == 2 ? "POST" : "GET", request == 2 ? "/echo" : "/text",
-			request == 2 ? &prd : NULL);
+		get(&c, request == 2 ? "POST" : "GET",
+			request == 2 ? "/echo" : request == 3 ? "/hold" : "/text", request == 2 ? &prd : NULL);
 	}
 	client_take(&c);
 	size_t len = c.out.len;
@@ -426,6 +439,10 @@ static struct seen run_client(uint32_t window, int request, int finish_request)
 		client_free(&c);
 		return r;
 	}
+	if (request == 3) {
+		usleep(200 * 1000); /* the handler holds it now */
+		uv_async_send(&finish);
+	}
 	struct tb_bytes in = { 0 };
 	uint8_t buf[4096];
 	for (;;) {
@@ -443,8 +460,12 @@ static struct seen run_client(uint32_t window, int request, int finish_request)
 		uint8_t type = in.p[off + 3];
 		if (type == NGHTTP2_GOAWAY && off + 17 <= in.len)
 			r.goaway = in.p[off + 16] | in.p[off + 15] << 8;
-		else if (type == NGHTTP2_HEADERS)
+		else if (type == NGHTTP2_HEADERS) {
 			r.headers++;
+			/* :status 200 is static index 8 (0x88) as the first field. */
+			if (n > 0 && off + 9 < in.len && in.p[off + 9] == 0x88)
+				stop_seen_status = 200;
+		}
 		else if (type == NGHTTP2_DATA && n > 0)
 			r.data++;
 		off += 9 + n;
@@ -494,19 +515,43 @@ static void *socket_client(void *arg)
 	}
 	close(fd);
 	CHECK(strncmp(resp, "HTTP/1.1 200", 12) == 0);
-	uv_async_send(&finish);
+	/* Last: a stop while a handler holds a request (the async stops the server). */
+	held = NULL;
+	stop_seen_status = -1;
+	struct seen st = stop_with_stream();
+	CHECK(st.closed);
+	CHECK_INT(st.goaway, NGHTTP2_NO_ERROR);
+	CHECK_INT(st.headers, 1);
+	CHECK_INT(stop_seen_status, 200);
+	CHECK(st.secs < 3);
 	return NULL;
 }
+
+static void answer_held(uv_timer_t *t)
+{
+	if (held) {
+		CHECK(!tb_http_request_gone(held)); /* the stop waits for it */
+		tb_http_respond(held, 200, "text/plain", "late", 4);
+		held = NULL;
+	}
+	uv_close((uv_handle_t *)t, NULL);
+}
+
+static uv_timer_t answer_timer;
 
 static void on_finish(uv_async_t *a)
 {
 	uv_close((uv_handle_t *)a, NULL);
+	CHECK(held != NULL);
 	tb_http_server_stop(srv_sock, NULL, NULL);
+	uv_timer_init(&loop, &answer_timer);
+	uv_timer_start(&answer_timer, answer_held, 100, 0);
 }
 
 static void test_socket(void)
 {
-	struct tb_http_limits lim = { .idle_timeout_ms = 500, .body_timeout_ms = 500, .header_timeout_ms = 500 };
+	struct tb_http_limits lim = { .idle_timeout_ms = 500, .body_timeout_ms = 500, .header_timeout_ms = 500,
+		.grace_timeout_ms = 2000 };
 	CHECK_INT(tb_http_server_new(&srv_sock, &loop, &lim), 0);
 	CHECK_INT(tb_http_listen(srv_sock, "plain", "127.0.0.1", 0, NULL), 0);
 	CHECK_INT(tb_http_listen_h2c(srv_sock, "plain", 1), 0);
