@@ -68,6 +68,7 @@ struct tb_h2 {
 	int in_recv;                 /* inside nghttp2_session_mem_recv */
 	int detached;                /* the connection closed */
 	int calm;                    /* a defence tripped: GOAWAY ENHANCE_YOUR_CALM */
+	int calm_sent;               /* that GOAWAY is queued */
 	int finishing;
 	uint64_t reset_window, control_window; /* start of the current one-second windows */
 	unsigned resets, controls;
@@ -148,10 +149,8 @@ static void rearm(struct tb_h2 *h)
 	if (h->detached || h->finishing)
 		return;
 	uint64_t now = tb_http_conn_now(h->hc), span, since = now - h->mark;
-	if (h->responding && nghttp2_session_want_write(h->sess) == 0 && tb_http_conn_queued(h->hc) == 0)
-		span = h->lim->idle_timeout_ms;   /* blocked by flow control */
-	else if (h->responding)
-		span = h->lim->idle_timeout_ms;   /* waiting for the client to read */
+	if (h->responding)
+		span = h->lim->idle_timeout_ms;   /* a response the client does not take (zero window, slow reads) */
 	else if (h->incomplete)
 		span = h->lim->body_timeout_ms;
 	else if (h->streams)
@@ -220,8 +219,8 @@ static int on_header(nghttp2_session *sess, const nghttp2_frame *frame, const ui
 	s->header_bytes += nlen + vlen + 32;
 	if (s->header_bytes > (size_t)BOMB_FACTOR * h->lim->h2_max_header_list)
 		return calm(h, "decoded header block far over the limit");
-	if (s->err)
-		return 0;
+	if (s->err || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0; /* trailers count against the limit but are not kept */
 	if (s->header_bytes > h->lim->h2_max_header_list) {
 		s->err = 431;
 		return 0;
@@ -359,7 +358,14 @@ static int on_stream_close(nghttp2_session *sess, int32_t id, uint32_t code, voi
 
 static int on_frame_send(nghttp2_session *sess, const nghttp2_frame *frame, void *ud)
 {
-	(void)ud;
+	struct tb_h2 *h = ud;
+	/*
+	 * Streams we had to reset (refused past the stream limit, malformed)
+	 * count like the client's resets: opening them is as cheap for a client.
+	 */
+	if (frame->hd.type == NGHTTP2_RST_STREAM && frame->rst_stream.error_code != NGHTTP2_NO_ERROR &&
+		over_rate(h, &h->reset_window, &h->resets, h->lim->h2_max_resets_per_sec))
+		calm(h, "streams refused or malformed");
 	if ((frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS) ||
 		!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
 		return 0;
@@ -502,6 +508,17 @@ int tb_h2_flush(struct tb_h2 *h)
 		return 0;
 	if (sent && h->responding)
 		h->mark = tb_http_conn_now(h->hc);
+	if (h->calm && !h->calm_sent) {
+		/* A defence tripped while sending (our resets): GOAWAY now, then close. */
+		h->calm_sent = 1;
+		nghttp2_session_terminate_session(h->sess, NGHTTP2_ENHANCE_YOUR_CALM);
+		int rc = tb_h2_flush(h);
+		if (rc == 0 && !h->finishing) {
+			h->finishing = 1;
+			tb_http_conn_finish(h->hc);
+		}
+		return rc;
+	}
 	if (!h->finishing && !nghttp2_session_want_read(h->sess) && !nghttp2_session_want_write(h->sess)) {
 		/* GOAWAY exchanged (or a fatal protocol error answered): close once written. */
 		h->finishing = 1;
@@ -527,6 +544,7 @@ int tb_h2_input(struct tb_h2 *h, const uint8_t *p, size_t n)
 	if (h->detached)
 		return 0;
 	if (h->calm) {
+		h->calm_sent = 1;
 		nghttp2_session_terminate_session(h->sess, NGHTTP2_ENHANCE_YOUR_CALM);
 	} else if (rc < 0) {
 		/*
