@@ -76,7 +76,7 @@ static const struct tb_option core_options[] = {
 	{ "ca_name", TB_OPT_STRING, "\"trustbox\"", "name used in the root and intermediate CA subjects" },
 	{ "http2_max_concurrent_streams", TB_OPT_INT, "100", "HTTP/2: streams a client may have open on one connection (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused", 1, 1000 },
 	{ "http2_max_header_list_size", TB_OPT_INT, "16384", "HTTP/2: decoded request header bytes (name + value + 32 each); more is answered 431, four times more closes the connection (HPACK bomb)", 1024, 1048576 },
-	{ "http2_header_table_size", TB_OPT_INT, "4096", "HTTP/2: HPACK dynamic table size in bytes, for decoding requests and encoding responses", 0, 65536 },
+	{ "http2_header_table_size", TB_OPT_INT, "4096", "HTTP/2: HPACK dynamic table size in bytes, for decoding requests and encoding responses", 256, 65536 },
 	{ "http2_initial_window_size", TB_OPT_INT, "65535", "HTTP/2: flow-control window for each request body (SETTINGS_INITIAL_WINDOW_SIZE)", 1024, 16777216 },
 	{ "http2_max_frame_size", TB_OPT_INT, "16384", "HTTP/2: largest frame payload we accept (SETTINGS_MAX_FRAME_SIZE)", 16384, 16777215 },
 	{ "http2_max_resets_per_second", TB_OPT_INT, "100", "HTTP/2: stream resets a client may send per second on a connection; more is answered GOAWAY ENHANCE_YOUR_CALM (Rapid Reset, CVE-2023-44487)", 1, 100000 },

@@ -1,5 +1,13 @@
 /*
- * DESIGN: the HTTP/1.1 server (see core/http.h for the contract).
+ * DESIGN: the HTTP/1.1 server (see core/http.h for the contract), and the
+ * request side of HTTP/2 streams (core/http2.c keeps the nghttp2 session).
+ *
+ * - Before the first request a connection chooses its protocol
+ *   (choose_protocol): ALPN h2, or the HTTP/2 preface on an h2c listener
+ *   or in feed mode. An HTTP/2 connection's plaintext then goes to
+ *   tb_h2_input; its requests are the same struct req (is_h2, h2s), built
+ *   and dispatched through the tb_http_h2_* functions below and answered
+ *   by respond_h2; c->cur and the parser stay unused.
  *
  * - A connection is a small state machine driven by bytes: socket bytes go
  *   through TLS (if any) into a plaintext input buffer that http-parser

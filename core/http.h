@@ -1,6 +1,7 @@
 /*
- * One HTTP/1.1 server for every subsystem's API, and an HTTP client on the
- * same loop.
+ * One HTTP server for every subsystem's API (HTTP/1.1, and HTTP/2 by ALPN
+ * h2 or h2c prior knowledge: core/http2.h; handlers cannot tell them
+ * apart), and an HTTP/1.1 client on the same loop.
  *
  * Server model. A server owns listeners (name, address, port, plain or TLS)
  * and one router. A subsystem declares a static table of {method, pattern,
