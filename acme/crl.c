@@ -160,20 +160,21 @@ int acme_crl_build(struct acme_svc *s, struct tb_bytes *out)
 	if (!err && tbs.err)
 		err = TB_ERR_NOMEM;
 
-	uint8_t hash[32], sig[MBEDTLS_PK_SIGNATURE_MAX_SIZE + 1];
-	size_t sl = 0;
-	if (!err && (mbedtls_sha256_ret(tbs.p, tbs.len, hash, 0) ||
-		    mbedtls_pk_sign(&ca->intermediate_key, MBEDTLS_MD_SHA256, hash, sizeof hash, sig + 1, &sl, tb_ca_rng, NULL)))
+	uint8_t hash[32];
+	struct tb_bytes sig = { 0 };
+	tb_bytes_u8(&sig, 0); /* unused bits of the BIT STRING */
+	if (!err && (tb_sha256(tb_bytes_buf(&tbs), hash) ||
+		    tb_pkey_sign(ca->intermediate_key, TB_HASH_SHA256, hash, &sig)))
 		err = TB_ERR_CRYPTO;
 	if (!err) {
-		sig[0] = 0; /* unused bits of the BIT STRING */
 		struct tb_bytes all = { 0 };
 		tb_bytes_append(&all, tbs.p, tbs.len);
 		tb_der_tlv(&all, 0x30, oid_ecdsa_sha256, sizeof oid_ecdsa_sha256);
-		tb_der_tlv(&all, 0x03, sig, sl + 1);
+		tb_der_tlv(&all, 0x03, sig.p, sig.len);
 		err = all.err ? TB_ERR_NOMEM : tb_der_tlv(out, 0x30, all.p, all.len);
 		tb_bytes_free(&all);
 	}
+	tb_bytes_free(&sig);
 	tb_bytes_free(&tbs);
 	return err;
 }

@@ -444,15 +444,16 @@ int acme_csr_parse(const uint8_t *der, size_t len, struct acme_csr *csr, struct 
 			goto out;
 		}
 	}
-	/* self-signature over CertificationRequestInfo: last, as the costliest check */
-	uint8_t digest[TB_HASH_MAX_LEN];
-	if (tb_hash(hash, TB_BUF(c.cri, c.cri_len), digest) != 0 ||
-		tb_pk_verify(&pk, hash, digest, TB_BUF(c.sig.p, c.sig.len)) != 0) {
-		err = bad_csr(prob, "invalid signature on CSR");
-		goto out;
-	}
+	/* self-signature over CertificationRequestInfo: last, as the costliest check;
+	 * through the tb_pkey the certificate will be issued for */
 	if (tb_pkey_from_mbedtls_public(&pk, &csr->key) != 0) {
 		err = acme_problem_set(prob, ACME_PROB_SERVER_INTERNAL, "could not copy the CSR key");
+		goto out;
+	}
+	uint8_t digest[TB_HASH_MAX_LEN];
+	if (tb_hash(hash, TB_BUF(c.cri, c.cri_len), digest) != 0 ||
+		tb_pkey_verify(csr->key, hash, digest, TB_BUF(c.sig.p, c.sig.len)) != 0) {
+		err = bad_csr(prob, "invalid signature on CSR");
 		goto out;
 	}
 	err = 0;

@@ -136,7 +136,7 @@ static int sign_leaf(struct acme_rq *r, int precert)
 	tb_bytes_free(&r->pem);
 	int err = san.err || sctlist.err ? TB_ERR_NOMEM : 0;
 	if (!err)
-		err = tb_ca_sign(&t, tb_pkey_mbedtls(r->csr.key), &s->core->ca->intermediate_key,
+		err = tb_ca_sign(&t, r->csr.key, s->core->ca->intermediate_key,
 			&s->core->ca->intermediate, precert ? NULL : &r->pem, &r->der);
 	tb_bytes_free(&san);
 	tb_bytes_free(&sctlist);

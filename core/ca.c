@@ -1,6 +1,8 @@
 /*
  * DESIGN: generation and persistence of the appliance's CA material. All
- * keys are ECDSA P-256, written with mbedTLS's x509write; the extensions
+ * keys are ECDSA P-256 tb_pkeys (core/crypto.h: the signatures run on the
+ * provider's backend, OpenSSL by default, also when mbedTLS's x509write asks
+ * for one), certificates are written with mbedTLS's x509write; the extensions
  * mbedTLS 2.28 cannot write itself (subjectAltName, extendedKeyUsage) are
  * DER-encoded here and added as raw extensions. Everything is kept in the
  * store's kv table as PEM under "ca/...".
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/crypto.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -112,7 +115,7 @@ static int der_element(const uint8_t **p, const uint8_t *end, uint8_t tag, const
  * absent, and strict parsers refuse it. Rewrite the TBS's field, sign the
  * corrected TBS again with the issuer key, and assemble the certificate.
  */
-static int fix_ecdsa_algorithm(const uint8_t *cert, size_t len, mbedtls_pk_context *issuer_key,
+static int fix_ecdsa_algorithm(const uint8_t *cert, size_t len, const struct tb_pkey *issuer_key,
 	struct tb_bytes *out)
 {
 	const uint8_t *p = cert, *end = cert + len, *el, *tbs, *tbs_end;
@@ -133,21 +136,20 @@ static int fix_ecdsa_algorithm(const uint8_t *cert, size_t len, mbedtls_pk_conte
 		return TB_ERR_INVALID;
 	if ((size_t)(tbs_end - c) < sizeof ecdsa_sha256_null || memcmp(c, ecdsa_sha256_null, sizeof ecdsa_sha256_null))
 		return tb_bytes_append(out, cert, len); /* nothing to fix */
-	struct tb_bytes content = { 0 }, tbs2 = { 0 }, body = { 0 }, bits = { 0 };
+	struct tb_bytes content = { 0 }, tbs2 = { 0 }, body = { 0 }, bits = { 0 }, sig = { 0 };
 	tb_bytes_append(&content, q, (size_t)(c - q));
 	tb_bytes_append(&content, ecdsa_sha256, sizeof ecdsa_sha256);
 	tb_bytes_append(&content, c + sizeof ecdsa_sha256_null, (size_t)(tbs_end - c - sizeof ecdsa_sha256_null));
 	int err = content.err;
 	if (!err)
 		err = tb_der_tlv(&tbs2, 0x30, content.p, content.len);
-	uint8_t hash[32], sig[MBEDTLS_ECDSA_MAX_LEN];
-	size_t sig_len = 0;
-	if (!err && (mbedtls_sha256_ret(tbs2.p, tbs2.len, hash, 0) != 0 ||
-		mbedtls_pk_sign(issuer_key, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, &sig_len, tb_ca_rng, NULL) != 0))
+	uint8_t hash[32];
+	if (!err && (tb_sha256(tb_bytes_buf(&tbs2), hash) != 0 ||
+		tb_pkey_sign(issuer_key, TB_HASH_SHA256, hash, &sig) != 0))
 		err = TB_ERR_CRYPTO;
 	if (!err) {
 		tb_bytes_u8(&bits, 0); /* no unused bits */
-		tb_bytes_append(&bits, sig, sig_len);
+		tb_bytes_append(&bits, sig.p, sig.len);
 		tb_bytes_append(&body, tbs2.p, tbs2.len);
 		tb_bytes_append(&body, ecdsa_sha256, sizeof ecdsa_sha256);
 		err = bits.err ? bits.err : tb_der_tlv(&body, 0x03, bits.p, bits.len);
@@ -158,11 +160,12 @@ static int fix_ecdsa_algorithm(const uint8_t *cert, size_t len, mbedtls_pk_conte
 	tb_bytes_free(&tbs2);
 	tb_bytes_free(&body);
 	tb_bytes_free(&bits);
+	tb_bytes_free(&sig);
 	return err;
 }
 
-int tb_ca_sign(const struct tb_cert_template *t, mbedtls_pk_context *subject_key,
-	mbedtls_pk_context *issuer_key, const mbedtls_x509_crt *issuer, struct tb_bytes *pem_out,
+int tb_ca_sign(const struct tb_cert_template *t, struct tb_pkey *subject_key,
+	struct tb_pkey *issuer_key, const mbedtls_x509_crt *issuer, struct tb_bytes *pem_out,
 	struct tb_bytes *der_out)
 {
 	mbedtls_x509write_cert w;
@@ -187,8 +190,10 @@ int tb_ca_sign(const struct tb_cert_template *t, mbedtls_pk_context *subject_key
 	}
 	mbedtls_x509write_crt_set_version(&w, MBEDTLS_X509_CRT_VERSION_3);
 	mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
-	mbedtls_x509write_crt_set_subject_key(&w, subject_key);
-	mbedtls_x509write_crt_set_issuer_key(&w, issuer_key);
+	/* x509write signs through the key's mbedTLS face, which is the provider's
+	 * signature too; fix_ecdsa_algorithm then signs the corrected TBS. */
+	mbedtls_x509write_crt_set_subject_key(&w, tb_pkey_mbedtls(subject_key));
+	mbedtls_x509write_crt_set_issuer_key(&w, tb_pkey_mbedtls(issuer_key));
 	if (!rc)
 		rc = mbedtls_x509write_crt_set_subject_name(&w, subject);
 	if (!rc) {
@@ -273,20 +278,20 @@ int tb_ca_sign(const struct tb_cert_template *t, mbedtls_pk_context *subject_key
 	return rc ? TB_ERR_CRYPTO : 0;
 }
 
-static int gen_key(mbedtls_pk_context *pk)
+static int gen_key(struct tb_pkey **pk)
 {
-	int rc = mbedtls_pk_setup(pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
-	if (!rc)
-		rc = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(*pk), tb_ca_rng, NULL);
-	return rc ? TB_ERR_CRYPTO : 0;
+	return tb_pkey_generate_ec(TB_CURVE_P256, pk) ? TB_ERR_CRYPTO : 0;
 }
 
-static int key_pem(mbedtls_pk_context *pk, char **out)
+static int key_pem(const struct tb_pkey *pk, char **out)
 {
-	unsigned char buf[CA_PEM_MAX];
-	if (mbedtls_pk_write_key_pem(pk, buf, sizeof buf) != 0)
+	struct tb_bytes pem = { 0 };
+	int err = tb_pkey_write_private_pem(pk, &pem);
+	*out = err ? NULL : strdup(tb_bytes_cstr(&pem));
+	tb_crypto_wipe(pem.p, pem.len);
+	tb_bytes_free(&pem);
+	if (err)
 		return TB_ERR_CRYPTO;
-	*out = strdup((char *)buf);
 	return *out ? 0 : TB_ERR_NOMEM;
 }
 
@@ -322,11 +327,11 @@ static char *kv_get_str(struct tb_store *st, const char *key)
 	return v; /* NUL-terminated by tb_store_kv_get */
 }
 
-static int load_pair(const char *cert_pem, const char *key_pem, mbedtls_x509_crt *crt, mbedtls_pk_context *pk)
+static int load_pair(const char *cert_pem, const char *key_pem, mbedtls_x509_crt *crt, struct tb_pkey **pk)
 {
 	if (mbedtls_x509_crt_parse(crt, (const unsigned char *)cert_pem, strlen(cert_pem) + 1) != 0)
 		return TB_ERR_CRYPTO;
-	if (mbedtls_pk_parse_key(pk, (const unsigned char *)key_pem, strlen(key_pem) + 1, NULL, 0) != 0)
+	if (tb_pkey_parse_private(TB_BUF(key_pem, strlen(key_pem)), pk) != 0)
 		return TB_ERR_CRYPTO;
 	return 0;
 }
@@ -354,7 +359,7 @@ static int create_root_and_intermediate(struct tb_ca *ca, struct tb_store *st, c
 		.key_usage = MBEDTLS_X509_KU_KEY_CERT_SIGN | MBEDTLS_X509_KU_CRL_SIGN | MBEDTLS_X509_KU_DIGITAL_SIGNATURE,
 		.not_before = now - 3600, .not_after = now + 10 * 365 * (int64_t)DAY };
 	if (!err)
-		err = tb_ca_sign(&root_t, &ca->root_key, &ca->root_key, NULL, &root_pem, NULL);
+		err = tb_ca_sign(&root_t, ca->root_key, ca->root_key, NULL, &root_pem, NULL);
 	if (!err) {
 		tb_bytes_cstr(&root_pem);
 		err = mbedtls_x509_crt_parse(&ca->root, root_pem.p, root_pem.len + 1) ? TB_ERR_CRYPTO : 0;
@@ -365,15 +370,15 @@ static int create_root_and_intermediate(struct tb_ca *ca, struct tb_store *st, c
 		.eku_server = 1, .eku_client = 1,
 		.not_before = now - 3600, .not_after = now + 5 * 365 * (int64_t)DAY };
 	if (!err)
-		err = tb_ca_sign(&int_t, &ca->intermediate_key, &ca->root_key, &ca->root, &int_pem, NULL);
+		err = tb_ca_sign(&int_t, ca->intermediate_key, ca->root_key, &ca->root, &int_pem, NULL);
 	if (!err) {
 		tb_bytes_cstr(&int_pem);
 		err = mbedtls_x509_crt_parse(&ca->intermediate, int_pem.p, int_pem.len + 1) ? TB_ERR_CRYPTO : 0;
 	}
 	if (!err)
-		err = key_pem(&ca->root_key, &root_key_pem);
+		err = key_pem(ca->root_key, &root_key_pem);
 	if (!err)
-		err = key_pem(&ca->intermediate_key, &int_key_pem);
+		err = key_pem(ca->intermediate_key, &int_key_pem);
 	if (!err) {
 		struct kv_batch b = { { { "ca/root/cert", (char *)root_pem.p }, { "ca/root/key", root_key_pem },
 			{ "ca/intermediate/cert", (char *)int_pem.p }, { "ca/intermediate/key", int_key_pem } }, 4 };
@@ -449,8 +454,7 @@ static int ensure_server_cert(struct tb_ca *ca, struct tb_store *st, const char 
 		ca->server_key_pem = key;
 		cert = key = NULL;
 	} else {
-		mbedtls_pk_context pk;
-		mbedtls_pk_init(&pk);
+		struct tb_pkey *pk = NULL;
 		struct tb_bytes san = { 0 }, pem = { 0 };
 		char subject[256], na[32];
 		snprintf(subject, sizeof subject, "CN=localhost,O=%s", ca_name);
@@ -464,12 +468,12 @@ static int ensure_server_cert(struct tb_ca *ca, struct tb_store *st, const char 
 			.key_usage = MBEDTLS_X509_KU_DIGITAL_SIGNATURE, .eku_server = 1,
 			.not_before = now - 3600, .not_after = expiry };
 		if (!err)
-			err = tb_ca_sign(&t, &pk, &ca->intermediate_key, &ca->intermediate, &pem, NULL);
+			err = tb_ca_sign(&t, pk, ca->intermediate_key, &ca->intermediate, &pem, NULL);
 		if (!err)
 			err = tb_bytes_append(&pem, ca->intermediate_pem, strlen(ca->intermediate_pem));
 		char *kp = NULL;
 		if (!err)
-			err = key_pem(&pk, &kp);
+			err = key_pem(pk, &kp);
 		if (!err) {
 			struct kv_batch b = { { { "ca/server/cert", tb_bytes_cstr(&pem) }, { "ca/server/key", kp },
 				{ "ca/server/names", want }, { "ca/server/not_after", na } }, 4 };
@@ -484,7 +488,7 @@ static int ensure_server_cert(struct tb_ca *ca, struct tb_store *st, const char 
 		free(kp);
 		tb_bytes_free(&san);
 		tb_bytes_free(&pem);
-		mbedtls_pk_free(&pk);
+		tb_pkey_free(pk);
 	}
 	free(want);
 	free(have);
@@ -500,8 +504,6 @@ int tb_ca_load_or_create(struct tb_ca **out, struct tb_store *st, const char *ca
 	struct tb_ca *ca = calloc(1, sizeof *ca);
 	if (!ca)
 		return TB_ERR_NOMEM;
-	mbedtls_pk_init(&ca->root_key);
-	mbedtls_pk_init(&ca->intermediate_key);
 	mbedtls_x509_crt_init(&ca->root);
 	mbedtls_x509_crt_init(&ca->intermediate);
 	int err = load_root_and_intermediate(ca, st, ca_name);
@@ -521,8 +523,8 @@ void tb_ca_free(struct tb_ca *ca)
 {
 	if (!ca)
 		return;
-	mbedtls_pk_free(&ca->root_key);
-	mbedtls_pk_free(&ca->intermediate_key);
+	tb_pkey_free(ca->root_key);
+	tb_pkey_free(ca->intermediate_key);
 	mbedtls_x509_crt_free(&ca->root);
 	mbedtls_x509_crt_free(&ca->intermediate);
 	free(ca->root_pem);

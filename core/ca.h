@@ -15,12 +15,13 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/crypto.h"
 #include "core/store.h"
 
 struct tb_ca {
-	mbedtls_pk_context root_key;
+	struct tb_pkey *root_key;
 	mbedtls_x509_crt root;          /* self-signed */
-	mbedtls_pk_context intermediate_key;
+	struct tb_pkey *intermediate_key;
 	mbedtls_x509_crt intermediate;  /* signed by root */
 	char *root_pem;
 	char *intermediate_pem;
@@ -78,11 +79,11 @@ struct tb_cert_template {
 /*
  * Signs a certificate for subject_key with issuer_key; issuer NULL means
  * self-signed. Appends the certificate as PEM to pem_out and/or as DER to
- * der_out (either may be NULL). Loop thread only: the CA keys are shared
- * mbedTLS contexts.
+ * der_out (either may be NULL). The signature is tb_pkey's (core/crypto.h),
+ * so the keys may be shared with other threads signing at the same time.
  */
-int tb_ca_sign(const struct tb_cert_template *t, mbedtls_pk_context *subject_key,
-	mbedtls_pk_context *issuer_key, const mbedtls_x509_crt *issuer, struct tb_bytes *pem_out,
+int tb_ca_sign(const struct tb_cert_template *t, struct tb_pkey *subject_key,
+	struct tb_pkey *issuer_key, const mbedtls_x509_crt *issuer, struct tb_bytes *pem_out,
 	struct tb_bytes *der_out);
 
 /* mbedTLS f_rng backed by libsodium's CSPRNG (thread-safe). */

@@ -2,15 +2,27 @@
  * DESIGN: the crypto provider (see crypto.h). Each primitive is implemented
  * once here on the backend that is fastest on this platform: libsodium for
  * randomness, X25519, Ed25519 and ChaCha20-Poly1305; mbedTLS 2.28 for SHA-2,
- * HMAC, HKDF, AES-GCM (AES-NI), the NIST curves and RSA. Callers never see a
- * backend type, so swapping one (say ECDSA verify to a faster library) is a
- * change to this file only.
+ * HMAC, HKDF and AES-GCM (AES-NI); the NIST curves (ECDSA, ECDH, key
+ * generation) and RSA on OpenSSL 3's libcrypto when built with
+ * TB_CRYPTO_LIBCRYPTO (the default), else on mbedTLS. Callers never see a
+ * backend type, and this is the only file that includes an OpenSSL header.
  *
- * Thread safety: libsodium is thread-safe after sodium_init; mbedTLS is built
- * with MBEDTLS_THREADING_C, which guards RSA blinding state. One hidden
- * mutation remains: mbedtls_ecp_mul caches the generator's comb table in the
- * group on first use, so every EC tb_pkey does one multiplication by G when
- * it is created ("warm-up"); after that its group is only read.
+ * Thread safety: libsodium is thread-safe after sodium_init. OpenSSL 3 keys
+ * (EVP_PKEY) are only read after creation and every operation makes its own
+ * EVP_PKEY_CTX, so one key signs and verifies on several threads. mbedTLS is
+ * built with MBEDTLS_THREADING_C, which guards RSA blinding state; one hidden
+ * mutation remains there: mbedtls_ecp_mul caches the generator's comb table
+ * in the group on first use, so on the mbedTLS backend every EC tb_pkey does
+ * one multiplication by G when it is created ("warm-up"); after that its
+ * group is only read.
+ *
+ * Keys on the libcrypto backend: a tb_pkey holds both an EVP_PKEY (the
+ * arithmetic) and an mbedtls_pk_context (encodings, and the key mbedTLS's
+ * X.509 writer and TLS need). EC contexts use a pk_info of our own whose
+ * sign and verify call OpenSSL, so a certificate, CSR or TLS handshake
+ * signed by mbedTLS code with a tb_pkey costs an OpenSSL signature. Keys
+ * move between the libraries as raw EC parts (point, scalar) or RSA
+ * integers, and RSA private keys through DER.
  */
 #include "core/crypto.h"
 
@@ -35,14 +47,47 @@
 
 #include "core/error.h"
 
+#if defined(TB_CRYPTO_LIBCRYPTO)
+#include <mbedtls/pk_internal.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+#include <openssl/param_build.h>
+#include <openssl/rsa.h>
+#endif
+
 /* ---- setup and randomness ---------------------------------------------- */
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_result;
 
+#if defined(TB_CRYPTO_LIBCRYPTO)
+/* The two curves' groups, built once and only read afterwards (EC_POINT_mul
+ * takes a const group; P-256's generator table is static in OpenSSL). */
+static EC_GROUP *ossl_p256, *ossl_p384;
+#endif
+
 static void do_init(void)
 {
 	init_result = sodium_init() < 0 ? TB_ERR_CRYPTO : 0;
+#if defined(TB_CRYPTO_LIBCRYPTO)
+	ossl_p256 = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+	ossl_p384 = EC_GROUP_new_by_curve_name(NID_secp384r1);
+	if (!ossl_p256 || !ossl_p384)
+		init_result = TB_ERR_CRYPTO;
+#endif
+}
+
+const char *tb_crypto_backend(void)
+{
+#if defined(TB_CRYPTO_LIBCRYPTO)
+	return "libcrypto";
+#else
+	return "mbedtls";
+#endif
 }
 
 int tb_crypto_init(void)
@@ -155,6 +200,7 @@ static const mbedtls_md_info_t *md_info(enum tb_hash_alg alg)
 	}
 }
 
+#if !defined(TB_CRYPTO_LIBCRYPTO)
 static mbedtls_md_type_t md_type(enum tb_hash_alg alg)
 {
 	switch (alg) {
@@ -165,6 +211,7 @@ static mbedtls_md_type_t md_type(enum tb_hash_alg alg)
 	default: return MBEDTLS_MD_NONE;
 	}
 }
+#endif
 
 int tb_hash(enum tb_hash_alg alg, struct tb_buf msg, uint8_t *out)
 {
@@ -563,6 +610,116 @@ static int ec_err(int rc)
 	return TB_ERR_CRYPTO;
 }
 
+#if defined(TB_CRYPTO_LIBCRYPTO)
+
+static const EC_GROUP *ossl_group(enum tb_curve curve)
+{
+	return curve == TB_CURVE_P256 ? ossl_p256 : curve == TB_CURVE_P384 ? ossl_p384 : NULL;
+}
+
+/* A secret scalar as a constant-time BIGNUM; TB_ERR_INVALID unless 0 < d < n. */
+static int ossl_scalar(enum tb_curve curve, const uint8_t *sk, BIGNUM **out)
+{
+	const EC_GROUP *g = ossl_group(curve);
+	BIGNUM *d = BN_new();
+	*out = NULL;
+	if (!d)
+		return TB_ERR_NOMEM;
+	BN_set_flags(d, BN_FLG_CONSTTIME);
+	if (!BN_bin2bn(sk, (int)tb_curve_len(curve), d)) {
+		BN_clear_free(d);
+		return TB_ERR_NOMEM;
+	}
+	if (BN_is_zero(d) || BN_cmp(d, EC_GROUP_get0_order(g)) >= 0) {
+		BN_clear_free(d);
+		return TB_ERR_INVALID;
+	}
+	*out = d;
+	return 0;
+}
+
+int tb_ec_keygen(enum tb_curve curve, uint8_t *sk, uint8_t *pk)
+{
+	size_t len = tb_curve_len(curve);
+	int rc = TB_ERR_INVALID;
+	if (!len)
+		return TB_ERR_UNSUPPORTED;
+	/* A uniform scalar by rejection: a draw >= n has probability < 2^-32. */
+	for (int i = 0; i < 64 && rc == TB_ERR_INVALID; i++) {
+		if ((rc = tb_random(sk, len)))
+			break;
+		rc = tb_ec_public(curve, sk, pk);
+	}
+	if (rc)
+		tb_crypto_wipe(sk, len);
+	return rc;
+}
+
+int tb_ec_public(enum tb_curve curve, const uint8_t *sk, uint8_t *pk)
+{
+	size_t plen = tb_curve_point_len(curve);
+	const EC_GROUP *g;
+	EC_POINT *q = NULL;
+	BIGNUM *d = NULL;
+	int rc;
+	if (!plen)
+		return TB_ERR_UNSUPPORTED;
+	if ((rc = tb_crypto_init()))
+		return rc;
+	g = ossl_group(curve);
+	if ((rc = ossl_scalar(curve, sk, &d)))
+		return rc;
+	if (!(q = EC_POINT_new(g)))
+		rc = TB_ERR_NOMEM;
+	else if (!EC_POINT_mul(g, q, d, NULL, NULL, NULL) ||
+		 EC_POINT_point2oct(g, q, POINT_CONVERSION_UNCOMPRESSED, pk, plen, NULL) != plen)
+		rc = TB_ERR_CRYPTO;
+	EC_POINT_free(q);
+	BN_clear_free(d);
+	ERR_clear_error();
+	return rc;
+}
+
+int tb_ec_dh(enum tb_curve curve, const uint8_t *sk, const uint8_t *peer_pk, uint8_t *out)
+{
+	size_t len = tb_curve_len(curve);
+	const EC_GROUP *g;
+	EC_POINT *p = NULL, *z = NULL;
+	BIGNUM *d = NULL, *x = NULL;
+	int rc;
+	if (!len)
+		return TB_ERR_UNSUPPORTED;
+	if (peer_pk[0] != 0x04) /* uncompressed only */
+		return TB_ERR_INVALID;
+	if ((rc = tb_crypto_init()))
+		return rc;
+	g = ossl_group(curve);
+	if ((rc = ossl_scalar(curve, sk, &d)))
+		return rc;
+	p = EC_POINT_new(g);
+	z = EC_POINT_new(g);
+	x = BN_new();
+	if (!p || !z || !x)
+		rc = TB_ERR_NOMEM;
+	/* oct2point refuses coordinates >= p and points off the curve; the
+	 * uncompressed form cannot encode infinity, and the cofactor is 1. */
+	else if (!EC_POINT_oct2point(g, p, peer_pk, tb_curve_point_len(curve), NULL))
+		rc = TB_ERR_INVALID;
+	/* The single-point multiplication OpenSSL's own ECDH uses (constant time). */
+	else if (!EC_POINT_mul(g, z, NULL, p, d, NULL) || EC_POINT_is_at_infinity(g, z) ||
+		 !EC_POINT_get_affine_coordinates(g, z, x, NULL, NULL) ||
+		 BN_bn2binpad(x, out, (int)len) != (int)len)
+		rc = TB_ERR_CRYPTO;
+	EC_POINT_clear_free(z);
+	EC_POINT_free(p);
+	BN_clear_free(x);
+	BN_clear_free(d);
+	ERR_clear_error();
+	return rc;
+}
+
+#else /* mbedTLS */
+
 int tb_ec_keygen(enum tb_curve curve, uint8_t *sk, uint8_t *pk)
 {
 	mbedtls_ecp_keypair kp;
@@ -643,6 +800,8 @@ int tb_ec_dh(enum tb_curve curve, const uint8_t *sk, const uint8_t *peer_pk, uin
 	mbedtls_ecp_group_free(&grp);
 	return ec_err(rc);
 }
+
+#endif
 
 /* ---- ECDSA signature encodings ----------------------------------------- */
 
@@ -728,6 +887,9 @@ int tb_ecdsa_raw_to_der(struct tb_buf raw, struct tb_bytes *der)
 struct tb_pkey {
 	mbedtls_pk_context pk;
 	int has_private; /* a private half was generated or parsed */
+#if defined(TB_CRYPTO_LIBCRYPTO)
+	EVP_PKEY *evp; /* the same key for OpenSSL; owned here */
+#endif
 };
 
 static int pk_err(int rc)
@@ -756,6 +918,9 @@ void tb_pkey_free(struct tb_pkey *key)
 	if (!key)
 		return;
 	mbedtls_pk_free(&key->pk);
+#if defined(TB_CRYPTO_LIBCRYPTO)
+	EVP_PKEY_free(key->evp);
+#endif
 	free(key);
 }
 
@@ -764,6 +929,364 @@ static int pk_is_ec(const mbedtls_pk_context *pk)
 	mbedtls_pk_type_t t = mbedtls_pk_get_type(pk);
 	return t == MBEDTLS_PK_ECKEY || t == MBEDTLS_PK_ECKEY_DH || t == MBEDTLS_PK_ECDSA;
 }
+
+#define PK_DER_MAX 8192 /* RSA-8192 private DER is ~4.7 KB; public keys far less */
+
+/* Runs an mbedTLS writer that fills the END of a buffer (the DER writers). */
+static int pk_write_der(const mbedtls_pk_context *pkc, int priv, struct tb_bytes *out)
+{
+	uint8_t *buf = malloc(PK_DER_MAX);
+	int n, rc;
+	if (!buf)
+		return TB_ERR_NOMEM;
+	mbedtls_pk_context *pk = (mbedtls_pk_context *)pkc;
+	n = priv ? mbedtls_pk_write_key_der(pk, buf, PK_DER_MAX)
+		 : mbedtls_pk_write_pubkey_der(pk, buf, PK_DER_MAX);
+	rc = n > 0 ? tb_bytes_append(out, buf + PK_DER_MAX - n, (size_t)n) : TB_ERR_CRYPTO;
+	tb_crypto_wipe(buf, PK_DER_MAX);
+	free(buf);
+	return rc;
+}
+
+static int append_mpi(struct tb_bytes *out, const mbedtls_mpi *x)
+{
+	size_t n = mbedtls_mpi_size(x);
+	int rc = tb_bytes_reserve(out, n);
+	if (rc)
+		return rc;
+	if (mbedtls_mpi_write_binary(x, out->p + out->len, n))
+		return TB_ERR_CRYPTO;
+	out->len += n;
+	return 0;
+}
+
+#if defined(TB_CRYPTO_LIBCRYPTO)
+
+/* ---- libcrypto keys ---- */
+
+static const EVP_MD *ossl_md(enum tb_hash_alg alg)
+{
+	switch (alg) {
+	case TB_HASH_SHA256: return EVP_sha256();
+	case TB_HASH_SHA384: return EVP_sha384();
+	case TB_HASH_SHA512: return EVP_sha512();
+	case TB_HASH_SHA1: return EVP_sha1();
+	default: return NULL;
+	}
+}
+
+static EVP_PKEY *ossl_fromdata(const char *type, int selection, OSSL_PARAM_BLD *bld)
+{
+	OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
+	EVP_PKEY_CTX *ctx = params ? EVP_PKEY_CTX_new_from_name(NULL, type, NULL) : NULL;
+	EVP_PKEY *pk = NULL;
+	if (ctx && EVP_PKEY_fromdata_init(ctx) == 1 &&
+	    EVP_PKEY_fromdata(ctx, &pk, selection, params) != 1) {
+		EVP_PKEY_free(pk);
+		pk = NULL;
+	}
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params); /* clears the part that held a secure BIGNUM */
+	return pk;
+}
+
+/* An OpenSSL EC key from an uncompressed point and, if given, the scalar. */
+static int ossl_ec_key(enum tb_curve curve, const uint8_t *point, const uint8_t *scalar,
+		       EVP_PKEY **out)
+{
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	BIGNUM *d = NULL;
+	size_t len = tb_curve_len(curve);
+	int ok = bld &&
+		 OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
+						 curve == TB_CURVE_P256 ? "P-256" : "P-384", 0) &&
+		 OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point,
+						  tb_curve_point_len(curve));
+	if (ok && scalar) {
+		/* "Secure" so the parameter builder keeps it apart and clears it on free. */
+		d = BN_secure_new();
+		ok = d && BN_bin2bn(scalar, (int)len, d) &&
+		     OSSL_PARAM_BLD_push_BN_pad(bld, OSSL_PKEY_PARAM_PRIV_KEY, d, len);
+	}
+	*out = ok ? ossl_fromdata("EC", scalar ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, bld) : NULL;
+	BN_clear_free(d);
+	OSSL_PARAM_BLD_free(bld);
+	ERR_clear_error();
+	return *out ? 0 : TB_ERR_INVALID;
+}
+
+/* An OpenSSL RSA public key from mbedTLS's modulus and exponent. */
+static int ossl_rsa_public(mbedtls_rsa_context *rsa, EVP_PKEY **out)
+{
+	mbedtls_mpi N, E;
+	struct tb_bytes n = { 0 }, e = { 0 };
+	OSSL_PARAM_BLD *bld = NULL;
+	BIGNUM *bn = NULL, *be = NULL;
+	int rc;
+	*out = NULL;
+	mbedtls_mpi_init(&N);
+	mbedtls_mpi_init(&E);
+	rc = mbedtls_rsa_export(rsa, &N, NULL, NULL, NULL, &E) ? TB_ERR_INVALID : 0;
+	if (!rc)
+		rc = append_mpi(&n, &N);
+	if (!rc)
+		rc = append_mpi(&e, &E);
+	if (!rc) {
+		bld = OSSL_PARAM_BLD_new();
+		bn = BN_bin2bn(n.p, (int)n.len, NULL);
+		be = BN_bin2bn(e.p, (int)e.len, NULL);
+		if (!bld || !bn || !be || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) ||
+		    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be))
+			rc = TB_ERR_NOMEM;
+		else if (!(*out = ossl_fromdata("RSA", EVP_PKEY_PUBLIC_KEY, bld)))
+			rc = TB_ERR_INVALID;
+	}
+	BN_free(bn);
+	BN_free(be);
+	OSSL_PARAM_BLD_free(bld);
+	mbedtls_mpi_free(&N);
+	mbedtls_mpi_free(&E);
+	tb_bytes_free(&n);
+	tb_bytes_free(&e);
+	ERR_clear_error();
+	return rc;
+}
+
+/* An OpenSSL RSA private key, through mbedTLS's PKCS#1 DER. */
+static int ossl_rsa_private(const mbedtls_pk_context *pk, EVP_PKEY **out)
+{
+	struct tb_bytes der = { 0 };
+	int rc = pk_write_der(pk, 1, &der);
+	*out = NULL;
+	if (!rc) {
+		const unsigned char *p = der.p;
+		*out = d2i_PrivateKey(EVP_PKEY_RSA, NULL, &p, (long)der.len);
+		rc = *out ? 0 : TB_ERR_INVALID;
+	}
+	tb_crypto_wipe(der.p, der.len);
+	tb_bytes_free(&der);
+	ERR_clear_error();
+	return rc;
+}
+
+/* Signs a digest (ECDSA: DER; RSA: PKCS#1 v1.5). md NULL: a bare hash, ECDSA only. */
+static int ossl_sign(EVP_PKEY *pk, int rsa, const EVP_MD *md, const uint8_t *digest, size_t dlen,
+		     uint8_t *sig, size_t *sig_len)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
+	int rc = 0;
+	if (!ctx)
+		rc = TB_ERR_NOMEM;
+	else if (EVP_PKEY_sign_init(ctx) != 1 ||
+		 (rsa && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1) ||
+		 (md && EVP_PKEY_CTX_set_signature_md(ctx, md) != 1) ||
+		 EVP_PKEY_sign(ctx, sig, sig_len, digest, dlen) != 1)
+		rc = TB_ERR_CRYPTO;
+	EVP_PKEY_CTX_free(ctx);
+	if (rc)
+		ERR_clear_error();
+	return rc;
+}
+
+/* 0 when valid, TB_ERR_VERIFY when not (a malformed signature included). */
+static int ossl_verify(EVP_PKEY *pk, int rsa, const EVP_MD *md, const uint8_t *digest,
+		       size_t dlen, struct tb_buf sig)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
+	int rc = 0;
+	if (!ctx)
+		return TB_ERR_NOMEM;
+	if (EVP_PKEY_verify_init(ctx) != 1 ||
+	    (rsa && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1) ||
+	    (md && EVP_PKEY_CTX_set_signature_md(ctx, md) != 1))
+		rc = TB_ERR_CRYPTO;
+	else if (EVP_PKEY_verify(ctx, sig.p, sig.len, digest, dlen) != 1)
+		rc = TB_ERR_VERIFY;
+	EVP_PKEY_CTX_free(ctx);
+	if (rc)
+		ERR_clear_error();
+	return rc;
+}
+
+/*
+ * The mbedTLS face of a libcrypto EC key: a pk_info whose context starts
+ * with an mbedtls_ecp_keypair (so mbedtls_pk_ec() and the key writers work
+ * unchanged) and whose sign and verify call OpenSSL. mbedTLS reaches it
+ * only through mbedtls_pk_* (x509write, the TLS server's own key).
+ */
+struct ec_alt {
+	mbedtls_ecp_keypair kp; /* first member: mbedtls_pk_ec() casts the context */
+	EVP_PKEY *evp;          /* borrowed from the owning tb_pkey */
+};
+
+static const EVP_MD *mbedtls_md_to_ossl(mbedtls_md_type_t md, size_t hash_len, int *ok)
+{
+	*ok = 1;
+	switch (md) {
+	case MBEDTLS_MD_SHA256: *ok = hash_len == 32; return EVP_sha256();
+	case MBEDTLS_MD_SHA384: *ok = hash_len == 48; return EVP_sha384();
+	case MBEDTLS_MD_SHA512: *ok = hash_len == 64; return EVP_sha512();
+	case MBEDTLS_MD_SHA1: *ok = hash_len == 20; return EVP_sha1();
+	case MBEDTLS_MD_NONE: *ok = hash_len > 0 && hash_len <= 64; return NULL;
+	default: *ok = 0; return NULL;
+	}
+}
+
+static size_t ec_alt_bitlen(const void *ctx)
+{
+	return ((const mbedtls_ecp_keypair *)ctx)->grp.pbits;
+}
+
+static int ec_alt_can_do(mbedtls_pk_type_t type)
+{
+	return type == MBEDTLS_PK_ECKEY || type == MBEDTLS_PK_ECKEY_DH || type == MBEDTLS_PK_ECDSA;
+}
+
+static int ec_alt_verify(void *ctx, mbedtls_md_type_t md_alg, const unsigned char *hash,
+			 size_t hash_len, const unsigned char *sig, size_t sig_len)
+{
+	const struct ec_alt *a = ctx;
+	uint8_t raw[2 * TB_EC_MAX_SCALAR_LEN];
+	int ok;
+	const EVP_MD *md = mbedtls_md_to_ossl(md_alg, hash_len, &ok);
+	if (!ok)
+		return MBEDTLS_ERR_PK_BAD_INPUT_DATA;
+	/* The same strict DER as tb_pkey_verify. */
+	if (tb_ecdsa_der_to_raw(TB_BUF(sig, sig_len), tb_curve_len(gid_curve(a->kp.grp.id)), raw))
+		return MBEDTLS_ERR_ECP_VERIFY_FAILED;
+	int rc = ossl_verify(a->evp, 0, md, hash, hash_len, TB_BUF(sig, sig_len));
+	return rc == 0 ? 0 : rc == TB_ERR_VERIFY ? MBEDTLS_ERR_ECP_VERIFY_FAILED
+						  : MBEDTLS_ERR_PK_BAD_INPUT_DATA;
+}
+
+static int ec_alt_sign(void *ctx, mbedtls_md_type_t md_alg, const unsigned char *hash,
+		       size_t hash_len, unsigned char *sig, size_t *sig_len,
+		       int (*f_rng)(void *, unsigned char *, size_t), void *p_rng)
+{
+	const struct ec_alt *a = ctx;
+	size_t len = MBEDTLS_ECDSA_MAX_LEN; /* what mbedTLS's own ECDSA may write */
+	int ok;
+	const EVP_MD *md = mbedtls_md_to_ossl(md_alg, hash_len, &ok);
+	(void)f_rng; /* OpenSSL draws the nonce from its own DRBG */
+	(void)p_rng;
+	if (!ok)
+		return MBEDTLS_ERR_PK_BAD_INPUT_DATA;
+	if (ossl_sign(a->evp, 0, md, hash, hash_len, sig, &len))
+		return MBEDTLS_ERR_ECP_BAD_INPUT_DATA;
+	*sig_len = len;
+	return 0;
+}
+
+static int ec_alt_check_pair(const void *pub, const void *prv)
+{
+	const mbedtls_ecp_keypair *a = pub, *b = prv;
+	if (a->grp.id != b->grp.id || mbedtls_ecp_point_cmp(&a->Q, &b->Q))
+		return MBEDTLS_ERR_ECP_BAD_INPUT_DATA;
+	return 0;
+}
+
+static void *ec_alt_alloc(void)
+{
+	struct ec_alt *a = calloc(1, sizeof(*a));
+	if (a)
+		mbedtls_ecp_keypair_init(&a->kp);
+	return a;
+}
+
+static void ec_alt_free(void *ctx)
+{
+	struct ec_alt *a = ctx;
+	mbedtls_ecp_keypair_free(&a->kp);
+	free(a);
+}
+
+static const mbedtls_pk_info_t ec_alt_info = {
+	.type = MBEDTLS_PK_ECKEY,
+	.name = "EC",
+	.get_bitlen = ec_alt_bitlen,
+	.can_do = ec_alt_can_do,
+	.verify_func = ec_alt_verify,
+	.sign_func = ec_alt_sign,
+	.check_pair_func = ec_alt_check_pair,
+	.ctx_alloc_func = ec_alt_alloc,
+	.ctx_free_func = ec_alt_free,
+};
+
+static EVP_PKEY *pk_evp(const mbedtls_pk_context *pk)
+{
+	return pk->pk_info == &ec_alt_info ? ((const struct ec_alt *)pk->pk_ctx)->evp : NULL;
+}
+
+/*
+ * Makes k an EC key from its parts: the mbedTLS face (on ec_alt_info) and
+ * the EVP_PKEY. check: validate the point with mbedTLS too (raw input; a
+ * key mbedTLS parsed was checked already), so both backends refuse the same
+ * points.
+ */
+static int pkey_set_ec(struct tb_pkey *k, enum tb_curve curve, const uint8_t *scalar,
+		       const uint8_t *point, int check)
+{
+	mbedtls_pk_context alt;
+	struct ec_alt *a;
+	int rc;
+	mbedtls_pk_init(&alt);
+	if (mbedtls_pk_setup(&alt, &ec_alt_info))
+		return TB_ERR_NOMEM;
+	a = alt.pk_ctx;
+	rc = mbedtls_ecp_group_load(&a->kp.grp, curve_gid(curve));
+	if (!rc)
+		rc = mbedtls_ecp_point_read_binary(&a->kp.grp, &a->kp.Q, point,
+						   tb_curve_point_len(curve));
+	if (!rc && check && mbedtls_ecp_check_pubkey(&a->kp.grp, &a->kp.Q))
+		rc = MBEDTLS_ERR_ECP_INVALID_KEY;
+	if (!rc && scalar)
+		rc = mbedtls_mpi_read_binary(&a->kp.d, scalar, tb_curve_len(curve));
+	rc = ec_err(rc);
+	if (!rc && !k->evp)
+		rc = ossl_ec_key(curve, point, scalar, &k->evp);
+	if (rc) {
+		mbedtls_pk_free(&alt);
+		return rc;
+	}
+	a->evp = k->evp;
+	mbedtls_pk_free(&k->pk);
+	k->pk = alt;
+	return 0;
+}
+
+/* Gives a key mbedTLS made (parsed, RSA) its OpenSSL half. */
+static int pkey_finish(struct tb_pkey *k)
+{
+	if (k->evp)
+		return 0;
+	if (pk_is_ec(&k->pk)) {
+		mbedtls_ecp_keypair *ec = mbedtls_pk_ec(k->pk);
+		enum tb_curve curve = gid_curve(ec->grp.id);
+		uint8_t point[TB_EC_MAX_POINT_LEN], scalar[TB_EC_MAX_SCALAR_LEN];
+		size_t olen;
+		int rc;
+		if (curve == TB_CURVE_NONE)
+			return TB_ERR_UNSUPPORTED;
+		rc = mbedtls_ecp_point_write_binary(&ec->grp, &ec->Q, MBEDTLS_ECP_PF_UNCOMPRESSED,
+						    &olen, point, sizeof(point));
+		if (!rc && k->has_private)
+			rc = mbedtls_mpi_write_binary(&ec->d, scalar, tb_curve_len(curve));
+		rc = rc ? TB_ERR_INVALID
+			: pkey_set_ec(k, curve, k->has_private ? scalar : NULL, point, 0);
+		tb_crypto_wipe(scalar, sizeof(scalar));
+		return rc;
+	}
+	if (mbedtls_pk_get_type(&k->pk) == MBEDTLS_PK_RSA) {
+		size_t bits = mbedtls_pk_get_bitlen(&k->pk);
+		if (bits < 1024 || bits > 8192)
+			return TB_ERR_UNSUPPORTED;
+		return k->has_private ? ossl_rsa_private(&k->pk, &k->evp)
+				      : ossl_rsa_public(mbedtls_pk_rsa(k->pk), &k->evp);
+	}
+	return TB_ERR_UNSUPPORTED;
+}
+
+#else /* mbedTLS */
 
 /*
  * Accepts only the key types we support, and performs the EC warm-up that
@@ -796,6 +1319,8 @@ static int pkey_finish(struct tb_pkey *k)
 	return TB_ERR_UNSUPPORTED;
 }
 
+#endif
+
 static int pkey_done(struct tb_pkey *k, int rc, struct tb_pkey **out)
 {
 	if (!rc)
@@ -818,21 +1343,46 @@ int tb_pkey_generate_ec(enum tb_curve curve, struct tb_pkey **out)
 		return TB_ERR_UNSUPPORTED;
 	if (!(k = pkey_new()))
 		return TB_ERR_NOMEM;
+	k->has_private = 1;
+#if defined(TB_CRYPTO_LIBCRYPTO)
+	uint8_t sk[TB_EC_MAX_SCALAR_LEN], pt[TB_EC_MAX_POINT_LEN];
+	rc = tb_ec_keygen(curve, sk, pt);
+	if (!rc)
+		rc = pkey_set_ec(k, curve, sk, pt, 0);
+	tb_crypto_wipe(sk, sizeof(sk));
+#else
 	rc = mbedtls_pk_setup(&k->pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
 	if (!rc)
 		rc = mbedtls_ecp_gen_key(curve_gid(curve), mbedtls_pk_ec(k->pk),
 					 tb_crypto_mbedtls_rng, NULL);
-	k->has_private = 1;
-	return pkey_done(k, ec_err(rc), out);
+	rc = ec_err(rc);
+#endif
+	return pkey_done(k, rc, out);
 }
+
+static int parse_any(struct tb_buf in, int priv, struct tb_pkey **out);
 
 int tb_pkey_generate_rsa(unsigned bits, struct tb_pkey **out)
 {
-	struct tb_pkey *k;
 	int rc;
 	*out = NULL;
 	if (bits < TB_RSA_MIN_BITS || bits > TB_RSA_MAX_BITS)
 		return TB_ERR_UNSUPPORTED;
+#if defined(TB_CRYPTO_LIBCRYPTO)
+	/* OpenSSL generates (much faster); mbedTLS reads the PKCS#1 DER. */
+	EVP_PKEY *ek = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
+	unsigned char *der = NULL;
+	int n = ek ? i2d_PrivateKey(ek, &der) : -1;
+	EVP_PKEY_free(ek);
+	if (n <= 0) {
+		ERR_clear_error();
+		return TB_ERR_CRYPTO;
+	}
+	rc = parse_any(TB_BUF(der, (size_t)n), 1, out);
+	OPENSSL_clear_free(der, (size_t)n);
+	return rc;
+#else
+	struct tb_pkey *k;
 	if (!(k = pkey_new()))
 		return TB_ERR_NOMEM;
 	rc = mbedtls_pk_setup(&k->pk, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA));
@@ -841,6 +1391,7 @@ int tb_pkey_generate_rsa(unsigned bits, struct tb_pkey **out)
 					 65537);
 	k->has_private = 1;
 	return pkey_done(k, rc ? TB_ERR_CRYPTO : 0, out);
+#endif
 }
 
 static int looks_pem(struct tb_buf in)
@@ -905,7 +1456,6 @@ int tb_pkey_parse_private(struct tb_buf in, struct tb_pkey **out)
 int tb_pkey_from_ec_public(enum tb_curve curve, struct tb_buf point, struct tb_pkey **out)
 {
 	struct tb_pkey *k;
-	mbedtls_ecp_keypair *ec;
 	int rc;
 	*out = NULL;
 	if (!tb_curve_len(curve))
@@ -914,6 +1464,10 @@ int tb_pkey_from_ec_public(enum tb_curve curve, struct tb_buf point, struct tb_p
 		return TB_ERR_INVALID;
 	if (!(k = pkey_new()))
 		return TB_ERR_NOMEM;
+#if defined(TB_CRYPTO_LIBCRYPTO)
+	rc = pkey_set_ec(k, curve, NULL, point.p, 1);
+#else
+	mbedtls_ecp_keypair *ec;
 	rc = mbedtls_pk_setup(&k->pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
 	if (!rc) {
 		ec = mbedtls_pk_ec(k->pk);
@@ -923,13 +1477,14 @@ int tb_pkey_from_ec_public(enum tb_curve curve, struct tb_buf point, struct tb_p
 		if (!rc && mbedtls_ecp_check_pubkey(&ec->grp, &ec->Q))
 			rc = MBEDTLS_ERR_ECP_INVALID_KEY;
 	}
-	return pkey_done(k, ec_err(rc), out);
+	rc = ec_err(rc);
+#endif
+	return pkey_done(k, rc, out);
 }
 
 int tb_pkey_from_ec_private(enum tb_curve curve, struct tb_buf scalar, struct tb_pkey **out)
 {
 	struct tb_pkey *k;
-	mbedtls_ecp_keypair *ec;
 	int rc;
 	*out = NULL;
 	if (!tb_curve_len(curve))
@@ -938,6 +1493,14 @@ int tb_pkey_from_ec_private(enum tb_curve curve, struct tb_buf scalar, struct tb
 		return TB_ERR_INVALID;
 	if (!(k = pkey_new()))
 		return TB_ERR_NOMEM;
+	k->has_private = 1;
+#if defined(TB_CRYPTO_LIBCRYPTO)
+	uint8_t pt[TB_EC_MAX_POINT_LEN];
+	rc = tb_ec_public(curve, scalar.p, pt);
+	if (!rc)
+		rc = pkey_set_ec(k, curve, scalar.p, pt, 0);
+#else
+	mbedtls_ecp_keypair *ec;
 	rc = mbedtls_pk_setup(&k->pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
 	if (!rc) {
 		ec = mbedtls_pk_ec(k->pk);
@@ -950,8 +1513,9 @@ int tb_pkey_from_ec_private(enum tb_curve curve, struct tb_buf scalar, struct tb
 			rc = mbedtls_ecp_mul(&ec->grp, &ec->Q, &ec->d, &ec->grp.G,
 					     tb_crypto_mbedtls_rng, NULL);
 	}
-	k->has_private = 1;
-	return pkey_done(k, ec_err(rc), out);
+	rc = ec_err(rc);
+#endif
+	return pkey_done(k, rc, out);
 }
 
 int tb_pkey_from_rsa_public(struct tb_buf n, struct tb_buf e, struct tb_pkey **out)
@@ -976,21 +1540,17 @@ int tb_pkey_from_rsa_public(struct tb_buf n, struct tb_buf e, struct tb_pkey **o
 	return pkey_done(k, rc ? TB_ERR_INVALID : 0, out);
 }
 
-#define PK_DER_MAX 8192 /* RSA-8192 private DER is ~4.7 KB; public keys far less */
-
 int tb_pkey_from_mbedtls_public(const struct mbedtls_pk_context *pk, struct tb_pkey **out)
 {
-	uint8_t *buf;
-	int n, rc;
+	struct tb_bytes der = { 0 };
+	int rc;
 	*out = NULL;
-	if (!(buf = malloc(PK_DER_MAX)))
-		return TB_ERR_NOMEM;
-	n = mbedtls_pk_write_pubkey_der((mbedtls_pk_context *)pk, buf, PK_DER_MAX);
-	if (n <= 0)
+	rc = pk_write_der(pk, 0, &der);
+	if (rc == TB_ERR_CRYPTO)
 		rc = TB_ERR_INVALID;
-	else
-		rc = tb_pkey_parse_public(TB_BUF(buf + PK_DER_MAX - n, (size_t)n), out);
-	free(buf);
+	if (!rc)
+		rc = tb_pkey_parse_public(tb_bytes_buf(&der), out);
+	tb_bytes_free(&der);
 	return rc;
 }
 
@@ -1025,22 +1585,6 @@ struct mbedtls_pk_context *tb_pkey_mbedtls(struct tb_pkey *key)
 	return &key->pk;
 }
 
-/* Runs an mbedTLS writer that fills the END of a buffer (the DER writers). */
-static int write_der_tail(const struct tb_pkey *key, int priv, struct tb_bytes *out)
-{
-	uint8_t *buf = malloc(PK_DER_MAX);
-	int n, rc;
-	if (!buf)
-		return TB_ERR_NOMEM;
-	mbedtls_pk_context *pk = (mbedtls_pk_context *)&key->pk;
-	n = priv ? mbedtls_pk_write_key_der(pk, buf, PK_DER_MAX)
-		 : mbedtls_pk_write_pubkey_der(pk, buf, PK_DER_MAX);
-	rc = n > 0 ? tb_bytes_append(out, buf + PK_DER_MAX - n, (size_t)n) : TB_ERR_CRYPTO;
-	tb_crypto_wipe(buf, PK_DER_MAX);
-	free(buf);
-	return rc;
-}
-
 /* Runs an mbedTLS PEM writer (NUL-terminated output at the start). */
 static int write_pem(const struct tb_pkey *key, int priv, struct tb_bytes *out)
 {
@@ -1059,7 +1603,7 @@ static int write_pem(const struct tb_pkey *key, int priv, struct tb_bytes *out)
 
 int tb_pkey_write_spki_der(const struct tb_pkey *key, struct tb_bytes *out)
 {
-	return write_der_tail(key, 0, out);
+	return pk_write_der(&key->pk, 0, out);
 }
 
 int tb_pkey_write_public_pem(const struct tb_pkey *key, struct tb_bytes *out)
@@ -1071,7 +1615,7 @@ int tb_pkey_write_private_der(const struct tb_pkey *key, struct tb_bytes *out)
 {
 	if (!key->has_private)
 		return TB_ERR_STATE;
-	return write_der_tail(key, 1, out);
+	return pk_write_der(&key->pk, 1, out);
 }
 
 int tb_pkey_write_private_pem(const struct tb_pkey *key, struct tb_bytes *out)
@@ -1105,18 +1649,6 @@ int tb_pkey_ec_private_scalar(const struct tb_pkey *key, uint8_t *out, size_t ou
 	return mbedtls_mpi_write_binary(&ec->d, out, out_len) ? TB_ERR_CRYPTO : 0;
 }
 
-static int append_mpi(struct tb_bytes *out, const mbedtls_mpi *x)
-{
-	size_t n = mbedtls_mpi_size(x);
-	int rc = tb_bytes_reserve(out, n);
-	if (rc)
-		return rc;
-	if (mbedtls_mpi_write_binary(x, out->p + out->len, n))
-		return TB_ERR_CRYPTO;
-	out->len += n;
-	return 0;
-}
-
 int tb_pkey_rsa_public(const struct tb_pkey *key, struct tb_bytes *n, struct tb_bytes *e)
 {
 	mbedtls_mpi N, E;
@@ -1147,10 +1679,18 @@ int tb_pkey_sign(const struct tb_pkey *key, enum tb_hash_alg alg, const uint8_t 
 		return TB_ERR_STATE;
 	if ((rc = tb_crypto_init()))
 		return rc;
+#if defined(TB_CRYPTO_LIBCRYPTO)
+	len = sizeof(buf);
+	rc = ossl_sign(key->evp, !pk_is_ec(&key->pk), ossl_md(alg), digest, tb_hash_len(alg), buf,
+		       &len);
+	if (rc)
+		return rc;
+#else
 	rc = mbedtls_pk_sign((mbedtls_pk_context *)&key->pk, md_type(alg), digest,
 			     tb_hash_len(alg), buf, &len, tb_crypto_mbedtls_rng, NULL);
 	if (rc)
 		return TB_ERR_CRYPTO;
+#endif
 	return tb_bytes_append(sig, buf, len);
 }
 
@@ -1172,6 +1712,100 @@ int tb_pkey_sign_raw(const struct tb_pkey *key, enum tb_hash_alg alg, const uint
 	tb_bytes_free(&der);
 	return rc;
 }
+
+/* The RSA size policy and signature length, shared by both backends. */
+static int rsa_precheck(mbedtls_rsa_context *rsa, unsigned min_bits, struct tb_buf sig)
+{
+	size_t bits = mbedtls_mpi_bitlen(&rsa->N);
+	if (bits < min_bits || bits > TB_RSA_MAX_BITS)
+		return TB_ERR_UNSUPPORTED;
+	if (sig.len != mbedtls_rsa_get_len(rsa))
+		return TB_ERR_VERIFY;
+	return 0;
+}
+
+#if defined(TB_CRYPTO_LIBCRYPTO)
+
+/*
+ * Verification on libcrypto. evp: the key's OpenSSL half when it has one; a
+ * bare mbedTLS key (a certificate's) is converted for this one call.
+ */
+static int pk_verify_evp(mbedtls_pk_context *pk, EVP_PKEY *evp, int raw, enum tb_hash_alg alg,
+			 const uint8_t *digest, struct tb_buf sig)
+{
+	EVP_PKEY *tmp = NULL;
+	int rc;
+	if (!tb_hash_len(alg))
+		return TB_ERR_UNSUPPORTED;
+	if ((rc = tb_crypto_init()))
+		return rc;
+	if (!evp)
+		evp = pk_evp(pk);
+	if (pk_is_ec(pk)) {
+		mbedtls_ecp_keypair *ec = mbedtls_pk_ec(*pk);
+		enum tb_curve curve = gid_curve(ec->grp.id);
+		size_t sl = tb_curve_len(curve);
+		uint8_t buf[2 * TB_EC_MAX_SCALAR_LEN], point[TB_EC_MAX_POINT_LEN];
+		struct tb_bytes der = { 0 };
+		size_t olen;
+		if (!sl)
+			return TB_ERR_UNSUPPORTED;
+		/* Strict DER (or exact-length raw) first, as on the mbedTLS backend. */
+		if (raw) {
+			if (sig.len != 2 * sl || tb_ecdsa_raw_to_der(sig, &der))
+				rc = TB_ERR_VERIFY;
+			else
+				sig = tb_bytes_buf(&der);
+		} else if (tb_ecdsa_der_to_raw(sig, sl, buf)) {
+			rc = TB_ERR_VERIFY;
+		}
+		if (!rc && !evp) {
+			if (mbedtls_ecp_point_write_binary(&ec->grp, &ec->Q,
+							   MBEDTLS_ECP_PF_UNCOMPRESSED, &olen, point,
+							   sizeof(point)))
+				rc = TB_ERR_INVALID;
+			else
+				rc = ossl_ec_key(curve, point, NULL, &tmp);
+			evp = tmp;
+		}
+		if (!rc)
+			rc = ossl_verify(evp, 0, ossl_md(alg), digest, tb_hash_len(alg), sig);
+		tb_bytes_free(&der);
+		EVP_PKEY_free(tmp);
+		return rc;
+	}
+	if (mbedtls_pk_get_type(pk) == MBEDTLS_PK_RSA && !raw) {
+		mbedtls_rsa_context *rsa = mbedtls_pk_rsa(*pk);
+		if ((rc = rsa_precheck(rsa, TB_RSA_MIN_BITS, sig)))
+			return rc;
+		if (!evp && (rc = ossl_rsa_public(rsa, &tmp)))
+			return rc;
+		rc = ossl_verify(evp ? evp : tmp, 1, ossl_md(alg), digest, tb_hash_len(alg), sig);
+		EVP_PKEY_free(tmp);
+		return rc;
+	}
+	return TB_ERR_UNSUPPORTED;
+}
+
+int tb_pkey_verify(const struct tb_pkey *key, enum tb_hash_alg alg, const uint8_t *digest,
+		   struct tb_buf sig)
+{
+	return pk_verify_evp((mbedtls_pk_context *)&key->pk, key->evp, 0, alg, digest, sig);
+}
+
+int tb_pkey_verify_raw(const struct tb_pkey *key, enum tb_hash_alg alg, const uint8_t *digest,
+		       struct tb_buf sig)
+{
+	return pk_verify_evp((mbedtls_pk_context *)&key->pk, key->evp, 1, alg, digest, sig);
+}
+
+int tb_pk_verify(const struct mbedtls_pk_context *pk, enum tb_hash_alg alg, const uint8_t *digest,
+		 struct tb_buf sig)
+{
+	return pk_verify_evp((mbedtls_pk_context *)pk, NULL, 0, alg, digest, sig);
+}
+
+#else /* mbedTLS */
 
 /* ECDSA verification from raw r || s on an EC keypair. */
 static int ecdsa_verify_raw(mbedtls_ecp_keypair *ec, enum tb_hash_alg alg, const uint8_t *digest,
@@ -1202,11 +1836,9 @@ static int ecdsa_verify_raw(mbedtls_ecp_keypair *ec, enum tb_hash_alg alg, const
 static int rsa_verify_ctx(mbedtls_rsa_context *rsa, unsigned min_bits, enum tb_hash_alg alg,
 			  const uint8_t *digest, struct tb_buf sig)
 {
-	size_t bits = mbedtls_mpi_bitlen(&rsa->N);
-	if (bits < min_bits || bits > TB_RSA_MAX_BITS)
-		return TB_ERR_UNSUPPORTED;
-	if (sig.len != mbedtls_rsa_get_len(rsa))
-		return TB_ERR_VERIFY;
+	int rc = rsa_precheck(rsa, min_bits, sig);
+	if (rc)
+		return rc;
 	return mbedtls_rsa_rsassa_pkcs1_v15_verify(rsa, NULL, NULL, MBEDTLS_RSA_PUBLIC,
 						   md_type(alg), (unsigned)tb_hash_len(alg), digest,
 						   sig.p) ? TB_ERR_VERIFY : 0;
@@ -1253,6 +1885,8 @@ int tb_pk_verify(const struct mbedtls_pk_context *pk, enum tb_hash_alg alg, cons
 	return pk_verify((mbedtls_pk_context *)pk, 0, alg, digest, sig);
 }
 
+#endif
+
 int tb_rsa_verify(struct tb_buf n, struct tb_buf e, unsigned min_bits, enum tb_hash_alg alg,
 		  const uint8_t *digest, struct tb_buf sig)
 {
@@ -1262,13 +1896,26 @@ int tb_rsa_verify(struct tb_buf n, struct tb_buf e, unsigned min_bits, enum tb_h
 		return TB_ERR_UNSUPPORTED;
 	if (n.len == 0 || e.len == 0 || n.len > TB_RSA_MAX_BITS / 8 + 1 || e.len > 8)
 		return TB_ERR_INVALID;
+	/* mbedTLS checks the public key on both backends, so both refuse the same keys. */
 	mbedtls_rsa_init(&rsa, MBEDTLS_RSA_PKCS_V15, 0);
 	rc = mbedtls_rsa_import_raw(&rsa, n.p, n.len, NULL, 0, NULL, 0, NULL, 0, e.p, e.len);
 	if (!rc)
 		rc = mbedtls_rsa_complete(&rsa);
 	if (!rc)
 		rc = mbedtls_rsa_check_pubkey(&rsa);
+#if defined(TB_CRYPTO_LIBCRYPTO)
+	if (rc)
+		rc = TB_ERR_INVALID;
+	else if (!(rc = rsa_precheck(&rsa, min_bits, sig)) && !(rc = tb_crypto_init())) {
+		EVP_PKEY *evp = NULL;
+		rc = ossl_rsa_public(&rsa, &evp);
+		if (!rc)
+			rc = ossl_verify(evp, 1, ossl_md(alg), digest, tb_hash_len(alg), sig);
+		EVP_PKEY_free(evp);
+	}
+#else
 	rc = rc ? TB_ERR_INVALID : rsa_verify_ctx(&rsa, min_bits, alg, digest, sig);
+#endif
 	mbedtls_rsa_free(&rsa);
 	return rc;
 }

@@ -7,9 +7,12 @@
  * Ed25519 (mbedTLS 2.28 has no Ed25519 and its X25519 is ~30x slower),
  * ChaCha20-Poly1305 and the DRBG's ChaCha20 keystream, and HMAC and HKDF with
  * SHA-256 and SHA-512 (a copyable keyed state); mbedTLS 2.28 for the SHA-1
- * and SHA-2 hashes, HMAC and HKDF with SHA-1 and SHA-384, AES-GCM,
- * ECDSA/ECDH on P-256 and P-384 and RSA. No mbedTLS type appears in this
- * header except as an opaque pointer.
+ * and SHA-2 hashes, HMAC and HKDF with SHA-1 and SHA-384 and AES-GCM; the
+ * public-key primitives (ECDSA and ECDH on P-256 and P-384, EC key
+ * generation, RSA) on OpenSSL 3's libcrypto by default, or on mbedTLS when
+ * built with -DTB_CRYPTO=mbedtls (tb_crypto_backend() says which). No
+ * backend type appears in this header except mbedTLS's as an opaque pointer,
+ * and no file but core/crypto.c includes an OpenSSL header.
  *
  * Conventions: functions return 0 or a negative TB_ERR_* (core/error.h);
  * variable-length inputs are struct tb_buf slices; fixed-size outputs are
@@ -31,6 +34,9 @@
 /* Initialises the backends (sodium_init). Safe to call repeatedly and from
  * several threads; every other function calls it implicitly when needed. */
 int tb_crypto_init(void);
+
+/* The public-key backend compiled in: "libcrypto" (OpenSSL 3) or "mbedtls". */
+const char *tb_crypto_backend(void);
 
 /* Fills p with n bytes from the OS-seeded CSPRNG (libsodium randombytes_buf). */
 int tb_random(void *p, size_t n);
@@ -212,8 +218,10 @@ enum tb_key_type {
 #define TB_RSA_MAX_BITS 4096
 #define TB_PKEY_MAX_INPUT (64 * 1024) /* cap on DER/PEM accepted by the parsers */
 
-/* An opaque key wrapper over an mbedtls_pk_context. Immutable after
- * creation, so one key may be used by several threads at once. */
+/* An opaque key: the backend's key (an OpenSSL EVP_PKEY on libcrypto) and
+ * an mbedtls_pk_context for mbedTLS's X.509 writer and TLS, whose EC sign
+ * and verify also run on the backend. Immutable after creation, so one key
+ * may be used by several threads at once. */
 struct tb_pkey;
 struct mbedtls_pk_context;
 
@@ -236,7 +244,8 @@ enum tb_key_type tb_pkey_type(const struct tb_pkey *key);
 size_t tb_pkey_bits(const struct tb_pkey *key);
 enum tb_curve tb_pkey_curve(const struct tb_pkey *key); /* TB_CURVE_NONE for RSA */
 int tb_pkey_has_private(const struct tb_pkey *key);
-/* The wrapped context, for mbedTLS APIs (x509write, ssl_conf_own_cert). Do not free. */
+/* The key's mbedTLS face, for mbedTLS APIs (x509write, ssl_conf_own_cert); mbedtls_pk_sign
+ * and mbedtls_pk_verify on it use the backend. Do not free. */
 struct mbedtls_pk_context *tb_pkey_mbedtls(struct tb_pkey *key);
 
 /* Encodings, appended to out. */
@@ -264,7 +273,8 @@ int tb_pkey_verify(const struct tb_pkey *key, enum tb_hash_alg alg, const uint8_
 		   struct tb_buf sig);
 int tb_pkey_verify_raw(const struct tb_pkey *key, enum tb_hash_alg alg, const uint8_t *digest,
 		       struct tb_buf sig);
-/* The same over a bare mbedTLS key (certificate chains): ECDSA DER or RSA. */
+/* The same over a bare mbedTLS key (a parsed certificate's): ECDSA DER or RSA. On
+ * libcrypto the key is converted for this one call; hold a tb_pkey to verify often. */
 int tb_pk_verify(const struct mbedtls_pk_context *pk, enum tb_hash_alg alg, const uint8_t *digest,
 		 struct tb_buf sig);
 /* RSA PKCS#1 v1.5 verify from modulus and exponent, with an explicit

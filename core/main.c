@@ -668,9 +668,19 @@ static int cmd_init(int argc, char **argv)
 	return 0;
 }
 
+/* Whether word names one of the subsystem's client commands (run without the store). */
+static int is_client_command(const struct tb_subsystem *sub, const char *word)
+{
+	for (const char *const *c = sub->client_commands; word && c && *c; c++)
+		if (strcmp(*c, word) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * `trustbox <subsystem> ARGS [-c FILE]`: the subsystem's own command, with the
- * configuration loaded, the subsystem configured and the store and CA open.
+ * configuration loaded, the subsystem configured and the store and CA open
+ * (except for its client commands).
  */
 static int cmd_subsystem(int idx, int argc, char **argv)
 {
@@ -716,6 +726,8 @@ static int cmd_subsystem(int idx, int argc, char **argv)
 	} else if (!app->state[idx] && sub->configure) {
 		fprintf(stderr, "trustbox: %s is disabled in the configuration\n", sub->name);
 		rc = EXIT_RUNTIME;
+	} else if (is_client_command(sub, n ? rest[0] : NULL)) {
+		rc = sub->command(app->state[idx], n, rest);
 	} else if (open_store_and_ca(app) == 0 &&
 		tb_store_migrate(app->core.store, sub->name, sub->migrations) == 0) {
 		rc = sub->command(app->state[idx], n, rest);

@@ -46,6 +46,12 @@ struct tb_subsystem {
 	 */
 	int (*command)(void *state, int argc, char **argv);
 	const char *command_usage; /* e.g. "loglist" or "tsig-key [NAME]", for --help */
+	/*
+	 * First words of `command` that are network clients (NULL-terminated;
+	 * may be NULL): they run configured but without the store and the CA
+	 * (core->store and core->ca are NULL), so they create no data directory.
+	 */
+	const char *const *client_commands;
 };
 
 /* What a running subsystem tells users about itself (start-up lines and /api/v1/status). */

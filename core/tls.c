@@ -15,6 +15,13 @@
  * - Our own certificates may carry the tls-alpn-01 acmeIdentifier extension
  *   (critical, unknown to mbedTLS): DER certificates are parsed with a callback
  *   that accepts it.
+ * - Resumption: a server issues RFC 5077 session tickets (mbedtls_ssl_ticket,
+ *   AES-256-GCM keys drawn from tb_random, kept in memory only, a new key every
+ *   TB_TLS_TICKET_LIFETIME seconds with the previous one still accepted, so a
+ *   restart invalidates every ticket) and keeps a session-ID cache of
+ *   TB_TLS_SESSION_CACHE entries for clients without tickets. A resumed
+ *   handshake skips the certificate, the server's signature and ECDHE: only
+ *   symmetric work is left.
  */
 #include "core/tls.h"
 
@@ -25,11 +32,14 @@
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_cache.h>
+#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "core/crypto.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -161,11 +171,18 @@ static int parse_chain(mbedtls_x509_crt *crt, const struct tb_buf *in)
 	return rc == 0 ? 0 : TB_ERR_CRYPTO;
 }
 
-static int parse_key(mbedtls_pk_context *pk, const struct tb_buf *in)
+/*
+ * The server's key: a tb_pkey when the provider takes it (P-256, P-384, RSA),
+ * so the handshake's signature runs on the provider's backend through the
+ * key's mbedTLS face; any other key mbedTLS reads stays a bare context.
+ */
+static int parse_key(mbedtls_pk_context *pk, struct tb_pkey **tkey, const struct tb_buf *in)
 {
 	struct tb_buf nb = strip_nul(in), *b = &nb;
 	if (!b->p || b->len == 0)
 		return TB_ERR_INVALID;
+	if (tb_pkey_parse_private(*b, tkey) == 0)
+		return 0;
 	unsigned char *z = malloc(b->len + 1);
 	if (!z)
 		return TB_ERR_NOMEM;
@@ -218,14 +235,22 @@ static int cert_matches(const mbedtls_x509_crt *crt, const char *name, size_t nl
 
 struct cert_pair {
 	mbedtls_x509_crt chain;
-	mbedtls_pk_context key;
+	struct tb_pkey *tkey;   /* the key, when the crypto provider holds it */
+	mbedtls_pk_context key; /* otherwise */
 };
+
+static mbedtls_pk_context *pair_key(struct cert_pair *p)
+{
+	return p->tkey ? tb_pkey_mbedtls(p->tkey) : &p->key;
+}
 
 struct tb_tls_server {
 	mbedtls_ssl_config conf;
 	struct cert_pair certs[TB_TLS_MAX_CERTS];
 	size_t n;
 	struct alpn_list alpn;
+	mbedtls_ssl_ticket_context tickets;
+	mbedtls_ssl_cache_context cache;
 };
 
 struct tb_tls_conn {
@@ -252,7 +277,7 @@ static int sni_cb(void *arg, mbedtls_ssl_context *ssl, const unsigned char *name
 		if (cert_matches(&srv->certs[i].chain, (const char *)name, len)) {
 			if (i == 0)
 				return 0;
-			return mbedtls_ssl_set_hs_own_cert(ssl, &srv->certs[i].chain, &srv->certs[i].key);
+			return mbedtls_ssl_set_hs_own_cert(ssl, &srv->certs[i].chain, pair_key(&srv->certs[i]));
 		}
 	}
 	return 0; /* default certificate */
@@ -263,9 +288,12 @@ void tb_tls_server_free(struct tb_tls_server *srv)
 	if (!srv)
 		return;
 	mbedtls_ssl_config_free(&srv->conf);
+	mbedtls_ssl_ticket_free(&srv->tickets);
+	mbedtls_ssl_cache_free(&srv->cache);
 	for (size_t i = 0; i < TB_TLS_MAX_CERTS; i++) {
 		mbedtls_x509_crt_free(&srv->certs[i].chain);
 		mbedtls_pk_free(&srv->certs[i].key);
+		tb_pkey_free(srv->certs[i].tkey);
 	}
 	free(srv->alpn.storage);
 	free(srv);
@@ -284,13 +312,15 @@ int tb_tls_server_new(struct tb_tls_server **out, const struct tb_tls_cert *cert
 	if (!srv)
 		return TB_ERR_NOMEM;
 	mbedtls_ssl_config_init(&srv->conf);
+	mbedtls_ssl_ticket_init(&srv->tickets);
+	mbedtls_ssl_cache_init(&srv->cache);
 	for (size_t i = 0; i < TB_TLS_MAX_CERTS; i++) {
 		mbedtls_x509_crt_init(&srv->certs[i].chain);
 		mbedtls_pk_init(&srv->certs[i].key);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if ((rc = parse_chain(&srv->certs[i].chain, &certs[i].chain)) != 0 ||
-			(rc = parse_key(&srv->certs[i].key, &certs[i].key)) != 0)
+			(rc = parse_key(&srv->certs[i].key, &srv->certs[i].tkey, &certs[i].key)) != 0)
 			goto fail;
 		srv->n++;
 	}
@@ -306,8 +336,17 @@ int tb_tls_server_new(struct tb_tls_server **out, const struct tb_tls_cert *cert
 	mbedtls_ssl_conf_curves(&srv->conf, curves);
 	mbedtls_ssl_conf_rng(&srv->conf, mbedtls_ctr_drbg_random, &drbg);
 	mbedtls_ssl_conf_renegotiation(&srv->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
-	if (mbedtls_ssl_conf_own_cert(&srv->conf, &srv->certs[0].chain, &srv->certs[0].key) != 0)
+	if (mbedtls_ssl_conf_own_cert(&srv->conf, &srv->certs[0].chain, pair_key(&srv->certs[0])) != 0)
 		goto fail;
+	/* Resumption (see DESIGN): tickets, then the session-ID cache. */
+	if (mbedtls_ssl_ticket_setup(&srv->tickets, tb_crypto_mbedtls_rng, NULL, MBEDTLS_CIPHER_AES_256_GCM,
+		    TB_TLS_TICKET_LIFETIME) != 0)
+		goto fail;
+	mbedtls_ssl_conf_session_tickets_cb(&srv->conf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse,
+		&srv->tickets);
+	mbedtls_ssl_cache_set_max_entries(&srv->cache, TB_TLS_SESSION_CACHE);
+	mbedtls_ssl_cache_set_timeout(&srv->cache, TB_TLS_TICKET_LIFETIME);
+	mbedtls_ssl_conf_session_cache(&srv->conf, &srv->cache, mbedtls_ssl_cache_get, mbedtls_ssl_cache_set);
 	mbedtls_ssl_conf_sni(&srv->conf, sni_cb, srv);
 	if (srv->alpn.protos[0] &&
 		mbedtls_ssl_conf_alpn_protocols(&srv->conf, srv->alpn.protos) != 0)

@@ -29,6 +29,8 @@ struct tb_tls_conn;
 #define TB_TLS_MAX_CERTS 16      /* certificate pairs per server */
 #define TB_TLS_MAX_ALPN 8        /* ALPN protocols per list */
 #define TB_TLS_MAX_INPUT (1u << 20) /* buffered ciphertext not yet consumed */
+#define TB_TLS_TICKET_LIFETIME 14400 /* seconds a session ticket (and a cached session) resumes */
+#define TB_TLS_SESSION_CACHE 4096    /* sessions kept per server for session-ID resumption */
 
 /* A certificate chain (PEM, or one DER certificate) and its private key (PEM or DER). */
 struct tb_tls_cert {

@@ -15,6 +15,11 @@
  *    appended, as RFC 6962 logs store the chain up to the root. Links between
  *    CA certificates are remembered (a small cache in struct ct_roots) so the
  *    common "intermediate signed by root" check costs one verification once.
+ *    Signatures are checked with tb_pkey (core/crypto.h): the roots' keys are
+ *    converted once when added, and the keys of intermediates that chained to
+ *    an accepted root are kept by certificate hash (a second small cache), so
+ *    a chain through a known intermediate costs one verification (the leaf's)
+ *    and no key conversion.
  *    Validity periods are not checked (logs accept expired certificates);
  *    the leaf's NotAfter must fall in the log's temporal shard.
  * 4. A precertificate's log entry is its TBSCertificate without the poison;
@@ -50,18 +55,30 @@ static const uint8_t oid_aki[] = { 0x55, 0x1d, 0x23 };
 
 /* Verified CA-to-CA links remembered per root set. */
 #define LINK_CACHE 64
+/* Keys of verified intermediates remembered per root set. */
+#define KEY_CACHE 64
+
+/* A remembered key: freed by whoever drops the last reference (under lock). */
+struct cached_key {
+	struct tb_pkey *key;
+	unsigned refs; /* the cache's own, plus one per verification using it */
+};
 
 struct ct_roots {
 	size_t n;
 	struct tb_bytes der[CT_MAX_ROOTS];
 	uint8_t fp[CT_MAX_ROOTS][CT_HASH_LEN];
 	mbedtls_x509_crt crt[CT_MAX_ROOTS];
-	pthread_mutex_t lock; /* guards the link cache: validation may run off the loop */
-	/* Serialises verifications with the roots' shared key contexts: mbedTLS
-	 * caches a precomputed generator table in the group on first use. */
+	struct tb_pkey *root_key[CT_MAX_ROOTS]; /* NULL when tb_pkey cannot hold the key */
+	pthread_mutex_t lock; /* guards the caches: validation may run off the loop */
+	/* Serialises verifications with a root's bare mbedTLS key (when root_key is
+	 * NULL): mbedTLS caches a precomputed generator table in the group on first use. */
 	pthread_mutex_t verify_lock;
 	uint8_t links[LINK_CACHE][2 * CT_HASH_LEN];
 	size_t n_links, next_link;
+	uint8_t key_fp[KEY_CACHE][CT_HASH_LEN];
+	struct cached_key *keys[KEY_CACHE];
+	size_t n_keys, next_key;
 };
 
 static void say(char *why, size_t whylen, const char *fmt, ...)
@@ -207,8 +224,9 @@ static int64_t x509_time(const mbedtls_x509_time *t)
 	return (int64_t)timegm(&tm);
 }
 
-/* Verifies that parent's key signed child. */
-static int check_signature(const mbedtls_x509_crt *child, const mbedtls_x509_crt *parent)
+/* Verifies that parent's key (pkey when the caller holds it as a tb_pkey) signed child. */
+static int check_signature(const mbedtls_x509_crt *child, const mbedtls_x509_crt *parent,
+	const struct tb_pkey *pkey)
 {
 	enum tb_hash_alg alg;
 	switch (child->sig_md) {
@@ -223,6 +241,8 @@ static int check_signature(const mbedtls_x509_crt *child, const mbedtls_x509_crt
 	int err = tb_hash(alg, TB_BUF(child->tbs.p, child->tbs.len), digest);
 	if (err)
 		return err;
+	if (pkey)
+		return tb_pkey_verify(pkey, alg, digest, TB_BUF(child->sig.p, child->sig.len));
 	return tb_pk_verify(&parent->pk, alg, digest, TB_BUF(child->sig.p, child->sig.len));
 }
 
@@ -266,6 +286,9 @@ int ct_roots_add_der(struct ct_roots *r, struct tb_buf der)
 		return err;
 	}
 	memcpy(r->fp[r->n], fp, CT_HASH_LEN);
+	/* A key tb_pkey refuses (say RSA-1024) stays bare, verified under verify_lock. */
+	if (tb_pkey_from_mbedtls_public(&r->crt[r->n].pk, &r->root_key[r->n]) != 0)
+		r->root_key[r->n] = NULL;
 	r->n++;
 	return 0;
 }
@@ -318,6 +341,11 @@ void ct_roots_free(struct ct_roots *r)
 	for (size_t i = 0; i < r->n; i++) {
 		mbedtls_x509_crt_free(&r->crt[i]);
 		tb_bytes_free(&r->der[i]);
+		tb_pkey_free(r->root_key[i]);
+	}
+	for (size_t i = 0; i < r->n_keys; i++) {
+		tb_pkey_free(r->keys[i]->key);
+		free(r->keys[i]);
 	}
 	pthread_mutex_destroy(&r->lock);
 	pthread_mutex_destroy(&r->verify_lock);
@@ -342,6 +370,68 @@ static void link_remember(struct ct_roots *r, const uint8_t key[2 * CT_HASH_LEN]
 	if (r->n_links < LINK_CACHE)
 		r->n_links++;
 	pthread_mutex_unlock(&r->lock);
+}
+
+/* A remembered intermediate's key, referenced; NULL when not cached. */
+static struct cached_key *key_get(struct ct_roots *r, const uint8_t fp[CT_HASH_LEN])
+{
+	struct cached_key *k = NULL;
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; i < r->n_keys && !k; i++)
+		if (memcmp(r->key_fp[i], fp, CT_HASH_LEN) == 0) {
+			k = r->keys[i];
+			k->refs++;
+		}
+	pthread_mutex_unlock(&r->lock);
+	return k;
+}
+
+static void key_put(struct ct_roots *r, struct cached_key *k)
+{
+	if (!k)
+		return;
+	pthread_mutex_lock(&r->lock);
+	int last = --k->refs == 0;
+	pthread_mutex_unlock(&r->lock);
+	if (last) {
+		tb_pkey_free(k->key);
+		free(k);
+	}
+}
+
+/* Remembers the key of an intermediate that chained to an accepted root. */
+static void key_remember(struct ct_roots *r, const uint8_t fp[CT_HASH_LEN], const mbedtls_x509_crt *crt)
+{
+	struct cached_key *k = calloc(1, sizeof *k), *old = NULL;
+	if (!k)
+		return;
+	if (tb_pkey_from_mbedtls_public(&crt->pk, &k->key) != 0) {
+		free(k);
+		return; /* a key tb_pkey refuses: verified bare every time */
+	}
+	k->refs = 1;
+	pthread_mutex_lock(&r->lock);
+	int dup = 0;
+	for (size_t i = 0; i < r->n_keys && !dup; i++)
+		dup = memcmp(r->key_fp[i], fp, CT_HASH_LEN) == 0;
+	if (dup) {
+		old = k; /* another validation got there first */
+	} else {
+		if (r->n_keys == KEY_CACHE)
+			old = r->keys[r->next_key];
+		r->keys[r->next_key] = k;
+		memcpy(r->key_fp[r->next_key], fp, CT_HASH_LEN);
+		r->next_key = (r->next_key + 1) % KEY_CACHE;
+		if (r->n_keys < KEY_CACHE)
+			r->n_keys++;
+		if (old && --old->refs != 0)
+			old = NULL; /* in use: its last user frees it */
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (old) {
+		tb_pkey_free(old->key);
+		free(old);
+	}
 }
 
 /* ---- DER editing of the TBSCertificate --------------------------------- */
@@ -647,7 +737,10 @@ int ct_validate_chain(const struct ct_roots *roots_c, const struct ct_policy *po
 		int cacheable = i > 0 && c->ca_istrue;
 		if (cacheable && link_cached(roots, key))
 			continue;
-		if ((err = check_signature(c, p))) {
+		struct cached_key *pk = key_get(roots, fp[i + 1]);
+		err = check_signature(c, p, pk ? pk->key : NULL);
+		key_put(roots, pk);
+		if (err) {
 			say(why, whylen, "signature of certificate %zu does not verify", i);
 			err = TB_ERR_VERIFY;
 			goto done;
@@ -669,9 +762,11 @@ int ct_validate_chain(const struct ct_roots *roots_c, const struct ct_policy *po
 		memcpy(key + CT_HASH_LEN, roots->fp[r], CT_HASH_LEN);
 		int cacheable = chain->n > 1 && last->ca_istrue;
 		int ok = cacheable && link_cached(roots, key);
-		if (!ok) {
+		if (!ok && roots->root_key[r]) {
+			ok = check_signature(last, rc, roots->root_key[r]) == 0;
+		} else if (!ok) {
 			pthread_mutex_lock(&roots->verify_lock);
-			ok = check_signature(last, rc) == 0;
+			ok = check_signature(last, rc, NULL) == 0;
 			pthread_mutex_unlock(&roots->verify_lock);
 		}
 		if (ok) {
@@ -752,6 +847,16 @@ int ct_validate_chain(const struct ct_roots *roots_c, const struct ct_policy *po
 		err = tb_hash_update(&h, out->cert.p, out->cert.len);
 	if (!err)
 		err = tb_hash_final(&h, out->dedup_key);
+	/* The submitted intermediates now chain to an accepted root: keep their keys. */
+	for (size_t i = 1; !err && i < chain->n; i++) {
+		if (!crt[i].ca_istrue)
+			continue;
+		struct cached_key *k = key_get(roots, fp[i]);
+		if (k)
+			key_put(roots, k);
+		else
+			key_remember(roots, fp[i], &crt[i]);
+	}
 done:
 	for (size_t i = 0; i < parsed; i++)
 		mbedtls_x509_crt_free(&crt[i]);

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake pkg-config libuv1-dev libsqlite3-dev libmbedtls-dev
-  libcjson-dev liblua5.4-dev libhttp-parser-dev libnghttp2-dev libsodium-dev zlib1g-dev)
+  libcjson-dev liblua5.4-dev libhttp-parser-dev libnghttp2-dev libsodium-dev libssl-dev zlib1g-dev)
 # Real clients and peers the tests drive, and the tools that build the fuzzers. Every client
 # an integration script needs is here: a script that cannot find its tool exits 77 and
 # scripts/test counts that as a failure (see docs/testing.md).

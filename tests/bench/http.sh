@@ -8,6 +8,11 @@
 # ECDHE-ECDSA-AES128-GCM-SHA256 (what wrk's OpenSSL and trustbox agree on);
 # trustbox logs at "warn" (no access-log line per request), nginx with
 # access_log off. The script prints every round and the best of each cell.
+# Then TLS handshakes: openssl s_time against both TLS ports, full (-new)
+# and resumed (-reuse: session tickets on both servers), with the handshakes
+# per second of wall-clock time and the server's CPU per handshake.
+# HTTP/2: h2load (nghttp2-client) against both TLS ports (ALPN h2, the same
+# TLS settings), 1 thread, 1 and 8 connections with 10 streams each.
 #
 # usage: tests/bench/http.sh [seconds-per-round] [rounds]
 #   TRUSTBOX=path/to/trustbox (default: build/trustbox; use an optimised build)
@@ -154,4 +159,31 @@ for c in 1 8; do
 	t=$(awk -v c=$c '$1=="trustbox" && $2=="h2" && $3==c && $4>b {b=$4} END {print b+0}' "$tmp/results")
 	n=$(awk -v c=$c '$1=="nginx" && $2=="h2" && $3==c && $4>b {b=$4} END {print b+0}' "$tmp/results")
 	printf '%-6s %-4s %12.0f %12.0f %7.2f\n' h2 "$c" "$t" "$n" "$(awk -v t="$t" -v n="$n" 'BEGIN {print (n > 0 ? t / n : 0)}')"
+done
+
+# --- TLS handshakes: full and resumed ---
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+ng_worker=$(pgrep -P "$ng_pid" | head -1)
+# hs NAME PORT PID MODE -> one line: handshakes/s (wall) and server CPU per handshake
+hs() {
+	local out n t0 t1 w0 w1
+	t0=$(ticks "$3")
+	w0=$(date +%s.%N)
+	out=$(openssl s_time -connect "127.0.0.1:$2" "-$4" -time "$dur" -cipher ECDHE-ECDSA-AES128-GCM-SHA256 2>&1)
+	w1=$(date +%s.%N)
+	t1=$(ticks "$3")
+	n=$(printf '%s\n' "$out" | sed -n 's/^\([0-9][0-9]*\) connections in [0-9.]*s;.*/\1/p' | head -1)
+	awk -v name="$1" -v mode="$4" -v n="${n:-0}" -v w="$(awk -v a="$w0" -v b="$w1" 'BEGIN {print b - a}')" \
+		-v d=$((t1 - t0)) -v hz="$hz" 'BEGIN {
+		printf "%-9s %-6s %8.0f handshakes/s  server CPU %.3f ms per handshake\n", name, mode, n / w,
+			n ? 1000 * d / hz / n : 0 }'
+	echo "$1 $4 $n" >> "$tmp/hs"
+}
+echo "--- TLS handshakes (openssl s_time -time $dur, TLS 1.2, ECDHE-ECDSA-AES128-GCM-SHA256)"
+for r in $(seq 1 "$rounds"); do
+	hs trustbox "$tb_tls" "$tb_pid" new
+	hs nginx "$ng_tls" "${ng_worker:-$ng_pid}" new
+	hs trustbox "$tb_tls" "$tb_pid" reuse
+	hs nginx "$ng_tls" "${ng_worker:-$ng_pid}" reuse
 done

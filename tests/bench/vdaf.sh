@@ -18,7 +18,7 @@ mkdir -p "$work"
 cc -std=c11 -O2 -D_GNU_SOURCE -I"$root" "$root/tests/bench/bench_vdaf.c" \
 	"$build/libtb_dap.a" "$build/libtb_core.a" \
 	$(pkg-config --libs libcjson libsodium libuv sqlite3 lua5.4) \
-	-lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser -lpthread -lm -o "$work/bench_vdaf"
+	-lmbedtls -lmbedx509 -lmbedcrypto $(pkg-config --libs libcrypto) -lhttp_parser -lpthread -lm -o "$work/bench_vdaf"
 cp "$root/tests/integration/prio3/package.json" "$root/tests/integration/prio3/prio3.mjs" "$work/"
 if [ ! -f "$work/node_modules/@divviup/prio3/package.json" ]; then
 	npm install --prefix "$work" --no-audit --no-fund --loglevel=error >&2
@@ -40,7 +40,7 @@ echo "(C: $(nproc) cores, one thread; node $(node --version), @divviup/prio3 0.8
 # HPKE open: what an aggregator does once per report share before preparing it.
 cc -std=c11 -O2 -D_GNU_SOURCE -I"$root" "$root/tests/bench/bench_hpke.c" \
 	"$build/libtb_dap.a" "$build/libtb_core.a" $(pkg-config --libs libsodium) \
-	-lmbedtls -lmbedx509 -lmbedcrypto -lpthread -lm -o "$work/bench_hpke"
+	-lmbedtls -lmbedx509 -lmbedcrypto $(pkg-config --libs libcrypto) -lpthread -lm -o "$work/bench_hpke"
 echo
 echo "HPKE single-shot open, per second of CPU (C; the DAP suite first):"
 "$work/bench_hpke" 1 | grep -E 'open' | head -4

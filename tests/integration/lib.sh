@@ -165,7 +165,7 @@ link_tool() {
 	"${cc:-cc}" -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE $san -I"$TB_SOURCE_DIR" \
 		"$1" "$TB_BUILD_DIR/libtb_dap.a" "$TB_BUILD_DIR/libtb_core.a" \
 		$(pkg-config --libs libcjson libsodium libuv sqlite3 lua5.4) \
-		-lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser -lpthread -lm -o "$2" ||
+		-lmbedtls -lmbedx509 -lmbedcrypto $(pkg-config --libs libcrypto) -lhttp_parser -lpthread -lm -o "$2" ||
 		die "cannot compile $1"
 }
 

@@ -57,7 +57,8 @@ int main(void)
 	CHECK_INT(ca->intermediate.ca_istrue, 1);
 	uint32_t flags = 0;
 	CHECK_INT(mbedtls_x509_crt_verify(&ca->intermediate, &ca->root, NULL, NULL, &flags, NULL, NULL), 0);
-	CHECK_INT(mbedtls_pk_get_type(&ca->root_key), MBEDTLS_PK_ECKEY);
+	CHECK_INT(tb_pkey_type(ca->root_key), TB_KEY_EC);
+	CHECK_INT(tb_pkey_curve(ca->intermediate_key), TB_CURVE_P256);
 	char *root1 = strdup(ca->root_pem), *server1 = strdup(ca->server_chain_pem);
 	char fp[128];
 	tb_ca_root_fingerprint(ca, fp, sizeof fp);
@@ -87,10 +88,8 @@ int main(void)
 	/* A leaf with an explicit serial, an empty subject, a critical SAN and an extra extension, as DER and PEM. */
 	ca = open_ca(&loop, path, &st, names2, 2);
 	{
-		mbedtls_pk_context leaf;
-		mbedtls_pk_init(&leaf);
-		CHECK_INT(mbedtls_pk_parse_key(&leaf, (const unsigned char *)ca->server_key_pem,
-				  strlen(ca->server_key_pem) + 1, NULL, 0), 0);
+		struct tb_pkey *leaf = NULL;
+		CHECK_INT(tb_pkey_parse_private(TB_BUF(ca->server_key_pem, strlen(ca->server_key_pem)), &leaf), 0);
 		struct tb_bytes san = { 0 }, der = { 0 }, pem = { 0 };
 		const char *n[] = { "a.lab.test" };
 		CHECK_INT(tb_der_san(&san, n, 1), 0);
@@ -104,7 +103,7 @@ int main(void)
 		struct tb_cert_template t = { .san = &sanb, .san_critical = 1, .serial = &sb, .pathlen = -1,
 			.key_usage = MBEDTLS_X509_KU_DIGITAL_SIGNATURE, .eku_server = 1, .not_before = (int64_t)time(NULL) - 60,
 			.not_after = (int64_t)time(NULL) + 86400, .exts = &ext, .n_exts = 1 };
-		CHECK_INT(tb_ca_sign(&t, &leaf, &ca->intermediate_key, &ca->intermediate, &pem, &der), 0);
+		CHECK_INT(tb_ca_sign(&t, leaf, ca->intermediate_key, &ca->intermediate, &pem, &der), 0);
 		mbedtls_x509_crt c1, c2;
 		mbedtls_x509_crt_init(&c1);
 		mbedtls_x509_crt_init(&c2);
@@ -131,14 +130,14 @@ int main(void)
 		t.exts = NULL;
 		t.n_exts = 0;
 		t.serial = NULL;
-		CHECK_INT(tb_ca_sign(&t, &leaf, &ca->intermediate_key, &ca->intermediate, NULL, &der2), 0);
+		CHECK_INT(tb_ca_sign(&t, leaf, ca->intermediate_key, &ca->intermediate, NULL, &der2), 0);
 		CHECK_INT(mbedtls_x509_crt_parse_der(&c2, der2.p, der2.len), 0);
 		CHECK_INT(c2.subject_raw.len, 2); /* empty SEQUENCE */
 		CHECK_INT(mbedtls_x509_crt_verify(&c2, &ca->intermediate, NULL, NULL, &flags, NULL, NULL), 0);
 		mbedtls_x509_crt_free(&c2);
 		tb_bytes_free(&der2);
 		tb_bytes_free(&san);
-		mbedtls_pk_free(&leaf);
+		tb_pkey_free(leaf);
 	}
 	tb_ca_free(ca);
 	tb_store_close(st);

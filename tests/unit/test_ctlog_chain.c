@@ -7,6 +7,8 @@
  */
 #include "tb_test.h"
 
+#include <pthread.h>
+
 #include <mbedtls/oid.h>
 #include <mbedtls/x509_crt.h>
 
@@ -353,10 +355,115 @@ static void test_json(void)
 	free(big);
 }
 
+/*
+ * The verified-intermediate key cache: more intermediates than it holds
+ * (evictions), re-validation of evicted and cached ones, several threads at
+ * once, and a cached intermediate never vouching for a leaf it did not sign
+ * or for a tampered copy of itself.
+ */
+#define N_INTER 70
+struct cache_job {
+	struct ct_roots *roots;
+	struct tb_bytes *leaf, *inter;
+	int failures;
+};
+
+static void *cache_worker(void *arg)
+{
+	struct cache_job *j = arg;
+	struct ct_policy pol = { 0 };
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < N_INTER; i++) {
+			struct ct_chain c = { 0 };
+			struct ct_validated v;
+			char why[128];
+			tb_bytes_append(&c.der[0], j->leaf[i].p, j->leaf[i].len);
+			tb_bytes_append(&c.der[1], j->inter[i].p, j->inter[i].len);
+			c.n = 2;
+			if (ct_validate_chain(j->roots, &pol, &c, 0, &v, why, sizeof why) != 0)
+				j->failures++;
+			else
+				ct_validated_free(&v);
+			ct_chain_free(&c);
+		}
+	}
+	return NULL;
+}
+
+static void test_key_cache(void)
+{
+	struct tb_pkey *kroot = NULL, *kleaf = NULL, *kint[N_INTER] = { 0 };
+	struct tb_bytes root = { 0 }, inter[N_INTER] = { { 0 } }, leaf[N_INTER] = { { 0 } };
+	const char *nroot = "CN=Cache Root,O=trustbox";
+	char nint[64];
+	CHECK_INT(tb_pkey_generate_ec(TB_CURVE_P256, &kroot), 0);
+	CHECK_INT(tb_pkey_generate_ec(TB_CURVE_P256, &kleaf), 0);
+	CHECK_INT(mk(&root, nroot, kroot, nroot, kroot, 1, "20360101000000", F_CA), 0);
+	for (int i = 0; i < N_INTER; i++) {
+		snprintf(nint, sizeof nint, "CN=Cache Intermediate %d,O=trustbox", i);
+		CHECK_INT(tb_pkey_generate_ec(TB_CURVE_P256, &kint[i]), 0);
+		CHECK_INT(mk(&inter[i], nint, kint[i], nroot, kroot, 10 + i, "20310101000000", F_CA | F_AKI), 0);
+		CHECK_INT(mk(&leaf[i], "CN=www.lab.test", kleaf, nint, kint[i], 100 + i, "20260601000000",
+			F_SERVER | F_AKI), 0);
+	}
+	struct ct_roots *roots = NULL;
+	CHECK_INT(ct_roots_new(&roots), 0);
+	CHECK_INT(ct_roots_add_der(roots, tb_bytes_buf(&root)), 0);
+	struct ct_policy pol = { 0 };
+	struct ct_validated v;
+
+	struct cache_job jobs[4];
+	pthread_t th[4];
+	for (int t = 0; t < 4; t++) {
+		jobs[t] = (struct cache_job){ roots, leaf, inter, 0 };
+		CHECK_INT(pthread_create(&th[t], NULL, cache_worker, &jobs[t]), 0);
+	}
+	for (int t = 0; t < 4; t++) {
+		pthread_join(th[t], NULL);
+		CHECK_INT(jobs[t].failures, 0);
+	}
+
+	/* The last intermediate is cached: a leaf it did not sign, or a tampered leaf, fails. */
+	struct tb_bytes *ok[] = { &leaf[N_INTER - 1], &inter[N_INTER - 1] };
+	CHECK_INT(run(roots, &pol, ok, 2, 0, &v), 0);
+	ct_validated_free(&v);
+	struct tb_bytes *wrong[] = { &leaf[0], &inter[N_INTER - 1] }; /* issuer name differs */
+	CHECK(run(roots, &pol, wrong, 2, 0, &v) != 0);
+	struct tb_bytes forged = { 0 };
+	snprintf(nint, sizeof nint, "CN=Cache Intermediate %d,O=trustbox", N_INTER - 1);
+	/* Right issuer name, signed by another key (the leaf's own). */
+	CHECK_INT(mk(&forged, "CN=www.lab.test", kleaf, nint, kleaf, 999, "20260601000000", F_SERVER), 0);
+	struct tb_bytes *forged_chain[] = { &forged, &inter[N_INTER - 1] };
+	CHECK_INT(run(roots, &pol, forged_chain, 2, 0, &v), TB_ERR_VERIFY);
+	leaf[N_INTER - 1].p[leaf[N_INTER - 1].len - 1] ^= 1;
+	CHECK_INT(run(roots, &pol, ok, 2, 0, &v), TB_ERR_VERIFY);
+	leaf[N_INTER - 1].p[leaf[N_INTER - 1].len - 1] ^= 1;
+	/* A tampered copy of a cached intermediate is a different certificate: verified, refused. */
+	inter[N_INTER - 1].p[inter[N_INTER - 1].len - 1] ^= 1;
+	CHECK_INT(run(roots, &pol, ok, 2, 0, &v), TB_ERR_VERIFY);
+	inter[N_INTER - 1].p[inter[N_INTER - 1].len - 1] ^= 1;
+	/* An evicted one validates again. */
+	struct tb_bytes *first[] = { &leaf[0], &inter[0] };
+	CHECK_INT(run(roots, &pol, first, 2, 0, &v), 0);
+	ct_validated_free(&v);
+
+	ct_roots_free(roots);
+	tb_bytes_free(&forged);
+	tb_bytes_free(&root);
+	for (int i = 0; i < N_INTER; i++) {
+		tb_bytes_free(&inter[i]);
+		tb_bytes_free(&leaf[i]);
+		tb_pkey_free(kint[i]);
+	}
+	tb_pkey_free(kroot);
+	tb_pkey_free(kleaf);
+}
+
 int main(void)
 {
 	tb_crypto_init();
 	test_json();
 	test_validation();
+	test_key_cache();
 	return tb_test_result("ctlog_chain");
 }

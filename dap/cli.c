@@ -1,0 +1,390 @@
+/*
+ * DESIGN: `trustbox dap task ...`, the provisioning commands (what the
+ * divviup CLI gives its users): create a task with fresh ids, keys and
+ * tokens and print everything a client and a collector need; import the
+ * helper's half in another instance; list, show, delete. They write the
+ * store; a running instance reads a task it does not know from the store on
+ * first use, so they work next to `trustbox run`. Secrets are printed on
+ * stdout by `create` and `show` (the operator asked), never logged.
+ */
+#include "dap/dap_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/crypto.h"
+#include "core/error.h"
+
+static int usage(void)
+{
+	fprintf(stderr,
+		"usage: trustbox dap task create --vdaf count|sum|sumvec|histogram [--bits N] [--length N]\n"
+		"         [--chunk-length N] [--query time_interval|fixed_size] [--max-batch-size N]\n"
+		"         [--min-batch-size N] [--time-precision S] [--dp-epsilon E]\n"
+		"         [--helper URL --helper-token T] [--collector-credential-file FILE]\n"
+		"       trustbox dap task import --role helper FILE\n"
+		"       trustbox dap task list\n"
+		"       trustbox dap task show|delete TASK-ID\n");
+	return 2;
+}
+
+static void rand_b64(size_t n, char *out, size_t outlen)
+{
+	uint8_t b[64];
+	tb_random(b, n);
+	dap_b64url(b, n, out, outlen);
+}
+
+/* The Task parameters of @divviup/dap's `new Task({...})`. */
+static cJSON *divviup_ts(const struct dap_task *t, const char *id)
+{
+	static const char *const names[] = { "count", "sum", "sumVec", "histogram" };
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "type", names[t->vdaf_type]);
+	if (t->vdaf_type == DAP_PRIO3_SUM || t->vdaf_type == DAP_PRIO3_SUMVEC)
+		cJSON_AddNumberToObject(j, "bits", t->params.bits);
+	if (t->vdaf_type == DAP_PRIO3_SUMVEC || t->vdaf_type == DAP_PRIO3_HISTOGRAM) {
+		cJSON_AddNumberToObject(j, "length", t->params.length);
+		cJSON_AddNumberToObject(j, "chunkLength", t->params.chunk_length);
+	}
+	cJSON_AddStringToObject(j, "id", id);
+	cJSON_AddStringToObject(j, "leader", t->leader_url);
+	cJSON_AddStringToObject(j, "helper", t->helper_url);
+	cJSON_AddNumberToObject(j, "timePrecisionSeconds", (double)t->time_precision);
+	return j;
+}
+
+static int create(struct dap_service *svc, int argc, char **argv)
+{
+	cJSON *rec = cJSON_CreateObject();
+	const char *helper = NULL, *helper_token = NULL, *cred_path = NULL;
+	static const struct {
+		const char *flag, *key;
+		int number;
+	} flags[] = {
+		{ "--vdaf", "vdaf", 0 },
+		{ "--bits", "bits", 1 },
+		{ "--length", "length", 1 },
+		{ "--chunk-length", "chunk_length", 1 },
+		{ "--query", "query", 0 },
+		{ "--max-batch-size", "max_batch_size", 1 },
+		{ "--min-batch-size", "min_batch_size", 1 },
+		{ "--time-precision", "time_precision", 1 },
+		{ "--dp-epsilon", "dp_epsilon", 1 },
+		{ "--task-expiration", "task_expiration", 1 },
+	};
+	for (int i = 0; i < argc; i += 2) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		size_t k;
+		if (!v) {
+			cJSON_Delete(rec);
+			return usage();
+		}
+		for (k = 0; k < sizeof flags / sizeof flags[0]; k++)
+			if (!strcmp(a, flags[k].flag))
+				break;
+		if (k < sizeof flags / sizeof flags[0]) {
+			if (flags[k].number)
+				cJSON_AddNumberToObject(rec, flags[k].key, strtod(v, NULL));
+			else
+				cJSON_AddStringToObject(rec, flags[k].key, v);
+		} else if (!strcmp(a, "--helper")) {
+			helper = v;
+		} else if (!strcmp(a, "--helper-token")) {
+			helper_token = v;
+		} else if (!strcmp(a, "--collector-credential-file")) {
+			cred_path = v;
+		} else {
+			cJSON_Delete(rec);
+			return usage();
+		}
+	}
+	if (!helper && !(svc->run_leader && svc->run_helper)) {
+		fprintf(stderr, "trustbox: this instance does not run both aggregators: give --helper URL\n");
+		cJSON_Delete(rec);
+		return 2;
+	}
+	if (!svc->run_leader) {
+		fprintf(stderr, "trustbox: this instance runs no leader (dap.role); import the helper's half with `task import`\n");
+		cJSON_Delete(rec);
+		return 2;
+	}
+	/* Fresh id, verify key, tokens and collector key. */
+	char id[64], vk[64], atok[64], ctok[64], cfg[256], path[1024];
+	struct dap_hpke_keypair kp;
+	rand_b64(DAP_TASK_ID_LEN, id, sizeof id);
+	rand_b64(DAP_PRIO3_VERIFY_KEY_SIZE, vk, sizeof vk);
+	rand_b64(16, atok, sizeof atok);
+	rand_b64(16, ctok, sizeof ctok);
+	if (dap_hpke_keygen(DAP_HPKE_KEM_X25519_SHA256, &kp)) {
+		cJSON_Delete(rec);
+		return 1;
+	}
+	struct dap_hpke_config c = { 1, DAP_HPKE_KEM_X25519_SHA256, DAP_HPKE_KDF_SHA256,
+				     DAP_HPKE_AEAD_AES128GCM, TB_BUF(kp.pk, kp.pk_len) };
+	struct tb_bytes enc = { 0 };
+	dap_hpke_config_encode(&c, &enc);
+	dap_b64url(enc.p, enc.len, cfg, sizeof cfg);
+	tb_bytes_free(&enc);
+	cJSON_AddStringToObject(rec, "id", id);
+	cJSON_AddStringToObject(rec, "verify_key", vk);
+	cJSON_AddStringToObject(rec, "aggregator_auth_token", helper_token ? helper_token : atok);
+	cJSON_AddStringToObject(rec, "collector_auth_token", ctok);
+	cJSON_AddStringToObject(rec, "collector_hpke_config", cfg);
+	if (helper)
+		cJSON_AddStringToObject(rec, "helper_url", helper);
+
+	struct dap_task t;
+	char err[256];
+	int rc = dap_task_from_json(rec, &t, err, sizeof err);
+	cJSON_Delete(rec);
+	if (rc) {
+		fprintf(stderr, "trustbox: %s\n", err);
+		tb_crypto_wipe(&kp, sizeof kp);
+		return 2;
+	}
+	if (cred_path)
+		snprintf(path, sizeof path, "%s", cred_path);
+	else
+		snprintf(path, sizeof path, "%s/dap-%s-collector.json",
+			 svc->core->data_dir ? svc->core->data_dir : ".", id);
+	rc = dap_write_credential(path, &c, &kp, ctok);
+	tb_crypto_wipe(&kp, sizeof kp);
+	if (rc) {
+		fprintf(stderr, "trustbox: cannot write %s\n", path);
+		return 1;
+	}
+	struct dap_task leader = t, helper_half = t;
+	rc = dap_provision(&svc->agg[DAP_AGG_LEADER], &leader);
+	if (!rc && !helper)
+		rc = dap_provision(&svc->agg[DAP_AGG_HELPER], &helper_half);
+	if (rc) {
+		fprintf(stderr, "trustbox: cannot store the task: %s\n", tb_strerror(rc));
+		return 1;
+	}
+	/* The helper's half: the same record, role helper, for `task import` elsewhere. */
+	helper_half = leader;
+	helper_half.role = DAP_AGG_HELPER;
+	cJSON *out = cJSON_CreateObject();
+	cJSON_AddStringToObject(out, "task_id", id);
+	cJSON_AddStringToObject(out, "leader", leader.leader_url);
+	cJSON_AddStringToObject(out, "helper", leader.helper_url);
+	cJSON *vd = cJSON_AddObjectToObject(out, "vdaf");
+	cJSON_AddStringToObject(vd, "type", leader.vdaf_name);
+	cJSON_AddNumberToObject(vd, "bits", leader.params.bits);
+	cJSON_AddNumberToObject(vd, "length", leader.params.length);
+	cJSON_AddNumberToObject(vd, "chunk_length", leader.params.chunk_length);
+	cJSON_AddStringToObject(out, "query", leader.query_type == DAP_QUERY_FIXED_SIZE ? "fixed_size" :
+											"time_interval");
+	cJSON_AddNumberToObject(out, "min_batch_size", (double)leader.min_batch_size);
+	cJSON_AddNumberToObject(out, "time_precision", (double)leader.time_precision);
+	cJSON_AddItemToObject(out, "divviup_ts", divviup_ts(&leader, id));
+	cJSON_AddStringToObject(out, "collector_credential_file", path);
+	cJSON_AddItemToObject(out, "helper_task", dap_task_to_json(&helper_half));
+	char *text = cJSON_Print(out);
+	cJSON_Delete(out);
+	tb_crypto_wipe(&leader, sizeof leader);
+	tb_crypto_wipe(&helper_half, sizeof helper_half);
+	if (!text)
+		return 1;
+	printf("%s\n", text);
+	tb_crypto_wipe(text, strlen(text));
+	free(text);
+	return 0;
+}
+
+static int import(struct dap_service *svc, int argc, char **argv)
+{
+	if (argc != 3 || strcmp(argv[0], "--role") || strcmp(argv[1], "helper"))
+		return usage();
+	if (!svc->run_helper) {
+		fprintf(stderr, "trustbox: this instance runs no helper (dap.role)\n");
+		return 2;
+	}
+	FILE *f = fopen(argv[2], "rb");
+	struct tb_bytes b = { 0 };
+	char buf[4096];
+	size_t n;
+	while (f && (n = fread(buf, 1, sizeof buf, f)) > 0 && b.len < (1u << 20))
+		tb_bytes_append(&b, buf, n);
+	if (f)
+		fclose(f);
+	cJSON *j = f ? cJSON_ParseWithLength((const char *)b.p, b.len) : NULL;
+	tb_crypto_wipe(b.p, b.len);
+	tb_bytes_free(&b);
+	/* The whole output of `task create`, or only its helper_task. */
+	const cJSON *rec = cJSON_GetObjectItemCaseSensitive(j, "helper_task");
+	if (!rec)
+		rec = j;
+	struct dap_task t;
+	char err[256];
+	int rc = rec ? dap_task_from_json(rec, &t, err, sizeof err) : TB_ERR_INVALID;
+	cJSON_Delete(j);
+	if (rc) {
+		fprintf(stderr, "trustbox: %s: %s\n", argv[2], rec ? err : "not a task record");
+		return 2;
+	}
+	rc = dap_provision(&svc->agg[DAP_AGG_HELPER], &t);
+	char id[64];
+	dap_b64url(t.id, DAP_TASK_ID_LEN, id, sizeof id);
+	tb_crypto_wipe(&t, sizeof t);
+	if (rc) {
+		fprintf(stderr, "trustbox: cannot store the task: %s\n", tb_strerror(rc));
+		return 1;
+	}
+	printf("{\"task_id\":\"%s\",\"role\":\"helper\"}\n", id);
+	return 0;
+}
+
+struct list_ctx {
+	int full;
+	cJSON *arr;
+};
+
+static void list_one(const char *agg, const char *record, void *arg)
+{
+	struct list_ctx *l = arg;
+	cJSON *r = cJSON_Parse(record);
+	if (!r)
+		return;
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "aggregator", agg);
+	if (l->full) {
+		cJSON_AddItemToObject(o, "task", r);
+	} else {
+		static const char *const keep[] = { "id", "vdaf", "bits", "length", "chunk_length", "query",
+						    "min_batch_size", "time_precision", "leader_url",
+						    "helper_url" };
+		for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+			cJSON *v = cJSON_GetObjectItemCaseSensitive(r, keep[i]);
+			if (v)
+				cJSON_AddItemToObject(o, keep[i], cJSON_Duplicate(v, 1));
+		}
+		cJSON_Delete(r);
+	}
+	cJSON_AddItemToArray(l->arr, o);
+}
+
+static int list(struct dap_service *svc, const uint8_t *only, int full)
+{
+	struct list_ctx l = { full, cJSON_CreateArray() };
+	int rc = dap_db_list_tasks(svc->core->store, NULL, only, list_one, &l);
+	if (rc && !(rc == TB_ERR_NOT_FOUND && !only)) {
+		cJSON_Delete(l.arr);
+		fprintf(stderr, "trustbox: %s\n", rc == TB_ERR_NOT_FOUND ? "no such task" : tb_strerror(rc));
+		return 1;
+	}
+	char *text = cJSON_Print(l.arr);
+	cJSON_Delete(l.arr);
+	printf("%s\n", text ? text : "[]");
+	free(text);
+	return 0;
+}
+
+int dap_task_command(struct dap_service *svc, int argc, char **argv)
+{
+	uint8_t id[DAP_TASK_ID_LEN];
+	if (argc < 1)
+		return usage();
+	if (!strcmp(argv[0], "create"))
+		return create(svc, argc - 1, argv + 1);
+	if (!strcmp(argv[0], "import"))
+		return import(svc, argc - 1, argv + 1);
+	if (!strcmp(argv[0], "list") && argc == 1)
+		return list(svc, NULL, 0);
+	if ((!strcmp(argv[0], "show") || !strcmp(argv[0], "delete")) && argc == 2) {
+		if (dap_unb64url_exact(argv[1], id, sizeof id)) {
+			fprintf(stderr, "trustbox: a task id is 32 bytes in base64url\n");
+			return 2;
+		}
+		if (!strcmp(argv[0], "show"))
+			return list(svc, id, 1);
+		int rc = dap_db_delete_task_sync(svc->core->store, id);
+		if (rc) {
+			fprintf(stderr, "trustbox: %s\n", rc == TB_ERR_NOT_FOUND ? "no such task" : tb_strerror(rc));
+			return 1;
+		}
+		printf("{\"deleted\":\"%s\"}\n", argv[1]);
+		return 0;
+	}
+	return usage();
+}
+
+/* ---- keys ----------------------------------------------------------------------- */
+
+static int key_usage(void)
+{
+	fprintf(stderr, "usage: trustbox dap key list\n"
+			"       trustbox dap key rotate leader|helper\n"
+			"       trustbox dap key retire leader|helper CONFIG-ID\n");
+	return 2;
+}
+
+static struct dap_aggregator *agg_named(struct dap_service *svc, const char *name)
+{
+	if (!strcmp(name, "leader") && svc->run_leader)
+		return &svc->agg[DAP_AGG_LEADER];
+	if (!strcmp(name, "helper") && svc->run_helper)
+		return &svc->agg[DAP_AGG_HELPER];
+	fprintf(stderr, "trustbox: this instance runs no %s aggregator\n", name);
+	return NULL;
+}
+
+int dap_key_command(struct dap_service *svc, int argc, char **argv)
+{
+	struct dap_aggregator *agg;
+	int rc;
+	if (argc == 1 && !strcmp(argv[0], "list")) {
+		cJSON *arr = cJSON_CreateArray();
+		for (int k = 0; k < 2; k++) {
+			if ((k == DAP_AGG_LEADER && !svc->run_leader) || (k == DAP_AGG_HELPER && !svc->run_helper))
+				continue;
+			if ((rc = dap_db_reload_keys(&svc->agg[k])) && rc != TB_ERR_STATE) {
+				cJSON_Delete(arr);
+				fprintf(stderr, "trustbox: %s\n", tb_strerror(rc));
+				return 1;
+			}
+			for (size_t i = 0; i < svc->agg[k].n_keys; i++) {
+				const struct dap_hpke_key *key = &svc->agg[k].keys[i];
+				cJSON *o = cJSON_CreateObject();
+				cJSON_AddStringToObject(o, "aggregator", svc->agg[k].name);
+				cJSON_AddNumberToObject(o, "config_id", key->config.id);
+				cJSON_AddBoolToObject(o, "active", key->active);
+				cJSON_AddItemToArray(arr, o);
+			}
+		}
+		char *text = cJSON_PrintUnformatted(arr);
+		cJSON_Delete(arr);
+		printf("%s\n", text ? text : "[]");
+		free(text);
+		return 0;
+	}
+	if (argc == 2 && !strcmp(argv[0], "rotate")) {
+		uint8_t id;
+		if (!(agg = agg_named(svc, argv[1])))
+			return 2;
+		if ((rc = dap_db_rotate_key(agg, &id))) {
+			fprintf(stderr, "trustbox: %s\n", tb_strerror(rc));
+			return 1;
+		}
+		printf("{\"aggregator\":\"%s\",\"config_id\":%u}\n", agg->name, id);
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[0], "retire")) {
+		char *end;
+		long id = strtol(argv[2], &end, 10);
+		if (!(agg = agg_named(svc, argv[1])))
+			return 2;
+		if (*end || id < 0 || id > 255)
+			return key_usage();
+		if ((rc = dap_db_retire_key(agg, (uint8_t)id))) {
+			fprintf(stderr, "trustbox: %s\n", rc == TB_ERR_NOT_FOUND ?
+				"no inactive key with that config id (rotate first)" : tb_strerror(rc));
+			return 1;
+		}
+		printf("{\"aggregator\":\"%s\",\"retired\":%ld}\n", agg->name, id);
+		return 0;
+	}
+	return key_usage();
+}

@@ -1,0 +1,145 @@
+/*
+ * The leader's upload pipeline (DAP-09 section 4.4.2), without HTTP: the
+ * route handler in api.c calls dap_leader_upload and turns its verdict into
+ * a response. Checks, in the draft's order of cost (cheap first, HPKE last):
+ *   the Report decodes                       else invalidMessage
+ *   time <= now + tolerable_clock_skew        else reportTooEarly
+ *   time <= task_expiration (when set)        else reportRejected
+ *   time >= now - report_expiry_age (when set) else reportRejected
+ *   the report's batch was not collected yet  else reportRejected
+ *   the leader's HPKE config id is known      else outdatedConfig
+ *   the public share is well-formed           else invalidMessage
+ *   the leader's share opens (info, InputShareAad) else reportRejected
+ *   PlaintextInputShare and the VDAF input share decode else invalidMessage
+ *   the report id is new for the task         else reportRejected (replay)
+ * The last check is the store's primary key, so it holds across concurrent
+ * uploads and restarts; the answer is given only after the commit.
+ */
+#include "dap/dap_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/crypto.h"
+#include "core/error.h"
+#include "core/log.h"
+
+struct upload_ctx {
+	struct dap_service *svc;
+	dap_upload_cb cb;
+	void *ctx;
+};
+
+static void stored(int status, void *arg)
+{
+	struct upload_ctx *u = arg;
+	u->svc->inflight--;
+	if (status == 0)
+		u->cb(u->ctx, DAP_PENDING, NULL);
+	else if (status == TB_ERR_EXISTS)
+		u->cb(u->ctx, DAP_PROBLEM_REPORT_REJECTED, "report replayed: this report id was already uploaded");
+	else
+		u->cb(u->ctx, -2, "the report could not be stored");
+	struct dap_service *svc = u->svc;
+	free(u);
+	dap_service_check_stopped(svc);
+}
+
+int dap_leader_upload(struct dap_aggregator *agg, const struct dap_task *task, struct tb_buf body,
+		      uint64_t now, dap_upload_cb cb, void *ctx, const char **detail)
+{
+	struct dap_report rep;
+	int rc;
+	*detail = NULL;
+	if (dap_report_decode(body, &rep)) {
+		*detail = "the body is not a DAP-09 Report";
+		return DAP_PROBLEM_INVALID_MESSAGE;
+	}
+	uint64_t t = rep.md.time;
+	if (t > now && t - now > task->tolerable_clock_skew) {
+		*detail = "the report's time is ahead of the aggregator's clock by more than the tolerable skew";
+		return DAP_PROBLEM_REPORT_TOO_EARLY;
+	}
+	if (task->task_expiration && t > task->task_expiration) {
+		*detail = "the report's time is after the task's expiration";
+		return DAP_PROBLEM_REPORT_REJECTED;
+	}
+	if (task->report_expiry_age && t < now && now - t > task->report_expiry_age) {
+		*detail = "the report is older than the task's report expiry age";
+		return DAP_PROBLEM_REPORT_REJECTED;
+	}
+	uint64_t queried = 0;
+	/* (A fixed_size report gets its batch later, at aggregation.) */
+	if (task->query_type == DAP_QUERY_TIME_INTERVAL &&
+	    (rc = dap_db_bucket_queried(agg->svc->core->store, "leader", task->id,
+					dap_bucket_of(task, t), &queried)))
+		return rc;
+	if (queried) {
+		*detail = "the report's batch was collected already";
+		return DAP_PROBLEM_REPORT_REJECTED;
+	}
+	const struct dap_hpke_key *key = dap_find_key_fresh(agg, rep.leader_share.config_id);
+	if (!key) {
+		*detail = "the leader's input share is sealed to an unknown HPKE config";
+		return DAP_PROBLEM_OUTDATED_CONFIG;
+	}
+	if (dap_prio3_check_public_share(&task->vdaf, rep.public_share)) {
+		*detail = "the public share is malformed for the task's VDAF";
+		return DAP_PROBLEM_INVALID_MESSAGE;
+	}
+
+	uint8_t info_buf[DAP_HPKE_INFO_BUF];
+	struct tb_buf info = dap_hpke_info_input_share(DAP_ROLE_LEADER, info_buf);
+	struct tb_bytes aad = { 0 }, pt = { 0 };
+	rc = dap_hpke_aad_input_share(task->id, rep.md.id, rep.md.time, rep.public_share, &aad);
+	if (rc) {
+		tb_bytes_free(&aad);
+		return rc;
+	}
+	rc = dap_hpke_open(&key->config, &key->kp, &rep.leader_share, info, tb_bytes_buf(&aad), &pt);
+	tb_bytes_free(&aad);
+	if (rc) {
+		tb_crypto_wipe(pt.p, pt.len);
+		tb_bytes_free(&pt);
+		*detail = "the leader's input share does not decrypt";
+		return DAP_PROBLEM_REPORT_REJECTED;
+	}
+	struct dap_plaintext_input_share pis;
+	if (dap_plaintext_input_share_decode(tb_bytes_buf(&pt), &pis) ||
+	    dap_prio3_check_input_share(&task->vdaf, 0, pis.payload)) {
+		tb_crypto_wipe(pt.p, pt.len);
+		tb_bytes_free(&pt);
+		*detail = "the leader's plaintext input share is malformed";
+		return DAP_PROBLEM_INVALID_MESSAGE;
+	}
+
+	struct dap_stored_report *r = calloc(1, sizeof *r);
+	struct upload_ctx *u = calloc(1, sizeof *u);
+	rc = (r && u) ? 0 : TB_ERR_NOMEM;
+	if (!rc) {
+		memcpy(r->task_id, task->id, DAP_TASK_ID_LEN);
+		r->md = rep.md;
+		tb_bytes_append(&r->public_share, rep.public_share.p, rep.public_share.len);
+		tb_bytes_append(&r->extensions, pis.extensions.p, pis.extensions.len);
+		tb_bytes_append(&r->leader_share, pis.payload.p, pis.payload.len);
+		dap_hpke_ciphertext_encode(&rep.helper_share, &r->helper_share);
+		if (r->public_share.err || r->extensions.err || r->leader_share.err ||
+		    r->helper_share.err)
+			rc = TB_ERR_NOMEM;
+	}
+	tb_crypto_wipe(pt.p, pt.len);
+	tb_bytes_free(&pt);
+	if (!rc) {
+		u->svc = agg->svc;
+		u->cb = cb;
+		u->ctx = ctx;
+		rc = dap_db_insert_report(agg->svc->core->store, r, stored, u);
+	}
+	if (rc) {
+		dap_stored_report_free(r);
+		free(u);
+		return rc;
+	}
+	agg->svc->inflight++;
+	return DAP_PENDING;
+}

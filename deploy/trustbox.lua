@@ -1,0 +1,32 @@
+-- trustbox in a container (the image's /etc/trustbox/trustbox.lua; see compose.yaml).
+-- It runs after the embedded default and overrides it option by option; listen
+-- entries given here replace the default loopback ones.
+
+core {
+  data_dir = "/data",
+  -- The other containers reach this one by its compose service name, so the
+  -- HTTPS certificate must cover that name too (localhost and 127.0.0.1 always are).
+  hostnames = { "trustbox" },
+}
+
+-- Inside the container's own network namespace; compose publishes the ports
+-- on the host's 127.0.0.1 only.
+listen { name = "https", address = "0.0.0.0", port = 14000, tls = true }
+listen { name = "http", address = "0.0.0.0", port = 14080, tls = false }
+
+if dns then
+  dns {
+    listen = { "0.0.0.0:5353" },
+    -- Dynamic updates (TSIG-signed, with the lab key this container writes to
+    -- /data/lab.test.tsig) from the compose network: compose picks the network's
+    -- subnet from the private ranges, so all of them are allowed here. An
+    -- unsigned update, or one signed for another zone, is still refused.
+    allow_update = { "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16" },
+  }
+end
+
+-- The log's URL as the other containers reach it (it also names the log's
+-- origin in its checkpoints); from the host it is https://127.0.0.1:14000/ct/lab/.
+if ctlog then
+  ctlog { logs = { { name = "lab", submission_url = "https://trustbox:14000/ct/lab/" } } }
+end

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# DAP pipeline benchmark (not a timed test): N Prio3Count reports are made and
+# sealed before the clock starts (tests/bench/dap_reports.c), then uploaded
+# over HTTPS keep-alive by curl --parallel (C connections) to a one-process
+# trustbox (leader + helper), aggregated, and collected with
+# `trustbox dap collect`. Prints reports/s for upload, aggregation and the
+# whole pipeline, server CPU per report and peak RSS; the collected count
+# must equal the number of 1s uploaded.
+#
+#   tests/bench/dap.sh [N] [C] [build-dir]     defaults: 2000 8 build-bench
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+n=${1:-2000}
+c=${2:-8}
+build=${3:-$root/build-bench}
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTB_TESTS=OFF >/dev/null
+fi
+cmake --build "$build" -j2 --target trustbox tb_core tb_dap >/dev/null
+work=$(mktemp -d)
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+cc -std=c11 -O2 -D_GNU_SOURCE -I"$root" "$root/tests/bench/dap_reports.c" "$build/libtb_dap.a" "$build/libtb_core.a" \
+  $(pkg-config --libs libsodium libuv sqlite3 libcjson lua5.4 zlib) -lmbedtls -lmbedx509 -lmbedcrypto \
+  -lhttp_parser -lpthread -lm -o "$work/dap_reports"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+b64u() { python3 -c "import sys,base64;print(base64.urlsafe_b64encode(bytes.fromhex(sys.argv[1])).rstrip(b'=').decode())" "$1"; }
+rhex() { od -An -v -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+openssl genpkey -algorithm X25519 -out "$work/c.pem" 2>/dev/null
+sk=$(openssl pkey -in "$work/c.pem" -outform DER | tail -c 32 | od -An -v -tx1 | tr -d ' \n')
+pk=$(openssl pkey -in "$work/c.pem" -pubout -outform DER | tail -c 32 | od -An -v -tx1 | tr -d ' \n')
+tok=$(b64u "$(rhex 16)"); tid_hex=$(rhex 32); tid=$(b64u "$tid_hex")
+printf '{"aead":"AesGcm128","id":1,"kdf":"Sha256","kem":"X25519HkdfSha256","private_key":"%s","public_key":"%s","token":"%s"}\n' \
+  "$(b64u "$sk")" "$(b64u "$pk")" "$tok" > "$work/cred.json"
+cat > "$work/cfg.lua" <<LUA
+core { data_dir = "$work/data", log_level = "${DAP_BENCH_LOG:-warn}" }
+if acme then acme { enabled = false } end
+if ctlog then ctlog { enabled = false } end
+if dns then dns { enabled = false } end
+listen { name = "https", address = "127.0.0.1", port = $port, tls = true }
+dap { demo_task = false, aggregation_period_ms = ${DAP_BENCH_PERIOD_MS:-500}, max_aggregation_job_size = 1000,
+  tasks = { { id = "$tid", vdaf = "count", verify_key = "$(b64u "$(rhex 16)")", min_batch_size = 1,
+    aggregator_auth_token = "$tok", collector_auth_token = "$tok",
+    collector_hpke_config = "$(b64u "01002000010001""0020$pk")" } } }
+LUA
+${DAP_BENCH_WRAP:-} "$build/trustbox" run -c "$work/cfg.lua" > "$work/out" 2> "$work/err" &
+pid=$!
+for _ in $(seq 1 100); do grep -q 'root CA' "$work/out" && break; sleep 0.1; done
+"$build/trustbox" root -c "$work/cfg.lua" > "$work/root.pem"
+L="https://127.0.0.1:$port/dap/leader/"; H="https://127.0.0.1:$port/dap/helper/"
+hexof() { curl -sS --cacert "$work/root.pem" "$1" | od -An -v -tx1 | tr -d ' \n'; }
+now=$(date +%s)
+mkdir "$work/r"
+t0=$(date +%s.%N)
+ones=$("$work/dap_reports" "$tid_hex" "$(hexof "${L}hpke_config")" "$(hexof "${H}hpke_config")" \
+  $((now / 3600 * 3600)) "$n" "$work/r")
+t1=$(date +%s.%N)
+echo "generated $n reports in $(echo "$t1 - $t0" | bc) s (client side, before the clock)"
+for i in $(seq 0 $((n - 1))); do
+  # ("next" resets every option, so each request carries its own.)
+  printf 'url = "%stasks/%s/reports"\nrequest = "PUT"\ncacert = "%s/root.pem"\nheader = "Content-Type: application/dap-report"\ndata-binary = "@%s/r/r%d"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
+    "$L" "$tid" "$work" "$work" "$i"
+  [ "$i" -lt $((n - 1)) ] && echo next
+done > "$work/curl.cfg"
+cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+t0=$(date +%s.%N)
+curl -sS --cacert "$work/root.pem" --parallel --parallel-max "$c" -K "$work/curl.cfg" > "$work/codes"
+t1=$(date +%s.%N)
+okc=$(grep -c '^200$' "$work/codes" || true)
+db="$work/data/trustbox.db"
+while :; do
+  left=$(python3 -c "import sqlite3,sys;print(sqlite3.connect('file:'+sys.argv[1]+'?mode=ro',uri=True).execute('SELECT count(*) FROM dap_reports WHERE state<2').fetchone()[0])" "$db")
+  [ "$left" = 0 ] && break
+  sleep 0.05
+done
+t2=$(date +%s.%N)
+got=$("$build/trustbox" dap collect -c "$work/cfg.lua" --task-id "$tid" --leader "$L" --cacert "$work/root.pem" \
+  --vdaf count --collector-credential-file "$work/cred.json" --batch-interval-start $((now / 3600 * 3600 - 3600)) \
+  --batch-interval-duration 7200)
+t3=$(date +%s.%N)
+cpu1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+hz=$(getconf CLK_TCK)
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+echo "uploads acknowledged: $okc of $n"
+echo "collected: $got (expected count $ones)"
+printf 'upload:      %.0f reports/s (%d connections)\n' "$(echo "$n / ($t1 - $t0)" | bc -l)" "$c"
+printf 'aggregation: %.0f reports/s (after the last upload: %.2f s)\n' "$(echo "$n / ($t2 - $t0)" | bc -l)" "$(echo "$t2 - $t1" | bc -l)"
+printf 'pipeline:    %.0f reports/s (upload + aggregation + collection, %.2f s)\n' "$(echo "$n / ($t3 - $t0)" | bc -l)" "$(echo "$t3 - $t0" | bc -l)"
+printf 'server CPU:  %.0f us per report\n' "$(echo "($cpu1 - $cpu0) * 1000000 / $hz / $n" | bc -l)"
+echo "peak RSS:    $rss kB"

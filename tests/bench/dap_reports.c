@@ -1,0 +1,101 @@
+/*
+ * Report generator for tests/bench/dap.sh: N Prio3Count reports (random
+ * 0/1 measurements) for one task, sealed to the first config of each
+ * aggregator's HpkeConfigList, written as DIR/r<i> (one Report per file)
+ * before the clock starts; prints the number of 1s (the expected sum).
+ *
+ *   dap_reports TASK-ID-HEX LEADER-LIST-HEX HELPER-LIST-HEX TIME N DIR
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/crypto.h"
+#include "core/error.h"
+#include "dap/hpke.h"
+#include "dap/messages.h"
+#include "dap/vdaf.h"
+
+static struct tb_bytes unhex(const char *s)
+{
+	struct tb_bytes b = { 0 };
+	if (tb_hex_decode(&b, s, strlen(s)) != 0) {
+		fprintf(stderr, "dap_reports: bad hex\n");
+		exit(2);
+	}
+	return b;
+}
+
+static void check(int rc, const char *what)
+{
+	if (rc) {
+		fprintf(stderr, "dap_reports: %s: %s\n", what, tb_strerror(rc));
+		exit(1);
+	}
+}
+
+static void seal(const struct dap_hpke_config *cfg, uint8_t role, const uint8_t *task,
+		 const struct dap_report_metadata *md, struct tb_buf pub, struct tb_buf share,
+		 struct tb_bytes *enc, struct tb_bytes *payload, struct dap_hpke_ciphertext *ct)
+{
+	struct tb_bytes pt = { 0 }, aad = { 0 };
+	uint8_t info_buf[DAP_HPKE_INFO_BUF];
+	check(dap_plaintext_input_share_encode(NULL, 0, share, &pt), "plaintext input share");
+	check(dap_hpke_aad_input_share(task, md->id, md->time, pub, &aad), "aad");
+	check(dap_hpke_seal(cfg, dap_hpke_info_input_share(role, info_buf), tb_bytes_buf(&aad),
+			    tb_bytes_buf(&pt), enc, payload, ct), "seal");
+	tb_bytes_free(&pt);
+	tb_bytes_free(&aad);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 7) {
+		fprintf(stderr, "usage: dap_reports TASK-ID-HEX LEADER-LIST-HEX HELPER-LIST-HEX TIME N DIR\n");
+		return 2;
+	}
+	struct tb_bytes task = unhex(argv[1]), ll = unhex(argv[2]), hl = unhex(argv[3]);
+	struct dap_hpke_config lc[4], hc[4];
+	size_t nl = 0, nh = 0;
+	check(dap_hpke_config_list_decode(tb_bytes_buf(&ll), lc, 4, &nl), "leader config list");
+	check(dap_hpke_config_list_decode(tb_bytes_buf(&hl), hc, 4, &nh), "helper config list");
+	struct dap_vdaf v;
+	struct dap_vdaf_params p = { .shares = 2 };
+	check(dap_vdaf_init(&v, DAP_PRIO3_COUNT, &p), "vdaf");
+	unsigned long n = strtoul(argv[5], NULL, 10), ones = 0;
+	for (unsigned long i = 0; i < n; i++) {
+		struct dap_report r = { 0 };
+		uint8_t rnd[256], bit;
+		r.md.time = strtoull(argv[4], NULL, 10);
+		check(tb_random(r.md.id, sizeof r.md.id), "random");
+		check(tb_random(rnd, v.rand_size), "random");
+		check(tb_random(&bit, 1), "random");
+		uint64_t value = bit & 1;
+		ones += value;
+		struct dap_measurement m = { &value, 1 };
+		struct tb_bytes pub = { 0 }, shares[2] = { { 0 }, { 0 } }, e1 = { 0 }, p1 = { 0 }, e2 = { 0 },
+				p2 = { 0 }, out = { 0 };
+		check(dap_prio3_shard(&v, &m, r.md.id, rnd, v.rand_size, &pub, shares), "shard");
+		r.public_share = tb_bytes_buf(&pub);
+		seal(&lc[0], DAP_ROLE_LEADER, task.p, &r.md, r.public_share, tb_bytes_buf(&shares[0]), &e1,
+		     &p1, &r.leader_share);
+		seal(&hc[0], DAP_ROLE_HELPER, task.p, &r.md, r.public_share, tb_bytes_buf(&shares[1]), &e2,
+		     &p2, &r.helper_share);
+		check(dap_report_encode(&r, &out), "report");
+		char path[4096];
+		snprintf(path, sizeof path, "%s/r%lu", argv[6], i);
+		FILE *f = fopen(path, "wb");
+		if (!f || fwrite(out.p, 1, out.len, f) != out.len || fclose(f)) {
+			fprintf(stderr, "dap_reports: cannot write %s\n", path);
+			return 1;
+		}
+		struct tb_bytes *all[] = { &pub, &shares[0], &shares[1], &e1, &p1, &e2, &p2, &out };
+		for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+			tb_bytes_free(all[k]);
+	}
+	printf("%lu\n", ones);
+	tb_bytes_free(&task);
+	tb_bytes_free(&ll);
+	tb_bytes_free(&hl);
+	return 0;
+}
