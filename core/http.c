@@ -162,7 +162,6 @@ struct tb_http_server {
 	int grace_open;
 	tb_done_cb done;
 	void *done_arg;
-	uint64_t by_protocol[2];        /* responses over HTTP/1.x and HTTP/2 */
 };
 
 static void conn_close(struct conn *c);
@@ -445,8 +444,7 @@ static int respond_h2(struct req *r, int status, const char *content_type, const
 	r->h2s = NULL;
 
 	uint64_t ms = now_ms(srv) - r->start_ms;
-	tb_http_series_observe(r->match.series, status, (double)ms / 1000.0);
-	srv->by_protocol[1]++;
+	tb_http_series_observe(r->match.series, 1, status, (double)ms / 1000.0);
 	TB_INFO("http", "%s %s %s %d %zu %llums h2", c->remote, req->method, req->path, status,
 		r->head ? (size_t)0 : len, (unsigned long long)ms);
 	req_free(r);
@@ -502,8 +500,7 @@ int tb_http_respond(struct tb_http_request *req, int status, const char *content
 	tb_bytes_free(&out);
 
 	uint64_t ms = now_ms(srv) - r->start_ms;
-	tb_http_series_observe(r->match.series, status, (double)ms / 1000.0);
-	srv->by_protocol[0]++;
+	tb_http_series_observe(r->match.series, 0, status, (double)ms / 1000.0);
 	TB_INFO("http", "%s %s %s %d %zu %llums", c->remote, req->method, req->path, status,
 		r->head ? (size_t)0 : len, (unsigned long long)ms);
 
@@ -1871,11 +1868,6 @@ int tb_http_mount(struct tb_http_server *srv, const char *listener, const char *
 void tb_http_metrics_write(struct tb_http_server *srv, struct tb_bytes *out)
 {
 	tb_http_router_metrics_write(srv->router, out);
-	tb_bytes_printf(out, "# HELP tb_http_protocol_responses_total HTTP responses by protocol.\n"
-			     "# TYPE tb_http_protocol_responses_total counter\n"
-			     "tb_http_protocol_responses_total{protocol=\"http/1.1\"} %llu\n"
-			     "tb_http_protocol_responses_total{protocol=\"h2\"} %llu\n",
-		(unsigned long long)srv->by_protocol[0], (unsigned long long)srv->by_protocol[1]);
 	tb_bytes_printf(out, "# HELP tb_http_connections Open HTTP connections.\n"
 			     "# TYPE tb_http_connections gauge\ntb_http_connections %u\n",
 		srv->n_conns);

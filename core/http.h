@@ -316,7 +316,7 @@ void tb_http_server_free(struct tb_http_server *srv);
 
 /*
  * Prometheus text exposition of the per-route metrics:
- *   tb_http_requests_total{route="/x",code="2xx"} N
+ *   tb_http_requests_total{route="/x",code="2xx",protocol="http/1.1"} N  (or protocol="h2")
  *   tb_http_request_duration_seconds_bucket{route="/x",le="0.005"} N ... le="+Inf"
  *   tb_http_request_duration_seconds_sum / _count
  *   tb_http_connections (gauge)

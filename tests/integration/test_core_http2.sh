@@ -118,10 +118,11 @@ fi
 ok "h2c: prior knowledge on the h2c listener, HTTP/1.1 there too; refused where h2c is off"
 
 # --- metrics: the protocol label ---
+curl -sS --http1.1 --cacert root.pem -o /dev/null "$S/healthz" || fail "healthz over HTTP/1.1"
 m=$(curl -sS --http1.1 --cacert root.pem "$S/metrics")
-n=$(printf '%s\n' "$m" | sed -n 's/^tb_http_protocol_responses_total{protocol="h2"} //p')
-[ -n "$n" ] && [ "$n" -ge 2000 ] || fail "h2 responses counted: '$n'"
-expect "http/1.1 responses counted" "$m" 'tb_http_protocol_responses_total\{protocol="http/1.1"\} [1-9]'
+n=$(printf '%s\n' "$m" | sed -n 's/^tb_http_requests_total{route="\/healthz",code="2xx",protocol="h2"} //p')
+[ -n "$n" ] && [ "$n" -ge 2000 ] || fail "h2 responses to /healthz counted: '$n'"
+expect "http/1.1 responses counted apart" "$m" 'tb_http_requests_total\{route="/healthz",code="2xx",protocol="http/1.1"\} [1-9]'
 
 tb_stop || fail "exit status"
 ok "SIGTERM -> exit 0"
