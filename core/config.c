@@ -74,6 +74,14 @@ static const struct tb_option core_options[] = {
 	{ "log_format", TB_OPT_ENUM, "\"text\"", "log line format", 0, 0, "text|json" },
 	{ "hostnames", TB_OPT_STRINGS, "[]", "extra DNS names and IPs for the HTTPS certificate (localhost, 127.0.0.1 and ::1 are always in it)" },
 	{ "ca_name", TB_OPT_STRING, "\"trustbox\"", "name used in the root and intermediate CA subjects" },
+	{ "http2_max_concurrent_streams", TB_OPT_INT, "100", "HTTP/2: streams a client may have open on one connection (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused", 1, 1000 },
+	{ "http2_max_header_list_size", TB_OPT_INT, "16384", "HTTP/2: decoded request header bytes (name + value + 32 each); more is answered 431, four times more closes the connection (HPACK bomb)", 1024, 1048576 },
+	{ "http2_header_table_size", TB_OPT_INT, "4096", "HTTP/2: HPACK dynamic table size in bytes, for decoding requests and encoding responses", 256, 65536 },
+	{ "http2_initial_window_size", TB_OPT_INT, "65535", "HTTP/2: flow-control window for each request body (SETTINGS_INITIAL_WINDOW_SIZE)", 1024, 16777216 },
+	{ "http2_max_frame_size", TB_OPT_INT, "16384", "HTTP/2: largest frame payload we accept (SETTINGS_MAX_FRAME_SIZE)", 16384, 16777215 },
+	{ "http2_max_resets_per_second", TB_OPT_INT, "100", "HTTP/2: stream resets a client may send per second on a connection; more is answered GOAWAY ENHANCE_YOUR_CALM (Rapid Reset, CVE-2023-44487)", 1, 100000 },
+	{ "http2_max_control_frames_per_second", TB_OPT_INT, "100", "HTTP/2: SETTINGS, PING, PRIORITY and empty DATA/HEADERS frames a client may send per second on a connection; more is answered GOAWAY ENHANCE_YOUR_CALM", 1, 100000 },
+	{ "http2_max_continuation_frames", TB_OPT_INT, "8", "HTTP/2: CONTINUATION frames allowed after one HEADERS; more is answered GOAWAY ENHANCE_YOUR_CALM (CONTINUATION floods)", 1, 1024 },
 	{ "shutdown_grace_ms", TB_OPT_INT, "5000", "how long a stop waits for in-flight requests", 0, 600000 },
 	{ "hook_deadline_ms", TB_OPT_INT, "50", "wall-clock limit of one call of a Lua hook (e.g. the DNS policy, run per query); a hook that runs longer is stopped", 1, 10000 },
 	{ "hook_max_instructions", TB_OPT_INT, "1000000", "Lua instructions one call of a hook may run", 1000, 1000000000 },
@@ -87,6 +95,7 @@ static const struct tb_option listen_options[] = {
 	{ "address", TB_OPT_STRING, "\"127.0.0.1\"", "IPv4 or IPv6 address to bind" },
 	{ "port", TB_OPT_INT, NULL, "TCP port (0 picks a free one)", 0, 65535, NULL, NULL, 1 },
 	{ "tls", TB_OPT_BOOL, "true", "serve HTTPS with the appliance's certificate" },
+	{ "h2c", TB_OPT_BOOL, "false", "plain listener: also speak HTTP/2 to clients that start with its preface (prior knowledge); TLS listeners negotiate h2 by ALPN" },
 	TB_OPTIONS_END
 };
 

@@ -1,5 +1,13 @@
 /*
- * DESIGN: the HTTP/1.1 server (see core/http.h for the contract).
+ * DESIGN: the HTTP/1.1 server (see core/http.h for the contract), and the
+ * request side of HTTP/2 streams (core/http2.c keeps the nghttp2 session).
+ *
+ * - Before the first request a connection chooses its protocol
+ *   (choose_protocol): ALPN h2, or the HTTP/2 preface on an h2c listener
+ *   or in feed mode. An HTTP/2 connection's plaintext then goes to
+ *   tb_h2_input; its requests are the same struct req (is_h2, h2s), built
+ *   and dispatched through the tb_http_h2_* functions below and answered
+ *   by respond_h2; c->cur and the parser stay unused.
  *
  * - A connection is a small state machine driven by bytes: socket bytes go
  *   through TLS (if any) into a plaintext input buffer that http-parser
@@ -43,6 +51,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/http2.h"
 #include "core/http_io.h"
 #include "core/http_router.h"
 #include "core/log.h"
@@ -64,6 +73,7 @@ struct listener {
 	struct tb_tls_server *tls;
 	int open;             /* handle initialised and not yet closed */
 	int dead;             /* bind or listen failed */
+	int h2c;              /* plain listener: HTTP/2 with prior knowledge too */
 };
 
 enum conn_state {
@@ -103,6 +113,8 @@ struct conn {
 	int crlf_due;             /* chunk data ended: CR LF must come next (2, then 1) */
 	int bad_framing;
 	struct tb_http_out out;   /* the write path (core/http_io.h); feed mode: its sink */
+	struct tb_h2 *h2;         /* HTTP/2 session (core/http2.c); then http-parser is unused */
+	int proto_checked;        /* the choice between HTTP/1.1 and HTTP/2 is made */
 	char remote[64];
 	uint8_t rbuf[READ_CHUNK];
 	struct conn *prev, *next;
@@ -130,6 +142,9 @@ struct req {
 	int head;
 	int dispatched;
 	uint64_t start_ms;
+	int is_h2;                /* a stream of an HTTP/2 connection */
+	struct tb_h2_stream *h2s; /* its stream; NULL once orphaned */
+	int *responded;           /* set to 1 when responded (HTTP/2 dispatch watches it) */
 };
 
 struct tb_http_server {
@@ -159,6 +174,8 @@ static int send_owned(struct conn *c, uint8_t *p, size_t n);
 static void arm(struct conn *c, uint64_t ms);
 static int busy(const struct conn *c);
 static int backlogged(const struct conn *c);
+static void reading(struct conn *c, int on);
+static void on_written(struct tb_http_out *out, int status);
 
 /* ---- Small helpers ---- */
 
@@ -362,11 +379,87 @@ static void http_date(char *buf, size_t len)
 	strftime(buf, len, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
+/* Fields that belong to an HTTP/1.1 connection, not to an HTTP/2 message (RFC 9113 8.2.2). */
+static int connection_specific(const char *name)
+{
+	static const char *const names[] = { "connection", "keep-alive", "proxy-connection",
+		"transfer-encoding", "upgrade" };
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcasecmp(name, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static char *lower_dup(struct tb_arena *a, const char *s)
+{
+	char *d = tb_arena_strdup(a, s);
+	for (char *p = d; p && *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return d;
+}
+
+/* The response of a request that came on an HTTP/2 stream. */
+static int respond_h2(struct req *r, int status, const char *content_type, const void *body,
+	size_t len)
+{
+	struct conn *c = r->conn;
+	struct tb_http_request *req = &r->pub;
+	if (r->responded)
+		*r->responded = 1;
+	if (!c || c->closed || !r->h2s || !c->h2) {
+		req_free(r);
+		return 0;
+	}
+	if (status < 200 || status > 999)
+		status = 500; /* no interim responses here: 1xx would need another HEADERS */
+	struct tb_http_server *srv = c->srv;
+	struct tb_http_header *h = tb_arena_alloc(req->arena, (r->n_rh + 3) * sizeof *h);
+	size_t n = 0;
+	char date[64], clen[32];
+	http_date(date, sizeof date);
+	int rc = h ? 0 : TB_ERR_NOMEM;
+	if (h) {
+		h[n++] = (struct tb_http_header){ "date", date };
+		for (size_t i = 0; i < r->n_rh && rc == 0; i++) {
+			if (connection_specific(r->rh[i].name))
+				continue;
+			h[n].name = lower_dup(req->arena, r->rh[i].name);
+			h[n].value = r->rh[i].value;
+			if (!h[n++].name)
+				rc = TB_ERR_NOMEM;
+		}
+		if (content_type && len)
+			h[n++] = (struct tb_http_header){ "content-type", content_type };
+	}
+	int no_body = status == 204 || status == 304;
+	if (h && !no_body) {
+		snprintf(clen, sizeof clen, "%zu", len);
+		h[n++] = (struct tb_http_header){ "content-length", clen };
+	}
+	if (rc == 0)
+		rc = tb_h2_respond(r->h2s, status, h, n, body, len, no_body || r->head);
+	else
+		rc = tb_h2_respond(r->h2s, 500, NULL, 0, NULL, 0, 1); /* no memory for the fields */
+	r->h2s = NULL;
+
+	uint64_t ms = now_ms(srv) - r->start_ms;
+	tb_http_series_observe(r->match.series, 1, status, (double)ms / 1000.0);
+	TB_INFO("http", "%s %s %s %d %zu %llums h2", c->remote, req->method, req->path, status,
+		r->head ? (size_t)0 : len, (unsigned long long)ms);
+	req_free(r);
+	if (rc && !c->closed)
+		conn_close(c);
+	return rc;
+}
+
 int tb_http_respond(struct tb_http_request *req, int status, const char *content_type,
 	const void *body, size_t len)
 {
 	struct req *r = req_of(req);
 	struct conn *c = r->conn;
+	if (r->is_h2)
+		return respond_h2(r, status, content_type, body, len);
 	if (!c || c->closed || c->cur != r) {
 		req_free(r);
 		return 0;
@@ -407,7 +500,7 @@ int tb_http_respond(struct tb_http_request *req, int status, const char *content
 	tb_bytes_free(&out);
 
 	uint64_t ms = now_ms(srv) - r->start_ms;
-	tb_http_series_observe(r->match.series, status, (double)ms / 1000.0);
+	tb_http_series_observe(r->match.series, 0, status, (double)ms / 1000.0);
 	TB_INFO("http", "%s %s %s %d %zu %llums", c->remote, req->method, req->path, status,
 		r->head ? (size_t)0 : len, (unsigned long long)ms);
 
@@ -481,6 +574,15 @@ static void on_written(struct tb_http_out *out, int status)
 		return;
 	if (status < 0) {
 		conn_close(c);
+		return;
+	}
+	if (c->h2 && !c->closing) {
+		if (tb_h2_flush(c->h2) != 0) {
+			conn_close(c);
+			return;
+		}
+		if (!c->closed && !c->closing && !tb_h2_backlogged(c->h2))
+			reading(c, 1);
 		return;
 	}
 	if (!c->closing && !busy(c) && c->in_off < c->in.len && !backlogged(c)) {
@@ -563,6 +665,10 @@ static void respond_error(struct conn *c, int status)
 static void on_timer(uv_timer_t *t)
 {
 	struct conn *c = t->data;
+	if (c->h2 && !c->closing) {
+		tb_h2_timeout(c->h2);
+		return;
+	}
 	switch (c->state) {
 	case CS_HEADERS:
 	case CS_BODY:
@@ -610,28 +716,35 @@ static int on_url(http_parser *p, const char *at, size_t n)
 	return tb_bytes_append(&r->url, at, n) ? -1 : 0;
 }
 
+/* Room for one more header field: 0, or 431 over the count, 500 without memory. */
+static int header_slot(struct req *r, size_t max)
+{
+	if (r->n_hdrs >= max)
+		return 431;
+	if (r->n_hdrs == r->cap_hdrs) {
+		size_t cap = r->cap_hdrs ? r->cap_hdrs * 2 : 16;
+		if (cap > max)
+			cap = max;
+		struct tb_http_header *h = tb_arena_alloc(r->pub.arena, cap * sizeof *h);
+		if (!h)
+			return 500;
+		if (r->n_hdrs)
+			memcpy(h, r->hdrs, r->n_hdrs * sizeof *h);
+		r->hdrs = h;
+		r->cap_hdrs = cap;
+	}
+	return 0;
+}
+
 static int finish_header(struct conn *c, struct req *r)
 {
 	if (!r->in_value)
 		return 0;
 	r->in_value = 0;
-	if (r->n_hdrs >= c->srv->lim.max_headers) {
-		c->err_status = 431;
+	int st = header_slot(r, c->srv->lim.max_headers);
+	if (st) {
+		c->err_status = st;
 		return -1;
-	}
-	if (r->n_hdrs == r->cap_hdrs) {
-		size_t cap = r->cap_hdrs ? r->cap_hdrs * 2 : 16;
-		if (cap > c->srv->lim.max_headers)
-			cap = c->srv->lim.max_headers;
-		struct tb_http_header *h = tb_arena_alloc(r->pub.arena, cap * sizeof *h);
-		if (!h) {
-			c->err_status = 500;
-			return -1;
-		}
-		if (r->n_hdrs)
-			memcpy(h, r->hdrs, r->n_hdrs * sizeof *h);
-		r->hdrs = h;
-		r->cap_hdrs = cap;
 	}
 	/* Trim trailing whitespace of the value (http-parser strips the leading). */
 	size_t vl = r->hvalue.len;
@@ -706,6 +819,29 @@ static int has_control(const char *path)
 	return 0;
 }
 
+/* Target: origin-form or absolute-form; OPTIONS * as is. 0 or the status to answer. */
+static int set_target(struct tb_http_request *q, const char *url, size_t len)
+{
+	q->target = tb_arena_strndup(q->arena, url, len);
+	if (!q->target || memchr(url, 0, len))
+		return 400;
+	if (strcmp(q->target, "*") == 0) {
+		q->path = "*";
+		return 0;
+	}
+	struct http_parser_url u;
+	http_parser_url_init(&u);
+	if (http_parser_parse_url(q->target, len, 0, &u) != 0 || !(u.field_set & (1 << UF_PATH)))
+		return 400;
+	q->path = pct_decode(q->arena, q->target + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len, 0);
+	if (!q->path || q->path[0] != '/' || has_dot_segment(q->path) || has_control(q->path))
+		return 400;
+	if (u.field_set & (1 << UF_QUERY))
+		q->query = tb_arena_strndup(q->arena, q->target + u.field_data[UF_QUERY].off,
+			u.field_data[UF_QUERY].len);
+	return q->query ? 0 : 500;
+}
+
 static int on_headers_complete(http_parser *p)
 {
 	struct conn *c = p->data;
@@ -735,35 +871,10 @@ static int on_headers_complete(http_parser *p)
 		return -1;
 	}
 
-	/* Target: origin-form or absolute-form; OPTIONS * as is. */
-	q->target = tb_arena_strndup(q->arena, (const char *)r->url.p, r->url.len);
-	if (!q->target || memchr(r->url.p, 0, r->url.len)) {
-		c->err_status = 400;
+	int st = set_target(q, (const char *)r->url.p, r->url.len);
+	if (st) {
+		c->err_status = st;
 		return -1;
-	}
-	if (strcmp(q->target, "*") == 0) {
-		q->path = "*";
-	} else {
-		struct http_parser_url u;
-		http_parser_url_init(&u);
-		if (http_parser_parse_url(q->target, r->url.len, 0, &u) != 0 ||
-			!(u.field_set & (1 << UF_PATH))) {
-			c->err_status = 400;
-			return -1;
-		}
-		q->path = pct_decode(q->arena, q->target + u.field_data[UF_PATH].off,
-			u.field_data[UF_PATH].len, 0);
-		if (!q->path || q->path[0] != '/' || has_dot_segment(q->path) || has_control(q->path)) {
-			c->err_status = 400;
-			return -1;
-		}
-		if (u.field_set & (1 << UF_QUERY))
-			q->query = tb_arena_strndup(q->arena, q->target + u.field_data[UF_QUERY].off,
-				u.field_data[UF_QUERY].len);
-		if (!q->query) {
-			c->err_status = 500;
-			return -1;
-		}
 	}
 	tb_bytes_free(&r->url);
 
@@ -932,6 +1043,200 @@ static void dispatch(struct conn *c, struct req *r)
 	}
 }
 
+/* ---- HTTP/2 streams as requests (core/http2.h) ---- */
+
+struct tb_http_request *tb_http_h2_req_new(struct tb_http_conn *hc, struct tb_h2_stream *s)
+{
+	struct conn *c = (struct conn *)hc;
+	struct req *r = req_new(c);
+	if (!r)
+		return NULL;
+	r->is_h2 = 1;
+	r->h2s = s;
+	r->pub.http_minor = 1;
+	return &r->pub;
+}
+
+void tb_http_h2_req_free(struct tb_http_request *q)
+{
+	req_free(req_of(q));
+}
+
+int tb_http_h2_req_header(struct tb_http_request *q, const char *name, size_t nlen,
+	const char *value, size_t vlen)
+{
+	struct req *r = req_of(q);
+	int st = header_slot(r, r->conn->srv->lim.max_headers);
+	if (st)
+		return st;
+	char *n = tb_arena_strndup(q->arena, name, nlen), *v = tb_arena_strndup(q->arena, value, vlen);
+	if (!n || !v)
+		return 500;
+	/* nghttp2 has checked the characters (RFC 9113 8.2.1): no NUL, CR, LF, no upper case. */
+	r->hdrs[r->n_hdrs].name = n;
+	r->hdrs[r->n_hdrs].value = v;
+	r->n_hdrs++;
+	q->headers = r->hdrs;
+	q->n_headers = r->n_hdrs;
+	return 0;
+}
+
+int tb_http_h2_req_route(struct tb_http_request *q, const char *method, const char *path)
+{
+	struct req *r = req_of(q);
+	struct conn *c = r->conn;
+	q->method = method;
+	q->headers = r->hdrs;
+	q->n_headers = r->n_hdrs;
+	r->head = strcmp(method, "HEAD") == 0;
+	int st = set_target(q, path, strlen(path));
+	if (st)
+		return st;
+	if (strcmp(q->path, "*") == 0 && strcmp(method, "OPTIONS") != 0)
+		return 400;
+	if (tb_http_router_match(c->srv->router, c->lst ? c->lst->name : NULL, q->method, q->path,
+		q->arena, &r->match) != 0)
+		return 500;
+	q->route = r->match.label;
+	r->max_body = r->match.max_body;
+	const char *cl = tb_http_header(q, "content-length");
+	if (cl) {
+		char *end;
+		unsigned long long v = strtoull(cl, &end, 10);
+		if (*cl < '0' || *cl > '9' || *end)
+			return 400;
+		if (v > r->max_body)
+			return 413;
+	}
+	return 0;
+}
+
+int tb_http_h2_req_body(struct tb_http_request *q, const uint8_t *p, size_t n)
+{
+	struct req *r = req_of(q);
+	if (r->body.len + n > r->max_body || r->body.len + n < n)
+		return 413;
+	return tb_bytes_append(&r->body, p, n) ? 500 : 0;
+}
+
+void tb_http_h2_req_dispatch(struct tb_http_request *q)
+{
+	struct req *r = req_of(q);
+	struct conn *c = r->conn;
+	int responded = 0;
+	r->responded = &responded;
+	q->body = TB_BUF(r->body.p, r->body.len);
+	r->dispatched = 1;
+	if (c->tls) {
+		q->sni = tb_arena_strdup(q->arena, tb_tls_conn_sni(c->tls));
+		q->alpn = tb_arena_strdup(q->arena, tb_tls_conn_alpn(c->tls));
+	}
+	const struct tb_http_match *m = &r->match;
+	int rc;
+	if (!m->fn) {
+		if (m->miss == 405 && m->allow)
+			tb_http_set_header(q, "Allow", m->allow);
+		if (m->error) {
+			rc = m->error(q, m->miss, m->error_state);
+			if (responded)
+				return;
+			if (rc == TB_HTTP_LATER) {
+				r->responded = NULL;
+				return;
+			}
+		}
+		if (m->miss != 405)
+			tb_http_respond_problem(q, 404, "about:blank", "no such resource");
+		else
+			tb_http_respond_problem(q, 405, "about:blank", "method not allowed");
+		return;
+	}
+	rc = m->fn(q, m->arg);
+	if (responded)
+		return;
+	if (rc == TB_HTTP_LATER) {
+		r->responded = NULL;
+		return;
+	}
+	if (rc == 0)
+		TB_WARN("http", "handler for %s returned without responding", q->route);
+	tb_http_respond_problem(q, 500, "about:blank", rc < 0 ? tb_strerror(rc) : "no response");
+}
+
+void tb_http_h2_req_error(struct tb_http_request *q, int status)
+{
+	struct req *r = req_of(q);
+	r->head = 0;
+	r->n_rh = 0;
+	tb_http_respond_problem(q, status, "about:blank", tb_http_reason(status));
+}
+
+void tb_http_h2_req_orphan(struct tb_http_request *q)
+{
+	struct req *r = req_of(q);
+	r->h2s = NULL;
+	r->conn = NULL;
+}
+
+int tb_http_conn_send(struct tb_http_conn *hc, const uint8_t *p, size_t n)
+{
+	struct conn *c = (struct conn *)hc;
+	if (c->closed)
+		return 0;
+	return write_raw(c, p, n);
+}
+
+size_t tb_http_conn_queued(const struct tb_http_conn *hc)
+{
+	const struct conn *c = (const struct conn *)hc;
+	if (!c->has_socket || c->closed)
+		return 0;
+	return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+}
+
+const struct tb_http_limits *tb_http_conn_limits(const struct tb_http_conn *hc)
+{
+	return &((const struct conn *)hc)->srv->lim;
+}
+
+uint64_t tb_http_conn_now(const struct tb_http_conn *hc)
+{
+	return now_ms(((const struct conn *)hc)->srv);
+}
+
+void tb_http_conn_arm(struct tb_http_conn *hc, uint64_t ms)
+{
+	struct conn *c = (struct conn *)hc;
+	if (ms)
+		arm(c, ms);
+	else
+		disarm(c);
+}
+
+void tb_http_conn_finish(struct tb_http_conn *hc)
+{
+	struct conn *c = (struct conn *)hc;
+	if (c->closed || c->closing)
+		return;
+	tb_h2_detach(c->h2);
+	c->closing = 1;
+	c->state = CS_CLOSING;
+	if (!c->has_socket)
+		return; /* feed mode */
+	if (c->tls) {
+		tb_tls_conn_close_notify(c->tls);
+		if (flush_tls(c) != 0) {
+			conn_close(c);
+			return;
+		}
+	}
+	if (c->out.pending == 0) {
+		on_written(&c->out, 0); /* starts the lingering close now */
+		return;
+	}
+	arm(c, c->srv->lim.idle_timeout_ms); /* a client that never reads: close after that */
+}
+
 /* Whether the bytes before the first space (after blank lines) form a token (an unknown method). */
 static int method_token(const uint8_t *p, size_t n)
 {
@@ -1061,6 +1366,73 @@ static void conn_resume(struct conn *c)
 		reading(c, 1);
 }
 
+static int h2_input(struct conn *c, const uint8_t *p, size_t n)
+{
+	int rc = tb_h2_input(c->h2, p, n);
+	if (rc)
+		return rc;
+	if (!c->closed && !c->closing && tb_h2_backlogged(c->h2))
+		reading(c, 0); /* resumes from on_written */
+	return 0;
+}
+
+static int start_h2(struct conn *c)
+{
+	c->proto_checked = 1;
+	int rc = tb_h2_new(&c->h2, (struct tb_http_conn *)c, &c->srv->lim);
+	if (rc)
+		return rc;
+	c->state = CS_IDLE;
+	return tb_h2_flush(c->h2); /* our SETTINGS go first (RFC 9113 3.4) */
+}
+
+/*
+ * Before the first request: HTTP/2 when TLS negotiated "h2", or when the
+ * first bytes are the preface on a plain listener with h2c on (or in feed
+ * mode, which the fuzzer drives). Returns 1 to go on with HTTP/1.1, 0 when
+ * the bytes were taken (by HTTP/2, or kept until the preface can be told
+ * apart), or an error.
+ */
+static int choose_protocol(struct conn *c, const uint8_t *p, size_t n)
+{
+	if (c->tls) {
+		const char *alpn = tb_tls_conn_alpn(c->tls);
+		c->proto_checked = 1;
+		if (!alpn || strcmp(alpn, "h2") != 0)
+			return 1;
+		int rc = start_h2(c);
+		return rc ? rc : h2_input(c, p, n);
+	}
+	if (c->lst && !c->lst->h2c) {
+		c->proto_checked = 1;
+		return 1;
+	}
+	size_t have = c->in.len;
+	size_t cmp = have + n < TB_H2_PREFACE_LEN ? have + n : TB_H2_PREFACE_LEN;
+	uint8_t head[TB_H2_PREFACE_LEN];
+	if (have)
+		memcpy(head, c->in.p, have < cmp ? have : cmp);
+	if (have < cmp)
+		memcpy(head + have, p, cmp - have);
+	if (memcmp(head, TB_H2_PREFACE, cmp) != 0) {
+		c->proto_checked = 1;
+		return 1;
+	}
+	if (cmp < TB_H2_PREFACE_LEN)
+		return tb_bytes_append(&c->in, p, n) ? TB_ERR_NOMEM : 0;
+	/* The preface: everything so far goes to the HTTP/2 session. */
+	struct tb_bytes pending = c->in;
+	memset(&c->in, 0, sizeof c->in);
+	c->in_off = 0;
+	int rc = start_h2(c);
+	if (rc == 0 && pending.len)
+		rc = h2_input(c, pending.p, pending.len);
+	tb_bytes_free(&pending);
+	if (rc == 0 && !c->closed)
+		rc = h2_input(c, p, n);
+	return rc;
+}
+
 /* Plaintext arrived. */
 static int conn_input(struct conn *c, const uint8_t *p, size_t n)
 {
@@ -1070,6 +1442,13 @@ static int conn_input(struct conn *c, const uint8_t *p, size_t n)
 		memmove(c->in.p, c->in.p + c->in_off, c->in.len - c->in_off);
 		c->in.len -= c->in_off;
 		c->in_off = 0;
+	}
+	if (c->h2)
+		return h2_input(c, p, n);
+	if (!c->proto_checked) {
+		int rc = choose_protocol(c, p, n);
+		if (rc <= 0)
+			return rc; /* error, or the bytes went to HTTP/2 or wait for more */
 	}
 	if (tb_bytes_append(&c->in, p, n))
 		return TB_ERR_NOMEM;
@@ -1118,6 +1497,14 @@ static void on_eof(struct conn *c)
 {
 	c->read_eof = 1;
 	reading(c, 0);
+	if (c->h2 && !c->closing) {
+		/* The client is gone for good: pending handlers' streams are orphaned. */
+		if (c->out.pending)
+			c->closing = 1;
+		else
+			conn_close(c);
+		return;
+	}
 	if (c->state == CS_CLOSING || c->closing) {
 		if (c->out.pending == 0)
 			conn_close(c);
@@ -1174,6 +1561,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 static void conn_free(struct conn *c)
 {
 	c->srv->conns_alive--;
+	tb_h2_free(c->h2);
 	tb_tls_conn_free(c->tls);
 	tb_bytes_free(&c->in);
 	free(c);
@@ -1195,6 +1583,7 @@ static void conn_close(struct conn *c)
 		return;
 	c->closed = 1;
 	struct tb_http_server *srv = c->srv;
+	tb_h2_detach(c->h2);
 	if (c->cur) {
 		if (c->cur->dispatched)
 			c->cur->conn = NULL; /* orphan: the handler still holds it */
@@ -1352,6 +1741,28 @@ int tb_http_server_new(struct tb_http_server **out, uv_loop_t *loop,
 		l->grace_timeout_ms = TB_HTTP_DEFAULT_GRACE_TIMEOUT_MS;
 	if (!l->max_connections)
 		l->max_connections = TB_HTTP_DEFAULT_MAX_CONNECTIONS;
+	if (!l->h2_max_concurrent_streams)
+		l->h2_max_concurrent_streams = TB_HTTP_DEFAULT_H2_MAX_CONCURRENT_STREAMS;
+	if (!l->h2_max_header_list)
+		l->h2_max_header_list = TB_HTTP_DEFAULT_H2_MAX_HEADER_LIST;
+	if (!l->h2_header_table_size)
+		l->h2_header_table_size = TB_HTTP_DEFAULT_H2_HEADER_TABLE_SIZE;
+	if (!l->h2_initial_window)
+		l->h2_initial_window = TB_HTTP_DEFAULT_H2_INITIAL_WINDOW;
+	if (l->h2_initial_window > 0x7fffffffu)
+		l->h2_initial_window = 0x7fffffffu;
+	if (!l->h2_max_frame_size)
+		l->h2_max_frame_size = TB_HTTP_DEFAULT_H2_MAX_FRAME_SIZE;
+	if (l->h2_max_frame_size < 16384u)
+		l->h2_max_frame_size = 16384u;
+	if (l->h2_max_frame_size > 16777215u)
+		l->h2_max_frame_size = 16777215u;
+	if (!l->h2_max_resets_per_sec)
+		l->h2_max_resets_per_sec = TB_HTTP_DEFAULT_H2_MAX_RESETS_PER_SEC;
+	if (!l->h2_max_control_per_sec)
+		l->h2_max_control_per_sec = TB_HTTP_DEFAULT_H2_MAX_CONTROL_PER_SEC;
+	if (!l->h2_max_continuations)
+		l->h2_max_continuations = TB_HTTP_DEFAULT_H2_MAX_CONTINUATIONS;
 	if (tb_http_router_new(&srv->router, l->max_body) != 0) {
 		free(srv);
 		return TB_ERR_NOMEM;
@@ -1428,6 +1839,15 @@ int tb_http_listen(struct tb_http_server *srv, const char *name, const char *add
 					      : ntohs(((struct sockaddr_in *)&bound)->sin_port);
 	TB_INFO("http", "listening on %s%s%s:%d (%s%s)", strchr(address, ':') ? "[" : "", address,
 		strchr(address, ':') ? "]" : "", l->port, name, tls ? ", tls" : "");
+	return 0;
+}
+
+int tb_http_listen_h2c(struct tb_http_server *srv, const char *name, int on)
+{
+	struct listener *l = find_listener(srv, name);
+	if (!l)
+		return TB_ERR_NOT_FOUND;
+	l->h2c = on != 0;
 	return 0;
 }
 
@@ -1508,6 +1928,10 @@ void tb_http_server_stop(struct tb_http_server *srv, tb_done_cb done, void *arg)
 	for (struct conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
 		if (busy(c))
+			continue;
+		if (c->h2 && !c->closing && tb_h2_shutdown(c->h2))
+			continue; /* its streams finish first (within the grace time) */
+		if (c->closed)
 			continue;
 		if (c->has_socket && c->out.pending)
 			c->closing = 1;

@@ -1,6 +1,7 @@
 /*
- * One HTTP/1.1 server for every subsystem's API, and an HTTP client on the
- * same loop.
+ * One HTTP server for every subsystem's API (HTTP/1.1, and HTTP/2 by ALPN
+ * h2 or h2c prior knowledge: core/http2.h; handlers cannot tell them
+ * apart), and an HTTP/1.1 client on the same loop.
  *
  * Server model. A server owns listeners (name, address, port, plain or TLS)
  * and one router. A subsystem declares a static table of {method, pattern,
@@ -78,6 +79,15 @@ struct tb_http_limits {
 				       has to take a queued response; then close (60 s) */
 	uint64_t grace_timeout_ms;  /* tb_http_server_stop: wait for in-flight requests (5 s) */
 	unsigned max_connections;   /* beyond that: accept and close at once (1024) */
+	/* HTTP/2 (core/http2.c); a zero field means the default below. */
+	unsigned h2_max_concurrent_streams; /* SETTINGS_MAX_CONCURRENT_STREAMS (100) */
+	size_t h2_max_header_list;  /* SETTINGS_MAX_HEADER_LIST_SIZE; decoded fields over -> 431 (16 KiB) */
+	uint32_t h2_header_table_size; /* HPACK dynamic table, both directions (4096) */
+	uint32_t h2_initial_window; /* SETTINGS_INITIAL_WINDOW_SIZE for request bodies (65535) */
+	uint32_t h2_max_frame_size; /* SETTINGS_MAX_FRAME_SIZE (16384) */
+	unsigned h2_max_resets_per_sec;  /* client RST_STREAMs per second; more -> GOAWAY (100) */
+	unsigned h2_max_control_per_sec; /* SETTINGS, PING, PRIORITY and empty frames per second (100) */
+	unsigned h2_max_continuations;   /* CONTINUATION frames after one HEADERS (8) */
 };
 
 #define TB_HTTP_DEFAULT_MAX_HEADER_BYTES (16u * 1024)
@@ -88,6 +98,14 @@ struct tb_http_limits {
 #define TB_HTTP_DEFAULT_IDLE_TIMEOUT_MS 60000u
 #define TB_HTTP_DEFAULT_GRACE_TIMEOUT_MS 5000u
 #define TB_HTTP_DEFAULT_MAX_CONNECTIONS 1024u
+#define TB_HTTP_DEFAULT_H2_MAX_CONCURRENT_STREAMS 100u
+#define TB_HTTP_DEFAULT_H2_MAX_HEADER_LIST (16u * 1024)
+#define TB_HTTP_DEFAULT_H2_HEADER_TABLE_SIZE 4096u
+#define TB_HTTP_DEFAULT_H2_INITIAL_WINDOW 65535u
+#define TB_HTTP_DEFAULT_H2_MAX_FRAME_SIZE 16384u
+#define TB_HTTP_DEFAULT_H2_MAX_RESETS_PER_SEC 100u
+#define TB_HTTP_DEFAULT_H2_MAX_CONTROL_PER_SEC 100u
+#define TB_HTTP_DEFAULT_H2_MAX_CONTINUATIONS 8u
 /* Hard ceiling for any route's body limit. */
 #define TB_HTTP_MAX_BODY_CEILING (256u * 1024 * 1024)
 
@@ -182,6 +200,13 @@ int tb_http_server_new(struct tb_http_server **out, uv_loop_t *loop,
  */
 int tb_http_listen(struct tb_http_server *srv, const char *name, const char *address, int port,
 	struct tb_tls_server *tls);
+/*
+ * HTTP/2 with prior knowledge (h2c) on a plain listener: a connection whose
+ * first bytes are the HTTP/2 preface speaks HTTP/2, others HTTP/1.1. TLS
+ * listeners negotiate h2 by ALPN whenever the TLS server offers it. 0 or
+ * TB_ERR_NOT_FOUND.
+ */
+int tb_http_listen_h2c(struct tb_http_server *srv, const char *name, int on);
 /* The bound port of a listener, or a negative error when there is no such listener. */
 int tb_http_listener_port(const struct tb_http_server *srv, const char *name);
 /*
@@ -291,7 +316,7 @@ void tb_http_server_free(struct tb_http_server *srv);
 
 /*
  * Prometheus text exposition of the per-route metrics:
- *   tb_http_requests_total{route="/x",code="2xx"} N
+ *   tb_http_requests_total{route="/x",code="2xx",protocol="http/1.1"} N  (or protocol="h2")
  *   tb_http_request_duration_seconds_bucket{route="/x",le="0.005"} N ... le="+Inf"
  *   tb_http_request_duration_seconds_sum / _count
  *   tb_http_connections (gauge)

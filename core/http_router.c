@@ -31,7 +31,7 @@ static const double bucket_bounds[N_BUCKETS] = { 0.001, 0.0025, 0.005, 0.01, 0.0
 
 struct tb_http_series {
 	char *route;                  /* label value: a pattern, a prefix, or "none" */
-	uint64_t by_class[6];         /* index status/100 (1xx..5xx), 0 unused */
+	uint64_t by_class[2][6];      /* [protocol: HTTP/1.x, h2][status/100 (1xx..5xx), 0 unused] */
 	uint64_t buckets[N_BUCKETS];  /* non-cumulative; summed when written */
 	uint64_t count;
 	double sum;
@@ -106,13 +106,13 @@ static struct tb_http_series *metrics_for(struct tb_http_router *router, const c
 	return m;
 }
 
-void tb_http_series_observe(struct tb_http_series *m, int status, double seconds)
+void tb_http_series_observe(struct tb_http_series *m, int h2, int status, double seconds)
 {
 	if (!m)
 		return;
 	int cls = status / 100;
 	if (cls >= 1 && cls <= 5)
-		m->by_class[cls]++;
+		m->by_class[h2 != 0][cls]++;
 	m->count++;
 	m->sum += seconds;
 	for (size_t i = 0; i < N_BUCKETS; i++) {
@@ -139,14 +139,17 @@ void tb_http_router_metrics_write(const struct tb_http_router *router, struct tb
 {
 	tb_bytes_printf(out, "# HELP tb_http_requests_total HTTP requests by route and status class.\n"
 			     "# TYPE tb_http_requests_total counter\n");
+	static const char *const protocols[2] = { "http/1.1", "h2" };
 	for (struct tb_http_series *m = router->metrics; m; m = m->next) {
-		for (int cls = 1; cls <= 5; cls++) {
-			if (!m->by_class[cls])
-				continue;
-			tb_bytes_printf(out, "tb_http_requests_total{route=\"");
-			write_label(out, m->route);
-			tb_bytes_printf(out, "\",code=\"%dxx\"} %llu\n", cls,
-				(unsigned long long)m->by_class[cls]);
+		for (int p = 0; p < 2; p++) {
+			for (int cls = 1; cls <= 5; cls++) {
+				if (!m->by_class[p][cls])
+					continue;
+				tb_bytes_printf(out, "tb_http_requests_total{route=\"");
+				write_label(out, m->route);
+				tb_bytes_printf(out, "\",code=\"%dxx\",protocol=\"%s\"} %llu\n", cls,
+					protocols[p], (unsigned long long)m->by_class[p][cls]);
+			}
 		}
 	}
 	tb_bytes_printf(out, "# HELP tb_http_request_duration_seconds HTTP request latency.\n"

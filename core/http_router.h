@@ -47,8 +47,8 @@ int tb_http_router_match(const struct tb_http_router *router, const char *listen
 
 /* The series of requests that matched no prefix or failed before routing ("none"). */
 struct tb_http_series *tb_http_router_none(struct tb_http_router *router);
-/* Counts a response (NULL: ignored). */
-void tb_http_series_observe(struct tb_http_series *s, int status, double seconds);
+/* Counts a response (NULL: ignored); h2: it went out over HTTP/2 (the protocol label). */
+void tb_http_series_observe(struct tb_http_series *s, int h2, int status, double seconds);
 /* tb_http_requests_total and tb_http_request_duration_seconds, every series. */
 void tb_http_router_metrics_write(const struct tb_http_router *router, struct tb_bytes *out);
 

@@ -317,14 +317,24 @@ static int open_listeners(struct app *app)
 		.chain = TB_BUF(app->core.ca->server_chain_pem, strlen(app->core.ca->server_chain_pem) + 1),
 		.key = TB_BUF(app->core.ca->server_key_pem, strlen(app->core.ca->server_key_pem) + 1),
 	};
-	static const char *const alpn[] = { "http/1.1", NULL };
+	static const char *const alpn[] = { "h2", "http/1.1", NULL }; /* ours first: h2 when offered */
 	int err = tb_tls_server_new(&app->tls, &cert, 1, alpn);
 	if (err) {
 		fprintf(stderr, "trustbox: cannot set up TLS: %s\n", tb_strerror(err));
 		return err;
 	}
 	const cJSON *core = tb_config_section(app->core.config, "core");
-	struct tb_http_limits limits = { .grace_timeout_ms = (uint64_t)tb_cfg_int(core, "shutdown_grace_ms") };
+	struct tb_http_limits limits = {
+		.grace_timeout_ms = (uint64_t)tb_cfg_int(core, "shutdown_grace_ms"),
+		.h2_max_concurrent_streams = (unsigned)tb_cfg_int(core, "http2_max_concurrent_streams"),
+		.h2_max_header_list = (size_t)tb_cfg_int(core, "http2_max_header_list_size"),
+		.h2_header_table_size = (uint32_t)tb_cfg_int(core, "http2_header_table_size"),
+		.h2_initial_window = (uint32_t)tb_cfg_int(core, "http2_initial_window_size"),
+		.h2_max_frame_size = (uint32_t)tb_cfg_int(core, "http2_max_frame_size"),
+		.h2_max_resets_per_sec = (unsigned)tb_cfg_int(core, "http2_max_resets_per_second"),
+		.h2_max_control_per_sec = (unsigned)tb_cfg_int(core, "http2_max_control_frames_per_second"),
+		.h2_max_continuations = (unsigned)tb_cfg_int(core, "http2_max_continuation_frames"),
+	};
 	err = tb_http_server_new(&app->core.http, &app->loop, &limits);
 	if (err) {
 		fprintf(stderr, "trustbox: cannot create the HTTP server: %s\n", tb_strerror(err));
@@ -334,6 +344,8 @@ static int open_listeners(struct app *app)
 		const char *name = tb_cfg_str(it, "name"), *addr = tb_cfg_str(it, "address");
 		int port = (int)tb_cfg_int(it, "port"), tls = tb_cfg_bool(it, "tls");
 		err = tb_http_listen(app->core.http, name, addr, port, tls ? app->tls : NULL);
+		if (!err && !tls && tb_cfg_bool(it, "h2c"))
+			err = tb_http_listen_h2c(app->core.http, name, 1);
 		if (err) {
 			fprintf(stderr, "trustbox: cannot listen on %s port %d (listener %s): %s\n", addr, port, name,
 				tb_strerror(err));

@@ -5,12 +5,12 @@
 set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake pkg-config libuv1-dev libsqlite3-dev libmbedtls-dev
-  libcjson-dev liblua5.4-dev libhttp-parser-dev libsodium-dev libssl-dev zlib1g-dev)
+  libcjson-dev liblua5.4-dev libhttp-parser-dev libnghttp2-dev libsodium-dev libssl-dev zlib1g-dev)
 # Real clients and peers the tests drive, and the tools that build the fuzzers. Every client
 # an integration script needs is here: a script that cannot find its tool exits 77 and
 # scripts/test counts that as a failure (see docs/testing.md).
 TEST_PKGS=(curl ca-certificates clang libclang-rt-14-dev nodejs npm openssl sqlite3 iproute2 wget
-  python3 python3-cryptography
+  python3 python3-cryptography nghttp2-client chromium
   bind9-dnsutils bind9-utils knot-dnsutils unbound nsd
   certbot python3-certbot-dns-rfc2136 lego dehydrated uacme acme-tiny
   golang-go golang-golang-x-mod-dev certspotter)

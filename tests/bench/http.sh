@@ -11,6 +11,8 @@
 # Then TLS handshakes: openssl s_time against both TLS ports, full (-new)
 # and resumed (-reuse: session tickets on both servers), with the handshakes
 # per second of wall-clock time and the server's CPU per handshake.
+# HTTP/2: h2load (nghttp2-client) against both TLS ports (ALPN h2, the same
+# TLS settings), 1 thread, 1 and 8 connections with 10 streams each.
 #
 # usage: tests/bench/http.sh [seconds-per-round] [rounds]
 #   TRUSTBOX=path/to/trustbox (default: build/trustbox; use an optimised build)
@@ -20,6 +22,7 @@ dur=${1:-5}
 rounds=${2:-3}
 TRUSTBOX=${TRUSTBOX:-build/trustbox}
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+command -v h2load >/dev/null || apt-get install -y -qq nghttp2-client >/dev/null
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt-get install -y -qq nginx-light >/dev/null
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
@@ -78,7 +81,7 @@ http {
 	keepalive_requests 1000000;
 	server {
 		listen 127.0.0.1:$ng_http;
-		listen 127.0.0.1:$ng_tls ssl;
+		listen 127.0.0.1:$ng_tls ssl http2;
 		ssl_certificate $tmp/ng/cert.pem;
 		ssl_certificate_key $tmp/ng/key.pem;
 		ssl_protocols TLSv1.2;
@@ -126,6 +129,36 @@ for m in plain tls; do
 		n=$(awk -v m=$m -v c=$c '$1=="nginx" && $2==m && $3==c && $4>b {b=$4} END {print b+0}' "$tmp/results")
 		printf '%-6s %-4s %12.0f %12.0f %7.2f\n' "$m" "$c" "$t" "$n" "$(awk -v t="$t" -v n="$n" 'BEGIN {print (n > 0 ? t / n : 0)}')"
 	done
+done
+
+# --- HTTP/2: h2load, 10 streams per connection ---
+# h2 NAME URL CONNS -> one line: requests/s
+h2() {
+	local out rps
+	out=$(h2load -t1 -c"$3" -m10 -D"$dur" --warm-up-time=1 \
+		--ciphers=ECDHE-ECDSA-AES128-GCM-SHA256 "$2" 2>&1)
+	printf '%s' "$out" | grep -q 'Application protocol: h2' || echo "$1: not h2: $(printf '%s' "$out" | tail -3)" >&2
+	if ! printf '%s' "$out" | grep -q ' 0 failed, 0 errored'; then
+		echo "$1: errors: $(printf '%s' "$out" | grep '^requests:')" >&2
+	fi
+	rps=$(printf '%s' "$out" | sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p')
+	printf '%-9s h2     c=%-2s %10s req/s\n' "$1" "$3" "$rps"
+	echo "$1 h2 $3 $rps" >> "$tmp/results"
+}
+echo "h2load -t1 -m10 -D${dur}, $rounds rounds"
+for r in $(seq 1 "$rounds"); do
+	echo "--- h2 round $r"
+	for c in 1 8; do
+		h2 trustbox "https://127.0.0.1:$tb_tls/healthz" "$c"
+		h2 nginx "https://127.0.0.1:$ng_tls/healthz" "$c"
+	done
+done
+echo "--- HTTP/2, best of $rounds (requests/s)"
+printf '%-6s %-4s %12s %12s %7s\n' mode conn trustbox nginx ratio
+for c in 1 8; do
+	t=$(awk -v c=$c '$1=="trustbox" && $2=="h2" && $3==c && $4>b {b=$4} END {print b+0}' "$tmp/results")
+	n=$(awk -v c=$c '$1=="nginx" && $2=="h2" && $3==c && $4>b {b=$4} END {print b+0}' "$tmp/results")
+	printf '%-6s %-4s %12.0f %12.0f %7.2f\n' h2 "$c" "$t" "$n" "$(awk -v t="$t" -v n="$n" 'BEGIN {print (n > 0 ? t / n : 0)}')"
 done
 
 # --- TLS handshakes: full and resumed ---

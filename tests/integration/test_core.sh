@@ -63,7 +63,7 @@ ok "the certificate does not verify without trustbox's root"
 
 curl -sS --cacert root1.pem "$base/metrics" > metrics.txt || fail "/metrics"
 grep -q '^tb_build_info{version="' metrics.txt || fail "/metrics lacks build info"
-grep -q 'tb_http_requests_total{route="/healthz",code="2xx"} [1-9]' metrics.txt || fail "/metrics lacks the /healthz count"
+grep -Eq 'tb_http_requests_total\{route="/healthz",code="2xx",protocol="(http/1.1|h2)"\} [1-9]' metrics.txt || fail "/metrics lacks the /healthz count"
 grep -q '^tb_store_commits_total ' metrics.txt || fail "/metrics lacks store commits"
 ok "/metrics"
 

@@ -166,13 +166,15 @@ n=$(curl -sS -0 -H 'Connection: keep-alive' -o /dev/null -o /dev/null -w '%{num_
 grep -qi '^Connection: keep-alive' h10k.txt || fail "HTTP/1.0 keep-alive answer lacks Connection: keep-alive"
 ok "curl HTTP/1.0: closes by default, keeps alive on request"
 
-v=$(curl -sS --cacert root.pem -o body.txt -w '%{http_version} %{http_code}' "$S/healthz") || fail "curl https"
+v=$(curl -sS --http1.1 --cacert root.pem -o body.txt -w '%{http_version} %{http_code}' "$S/healthz") || fail "curl https"
 [ "$v" = "1.1 200" ] && [ "$(cat body.txt)" = ok ] || fail "curl HTTP/1.1 over TLS: $v $(cat body.txt)"
+v=$(curl -sS --cacert root.pem -o body.txt -w '%{http_version} %{http_code}' "$S/healthz") || fail "curl https (h2)"
+[ "$v" = "2 200" ] && [ "$(cat body.txt)" = ok ] || fail "curl over TLS, ALPN h2,http/1.1 -> h2: $v $(cat body.txt)"
 v=$(curl -sS --cacert root.pem -o /dev/null -w '%{http_code}' "https://127.0.0.1:$P_TLS/healthz") || fail "curl https by IP"
 [ "$v" = 200 ] || fail "curl https by IP: $v"
 v=$(curl -sS -g --cacert root.pem -o /dev/null -w '%{http_code}' "$S6/healthz") || fail "curl https [::1]"
 [ "$v" = 200 ] || fail "curl https [::1]: $v"
-ok "curl HTTP/1.1 over TLS (ALPN offered h2,http/1.1 -> 1.1) by name, by IPv4 and on the [::1] listener"
+ok "curl over TLS (ALPN h2,http/1.1 -> h2; http/1.1 alone -> 1.1) by name, by IPv4 and on the [::1] listener"
 
 n=$(curl -sS -o /dev/null -o /dev/null -w '%{num_connects} ' "$H/healthz" "$H/api/v1/status")
 [ "$n" = "1 0 " ] || fail "plain keep-alive: connects per transfer '$n'"

@@ -403,8 +403,8 @@ static void *client_main(void *arg)
 
 	/* Metrics. */
 	r = exchange("GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-	CHECK(strstr(r, "tb_http_requests_total{route=\"/a/b/{rest...}\",code=\"2xx\"}") != NULL);
-	CHECK(strstr(r, "tb_http_requests_total{route=\"/a/b\",code=\"4xx\"} 1") != NULL);
+	CHECK(strstr(r, "tb_http_requests_total{route=\"/a/b/{rest...}\",code=\"2xx\",protocol=\"http/1.1\"}") != NULL);
+	CHECK(strstr(r, "tb_http_requests_total{route=\"/a/b\",code=\"4xx\",protocol=\"http/1.1\"} 1") != NULL);
 	CHECK(strstr(r, "tb_http_request_duration_seconds_bucket{route=\"/a\",le=\"+Inf\"}") != NULL);
 	free(r);
 

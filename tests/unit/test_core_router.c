@@ -314,9 +314,9 @@ static void test_metrics_and_nesting(void)
 	EXPECT(s, "GET", "/acme/order/1003/finalize", "405", NULL);
 	EXPECT(s, "GET", "/acme/nothing/1004", "404", NULL);
 	/* series by pattern, never by raw path */
-	EXPECT(s, "GET", "/acme/metrics", "200", "tb_http_requests_total{route=\"/acme/order/{id}/finalize\",code=\"2xx\"} 2\n");
-	EXPECT(s, "GET", "/acme/metrics", "200", "tb_http_requests_total{route=\"/acme/order/{id}/finalize\",code=\"4xx\"} 1\n");
-	EXPECT(s, "GET", "/acme/metrics", "200", "tb_http_requests_total{route=\"/acme\",code=\"4xx\"} 1\n");
+	EXPECT(s, "GET", "/acme/metrics", "200", "tb_http_requests_total{route=\"/acme/order/{id}/finalize\",code=\"2xx\",protocol=\"http/1.1\"} 2\n");
+	EXPECT(s, "GET", "/acme/metrics", "200", "tb_http_requests_total{route=\"/acme/order/{id}/finalize\",code=\"4xx\",protocol=\"http/1.1\"} 1\n");
+	EXPECT(s, "GET", "/acme/metrics", "200", "tb_http_requests_total{route=\"/acme\",code=\"4xx\",protocol=\"http/1.1\"} 1\n");
 	EXPECT_NOT(s, "GET", "/acme/metrics", "1001");
 	tb_http_server_free(s);
 }
