@@ -71,6 +71,7 @@ static const struct tb_option core_options[] = {
 	{ "data_dir", TB_OPT_STRING, "\"./trustbox-data\"", "directory for the store and exported files" },
 	{ "store", TB_OPT_STRING, "\"\"", "SQLite file (default: <data_dir>/trustbox.db)" },
 	{ "log_level", TB_OPT_ENUM, "\"info\"", "minimum level logged", 0, 0, "debug|info|warn|error|off" },
+	{ "banner", TB_OPT_ENUM, "\"full\"", "what `trustbox run` prints when it is ready: the full banner, or one line (for scripts and test runners)", 0, 0, "full|line" },
 	{ "log_format", TB_OPT_ENUM, "\"text\"", "log line format", 0, 0, "text|json" },
 	{ "hostnames", TB_OPT_STRINGS, "[]", "extra DNS names and IPs for the HTTPS certificate (localhost, 127.0.0.1 and ::1 are always in it)" },
 	{ "ca_name", TB_OPT_STRING, "\"trustbox\"", "name used in the root and intermediate CA subjects" },

@@ -361,6 +361,15 @@ static int open_listeners(struct app *app)
 
 static void print_banner(struct app *app)
 {
+	const char *mode = tb_cfg_str(tb_config_section(app->core.config, "core"), "banner");
+	if (mode && !strcmp(mode, "line")) {
+		printf("trustbox %s ready:", TB_VERSION);
+		for (size_t i = 0; i < app->core.n_announce; i++)
+			printf("%s %s %s", i ? "," : "", app->core.announce[i].what, app->core.announce[i].url);
+		printf("\n");
+		fflush(stdout);
+		return;
+	}
 	printf("trustbox %s is running (store %s)\n", TB_VERSION, app->store_path);
 	for (size_t i = 0; i < app->core.n_announce; i++) {
 		const struct tb_announce *a = &app->core.announce[i];

@@ -115,6 +115,7 @@ struct dap_service {
 	uint64_t backoff_until;           /* leader: uv_now before which that task waits */
 	int demo_task;
 	int interop_api;                  /* serve /internal/test/ (draft-dcook-ppm-dap-interop-test-design) */
+	enum { DAP_INTEROP_AGGREGATOR, DAP_INTEROP_CLIENT, DAP_INTEROP_COLLECTOR } interop_role; /* dap.role */
 	struct tb_http_route_def interop_routes[4];
 	struct tb_http_table interop_table;
 	int stopping;
@@ -386,6 +387,9 @@ int dap_api_mount(struct dap_aggregator *agg);
 
 /* The interop test API's aggregator endpoints under /internal/test/ (dap.interop_api). */
 int dap_interop_mount(struct dap_service *svc);
+void dap_interop_free(void);
+/* `trustbox dap interop ROLE ...`: the draft's container entry point. */
+int dap_interop_command(int argc, char **argv);
 /* An add_task request body (parsed) as a task record for dap_task_from_json, or NULL with err. */
 cJSON *dap_interop_task_record(const cJSON *j, char *err, size_t errlen);
 

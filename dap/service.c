@@ -28,8 +28,8 @@
 
 static const struct tb_option dap_options[] = {
 	{ .name = "enabled", .type = TB_OPT_BOOL, .def = "true", .help = "run the DAP aggregators" },
-	{ .name = "role", .type = TB_OPT_ENUM, .def = "\"both\"", .choices = "both|leader|helper",
-		.help = "which aggregators this instance runs: the leader (/dap/leader/), the helper (/dap/helper/) or both" },
+	{ .name = "role", .type = TB_OPT_ENUM, .def = "\"both\"", .choices = "both|leader|helper|client|collector",
+		.help = "which aggregators this instance runs: the leader (/dap/leader/), the helper (/dap/helper/) or both; client or collector: none, only the interop test API of that role (with interop_api)" },
 	{ .name = "listener", .type = TB_OPT_STRING, .def = "\"\"",
 		.help = "listener the DAP routes are mounted on (default: the first TLS listener)" },
 	{ .name = "public_url", .type = TB_OPT_STRING, .def = "\"\"",
@@ -293,8 +293,12 @@ static int dap_configure(struct tb_core *core, void **state, char *err, size_t e
 	svc->core = core;
 	svc->cfg = sec;
 	const char *role = tb_cfg_str(sec, "role");
-	svc->run_leader = !role || strcmp(role, "helper") != 0;
-	svc->run_helper = !role || strcmp(role, "leader") != 0;
+	svc->interop_role = role && !strcmp(role, "client")	 ? DAP_INTEROP_CLIENT :
+			    role && !strcmp(role, "collector") ? DAP_INTEROP_COLLECTOR :
+								 DAP_INTEROP_AGGREGATOR;
+	int agg_role = svc->interop_role == DAP_INTEROP_AGGREGATOR;
+	svc->run_leader = agg_role && (!role || strcmp(role, "helper") != 0);
+	svc->run_helper = agg_role && (!role || strcmp(role, "leader") != 0);
 	svc->max_upload_bytes = (size_t)tb_cfg_int(sec, "max_upload_bytes");
 	svc->max_job_size = (size_t)tb_cfg_int(sec, "max_aggregation_job_size");
 	svc->interop_api = tb_cfg_bool(sec, "interop_api");
@@ -456,6 +460,8 @@ static void dap_free(void *state)
 		tb_bytes_free(&agg->config_list);
 	}
 	free(svc->helper_ca_pem);
+	if (svc->interop_role != DAP_INTEROP_AGGREGATOR)
+		dap_interop_free();
 	free(svc);
 }
 
@@ -470,17 +476,19 @@ static int dap_command(void *state, int argc, char **argv)
 		return dap_task_command(state, argc - 1, argv + 1);
 	if (argc >= 1 && !strcmp(argv[0], "key"))
 		return dap_key_command(state, argc - 1, argv + 1);
-	fprintf(stderr, "trustbox: usage: trustbox dap task create|import|list|show|delete ... | key list|rotate|retire ... | upload ... | collect ...\n");
+	if (argc >= 1 && !strcmp(argv[0], "interop"))
+		return dap_interop_command(argc - 1, argv + 1);
+	fprintf(stderr, "trustbox: usage: trustbox dap task create|import|list|show|delete ... | key list|rotate|retire ... | upload ... | collect ... | interop ROLE ...\n");
 	return 2;
 }
 
 /* Clients of other instances: they need neither the store nor a data directory. */
-static const char *const dap_client_commands[] = { "upload", "collect", NULL };
+static const char *const dap_client_commands[] = { "upload", "collect", "interop", NULL };
 
 const struct tb_subsystem dap_subsystem = {
 	.client_commands = dap_client_commands,
 	.command = dap_command,
-	.command_usage = "task|key|upload|collect",
+	.command_usage = "task|key|upload|collect|interop",
 	.name = "dap",
 	.sections = dap_sections,
 	.configure = dap_configure,
