@@ -7,6 +7,15 @@
 # the runner was given and `trustbox dap collect` returns the exact sums.
 # Also: a bad add_task is {"status":"error"}, an unknown /internal/test/
 # path is 404, and with the option off (the default) nothing is served there.
+#
+# Then the draft's own layout: `trustbox dap interop ROLE` as the client, a
+# leader aggregator, a helper aggregator and the collector, four processes
+# side by side on their own ports and data directories, and this script as
+# the fifth, the test runner: collector add_task -> endpoint_for_task and
+# add_task on both aggregators (with the collector's HPKE config) -> client
+# upload -> collection_start / collection_poll -> the exact result, in the
+# draft's JSON (numbers as strings), for a time_interval Prio3Histogram task
+# and a fixed_size Prio3SumVec task.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 : "${TB_BUILD_DIR:?}"
@@ -109,4 +118,87 @@ tb_start t.lua
 expect "interop API off: 404" "$(post /internal/test/ready '{}')" '^404 '
 expect_not "interop API off: not in the banner" "$TB_BANNER" "DAP interop API"
 tb_stop || fail "exit status"
+
+# ---- the draft's layout: one process per role ----
+iop_start() { # iop_start NAME ROLE: sets IOP_<NAME> to the port
+	local port dir=$TB_WORK/iop-$1 deadline pid
+	port=$(free_port)
+	mkdir -p "$dir"
+	"$TRUSTBOX" dap interop "$2" --port "$port" --listen 127.0.0.1 --data-dir "$dir" > "$dir/out" 2> "$dir/err" &
+	pid=$!
+	track "$pid"
+	show_on_failure "$dir/err"
+	deadline=$(($(date +%s) + 30))
+	until grep -q ' ready: ' "$dir/out"; do
+		kill -0 "$pid" 2>/dev/null || die "dap interop $2 exited during start-up"
+		[ "$(date +%s)" -lt "$deadline" ] || die "dap interop $2 printed no ready line"
+		sleep 0.1
+	done
+	expect "dap interop $2: one ready line" "$(wc -l < "$dir/out") $(cat "$dir/out")" \
+		"^1 trustbox .* ready: .*DAP interop API http://127.0.0.1:$port/internal/test/\$"
+	printf -v "IOP_$1" '%s' "$port"
+}
+ipost() { # ipost PORT PATH JSON: "<status> <body>"
+	curl -s -w ' %{http_code}' -X POST -H 'Content-Type: application/json' --data-binary "$3" \
+		"http://127.0.0.1:$1$2" | sed 's/^\(.*\) \([0-9]*\)$/\2 \1/'
+}
+field() { python3 -c "import json,sys;print(json.loads(sys.argv[1].split(' ',1)[1])[sys.argv[2]])" "$1" "$2"; }
+
+iop_start client client
+iop_start leader aggregator
+iop_start helper aggregator
+iop_start coll collector
+expect "client role: ready" "$(ipost "$IOP_client" /internal/test/ready '{}')" '^200 \{\}$'
+expect "collector role: ready" "$(ipost "$IOP_coll" /internal/test/ready '{}')" '^200 \{\}$'
+expect "client role: no add_task (404)" "$(ipost "$IOP_client" /internal/test/add_task '{}')" '^404 '
+expect "collector role: no upload (404)" "$(ipost "$IOP_coll" /internal/test/upload '{}')" '^404 '
+expect "collector role: unknown path (404)" "$(ipost "$IOP_coll" /internal/test/nope '{}')" '^404 '
+expect "collection_poll: unknown handle" "$(ipost "$IOP_coll" /internal/test/collection_poll '{"handle":"nope"}')" \
+	'^200 \{"status":"error","error":"handle: '
+
+now=$(date +%s)
+run_task() { # run_task NAME QUERY-TYPE VDAF-JSON EXTRA-AGG-JSON QUERY-JSON MEASUREMENT-JSON...
+	local name=$1 qt=$2 vdaf=$3 extra=$4 query=$5 tid vk tok atok r cfg lep hep m h i
+	shift 5
+	tid=$(rid 32); vk=$(rid 16); tok=$(rid 16); atok=$(rid 16)
+	r=$(ipost "$IOP_coll" /internal/test/add_task "{\"task_id\":\"$tid\",\"leader\":\"http://127.0.0.1:$IOP_leader/dap/leader/\",
+		\"vdaf\":$vdaf,\"collector_authentication_token\":\"$tok\",\"query_type\":$qt}")
+	expect "$name: collector add_task" "$r" '^200 \{"status":"success","collector_hpke_config":"[A-Za-z0-9_-]*"\}$'
+	cfg=$(field "$r" collector_hpke_config)
+	lep=$(field "$(ipost "$IOP_leader" /internal/test/endpoint_for_task "{\"task_id\":\"$tid\",\"role\":\"leader\",\"hostname\":\"127.0.0.1\"}")" endpoint)
+	hep=$(field "$(ipost "$IOP_helper" /internal/test/endpoint_for_task "{\"task_id\":\"$tid\",\"role\":\"helper\",\"hostname\":\"127.0.0.1\"}")" endpoint)
+	local L="http://127.0.0.1:$IOP_leader$lep" H="http://127.0.0.1:$IOP_helper$hep"
+	for role in leader helper; do
+		local port=$IOP_leader coll=""
+		[ $role = helper ] && port=$IOP_helper
+		[ $role = leader ] && coll="\"collector_authentication_token\":\"$tok\","
+		r=$(ipost "$port" /internal/test/add_task "{\"task_id\":\"$tid\",\"leader\":\"$L\",\"helper\":\"$H\",
+			\"vdaf\":$vdaf,\"leader_authentication_token\":\"$atok\",$coll\"role\":\"$role\",
+			\"vdaf_verify_key\":\"$vk\",\"max_batch_query_count\":1,\"query_type\":$qt,\"min_batch_size\":$#,
+			$extra\"time_precision\":3600,\"collector_hpke_config\":\"$cfg\",\"task_expiration\":null}")
+		expect "$name: $role aggregator add_task" "$r" '^200 \{"status":"success"\}$'
+	done
+	for m in "$@"; do
+		r=$(ipost "$IOP_client" /internal/test/upload "{\"task_id\":\"$tid\",\"leader\":\"$L\",\"helper\":\"$H\",
+			\"vdaf\":$vdaf,\"measurement\":$m,\"time\":$now,\"time_precision\":3600}")
+		expect "$name: client upload $m" "$r" '^200 \{"status":"success"\}$'
+	done
+	r=$(ipost "$IOP_coll" /internal/test/collection_start "{\"task_id\":\"$tid\",\"agg_param\":\"\",\"query\":$query}")
+	expect "$name: collection_start" "$r" '^200 \{"status":"success","handle":"[A-Za-z0-9_-]*"\}$'
+	h=$(field "$r" handle)
+	for i in $(seq 1 600); do
+		r=$(ipost "$IOP_coll" /internal/test/collection_poll "{\"handle\":\"$h\"}")
+		case "$r" in *'"in progress"'*) sleep 0.2 ;; *) break ;; esac
+	done
+	RESULT=$r
+}
+hour=$((now / 3600 * 3600))
+run_task time_interval 1 '{"type":"Prio3Histogram","length":"4","chunk_length":"2"}' '' \
+	"{\"type\":1,\"batch_interval_start\":$((hour - 3600)),\"batch_interval_duration\":7200}" '"0"' '"3"' '"3"' '"1"'
+expect "time_interval: exact result" "$RESULT" \
+	'^200 \{"status":"complete","report_count":4,"interval_start":[0-9]+,"interval_duration":[0-9]+,"result":\["1","1","0","2"\]\}$'
+run_task fixed_size 2 '{"type":"Prio3SumVec","bits":"8","length":"3","chunk_length":"3"}' '"max_batch_size":3,' \
+	'{"type":2}' '["1","2","3"]' '["10","20","30"]' '["100","0","5"]'
+expect "fixed_size: exact result" "$RESULT" \
+	'^200 \{"status":"complete","batch_id":"[A-Za-z0-9_-]{43}","report_count":3,"interval_start":[0-9]+,"interval_duration":[0-9]+,"result":\["111","22","38"\]\}$'
 finish
