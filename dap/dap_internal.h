@@ -388,6 +388,15 @@ int dap_api_mount(struct dap_aggregator *agg);
 /* The interop test API's aggregator endpoints under /internal/test/ (dap.interop_api). */
 int dap_interop_mount(struct dap_service *svc);
 void dap_interop_free(void);
+/* The client role's upload body as `trustbox dap upload` arguments (exposed for fuzzing). */
+struct dap_interop_upload {
+	char *args[32];
+	int n;
+	char flags[128], tbuf[32], pbuf[32], meas[1024];
+};
+const char *dap_interop_upload_argv(const cJSON *j, struct dap_interop_upload *u);
+/* `trustbox dap collect`'s JSON output as the collector role's completed poll answer. */
+cJSON *dap_interop_collection_json(const char *text, size_t len);
 /* `trustbox dap interop ROLE ...`: the draft's container entry point. */
 int dap_interop_command(int argc, char **argv);
 /* An add_task request body (parsed) as a task record for dap_task_from_json, or NULL with err. */

@@ -403,57 +403,52 @@ static int plain(const char *s)
 	return s && *s && *s != '-' && strlen(s) < DAP_MAX_URL;
 }
 
-static int client_upload(struct tb_http_request *req, void *arg)
+/*
+ * The client's UploadRequest as `trustbox dap upload` arguments (u->args,
+ * pointing into j and u). NULL, or what is wrong with it.
+ */
+const char *dap_interop_upload_argv(const cJSON *j, struct dap_interop_upload *u)
 {
-	struct dap_service *svc = arg;
-	cJSON *j = body_json(req);
-	char flags[128], tbuf[32], pbuf[32], meas[1024] = "";
 	const cJSON *task = cJSON_GetObjectItemCaseSensitive(j, "task_id");
 	const cJSON *leader = cJSON_GetObjectItemCaseSensitive(j, "leader");
 	const cJSON *helper = cJSON_GetObjectItemCaseSensitive(j, "helper");
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "measurement"), *it;
-	const char *when = text_of(j, "time", tbuf, sizeof tbuf);
-	const char *prec = text_of(j, "time_precision", pbuf, sizeof pbuf);
-	const char *bad = NULL;
+	const char *when = text_of(j, "time", u->tbuf, sizeof u->tbuf);
+	const char *prec = text_of(j, "time_precision", u->pbuf, sizeof u->pbuf);
+	u->n = 0;
+	u->meas[0] = 0;
 	if (!j)
-		bad = "the body is not JSON";
-	else if (!cJSON_IsString(task) || !plain(task->valuestring))
-		bad = "task_id: expected base64url";
-	else if (!cJSON_IsString(leader) || !plain(leader->valuestring) || !cJSON_IsString(helper) ||
-		 !plain(helper->valuestring))
-		bad = "leader, helper: expected URLs";
-	else if (vdaf_flags(cJSON_GetObjectItemCaseSensitive(j, "vdaf"), flags, sizeof flags))
-		bad = "vdaf: expected Prio3Count, Prio3Sum, Prio3SumVec or Prio3Histogram with numeric parameters";
-	else if ((when && !plain(when)) || (prec && !plain(prec)))
-		bad = "time, time_precision: expected numbers";
+		return "the body is not JSON";
+	if (!cJSON_IsString(task) || !plain(task->valuestring))
+		return "task_id: expected base64url";
+	if (!cJSON_IsString(leader) || !plain(leader->valuestring) || !cJSON_IsString(helper) ||
+	    !plain(helper->valuestring))
+		return "leader, helper: expected URLs";
+	if (vdaf_flags(cJSON_GetObjectItemCaseSensitive(j, "vdaf"), u->flags, sizeof u->flags))
+		return "vdaf: expected Prio3Count, Prio3Sum, Prio3SumVec or Prio3Histogram with numeric parameters";
+	if ((when && !plain(when)) || (prec && !plain(prec)))
+		return "time, time_precision: expected numbers";
 	/* A number (as a string or not), or an array of them for Prio3SumVec. */
 	size_t ml = 0;
-	if (!bad && cJSON_IsArray(m)) {
+	if (cJSON_IsArray(m)) {
 		cJSON_ArrayForEach(it, m) {
 			char nb[32];
 			const char *v = cJSON_IsString(it) ? it->valuestring :
 					cJSON_IsNumber(it) ? (snprintf(nb, sizeof nb, "%.0f", it->valuedouble), nb) : NULL;
-			if (!plain(v) || ml + strlen(v) + 2 > sizeof meas) {
-				bad = "measurement: expected numbers";
-				break;
-			}
-			ml += (size_t)snprintf(meas + ml, sizeof meas - ml, "%s%s", ml ? "," : "", v);
+			if (!plain(v) || ml + strlen(v) + 2 > sizeof u->meas)
+				return "measurement: expected numbers";
+			ml += (size_t)snprintf(u->meas + ml, sizeof u->meas - ml, "%s%s", ml ? "," : "", v);
 		}
-	} else if (!bad) {
+	} else {
 		const char *v = cJSON_IsString(m) ? m->valuestring : NULL;
 		char nb[32];
 		if (cJSON_IsNumber(m))
 			v = (snprintf(nb, sizeof nb, "%.0f", m->valuedouble), nb);
 		if (!plain(v))
-			bad = "measurement: expected a number";
-		else
-			snprintf(meas, sizeof meas, "%s", v);
+			return "measurement: expected a number";
+		snprintf(u->meas, sizeof u->meas, "%s", v);
 	}
-	if (bad) {
-		cJSON_Delete(j);
-		return reply(req, "error", bad, NULL, NULL);
-	}
-	char *args[INTEROP_MAX_ARGS];
+	char **args = u->args;
 	int n = 0;
 	args[n++] = "trustbox";
 	args[n++] = "dap";
@@ -465,7 +460,7 @@ static int client_upload(struct tb_http_request *req, void *arg)
 	args[n++] = "--helper";
 	args[n++] = helper->valuestring;
 	args[n++] = "--measurement";
-	args[n++] = meas;
+	args[n++] = u->meas;
 	if (when) {
 		args[n++] = "--time";
 		args[n++] = (char *)when;
@@ -474,8 +469,23 @@ static int client_upload(struct tb_http_request *req, void *arg)
 		args[n++] = "--time-precision";
 		args[n++] = (char *)prec;
 	}
-	flag_args(flags, args, &n);
+	flag_args(u->flags, args, &n);
 	args[n] = NULL;
+	u->n = n;
+	return NULL;
+}
+
+static int client_upload(struct tb_http_request *req, void *arg)
+{
+	struct dap_service *svc = arg;
+	cJSON *j = body_json(req);
+	struct dap_interop_upload u;
+	const char *bad = dap_interop_upload_argv(j, &u);
+	if (bad) {
+		cJSON_Delete(j);
+		return reply(req, "error", bad, NULL, NULL);
+	}
+	char **args = u.args;
 	struct child *c = calloc(1, sizeof *c);
 	int rc = c ? 0 : TB_ERR_NOMEM;
 	if (c) {
@@ -664,25 +674,20 @@ static cJSON *aggregate_strings(const char *text)
 	return arr;
 }
 
-static int collection_poll(struct tb_http_request *req, void *arg)
+/* `trustbox dap collect`'s output as the draft's completed CollectPollResponse, or NULL. */
+cJSON *dap_interop_collection_json(const char *text, size_t len)
 {
-	(void)arg;
-	cJSON *j = body_json(req);
-	const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "handle");
-	struct child *c = NULL;
-	for (struct child *o = collections; cJSON_IsString(h) && o; o = o->next)
-		if (!strcmp(o->handle, h->valuestring))
-			c = o;
-	cJSON_Delete(j);
-	if (!c)
-		return reply(req, "error", "handle: no such collection", NULL, NULL);
-	if (!c->exited || !c->out_closed)
-		return reply(req, "in progress", NULL, NULL, NULL);
-	cJSON *res = c->code ? NULL : cJSON_ParseWithLength((const char *)c->text.p, c->text.len);
-	cJSON *agg = res ? aggregate_strings(tb_bytes_cstr(&c->text)) : NULL;
+	char *z = malloc(len + 1);
+	if (!z)
+		return NULL;
+	memcpy(z, text ? text : "", text ? len : 0);
+	z[text ? len : 0] = 0;
+	cJSON *res = cJSON_ParseWithLength(z, strlen(z));
+	cJSON *agg = res ? aggregate_strings(z) : NULL;
+	free(z);
 	if (!agg) {
 		cJSON_Delete(res);
-		return reply(req, "error", "the collection failed", NULL, NULL);
+		return NULL;
 	}
 	const cJSON *iv = cJSON_GetObjectItemCaseSensitive(res, "interval");
 	const cJSON *bid = cJSON_GetObjectItemCaseSensitive(res, "batch_id");
@@ -697,9 +702,29 @@ static int collection_poll(struct tb_http_request *req, void *arg)
 	cJSON_AddNumberToObject(o, "interval_start", cJSON_IsNumber(st) ? st->valuedouble : 0);
 	cJSON_AddNumberToObject(o, "interval_duration", cJSON_IsNumber(du) ? du->valuedouble : 0);
 	cJSON_AddItemToObject(o, "result", agg);
+	cJSON_Delete(res);
+	return o;
+}
+
+static int collection_poll(struct tb_http_request *req, void *arg)
+{
+	(void)arg;
+	cJSON *j = body_json(req);
+	const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "handle");
+	struct child *c = NULL;
+	for (struct child *o = collections; cJSON_IsString(h) && o; o = o->next)
+		if (!strcmp(o->handle, h->valuestring))
+			c = o;
+	cJSON_Delete(j);
+	if (!c)
+		return reply(req, "error", "handle: no such collection", NULL, NULL);
+	if (!c->exited || !c->out_closed)
+		return reply(req, "in progress", NULL, NULL, NULL);
+	cJSON *o = c->code ? NULL : dap_interop_collection_json((const char *)c->text.p, c->text.len);
+	if (!o)
+		return reply(req, "error", "the collection failed", NULL, NULL);
 	int rc = tb_http_respond_json(req, 200, o);
 	cJSON_Delete(o);
-	cJSON_Delete(res);
 	return rc;
 }
 

@@ -22,6 +22,7 @@ set -euo pipefail
 need python3
 need openssl
 need curl
+need ss
 
 src="$TB_SOURCE_DIR/tests/integration/dap"
 nm="$TB_BUILD_DIR/dap-interop"
@@ -136,6 +137,10 @@ iop_start() { # iop_start NAME ROLE: sets IOP_<NAME> to the port
 	done
 	expect "dap interop $2: one ready line" "$(wc -l < "$dir/out") $(cat "$dir/out")" \
 		"^1 trustbox .* ready: .*DAP interop API http://127.0.0.1:$port/internal/test/\$"
+	# Only what the role needs: the one TCP port, no ACME, CT, DNS or other listener.
+	expect "dap interop $2: listens on its port only" \
+		"$(ss -H -ltnup | grep "pid=$pid," | awk '{print $1, $5}' | sort | tr '\n' ' ')" \
+		"^tcp 127.0.0.1:$port \$"
 	printf -v "IOP_$1" '%s' "$port"
 }
 ipost() { # ipost PORT PATH JSON: "<status> <body>"
