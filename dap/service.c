@@ -43,7 +43,7 @@ static const struct tb_option dap_options[] = {
 	{ .name = "helper_ca_file", .type = TB_OPT_STRING, .def = "\"\"",
 		.help = "leader: PEM roots the helper's certificate must chain to (default: trustbox's own root)" },
 	{ .name = "interop_api", .type = TB_OPT_BOOL, .def = "false",
-		.help = "serve the DAP interop test API (/internal/test/: ready, endpoint_for_task, add_task) on the DAP listener; test deployments only: anyone who reaches it can add tasks" },
+		.help = "serve the DAP interop test API (/internal/test/: ready, endpoint_for_task and add_task; with role client upload, with role collector add_task, collection_start and collection_poll) on the DAP listener; test deployments only: anyone who reaches it can add tasks" },
 	{ .name = "demo_task", .type = TB_OPT_BOOL, .def = "true",
 		.help = "with role both: provision one demo Prio3Histogram task on first start (its collector credential is written to the data directory)" },
 	{ .name = "tasks", .type = TB_OPT_TABLES, .def = "[]", .children = dap_task_options,
