@@ -388,6 +388,7 @@ int dap_api_mount(struct dap_aggregator *agg);
 /* The interop test API's aggregator endpoints under /internal/test/ (dap.interop_api). */
 int dap_interop_mount(struct dap_service *svc);
 void dap_interop_free(void);
+void dap_interop_stop(void);
 /* The client role's upload body as `trustbox dap upload` arguments (exposed for fuzzing). */
 struct dap_interop_upload {
 	char *args[32];

@@ -23,6 +23,7 @@
 #include "dap/dap_internal.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +245,7 @@ struct child {
 	uv_pipe_t out;
 	struct tb_bytes text;
 	int exited, out_closed, code;
+	int reaped; /* exit_cb ran: the pid is no longer ours to signal */
 	struct dap_service *svc;
 	struct tb_http_request *req; /* upload: answered at exit; NULL for a collection */
 	struct child *next;          /* collections, kept for polling */
@@ -296,6 +298,7 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
 {
 	struct child *c = p->data;
 	c->code = sig ? 128 + sig : (int)status;
+	c->reaped = 1;
 	uv_close((uv_handle_t *)p, closed_proc);
 }
 
@@ -745,6 +748,14 @@ int dap_interop_mount(struct dap_service *svc)
 	}
 	svc->interop_table = (struct tb_http_table){ svc->interop_routes, n, NULL };
 	return tb_http_mount(svc->core->http, svc->listener, "/internal/test/", &svc->interop_table, svc);
+}
+
+/* Stopping: collections still running end now (their child is told to stop) rather than at their timeout. */
+void dap_interop_stop(void)
+{
+	for (struct child *c = collections; c; c = c->next)
+		if (!c->reaped)
+			uv_process_kill(&c->proc, SIGTERM);
 }
 
 /* Frees what the client and collector roles keep (tasks, finished collections). */

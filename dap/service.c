@@ -441,6 +441,8 @@ static void dap_stop(void *state, tb_done_cb done, void *arg)
 	svc->stop_done = done;
 	svc->stop_arg = arg;
 	dap_leader_stop(svc);
+	if (svc->interop_role != DAP_INTEROP_AGGREGATOR)
+		dap_interop_stop();
 	dap_service_check_stopped(svc);
 }
 
