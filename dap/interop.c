@@ -320,6 +320,17 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		uv_close((uv_handle_t *)s, closed_pipe);
 }
 
+static void free_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void failed_closed(uv_handle_t *h)
+{
+	struct child *c = h->data;
+	uv_close((uv_handle_t *)&c->out, free_closed);
+}
+
 /* Runs this binary with args (argv[0] filled in); stdout is collected, stderr inherited. */
 static int spawn_self(struct dap_service *svc, struct child *c, char **args)
 {
@@ -336,7 +347,9 @@ static int spawn_self(struct dap_service *svc, struct child *c, char **args)
 	int rc = uv_spawn(svc->core->loop, &c->proc, &o);
 	if (rc) {
 		TB_ERROR("dap", "interop: cannot run %s: %s", args[1], uv_strerror(rc));
-		uv_close((uv_handle_t *)&c->out, NULL);
+		/* uv_spawn initialised the process handle even so: both are closed, then c is
+		 * freed; it is no longer the caller's. */
+		uv_close((uv_handle_t *)&c->proc, failed_closed);
 		return TB_ERR_IO;
 	}
 	uv_read_start((uv_stream_t *)&c->out, on_alloc, on_read);
@@ -493,7 +506,8 @@ static int client_upload(struct tb_http_request *req, void *arg)
 	int rc = c ? 0 : TB_ERR_NOMEM;
 	if (c) {
 		c->req = req;
-		rc = spawn_self(svc, c, args);
+		if ((rc = spawn_self(svc, c, args)))
+			c = NULL; /* freed when its pipe closes */
 	}
 	cJSON_Delete(j);
 	if (rc) {
@@ -636,7 +650,8 @@ static int collection_start(struct tb_http_request *req, void *arg)
 	int rc = c ? tb_random(h, sizeof h) : TB_ERR_NOMEM;
 	if (!rc) {
 		dap_b64url(h, sizeof h, c->handle, sizeof c->handle);
-		rc = spawn_self(svc, c, args);
+		if ((rc = spawn_self(svc, c, args)))
+			c = NULL; /* freed when its pipe closes */
 	}
 	cJSON_Delete(j);
 	if (rc) {
