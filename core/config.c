@@ -83,7 +83,7 @@ static const struct tb_option core_options[] = {
 	{ "http2_initial_window_size", TB_OPT_INT, "65535", "HTTP/2: flow-control window for each request body (SETTINGS_INITIAL_WINDOW_SIZE)", 1024, 16777216 },
 	{ "http2_max_frame_size", TB_OPT_INT, "16384", "HTTP/2: largest frame payload we accept (SETTINGS_MAX_FRAME_SIZE)", 16384, 16777215 },
 	{ "http2_max_resets_per_second", TB_OPT_INT, "100", "HTTP/2: stream resets a client may send per second on a connection; more is answered GOAWAY ENHANCE_YOUR_CALM (Rapid Reset, CVE-2023-44487)", 1, 100000 },
-	{ "http2_max_control_frames_per_second", TB_OPT_INT, "100", "HTTP/2: SETTINGS, PING, PRIORITY and empty DATA/HEADERS frames a client may send per second on a connection; more is answered GOAWAY ENHANCE_YOUR_CALM", 1, 100000 },
+	{ "http2_max_control_frames_per_second", TB_OPT_INT, "100", "HTTP/2: SETTINGS, PING, PRIORITY, empty DATA/HEADERS frames and WINDOW_UPDATE frames beyond two per DATA frame we sent, that a client may send per second on a connection; more is answered GOAWAY ENHANCE_YOUR_CALM", 1, 100000 },
 	{ "http2_max_continuation_frames", TB_OPT_INT, "8", "HTTP/2: CONTINUATION frames allowed after one HEADERS; more is answered GOAWAY ENHANCE_YOUR_CALM (CONTINUATION floods)", 1, 1024 },
 	{ "shutdown_grace_ms", TB_OPT_INT, "5000", "how long a stop waits for in-flight requests", 0, 600000 },
 	{ "hook_deadline_ms", TB_OPT_INT, "50", "wall-clock limit of one call of a Lua hook (e.g. the DNS policy, run per query); a hook that runs longer is stopped", 1, 10000 },
