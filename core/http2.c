@@ -18,8 +18,8 @@
  *   caps its own queued SETTINGS/PING acks: max_outbound_ack).
  * - Defences, each answered with GOAWAY ENHANCE_YOUR_CALM and a lingering
  *   close: client resets per second (Rapid Reset), control and empty
- *   frames per second (SETTINGS/PING/PRIORITY/empty DATA floods),
- *   CONTINUATION frames per header block, and decoded header bytes far
+ *   frames per second (SETTINGS/PING/PRIORITY/empty DATA/WINDOW_UPDATE
+ *   floods), CONTINUATION frames per header block, and decoded header bytes far
  *   beyond the limit (HPACK bombs). nghttp2's own backstops (reset token
  *   bucket, max continuations) sit just behind ours.
  * - One timer per connection: idle (no stream) -> GOAWAY and close;
@@ -41,6 +41,17 @@
 #define OUT_CAP (1u << 20)        /* queued output before we stop producing frames and reading */
 #define COALESCE (64u * 1024)     /* output gathered per write */
 #define BOMB_FACTOR 4             /* decoded header bytes over this many times the limit: calm */
+/*
+ * WINDOW_UPDATE frames are control frames, but a client that reads a large
+ * response at speed sends many of them: up to one for the stream and one for
+ * the connection per DATA frame it consumed. So each non-empty DATA frame we
+ * send earns the client WU_PER_DATA updates that are not counted; updates
+ * beyond what our DATA earned (a flood, on the connection, on a stream, on a
+ * closed stream) count like SETTINGS and PING. The credit is capped so that
+ * a long download does not bank an unbounded free flood.
+ */
+#define WU_PER_DATA 2
+#define WU_CREDIT_CAP 4096
 
 struct tb_h2_stream {
 	struct tb_h2 *h;
@@ -72,6 +83,7 @@ struct tb_h2 {
 	int finishing;
 	uint64_t reset_window, control_window; /* start of the current one-second windows */
 	unsigned resets, controls;
+	unsigned wu_credit;          /* WINDOW_UPDATE frames earned by our DATA (see WU_PER_DATA) */
 	unsigned continuations;      /* in the current header block */
 	uint64_t mark;               /* last progress (timers) */
 	unsigned incomplete, responding; /* streams in these states */
@@ -172,6 +184,17 @@ static int on_begin_frame(nghttp2_session *sess, const nghttp2_frame_hd *hd, voi
 	struct tb_h2 *h = ud;
 	if (h->detached)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	/*
+	 * WINDOW_UPDATE is counted here, at its header: nghttp2 drops one for a
+	 * closed stream without calling on_frame_recv, and those flood as well.
+	 */
+	if (hd->type == NGHTTP2_WINDOW_UPDATE) {
+		if (h->wu_credit > 0)
+			h->wu_credit--;
+		else if (over_rate(h, &h->control_window, &h->controls, h->lim->h2_max_control_per_sec))
+			return calm(h, "WINDOW_UPDATE flood");
+		return 0;
+	}
 	if (hd->type == NGHTTP2_HEADERS)
 		h->continuations = 0;
 	else if (hd->type == NGHTTP2_CONTINUATION && ++h->continuations > h->lim->h2_max_continuations)
@@ -366,6 +389,8 @@ static int on_frame_send(nghttp2_session *sess, const nghttp2_frame *frame, void
 	if (frame->hd.type == NGHTTP2_RST_STREAM && frame->rst_stream.error_code != NGHTTP2_NO_ERROR &&
 		over_rate(h, &h->reset_window, &h->resets, h->lim->h2_max_resets_per_sec))
 		calm(h, "streams refused or malformed");
+	if (frame->hd.type == NGHTTP2_DATA && frame->hd.length > 0)
+		h->wu_credit = h->wu_credit > WU_CREDIT_CAP - WU_PER_DATA ? WU_CREDIT_CAP : h->wu_credit + WU_PER_DATA;
 	if ((frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS) ||
 		!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
 		return 0;

@@ -324,6 +324,13 @@ static int open_listeners(struct app *app)
 		return err;
 	}
 	const cJSON *core = tb_config_section(app->core.config, "core");
+	err = tb_tls_server_set_resumption(app->tls, (uint32_t)tb_cfg_int(core, "tls_ticket_lifetime_s"),
+		(size_t)tb_cfg_int(core, "tls_session_cache_size"),
+		(uint32_t)tb_cfg_int(core, "tls_session_cache_timeout_s"));
+	if (err) {
+		fprintf(stderr, "trustbox: cannot set up TLS session resumption: %s\n", tb_strerror(err));
+		return err;
+	}
 	struct tb_http_limits limits = {
 		.grace_timeout_ms = (uint64_t)tb_cfg_int(core, "shutdown_grace_ms"),
 		.h2_max_concurrent_streams = (unsigned)tb_cfg_int(core, "http2_max_concurrent_streams"),

@@ -17,15 +17,19 @@
  *   that accepts it.
  * - Resumption: a server issues RFC 5077 session tickets (mbedtls_ssl_ticket,
  *   AES-256-GCM keys drawn from tb_random, kept in memory only, a new key every
- *   TB_TLS_TICKET_LIFETIME seconds with the previous one still accepted, so a
- *   restart invalidates every ticket) and keeps a session-ID cache of
- *   TB_TLS_SESSION_CACHE entries for clients without tickets. A resumed
+ *   ticket lifetime with the previous one still accepted, so a restart
+ *   invalidates every ticket) and keeps a session-ID cache for clients without
+ *   tickets. Both are limits set by configuration (tb_tls_server_set_resumption;
+ *   TB_TLS_* in tls.h are the defaults), and either can be off: with no ticket
+ *   callbacks mbedTLS neither issues nor parses tickets, with no cache
+ *   callbacks it neither stores nor looks up sessions. A resumed
  *   handshake skips the certificate, the server's signature and ECDHE: only
  *   symmetric work is left.
  */
 #include "core/tls.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
@@ -299,6 +303,36 @@ void tb_tls_server_free(struct tb_tls_server *srv)
 	free(srv);
 }
 
+/* Resumption (see DESIGN): tickets, then the session-ID cache. */
+int tb_tls_server_set_resumption(struct tb_tls_server *srv, uint32_t ticket_lifetime_s,
+	size_t cache_size, uint32_t cache_timeout_s)
+{
+	/* mbedTLS reads a cache timeout of 0 as "never expires": refuse it. */
+	if (!srv || (cache_size && !cache_timeout_s))
+		return TB_ERR_INVALID;
+	/* A fresh ticket context: the old keys go, so no earlier ticket resumes either. */
+	mbedtls_ssl_conf_session_tickets_cb(&srv->conf, NULL, NULL, NULL);
+	mbedtls_ssl_ticket_free(&srv->tickets);
+	mbedtls_ssl_ticket_init(&srv->tickets);
+	if (ticket_lifetime_s) {
+		if (mbedtls_ssl_ticket_setup(&srv->tickets, tb_crypto_mbedtls_rng, NULL,
+			    MBEDTLS_CIPHER_AES_256_GCM, ticket_lifetime_s) != 0)
+			return TB_ERR_CRYPTO;
+		mbedtls_ssl_conf_session_tickets_cb(&srv->conf, mbedtls_ssl_ticket_write,
+			mbedtls_ssl_ticket_parse, &srv->tickets);
+	}
+	mbedtls_ssl_conf_session_cache(&srv->conf, NULL, NULL, NULL);
+	mbedtls_ssl_cache_free(&srv->cache);
+	mbedtls_ssl_cache_init(&srv->cache);
+	if (cache_size) {
+		mbedtls_ssl_cache_set_max_entries(&srv->cache, cache_size > INT_MAX ? INT_MAX : (int)cache_size);
+		mbedtls_ssl_cache_set_timeout(&srv->cache, (int)(cache_timeout_s > INT_MAX ? INT_MAX : cache_timeout_s));
+		mbedtls_ssl_conf_session_cache(&srv->conf, &srv->cache, mbedtls_ssl_cache_get,
+			mbedtls_ssl_cache_set);
+	}
+	return 0;
+}
+
 int tb_tls_server_new(struct tb_tls_server **out, const struct tb_tls_cert *certs, size_t n,
 	const char *const *alpn)
 {
@@ -338,15 +372,10 @@ int tb_tls_server_new(struct tb_tls_server **out, const struct tb_tls_cert *cert
 	mbedtls_ssl_conf_renegotiation(&srv->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
 	if (mbedtls_ssl_conf_own_cert(&srv->conf, &srv->certs[0].chain, pair_key(&srv->certs[0])) != 0)
 		goto fail;
-	/* Resumption (see DESIGN): tickets, then the session-ID cache. */
-	if (mbedtls_ssl_ticket_setup(&srv->tickets, tb_crypto_mbedtls_rng, NULL, MBEDTLS_CIPHER_AES_256_GCM,
-		    TB_TLS_TICKET_LIFETIME) != 0)
+	if ((rc = tb_tls_server_set_resumption(srv, TB_TLS_TICKET_LIFETIME, TB_TLS_SESSION_CACHE,
+		     TB_TLS_SESSION_TIMEOUT)) != 0)
 		goto fail;
-	mbedtls_ssl_conf_session_tickets_cb(&srv->conf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse,
-		&srv->tickets);
-	mbedtls_ssl_cache_set_max_entries(&srv->cache, TB_TLS_SESSION_CACHE);
-	mbedtls_ssl_cache_set_timeout(&srv->cache, TB_TLS_TICKET_LIFETIME);
-	mbedtls_ssl_conf_session_cache(&srv->conf, &srv->cache, mbedtls_ssl_cache_get, mbedtls_ssl_cache_set);
+	rc = TB_ERR_CRYPTO;
 	mbedtls_ssl_conf_sni(&srv->conf, sni_cb, srv);
 	if (srv->alpn.protos[0] &&
 		mbedtls_ssl_conf_alpn_protocols(&srv->conf, srv->alpn.protos) != 0)

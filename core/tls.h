@@ -29,8 +29,10 @@ struct tb_tls_conn;
 #define TB_TLS_MAX_CERTS 16      /* certificate pairs per server */
 #define TB_TLS_MAX_ALPN 8        /* ALPN protocols per list */
 #define TB_TLS_MAX_INPUT (1u << 20) /* buffered ciphertext not yet consumed */
-#define TB_TLS_TICKET_LIFETIME 14400 /* seconds a session ticket (and a cached session) resumes */
+/* Resumption defaults (core.tls_ticket_lifetime_s and friends override them). */
+#define TB_TLS_TICKET_LIFETIME 14400 /* seconds a session ticket resumes; also the key rotation period */
 #define TB_TLS_SESSION_CACHE 4096    /* sessions kept per server for session-ID resumption */
+#define TB_TLS_SESSION_TIMEOUT 14400 /* seconds a cached session resumes */
 
 /* A certificate chain (PEM, or one DER certificate) and its private key (PEM or DER). */
 struct tb_tls_cert {
@@ -46,6 +48,17 @@ struct tb_tls_cert {
 int tb_tls_server_new(struct tb_tls_server **out, const struct tb_tls_cert *certs, size_t n,
 	const char *const *alpn);
 void tb_tls_server_free(struct tb_tls_server *srv);
+
+/*
+ * Resumption limits, replacing the defaults above; call before the first
+ * connection. ticket_lifetime_s: seconds a session ticket is accepted, and
+ * how often the ticket key is replaced (the previous key stays valid for
+ * one more period); 0 issues and accepts no tickets. cache_size: sessions
+ * kept for session-ID resumption; 0 keeps none. cache_timeout_s: seconds a
+ * cached session resumes (at least 1). 0 or TB_ERR_INVALID / TB_ERR_CRYPTO.
+ */
+int tb_tls_server_set_resumption(struct tb_tls_server *srv, uint32_t ticket_lifetime_s,
+	size_t cache_size, uint32_t cache_timeout_s);
 
 /*
  * Client configuration. ca_pem: trusted roots (NUL-terminated PEM) or NULL for

@@ -5,6 +5,7 @@ one we mean to send.
 
 usage: h2_attack.py PORT CAFILE MODE [N]
 MODE: rapid-reset | continuation | settings | ping | empty-data | hpack-bomb |
+      window-update | window-update-stream | window-update-closed |
       zero-window | polite
 Prints "goaway CODE" (hex error code) when the server sent GOAWAY, "eof"
 when it closed without one, "open" when it still answered at the end, and
@@ -140,6 +141,21 @@ def main():
         out.append(frame(HEADERS, END_HEADERS, 1, request_block(b"/healthz", b"POST")))
         for _ in range(n):
             out.append(frame(DATA, 0, 1))
+    elif mode.startswith("window-update"):
+        # WINDOW_UPDATE (increment 1) that no DATA of the server's asked for: on the
+        # connection, on a stream whose request is still open, or on a finished stream.
+        sid = 0
+        if mode == "window-update-stream":
+            sid = 1
+            c.send(frame(HEADERS, END_HEADERS, sid, request_block(b"/healthz", b"POST")))
+        elif mode == "window-update-closed":
+            sid = 1
+            c.send(frame(HEADERS, END_STREAM | END_HEADERS, sid, request_block()))
+            end = time.time() + 2
+            while time.time() < end and not any(f[2] == sid and f[1] & END_STREAM for f in c.frames):
+                c.pump(0.1)
+        for _ in range(n):
+            out.append(frame(WINDOW, 0, sid, struct.pack(">I", 1)))
     elif mode == "hpack-bomb":
         # One 100-byte value into the dynamic table (literal with incremental indexing),
         # then a header block that refers to it thousands of times (index 62).

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # The known HTTP/2 attacks, driven with raw frames (h2_attack.py), against a
 # TLS listener with the default limits: Rapid Reset (CVE-2023-44487),
-# CONTINUATION without END_HEADERS (CVE-2024-27316 class), SETTINGS, PING
-# and empty-DATA floods, an HPACK bomb -> each answered GOAWAY
+# CONTINUATION without END_HEADERS (CVE-2024-27316 class), SETTINGS, PING,
+# empty-DATA and WINDOW_UPDATE floods (on the connection, an open stream
+# and a closed one), an HPACK bomb -> each answered GOAWAY
 # ENHANCE_YOUR_CALM (0xb); zero-window connections that never take their
 # responses are held without output piling up. Meanwhile a polite client
 # (curl --http2) stays answered quickly, and the server's memory stays
-# bounded.
+# bounded. Flow control that earns its WINDOW_UPDATEs is not a flood: h2load
+# with a one-byte stream window (an update for nearly every DATA frame) and
+# curl fetching many responses on one connection are served in full.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need curl
 need python3
+need h2load nghttp2-client
 W=$TB_WORK
 curl --version | grep -q HTTP2 || skip "this curl has no HTTP/2"
 
@@ -69,6 +73,20 @@ attack settings 2000
 attack ping 2000
 attack empty-data 2000
 attack hpack-bomb
+attack window-update 2000
+attack window-update-stream 2000
+attack window-update-closed 2000
+
+# Normal flow control is not a flood. A one-byte stream window makes every
+# response byte its own DATA frame, each followed by the client's
+# WINDOW_UPDATE: thousands of them per second, all earned by our DATA.
+out=$(h2load -n 300 -c 1 -m 4 -w 1 "$S/" 2>&1) || fail "h2load with a tiny window: $out"
+expect "h2load, one-byte stream window: every response arrives" "$out" \
+	'requests: 300 total, 300 started, 300 done, 300 succeeded, 0 failed'
+urls=()
+for i in $(seq 1 200); do urls+=("$S/" -o /dev/null); done
+got=$(curl -sS --http2 --cacert root.pem -w '%{http_code}\n' "${urls[@]}" | grep -c '^200$' || true)
+[ "$got" = 200 ] && ok "curl: 200 responses on one h2 connection" || fail "curl: $got of 200 responses on one connection"
 
 # Zero window: 20 connections x 100 streams whose responses may not be sent.
 pids=()

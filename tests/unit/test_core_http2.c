@@ -4,7 +4,7 @@
  * responses and their fields, bodies, HEAD, core's 404/405/413/431, a
  * deferred response, a stream reset orphaning its request while the
  * connection lives on, a closed connection orphaning one, and the Rapid
- * Reset and CONTINUATION defences (GOAWAY ENHANCE_YOUR_CALM). Then, on a
+ * Reset, CONTINUATION and WINDOW_UPDATE defences (GOAWAY ENHANCE_YOUR_CALM). Then, on a
  * real h2c listener with short timeouts: a client that opens a zero window
  * and never takes its response, one that never finishes its request, and an
  * idle one are each sent GOAWAY and closed; HTTP/1.1 still works there.
@@ -224,6 +224,14 @@ static ssize_t read_post(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
 	return (ssize_t)n;
 }
 
+/* A request body that never comes: the stream stays open. */
+static ssize_t read_deferred(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+	nghttp2_data_source *src, void *ud)
+{
+	(void)s, (void)id, (void)buf, (void)len, (void)flags, (void)src, (void)ud;
+	return NGHTTP2_ERR_DEFERRED;
+}
+
 static void test_basic(void)
 {
 	struct client c;
@@ -327,6 +335,26 @@ static void test_defences(void)
 		client_take(&c);
 		nghttp2_submit_rst_stream(c.s, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
 	}
+	exchange(&c);
+	CHECK_INT(c.goaway, NGHTTP2_ENHANCE_YOUR_CALM);
+	client_free(&c);
+
+	/* WINDOW_UPDATE frames that none of our DATA asked for, on the connection. */
+	client_init(&c);
+	for (int i = 0; i < 300; i++)
+		nghttp2_submit_window_update(c.s, NGHTTP2_FLAG_NONE, 0, 1);
+	exchange(&c);
+	CHECK_INT(c.goaway, NGHTTP2_ENHANCE_YOUR_CALM);
+	client_free(&c);
+
+	/* The same on a stream whose request body has not come yet. */
+	client_init(&c);
+	nghttp2_data_provider later = { .read_callback = read_deferred };
+	int32_t open_id = get(&c, "POST", "/text", &later);
+	CHECK(open_id > 0);
+	client_take(&c);
+	for (int i = 0; i < 300; i++)
+		nghttp2_submit_window_update(c.s, NGHTTP2_FLAG_NONE, open_id, 1);
 	exchange(&c);
 	CHECK_INT(c.goaway, NGHTTP2_ENHANCE_YOUR_CALM);
 	client_free(&c);

@@ -384,6 +384,11 @@ int main(void)
 	struct tb_tls_server *bad;
 	struct tb_tls_cert junk = { TB_BUF_STR("not a cert"), TB_BUF_STR("not a key") };
 	CHECK_INT(tb_tls_server_new(&bad, &junk, 1, NULL), TB_ERR_CRYPTO);
+	/* Resumption limits: a cache without a timeout would never expire and is refused. */
+	CHECK_INT(tb_tls_server_set_resumption(tls, 3600, 16, 0), TB_ERR_INVALID);
+	CHECK_INT(tb_tls_server_set_resumption(tls, 0, 0, 0), 0);
+	CHECK_INT(tb_tls_server_set_resumption(tls, TB_TLS_TICKET_LIFETIME, TB_TLS_SESSION_CACHE,
+			  TB_TLS_SESSION_TIMEOUT), 0);
 
 	uv_loop_init(&loop);
 	CHECK_INT(tb_http_server_new(&srv, &loop, NULL), 0);
