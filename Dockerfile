@@ -16,12 +16,20 @@ RUN cmake -S /src -B /build -DCMAKE_BUILD_TYPE=Release -DTB_TESTS=OFF >/dev/null
  && install -D -s -m 0755 /build/trustbox /out/usr/local/bin/trustbox
 
 # --- dapclient: divviup-ts (@divviup/dap 0.9.1) for the demo, installed with Debian's npm
+# LOCAL_CA_PEM: PEM certificates npm trusts besides Debian's, for build hosts
+# whose network inspects TLS (tests/compose/run.sh passes the host's
+# /usr/local/share/ca-certificates); this stage only, not in the demo image.
 FROM ${BASE_IMAGE} AS dapclient
+ARG LOCAL_CA_PEM=""
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       nodejs npm ca-certificates >/dev/null \
+ && if [ -n "$LOCAL_CA_PEM" ]; then \
+      printf '%s\n' "$LOCAL_CA_PEM" > /usr/local/share/ca-certificates/build-local.crt \
+      && update-ca-certificates >/dev/null 2>&1; fi \
  && mkdir -p /opt/dap \
- && npm install --prefix /opt/dap --no-audit --no-fund --loglevel=error @divviup/dap@0.9.1 \
+ && npm install --prefix /opt/dap --cafile /etc/ssl/certs/ca-certificates.crt \
+      --no-audit --no-fund --loglevel=error @divviup/dap@0.9.1 \
  && test "$(node -p 'require("/opt/dap/node_modules/@divviup/dap/package.json").version')" = 0.9.1
 
 # --- demo: the compose quickstart's client: certbot with RFC 2136, openssl, dig,

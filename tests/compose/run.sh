@@ -102,10 +102,13 @@ ok "base image localhost/debian:12 ($(( $(stat -c %s "$base_tar") / 1000000 )) M
 
 # --- the images (--format docker keeps HEALTHCHECK; BUILDAH_FORMAT says so too)
 t=$(date +%s)
+# The demo's npm install trusts the CAs added to this machine too (a network
+# that inspects TLS has its CA there).
+local_ca=$(cat /usr/local/share/ca-certificates/*.crt 2>/dev/null || true)
 for spec in "runtime localhost/trustbox:latest" "demo localhost/trustbox-demo:latest"; do
   set -- $spec
   if timeout 1200 podman build --format docker --target "$1" --build-arg BASE_IMAGE=localhost/debian:12 \
-      -t "$2" . > "$work/build-$1.log" 2>&1; then
+      --build-arg LOCAL_CA_PEM="$local_ca" -t "$2" . > "$work/build-$1.log" 2>&1; then
     ok "podman build --target $1 -> $2"
   else
     tail -30 "$work/build-$1.log"; bad "podman build --target $1"; exit 1
