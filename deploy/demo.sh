@@ -93,7 +93,7 @@ until curl -fsS -o /dev/null "http://$H:14080/healthz" 2>/dev/null; do
 done
 curl -fsS -o helper-root.pem "http://$H:14080/api/v1/root.pem" || die "the helper's root.pem"
 cmp -s helper-root.pem root.pem && die "the helper has the leader's root CA (it must have its own)"
-step "helper is healthy; its own root CA: $(openssl x509 -in helper-root.pem -noout -subject | tr '\n' ' ')"
+step "helper is healthy; its own root CA: $(openssl x509 -in helper-root.pem -noout -subject -fingerprint -sha256 | tr '\n' ' ')"
 # divviup-ts talks to both aggregators: it trusts both roots.
 cat root.pem helper-root.pem > dap-roots.pem
 

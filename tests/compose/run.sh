@@ -118,6 +118,7 @@ echo "     (images built in $(( $(date +%s) - t )) s)"
 size=$(podman image inspect --format '{{.Size}}' localhost/trustbox:latest)
 echo "     image localhost/trustbox:latest: $(( size / 1000000 )) MB"
 check "image is small (< 150 MB)" [ "$size" -lt 150000000 ]
+echo "     image localhost/trustbox-demo:latest (certbot, node, divviup-ts): $(( $(podman image inspect --format '{{.Size}}' localhost/trustbox-demo:latest) / 1000000 )) MB"
 inspect=$(podman image inspect localhost/trustbox:latest)
 check "image has a HEALTHCHECK on /healthz" grep -q 'http://127.0.0.1:14080/healthz' <<< "$inspect"
 check "image runs as a non-root user (10001)" grep -q '"User": "10001:10001"' <<< "$inspect"
