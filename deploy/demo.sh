@@ -3,8 +3,14 @@
 # gets a certificate for www.lab.test from its ACME CA with certbot's RFC 2136
 # plugin (dns-01 through trustbox's DNS, signed with the lab TSIG key read from
 # trustbox's volume, mounted read-only at /tbdata), checks the certificate's
-# chain and its SCT from the lab CT log, asks the DNS server, and prints what
-# it did. Results stay in /work (its own volume): root.pem, cert.pem, chain.pem.
+# chain and its SCT from the lab CT log, asks the DNS server; then runs DAP
+# across the leader (trustbox) and the helper (the `helper` service, a second
+# trustbox with its own root CA): creates a task in the leader's store with
+# `trustbox dap task create`, imports its helper half into the helper's store
+# with `trustbox dap task import --role helper`, uploads measurements with
+# divviup-ts and collects their aggregate with `trustbox dap collect`, and
+# prints what it did. Results stay in /work (its own volume): root.pem,
+# cert.pem, chain.pem, dap-task.json, dap-collector.json, dap-aggregate.json.
 # Exit status 0 only when every step worked.
 set -eu
 TB=${TB_HOST:-trustbox}
@@ -77,4 +83,43 @@ step "SCT present, from the lab CT log (log ID $got)"
 ans=$(dig +short @"$addr" -p 5353 www.lab.test A) || die "dig"
 [ -n "$ans" ] || die "no answer for www.lab.test A"
 step "DNS: www.lab.test A -> $ans (dig @$TB -p 5353)"
-step "done: ACME dns-01, CT and DNS all worked"
+
+# ---- DAP: leader in trustbox, helper in the helper service ----
+H=${TB_HELPER_HOST:-helper}
+i=0
+until curl -fsS -o /dev/null "http://$H:14080/healthz" 2>/dev/null; do
+  i=$((i + 1)); [ "$i" -le 120 ] || die "helper not healthy at http://$H:14080/healthz after 120 s"
+  sleep 1
+done
+curl -fsS -o helper-root.pem "http://$H:14080/api/v1/root.pem" || die "the helper's root.pem"
+cmp -s helper-root.pem root.pem && die "the helper has the leader's root CA (it must have its own)"
+step "helper is healthy; its own root CA: $(openssl x509 -in helper-root.pem -noout -subject -fingerprint -sha256 | tr '\n' ' ')"
+# divviup-ts talks to both aggregators: it trusts both roots.
+cat root.pem helper-root.pem > dap-roots.pem
+
+# The task: created in the leader's store (the leader reads it on first use),
+# the helper's half imported into the helper's store, as each organisation's
+# operator would; the collector's credential stays here.
+TRUSTBOX_DATA_DIR=/tbdata TRUSTBOX_DAP_ROLE=leader trustbox dap task create -c /etc/trustbox/trustbox.lua \
+  --vdaf histogram --length 4 --chunk-length 2 --min-batch-size 1 --time-precision 300 \
+  --helper "https://$H:14000/dap/helper/" --collector-credential-file "$out/dap-collector.json" \
+  > dap-task.json 2> dap-task.err || { cat dap-task.err >&2; die "trustbox dap task create"; }
+task=$(sed -n 's/^[[:space:]]*"task_id":[[:space:]]*"\([^"]*\)".*/\1/p' dap-task.json | head -1)
+[ -n "$task" ] || die "no task_id in the output of trustbox dap task create"
+TRUSTBOX_DATA_DIR=/helperdata trustbox dap task import -c /etc/trustbox/helper.lua --role helper dap-task.json \
+  > dap-import.out 2>&1 || { cat dap-import.out >&2; die "trustbox dap task import --role helper"; }
+step "DAP task $task (Prio3Histogram, length 4): leader https://$TB:14000/dap/leader/, helper https://$H:14000/dap/helper/"
+
+measurements=${DAP_MEASUREMENTS:-[0,1,1,3,2,1,3]}
+NODE_EXTRA_CA_CERTS="$out/dap-roots.pem" node /opt/dap/upload.mjs dap-task.json "$measurements" > dap-upload.out 2>&1 \
+  || { cat dap-upload.out >&2; die "divviup-ts upload"; }
+step "divviup-ts uploaded $(grep -c '^ok$' dap-upload.out) reports: $measurements"
+
+now=$(date +%s)
+trustbox dap collect --task-id "$task" --leader "https://$TB:14000/dap/leader/" \
+  --vdaf histogram --length 4 --chunk-length 2 --cacert root.pem \
+  --collector-credential-file dap-collector.json \
+  --batch-interval-start $((now / 300 * 300 - 300)) --batch-interval-duration 600 --timeout 60 \
+  > dap-aggregate.json 2> dap-collect.err || { cat dap-collect.err >&2; die "trustbox dap collect"; }
+step "trustbox dap collect: $(cat dap-aggregate.json)"
+step "done: ACME dns-01, CT, DNS and DAP all worked"

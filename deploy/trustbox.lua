@@ -3,7 +3,9 @@
 -- entries given here replace the default loopback ones.
 
 core {
-  data_dir = "/data",
+  -- TRUSTBOX_DATA_DIR: the compose demo provisions DAP tasks into this store
+  -- from its own container, where the volume is mounted elsewhere.
+  data_dir = os.getenv("TRUSTBOX_DATA_DIR") or "/data",
   -- The other containers reach this one by its compose service name, so the
   -- HTTPS certificate must cover that name too (localhost and 127.0.0.1 always are).
   hostnames = { "trustbox" },
@@ -29,4 +31,18 @@ end
 -- origin in its checkpoints); from the host it is https://127.0.0.1:14000/ct/lab/.
 if ctlog then
   ctlog { logs = { { name = "lab", submission_url = "https://trustbox:14000/ct/lab/" } } }
+end
+
+-- DAP: in compose this is the leader (TRUSTBOX_DAP_ROLE=leader) and the
+-- `helper` service, a second trustbox with its own root CA, is the helper:
+-- TRUSTBOX_HELPER_CA names that root (exported by the helper on a volume of
+-- its own), which the leader's connections to the helper must chain to. On
+-- its own the image runs both aggregators, as one process does by default.
+if dap then
+  dap {
+    role = os.getenv("TRUSTBOX_DAP_ROLE") or "both",
+    public_url = "https://trustbox:14000",
+    helper_ca_file = os.getenv("TRUSTBOX_HELPER_CA") or "",
+    aggregation_period_ms = 200,
+  }
 end

@@ -3,8 +3,10 @@
 # rootful podman and podman-compose (the same compose.yaml `docker compose up`
 # reads). Installs what it needs, makes a Debian 12 base image with debootstrap
 # from the mirror apt already uses (no image registry needed; cached between
-# runs), builds the image, brings the stack up, waits for health, lets the demo
-# get a certificate, then checks from the host. Podman runs with private
+# runs), builds the image, brings the stack up (trustbox, the DAP helper, the
+# demo), waits for health, lets the demo get a certificate and run a DAP task
+# across leader and helper, asserts the collected aggregate is exact, then
+# checks from the host. Podman runs with private
 # configuration and storage under a temporary directory: nothing in /etc is
 # changed, nothing of another podman user is touched, and everything it started
 # is torn down on exit, whatever happened.
@@ -44,6 +46,7 @@ cache=${TB_COMPOSE_CACHE:-/var/cache/trustbox-compose}
 mkdir -p "$cache"
 pc() { timeout 300 podman-compose -p "$project" "$@" > "$work/compose.log" 2>&1 || { tail -20 "$work/compose.log"; return 1; }; }
 ctr=${project}_trustbox_1
+hctr=${project}_helper_1
 demo=${project}_demo_1
 
 cleanup() {
@@ -99,10 +102,13 @@ ok "base image localhost/debian:12 ($(( $(stat -c %s "$base_tar") / 1000000 )) M
 
 # --- the images (--format docker keeps HEALTHCHECK; BUILDAH_FORMAT says so too)
 t=$(date +%s)
+# The demo's npm install trusts the CAs added to this machine too (a network
+# that inspects TLS has its CA there).
+local_ca=$(cat /usr/local/share/ca-certificates/*.crt 2>/dev/null || true)
 for spec in "runtime localhost/trustbox:latest" "demo localhost/trustbox-demo:latest"; do
   set -- $spec
   if timeout 1200 podman build --format docker --target "$1" --build-arg BASE_IMAGE=localhost/debian:12 \
-      -t "$2" . > "$work/build-$1.log" 2>&1; then
+      --build-arg LOCAL_CA_PEM="$local_ca" -t "$2" . > "$work/build-$1.log" 2>&1; then
     ok "podman build --target $1 -> $2"
   else
     tail -30 "$work/build-$1.log"; bad "podman build --target $1"; exit 1
@@ -112,6 +118,7 @@ echo "     (images built in $(( $(date +%s) - t )) s)"
 size=$(podman image inspect --format '{{.Size}}' localhost/trustbox:latest)
 echo "     image localhost/trustbox:latest: $(( size / 1000000 )) MB"
 check "image is small (< 150 MB)" [ "$size" -lt 150000000 ]
+echo "     image localhost/trustbox-demo:latest (certbot, node, divviup-ts): $(( $(podman image inspect --format '{{.Size}}' localhost/trustbox-demo:latest) / 1000000 )) MB"
 inspect=$(podman image inspect localhost/trustbox:latest)
 check "image has a HEALTHCHECK on /healthz" grep -q 'http://127.0.0.1:14080/healthz' <<< "$inspect"
 check "image runs as a non-root user (10001)" grep -q '"User": "10001:10001"' <<< "$inspect"
@@ -133,6 +140,13 @@ for _ in $(seq 1 60); do
 done
 check "trustbox container healthy (HEALTHCHECK on /healthz)" [ "$health" = healthy ]
 check "trustbox runs as uid 10001, not root" [ "$(podman exec "$ctr" id -u 2>/dev/null)" = 10001 ]
+health=""
+for _ in $(seq 1 60); do
+  podman healthcheck run "$hctr" > /dev/null 2>&1 && { health=healthy; break; }
+  sleep 1
+done
+check "helper container healthy" [ "$health" = healthy ]
+check "helper runs as uid 10001, not root" [ "$(podman exec "$hctr" id -u 2>/dev/null)" = 10001 ]
 
 # --- the demo (started by up; it waits for /healthz by itself)
 rc=$(timeout 300 podman wait "$demo" 2>/dev/null | tail -1)
@@ -142,10 +156,22 @@ check "demo exited 0" [ "$rc" = 0 ]
 check "demo: certbot dns-01 (RFC 2136, lab TSIG key from the volume) got www.lab.test" \
   grep -q '^demo: certbot (dns-01, RFC 2136) got a certificate for www.lab.test' "$work/demo.log"
 check "demo: SCT from the lab CT log" grep -q '^demo: SCT present, from the lab CT log' "$work/demo.log"
+check "demo: DAP task created on the leader and imported by the helper" \
+  grep -q '^demo: DAP task .*leader https://trustbox:14000/dap/leader/, helper https://helper:14000/dap/helper/' "$work/demo.log"
+check "demo: divviup-ts uploaded 7 reports" grep -q '^demo: divviup-ts uploaded 7 reports' "$work/demo.log"
+# The demo's measurements are [0,1,1,3,2,1,3]: the histogram is exactly [1,3,1,2].
+check "demo: trustbox dap collect returns the exact aggregate (7 reports, [1,3,1,2])" \
+  grep -Eq '^demo: trustbox dap collect: \{"report_count":7,.*"aggregate":\[1,3,1,2\]\}$' "$work/demo.log"
 
 # --- from the host
 podman exec "$ctr" trustbox root -c /etc/trustbox/trustbox.lua > "$work/root.pem" 2>/dev/null
 check "root CA from the container" grep -q 'BEGIN CERTIFICATE' "$work/root.pem"
+podman exec "$hctr" trustbox root -c /etc/trustbox/helper.lua > "$work/helper-root.pem" 2>/dev/null
+check "the helper has its own root CA, not the leader's" \
+  test -s "$work/helper-root.pem" -a "$(openssl x509 -in "$work/helper-root.pem" -noout -fingerprint -sha256 2>/dev/null)" \
+  != "$(openssl x509 -in "$work/root.pem" -noout -fingerprint -sha256 2>/dev/null)"
+check "the helper's own store has the task, as the helper's" \
+  grep -q '"aggregator":[[:space:]]*"helper"' <<< "$(podman exec "$hctr" trustbox dap task list -c /etc/trustbox/helper.lua 2>/dev/null)"
 vol=$(podman volume inspect --format '{{.Mountpoint}}' "${project}_demo-data" 2>/dev/null)
 cp "$vol/cert.pem" "$vol/chain.pem" "$work/" 2>/dev/null
 verify_cert() { openssl verify -CAfile "$work/root.pem" -untrusted "$work/chain.pem" -- "$work/cert.pem" > /dev/null; }
