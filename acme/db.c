@@ -584,6 +584,23 @@ void acme_db_chall_processing(struct acme_wjob *j, const char *id)
 	acme_wjob_add(j, 1, "UPDATE acme_challenges SET status = 'processing' WHERE id = %Q AND status = 'pending'", id);
 }
 
+void acme_db_chall_valid(struct acme_wjob *j, const char *chall_id, const char *authz_id, int64_t now,
+	int64_t authz_expires)
+{
+	acme_wjob_add(j, 0, "UPDATE acme_challenges SET status = 'valid', validated = %lld WHERE id = %Q AND"
+		" status = 'processing'", (long long)now, chall_id);
+	acme_wjob_add(j, 0, "UPDATE acme_authzs SET status = 'valid', validated = %lld, expires = %lld WHERE id = %Q"
+		" AND status = 'pending'", (long long)now, (long long)authz_expires, authz_id);
+}
+
+void acme_db_chall_invalid(struct acme_wjob *j, const char *chall_id, const char *authz_id, int64_t now,
+	const char *error_json)
+{
+	acme_wjob_add(j, 0, "UPDATE acme_challenges SET status = 'invalid', validated = %lld, error = %Q WHERE id = %Q"
+		" AND status = 'processing'", (long long)now, error_json, chall_id);
+	acme_wjob_add(j, 0, "UPDATE acme_authzs SET status = 'invalid' WHERE id = %Q AND status = 'pending'", authz_id);
+}
+
 void acme_db_failed_bucket_add(struct acme_wjob *j, struct acme_svc *s, const struct acme_identifier *id, int delta)
 {
 	if (s->rl_failed_per_ident <= 0)

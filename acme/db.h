@@ -143,5 +143,10 @@ void acme_db_authz_deactivate(struct acme_wjob *j, const char *id);
  */
 void acme_db_failed_bucket_add(struct acme_wjob *j, struct acme_svc *s, const struct acme_identifier *id, int delta);
 void acme_db_chall_processing(struct acme_wjob *j, const char *id);
+/* A validation's outcome: the challenge (processing -> valid/invalid) and its authorization. */
+void acme_db_chall_valid(struct acme_wjob *j, const char *chall_id, const char *authz_id, int64_t now,
+	int64_t authz_expires);
+void acme_db_chall_invalid(struct acme_wjob *j, const char *chall_id, const char *authz_id, int64_t now,
+	const char *error_json);
 
 #endif

@@ -139,13 +139,10 @@ static void finish(struct acme_validation *val)
 	struct acme_wjob *j = acme_wjob_new(s);
 	if (ok) {
 		TB_INFO("acme", "%s for %s: valid", val->v.type, val->v.ident.value);
-		acme_wjob_add(j, 0, "UPDATE acme_challenges SET status = 'valid', validated = %lld WHERE id = %Q AND"
-			" status = 'processing'", (long long)now, val->v.chall_id);
-		acme_wjob_add(j, 0, "UPDATE acme_authzs SET status = 'valid', validated = %lld, expires = %lld WHERE id = %Q"
-			" AND status = 'pending'", (long long)now, (long long)(now + s->authz_valid_lifetime), val->v.authz_id);
+		acme_db_chall_valid(j, val->v.chall_id, val->v.authz_id, now, now + s->authz_valid_lifetime);
 		/*
-		 * The failed-validation token was taken when the validation started (service.c
-		 * challenge()), so that validations still running count against the limit and one
+		 * The failed-validation token was taken when the validation started (authz.c
+		 * acme_handle_challenge()), so that validations still running count against the limit and one
 		 * identifier cannot have more in flight than the bucket holds. A success gives it
 		 * back: the limit counts failures, and a client revalidating a name it controls is
 		 * not what it is for. A failure keeps it; a validation canceled by stop keeps it
@@ -158,10 +155,7 @@ static void finish(struct acme_validation *val)
 		cJSON *e = acme_problem_json(&val->prob);
 		char *et = e ? cJSON_PrintUnformatted(e) : NULL;
 		cJSON_Delete(e);
-		acme_wjob_add(j, 0, "UPDATE acme_challenges SET status = 'invalid', validated = %lld, error = %Q WHERE id = %Q"
-			" AND status = 'processing'", (long long)now, et ? et : "{}", val->v.chall_id);
-		acme_wjob_add(j, 0, "UPDATE acme_authzs SET status = 'invalid' WHERE id = %Q AND status = 'pending'",
-			val->v.authz_id);
+		acme_db_chall_invalid(j, val->v.chall_id, val->v.authz_id, now, et ? et : "{}");
 		free(et);
 	}
 	if (acme_wjob_submit(j, stored, val))
