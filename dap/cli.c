@@ -9,6 +9,8 @@
  */
 #include "dap/dap_internal.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,59 @@ static int usage(void)
 		"       trustbox dap task list\n"
 		"       trustbox dap task show|delete TASK-ID\n");
 	return 2;
+}
+
+int dap_parse_flags(const char *cmd, const struct dap_flag *flags, size_t n, int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		size_t k;
+		for (k = 0; k < n; k++)
+			if (!strcmp(a, flags[k].name))
+				break;
+		if (k == n) {
+			fprintf(stderr, "trustbox: dap %s: unknown flag '%s'\n", cmd, a);
+			return 1;
+		}
+		const struct dap_flag *f = &flags[k];
+		if (f->kind == DAP_FLAG_SWITCH) {
+			*(int *)f->dest = 1;
+			continue;
+		}
+		if (i + 1 >= argc) {
+			fprintf(stderr, "trustbox: dap %s: %s needs a value\n", cmd, a);
+			return 1;
+		}
+		const char *v = argv[++i];
+		if (f->kind == DAP_FLAG_STRING) {
+			*(const char **)f->dest = v;
+			continue;
+		}
+		/* Digits only for an integer: strtoll alone takes " 5", "+5" and "5x". */
+		char *end = NULL;
+		int ok = *v != 0;
+		errno = 0;
+		if (f->kind == DAP_FLAG_INT) {
+			for (const char *p = v; *p && ok; p++)
+				ok = *p >= '0' && *p <= '9';
+			long long x = ok ? strtoll(v, &end, 10) : 0;
+			ok = ok && !errno && !*end && (double)x >= f->min && (double)x <= f->max;
+			if (ok)
+				*(long long *)f->dest = x;
+		} else {
+			double x = ok ? strtod(v, &end) : 0;
+			ok = ok && !errno && !*end && isfinite(x) && x >= f->min && x <= f->max &&
+			     strchr("0123456789.", *v);
+			if (ok)
+				*(double *)f->dest = x;
+		}
+		if (!ok) {
+			fprintf(stderr, "trustbox: dap %s: %s '%s': expected %s from %.15g to %.15g\n", cmd, a, v,
+				f->kind == DAP_FLAG_INT ? "an integer" : "a number", f->min, f->max);
+			return 2;
+		}
+	}
+	return 0;
 }
 
 static void rand_b64(size_t n, char *out, size_t outlen)
@@ -57,49 +112,48 @@ static cJSON *divviup_ts(const struct dap_task *t, const char *id)
 
 static int create(struct dap_service *svc, int argc, char **argv)
 {
-	cJSON *rec = cJSON_CreateObject();
-	const char *helper = NULL, *helper_token = NULL, *cred_path = NULL;
-	static const struct {
-		const char *flag, *key;
-		int number;
-	} flags[] = {
-		{ "--vdaf", "vdaf", 0 },
-		{ "--bits", "bits", 1 },
-		{ "--length", "length", 1 },
-		{ "--chunk-length", "chunk_length", 1 },
-		{ "--query", "query", 0 },
-		{ "--max-batch-size", "max_batch_size", 1 },
-		{ "--min-batch-size", "min_batch_size", 1 },
-		{ "--time-precision", "time_precision", 1 },
-		{ "--dp-epsilon", "dp_epsilon", 1 },
-		{ "--task-expiration", "task_expiration", 1 },
+	const char *vdaf = NULL, *query = NULL, *helper = NULL, *helper_token = NULL, *cred_path = NULL;
+	/* -1: not given, the task record's default applies. */
+	long long bits = -1, length = -1, chunk = -1, max_batch = -1, min_batch = -1, precision = -1,
+		  expiration = -1;
+	double epsilon = -1;
+	const struct dap_flag flags[] = {
+		{ "--vdaf", DAP_FLAG_STRING, &vdaf, 0, 0 },
+		{ "--bits", DAP_FLAG_INT, &bits, 1, 64 },
+		{ "--length", DAP_FLAG_INT, &length, 1, 1000000 },
+		{ "--chunk-length", DAP_FLAG_INT, &chunk, 0, 65536 },
+		{ "--query", DAP_FLAG_STRING, &query, 0, 0 },
+		{ "--max-batch-size", DAP_FLAG_INT, &max_batch, 0, 1e15 },
+		{ "--min-batch-size", DAP_FLAG_INT, &min_batch, 1, 1e15 },
+		{ "--time-precision", DAP_FLAG_INT, &precision, 1, 31536000 },
+		{ "--dp-epsilon", DAP_FLAG_NUMBER, &epsilon, 0, 1000 },
+		{ "--task-expiration", DAP_FLAG_INT, &expiration, 0, 1e12 },
+		{ "--helper", DAP_FLAG_STRING, &helper, 0, 0 },
+		{ "--helper-token", DAP_FLAG_STRING, &helper_token, 0, 0 },
+		{ "--collector-credential-file", DAP_FLAG_STRING, &cred_path, 0, 0 },
 	};
-	for (int i = 0; i < argc; i += 2) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		size_t k;
-		if (!v) {
-			cJSON_Delete(rec);
-			return usage();
-		}
-		for (k = 0; k < sizeof flags / sizeof flags[0]; k++)
-			if (!strcmp(a, flags[k].flag))
-				break;
-		if (k < sizeof flags / sizeof flags[0]) {
-			if (flags[k].number)
-				cJSON_AddNumberToObject(rec, flags[k].key, strtod(v, NULL));
-			else
-				cJSON_AddStringToObject(rec, flags[k].key, v);
-		} else if (!strcmp(a, "--helper")) {
-			helper = v;
-		} else if (!strcmp(a, "--helper-token")) {
-			helper_token = v;
-		} else if (!strcmp(a, "--collector-credential-file")) {
-			cred_path = v;
-		} else {
-			cJSON_Delete(rec);
-			return usage();
-		}
-	}
+	int prc = dap_parse_flags("task create", flags, DAP_NFLAGS(flags), argc, argv);
+	if (prc)
+		return prc == 1 ? usage() : 2;
+	const struct {
+		const char *key;
+		double v;
+	} nums[] = { { "bits", (double)bits },
+		     { "length", (double)length },
+		     { "chunk_length", (double)chunk },
+		     { "max_batch_size", (double)max_batch },
+		     { "min_batch_size", (double)min_batch },
+		     { "time_precision", (double)precision },
+		     { "dp_epsilon", epsilon },
+		     { "task_expiration", (double)expiration } };
+	cJSON *rec = cJSON_CreateObject();
+	if (vdaf)
+		cJSON_AddStringToObject(rec, "vdaf", vdaf);
+	if (query)
+		cJSON_AddStringToObject(rec, "query", query);
+	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
+		if (nums[i].v >= 0)
+			cJSON_AddNumberToObject(rec, nums[i].key, nums[i].v);
 	if (!helper && !(svc->run_leader && svc->run_helper)) {
 		fprintf(stderr, "trustbox: this instance does not run both aggregators: give --helper URL\n");
 		cJSON_Delete(rec);
@@ -107,6 +161,12 @@ static int create(struct dap_service *svc, int argc, char **argv)
 	}
 	if (!svc->run_leader) {
 		fprintf(stderr, "trustbox: this instance runs no leader (dap.role); import the helper's half with `task import`\n");
+		cJSON_Delete(rec);
+		return 2;
+	}
+	/* A port-0 listener: the URLs carry the port the running instance bound. */
+	if (dap_resolve_public_base(svc)) {
+		fprintf(stderr, "trustbox: the DAP listener has port 0 and no running instance has recorded the port it bound: start `trustbox run` first or set dap.public_url\n");
 		cJSON_Delete(rec);
 		return 2;
 	}

@@ -166,42 +166,24 @@ int dap_collect_command(struct dap_service *svc, int argc, char **argv)
 		   *batch_id = NULL;
 	long long bits = 0, length = 0, chunk = 0, start = -1, duration = -1, timeout = 300;
 	int current = 0;
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(a, "--current-batch")) {
-			current = 1;
-			continue;
-		}
-		if (!v)
-			return usage();
-		if (!strcmp(a, "--task-id"))
-			task_id = v;
-		else if (!strcmp(a, "--leader"))
-			leader = v;
-		else if (!strcmp(a, "--vdaf"))
-			vdaf = v;
-		else if (!strcmp(a, "--collector-credential-file"))
-			cred_file = v;
-		else if (!strcmp(a, "--cacert"))
-			cacert = v;
-		else if (!strcmp(a, "--bits"))
-			bits = atoll(v);
-		else if (!strcmp(a, "--length"))
-			length = atoll(v);
-		else if (!strcmp(a, "--chunk-length"))
-			chunk = atoll(v);
-		else if (!strcmp(a, "--batch-interval-start"))
-			start = atoll(v);
-		else if (!strcmp(a, "--batch-interval-duration"))
-			duration = atoll(v);
-		else if (!strcmp(a, "--timeout"))
-			timeout = atoll(v);
-		else if (!strcmp(a, "--batch-id"))
-			batch_id = v;
-		else
-			return usage();
-		i++;
-	}
+	const struct dap_flag flags[] = {
+		{ "--task-id", DAP_FLAG_STRING, &task_id, 0, 0 },
+		{ "--leader", DAP_FLAG_STRING, &leader, 0, 0 },
+		{ "--vdaf", DAP_FLAG_STRING, &vdaf, 0, 0 },
+		{ "--collector-credential-file", DAP_FLAG_STRING, &cred_file, 0, 0 },
+		{ "--cacert", DAP_FLAG_STRING, &cacert, 0, 0 },
+		{ "--bits", DAP_FLAG_INT, &bits, 1, 64 },
+		{ "--length", DAP_FLAG_INT, &length, 1, 1000000 },
+		{ "--chunk-length", DAP_FLAG_INT, &chunk, 0, 65536 },
+		{ "--batch-interval-start", DAP_FLAG_INT, &start, 0, 1e12 },
+		{ "--batch-interval-duration", DAP_FLAG_INT, &duration, 1, 1e12 },
+		{ "--timeout", DAP_FLAG_INT, &timeout, 1, 86400 },
+		{ "--batch-id", DAP_FLAG_STRING, &batch_id, 0, 0 },
+		{ "--current-batch", DAP_FLAG_SWITCH, &current, 0, 0 },
+	};
+	int prc = dap_parse_flags("collect", flags, DAP_NFLAGS(flags), argc, argv);
+	if (prc)
+		return prc == 1 ? usage() : 2;
 	int interval = start >= 0 || duration >= 0;
 	if (!task_id || !leader || !vdaf || !cred_file || interval + current + !!batch_id != 1 ||
 	    (interval && (start < 0 || duration <= 0)))
@@ -443,34 +425,23 @@ int dap_upload_command(struct dap_service *svc, int argc, char **argv)
 	const char *task_id = NULL, *leader = NULL, *helper = NULL, *vdaf = NULL, *meas = NULL,
 		   *cacert = NULL;
 	long long bits = 0, length = 0, chunk = 0, when = -1, precision = 3600;
-	for (int i = 0; i + 1 < argc; i += 2) {
-		const char *a = argv[i], *v = argv[i + 1];
-		if (!strcmp(a, "--task-id"))
-			task_id = v;
-		else if (!strcmp(a, "--leader"))
-			leader = v;
-		else if (!strcmp(a, "--helper"))
-			helper = v;
-		else if (!strcmp(a, "--vdaf"))
-			vdaf = v;
-		else if (!strcmp(a, "--measurement"))
-			meas = v;
-		else if (!strcmp(a, "--cacert"))
-			cacert = v;
-		else if (!strcmp(a, "--bits"))
-			bits = atoll(v);
-		else if (!strcmp(a, "--length"))
-			length = atoll(v);
-		else if (!strcmp(a, "--chunk-length"))
-			chunk = atoll(v);
-		else if (!strcmp(a, "--time"))
-			when = atoll(v);
-		else if (!strcmp(a, "--time-precision"))
-			precision = atoll(v);
-		else
-			return upload_usage();
-	}
-	if (argc % 2 || !task_id || !leader || !helper || !vdaf || !meas || precision < 1)
+	const struct dap_flag flags[] = {
+		{ "--task-id", DAP_FLAG_STRING, &task_id, 0, 0 },
+		{ "--leader", DAP_FLAG_STRING, &leader, 0, 0 },
+		{ "--helper", DAP_FLAG_STRING, &helper, 0, 0 },
+		{ "--vdaf", DAP_FLAG_STRING, &vdaf, 0, 0 },
+		{ "--measurement", DAP_FLAG_STRING, &meas, 0, 0 },
+		{ "--cacert", DAP_FLAG_STRING, &cacert, 0, 0 },
+		{ "--bits", DAP_FLAG_INT, &bits, 1, 64 },
+		{ "--length", DAP_FLAG_INT, &length, 1, 1000000 },
+		{ "--chunk-length", DAP_FLAG_INT, &chunk, 0, 65536 },
+		{ "--time", DAP_FLAG_INT, &when, 0, 1e12 },
+		{ "--time-precision", DAP_FLAG_INT, &precision, 1, 31536000 },
+	};
+	int prc = dap_parse_flags("upload", flags, DAP_NFLAGS(flags), argc, argv);
+	if (prc)
+		return prc == 1 ? upload_usage() : 2;
+	if (!task_id || !leader || !helper || !vdaf || !meas || precision < 1)
 		return upload_usage();
 	struct dap_task t;
 	char err[256];

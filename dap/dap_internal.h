@@ -103,6 +103,8 @@ struct dap_service {
 	struct dap_aggregator agg[2];
 	const char *listener;             /* HTTPS listener the routes are mounted on */
 	char public_base[DAP_MAX_URL];    /* https://host:port the aggregators' URLs start with */
+	const cJSON *listener_cfg;        /* its listen entry */
+	int ephemeral_base;               /* port 0, no public_url: the base waits for the bound port */
 	size_t max_upload_bytes;
 	size_t max_job_size;              /* reports per aggregation job */
 	uint64_t aggregation_period_ms;   /* leader: how often pending reports are grouped */
@@ -161,6 +163,27 @@ int dap_db_get_task(struct tb_store *st, const char *agg, const uint8_t id[DAP_T
 		    struct dap_task *t);
 /* Key/value state of the service (the demo task). */
 int dap_db_kv_get(struct tb_store *st, const char *key, struct tb_bytes *out);
+/* dap_kv key: the public base a running instance bound its port-0 listener to. */
+#define DAP_KV_BOUND_BASE "bound_public_base"
+void dap_set_public_base(struct dap_service *svc, const char *base);
+
+/*
+ * The dap commands' flags: one table per command, parsed by dap_parse_flags.
+ * An integer flag takes decimal digits only, within [min, max]; a number
+ * flag a finite decimal within [min, max]; a switch takes no value.
+ */
+enum dap_flag_kind { DAP_FLAG_STRING, DAP_FLAG_INT, DAP_FLAG_NUMBER, DAP_FLAG_SWITCH };
+struct dap_flag {
+	const char *name;                 /* "--bits" */
+	enum dap_flag_kind kind;
+	void *dest;                       /* const char **, long long *, double * or int * */
+	double min, max;                  /* DAP_FLAG_INT, DAP_FLAG_NUMBER */
+};
+/* 0; 1 (unknown flag or missing value: the caller shows its usage); 2 (a bad
+ * value). Both print a line naming the flag on stderr. */
+int dap_parse_flags(const char *cmd, const struct dap_flag *flags, size_t n, int argc, char **argv);
+#define DAP_NFLAGS(a) (sizeof(a) / sizeof((a)[0]))
+int dap_resolve_public_base(struct dap_service *svc);
 int dap_db_kv_put_sync(struct tb_store *st, const char *key, struct tb_buf val);
 
 /* A report as the leader stores it after decrypting its share. */

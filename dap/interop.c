@@ -808,24 +808,15 @@ static int interop_usage(void)
 int dap_interop_command(int argc, char **argv)
 {
 	const char *role = argc > 0 ? argv[0] : "", *addr = "127.0.0.1", *dir = ".";
-	long port = 8080;
-	for (int i = 1; i < argc; i += 2) {
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		char *end;
-		if (!v)
-			return interop_usage();
-		if (!strcmp(argv[i], "--port")) {
-			port = strtol(v, &end, 10);
-			if (*end || port < 1 || port > 65535)
-				return interop_usage();
-		} else if (!strcmp(argv[i], "--listen")) {
-			addr = v;
-		} else if (!strcmp(argv[i], "--data-dir")) {
-			dir = v;
-		} else {
-			return interop_usage();
-		}
-	}
+	long long port = 8080;
+	const struct dap_flag flags[] = {
+		{ "--port", DAP_FLAG_INT, &port, 1, 65535 },
+		{ "--listen", DAP_FLAG_STRING, &addr, 0, 0 },
+		{ "--data-dir", DAP_FLAG_STRING, &dir, 0, 0 },
+	};
+	int prc = argc > 0 ? dap_parse_flags("interop", flags, DAP_NFLAGS(flags), argc - 1, argv + 1) : 0;
+	if (prc)
+		return prc == 1 ? interop_usage() : 2;
 	const char *dap_role = !strcmp(role, "aggregator") ? "both" :
 			       !strcmp(role, "client")	   ? "client" :
 			       !strcmp(role, "collector")  ? "collector" : NULL;
@@ -849,7 +840,7 @@ int dap_interop_command(int argc, char **argv)
 			  "if ctlog then ctlog { enabled = false } end\n"
 			  "if dns then dns { enabled = false } end\n"
 			  "if status then status { enabled = false } end\n"
-			  "listen { name = \"interop\", address = \"%s\", port = %ld, tls = false }\n"
+			  "listen { name = \"interop\", address = \"%s\", port = %lld, tls = false }\n"
 			  "dap { role = \"%s\", interop_api = true, demo_task = false, listener = \"interop\",\n"
 			  "      aggregation_period_ms = 100 }\n",
 			  role, addr, port, dap_role) < 0 || fclose(f)) {

@@ -244,6 +244,8 @@ static int demo_task(struct dap_service *svc, char *id_out, size_t id_len)
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
+static void listener_base(const cJSON *l, int port, char *base, size_t len);
+
 /* The listener to mount on (dap.listener, else the first TLS listener, else
  * the first) and the base URL it gives; 1 when there is no listener. */
 static int pick_listener(struct dap_service *svc, char *base, size_t len, char *err, size_t errlen)
@@ -274,11 +276,52 @@ static int pick_listener(struct dap_service *svc, char *base, size_t len, char *
 		snprintf(base, len, "%.*s", (int)n, pub);
 		return 0;
 	}
-	const char *addr = tb_cfg_str(pick, "address");
-	int v6 = addr && strchr(addr, ':') != NULL;
-	snprintf(base, len, "%s://%s%s%s:%lld", tb_cfg_bool(pick, "tls") ? "https" : "http",
-		 v6 ? "[" : "", addr ? addr : "127.0.0.1", v6 ? "]" : "", tb_cfg_int(pick, "port"));
+	/* Port 0 is only known once bound: dap_start (or, for the commands, the
+	 * running instance's record) puts the real one in. */
+	svc->listener_cfg = pick;
+	svc->ephemeral_base = tb_cfg_int(pick, "port") == 0;
+	listener_base(pick, (int)tb_cfg_int(pick, "port"), base, len);
 	return 0;
+}
+
+/* Sets the public base and both aggregators' base URLs from it. */
+void dap_set_public_base(struct dap_service *svc, const char *base)
+{
+	snprintf(svc->public_base, sizeof svc->public_base, "%s", base);
+	for (int k = 0; k < 2; k++)
+		snprintf(svc->agg[k].base_url, sizeof svc->agg[k].base_url, "%s/dap/%s/", base,
+			 k == DAP_AGG_LEADER ? "leader" : "helper");
+}
+
+/* "https://<address>:<port>" of a listener entry. */
+static void listener_base(const cJSON *l, int port, char *base, size_t len)
+{
+	const char *addr = tb_cfg_str(l, "address");
+	int v6 = addr && strchr(addr, ':') != NULL;
+	snprintf(base, len, "%s://%s%s%s:%d", tb_cfg_bool(l, "tls") ? "https" : "http", v6 ? "[" : "",
+		 addr ? addr : "127.0.0.1", v6 ? "]" : "", port);
+}
+
+/*
+ * For the commands of a configuration whose DAP listener has port 0: the
+ * base the running instance recorded when it bound the port. TB_ERR_NOT_FOUND
+ * when no instance has run with it.
+ */
+int dap_resolve_public_base(struct dap_service *svc)
+{
+	if (!svc->ephemeral_base)
+		return 0;
+	struct tb_bytes rec = { 0 };
+	int rc = dap_db_kv_get(svc->core->store, DAP_KV_BOUND_BASE, &rec);
+	if (!rc && (!rec.len || rec.len >= sizeof svc->public_base))
+		rc = TB_ERR_NOT_FOUND;
+	if (!rc) {
+		char base[DAP_MAX_URL];
+		snprintf(base, sizeof base, "%.*s", (int)rec.len, (const char *)rec.p);
+		dap_set_public_base(svc, base);
+	}
+	tb_bytes_free(&rec);
+	return rc;
 }
 
 static int dap_configure(struct tb_core *core, void **state, char *err, size_t errlen)
@@ -329,15 +372,14 @@ static int dap_configure(struct tb_core *core, void **state, char *err, size_t e
 		dap_free(svc);
 		return 0;
 	}
-	snprintf(svc->public_base, sizeof svc->public_base, "%s", base);
 	for (int k = 0; k < 2 && !rc; k++) {
 		struct dap_aggregator *agg = &svc->agg[k];
 		agg->svc = svc;
 		agg->kind = (enum dap_agg_kind)k;
 		agg->name = k == DAP_AGG_LEADER ? "leader" : "helper";
 		snprintf(agg->prefix, sizeof agg->prefix, "/dap/%s/", agg->name);
-		snprintf(agg->base_url, sizeof agg->base_url, "%s/dap/%s/", base, agg->name);
 	}
+	dap_set_public_base(svc, base);
 	/* Every configured task is checked now, so a mistake stops the start. */
 	const cJSON *it;
 	cJSON_ArrayForEach(it, tb_cfg_get(sec, "tasks")) {
@@ -373,6 +415,19 @@ static int dap_start(void *state)
 	if (!svc->core->http) {
 		TB_ERROR("dap", "no HTTP server to serve DAP on");
 		return TB_ERR_CONFIG;
+	}
+	if (svc->ephemeral_base) {
+		/* The listeners are bound by now: the URLs tasks and the banner get
+		 * carry the real port, and the commands read it from the store. */
+		char base[DAP_MAX_URL - 32];
+		int port = tb_http_listener_port(svc->core->http, svc->listener);
+		if (port <= 0) {
+			TB_ERROR("dap", "listener %s is not bound", svc->listener);
+			return TB_ERR_STATE;
+		}
+		listener_base(svc->listener_cfg, port, base, sizeof base);
+		dap_set_public_base(svc, base);
+		rc = dap_db_kv_put_sync(svc->core->store, DAP_KV_BOUND_BASE, TB_BUF(base, strlen(base)));
 	}
 	for (int k = 0; k < 2 && !rc; k++) {
 		if ((k == DAP_AGG_LEADER && !svc->run_leader) || (k == DAP_AGG_HELPER && !svc->run_helper))
