@@ -6,7 +6,7 @@
 #     `trustbox dap collect` with its credential give the exact aggregate
 #     (the leader reaches its helper at the task's stored helper URL)
 #   - `trustbox dap task create` next to the running instance prints URLs
-#     with the real port
+#     with the real port; before any instance bound it, it is a usage error
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 : "${TB_BUILD_DIR:?}"
@@ -21,6 +21,11 @@ if dns then dns { enabled = false } end
 listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
 dap { aggregation_period_ms = 100 }
 LUA
+# Before any instance bound the port, task create cannot know it: a usage error.
+rc=0
+"$TRUSTBOX" dap task create -c t.lua --vdaf count > early.json 2> early.err || rc=$?
+[ "$rc" = 2 ] && grep -q "port 0" early.err && ok "task create before a start: exit 2, port 0 named" \
+	|| fail "task create before a start: exit $rc: $(cat early.err) $(cat early.json)"
 tb_start t.lua
 P=$(tb_port "HTTPS listener")
 [ "$P" != 0 ] || die "the HTTPS listener reports port 0"
