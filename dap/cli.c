@@ -119,8 +119,8 @@ static int create(struct dap_service *svc, int argc, char **argv)
 	double epsilon = -1;
 	const struct dap_flag flags[] = {
 		{ "--vdaf", DAP_FLAG_STRING, &vdaf, 0, 0 },
-		{ "--bits", DAP_FLAG_INT, &bits, 1, 64 },
-		{ "--length", DAP_FLAG_INT, &length, 1, 1000000 },
+		{ "--bits", DAP_FLAG_INT, &bits, 0, 64 },
+		{ "--length", DAP_FLAG_INT, &length, 0, 1000000 },
 		{ "--chunk-length", DAP_FLAG_INT, &chunk, 0, 65536 },
 		{ "--query", DAP_FLAG_STRING, &query, 0, 0 },
 		{ "--max-batch-size", DAP_FLAG_INT, &max_batch, 0, 1e15 },
