@@ -420,6 +420,22 @@ static int plain(const char *s)
 }
 
 /*
+ * A task or batch id in base64url, which may begin with '-' (one id in 64
+ * does). Safe as an argument all the same: the dap commands take the word
+ * after a flag as its value, whatever it looks like.
+ */
+static int b64id(const char *s)
+{
+	if (!s || !*s || strlen(s) >= DAP_MAX_URL)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' ||
+			*s == '_'))
+			return 0;
+	return 1;
+}
+
+/*
  * The client's UploadRequest as `trustbox dap upload` arguments (u->args,
  * pointing into j and u). NULL, or what is wrong with it.
  */
@@ -435,7 +451,7 @@ const char *dap_interop_upload_argv(const cJSON *j, struct dap_interop_upload *u
 	u->meas[0] = 0;
 	if (!j)
 		return "the body is not JSON";
-	if (!cJSON_IsString(task) || !plain(task->valuestring))
+	if (!cJSON_IsString(task) || !b64id(task->valuestring))
 		return "task_id: expected base64url";
 	if (!cJSON_IsString(leader) || !plain(leader->valuestring) || !cJSON_IsString(helper) ||
 	    !plain(helper->valuestring))
@@ -612,7 +628,7 @@ static int collection_start(struct tb_http_request *req, void *arg)
 		bad = "query.type: expected 1 (time_interval) or 2 (fixed_size)";
 	else if (!strcmp(type, "1") && (!plain(start) || !plain(dur)))
 		bad = "query: batch_interval_start and batch_interval_duration expected";
-	else if (bid && (!cJSON_IsString(bid) || !plain(bid->valuestring)))
+	else if (bid && (!cJSON_IsString(bid) || !b64id(bid->valuestring)))
 		bad = "query.batch_id: expected base64url";
 	if (bad) {
 		cJSON_Delete(j);

@@ -4,8 +4,9 @@
  * checked as every task record is (dap/task.c). Nothing may crash or read
  * outside the input; a record that passes must re-encode and pass again.
  * The same input is also the client role's upload body (mapped to `dap
- * upload` arguments: at most the array's room, none starting with '-' but
- * the flags) and the collector role's view of `dap collect`'s output (to the
+ * upload` arguments: at most the array's room, flags and values in pairs, a
+ * value starting with '-' only for the base64url task id, which the command
+ * takes as the flag's value whatever it looks like) and the collector role's view of `dap collect`'s output (to the
  * draft's poll answer, whose result is numbers as strings).
  */
 #include <stdint.h>
@@ -35,7 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (u.n < 11 || u.n >= (int)(sizeof u.args / sizeof u.args[0]) || u.args[u.n])
 			abort();
 		for (int i = 3; i < u.n; i += 2)
-			if (u.args[i][0] != '-' || u.args[i][1] != '-' || u.args[i + 1][0] == '-')
+			if (u.args[i][0] != '-' || u.args[i][1] != '-' ||
+			    (u.args[i + 1][0] == '-' && strcmp(u.args[i], "--task-id") != 0))
 				abort();
 	}
 	cJSON_Delete(j);

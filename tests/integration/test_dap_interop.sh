@@ -34,6 +34,9 @@ js() { node "$src/client.mjs" "$@"; }
 
 b64u() { python3 -c "import sys,base64;print(base64.urlsafe_b64encode(bytes.fromhex(sys.argv[1])).rstrip(b'=').decode())" "$1"; }
 rid() { b64u "$(od -An -v -N"$1" -tx1 /dev/urandom | tr -d ' \n')"; }
+# A 32-byte id whose base64url begins with '-' (first byte 0xf8..0xfb), as one random id in 64
+# does: it must pass through the client and collector roles to the dap commands unharmed.
+rid_dash() { b64u "f8$(od -An -v -N31 -tx1 /dev/urandom | tr -d ' \n')"; }
 openssl genpkey -algorithm X25519 -out collector.pem 2>/dev/null || die "openssl X25519"
 sk=$(openssl pkey -in collector.pem -outform DER | tail -c 32 | od -An -v -tx1 | tr -d ' \n')
 pk=$(openssl pkey -in collector.pem -pubout -outform DER | tail -c 32 | od -An -v -tx1 | tr -d ' \n')
@@ -167,7 +170,7 @@ now=$(date +%s)
 run_task() { # run_task NAME QUERY-TYPE VDAF-JSON EXTRA-AGG-JSON QUERY-JSON MEASUREMENT-JSON...
 	local name=$1 qt=$2 vdaf=$3 extra=$4 query=$5 tid vk tok atok r cfg lep hep m h i
 	shift 5
-	tid=$(rid 32); vk=$(rid 16); tok=$(rid 16); atok=$(rid 16)
+	tid=$(rid_dash); vk=$(rid 16); tok=$(rid 16); atok=$(rid 16)
 	r=$(ipost "$IOP_coll" /internal/test/add_task "{\"task_id\":\"$tid\",\"leader\":\"http://127.0.0.1:$IOP_leader/dap/leader/\",
 		\"vdaf\":$vdaf,\"collector_authentication_token\":\"$tok\",\"query_type\":$qt}")
 	expect "$name: collector add_task" "$r" '^200 \{"status":"success","collector_hpke_config":"[A-Za-z0-9_-]*"\}$'
