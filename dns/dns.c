@@ -139,6 +139,9 @@ static const struct tb_option dns_options[] = {
 	{ .name = "policy", .type = TB_OPT_FUNCTION,
 		.help = "policy(name, type, client) per query: nil answers normally, \"refuse\" (REFUSED, EDE 15), "
 			"\"nxdomain\" (EDE 17), or an IP address to answer A/AAAA with" },
+	{ .name = "doh_path", .type = TB_OPT_STRING, .def = "\"/dns-query\"",
+		.help = "path of DNS over HTTPS (RFC 8484, GET ?dns= and POST application/dns-message) on every "
+			"HTTP listener, over HTTP/1.1 and HTTP/2; \"\" serves none" },
 	{ .name = "lab_key", .type = TB_OPT_BOOL, .def = "true",
 		.help = "when the zone lab.test is served, generate a TSIG key named lab.test. that may update "
 			"only that zone, kept in the store and written to <data_dir>/lab.test.tsig as "
@@ -676,6 +679,17 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 		goto fail;
 	}
 	s->lab_key = tb_cfg_bool(sec, "lab_key");
+	const char *doh = tb_cfg_str(sec, "doh_path");
+	if (doh && *doh) {
+		size_t dl = strlen(doh);
+		if (doh[0] != '/' || dl < 2 || dl >= sizeof s->doh_path || doh[dl - 1] == '/' ||
+			strpbrk(doh, "?#% ")) {
+			snprintf(err, errlen, "dns.doh_path: expected a path such as \"/dns-query\" (starting with '/', "
+				"no trailing '/', query or escapes, under %zu bytes), got \"%s\"", sizeof s->doh_path, doh);
+			goto fail;
+		}
+		memcpy(s->doh_path, doh, dl + 1);
+	}
 	s->policy_ref = tb_cfg_hook(sec, "policy");
 	s->L = tb_config_lua(core->config);
 	s->resolver.impl = s;
@@ -758,6 +772,8 @@ static int dns_start(void *state)
 			return err;
 	}
 	err = dns_server_listen(s);
+	if (!err)
+		err = dns_doh_register(s);
 	if (err) {
 		/* close what was opened; main runs the loop once more before freeing us */
 		s->stop_done = NULL;

@@ -161,7 +161,7 @@ struct dns_nsset {
 struct dns_iter;
 
 struct dns_stats {
-	uint64_t queries_udp, queries_tcp, formerr, refused, nxdomain, truncated, dropped;
+	uint64_t queries_udp, queries_tcp, queries_doh, formerr, refused, nxdomain, truncated, dropped;
 };
 
 /*
@@ -204,6 +204,7 @@ struct dns_server {
 	size_t n_keys;
 	struct dns_tsig_key keys[DNS_TSIG_KEYS_MAX + 1]; /* + the generated lab key */
 	int lab_key;                  /* generate/load the lab TSIG key at start */
+	char doh_path[128];           /* DNS over HTTPS route on core's HTTP server; "" = none */
 	struct dns_stats stats;
 	struct tb_resolver resolver;
 	struct dns_pending *pending;  /* resolver lookups waiting to call back */
@@ -257,6 +258,8 @@ size_t dns_server_answer_for(struct dns_server *s, const uint8_t *q, size_t qlen
 size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 	const struct sockaddr *from, int tcp, uint8_t *out, size_t outcap);
 int dns_server_listen(struct dns_server *s);
+/* doh.c: mounts the DNS over HTTPS route (RFC 8484) on core's HTTP server. */
+int dns_doh_register(struct dns_server *s);
 
 /* update.c: RFC 2136 + TSIG. Returns the answer length, or 0 when it will be sent later. */
 size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const uint8_t *q, size_t qlen,

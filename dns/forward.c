@@ -623,8 +623,15 @@ size_t dns_forward(struct dns_server *s, const struct dns_forwarder *f, const st
 			now, out, cap);
 	}
 	struct dns_fwd *q = calloc(1, sizeof *q);
-	if (!q)
-		return 0;
+	if (!q) {
+		/* answered, never dropped: a DoH request would otherwise wait for nothing */
+		if (cl->kind == DNS_FWD_RESOLVER) {
+			dns_resolver_deliver(s, cl, NULL, TB_RESOLVE_SERVFAIL, "out of memory");
+			return 0;
+		}
+		return dns_fwd_answer(s, cl, NULL, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "out of memory", now, out,
+			cap);
+	}
 	q->s = s;
 	q->cl = *cl;
 	q->f = f;
