@@ -68,6 +68,9 @@ struct dap_task {
 	uint8_t collector_config[DAP_MAX_COLLECTOR_CONFIG]; /* encoded HpkeConfig; len 0 = none */
 	size_t collector_config_len;
 	double dp_epsilon;                /* 0 = no noise */
+	/* cache state (service.c), not task parameters */
+	uint64_t checked_ms;              /* loop time the store last confirmed the task */
+	int deleted;                      /* gone from the store (deleted by another process) */
 };
 
 /* One HPKE key of an aggregator. */

@@ -91,17 +91,41 @@ int dap_cache_task(struct dap_aggregator *agg, const struct dap_task *t)
 	return cache_task(agg, t, &cached);
 }
 
+/*
+ * A cached task is confirmed against the store at most once a second, so a
+ * task deleted by `trustbox dap task delete` in another process stops being
+ * served within a second (uploads and aggregation requests for it get
+ * unrecognizedTask). The cached record itself is never freed or rewritten
+ * while the service runs: jobs on the thread pool may still read it.
+ */
 struct dap_task *dap_find_task(struct dap_aggregator *agg, const uint8_t id[DAP_TASK_ID_LEN])
 {
-	for (size_t i = 0; i < agg->n_tasks; i++)
-		if (!memcmp(agg->tasks[i]->id, id, DAP_TASK_ID_LEN))
-			return agg->tasks[i];
+	uint64_t now = agg->svc->core->loop ? uv_now(agg->svc->core->loop) : 0;
 	struct dap_task *t = malloc(sizeof *t), *cached = NULL;
 	if (!t)
 		return NULL;
+	for (size_t i = 0; i < agg->n_tasks; i++) {
+		struct dap_task *c = agg->tasks[i];
+		if (memcmp(c->id, id, DAP_TASK_ID_LEN))
+			continue;
+		if (now - c->checked_ms >= 1000 && agg->svc->core->store) {
+			int rc = dap_db_get_task(agg->svc->core->store, agg->name, id, t);
+			if (rc == TB_ERR_NOT_FOUND)
+				c->deleted = 1;
+			else if (rc == 0)
+				c->deleted = 0;
+			c->checked_ms = now;
+		}
+		tb_crypto_wipe(t, sizeof *t);
+		free(t);
+		return c->deleted ? NULL : c;
+	}
 	int rc = dap_db_get_task(agg->svc->core->store, agg->name, id, t);
+	t->checked_ms = now;
+	t->deleted = 0;
 	if (!rc && cache_task(agg, t, &cached))
 		TB_WARN("dap", "%s: task cache full (%d tasks)", agg->name, DAP_MAX_TASK_CACHE);
+	tb_crypto_wipe(t, sizeof *t);
 	free(t);
 	return cached;
 }

@@ -84,6 +84,11 @@ expect "show: the whole record" "$out" "verify_key"
 "$TRUSTBOX" dap task delete -c one.lua "$ID" > /dev/null || fail "task delete"
 out=$("$TRUSTBOX" dap task show -c one.lua "$ID" 2>&1) && fail "show after delete succeeded"
 expect "delete: the task is gone" "$out" "no such task"
+# the running instance stops serving the deleted task within a second, without a restart
+sleep 1.2
+out=$("$TRUSTBOX" dap upload -c client.lua --task-id "$ID" --leader "$L" --helper "$H" --cacert root.pem \
+	--vdaf histogram --length 10 --chunk-length 3 --measurement 1 2>&1) && fail "upload to a deleted task succeeded"
+expect "upload to a task deleted by another process: unrecognizedTask" "$out" "unrecognizedTask"
 tb_stop || fail "exit status"
 
 # ---- two processes ----
