@@ -7,7 +7,10 @@
 # @divviup/dap 0.9.1 (divviup-ts) uploads random measurements for each of
 # the four Prio3 types; `trustbox dap collect` returns exactly their sum.
 # Then the helper is killed (-9) with reports waiting: the leader retries
-# its job until the helper is back, and the sum is still exact.
+# its job until the helper is back, and the sum is still exact. Then the
+# leader alone is killed (-9) three times just after uploads (the helper
+# keeps its prepared state): the collection counts every acknowledged report
+# exactly once.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 : "${TB_BUILD_DIR:?}"
@@ -168,6 +171,27 @@ helper_start
 got=$(collect "$T" --vdaf sum --bits 8 --collector-credential-file cred.json 2> down.err) || true
 expect "helper killed and back: collect returns the sum of $M" "$got" "^\{\"report_count\":$N,.*\"aggregate\":$WANT\}$"
 show_on_failure down.err
+
+# ---- the leader alone killed (-9) during aggregation, three times ----
+START=$((START - 3600)); DUR=3600   # another hour, not collected yet
+acked=0; want=0
+for r in 1 2 3; do
+	make sum
+	got=$(js upload "$L" "$H" "$T" '{"type":"sum","bits":8}' 3600 "$M" $((START + 60)))
+	i=0
+	for v in $(echo "$M" | tr -d '[]' | tr , ' '); do
+		i=$((i + 1))
+		[ "$(printf '%s\n' "$got" | sed -n "${i}p")" = ok ] && { acked=$((acked + 1)); want=$((want + v)); }
+	done
+	sleep "0.$((RANDOM % 4))"
+	tb_stop KILL || true
+	kill -0 "$HPID" 2>/dev/null || fail "the helper went down with the leader"
+	tb_start l.lua
+done
+[ "$acked" -gt 0 ] || fail "no upload acknowledged in the leader-kill rounds"
+got=$(collect "$T" --vdaf sum --bits 8 --collector-credential-file cred.json 2> lkill.err) || true
+expect "leader killed 3 times: collect returns $acked reports, sum $want" "$got" "^\{\"report_count\":$acked,.*\"aggregate\":$want\}$"
+show_on_failure lkill.err
 tb_stop && ok "the leader stops cleanly" || fail "leader exit status"
 stop_pid "$HPID"
 finish
