@@ -22,7 +22,7 @@ pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 cc -std=c11 -O2 -D_GNU_SOURCE -I"$root" "$root/tests/bench/dap_reports.c" "$build/libtb_dap.a" "$build/libtb_core.a" \
   $(pkg-config --libs libsodium libuv sqlite3 libcjson lua5.4 zlib) -lmbedtls -lmbedx509 -lmbedcrypto \
-  -lhttp_parser -lpthread -lm -o "$work/dap_reports"
+  $(pkg-config --libs libcrypto) -lhttp_parser -lpthread -lm -o "$work/dap_reports"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 b64u() { python3 -c "import sys,base64;print(base64.urlsafe_b64encode(bytes.fromhex(sys.argv[1])).rstrip(b'=').decode())" "$1"; }
