@@ -681,7 +681,8 @@ static int h2_input(struct conn *c, const uint8_t *p, size_t n)
 static int start_h2(struct conn *c)
 {
 	c->proto_checked = 1;
-	int rc = tb_h2_new(&c->h2, (struct tb_http_conn *)c, &c->srv->lim);
+	uint64_t since = c->preface_start ? c->preface_start : now_ms(c->srv);
+	int rc = tb_h2_new(&c->h2, (struct tb_http_conn *)c, &c->srv->lim, since);
 	if (rc)
 		return rc;
 	c->state = CS_IDLE;
@@ -720,8 +721,14 @@ static int choose_protocol(struct conn *c, const uint8_t *p, size_t n)
 		c->proto_checked = 1;
 		return 1;
 	}
-	if (cmp < TB_H2_PREFACE_LEN)
+	if (cmp < TB_H2_PREFACE_LEN) {
+		/* Part of the preface: the rest of it is due within the preface timeout, from now. */
+		if (!c->preface_start) {
+			c->preface_start = now_ms(c->srv);
+			arm(c, c->srv->lim.h2_preface_timeout_ms);
+		}
 		return tb_bytes_append(&c->in, p, n) ? TB_ERR_NOMEM : 0;
+	}
 	/* The preface: everything so far goes to the HTTP/2 session. */
 	struct tb_bytes pending = c->in;
 	memset(&c->in, 0, sizeof c->in);
@@ -774,6 +781,13 @@ static int tls_input(struct conn *c, const uint8_t *p, size_t n)
 			return frc;
 		if (rc == TB_TLS_WANT)
 			return 0;
+		/*
+		 * ALPN chose h2: the session starts now, so that a client that
+		 * sends no preface meets the preface timeout, not the header one.
+		 */
+		const char *alpn = tb_tls_conn_alpn(c->tls);
+		if (!c->proto_checked && alpn && strcmp(alpn, "h2") == 0 && (rc = start_h2(c)) != 0)
+			return rc;
 	}
 	uint8_t buf[READ_CHUNK];
 	for (;;) {
@@ -1065,6 +1079,8 @@ int tb_http_server_new(struct tb_http_server **out, uv_loop_t *loop,
 		l->h2_max_control_per_sec = TB_HTTP_DEFAULT_H2_MAX_CONTROL_PER_SEC;
 	if (!l->h2_max_continuations)
 		l->h2_max_continuations = TB_HTTP_DEFAULT_H2_MAX_CONTINUATIONS;
+	if (!l->h2_preface_timeout_ms)
+		l->h2_preface_timeout_ms = TB_HTTP_DEFAULT_H2_PREFACE_TIMEOUT_MS;
 	if (tb_http_router_new(&srv->router, l->max_body) != 0) {
 		free(srv);
 		return TB_ERR_NOMEM;

@@ -71,6 +71,7 @@ struct conn {
 	struct tb_http_out out;   /* the write path (core/http_io.h); feed mode: its sink */
 	struct tb_h2 *h2;         /* HTTP/2 session (core/http2.c); then http-parser is unused */
 	int proto_checked;        /* the choice between HTTP/1.1 and HTTP/2 is made */
+	uint64_t preface_start;   /* h2c: when the first preface byte came (0: none yet) */
 	char remote[64];
 	uint8_t rbuf[READ_CHUNK];
 	struct conn *prev, *next;

@@ -285,7 +285,7 @@ static int respond_h2(struct req *r, int status, const char *content_type, const
 
 	uint64_t ms = now_ms(srv) - r->start_ms;
 	tb_http_series_observe(r->match.series, 1, status, (double)ms / 1000.0);
-	TB_INFO("http", "%s %s %s %d %zu %llums h2", c->remote, req->method, req->path, status,
+	TB_INFO("http", "%s %s %s HTTP/2 %d %zu %llums", c->remote, req->method, req->path, status,
 		r->head ? (size_t)0 : len, (unsigned long long)ms);
 	tb_http_req_free(r);
 	if (rc && !c->closed)
@@ -341,8 +341,8 @@ int tb_http_respond(struct tb_http_request *req, int status, const char *content
 
 	uint64_t ms = now_ms(srv) - r->start_ms;
 	tb_http_series_observe(r->match.series, 0, status, (double)ms / 1000.0);
-	TB_INFO("http", "%s %s %s %d %zu %llums", c->remote, req->method, req->path, status,
-		r->head ? (size_t)0 : len, (unsigned long long)ms);
+	TB_INFO("http", "%s %s %s HTTP/1.%d %d %zu %llums", c->remote, req->method, req->path,
+		req->http_minor, status, r->head ? (size_t)0 : len, (unsigned long long)ms);
 
 	int keep = r->keep_alive && rc == 0;
 	c->cur = NULL;
