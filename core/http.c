@@ -1,14 +1,15 @@
 /*
- * DESIGN: the HTTP/1.1 server (see core/http.h for the contract), and the
- * request side of HTTP/2 streams (core/http2.c keeps the nghttp2 session).
+ * DESIGN: the HTTP/1.1 server (see core/http.h for the contract): its
+ * connections, the choice of protocol, listeners and the server's lifetime.
+ * The request object both protocols share (allocation, headers, responses,
+ * the tb_http_h2_req_* bridge) is core/http_request.c; the HTTP/2 session is
+ * core/http2.c; their common internals are core/http_internal.h.
  *
  * - Before the first request a connection chooses its protocol
  *   (choose_protocol): ALPN h2, or the HTTP/2 preface on an h2c listener
  *   or in feed mode. An HTTP/2 connection's plaintext then goes to
- *   tb_h2_input; its requests are the same struct req (is_h2, h2s), built
- *   and dispatched through the tb_http_h2_* functions below and answered
- *   by respond_h2; c->cur and the parser stay unused.
- *
+ *   tb_h2_input; its requests are the same struct req (is_h2, h2s);
+ *   c->cur and the parser stay unused.
  * - A connection is a small state machine driven by bytes: socket bytes go
  *   through TLS (if any) into a plaintext input buffer that http-parser
  *   consumes. The same code runs without a socket (tb_http_feed_bytes), which
@@ -34,533 +35,40 @@
  *   (conn = NULL); the later tb_http_respond only frees it.
  *
  * Size: past 900 lines on purpose. The connection state machine, the parser
- * callbacks, the timers and the request lifecycle share one struct and its
- * invariants (response order, pause/resume, orphaned requests); split apart,
- * each piece would need the others' internals. What stands alone already
- * lives apart: the router (http_router.c), the write path (http_io.c), the
- * client (http_client.c), the HTTP/2 session (http2.c). The next cut, when
- * this file grows again: the request object shared by both protocols
- * (allocation, headers, respond, the tb_http_h2_req_* bridge) into its own
- * file behind an internal header, leaving HTTP/1.1 connections here.
+ * callbacks and the timers share one struct and its invariants (response
+ * order, pause/resume, orphaned requests); split apart, each piece would need
+ * the others' internals. What stands alone already lives apart: the request
+ * object (http_request.c), the router (http_router.c), the write path
+ * (http_io.c), the client (http_client.c), the HTTP/2 session (http2.c).
  */
-#include "core/http.h"
-
 #include <errno.h>
 #include <http_parser.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "core/error.h"
 #include "core/http2.h"
-#include "core/http_io.h"
-#include "core/http_router.h"
+#include "core/http_internal.h"
 #include "core/log.h"
 #include "core/tls.h"
 
-#define READ_CHUNK (16u * 1024)
 #define PAUSED_INPUT_CAP (256u * 1024) /* buffered pipelined bytes before reading stops */
 #define LINGER_MS 2000u
 #define BODY_PREALLOC (64u * 1024)
 #define WRITE_QUEUE_CAP (1u << 20) /* unsent response bytes before parsing pauses */
-#define MAX_LISTENERS 32
-#define MAX_RESP_HEADERS 64
 #define MAX_URL_BYTES TB_HTTP_DEFAULT_MAX_HEADER_BYTES /* also bounded by max_header_bytes */
-struct listener {
-	struct tb_http_server *srv;
-	char *name;
-	uv_tcp_t tcp;
-	int port;
-	struct tb_tls_server *tls;
-	int open;             /* handle initialised and not yet closed */
-	int dead;             /* bind or listen failed */
-	int h2c;              /* plain listener: HTTP/2 with prior knowledge too */
-};
 
-enum conn_state {
-	CS_NEW,      /* connected (TLS handshake), no request byte yet */
-	CS_IDLE,     /* keep-alive: waiting for the next request */
-	CS_HEADERS,  /* reading a request line and headers */
-	CS_BODY,     /* reading a body */
-	CS_HANDLER,  /* a handler owns the current request */
-	CS_CLOSING,  /* response sent, lingering before close */
-};
-
-struct req;
-
-struct conn {
-	struct tb_http_server *srv;
-	struct listener *lst;     /* NULL in feed mode */
-	uv_tcp_t tcp;
-	uv_timer_t timer;
-	int has_socket;
-	int handles_open;         /* handles not yet closed back */
-	struct tb_tls_conn *tls;
-	http_parser parser;
-	struct tb_bytes in;       /* plaintext not yet parsed: in.p[in_off..in.len] */
-	size_t in_off;
-	enum conn_state state;
-	struct req *cur;          /* request being parsed or handled */
-	struct req *ready;        /* set by on_message_complete */
-	int err_status;           /* status a parser callback asked for */
-	int reading;              /* uv_read_start active */
-	int read_eof;
-	int closing;              /* no more requests; close when writes are done */
-	int closed;               /* conn_close ran */
-	int in_dispatch;
-	int processing;
-	const char *scan;         /* framing bytes before this are checked (see check_framing) */
-	int cr_pending;           /* the last framing byte checked was a CR: an LF must follow */
-	int crlf_due;             /* chunk data ended: CR LF must come next (2, then 1) */
-	int bad_framing;
-	struct tb_http_out out;   /* the write path (core/http_io.h); feed mode: its sink */
-	struct tb_h2 *h2;         /* HTTP/2 session (core/http2.c); then http-parser is unused */
-	int proto_checked;        /* the choice between HTTP/1.1 and HTTP/2 is made */
-	char remote[64];
-	uint8_t rbuf[READ_CHUNK];
-	struct conn *prev, *next;
-};
-
-struct resp_header {
-	const char *name, *value;
-};
-
-struct req {
-	struct tb_http_request pub;
-	struct conn *conn;        /* NULL once orphaned */
-	struct tb_http_match match; /* the router's decision (series "none" until routed) */
-	struct tb_bytes body;
-	struct tb_bytes url;
-	struct tb_bytes hfield, hvalue;
-	int in_value;             /* last header callback was a value */
-	struct tb_http_header *hdrs;
-	size_t n_hdrs, cap_hdrs;
-	size_t header_bytes;
-	size_t max_body;
-	struct resp_header rh[MAX_RESP_HEADERS];
-	size_t n_rh;
-	int keep_alive;
-	int head;
-	int dispatched;
-	uint64_t start_ms;
-	int is_h2;                /* a stream of an HTTP/2 connection */
-	struct tb_h2_stream *h2s; /* its stream; NULL once orphaned */
-	int *responded;           /* set to 1 when responded (HTTP/2 dispatch watches it) */
-};
-
-struct tb_http_server {
-	uv_loop_t *loop;
-	struct tb_http_limits lim;
-	struct listener *listeners[MAX_LISTENERS];
-	size_t n_listeners;
-	struct tb_http_router *router;
-	struct conn *conns;
-	unsigned n_conns;               /* open (not yet closing) connections */
-	unsigned conns_alive;           /* connections not yet freed */
-	unsigned handles_open;          /* listener handles + grace timer */
-	int stopping;
-	uv_timer_t grace;
-	int grace_open;
-	tb_done_cb done;
-	void *done_arg;
-};
-
-static void conn_close(struct conn *c);
 static void conn_process(struct conn *c);
-static void conn_resume(struct conn *c);
 static void check_stopped(struct tb_http_server *srv);
 static int write_raw(struct conn *c, const uint8_t *p, size_t n);
 static int flush_tls(struct conn *c);
-static int send_owned(struct conn *c, uint8_t *p, size_t n);
 static void arm(struct conn *c, uint64_t ms);
 static int busy(const struct conn *c);
 static int backlogged(const struct conn *c);
 static void reading(struct conn *c, int on);
 static void on_written(struct tb_http_out *out, int status);
-
-/* ---- Small helpers ---- */
-
-static uint64_t now_ms(struct tb_http_server *srv)
-{
-	return uv_now(srv->loop);
-}
-
-static int hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decodes (and '+' to space when plus) into the arena. NULL on malformed input or NUL. */
-static char *pct_decode(struct tb_arena *a, const char *s, size_t n, int plus)
-{
-	char *out = tb_arena_alloc(a, n + 1);
-	if (!out)
-		return NULL;
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-		if (ch == '%') {
-			if (i + 2 >= n)
-				return NULL;
-			int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return NULL;
-			ch = (char)(hi * 16 + lo);
-			if (ch == 0)
-				return NULL;
-			i += 2;
-		} else if (plus && ch == '+') {
-			ch = ' ';
-		}
-		out[o++] = ch;
-	}
-	out[o] = 0;
-	return out;
-}
-
-const char *tb_http_reason(int status)
-{
-	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 303: return "See Other";
-	case 304: return "Not Modified";
-	case 307: return "Temporary Redirect";
-	case 308: return "Permanent Redirect";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 406: return "Not Acceptable";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 411: return "Length Required";
-	case 413: return "Content Too Large";
-	case 415: return "Unsupported Media Type";
-	case 417: return "Expectation Failed";
-	case 422: return "Unprocessable Content";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Unknown";
-	}
-}
-
-/* ---- Requests ---- */
-
-static void req_free(struct req *r)
-{
-	if (!r)
-		return;
-	tb_bytes_free(&r->body);
-	tb_bytes_free(&r->url);
-	tb_bytes_free(&r->hfield);
-	tb_bytes_free(&r->hvalue);
-	tb_arena_free(r->pub.arena); /* r itself lives in the arena */
-}
-
-static struct req *req_new(struct conn *c)
-{
-	struct tb_arena *a = tb_arena_new(0);
-	if (!a)
-		return NULL;
-	struct req *r = tb_arena_calloc(a, sizeof *r);
-	if (!r) {
-		tb_arena_free(a);
-		return NULL;
-	}
-	r->pub.arena = a;
-	r->pub.server = c->srv;
-	r->pub.method = "-";
-	r->pub.target = "-";
-	r->pub.path = "-";
-	r->pub.query = "";
-	r->pub.remote = tb_arena_strdup(a, c->remote); /* outlives the connection if orphaned */
-	if (!r->pub.remote) {
-		tb_arena_free(a);
-		return NULL;
-	}
-	r->pub.listener = c->lst ? c->lst->name : "-";
-	r->pub.tls = c->tls != NULL;
-	r->pub.http_minor = 1;
-	r->conn = c;
-	r->max_body = c->srv->lim.max_body;
-	r->start_ms = now_ms(c->srv);
-	r->match.series = tb_http_router_none(c->srv->router);
-	return r;
-}
-
-static struct req *req_of(struct tb_http_request *pub)
-{
-	return (struct req *)((char *)pub - offsetof(struct req, pub));
-}
-
-const char *tb_http_header(const struct tb_http_request *req, const char *name)
-{
-	for (size_t i = 0; i < req->n_headers; i++)
-		if (strcasecmp(req->headers[i].name, name) == 0)
-			return req->headers[i].value;
-	return NULL;
-}
-
-const char *tb_http_query_param(struct tb_http_request *req, const char *name)
-{
-	const char *q = req->query;
-	size_t nlen = strlen(name);
-	while (q && *q) {
-		const char *end = strchr(q, '&');
-		size_t len = end ? (size_t)(end - q) : strlen(q);
-		const char *eq = memchr(q, '=', len);
-		size_t klen = eq ? (size_t)(eq - q) : len;
-		char *key = pct_decode(req->arena, q, klen, 1);
-		if (key && strlen(key) == nlen && memcmp(key, name, nlen) == 0) {
-			if (!eq)
-				return "";
-			return pct_decode(req->arena, eq + 1, len - klen - 1, 1);
-		}
-		q = end ? end + 1 : NULL;
-	}
-	return NULL;
-}
-
-const char *tb_http_path_param(const struct tb_http_request *req, const char *name)
-{
-	const struct req *r = req_of((struct tb_http_request *)req);
-	for (size_t i = 0; i < r->match.n_params; i++)
-		if (strcmp(r->match.params[i].name, name) == 0)
-			return r->match.params[i].value;
-	return NULL;
-}
-
-int tb_http_request_gone(const struct tb_http_request *req)
-{
-	struct req *r = req_of((struct tb_http_request *)req);
-	return r->conn == NULL || r->conn->closed;
-}
-
-int tb_http_set_header(struct tb_http_request *req, const char *name, const char *value)
-{
-	struct req *r = req_of(req);
-	if (r->n_rh >= MAX_RESP_HEADERS)
-		return TB_ERR_TOO_LARGE;
-	if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
-		return TB_ERR_INVALID;
-	const char *n = tb_arena_strdup(req->arena, name), *v = tb_arena_strdup(req->arena, value);
-	if (!n || !v)
-		return TB_ERR_NOMEM;
-	r->rh[r->n_rh].name = n;
-	r->rh[r->n_rh].value = v;
-	r->n_rh++;
-	return 0;
-}
-
-static void http_date(char *buf, size_t len)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-}
-
-/* Fields that belong to an HTTP/1.1 connection, not to an HTTP/2 message (RFC 9113 8.2.2). */
-static int connection_specific(const char *name)
-{
-	static const char *const names[] = { "connection", "keep-alive", "proxy-connection",
-		"transfer-encoding", "upgrade" };
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (strcasecmp(name, names[i]) == 0)
-			return 1;
-	return 0;
-}
-
-static char *lower_dup(struct tb_arena *a, const char *s)
-{
-	char *d = tb_arena_strdup(a, s);
-	for (char *p = d; p && *p; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
-	return d;
-}
-
-/* The response of a request that came on an HTTP/2 stream. */
-static int respond_h2(struct req *r, int status, const char *content_type, const void *body,
-	size_t len)
-{
-	struct conn *c = r->conn;
-	struct tb_http_request *req = &r->pub;
-	if (r->responded)
-		*r->responded = 1;
-	if (!c || c->closed || !r->h2s || !c->h2) {
-		req_free(r);
-		return 0;
-	}
-	if (status < 200 || status > 999)
-		status = 500; /* no interim responses here: 1xx would need another HEADERS */
-	struct tb_http_server *srv = c->srv;
-	struct tb_http_header *h = tb_arena_alloc(req->arena, (r->n_rh + 3) * sizeof *h);
-	size_t n = 0;
-	char date[64], clen[32];
-	http_date(date, sizeof date);
-	int rc = h ? 0 : TB_ERR_NOMEM;
-	if (h) {
-		h[n++] = (struct tb_http_header){ "date", date };
-		for (size_t i = 0; i < r->n_rh && rc == 0; i++) {
-			if (connection_specific(r->rh[i].name))
-				continue;
-			h[n].name = lower_dup(req->arena, r->rh[i].name);
-			h[n].value = r->rh[i].value;
-			if (!h[n++].name)
-				rc = TB_ERR_NOMEM;
-		}
-		if (content_type && len)
-			h[n++] = (struct tb_http_header){ "content-type", content_type };
-	}
-	int no_body = status == 204 || status == 304;
-	if (h && !no_body) {
-		snprintf(clen, sizeof clen, "%zu", len);
-		h[n++] = (struct tb_http_header){ "content-length", clen };
-	}
-	if (rc == 0)
-		rc = tb_h2_respond(r->h2s, status, h, n, body, len, no_body || r->head);
-	else
-		rc = tb_h2_respond(r->h2s, 500, NULL, 0, NULL, 0, 1); /* no memory for the fields */
-	r->h2s = NULL;
-
-	uint64_t ms = now_ms(srv) - r->start_ms;
-	tb_http_series_observe(r->match.series, 1, status, (double)ms / 1000.0);
-	TB_INFO("http", "%s %s %s %d %zu %llums h2", c->remote, req->method, req->path, status,
-		r->head ? (size_t)0 : len, (unsigned long long)ms);
-	req_free(r);
-	if (rc && !c->closed)
-		conn_close(c);
-	return rc;
-}
-
-int tb_http_respond(struct tb_http_request *req, int status, const char *content_type,
-	const void *body, size_t len)
-{
-	struct req *r = req_of(req);
-	struct conn *c = r->conn;
-	if (r->is_h2)
-		return respond_h2(r, status, content_type, body, len);
-	if (!c || c->closed || c->cur != r) {
-		req_free(r);
-		return 0;
-	}
-	if (status < 100 || status > 999)
-		status = 500;
-	struct tb_http_server *srv = c->srv;
-	if (srv->stopping || (c->read_eof && c->in_off == c->in.len))
-		r->keep_alive = 0;
-	if (c->closing)
-		r->keep_alive = 0;
-
-	struct tb_bytes out = { 0 };
-	char date[64];
-	http_date(date, sizeof date);
-	tb_bytes_printf(&out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, tb_http_reason(status), date);
-	for (size_t i = 0; i < r->n_rh; i++)
-		tb_bytes_printf(&out, "%s: %s\r\n", r->rh[i].name, r->rh[i].value);
-	if (content_type && len)
-		tb_bytes_printf(&out, "Content-Type: %s\r\n", content_type);
-	int no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
-	if (!no_body)
-		tb_bytes_printf(&out, "Content-Length: %zu\r\n", len);
-	if (!r->keep_alive)
-		tb_bytes_printf(&out, "Connection: close\r\n");
-	else if (req->http_minor == 0)
-		tb_bytes_printf(&out, "Connection: keep-alive\r\n");
-	tb_bytes_printf(&out, "\r\n");
-	if (!no_body && !r->head && len)
-		tb_bytes_append(&out, body, len);
-	int rc = out.err;
-	if (rc == 0 && !c->tls) {
-		rc = send_owned(c, out.p, out.len); /* no second copy of the body */
-		memset(&out, 0, sizeof out);
-	} else if (rc == 0) {
-		rc = write_raw(c, out.p, out.len);
-	}
-	tb_bytes_free(&out);
-
-	uint64_t ms = now_ms(srv) - r->start_ms;
-	tb_http_series_observe(r->match.series, 0, status, (double)ms / 1000.0);
-	TB_INFO("http", "%s %s %s %d %zu %llums", c->remote, req->method, req->path, status,
-		r->head ? (size_t)0 : len, (unsigned long long)ms);
-
-	int keep = r->keep_alive && rc == 0;
-	c->cur = NULL;
-	req_free(r);
-	if (!keep) {
-		c->closing = 1;
-		c->state = CS_CLOSING;
-		if (rc == 0 && c->tls) {
-			tb_tls_conn_close_notify(c->tls);
-			rc = flush_tls(c);
-		}
-		if (rc)
-			conn_close(c);
-		else if (!c->has_socket)
-			; /* feed mode: nothing more is parsed */
-		else if (c->out.pending == 0)
-			conn_close(c);
-		else
-			arm(c, srv->lim.idle_timeout_ms); /* a client that never reads: close after that */
-		return rc;
-	}
-	c->state = CS_IDLE;
-	if (!c->in_dispatch)
-		conn_resume(c);
-	return 0;
-}
-
-int tb_http_respond_json(struct tb_http_request *req, int status, const cJSON *json)
-{
-	char *s = json ? cJSON_PrintUnformatted(json) : NULL;
-	if (!s)
-		return tb_http_respond(req, 500, "text/plain", "out of memory\n", 14);
-	int rc = tb_http_respond(req, status, "application/json", s, strlen(s));
-	cJSON_free(s);
-	return rc;
-}
-
-int tb_http_respond_problem(struct tb_http_request *req, int status, const char *type_uri,
-	const char *detail)
-{
-	cJSON *o = cJSON_CreateObject();
-	if (!o || !cJSON_AddStringToObject(o, "type", type_uri ? type_uri : "about:blank") ||
-		!cJSON_AddStringToObject(o, "detail", detail ? detail : tb_http_reason(status)) ||
-		!cJSON_AddNumberToObject(o, "status", status)) {
-		cJSON_Delete(o);
-		return tb_http_respond(req, 500, "text/plain", "out of memory\n", 14);
-	}
-	char *s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	if (!s)
-		return tb_http_respond(req, 500, "text/plain", "out of memory\n", 14);
-	int rc = tb_http_respond(req, status, "application/problem+json", s, strlen(s));
-	cJSON_free(s);
-	return rc;
-}
 
 /* ---- Writing ---- */
 
@@ -576,12 +84,12 @@ static void on_written(struct tb_http_out *out, int status)
 	if (c->closed)
 		return;
 	if (status < 0) {
-		conn_close(c);
+		tb_http_conn_close(c);
 		return;
 	}
 	if (c->h2 && !c->closing) {
 		if (tb_h2_flush(c->h2) != 0) {
-			conn_close(c);
+			tb_http_conn_close(c);
 			return;
 		}
 		if (!c->closed && !c->closing && !tb_h2_backlogged(c->h2))
@@ -589,7 +97,7 @@ static void on_written(struct tb_http_out *out, int status)
 		return;
 	}
 	if (!c->closing && !busy(c) && c->in_off < c->in.len && !backlogged(c)) {
-		conn_resume(c); /* parsing paused on the write backlog */
+		tb_http_conn_resume(c); /* parsing paused on the write backlog */
 		return;
 	}
 	if (c->closing && c->out.pending == 0) {
@@ -598,20 +106,14 @@ static void on_written(struct tb_http_out *out, int status)
 			uv_shutdown_t *s = malloc(sizeof *s);
 			if (!s || uv_shutdown(s, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
 				free(s);
-				conn_close(c);
+				tb_http_conn_close(c);
 				return;
 			}
 			arm(c, LINGER_MS);
 		} else {
-			conn_close(c);
+			tb_http_conn_close(c);
 		}
 	}
-}
-
-/* Sends bytes on the socket (ciphertext already) or to the sink. Takes ownership of p. */
-static int send_owned(struct conn *c, uint8_t *p, size_t n)
-{
-	return tb_http_out_send(&c->out, p, n);
 }
 
 static int flush_tls(struct conn *c)
@@ -646,13 +148,13 @@ static void respond_error(struct conn *c, int status)
 	struct req *r = c->cur;
 	if (r && r->dispatched) {
 		/* A handler owns it (cannot happen: the parser is paused meanwhile). */
-		conn_close(c);
+		tb_http_conn_close(c);
 		return;
 	}
 	if (!r) {
-		r = req_new(c);
+		r = tb_http_req_new(c);
 		if (!r) {
-			conn_close(c);
+			tb_http_conn_close(c);
 			return;
 		}
 		c->cur = r;
@@ -678,7 +180,7 @@ static void on_timer(uv_timer_t *t)
 		respond_error(c, 408);
 		break;
 	default:
-		conn_close(c);
+		tb_http_conn_close(c);
 		break;
 	}
 }
@@ -700,7 +202,7 @@ static int on_message_begin(http_parser *p)
 	struct conn *c = p->data;
 	if (c->cur) /* cannot happen: the parser is paused while a request is pending */
 		return -1;
-	c->cur = req_new(c);
+	c->cur = tb_http_req_new(c);
 	if (!c->cur) {
 		c->err_status = 500;
 		return -1;
@@ -719,32 +221,12 @@ static int on_url(http_parser *p, const char *at, size_t n)
 	return tb_bytes_append(&r->url, at, n) ? -1 : 0;
 }
 
-/* Room for one more header field: 0, or 431 over the count, 500 without memory. */
-static int header_slot(struct req *r, size_t max)
-{
-	if (r->n_hdrs >= max)
-		return 431;
-	if (r->n_hdrs == r->cap_hdrs) {
-		size_t cap = r->cap_hdrs ? r->cap_hdrs * 2 : 16;
-		if (cap > max)
-			cap = max;
-		struct tb_http_header *h = tb_arena_alloc(r->pub.arena, cap * sizeof *h);
-		if (!h)
-			return 500;
-		if (r->n_hdrs)
-			memcpy(h, r->hdrs, r->n_hdrs * sizeof *h);
-		r->hdrs = h;
-		r->cap_hdrs = cap;
-	}
-	return 0;
-}
-
 static int finish_header(struct conn *c, struct req *r)
 {
 	if (!r->in_value)
 		return 0;
 	r->in_value = 0;
-	int st = header_slot(r, c->srv->lim.max_headers);
+	int st = tb_http_req_header_slot(r, c->srv->lim.max_headers);
 	if (st) {
 		c->err_status = st;
 		return -1;
@@ -797,54 +279,6 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
 	return tb_bytes_append(&r->hvalue, at, n) ? -1 : 0;
 }
 
-/* "." or ".." as a path segment (after decoding): refused, so no handler has to resolve them. */
-static int has_dot_segment(const char *path)
-{
-	for (const char *seg = path; seg; seg = strchr(seg + 1, '/')) {
-		const char *s = seg + 1;
-		size_t n = strcspn(s, "/");
-		if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-			return 1;
-	}
-	return 0;
-}
-
-/*
- * A control character in the decoded path (raw ones get through http-parser
- * when it is not built strict, encoded ones through decoding): no route needs
- * them, and a CR LF would forge lines in the access log.
- */
-static int has_control(const char *path)
-{
-	for (const unsigned char *s = (const unsigned char *)path; *s; s++)
-		if (*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
-/* Target: origin-form or absolute-form; OPTIONS * as is. 0 or the status to answer. */
-static int set_target(struct tb_http_request *q, const char *url, size_t len)
-{
-	q->target = tb_arena_strndup(q->arena, url, len);
-	if (!q->target || memchr(url, 0, len))
-		return 400;
-	if (strcmp(q->target, "*") == 0) {
-		q->path = "*";
-		return 0;
-	}
-	struct http_parser_url u;
-	http_parser_url_init(&u);
-	if (http_parser_parse_url(q->target, len, 0, &u) != 0 || !(u.field_set & (1 << UF_PATH)))
-		return 400;
-	q->path = pct_decode(q->arena, q->target + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len, 0);
-	if (!q->path || q->path[0] != '/' || has_dot_segment(q->path) || has_control(q->path))
-		return 400;
-	if (u.field_set & (1 << UF_QUERY))
-		q->query = tb_arena_strndup(q->arena, q->target + u.field_data[UF_QUERY].off,
-			u.field_data[UF_QUERY].len);
-	return q->query ? 0 : 500;
-}
-
 static int on_headers_complete(http_parser *p)
 {
 	struct conn *c = p->data;
@@ -874,7 +308,7 @@ static int on_headers_complete(http_parser *p)
 		return -1;
 	}
 
-	int st = set_target(q, (const char *)r->url.p, r->url.len);
+	int st = tb_http_req_set_target(q, (const char *)r->url.p, r->url.len);
 	if (st) {
 		c->err_status = st;
 		return -1;
@@ -1046,141 +480,6 @@ static void dispatch(struct conn *c, struct req *r)
 	}
 }
 
-/* ---- HTTP/2 streams as requests (core/http2.h) ---- */
-
-struct tb_http_request *tb_http_h2_req_new(struct tb_http_conn *hc, struct tb_h2_stream *s)
-{
-	struct conn *c = (struct conn *)hc;
-	struct req *r = req_new(c);
-	if (!r)
-		return NULL;
-	r->is_h2 = 1;
-	r->h2s = s;
-	r->pub.http_minor = 1;
-	return &r->pub;
-}
-
-void tb_http_h2_req_free(struct tb_http_request *q)
-{
-	req_free(req_of(q));
-}
-
-int tb_http_h2_req_header(struct tb_http_request *q, const char *name, size_t nlen,
-	const char *value, size_t vlen)
-{
-	struct req *r = req_of(q);
-	int st = header_slot(r, r->conn->srv->lim.max_headers);
-	if (st)
-		return st;
-	char *n = tb_arena_strndup(q->arena, name, nlen), *v = tb_arena_strndup(q->arena, value, vlen);
-	if (!n || !v)
-		return 500;
-	/* nghttp2 has checked the characters (RFC 9113 8.2.1): no NUL, CR, LF, no upper case. */
-	r->hdrs[r->n_hdrs].name = n;
-	r->hdrs[r->n_hdrs].value = v;
-	r->n_hdrs++;
-	q->headers = r->hdrs;
-	q->n_headers = r->n_hdrs;
-	return 0;
-}
-
-int tb_http_h2_req_route(struct tb_http_request *q, const char *method, const char *path)
-{
-	struct req *r = req_of(q);
-	struct conn *c = r->conn;
-	q->method = method;
-	q->headers = r->hdrs;
-	q->n_headers = r->n_hdrs;
-	r->head = strcmp(method, "HEAD") == 0;
-	int st = set_target(q, path, strlen(path));
-	if (st)
-		return st;
-	if (strcmp(q->path, "*") == 0 && strcmp(method, "OPTIONS") != 0)
-		return 400;
-	if (tb_http_router_match(c->srv->router, c->lst ? c->lst->name : NULL, q->method, q->path,
-		q->arena, &r->match) != 0)
-		return 500;
-	q->route = r->match.label;
-	r->max_body = r->match.max_body;
-	const char *cl = tb_http_header(q, "content-length");
-	if (cl) {
-		char *end;
-		unsigned long long v = strtoull(cl, &end, 10);
-		if (*cl < '0' || *cl > '9' || *end)
-			return 400;
-		if (v > r->max_body)
-			return 413;
-	}
-	return 0;
-}
-
-int tb_http_h2_req_body(struct tb_http_request *q, const uint8_t *p, size_t n)
-{
-	struct req *r = req_of(q);
-	if (r->body.len + n > r->max_body || r->body.len + n < n)
-		return 413;
-	return tb_bytes_append(&r->body, p, n) ? 500 : 0;
-}
-
-void tb_http_h2_req_dispatch(struct tb_http_request *q)
-{
-	struct req *r = req_of(q);
-	struct conn *c = r->conn;
-	int responded = 0;
-	r->responded = &responded;
-	q->body = TB_BUF(r->body.p, r->body.len);
-	r->dispatched = 1;
-	if (c->tls) {
-		q->sni = tb_arena_strdup(q->arena, tb_tls_conn_sni(c->tls));
-		q->alpn = tb_arena_strdup(q->arena, tb_tls_conn_alpn(c->tls));
-	}
-	const struct tb_http_match *m = &r->match;
-	int rc;
-	if (!m->fn) {
-		if (m->miss == 405 && m->allow)
-			tb_http_set_header(q, "Allow", m->allow);
-		if (m->error) {
-			rc = m->error(q, m->miss, m->error_state);
-			if (responded)
-				return;
-			if (rc == TB_HTTP_LATER) {
-				r->responded = NULL;
-				return;
-			}
-		}
-		if (m->miss != 405)
-			tb_http_respond_problem(q, 404, "about:blank", "no such resource");
-		else
-			tb_http_respond_problem(q, 405, "about:blank", "method not allowed");
-		return;
-	}
-	rc = m->fn(q, m->arg);
-	if (responded)
-		return;
-	if (rc == TB_HTTP_LATER) {
-		r->responded = NULL;
-		return;
-	}
-	if (rc == 0)
-		TB_WARN("http", "handler for %s returned without responding", q->route);
-	tb_http_respond_problem(q, 500, "about:blank", rc < 0 ? tb_strerror(rc) : "no response");
-}
-
-void tb_http_h2_req_error(struct tb_http_request *q, int status)
-{
-	struct req *r = req_of(q);
-	r->head = 0;
-	r->n_rh = 0;
-	tb_http_respond_problem(q, status, "about:blank", tb_http_reason(status));
-}
-
-void tb_http_h2_req_orphan(struct tb_http_request *q)
-{
-	struct req *r = req_of(q);
-	r->h2s = NULL;
-	r->conn = NULL;
-}
-
 int tb_http_conn_send(struct tb_http_conn *hc, const uint8_t *p, size_t n)
 {
 	struct conn *c = (struct conn *)hc;
@@ -1229,7 +528,7 @@ void tb_http_conn_finish(struct tb_http_conn *hc)
 	if (c->tls) {
 		tb_tls_conn_close_notify(c->tls);
 		if (flush_tls(c) != 0) {
-			conn_close(c);
+			tb_http_conn_close(c);
 			return;
 		}
 	}
@@ -1322,7 +621,7 @@ static void conn_process(struct conn *c)
 			/* The parser stopped without error (upgrade): nothing more is parsed. */
 			c->in_off = c->in.len;
 			if (!c->cur)
-				conn_close(c);
+				tb_http_conn_close(c);
 			break;
 		}
 	}
@@ -1333,7 +632,7 @@ static void conn_process(struct conn *c)
 	if (!c->closed && !c->closing && !busy(c) && c->read_eof && c->in_off == c->in.len) {
 		/* The client finished sending and every complete request has been answered. */
 		if (c->out.pending == 0)
-			conn_close(c);
+			tb_http_conn_close(c);
 		else
 			c->closing = 1;
 	}
@@ -1360,7 +659,7 @@ static void reading(struct conn *c, int on)
 	c->reading = on;
 }
 
-static void conn_resume(struct conn *c)
+void tb_http_conn_resume(struct conn *c)
 {
 	if (c->closed)
 		return;
@@ -1382,7 +681,8 @@ static int h2_input(struct conn *c, const uint8_t *p, size_t n)
 static int start_h2(struct conn *c)
 {
 	c->proto_checked = 1;
-	int rc = tb_h2_new(&c->h2, (struct tb_http_conn *)c, &c->srv->lim);
+	uint64_t since = c->preface_start ? c->preface_start : now_ms(c->srv);
+	int rc = tb_h2_new(&c->h2, (struct tb_http_conn *)c, &c->srv->lim, since);
 	if (rc)
 		return rc;
 	c->state = CS_IDLE;
@@ -1421,8 +721,14 @@ static int choose_protocol(struct conn *c, const uint8_t *p, size_t n)
 		c->proto_checked = 1;
 		return 1;
 	}
-	if (cmp < TB_H2_PREFACE_LEN)
+	if (cmp < TB_H2_PREFACE_LEN) {
+		/* Part of the preface: the rest of it is due within the preface timeout, from now. */
+		if (!c->preface_start) {
+			c->preface_start = now_ms(c->srv);
+			arm(c, c->srv->lim.h2_preface_timeout_ms);
+		}
 		return tb_bytes_append(&c->in, p, n) ? TB_ERR_NOMEM : 0;
+	}
 	/* The preface: everything so far goes to the HTTP/2 session. */
 	struct tb_bytes pending = c->in;
 	memset(&c->in, 0, sizeof c->in);
@@ -1475,6 +781,13 @@ static int tls_input(struct conn *c, const uint8_t *p, size_t n)
 			return frc;
 		if (rc == TB_TLS_WANT)
 			return 0;
+		/*
+		 * ALPN chose h2: the session starts now, so that a client that
+		 * sends no preface meets the preface timeout, not the header one.
+		 */
+		const char *alpn = tb_tls_conn_alpn(c->tls);
+		if (!c->proto_checked && alpn && strcmp(alpn, "h2") == 0 && (rc = start_h2(c)) != 0)
+			return rc;
 	}
 	uint8_t buf[READ_CHUNK];
 	for (;;) {
@@ -1505,12 +818,12 @@ static void on_eof(struct conn *c)
 		if (c->out.pending)
 			c->closing = 1;
 		else
-			conn_close(c);
+			tb_http_conn_close(c);
 		return;
 	}
 	if (c->state == CS_CLOSING || c->closing) {
 		if (c->out.pending == 0)
-			conn_close(c);
+			tb_http_conn_close(c);
 		return;
 	}
 	if (busy(c) || (backlogged(c) && c->in_off < c->in.len))
@@ -1529,7 +842,7 @@ static void on_eof(struct conn *c)
 	if (!c->cur && c->out.pending)
 		c->closing = 1;
 	else
-		conn_close(c);
+		tb_http_conn_close(c);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -1541,7 +854,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		if (nread == UV_EOF)
 			on_eof(c);
 		else
-			conn_close(c);
+			tb_http_conn_close(c);
 		return;
 	}
 	if (nread == 0)
@@ -1556,7 +869,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (rc == 1)
 		on_eof(c);
 	else if (rc < 0)
-		conn_close(c);
+		tb_http_conn_close(c);
 }
 
 /* ---- Connection lifetime ---- */
@@ -1580,7 +893,7 @@ static void on_conn_handle_closed(uv_handle_t *h)
 	}
 }
 
-static void conn_close(struct conn *c)
+void tb_http_conn_close(struct conn *c)
 {
 	if (c->closed)
 		return;
@@ -1591,7 +904,7 @@ static void conn_close(struct conn *c)
 		if (c->cur->dispatched)
 			c->cur->conn = NULL; /* orphan: the handler still holds it */
 		else
-			req_free(c->cur);
+			tb_http_req_free(c->cur);
 		c->cur = NULL;
 	}
 	if (c->prev)
@@ -1680,13 +993,13 @@ static void on_connection(uv_stream_t *server, int status)
 	c->out.stream = (uv_stream_t *)&c->tcp;
 	c->handles_open = 2;
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
-		conn_close(c);
+		tb_http_conn_close(c);
 		return;
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
 	peer_name(&c->tcp, c->remote, sizeof c->remote);
 	if (lst->tls && tb_tls_conn_new_server(&c->tls, lst->tls) != 0) {
-		conn_close(c);
+		tb_http_conn_close(c);
 		return;
 	}
 	c->out.tls = c->tls;
@@ -1708,7 +1021,7 @@ int tb_http_feed_bytes(struct tb_http_server *srv, const uint8_t *data, size_t l
 	if (!c->closed && !c->closing)
 		on_eof(c);
 	if (!c->closed)
-		conn_close(c);
+		tb_http_conn_close(c);
 	conn_free(c);
 	return rc;
 }
@@ -1766,6 +1079,8 @@ int tb_http_server_new(struct tb_http_server **out, uv_loop_t *loop,
 		l->h2_max_control_per_sec = TB_HTTP_DEFAULT_H2_MAX_CONTROL_PER_SEC;
 	if (!l->h2_max_continuations)
 		l->h2_max_continuations = TB_HTTP_DEFAULT_H2_MAX_CONTINUATIONS;
+	if (!l->h2_preface_timeout_ms)
+		l->h2_preface_timeout_ms = TB_HTTP_DEFAULT_H2_PREFACE_TIMEOUT_MS;
 	if (tb_http_router_new(&srv->router, l->max_body) != 0) {
 		free(srv);
 		return TB_ERR_NOMEM;
@@ -1908,7 +1223,7 @@ static void on_grace(uv_timer_t *t)
 {
 	struct tb_http_server *srv = t->data;
 	while (srv->conns)
-		conn_close(srv->conns);
+		tb_http_conn_close(srv->conns);
 	check_stopped(srv);
 }
 
@@ -1939,7 +1254,7 @@ void tb_http_server_stop(struct tb_http_server *srv, tb_done_cb done, void *arg)
 		if (c->has_socket && c->out.pending)
 			c->closing = 1;
 		else
-			conn_close(c);
+			tb_http_conn_close(c);
 	}
 	/* The grace timer always exists, so that done runs from a callback, never from here. */
 	uv_timer_init(srv->loop, &srv->grace);

@@ -42,7 +42,8 @@
  * should live in req->arena (core/arena.h).
  *
  * Observability: one access-log line per request (tag "http": remote, method,
- * path, status, bytes, duration ms) and per-route Prometheus counters and
+ * path, protocol ("HTTP/1.0", "HTTP/1.1" or "HTTP/2"), status, bytes,
+ * duration ms) and per-route Prometheus counters and
  * latency histograms (tb_http_metrics_write), labelled with the route's
  * pattern, never the raw path, so that the number of series stays bounded.
  *
@@ -88,6 +89,8 @@ struct tb_http_limits {
 	unsigned h2_max_resets_per_sec;  /* client RST_STREAMs per second; more -> GOAWAY (100) */
 	unsigned h2_max_control_per_sec; /* SETTINGS, PING, PRIORITY and empty frames per second (100) */
 	unsigned h2_max_continuations;   /* CONTINUATION frames after one HEADERS (8) */
+	uint64_t h2_preface_timeout_ms;  /* from TLS done with ALPN h2, or the first h2c preface
+					    byte, to the client preface's SETTINGS; then close (5 s) */
 };
 
 #define TB_HTTP_DEFAULT_MAX_HEADER_BYTES (16u * 1024)
@@ -98,6 +101,7 @@ struct tb_http_limits {
 #define TB_HTTP_DEFAULT_IDLE_TIMEOUT_MS 60000u
 #define TB_HTTP_DEFAULT_GRACE_TIMEOUT_MS 5000u
 #define TB_HTTP_DEFAULT_MAX_CONNECTIONS 1024u
+#define TB_HTTP_DEFAULT_H2_PREFACE_TIMEOUT_MS 5000u
 #define TB_HTTP_DEFAULT_H2_MAX_CONCURRENT_STREAMS 100u
 #define TB_HTTP_DEFAULT_H2_MAX_HEADER_LIST (16u * 1024)
 #define TB_HTTP_DEFAULT_H2_HEADER_TABLE_SIZE 4096u

@@ -22,7 +22,8 @@
  *   floods), CONTINUATION frames per header block, and decoded header bytes far
  *   beyond the limit (HPACK bombs). nghttp2's own backstops (reset token
  *   bucket, max continuations) sit just behind ours.
- * - One timer per connection: idle (no stream) -> GOAWAY and close;
+ * - One timer per connection: no client preface yet -> the preface
+ *   timeout since the session began; idle (no stream) -> GOAWAY and close;
  *   requests incomplete -> the body timeout since the last request
  *   completed; responses blocked by flow control (a zero window) -> the
  *   idle timeout since the last byte went out; none while only handlers
@@ -87,6 +88,7 @@ struct tb_h2 {
 	unsigned continuations;      /* in the current header block */
 	uint64_t mark;               /* last progress (timers) */
 	unsigned incomplete, responding; /* streams in these states */
+	int preface;                 /* the client preface (magic and SETTINGS) has arrived */
 };
 
 static void stream_unlink(struct tb_h2_stream *s)
@@ -161,7 +163,9 @@ static void rearm(struct tb_h2 *h)
 	if (h->detached || h->finishing)
 		return;
 	uint64_t now = tb_http_conn_now(h->hc), span, since = now - h->mark;
-	if (h->responding)
+	if (!h->preface)
+		span = h->lim->h2_preface_timeout_ms; /* chose h2 and sends nothing (or half a preface) */
+	else if (h->responding)
 		span = h->lim->idle_timeout_ms;   /* a response the client does not take (zero window, slow reads) */
 	else if (h->incomplete)
 		span = h->lim->body_timeout_ms;
@@ -295,6 +299,11 @@ static int on_frame_recv(nghttp2_session *sess, const nghttp2_frame *frame, void
 	case NGHTTP2_PING:
 		if (frame->hd.flags & NGHTTP2_FLAG_ACK)
 			return 0;
+		if (!h->preface) {
+			/* The client preface ends with its SETTINGS (RFC 9113 3.4); the idle time starts. */
+			h->preface = 1;
+			h->mark = tb_http_conn_now(h->hc);
+		}
 		if (over_rate(h, &h->control_window, &h->controls, lim->h2_max_control_per_sec))
 			return calm(h, "SETTINGS/PING flood");
 		return 0;
@@ -607,7 +616,8 @@ void tb_h2_timeout(struct tb_h2 *h)
 	}
 }
 
-int tb_h2_new(struct tb_h2 **out, struct tb_http_conn *hc, const struct tb_http_limits *lim)
+int tb_h2_new(struct tb_h2 **out, struct tb_http_conn *hc, const struct tb_http_limits *lim,
+	uint64_t since)
 {
 	*out = NULL;
 	struct tb_h2 *h = calloc(1, sizeof *h);
@@ -615,7 +625,7 @@ int tb_h2_new(struct tb_h2 **out, struct tb_http_conn *hc, const struct tb_http_
 		return TB_ERR_NOMEM;
 	h->hc = hc;
 	h->lim = lim;
-	h->mark = tb_http_conn_now(hc);
+	h->mark = since;
 	nghttp2_session_callbacks *cb = NULL;
 	nghttp2_option *opt = NULL;
 	if (nghttp2_session_callbacks_new(&cb) != 0 || nghttp2_option_new(&opt) != 0) {

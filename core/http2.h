@@ -66,8 +66,13 @@ void tb_http_conn_finish(struct tb_http_conn *hc);
 
 /* ---- Provided by core/http2.c ---- */
 
-/* Starts the server session and queues our SETTINGS. 0 or an error. */
-int tb_h2_new(struct tb_h2 **out, struct tb_http_conn *hc, const struct tb_http_limits *lim);
+/*
+ * Starts the server session and queues our SETTINGS. The client preface must
+ * be complete h2_preface_timeout_ms after since (tb_http_conn_now time: the
+ * end of the TLS handshake, or the first byte of an h2c preface). 0 or an error.
+ */
+int tb_h2_new(struct tb_h2 **out, struct tb_http_conn *hc, const struct tb_http_limits *lim,
+	uint64_t since);
 /*
  * The connection closed: requests that handlers hold are orphaned, the
  * others freed. Safe to call more than once; tb_h2_free follows.

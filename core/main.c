@@ -341,6 +341,7 @@ static int open_listeners(struct app *app)
 		.h2_max_resets_per_sec = (unsigned)tb_cfg_int(core, "http2_max_resets_per_second"),
 		.h2_max_control_per_sec = (unsigned)tb_cfg_int(core, "http2_max_control_frames_per_second"),
 		.h2_max_continuations = (unsigned)tb_cfg_int(core, "http2_max_continuation_frames"),
+		.h2_preface_timeout_ms = (uint64_t)tb_cfg_int(core, "http2_preface_timeout_ms"),
 	};
 	err = tb_http_server_new(&app->core.http, &app->loop, &limits);
 	if (err) {

@@ -363,8 +363,10 @@ static int upload_usage(void)
 	fprintf(stderr,
 		"usage: trustbox dap upload --task-id ID --leader URL --helper URL\n"
 		"         --vdaf count|sum|sumvec|histogram [--bits N] [--length N] [--chunk-length N]\n"
-		"         --measurement M [--time T] [--time-precision S] [--cacert FILE]\n"
-		"  M: count 0 or 1; sum an integer; sumvec comma-separated integers; histogram a bucket index\n");
+		"         --measurement M [--time T] [--time-precision S] [--cacert FILE] [--out FILE]\n"
+		"  M: count 0 or 1; sum an integer; sumvec comma-separated integers; histogram a bucket index\n"
+		"  --out FILE: write the encoded Report (application/dap-report) to FILE instead of\n"
+		"    uploading it, for another HTTP client to PUT to the leader's tasks/ID/reports\n");
 	return 2;
 }
 
@@ -423,7 +425,7 @@ static int seal_share(const struct dap_hpke_config *cfg, uint8_t role, const str
 int dap_upload_command(struct dap_service *svc, int argc, char **argv)
 {
 	const char *task_id = NULL, *leader = NULL, *helper = NULL, *vdaf = NULL, *meas = NULL,
-		   *cacert = NULL;
+		   *cacert = NULL, *out_file = NULL;
 	long long bits = 0, length = 0, chunk = 0, when = -1, precision = 3600;
 	const struct dap_flag flags[] = {
 		{ "--task-id", DAP_FLAG_STRING, &task_id, 0, 0 },
@@ -432,6 +434,7 @@ int dap_upload_command(struct dap_service *svc, int argc, char **argv)
 		{ "--vdaf", DAP_FLAG_STRING, &vdaf, 0, 0 },
 		{ "--measurement", DAP_FLAG_STRING, &meas, 0, 0 },
 		{ "--cacert", DAP_FLAG_STRING, &cacert, 0, 0 },
+		{ "--out", DAP_FLAG_STRING, &out_file, 0, 0 },
 		{ "--bits", DAP_FLAG_INT, &bits, 0, 64 },
 		{ "--length", DAP_FLAG_INT, &length, 0, 1000000 },
 		{ "--chunk-length", DAP_FLAG_INT, &chunk, 0, 65536 },
@@ -519,6 +522,22 @@ int dap_upload_command(struct dap_service *svc, int argc, char **argv)
 		rc = dap_report_encode(&r, &body);
 	if (rc) {
 		fprintf(stderr, "trustbox: cannot make the report: %s\n", tb_strerror(rc));
+		goto out;
+	}
+	if (out_file) {
+		/* Sealed to both aggregators' configs as an upload would be; another client sends it. */
+		FILE *f = fopen(out_file, "wb");
+		int ok = f && fwrite(body.p, 1, body.len, f) == body.len;
+		if (f && fclose(f) != 0)
+			ok = 0;
+		if (!ok) {
+			fprintf(stderr, "trustbox: cannot write %s\n", out_file);
+			goto out;
+		}
+		char rid[32];
+		dap_b64url(r.md.id, sizeof r.md.id, rid, sizeof rid);
+		printf("{\"report_id\":\"%s\",\"time\":%llu}\n", rid, (unsigned long long)r.md.time);
+		code = 0;
 		goto out;
 	}
 	size_t ll = strlen(leader);

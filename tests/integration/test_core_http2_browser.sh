@@ -23,9 +23,9 @@ dom=$(timeout 60 chromium --headless --no-sandbox --disable-gpu --ignore-certifi
 	fail "chromium did not load the page"
 expect "the web UI's page" "$dom" '<title>trustbox</title>'
 log=$(cat run.err)
-expect "GET / over h2" "$log" 'GET / 200 [0-9]+ [0-9]+ms h2$'
-expect "the page's status call over h2" "$log" 'GET /api/v1/status 200 [0-9]+ [0-9]+ms h2$'
-expect_not "no HTTP/1.1 request from the browser" "$log" 'GET /(api/v1/status)? 200 [0-9]+ [0-9]+ms$'
+expect "GET / over h2" "$log" 'GET / HTTP/2 200 [0-9]+ [0-9]+ms$'
+expect "the page's status call over h2" "$log" 'GET /api/v1/status HTTP/2 200 [0-9]+ [0-9]+ms$'
+expect_not "no HTTP/1.1 request from the browser" "$log" 'GET /(api/v1/status)? HTTP/1'
 
 tb_stop || fail "exit status"
 ok "SIGTERM -> exit 0"
