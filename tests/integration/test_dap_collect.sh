@@ -56,7 +56,7 @@ credential cred.json "$CTOK"
 credential wrong.json "$(rid 16)"
 
 T_COUNT=$(rid 32); T_SUM=$(rid 32); T_VEC=$(rid 32); T_HIST=$(rid 32); T_MIN=$(rid 32); T_KILL=$(rid 32)
-T_BAD=$(rid 32); T_FIX=$(rid 32)
+T_BAD=$(rid 32); T_FIX=$(rid 32); T_DP=$(rid 32)
 P=$(free_port)
 task() { # task ID VDAF-FIELDS [MORE]
 	echo "    { id = \"$1\", $2, verify_key = \"$(rid 16)\", min_batch_size = ${3:-2},"
@@ -82,6 +82,7 @@ $(task "$T_MIN" 'vdaf = "count"' 100)
 $(task "$T_KILL" 'vdaf = "sum", bits = 8')
 $(task "$T_BAD" 'vdaf = "count"')
 $(task "$T_FIX" 'vdaf = "sum", bits = 8, query = "fixed_size", max_batch_size = 4' 4)
+$(task "$T_DP" 'vdaf = "histogram", length = 10, chunk_length = 3, dp_epsilon = 0.5')
   },
 }
 LUA
@@ -110,6 +111,26 @@ round Prio3SumVec "$T_VEC" '{"type":"sumVec","bits":4,"length":5,"chunkLength":3
 	--vdaf sumvec --bits 4 --length 5 --chunk-length 3
 round Prio3Histogram "$T_HIST" '{"type":"histogram","length":10,"chunkLength":3}' histogram \
 	--vdaf histogram --length 10 --chunk-length 3
+
+# ---- DP noise: both aggregate shares noised, the count exact ----
+make histogram
+got=$(js upload "$L" "$H" "$T_DP" '{"type":"histogram","length":10,"chunkLength":3}' 3600 "$M")
+[ "$(printf '%s\n' "$got" | grep -c '^ok$')" = "$N" ] || fail "dp: uploads: $got"
+got=$(collect "$T_DP" --vdaf histogram --length 10 --chunk-length 3 --collector-credential-file cred.json 2> dp.err) || true
+expect "dp: the report count is exact" "$got" "^\{\"report_count\":$N,"
+python3 - "$got" "$WANT" <<'PY' && ok "dp: the aggregate is noised, within bounds of the exact $WANT" || fail "dp: $got vs exact $WANT"
+import json, sys
+got = json.loads(sys.argv[1])["aggregate"]; want = json.loads(sys.argv[2])
+# Field128 values: noise below zero wraps; read values above half the field as negative.
+p = 2**66 * 4611686018427387897 + 1
+got = [g - p if g > p // 2 else g for g in got]
+diff = [g - w for g, w in zip(got, want)]
+print("noise per bucket:", diff)
+# epsilon 0.5 on each of two shares: all ten buckets noiseless has probability ~1e-12;
+# any bucket off by 80 or more has probability below 1e-15
+assert len(got) == 10 and any(diff) and all(abs(d) < 80 for d in diff), diff
+PY
+show_on_failure dp.err
 
 # ---- a corrupted input share: vdaf_prep_error for that report only ----
 link_tool "$src/bad_report.c" "$TB_WORK/bad_report"
