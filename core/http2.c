@@ -53,6 +53,16 @@
  */
 #define WU_PER_DATA 2
 #define WU_CREDIT_CAP 4096
+/*
+ * Rapid Reset (CVE-2023-44487) is the cancelling of requests the server is
+ * working on; only those resets count against http2_max_resets_per_second.
+ * A reset of a stream we have already answered cancels nothing, and real
+ * clients send one per finished stream (curl resets each with STREAM_CLOSED
+ * when it runs transfers in parallel): each stream that ended normally (our
+ * END_STREAM sent after the client's) earns one such reset; a stream closed
+ * by a reset earns none, so resetting requests as they arrive still counts.
+ */
+#define CLOSED_RST_CREDIT_CAP 512
 
 struct tb_h2_stream {
 	struct tb_h2 *h;
@@ -85,6 +95,7 @@ struct tb_h2 {
 	uint64_t reset_window, control_window; /* start of the current one-second windows */
 	unsigned resets, controls;
 	unsigned wu_credit;          /* WINDOW_UPDATE frames earned by our DATA (see WU_PER_DATA) */
+	unsigned closed_rst_credit;  /* resets of answered streams earned (CLOSED_RST_CREDIT_CAP) */
 	unsigned continuations;      /* in the current header block */
 	uint64_t mark;               /* last progress (timers) */
 	unsigned incomplete, responding; /* streams in these states */
@@ -291,10 +302,16 @@ static int on_frame_recv(nghttp2_session *sess, const nghttp2_frame *frame, void
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	const struct tb_http_limits *lim = h->lim;
 	switch (frame->hd.type) {
-	case NGHTTP2_RST_STREAM:
+	case NGHTTP2_RST_STREAM: {
+		const struct tb_h2_stream *rs = nghttp2_session_get_stream_user_data(sess, frame->hd.stream_id);
+		if ((!rs || !rs->req) && h->closed_rst_credit > 0) {
+			h->closed_rst_credit--; /* an answered stream: nothing cancelled */
+			return 0;
+		}
 		if (over_rate(h, &h->reset_window, &h->resets, lim->h2_max_resets_per_sec))
 			return calm(h, "stream resets (Rapid Reset)");
 		return 0;
+	}
 	case NGHTTP2_SETTINGS:
 	case NGHTTP2_PING:
 		if (frame->hd.flags & NGHTTP2_FLAG_ACK)
@@ -379,10 +396,13 @@ static int on_data_chunk(nghttp2_session *sess, uint8_t flags, int32_t id, const
 
 static int on_stream_close(nghttp2_session *sess, int32_t id, uint32_t code, void *ud)
 {
-	(void)code, (void)ud;
+	struct tb_h2 *h = ud;
 	struct tb_h2_stream *s = nghttp2_session_get_stream_user_data(sess, id);
 	if (!s)
 		return 0;
+	/* only a stream that ended normally (both sides' END_STREAM) earns a free reset */
+	if (code == NGHTTP2_NO_ERROR && h->closed_rst_credit < CLOSED_RST_CREDIT_CAP)
+		h->closed_rst_credit++;
 	nghttp2_session_set_stream_user_data(sess, id, NULL);
 	stream_free(s);
 	return 0;

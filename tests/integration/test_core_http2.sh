@@ -107,6 +107,20 @@ out=$(h2load -n 2000 -c 4 -m 10 "https://127.0.0.1:$P_TLS/healthz" 2>&1) || fail
 expect "h2load: 2000 requests over h2 succeed" "$out" 'requests: 2000 total, 2000 started, 2000 done, 2000 succeeded, 0 failed'
 expect "h2load: negotiated h2" "$out" 'Application protocol: h2'
 
+# --- curl running transfers in parallel over one connection ---
+# curl resets every finished stream (RST_STREAM STREAM_CLOSED) when it runs
+# transfers in parallel; those resets cancel nothing and must not count as a
+# Rapid Reset (they used to end such connections with GOAWAY ENHANCE_YOUR_CALM).
+for i in $(seq 1 3000); do
+	printf 'url = "%s/acme/new-nonce"\ncacert = "%s/root.pem"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' "$S" "$W"
+	[ "$i" -lt 3000 ] && echo next
+done > par.cfg
+"${C[@]}" --parallel --parallel-max 8 -K par.cfg > par.codes 2> par.err || true
+n=$(grep -c '^204$' par.codes || true)
+[ "$n" -ge 2900 ] && ok "curl --parallel: $n of 3000 new-nonce over h2" || fail "curl --parallel: $n of 3000"
+if grep -q "misbehaves" run.err; then fail "curl's resets of finished streams taken for an attack: $(grep -c misbehaves run.err) GOAWAY"
+else ok "curl's resets of finished streams are not a Rapid Reset"; fi
+
 # --- h2c with prior knowledge ---
 v=$(curl -sS --http2-prior-knowledge -o hz.txt -w '%{http_version} %{http_code}' "http://127.0.0.1:$P_H2C/healthz") || fail "h2c"
 [ "$v" = "2 200" ] && [ "$(cat hz.txt)" = ok ] || fail "h2c with prior knowledge: $v"
