@@ -481,7 +481,7 @@ static int ctlog_start(void *state)
 			s->ct[s->n_ct++] = ct_external_submitter(svc->external[i]);
 	}
 	export_public(svc);
-	return 0;
+	return ct_admin_register(svc);
 }
 
 void ct_service_check_stopped(struct ct_service *svc)
