@@ -8,7 +8,8 @@
 # are 401, with a wrong one 403, and change nothing (not revoked, not on the
 # CRL, lab switches unchanged); with the token the revocation is logged, the
 # CRL (openssl crl) lists the serial with its reason and ACME revoke-cert
-# answers alreadyRevoked. Paging: limit/cursor walk the orders, limit > 500
+# answers alreadyRevoked. A validation that fails (nothing listens where the
+# CA dials) is recorded with its target and problem. Paging: limit/cursor walk the orders, limit > 500
 # is clamped, limit=0 is 400. CT: inclusion proofs of every entry and
 # consistency proofs between the checkpoints seen after each issuance verify
 # (recomputed in Python, RFC 9162 2.1.3.2 / 2.1.4.2) against the signed
@@ -283,6 +284,20 @@ PY
 [ "$(code "$api/ct/logs/lab/proof/inclusion?index=3&tree_size=3")" = 400 ] || fail "inclusion index >= size is not 400"
 [ "$(code "$api/ct/logs/lab/proof/consistency?first=3&second=2")" = 400 ] || fail "consistency first > second is not 400"
 [ "$(code "$api/ct/logs/nope/entries")" = 404 ] || fail "unknown log is not 404"
+
+# ---- a failed validation: its attempt says where the CA looked and what went wrong ----
+elsewhere=$(free_port)
+lg --domains f.lab.test --http --http.port "127.0.0.1:$elsewhere" run > lego-f.out 2>&1 &&
+  fail "lego succeeded with nothing on the http-01 port"
+inv=$(get "$api/acme/orders?status=invalid")
+[ "$(echo "$inv" | js 'len(d["items"])')" = 1 ] || fail "status=invalid: $inv"
+fid=$(echo "$inv" | js 'd["items"][0]["id"]')
+fo=$(get "$api/acme/orders/$fid")
+fatt=$(echo "$fo" | js '[(a["target"], a["result"], a["problem"]["type"], a["problem"]["detail"]) for z in d["authorizations"] for c in z["challenges"] for a in c["attempts"]]')
+expect "the failed attempt: invalid, at the address:port dialled, with its problem" "$fatt" \
+  "\('127.0.0.1:$http01_port', 'invalid', 'urn:ietf:params:acme:error:connection', '[^']*Connection refused'\)"
+expect "the timeline's attempt says why" "$(echo "$fo" | js 'd["timeline"]')" \
+  "http-01 for f.lab.test: invalid at 127.0.0.1:$http01_port: .*Connection refused"
 
 tb_stop && ok "clean stop" || fail "trustbox exited non-zero"
 
