@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/admin.h"
 #include "core/error.h"
 #include "core/http2.h"
 #include "core/http_internal.h"
@@ -523,6 +524,8 @@ int tb_http_h2_req_route(struct tb_http_request *q, const char *method, const ch
 		return 500;
 	q->route = r->match.label;
 	r->max_body = r->match.max_body;
+	if ((st = tb_http_router_gate(c->srv->router, &r->match, q)) != 0)
+		return st; /* admin route refused: tb_http_h2_req_error words it */
 	const char *cl = tb_http_header(q, "content-length");
 	if (cl) {
 		char *end;
@@ -592,7 +595,10 @@ void tb_http_h2_req_error(struct tb_http_request *q, int status)
 	struct req *r = req_of(q);
 	r->head = 0;
 	r->n_rh = 0;
-	tb_http_respond_problem(q, status, "about:blank", tb_http_reason(status));
+	if (status == 401 || status == 403) /* the admin check (tb_http_router_gate) */
+		tb_admin_deny(q, status);
+	else
+		tb_http_respond_problem(q, status, "about:blank", tb_http_reason(status));
 }
 
 void tb_http_h2_req_orphan(struct tb_http_request *q)
