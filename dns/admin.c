@@ -349,7 +349,7 @@ static void write_done(void *arg, int status, int rcode, size_t changes, uint32_
 	} else if (w->del && !changes) {
 		problem(req, 404, "notFound", "no such record");
 	} else {
-		TB_INFO("dns", "admin: %s %s from %s: %s (%zu change(s), serial %u)", req->method, req->route,
+		TB_INFO("dns", "admin: %s %s from %s: %s (%zu change(s), serial %u)", req->method, req->path,
 			req->remote, w->what, changes, serial);
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddNumberToObject(o, "changes", (double)changes);
@@ -497,7 +497,7 @@ static int cache_flush(struct tb_http_request *req, void *arg)
 		name = NULL;
 	}
 	size_t n = dns_cache_flush(&s->cache, name ? w : NULL);
-	TB_INFO("dns", "admin: %s %s from %s: cache flushed (%s: %zu entr%s removed)", req->method, req->route,
+	TB_INFO("dns", "admin: %s %s from %s: cache flushed (%s: %zu entr%s removed)", req->method, req->path,
 		req->remote, name ? name : "every name", n, n == 1 ? "y" : "ies");
 	cJSON_Delete(b);
 	cJSON *o = cJSON_CreateObject();
@@ -566,7 +566,7 @@ static int querylog_put(struct tb_http_request *req, void *arg)
 		return problem(req, 409, "conflict", "dns.querylog_size is 0: the query log cannot be turned on");
 	if (err)
 		return err;
-	TB_INFO("dns", "admin: %s %s from %s: query log turned %s (until a restart)", req->method, req->route,
+	TB_INFO("dns", "admin: %s %s from %s: query log turned %s (until a restart)", req->method, req->path,
 		req->remote, on ? "on" : "off");
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddBoolToObject(o, "enabled", on);
