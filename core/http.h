@@ -219,6 +219,7 @@ int tb_http_listener_port(const struct tb_http_server *srv, const char *name);
  *       { "POST", "/order/{id}", get_order, 0 },
  *       { "POST", "/order/{id}/finalize", finalize, 64 * 1024 },
  *       { "GET", "/tile/{rest...}", get_tile, 0 },
+ *       { "POST", "/admin/thing", change_thing, 0, TB_ROUTE_ADMIN_WRITE },
  *   };
  *   static const struct tb_http_table order_table = TB_HTTP_TABLE(order_routes, render_error);
  *   tb_http_mount(srv, NULL, "/acme", &order_table, svc);
