@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/admin.h"
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/http.h"
@@ -29,87 +30,35 @@
 #include "dns/dns.h"
 #include "dns/dns_internal.h"
 
-#define PAGE_DEFAULT 50
-#define PAGE_MAX 500
 #define RECORD_TEXT_MAX 8192 /* the presentation form of one record given to the API */
 
-/* ---- helpers (problem documents, paging, bodies) ---- */
+/* ---- helpers: core's (core/admin.h), with the cursor as an offset ---- */
 
-static int problem(struct tb_http_request *req, int status, const char *kind, const char *detail)
-{
-	char type[96];
-	snprintf(type, sizeof type, "urn:trustbox:admin:%s", kind);
-	return tb_http_respond_problem(req, status, type, detail);
-}
-
-static int respond(struct tb_http_request *req, int status, cJSON *j)
-{
-	if (!j)
-		return TB_ERR_NOMEM;
-	int rc = tb_http_respond_json(req, status, j);
-	cJSON_Delete(j);
-	return rc;
-}
+#define problem tb_admin_problem
+#define respond tb_admin_respond
+#define json_body tb_admin_json_body
 
 /* ?limit= and ?cursor= (an offset here); -1 after answering 400. */
 static int page_get(struct tb_http_request *req, size_t *limit, size_t *offset)
 {
-	const char *l = tb_http_query_param(req, "limit"), *c = tb_http_query_param(req, "cursor");
-	*limit = PAGE_DEFAULT;
-	*offset = 0;
-	char *end;
-	if (l) {
-		long v = strtol(l, &end, 10);
-		if (!*l || *end || v < 1) {
-			problem(req, 400, "malformed", "limit: expected a positive integer");
-			return -1;
-		}
-		*limit = v > PAGE_MAX ? PAGE_MAX : (size_t)v;
+	struct tb_admin_page pg;
+	int64_t off;
+	if (tb_admin_page_get(req, &pg))
+		return -1;
+	if (tb_admin_cursor_int(&pg, &off)) {
+		problem(req, 400, "malformed", "cursor: not one this API gave");
+		return -1;
 	}
-	if (c) {
-		long long v = strtoll(c, &end, 10);
-		if (!*c || *end || v < 0) {
-			problem(req, 400, "malformed", "cursor: not one this API gave");
-			return -1;
-		}
-		*offset = (size_t)v;
-	}
+	*limit = pg.limit;
+	*offset = (size_t)off;
 	return 0;
 }
 
 static int respond_page(struct tb_http_request *req, cJSON *items, size_t offset, size_t limit, size_t total)
 {
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddItemToObject(o, "items", items);
-	if (offset + limit < total) {
-		char nx[32];
-		snprintf(nx, sizeof nx, "%zu", offset + limit);
-		cJSON_AddStringToObject(o, "next", nx);
-	} else {
-		cJSON_AddNullToObject(o, "next");
-	}
-	return respond(req, 200, o);
-}
-
-static int json_body(struct tb_http_request *req, cJSON **out)
-{
-	*out = req->body.len ? cJSON_ParseWithLength((const char *)req->body.p, req->body.len)
-			     : cJSON_CreateObject();
-	if (!*out || !cJSON_IsObject(*out)) {
-		cJSON_Delete(*out);
-		*out = NULL;
-		problem(req, 400, "malformed", "the body is not a JSON object");
-		return -1;
-	}
-	return 0;
-}
-
-static void time_str(int64_t ms, char *buf, size_t cap)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	char nx[32];
+	snprintf(nx, sizeof nx, "%zu", offset + limit);
+	return tb_admin_respond_list(req, items, offset + limit < total ? nx : NULL);
 }
 
 /* ---- zones ---- */
@@ -349,8 +298,7 @@ static void write_done(void *arg, int status, int rcode, size_t changes, uint32_
 	} else if (w->del && !changes) {
 		problem(req, 404, "notFound", "no such record");
 	} else {
-		TB_INFO("dns", "admin: %s %s from %s: %s (%zu change(s), serial %u)", req->method, req->path,
-			req->remote, w->what, changes, serial);
+		tb_admin_log_write(req, "%s (%zu change(s), serial %u)", w->what, changes, serial);
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddNumberToObject(o, "changes", (double)changes);
 		cJSON_AddNumberToObject(o, "serial", serial);
@@ -497,8 +445,8 @@ static int cache_flush(struct tb_http_request *req, void *arg)
 		name = NULL;
 	}
 	size_t n = dns_cache_flush(&s->cache, name ? w : NULL);
-	TB_INFO("dns", "admin: %s %s from %s: cache flushed (%s: %zu entr%s removed)", req->method, req->path,
-		req->remote, name ? name : "every name", n, n == 1 ? "y" : "ies");
+	tb_admin_log_write(req, "cache flushed (%s: %zu entr%s removed)", name ? name : "every name", n,
+		n == 1 ? "y" : "ies");
 	cJSON_Delete(b);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "flushed", (double)n);
@@ -521,8 +469,7 @@ static int querylog_get(struct tb_http_request *req, void *arg)
 	for (size_t i = offset; i < q->n && i < offset + limit; i++) {
 		const struct dns_qlog_entry *e = &q->ring[(q->next + q->size - 1 - i) % q->size];
 		cJSON *o = cJSON_CreateObject();
-		time_str(e->time_ms, ts, sizeof ts);
-		cJSON_AddStringToObject(o, "time", ts);
+		cJSON_AddStringToObject(o, "time", tb_admin_time(e->time_ms / 1000, ts, sizeof ts));
 		cJSON_AddStringToObject(o, "client", e->client);
 		cJSON_AddStringToObject(o, "transport", e->tcp ? "tcp" : "udp");
 		if (e->name[0] || e->type)
@@ -566,8 +513,7 @@ static int querylog_put(struct tb_http_request *req, void *arg)
 		return problem(req, 409, "conflict", "dns.querylog_size is 0: the query log cannot be turned on");
 	if (err)
 		return err;
-	TB_INFO("dns", "admin: %s %s from %s: query log turned %s (until a restart)", req->method, req->path,
-		req->remote, on ? "on" : "off");
+	tb_admin_log_write(req, "query log turned %s (until a restart)", on ? "on" : "off");
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddBoolToObject(o, "enabled", on);
 	cJSON_AddNumberToObject(o, "size", (double)s->qlog.size);
