@@ -332,6 +332,10 @@ int dap_db_get_credential(struct tb_store *st, const uint8_t id[DAP_TASK_ID_LEN]
 
 /* The task id on this aggregator: cache, then store. NULL when unknown. */
 struct dap_task *dap_find_task(struct dap_aggregator *agg, const uint8_t id[DAP_TASK_ID_LEN]);
+/* Forgets a task record (after it was deleted from the store). */
+void dap_uncache_task(struct dap_aggregator *agg, const uint8_t id[DAP_TASK_ID_LEN]);
+/* admin.c: mounts /api/v1/dap/ on every listener (start). */
+int dap_admin_mount(struct dap_service *svc);
 /* Puts t into agg's cache of task records (after it was stored). */
 int dap_cache_task(struct dap_aggregator *agg, const struct dap_task *t);
 /* Writes t to agg's records (its role set from agg; empty URLs get this instance's). */

@@ -91,6 +91,18 @@ int dap_cache_task(struct dap_aggregator *agg, const struct dap_task *t)
 	return cache_task(agg, t, &cached);
 }
 
+void dap_uncache_task(struct dap_aggregator *agg, const uint8_t id[DAP_TASK_ID_LEN])
+{
+	for (size_t i = 0; i < agg->n_tasks; i++) {
+		if (!memcmp(agg->tasks[i]->id, id, DAP_TASK_ID_LEN)) {
+			tb_crypto_wipe(agg->tasks[i], sizeof *agg->tasks[i]);
+			free(agg->tasks[i]);
+			agg->tasks[i] = agg->tasks[--agg->n_tasks];
+			return;
+		}
+	}
+}
+
 struct dap_task *dap_find_task(struct dap_aggregator *agg, const uint8_t id[DAP_TASK_ID_LEN])
 {
 	for (size_t i = 0; i < agg->n_tasks; i++)
@@ -489,6 +501,10 @@ static int dap_start(void *state)
 		}
 		tb_core_announce(svc->core, "dap", "DAP interop API", "%s/internal/test/",
 				 svc->public_base);
+	}
+	if (!rc && (rc = dap_admin_mount(svc)) != 0) {
+		TB_ERROR("dap", "cannot mount the admin API: %s", tb_strerror(rc));
+		return rc;
 	}
 	if (*demo_id)
 		tb_core_announce(svc->core, "dap", "DAP demo task", "%s", demo_id);
