@@ -105,7 +105,7 @@ struct dns_reply {
 
 /* ---- the query log (querylog.c): opt-in, a bounded ring in memory ---- */
 
-#define DNS_QLOG_MAX 1000000     /* hard cap on the querylog_size option */
+#define DNS_QLOG_MAX 100000      /* hard cap on the querylog_size option (about 350 bytes a slot) */
 
 struct dns_qlog_entry {
 	int64_t time_ms;              /* Unix ms of the answer */
