@@ -17,6 +17,7 @@
 #   python3 -m http.server ... &  track $!;  stop_pid $!   # other daemons
 #   finish                           # the last line: exit 1 when any check failed
 #   npm_install DIR PKG; link_tool SRC OUT   # npm peers and C tools of the DAP interop scripts
+#   divviup_ts                               # @divviup/dap for dap/client.mjs (DAP_NODE_MODULES)
 # On exit the trap stops every process it knows of (trustbox and tracked pids), runs the
 # script's own tb_cleanup function if it defines one, prints the end of run.err and of each
 # file named with show_on_failure when the script failed, and removes $TB_WORK.
@@ -145,6 +146,18 @@ npm_install() {
 	[ -f "$1/node_modules/$2/package.json" ] && return 0
 	npm install --prefix "$1" --no-audit --no-fund --loglevel=error >&2 ||
 		skip "npm could not install $2 into $1"
+}
+
+# divviup_ts: install @divviup/dap 0.9.1 (divviup-ts) once per build directory, the way the
+# DAP scripts share it, and export DAP_NODE_MODULES for tests/integration/dap/client.mjs.
+divviup_ts() {
+	local nm="$TB_BUILD_DIR/dap-interop" ver
+	mkdir -p "$nm"
+	cp "$TB_SOURCE_DIR/tests/integration/dap/package.json" "$nm/"
+	npm_install "$nm" @divviup/dap
+	ver=$(node -p "require('$nm/node_modules/@divviup/dap/package.json').version")
+	[ "$ver" = "0.9.1" ] || die "expected @divviup/dap 0.9.1, found $ver"
+	export DAP_NODE_MODULES="$nm/node_modules"
 }
 
 # link_tool SOURCE OUTPUT: compile a C test tool against this build's tb_dap and tb_core

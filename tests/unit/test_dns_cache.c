@@ -1,5 +1,8 @@
-/* The forwarder's cache: entry TTLs (RFC 2308 negative TTL), LRU eviction, expiry, served TTLs. */
+/* The forwarder's cache: entry TTLs (RFC 2308 negative TTL), LRU eviction, expiry, served TTLs,
+ * the bytes it holds and flushes (the admin API's); the query log ring. */
 #include "tb_test.h"
+
+#include <arpa/inet.h>
 
 #include "core/error.h"
 #include "dns/dns.h"
@@ -166,8 +169,78 @@ static void test_served_ttl(void)
 	free(s);
 }
 
+/* bytes follow puts, replacements, evictions and removals; flush drops a name (every type) or all */
+static void test_bytes_flush(void)
+{
+	struct dns_cache c;
+	CHECK_INT(dns_cache_init(&c, 2), 0);
+	uint32_t ttl;
+	uint8_t q1[DNS_NAME_MAX], q2[DNS_NAME_MAX];
+	name("f1.example.", q1);
+	name("f2.example.", q2);
+	CHECK_INT(c.bytes, 0);
+	dns_cache_put(&c, entry("f1.example.", 0, 300, -1, 0, 1000, &ttl));
+	size_t one = c.bytes;
+	CHECK(one > 0);
+	dns_cache_put(&c, entry("F1.example.", 0, 300, -1, 0, 1000, &ttl));
+	CHECK_INT(c.bytes, one);
+	dns_cache_put(&c, entry("f2.example.", 0, 300, -1, 0, 1000, &ttl));
+	CHECK_INT(c.bytes, 2 * one);
+	dns_cache_put(&c, entry("f3.example.", 0, 300, -1, 0, 1000, &ttl)); /* evicts f1 */
+	CHECK_INT(c.n, 2);
+	CHECK_INT(c.bytes, 2 * one);
+	CHECK_INT(dns_cache_flush(&c, q1), 0);
+	CHECK_INT(dns_cache_flush(&c, q2), 1);
+	CHECK_INT(c.n, 1);
+	CHECK_INT(c.bytes, one);
+	CHECK(dns_cache_get(&c, q2, DNS_T_A, DNS_C_IN, 2000) == NULL);
+	CHECK_INT(dns_cache_flush(&c, NULL), 1);
+	CHECK_INT(c.n, 0);
+	CHECK_INT(c.bytes, 0);
+	dns_cache_free(&c);
+}
+
+/* the query log: nothing while off, a bounded ring newest last, the question and RCODE read from the answer */
+static void test_querylog(void)
+{
+	struct dns_server *s = calloc(1, sizeof *s);
+	CHECK(s != NULL);
+	uint8_t buf[4096];
+	size_t n = upstream(buf, "q.example.", DNS_RCODE_NXDOMAIN, -1, 60, 60);
+	struct dns_reply r = { .tcp = 1 };
+	struct sockaddr_in *a = (struct sockaddr_in *)&r.addr;
+	a->sin_family = AF_INET;
+	a->sin_port = htons(5300);
+	a->sin_addr.s_addr = htonl(0x7f000001);
+	dns_qlog_answer(s, &r, buf, n);
+	CHECK_INT(dns_qlog_enable(&s->qlog, 1), TB_ERR_UNSUPPORTED); /* querylog_size 0 */
+	s->qlog.size = 2;
+	dns_qlog_answer(s, &r, buf, n);
+	CHECK_INT(s->qlog.n, 0);
+	CHECK_INT(dns_qlog_enable(&s->qlog, 1), 0);
+	for (int i = 0; i < 3; i++)
+		dns_qlog_answer(s, &r, buf, n);
+	CHECK_INT(s->qlog.n, 2);
+	const struct dns_qlog_entry *e = &s->qlog.ring[(s->qlog.next + 1) % 2];
+	char nb[DNS_NAME_TEXT_MAX];
+	CHECK_STR(dns_name_str(e->name, nb, sizeof nb), "q.example.");
+	CHECK_INT(e->type, DNS_T_A);
+	CHECK_INT(e->rcode, DNS_RCODE_NXDOMAIN);
+	CHECK_INT(e->tcp, 1);
+	CHECK_STR(e->client, "127.0.0.1:5300");
+	dns_qlog_answer(s, &r, buf, 11); /* shorter than a header: ignored */
+	CHECK_INT(dns_qlog_enable(&s->qlog, 0), 0);
+	size_t next = s->qlog.next;
+	dns_qlog_answer(s, &r, buf, n);
+	CHECK_INT(s->qlog.next, next);
+	dns_qlog_free(&s->qlog);
+	free(s);
+}
+
 int main(void)
 {
+	test_bytes_flush();
+	test_querylog();
 	test_ttls();
 	test_lru();
 	test_served_ttl();
