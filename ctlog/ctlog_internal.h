@@ -39,6 +39,8 @@ struct ct_waiter {
 	ct_done_cb done;
 	void *ctx;
 	struct ct_waiter *next;
+	const char *log_name;     /* tb_ct_submissions_total's labels */
+	int precert;
 };
 
 /* A validated submission waiting in the pool, then in a batch. */
