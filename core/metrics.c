@@ -360,8 +360,14 @@ static void put_number(struct tb_bytes *out, double v)
 		tb_bytes_printf(out, v > 0 ? "+Inf" : "-Inf");
 	else if (v == (double)(int64_t)v && fabs(v) < 9e15)
 		tb_bytes_printf(out, "%lld", (long long)v);
-	else
-		tb_bytes_printf(out, "%.17g", v);
+	else {
+		/* the shortest of 15 or 17 digits that reads back as the same double */
+		char buf[40];
+		snprintf(buf, sizeof buf, "%.15g", v);
+		if (strtod(buf, NULL) != v)
+			snprintf(buf, sizeof buf, "%.17g", v);
+		tb_bytes_printf(out, "%s", buf);
+	}
 }
 
 /*
