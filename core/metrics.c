@@ -230,6 +230,24 @@ void tb_metric_add(struct tb_metric *m, double v, ...)
 	va_end(ap);
 }
 
+void tb_metric_add_at(struct tb_metric *m, double v, const unsigned *idx)
+{
+	struct tb_metric_rt *rt = m->rt;
+	if (!rt || rt->n_free || m->type == TB_METRIC_HISTOGRAM)
+		return;
+	size_t e = 0;
+	for (size_t i = 0; i < rt->n_labels; i++) {
+		if (idx[i] >= rt->enum_n[i])
+			return;
+		e = e * rt->enum_n[i] + idx[i];
+	}
+	_Atomic uint64_t *c = &rt->cells[e * rt->stride];
+	if (m->type == TB_METRIC_COUNTER)
+		atomic_fetch_add_explicit(c, v > 0 ? (uint64_t)llround(v) : 0, memory_order_relaxed);
+	else
+		cell_add_double(c, v);
+}
+
 void tb_metric_set(struct tb_metric *m, double v, ...)
 {
 	va_list ap;

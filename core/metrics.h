@@ -78,6 +78,13 @@ void tb_metric_add(struct tb_metric *m, double v, ...);
 void tb_metric_set(struct tb_metric *m, double v, ...);
 void tb_metric_observe(struct tb_metric *m, double v, ...);
 
+/*
+ * The same as tb_metric_add for a family whose labels are all enumerations,
+ * with each label given as its index in the enumeration (idx[i] < its size;
+ * out of range: ignored): no string comparisons, for per-packet paths.
+ */
+void tb_metric_add_at(struct tb_metric *m, double v, const unsigned *idx);
+
 /* Monotonic seconds, for latencies (uv_hrtime based). */
 double tb_metrics_now(void);
 

@@ -47,31 +47,34 @@ static struct tb_metric m_dnssec = { "tb_dns_dnssec_validations_total",
 	"DNSSEC validations by result; always zero until validation exists.", TB_METRIC_COUNTER,
 	{ { "result", dnssec } }, NULL, 0, NULL };
 
-static const char *qtype_label(uint16_t t)
+/* Index of a qtype in qtypes[] (the last, "other", for the rest). */
+static unsigned qtype_index(uint16_t t)
 {
 	switch (t) {
-	case DNS_T_A: return "A";
-	case DNS_T_NS: return "NS";
-	case DNS_T_CNAME: return "CNAME";
-	case DNS_T_SOA: return "SOA";
-	case DNS_T_PTR: return "PTR";
-	case DNS_T_MX: return "MX";
-	case DNS_T_TXT: return "TXT";
-	case DNS_T_AAAA: return "AAAA";
-	case DNS_T_SRV: return "SRV";
-	case DNS_T_DS: return "DS";
-	case DNS_T_DNSKEY: return "DNSKEY";
-	case DNS_T_SVCB: return "SVCB";
-	case DNS_T_HTTPS: return "HTTPS";
-	case DNS_T_CAA: return "CAA";
-	case DNS_T_ANY: return "ANY";
-	default: return "other";
+	case DNS_T_A: return 0;
+	case DNS_T_NS: return 1;
+	case DNS_T_CNAME: return 2;
+	case DNS_T_SOA: return 3;
+	case DNS_T_PTR: return 4;
+	case DNS_T_MX: return 5;
+	case DNS_T_TXT: return 6;
+	case DNS_T_AAAA: return 7;
+	case DNS_T_SRV: return 8;
+	case DNS_T_DS: return 9;
+	case DNS_T_DNSKEY: return 10;
+	case DNS_T_SVCB: return 11;
+	case DNS_T_HTTPS: return 12;
+	case DNS_T_CAA: return 13;
+	case DNS_T_ANY: return 14;
+	default: return 15;
 	}
 }
 
+/* Per packet: by index (tb_metric_add_at), no string comparisons. */
 void dns_metrics_query(uint16_t qtype, int tcp)
 {
-	tb_metric_inc(&m_queries, tcp ? "tcp" : "udp", qtype_label(qtype));
+	unsigned idx[2] = { tcp ? 1u : 0u, qtype_index(qtype) };
+	tb_metric_add_at(&m_queries, 1, idx);
 }
 
 void dns_metrics_response(const uint8_t *p, size_t n, int tcp)
@@ -79,11 +82,14 @@ void dns_metrics_response(const uint8_t *p, size_t n, int tcp)
 	if (n < 12)
 		return;
 	int opcode = (p[2] >> 3) & 0xf;
-	const char *rc = dns_rcode_str(p[3] & 0xf); /* not in the enumeration -> "other" */
+	unsigned rc = p[3] & 0xf; /* rcodes[] lists 0..10 in order, then "other" */
+	if (rc > DNS_RCODE_NOTZONE)
+		rc = DNS_RCODE_NOTZONE + 1;
+	unsigned idx[2] = { tcp ? 1u : 0u, rc };
 	if (opcode == DNS_OP_UPDATE)
-		tb_metric_inc(&m_updates, rc);
+		tb_metric_add_at(&m_updates, 1, &idx[1]);
 	else if (opcode == DNS_OP_QUERY)
-		tb_metric_inc(&m_responses, tcp ? "tcp" : "udp", rc);
+		tb_metric_add_at(&m_responses, 1, idx);
 }
 
 void dns_metrics_upstream(double sent, const char *mode)

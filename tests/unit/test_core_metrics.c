@@ -64,6 +64,15 @@ static void test_enums(void)
 	CHECK(has_line(t, "t_enum_total{color=\"red\",size=\"s\"} 0"));
 	CHECK(has_line(t, "t_enum_total{color=\"red\",size=\"l\"} 0"));
 	free(t);
+	/* by index: the same series; out of range or a free-label family: ignored */
+	unsigned idx[2] = { 0, 1 }, bad[2] = { 3, 0 };
+	tb_metric_add_at(&m_enum, 5, idx);
+	tb_metric_add_at(&m_enum, 1, bad);
+	tb_metric_add_at(&m_free, 1, idx);
+	t = render();
+	CHECK(has_line(t, "t_enum_total{color=\"red\",size=\"l\"} 5"));
+	CHECK(has_line(t, "t_enum_total{color=\"other\",size=\"s\"} 1"));
+	free(t);
 }
 
 /* Free labels: at most cap distinct tuples, the rest under "other"; values escaped and cut. */
@@ -256,8 +265,12 @@ static void test_threads(void)
 	for (int i = 0; i < 1000000; i++)
 		tb_metric_inc(&m_free, "t1", "s");
 	uint64_t t2 = uv_hrtime();
-	fprintf(stderr, "bump: %.1f ns (two enumerations), %.1f ns (a free label)\n", (double)(t1 - t0) / 1e6,
-		(double)(t2 - t1) / 1e6);
+	unsigned idx[2] = { 1, 1 };
+	for (int i = 0; i < 1000000; i++)
+		tb_metric_add_at(&m_enum, 1, idx);
+	uint64_t t3 = uv_hrtime();
+	fprintf(stderr, "bump: %.1f ns (two enumerations), %.1f ns (a free label), %.1f ns (by index)\n",
+		(double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6, (double)(t3 - t2) / 1e6);
 	tb_metrics_reset();
 }
 
