@@ -35,6 +35,8 @@ static void finalize_answer(void *ctx, int status)
 		TB_WARN("acme", "order %s: storing the certificate failed: %s", o.id, tb_strerror(status));
 	const char *st;
 	cJSON *j = acme_order_json(r, &o, &st);
+	if (!status)
+		tb_metric_inc(&acme_m_finalized, st); /* valid or invalid; "processing" is not counted */
 	if (!status && r->profile && strcmp(st, "valid") == 0)
 		tb_metric_inc(&acme_m_issued, r->profile->name);
 	if (strcmp(st, "processing") == 0) {

@@ -139,6 +139,7 @@ static void finish(struct acme_validation *val)
 	int64_t now = acme_now();
 	int ok = val->prob.type == ACME_PROB_NONE;
 	tb_metric_inc(&acme_m_validations, val->v.type, ok ? "valid" : "invalid");
+	tb_metric_inc(&acme_m_authz_results, ok ? "valid" : "invalid");
 	tb_metric_observe(&acme_m_validation_secs, tb_metrics_now() - val->started, val->v.type);
 	struct acme_wjob *j = acme_wjob_new(s);
 	if (ok) {

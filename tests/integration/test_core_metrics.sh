@@ -101,6 +101,8 @@ moved "ACME" m1.txt m2.txt 'tb_acme_authorizations_created_total' 1
 moved "ACME" m1.txt m2.txt 'tb_acme_validations_total{type="http-01",result="valid"}' 1
 moved "ACME" m1.txt m2.txt 'tb_acme_validations_total{type="http-01",result="invalid"}' 0
 moved "ACME" m1.txt m2.txt 'tb_acme_validation_duration_seconds_count{type="http-01"}' 1
+moved "ACME" m1.txt m2.txt 'tb_acme_authorizations_total{result="valid"}' 1
+moved "ACME" m1.txt m2.txt 'tb_acme_orders_finalized_total{result="valid"}' 1
 moved "ACME" m1.txt m2.txt 'tb_acme_certificates_issued_total{profile="classic"}' 1
 moved "CT" m1.txt m2.txt 'tb_ct_submissions_total{log="lab",endpoint="add-pre-chain",result="ok"}' 1
 moved "CT" m1.txt m2.txt 'tb_ct_submissions_total{log="lab",endpoint="add-chain",result="ok"}' 1
