@@ -2,8 +2,8 @@
 # /metrics and GET /api/v1/metrics with every subsystem running, under real
 # traffic: lego gets a certificate (http-01), its chain goes to the CT log's
 # add-chain with curl, nsupdate adds a record with the lab key, dig asks
-# over UDP and TCP (NOERROR and NXDOMAIN), `trustbox dap upload` sends
-# reports. Then:
+# over UDP and TCP (NOERROR and NXDOMAIN) and twice for a name forwarded to
+# Unbound (upstream, then cache), `trustbox dap upload` sends reports. Then:
 #   - the exposition parses with the Prometheus project's Python parser
 #     (python3-prometheus-client), and the JSON snapshot holds the same samples;
 #   - every family in the output is documented in docs/metrics.md and every
@@ -11,14 +11,16 @@
 #   - the counters moved by exactly what was sent: one order, one
 #     authorization, one valid http-01 validation, one issuance, the CA's
 #     precertificate and our chain sequenced, DNS queries by type, transport
-#     and RCODE, one update, the DAP uploads accepted and the one to an
-#     unknown task refused.
+#     and RCODE, one update, one cache miss with its upstream exchange and one
+#     hit, the DAP uploads accepted and aggregated and the one to an unknown
+#     task refused.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need lego
 need curl
 need dig bind9-dnsutils
 need nsupdate bind9-dnsutils
+need unbound
 need python3
 # The parser is Debian's package; a python3 earlier on PATH (a virtualenv) may not see it.
 PY=
@@ -29,12 +31,38 @@ done
 work=$TB_WORK
 doc=$TB_SOURCE_DIR/docs/metrics.md
 
-https_port=$(free_port); http01_port=$(free_port); dns_port=$(free_port)
+https_port=$(free_port); http01_port=$(free_port); dns_port=$(free_port); uport=$(free_port)
+# the forwarders' upstream: Unbound answering fwd.example from local data
+cat > unbound.conf <<UB
+server:
+  interface: 127.0.0.1
+  port: $uport
+  num-threads: 1
+  do-daemonize: no
+  username: ""
+  chroot: ""
+  directory: "$work"
+  pidfile: ""
+  use-syslog: no
+  logfile: ""
+  verbosity: 0
+  access-control: 127.0.0.0/8 allow
+  module-config: "iterator"
+  local-zone: "fwd.example." static
+  local-data: "fwd.example. 300 IN SOA ns.fwd.example. h.fwd.example. 1 3600 600 86400 120"
+  local-data: "www.fwd.example. 300 IN A 192.0.2.10"
+remote-control:
+  control-enable: no
+UB
+unbound -c unbound.conf > unbound.log 2>&1 &
+track $!
+show_on_failure unbound.log
 cat > cfg.lua <<LUA
 core { data_dir = "$work/data", log_level = "warn" }
 listen { name = "https", address = "127.0.0.1", port = $https_port, tls = true }
 -- the default lab zone without its wildcard, so that a name can be NXDOMAIN
-dns { listen = { "127.0.0.1:$dns_port" }, zones = { { name = "lab.test", records = {
+dns { listen = { "127.0.0.1:$dns_port" }, forwarders = { { zone = "fwd.example", servers = { "127.0.0.1:$uport" } } },
+  zones = { { name = "lab.test", records = {
   "@ 60 IN SOA ns.lab.test. hostmaster.lab.test. 1 3600 600 86400 60", "@ NS ns", "ns A 127.0.0.1",
   "@ A 127.0.0.1", "@ CAA 0 issue \"trustbox.test\"", "@ CAA 0 issuewild \"trustbox.test\"" } } } }
 acme { http01_port = $http01_port }
@@ -120,17 +148,28 @@ expect "SOA lab.test" "$(q lab.test SOA)" 'status: NOERROR'
 expect "AAAA b.lab.test (no data)" "$(q b.lab.test AAAA)" 'status: NOERROR'
 expect "TXT over TCP" "$(q +tcp lab.test TXT)" 'status: NOERROR'
 expect "NXDOMAIN over TCP" "$(q +tcp nx2.lab.test TXT)" 'status: NXDOMAIN'
+# forwarded: the first from the upstream, the second from the cache
+for _ in $(seq 1 50); do
+	[ "$(dig @127.0.0.1 -p "$uport" +short +time=1 +tries=1 www.fwd.example A 2>/dev/null)" = 192.0.2.10 ] && break
+	sleep 0.2
+done
+expect "forwarded A (upstream)" "$(q +short www.fwd.example A)" '^192\.0\.2\.10$'
+expect "forwarded A (cache)" "$(q +short www.fwd.example A)" '^192\.0\.2\.10$'
 scrape m3.txt
-moved "DNS" m2.txt m3.txt 'tb_dns_queries_total{transport="udp",qtype="A"}' 2
+moved "DNS" m2.txt m3.txt 'tb_dns_queries_total{transport="udp",qtype="A"}' 4
 moved "DNS" m2.txt m3.txt 'tb_dns_queries_total{transport="udp",qtype="SOA"}' 1
 moved "DNS" m2.txt m3.txt 'tb_dns_queries_total{transport="udp",qtype="AAAA"}' 1
 moved "DNS" m2.txt m3.txt 'tb_dns_queries_total{transport="tcp",qtype="TXT"}' 2
 moved "DNS" m2.txt m3.txt 'tb_dns_queries_total{transport="udp",qtype="TXT"}' 0
-moved "DNS" m2.txt m3.txt 'tb_dns_responses_total{transport="udp",rcode="NOERROR"}' 3
+moved "DNS" m2.txt m3.txt 'tb_dns_responses_total{transport="udp",rcode="NOERROR"}' 5
 moved "DNS" m2.txt m3.txt 'tb_dns_responses_total{transport="udp",rcode="NXDOMAIN"}' 1
 moved "DNS" m2.txt m3.txt 'tb_dns_responses_total{transport="tcp",rcode="NOERROR"}' 1
 moved "DNS" m2.txt m3.txt 'tb_dns_responses_total{transport="tcp",rcode="NXDOMAIN"}' 1
 moved "DNS" m2.txt m3.txt 'tb_dns_updates_total{result="NOERROR"}' 0
+moved "DNS" m2.txt m3.txt 'tb_dns_cache_misses_total' 1
+moved "DNS" m2.txt m3.txt 'tb_dns_cache_hits_total' 1
+moved "DNS" m2.txt m3.txt 'tb_dns_upstream_duration_seconds_count{mode="forward"}' 1
+expect "DNS cache entries" "$(value m3.txt 'tb_dns_cache_entries')" '^1$'
 expect "DNSSEC results present at zero" "$(value m3.txt 'tb_dns_dnssec_validations_total{result="bogus"}')" '^0$'
 grep -q '^tb_dns_dnssec_validations_total{result="secure"} 0$' m3.txt && ok "DNSSEC family rendered" ||
 	fail "tb_dns_dnssec_validations_total{result=\"secure\"} missing"
