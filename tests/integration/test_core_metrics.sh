@@ -208,9 +208,19 @@ expect "DAP: leader aggregation jobs ok" "$lj" '^[12]$'
 expect "DAP: helper aggregation jobs ok, as many" "$(value m4.txt 'tb_dap_aggregation_jobs_total{role="helper",result="ok"}')" "^$lj\$"
 moved "DAP" m3.txt m4.txt 'tb_dap_aggregation_jobs_total{role="leader",result="error"}' 0
 expect_not "no task label for the unknown task" "$(cat m4.txt)" "task=\"$unknown\""
+# a collection of both reports with the credential task create wrote
+start=$(( $(date +%s) / 3600 * 3600 - 3600 ))
+got=$("$TRUSTBOX" dap collect -c client.lua --task-id "$ID" --leader "$L" --cacert root.pem --vdaf histogram \
+	--length 10 --chunk-length 3 --collector-credential-file cred.json --batch-interval-start "$start" \
+	--batch-interval-duration 7200 --timeout 60 2> collect.err) || { cat collect.err >&2; fail "trustbox dap collect"; }
+expect "collect: both reports" "$got" '"report_count":2,'
+scrape m4c.txt
+moved "DAP" m4.txt m4c.txt 'tb_dap_collections_total{role="leader",result="ok"}' 1
+moved "DAP" m4.txt m4c.txt 'tb_dap_collections_total{role="helper",result="ok"}' 1
+moved "DAP" m4.txt m4c.txt "tb_dap_task_reports_total{task=\"$ID\",event=\"collected\"}" 2
 
 # ---- the exposition parses; documentation and output agree ----
-"$PY" - m4.txt "$doc" > check.out 2>&1 <<'PY' && ok "exposition parses; docs/metrics.md and /metrics list the same families" || { cat check.out >&2; fail "exposition or documentation check"; }
+"$PY" - m4c.txt "$doc" > check.out 2>&1 <<'PY' && ok "exposition parses; docs/metrics.md and /metrics list the same families" || { cat check.out >&2; fail "exposition or documentation check"; }
 import re, sys
 from prometheus_client.parser import text_string_to_metric_families
 text = open(sys.argv[1]).read()
