@@ -266,10 +266,10 @@ void tb_metric_observe(struct tb_metric *m, double v, ...)
 {
 	va_list ap;
 	va_start(ap, v);
-	_Atomic uint64_t *c = m->type == TB_METRIC_HISTOGRAM ? cell(m, ap) : NULL;
+	_Atomic uint64_t *c = m->type == TB_METRIC_HISTOGRAM && !isnan(v) ? cell(m, ap) : NULL;
 	va_end(ap);
 	if (!c)
-		return;
+		return; /* (a NaN would poison the sum for good) */
 	size_t nb = m->n_buckets, i = 0;
 	while (i < nb && v > m->buckets[i])
 		i++;
@@ -376,7 +376,7 @@ static void put_number(struct tb_bytes *out, double v)
 		tb_bytes_printf(out, "NaN");
 	else if (isinf(v))
 		tb_bytes_printf(out, v > 0 ? "+Inf" : "-Inf");
-	else if (v == (double)(int64_t)v && fabs(v) < 9e15)
+	else if (fabs(v) < 9e15 && v == (double)(int64_t)v) /* (the cast only once v fits) */
 		tb_bytes_printf(out, "%lld", (long long)v);
 	else {
 		/* the shortest of 15 or 17 digits that reads back as the same double */

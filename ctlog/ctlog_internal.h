@@ -80,6 +80,7 @@ struct ct_batch {
 	uint8_t root[CT_HASH_LEN];
 	struct tb_bytes sth_sig, note;    /* signed tree head (DER) and checkpoint */
 	int err;
+	double sealed;                    /* tb_metrics_now() at the seal: the sequencing latency */
 };
 
 struct ct_db;

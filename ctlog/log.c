@@ -299,7 +299,7 @@ static void batch_done(int status, void *arg)
 		log->n_sequenced += b->n;
 		tb_metric_add(&ct_m_entries, (double)b->n, log->name);
 		tb_metric_observe(&ct_m_batch_size, (double)b->n, log->name);
-		tb_metric_observe(&ct_m_batch_secs, (double)(now_ms() - b->timestamp) / 1000, log->name);
+		tb_metric_observe(&ct_m_batch_secs, tb_metrics_now() - b->sealed, log->name);
 		for (size_t i = 0; i < b->n; i++)
 			answer_all(b->items[i], 0, NULL);
 		TB_DEBUG("ctlog", "log %s: sequenced %zu entries, tree size %llu", log->name, b->n,
@@ -346,6 +346,7 @@ static void sequence(uv_timer_t *t)
 		return; /* try again next period */
 	}
 	log->last_seal = uv_now(log->svc->core->loop);
+	b->sealed = tb_metrics_now();
 	b->log = log;
 	b->items = log->pool;
 	b->n = log->n_pool;
