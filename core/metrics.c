@@ -602,6 +602,7 @@ int tb_metrics_text_to_json(const char *text, size_t len, int64_t unix_time, cJS
 
 int tb_metrics_write_json(cJSON **out)
 {
+	*out = NULL;
 	struct tb_bytes b = { 0 };
 	tb_metrics_write_text(&b);
 	int err = b.err ? TB_ERR_NOMEM : tb_metrics_text_to_json((const char *)b.p, b.len, (int64_t)time(NULL), out);
