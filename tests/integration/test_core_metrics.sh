@@ -67,6 +67,8 @@ dns { listen = { "127.0.0.1:$dns_port" }, forwarders = { { zone = "fwd.example",
   "@ A 127.0.0.1", "@ CAA 0 issue \"trustbox.test\"", "@ CAA 0 issuewild \"trustbox.test\"" } } } }
 acme { http01_port = $http01_port }
 dap { aggregation_period_ms = 100 }
+-- one value per free label (task, log, profile): a second DAP task counts under task="other"
+status { metrics_max_label_values = 1 }
 LUA
 cat > client.lua <<LUA
 core { data_dir = "$work/client-data", log_level = "warn" }
@@ -218,9 +220,20 @@ scrape m4c.txt
 moved "DAP" m4.txt m4c.txt 'tb_dap_collections_total{role="leader",result="ok"}' 1
 moved "DAP" m4.txt m4c.txt 'tb_dap_collections_total{role="helper",result="ok"}' 1
 moved "DAP" m4.txt m4c.txt "tb_dap_task_reports_total{task=\"$ID\",event=\"collected\"}" 2
+# a second task is over status.metrics_max_label_values = 1: its upload counts under task="other"
+"$TRUSTBOX" dap task create -c cfg.lua --vdaf histogram --length 10 --chunk-length 3 --min-batch-size 2 \
+	> task2.json || die "dap task create (second)"
+ID2=$("$PY" -c 'import json,sys;print(json.load(open(sys.argv[1]))["task_id"])' task2.json)
+"$TRUSTBOX" dap upload -c client.lua --task-id "$ID2" --leader "$L" --helper "$H" --cacert root.pem \
+	--vdaf histogram --length 10 --chunk-length 3 --measurement 1 > up.out 2>&1 ||
+	{ cat up.out >&2; fail "trustbox dap upload (second task)"; }
+scrape m4d.txt
+moved "DAP cap" m4c.txt m4d.txt 'tb_dap_task_reports_total{task="other",event="accepted"}' 1
+moved "DAP cap" m4c.txt m4d.txt "tb_dap_task_reports_total{task=\"$ID\",event=\"accepted\"}" 0
+expect_not "DAP cap: no series for the second task" "$(cat m4d.txt)" "task=\"$ID2\""
 
 # ---- the exposition parses; documentation and output agree ----
-"$PY" - m4c.txt "$doc" > check.out 2>&1 <<'PY' && ok "exposition parses; docs/metrics.md and /metrics list the same families" || { cat check.out >&2; fail "exposition or documentation check"; }
+"$PY" - m4d.txt "$doc" > check.out 2>&1 <<'PY' && ok "exposition parses; docs/metrics.md and /metrics list the same families" || { cat check.out >&2; fail "exposition or documentation check"; }
 import re, sys
 from prometheus_client.parser import text_string_to_metric_families
 text = open(sys.argv[1]).read()
