@@ -3,6 +3,7 @@
  * an authorization, and answering a challenge, which starts its validation
  * (validate.c) once the challenge is durably "processing".
  */
+#include "acme/metrics.h"
 #include "acme/request.h"
 
 #include <stdio.h>
@@ -61,7 +62,8 @@ static void authz_answer(void *ctx, int status)
 		acme_rq_problem(r, ACME_PROB_SERVER_INTERNAL, "failed to read the authorization");
 		return;
 	}
-	(void)status;
+	if (!status)
+		tb_metric_inc(&acme_m_authz_results, "deactivated"); /* only a deactivation answers here */
 	acme_rq_json(r, 200, authz_json(r, &z), NULL);
 }
 

@@ -6,6 +6,7 @@
  * final certificate with the SCT list, stored with the order valid. A
  * failure after the reservation marks the order invalid.
  */
+#include "acme/metrics.h"
 #include "acme/request.h"
 
 #include <stdio.h>
@@ -34,6 +35,10 @@ static void finalize_answer(void *ctx, int status)
 		TB_WARN("acme", "order %s: storing the certificate failed: %s", o.id, tb_strerror(status));
 	const char *st;
 	cJSON *j = acme_order_json(r, &o, &st);
+	if (!status)
+		tb_metric_inc(&acme_m_finalized, st); /* valid or invalid; "processing" is not counted */
+	if (!status && r->profile && strcmp(st, "valid") == 0)
+		tb_metric_inc(&acme_m_issued, r->profile->name);
 	if (strcmp(st, "processing") == 0) {
 		acme_rq_headers(r);
 		tb_http_set_header(r->req, "Retry-After", RETRY_AFTER_PROCESSING);

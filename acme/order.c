@@ -4,6 +4,7 @@
  * limit) and the order resource. An order's status is stored for
  * processing/valid/invalid and derived from its authorizations otherwise.
  */
+#include "acme/metrics.h"
 #include "acme/request.h"
 
 #include <stdio.h>
@@ -23,6 +24,7 @@ static void order_created(void *ctx, int status)
 		acme_rq_problem(r, ACME_PROB_SERVER_INTERNAL, "failed to store the order");
 		return;
 	}
+	tb_metric_inc(&acme_m_orders);
 	acme_rq_json(r, 201, acme_order_json(r, &o, NULL), acme_rq_url(r, "order/%s", o.id));
 }
 
@@ -203,6 +205,7 @@ int acme_handle_new_order(struct tb_http_request *req, void *svc)
 			zid = tb_arena_strdup(r->a, nid);
 			acme_db_authz_insert(j, nid, r->acct.id, acme_ident_type_name(bid.type), bid.value, wildcard,
 				now + s->authz_lifetime, now);
+			tb_metric_inc(&acme_m_authzs);
 			const char *types[3];
 			size_t nt = 0;
 			if (wildcard) {

@@ -24,6 +24,7 @@
  * URLs use the serial in hex. The serial is written (status "reserved")
  * before the certificate is signed.
  */
+#include "acme/metrics.h"
 #include "acme/request.h"
 
 #include <stdio.h>
@@ -191,6 +192,9 @@ static const struct tb_http_table acme_table = TB_HTTP_TABLE(acme_routes, route_
 static int acme_start(void *state)
 {
 	struct acme_svc *s = state;
+	int merr = acme_metrics_register();
+	if (merr)
+		return merr;
 	if (!s->core->http) {
 		TB_WARN("acme", "no HTTP listener configured: the ACME CA is not reachable");
 		return 0;

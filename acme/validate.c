@@ -36,6 +36,7 @@
  * failed-validation token refunded on success) is written in one store job.
  */
 #include "acme/db.h"
+#include "acme/metrics.h"
 #include "acme/svc.h"
 
 #include <arpa/inet.h>
@@ -80,6 +81,7 @@ struct acme_validation {
 	char target[80];           /* "address:port" dialled last (the attempt's target) */
 	int refused_port;          /* ... for its port, not its address */
 	struct acme_problem prob;
+	double started;            /* tb_metrics_now() when it began: the latency histogram */
 };
 
 static void finish(struct acme_validation *val);
@@ -137,6 +139,9 @@ static void finish(struct acme_validation *val)
 	struct acme_svc *s = val->s;
 	int64_t now = acme_now();
 	int ok = val->prob.type == ACME_PROB_NONE;
+	tb_metric_inc(&acme_m_validations, val->v.type, ok ? "valid" : "invalid");
+	tb_metric_inc(&acme_m_authz_results, ok ? "valid" : "invalid");
+	tb_metric_observe(&acme_m_validation_secs, tb_metrics_now() - val->started, val->v.type);
 	struct acme_wjob *j = acme_wjob_new(s);
 	/* The attempt, for the admin API's timeline: where we looked and what we found. */
 	const char *target = val->target[0] ? val->target
@@ -755,6 +760,7 @@ static void begin(struct acme_validation *val)
 {
 	struct acme_svc *s = val->s;
 	val->begun = 1;
+	val->started = tb_metrics_now();
 	if (s->lab_delay_ms > 0) {
 		val->timer = malloc(sizeof *val->timer);
 		if (val->timer && uv_timer_init(s->core->loop, val->timer) == 0) {

@@ -3,7 +3,9 @@
  * serves the appliance's own endpoints on every listener:
  *   GET /healthz          "ok"
  *   GET /api/v1/status    version, subsystems with their URLs, listeners
- *   GET /metrics          Prometheus text: HTTP per route, store commits, build info
+ *   GET /metrics          Prometheus text: HTTP per route, store commits, build info,
+ *                         and every series of the registry (core/metrics.h)
+ *   GET /api/v1/metrics   the same series as a JSON snapshot
  *   GET /api/v1/root.pem  the root CA certificate
  *   GET /                 the web UI (web-ui/index.html, compiled in)
  */
@@ -16,6 +18,7 @@
 #include "core/ca.h"
 #include "core/error.h"
 #include "core/http.h"
+#include "core/metrics.h"
 
 struct status {
 	struct tb_core *core;
@@ -23,6 +26,7 @@ struct status {
 
 static const struct tb_option status_options[] = {
 	{ "enabled", TB_OPT_BOOL, "true", "serve /healthz, /api/v1/status, /api/v1/root.pem, /metrics and the web UI at /" },
+	{ "metrics_max_label_values", TB_OPT_INT, "64", "distinct values of a free metrics label (a DAP task, a CT log, an ACME profile) kept per series; later ones count under \"other\"", 1, 4096 },
 	TB_OPTIONS_END
 };
 
@@ -87,16 +91,19 @@ static int status_api(struct tb_http_request *req, void *arg)
 	return rc;
 }
 
-static int metrics(struct tb_http_request *req, void *arg)
+/* Core's own series, kept by the HTTP server and the store: the first text source. */
+static void core_metrics(void *arg, struct tb_bytes *b)
 {
 	struct status *st = arg;
-	struct tb_bytes b = { 0 };
-	tb_bytes_printf(&b, "# HELP tb_build_info trustbox build information.\n# TYPE tb_build_info gauge\n"
+	tb_bytes_printf(b, "# HELP tb_build_info trustbox build information.\n# TYPE tb_build_info gauge\n"
 		"tb_build_info{version=\"%s\"} 1\n", TB_VERSION);
-	tb_http_metrics_write(st->core->http, &b);
+	if (st->core->http)
+		tb_http_metrics_write(st->core->http, b);
+	if (!st->core->store)
+		return;
 	struct tb_store_stats s;
 	tb_store_get_stats(st->core->store, &s);
-	tb_bytes_printf(&b, "# HELP tb_store_commits_total Group commits of the store writer.\n"
+	tb_bytes_printf(b, "# HELP tb_store_commits_total Group commits of the store writer.\n"
 		"# TYPE tb_store_commits_total counter\ntb_store_commits_total %llu\n"
 		"# HELP tb_store_jobs_total Write jobs by outcome.\n# TYPE tb_store_jobs_total counter\n"
 		"tb_store_jobs_total{result=\"ok\"} %llu\ntb_store_jobs_total{result=\"failed\"} %llu\n"
@@ -104,14 +111,34 @@ static int metrics(struct tb_http_request *req, void *arg)
 		"# TYPE tb_store_commit_duration_seconds histogram\n",
 		(unsigned long long)s.commits, (unsigned long long)s.jobs, (unsigned long long)s.failed_jobs);
 	for (int i = 0; i < 12; i++)
-		tb_bytes_printf(&b, "tb_store_commit_duration_seconds_bucket{le=\"%g\"} %llu\n",
+		tb_bytes_printf(b, "tb_store_commit_duration_seconds_bucket{le=\"%g\"} %llu\n",
 			tb_store_bucket_bounds[i], (unsigned long long)s.commit_buckets[i]);
-	tb_bytes_printf(&b, "tb_store_commit_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+	tb_bytes_printf(b, "tb_store_commit_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
 		"tb_store_commit_duration_seconds_sum %.6f\ntb_store_commit_duration_seconds_count %llu\n",
 		(unsigned long long)s.commits, s.commit_seconds_sum, (unsigned long long)s.commits);
+}
+
+static int metrics(struct tb_http_request *req, void *arg)
+{
+	(void)arg;
+	struct tb_bytes b = { 0 };
+	tb_metrics_write_text(&b);
+	tb_http_set_header(req, "Cache-Control", "no-store");
 	int rc = b.err ? tb_http_respond_problem(req, 500, "about:blank", "out of memory")
 		       : tb_http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len);
 	tb_bytes_free(&b);
+	return rc;
+}
+
+static int metrics_json(struct tb_http_request *req, void *arg)
+{
+	(void)arg;
+	cJSON *j = NULL;
+	if (tb_metrics_write_json(&j))
+		return tb_http_respond_problem(req, 500, "about:blank", "out of memory");
+	tb_http_set_header(req, "Cache-Control", "no-store");
+	int rc = tb_http_respond_json(req, 200, j);
+	cJSON_Delete(j);
 	return rc;
 }
 
@@ -138,6 +165,7 @@ static const struct tb_http_route_def status_routes[] = {
 	{ "GET", "/healthz", healthz, 0 },
 	{ "GET", "/api/v1/status", status_api, 0 },
 	{ "GET", "/metrics", metrics, 0 },
+	{ "GET", "/api/v1/metrics", metrics_json, 0, TB_ROUTE_ADMIN_READ },
 	{ "GET", "/api/v1/root.pem", root_pem, 0 },
 	{ "GET", "/", web_ui, 0 },
 	{ "GET", "/index.html", web_ui, 0 },
@@ -158,6 +186,7 @@ static int status_configure(struct tb_core *core, void **state, char *err, size_
 		return TB_ERR_NOMEM;
 	st->core = core;
 	*state = st;
+	tb_metrics_set_label_cap((unsigned)tb_cfg_int(sec, "metrics_max_label_values"));
 	return 0;
 }
 
@@ -166,11 +195,16 @@ static int status_start(void *state)
 	struct status *st = state;
 	if (!st || !st->core->http)
 		return 0;
+	int err = tb_metrics_add_text(core_metrics, st);
+	if (err)
+		return err;
 	return tb_http_mount(st->core->http, NULL, "/", &status_table, st);
 }
 
 static void status_free(void *state)
 {
+	if (state)
+		tb_metrics_remove_text(core_metrics, state);
 	free(state);
 }
 

@@ -25,6 +25,7 @@
 #include "core/error.h"
 #include "core/http.h"
 #include "core/log.h"
+#include "ctlog/metrics.h"
 
 #define CACHE_IMMUTABLE "public, max-age=604800, immutable"
 
@@ -132,9 +133,11 @@ static int add_chain(struct tb_http_request *req, struct ct_log *log, int precer
 {
 	struct ct_chain chain;
 	int err = ct_chain_parse_json((const char *)req->body.p, req->body.len, &chain);
-	if (err)
+	if (err) {
+		tb_metric_inc(&ct_m_submissions, log->name, precert ? "add-pre-chain" : "add-chain", "rejected");
 		return respond_error(req, 400, err == TB_ERR_TOO_LARGE ?
 			"chain or certificate too large" : "body must be {\"chain\": [base64 DER, ...]}");
+	}
 	err = ct_log_submit(log, &chain, precert, add_chain_done, req);
 	ct_chain_free(&chain);
 	if (err) {

@@ -30,6 +30,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "ctlog/metrics.h"
 
 static const struct tb_option log_options[] = {
 	{ .name = "name", .type = TB_OPT_STRING, .required = 1,
@@ -441,6 +442,9 @@ static void export_public(struct ct_service *svc)
 static int ctlog_start(void *state)
 {
 	struct ct_service *svc = state;
+	int merr = ct_metrics_start(svc);
+	if (merr)
+		return merr;
 	for (size_t i = 0; i < svc->n_logs; i++) {
 		struct ct_log *log = &svc->logs[i];
 		int err = 0;
@@ -543,6 +547,7 @@ static void ctlog_free(void *state)
 	struct ct_service *svc = state;
 	if (!svc)
 		return;
+	ct_metrics_stop(svc);
 	for (size_t i = 0; i < svc->n_logs; i++)
 		ct_log_close(&svc->logs[i]);
 	for (size_t i = 0; i < svc->n_external; i++)

@@ -39,6 +39,8 @@ struct ct_waiter {
 	ct_done_cb done;
 	void *ctx;
 	struct ct_waiter *next;
+	const char *log_name;     /* tb_ct_submissions_total's labels */
+	int precert;
 };
 
 /* A validated submission waiting in the pool, then in a batch. */
@@ -78,6 +80,7 @@ struct ct_batch {
 	uint8_t root[CT_HASH_LEN];
 	struct tb_bytes sth_sig, note;    /* signed tree head (DER) and checkpoint */
 	int err;
+	double sealed;                    /* tb_metrics_now() at the seal: the sequencing latency */
 };
 
 struct ct_db;

@@ -33,6 +33,7 @@
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "ctlog/metrics.h"
 
 static uint64_t now_ms(void)
 {
@@ -60,6 +61,8 @@ static void complete_all(struct ct_waiter *w, int status, struct tb_buf sct, con
 	struct ct_result res = { status, status ? TB_BUF(NULL, 0) : sct, status ? why : NULL };
 	while (w) {
 		struct ct_waiter *next = w->next;
+		tb_metric_inc(&ct_m_submissions, w->log_name, w->precert ? "add-pre-chain" : "add-chain",
+			ct_metrics_result(status));
 		w->done(w->ctx, &res);
 		free(w);
 		w = next;
@@ -294,6 +297,9 @@ static void batch_done(int status, void *arg)
 		log->checkpoint = b->note;
 		b->note = (struct tb_bytes){ 0 };
 		log->n_sequenced += b->n;
+		tb_metric_add(&ct_m_entries, (double)b->n, log->name);
+		tb_metric_observe(&ct_m_batch_size, (double)b->n, log->name);
+		tb_metric_observe(&ct_m_batch_secs, tb_metrics_now() - b->sealed, log->name);
 		for (size_t i = 0; i < b->n; i++)
 			answer_all(b->items[i], 0, NULL);
 		TB_DEBUG("ctlog", "log %s: sequenced %zu entries, tree size %llu", log->name, b->n,
@@ -340,6 +346,7 @@ static void sequence(uv_timer_t *t)
 		return; /* try again next period */
 	}
 	log->last_seal = uv_now(log->svc->core->loop);
+	b->sealed = tb_metrics_now();
 	b->log = log;
 	b->items = log->pool;
 	b->n = log->n_pool;
@@ -459,11 +466,15 @@ static void validate_after(uv_work_t *w, int status)
 int ct_log_submit(struct ct_log *log, struct ct_chain *chain, int precert, ct_done_cb done,
 	void *ctx)
 {
-	if (log->svc->stopping)
+	const char *endpoint = precert ? "add-pre-chain" : "add-chain";
+	if (log->svc->stopping) {
+		tb_metric_inc(&ct_m_submissions, log->name, endpoint, "error");
 		return TB_ERR_CANCELED;
+	}
 	/* submissions still being validated count against the pool too */
 	if (log->n_pool + log->validating >= log->svc->pool_size) {
 		log->n_full++;
+		tb_metric_inc(&ct_m_submissions, log->name, endpoint, "error");
 		return TB_ERR_STATE;
 	}
 	struct ct_pending *p = calloc(1, sizeof *p);
@@ -477,6 +488,8 @@ int ct_log_submit(struct ct_log *log, struct ct_chain *chain, int precert, ct_do
 	}
 	w->done = done;
 	w->ctx = ctx;
+	w->log_name = log->name;
+	w->precert = precert;
 	log->n_submitted++;
 	p->chain = *chain;
 	memset(chain, 0, sizeof *chain);
@@ -489,6 +502,7 @@ int ct_log_submit(struct ct_log *log, struct ct_chain *chain, int precert, ct_do
 		pending_free(p); /* not taken: the caller answers */
 		free(s);
 		free(w);
+		tb_metric_inc(&ct_m_submissions, log->name, endpoint, "error");
 		return TB_ERR_STATE;
 	}
 	/* from here on the waiter is completed exactly once, from validate_after or a batch */

@@ -15,6 +15,7 @@
  * core's 404 and 405 are worded the same way by the table's renderer.
  */
 #include "dap/dap_internal.h"
+#include "dap/metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,15 +132,21 @@ static int put_report(struct tb_http_request *req, void *arg)
 {
 	struct dap_aggregator *agg = arg;
 	uint8_t id[DAP_TASK_ID_LEN];
-	if (path_task_id(req, id))
+	if (path_task_id(req, id)) {
+		dap_metrics_upload(NULL, "invalid_message");
 		return respond_problem(req, DAP_PROBLEM_INVALID_MESSAGE, 0, NULL,
 				       "the task id in the path is not 32 bytes of base64url");
-	if (!media_type_is(req, DAP_MT_REPORT))
+	}
+	if (!media_type_is(req, DAP_MT_REPORT)) {
+		dap_metrics_upload(NULL, "invalid_message");
 		return respond_problem(req, DAP_PROBLEM_INVALID_MESSAGE, 415, id,
 				       "expected Content-Type: " DAP_MT_REPORT);
+	}
 	struct dap_task *task = dap_find_task(agg, id);
-	if (!task || task->role != DAP_AGG_LEADER)
+	if (!task || task->role != DAP_AGG_LEADER) {
+		dap_metrics_upload(NULL, "unrecognized_task"); /* no task label: the id is the client's */
 		return respond_problem(req, DAP_PROBLEM_UNRECOGNIZED_TASK, 0, id, NULL);
+	}
 	if (agg->svc->stopping) {
 		tb_http_set_header(req, "Retry-After", "1");
 		return respond_doc(req, 503, "about:blank", "Service Unavailable", id, NULL);
@@ -231,6 +238,7 @@ static void agg_job_done(int status, struct dap_flow *f)
 				"this aggregation job id was used for another request");
 	else
 		tb_http_respond(req, 200, DAP_MT_AGG_JOB_RESP, f->response.p, f->response.len);
+	tb_metric_inc(&dap_m_agg_jobs, "helper", status || f->conflict ? "error" : "ok");
 	svc->inflight--;
 	dap_flow_free(f);
 	dap_service_check_stopped(svc);
@@ -337,6 +345,7 @@ static void share_done(int status, int conflict, void *arg)
 	struct tb_bytes response = s->response;
 	(void)conflict;
 	svc->inflight--;
+	tb_metric_inc(&dap_m_collections, "helper", status ? "error" : "ok");
 	if (status)
 		respond_doc(s->req, 500, "about:blank", "Internal Server Error", s->task_id, NULL);
 	else

@@ -24,6 +24,7 @@
  * (counting the query) before answering.
  */
 #include "dap/dap_internal.h"
+#include "dap/metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,7 @@ static char *helper_url(const struct dap_task *t, const char *fmt1, const uint8_
  */
 static void job_over(struct dap_service *svc, int ok)
 {
+	tb_metric_inc(&dap_m_agg_jobs, "leader", ok ? "ok" : "error");
 	if (ok) {
 		if (svc->backoff_until && !memcmp(svc->job->task.id, svc->backoff_task, DAP_TASK_ID_LEN)) {
 			svc->backoff = 0;
@@ -101,6 +103,8 @@ static void finished(int status, struct dap_flow *f)
 		TB_WARN("dap", "leader: aggregation job commit failed: %s", tb_strerror(status));
 	else
 		TB_DEBUG("dap", "leader: aggregation job done: %zu of %zu reports aggregated", ok, f->n_items);
+	if (!status)
+		dap_metrics_task(f->task.id, "aggregated", ok);
 	job_over(svc, status == 0);
 }
 
@@ -389,6 +393,9 @@ static void collect_stored(int status, int conflict, void *arg)
 	struct collect_ctx *c = arg;
 	(void)conflict;
 	c->svc->inflight--;
+	tb_metric_inc(&dap_m_collections, "leader", status ? "error" : "ok");
+	if (!status)
+		dap_metrics_task(c->task.id, "collected", c->sum.report_count);
 	if (status)
 		c->cb(c->ctx, -2, "the collection could not be stored", TB_BUF(NULL, 0));
 	else

@@ -16,6 +16,7 @@
  * first use without a restart.
  */
 #include "dap/dap_internal.h"
+#include "dap/metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -467,7 +468,9 @@ static int dap_configure(struct tb_core *core, void **state, char *err, size_t e
 static int dap_start(void *state)
 {
 	struct dap_service *svc = state;
-	int rc = 0;
+	int rc = dap_metrics_register();
+	if (rc)
+		return rc;
 	if (!svc->core->http) {
 		TB_ERROR("dap", "no HTTP server to serve DAP on");
 		return TB_ERR_CONFIG;

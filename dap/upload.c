@@ -18,6 +18,7 @@
  * (dap_rejections, read by the admin API).
  */
 #include "dap/dap_internal.h"
+#include "dap/metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@ struct upload_ctx {
 	struct dap_service *svc;
 	dap_upload_cb cb;
 	void *ctx;
-	uint8_t task_id[DAP_TASK_ID_LEN];
+	uint8_t task_id[DAP_TASK_ID_LEN]; /* for the per-task metrics */
 };
 
 /* Counts a refused upload under its reason; returns problem. */
@@ -44,6 +45,7 @@ static void stored(int status, void *arg)
 {
 	struct upload_ctx *u = arg;
 	u->svc->inflight--;
+	dap_metrics_upload(u->task_id, status == 0 ? "accepted" : status == TB_ERR_EXISTS ? "replayed" : "error");
 	if (status == 0)
 		u->cb(u->ctx, DAP_PENDING, NULL);
 	else if (status == TB_ERR_EXISTS) {
@@ -65,38 +67,47 @@ int dap_leader_upload(struct dap_aggregator *agg, const struct dap_task *task, s
 	*detail = NULL;
 	if (dap_report_decode(body, &rep)) {
 		*detail = "the body is not a DAP-09 Report";
+		dap_metrics_upload(task->id, "invalid_message");
 		return refuse(agg, task, DAP_PROBLEM_INVALID_MESSAGE, "invalid_message");
 	}
 	uint64_t t = rep.md.time;
 	if (t > now && t - now > task->tolerable_clock_skew) {
 		*detail = "the report's time is ahead of the aggregator's clock by more than the tolerable skew";
+		dap_metrics_upload(task->id, "too_early");
 		return refuse(agg, task, DAP_PROBLEM_REPORT_TOO_EARLY, "report_too_early");
 	}
 	if (task->task_expiration && t > task->task_expiration) {
 		*detail = "the report's time is after the task's expiration";
+		dap_metrics_upload(task->id, "task_expired");
 		return refuse(agg, task, DAP_PROBLEM_REPORT_REJECTED, "task_expired");
 	}
 	if (task->report_expiry_age && t < now && now - t > task->report_expiry_age) {
 		*detail = "the report is older than the task's report expiry age";
+		dap_metrics_upload(task->id, "report_expired");
 		return refuse(agg, task, DAP_PROBLEM_REPORT_REJECTED, "report_dropped");
 	}
 	uint64_t queried = 0;
 	/* (A fixed_size report gets its batch later, at aggregation.) */
 	if (task->query_type == DAP_QUERY_TIME_INTERVAL &&
 	    (rc = dap_db_bucket_queried(agg->svc->core->store, "leader", task->id,
-					dap_bucket_of(task, t), &queried)))
+					dap_bucket_of(task, t), &queried))) {
+		dap_metrics_upload(task->id, "error");
 		return rc;
+	}
 	if (queried) {
 		*detail = "the report's batch was collected already";
+		dap_metrics_upload(task->id, "batch_collected");
 		return refuse(agg, task, DAP_PROBLEM_REPORT_REJECTED, "batch_collected");
 	}
 	const struct dap_hpke_key *key = dap_find_key_fresh(agg, rep.leader_share.config_id);
 	if (!key) {
 		*detail = "the leader's input share is sealed to an unknown HPKE config";
+		dap_metrics_upload(task->id, "outdated_config");
 		return refuse(agg, task, DAP_PROBLEM_OUTDATED_CONFIG, "hpke_unknown_config_id");
 	}
 	if (dap_prio3_check_public_share(&task->vdaf, rep.public_share)) {
 		*detail = "the public share is malformed for the task's VDAF";
+		dap_metrics_upload(task->id, "invalid_message");
 		return refuse(agg, task, DAP_PROBLEM_INVALID_MESSAGE, "invalid_message");
 	}
 
@@ -106,6 +117,7 @@ int dap_leader_upload(struct dap_aggregator *agg, const struct dap_task *task, s
 	rc = dap_hpke_aad_input_share(task->id, rep.md.id, rep.md.time, rep.public_share, &aad);
 	if (rc) {
 		tb_bytes_free(&aad);
+		dap_metrics_upload(task->id, "error");
 		return rc;
 	}
 	rc = dap_hpke_open(&key->config, &key->kp, &rep.leader_share, info, tb_bytes_buf(&aad), &pt);
@@ -114,6 +126,7 @@ int dap_leader_upload(struct dap_aggregator *agg, const struct dap_task *task, s
 		tb_crypto_wipe(pt.p, pt.len);
 		tb_bytes_free(&pt);
 		*detail = "the leader's input share does not decrypt";
+		dap_metrics_upload(task->id, "decrypt_failure");
 		return refuse(agg, task, DAP_PROBLEM_REPORT_REJECTED, "hpke_decrypt_error");
 	}
 	struct dap_plaintext_input_share pis;
@@ -122,6 +135,7 @@ int dap_leader_upload(struct dap_aggregator *agg, const struct dap_task *task, s
 		tb_crypto_wipe(pt.p, pt.len);
 		tb_bytes_free(&pt);
 		*detail = "the leader's plaintext input share is malformed";
+		dap_metrics_upload(task->id, "invalid_message");
 		return refuse(agg, task, DAP_PROBLEM_INVALID_MESSAGE, "invalid_message");
 	}
 
@@ -146,11 +160,13 @@ int dap_leader_upload(struct dap_aggregator *agg, const struct dap_task *task, s
 		memcpy(u->task_id, task->id, DAP_TASK_ID_LEN);
 		u->cb = cb;
 		u->ctx = ctx;
+		memcpy(u->task_id, task->id, DAP_TASK_ID_LEN);
 		rc = dap_db_insert_report(agg->svc->core->store, r, stored, u);
 	}
 	if (rc) {
 		dap_stored_report_free(r);
 		free(u);
+		dap_metrics_upload(task->id, "error");
 		return rc;
 	}
 	agg->svc->inflight++;

@@ -471,7 +471,7 @@ static int querylog_get(struct tb_http_request *req, void *arg)
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "time", tb_admin_time(e->time_ms / 1000, ts, sizeof ts));
 		cJSON_AddStringToObject(o, "client", e->client);
-		cJSON_AddStringToObject(o, "transport", e->tcp ? "tcp" : "udp");
+		cJSON_AddStringToObject(o, "transport", e->tcp == 2 ? "doh" : e->tcp ? "tcp" : "udp");
 		if (e->name[0] || e->type)
 			cJSON_AddStringToObject(o, "name", dns_name_str(e->name, nb, sizeof nb));
 		else

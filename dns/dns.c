@@ -36,6 +36,7 @@
 #include "core/subsystem.h"
 #include "dns/dns.h"
 #include "dns/dns_internal.h"
+#include "dns/metrics.h"
 
 #define DNS_ZONE_FILE_MAX (64u << 20) /* bytes of one master file */
 #define DNS_RESOLVE_RRS_MAX 256       /* records one resolver answer carries */
@@ -497,6 +498,7 @@ static void dns_free(void *state)
 	struct dns_server *s = state;
 	if (!s)
 		return;
+	dns_metrics_stop(s);
 	dns_zoneset_free(&s->zones);
 	dns_cache_free(&s->cache);
 	dns_qlog_free(&s->qlog);
@@ -771,7 +773,9 @@ static int dns_start(void *state)
 {
 	struct dns_server *s = state;
 	tb_random(s->cookie_secret, sizeof s->cookie_secret);
-	int err;
+	int err = dns_metrics_start(s);
+	if (err)
+		return err;
 	if (s->core->store) {
 		if (s->lab_key && lab_zone_served(s) && (err = load_lab_key(s)) != 0) {
 			TB_ERROR("dns", "cannot create the lab TSIG key: %s", tb_strerror(err));

@@ -99,9 +99,16 @@ struct dns_reply {
 	dns_reply_fn send;            /* NULL: nobody to answer later (tests, fuzzing) */
 	void *transport;              /* the UDP listener or TCP connection behind send */
 	struct sockaddr_storage addr; /* the client; family 0 for internal callers */
-	int tcp;                      /* over TCP: answers up to 65535 octets */
+	int tcp;                      /* over TCP (or DoH): answers up to 65535 octets */
+	int doh;                      /* over DNS over HTTPS (doh.c): for metrics and the query log */
 	uint64_t t0;                  /* uv_hrtime when the query was read (the query log's ms) */
 };
+
+/* The transport of a reply as metrics and the query log name it: 0 udp, 1 tcp, 2 doh. */
+static inline int dns_reply_via(const struct dns_reply *r)
+{
+	return r->doh ? 2 : r->tcp ? 1 : 0;
+}
 
 /* ---- the query log (querylog.c): opt-in, a bounded ring in memory ---- */
 

@@ -28,6 +28,7 @@
 #include "core/http.h"
 #include "core/log.h"
 #include "core/subsystem.h"
+#include "dns/metrics.h"
 
 #define DOH_MSG_MAX 65535
 #define DOH_MEDIA "application/dns-message"
@@ -67,6 +68,8 @@ static int respond_message(struct tb_http_request *req, const uint8_t *p, size_t
 static void doh_send(const struct dns_reply *r, const uint8_t *p, size_t n)
 {
 	struct tb_http_request *req = r->transport;
+	dns_qlog_answer(req->ctx, r, p, n); /* ctx: the server, set in answer() */
+	dns_metrics_response(p, n, 2);
 	respond_message(req, p, n);
 }
 
@@ -81,7 +84,8 @@ static int answer(struct tb_http_request *req, struct dns_server *s, const uint8
 		return bad_request(req, 400, "the DNS message is shorter than its 12-octet header");
 	if (s->stopping)
 		return tb_http_respond_problem(req, 503, "about:blank", "the DNS server is stopping");
-	struct dns_reply reply = { .send = doh_send, .transport = req, .tcp = 1 };
+	req->ctx = s;
+	struct dns_reply reply = { .send = doh_send, .transport = req, .tcp = 1, .doh = 1, .t0 = uv_hrtime() };
 	if (req->remote && dns_parse_hostport(req->remote, 0, &reply.addr) != 0)
 		memset(&reply.addr, 0, sizeof reply.addr);
 	s->stats.queries_doh++;
@@ -89,8 +93,10 @@ static int answer(struct tb_http_request *req, struct dns_server *s, const uint8
 	if (!out)
 		return tb_http_respond_problem(req, 500, "about:blank", "out of memory");
 	size_t n = dns_server_answer_for(s, q, qlen, &reply, out, DOH_MSG_MAX);
-	if (n)
+	if (n) {
+		dns_qlog_answer(s, &reply, out, n);
 		return respond_message(req, out, n);
+	}
 	/*
 	 * 0: answered later through doh_send, or dropped (a response sent as a
 	 * query). A dropped message would leave the request waiting: tell apart.

@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "dns/dns.h"
 #include "dns/dns_internal.h"
+#include "dns/metrics.h"
 
 #define DNS_CACHE_TTL_MAX 86400     /* positive entries live at most a day */
 #define DNS_CACHE_NEG_TTL_MAX 3600  /* negative entries at most an hour (RFC 2308 5) */
@@ -322,6 +323,7 @@ struct dns_fwd {
 	size_t tcp_len;
 	uint8_t tcp_hdr[2];
 	uint8_t rbuf[4096];
+	double sent_at;                  /* tb_metrics_now() at the attempt: upstream latency */
 };
 
 static void fwd_handle_closed(uv_handle_t *h)
@@ -416,6 +418,7 @@ static void fwd_response(struct dns_fwd *q, const uint8_t *p, size_t n, int via_
 		dns_msg_free(&m);
 		return;
 	}
+	dns_metrics_upstream(q->sent_at, "forward");
 	if ((m.flags & DNS_F_TC) && !via_tcp) {
 		dns_msg_free(&m);
 		q->tcp_used = 1;
@@ -561,6 +564,7 @@ static void fwd_try(struct dns_fwd *q)
 	uint64_t left = q->deadline > uv_now(s->loop) ? q->deadline - uv_now(s->loop) : 1;
 	uint64_t per = s->fwd_timeout_ms < left ? s->fwd_timeout_ms : left;
 	uv_timer_start(&q->timer, fwd_timeout, per, 0);
+	q->sent_at = tb_metrics_now();
 	if (q->tcp_used) {
 		if (q->tcp_open) {
 			/* one TCP connection per query; a second TC goes to the next server by UDP */

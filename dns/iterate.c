@@ -55,6 +55,7 @@
 #include "core/log.h"
 #include "dns/dns.h"
 #include "dns/dns_internal.h"
+#include "dns/metrics.h"
 
 #define DNS_ITER_DEPTH_MAX 3       /* nested NS address lookups (a glueless NS of a glueless NS...) */
 
@@ -252,6 +253,7 @@ struct dns_iter {
 	/* what is being resolved now (after CNAMEs) */
 	uint8_t qname[DNS_NAME_MAX];
 	uint16_t qtype;
+	double sent_at;                 /* tb_metrics_now() at the exchange: upstream latency */
 	/* where: the zone cut and its servers */
 	uint8_t zone[DNS_NAME_MAX];
 	struct dns_nsset ns;
@@ -568,6 +570,7 @@ static void iter_send(struct dns_iter *q)
 		return;
 	}
 	top->queries++;
+	q->sent_at = tb_metrics_now();
 	/* a fresh ID and socket per exchange: a late answer to an earlier one is never taken */
 	tb_random(&q->id, sizeof q->id);
 	struct dns_builder b;
@@ -761,6 +764,7 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 		dns_msg_free(&m);
 		return; /* another question: not ours */
 	}
+	dns_metrics_upstream(q->sent_at, "iterate");
 	uv_timer_stop(&q->timer);
 	if ((m.flags & DNS_F_TC) && !q->via_tcp) {
 		dns_msg_free(&m);

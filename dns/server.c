@@ -45,6 +45,7 @@
 #include "core/subsystem.h"
 #include "dns/dns.h"
 #include "dns/dns_internal.h"
+#include "dns/metrics.h"
 
 /* ---- addresses and ACLs ---- */
 
@@ -448,6 +449,7 @@ size_t dns_server_answer_for(struct dns_server *s, const uint8_t *q, size_t qlen
 	}
 	struct query x;
 	memset(&x, 0, sizeof x);
+	size_t len;
 	x.s = s;
 	x.reply = reply;
 	x.tcp = reply->tcp;
@@ -459,11 +461,12 @@ size_t dns_server_answer_for(struct dns_server *s, const uint8_t *q, size_t qlen
 		struct dns_builder b;
 		dns_builder_init(&b, out, outcap, (uint16_t)(q[0] << 8 | q[1]),
 			(uint16_t)(x.rflags | DNS_RCODE_FORMERR));
-		return dns_builder_finish(&b);
+		len = dns_builder_finish(&b);
+		dns_metrics_response(out, len, dns_reply_via(reply));
+		return len;
 	}
 	struct dns_msg *m = &x.m;
 	struct edns_out *r = &x.r;
-	size_t len;
 	struct dns_tsig_ctx tctx;
 	int tsig_ok = 0;
 	size_t cap = outcap, sign_cap = outcap, reserve = 0;
@@ -486,6 +489,7 @@ size_t dns_server_answer_for(struct dns_server *s, const uint8_t *q, size_t qlen
 		len = error_reply(s, m, r, x.rflags, DNS_RCODE_NOTIMP, out, outcap);
 		goto done;
 	}
+	dns_metrics_query(m->n_qd ? m->qd[0].qtype : 0, dns_reply_via(reply));
 	/* A signed query is verified first; its answer (whatever it is) is signed below. */
 	if (m->has_tsig) {
 		int ok;
@@ -534,6 +538,8 @@ done:
 			len = sl;
 	}
 	dns_msg_free(m);
+	if (len)
+		dns_metrics_response(out, len, dns_reply_via(reply));
 	return len;
 }
 
@@ -578,6 +584,7 @@ static void udp_reply(const struct dns_reply *r, const uint8_t *p, size_t n)
 	if (l->srv->stopping)
 		return; /* the listener is closing */
 	dns_qlog_answer(l->srv, r, p, n);
+	dns_metrics_response(p, n, 0);
 	const struct sockaddr *to = (const struct sockaddr *)&r->addr;
 	uv_buf_t ob = uv_buf_init((char *)p, (unsigned)n);
 	if (uv_udp_try_send(&l->h, &ob, 1, to) >= 0)
@@ -851,6 +858,7 @@ static void tcp_reply(const struct dns_reply *r, const uint8_t *p, size_t n)
 	if (!c->answering && c->owed)
 		c->owed--; /* owed since an earlier tcp_process */
 	dns_qlog_answer(c->srv, r, p, n);
+	dns_metrics_response(p, n, 1);
 	conn_send(c, p, n);
 }
 

@@ -13,7 +13,7 @@ TEST_PKGS=(curl ca-certificates clang libclang-rt-14-dev nodejs npm openssl sqli
   python3 python3-cryptography nghttp2-client chromium
   bind9-dnsutils bind9-utils knot-dnsutils unbound nsd
   certbot python3-certbot-dns-rfc2136 lego dehydrated uacme acme-tiny
-  golang-go golang-golang-x-mod-dev certspotter)
+  golang-go golang-golang-x-mod-dev certspotter python3-prometheus-client)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--test" ]; then

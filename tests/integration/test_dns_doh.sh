@@ -114,6 +114,10 @@ code() { "${C[@]}" -o /dev/null -w '%{http_code}' "$@" || true; }
 # the server still answers after all that
 out=$("${K[@]}" +https www.lab.test A 2>&1) || fail "kdig after errors"
 expect "still answering" "$out" 'status: NOERROR'
+# --- metrics: DoH is its own transport, answers given later included ---
+m=$(curl -sS --cacert root.pem "https://localhost:$P/metrics")
+expect "DoH queries counted" "$m" '^tb_dns_queries_total\{transport="doh",qtype="A"\} [1-9]'
+expect "the late SERVFAIL counted under doh" "$m" '^tb_dns_responses_total\{transport="doh",rcode="SERVFAIL"\} [1-9]'
 tb_stop || fail "trustbox exit status"
 
 # --- doh_path moves the route; "" removes it ---
