@@ -1,18 +1,27 @@
 /*
- * Report generator for tests/bench/dap.sh: N Prio3Count reports (random
- * 0/1 measurements) for one task, sealed to the first config of each
- * aggregator's HpkeConfigList, written as DIR/r<i> (one Report per file)
- * before the clock starts; prints the number of 1s (the expected sum).
+ * Report generator for tests/bench/dap.sh: N reports for one task, sealed to
+ * the first config of each aggregator's HpkeConfigList, written as DIR/r<i>
+ * (one Report per file) before the clock starts. VDAF is "count" (random 0/1
+ * measurements; prints the number of 1s, the expected sum) or
+ * "histogram:LENGTH:CHUNK" (random buckets; prints the expected histogram as
+ * a JSON array).
  *
- *   dap_reports TASK-ID-HEX LEADER-LIST-HEX HELPER-LIST-HEX TIME N DIR
+ *   dap_reports TASK-ID-HEX LEADER-LIST-HEX HELPER-LIST-HEX TIME N DIR [VDAF]
  */
 #define TOOL_NAME "dap_reports"
 #include "tests/integration/dap/report_tool.h"
 
 int main(int argc, char **argv)
 {
-	if (argc != 7) {
-		fprintf(stderr, "usage: dap_reports TASK-ID-HEX LEADER-LIST-HEX HELPER-LIST-HEX TIME N DIR\n");
+	if (argc != 7 && argc != 8) {
+		fprintf(stderr, "usage: dap_reports TASK-ID-HEX LEADER-LIST-HEX HELPER-LIST-HEX TIME N DIR [VDAF]\n");
+		return 2;
+	}
+	unsigned hist_len = 0, hist_chunk = 0;
+	if (argc == 8 && strcmp(argv[7], "count") != 0 &&
+	    (sscanf(argv[7], "histogram:%u:%u", &hist_len, &hist_chunk) != 2 || hist_len < 1 || hist_len > 100000 ||
+	     hist_chunk < 1)) {
+		fprintf(stderr, "dap_reports: VDAF is count or histogram:LENGTH:CHUNK\n");
 		return 2;
 	}
 	struct tb_bytes task = unhex(argv[1]), ll = unhex(argv[2]), hl = unhex(argv[3]);
@@ -21,9 +30,11 @@ int main(int argc, char **argv)
 	check(dap_hpke_config_list_decode(tb_bytes_buf(&ll), lc, 4, &nl), "leader config list");
 	check(dap_hpke_config_list_decode(tb_bytes_buf(&hl), hc, 4, &nh), "helper config list");
 	struct dap_vdaf v;
-	struct dap_vdaf_params p = { .shares = 2 };
-	check(dap_vdaf_init(&v, DAP_PRIO3_COUNT, &p), "vdaf");
+	struct dap_vdaf_params p = { .shares = 2, .length = hist_len, .chunk_length = hist_chunk };
+	check(dap_vdaf_init(&v, hist_len ? DAP_PRIO3_HISTOGRAM : DAP_PRIO3_COUNT, &p), "vdaf");
 	unsigned long n = strtoul(argv[5], NULL, 10), ones = 0;
+	unsigned long *hist = calloc(hist_len ? hist_len : 1, sizeof *hist);
+	check(hist ? 0 : TB_ERR_NOMEM, "histogram");
 	for (unsigned long i = 0; i < n; i++) {
 		struct dap_report r = { 0 };
 		uint8_t rnd[256], bit;
@@ -32,6 +43,12 @@ int main(int argc, char **argv)
 		check(tb_random(rnd, v.rand_size), "random");
 		check(tb_random(&bit, 1), "random");
 		uint64_t value = bit & 1;
+		if (hist_len) {
+			uint32_t rb;
+			check(tb_random(&rb, sizeof rb), "random");
+			value = rb % hist_len;
+			hist[value]++;
+		}
 		ones += value;
 		struct dap_measurement m = { &value, 1 };
 		struct tb_bytes pub = { 0 }, shares[2] = { { 0 }, { 0 } }, e1 = { 0 }, p1 = { 0 }, e2 = { 0 },
@@ -54,7 +71,14 @@ int main(int argc, char **argv)
 		for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
 			tb_bytes_free(all[k]);
 	}
-	printf("%lu\n", ones);
+	if (hist_len) {
+		for (unsigned k = 0; k < hist_len; k++)
+			printf("%s%lu", k ? "," : "[", hist[k]);
+		printf("]\n");
+	} else {
+		printf("%lu\n", ones);
+	}
+	free(hist);
 	tb_bytes_free(&task);
 	tb_bytes_free(&ll);
 	tb_bytes_free(&hl);
