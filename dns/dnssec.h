@@ -188,4 +188,63 @@ enum dnssec_denial {
 enum dnssec_status dnssec_deny(enum dnssec_denial what, const uint8_t *qname, uint16_t qtype, int wild,
 	const struct dns_rr *rrs, size_t n, const uint8_t *zone, struct dnssec_budget *b, uint16_t *ede);
 
+/* ---- the resolver's chain of trust (validate.c) ---- */
+
+struct dns_server;
+struct dns_nsset;
+
+#define DNS_VAL_ZONES_MAX 16      /* zone cuts one query's chain of trust may hold */
+
+/*
+ * One zone cut met while iterating: its servers (to ask for its DNSKEY set),
+ * what the referral into it carried (DS or the NSEC/NSEC3 proving there is
+ * none, with their RRSIGs), its DNSKEY set once fetched, and the verdict.
+ * Records are kept as iterate.c's chain: section, owner, type, class, TTL,
+ * 2-octet RDATA length, RDATA.
+ */
+struct dns_val_zone {
+	uint8_t name[DNS_NAME_MAX];
+	uint8_t parent[DNS_NAME_MAX];
+	int root;
+	struct dns_nsset *ns;
+	struct tb_bytes from_parent;
+	struct tb_bytes keys;
+	int keys_fetched, done;
+	enum dnssec_status st;
+	uint16_t ede;
+};
+
+struct dns_val {
+	size_t n;
+	struct dns_val_zone *z[DNS_VAL_ZONES_MAX];
+	struct dnssec_budget budget;
+	int overflow;             /* more cuts than DNS_VAL_ZONES_MAX: indeterminate */
+};
+
+void dns_val_init(struct dns_val *v, const struct dns_server *s);
+void dns_val_free(struct dns_val *v);
+/* A zone cut: the root (parent NULL), or a referral from parent with its authority section. */
+void dns_val_cut(struct dns_val *v, const uint8_t *parent, const uint8_t *zone, const struct dns_nsset *ns,
+	const struct dns_rr *auth, size_t n);
+/*
+ * Walks the chain of trust as far as the keys at hand allow: returns the zone
+ * whose DNSKEY set must be fetched next (then dns_val_keys), or NULL when
+ * every zone has its verdict.
+ */
+struct dns_val_zone *dns_val_step(struct dns_val *v, const struct dns_server *s, uint64_t now);
+/* The fetched DNSKEY answer for zone (chain records), or nothing (len 0) when the fetch failed. */
+void dns_val_keys(struct dns_val *v, const uint8_t *zone, const uint8_t *chain, size_t len);
+/*
+ * The verdict on a final answer (chain records) for qname/qtype with rcode:
+ * every answer RRset verified with its zone's keys, wildcard expansions and
+ * negative answers proven by NSEC/NSEC3. *ede is set for BOGUS and INSECURE.
+ */
+enum dnssec_status dns_val_answer(struct dns_val *v, const struct dns_server *s, const uint8_t *chain,
+	size_t len, const uint8_t *qname, uint16_t qtype, int rcode, uint64_t now, uint16_t *ede);
+
+/* Trust anchors (DS or DNSKEY records in master-file form) into chain records; err says why not. */
+int dns_val_anchors_parse(const char *text, size_t len, struct tb_bytes *out, char *err, size_t errlen);
+/* The root's KSK-2017 and KSK-2024 as DS records. */
+extern const char dns_val_root_anchors[];
+
 #endif
