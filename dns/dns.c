@@ -127,7 +127,7 @@ static const struct tb_option dns_options[] = {
 	{ .name = "cname_max", .type = TB_OPT_INT, .def = "10",
 		.help = "CNAME links followed across zones for one iterated query (then SERVFAIL, EDE 0)",
 		.min = 1, .max = 32 },
-	{ .name = "dnssec", .type = TB_OPT_ENUM, .def = "off", .choices = "off|validate",
+	{ .name = "dnssec", .type = TB_OPT_ENUM, .def = "\"off\"", .choices = "off|validate",
 		.help = "DNSSEC validation of iterated answers: \"validate\" asks with DO, checks the chain of trust from "
 			"the trust anchors, sets AD on secure answers for clients that ask (DO or AD) and answers bogus "
 			"data with SERVFAIL and an EDE (unless the client set CD)" },
