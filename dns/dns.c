@@ -518,6 +518,7 @@ static void dns_free(void *state)
 	dns_zoneset_free(&s->zones);
 	dns_cache_free(&s->cache);
 	tb_bytes_free(&s->anchors);
+	dns_val_cache_free(s);
 	free(s);
 }
 

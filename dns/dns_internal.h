@@ -231,6 +231,7 @@ struct dns_server {
 	uint32_t dnssec_skew;
 	unsigned dnssec_sig_max, dnssec_rrset_sig_max, dnssec_collisions_max;
 	unsigned dnssec_nsec3_iter_max, dnssec_nsec3_hash_max;
+	struct dns_val_cache *val_cache; /* zone verdicts and validated DNSKEY sets */
 	/* the Lua policy hook */
 	struct lua_State *L;
 	int policy_ref;               /* registry reference, or LUA_NOREF */

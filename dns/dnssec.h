@@ -231,7 +231,11 @@ void dns_val_cut(struct dns_val *v, const uint8_t *parent, const uint8_t *zone, 
  * whose DNSKEY set must be fetched next (then dns_val_keys), or NULL when
  * every zone has its verdict.
  */
-struct dns_val_zone *dns_val_step(struct dns_val *v, const struct dns_server *s, uint64_t now);
+struct dns_val_zone *dns_val_step(struct dns_val *v, struct dns_server *s, uint64_t now);
+/* Zone verdicts kept across queries (validate.c): slots, and the longest a verdict is kept. */
+#define DNS_VAL_CACHE_MAX 256
+#define DNS_VAL_CACHE_TTL_MAX 3600
+void dns_val_cache_free(struct dns_server *s);
 /* The fetched DNSKEY answer for zone (chain records), or nothing (len 0) when the fetch failed. */
 void dns_val_keys(struct dns_val *v, const uint8_t *zone, const uint8_t *chain, size_t len);
 /*

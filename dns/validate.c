@@ -328,12 +328,100 @@ static void judge(struct dns_val *v, const struct dns_server *s, struct dns_val_
 	z->st = st == DNSSEC_BOGUS ? DNSSEC_BOGUS : DNSSEC_INSECURE;
 }
 
-struct dns_val_zone *dns_val_step(struct dns_val *v, const struct dns_server *s, uint64_t now)
+/* ---- verdicts kept across queries ---- */
+
+/*
+ * A zone's verdict (secure with its validated DNSKEY set, or proven insecure)
+ * is kept for the TTL of what proved it (at most DNS_VAL_CACHE_TTL_MAX), so a
+ * cache miss below a known zone costs no DNSKEY query and no signature check
+ * for the zones above. Bogus verdicts are not kept: the next query tries again.
+ */
+struct dns_val_cached {
+	uint8_t name[DNS_NAME_MAX];
+	uint64_t expires;          /* seconds since 1970; 0 = empty */
+	enum dnssec_status st;
+	uint16_t ede;
+	struct tb_bytes keys;
+};
+
+struct dns_val_cache {
+	size_t next;               /* the slot replaced when no slot is free or expired */
+	struct dns_val_cached e[DNS_VAL_CACHE_MAX];
+};
+
+void dns_val_cache_free(struct dns_server *s)
+{
+	if (!s->val_cache)
+		return;
+	for (size_t i = 0; i < DNS_VAL_CACHE_MAX; i++)
+		tb_bytes_free(&s->val_cache->e[i].keys);
+	free(s->val_cache);
+	s->val_cache = NULL;
+}
+
+static struct dns_val_cached *cache_find(struct dns_server *s, const uint8_t *name, uint64_t now)
+{
+	if (!s->val_cache)
+		return NULL;
+	for (size_t i = 0; i < DNS_VAL_CACHE_MAX; i++) {
+		struct dns_val_cached *c = &s->val_cache->e[i];
+		if (c->expires > now && dns_name_eq(c->name, name))
+			return c;
+	}
+	return NULL;
+}
+
+/* The smallest TTL of the chain records (what the verdict rests on), capped. */
+static uint32_t min_ttl(const struct tb_bytes *b, uint32_t ttl)
+{
+	static struct dns_rr rrs[VAL_RRS_MAX];
+	size_t n = chain_rrs(b->p, b->len, rrs, NULL, VAL_RRS_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (rrs[i].ttl < ttl)
+			ttl = rrs[i].ttl;
+	return ttl;
+}
+
+static void cache_put(struct dns_server *s, const struct dns_val_zone *z, uint64_t now)
+{
+	if (z->st != DNSSEC_SECURE && z->st != DNSSEC_INSECURE)
+		return;
+	if (!s->val_cache && !(s->val_cache = calloc(1, sizeof *s->val_cache)))
+		return;
+	uint32_t ttl = min_ttl(&z->keys, min_ttl(&z->from_parent, DNS_VAL_CACHE_TTL_MAX));
+	if (!ttl)
+		return;
+	struct dns_val_cached *c = cache_find(s, z->name, now);
+	for (size_t i = 0; !c && i < DNS_VAL_CACHE_MAX; i++)
+		if (s->val_cache->e[i].expires <= now)
+			c = &s->val_cache->e[i];
+	if (!c) {
+		c = &s->val_cache->e[s->val_cache->next];
+		s->val_cache->next = (s->val_cache->next + 1) % DNS_VAL_CACHE_MAX;
+	}
+	memcpy(c->name, z->name, (size_t)dns_name_len(z->name, DNS_NAME_MAX));
+	c->expires = now + ttl;
+	c->st = z->st;
+	c->ede = z->ede;
+	c->keys.len = 0;
+	tb_bytes_append(&c->keys, z->keys.p, z->keys.len);
+}
+
+struct dns_val_zone *dns_val_step(struct dns_val *v, struct dns_server *s, uint64_t now)
 {
 	for (size_t i = 0; i < v->n; i++) {
 		struct dns_val_zone *z = v->z[i];
 		if (z->done)
 			continue;
+		struct dns_val_cached *c = cache_find(s, z->name, now);
+		if (c) {
+			z->done = 1;
+			z->st = c->st;
+			z->ede = c->ede;
+			z->keys.len = 0;
+			tb_bytes_append(&z->keys, c->keys.p, c->keys.len);
+			continue;
+		}
 		/* a zone needs its keys when it is the root, or its parent is secure and a DS names them */
 		int need = z->root;
 		if (!z->root) {
@@ -348,6 +436,8 @@ struct dns_val_zone *dns_val_step(struct dns_val *v, const struct dns_server *s,
 		if (need && !z->keys_fetched)
 			return z;
 		judge(v, s, z, now);
+		if (!v->budget.exhausted)
+			cache_put(s, z, now);
 	}
 	return NULL;
 }
