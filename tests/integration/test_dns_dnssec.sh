@@ -71,6 +71,42 @@ sed -i 's/^\(www\.bogus\.test\.[[:space:]].*IN[[:space:]]*A[[:space:]]*\)192\.0\
 grep -q '192\.0\.2\.66' "$tmp/bogus.zone.signed" || die "could not tamper with bogus.test"
 leaf expired 7; sign expired.test. expired.zone "-a ED25519 -P now-30d -A now-30d" "-s now-864000 -e now-86400"
 leaf future 8; sign future.test. future.zone "-a ED25519" "-s now+86400 -e now+864000"
+# trap.test: a KeyTrap-style zone (CVE-2023-50387). Ten extra DNSKEYs share the ZSK's key
+# tag (two key octets at even offsets swapped keep the checksum), and www's A RRset
+# carries twenty signatures with that tag, none valid: without limits that is 220
+# signature checks for one RRset.
+(cd "$tmp/keys" && dnssec-keygen -q -a ED25519 -f KSK trap.test >/dev/null &&
+	dnssec-keygen -q -a ED25519 trap.test > "$tmp/trap.zsk") || die "dnssec-keygen trap.test"
+leaf trap 9
+python3 - "$tmp/keys/$(cat "$tmp/trap.zsk").key" >> "$tmp/trap.zone" <<'PY'
+import base64, sys
+f = [l for l in open(sys.argv[1]) if " DNSKEY " in l and not l.startswith(";")][0].split()
+i = f.index("DNSKEY")
+key = bytearray(base64.b64decode("".join(f[i + 4:])))
+for n in range(10):
+    k = bytearray(key)
+    k[2 * n], k[2 * n + 2] = k[2 * n + 2], k[2 * n]
+    print("@ DNSKEY %s %s %s %s" % (f[i + 1], f[i + 2], f[i + 3], base64.b64encode(bytes(k)).decode()))
+PY
+dnssec-signzone -q -P -S -K "$tmp/keys" -d "$tmp/keys" -O full -o trap.test. -f "$tmp/trap.zone.signed" \
+	"$tmp/trap.zone" > /dev/null 2>"$tmp/sign.err" || die "dnssec-signzone trap.test: $(cat "$tmp/sign.err")"
+python3 - "$tmp/trap.zone.signed" <<'PY'
+import sys
+p = sys.argv[1]
+lines = open(p).read().splitlines()
+out = []
+for l in lines:
+    f = l.split()
+    if len(f) > 5 and f[0] == "www.trap.test." and f[3] == "RRSIG" and f[4] == "A":
+        sig = "".join(f[13:])
+        for n in range(20):
+            c = "A" if sig[n] != "A" else "B"
+            out.append(" ".join(f[:13]) + " " + sig[:n] + c + sig[n + 1:])
+    else:
+        out.append(l)
+open(p, "w").write("\n".join(out) + "\n")
+PY
+[ "$(grep -c '^www\.trap\.test\..*RRSIG[[:space:]]*A ' "$tmp/trap.zone.signed")" = 20 ] || die "trap.test: no forged signatures"
 
 # ---- the TLD test. (127.53.0.2): RSA/SHA-256, NSEC3 with opt-out ----
 {
@@ -78,10 +114,10 @@ leaf future 8; sign future.test. future.zone "-a ED25519" "-s now+86400 -e now+8
 @ NS ns
 ns A 127.53.0.2
 EOF
-	for c in ed rsa ec unsigned nods bogus expired future; do
+	for c in ed rsa ec unsigned nods bogus expired future trap; do
 		printf '%s NS ns.%s\nns.%s A 127.53.0.3\n' "$c" "$c" "$c"
 	done
-	for c in ed rsa ec bogus expired future; do ds "$c.test"; done
+	for c in ed rsa ec bogus expired future trap; do ds "$c.test"; done
 } | zone test.zone test.
 sign test. test.zone "-a RSASHA256 -b 2048" "-3 - -A"
 
@@ -102,7 +138,7 @@ lab_nsd root 127.53.0.1 .:root.zone.signed
 lab_nsd tld 127.53.0.2 test.:test.zone.signed
 lab_nsd leaves 127.53.0.3 ed.test.:ed.zone.signed rsa.test.:rsa.zone.signed ec.test.:ec.zone.signed \
 	unsigned.test.:unsigned.zone.signed nods.test.:nods.zone.signed bogus.test.:bogus.zone.signed \
-	expired.test.:expired.zone.signed future.test.:future.zone.signed
+	expired.test.:expired.zone.signed future.test.:future.zone.signed trap.test.:trap.zone.signed
 lab_wait 127.53.0.1 127.53.0.2 127.53.0.3
 
 printf '.  3600000 NS a.root-servers.lab.\na.root-servers.lab. 3600000 A 127.53.0.1\n' > "$tmp/hints"
@@ -218,6 +254,26 @@ expect "CD: bogus data returned unchecked" "$out" '192\.0\.2\.66'
 expect_not "CD: no AD on unchecked data" "$(verdict "$out")" 'ad'
 expect "after CD, bogus still SERVFAIL (not cached)" "$(verdict "$($D +dnssec www.bogus.test. A)")" '^SERVFAIL$'
 expect "secure answer from the cache keeps AD" "$(verdict "$($D +dnssec www.ed.test. A)")" '^NOERROR ad$'
+
+# KeyTrap: the per-RRset and key-tag limits stop the work; the process stays responsive
+out=$($D +dnssec www.trap.test. A)
+expect "KeyTrap zone: SERVFAIL" "$(verdict "$out")" '^SERVFAIL$'
+expect "KeyTrap zone: EDE 6 naming the limit" "$out" 'EDE: 6 \(DNSSEC Bogus\).*limit'
+expect "KeyTrap zone: Unbound says bogus too" "$(verdict "$($U +dnssec www.trap.test. A)")" '^SERVFAIL$'
+start=$(date +%s%N)
+pids=()
+for i in $(seq 1 40); do
+	$D +dnssec www.trap.test. A > /dev/null 2>&1 &
+	pids+=($!)
+done
+answered=0
+for i in $(seq 1 40); do
+	$D +short "h$i.wild.ed.test." A | grep -q '^192\.0\.2\.99$' && answered=$((answered + 1))
+done
+wait "${pids[@]}"
+ms=$((($(date +%s%N) - start) / 1000000))
+echo "KeyTrap: 40 trap queries in parallel with 40 fresh validated queries: $answered answered, $ms ms"
+expect "KeyTrap: fresh validated queries answered meanwhile ($answered of 40 in $ms ms)" "$answered" '^40$'
 
 # delv validates on its own through trustbox, with the same anchor
 D2="delv @127.0.0.1 -p $port -a $tmp/anchor.conf +root=."
