@@ -236,6 +236,16 @@ struct dns_val_zone *dns_val_step(struct dns_val *v, struct dns_server *s, uint6
 #define DNS_VAL_CACHE_MAX 256
 #define DNS_VAL_CACHE_TTL_MAX 3600
 void dns_val_cache_free(struct dns_server *s);
+/*
+ * A zone met without a referral: an RRSIG signer (in the answer chain or a
+ * validated DNSKEY set) below every zone of the chain. Returns the deepest zone
+ * above it, whose servers are to be asked for its DS, and its name into name;
+ * NULL when there is none.
+ */
+struct dns_val_zone *dns_val_need_ds(struct dns_val *v, const uint8_t *chain, size_t len, uint8_t *name);
+/* The DS answer (chain records: DS and RRSIGs, or the NSEC/NSEC3 denial) for zone, asked of above. */
+void dns_val_cut_ds(struct dns_val *v, const uint8_t *zone, const uint8_t *above, const uint8_t *chain,
+	size_t len);
 /* The fetched DNSKEY answer for zone (chain records), or nothing (len 0) when the fetch failed. */
 void dns_val_keys(struct dns_val *v, const uint8_t *zone, const uint8_t *chain, size_t len);
 /*

@@ -286,6 +286,8 @@ struct dns_iter {
 	enum dnssec_status val_status;
 	uint16_t val_ede;
 	int fetch_keys;                 /* this child fetches a DNSKEY set for its parent's chain */
+	int fetch_ds;                   /* this child fetches the DS of a zone met without a referral */
+	uint8_t ds_above[DNS_NAME_MAX]; /* the zone whose servers it asks */
 	uint8_t rbuf[4096];
 };
 
@@ -731,10 +733,13 @@ static void iter_spawn_lookup(struct dns_iter *q, size_t i)
 static void child_done(struct dns_iter *p, struct dns_iter *c, int rcode)
 {
 	p->child = NULL;
-	if (c->fetch_keys) {
-		/* a DNSKEY set for the chain of trust (an empty one when the fetch failed) */
-		if (p->val)
-			dns_val_keys(p->val, c->qname, c->chain.p, rcode == DNS_RCODE_NOERROR ? c->chain.len : 0);
+	if (c->fetch_keys || c->fetch_ds) {
+		/* a DNSKEY set or a DS answer for the chain of trust (nothing when the fetch failed) */
+		size_t len = rcode == DNS_RCODE_NOERROR ? c->chain.len : 0;
+		if (p->val && c->fetch_keys)
+			dns_val_keys(p->val, c->qname, c->chain.p, len);
+		else if (p->val)
+			dns_val_cut_ds(p->val, c->qname, c->ds_above, c->chain.p, len);
 		if (!p->finished)
 			iter_validate(p);
 		return;
@@ -811,6 +816,10 @@ static void iter_validate(struct dns_iter *q)
 	struct dns_server *s = q->s;
 	uint64_t now = (uint64_t)time(NULL);
 	struct dns_val_zone *z = dns_val_step(q->val, s, now);
+	uint8_t ds_name[DNS_NAME_MAX];
+	int want_ds = 0;
+	if (!z && (z = dns_val_need_ds(q->val, q->chain.p, q->chain.len, ds_name)) != NULL)
+		want_ds = 1;
 	if (z) {
 		if (q->depth + 1 > DNS_ITER_DEPTH_MAX) {
 			iter_fail(q, DNSSEC_EDE_DNSKEY_MISSING, "DNSKEY lookups nested too deep");
@@ -824,9 +833,17 @@ static void iter_validate(struct dns_iter *q)
 		c->parent = q;
 		c->top = q->top;
 		c->depth = q->depth + 1;
-		c->fetch_keys = 1;
-		memcpy(c->qname, z->name, (size_t)dns_name_len(z->name, DNS_NAME_MAX));
-		c->qtype = DNS_T_DNSKEY;
+		if (want_ds) {
+			/* a zone reached without a referral: its DS from the servers of the zone above it */
+			c->fetch_ds = 1;
+			memcpy(c->ds_above, z->name, (size_t)dns_name_len(z->name, DNS_NAME_MAX));
+			memcpy(c->qname, ds_name, (size_t)dns_name_len(ds_name, DNS_NAME_MAX));
+			c->qtype = DNS_T_DS;
+		} else {
+			c->fetch_keys = 1;
+			memcpy(c->qname, z->name, (size_t)dns_name_len(z->name, DNS_NAME_MAX));
+			c->qtype = DNS_T_DNSKEY;
+		}
 		q->child = c;
 		iter_start_zone(c, z->ns, z->name);
 		return;

@@ -14,10 +14,11 @@
  * verified with the keys of the zone they belong to, wildcard expansions and
  * negative answers are proven with the zone's NSEC/NSEC3 records.
  *
- * Known limit: a zone is recognised only through a referral into it. When one
- * server answers for a parent and a child zone alike (no referral between
- * them), the child's signatures do not match the parent's keys and the answer
- * is bogus; Unbound would fetch the DS separately.
+ * A zone reached without a referral (one server serves the parent and the
+ * child, so it answered from the child at once) shows up as an RRSIG signer
+ * below every zone of the chain: its DS is then asked of the servers of the
+ * deepest zone above it (dns_val_need_ds), and the answer, a DS RRset or the
+ * proof there is none, makes it a zone of the chain like a referral would.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +183,66 @@ void dns_val_cut(struct dns_val *v, const uint8_t *parent, const uint8_t *zone, 
 			put_rr(&z->from_parent, DNS_SEC_AUTHORITY, r);
 	}
 	v->z[v->n++] = z;
+}
+
+/* Records of a chain as an RRSIG signer scan: the first signer not in the chain and below a zone of it. */
+static const uint8_t *unknown_signer(const struct dns_val *v, const struct tb_bytes *b)
+{
+	static struct dns_rr rrs[VAL_RRS_MAX];
+	size_t n = chain_rrs(b->p, b->len, rrs, NULL, VAL_RRS_MAX);
+	for (size_t i = 0; i < n; i++) {
+		struct dnssec_rrsig sig;
+		if (rrs[i].type != DNS_T_RRSIG || dnssec_rrsig_parse(rrs[i].rdata, rrs[i].rdlen, &sig) ||
+			!dns_name_is_sub(rrs[i].owner, sig.signer) || find_zone(v, sig.signer))
+			continue;
+		struct dns_val_zone *z = zone_of(v, sig.signer);
+		if (z && z->done && z->st == DNSSEC_SECURE)
+			return sig.signer;
+	}
+	return NULL;
+}
+
+struct dns_val_zone *dns_val_need_ds(struct dns_val *v, const uint8_t *chain, size_t len, uint8_t *name)
+{
+	struct tb_bytes c = { (uint8_t *)chain, len, len, 0 };
+	const uint8_t *sg = NULL;
+	for (size_t i = 0; i < v->n && !sg; i++)
+		if (v->z[i]->done && v->z[i]->st == DNSSEC_SECURE)
+			sg = unknown_signer(v, &v->z[i]->keys);
+	if (!sg)
+		sg = unknown_signer(v, &c);
+	if (!sg || v->n >= DNS_VAL_ZONES_MAX)
+		return NULL;
+	memcpy(name, sg, (size_t)dns_name_len(sg, DNS_NAME_MAX));
+	return zone_of(v, sg);
+}
+
+void dns_val_cut_ds(struct dns_val *v, const uint8_t *zone, const uint8_t *above_name, const uint8_t *chain,
+	size_t len)
+{
+	static struct dns_rr rrs[VAL_RRS_MAX];
+	const struct dns_val_zone *above = find_zone(v, above_name);
+	if (!above) {
+		v->overflow = 1;
+		return;
+	}
+	size_t n = chain_rrs(chain, len, rrs, NULL, VAL_RRS_MAX);
+	/* the parent: the signer of the DS or of the denial, else the zone asked */
+	const uint8_t *parent = above->name;
+	for (size_t i = 0; i < n; i++) {
+		struct dnssec_rrsig sig;
+		if (rrs[i].type == DNS_T_RRSIG && !dnssec_rrsig_parse(rrs[i].rdata, rrs[i].rdlen, &sig) &&
+			find_zone(v, sig.signer) && !dns_name_eq(sig.signer, zone)) {
+			parent = sig.signer;
+			break;
+		}
+	}
+	uint8_t p[DNS_NAME_MAX];
+	memcpy(p, parent, (size_t)dns_name_len(parent, DNS_NAME_MAX));
+	size_t before = v->n;
+	dns_val_cut(v, p, zone, above->ns, rrs, n);
+	if (v->n == before && !find_zone(v, zone))
+		v->overflow = 1;
 }
 
 void dns_val_keys(struct dns_val *v, const uint8_t *zone, const uint8_t *chain, size_t len)

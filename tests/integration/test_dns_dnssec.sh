@@ -59,7 +59,17 @@ host TXT "$1"
 *.wild A 192.0.2.99
 EOF
 }
-leaf ed 1; sign ed.test. ed.zone "-a ED25519"
+# sub.ed.test (ECDSA P-256) is served by the same server as its parent ed.test, so no
+# referral leads into it: its DS must be asked for separately
+zone sub.ed.zone sub.ed.test. <<'EOF'
+@ NS ns
+ns A 127.53.0.3
+www A 192.0.2.11
+EOF
+sign sub.ed.test. sub.ed.zone "-a ECDSAP256SHA256"
+leaf ed 1
+{ printf 'sub NS ns.sub\nns.sub A 127.53.0.3\n'; ds sub.ed.test; } >> "$tmp/ed.zone"
+sign ed.test. ed.zone "-a ED25519"
 leaf rsa 2; sign rsa.test. rsa.zone "-a RSASHA512 -b 2048"
 leaf ec 3; sign ec.test. ec.zone "-a ECDSAP384SHA384" "-3 aabbccdd -H 5"
 leaf unsigned 4
@@ -136,7 +146,7 @@ sign . root.zone "-a ECDSAP256SHA256"
 
 lab_nsd root 127.53.0.1 .:root.zone.signed
 lab_nsd tld 127.53.0.2 test.:test.zone.signed
-lab_nsd leaves 127.53.0.3 ed.test.:ed.zone.signed rsa.test.:rsa.zone.signed ec.test.:ec.zone.signed \
+lab_nsd leaves 127.53.0.3 ed.test.:ed.zone.signed sub.ed.test.:sub.ed.zone.signed rsa.test.:rsa.zone.signed ec.test.:ec.zone.signed \
 	unsigned.test.:unsigned.zone.signed nods.test.:nods.zone.signed bogus.test.:bogus.zone.signed \
 	expired.test.:expired.zone.signed future.test.:future.zone.signed trap.test.:trap.zone.signed
 lab_wait 127.53.0.1 127.53.0.2 127.53.0.3
@@ -224,6 +234,7 @@ check() {
 }
 check www.ed.test. A "NOERROR ad"
 check www.rsa.test. A "NOERROR ad"
+check www.sub.ed.test. A "NOERROR ad"
 check www.ec.test. A "NOERROR ad"
 check www.unsigned.test. A "NOERROR"
 check www.nods.test. A "NOERROR"
