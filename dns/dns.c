@@ -702,6 +702,12 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 		goto fail;
 	}
 	s->dnssec = strcmp(tb_cfg_str(sec, "dnssec"), "validate") == 0;
+	if (s->dnssec && !s->iterate) {
+		/* forwarded answers are not validated: say so rather than validate nothing */
+		snprintf(err, errlen, "dns.dnssec: \"validate\" needs dns.iterate = true (only iterated answers are "
+			"validated)");
+		goto fail;
+	}
 	s->dnssec_skew = (uint32_t)tb_cfg_int(sec, "dnssec_skew");
 	s->dnssec_sig_max = (unsigned)tb_cfg_int(sec, "dnssec_sig_max");
 	s->dnssec_rrset_sig_max = (unsigned)tb_cfg_int(sec, "dnssec_rrset_sig_max");

@@ -163,6 +163,10 @@ printf 'dns { iterate = true, dnssec = "validate", trust_anchor_file = "%s" }\n'
 expect "an anchor file without DS/DNSKEY: a config error" "$("$TRUSTBOX" config check "$tmp/bad.lua" 2>&1)" \
 	'dns\.trust_anchor_file: .*bad-anchor'
 
+printf 'dns { dnssec = "validate" }\n' > "$tmp/bad.lua"
+expect "validation without iteration: a config error" "$("$TRUSTBOX" config check "$tmp/bad.lua" 2>&1)" \
+	'dns\.dnssec: .*iterate'
+
 cat > "$tmp/trustbox.lua" <<EOF
 core { data_dir = "$tmp/data", log_level = "info" }
 listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
