@@ -134,6 +134,9 @@ static const struct tb_option dns_options[] = {
 	{ .name = "trust_anchor_file", .type = TB_OPT_STRING,
 		.help = "master file of DS or DNSKEY records for the root, replacing the built-in root KSK-2017 and "
 			"KSK-2024 anchors (for labs)" },
+	{ .name = "negative_trust_anchors", .type = TB_OPT_STRINGS, .def = "[]",
+		.help = "zones whose DNSSEC is not checked (RFC 7646): answers at or below them are treated as "
+			"insecure (no AD, never bogus)" },
 	{ .name = "dnssec_skew", .type = TB_OPT_INT, .def = "300",
 		.help = "seconds of clock skew allowed at both ends of a signature's validity window", .min = 0,
 		.max = 86400 },
@@ -714,6 +717,29 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 	s->dnssec_collisions_max = (unsigned)tb_cfg_int(sec, "dnssec_keytag_collisions_max");
 	s->dnssec_nsec3_iter_max = (unsigned)tb_cfg_int(sec, "dnssec_nsec3_iterations_max");
 	s->dnssec_nsec3_hash_max = (unsigned)tb_cfg_int(sec, "dnssec_nsec3_hashes_max");
+	{
+		const cJSON *it;
+		int k = 0;
+		cJSON_ArrayForEach(it, tb_cfg_get(sec, "negative_trust_anchors")) {
+			const char *v = cJSON_GetStringValue(it);
+			char tmp[DNS_NAME_TEXT_MAX];
+			size_t wl, vl = v ? strlen(v) : 0;
+			k++;
+			if (s->n_nta >= DNS_NTA_MAX) {
+				snprintf(err, errlen, "dns.negative_trust_anchors: at most %d", DNS_NTA_MAX);
+				goto fail;
+			}
+			if (vl && vl + 2 <= sizeof tmp)
+				snprintf(tmp, sizeof tmp, "%s%s", v, v[vl - 1] == '.' ? "" : ".");
+			if (!vl || vl + 2 > sizeof tmp ||
+				dns_name_from_text(tmp, strlen(tmp), NULL, s->nta[s->n_nta], &wl)) {
+				snprintf(err, errlen, "dns.negative_trust_anchors[%d]: expected a domain name, got \"%s\"", k,
+					v ? v : "?");
+				goto fail;
+			}
+			s->n_nta++;
+		}
+	}
 	const char *ta = tb_cfg_str(sec, "trust_anchor_file");
 	{
 		struct tb_bytes text = { 0 };

@@ -145,6 +145,7 @@ struct dns_fwd_client {
 #define DNS_NSSET_MAX 16         /* NS names kept per zone cut (the root has 13) */
 #define DNS_NS_ADDRS_MAX 4       /* addresses kept per NS name */
 #define DNS_ROOT_HINTS_MAX (1u << 20) /* bytes of a root hints file */
+#define DNS_NTA_MAX 64            /* negative trust anchors (dns.negative_trust_anchors) */
 
 struct dns_ns {
 	uint8_t name[DNS_NAME_MAX];
@@ -232,6 +233,8 @@ struct dns_server {
 	unsigned dnssec_sig_max, dnssec_rrset_sig_max, dnssec_collisions_max;
 	unsigned dnssec_nsec3_iter_max, dnssec_nsec3_hash_max;
 	struct dns_val_cache *val_cache; /* zone verdicts and validated DNSKEY sets */
+	size_t n_nta;                 /* negative trust anchors: zones treated as insecure */
+	uint8_t nta[DNS_NTA_MAX][DNS_NAME_MAX];
 	/* the Lua policy hook */
 	struct lua_State *L;
 	int policy_ref;               /* registry reference, or LUA_NOREF */

@@ -474,6 +474,16 @@ struct dns_val_zone *dns_val_step(struct dns_val *v, struct dns_server *s, uint6
 		struct dns_val_zone *z = v->z[i];
 		if (z->done)
 			continue;
+		int nta = 0;
+		for (size_t k = 0; k < s->n_nta && !nta; k++)
+			nta = dns_name_is_sub(z->name, s->nta[k]);
+		if (nta) {
+			/* a negative trust anchor (RFC 7646): not checked, insecure, and so is everything below */
+			z->done = 1;
+			z->st = DNSSEC_INSECURE;
+			z->ede = 0;
+			continue;
+		}
 		struct dns_val_cached *c = cache_find(s, z->name, now);
 		if (c) {
 			z->done = 1;

@@ -79,6 +79,10 @@ leaf bogus 6; sign bogus.test. bogus.zone "-a ED25519"
 # a record changed after signing: its signature no longer matches
 sed -i 's/^\(www\.bogus\.test\.[[:space:]].*IN[[:space:]]*A[[:space:]]*\)192\.0\.2\.6$/\1192.0.2.66/' "$tmp/bogus.zone.signed"
 grep -q '192\.0\.2\.66' "$tmp/bogus.zone.signed" || die "could not tamper with bogus.test"
+# nta.test: bogus like bogus.test, but named as a negative trust anchor in trustbox's configuration
+leaf nta 12; sign nta.test. nta.zone "-a ED25519"
+sed -i 's/^\(www\.nta\.test\.[[:space:]].*IN[[:space:]]*A[[:space:]]*\)192\.0\.2\.12$/\1192.0.2.120/' "$tmp/nta.zone.signed"
+grep -q '192\.0\.2\.120' "$tmp/nta.zone.signed" || die "could not tamper with nta.test"
 leaf expired 7; sign expired.test. expired.zone "-a ED25519 -P now-30d -A now-30d" "-s now-864000 -e now-86400"
 leaf future 8; sign future.test. future.zone "-a ED25519" "-s now+86400 -e now+864000"
 # trap.test: a KeyTrap-style zone (CVE-2023-50387). Ten extra DNSKEYs share the ZSK's key
@@ -124,10 +128,10 @@ PY
 @ NS ns
 ns A 127.53.0.2
 EOF
-	for c in ed rsa ec unsigned nods bogus expired future trap; do
+	for c in ed rsa ec unsigned nods bogus expired future trap nta; do
 		printf '%s NS ns.%s\nns.%s A 127.53.0.3\n' "$c" "$c" "$c"
 	done
-	for c in ed rsa ec bogus expired future trap; do ds "$c.test"; done
+	for c in ed rsa ec bogus expired future trap nta; do ds "$c.test"; done
 } | zone test.zone test.
 sign test. test.zone "-a RSASHA256 -b 2048" "-3 - -A"
 
@@ -148,7 +152,8 @@ lab_nsd root 127.53.0.1 .:root.zone.signed
 lab_nsd tld 127.53.0.2 test.:test.zone.signed
 lab_nsd leaves 127.53.0.3 ed.test.:ed.zone.signed sub.ed.test.:sub.ed.zone.signed rsa.test.:rsa.zone.signed ec.test.:ec.zone.signed \
 	unsigned.test.:unsigned.zone.signed nods.test.:nods.zone.signed bogus.test.:bogus.zone.signed \
-	expired.test.:expired.zone.signed future.test.:future.zone.signed trap.test.:trap.zone.signed
+	expired.test.:expired.zone.signed future.test.:future.zone.signed trap.test.:trap.zone.signed \
+	nta.test.:nta.zone.signed
 lab_wait 127.53.0.1 127.53.0.2 127.53.0.3
 
 printf '.  3600000 NS a.root-servers.lab.\na.root-servers.lab. 3600000 A 127.53.0.1\n' > "$tmp/hints"
@@ -177,6 +182,7 @@ dns {
   root_hints = "$tmp/hints",
   dnssec = "validate",
   trust_anchor_file = "$tmp/anchor",
+  negative_trust_anchors = { "nta.test" },
   forward_attempt_ms = 500,
   forward_timeout_ms = 3000,
 }
@@ -244,6 +250,10 @@ check www.unsigned.test. A "NOERROR"
 check www.nods.test. A "NOERROR"
 check www.bogus.test. A "SERVFAIL" "6 \\(DNSSEC Bogus\\)"
 check www.expired.test. A "SERVFAIL" "7 \\(Signature Expired\\)"
+out=$($D +dnssec www.nta.test. A)
+expect "nta.test (bogus) is a negative trust anchor: answered without AD" "$(verdict "$out")" '^NOERROR$'
+expect "nta.test under a negative trust anchor: the data" "$out" '192\.0\.2\.120'
+expect "www.nta.test. A: Unbound (no NTA) says SERVFAIL" "$(verdict "$($U +dnssec www.nta.test. A)")" '^SERVFAIL$'
 check www.future.test. A "SERVFAIL" "8 \\(Signature Not Yet Valid\\)"
 check nope.ed.test. A "NXDOMAIN ad"
 check nope.ec.test. A "NXDOMAIN ad"
