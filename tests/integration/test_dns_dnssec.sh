@@ -25,6 +25,7 @@ need dig bind9-dnsutils
 need delv bind9-dnsutils
 need dnssec-signzone bind9-utils
 need dnssec-keygen bind9-utils
+need dnssec-dsfromkey bind9-utils
 need nsd
 need unbound
 need ip iproute2
@@ -83,6 +84,14 @@ grep -q '192\.0\.2\.66' "$tmp/bogus.zone.signed" || die "could not tamper with b
 leaf nta 12; sign nta.test. nta.zone "-a ED25519"
 sed -i 's/^\(www\.nta\.test\.[[:space:]].*IN[[:space:]]*A[[:space:]]*\)192\.0\.2\.12$/\1192.0.2.120/' "$tmp/nta.zone.signed"
 grep -q '192\.0\.2\.120' "$tmp/nta.zone.signed" || die "could not tamper with nta.test"
+# nokey.test: the parent's DS names a key the zone does not publish (EDE 9)
+leaf nokey 13; sign nokey.test. nokey.zone "-a ED25519"
+mkdir -p "$tmp/keys-other"
+(cd "$tmp/keys-other" && dnssec-keygen -q -a ED25519 -f KSK nokey.test > "$tmp/nokey.ksk") || die "dnssec-keygen nokey"
+dnssec-dsfromkey -2 "$tmp/keys-other/$(cat "$tmp/nokey.ksk").key" > "$tmp/keys/dsset-nokey.test." || die "dnssec-dsfromkey"
+# nosig.test: www's A RRset lost its signature (EDE 10)
+leaf nosig 14; sign nosig.test. nosig.zone "-a ED25519" "-O full"
+sed -i '/^www\.nosig\.test\.[[:space:]].*RRSIG[[:space:]]*A /d' "$tmp/nosig.zone.signed"
 leaf expired 7; sign expired.test. expired.zone "-a ED25519 -P now-30d -A now-30d" "-s now-864000 -e now-86400"
 leaf future 8; sign future.test. future.zone "-a ED25519" "-s now+86400 -e now+864000"
 # trap.test: a KeyTrap-style zone (CVE-2023-50387). Ten extra DNSKEYs share the ZSK's key
@@ -128,10 +137,10 @@ PY
 @ NS ns
 ns A 127.53.0.2
 EOF
-	for c in ed rsa ec unsigned nods bogus expired future trap nta; do
+	for c in ed rsa ec unsigned nods bogus expired future trap nta nokey nosig; do
 		printf '%s NS ns.%s\nns.%s A 127.53.0.3\n' "$c" "$c" "$c"
 	done
-	for c in ed rsa ec bogus expired future trap nta; do ds "$c.test"; done
+	for c in ed rsa ec bogus expired future trap nta nokey nosig; do ds "$c.test"; done
 } | zone test.zone test.
 sign test. test.zone "-a RSASHA256 -b 2048" "-3 - -A"
 
@@ -153,7 +162,7 @@ lab_nsd tld 127.53.0.2 test.:test.zone.signed
 lab_nsd leaves 127.53.0.3 ed.test.:ed.zone.signed sub.ed.test.:sub.ed.zone.signed rsa.test.:rsa.zone.signed ec.test.:ec.zone.signed \
 	unsigned.test.:unsigned.zone.signed nods.test.:nods.zone.signed bogus.test.:bogus.zone.signed \
 	expired.test.:expired.zone.signed future.test.:future.zone.signed trap.test.:trap.zone.signed \
-	nta.test.:nta.zone.signed
+	nta.test.:nta.zone.signed nokey.test.:nokey.zone.signed nosig.test.:nosig.zone.signed
 lab_wait 127.53.0.1 127.53.0.2 127.53.0.3
 
 printf '.  3600000 NS a.root-servers.lab.\na.root-servers.lab. 3600000 A 127.53.0.1\n' > "$tmp/hints"
@@ -250,6 +259,8 @@ check www.unsigned.test. A "NOERROR"
 check www.nods.test. A "NOERROR"
 check www.bogus.test. A "SERVFAIL" "6 \\(DNSSEC Bogus\\)"
 check www.expired.test. A "SERVFAIL" "7 \\(Signature Expired\\)"
+check www.nokey.test. A "SERVFAIL" "9 \\(DNSKEY Missing\\)"
+check www.nosig.test. A "SERVFAIL" "10 \\(RRSIGs Missing\\)"
 out=$($D +dnssec www.nta.test. A)
 expect "nta.test (bogus) is a negative trust anchor: answered without AD" "$(verdict "$out")" '^NOERROR$'
 expect "nta.test under a negative trust anchor: the data" "$out" '192\.0\.2\.120'
