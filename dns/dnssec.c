@@ -611,6 +611,27 @@ int dnssec_nsec3_hash(const uint8_t *name, const uint8_t *salt, size_t salt_len,
 	return rc;
 }
 
+/*
+ * Does the type bitmap of the NSEC/NSEC3 record matching the name deny what
+ * is asked? The type and CNAME must be absent. For a delegation without DS
+ * (RFC 4035 5.2, RFC 5155 8.9) the NS bit must be set: a name that is no
+ * delegation proves nothing about a child zone, and taking it would let a
+ * forged referral turn signed data insecure. The child's apex (SOA) cannot
+ * speak for its parent's DS, and a delegation's parent side (NS without SOA)
+ * says nothing about the child's other data.
+ */
+static int bitmap_denies(enum dnssec_denial what, uint16_t qtype, const uint8_t *bm, size_t bl)
+{
+	int ns = dnssec_bitmap_has(bm, bl, DNS_T_NS), soa = dnssec_bitmap_has(bm, bl, DNS_T_SOA);
+	if (dnssec_bitmap_has(bm, bl, qtype) || dnssec_bitmap_has(bm, bl, DNS_T_CNAME))
+		return 0;
+	if (what == DNSSEC_DENY_DS)
+		return ns && !soa;
+	if (qtype == DNS_T_DS)
+		return !soa;
+	return !(ns && !soa);
+}
+
 struct nsec3 {
 	uint8_t hash[20];          /* the owner's first label, decoded */
 	const uint8_t *next;       /* next hashed owner */
@@ -774,16 +795,9 @@ static enum dnssec_status deny_nsec3(enum dnssec_denial what, const uint8_t *qna
 	if (m) {
 		if (what == DNSSEC_DENY_NXDOMAIN)
 			goto out; /* the name exists */
-		/* RFC 5155 8.5, 8.6: the type and CNAME are absent; for DS, this may be the parent side */
-		if (dnssec_bitmap_has(m->bm, m->bm_len, qtype) || dnssec_bitmap_has(m->bm, m->bm_len, DNS_T_CNAME))
+		/* RFC 5155 8.5, 8.6 */
+		if (!bitmap_denies(what, qtype, m->bm, m->bm_len))
 			goto out;
-		if (what == DNSSEC_DENY_DS) {
-			if (dnssec_bitmap_has(m->bm, m->bm_len, DNS_T_SOA))
-				goto out; /* the child's apex cannot deny its parent's DS */
-		} else if (dnssec_bitmap_has(m->bm, m->bm_len, DNS_T_NS) &&
-			!dnssec_bitmap_has(m->bm, m->bm_len, DNS_T_SOA)) {
-			goto out; /* a delegation's parent side says nothing about the child's data */
-		}
 		st = DNSSEC_SECURE;
 		*ede = 0;
 		goto out;
@@ -816,7 +830,7 @@ static enum dnssec_status deny_nsec3(enum dnssec_denial what, const uint8_t *qna
 	if (!cov)
 		goto out;
 	int optout = cov->flags & 1;
-	if (what == DNSSEC_DENY_DS) {
+	if (what == DNSSEC_DENY_DS || (what == DNSSEC_DENY_NODATA && qtype == DNS_T_DS)) {
 		/* RFC 5155 8.6: no NSEC3 for the name, an opt-out span over it: an unsigned delegation may be there */
 		if (optout) {
 			st = DNSSEC_INSECURE;
@@ -886,16 +900,14 @@ static enum dnssec_status deny_nsec(enum dnssec_denial what, const uint8_t *qnam
 			int nl = dns_name_len(match->rdata, match->rdlen);
 			const uint8_t *bm = match->rdata + nl;
 			size_t bl = match->rdlen - (size_t)nl;
-			if (dnssec_bitmap_has(bm, bl, qtype) || dnssec_bitmap_has(bm, bl, DNS_T_CNAME))
+			if (!bitmap_denies(what, qtype, bm, bl))
 				return DNSSEC_BOGUS;
-			int deleg = dnssec_bitmap_has(bm, bl, DNS_T_NS) && !dnssec_bitmap_has(bm, bl, DNS_T_SOA);
-			if (what == DNSSEC_DENY_DS ? dnssec_bitmap_has(bm, bl, DNS_T_SOA) : deleg)
-				return DNSSEC_BOGUS; /* the wrong side of a zone cut */
 			*ede = 0;
 			return DNSSEC_SECURE;
 		}
-		/* an empty non-terminal: covered, and the next name is below it (RFC 4035 3.1.3.2) */
-		if (cover && dns_name_is_sub(cover->rdata, qname) && !dns_name_eq(cover->rdata, qname)) {
+		/* an empty non-terminal: covered, and the next name is below it (RFC 4035 3.1.3.2); never a delegation */
+		if (what == DNSSEC_DENY_NODATA && cover && dns_name_is_sub(cover->rdata, qname) &&
+			!dns_name_eq(cover->rdata, qname)) {
 			*ede = 0;
 			return DNSSEC_SECURE;
 		}

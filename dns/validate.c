@@ -609,9 +609,8 @@ enum dnssec_status dns_val_answer(struct dns_val *v, const struct dns_server *s,
 			st = DNSSEC_BOGUS;
 			why = DNSSEC_EDE_NSEC_MISSING;
 		} else {
-			enum dnssec_denial what = rcode == DNS_RCODE_NXDOMAIN ? DNSSEC_DENY_NXDOMAIN
-				: qtype == DNS_T_DS ? DNSSEC_DENY_DS
-				: DNSSEC_DENY_NODATA;
+			/* a DS query's NODATA needs no delegation (DNSSEC_DENY_DS is for the chain's cuts) */
+			enum dnssec_denial what = rcode == DNS_RCODE_NXDOMAIN ? DNSSEC_DENY_NXDOMAIN : DNSSEC_DENY_NODATA;
 			st = dnssec_deny(what, cur, qtype, -1, den, nd, z->name, &v->budget, &why);
 		}
 	}

@@ -277,6 +277,8 @@ check nope.unsigned.test. A "NXDOMAIN"
 check nope.test. A "NXDOMAIN"
 check ed.test. DNSKEY "NOERROR ad"
 check ed.test. DS "NOERROR ad"
+check unsigned.test. DS "NOERROR"
+check www.ed.test. DS "NOERROR ad"
 check test. SOA "NOERROR ad"
 
 out=$($D +dnssec www.ed.test. A)

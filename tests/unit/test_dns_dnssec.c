@@ -339,6 +339,10 @@ static void test_nsec3(void)
 	dnssec_budget_init(&b);
 	CHECK_INT(dnssec_deny(DNSSEC_DENY_DS, wire("mc.c.example."), DNS_T_DS, -1, s.r, s.n, zone, &b, &ede),
 		DNSSEC_INSECURE);
+	/* the same as the answer to a DS query (NODATA) */
+	dnssec_budget_init(&b);
+	CHECK_INT(dnssec_deny(DNSSEC_DENY_NODATA, wire("mc.c.example."), DNS_T_DS, -1, s.r, s.n, zone, &b, &ede),
+		DNSSEC_INSECURE);
 	recs_free(&s);
 
 	load_chain(&s, "0");
@@ -386,6 +390,13 @@ static void test_nsec3(void)
 	/* B.5 wildcard NODATA */
 	dnssec_budget_init(&b);
 	CHECK_INT(dnssec_deny(DNSSEC_DENY_NODATA, wire("a.z.w.example."), DNS_T_AAAA, -1, s.r, s.n, zone, &b, &ede),
+		DNSSEC_SECURE);
+	/* ns1.example is no delegation: it proves no unsigned child */
+	dnssec_budget_init(&b);
+	CHECK_INT(dnssec_deny(DNSSEC_DENY_DS, wire("ns1.example."), DNS_T_DS, -1, s.r, s.n, zone, &b, &ede),
+		DNSSEC_BOGUS);
+	dnssec_budget_init(&b);
+	CHECK_INT(dnssec_deny(DNSSEC_DENY_NODATA, wire("ns1.example."), DNS_T_DS, -1, s.r, s.n, zone, &b, &ede),
 		DNSSEC_SECURE);
 	/* DS at a signed delegation's parent side (a.example has DS): not denied */
 	dnssec_budget_init(&b);
@@ -446,6 +457,12 @@ static void test_nsec(void)
 	CHECK_INT(DENY(DNSSEC_DENY_DS, "z.example.", DNS_T_DS, -1, s.n), DNSSEC_SECURE); /* insecure delegation */
 	CHECK_INT(DENY(DNSSEC_DENY_DS, "d.example.", DNS_T_DS, -1, s.n), DNSSEC_BOGUS);  /* it has a DS */
 	CHECK_INT(DENY(DNSSEC_DENY_DS, "example.", DNS_T_DS, -1, s.n), DNSSEC_BOGUS);    /* the child's apex */
+	/* a name that is no delegation proves no unsigned child (a forged referral to it stays bogus) */
+	CHECK_INT(DENY(DNSSEC_DENY_DS, "a.example.", DNS_T_DS, -1, s.n), DNSSEC_BOGUS);
+	CHECK_INT(DENY(DNSSEC_DENY_DS, "w.example.", DNS_T_DS, -1, s.n), DNSSEC_BOGUS); /* an empty non-terminal */
+	/* ... while a DS query's NODATA there is fine */
+	CHECK_INT(DENY(DNSSEC_DENY_NODATA, "a.example.", DNS_T_DS, -1, s.n), DNSSEC_SECURE);
+	CHECK_INT(DENY(DNSSEC_DENY_NODATA, "z.example.", DNS_T_DS, -1, s.n), DNSSEC_SECURE);
 	CHECK_INT(DENY(DNSSEC_DENY_WILDCARD, "q.w.example.", DNS_T_TXT, 2, s.n), DNSSEC_SECURE);
 	CHECK_INT(DENY(DNSSEC_DENY_WILDCARD, "x.w.example.", DNS_T_TXT, 2, s.n), DNSSEC_BOGUS);
 	CHECK_INT(DENY(DNSSEC_DENY_NXDOMAIN, "other.", DNS_T_A, -1, s.n), DNSSEC_BOGUS); /* not in the zone */
