@@ -41,9 +41,19 @@
  * Protocol only: the outcome goes to the client's reply callback or to the
  * resolver service (dns_resolver_deliver), never to a transport directly.
  *
+ * DNSSEC (dns.dnssec = "validate"): queries carry DO; the RRSIGs of the
+ * answer and the NSEC/NSEC3 records of negative and wildcard answers join the
+ * outcome; each referral is handed to the chain of trust (validate.c) with its
+ * DS or its proof of none; once the answer is in, iter_validate fetches the
+ * DNSKEY sets (and the DS of zones met without a referral) the chain needs,
+ * one child query at a time with the same budget, and the verdict decides:
+ * secure (AD for clients that ask), insecure, or bogus (SERVFAIL with EDE,
+ * unless the client set CD; never cached).
+ *
  * Size: past 900 lines on purpose. The resolution state machine, its budget
- * (queries, referrals, CNAMEs, NS lookups) and its upstream exchange share one
- * query struct; the exchange could join forward.c's in a shared file later.
+ * (queries, referrals, CNAMEs, NS lookups), the validation fetches (child
+ * queries like the NS lookups) and its upstream exchange share one query
+ * struct; the exchange could join forward.c's in a shared file later.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
