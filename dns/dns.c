@@ -37,6 +37,7 @@
 #include "dns/dns.h"
 #include "dns/dns_internal.h"
 #include "dns/metrics.h"
+#include "dns/dnssec.h"
 
 #define DNS_ZONE_FILE_MAX (64u << 20) /* bytes of one master file */
 #define DNS_RESOLVE_RRS_MAX 256       /* records one resolver answer carries */
@@ -127,6 +128,33 @@ static const struct tb_option dns_options[] = {
 	{ .name = "cname_max", .type = TB_OPT_INT, .def = "10",
 		.help = "CNAME links followed across zones for one iterated query (then SERVFAIL, EDE 0)",
 		.min = 1, .max = 32 },
+	{ .name = "dnssec", .type = TB_OPT_ENUM, .def = "\"off\"", .choices = "off|validate",
+		.help = "DNSSEC validation of iterated answers: \"validate\" asks with DO, checks the chain of trust from "
+			"the trust anchors, sets AD on secure answers for clients that ask (DO or AD) and answers bogus "
+			"data with SERVFAIL and an EDE (unless the client set CD)" },
+	{ .name = "trust_anchor_file", .type = TB_OPT_STRING,
+		.help = "master file of DS or DNSKEY records for the root, replacing the built-in root KSK-2017 and "
+			"KSK-2024 anchors (for labs)" },
+	{ .name = "negative_trust_anchors", .type = TB_OPT_STRINGS, .def = "[]",
+		.help = "zones whose DNSSEC is not checked (RFC 7646): answers at or below them are treated as "
+			"insecure (no AD, never bogus)" },
+	{ .name = "dnssec_skew", .type = TB_OPT_INT, .def = "300",
+		.help = "seconds of clock skew allowed at both ends of a signature's validity window", .min = 0,
+		.max = 86400 },
+	{ .name = "dnssec_sig_max", .type = TB_OPT_INT, .def = "64",
+		.help = "signature checks one client query may cause (KeyTrap, CVE-2023-50387; then SERVFAIL, EDE 6)",
+		.min = 4, .max = 1000 },
+	{ .name = "dnssec_rrset_sig_max", .type = TB_OPT_INT, .def = "8",
+		.help = "signature checks per RRset (then SERVFAIL, EDE 6)", .min = 1, .max = 64 },
+	{ .name = "dnssec_keytag_collisions_max", .type = TB_OPT_INT, .def = "4",
+		.help = "DNSKEYs sharing a signature's key tag that are tried (then SERVFAIL, EDE 6)", .min = 1,
+		.max = 64 },
+	{ .name = "dnssec_nsec3_iterations_max", .type = TB_OPT_INT, .def = "150",
+		.help = "NSEC3 proofs with more iterations count as insecure (RFC 9276, EDE 27)", .min = 0,
+		.max = 2500 },
+	{ .name = "dnssec_nsec3_hashes_max", .type = TB_OPT_INT, .def = "64",
+		.help = "NSEC3 hash computations one client query may cause (CVE-2023-50868; then SERVFAIL, EDE 6)",
+		.min = 4, .max = 1000 },
 	{ .name = "forward_attempt_ms", .type = TB_OPT_INT, .def = "1000",
 		.help = "wait this long for one upstream answer before trying the next server (forwarding and "
 			"iteration)", .min = 50, .max = 30000 },
@@ -502,6 +530,8 @@ static void dns_free(void *state)
 	dns_zoneset_free(&s->zones);
 	dns_cache_free(&s->cache);
 	dns_qlog_free(&s->qlog);
+	tb_bytes_free(&s->anchors);
+	dns_val_cache_free(s);
 	free(s);
 }
 
@@ -683,6 +713,63 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 	} else if (dns_root_hints_builtin(&s->roots)) {
 		snprintf(err, errlen, "dns: the built-in root hints do not parse");
 		goto fail;
+	}
+	s->dnssec = strcmp(tb_cfg_str(sec, "dnssec"), "validate") == 0;
+	if (s->dnssec && !s->iterate) {
+		/* forwarded answers are not validated: say so rather than validate nothing */
+		snprintf(err, errlen, "dns.dnssec: \"validate\" needs dns.iterate = true (only iterated answers are "
+			"validated)");
+		goto fail;
+	}
+	s->dnssec_skew = (uint32_t)tb_cfg_int(sec, "dnssec_skew");
+	s->dnssec_sig_max = (unsigned)tb_cfg_int(sec, "dnssec_sig_max");
+	s->dnssec_rrset_sig_max = (unsigned)tb_cfg_int(sec, "dnssec_rrset_sig_max");
+	s->dnssec_collisions_max = (unsigned)tb_cfg_int(sec, "dnssec_keytag_collisions_max");
+	s->dnssec_nsec3_iter_max = (unsigned)tb_cfg_int(sec, "dnssec_nsec3_iterations_max");
+	s->dnssec_nsec3_hash_max = (unsigned)tb_cfg_int(sec, "dnssec_nsec3_hashes_max");
+	{
+		const cJSON *it;
+		int k = 0;
+		cJSON_ArrayForEach(it, tb_cfg_get(sec, "negative_trust_anchors")) {
+			const char *v = cJSON_GetStringValue(it);
+			char tmp[DNS_NAME_TEXT_MAX];
+			size_t wl, vl = v ? strlen(v) : 0;
+			k++;
+			if (s->n_nta >= DNS_NTA_MAX) {
+				snprintf(err, errlen, "dns.negative_trust_anchors: at most %d", DNS_NTA_MAX);
+				goto fail;
+			}
+			if (vl && vl + 2 <= sizeof tmp)
+				snprintf(tmp, sizeof tmp, "%s%s", v, v[vl - 1] == '.' ? "" : ".");
+			if (!vl || vl + 2 > sizeof tmp ||
+				dns_name_from_text(tmp, strlen(tmp), NULL, s->nta[s->n_nta], &wl)) {
+				snprintf(err, errlen, "dns.negative_trust_anchors[%d]: expected a domain name, got \"%s\"", k,
+					v ? v : "?");
+				goto fail;
+			}
+			s->n_nta++;
+		}
+	}
+	const char *ta = tb_cfg_str(sec, "trust_anchor_file");
+	{
+		struct tb_bytes text = { 0 };
+		char te[300];
+		int e = 0;
+		if (ta && *ta && (e = tb_read_file(ta, DNS_ROOT_HINTS_MAX, &text))) {
+			tb_bytes_free(&text);
+			snprintf(err, errlen, "dns.trust_anchor_file: cannot read %s: %s", ta, tb_strerror(e));
+			goto fail;
+		}
+		if (ta && *ta)
+			e = dns_val_anchors_parse((const char *)text.p, text.len, &s->anchors, te, sizeof te);
+		else
+			e = dns_val_anchors_parse(dns_val_root_anchors, strlen(dns_val_root_anchors), &s->anchors, te,
+				sizeof te);
+		tb_bytes_free(&text);
+		if (e) {
+			snprintf(err, errlen, "dns.trust_anchor_file: %s: %s", ta && *ta ? ta : "built-in", te);
+			goto fail;
+		}
 	}
 	if (dns_cache_init(&s->cache, (size_t)tb_cfg_int(sec, "cache_size"))) {
 		snprintf(err, errlen, "dns.cache_size: out of memory");

@@ -184,6 +184,7 @@ struct dns_fwd_client {
 #define DNS_NSSET_MAX 16         /* NS names kept per zone cut (the root has 13) */
 #define DNS_NS_ADDRS_MAX 4       /* addresses kept per NS name */
 #define DNS_ROOT_HINTS_MAX (1u << 20) /* bytes of a root hints file */
+#define DNS_NTA_MAX 64            /* negative trust anchors (dns.negative_trust_anchors) */
 
 struct dns_ns {
 	uint8_t name[DNS_NAME_MAX];
@@ -265,6 +266,15 @@ struct dns_server {
 	struct dns_iter *iters;       /* client queries being iterated */
 	size_t n_iters;
 	size_t iter_queries_max, iter_referrals_max, iter_ns_lookups_max, cname_max;
+	/* DNSSEC validation of iterated answers (dnssec.h, validate.c) */
+	int dnssec;                   /* dns.dnssec = "validate" */
+	struct tb_bytes anchors;      /* trust anchors as chain records (section, owner, type, class, TTL, RDATA) */
+	uint32_t dnssec_skew;
+	unsigned dnssec_sig_max, dnssec_rrset_sig_max, dnssec_collisions_max;
+	unsigned dnssec_nsec3_iter_max, dnssec_nsec3_hash_max;
+	struct dns_val_cache *val_cache; /* zone verdicts and validated DNSKEY sets */
+	size_t n_nta;                 /* negative trust anchors: zones treated as insecure */
+	uint8_t nta[DNS_NTA_MAX][DNS_NAME_MAX];
 	/* the Lua policy hook */
 	struct lua_State *L;
 	int policy_ref;               /* registry reference, or LUA_NOREF */
@@ -344,6 +354,8 @@ void dns_cache_put(struct dns_cache *c, struct dns_cache_entry *e);
 /* A cache entry (malloc'd, not in any cache) from a parsed upstream answer; NULL if too large. */
 struct dns_cache_entry *dns_cache_entry_from_msg(const struct dns_msg *m, const uint8_t *qname,
 	uint16_t qtype, uint16_t qclass, uint64_t now, uint32_t *ttl_out);
+/* Marks an entry as DNSSEC-validated secure (answers from it carry AD to clients that ask). */
+void dns_cache_entry_set_secure(struct dns_cache_entry *e, int secure);
 size_t dns_cache_entry_records(const struct dns_cache_entry *e, uint16_t qtype, struct tb_rr *rrs,
 	size_t max, uint8_t *rcode);
 /* iterate.c: answers from the cache into out, or iterates and answers cl later (as dns_forward). */

@@ -48,6 +48,7 @@ struct dns_cache_entry {
 	uint16_t type, cls;
 	uint64_t stored_ms, expires_ms;
 	uint8_t rcode;
+	uint8_t secure;                        /* DNSSEC-validated secure: AD for clients that ask */
 	size_t len;
 	uint8_t data[];                        /* records: sec, owner, type, class, ttl, rdlen, rdata */
 };
@@ -239,6 +240,11 @@ void dns_cache_put(struct dns_cache *c, struct dns_cache_entry *e)
 
 /* ---- answering from an entry ---- */
 
+void dns_cache_entry_set_secure(struct dns_cache_entry *e, int secure)
+{
+	e->secure = (uint8_t)(secure != 0);
+}
+
 size_t dns_fwd_answer(struct dns_server *s, const struct dns_fwd_client *cl,
 	const struct dns_cache_entry *e, int rcode, uint16_t ede, const char *ede_text, uint64_t now,
 	uint8_t *out, size_t cap)
@@ -267,6 +273,10 @@ size_t dns_fwd_answer(struct dns_server *s, const struct dns_fwd_client *cl,
 	if (e)
 		rcode = e->rcode;
 	uint16_t flags = (uint16_t)(DNS_F_QR | DNS_F_RA | (cl->flags & (DNS_F_RD | DNS_F_CD)) | (rcode & 0xf));
+	/* AD only for validated data, and only to a client that asked with DO or AD (RFC 6840 5.7) */
+	int dnssec_ok = cl->edns && (cl->edns_flags & DNS_EDNS_DO);
+	if (e && e->secure && (dnssec_ok || (cl->flags & DNS_F_AD)))
+		flags |= DNS_F_AD;
 	struct dns_builder b;
 	dns_builder_init(&b, out, cap, cl->id, flags);
 	dns_builder_question(&b, cl->qname, cl->qtype, cl->qclass);
@@ -283,7 +293,10 @@ size_t dns_fwd_answer(struct dns_server *s, const struct dns_fwd_client *cl,
 		uint32_t ttl = (uint32_t)rd16(f + 4) << 16 | rd16(f + 6);
 		uint16_t rdlen = rd16(f + 8);
 		ttl = ttl > elapsed ? ttl - elapsed : 0;
-		err = dns_builder_rr(&b, sec, owner, rd16(f), rd16(f + 2), ttl, f + 10, rdlen);
+		uint16_t t = rd16(f);
+		/* DNSSEC records go only to clients that set DO (RFC 4035 3.2.1), unless asked for */
+		if (dnssec_ok || t == cl->qtype || (t != DNS_T_RRSIG && t != DNS_T_NSEC && t != DNS_T_NSEC3))
+			err = dns_builder_rr(&b, sec, owner, t, rd16(f + 2), ttl, f + 10, rdlen);
 		o += 2 + ol + 10 + rdlen;
 	}
 	if (err) {

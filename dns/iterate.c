@@ -41,14 +41,25 @@
  * Protocol only: the outcome goes to the client's reply callback or to the
  * resolver service (dns_resolver_deliver), never to a transport directly.
  *
+ * DNSSEC (dns.dnssec = "validate"): queries carry DO; the RRSIGs of the
+ * answer and the NSEC/NSEC3 records of negative and wildcard answers join the
+ * outcome; each referral is handed to the chain of trust (validate.c) with its
+ * DS or its proof of none; once the answer is in, iter_validate fetches the
+ * DNSKEY sets (and the DS of zones met without a referral) the chain needs,
+ * one child query at a time with the same budget, and the verdict decides:
+ * secure (AD for clients that ask), insecure, or bogus (SERVFAIL with EDE,
+ * unless the client set CD; never cached).
+ *
  * Size: past 900 lines on purpose. The resolution state machine, its budget
- * (queries, referrals, CNAMEs, NS lookups) and its upstream exchange share one
- * query struct; the exchange could join forward.c's in a shared file later.
+ * (queries, referrals, CNAMEs, NS lookups), the validation fetches (child
+ * queries like the NS lookups) and its upstream exchange share one query
+ * struct; the exchange could join forward.c's in a shared file later.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/crypto.h"
 #include "core/error.h"
@@ -56,6 +67,7 @@
 #include "dns/dns.h"
 #include "dns/dns_internal.h"
 #include "dns/metrics.h"
+#include "dns/dnssec.h"
 
 #define DNS_ITER_DEPTH_MAX 3       /* nested NS address lookups (a glueless NS of a glueless NS...) */
 
@@ -279,6 +291,15 @@ struct dns_iter {
 	uint8_t *tcp_buf;
 	size_t tcp_len;
 	uint8_t tcp_hdr[2];
+	/* DNSSEC (dns.dnssec = "validate"): the top query's chain of trust */
+	struct dns_val *val;
+	int val_done;                   /* the verdict is in: finish for real */
+	int val_rcode;                  /* the answer's rcode, kept while keys are fetched */
+	enum dnssec_status val_status;
+	uint16_t val_ede;
+	int fetch_keys;                 /* this child fetches a DNSKEY set for its parent's chain */
+	int fetch_ds;                   /* this child fetches the DS of a zone met without a referral */
+	uint8_t ds_above[DNS_NAME_MAX]; /* the zone whose servers it asks */
 	uint8_t rbuf[4096];
 };
 
@@ -293,6 +314,10 @@ static void iter_handle_closed(uv_handle_t *h)
 	struct dns_server *s = q->s;
 	int counted = q->counted;
 	tb_bytes_free(&q->chain);
+	if (q->val) {
+		dns_val_free(q->val);
+		free(q->val);
+	}
 	free(q->tcp_buf);
 	free(q);
 	if (counted && --s->closing == 0 && s->stop_done)
@@ -357,11 +382,19 @@ static void iter_abort(struct dns_iter *c)
  * The end of a query: rcode and the collected records (chain) for the top
  * query's client or for the parent waiting on this NS lookup.
  */
+static void iter_validate(struct dns_iter *q);
+
 static void iter_finish(struct dns_iter *q, int rcode, uint16_t ede, const char *why)
 {
 	struct dns_server *s = q->s;
 	if (q->finished)
 		return;
+	if (q->val && !q->val_done && !q->parent && (rcode == DNS_RCODE_NOERROR || rcode == DNS_RCODE_NXDOMAIN)) {
+		/* the answer is in: judge it (fetching DNSKEY sets as the chain of trust needs them) */
+		q->val_rcode = rcode;
+		iter_validate(q);
+		return;
+	}
 	q->finished = 1;
 	if (q->child)
 		iter_abort(q->child);
@@ -398,6 +431,8 @@ static void iter_finish(struct dns_iter *q, int rcode, uint16_t ede, const char 
 			e = dns_cache_entry_from_msg(&m, q->cl.qname, q->cl.qtype, q->cl.qclass, now, &ttl);
 			dns_msg_free(&m);
 		}
+		if (e && q->val_done)
+			dns_cache_entry_set_secure(e, q->val_status == DNSSEC_SECURE);
 		if (!e) {
 			rcode = DNS_RCODE_SERVFAIL;
 			ede = DNS_EDE_OTHER;
@@ -418,7 +453,7 @@ static void iter_finish(struct dns_iter *q, int rcode, uint16_t ede, const char 
 		if (q->cl.reply.send)
 			q->cl.reply.send(&q->cl.reply, out, n);
 	}
-	if (e && ttl > 0 && s->cache.max)
+	if (e && ttl > 0 && s->cache.max && !(q->val_done && q->val_status == DNSSEC_BOGUS))
 		dns_cache_put(&s->cache, e);
 	else
 		free(e);
@@ -576,7 +611,7 @@ static void iter_send(struct dns_iter *q)
 	struct dns_builder b;
 	dns_builder_init(&b, q->query, sizeof q->query, q->id, 0); /* RD clear: we iterate */
 	dns_builder_question(&b, q->qname, q->qtype, DNS_C_IN);
-	dns_builder_opt(&b, DNS_UDP_PAYLOAD, 0, 0, NULL, 0, 0);
+	dns_builder_opt(&b, DNS_UDP_PAYLOAD, 0, s->dnssec ? DNS_EDNS_DO : 0, NULL, 0, 0);
 	q->query_len = dns_builder_finish(&b);
 	uint64_t now = uv_now(s->loop);
 	uint64_t left = top->deadline > now ? top->deadline - now : 1;
@@ -711,6 +746,17 @@ static void iter_spawn_lookup(struct dns_iter *q, size_t i)
 static void child_done(struct dns_iter *p, struct dns_iter *c, int rcode)
 {
 	p->child = NULL;
+	if (c->fetch_keys || c->fetch_ds) {
+		/* a DNSKEY set or a DS answer for the chain of trust (nothing when the fetch failed) */
+		size_t len = rcode == DNS_RCODE_NOERROR ? c->chain.len : 0;
+		if (p->val && c->fetch_keys)
+			dns_val_keys(p->val, c->qname, c->chain.p, len);
+		else if (p->val)
+			dns_val_cut_ds(p->val, c->qname, c->ds_above, c->chain.p, len);
+		if (!p->finished)
+			iter_validate(p);
+		return;
+	}
 	if (rcode == DNS_RCODE_NOERROR) {
 		for (size_t o = 0; o < c->chain.len;) {
 			const uint8_t *r = c->chain.p + o;
@@ -747,6 +793,89 @@ static void iter_start_zone(struct dns_iter *q, const struct dns_nsset *set, con
 static int in_zone(const uint8_t *name, const uint8_t *zone)
 {
 	return dns_name_is_sub(name, zone);
+}
+
+/* The RRSIGs at owner over type, from the answer section. */
+static void put_sigs(struct dns_iter *q, const struct dns_rr *an, size_t nan, const uint8_t *owner, uint16_t type)
+{
+	for (size_t i = 0; i < nan; i++)
+		if (an[i].type == DNS_T_RRSIG && an[i].rclass == DNS_C_IN && an[i].rdlen >= 2 &&
+			(rd16(an[i].rdata) == type || type == DNS_T_ANY) && dns_name_eq(an[i].owner, owner))
+			chain_put(q, DNS_SEC_ANSWER, &an[i]);
+}
+
+/* NSEC/NSEC3 records of this zone and the RRSIGs over them and over its SOA, from the authority section. */
+static void put_denials(struct dns_iter *q, const struct dns_rr *ns, size_t nns)
+{
+	for (size_t i = 0; i < nns; i++) {
+		uint16_t t = ns[i].type;
+		if (t == DNS_T_RRSIG && ns[i].rdlen >= 2)
+			t = rd16(ns[i].rdata);
+		else if (t != DNS_T_NSEC && t != DNS_T_NSEC3)
+			continue;
+		if ((t == DNS_T_NSEC || t == DNS_T_NSEC3 || t == DNS_T_SOA) && ns[i].rclass == DNS_C_IN &&
+			in_zone(ns[i].owner, q->zone))
+			chain_put(q, DNS_SEC_AUTHORITY, &ns[i]);
+	}
+}
+
+/*
+ * The chain of trust: DNSKEY sets fetched one at a time from each zone's own
+ * servers (a child query with the same budget), then the verdict. A bogus
+ * answer is SERVFAIL with its EDE, unless the client set CD (RFC 4035 3.2.2).
+ */
+static void iter_validate(struct dns_iter *q)
+{
+	struct dns_server *s = q->s;
+	uint64_t now = (uint64_t)time(NULL);
+	struct dns_val_zone *z = dns_val_step(q->val, s, now);
+	uint8_t ds_name[DNS_NAME_MAX];
+	int want_ds = 0;
+	if (!z && (z = dns_val_need_ds(q->val, q->chain.p, q->chain.len, ds_name)) != NULL)
+		want_ds = 1;
+	if (z) {
+		if (q->depth + 1 > DNS_ITER_DEPTH_MAX) {
+			iter_fail(q, DNSSEC_EDE_DNSKEY_MISSING, "DNSKEY lookups nested too deep");
+			return;
+		}
+		struct dns_iter *c = iter_new(s);
+		if (!c) {
+			iter_fail(q, DNS_EDE_OTHER, "out of memory");
+			return;
+		}
+		c->parent = q;
+		c->top = q->top;
+		c->depth = q->depth + 1;
+		if (want_ds) {
+			/* a zone reached without a referral: its DS from the servers of the zone above it */
+			c->fetch_ds = 1;
+			memcpy(c->ds_above, z->name, (size_t)dns_name_len(z->name, DNS_NAME_MAX));
+			memcpy(c->qname, ds_name, (size_t)dns_name_len(ds_name, DNS_NAME_MAX));
+			c->qtype = DNS_T_DS;
+		} else {
+			c->fetch_keys = 1;
+			memcpy(c->qname, z->name, (size_t)dns_name_len(z->name, DNS_NAME_MAX));
+			c->qtype = DNS_T_DNSKEY;
+		}
+		q->child = c;
+		iter_start_zone(c, z->ns, z->name);
+		return;
+	}
+	uint16_t ede = 0;
+	q->val_status = dns_val_answer(q->val, s, q->chain.p, q->chain.len, q->cl.qname, q->cl.qtype, q->val_rcode,
+		now, &ede);
+	q->val_ede = ede;
+	q->val_done = 1;
+	dns_metrics_dnssec((int)q->val_status);
+	char nb[DNS_NAME_TEXT_MAX];
+	TB_DEBUG("dns", "validating %s: %s (EDE %u)", dns_name_str(q->cl.qname, nb, sizeof nb),
+		dnssec_status_str(q->val_status), ede);
+	if (q->val_status == DNSSEC_BOGUS && !(q->cl.flags & DNS_F_CD)) {
+		iter_fail(q, ede ? ede : DNSSEC_EDE_BOGUS, q->val->budget.exhausted
+			? "DNSSEC validation limit reached (dnssec_* limits)" : "DNSSEC validation failed");
+		return;
+	}
+	iter_finish(q, q->val_rcode, 0xffff, NULL);
 }
 
 static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
@@ -799,6 +928,8 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 				found = hit = 1;
 			}
 		}
+		if (hit && s->dnssec && q->qtype != DNS_T_RRSIG)
+			put_sigs(q, an, nan, cur, q->qtype);
 		if (found || q->qtype == DNS_T_CNAME)
 			break;
 		for (size_t i = 0; i < nan && !hit; i++) {
@@ -809,6 +940,8 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 					return;
 				}
 				chain_put(q, DNS_SEC_ANSWER, &an[i]);
+				if (s->dnssec)
+					put_sigs(q, an, nan, cur, DNS_T_CNAME);
 				memcpy(cur, an[i].rdata, (size_t)dns_name_len(an[i].rdata, DNS_NAME_MAX));
 				hit = moved = 1;
 			}
@@ -832,6 +965,8 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 			s->roots = roots;
 	}
 	if (found) {
+		if (s->dnssec)
+			put_denials(q, ns, nns); /* a wildcard expansion's proof */
 		dns_msg_free(&m);
 		iter_finish(q, DNS_RCODE_NOERROR, 0xffff, NULL);
 		return;
@@ -852,6 +987,8 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 		for (size_t i = 0; i < nns; i++)
 			if (ns[i].type == DNS_T_SOA && in_zone(ns[i].owner, q->zone) && in_zone(q->qname, ns[i].owner))
 				chain_put(q, DNS_SEC_AUTHORITY, &ns[i]);
+		if (s->dnssec)
+			put_denials(q, ns, nns);
 		dns_msg_free(&m);
 		iter_finish(q, rcode, 0xffff, NULL);
 		return;
@@ -887,6 +1024,8 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 			nsset_add_addr(&next, ad[i].owner, &ad[i]);
 	uint8_t zone[DNS_NAME_MAX];
 	memcpy(zone, cut, (size_t)dns_name_len(cut, DNS_NAME_MAX));
+	if (q->val)
+		dns_val_cut(q->val, q->zone, zone, &next, ns, nns); /* the DS, or the proof there is none */
 	dns_msg_free(&m);
 	q->ns = next;
 	iter_start_zone(q, &q->ns, zone);
@@ -927,6 +1066,14 @@ size_t dns_iterate(struct dns_server *s, const struct dns_fwd_client *cl, uint64
 	memcpy(q->qname, cl->qname, (size_t)dns_name_len(cl->qname, DNS_NAME_MAX));
 	dns_name_lower(q->qname);
 	q->qtype = cl->qtype;
+	if (s->dnssec) {
+		if (!(q->val = calloc(1, sizeof *q->val))) {
+			iter_release(q);
+			return dns_fwd_answer(s, cl, NULL, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "out of memory", now, out, cap);
+		}
+		dns_val_init(q->val, s);
+		dns_val_cut(q->val, NULL, (const uint8_t *)"", &s->roots, NULL, 0);
+	}
 	q->next = s->iters;
 	if (s->iters)
 		s->iters->prev = q;

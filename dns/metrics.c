@@ -5,8 +5,7 @@
  * is the bounded set below plus "other"; RCODEs are the header's four bits
  * (extended RCODEs such as BADVERS, carried in OPT, count under their low
  * bits). Transports are udp, tcp and doh (DoT joins the set when it
- * exists). DNSSEC validation does not exist yet: its family is present with
- * every result at zero so dashboards and alerts can be written against it.
+ * exists). DNSSEC results count each validation of an iterated answer.
  */
 #include "dns/metrics.h"
 
@@ -75,6 +74,14 @@ void dns_metrics_query(uint16_t qtype, int via)
 {
 	unsigned idx[2] = { via >= 0 && via <= 2 ? (unsigned)via : 0u, qtype_index(qtype) };
 	tb_metric_add_at(&m_queries, 1, idx);
+}
+
+void dns_metrics_dnssec(int status)
+{
+	/* the label list is secure, insecure, bogus, indeterminate */
+	static const unsigned of_status[] = { 3, 0, 1, 2 };
+	unsigned idx[1] = { status >= 0 && status <= 3 ? of_status[status] : 3u };
+	tb_metric_add_at(&m_dnssec, 1, idx);
 }
 
 void dns_metrics_response(const uint8_t *p, size_t n, int via)

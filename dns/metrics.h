@@ -20,6 +20,8 @@ void dns_metrics_query(uint16_t qtype, int via);
 void dns_metrics_response(const uint8_t *p, size_t n, int via);
 /* An upstream exchange sent at `sent` (tb_metrics_now()) was answered; mode "forward" or "iterate". */
 void dns_metrics_upstream(double sent, const char *mode);
+/* A validation ended (dnssec.h's status: 0 indeterminate, 1 secure, 2 insecure, 3 bogus). */
+void dns_metrics_dnssec(int status);
 /* Registers the series and the scrape hook (start); dns_metrics_stop removes the hook. */
 int dns_metrics_start(struct dns_server *s);
 void dns_metrics_stop(struct dns_server *s);

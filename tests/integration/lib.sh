@@ -101,6 +101,44 @@ need_py() {
 		skip "python3 cannot import $1 (Debian package ${2:-python3-$1}; scripts/deps.sh --test installs it)"
 }
 
+# ---- hermetic DNS labs (inside a network namespace the script created) ----
+
+# lab_nsd NAME ADDRESS ZONE:FILE...: one NSD on ADDRESS port 53 serving these zones (file
+# names relative to $TB_WORK), its files under $TB_WORK/NAME; stopped when the script exits.
+lab_nsd() {
+	local name=$1 addr=$2 z dir=$TB_WORK/$1
+	shift 2
+	mkdir -p "$dir"
+	{
+		printf 'server:\n  ip-address: %s@53\n  username: ""\n  chroot: ""\n  zonesdir: "%s"\n' "$addr" "$TB_WORK"
+		printf '  pidfile: "%s/nsd.pid"\n  database: ""\n  zonelistfile: "%s/zone.list"\n' "$dir" "$dir"
+		printf '  xfrdfile: "%s/xfrd.state"\n  xfrdir: "%s"\n  logfile: "%s/nsd.log"\n' "$dir" "$dir" "$dir"
+		printf '  server-count: 1\n  verbosity: 1\nremote-control:\n  control-enable: no\n'
+		for z in "$@"; do
+			printf 'zone:\n  name: "%s"\n  zonefile: "%s"\n' "${z%%:*}" "${z#*:}"
+		done
+	} > "$dir/nsd.conf"
+	nsd -d -c "$dir/nsd.conf" > "$dir/out.log" 2>&1 &
+	track $!
+	show_on_failure "$dir/nsd.log" "$dir/out.log"
+}
+
+# lab_wait ADDRESS...: wait until a DNS server answers on each ADDRESS port 53 (dies after 10 s).
+lab_wait() {
+	local a up
+	for a in "$@"; do
+		up=
+		for _ in $(seq 1 100); do
+			if dig @"$a" +norec +time=1 +tries=1 . SOA 2>/dev/null | grep -q 'status: \(NOERROR\|REFUSED\|NXDOMAIN\)'; then
+				up=1
+				break
+			fi
+			sleep 0.1
+		done
+		[ -n "$up" ] || die "the lab server $a never answered"
+	done
+}
+
 # ---- ports ----
 
 # free_port [ADDRESS]: a port free for both TCP and UDP on ADDRESS (default 127.0.0.1),
