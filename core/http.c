@@ -62,10 +62,19 @@
  * Connections accepted per loop turn. libuv accepts in a loop while the
  * backlog has connections; a client that reconnects as fast as it is shed
  * would keep that loop going, and a new connection would be shed (as the
- * oldest) before its first bytes were ever read. After this many, accepting
- * waits for the next turn, after reads have had theirs.
+ * oldest) before its first bytes were ever read. After a quarter of
+ * max_connections (at most this many), accepting waits for the next turn,
+ * after reads have had theirs: a new connection is read (its first bytes are
+ * there when it is accepted) before four turns' worth of newer ones could
+ * make it the oldest. Larger batches drain a flood's backlog sooner.
  */
-#define ACCEPT_BATCH 64u
+#define ACCEPT_BATCH 256u
+/*
+ * The kernel's queue of connections not yet accepted (capped by somaxconn).
+ * When it is full, new clients' SYNs are dropped and they retry only after a
+ * second; a deep queue keeps a reconnecting flood from crowding them out.
+ */
+#define LISTEN_BACKLOG 4096
 #define MAX_URL_BYTES TB_HTTP_DEFAULT_MAX_HEADER_BYTES /* also bounded by max_header_bytes */
 
 static void conn_process(struct conn *c);
@@ -1072,7 +1081,10 @@ static int defer_accept(struct tb_http_server *srv, struct listener *lst)
 		srv->accept_turn = now;
 		srv->accepted = 0;
 	}
-	if (++srv->accepted <= ACCEPT_BATCH)
+	unsigned batch = srv->lim.max_connections / 4;
+	if (batch > ACCEPT_BATCH)
+		batch = ACCEPT_BATCH;
+	if (++srv->accepted <= (batch ? batch : 1))
 		return 0;
 	if (!srv->accept_timer_open) {
 		if (uv_timer_init(srv->loop, &srv->accept_timer) != 0)
@@ -1270,7 +1282,7 @@ int tb_http_listen(struct tb_http_server *srv, const char *name, const char *add
 	srv->handles_open++;
 	srv->listeners[srv->n_listeners++] = l;
 	if ((rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0)) != 0 ||
-		(rc = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection)) != 0) {
+		(rc = uv_listen((uv_stream_t *)&l->tcp, LISTEN_BACKLOG, on_connection)) != 0) {
 		/* Stays in the table (freed with the server; the close callback needs it) but dead. */
 		l->dead = 1;
 		uv_close((uv_handle_t *)&l->tcp, on_listener_closed);

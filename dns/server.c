@@ -965,10 +965,14 @@ static int make_room(struct dns_server *s, struct dns_tcp_conn *c)
  * Connections accepted per loop turn. libuv accepts in a loop while the
  * backlog has connections; a client that reconnects as fast as it is shed
  * would keep that loop going, and a new connection would be shed (as the
- * oldest) before its query was ever read. After this many, accepting waits
- * for the next turn, after reads have had theirs.
+ * oldest) before its query was ever read. After a quarter of tcp_clients
+ * (at most this many), accepting waits for the next turn, after reads have
+ * had theirs: a new connection is read before four turns' worth of newer
+ * ones could make it the oldest. Larger batches drain a flood's backlog sooner.
  */
-#define TCP_ACCEPT_BATCH 64u
+#define TCP_ACCEPT_BATCH 256u
+/* Not-yet-accepted connections the kernel queues (capped by somaxconn); see core/http.c. */
+#define TCP_LISTEN_BACKLOG 4096
 
 static void tcp_accept(uv_stream_t *ls, int status);
 
@@ -993,7 +997,10 @@ static int defer_accept(struct dns_server *s, struct dns_tcp_listener *l)
 		s->tcp_accept_turn = now;
 		s->tcp_accepted = 0;
 	}
-	if (++s->tcp_accepted <= TCP_ACCEPT_BATCH)
+	size_t batch = s->tcp_clients_max / 4;
+	if (batch > TCP_ACCEPT_BATCH)
+		batch = TCP_ACCEPT_BATCH;
+	if (++s->tcp_accepted <= (batch ? batch : 1))
 		return 0;
 	if (!s->tcp_accept_timer_open) {
 		if (uv_timer_init(s->loop, &s->tcp_accept_timer) != 0)
@@ -1160,7 +1167,7 @@ int dns_server_listen(struct dns_server *s)
 		rc = uv_tcp_bind(&t->h, (struct sockaddr *)&bound,
 			sa->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
 		if (rc == 0)
-			rc = uv_listen((uv_stream_t *)&t->h, 128, tcp_accept);
+			rc = uv_listen((uv_stream_t *)&t->h, TCP_LISTEN_BACKLOG, tcp_accept);
 		fmt_addr((struct sockaddr *)&bound, name, sizeof name);
 		if (rc) {
 			TB_ERROR("dns", "cannot listen on tcp %s: %s", name, uv_strerror(rc));
