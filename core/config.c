@@ -78,6 +78,8 @@ static const struct tb_option core_options[] = {
 	{ "tls_ticket_lifetime_s", TB_OPT_INT, "14400", "TLS: seconds a session ticket (RFC 5077) resumes, and how often the in-memory ticket key is replaced (the previous key stays valid one more period); 0 issues and accepts no tickets", 0, 604800 },
 	{ "tls_session_cache_size", TB_OPT_INT, "4096", "TLS: sessions kept for session-ID resumption (clients without tickets); 0 keeps none", 0, 1048576 },
 	{ "tls_session_cache_timeout_s", TB_OPT_INT, "14400", "TLS: seconds a session in that cache resumes", 1, 604800 },
+	{ "http_max_connections", TB_OPT_INT, "1024", "HTTP: open connections over all listeners; a new one beyond it takes the place of the oldest connection that has not sent a whole request (new, idle, headers still arriving; HTTP/2 without streams), or is refused when there is none", 1, 1000000 },
+	{ "http_max_connections_per_address", TB_OPT_INT, "512", "HTTP: open connections from one client IP address, shed the same way (the oldest such connection of that address goes first); above the 256 connections benchmarks open from one address", 1, 1000000 },
 	{ "http2_max_concurrent_streams", TB_OPT_INT, "100", "HTTP/2: streams a client may have open on one connection (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused", 1, 1000 },
 	{ "http2_max_header_list_size", TB_OPT_INT, "16384", "HTTP/2: decoded request header bytes (name + value + 32 each); more is answered 431, four times more closes the connection (HPACK bomb)", 1024, 1048576 },
 	{ "http2_header_table_size", TB_OPT_INT, "4096", "HTTP/2: HPACK dynamic table size in bytes, for decoding requests and encoding responses", 256, 65536 },

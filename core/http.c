@@ -59,6 +59,23 @@
 #define LINGER_MS 2000u
 #define BODY_PREALLOC (64u * 1024)
 #define WRITE_QUEUE_CAP (1u << 20) /* unsent response bytes before parsing pauses */
+/*
+ * Connections accepted per loop turn. libuv accepts in a loop while the
+ * backlog has connections; a client that reconnects as fast as it is shed
+ * would keep that loop going, and a new connection would be shed (as the
+ * oldest) before its first bytes were ever read. After a quarter of
+ * max_connections (at most this many), accepting waits for the next turn,
+ * after reads have had theirs: a new connection is read (its first bytes are
+ * there when it is accepted) before four turns' worth of newer ones could
+ * make it the oldest. Larger batches drain a flood's backlog sooner.
+ */
+#define ACCEPT_BATCH 256u
+/*
+ * The kernel's queue of connections not yet accepted (capped by somaxconn).
+ * When it is full, new clients' SYNs are dropped and they retry only after a
+ * second; a deep queue keeps a reconnecting flood from crowding them out.
+ */
+#define LISTEN_BACKLOG 4096
 #define MAX_URL_BYTES TB_HTTP_DEFAULT_MAX_HEADER_BYTES /* also bounded by max_header_bytes */
 
 static void conn_process(struct conn *c);
@@ -919,6 +936,8 @@ void tb_http_conn_close(struct conn *c)
 		srv->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	else if (srv->conns_tail == c)
+		srv->conns_tail = c->prev;
 	c->prev = c->next = NULL;
 	srv->n_conns--;
 	if (!c->has_socket)
@@ -942,6 +961,8 @@ static struct conn *conn_new(struct tb_http_server *srv, struct listener *lst)
 	c->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = c;
+	else
+		srv->conns_tail = c;
 	srv->conns = c;
 	srv->n_conns++;
 	srv->conns_alive++;
@@ -953,24 +974,134 @@ static void on_reject_closed(uv_handle_t *h)
 	free(h);
 }
 
-static void peer_name(uv_tcp_t *t, char *out, size_t len)
+/* The client's address: printable with its port (c->remote), and its IP for the per-address cap. */
+static void peer_name(struct conn *c)
 {
 	struct sockaddr_storage ss;
 	int sl = sizeof ss;
 	char ip[INET6_ADDRSTRLEN] = "?";
-	if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &sl) != 0) {
-		snprintf(out, len, "-");
+	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) != 0) {
+		snprintf(c->remote, sizeof c->remote, "-");
 		return;
 	}
 	if (ss.ss_family == AF_INET6) {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
 		uv_ip6_name(a, ip, sizeof ip);
-		snprintf(out, len, "[%s]:%u", ip, ntohs(a->sin6_port));
+		snprintf(c->remote, sizeof c->remote, "[%s]:%u", ip, ntohs(a->sin6_port));
+		memcpy(c->addr, &a->sin6_addr, 16);
+		c->addr_family = AF_INET6;
 	} else {
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
 		uv_ip4_name(a, ip, sizeof ip);
-		snprintf(out, len, "%s:%u", ip, ntohs(a->sin_port));
+		snprintf(c->remote, sizeof c->remote, "%s:%u", ip, ntohs(a->sin_port));
+		memcpy(c->addr, &a->sin_addr, 4);
+		c->addr_family = AF_INET;
 	}
+}
+
+static int same_address(const struct conn *a, const struct conn *b)
+{
+	return a->addr_family && a->addr_family == b->addr_family &&
+	       memcmp(a->addr, b->addr, a->addr_family == AF_INET ? 4 : 16) == 0;
+}
+
+/*
+ * A connection that may be closed to make room: it has not sent a whole
+ * request (new, TLS handshake, idle keep-alive, headers still arriving; an
+ * HTTP/2 connection without streams). Those that have a request in a
+ * handler, a body arriving or a response leaving are never shed.
+ */
+static int sheddable(const struct conn *c)
+{
+	if (c->closed || c->closing || !c->has_socket)
+		return 0;
+	if (c->h2)
+		return tb_h2_idle(c->h2);
+	return c->state == CS_NEW || c->state == CS_IDLE || c->state == CS_HEADERS;
+}
+
+/*
+ * Connection floods: at most max_connections_per_address from one IP and
+ * max_connections in all. A new connection over either cap takes the place
+ * of the oldest sheddable one (of its address, or of all), which is closed
+ * without an answer; when there is none, the new connection is refused.
+ * So idle and slowloris connections cannot lock clients out until the
+ * header timeout: the newest clients are served, the oldest idle ones go.
+ * Returns 0 when c may stay (c is the newest: srv->conns).
+ */
+static int make_room(struct tb_http_server *srv, struct conn *c)
+{
+	unsigned same = 0;
+	struct conn *oldest_same = NULL, *oldest = NULL;
+	for (struct conn *o = srv->conns_tail; o; o = o->prev) {
+		if (o == c)
+			continue;
+		int sa = same_address(o, c);
+		same += sa;
+		if (!sheddable(o))
+			continue;
+		if (!oldest)
+			oldest = o;
+		if (sa && !oldest_same)
+			oldest_same = o;
+	}
+	struct conn *victim = NULL;
+	if (same >= srv->lim.max_connections_per_address)
+		victim = oldest_same;
+	else if (srv->n_conns > srv->lim.max_connections)
+		victim = oldest;
+	else
+		return 0;
+	if (!victim) {
+		srv->shed_refused++;
+		return -1;
+	}
+	TB_DEBUG("http", "%s: connection closed for a new one from %s (connection cap)", victim->remote,
+		c->remote);
+	srv->shed_evicted++;
+	tb_http_conn_close(victim);
+	return 0;
+}
+
+static void on_connection(uv_stream_t *server, int status);
+
+static void on_accept_timer(uv_timer_t *t)
+{
+	struct tb_http_server *srv = t->data;
+	srv->accepted = 0;
+	srv->accept_turn = uv_now(srv->loop);
+	for (size_t i = 0; i < srv->n_listeners; i++) {
+		struct listener *l = srv->listeners[i];
+		if (l->deferred && l->open && !uv_is_closing((uv_handle_t *)&l->tcp)) {
+			l->deferred = 0;
+			on_connection((uv_stream_t *)&l->tcp, 0); /* takes the waiting one; libuv polls again */
+		}
+	}
+}
+
+/* Whether this turn's accept budget is spent; then the listener waits for on_accept_timer. */
+static int defer_accept(struct tb_http_server *srv, struct listener *lst)
+{
+	uint64_t now = uv_now(srv->loop);
+	if (now != srv->accept_turn) {
+		srv->accept_turn = now;
+		srv->accepted = 0;
+	}
+	unsigned batch = srv->lim.max_connections / 4;
+	if (batch > ACCEPT_BATCH)
+		batch = ACCEPT_BATCH;
+	if (++srv->accepted <= (batch ? batch : 1))
+		return 0;
+	if (!srv->accept_timer_open) {
+		if (uv_timer_init(srv->loop, &srv->accept_timer) != 0)
+			return 0;
+		srv->accept_timer.data = srv;
+		srv->accept_timer_open = 1;
+		srv->handles_open++;
+	}
+	lst->deferred = 1;
+	uv_timer_start(&srv->accept_timer, on_accept_timer, 0, 0);
+	return 1;
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -979,7 +1110,9 @@ static void on_connection(uv_stream_t *server, int status)
 	struct tb_http_server *srv = lst->srv;
 	if (status < 0)
 		return;
-	if (srv->stopping || srv->n_conns >= srv->lim.max_connections) {
+	if (!srv->stopping && defer_accept(srv, lst))
+		return; /* not accepted: libuv stops polling the listener until uv_accept */
+	if (srv->stopping) {
 		uv_tcp_t *t = malloc(sizeof *t);
 		if (!t)
 			return;
@@ -1003,7 +1136,11 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
-	peer_name(&c->tcp, c->remote, sizeof c->remote);
+	peer_name(c);
+	if (make_room(srv, c) != 0) {
+		tb_http_conn_close(c);
+		return;
+	}
 	if (lst->tls && tb_tls_conn_new_server(&c->tls, lst->tls) != 0) {
 		tb_http_conn_close(c);
 		return;
@@ -1063,6 +1200,8 @@ int tb_http_server_new(struct tb_http_server **out, uv_loop_t *loop,
 		l->grace_timeout_ms = TB_HTTP_DEFAULT_GRACE_TIMEOUT_MS;
 	if (!l->max_connections)
 		l->max_connections = TB_HTTP_DEFAULT_MAX_CONNECTIONS;
+	if (!l->max_connections_per_address)
+		l->max_connections_per_address = TB_HTTP_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
 	if (!l->h2_max_concurrent_streams)
 		l->h2_max_concurrent_streams = TB_HTTP_DEFAULT_H2_MAX_CONCURRENT_STREAMS;
 	if (!l->h2_max_header_list)
@@ -1149,7 +1288,7 @@ int tb_http_listen(struct tb_http_server *srv, const char *name, const char *add
 	srv->handles_open++;
 	srv->listeners[srv->n_listeners++] = l;
 	if ((rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0)) != 0 ||
-		(rc = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection)) != 0) {
+		(rc = uv_listen((uv_stream_t *)&l->tcp, LISTEN_BACKLOG, on_connection)) != 0) {
 		/* Stays in the table (freed with the server; the close callback needs it) but dead. */
 		l->dead = 1;
 		uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
@@ -1195,6 +1334,20 @@ void tb_http_metrics_write(struct tb_http_server *srv, struct tb_bytes *out)
 	tb_bytes_printf(out, "# HELP tb_http_connections Open HTTP connections.\n"
 			     "# TYPE tb_http_connections gauge\ntb_http_connections %u\n",
 		srv->n_conns);
+	tb_bytes_printf(out, "# HELP tb_http_connections_shed_total Connections closed at the connection caps: "
+			     "an idle or header-incomplete one for a new one (evicted), or the new one (refused).\n"
+			     "# TYPE tb_http_connections_shed_total counter\n"
+			     "tb_http_connections_shed_total{reason=\"evicted\"} %llu\n"
+			     "tb_http_connections_shed_total{reason=\"refused\"} %llu\n",
+		srv->shed_evicted, srv->shed_refused);
+}
+
+static void on_accept_timer_closed(uv_handle_t *h)
+{
+	struct tb_http_server *srv = h->data;
+	srv->accept_timer_open = 0;
+	srv->handles_open--;
+	check_stopped(srv);
 }
 
 static void on_grace_closed(uv_handle_t *h)
@@ -1244,6 +1397,10 @@ void tb_http_server_stop(struct tb_http_server *srv, tb_done_cb done, void *arg)
 		struct listener *l = srv->listeners[i];
 		if (l && l->open && !uv_is_closing((uv_handle_t *)&l->tcp))
 			uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+	}
+	if (srv->accept_timer_open == 1) {
+		srv->accept_timer_open = 2; /* closing */
+		uv_close((uv_handle_t *)&srv->accept_timer, on_accept_timer_closed);
 	}
 	/*
 	 * Close idle connections now; busy ones close after their response, and

@@ -79,7 +79,10 @@ struct tb_http_limits {
 	uint64_t idle_timeout_ms;   /* keep-alive wait for the next request, and the time a client
 				       has to take a queued response; then close (60 s) */
 	uint64_t grace_timeout_ms;  /* tb_http_server_stop: wait for in-flight requests (5 s) */
-	unsigned max_connections;   /* beyond that: accept and close at once (1024) */
+	unsigned max_connections;   /* open connections; at the cap the oldest idle or
+				       header-incomplete one is closed for a new one, else the
+				       new one is refused (1024) */
+	unsigned max_connections_per_address; /* the same, per client IP address (512) */
 	/* HTTP/2 (core/http2.c); a zero field means the default below. */
 	unsigned h2_max_concurrent_streams; /* SETTINGS_MAX_CONCURRENT_STREAMS (100) */
 	size_t h2_max_header_list;  /* SETTINGS_MAX_HEADER_LIST_SIZE; decoded fields over -> 431 (16 KiB) */
@@ -101,6 +104,7 @@ struct tb_http_limits {
 #define TB_HTTP_DEFAULT_IDLE_TIMEOUT_MS 60000u
 #define TB_HTTP_DEFAULT_GRACE_TIMEOUT_MS 5000u
 #define TB_HTTP_DEFAULT_MAX_CONNECTIONS 1024u
+#define TB_HTTP_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 512u
 #define TB_HTTP_DEFAULT_H2_PREFACE_TIMEOUT_MS 5000u
 #define TB_HTTP_DEFAULT_H2_MAX_CONCURRENT_STREAMS 100u
 #define TB_HTTP_DEFAULT_H2_MAX_HEADER_LIST (16u * 1024)
@@ -337,6 +341,7 @@ void tb_http_server_free(struct tb_http_server *srv);
  *   tb_http_request_duration_seconds_bucket{route="/x",le="0.005"} N ... le="+Inf"
  *   tb_http_request_duration_seconds_sum / _count
  *   tb_http_connections (gauge)
+ *   tb_http_connections_shed_total{reason="evicted"|"refused"} (counter)
  * route is the matched table route's prefix + pattern (405s count under it
  * too); a 404 below a mounted prefix counts under that prefix; requests
  * that matched no prefix (404) or failed before routing (400, 431...)

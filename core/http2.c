@@ -588,6 +588,11 @@ int tb_h2_backlogged(const struct tb_h2 *h)
 	return tb_http_conn_queued(h->hc) >= OUT_CAP;
 }
 
+int tb_h2_idle(const struct tb_h2 *h)
+{
+	return !h->streams && !h->finishing && !h->detached;
+}
+
 int tb_h2_input(struct tb_h2 *h, const uint8_t *p, size_t n)
 {
 	if (h->detached || h->finishing)

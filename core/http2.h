@@ -97,6 +97,8 @@ int tb_h2_shutdown(struct tb_h2 *h);
 void tb_h2_timeout(struct tb_h2 *h);
 /* Whether output waits for the socket (reading then pauses). */
 int tb_h2_backlogged(const struct tb_h2 *h);
+/* No stream open and not closing: the connection may be shed for a new one (core/http.c). */
+int tb_h2_idle(const struct tb_h2 *h);
 /*
  * The response of a stream's request: header names already lower-case,
  * no connection-specific fields. body is copied; no_body: HEAD, 204, 304.

@@ -30,6 +30,7 @@ struct listener {
 	int open;             /* handle initialised and not yet closed */
 	int dead;             /* bind or listen failed */
 	int h2c;              /* plain listener: HTTP/2 with prior knowledge too */
+	int deferred;         /* a connection waits in libuv for the next accept turn */
 };
 
 enum conn_state {
@@ -73,6 +74,8 @@ struct conn {
 	int proto_checked;        /* the choice between HTTP/1.1 and HTTP/2 is made */
 	uint64_t preface_start;   /* h2c: when the first preface byte came (0: none yet) */
 	char remote[64];
+	uint8_t addr[16];         /* the client's IP address (IPv4 in the first 4 octets) */
+	int addr_family;          /* AF_INET, AF_INET6, or 0 (feed mode, unknown) */
 	uint8_t rbuf[READ_CHUNK];
 	struct conn *prev, *next;
 };
@@ -110,7 +113,13 @@ struct tb_http_server {
 	struct listener *listeners[MAX_LISTENERS];
 	size_t n_listeners;
 	struct tb_http_router *router;
-	struct conn *conns;
+	struct conn *conns;             /* newest first */
+	struct conn *conns_tail;        /* the oldest */
+	unsigned long long shed_evicted, shed_refused; /* connections closed at a cap */
+	unsigned accepted;              /* connections accepted in this turn (see ACCEPT_BATCH) */
+	uint64_t accept_turn;           /* uv_now of this turn */
+	uv_timer_t accept_timer;        /* resumes deferred accepts on the next loop turn */
+	int accept_timer_open;          /* initialised (lazily, at the first deferral); 2: closing */
 	unsigned n_conns;               /* open (not yet closing) connections */
 	unsigned conns_alive;           /* connections not yet freed */
 	unsigned handles_open;          /* listener handles + grace timer */

@@ -344,6 +344,8 @@ static int open_listeners(struct app *app)
 		.h2_max_control_per_sec = (unsigned)tb_cfg_int(core, "http2_max_control_frames_per_second"),
 		.h2_max_continuations = (unsigned)tb_cfg_int(core, "http2_max_continuation_frames"),
 		.h2_preface_timeout_ms = (uint64_t)tb_cfg_int(core, "http2_preface_timeout_ms"),
+		.max_connections = (unsigned)tb_cfg_int(core, "http_max_connections"),
+		.max_connections_per_address = (unsigned)tb_cfg_int(core, "http_max_connections_per_address"),
 	};
 	err = tb_http_server_new(&app->core.http, &app->loop, &limits);
 	if (err) {

@@ -86,7 +86,14 @@ static const struct tb_option dns_options[] = {
 		.help = "largest UDP response we send with EDNS (512 without)", .min = 512, .max = 4096 },
 	{ .name = "tcp_idle_ms", .type = TB_OPT_INT, .def = "10000",
 		.help = "close TCP connections idle this long (RFC 7766)", .min = 100, .max = 600000 },
-	{ .name = "tcp_clients", .type = TB_OPT_INT, .def = "256", .help = "open TCP connections at most",
+	{ .name = "tcp_clients", .type = TB_OPT_INT, .def = "256",
+		.help = "open TCP connections at most; a new one beyond it takes the place of the oldest "
+			"connection with no answer pending (idle, or a query still arriving), or is refused when "
+			"there is none",
+		.min = 1, .max = DNS_TCP_CLIENTS_MAX },
+	{ .name = "tcp_clients_per_address", .type = TB_OPT_INT, .def = "64",
+		.help = "open TCP connections from one client IP address, shed the same way (the oldest such "
+			"connection of that address goes first)",
 		.min = 1, .max = DNS_TCP_CLIENTS_MAX },
 	{ .name = "tcp_queue_bytes", .type = TB_OPT_INT, .def = "1048576",
 		.help = "answer bytes queued on one TCP connection (not yet taken by the client) before it stops "
@@ -566,6 +573,7 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 	s->udp_payload = (uint16_t)tb_cfg_int(sec, "udp_payload");
 	s->tcp_idle_ms = (uint64_t)tb_cfg_int(sec, "tcp_idle_ms");
 	s->tcp_clients_max = (size_t)tb_cfg_int(sec, "tcp_clients");
+	s->tcp_clients_per_address = (size_t)tb_cfg_int(sec, "tcp_clients_per_address");
 	s->tcp_queue_bytes = (size_t)tb_cfg_int(sec, "tcp_queue_bytes");
 	s->tcp_queue_bytes_total = (size_t)tb_cfg_int(sec, "tcp_queue_bytes_total");
 	const cJSON *it;

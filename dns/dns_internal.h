@@ -82,6 +82,7 @@ struct dns_udp_listener {
 struct dns_tcp_listener {
 	uv_tcp_t h;
 	struct dns_server *srv;
+	int deferred;            /* a connection waits in libuv for the next accept turn */
 };
 
 struct dns_tcp_conn;
@@ -202,6 +203,7 @@ struct dns_iter;
 
 struct dns_stats {
 	uint64_t queries_udp, queries_tcp, queries_doh, formerr, refused, nxdomain, truncated, dropped;
+	uint64_t tcp_evicted, tcp_refused; /* TCP connections shed at the caps (dns/server.c make_room) */
 };
 
 /*
@@ -229,6 +231,7 @@ struct dns_server {
 	uint16_t udp_payload;
 	uint64_t tcp_idle_ms;
 	size_t tcp_clients_max;
+	size_t tcp_clients_per_address; /* open TCP connections from one client IP */
 	size_t tcp_queue_bytes;       /* answer bytes queued on one connection before it pauses */
 	size_t tcp_queue_bytes_total; /* answer bytes queued on all connections before they pause */
 	size_t tcp_queued_bytes;      /* answer bytes queued on all connections now */
@@ -240,6 +243,10 @@ struct dns_server {
 	size_t n_udp, n_tcp;
 	struct dns_tcp_conn *conns;   /* open TCP connections */
 	size_t n_conns;
+	unsigned tcp_accepted;        /* accepted in this loop turn (server.c TCP_ACCEPT_BATCH) */
+	uint64_t tcp_accept_turn;     /* uv_now of that turn */
+	uv_timer_t tcp_accept_timer;  /* resumes deferred accepts on the next turn */
+	int tcp_accept_timer_open;    /* initialised (at the first deferral) */
 	uint8_t cookie_secret[16];
 	size_t n_keys;
 	struct dns_tsig_key keys[DNS_TSIG_KEYS_MAX + 1]; /* + the generated lab key */

@@ -38,6 +38,11 @@ static struct tb_metric m_misses = { "tb_dns_cache_misses_total",
 	{ { NULL, NULL } }, NULL, 0, NULL };
 static struct tb_metric m_cache_entries = { "tb_dns_cache_entries", "Entries in the cache now.",
 	TB_METRIC_GAUGE, { { NULL, NULL } }, NULL, 0, NULL };
+static const char *const shed_reasons[] = { "evicted", "refused", NULL };
+static struct tb_metric m_tcp_shed = { "tb_dns_tcp_connections_shed_total",
+	"TCP connections closed at the connection caps (tcp_clients, tcp_clients_per_address): an idle one for a "
+	"new one (evicted), or the new one (refused).", TB_METRIC_COUNTER, { { "reason", shed_reasons } }, NULL, 0,
+	NULL };
 static struct tb_metric m_upstream = { "tb_dns_upstream_duration_seconds",
 	"Time from sending a query upstream to its answer (forwarders, or authoritative servers when iterating).",
 	TB_METRIC_HISTOGRAM, { { "mode", modes } }, upstream_buckets,
@@ -110,12 +115,14 @@ static void scrape(void *arg)
 	tb_metric_set(&m_hits, (double)s->cache.hits);
 	tb_metric_set(&m_misses, (double)s->cache.misses);
 	tb_metric_set(&m_cache_entries, (double)s->cache.n);
+	tb_metric_set(&m_tcp_shed, (double)s->stats.tcp_evicted, "evicted");
+	tb_metric_set(&m_tcp_shed, (double)s->stats.tcp_refused, "refused");
 }
 
 int dns_metrics_start(struct dns_server *s)
 {
 	static struct tb_metric *const all[] = { &m_queries, &m_responses, &m_updates, &m_hits, &m_misses,
-		&m_cache_entries, &m_upstream, &m_dnssec, NULL };
+		&m_cache_entries, &m_upstream, &m_dnssec, &m_tcp_shed, NULL };
 	int err = tb_metrics_register_all(all);
 	return err ? err : tb_metrics_hook(scrape, s);
 }

@@ -920,12 +920,121 @@ static void tcp_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	tcp_process(c);
 }
 
+static int same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+	return 0;
+}
+
+/* No answer pending: idle, or a query still arriving (slowloris). Such a connection may be shed. */
+static int sheddable(const struct dns_tcp_conn *c)
+{
+	return !c->closing && !c->answering && c->queued == 0 && c->owed == 0;
+}
+
+/*
+ * Connection floods: at most tcp_clients_per_address from one IP and
+ * tcp_clients in all. A new connection over either cap takes the place of
+ * the oldest sheddable one (of its address, or of all), else it is refused;
+ * so idle connections cannot lock clients out until tcp_idle_ms. c is the
+ * newest (s->conns). 0 when c may stay.
+ */
+static int make_room(struct dns_server *s, struct dns_tcp_conn *c)
+{
+	size_t same = 0;
+	struct dns_tcp_conn *oldest_same = NULL, *oldest = NULL;
+	for (struct dns_tcp_conn *o = c->next; o; o = o->next) {
+		int sa = same_address(&o->peer, &c->peer);
+		same += (size_t)sa;
+		if (!sheddable(o))
+			continue;
+		oldest = o; /* the list is newest first: the last one seen is the oldest */
+		if (sa)
+			oldest_same = o;
+	}
+	struct dns_tcp_conn *victim;
+	if (same >= s->tcp_clients_per_address)
+		victim = oldest_same;
+	else if (s->n_conns > s->tcp_clients_max)
+		victim = oldest;
+	else
+		return 0;
+	if (!victim) {
+		s->stats.tcp_refused++;
+		return -1;
+	}
+	s->stats.tcp_evicted++;
+	conn_close(victim);
+	return 0;
+}
+
+/*
+ * Connections accepted per loop turn. libuv accepts in a loop while the
+ * backlog has connections; a client that reconnects as fast as it is shed
+ * would keep that loop going, and a new connection would be shed (as the
+ * oldest) before its query was ever read. After a quarter of tcp_clients
+ * (at most this many), accepting waits for the next turn, after reads have
+ * had theirs: a new connection is read before four turns' worth of newer
+ * ones could make it the oldest. Larger batches drain a flood's backlog sooner.
+ */
+#define TCP_ACCEPT_BATCH 256u
+/* Not-yet-accepted connections the kernel queues (capped by somaxconn); see core/http.c. */
+#define TCP_LISTEN_BACKLOG 4096
+
+static void tcp_accept(uv_stream_t *ls, int status);
+
+static void tcp_accept_resume(uv_timer_t *t)
+{
+	struct dns_server *s = t->data;
+	s->tcp_accepted = 0;
+	s->tcp_accept_turn = uv_now(s->loop);
+	for (size_t i = 0; i < s->n_tcp; i++) {
+		if (s->tcp[i].deferred) {
+			s->tcp[i].deferred = 0;
+			tcp_accept((uv_stream_t *)&s->tcp[i].h, 0); /* takes the waiting one */
+		}
+	}
+}
+
+/* Whether this turn's accept budget is spent; then the listener waits for tcp_accept_resume. */
+static int defer_accept(struct dns_server *s, struct dns_tcp_listener *l)
+{
+	uint64_t now = uv_now(s->loop);
+	if (now != s->tcp_accept_turn) {
+		s->tcp_accept_turn = now;
+		s->tcp_accepted = 0;
+	}
+	size_t batch = s->tcp_clients_max / 4;
+	if (batch > TCP_ACCEPT_BATCH)
+		batch = TCP_ACCEPT_BATCH;
+	if (++s->tcp_accepted <= (batch ? batch : 1))
+		return 0;
+	if (!s->tcp_accept_timer_open) {
+		if (uv_timer_init(s->loop, &s->tcp_accept_timer) != 0)
+			return 0;
+		s->tcp_accept_timer.data = s;
+		s->tcp_accept_timer_open = 1;
+	}
+	l->deferred = 1;
+	uv_timer_start(&s->tcp_accept_timer, tcp_accept_resume, 0, 0);
+	return 1;
+}
+
 static void tcp_accept(uv_stream_t *ls, int status)
 {
 	struct dns_tcp_listener *l = ls->data;
 	struct dns_server *s = l->srv;
 	if (status < 0 || s->stopping)
 		return;
+	if (defer_accept(s, l))
+		return; /* not accepted: libuv stops polling the listener until uv_accept */
 	struct dns_tcp_conn *c = calloc(1, sizeof *c);
 	if (!c)
 		return;
@@ -945,13 +1054,12 @@ static void tcp_accept(uv_stream_t *ls, int status)
 		conn_close(c);
 		return;
 	}
-	if (s->n_conns > s->tcp_clients_max) {
-		/* over the cap: close the newest; the client falls back or retries */
-		conn_close(c);
-		return;
-	}
 	int pl = sizeof c->peer;
 	uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &pl);
+	if (make_room(s, c) != 0) {
+		conn_close(c); /* nothing to shed: the client falls back or retries */
+		return;
+	}
 	uv_tcp_nodelay(&c->h, 1);
 	uv_timer_start(&c->idle, conn_idle, s->tcp_idle_ms, s->tcp_idle_ms);
 	c->reading = 1;
@@ -1073,7 +1181,7 @@ int dns_server_listen(struct dns_server *s)
 		rc = uv_tcp_bind(&t->h, (struct sockaddr *)&bound,
 			sa->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
 		if (rc == 0)
-			rc = uv_listen((uv_stream_t *)&t->h, 128, tcp_accept);
+			rc = uv_listen((uv_stream_t *)&t->h, TCP_LISTEN_BACKLOG, tcp_accept);
 		fmt_addr((struct sockaddr *)&bound, name, sizeof name);
 		if (rc) {
 			TB_ERROR("dns", "cannot listen on tcp %s: %s", name, uv_strerror(rc));
@@ -1088,7 +1196,9 @@ int dns_server_listen(struct dns_server *s)
 static void handle_closed(uv_handle_t *h)
 {
 	struct dns_server *srv;
-	if (h->type == UV_UDP) {
+	if (h->type == UV_TIMER) {
+		srv = h->data; /* the accept timer */
+	} else if (h->type == UV_UDP) {
 		struct dns_udp_listener *u = h->data;
 		free(u->rbuf);
 		free(u->sbuf);
@@ -1114,6 +1224,11 @@ void dns_server_close(struct dns_server *s)
 		uv_close((uv_handle_t *)&s->tcp[i].h, handle_closed);
 	}
 	s->n_udp = s->n_tcp = 0;
+	if (s->tcp_accept_timer_open) {
+		s->tcp_accept_timer_open = 0;
+		s->closing++;
+		uv_close((uv_handle_t *)&s->tcp_accept_timer, handle_closed);
+	}
 	while (s->conns)
 		conn_close(s->conns);
 	if (--s->closing == 0 && s->stop_done)

@@ -4,8 +4,8 @@
 # (TLS 1.2, ALPN, SNI; TLS 1.0/1.1/1.3 refused), python3 http.client with an
 # SSLContext, node https with NODE_EXTRA_CA_CERTS, wget, and raw sockets for
 # what no polite client sends: request smuggling shapes, obs-fold, bare LF,
-# NUL bytes, oversize request lines, slowloris, more connections than
-# max_connections. Every check asserts the outcome.
+# NUL bytes, oversize request lines, slowloris, more connections than the
+# per-address and global caps. Every check asserts the outcome.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need curl
@@ -81,46 +81,55 @@ raw_status() {
   python3 raw.py $opt "$(hex "$1")" | head -c 12 | sed -n 's/^HTTP\/1\.1 \([0-9][0-9][0-9]\)$/\1/p;s/^HTTP\/1\.1 \([0-9][0-9][0-9]\) .*/\1/p'
 }
 
-# --- more connections than max_connections (1024, the default) ---
-python3 - <<'PY' || fail "max_connections"
+# --- the connection caps (defaults: 512 per address, 1024 in all) ---
+python3 - <<'PY' || fail "connection caps"
 import os, socket, time
 port = int(os.environ["P_HTTP"])
-held = []
-for i in range(1024):
-    held.append(socket.create_connection(("127.0.0.1", port)))
-# The last held one is served: all 1024 are accepted connections.
-s = held[-1]
-s.settimeout(5)
-s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-r = s.recv(4096)
-assert r.startswith(b"HTTP/1.1 200 "), r[:40]
-# One more: accepted and closed at once, without a response.
-x = socket.create_connection(("127.0.0.1", port))
-x.settimeout(3)
+
+def dial(src):
+    s = socket.socket()
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+def shed(s, wait=3):
+    """Closed by the server without a response."""
+    s.settimeout(wait)
+    try:
+        return s.recv(4096) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+def served(s):
+    s.settimeout(5)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    return s.recv(4096).startswith(b"HTTP/1.1 200 ")
+
+# One address: 600 idle connections; the 88 oldest make room for the newest.
+held = [dial("127.0.0.1") for _ in range(600)]
 t = time.time()
-try:
-    got = x.recv(4096)
-except ConnectionResetError:
-    got = b""
-assert got == b"", got[:60]
-assert time.time() - t < 2, "the connection over the limit was not closed at once"
+assert all(shed(s) for s in held[:88]), "the oldest connections over the per-address cap were not closed"
+assert time.time() - t < 3, "closing the oldest took too long"
+assert not shed(held[88], 0.3), "a connection within the per-address cap was closed"
+assert served(held[-1]), "the newest connection was not served"
 for s in held:
     s.close()
-# Below the limit again: served.
-for _ in range(50):
-    try:
-        y = socket.create_connection(("127.0.0.1", port))
-        y.settimeout(3)
-        y.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        if y.recv(4096).startswith(b"HTTP/1.1 200 "):
-            break
-    except (ConnectionResetError, socket.timeout):
-        pass
-    time.sleep(0.1)
-else:
-    raise SystemExit("not served after the held connections closed")
+time.sleep(0.3)
+# All addresses: 1024 idle connections (512 each from two addresses), then one more from a
+# third: it is served, and the oldest idle connection is the one closed for it.
+held = [dial("127.0.0.2") for _ in range(512)] + [dial("127.0.0.3") for _ in range(512)]
+time.sleep(0.3)
+x = dial("127.0.0.4")
+assert served(x), "the connection over the global cap was not served"
+assert shed(held[0]), "the oldest idle connection was not closed for the new one"
+assert not shed(held[1], 0.3), "more than one connection was closed"
+for s in held:
+    s.close()
+x.close()
 PY
-ok "1024 connections held, the 1025th accepted and closed at once, served again afterwards"
+ok "connection caps: one address keeps its 512 newest connections (the oldest closed, the newest served); at 1024 a new client is served and the oldest idle connection goes"
 
 # --- slowloris (in the background: the header timeout is 10 s) ---
 cat > slow.py <<'PY'
