@@ -53,6 +53,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/admin.h"
 #include "core/error.h"
 #include "core/http2.h"
 #include "core/http_io.h"
@@ -661,8 +662,10 @@ static void respond_error(struct conn *c, int status)
 	r->head = 0;
 	r->n_rh = 0;
 	c->closing = 1;
-	const char *detail = tb_http_reason(status);
-	tb_http_respond_problem(&r->pub, status, "about:blank", detail);
+	if (status == 401 || status == 403) /* the admin check (tb_http_router_gate) */
+		tb_admin_deny(&r->pub, status);
+	else
+		tb_http_respond_problem(&r->pub, status, "about:blank", tb_http_reason(status));
 }
 
 static void on_timer(uv_timer_t *t)
@@ -903,6 +906,9 @@ static int on_headers_complete(http_parser *p)
 	}
 	q->route = r->match.label;
 	r->max_body = r->match.max_body;
+	/* Admin routes (TB_ROUTE_ADMIN_*): refused before any body is read; respond_error words it. */
+	if ((c->err_status = tb_http_router_gate(c->srv->router, &r->match, q)) != 0)
+		return -1;
 
 	if ((p->flags & F_CONTENTLENGTH) && !(p->flags & F_CHUNKED) && p->content_length > r->max_body) {
 		c->err_status = 413;
@@ -1102,6 +1108,8 @@ int tb_http_h2_req_route(struct tb_http_request *q, const char *method, const ch
 		return 500;
 	q->route = r->match.label;
 	r->max_body = r->match.max_body;
+	if ((st = tb_http_router_gate(c->srv->router, &r->match, q)) != 0)
+		return st; /* admin route refused: tb_http_h2_req_error words it */
 	const char *cl = tb_http_header(q, "content-length");
 	if (cl) {
 		char *end;
@@ -1171,7 +1179,10 @@ void tb_http_h2_req_error(struct tb_http_request *q, int status)
 	struct req *r = req_of(q);
 	r->head = 0;
 	r->n_rh = 0;
-	tb_http_respond_problem(q, status, "about:blank", tb_http_reason(status));
+	if (status == 401 || status == 403) /* the admin check (tb_http_router_gate) */
+		tb_admin_deny(q, status);
+	else
+		tb_http_respond_problem(q, status, "about:blank", tb_http_reason(status));
 }
 
 void tb_http_h2_req_orphan(struct tb_http_request *q)
@@ -1842,7 +1853,7 @@ int tb_http_listen(struct tb_http_server *srv, const char *name, const char *add
 					      : ntohs(((struct sockaddr_in *)&bound)->sin_port);
 	TB_INFO("http", "listening on %s%s%s:%d (%s%s)", strchr(address, ':') ? "[" : "", address,
 		strchr(address, ':') ? "]" : "", l->port, name, tls ? ", tls" : "");
-	return 0;
+	return tb_http_router_listener(srv->router, name, address); /* loopback or not: the admin check */
 }
 
 int tb_http_listen_h2c(struct tb_http_server *srv, const char *name, int on)

@@ -219,6 +219,7 @@ int tb_http_listener_port(const struct tb_http_server *srv, const char *name);
  *       { "POST", "/order/{id}", get_order, 0 },
  *       { "POST", "/order/{id}/finalize", finalize, 64 * 1024 },
  *       { "GET", "/tile/{rest...}", get_tile, 0 },
+ *       { "POST", "/admin/thing", change_thing, 0, TB_ROUTE_ADMIN_WRITE },
  *   };
  *   static const struct tb_http_table order_table = TB_HTTP_TABLE(order_routes, render_error);
  *   tb_http_mount(srv, NULL, "/acme", &order_table, svc);
@@ -264,7 +265,19 @@ struct tb_http_route_def {
 	const char *pattern;      /* below the prefix, see above */
 	tb_http_handler fn;       /* called with the mount's state */
 	size_t max_body;          /* request body limit; 0 = the server's */
+	unsigned flags;           /* TB_ROUTE_*; 0 = open to everyone */
 };
+
+/*
+ * Route flags: the admin API's access check (core/admin.h), made by core
+ * when the headers are complete, before the body is read and before the
+ * handler runs. READ: open on listeners bound to a loopback address, a
+ * bearer token needed on others; WRITE: a bearer token needed everywhere.
+ * A refused request gets 401 (no credentials, with WWW-Authenticate:
+ * Bearer) or 403 (wrong token) and its connection is closed.
+ */
+#define TB_ROUTE_ADMIN_READ 0x1u
+#define TB_ROUTE_ADMIN_WRITE 0x2u
 
 /*
  * Renders core's 404 or 405 for a table (status), e.g. as an ACME problem

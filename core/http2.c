@@ -329,7 +329,7 @@ static int on_frame_recv(nghttp2_session *sess, const nghttp2_frame *frame, void
 					s->err = tb_http_h2_req_route(s->req, s->method, s->path);
 			}
 		}
-		if (s->err == 413 || s->err == 431 || s->err == 400) {
+		if (s->err == 413 || s->err == 431 || s->err == 400 || s->err == 401 || s->err == 403) {
 			/* Answer now; whatever body follows is dropped. */
 			stream_set_complete(s);
 			answer(s, s->err);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/admin.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -74,11 +75,19 @@ struct mount {
 	struct tb_http_series *m;  /* 404s below the prefix */
 };
 
+/* A listener's name and whether it is bound to a loopback address (the admin check). */
+struct lsn {
+	char *name;
+	int loopback;
+	struct lsn *next;
+};
+
 struct tb_http_router {
 	size_t default_max_body;
 	struct mount *mounts[MAX_MOUNTS];
 	size_t n_mounts;
 	struct tb_http_series *metrics; /* list; first is "none" */
+	struct lsn *listeners;
 };
 
 static char *xstrdup(const char *s)
@@ -345,6 +354,7 @@ int tb_http_router_match(const struct tb_http_router *router, const char *listen
 		out->fn = hit->def->fn;
 		out->arg = hit_m->state;
 		out->max_body = hit->max_body;
+		out->flags = hit->def->flags;
 		out->series = hit->m;
 		out->label = hit->label;
 		return pattern_match(hit, rest, a, out) ? 0 : TB_ERR_NOMEM;
@@ -546,6 +556,39 @@ void tb_http_router_free(struct tb_http_router *router)
 		free(m->route);
 		free(m);
 	}
+	for (struct lsn *l = router->listeners, *next; l; l = next) {
+		next = l->next;
+		free(l->name);
+		free(l);
+	}
 	free(router);
+}
+
+/* ---- The admin check ---- */
+
+int tb_http_router_listener(struct tb_http_router *router, const char *name, const char *address)
+{
+	struct lsn *l = calloc(1, sizeof *l);
+	if (!l || !(l->name = strdup(name))) {
+		free(l);
+		return TB_ERR_NOMEM;
+	}
+	l->loopback = tb_admin_address_is_loopback(address);
+	l->next = router->listeners;
+	router->listeners = l;
+	return 0;
+}
+
+int tb_http_router_gate(const struct tb_http_router *router, const struct tb_http_match *m,
+	const struct tb_http_request *req)
+{
+	if (!m->fn || !m->flags)
+		return 0;
+	/* A listener the router was not told about (feed mode: "-") counts as not loopback. */
+	int loopback = 0;
+	for (const struct lsn *l = router->listeners; l; l = l->next)
+		if (req->listener && strcmp(l->name, req->listener) == 0)
+			loopback = l->loopback;
+	return tb_admin_authorize(m->flags, loopback, tb_http_header(req, "Authorization"));
 }
 

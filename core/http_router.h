@@ -25,6 +25,7 @@ struct tb_http_match {
 	const char *label;            /* req->route; NULL when no prefix matched */
 	struct tb_http_series *series; /* where the request is counted */
 	size_t max_body;              /* body limit that applies */
+	unsigned flags;               /* the route's TB_ROUTE_* flags (0 for a miss) */
 	struct tb_http_path_param params[TB_HTTP_MAX_PARAMS];
 	size_t n_params;
 };
@@ -44,6 +45,19 @@ int tb_http_router_mount(struct tb_http_router *router, const char *listener, co
  */
 int tb_http_router_match(const struct tb_http_router *router, const char *listener,
 	const char *method, const char *path, struct tb_arena *a, struct tb_http_match *out);
+
+/*
+ * tb_http_listen tells the router each listener's address, so that the
+ * admin check knows the loopback ones. 0 or TB_ERR_NOMEM.
+ */
+int tb_http_router_listener(struct tb_http_router *router, const char *name, const char *address);
+/*
+ * The access check of a matched route's flags (core/admin.h) for a request
+ * whose headers are complete: 0 (go on), 401 or 403. Core answers a refusal
+ * with tb_admin_deny before reading any body.
+ */
+int tb_http_router_gate(const struct tb_http_router *router, const struct tb_http_match *m,
+	const struct tb_http_request *req);
 
 /* The series of requests that matched no prefix or failed before routing ("none"). */
 struct tb_http_series *tb_http_router_none(struct tb_http_router *router);

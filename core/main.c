@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/admin.h"
 #include "core/ca.h"
 #include "core/config.h"
 #include "core/error.h"
@@ -92,6 +93,7 @@ static void usage_main(FILE *f)
 		"  run [-c FILE]          run the appliance (embedded default config, FILE overrides it)\n"
 		"  init [DIR]             write a commented starter DIR/trustbox.lua (default: .)\n"
 		"  root [-c FILE]         print the root CA certificate (PEM), creating it if needed\n"
+		"  admin token [-c FILE]  print the admin API's bearer token, creating it if needed\n"
 		"  config check FILE      check a configuration file and exit\n"
 		"  config dump [-c FILE]  print the effective configuration with defaults\n"
 		"  config doc             print the configuration reference (Markdown)\n"
@@ -468,6 +470,51 @@ static void walk_close(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+/* The admin API's bearer token (core/admin.h), created on first use. */
+static int load_admin_token(struct app *app, char *out, size_t cap)
+{
+	int err = tb_admin_token_load(app->data_dir, out, cap);
+	if (err)
+		fprintf(stderr, "trustbox: cannot load or create %s/" TB_ADMIN_TOKEN_FILE ": %s%s\n", app->data_dir,
+			tb_strerror(err), err == TB_ERR_INVALID ? " (not one base64url token; delete it to get a new one)" : "");
+	return err;
+}
+
+static int cmd_admin(int argc, char **argv)
+{
+	static const char help[] = "usage: trustbox admin token [-c FILE]\n\nPrints the admin API's bearer token "
+				   "(<data_dir>/" TB_ADMIN_TOKEN_FILE "),\ncreating it if needed. Send it as "
+				   "Authorization: Bearer <token>.\n";
+	if (argc < 1)
+		return usage_error("%s", "admin needs a subcommand: token");
+	if (is_help(argv[0])) {
+		fputs(help, stdout);
+		return 0;
+	}
+	if (strcmp(argv[0], "token") != 0)
+		return usage_error("unknown admin subcommand '%s'", argv[0]);
+	const char *file = NULL;
+	int code;
+	if (parse_c_option(argc - 1, argv + 1, help, &file, &code))
+		return code;
+	struct app *app = app_new(file, &code);
+	if (!app)
+		return code;
+	tb_log_set_level(TB_LOG_WARN);
+	uv_loop_init(&app->loop);
+	char token[TB_ADMIN_TOKEN_LEN + 1];
+	int rc = EXIT_RUNTIME;
+	if (resolve_paths(app))
+		rc = EXIT_USAGE;
+	else if (load_admin_token(app, token, sizeof token) == 0) {
+		printf("%s\n", token);
+		rc = 0;
+	}
+	sodium_memzero(token, sizeof token);
+	app_free(app, 1);
+	return rc;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	const char *file = NULL;
@@ -489,7 +536,7 @@ static int cmd_run(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	if (open_store_and_ca(app))
+	if (open_store_and_ca(app) || load_admin_token(app, NULL, 0))
 		goto out;
 	for (int i = 0; subsystems[i]; i++) {
 		if (tb_store_migrate(app->core.store, subsystems[i]->name, subsystems[i]->migrations)) {
@@ -792,6 +839,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 2, argv + 2);
 	if (strcmp(cmd, "root") == 0)
 		return cmd_root(argc - 2, argv + 2);
+	if (strcmp(cmd, "admin") == 0)
+		return cmd_admin(argc - 2, argv + 2);
 	if (strcmp(cmd, "config") == 0)
 		return cmd_config(argc - 2, argv + 2);
 	if (strcmp(cmd, "init") == 0)

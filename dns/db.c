@@ -58,13 +58,17 @@ static int update_job(sqlite3 *db, void *arg)
 {
 	struct dns_db_update *u = arg;
 	sqlite3_stmt *st = NULL;
+	int rc;
+	/* an unsigned change (the admin API) has no MAC to remember */
+	if (!u->expires)
+		goto journal;
 	/* the digest first, in the same transaction as the changes it authorised */
 	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO dns_tsig_seen(mac, expires) VALUES (?,?)", -1, &st,
 		    NULL) != SQLITE_OK)
 		return TB_ERR_STORE;
 	sqlite3_bind_blob(st, 1, u->digest, sizeof u->digest, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (int64_t)u->expires);
-	int rc = sqlite3_step(st);
+	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return TB_ERR_STORE;
@@ -75,6 +79,7 @@ static int update_job(sqlite3 *db, void *arg)
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return TB_ERR_STORE;
+journal:
 	if (!u->journal.len)
 		return 0;
 	if (sqlite3_prepare_v2(db,

@@ -136,6 +136,10 @@ static const struct tb_option dns_options[] = {
 		.help = "randomise the case of forwarded query names and require it echoed (draft-vixie-dnsext-dns0x20)" },
 	{ .name = "cache_size", .type = TB_OPT_INT, .def = "10000",
 		.help = "forwarded answers kept (0: no cache)", .min = 0, .max = 10000000 },
+	{ .name = "querylog_size", .type = TB_OPT_INT, .def = "1000",
+		.help = "answers the query log keeps (the newest; the log is off at start and turned on through "
+			"PUT /api/v1/dns/querylog until a restart; 0: it cannot be turned on)",
+		.min = 0, .max = DNS_QLOG_MAX },
 	{ .name = "policy", .type = TB_OPT_FUNCTION,
 		.help = "policy(name, type, client) per query: nil answers normally, \"refuse\" (REFUSED, EDE 15), "
 			"\"nxdomain\" (EDE 17), or an IP address to answer A/AAAA with" },
@@ -200,6 +204,9 @@ static int load_zone(struct dns_server *s, const cJSON *zc, int idx, char *err, 
 	}
 	uint32_t ttl = (uint32_t)tb_cfg_int(zc, "ttl");
 	struct load_ctx lc = { z, 0 };
+	static const uint8_t lab[] = "\3lab\4test";
+	const char *zf = tb_cfg_str(zc, "file");
+	z->source = dns_name_eq(origin, lab) ? DNS_ZONE_LAB : zf && *zf ? DNS_ZONE_FILE : DNS_ZONE_CONFIG;
 	struct dns_zone_error ze;
 	const char *file = tb_cfg_str(zc, "file");
 	if (file && *file) {
@@ -489,6 +496,7 @@ static void dns_free(void *state)
 		return;
 	dns_zoneset_free(&s->zones);
 	dns_cache_free(&s->cache);
+	dns_qlog_free(&s->qlog);
 	free(s);
 }
 
@@ -675,6 +683,7 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 		snprintf(err, errlen, "dns.cache_size: out of memory");
 		goto fail;
 	}
+	s->qlog.size = (size_t)tb_cfg_int(sec, "querylog_size");
 	s->lab_key = tb_cfg_bool(sec, "lab_key");
 	s->policy_ref = tb_cfg_hook(sec, "policy");
 	s->L = tb_config_lua(core->config);
@@ -758,6 +767,8 @@ static int dns_start(void *state)
 			return err;
 	}
 	err = dns_server_listen(s);
+	if (!err && (err = dns_admin_mount(s)) != 0)
+		TB_ERROR("dns", "cannot mount the admin API: %s", tb_strerror(err));
 	if (err) {
 		/* close what was opened; main runs the loop once more before freeing us */
 		s->stop_done = NULL;

@@ -363,7 +363,10 @@ struct dns_zone {
 	size_t nbuckets, nnodes, nrecords;
 	struct dns_node *apex;
 	struct dns_zone *next;
+	int source;            /* where its data came from (enum dns_zone_source) */
 };
+
+enum dns_zone_source { DNS_ZONE_CONFIG = 0, DNS_ZONE_FILE = 1, DNS_ZONE_LAB = 2 };
 
 struct dns_zoneset {
 	struct dns_zone *zones;

@@ -100,7 +100,38 @@ struct dns_reply {
 	void *transport;              /* the UDP listener or TCP connection behind send */
 	struct sockaddr_storage addr; /* the client; family 0 for internal callers */
 	int tcp;                      /* over TCP: answers up to 65535 octets */
+	uint64_t t0;                  /* uv_hrtime when the query was read (the query log's ms) */
 };
+
+/* ---- the query log (querylog.c): opt-in, a bounded ring in memory ---- */
+
+#define DNS_QLOG_MAX 1000000     /* hard cap on the querylog_size option */
+
+struct dns_qlog_entry {
+	int64_t time_ms;              /* Unix ms of the answer */
+	uint32_t us;                  /* query to answer, microseconds */
+	uint16_t type;
+	uint8_t rcode;
+	uint8_t tcp;
+	char client[56];              /* "addr:port" / "[v6]:port" */
+	uint8_t name[DNS_NAME_MAX];   /* the question as asked (wire) */
+};
+
+struct dns_qlog {
+	int enabled;                  /* off at start; the admin API turns it on until a restart */
+	size_t size;                  /* ring slots (dns.querylog_size); 0: cannot be turned on */
+	struct dns_qlog_entry *ring;  /* allocated when first turned on */
+	size_t next, n;
+};
+
+struct dns_server;
+/* Records one answer as sent to a client (no-op while the log is off). */
+void dns_qlog_answer(struct dns_server *s, const struct dns_reply *r, const uint8_t *p, size_t n);
+/* Turns the log on (allocating the ring) or off (keeping what it holds). 0 or an error. */
+int dns_qlog_enable(struct dns_qlog *q, int on);
+void dns_qlog_free(struct dns_qlog *q);
+/* admin.c: mounts /api/v1/dns/ on every listener (start). */
+int dns_admin_mount(struct dns_server *s);
 
 /* ---- forwarding and cache (forward.c) ---- */
 
@@ -118,6 +149,7 @@ struct dns_cache_entry;
 struct dns_cache {
 	struct dns_cache_entry **b;
 	size_t nb, n, max;
+	size_t bytes;                  /* memory the entries hold */
 	struct dns_cache_entry *head, *tail; /* LRU order */
 	uint64_t hits, misses;
 };
@@ -205,6 +237,7 @@ struct dns_server {
 	struct dns_tsig_key keys[DNS_TSIG_KEYS_MAX + 1]; /* + the generated lab key */
 	int lab_key;                  /* generate/load the lab TSIG key at start */
 	struct dns_stats stats;
+	struct dns_qlog qlog;
 	struct tb_resolver resolver;
 	struct dns_pending *pending;  /* resolver lookups waiting to call back */
 	struct dns_update *updates;   /* dynamic updates waiting for their commit */
@@ -261,6 +294,16 @@ int dns_server_listen(struct dns_server *s);
 /* update.c: RFC 2136 + TSIG. Returns the answer length, or 0 when it will be sent later. */
 size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const uint8_t *q, size_t qlen,
 	const struct dns_reply *reply, uint8_t *out, size_t cap);
+/*
+ * The same write path without a message (the admin API): pr/up as in an
+ * UPDATE's prerequisite and update sections, applied to z and journaled.
+ * cb(arg, status, rcode, changes, serial) runs on the loop once the store
+ * has committed (status: the commit's). by names the writer in the log.
+ * 0, or an error (then cb never runs).
+ */
+typedef void (*dns_update_cb)(void *arg, int status, int rcode, size_t changes, uint32_t serial);
+int dns_update_submit(struct dns_server *s, struct dns_zone *z, const struct dns_rr *pr, size_t npr,
+	const struct dns_rr *up, size_t nup, const char *by, dns_update_cb cb, void *arg);
 /* The transport is going away: answers still owed to it are not sent. */
 void dns_update_forget(struct dns_server *s, const void *transport);
 /* Makes a stop wait for every update still being committed; returns how many. */
@@ -284,6 +327,8 @@ void dns_forward_stop(struct dns_server *s);
 /* The entry for (name, type, class) unless expired at now (ms); moves it to the LRU front. */
 struct dns_cache_entry *dns_cache_get(struct dns_cache *c, const uint8_t *name, uint16_t type,
 	uint16_t cls, uint64_t now);
+/* Removes every entry (name NULL) or those of one name (every type); returns how many. */
+size_t dns_cache_flush(struct dns_cache *c, const uint8_t *name);
 /* Takes ownership of e; replaces an entry for the same key; evicts the least recently used. */
 void dns_cache_put(struct dns_cache *c, struct dns_cache_entry *e);
 /* A cache entry (malloc'd, not in any cache) from a parsed upstream answer; NULL if too large. */

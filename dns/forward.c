@@ -95,7 +95,21 @@ static void entry_remove(struct dns_cache *c, struct dns_cache_entry *e)
 		*pp = e->hnext;
 	lru_unlink(c, e);
 	c->n--;
+	c->bytes -= sizeof *e + e->len;
 	free(e);
+}
+
+size_t dns_cache_flush(struct dns_cache *c, const uint8_t *name)
+{
+	size_t n = 0;
+	for (struct dns_cache_entry *e = c->head, *next; e; e = next) {
+		next = e->lnext;
+		if (!name || dns_name_eq(e->name, name)) {
+			entry_remove(c, e);
+			n++;
+		}
+	}
+	return n;
 }
 
 void dns_cache_free(struct dns_cache *c)
@@ -219,6 +233,7 @@ void dns_cache_put(struct dns_cache *c, struct dns_cache_entry *e)
 	c->b[i] = e;
 	lru_front(c, e);
 	c->n++;
+	c->bytes += sizeof *e + e->len;
 }
 
 /* ---- answering from an entry ---- */

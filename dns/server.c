@@ -577,6 +577,7 @@ static void udp_reply(const struct dns_reply *r, const uint8_t *p, size_t n)
 	struct dns_udp_listener *l = r->transport;
 	if (l->srv->stopping)
 		return; /* the listener is closing */
+	dns_qlog_answer(l->srv, r, p, n);
 	const struct sockaddr *to = (const struct sockaddr *)&r->addr;
 	uv_buf_t ob = uv_buf_init((char *)p, (unsigned)n);
 	if (uv_udp_try_send(&l->h, &ob, 1, to) >= 0)
@@ -654,12 +655,13 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const stru
 		return;
 	s->stats.queries_udp++;
 	uint8_t *out = l->sbuf + l->nq * DNS_UDP_OUT_MAX;
-	struct dns_reply reply = { .send = udp_reply, .transport = l, .tcp = 0 };
+	struct dns_reply reply = { .send = udp_reply, .transport = l, .tcp = 0, .t0 = uv_hrtime() };
 	memcpy(&reply.addr, addr,
 		addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	size_t n = dns_server_answer_for(s, (const uint8_t *)buf->base, (size_t)nread, &reply, out,
 		DNS_UDP_OUT_MAX);
 	if (n) {
+		dns_qlog_answer(s, &reply, out, n);
 		l->qlen[l->nq] = n;
 		l->qaddr[l->nq] = reply.addr;
 		l->nq++;
@@ -848,6 +850,7 @@ static void tcp_reply(const struct dns_reply *r, const uint8_t *p, size_t n)
 	struct dns_tcp_conn *c = r->transport;
 	if (!c->answering && c->owed)
 		c->owed--; /* owed since an earlier tcp_process */
+	dns_qlog_answer(c->srv, r, p, n);
 	conn_send(c, p, n);
 }
 
@@ -871,6 +874,7 @@ static void tcp_process(struct dns_tcp_conn *c)
 			break;
 		}
 		s->stats.queries_tcp++;
+		reply.t0 = uv_hrtime();
 		size_t sent = c->sent;
 		c->answering = 1;
 		size_t n = dns_server_answer_for(s, c->buf + off + 2, ml, &reply, out + 2, sizeof out - 2);
@@ -881,8 +885,10 @@ static void tcp_process(struct dns_tcp_conn *c)
 			c->owed++;
 		off += 2 + ml;
 		uv_timer_again(&c->idle);
-		if (n)
+		if (n) {
+			dns_qlog_answer(s, &reply, out + 2, n);
 			conn_send(c, out + 2, n);
+		}
 	}
 	if (c->closing)
 		return;

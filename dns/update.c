@@ -13,6 +13,8 @@
  * the store's dns_update_journal in one write job. The client gets its
  * (signed) answer only after that job has committed; a failed commit answers
  * SERVFAIL. At start the journal is replayed over the configured zone data.
+ * The admin API (admin.c) changes zones through the same update_run and
+ * update_commit (dns_update_submit): unsigned, as the token vouched for it.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -208,6 +210,10 @@ struct dns_update {
 	struct dns_server *s;
 	struct dns_update *prev, *next;
 	int counted;          /* a stop waits for its commit */
+	int rcode;            /* what the update came to */
+	size_t changes;
+	dns_update_cb cb;     /* the admin API's completion; NULL for a wire update */
+	void *cb_arg;
 	struct dns_reply reply; /* where the answer goes */
 	/* what the answer says */
 	uint8_t resp[512];
@@ -525,10 +531,13 @@ static void journal_done(int status, void *arg)
 	if (status) {
 		TB_ERROR("dns", "zone %s: update could not be stored: %s", u->rec.zone, tb_strerror(status));
 		u->resp[3] = (uint8_t)((u->resp[3] & 0xf0) | DNS_RCODE_SERVFAIL);
+		u->rcode = DNS_RCODE_SERVFAIL;
 	}
 	size_t len = u->resp_len;
-	if (!tsig_sign(u->key, u->req_mac, u->req_mac_len, u->resp, &len, sizeof u->resp, 0, 1,
-		    (uint64_t)time(NULL))) {
+	if (u->cb) {
+		u->cb(u->cb_arg, status, u->rcode, u->changes, u->rec.serial);
+	} else if (!tsig_sign(u->key, u->req_mac, u->req_mac_len, u->resp, &len, sizeof u->resp, 0, 1,
+			   (uint64_t)time(NULL))) {
 		u->resp_len = len;
 		if (u->reply.send)
 			u->reply.send(&u->reply, u->resp, u->resp_len);
@@ -669,6 +678,81 @@ static int key_may_update(const struct dns_tsig_key *k, const struct dns_zone *z
 	return 0;
 }
 
+/*
+ * The one write path of zone data, shared by RFC 2136 messages and the admin
+ * API: with rcode still NOERROR, the prerequisites (3.2), the prescan (3.4.1)
+ * and the updates (3.4.2) are applied to z in memory, the serial bumped and
+ * the change logged with who asked (by). Returns the update's RCODE; u->rec
+ * holds the journal for update_commit.
+ */
+static int update_run(struct dns_server *s, struct dns_zone *z, int rcode, const struct dns_rr *pr,
+	size_t npr, const struct dns_rr *up, size_t nup, const char *by, struct dns_update *u)
+{
+	char zn[DNS_NAME_TEXT_MAX];
+	if (!rcode)
+		rcode = check_prereqs(z, pr, npr);
+	if (!rcode)
+		rcode = prescan(z, up, nup);
+	if (!rcode) {
+		int soa_set = 0;
+		size_t changes = apply(z, up, nup, &u->rec.journal, &soa_set);
+		/* a serial the update set itself is kept as it is (as BIND does) */
+		if (changes)
+			u->rec.serial = soa_set ? zone_serial(z) : bump_serial(z, &u->rec.journal);
+		if (u->rec.journal.err) {
+			tb_bytes_free(&u->rec.journal);
+			rcode = DNS_RCODE_SERVFAIL;
+		} else if (changes) {
+			u->changes = changes;
+			TB_INFO("dns", "zone %s: update applied by %s (%zu change(s), serial %u)",
+				dns_name_str(z->origin, zn, sizeof zn), by, changes, u->rec.serial);
+		}
+	}
+	if (z)
+		dns_name_str(z->origin, u->rec.zone, sizeof u->rec.zone);
+	u->rcode = rcode;
+	return rcode;
+}
+
+/*
+ * Queues the update's store job (journal, serial and the request MAC, if
+ * any); its completion (journal_done) answers once the job has committed.
+ * On an error nothing is queued and u is still the caller's.
+ */
+static int update_commit(struct dns_server *s, struct dns_update *u, uint64_t now)
+{
+	u->rec.at = (int64_t)now;
+	u->next = s->updates;
+	if (s->updates)
+		s->updates->prev = u;
+	s->updates = u;
+	if (dns_db_write_update(s, &u->rec, journal_done)) {
+		unlink_update(u);
+		return TB_ERR_STATE;
+	}
+	return 0;
+}
+
+int dns_update_submit(struct dns_server *s, struct dns_zone *z, const struct dns_rr *pr, size_t npr,
+	const struct dns_rr *up, size_t nup, const char *by, dns_update_cb cb, void *arg)
+{
+	if (s->stopping || !s->core || !s->core->store)
+		return TB_ERR_STATE;
+	struct dns_update *u = calloc(1, sizeof *u);
+	if (!u)
+		return TB_ERR_NOMEM;
+	u->s = s;
+	u->cb = cb;
+	u->cb_arg = arg;
+	update_run(s, z, DNS_RCODE_NOERROR, pr, npr, up, nup, by, u);
+	int err = update_commit(s, u, (uint64_t)time(NULL));
+	if (err) {
+		tb_bytes_free(&u->rec.journal);
+		free(u);
+	}
+	return err;
+}
+
 size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const uint8_t *q, size_t qlen,
 	const struct dns_reply *reply, uint8_t *out, size_t cap)
 {
@@ -729,29 +813,14 @@ size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const ui
 	size_t npr, nup;
 	struct dns_rr *pr = dns_msg_section(m, DNS_SEC_ANSWER, &npr);
 	struct dns_rr *up = dns_msg_section(m, DNS_SEC_AUTHORITY, &nup);
-	if (!rcode)
-		rcode = check_prereqs(z, pr, npr);
-	if (!rcode)
-		rcode = prescan(z, up, nup);
 	int store = s->core && s->core->store && seen == 0;
 	struct dns_update *u = calloc(1, sizeof *u);
 	if (!u)
 		return 0;
 	u->s = s;
-	if (!rcode) {
-		int soa_set = 0;
-		size_t changes = apply(z, up, nup, &u->rec.journal, &soa_set);
-		/* a serial the update set itself is kept as it is (as BIND does) */
-		if (changes)
-			u->rec.serial = soa_set ? zone_serial(z) : bump_serial(z, &u->rec.journal);
-		if (u->rec.journal.err) {
-			tb_bytes_free(&u->rec.journal);
-			rcode = DNS_RCODE_SERVFAIL;
-		} else if (changes) {
-			TB_INFO("dns", "zone %s: update applied (%zu change(s), serial %u)",
-				dns_name_str(z->origin, zn, sizeof zn), changes, u->rec.serial);
-		}
-	}
+	char by[DNS_NAME_TEXT_MAX + 8];
+	snprintf(by, sizeof by, "key %s", dns_name_str(key->name, zn, sizeof zn));
+	rcode = update_run(s, z, rcode, pr, npr, up, nup, by, u);
 	if (!store) {
 		/* no store (tests): answer now */
 		tb_bytes_free(&u->rec.journal);
@@ -771,16 +840,8 @@ size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const ui
 	u->req_mac_len = t.mac_len;
 	memcpy(u->rec.digest, tctx.digest, sizeof u->rec.digest);
 	u->rec.expires = tctx.time_signed + tctx.fudge;
-	if (z)
-		dns_name_str(z->origin, u->rec.zone, sizeof u->rec.zone);
-	u->rec.at = (int64_t)now;
-	u->next = s->updates;
-	if (s->updates)
-		s->updates->prev = u;
-	s->updates = u;
-	if (dns_db_write_update(s, &u->rec, journal_done)) {
+	if (update_commit(s, u, now)) {
 		/* the store is closing: report failure now */
-		unlink_update(u);
 		tb_bytes_free(&u->rec.journal);
 		free(u);
 		len = build_answer(m, DNS_RCODE_SERVFAIL, out, cap);

@@ -9,7 +9,7 @@ BUILD_PKGS=(build-essential cmake pkg-config libuv1-dev libsqlite3-dev libmbedtl
 # Real clients and peers the tests drive, and the tools that build the fuzzers. Every client
 # an integration script needs is here: a script that cannot find its tool exits 77 and
 # scripts/test counts that as a failure (see docs/testing.md).
-TEST_PKGS=(curl ca-certificates clang libclang-rt-14-dev nodejs npm openssl sqlite3 iproute2 wget
+TEST_PKGS=(curl ca-certificates clang libclang-rt-14-dev nodejs npm openssl sqlite3 iproute2 wget jq
   python3 python3-cryptography nghttp2-client chromium
   bind9-dnsutils bind9-utils knot-dnsutils unbound nsd
   certbot python3-certbot-dns-rfc2136 lego dehydrated uacme acme-tiny
