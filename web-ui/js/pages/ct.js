@@ -4,8 +4,8 @@
 // checkpoint's. The entries and the checkpoint are read from the log's own
 // public endpoints (RFC 6962 get-entries, static-ct-api checkpoint), so the
 // check needs nothing the log does not publish; the proof comes from the
-// admin API's inclusion route where the build has it, else from RFC 6962
-// get-proof-by-hash.
+// log's RFC 6962 get-proof-by-hash or, by choice, the admin API's inclusion
+// route (the two must agree).
 import { el, fill, section, table, when, num, msg, b64ToBytes, bytesToB64, pem, gap } from "../util.js";
 import { lineChart } from "../chart.js";
 import * as api from "../api.js";
@@ -43,16 +43,16 @@ async function entries(log, start, end) {
   return out;
 }
 
-async function proof(log, index, size, lh) {
-  try {
+// The audit path for entry index in the tree of size: from the log's public
+// RFC 6962 API (what any monitor would use), or from the admin API.
+async function proof(log, index, size, lh, source) {
+  if (source === "admin") {
     const p = await api.get(`/api/v1/ct/logs/${encodeURIComponent(log.name)}/proof/inclusion?index=${index}&tree_size=${size}`);
-    return { source: "admin API inclusion proof", proof: p.proof.map(b64ToBytes) };
-  } catch (e) {
-    if (!(e instanceof api.ApiError) || !e.missing) throw e;
+    return { source: "the admin API's inclusion route", proof: p.proof.map(b64ToBytes) };
   }
   const p = await api.get(`${log.path}/ct/v1/get-proof-by-hash?hash=${encodeURIComponent(bytesToB64(lh))}&tree_size=${size}`);
   if (p.leaf_index !== index) throw new Error(`the log placed this leaf at index ${p.leaf_index}`);
-  return { source: "RFC 6962 get-proof-by-hash", proof: p.audit_path.map(b64ToBytes) };
+  return { source: "the log's get-proof-by-hash", proof: p.audit_path.map(b64ToBytes) };
 }
 
 const short = (b) => bytesToB64(b).slice(0, 16) + "…";
@@ -83,6 +83,9 @@ export default {
     const logSel = el("select", { id: "ct-log" });
     const idx = el("input", { id: "proof-index", type: "number", min: "0", inputmode: "numeric", required: true });
     const tamper = el("input", { id: "proof-tamper", type: "checkbox" });
+    const src = el("select", { id: "proof-source" },
+      el("option", { value: "rfc6962" }, "the log (RFC 6962 get-proof-by-hash)"),
+      el("option", { value: "admin" }, "the admin API (inclusion route)"));
     const filter = el("input", { id: "ct-filter", type: "search", placeholder: "serial, name…" });
     let pageStart = null; // null: the newest entries
     let cache = { key: null, items: [] };
@@ -99,7 +102,7 @@ export default {
         if (!(i >= 0 && i < cp.size)) throw new Error(`entry ${i} is not in the checkpoint's tree of ${cp.size}`);
         const [e] = await entries(l, i, i);
         const lh = await leafHash(e.leaf);
-        const p = await proof(l, i, cp.size, lh);
+        const p = await proof(l, i, cp.size, lh, src.value);
         let path = p.proof, leaf = lh;
         if (tamper.checked) {
           // One flipped bit, where it matters: in the first proof hash, or in
@@ -177,6 +180,7 @@ export default {
           "in this browser and compares it with the root in the log's signed checkpoint."),
         el("form", { class: "row", id: "proof-form", on: { submit: (e) => { e.preventDefault(); check(); } } },
           el("label", { for: "proof-index" }, "Entry index", idx),
+          el("label", { for: "proof-source" }, "Proof from", src),
           el("label", { class: "inline", for: "proof-tamper" }, tamper, "Tamper with the proof"),
           el("button", { type: "submit", id: "proof-check" }, "Check inclusion")),
         result));
