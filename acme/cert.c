@@ -48,8 +48,7 @@ static void revoked(void *ctx, int status)
 		acme_rq_problem(r, ACME_PROB_SERVER_INTERNAL, "failed to record the revocation");
 		return;
 	}
-	acme_crl_invalidate(r->s);
-	acme_rq_headers(r);
+	acme_rq_headers(r); /* acme_revoke invalidated the CRL */
 	tb_http_respond(r->req, 200, NULL, NULL, 0);
 }
 
@@ -165,10 +164,7 @@ int acme_handle_revoke_cert(struct tb_http_request *req, void *svc)
 	}
 	if (already)
 		return acme_rq_problem(r, ACME_PROB_ALREADY_REVOKED, "Certificate already revoked");
-	struct acme_wjob *j = acme_wjob_new(r->s);
-	acme_db_cert_revoke(j, serial, rs, acme_now());
-	TB_INFO("acme", "revoking serial %s, reason %d", serial, rs);
-	if (acme_wjob_submit(j, revoked, r))
+	if (acme_revoke(r->s, serial, rs, revoked, r))
 		return acme_rq_problem(r, ACME_PROB_SERVER_INTERNAL, "store unavailable");
 	return TB_HTTP_LATER;
 }

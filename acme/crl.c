@@ -17,6 +17,7 @@
 #include "acme/svc.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -207,4 +208,39 @@ void acme_crl_free(struct acme_svc *s)
 {
 	tb_bytes_free(&s->crl);
 	s->crl_signed = 0;
+}
+
+struct revocation {
+	struct acme_svc *s;
+	void (*done)(void *ctx, int status);
+	void *ctx;
+};
+
+static void revocation_stored(void *arg, int status)
+{
+	struct revocation *rv = arg;
+	if (status == 0)
+		acme_crl_invalidate(rv->s);
+	rv->done(rv->ctx, status);
+	free(rv);
+}
+
+int acme_revoke(struct acme_svc *s, const char *serial_hex, int reason, void (*done)(void *ctx, int status),
+	void *ctx)
+{
+	struct revocation *rv = calloc(1, sizeof *rv);
+	struct acme_wjob *j = rv ? acme_wjob_new(s) : NULL;
+	if (!j) {
+		free(rv);
+		return TB_ERR_NOMEM;
+	}
+	rv->s = s;
+	rv->done = done;
+	rv->ctx = ctx;
+	acme_db_cert_revoke(j, serial_hex, reason, acme_now());
+	TB_INFO("acme", "revoking serial %s, reason %d", serial_hex, reason);
+	int err = acme_wjob_submit(j, revocation_stored, rv);
+	if (err)
+		free(rv);
+	return err;
 }

@@ -293,34 +293,255 @@ int acme_db_load_authz_challs(struct acme_svc *s, struct tb_arena *a, const char
 	return 0;
 }
 
+#define CERT_COLS "c.serial, c.account, c.order_id, c.not_before, c.not_after, c.revoked_at, c.replaced_by," \
+	" c.names, c.revoked_reason, c.created, c.precert_at, c.issued_at, o.profile, c.rowid"
+
+/* The columns of CERT_COLS (PEM and DER are the caller's). */
+static int cert_from_row(struct tb_arena *a, sqlite3_stmt *st, struct acme_cert *out)
+{
+	memset(out, 0, sizeof *out);
+	out->serial = col(a, st, 0);
+	out->account = col(a, st, 1);
+	out->order_id = col(a, st, 2);
+	out->not_before = sqlite3_column_int64(st, 3);
+	out->not_after = sqlite3_column_int64(st, 4);
+	out->revoked = !col_null(st, 5);
+	out->revoked_at = sqlite3_column_int64(st, 5);
+	out->replaced = !col_null(st, 6);
+	out->names = col(a, st, 7);
+	out->revoked_reason = sqlite3_column_int(st, 8);
+	out->finalized = sqlite3_column_int64(st, 9);
+	out->precert_at = sqlite3_column_int64(st, 10);
+	out->issued_at = sqlite3_column_int64(st, 11);
+	out->profile = col(a, st, 12);
+	return out->serial && out->account && out->order_id && out->names && out->profile ? 0 : TB_ERR_NOMEM;
+}
+
 int acme_db_load_cert(struct acme_svc *s, struct tb_arena *a, const char *serial, struct acme_cert *out)
 {
-	sqlite3_stmt *st = q_prep(s, "SELECT serial, account, order_id, pem, der_chain, not_before, not_after,"
-		" revoked_at, replaced_by, names FROM acme_certificates WHERE serial = ?1 AND status = 'issued'", 1, serial);
+	sqlite3_stmt *st = q_prep(s, "SELECT " CERT_COLS ", c.pem, c.der_chain FROM acme_certificates c"
+		" LEFT JOIN acme_orders o ON o.id = c.order_id WHERE c.serial = ?1 AND c.status = 'issued'", 1, serial);
 	if (!st)
 		return TB_ERR_STORE;
 	int rc = sqlite3_step(st), err = TB_ERR_NOT_FOUND;
 	if (rc == SQLITE_ROW) {
-		memset(out, 0, sizeof *out);
-		out->serial = col(a, st, 0);
-		out->account = col(a, st, 1);
-		out->order_id = col(a, st, 2);
-		out->pem = col(a, st, 3);
-		const void *d = sqlite3_column_blob(st, 4);
-		size_t dl = (size_t)sqlite3_column_bytes(st, 4);
+		err = cert_from_row(a, st, out);
+		out->pem = col(a, st, 14);
+		const void *d = sqlite3_column_blob(st, 15);
+		size_t dl = (size_t)sqlite3_column_bytes(st, 15);
 		uint8_t *copy = dl ? tb_arena_alloc(a, dl) : NULL;
 		if (copy)
 			memcpy(copy, d, dl);
 		out->der_chain = copy;
 		out->der_chain_len = copy ? dl : 0;
-		out->not_before = sqlite3_column_int64(st, 5);
-		out->not_after = sqlite3_column_int64(st, 6);
-		out->revoked = !col_null(st, 7);
-		out->replaced = !col_null(st, 8);
-		out->names = col(a, st, 9);
-		err = out->serial && out->account && out->order_id && out->pem && out->names && (copy || !dl) ? 0 : TB_ERR_NOMEM;
+		if (!err && (!out->pem || (!copy && dl)))
+			err = TB_ERR_NOMEM;
 	} else if (rc != SQLITE_DONE) {
 		err = TB_ERR_STORE;
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
+/* ---- admin API reads ---- */
+
+int acme_db_admin_accounts(struct acme_svc *s, struct tb_arena *a, int64_t before, size_t limit,
+	struct acme_acct_row *out, size_t *n, int64_t *next)
+{
+	*n = 0;
+	*next = 0;
+	sqlite3_stmt *st = q_prep(s, "SELECT id, thumbprint, jwk, contact, status, created, rowid,"
+		" (SELECT COUNT(*) FROM acme_orders o WHERE o.account = acme_accounts.id)"
+		" FROM acme_accounts WHERE ?1 = 0 OR rowid < ?1 ORDER BY rowid DESC LIMIT ?2", 0);
+	if (!st)
+		return TB_ERR_STORE;
+	sqlite3_bind_int64(st, 1, before);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit + 1);
+	int rc, err = 0;
+	int64_t last = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == limit) {
+			*next = last;
+			break;
+		}
+		struct acme_acct *ac = &out[*n].acct;
+		ac->id = col(a, st, 0);
+		ac->thumb = col(a, st, 1);
+		ac->jwk = col(a, st, 2);
+		ac->contact = col(a, st, 3);
+		ac->status = col(a, st, 4);
+		ac->created = sqlite3_column_int64(st, 5);
+		last = sqlite3_column_int64(st, 6);
+		out[*n].orders = sqlite3_column_int64(st, 7);
+		if (!ac->id || !ac->thumb || !ac->jwk || !ac->contact || !ac->status) {
+			err = TB_ERR_NOMEM;
+			break;
+		}
+		(*n)++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = TB_ERR_STORE;
+	sqlite3_finalize(st);
+	return err;
+}
+
+#define ADMIN_MAX_SCAN 5000 /* orders looked at for one page of a filtered list */
+
+int acme_db_admin_orders(struct acme_svc *s, struct tb_arena *a, int64_t before, size_t limit,
+	const char *identifier, int (*keep)(void *arg, const struct acme_order *o), void *arg,
+	struct acme_order *out, size_t *n, int64_t *next)
+{
+	*n = 0;
+	*next = 0;
+	sqlite3_stmt *st = q_prep(s, "SELECT id, account, status, expires, identifiers, profile, error, cert_serial,"
+		" replaces, created, rowid FROM acme_orders WHERE (?1 = 0 OR rowid < ?1) AND (?2 IS NULL OR EXISTS"
+		" (SELECT 1 FROM json_each(acme_orders.identifiers) i WHERE json_extract(i.value, '$.value') = ?2))"
+		" ORDER BY rowid DESC", 0);
+	if (!st)
+		return TB_ERR_STORE;
+	sqlite3_bind_int64(st, 1, before);
+	if (identifier)
+		sqlite3_bind_text(st, 2, identifier, -1, SQLITE_TRANSIENT);
+	int rc, err = 0;
+	size_t scanned = 0;
+	int64_t last = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == limit || scanned == ADMIN_MAX_SCAN) {
+			*next = last;
+			break;
+		}
+		scanned++;
+		struct acme_order *o = &out[*n];
+		memset(o, 0, sizeof *o);
+		o->id = col(a, st, 0);
+		o->account = col(a, st, 1);
+		o->status = col(a, st, 2);
+		o->expires = sqlite3_column_int64(st, 3);
+		o->identifiers = col(a, st, 4);
+		o->profile = col(a, st, 5);
+		o->has_error = !col_null(st, 6);
+		o->error = col(a, st, 6);
+		o->has_cert = !col_null(st, 7);
+		o->cert_serial = col(a, st, 7);
+		o->replaces = col(a, st, 8);
+		o->created = sqlite3_column_int64(st, 9);
+		last = sqlite3_column_int64(st, 10);
+		if (!o->id || !o->account || !o->status || !o->identifiers || !o->profile || !o->error ||
+			!o->cert_serial || !o->replaces) {
+			err = TB_ERR_NOMEM;
+			break;
+		}
+		if (!keep || keep(arg, o))
+			(*n)++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = TB_ERR_STORE;
+	sqlite3_finalize(st);
+	return err;
+}
+
+int acme_db_admin_certs(struct acme_svc *s, struct tb_arena *a, int64_t before, size_t limit,
+	struct acme_cert *out, size_t *n, int64_t *next)
+{
+	*n = 0;
+	*next = 0;
+	sqlite3_stmt *st = q_prep(s, "SELECT " CERT_COLS " FROM acme_certificates c LEFT JOIN acme_orders o"
+		" ON o.id = c.order_id WHERE c.status = 'issued' AND (?1 = 0 OR c.rowid < ?1) ORDER BY c.rowid DESC"
+		" LIMIT ?2", 0);
+	if (!st)
+		return TB_ERR_STORE;
+	sqlite3_bind_int64(st, 1, before);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit + 1);
+	int rc, err = 0;
+	int64_t last = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == limit) {
+			*next = last;
+			break;
+		}
+		if ((err = cert_from_row(a, st, &out[*n])))
+			break;
+		last = sqlite3_column_int64(st, 13);
+		(*n)++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = TB_ERR_STORE;
+	sqlite3_finalize(st);
+	return err;
+}
+
+int acme_db_order_cert(struct acme_svc *s, struct tb_arena *a, const char *order_id, struct acme_cert *out,
+	char **status)
+{
+	sqlite3_stmt *st = q_prep(s, "SELECT " CERT_COLS ", c.status FROM acme_certificates c LEFT JOIN acme_orders o"
+		" ON o.id = c.order_id WHERE c.order_id = ?1 ORDER BY c.created DESC LIMIT 1", 1, order_id);
+	if (!st)
+		return TB_ERR_STORE;
+	int rc = sqlite3_step(st), err = TB_ERR_NOT_FOUND;
+	if (rc == SQLITE_ROW) {
+		err = cert_from_row(a, st, out);
+		*status = col(a, st, 14);
+		if (!err && !*status)
+			err = TB_ERR_NOMEM;
+	} else if (rc != SQLITE_DONE) {
+		err = TB_ERR_STORE;
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
+int acme_db_load_attempts(struct acme_svc *s, struct tb_arena *a, const char *chall_id, struct acme_attempt *out,
+	size_t cap, size_t *n)
+{
+	*n = 0;
+	sqlite3_stmt *st = q_prep(s, "SELECT chall, time, target, result, problem FROM acme_attempts WHERE chall = ?1"
+		" ORDER BY id", 1, chall_id);
+	if (!st)
+		return TB_ERR_STORE;
+	int rc, err = 0;
+	while (*n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct acme_attempt *t = &out[*n];
+		t->chall = col(a, st, 0);
+		t->time = sqlite3_column_int64(st, 1);
+		t->target = col(a, st, 2);
+		t->result = col(a, st, 3);
+		t->problem = col(a, st, 4);
+		if (!t->chall || !t->target || !t->result || !t->problem) {
+			err = TB_ERR_NOMEM;
+			break;
+		}
+		(*n)++;
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
+int acme_db_admin_buckets(struct acme_svc *s, struct tb_arena *a, const char *after, size_t limit,
+	struct acme_bucket *out, size_t *n, int *more)
+{
+	*n = 0;
+	*more = 0;
+	sqlite3_stmt *st = q_prep(s, "SELECT key, tokens, updated FROM acme_rate_buckets WHERE ?1 IS NULL OR key > ?1"
+		" ORDER BY key LIMIT ?2", 0);
+	if (!st)
+		return TB_ERR_STORE;
+	if (after)
+		sqlite3_bind_text(st, 1, after, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit + 1);
+	int rc, err = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == limit) {
+			*more = 1;
+			break;
+		}
+		out[*n].key = col(a, st, 0);
+		out[*n].tokens = sqlite3_column_double(st, 1);
+		out[*n].updated = sqlite3_column_int64(st, 2);
+		if (!out[*n].key) {
+			err = TB_ERR_NOMEM;
+			break;
+		}
+		(*n)++;
 	}
 	sqlite3_finalize(st);
 	return err;
@@ -572,6 +793,19 @@ void acme_db_cert_revoke(struct acme_wjob *j, const char *serial, int reason, in
 {
 	acme_wjob_add(j, 1, "UPDATE acme_certificates SET revoked_reason = %d, revoked_at = %lld WHERE serial = %Q AND"
 		" revoked_at IS NULL", reason, (long long)at, serial);
+}
+
+void acme_db_cert_times(struct acme_wjob *j, const char *serial, int64_t precert_at, int64_t issued_at)
+{
+	acme_wjob_add(j, 0, "UPDATE acme_certificates SET precert_at = NULLIF(%lld, 0), issued_at = NULLIF(%lld, 0)"
+		" WHERE serial = %Q", (long long)precert_at, (long long)issued_at, serial);
+}
+
+void acme_db_attempt_insert(struct acme_wjob *j, const char *chall_id, const char *authz_id, int64_t at,
+	const char *target, const char *result, const char *problem_json)
+{
+	acme_wjob_add(j, 0, "INSERT INTO acme_attempts(chall, authz, time, target, result, problem)"
+		" VALUES(%Q, %Q, %lld, %Q, %Q, %Q)", chall_id, authz_id, (long long)at, target, result, problem_json);
 }
 
 void acme_db_authz_deactivate(struct acme_wjob *j, const char *id)

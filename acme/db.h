@@ -61,6 +61,23 @@ struct acme_cert {
 	size_t der_chain_len;
 	int64_t not_before, not_after;
 	int revoked, replaced;     /* revoked_at / replaced_by set */
+	/* Loaded by acme_db_load_cert and the admin reads: */
+	char *profile;             /* the order's profile */
+	int64_t revoked_at, finalized, precert_at, issued_at; /* 0 when not (yet) or not recorded */
+	int revoked_reason;
+};
+
+/* One validation attempt of a challenge (acme_attempts). */
+struct acme_attempt {
+	char *chall, *target, *result, *problem; /* problem: JSON text, "" when none */
+	int64_t time;
+};
+
+/* A rate-limit bucket as stored (tokens as of updated). */
+struct acme_bucket {
+	char *key;
+	double tokens;
+	int64_t updated;
 };
 
 #define ACME_MAX_CHALLS 4          /* challenges of one authorization */
@@ -79,6 +96,38 @@ int acme_db_load_chall(struct acme_svc *s, struct tb_arena *a, const char *id, s
 int acme_db_load_authz_challs(struct acme_svc *s, struct tb_arena *a, const char *authz_id, struct acme_chall *out,
 	size_t cap, size_t *n);
 int acme_db_load_cert(struct acme_svc *s, struct tb_arena *a, const char *serial, struct acme_cert *out);
+
+/* ---- admin API reads (acme/admin.c); rowids are the paging cursors, newest first ---- */
+
+/* Accounts with rowid < before (0: from the newest); *next: the cursor of the next page or 0. */
+struct acme_acct_row {
+	struct acme_acct acct;
+	int64_t orders;
+};
+int acme_db_admin_accounts(struct acme_svc *s, struct tb_arena *a, int64_t before, size_t limit,
+	struct acme_acct_row *out, size_t *n, int64_t *next);
+/*
+ * Orders with rowid < before, optionally only those naming identifier (any
+ * type), and only those keep() accepts (NULL: all; the effective status is
+ * derived, so it is filtered here rather than in SQL). At most a few
+ * thousand rows are looked at per call: *next may be set with fewer than
+ * limit rows found.
+ */
+int acme_db_admin_orders(struct acme_svc *s, struct tb_arena *a, int64_t before, size_t limit,
+	const char *identifier, int (*keep)(void *arg, const struct acme_order *o), void *arg,
+	struct acme_order *out, size_t *n, int64_t *next);
+/* Issued certificates with rowid < before (no PEM or DER loaded). */
+int acme_db_admin_certs(struct acme_svc *s, struct tb_arena *a, int64_t before, size_t limit,
+	struct acme_cert *out, size_t *n, int64_t *next);
+/* The certificate row of an order, whatever its status (reserved during finalize). */
+int acme_db_order_cert(struct acme_svc *s, struct tb_arena *a, const char *order_id, struct acme_cert *out,
+	char **status);
+/* The validation attempts of a challenge, oldest first; *n at most cap. */
+int acme_db_load_attempts(struct acme_svc *s, struct tb_arena *a, const char *chall_id, struct acme_attempt *out,
+	size_t cap, size_t *n);
+/* Rate-limit buckets with key > after (NULL: from the first), by key. */
+int acme_db_admin_buckets(struct acme_svc *s, struct tb_arena *a, const char *after, size_t limit,
+	struct acme_bucket *out, size_t *n, int *more);
 
 /* Effective authorization status (expiry applied). */
 const char *acme_authz_status(const struct acme_authz *z);
@@ -134,6 +183,8 @@ void acme_db_cert_issue(struct acme_wjob *j, const char *serial, const char *ord
 	size_t len, const char *pem, int64_t not_before, int64_t not_after, const char *names_json);
 void acme_db_cert_replaced(struct acme_wjob *j, const char *old_serial, const char *new_serial);
 void acme_db_cert_revoke(struct acme_wjob *j, const char *serial, int reason, int64_t at);
+/* When the precertificate was signed and the certificate stored (0: none). */
+void acme_db_cert_times(struct acme_wjob *j, const char *serial, int64_t precert_at, int64_t issued_at);
 void acme_db_authz_deactivate(struct acme_wjob *j, const char *id);
 /* pending -> processing (expected to change). */
 /*
@@ -148,5 +199,12 @@ void acme_db_chall_valid(struct acme_wjob *j, const char *chall_id, const char *
 	int64_t authz_expires);
 void acme_db_chall_invalid(struct acme_wjob *j, const char *chall_id, const char *authz_id, int64_t now,
 	const char *error_json);
+/*
+ * One validation attempt, for the admin API's timeline: target is the
+ * address:port dialled ("resolver" for dns-01), result "valid" or "invalid",
+ * problem the error document (NULL when valid).
+ */
+void acme_db_attempt_insert(struct acme_wjob *j, const char *chall_id, const char *authz_id, int64_t at,
+	const char *target, const char *result, const char *problem_json);
 
 #endif

@@ -207,6 +207,7 @@ static void finalize_sign(void *ctx, int status)
 		order_fail(r, "signing the precertificate failed");
 		return;
 	}
+	r->precert_at = acme_now();
 	struct tb_buf chain[3] = {
 		tb_bytes_buf(&r->der),
 		TB_BUF(s->core->ca->intermediate.raw.p, s->core->ca->intermediate.raw.len),
@@ -245,6 +246,7 @@ static void finalize_store(struct acme_rq *r)
 	struct acme_wjob *j = acme_wjob_new(s);
 	acme_db_cert_issue(j, r->serial_hex, r->order.id, r->der.p, r->der.len, pem ? pem : "", r->nb, r->na,
 		names_txt ? names_txt : "[]");
+	acme_db_cert_times(j, r->serial_hex, r->precert_at, acme_now());
 	if (r->order.replaces[0]) {
 		struct acme_cert_id cid;
 		if (acme_ari_cert_id_parse(r->order.replaces, strlen(r->order.replaces), &cid) == 0) {

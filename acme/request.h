@@ -43,6 +43,7 @@ struct acme_rq {
 	uint8_t serial[ACME_SERIAL_BYTES];
 	const struct acme_profile *profile;
 	int64_t nb, na;
+	int64_t precert_at;    /* when the precertificate was signed (0: none) */
 	struct tb_bytes scts;  /* TLS-encoded SCTs (each with its u16 length) */
 	size_t ct_pending;
 	struct acme_authz *caa; /* the order's authorizations, for the CAA re-check */

@@ -60,6 +60,13 @@ static const struct tb_migration acme_migrations[] = {
 		" status TEXT NOT NULL, der_chain BLOB, pem TEXT, not_before INTEGER, not_after INTEGER,"
 		" names TEXT, created INTEGER NOT NULL, revoked_reason INTEGER, revoked_at INTEGER, replaced_by TEXT);"
 		"CREATE TABLE acme_rate_buckets (key TEXT PRIMARY KEY, tokens REAL NOT NULL, updated INTEGER NOT NULL);" },
+	/* The admin API's order timeline: every validation attempt, and when a certificate was made. */
+	{ 2,
+		"CREATE TABLE acme_attempts (id INTEGER PRIMARY KEY, chall TEXT NOT NULL, authz TEXT NOT NULL,"
+		" time INTEGER NOT NULL, target TEXT NOT NULL, result TEXT NOT NULL, problem TEXT);"
+		"CREATE INDEX acme_attempts_chall ON acme_attempts(chall, id);"
+		"ALTER TABLE acme_certificates ADD COLUMN precert_at INTEGER;"
+		"ALTER TABLE acme_certificates ADD COLUMN issued_at INTEGER;" },
 	{ 0, NULL }
 };
 
@@ -196,6 +203,8 @@ static int acme_start(void *state)
 	int err = tb_http_mount(s->core->http, l, s->dir_path, &dir_table, s);
 	if (!err)
 		err = tb_http_mount(s->core->http, l, s->prefix, &acme_table, s);
+	if (!err)
+		err = acme_admin_mount(s);
 	if (err)
 		return err;
 	if (l) {

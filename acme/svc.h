@@ -143,6 +143,9 @@ typedef void (*acme_caa_cb)(int allowed_err, const struct acme_problem *prob, vo
 int acme_caa_check(struct acme_svc *s, const struct acme_identifier *id, int wildcard,
 	const char *account_url, const char *method, acme_caa_cb cb, void *arg);
 
+/* admin.c: the admin API's /api/v1/acme routes, on every listener. */
+int acme_admin_mount(struct acme_svc *s);
+
 /* Loop thread bookkeeping for stop(). */
 void acme_svc_hold(struct acme_svc *s);
 void acme_svc_release(struct acme_svc *s);
@@ -157,6 +160,15 @@ int acme_crl_build(struct acme_svc *s, struct tb_bytes *out);
 int acme_crl_get(struct acme_svc *s, struct tb_buf *out);
 /* A revocation is durable: the next acme_crl_get re-signs. */
 void acme_crl_invalidate(struct acme_svc *s);
+/*
+ * Revokes an issued certificate (ACME revoke-cert and the admin API take
+ * this one path): the revocation is stored, then the CRL invalidated so the
+ * next fetch lists it, then done(ctx, status) runs on the loop: 0,
+ * TB_ERR_STATE (already revoked or not issued) or a store error. Returns 0
+ * or an error (then done is not called).
+ */
+int acme_revoke(struct acme_svc *s, const char *serial_hex, int reason, void (*done)(void *ctx, int status),
+	void *ctx);
 void acme_crl_free(struct acme_svc *s);
 /* The cRLDistributionPoints extension value naming url. */
 int acme_crldp_ext(const char *url, struct tb_bytes *out);

@@ -77,6 +77,7 @@ struct acme_validation {
 	char connect[64];          /* "" = let the HTTP client resolve */
 	char host[ACME_MAX_IDENT_LEN + 1];
 	char refused[80];          /* "address:port" the strict policy refused last */
+	char target[80];           /* "address:port" dialled last (the attempt's target) */
 	int refused_port;          /* ... for its port, not its address */
 	struct acme_problem prob;
 };
@@ -137,7 +138,12 @@ static void finish(struct acme_validation *val)
 	int64_t now = acme_now();
 	int ok = val->prob.type == ACME_PROB_NONE;
 	struct acme_wjob *j = acme_wjob_new(s);
+	/* The attempt, for the admin API's timeline: where we looked and what we found. */
+	const char *target = val->target[0] ? val->target
+		: strcmp(val->v.type, "dns-01") == 0 ? "resolver"
+		: s->lab_always_valid ? "none (lab_always_valid)" : "none";
 	if (ok) {
+		acme_db_attempt_insert(j, val->v.chall_id, val->v.authz_id, now, target, "valid", NULL);
 		TB_INFO("acme", "%s for %s: valid", val->v.type, val->v.ident.value);
 		acme_db_chall_valid(j, val->v.chall_id, val->v.authz_id, now, now + s->authz_valid_lifetime);
 		/*
@@ -156,6 +162,7 @@ static void finish(struct acme_validation *val)
 		char *et = e ? cJSON_PrintUnformatted(e) : NULL;
 		cJSON_Delete(e);
 		acme_db_chall_invalid(j, val->v.chall_id, val->v.authz_id, now, et ? et : "{}");
+		acme_db_attempt_insert(j, val->v.chall_id, val->v.authz_id, now, target, "invalid", et ? et : "{}");
 		free(et);
 	}
 	if (acme_wjob_submit(j, stored, val))
@@ -321,11 +328,12 @@ static void set_conn_problem(struct acme_validation *val, int err, const char *w
 }
 
 /*
- * The strict policy, asked by the HTTP client for every address it is about
- * to dial, however it was found (an IP identifier, the resolver's answer, a
- * redirect's IP literal, getaddrinfo): reserved addresses are refused, and
- * so are ports other than the validation ports and 443 (redirect_url checks
- * the scheme and port of a redirect; this is the backstop at the socket).
+ * Asked by the HTTP client for every address it is about to dial, however
+ * it was found (an IP identifier, the resolver's answer, a redirect's IP
+ * literal, getaddrinfo): the address is noted as the attempt's target, and
+ * under the strict policy reserved addresses are refused, and so are ports
+ * other than the validation ports and 443 (redirect_url checks the scheme
+ * and port of a redirect; this is the backstop at the socket).
  */
 static int dial_check(const struct sockaddr *sa, void *arg)
 {
@@ -348,14 +356,17 @@ static int dial_check(const struct sockaddr *sa, void *arg)
 		val->refused_port = 0;
 		return -EACCES;
 	}
+	char txt[64];
+	if (acme_ip_format(a, fam, txt, sizeof txt))
+		snprintf(txt, sizeof txt, "?");
+	snprintf(val->target, sizeof val->target, fam == AF_INET6 ? "[%s]:%d" : "%s:%d", txt, port);
+	if (!s->strict)
+		return 0;
 	int reserved = acme_ip_is_reserved(a, fam);
 	int port_ok = port == s->http01_port || port == s->tlsalpn01_port || port == 443;
 	if (!reserved && port_ok)
 		return 0;
-	char txt[64];
-	if (acme_ip_format(a, fam, txt, sizeof txt))
-		snprintf(txt, sizeof txt, "?");
-	snprintf(val->refused, sizeof val->refused, fam == AF_INET6 ? "[%s]:%d" : "%s:%d", txt, port);
+	snprintf(val->refused, sizeof val->refused, "%s", val->target);
 	val->refused_port = !reserved;
 	TB_INFO("acme", "%s for %s: not dialling %s (policy)", val->v.type, val->v.ident.value, val->refused);
 	return -EACCES;
@@ -510,10 +521,8 @@ static int start_http(struct acme_validation *val)
 	r.max_body = ACME_HTTP01_MAX_BODY;
 	r.insecure = 1; /* redirects to https are not certificate-checked (as Boulder) */
 	r.connect_address = val->connect[0] ? val->connect : NULL;
-	if (val->s->strict) {
-		r.dial_check = dial_check;
-		r.dial_check_arg = val;
-	}
+	r.dial_check = dial_check; /* notes the target; refuses by policy when strict */
+	r.dial_check_arg = val;
 	struct tb_http_header h = { "User-Agent", "trustbox-acme-va" };
 	r.headers = &h;
 	r.n_headers = 1;
@@ -569,10 +578,8 @@ static int start_alpn(struct acme_validation *val)
 	r.want_peer_cert = 1;
 	r.handshake_only = 1;
 	r.connect_address = val->connect[0] ? val->connect : NULL;
-	if (val->s->strict) {
-		r.dial_check = dial_check;
-		r.dial_check_arg = val;
-	}
+	r.dial_check = dial_check; /* notes the target; refuses by policy when strict */
+	r.dial_check_arg = val;
 	return tb_http_client_start(val->s->core->loop, &r, alpn_done, val, &val->call);
 }
 

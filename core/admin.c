@@ -202,6 +202,14 @@ int tb_admin_problem(struct tb_http_request *req, int status, const char *kind, 
 	return rc;
 }
 
+int tb_admin_route_error(struct tb_http_request *req, int status, void *state)
+{
+	(void)state;
+	if (status == 405)
+		return tb_admin_problem(req, 405, "malformed", "method not allowed on this resource");
+	return tb_admin_problem(req, 404, "notFound", "no such resource");
+}
+
 int tb_admin_deny(struct tb_http_request *req, int status)
 {
 	if (status == 401) {

@@ -69,6 +69,9 @@ int tb_admin_deny(struct tb_http_request *req, int status);
  */
 int tb_admin_problem(struct tb_http_request *req, int status, const char *kind, const char *detail);
 
+/* The error renderer of admin route tables: core's 404 and 405 as admin problem documents. */
+int tb_admin_route_error(struct tb_http_request *req, int status, void *state);
+
 struct tb_admin_page {
 	unsigned limit;           /* 1..TB_ADMIN_PAGE_MAX; a larger limit is clamped */
 	const char *cursor;       /* the opaque "next" of the previous page, or NULL */

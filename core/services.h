@@ -46,6 +46,10 @@ typedef void (*tb_sct_cb)(int status, struct tb_buf sct, void *arg);
 
 struct tb_ct_submitter {
 	void *impl;
+	/* What the SCTs it returns say: the log's name and id (has_log_id 0: unknown). */
+	const char *name;
+	uint8_t log_id[32];
+	int has_log_id;
 	/* chain[0] is the (pre)certificate DER, then its issuers. */
 	int (*submit)(void *impl, const struct tb_buf *chain, size_t n, int precert,
 		tb_sct_cb cb, void *arg);

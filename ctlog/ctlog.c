@@ -463,6 +463,9 @@ static int ctlog_start(void *state)
 		}
 		log->submitter.impl = log;
 		log->submitter.submit = submit_local;
+		log->submitter.name = log->name;
+		memcpy(log->submitter.log_id, log->log_id, sizeof log->submitter.log_id);
+		log->submitter.has_log_id = 1;
 		struct tb_services *s = svc->core->services;
 		if (s && s->n_ct < sizeof s->ct / sizeof s->ct[0])
 			s->ct[s->n_ct++] = &log->submitter;
@@ -478,7 +481,7 @@ static int ctlog_start(void *state)
 			s->ct[s->n_ct++] = ct_external_submitter(svc->external[i]);
 	}
 	export_public(svc);
-	return 0;
+	return ct_admin_register(svc);
 }
 
 void ct_service_check_stopped(struct ct_service *svc)

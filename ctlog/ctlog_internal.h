@@ -196,6 +196,9 @@ void ct_service_check_stopped(struct ct_service *svc);
 /* The v3 log list of every log served. */
 cJSON *ct_loglist_json(struct ct_service *svc);
 
+/* admin.c: the admin API's /api/v1/ct routes (once for the service, every listener) */
+int ct_admin_register(struct ct_service *svc);
+
 /* api.c */
 int ct_api_register(struct ct_log *log);
 /* Base64 of bytes as a JSON string (never NULL unless out of memory), and added under a name. */

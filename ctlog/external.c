@@ -242,6 +242,9 @@ int ct_external_new(struct uv_loop_s *loop, const char *url, const char *key_b64
 	}
 	x->submitter.impl = x;
 	x->submitter.submit = submit;
+	x->submitter.name = x->url;
+	memcpy(x->submitter.log_id, x->log_id, sizeof x->submitter.log_id);
+	x->submitter.has_log_id = x->key != NULL;
 	*out = x;
 	return 0;
 }
