@@ -92,9 +92,11 @@ static void rand_b64(size_t n, char *out, size_t outlen)
 }
 
 /* The Task parameters of @divviup/dap's `new Task({...})`. */
-static cJSON *divviup_ts(const struct dap_task *t, const char *id)
+cJSON *dap_divviup_ts_params(const struct dap_task *t)
 {
 	static const char *const names[] = { "count", "sum", "sumVec", "histogram" };
+	char id[64];
+	dap_b64url(t->id, DAP_TASK_ID_LEN, id, sizeof id);
 	cJSON *j = cJSON_CreateObject();
 	cJSON_AddStringToObject(j, "type", names[t->vdaf_type]);
 	if (t->vdaf_type == DAP_PRIO3_SUM || t->vdaf_type == DAP_PRIO3_SUMVEC)
@@ -108,6 +110,86 @@ static cJSON *divviup_ts(const struct dap_task *t, const char *id)
 	cJSON_AddStringToObject(j, "helper", t->helper_url);
 	cJSON_AddNumberToObject(j, "timePrecisionSeconds", (double)t->time_precision);
 	return j;
+}
+
+int dap_task_new(struct dap_service *svc, const cJSON *params, const char *helper, const char *helper_token,
+		 struct dap_new_task *n, char *err, size_t errlen)
+{
+	memset(n, 0, sizeof *n);
+	if (!helper && !(svc->run_leader && svc->run_helper)) {
+		snprintf(err, errlen, "this instance does not run both aggregators: give the helper's URL");
+		return TB_ERR_INVALID;
+	}
+	if (!svc->run_leader) {
+		snprintf(err, errlen, "this instance runs no leader (dap.role); import the helper's half with `task import`");
+		return TB_ERR_INVALID;
+	}
+	/* A port-0 listener: the URLs carry the port the running instance bound. */
+	if (dap_resolve_public_base(svc)) {
+		snprintf(err, errlen, "the DAP listener has port 0 and no running instance has recorded the port it bound: start `trustbox run` first or set dap.public_url");
+		return TB_ERR_INVALID;
+	}
+	/* Fresh id, verify key, tokens and collector key. */
+	char vk[64], atok[64], cfg[256];
+	rand_b64(DAP_TASK_ID_LEN, n->id, sizeof n->id);
+	rand_b64(DAP_PRIO3_VERIFY_KEY_SIZE, vk, sizeof vk);
+	rand_b64(16, atok, sizeof atok);
+	rand_b64(16, n->collector_token, sizeof n->collector_token);
+	if (dap_hpke_keygen(DAP_HPKE_KEM_X25519_SHA256, &n->kp)) {
+		snprintf(err, errlen, "cannot generate the collector's HPKE key");
+		return TB_ERR_CRYPTO;
+	}
+	n->config = (struct dap_hpke_config){ 1, DAP_HPKE_KEM_X25519_SHA256, DAP_HPKE_KDF_SHA256,
+					      DAP_HPKE_AEAD_AES128GCM, TB_BUF(n->kp.pk, n->kp.pk_len) };
+	struct tb_bytes enc = { 0 };
+	dap_hpke_config_encode(&n->config, &enc);
+	dap_b64url(enc.p, enc.len, cfg, sizeof cfg);
+	tb_bytes_free(&enc);
+	cJSON *rec = params ? cJSON_Duplicate(params, 1) : cJSON_CreateObject();
+	cJSON_AddStringToObject(rec, "id", n->id);
+	cJSON_AddStringToObject(rec, "verify_key", vk);
+	cJSON_AddStringToObject(rec, "aggregator_auth_token", helper_token ? helper_token : atok);
+	cJSON_AddStringToObject(rec, "collector_auth_token", n->collector_token);
+	cJSON_AddStringToObject(rec, "collector_hpke_config", cfg);
+	if (helper)
+		cJSON_AddStringToObject(rec, "helper_url", helper);
+	int rc = dap_task_from_json(rec, &n->leader, err, errlen);
+	cJSON_Delete(rec);
+	tb_crypto_wipe(vk, sizeof vk);
+	tb_crypto_wipe(atok, sizeof atok);
+	if (rc) {
+		tb_crypto_wipe(n, sizeof *n);
+		return TB_ERR_INVALID;
+	}
+	/* Both halves with this instance's URLs where none were given (dap_provision's rule). */
+	n->leader.role = DAP_AGG_LEADER;
+	if (!*n->leader.leader_url)
+		snprintf(n->leader.leader_url, sizeof n->leader.leader_url, "%s", svc->agg[DAP_AGG_LEADER].base_url);
+	if (!*n->leader.helper_url)
+		snprintf(n->leader.helper_url, sizeof n->leader.helper_url, "%s", svc->agg[DAP_AGG_HELPER].base_url);
+	n->helper = n->leader;
+	n->helper.role = DAP_AGG_HELPER;
+	n->local_helper = !helper;
+	return 0;
+}
+
+cJSON *dap_task_new_json(const struct dap_new_task *n)
+{
+	const struct dap_task *t = &n->leader;
+	cJSON *out = cJSON_CreateObject();
+	cJSON_AddStringToObject(out, "task_id", n->id);
+	cJSON_AddStringToObject(out, "leader", t->leader_url);
+	cJSON_AddStringToObject(out, "helper", t->helper_url);
+	cJSON *vd = cJSON_AddObjectToObject(out, "vdaf");
+	cJSON_AddStringToObject(vd, "type", t->vdaf_name);
+	cJSON_AddNumberToObject(vd, "bits", t->params.bits);
+	cJSON_AddNumberToObject(vd, "length", t->params.length);
+	cJSON_AddNumberToObject(vd, "chunk_length", t->params.chunk_length);
+	cJSON_AddStringToObject(out, "query", t->query_type == DAP_QUERY_FIXED_SIZE ? "fixed_size" : "time_interval");
+	cJSON_AddNumberToObject(out, "min_batch_size", (double)t->min_batch_size);
+	cJSON_AddNumberToObject(out, "time_precision", (double)t->time_precision);
+	cJSON_AddItemToObject(out, "divviup_ts", dap_divviup_ts_params(t));
+	return out;
 }
 
 static int create(struct dap_service *svc, int argc, char **argv)
@@ -154,98 +236,43 @@ static int create(struct dap_service *svc, int argc, char **argv)
 	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
 		if (nums[i].v >= 0)
 			cJSON_AddNumberToObject(rec, nums[i].key, nums[i].v);
-	if (!helper && !(svc->run_leader && svc->run_helper)) {
-		fprintf(stderr, "trustbox: this instance does not run both aggregators: give --helper URL\n");
-		cJSON_Delete(rec);
-		return 2;
-	}
-	if (!svc->run_leader) {
-		fprintf(stderr, "trustbox: this instance runs no leader (dap.role); import the helper's half with `task import`\n");
-		cJSON_Delete(rec);
-		return 2;
-	}
-	/* A port-0 listener: the URLs carry the port the running instance bound. */
-	if (dap_resolve_public_base(svc)) {
-		fprintf(stderr, "trustbox: the DAP listener has port 0 and no running instance has recorded the port it bound: start `trustbox run` first or set dap.public_url\n");
-		cJSON_Delete(rec);
-		return 2;
-	}
-	/* Fresh id, verify key, tokens and collector key. */
-	char id[64], vk[64], atok[64], ctok[64], cfg[256], path[1024];
-	struct dap_hpke_keypair kp;
-	rand_b64(DAP_TASK_ID_LEN, id, sizeof id);
-	rand_b64(DAP_PRIO3_VERIFY_KEY_SIZE, vk, sizeof vk);
-	rand_b64(16, atok, sizeof atok);
-	rand_b64(16, ctok, sizeof ctok);
-	if (dap_hpke_keygen(DAP_HPKE_KEM_X25519_SHA256, &kp)) {
-		cJSON_Delete(rec);
-		return 1;
-	}
-	struct dap_hpke_config c = { 1, DAP_HPKE_KEM_X25519_SHA256, DAP_HPKE_KDF_SHA256,
-				     DAP_HPKE_AEAD_AES128GCM, TB_BUF(kp.pk, kp.pk_len) };
-	struct tb_bytes enc = { 0 };
-	dap_hpke_config_encode(&c, &enc);
-	dap_b64url(enc.p, enc.len, cfg, sizeof cfg);
-	tb_bytes_free(&enc);
-	cJSON_AddStringToObject(rec, "id", id);
-	cJSON_AddStringToObject(rec, "verify_key", vk);
-	cJSON_AddStringToObject(rec, "aggregator_auth_token", helper_token ? helper_token : atok);
-	cJSON_AddStringToObject(rec, "collector_auth_token", ctok);
-	cJSON_AddStringToObject(rec, "collector_hpke_config", cfg);
-	if (helper)
-		cJSON_AddStringToObject(rec, "helper_url", helper);
-
-	struct dap_task t;
-	char err[256];
-	int rc = dap_task_from_json(rec, &t, err, sizeof err);
+	struct dap_new_task n;
+	char err[512], path[1024];
+	int rc = dap_task_new(svc, rec, helper, helper_token, &n, err, sizeof err);
 	cJSON_Delete(rec);
 	if (rc) {
 		fprintf(stderr, "trustbox: %s\n", err);
-		tb_crypto_wipe(&kp, sizeof kp);
-		return 2;
+		return rc == TB_ERR_INVALID ? 2 : 1;
 	}
 	if (cred_path)
 		snprintf(path, sizeof path, "%s", cred_path);
 	else
 		snprintf(path, sizeof path, "%s/dap-%s-collector.json",
-			 svc->core->data_dir ? svc->core->data_dir : ".", id);
-	rc = dap_write_credential(path, &c, &kp, ctok);
-	tb_crypto_wipe(&kp, sizeof kp);
+			 svc->core->data_dir ? svc->core->data_dir : ".", n.id);
+	rc = dap_write_credential(path, &n.config, &n.kp, n.collector_token);
 	if (rc) {
+		tb_crypto_wipe(&n, sizeof n);
 		fprintf(stderr, "trustbox: cannot write %s\n", path);
 		return 1;
 	}
-	struct dap_task leader = t, helper_half = t;
-	rc = dap_provision(&svc->agg[DAP_AGG_LEADER], &leader);
-	if (!rc && !helper)
-		rc = dap_provision(&svc->agg[DAP_AGG_HELPER], &helper_half);
+	rc = dap_provision(&svc->agg[DAP_AGG_LEADER], &n.leader);
+	if (!rc && n.local_helper) {
+		struct dap_task h = n.helper;
+		rc = dap_provision(&svc->agg[DAP_AGG_HELPER], &h);
+		tb_crypto_wipe(&h, sizeof h);
+	}
 	if (rc) {
+		tb_crypto_wipe(&n, sizeof n);
 		fprintf(stderr, "trustbox: cannot store the task: %s\n", tb_strerror(rc));
 		return 1;
 	}
 	/* The helper's half: the same record, role helper, for `task import` elsewhere. */
-	helper_half = leader;
-	helper_half.role = DAP_AGG_HELPER;
-	cJSON *out = cJSON_CreateObject();
-	cJSON_AddStringToObject(out, "task_id", id);
-	cJSON_AddStringToObject(out, "leader", leader.leader_url);
-	cJSON_AddStringToObject(out, "helper", leader.helper_url);
-	cJSON *vd = cJSON_AddObjectToObject(out, "vdaf");
-	cJSON_AddStringToObject(vd, "type", leader.vdaf_name);
-	cJSON_AddNumberToObject(vd, "bits", leader.params.bits);
-	cJSON_AddNumberToObject(vd, "length", leader.params.length);
-	cJSON_AddNumberToObject(vd, "chunk_length", leader.params.chunk_length);
-	cJSON_AddStringToObject(out, "query", leader.query_type == DAP_QUERY_FIXED_SIZE ? "fixed_size" :
-											"time_interval");
-	cJSON_AddNumberToObject(out, "min_batch_size", (double)leader.min_batch_size);
-	cJSON_AddNumberToObject(out, "time_precision", (double)leader.time_precision);
-	cJSON_AddItemToObject(out, "divviup_ts", divviup_ts(&leader, id));
+	cJSON *out = dap_task_new_json(&n);
 	cJSON_AddStringToObject(out, "collector_credential_file", path);
-	cJSON_AddItemToObject(out, "helper_task", dap_task_to_json(&helper_half));
+	cJSON_AddItemToObject(out, "helper_task", dap_task_to_json(&n.helper));
 	char *text = cJSON_Print(out);
 	cJSON_Delete(out);
-	tb_crypto_wipe(&leader, sizeof leader);
-	tb_crypto_wipe(&helper_half, sizeof helper_half);
+	tb_crypto_wipe(&n, sizeof n);
 	if (!text)
 		return 1;
 	printf("%s\n", text);

@@ -81,12 +81,6 @@ static int read_file(const char *path, struct tb_bytes *out)
 	return tb_bytes_cstr(out) ? 0 : TB_ERR_NOMEM;
 }
 
-/* The collector credential: its HPKE config and key pair, and the bearer token. */
-struct credential {
-	struct dap_hpke_config config;
-	struct dap_hpke_keypair kp;
-	char token[DAP_MAX_TOKEN];
-};
 
 static int algo(const cJSON *j, const char *name, const char *const *names, const uint16_t *ids,
 		uint16_t *out)
@@ -100,7 +94,7 @@ static int algo(const cJSON *j, const char *name, const char *const *names, cons
 	return TB_ERR_INVALID;
 }
 
-static int load_credential(const char *path, struct credential *c)
+int dap_credential_parse(const char *text, size_t len, struct dap_collector_cred *c)
 {
 	static const char *const kems[] = { "X25519HkdfSha256", "P256HkdfSha256", NULL };
 	static const uint16_t kem_ids[] = { DAP_HPKE_KEM_X25519_SHA256, DAP_HPKE_KEM_P256_SHA256 };
@@ -109,11 +103,11 @@ static int load_credential(const char *path, struct credential *c)
 	static const char *const aeads[] = { "AesGcm128", "AesGcm256", "ChaCha20Poly1305", NULL };
 	static const uint16_t aead_ids[] = { DAP_HPKE_AEAD_AES128GCM, DAP_HPKE_AEAD_AES256GCM,
 					     DAP_HPKE_AEAD_CHACHA20POLY1305 };
-	struct tb_bytes file = { 0 }, sk = { 0 };
-	int rc = read_file(path, &file);
-	cJSON *j = rc ? NULL : cJSON_ParseWithLength((const char *)file.p, file.len);
-	tb_crypto_wipe(file.p, file.len);
-	tb_bytes_free(&file);
+	struct tb_bytes sk = { 0 };
+	int rc = 0;
+	cJSON *j = cJSON_ParseWithLength(text, len);
+	if (!j)
+		rc = TB_ERR_INVALID;
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
 	const cJSON *skj = cJSON_GetObjectItemCaseSensitive(j, "private_key");
 	const cJSON *tok = cJSON_GetObjectItemCaseSensitive(j, "token");
@@ -140,6 +134,93 @@ static int load_credential(const char *path, struct credential *c)
 	tb_crypto_wipe(sk.p, sk.len);
 	tb_bytes_free(&sk);
 	cJSON_Delete(j);
+	return rc;
+}
+
+static int load_credential(const char *path, struct dap_collector_cred *c)
+{
+	struct tb_bytes file = { 0 };
+	int rc = read_file(path, &file);
+	if (!rc)
+		rc = dap_credential_parse((const char *)file.p, file.len, c);
+	tb_crypto_wipe(file.p, file.len);
+	tb_bytes_free(&file);
+	return rc;
+}
+
+/*
+ * Opens both aggregate shares of a Collection for the query cr with the
+ * collector's key, unshards them and writes the result as the JSON object
+ * `trustbox dap collect` prints ({"report_count", "interval", ["batch_id",]
+ * "aggregate"}) to out. t: the task's VDAF and id.
+ */
+void dap_collect_url(const char *leader, const char *task_id, const char *job_id, struct tb_bytes *url)
+{
+	size_t ll = strlen(leader);
+	tb_bytes_printf(url, "%s%stasks/%s/collection_jobs/%s", leader, ll && leader[ll - 1] == '/' ? "" : "/",
+			task_id, job_id);
+}
+
+int dap_collect_open(const struct dap_task *t, const struct dap_collector_cred *cred,
+		     const struct dap_collection_req *cr, const struct dap_collection *col, struct tb_bytes *out)
+{
+	/* Both shares, opened under the aad of the queried batch. */
+	struct dap_batch_selector bs = { .query_type = cr->query.query_type, .interval = cr->query.interval };
+	memcpy(bs.batch_id, col->part_batch_selector.batch_id, DAP_BATCH_ID_LEN);
+	struct tb_bytes sel = { 0 }, aad = { 0 }, shares[2] = { { 0 }, { 0 } };
+	uint8_t info_buf[DAP_HPKE_INFO_BUF];
+	dap_batch_selector_encode(&bs, &sel);
+	int rc = dap_hpke_aad_aggregate_share(t->id, TB_BUF(NULL, 0), tb_bytes_buf(&sel), &aad);
+	for (int k = 0; k < 2 && !rc; k++) {
+		struct tb_buf info = dap_hpke_info_aggregate_share(k == 0 ? DAP_ROLE_LEADER : DAP_ROLE_HELPER,
+								   info_buf);
+		rc = dap_hpke_open(&cred->config, &cred->kp, k == 0 ? &col->leader_share : &col->helper_share,
+				   info, tb_bytes_buf(&aad), &shares[k]);
+		if (!rc)
+			rc = dap_prio3_check_agg_share(&t->vdaf, tb_bytes_buf(&shares[k]));
+	}
+	size_t n_out = t->vdaf.output_len;
+	dap_u128 *result = calloc(n_out ? n_out : 1, sizeof *result);
+	struct tb_buf parts[2] = { tb_bytes_buf(&shares[0]), tb_bytes_buf(&shares[1]) };
+	if (!rc)
+		rc = result ? dap_prio3_unshard_u128(&t->vdaf, parts, 2, col->report_count, result, n_out) :
+			      TB_ERR_NOMEM;
+	if (!rc) {
+		/* Values above p/2 stand for negative ones (differential-privacy noise). */
+		tb_bytes_printf(out, "{\"report_count\":%llu,\"interval\":{\"start\":%llu,\"duration\":%llu},",
+				(unsigned long long)col->report_count, (unsigned long long)col->interval.start,
+				(unsigned long long)col->interval.duration);
+		if (cr->query.query_type != DAP_QUERY_TIME_INTERVAL) {
+			char bid[64];
+			dap_b64url(bs.batch_id, DAP_BATCH_ID_LEN, bid, sizeof bid);
+			tb_bytes_printf(out, "\"batch_id\":\"%s\",", bid);
+		}
+		tb_bytes_printf(out, "\"aggregate\":");
+		int vec = t->vdaf_type == DAP_PRIO3_SUMVEC || t->vdaf_type == DAP_PRIO3_HISTOGRAM;
+		if (vec)
+			tb_bytes_printf(out, "[");
+		for (size_t i = 0; i < n_out; i++) {
+			dap_i128 x = dap_vdaf_centered(&t->vdaf, result[i]);
+			char digits[48];
+			int neg = x < 0, d = 47;
+			dap_u128 u = neg ? (dap_u128)(-x) : (dap_u128)x;
+			digits[d] = 0;
+			do {
+				digits[--d] = (char)('0' + (int)(u % 10));
+				u /= 10;
+			} while (u);
+			tb_bytes_printf(out, "%s%s%s", i ? "," : "", neg ? "-" : "", digits + d);
+		}
+		tb_bytes_printf(out, "%s}", vec ? "]" : "");
+		rc = out->err;
+	}
+	free(result);
+	tb_bytes_free(&sel);
+	tb_bytes_free(&aad);
+	for (int k = 0; k < 2; k++) {
+		tb_crypto_wipe(shares[k].p, shares[k].len);
+		tb_bytes_free(&shares[k]);
+	}
 	return rc;
 }
 
@@ -205,7 +286,7 @@ int dap_collect_command(struct dap_service *svc, int argc, char **argv)
 		fprintf(stderr, "trustbox: %s\n", err);
 		return 2;
 	}
-	struct credential cred;
+	struct dap_collector_cred cred;
 	if ((rc = load_credential(cred_file, &cred))) {
 		fprintf(stderr, "trustbox: %s: not a collector credential (%s)\n", cred_file, tb_strerror(rc));
 		return 2;
@@ -220,10 +301,8 @@ int dap_collect_command(struct dap_service *svc, int argc, char **argv)
 	char jid[64], auth[DAP_MAX_TOKEN + 16];
 	tb_random(job, sizeof job);
 	dap_b64url(job, sizeof job, jid, sizeof jid);
-	size_t ll = strlen(leader);
 	struct tb_bytes url = { 0 }, body = { 0 };
-	tb_bytes_printf(&url, "%s%stasks/%s/collection_jobs/%s", leader,
-			ll && leader[ll - 1] == '/' ? "" : "/", task_id, jid);
+	dap_collect_url(leader, task_id, jid, &url);
 	snprintf(auth, sizeof auth, "Bearer %s", cred.token);
 	struct dap_collection_req cr = { .query = { .query_type = DAP_QUERY_TIME_INTERVAL,
 						    .interval = { (uint64_t)start, (uint64_t)duration } } };
@@ -288,65 +367,15 @@ int dap_collect_command(struct dap_service *svc, int argc, char **argv)
 		code = print_problem("polling the collection job", &c);
 		goto out;
 	}
-	/* Both shares, opened under the aad of the queried batch. */
-	struct dap_batch_selector bs = { .query_type = cr.query.query_type, .interval = cr.query.interval };
-	memcpy(bs.batch_id, col.part_batch_selector.batch_id, DAP_BATCH_ID_LEN);
-	struct tb_bytes sel = { 0 }, aad = { 0 }, shares[2] = { { 0 }, { 0 } };
-	uint8_t info_buf[DAP_HPKE_INFO_BUF];
-	dap_batch_selector_encode(&bs, &sel);
-	rc = dap_hpke_aad_aggregate_share(t.id, TB_BUF(NULL, 0), tb_bytes_buf(&sel), &aad);
-	for (int k = 0; k < 2 && !rc; k++) {
-		struct tb_buf info = dap_hpke_info_aggregate_share(k == 0 ? DAP_ROLE_LEADER : DAP_ROLE_HELPER,
-								   info_buf);
-		rc = dap_hpke_open(&cred.config, &cred.kp, k == 0 ? &col.leader_share : &col.helper_share,
-				   info, tb_bytes_buf(&aad), &shares[k]);
-		if (!rc)
-			rc = dap_prio3_check_agg_share(&t.vdaf, tb_bytes_buf(&shares[k]));
-	}
-	size_t n_out = t.vdaf.output_len;
-	dap_u128 *result = calloc(n_out ? n_out : 1, sizeof *result);
-	struct tb_buf parts[2] = { tb_bytes_buf(&shares[0]), tb_bytes_buf(&shares[1]) };
-	if (!rc)
-		rc = result ? dap_prio3_unshard_u128(&t.vdaf, parts, 2, col.report_count, result, n_out) :
-			      TB_ERR_NOMEM;
-	if (rc) {
+	struct tb_bytes res = { 0 };
+	rc = dap_collect_open(&t, &cred, &cr, &col, &res);
+	if (rc || !tb_bytes_cstr(&res)) {
 		fprintf(stderr, "trustbox: cannot open or unshard the aggregate shares: %s\n", tb_strerror(rc));
 	} else {
-		/* Values above p/2 stand for negative ones (differential-privacy noise). */
-		printf("{\"report_count\":%llu,\"interval\":{\"start\":%llu,\"duration\":%llu},",
-		       (unsigned long long)col.report_count, (unsigned long long)col.interval.start,
-		       (unsigned long long)col.interval.duration);
-		if (!interval) {
-			char bid[64];
-			dap_b64url(bs.batch_id, DAP_BATCH_ID_LEN, bid, sizeof bid);
-			printf("\"batch_id\":\"%s\",", bid);
-		}
-		printf("\"aggregate\":");
-		int vec = t.vdaf_type == DAP_PRIO3_SUMVEC || t.vdaf_type == DAP_PRIO3_HISTOGRAM;
-		if (vec)
-			printf("[");
-		for (size_t i = 0; i < n_out; i++) {
-			dap_i128 x = dap_vdaf_centered(&t.vdaf, result[i]);
-			char digits[48];
-			int neg = x < 0, d = 47;
-			dap_u128 u = neg ? (dap_u128)(-x) : (dap_u128)x;
-			digits[d] = 0;
-			do {
-				digits[--d] = (char)('0' + (int)(u % 10));
-				u /= 10;
-			} while (u);
-			printf("%s%s%s", i ? "," : "", neg ? "-" : "", digits + d);
-		}
-		printf("%s}\n", vec ? "]" : "");
+		printf("%s\n", (const char *)res.p);
 		code = 0;
 	}
-	free(result);
-	tb_bytes_free(&sel);
-	tb_bytes_free(&aad);
-	for (int k = 0; k < 2; k++) {
-		tb_crypto_wipe(shares[k].p, shares[k].len);
-		tb_bytes_free(&shares[k]);
-	}
+	tb_bytes_free(&res);
 out:
 	tb_bytes_free(&c.body);
 	tb_bytes_free(&url);

@@ -309,10 +309,33 @@ int dap_db_put_agg_share_job(struct tb_store *st, const uint8_t *task_id, const 
 			     struct tb_buf response, uint64_t start, uint64_t end, dap_db_put_cb done,
 			     void *arg);
 
+/* ---- the admin API's queries (db.c) ---- */
+/* Counts one upload the leader refused before storing it (queued, not awaited). */
+int dap_db_count_rejection(struct tb_store *st, const char *agg, const uint8_t *task_id, const char *reason);
+/* A task's figures on one aggregator; rejected gets {reason: n} members added. */
+int dap_db_task_counts(struct tb_store *st, const char *agg, const uint8_t *task_id, uint64_t *received,
+		       uint64_t *aggregated, uint64_t *collected, cJSON *rejected);
+/* Its aggregation jobs, batches and (leader) collection jobs, appended to the arrays (500 each at most). */
+int dap_db_task_detail(struct tb_store *st, const char *agg, const struct dap_task *t, cJSON *jobs,
+		       cJSON *batches, cJSON *collections);
+/* Writes the leader's record, the helper's (when not NULL) and the collector credential
+ * (when not NULL) in one job; done(status, arg) after the commit. */
+int dap_db_create_task(struct tb_store *st, const struct dap_task *leader, const struct dap_task *helper,
+		       const char *credential, void (*done)(int status, void *arg), void *arg);
+/* Deletes a task's records and credential, queued: done(0 or TB_ERR_NOT_FOUND, arg). */
+int dap_db_delete_task(struct tb_store *st, const uint8_t id[DAP_TASK_ID_LEN], void (*done)(int status, void *arg),
+		       void *arg);
+/* The stored collector credential (JSON) of a task created through the admin API. */
+int dap_db_get_credential(struct tb_store *st, const uint8_t id[DAP_TASK_ID_LEN], struct tb_bytes *out);
+
 /* ---- service.c ---- */
 
 /* The task id on this aggregator: cache, then store. NULL when unknown. */
 struct dap_task *dap_find_task(struct dap_aggregator *agg, const uint8_t id[DAP_TASK_ID_LEN]);
+/* Forgets a task record (after it was deleted from the store). */
+void dap_uncache_task(struct dap_aggregator *agg, const uint8_t id[DAP_TASK_ID_LEN]);
+/* admin.c: mounts /api/v1/dap/ on every listener (start). */
+int dap_admin_mount(struct dap_service *svc);
 /* Puts t into agg's cache of task records (after it was stored). */
 int dap_cache_task(struct dap_aggregator *agg, const struct dap_task *t);
 /* Writes t to agg's records (its role set from agg; empty URLs get this instance's). */
@@ -392,6 +415,30 @@ int dap_db_delete_task_sync(struct tb_store *st, const uint8_t id[DAP_TASK_ID_LE
 /* ---- cli.c ---- */
 
 int dap_task_command(struct dap_service *svc, int argc, char **argv);
+/*
+ * A new task, as `trustbox dap task create` and the admin API make it (cli.c):
+ * fresh id, verify key, tokens and collector HPKE key; params holds the
+ * record's other fields (vdaf, bits, query, time_precision...). helper:
+ * another instance's helper URL (and helper_token its aggregator token), or
+ * NULL for this instance's. Nothing is stored. err says what is wrong
+ * (TB_ERR_INVALID: the caller's input).
+ */
+struct dap_new_task {
+	char id[64];
+	struct dap_task leader, helper;   /* both records, URLs filled */
+	int local_helper;                 /* the helper half is this instance's */
+	struct dap_hpke_config config;    /* the collector's */
+	struct dap_hpke_keypair kp;
+	char collector_token[64];
+};
+int dap_task_new(struct dap_service *svc, const cJSON *params, const char *helper, const char *helper_token,
+		 struct dap_new_task *n, char *err, size_t errlen);
+/* What `task create` prints of it (no secrets): id, URLs, VDAF, query, divviup_ts params. */
+cJSON *dap_task_new_json(const struct dap_new_task *n);
+/* The Task parameters of @divviup/dap's `new Task({...})` for t. */
+cJSON *dap_divviup_ts_params(const struct dap_task *t);
+/* divviup's collector_credential.json for a collector key and token (malloc'd; wipe and free). */
+char *dap_credential_json(const struct dap_hpke_config *c, const struct dap_hpke_keypair *kp, const char *token);
 int dap_key_command(struct dap_service *svc, int argc, char **argv);
 /* Writes divviup's collector_credential.json for a key pair and token. */
 int dap_write_credential(const char *path, const struct dap_hpke_config *c,
@@ -400,6 +447,19 @@ int dap_write_credential(const char *path, const struct dap_hpke_config *c,
 /* ---- collector.c ---- */
 
 int dap_collect_command(struct dap_service *svc, int argc, char **argv);
+/* The collector credential: its HPKE config and key pair, and the bearer token. */
+struct dap_collector_cred {
+	struct dap_hpke_config config;
+	struct dap_hpke_keypair kp;
+	char token[DAP_MAX_TOKEN];
+};
+/* divviup's collector_credential.json -> cred (wipe it after use). */
+int dap_credential_parse(const char *text, size_t len, struct dap_collector_cred *c);
+/* The collection job's URL at the leader (PUT creates it, POST polls it). */
+void dap_collect_url(const char *leader, const char *task_id, const char *job_id, struct tb_bytes *url);
+/* Opens and unshards a Collection for the query cr; out gets the JSON `dap collect` prints. */
+int dap_collect_open(const struct dap_task *t, const struct dap_collector_cred *cred,
+		     const struct dap_collection_req *cr, const struct dap_collection *col, struct tb_bytes *out);
 int dap_upload_command(struct dap_service *svc, int argc, char **argv);
 
 /* ---- api.c ---- */

@@ -21,6 +21,11 @@
  * commands). A job's done runs after the group commit: only then may an
  * upload be acknowledged.
  *
+ *   dap_rejections uploads the leader refused before storing them, counted
+ *                  per task and reason (the admin API's counts)
+ *   dap_collector_credentials  the collector credential of a task created
+ *                  through the admin API, which collects with it
+ *
  * Size: past 900 lines on purpose. It holds every SQL statement of dap/ (SQL
  * lives in one file per subsystem), grouped by table; the transactions that
  * span tables (claiming reports into a job, finishing a job, collecting a
@@ -73,6 +78,13 @@ const struct tb_migration dap_migrations[] = {
 	     " batch_id BLOB NOT NULL, bucket INTEGER NOT NULL, assigned INTEGER NOT NULL DEFAULT 0,"
 	     " PRIMARY KEY (aggregator, task_id, batch_id)) WITHOUT ROWID;"
 	     "CREATE UNIQUE INDEX dap_batches_bucket ON dap_batches(aggregator, task_id, bucket);" },
+	/* The admin API: uploads refused before anything was stored, counted by reason; the
+	 * collector credential of tasks created through the API (a lab convenience). */
+	{ 5, "CREATE TABLE dap_rejections (aggregator TEXT NOT NULL, task_id BLOB NOT NULL,"
+	     " reason TEXT NOT NULL, count INTEGER NOT NULL,"
+	     " PRIMARY KEY (aggregator, task_id, reason)) WITHOUT ROWID;"
+	     "CREATE TABLE dap_collector_credentials (task_id BLOB PRIMARY KEY,"
+	     " credential TEXT NOT NULL) WITHOUT ROWID;" },
 	{ 0, NULL },
 };
 
@@ -1498,4 +1510,366 @@ int dap_db_helper_delete_job(struct tb_store *st, const uint8_t *task_id, const 
 	if (rc)
 		free(d);
 	return rc;
+}
+
+/* ---- the admin API ------------------------------------------------------------ */
+
+struct reject_row {
+	char agg[16];
+	uint8_t task_id[DAP_TASK_ID_LEN];
+	char reason[48];
+};
+
+static int reject_run(sqlite3 *db, void *arg)
+{
+	struct reject_row *r = arg;
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(db, "INSERT INTO dap_rejections (aggregator, task_id, reason, count)"
+				    " VALUES (?, ?, ?, 1) ON CONFLICT (aggregator, task_id, reason)"
+				    " DO UPDATE SET count = count + 1", -1, &s, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, r->agg, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, r->task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, r->reason, -1, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+}
+
+static void reject_done(int status, void *arg)
+{
+	(void)status;
+	free(arg);
+}
+
+int dap_db_count_rejection(struct tb_store *st, const char *agg, const uint8_t *task_id, const char *reason)
+{
+	struct reject_row *r = calloc(1, sizeof *r);
+	if (!r)
+		return TB_ERR_NOMEM;
+	snprintf(r->agg, sizeof r->agg, "%s", agg);
+	memcpy(r->task_id, task_id, DAP_TASK_ID_LEN);
+	snprintf(r->reason, sizeof r->reason, "%s", reason);
+	int rc = tb_store_write(st, reject_run, reject_done, r);
+	if (rc)
+		free(r);
+	return rc;
+}
+
+/* One integer from a query bound to (aggregator?, task_id). */
+static int one_int(sqlite3 *db, const char *sql, const char *agg, const uint8_t *task_id, uint64_t *out)
+{
+	sqlite3_stmt *s = NULL;
+	*out = 0;
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	int i = 1;
+	if (agg)
+		sqlite3_bind_text(s, i++, agg, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, i, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+}
+
+static void add_reason(cJSON *rejected, const char *reason, uint64_t n)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(rejected, reason);
+	if (v)
+		cJSON_SetNumberValue(v, v->valuedouble + (double)n);
+	else
+		cJSON_AddNumberToObject(rejected, reason, (double)n);
+}
+
+int dap_db_task_counts(struct tb_store *st, const char *agg, const uint8_t *task_id, uint64_t *received,
+		       uint64_t *aggregated, uint64_t *collected, cJSON *rejected)
+{
+	sqlite3 *db = tb_store_reader(st);
+	int leader = !strcmp(agg, "leader");
+	int rc = leader ? one_int(db, "SELECT COUNT(*) FROM dap_reports WHERE task_id=?", NULL, task_id, received)
+			: one_int(db, "SELECT COUNT(*) FROM dap_helper_reports WHERE task_id=?", NULL, task_id,
+				  received);
+	if (!rc)
+		rc = one_int(db, "SELECT COALESCE(SUM(report_count), 0) FROM dap_batch_aggs WHERE aggregator=?"
+			     " AND task_id=?", agg, task_id, aggregated);
+	if (!rc)
+		rc = one_int(db, "SELECT COALESCE(SUM(report_count), 0) FROM dap_batch_aggs WHERE aggregator=?"
+			     " AND task_id=? AND query_count>0", agg, task_id, collected);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = NULL;
+	/* refused at upload (counted then), and failed in aggregation (the report's PrepareError) */
+	if (sqlite3_prepare_v2(db, "SELECT reason, count FROM dap_rejections WHERE aggregator=? AND task_id=?",
+			       -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		add_reason(rejected, (const char *)sqlite3_column_text(s, 0), (uint64_t)sqlite3_column_int64(s, 1));
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return TB_ERR_STORE;
+	if (!leader)
+		return 0;
+	if (sqlite3_prepare_v2(db, "SELECT prep_error, COUNT(*) FROM dap_reports WHERE task_id=? AND state=3"
+			       " GROUP BY prep_error", -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_blob(s, 1, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *name = sqlite3_column_type(s, 0) == SQLITE_NULL ? NULL :
+				   dap_prepare_error_name(sqlite3_column_int(s, 0));
+		add_reason(rejected, name ? name : "unknown", (uint64_t)sqlite3_column_int64(s, 1));
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+}
+
+int dap_db_task_detail(struct tb_store *st, const char *agg, const struct dap_task *t, cJSON *jobs,
+		       cJSON *batches, cJSON *collections)
+{
+	sqlite3 *db = tb_store_reader(st);
+	static const char *const job_states[] = { "created", "in_flight", "finished" };
+	int leader = !strcmp(agg, "leader");
+	sqlite3_stmt *s = NULL;
+	char b64[128];
+	int rc;
+	if (sqlite3_prepare_v2(db, leader ?
+			       "SELECT j.job_id, j.state, (SELECT COUNT(*) FROM dap_reports r WHERE"
+			       " r.task_id=j.task_id AND r.job_id=j.job_id) FROM dap_agg_jobs j"
+			       " WHERE j.aggregator=?1 AND j.task_id=?2 LIMIT 500" :
+			       "SELECT job_id, state, NULL FROM dap_agg_jobs WHERE aggregator=?1 AND task_id=?2"
+			       " LIMIT 500", -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, t->id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		cJSON *o = cJSON_CreateObject();
+		dap_b64url(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), b64, sizeof b64);
+		cJSON_AddStringToObject(o, "id", b64);
+		int state = sqlite3_column_int(s, 1);
+		cJSON_AddStringToObject(o, "state", state >= 0 && state <= 2 ? job_states[state] : "unknown");
+		if (sqlite3_column_type(s, 2) == SQLITE_NULL)
+			cJSON_AddNullToObject(o, "reports");
+		else
+			cJSON_AddNumberToObject(o, "reports", (double)sqlite3_column_int64(s, 2));
+		cJSON_AddNullToObject(o, "created"); /* not recorded */
+		cJSON_AddItemToArray(jobs, o);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return TB_ERR_STORE;
+	/* batches: time buckets (time_interval) or batch ids (fixed_size) */
+	if (sqlite3_prepare_v2(db, "SELECT a.bucket, a.report_count, a.query_count, b.batch_id FROM"
+			       " dap_batch_aggs a LEFT JOIN dap_batches b ON b.aggregator=a.aggregator AND"
+			       " b.task_id=a.task_id AND b.bucket=a.bucket WHERE a.aggregator=?1 AND"
+			       " a.task_id=?2 ORDER BY a.bucket LIMIT 500", -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, t->id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		cJSON *o = cJSON_CreateObject();
+		if (t->query_type == DAP_QUERY_FIXED_SIZE && sqlite3_column_type(s, 3) != SQLITE_NULL) {
+			dap_b64url(sqlite3_column_blob(s, 3), (size_t)sqlite3_column_bytes(s, 3), b64, sizeof b64);
+			cJSON_AddStringToObject(o, "identifier", b64);
+		} else {
+			/* the bucket's start; its duration is the task's time precision */
+			snprintf(b64, sizeof b64, "%lld", (long long)sqlite3_column_int64(s, 0));
+			cJSON_AddStringToObject(o, "identifier", b64);
+		}
+		cJSON_AddNumberToObject(o, "reports", (double)sqlite3_column_int64(s, 1));
+		cJSON_AddNumberToObject(o, "collected", (double)sqlite3_column_int64(s, 2));
+		cJSON_AddItemToArray(batches, o);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return TB_ERR_STORE;
+	if (!leader)
+		return 0;
+	static const char *const coll_states[] = { "pending", "pending", "finished", "deleted" };
+	if (sqlite3_prepare_v2(db, "SELECT job_id, state, request, result FROM dap_collection_jobs WHERE"
+			       " task_id=? LIMIT 500", -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_blob(s, 1, t->id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		cJSON *o = cJSON_CreateObject();
+		dap_b64url(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), b64, sizeof b64);
+		cJSON_AddStringToObject(o, "id", b64);
+		int state = sqlite3_column_int(s, 1);
+		cJSON_AddStringToObject(o, "state", state >= 0 && state <= 3 ? coll_states[state] : "unknown");
+		struct dap_collection_req cr;
+		struct dap_collection col;
+		struct tb_buf rq = TB_BUF(sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2));
+		struct tb_buf rs = TB_BUF(sqlite3_column_blob(s, 3), (size_t)sqlite3_column_bytes(s, 3));
+		cJSON *batch = cJSON_AddObjectToObject(o, "batch");
+		if (!dap_collection_req_decode(rq, &cr)) {
+			if (cr.query.query_type == DAP_QUERY_TIME_INTERVAL) {
+				cJSON_AddNumberToObject(batch, "start", (double)cr.query.interval.start);
+				cJSON_AddNumberToObject(batch, "duration", (double)cr.query.interval.duration);
+			} else if (cr.query.fixed_size_type == DAP_FIXED_SIZE_CURRENT_BATCH) {
+				cJSON_AddStringToObject(batch, "batch_id", "current");
+			} else {
+				dap_b64url(cr.query.batch_id, DAP_BATCH_ID_LEN, b64, sizeof b64);
+				cJSON_AddStringToObject(batch, "batch_id", b64);
+			}
+		}
+		if (rs.len && !dap_collection_decode(rs, &col))
+			cJSON_AddNumberToObject(o, "report_count", (double)col.report_count);
+		else
+			cJSON_AddNullToObject(o, "report_count");
+		cJSON_AddNullToObject(o, "created"); /* not recorded */
+		cJSON_AddItemToArray(collections, o);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+}
+
+/* A task created through the admin API: both records and the collector credential, one job. */
+struct create_job {
+	struct task_row leader, helper;
+	int with_helper;
+	char *credential;
+	void (*done)(int status, void *arg);
+	void *arg;
+};
+
+static int cred_put(sqlite3 *db, const uint8_t *id, const char *cred)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO dap_collector_credentials (task_id, credential)"
+				    " VALUES (?, ?)", -1, &s, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_blob(s, 1, id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, cred, -1, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+}
+
+static int create_run(sqlite3 *db, void *arg)
+{
+	struct create_job *j = arg;
+	int rc = put_task_job(db, &j->leader);
+	if (!rc && j->with_helper)
+		rc = put_task_job(db, &j->helper);
+	if (!rc && j->credential)
+		rc = cred_put(db, j->leader.id, j->credential);
+	return rc;
+}
+
+static void create_free(struct create_job *j)
+{
+	free(j->leader.record);
+	free(j->helper.record);
+	if (j->credential) {
+		tb_crypto_wipe(j->credential, strlen(j->credential));
+		free(j->credential);
+	}
+	free(j);
+}
+
+static void create_done(int status, void *arg)
+{
+	struct create_job *j = arg;
+	j->done(status, j->arg);
+	create_free(j);
+}
+
+static char *record_of(const struct dap_task *t)
+{
+	cJSON *js = dap_task_to_json(t);
+	char *r = js ? cJSON_PrintUnformatted(js) : NULL;
+	cJSON_Delete(js);
+	return r;
+}
+
+int dap_db_create_task(struct tb_store *st, const struct dap_task *leader, const struct dap_task *helper,
+		       const char *credential, void (*done)(int status, void *arg), void *arg)
+{
+	struct create_job *j = calloc(1, sizeof *j);
+	if (!j)
+		return TB_ERR_NOMEM;
+	j->leader.agg = "leader";
+	memcpy(j->leader.id, leader->id, DAP_TASK_ID_LEN);
+	j->leader.record = record_of(leader);
+	int rc = j->leader.record ? 0 : TB_ERR_NOMEM;
+	if (!rc && helper) {
+		j->with_helper = 1;
+		j->helper.agg = "helper";
+		memcpy(j->helper.id, helper->id, DAP_TASK_ID_LEN);
+		if (!(j->helper.record = record_of(helper)))
+			rc = TB_ERR_NOMEM;
+	}
+	if (!rc && credential && !(j->credential = strdup(credential)))
+		rc = TB_ERR_NOMEM;
+	j->done = done;
+	j->arg = arg;
+	if (!rc)
+		rc = tb_store_write(st, create_run, create_done, j);
+	if (rc)
+		create_free(j);
+	return rc;
+}
+
+struct delete_job {
+	uint8_t id[DAP_TASK_ID_LEN];
+	void (*done)(int status, void *arg);
+	void *arg;
+};
+
+static int delete_run(sqlite3 *db, void *arg)
+{
+	struct delete_job *j = arg;
+	int rc = delete_task_job(db, j->id);
+	sqlite3_stmt *s = NULL;
+	if (rc)
+		return rc;
+	if (sqlite3_prepare_v2(db, "DELETE FROM dap_collector_credentials WHERE task_id=?", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_blob(s, 1, j->id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+}
+
+static void delete_done(int status, void *arg)
+{
+	struct delete_job *j = arg;
+	j->done(status, j->arg);
+	free(j);
+}
+
+int dap_db_delete_task(struct tb_store *st, const uint8_t id[DAP_TASK_ID_LEN], void (*done)(int status, void *arg),
+		       void *arg)
+{
+	struct delete_job *j = calloc(1, sizeof *j);
+	if (!j)
+		return TB_ERR_NOMEM;
+	memcpy(j->id, id, DAP_TASK_ID_LEN);
+	j->done = done;
+	j->arg = arg;
+	int rc = tb_store_write(st, delete_run, delete_done, j);
+	if (rc)
+		free(j);
+	return rc;
+}
+
+int dap_db_get_credential(struct tb_store *st, const uint8_t id[DAP_TASK_ID_LEN], struct tb_bytes *out)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT credential FROM dap_collector_credentials WHERE"
+			       " task_id=?", -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_blob(s, 1, id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	int rc = sqlite3_step(s), err = 0;
+	if (rc == SQLITE_ROW)
+		tb_bytes_append(out, sqlite3_column_text(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+	else
+		err = rc == SQLITE_DONE ? TB_ERR_NOT_FOUND : TB_ERR_STORE;
+	sqlite3_finalize(s);
+	return err ? err : out->err;
 }

@@ -91,6 +91,18 @@ int dap_cache_task(struct dap_aggregator *agg, const struct dap_task *t)
 	return cache_task(agg, t, &cached);
 }
 
+void dap_uncache_task(struct dap_aggregator *agg, const uint8_t id[DAP_TASK_ID_LEN])
+{
+	for (size_t i = 0; i < agg->n_tasks; i++) {
+		if (!memcmp(agg->tasks[i]->id, id, DAP_TASK_ID_LEN)) {
+			tb_crypto_wipe(agg->tasks[i], sizeof *agg->tasks[i]);
+			free(agg->tasks[i]);
+			agg->tasks[i] = agg->tasks[--agg->n_tasks];
+			return;
+		}
+	}
+}
+
 struct dap_task *dap_find_task(struct dap_aggregator *agg, const uint8_t id[DAP_TASK_ID_LEN])
 {
 	for (size_t i = 0; i < agg->n_tasks; i++)
@@ -161,21 +173,38 @@ static void random_b64url(size_t n, char *out, size_t outlen)
  * The collector credential in the shape of divviup's collector_credential.json
  * (HPKE config id, algorithm names, keys in base64url, the bearer token).
  */
-int dap_write_credential(const char *path, const struct dap_hpke_config *c,
-			    const struct dap_hpke_keypair *kp, const char *token)
+char *dap_credential_json(const struct dap_hpke_config *c, const struct dap_hpke_keypair *kp, const char *token)
 {
 	char pk[128], sk[128];
 	dap_b64url(c->public_key.p, c->public_key.len, pk, sizeof pk);
 	dap_b64url(kp->sk, kp->sk_len, sk, sizeof sk);
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return TB_ERR_IO;
-	fprintf(f, "{\n  \"aead\": \"AesGcm128\",\n  \"id\": %u,\n  \"kdf\": \"Sha256\",\n"
-		   "  \"kem\": \"X25519HkdfSha256\",\n  \"private_key\": \"%s\",\n"
-		   "  \"public_key\": \"%s\",\n  \"token\": \"%s\"\n}\n",
-		c->id, sk, pk, token);
+	struct tb_bytes b = { 0 };
+	tb_bytes_printf(&b, "{\n  \"aead\": \"AesGcm128\",\n  \"id\": %u,\n  \"kdf\": \"Sha256\",\n"
+			    "  \"kem\": \"X25519HkdfSha256\",\n  \"private_key\": \"%s\",\n"
+			    "  \"public_key\": \"%s\",\n  \"token\": \"%s\"\n}\n",
+			c->id, sk, pk, token);
 	tb_crypto_wipe(sk, sizeof sk);
-	return fclose(f) ? TB_ERR_IO : 0;
+	if (!tb_bytes_cstr(&b)) {
+		tb_crypto_wipe(b.p, b.len);
+		tb_bytes_free(&b);
+		return NULL;
+	}
+	return (char *)b.p;
+}
+
+int dap_write_credential(const char *path, const struct dap_hpke_config *c,
+			    const struct dap_hpke_keypair *kp, const char *token)
+{
+	char *text = dap_credential_json(c, kp, token);
+	if (!text)
+		return TB_ERR_NOMEM;
+	FILE *f = fopen(path, "w");
+	int rc = f && fputs(text, f) >= 0 ? 0 : TB_ERR_IO;
+	if (f && fclose(f))
+		rc = TB_ERR_IO;
+	tb_crypto_wipe(text, strlen(text));
+	free(text);
+	return rc;
 }
 
 #define DEMO_KEY "demo_task"
@@ -472,6 +501,10 @@ static int dap_start(void *state)
 		}
 		tb_core_announce(svc->core, "dap", "DAP interop API", "%s/internal/test/",
 				 svc->public_base);
+	}
+	if (!rc && (rc = dap_admin_mount(svc)) != 0) {
+		TB_ERROR("dap", "cannot mount the admin API: %s", tb_strerror(rc));
+		return rc;
 	}
 	if (*demo_id)
 		tb_core_announce(svc->core, "dap", "DAP demo task", "%s", demo_id);

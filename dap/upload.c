@@ -13,7 +13,9 @@
  *   PlaintextInputShare and the VDAF input share decode else invalidMessage
  *   the report id is new for the task         else reportRejected (replay)
  * The last check is the store's primary key, so it holds across concurrent
- * uploads and restarts; the answer is given only after the commit.
+ * uploads and restarts; the answer is given only after the commit. Each
+ * refusal is counted per task under a reason named like the PrepareErrors
+ * (dap_rejections, read by the admin API).
  */
 #include "dap/dap_internal.h"
 
@@ -28,7 +30,15 @@ struct upload_ctx {
 	struct dap_service *svc;
 	dap_upload_cb cb;
 	void *ctx;
+	uint8_t task_id[DAP_TASK_ID_LEN];
 };
+
+/* Counts a refused upload under its reason; returns problem. */
+static int refuse(struct dap_aggregator *agg, const struct dap_task *task, int problem, const char *reason)
+{
+	dap_db_count_rejection(agg->svc->core->store, agg->name, task->id, reason);
+	return problem;
+}
 
 static void stored(int status, void *arg)
 {
@@ -36,8 +46,10 @@ static void stored(int status, void *arg)
 	u->svc->inflight--;
 	if (status == 0)
 		u->cb(u->ctx, DAP_PENDING, NULL);
-	else if (status == TB_ERR_EXISTS)
+	else if (status == TB_ERR_EXISTS) {
+		dap_db_count_rejection(u->svc->core->store, "leader", u->task_id, "report_replayed");
 		u->cb(u->ctx, DAP_PROBLEM_REPORT_REJECTED, "report replayed: this report id was already uploaded");
+	}
 	else
 		u->cb(u->ctx, -2, "the report could not be stored");
 	struct dap_service *svc = u->svc;
@@ -53,20 +65,20 @@ int dap_leader_upload(struct dap_aggregator *agg, const struct dap_task *task, s
 	*detail = NULL;
 	if (dap_report_decode(body, &rep)) {
 		*detail = "the body is not a DAP-09 Report";
-		return DAP_PROBLEM_INVALID_MESSAGE;
+		return refuse(agg, task, DAP_PROBLEM_INVALID_MESSAGE, "invalid_message");
 	}
 	uint64_t t = rep.md.time;
 	if (t > now && t - now > task->tolerable_clock_skew) {
 		*detail = "the report's time is ahead of the aggregator's clock by more than the tolerable skew";
-		return DAP_PROBLEM_REPORT_TOO_EARLY;
+		return refuse(agg, task, DAP_PROBLEM_REPORT_TOO_EARLY, "report_too_early");
 	}
 	if (task->task_expiration && t > task->task_expiration) {
 		*detail = "the report's time is after the task's expiration";
-		return DAP_PROBLEM_REPORT_REJECTED;
+		return refuse(agg, task, DAP_PROBLEM_REPORT_REJECTED, "task_expired");
 	}
 	if (task->report_expiry_age && t < now && now - t > task->report_expiry_age) {
 		*detail = "the report is older than the task's report expiry age";
-		return DAP_PROBLEM_REPORT_REJECTED;
+		return refuse(agg, task, DAP_PROBLEM_REPORT_REJECTED, "report_dropped");
 	}
 	uint64_t queried = 0;
 	/* (A fixed_size report gets its batch later, at aggregation.) */
@@ -76,16 +88,16 @@ int dap_leader_upload(struct dap_aggregator *agg, const struct dap_task *task, s
 		return rc;
 	if (queried) {
 		*detail = "the report's batch was collected already";
-		return DAP_PROBLEM_REPORT_REJECTED;
+		return refuse(agg, task, DAP_PROBLEM_REPORT_REJECTED, "batch_collected");
 	}
 	const struct dap_hpke_key *key = dap_find_key_fresh(agg, rep.leader_share.config_id);
 	if (!key) {
 		*detail = "the leader's input share is sealed to an unknown HPKE config";
-		return DAP_PROBLEM_OUTDATED_CONFIG;
+		return refuse(agg, task, DAP_PROBLEM_OUTDATED_CONFIG, "hpke_unknown_config_id");
 	}
 	if (dap_prio3_check_public_share(&task->vdaf, rep.public_share)) {
 		*detail = "the public share is malformed for the task's VDAF";
-		return DAP_PROBLEM_INVALID_MESSAGE;
+		return refuse(agg, task, DAP_PROBLEM_INVALID_MESSAGE, "invalid_message");
 	}
 
 	uint8_t info_buf[DAP_HPKE_INFO_BUF];
@@ -102,7 +114,7 @@ int dap_leader_upload(struct dap_aggregator *agg, const struct dap_task *task, s
 		tb_crypto_wipe(pt.p, pt.len);
 		tb_bytes_free(&pt);
 		*detail = "the leader's input share does not decrypt";
-		return DAP_PROBLEM_REPORT_REJECTED;
+		return refuse(agg, task, DAP_PROBLEM_REPORT_REJECTED, "hpke_decrypt_error");
 	}
 	struct dap_plaintext_input_share pis;
 	if (dap_plaintext_input_share_decode(tb_bytes_buf(&pt), &pis) ||
@@ -110,7 +122,7 @@ int dap_leader_upload(struct dap_aggregator *agg, const struct dap_task *task, s
 		tb_crypto_wipe(pt.p, pt.len);
 		tb_bytes_free(&pt);
 		*detail = "the leader's plaintext input share is malformed";
-		return DAP_PROBLEM_INVALID_MESSAGE;
+		return refuse(agg, task, DAP_PROBLEM_INVALID_MESSAGE, "invalid_message");
 	}
 
 	struct dap_stored_report *r = calloc(1, sizeof *r);
@@ -131,6 +143,7 @@ int dap_leader_upload(struct dap_aggregator *agg, const struct dap_task *task, s
 	tb_bytes_free(&pt);
 	if (!rc) {
 		u->svc = agg->svc;
+		memcpy(u->task_id, task->id, DAP_TASK_ID_LEN);
 		u->cb = cb;
 		u->ctx = ctx;
 		rc = dap_db_insert_report(agg->svc->core->store, r, stored, u);
