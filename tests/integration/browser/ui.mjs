@@ -129,9 +129,14 @@ async function acme() {
   await row.locator("button").first().click();
   const tl = page.locator("#acme-timeline");
   await tl.waitFor();
-  const text = await tl.textContent();
-  expect(/attempt/i.test(text) && /http-01/.test(text), "the order's timeline shows the http-01 attempt", text.slice(0, 300));
-  expect(/\bsct\b/i.test(text), "the order's timeline shows the SCT", text.slice(0, 300));
+  const events = await tl.locator("li").evaluateAll((lis) => lis.map((li) => [li.querySelector(".ev").textContent, li.textContent]));
+  const names = events.map((e) => e[0]).join(" ");
+  expect(events.some(([ev, t]) => ev === "attempt" && /http-01/.test(t) && /valid/.test(t)), "the order's timeline shows the http-01 attempt", names);
+  expect(events.some(([ev]) => ev === "sct"), "the order's timeline shows the SCT", names);
+  const order = ["created", "authorization", "attempt", "finalize", "precertificate", "sct", "certificate"];
+  const at = events.map((e) => e[0]);
+  expect(order.every((ev, i) => at.indexOf(ev) >= 0 && (i === 0 || at.indexOf(ev) > at.indexOf(order[i - 1]))),
+    "the timeline runs created -> authorization -> attempt -> finalize -> precertificate -> sct -> certificate", names);
   const serial = (await page.locator("#acme-order .serial").first().textContent()).trim();
   expect(serial === env.CERT_SERIAL, "the serial shown equals openssl x509 -serial of certbot's file", `${serial} vs ${env.CERT_SERIAL}`);
   await page.screenshot({ path: join(env.UI_SHOTS, "acme-order-desktop.png"), fullPage: true });
@@ -207,25 +212,30 @@ async function dap() {
   const snippet = page.locator("#dap-snippet");
   try { await snippet.waitFor({ timeout: 15000 }); } catch { fail("creating a task shows the divviup-ts snippet", await page.textContent("#main")); return; }
   const text = await snippet.textContent();
-  const id = /id: "([A-Za-z0-9_-]{43})"/.exec(text);
-  expect(!!id && /@divviup\/dap/.test(text), "creating a task shows the divviup-ts snippet with its id", text.slice(0, 300));
-  if (!id) return;
-  const leader = /leader: "([^"]+)"/.exec(text)[1], helper = /helper: "([^"]+)"/.exec(text)[1];
+  const id = (await page.textContent("#dap-new-id")).trim();
+  const client = JSON.parse(await page.textContent("#dap-client"));
+  expect(/@divviup\/dap/.test(text) && text.includes(id) && text.includes(client.leader),
+    "creating a task shows the divviup-ts snippet with its id and leader", text.slice(0, 300));
   const ms = [0, 1, 1, 3, 3, 3];
-  const out = execFileSync("node", [env.DAP_CLIENT, "upload", leader, helper, id[1], JSON.stringify({ type: "histogram", length: 4, chunkLength: 2 }), "60", JSON.stringify(ms)],
-    { encoding: "utf8", env: { ...env, NODE_EXTRA_CA_CERTS: env.ROOT_PEM } });
+  const vdaf = { type: client.type, length: client.length, chunkLength: client.chunkLength };
+  const out = execFileSync("node", [env.DAP_CLIENT, "upload", client.leader, client.helper, id, JSON.stringify(vdaf),
+    String(client.timePrecisionSeconds), JSON.stringify(ms)], { encoding: "utf8", env: { ...env, NODE_EXTRA_CA_CERTS: env.ROOT_PEM } });
   expect(out.trim().split("\n").every((l) => l === "ok"), "divviup-ts uploads 6 reports to the task", out.trim());
   await refresh();
-  const row = page.locator("#dap-tasks tr", { hasText: id[1].slice(0, 12) }).first();
-  await row.locator("button", { hasText: "Open" }).click();
-  // The leader aggregates on its own period; collect until the page shows all six.
-  let agg = "";
-  for (let i = 0; i < 20 && !/report_count 6\b|6 reports/.test(agg); i++) {
-    await page.click("#dap-collect");
-    await page.waitForSelector("#dap-collect-result .msg, #dap-collect-result figure", { timeout: 20000 }).catch(() => {});
-    agg = await page.textContent("#dap-collect-result").catch(() => "");
-    if (!/6 reports/.test(agg)) await page.waitForTimeout(1500);
+  await page.click(`#dap-tasks button[aria-label="Open task ${id}"]`);
+  // The leader aggregates on its own period: wait until the page counts six aggregated
+  // reports (a batch interval is collected once), then collect.
+  let counters = "";
+  for (let i = 0; i < 30; i++) {
+    counters = await page.textContent("#dap-task");
+    if (/(^|\D)6aggregated/.test(counters)) break;
+    await page.waitForTimeout(500);
+    await refresh();
   }
+  expect(/(^|\D)6received/.test(counters) && /(^|\D)6aggregated/.test(counters), "the task's counters show 6 received and aggregated", counters.slice(0, 200));
+  await page.click("#dap-collect");
+  await page.waitForSelector("#dap-collect-result .msg.ok, #dap-collect-result .msg.error", { timeout: 40000 }).catch(() => {});
+  const agg = await page.textContent("#dap-collect-result");
   const label = await page.getAttribute("#dap-collect-result svg", "aria-label").catch(() => null);
   expect(/6 reports/.test(agg) && label && /0 = 1, 1 = 2, 2 = 0, 3 = 3/.test(label),
     "collecting in the page shows the aggregate [1, 2, 0, 3] as a bar chart", `${agg.slice(0, 200)} / ${label}`);
