@@ -3,7 +3,7 @@
 // carries role="img" and a label, and the legend is real text.
 import { el, svg, clock, num } from "./util.js";
 
-const W = 640, H = 200, L = 56, R = 12, T = 10, B = 24;
+const W = 520, H = 220, L = 58, R = 12, T = 10, B = 26;
 
 function niceMax(v) {
   if (!(v > 0)) return 1;
@@ -39,7 +39,8 @@ export function lineChart(title, series, unit = "", opts = {}) {
     g.append(svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", text: opts.empty || "collecting samples…" }));
   } else {
     const now = opts.now || Math.max(...pts.map((p) => p[0]));
-    const t0 = opts.from || Math.min(...pts.map((p) => p[0]));
+    // The window's start, or the first sample when the page has been open for less.
+    const t0 = Math.max(opts.from || 0, Math.min(...pts.map((p) => p[0])));
     const t1 = Math.max(now, t0 + 1);
     const ymax = niceMax(Math.max(...pts.map((p) => p[1]), opts.minMax || 0));
     const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - R);
@@ -52,7 +53,7 @@ export function lineChart(title, series, unit = "", opts = {}) {
     g.append(svg("line", { class: "axis", x1: L, x2: L, y1: T, y2: H - B }));
     g.append(svg("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }));
     for (const [t, anchor] of [[t0, "start"], [t1, "end"]])
-      g.append(svg("text", { x: x(t), y: H - 6, "text-anchor": anchor, text: clock(new Date(t)) }));
+      g.append(svg("text", { x: x(t), y: H - 8, "text-anchor": anchor, text: clock(new Date(t)) }));
     series.forEach((s, i) => {
       if (!s.points.length) return;
       const d = s.points.map(([t, v], j) => (j ? "L" : "M") + x(t).toFixed(1) + " " + y(v).toFixed(1)).join(" ");

@@ -57,7 +57,7 @@ export function table(headers, rows, opts = {}) {
     (r.cells || r).forEach((c, i) => {
       const label = headers[i].replace(/#$/, "");
       const num = headers[i].endsWith("#");
-      tr.append(el("td", { "data-label": label, class: num ? "num" : null }, c));
+      tr.append(el("td", { "data-label": label || null, class: num ? "num" : null }, c));
     });
     return tr;
   });

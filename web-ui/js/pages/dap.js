@@ -73,6 +73,7 @@ export default {
           fill(out, msg(`Collected ${what}.`, "ok"),
             agg.length > 1 ? barChart(`Aggregate of ${r.report_count} reports`, agg.map((_, k) => String(k)), agg.map(Number))
               : el("p", {}, "Aggregate: ", el("strong", { class: "aggregate" }, String(agg[0]))));
+          await showTask(t.id).catch(() => {}); // its collections list now has this one
           return;
         }
       } catch (e) {

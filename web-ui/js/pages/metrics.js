@@ -38,7 +38,7 @@ function familyChart(h, f, cut, opts) {
 export default {
   title: "Metrics",
   async mount(main, ctx) {
-    const core = el("div", { class: "grid" }), subs = el("div", { class: "grid" });
+    const core = el("div", { class: "charts" }), subs = el("div", { class: "charts" });
     const windowSel = el("select", { id: "metrics-window" },
       [["5", "last 5 minutes"], ["15", "last 15 minutes"]].map(([v, t]) => el("option", { value: v }, t)));
     windowSel.value = ctx.params.get("window") || "5";
