@@ -55,10 +55,17 @@ tb_start cfg.lua
 token=$("$TRUSTBOX" admin token -c cfg.lua) || die "trustbox admin token"
 
 show_on_failure cb/logs/letsencrypt.log
-REQUESTS_CA_BUNDLE="$work/root.pem" certbot certonly --server "https://127.0.0.1:$https_port/dir" \
-	--config-dir cb/conf --work-dir cb/work --logs-dir cb/logs --non-interactive \
-	--standalone --http-01-port "$http01_port" --http-01-address 127.0.0.1 \
-	--agree-tos -m ui@lab.test --no-eff-email -d www.lab.test > cb.out 2>&1 || { cat cb.out >&2; die "certbot certonly"; }
+issue() {
+	REQUESTS_CA_BUNDLE="$work/root.pem" certbot certonly --server "https://127.0.0.1:$https_port/dir" \
+		--config-dir cb/conf --work-dir cb/work --logs-dir cb/logs --non-interactive \
+		--standalone --http-01-port "$http01_port" --http-01-address 127.0.0.1 \
+		--agree-tos -m ui@lab.test --no-eff-email -d "$1" > cb.out 2>&1 || { cat cb.out >&2; die "certbot certonly -d $1"; }
+}
+# Two certificates first, so that www.lab.test's entry is not alone in the log and its
+# inclusion proof has hashes to check.
+issue one.lab.test
+issue two.lab.test
+issue www.lab.test
 serial=$(openssl x509 -in cb/conf/live/www.lab.test/cert.pem -noout -serial | sed 's/^serial=//')
 ok "certbot got www.lab.test (serial $serial)"
 

@@ -119,7 +119,7 @@ export default {
               : `Mismatch: the recomputed root is not the checkpoint's root${r.error ? " (" + r.error + ")" : ""}.`),
           el("dl", { class: "kv" },
             el("dt", {}, "leaf hash"), el("dd", {}, el("code", {}, bytesToB64(leaf)), tamper.checked && !p.proof.length ? " (tampered)" : ""),
-            el("dt", {}, "proof"), el("dd", {}, `${path.length} hashes from ${p.source}`, tamper.checked && p.proof.length ? " (first one tampered)" : ""),
+            el("dt", {}, "proof"), el("dd", {}, `${path.length} ${path.length === 1 ? "hash" : "hashes"} from ${p.source}`, tamper.checked && p.proof.length ? " (first one tampered)" : ""),
             path.length ? [el("dt", {}, "steps"), el("dd", {}, el("ol", {}, path.map((h, k) =>
               el("li", {}, el("code", {}, short(h)), ` on the ${r.steps[k] || "?"}`))))] : null,
             el("dt", {}, "recomputed root"), el("dd", {}, el("code", { id: "proof-root" }, r.root ? bytesToB64(r.root) : "—")),
