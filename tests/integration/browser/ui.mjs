@@ -99,11 +99,10 @@ async function pages() {
       // Nothing wider than the screen: a phone scrolls down, never sideways (wide tables scroll inside their box).
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       expect(overflow <= 1, `${p} (${tag}) fits the width`, `${overflow}px too wide`);
-      if (tag === "desktop") await axe(p);
+      await axe(`${p} (${tag})`);
     }
   }
   await page.setViewportSize({ width: 1280, height: 900 });
-  await axe("the phone-width metrics page");
   // The Overview shows the real root fingerprint and live request rates.
   await open("overview");
   const fp = await page.textContent("#root-fp");
@@ -140,6 +139,7 @@ async function acme() {
   const serial = (await page.locator("#acme-order .serial").first().textContent()).trim();
   expect(serial === env.CERT_SERIAL, "the serial shown equals openssl x509 -serial of certbot's file", `${serial} vs ${env.CERT_SERIAL}`);
   await page.screenshot({ path: join(env.UI_SHOTS, "acme-order-desktop.png"), fullPage: true });
+  await axe("the ACME page with an order open");
 }
 
 // ---- CT: the proof checker on that certificate's entry ----
@@ -159,6 +159,7 @@ async function ct() {
   const hashes = Number((/(\d+) hash(es)? from/.exec(res) || [])[1]);
   expect(v === "match" && hashes > 0, `the proof checker recomputes the checkpoint's root for that entry from a proof of ${hashes} hash(es)`, res);
   await page.screenshot({ path: join(env.UI_SHOTS, "ct-proof-desktop.png"), fullPage: true });
+  await axe("the CT page with an entry and a proof");
   await page.check("#proof-tamper");
   await page.click("#proof-check");
   await page.waitForSelector("#proof-verdict[data-verdict=mismatch]").catch(() => {});
@@ -205,6 +206,8 @@ async function dns() {
   await page.waitForSelector("#resolve-rcode");
   const res = await page.textContent("#resolve-result");
   expect(/NOERROR/.test(res) && /127\.0\.0\.1/.test(res) && /DNSSEC/.test(res), "the resolve box shows the answer and its DNSSEC status", res.slice(0, 200));
+  await page.screenshot({ path: join(env.UI_SHOTS, "dns-resolve-desktop.png"), fullPage: true });
+  await axe("the DNS page with messages and an answer");
 }
 
 // ---- DAP: a task created in the page, uploads from divviup-ts, collected in the page ----
@@ -248,6 +251,7 @@ async function dap() {
   expect(/6 reports/.test(agg) && label && /0 = 1, 1 = 2, 2 = 0, 3 = 3/.test(label),
     "collecting in the page shows the aggregate [1, 2, 0, 3] as a bar chart", `${agg.slice(0, 200)} / ${label}`);
   await page.screenshot({ path: join(env.UI_SHOTS, "dap-collect-desktop.png"), fullPage: true });
+  await axe("the DAP page with a task and its aggregate");
 }
 
 try {
