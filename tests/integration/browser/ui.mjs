@@ -12,7 +12,7 @@
 //   DAP_CLIENT      tests/integration/dap/client.mjs (with DAP_NODE_MODULES set); empty: no DAP check
 //   UI_CHECKS       comma-separated subset of pages,acme,ct,dns,dap (default all)
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -111,6 +111,20 @@ async function pages() {
   const recipes = await page.textContent("#main");
   expect(recipes.includes(st.subsystems.find((s) => s.name === "acme").endpoints[0].url) && /certbot certonly --server/.test(recipes),
     "Overview recipes carry this instance's ACME directory");
+  // Two recipes run as copied: nsupdate (then dig) and the divviup-ts upload to the demo task.
+  const recipe = async (name) => page.locator(".recipe", { has: page.locator(`h3:text-is("${name}")`) }).locator("pre").textContent();
+  try {
+    const ns = execFileSync("bash", ["-c", await recipe("nsupdate")], { encoding: "utf8", timeout: 20000 });
+    expect(/hello from nsupdate/.test(ns), "the Overview's nsupdate recipe, pasted into bash, adds a record dig sees", ns);
+  } catch (e) { fail("the Overview's nsupdate recipe runs: " + e.message); }
+  if (env.DAP_NODE_MODULES) {
+    const file = join(env.DAP_NODE_MODULES, "..", "overview-recipe.mjs");
+    writeFileSync(file, await recipe("divviup-ts"));
+    try {
+      execFileSync("node", [file], { encoding: "utf8", timeout: 60000, env: { ...env, NODE_EXTRA_CA_CERTS: env.ROOT_PEM } });
+      ok("the Overview's divviup-ts recipe uploads a report to the demo task");
+    } catch (e) { fail("the Overview's divviup-ts recipe runs: " + (e.stderr || e.message)); }
+  }
   // The CSP and ETag of the UI's files.
   const r = await page.request.get(`${base}/ui/js/app.js`);
   expect(/^text\/javascript/.test(r.headers()["content-type"]) && /default-src 'self'/.test(r.headers()["content-security-policy"] || ""),

@@ -4,8 +4,20 @@ import { el, fill, section, table, recipe, num } from "../util.js";
 import { lineChart } from "../chart.js";
 import { subsystemOf } from "../prom.js";
 import { endpoints, endpoint, baseUrl } from "./common.js";
+import * as api from "../api.js";
 
-function recipes(st) {
+// The divviup-ts parameters of a task as the admin API lists it.
+function clientOf(t) {
+  const v = t.vdaf || {};
+  const c = { type: v.type };
+  if (v.bits) c.bits = v.bits;
+  if (v.length) c.length = v.length;
+  if (v.buckets) c.length = v.buckets;
+  if (v.chunk_length) c.chunkLength = v.chunk_length;
+  return c;
+}
+
+function recipes(st, demo) {
   const base = baseUrl(st);
   const dir = endpoint(st, "ACME directory") || base + "/dir";
   const keyFile = endpoint(st, "DNS update key");
@@ -40,17 +52,21 @@ update add hello.${zone} 60 TXT "hello from nsupdate"
 send
 END
 dig @${dnsHost} -p ${dnsPort} hello.${zone} TXT +short`));
-  if (leader && helper)
+  if (leader && helper) {
+    const c = demo ? clientOf(demo) : { type: "histogram", length: 4, chunkLength: 2 };
+    const vdaf = Object.entries(c).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(", ");
+    const m = c.type === "histogram" ? "1 /* a bucket's index */" : c.type === "count" ? "true" : c.type === "sumvec" ? `[${Array(c.length || 1).fill(1).join(", ")}]` : "42";
     out.push(recipe("divviup-ts", `// npm install @divviup/dap@0.9.1; NODE_EXTRA_CA_CERTS=root.pem node upload.mjs
 import { Task } from "@divviup/dap";
 const task = new Task({
-  type: "sum", bits: 8,   // the VDAF the task was created with
-  id: "${task || "<task id from the DAP page>"}",
+  ${vdaf},
+  id: "${task || "<a task id from the DAP page>"}",
   leader: "${leader}",
   helper: "${helper}",
-  timePrecisionSeconds: 3600,
+  timePrecisionSeconds: ${demo ? demo.time_precision : 3600},
 });
-await task.sendMeasurement(42);`));
+await task.sendMeasurement(${m});`));
+  }
   return out;
 }
 
@@ -86,7 +102,7 @@ export default {
       section("Listeners", lst));
     let recipesFor = null;
     return {
-      refresh() {
+      async refresh() {
         const st = ctx.status;
         fill(root,
           el("p", {}, "SHA-256 fingerprint: ", el("code", { id: "root-fp" }, st.root_sha256 || "")),
@@ -97,7 +113,14 @@ export default {
         fill(lst, table(["name", "address", "port#", "TLS"], (st.listeners || []).map((l) =>
           [l.name, el("code", {}, l.address), String(l.port), l.tls ? "yes" : "no"])));
         const key = JSON.stringify(st.subsystems);
-        if (key !== recipesFor) { fill(rec, recipes(st)); recipesFor = key; }
+        if (key !== recipesFor) {
+          // The demo task's VDAF comes from the admin API (when this build and listener serve it).
+          const demoId = endpoint(st, "DAP demo task");
+          let demo = null;
+          if (demoId) demo = await api.get(`/api/v1/dap/tasks/${encodeURIComponent(demoId)}`).catch(() => null);
+          fill(rec, recipes(st, demo));
+          recipesFor = key;
+        }
         fill(live, rates(ctx));
       },
     };
