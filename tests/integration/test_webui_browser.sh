@@ -7,11 +7,15 @@
 #     fetched from another origin; the UI's files carry a self-only CSP and
 #     answer 304 to their ETag
 #   - certbot gets www.lab.test: the ACME page lists the order, its timeline
-#     shows the http-01 attempt and the SCT, the serial shown is openssl's
+#     shows the http-01 attempt and the SCT, the serial shown is openssl's;
+#     the revoke button revokes another certificate
 #   - the CT page finds that certificate's entry, decodes it, and its proof
 #     checker recomputes the checkpoint's root (and reports a tampered proof)
 #   - a TXT record added in the DNS page is seen by dig, deleting it removes
-#     it; without the token the write is refused and dig sees nothing
+#     it; without the token the write is refused and dig sees nothing; the
+#     query log turned on in the page lists dig's query; the resolve box
+#     shows an answer with its DNSSEC status
+#   - the Overview's nsupdate and divviup-ts recipes work as copied
 #   - a DAP task created in the page gets uploads from divviup-ts and the
 #     page's collect shows their histogram
 #   - the browser loaded all of it over HTTP/2 (the access log says h2)
@@ -73,7 +77,7 @@ shots="$TB_BUILD_DIR/web-ui-screenshots"
 rm -rf "$shots"
 rc=0
 UI_URL="https://localhost:$https_port" UI_TOKEN="$token" UI_SHOTS="$shots" UI_MODULES="$mods" \
-	CERT_SERIAL="$serial" CERT_NAME=www.lab.test DNS_HOST=127.0.0.1 DNS_PORT="$dns_port" ROOT_PEM="$work/root.pem" \
+	CERT_SERIAL="$serial" CERT_NAME=www.lab.test REVOKE_NAME=one.lab.test DNS_HOST=127.0.0.1 DNS_PORT="$dns_port" ROOT_PEM="$work/root.pem" \
 	DAP_CLIENT="$TB_SOURCE_DIR/tests/integration/dap/client.mjs" DAP_NODE_MODULES="$dapnm/node_modules" \
 	timeout 600 node "$src/ui.mjs" > ui.out 2>&1 || rc=$?
 while IFS= read -r line; do

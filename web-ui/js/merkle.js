@@ -3,6 +3,8 @@
 // algorithm of RFC 9162 section 2.1.3.2.
 
 async function sha256(...parts) {
+  if (!globalThis.crypto || !crypto.subtle)
+    throw new Error("WebCrypto is only there in a secure context: open the UI over https, or on localhost");
   const len = parts.reduce((n, p) => n + p.length, 0);
   const buf = new Uint8Array(len);
   let o = 0;

@@ -65,7 +65,8 @@ export function table(headers, rows, opts = {}) {
     opts.caption ? el("caption", { class: "muted" }, opts.caption) : null,
     el("thead", {}, head), el("tbody", {}, body));
   if (!rows.length && opts.empty) return el("p", { class: "muted" }, opts.empty);
-  return el("div", { class: "table-wrap" }, t);
+  // A wide table scrolls inside its box; the box takes the focus so that the keyboard scrolls it too.
+  return el("div", { class: "table-wrap", tabindex: "0" }, t);
 }
 
 // Timestamps: the server speaks RFC 3339 UTC or Unix milliseconds; the

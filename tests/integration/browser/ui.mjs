@@ -154,6 +154,19 @@ async function acme() {
   expect(serial === env.CERT_SERIAL, "the serial shown equals openssl x509 -serial of certbot's file", `${serial} vs ${env.CERT_SERIAL}`);
   await page.screenshot({ path: join(env.UI_SHOTS, "acme-order-desktop.png"), fullPage: true });
   await axe("the ACME page with an order open");
+  // Revoking another certificate from the page.
+  if (env.REVOKE_NAME) {
+    await setToken(env.UI_TOKEN);
+    await page.locator("#acme-orders tr", { hasText: env.REVOKE_NAME }).first().locator("button").click();
+    await page.waitForFunction((n) => (document.querySelector("#acme-cert dd")?.closest("#acme-order")?.textContent || "").includes("SANs" + n), env.REVOKE_NAME);
+    const rs = (await page.locator("#acme-order .serial").first().textContent()).trim();
+    await page.selectOption("#revoke-reason", "4");
+    await page.click("#revoke-button");
+    await page.waitForSelector("#revoke-msg .msg");
+    const c = await (await page.request.get(`${base}/api/v1/acme/certificates/${rs}`)).json();
+    expect(c.revoked === true && c.revocation && c.revocation.reason === 4 && /revoked/.test(await page.textContent("#acme-cert h3")),
+      `the revoke button revokes ${env.REVOKE_NAME}'s certificate (reason superseded)`, JSON.stringify(c.revocation));
+  }
 }
 
 // ---- CT: the proof checker on that certificate's entry ----
@@ -214,6 +227,15 @@ async function dns() {
   await del.click();
   await page.waitForFunction(() => /Delete .*: done/.test(document.querySelector("#main .msg.ok")?.textContent || ""));
   expect(dig(name, "TXT") === "", "deleting it in the page removes it (dig)");
+  // The query log: on in the page, then dig's query shows up in it.
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/api/v1/dns/querylog") && r.request().method() === "PUT"),
+    page.check("#qlog-enabled")]);
+  dig("qlog-probe.lab.test", "AAAA");
+  await refresh();
+  const ql = await page.locator("#qlog-enabled").locator("xpath=ancestor::section").textContent();
+  expect(/qlog-probe\.lab\.test/.test(ql), "the query log, turned on in the page, lists dig's query", ql.slice(0, 200));
+  await page.uncheck("#qlog-enabled");
   await page.fill("#resolve-name", "ns.lab.test");
   await page.selectOption("#resolve-type", "A");
   await page.click("#resolve-form button");

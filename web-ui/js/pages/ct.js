@@ -14,6 +14,7 @@ import { leafHash, rootFromInclusionProof, equal } from "../merkle.js";
 import { ctLogs } from "./common.js";
 
 const PAGE = 20;
+const GROWTH = 256;
 
 // The signed note of a checkpoint (c2sp.org/tlog-checkpoint): origin, size, root.
 function parseCheckpoint(text) {
@@ -90,6 +91,7 @@ export default {
     let pageStart = null; // null: the newest entries
     let cache = { key: null, items: [] };
     const st = { logs: [], cps: {} };
+    let growthFor = null, growthPts = [];
 
     const log = () => st.logs.find((l) => l.name === logSel.value) || st.logs[0];
 
@@ -214,11 +216,18 @@ export default {
         const size = cur ? cur.size : 0;
         await loadList(size);
         renderList(size);
-        // Growth: each listed entry's timestamp is the moment the tree reached index + 1.
-        const pts = cache.items.filter((e) => e.timestamp).map((e) => [e.timestamp, e.index + 1]).sort((a, b) => a[0] - b[0]);
-        if (pts.length && size) pts.push([Math.max(Date.now(), pts[pts.length - 1][0]), size]);
-        fill(growth, lineChart(`Tree size of ${log().name} over the entries shown`, [{ name: "entries", points: pts }], "",
-          { empty: "no entries yet" }), el("p", { class: "muted" }, `${num(size)} entries in the checkpoint.`));
+        // Growth: entry i's timestamp is the moment the tree reached i + 1 entries. The last
+        // GROWTH entries are read once per tree size (the log answers them from its tiles).
+        if (growthFor !== `${log().name}:${size}`) {
+          growthFor = `${log().name}:${size}`;
+          growthPts = size ? (await entries(log(), Math.max(0, size - GROWTH), size - 1))
+            .filter((e) => e.timestamp).map((e) => [e.timestamp, e.index + 1]).sort((a, b) => a[0] - b[0]) : [];
+        }
+        const pts = growthPts.slice();
+        if (pts.length) pts.push([Math.max(Date.now(), pts[pts.length - 1][0]), size]);
+        fill(growth, lineChart(`Tree size of ${log().name}`, [{ name: "entries", points: pts }], "",
+          { empty: "no entries yet" }), el("p", { class: "muted" },
+          `${num(size)} ${size === 1 ? "entry" : "entries"} in the checkpoint${size > GROWTH ? `; the chart shows the last ${GROWTH}` : ""}.`));
         const want = ctx.params.get("entry");
         if (want !== null && !detail.firstChild) {
           const e = cache.items.find((x) => String(x.index) === want) || (Number(want) < size ? (await entries(log(), Number(want), Number(want)))[0] : null);
