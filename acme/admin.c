@@ -825,6 +825,9 @@ static int h_lab_put(struct tb_http_request *req, void *arg)
 		bad = "validation_delay_ms: an integer 0..600000";
 	if (rn && (!cJSON_IsNumber(rn) || !(rn->valuedouble >= 0 && rn->valuedouble <= 1)))
 		bad = "reject_nonce_fraction: a number 0..1";
+	const cJSON *pol = cJSON_GetObjectItemCaseSensitive(body, "policy");
+	if (pol && !(cJSON_IsString(pol) && strcmp(pol->valuestring, s->strict ? "strict" : "lab") == 0))
+		bad = "policy: set in the configuration (acme.policy), not here";
 	if (bad) {
 		cJSON_Delete(body);
 		return tb_admin_problem(req, 400, "malformed", bad);

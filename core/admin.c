@@ -92,8 +92,16 @@ int tb_admin_token_load(const char *data_dir, char *out, size_t cap)
 	int n = snprintf(path, sizeof path, "%s/" TB_ADMIN_TOKEN_FILE, data_dir);
 	if (n < 0 || (size_t)n >= sizeof path)
 		return TB_ERR_TOO_LARGE;
-	if (mkdir(data_dir, 0700) != 0 && errno != EEXIST)
-		return -errno;
+	/* The directories of the path, as the store makes them (the command may run before the first start). */
+	for (char *q = path + 1; *q; q++) {
+		if (*q != '/')
+			continue;
+		*q = 0;
+		int rc = mkdir(path, 0700) != 0 && errno != EEXIST ? -errno : 0;
+		*q = '/';
+		if (rc)
+			return rc;
+	}
 	char t[TB_ADMIN_TOKEN_LEN + 1];
 	struct tb_bytes b = { 0 };
 	int err = tb_read_file(path, 256, &b);

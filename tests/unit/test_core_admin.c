@@ -180,8 +180,9 @@ static void test_token_file(void)
 {
 	char dir[] = "/tmp/tb_admin_XXXXXX";
 	CHECK(mkdtemp(dir) != NULL);
-	char sub[128], path[160], t1[64], t2[64];
-	snprintf(sub, sizeof sub, "%s/data", dir);
+	char sub[128], mid[128], path[160], t1[64], t2[64];
+	snprintf(mid, sizeof mid, "%s/data", dir);
+	snprintf(sub, sizeof sub, "%s/data/sub", dir); /* created with its parent, as the store does */
 	snprintf(path, sizeof path, "%s/admin.token", sub);
 	CHECK_INT(tb_admin_token_load(sub, t1, sizeof t1), 0);
 	CHECK_INT(strlen(t1), TB_ADMIN_TOKEN_LEN);
@@ -207,6 +208,7 @@ static void test_token_file(void)
 	CHECK_INT(tb_admin_token_load(sub, t2, sizeof t2), TB_ERR_INVALID);
 	unlink(path);
 	rmdir(sub);
+	rmdir(mid);
 	rmdir(dir);
 	char p2[160];
 	snprintf(p2, sizeof p2, "%s/admin.token", dir2);
