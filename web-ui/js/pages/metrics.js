@@ -30,9 +30,11 @@ function families(history) {
 function familyChart(h, f, cut, opts) {
   const label = [...f.labels][0];
   const group = label ? (l) => `${label}=${l[label] ?? ""}` : () => f.name.replace(/^tb_/, "");
+  // Units come from the name, as Prometheus's conventions put them there.
+  const unit = /_seconds(_total)?$/.test(f.name) ? "s" : "";
   if (f.kind === "counter") return lineChart(`${f.name} (per second)`, toSeries(cut(h.rate(f.name, group))), "/s", opts);
-  if (f.kind === "histogram") return lineChart(`${f.name} (95th percentile)`, toSeries(cut(h.quantile(f.name, 0.95, group))), "s", opts);
-  return lineChart(f.name, toSeries(cut(h.series(f.name, group))), "", opts);
+  if (f.kind === "histogram") return lineChart(`${f.name} (95th percentile)`, toSeries(cut(h.quantile(f.name, 0.95, group))), unit, opts);
+  return lineChart(f.name, toSeries(cut(h.series(f.name, group))), unit, opts);
 }
 
 export default {
