@@ -80,6 +80,7 @@ async function route() {
     if (current.view && current.view.onParams) await current.view.onParams();
     return;
   }
+  const firstLoad = current.name === null;
   if (current.view && current.view.stop) current.view.stop();
   for (const a of document.querySelectorAll("#nav a"))
     if (a.getAttribute("href") === "#/" + name) a.setAttribute("aria-current", "page");
@@ -91,7 +92,9 @@ async function route() {
   current = { name, view: null };
   current.view = await page.mount(main, ctx);
   if (name === current.name) {
-    main.focus({ preventScroll: true });
+    // After a move between pages the focus goes to the new content (as a page load would put
+    // it at the top); on the first load it stays at the start, where Tab finds the skip link.
+    if (!firstLoad) main.focus({ preventScroll: true });
     await refresh(false);
   }
 }

@@ -37,6 +37,9 @@ const context = await chromium.launchPersistentContext(profile, {
   args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-gpu", "--no-first-run"],
   viewport: { width: 1280, height: 900 },
+  // A time zone that is not UTC and not whole hours away, so that a time shown in UTC stands out.
+  timezoneId: "Asia/Kolkata",
+  locale: "en-US",
 });
 const page = context.pages()[0] || await context.newPage();
 page.setDefaultTimeout(20000);
@@ -111,6 +114,14 @@ async function pages() {
   const recipes = await page.textContent("#main");
   expect(recipes.includes(st.subsystems.find((s) => s.name === "acme").endpoints[0].url) && /certbot certonly --server/.test(recipes),
     "Overview recipes carry this instance's ACME directory");
+  // Keyboard: on a fresh load the first Tab reaches the skip link, which moves the focus to the page.
+  await page.reload();
+  await settled();
+  await page.keyboard.press("Tab");
+  const first = await page.evaluate(() => document.activeElement.textContent);
+  await page.keyboard.press("Enter");
+  const then = await page.evaluate(() => document.activeElement.id);
+  expect(first === "Skip to content" && then === "main", "keyboard: Tab reaches the skip link, Enter moves to the content", `${first} / ${then}`);
   // Two recipes run as copied: nsupdate (then dig) and the divviup-ts upload to the demo task.
   const recipe = async (name) => page.locator(".recipe", { has: page.locator(`h3:text-is("${name}")`) }).locator("pre").textContent();
   try {
@@ -151,6 +162,13 @@ async function acme() {
   expect(order.every((ev, i) => at.indexOf(ev) >= 0 && (i === 0 || at.indexOf(ev) > at.indexOf(order[i - 1]))),
     "the timeline runs created -> authorization -> attempt -> finalize -> precertificate -> sct -> certificate", names);
   const serial = (await page.locator("#acme-order .serial").first().textContent()).trim();
+  // Times in the viewer's time zone: the order's creation as Intl formats it for Asia/Kolkata.
+  const t = page.locator("#acme-timeline time").first();
+  const iso = await t.getAttribute("datetime"), shown = await t.textContent();
+  const local = new Intl.DateTimeFormat("en-US", { dateStyle: "medium", timeStyle: "medium", timeZone: "Asia/Kolkata" }).format(new Date(iso));
+  const norm = (x) => x.replace(/\s+/g, " "); // ICU versions differ in the space before "PM"
+  const tz = await page.textContent("#tz"); // ICU may still call it by its old name
+  expect(norm(shown) === norm(local) && /^Asia\/(Kolkata|Calcutta)$/.test(tz), "timestamps are shown in the viewer's time zone", `${iso} shown as ${shown}, want ${local}; zone ${tz}`);
   expect(serial === env.CERT_SERIAL, "the serial shown equals openssl x509 -serial of certbot's file", `${serial} vs ${env.CERT_SERIAL}`);
   await page.screenshot({ path: join(env.UI_SHOTS, "acme-order-desktop.png"), fullPage: true });
   await axe("the ACME page with an order open");
@@ -227,6 +245,12 @@ async function dns() {
   await del.click();
   await page.waitForFunction(() => /Delete .*: done/.test(document.querySelector("#main .msg.ok")?.textContent || ""));
   expect(dig(name, "TXT") === "", "deleting it in the page removes it (dig)");
+  // Live updates: a record added behind the page's back (through the API) appears by polling.
+  await page.request.post(`${base}/api/v1/dns/zones/lab.test./records`, {
+    headers: { Authorization: "Bearer " + env.UI_TOKEN }, data: { name: "live", type: "TXT", ttl: 30, data: '"polled"' } });
+  const seen = await page.waitForFunction(() => /live\.lab\.test\./.test(document.getElementById("main").textContent), null, { timeout: 15000 })
+    .then(() => true, () => false);
+  expect(seen, "a record added elsewhere shows up in the DNS page by polling, without a reload");
   // The query log: on in the page, then dig's query shows up in it.
   await Promise.all([
     page.waitForResponse((r) => r.url().endsWith("/api/v1/dns/querylog") && r.request().method() === "PUT"),
