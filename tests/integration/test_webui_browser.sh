@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The web UI in a real browser: Debian's chromium, headless, driven by the npm
 # package playwright-core (browser/ui.mjs), checked by axe-core.
-#   - every page at desktop and phone width (in the Asia/Kolkata time zone): loads, refreshes, fits the
-#     width, screenshot saved under the build directory (web-ui-screenshots/),
-#     no serious or critical axe-core violation, no console error, nothing
+#   - every page at desktop and phone width, in the Asia/Kolkata time zone:
+#     loads, refreshes, fits the width, screenshot saved under the build
+#     directory (web-ui-screenshots/), no serious or critical axe-core
+#     violation, no console error, nothing
 #     fetched from another origin; the UI's files carry a self-only CSP and
 #     answer 304 to their ETag; Tab reaches the skip link first; times are
 #     shown in the browser's time zone; a record added elsewhere shows up by
