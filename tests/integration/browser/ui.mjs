@@ -172,9 +172,16 @@ async function acme() {
   expect(serial === env.CERT_SERIAL, "the serial shown equals openssl x509 -serial of certbot's file", `${serial} vs ${env.CERT_SERIAL}`);
   await page.screenshot({ path: join(env.UI_SHOTS, "acme-order-desktop.png"), fullPage: true });
   await axe("the ACME page with an order open");
-  // Revoking another certificate from the page.
+  // Revoking another certificate from the page, found with the filter.
   if (env.REVOKE_NAME) {
     await setToken(env.UI_TOKEN);
+    await page.fill("#order-identifier", env.REVOKE_NAME);
+    await page.selectOption("#order-status", "valid");
+    await page.click("#order-identifier ~ button, form.row button:has-text('Filter')");
+    await page.waitForFunction((n) => {
+      const rows = [...document.querySelectorAll("#acme-orders tbody tr")];
+      return rows.length === 1 && rows[0].textContent.includes(n);
+    }, env.REVOKE_NAME, { timeout: 10000 }).then(() => ok("the order filter leaves only " + env.REVOKE_NAME), () => fail("the order filter"));
     await page.locator("#acme-orders tr", { hasText: env.REVOKE_NAME }).first().locator("button").click();
     await page.waitForFunction((n) => (document.querySelector("#acme-cert dd")?.closest("#acme-order")?.textContent || "").includes("SANs" + n), env.REVOKE_NAME);
     const rs = (await page.locator("#acme-order .serial").first().textContent()).trim();
