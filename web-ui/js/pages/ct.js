@@ -25,7 +25,20 @@ function parseCheckpoint(text) {
 }
 
 async function checkpoint(log) {
-  return parseCheckpoint(await api.text(`${log.path}/checkpoint`));
+  return parseCheckpoint(await api.text(`${log.mpath || log.path}/checkpoint`));
+}
+
+// The logs: from the admin API (which knows each log's monitoring prefix, which may differ
+// from its submission prefix), else from the status document's submission URLs.
+async function listLogs(status) {
+  try {
+    const logs = await api.list("/api/v1/ct/logs");
+    const p = (u) => new URL(u, location.href).pathname.replace(/\/$/, "");
+    return logs.map((l) => ({ name: l.name, url: l.url, path: p(l.url), mpath: p(l.monitoring_url || l.url) }));
+  } catch (e) {
+    if (!(e instanceof api.ApiError)) throw e;
+    return ctLogs(status);
+  }
 }
 
 async function entries(log, start, end) {
@@ -191,7 +204,7 @@ export default {
 
     const view = {
       async refresh() {
-        st.logs = ctLogs(ctx.status);
+        st.logs = await listLogs(ctx.status);
         if (!st.logs.length) { fill(logsBox, gap("A CT log")); return; }
         const names = st.logs.map((l) => l.name).join(",");
         if (logSel.dataset.names !== names) {
