@@ -4,8 +4,8 @@
 # index.html also at /; each answer carries an ETag (304 to If-None-Match,
 # also inside a list and as a weak tag), no-cache, nosniff and a
 # Content-Security-Policy that allows only this origin; no page or module
-# names another origin (no CDN); an unknown file is a 404; HEAD works; a
-# dot segment cannot climb out of /ui/.
+# names another origin (no CDN) or turns strings into HTML or code; an
+# unknown file is a 404; HEAD works; a dot segment cannot climb out of /ui/.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need curl
@@ -74,6 +74,13 @@ if grep -rnE '(src|href)="(https?:)?//|import[^;]*from "(https?:)?//|url\((https
 	fail "a UI file loads something from another origin"
 else
 	ok "no UI file loads anything from another origin"
+fi
+
+# Text from the server only ever goes in as text: no HTML parsing, no code from strings.
+if grep -rnE 'innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function' "$ui"; then
+	fail "a UI file parses strings as HTML or code"
+else
+	ok "no UI file parses strings as HTML or code"
 fi
 
 tb_stop || fail "exit status"

@@ -95,7 +95,12 @@ async function pages() {
     await page.setViewportSize({ width: w, height: h });
     for (const p of ["overview", "acme", "ct", "dap", "dns", "metrics"]) {
       await open(p);
-      if (p === "metrics" || p === "overview") { await page.waitForTimeout(5500); await settled(); } // two samples: rates
+      if (p === "metrics" || p === "overview") {
+        await page.waitForTimeout(5500); // a second poll: rates need two samples
+        await settled();
+        const lines = await page.locator("#main svg.chart path.line").count();
+        expect(lines > 0, `${p} (${tag}) draws rate lines from /metrics`, `${lines} lines`);
+      }
       const state = await page.textContent("#refresh-state");
       expect(state.startsWith("updated"), `${p} (${tag}) loads and refreshes`, state);
       await page.screenshot({ path: join(env.UI_SHOTS, `${p}-${tag}.png`), fullPage: true });
