@@ -196,6 +196,9 @@ async function acme() {
     const c = await (await page.request.get(`${base}/api/v1/acme/certificates/${rs}`)).json();
     expect(c.revoked === true && c.revocation && c.revocation.reason === 4 && /revoked/.test(await page.textContent("#acme-cert h3")),
       `the revoke button revokes ${env.REVOKE_NAME}'s certificate (reason superseded)`, JSON.stringify(c.revocation));
+    await refresh();
+    const row = await page.locator("#acme-certs tr", { hasText: rs }).textContent();
+    expect(/revoked/.test(row), "the certificate list marks it revoked", row);
   }
 }
 
@@ -272,6 +275,8 @@ async function dns() {
   const ql = await page.locator("#qlog-enabled").locator("xpath=ancestor::section").textContent();
   expect(/qlog-probe\.lab\.test/.test(ql), "the query log, turned on in the page, lists dig's query", ql.slice(0, 200));
   await page.uncheck("#qlog-enabled");
+  await page.click("#main button:has-text('Flush the cache')");
+  await page.waitForSelector("#main .msg.ok:has-text('Flushed')").then(() => ok("the cache is flushed from the page"), () => fail("cache flush"));
   await page.fill("#resolve-name", "ns.lab.test");
   await page.selectOption("#resolve-type", "A");
   await page.click("#resolve-form button");
@@ -324,6 +329,11 @@ async function dap() {
     "collecting in the page shows the aggregate [1, 2, 0, 3] as a bar chart", `${agg.slice(0, 200)} / ${label}`);
   await page.screenshot({ path: join(env.UI_SHOTS, "dap-collect-desktop.png"), fullPage: true });
   await axe("the DAP page with a task and its aggregate");
+  provoked.push(new RegExp(`/api/v1/dap/tasks/${id}$`)); // the page may ask for it once more after the delete
+  await page.click(`#dap-tasks button[aria-label="Delete task ${id}"]`);
+  await page.waitForFunction((i) => !document.querySelector(`#dap-tasks button[aria-label="Open task ${i}"]`), id, { timeout: 10000 }).catch(() => {});
+  const gone = await page.request.get(`${base}/api/v1/dap/tasks/${id}`);
+  expect(gone.status() === 404, "deleting the task in the page removes it", gone.status());
 }
 
 try {

@@ -49,6 +49,7 @@ function certificate(c, onRevoke) {
 export default {
   title: "ACME",
   async mount(main, ctx) {
+    const certs = el("div", { id: "acme-certs" });
     const list = el("div"), detail = el("div", { id: "acme-order", "aria-live": "polite" }), limits = el("div"), lab = el("div");
     const fStatus = el("select", { id: "order-status" }, ["", "pending", "ready", "processing", "valid", "invalid"].map((s) => el("option", { value: s }, s || "any")));
     const fIdent = el("input", { id: "order-identifier", type: "search", placeholder: "www.lab.test" });
@@ -94,6 +95,7 @@ export default {
           el("button", { type: "submit" }, "Filter")),
         list),
       detail,
+      section("Certificates", certs),
       el("div", { class: "grid" }, section("Rate limits", limits), section("Lab switches", lab)));
 
     function apply() {
@@ -150,6 +152,16 @@ export default {
           { empty: "No orders match." })));
         const want = ctx.params.get("order");
         if (want && (!auto || want === shown)) await showOrder(want, !auto).catch((e) => fill(detail, msg(api.describe(e), "error")));
+        try {
+          const cs = await api.list("/api/v1/acme/certificates", 100);
+          fill(certs, table(["serial", "names", "profile", "not after", "state", ""], cs.map((c) => [
+            el("code", {}, c.serial), (c.identifiers || []).join(", "), c.profile || "—", when(c.not_after),
+            badge(c.revoked ? "revoked" : "valid"),
+            c.order ? el("button", { type: "button", class: "secondary", "aria-label": `Open the order of certificate ${c.serial}`, on: { click: () => {
+              ctx.setParams({ ...Object.fromEntries(ctx.params), order: c.order });
+              showOrder(c.order, true).catch((e) => fill(detail, msg(api.describe(e), "error")));
+            } } }, "Order") : ""]), { empty: "No certificates yet." }));
+        } catch (e) { fill(certs, msg(api.describe(e), "error")); }
         try {
           const rl = await api.list("/api/v1/acme/ratelimits", 100);
           fill(limits, table(["bucket", "key", "tokens#", "capacity#", "refill (s)#"], rl.map((b) =>
