@@ -20,7 +20,7 @@ function authorizations(o) {
     table(["challenge", "status", "validated", "attempts"], a.challenges.map((c) => [
       c.type, badge(c.status), when(c.validated),
       c.attempts.length ? el("ul", {}, c.attempts.map((t) => el("li", {}, when(t.time), " → ", el("code", {}, t.target), " ",
-        badge(t.result), t.problem ? ` ${t.problem.detail || t.problem.type || JSON.stringify(t.problem)}` : ""))) : "—"]))));
+        badge(t.result), t.problem ? ` ${typeof t.problem === "string" ? t.problem : t.problem.detail || t.problem.type || JSON.stringify(t.problem)}` : ""))) : "—"]))));
 }
 
 function certificate(c, onRevoke) {
