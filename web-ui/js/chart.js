@@ -5,6 +5,13 @@ import { el, svg, clock, num } from "./util.js";
 
 const W = 520, H = 220, L = 58, R = 12, T = 10, B = 26;
 
+// Small counts get whole-number gridlines (a top that four divides).
+function axisMax(values, floor = 0) {
+  const v = Math.max(...values, floor);
+  if (values.every(Number.isInteger) && v <= 40) return Math.max(4, Math.ceil(v / 4) * 4);
+  return niceMax(v);
+}
+
 function niceMax(v) {
   if (!(v > 0)) return 1;
   const p = Math.pow(10, Math.floor(Math.log10(v)));
@@ -42,7 +49,7 @@ export function lineChart(title, series, unit = "", opts = {}) {
     // The window's start, or the first sample when the page has been open for less.
     const t0 = Math.max(opts.from || 0, Math.min(...pts.map((p) => p[0])));
     const t1 = Math.max(now, t0 + 1);
-    const ymax = niceMax(Math.max(...pts.map((p) => p[1]), opts.minMax || 0));
+    const ymax = axisMax(pts.map((p) => p[1]), opts.minMax || 0);
     const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - R);
     const y = (v) => T + (1 - v / ymax) * (H - T - B);
     for (let i = 0; i <= 4; i++) {
@@ -76,7 +83,7 @@ export function lineChart(title, series, unit = "", opts = {}) {
 // labels[i] and values[i]: one bar each (a histogram's buckets, counts...).
 export function barChart(title, labels, values) {
   const n = Math.max(values.length, 1);
-  const vmax = niceMax(Math.max(...values, 0));
+  const vmax = axisMax(values);
   const bw = (W - L - R) / n;
   const y = (v) => T + (1 - v / vmax) * (H - T - B - 4);
   const label = `${title}: ` + labels.map((l, i) => `${l} = ${values[i]}`).join(", ");
