@@ -1,7 +1,7 @@
 // The shell: hash routing between pages, the token field, and the poll loop
 // that refreshes the shown page, keeps the /metrics history for the charts
 // and shows its state at the top of the page.
-import { el, fill, clock, timeZone } from "./util.js";
+import { fill, clock, timeZone } from "./util.js";
 import * as api from "./api.js";
 import { parse, History } from "./prom.js";
 import overview from "./pages/overview.js";
@@ -124,6 +124,3 @@ window.addEventListener("hashchange", route);
 document.addEventListener("visibilitychange", () => { if (!document.hidden && $("live").checked) refresh(true); });
 schedule();
 route();
-
-// For the browser tests and the curious: the page's state, read-only.
-window.trustbox = { ctx, refresh: () => refresh(false), el };
