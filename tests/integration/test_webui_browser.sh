@@ -13,7 +13,9 @@
 #     shows the http-01 attempt and the SCT, the serial shown is openssl's;
 #     the revoke button revokes another certificate
 #   - the CT page finds that certificate's entry, decodes it, and its proof
-#     checker recomputes the checkpoint's root (and reports a tampered proof)
+#     checker recomputes the checkpoint's root (and reports a tampered proof);
+#     when another certificate grows the log, the page checks the
+#     consistency proof between the checkpoint it had seen and the new one
 #   - a TXT record added in the DNS page is seen by dig, deleting it removes
 #     it; without the token the write is refused and dig sees nothing; the
 #     query log turned on in the page lists dig's query; the resolve box
@@ -76,11 +78,19 @@ issue www.lab.test
 serial=$(openssl x509 -in cb/conf/live/www.lab.test/cert.pem -noout -serial | sed 's/^serial=//')
 ok "certbot got www.lab.test (serial $serial)"
 
+# What the driver runs to grow the log while the CT page watches it.
+{
+	echo "set -e; cd '$work'"
+	declare -f die fail issue
+	echo "https_port=$https_port http01_port=$http01_port work='$work' TB_WORK='$work'; issue four.lab.test"
+} > issue-more.sh
+
 shots="$TB_BUILD_DIR/web-ui-screenshots"
 rm -rf "$shots"
 rc=0
 UI_URL="https://localhost:$https_port" UI_TOKEN="$token" UI_SHOTS="$shots" UI_MODULES="$mods" \
-	CERT_SERIAL="$serial" CERT_NAME=www.lab.test REVOKE_NAME=one.lab.test DNS_HOST=127.0.0.1 DNS_PORT="$dns_port" ROOT_PEM="$work/root.pem" \
+	CERT_SERIAL="$serial" CERT_NAME=www.lab.test REVOKE_NAME=one.lab.test ISSUE_MORE="bash '$work/issue-more.sh'" \
+	DNS_HOST=127.0.0.1 DNS_PORT="$dns_port" ROOT_PEM="$work/root.pem" \
 	DAP_CLIENT="$TB_SOURCE_DIR/tests/integration/dap/client.mjs" DAP_NODE_MODULES="$dapnm/node_modules" \
 	timeout 600 node "$src/ui.mjs" > ui.out 2>&1 || rc=$?
 while IFS= read -r line; do

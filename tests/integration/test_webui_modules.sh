@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The web UI's pure modules, run by node outside the browser:
-#   - js/merkle.js verifies every inclusion proof of every tree of 1..40 leaves,
-#     the proofs built here independently (Python, RFC 6962 2.1.1 PATH and
-#     MTH), against roots computed the same way; the 8-leaf root equals the
+#   - js/merkle.js verifies every inclusion proof of every tree of 1..40 leaves
+#     and every consistency proof between two such trees, the proofs built
+#     here independently (Python, RFC 6962 2.1.1 PATH, 2.1.2 PROOF and MTH),
+#     against roots computed the same way; the 8-leaf root equals the
 #     RFC 6962 test vector; every single flipped bit in a proof, a wrong
 #     index or a truncated or lengthened proof gives another root or none
 #   - js/prom.js parses the text format (labels with escapes, +Inf, NaN,
@@ -41,20 +42,32 @@ b64 = lambda b: base64.b64encode(b).decode()
 # RFC 6962's test leaves, then more of the same kind
 leaves = [b"", b"\x00", b"\x10", b"\x20\x21", b"\x30\x31", b"\x40\x41\x42\x43", b"\x50\x51\x52\x53\x54\x55\x56\x57",
           b"\x60\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\x6b\x6c\x6d\x6e\x6f"] + [bytes([i]) * i for i in range(8, 40)]
+def subproof(m, d, b):
+    n = len(d)
+    if m == n: return [] if b else [mth(d)]
+    k = 1
+    while k * 2 < n: k *= 2
+    if m <= k: return subproof(m, d[:k], b) + [mth(d[k:])]
+    return subproof(m - k, d[k:], False) + [mth(d[:k])]
+cons = []
+for n in range(1, 41):
+    for m in range(1, n + 1):
+        cons.append({"first": m, "second": n, "r1": b64(mth(leaves[:m])), "r2": b64(mth(leaves[:n])),
+                     "proof": [b64(p) for p in subproof(m, leaves[:n], True)]})
 cases = []
 for n in range(1, 41):
     d = leaves[:n]
     root = mth(d)
     for m in range(n):
         cases.append({"index": m, "size": n, "leaf": b64(d[m]), "root": b64(root), "proof": [b64(p) for p in path(m, d)]})
-print(json.dumps({"root8": mth(leaves[:8]).hex(), "cases": cases}))
+print(json.dumps({"root8": mth(leaves[:8]).hex(), "cases": cases, "cons": cons}))
 PY
 
 cat > merkle.mjs <<EOF
 import { readFileSync } from "node:fs";
-import { leafHash, rootFromInclusionProof, equal } from "$js/merkle.js";
+import { leafHash, rootFromInclusionProof, verifyConsistency, equal } from "$js/merkle.js";
 const b = (s) => Uint8Array.from(Buffer.from(s, "base64"));
-const { root8, cases } = JSON.parse(readFileSync("merkle.json", "utf8"));
+const { root8, cases, cons } = JSON.parse(readFileSync("merkle.json", "utf8"));
 if (root8 !== "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328") { console.log("FAIL: the 8-leaf reference root is not RFC 6962's"); process.exit(1); }
 let good = 0, bad = [], tampered = 0;
 for (const c of cases) {
@@ -79,9 +92,21 @@ for (const c of cases) {
   const longer = await rootFromInclusionProof(c.index, c.size, lh, [...proof, lh]);
   if (longer.root) bad.push(\`long proof accepted \${c.index}/\${c.size}\`);
 }
+let cgood = 0, ctampered = 0;
+for (const c of cons) {
+  const p = c.proof.map(b), r1 = b(c.r1), r2 = b(c.r2);
+  if ((await verifyConsistency(c.first, c.second, r1, r2, p)).ok) cgood++; else bad.push(\`consistency \${c.first}->\${c.second}\`);
+  for (let i = 0; i < p.length; i++) {
+    const q = p.map((x) => x.slice()); q[i][i % 32] ^= 4;
+    if ((await verifyConsistency(c.first, c.second, r1, r2, q)).ok) bad.push(\`tampered consistency \${c.first}->\${c.second}\`); else ctampered++;
+  }
+  const x1 = r1.slice(); x1[0] ^= 1;
+  if ((await verifyConsistency(c.first, c.second, x1, r2, p)).ok) bad.push(\`wrong first root \${c.first}->\${c.second}\`); else ctampered++;
+  if (c.first < c.second && (await verifyConsistency(c.first, c.second, r1, r2, p.slice(0, -1))).ok) bad.push(\`short consistency \${c.first}->\${c.second}\`);
+}
 const oob = await rootFromInclusionProof(5, 5, new Uint8Array(32), []);
 if (oob.root) bad.push("index == size accepted");
-console.log(bad.length ? "FAIL: " + bad.slice(0, 10).join(", ") : \`ok: \${good} inclusion proofs of trees of 1..40 leaves verify; \${tampered} tampered ones do not\`);
+console.log(bad.length ? "FAIL: " + bad.slice(0, 10).join(", ") : \`ok: \${good} inclusion and \${cgood} consistency proofs of trees of 1..40 leaves verify; \${tampered + ctampered} tampered ones do not\`);
 EOF
 out=$(node merkle.mjs 2>&1) || true
 case "$out" in ok:*) ok "${out#ok: }" ;; *) fail "merkle.js: $out" ;; esac

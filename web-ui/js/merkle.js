@@ -1,6 +1,6 @@
 // Merkle tree hashing of RFC 6962 / RFC 9162 section 2.1, computed in the
-// browser with WebCrypto's SHA-256, and the inclusion proof verification
-// algorithm of RFC 9162 section 2.1.3.2.
+// browser with WebCrypto's SHA-256, and the verification algorithms of RFC
+// 9162 for inclusion proofs (2.1.3.2) and consistency proofs (2.1.4.2).
 
 async function sha256(...parts) {
   if (!globalThis.crypto || !crypto.subtle)
@@ -40,6 +40,38 @@ export async function rootFromInclusionProof(index, size, leaf, proof) {
   }
   if (sn !== 0) return { root: null, steps, error: "proof shorter than the tree is deep" };
   return { root: r, steps };
+}
+
+// RFC 9162 2.1.4.2: checks that the tree of size `second` with root
+// `secondRoot` extends the tree of size `first` with root `firstRoot`.
+// Returns {ok, error}.
+export async function verifyConsistency(first, second, firstRoot, secondRoot, proof) {
+  if (!(first > 0) || !(first <= second)) return { ok: false, error: "sizes out of order" };
+  if (first === second) return { ok: proof.length === 0 && equal(firstRoot, secondRoot), error: "same size, different roots" };
+  let path = proof;
+  let m = first;
+  while (m % 2 === 0) m /= 2;
+  if (m === 1) path = [firstRoot, ...proof]; // first is a power of two: its root is a node of the path
+  if (!path.length) return { ok: false, error: "empty proof" };
+  let fn = first - 1, sn = second - 1;
+  while (fn % 2 === 1) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+  let fr = path[0], sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0) return { ok: false, error: "proof longer than the trees need" };
+    if (fn % 2 === 1 || fn === sn) {
+      fr = await nodeHash(c, fr);
+      sr = await nodeHash(c, sr);
+      if (fn % 2 === 0)
+        while (fn % 2 === 0 && fn !== 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+    } else {
+      sr = await nodeHash(sr, c);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  if (sn !== 0) return { ok: false, error: "proof shorter than the trees need" };
+  const ok = equal(fr, firstRoot) && equal(sr, secondRoot);
+  return { ok, error: ok ? null : "the proof does not lead to both roots" };
 }
 
 export function equal(a, b) {

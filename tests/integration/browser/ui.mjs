@@ -205,6 +205,15 @@ async function acme() {
 // ---- CT: the proof checker on that certificate's entry ----
 async function ct() {
   await open("ct");
+  // The page remembers the checkpoint it saw; a new certificate grows the log, and the next
+  // refresh checks the log's consistency proof between the two trees in the browser.
+  if (env.ISSUE_MORE) {
+    execFileSync("bash", ["-c", env.ISSUE_MORE], { stdio: "ignore", timeout: 120000 });
+    await page.waitForFunction(() => document.querySelector("[data-consistency=good], [data-consistency=bad]"), null, { timeout: 20000 }).catch(() => {});
+    const c = await page.locator("[data-consistency]").first().textContent().catch(() => "");
+    expect(/consistency proof checked here/.test(c) && (await page.locator("[data-consistency=good]").count()) === 1,
+      "the CT page checks the consistency proof when the tree grows", c);
+  }
   await page.fill("#ct-filter", env.CERT_SERIAL);
   const show = page.locator("#main table button").first();
   try { await show.waitFor({ timeout: 10000 }); } catch { fail("CT entry browser finds the certificate by its serial"); return; }

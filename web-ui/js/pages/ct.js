@@ -10,7 +10,7 @@ import { el, fill, section, table, when, num, msg, b64ToBytes, bytesToB64, pem, 
 import { lineChart } from "../chart.js";
 import * as api from "../api.js";
 import { parseLeaf } from "../der.js";
-import { leafHash, rootFromInclusionProof, equal } from "../merkle.js";
+import { leafHash, rootFromInclusionProof, verifyConsistency, equal } from "../merkle.js";
 import { ctLogs } from "./common.js";
 
 const PAGE = 20;
@@ -69,6 +69,28 @@ async function proof(log, index, size, lh, source) {
   return { source: "the log's get-proof-by-hash", proof: p.audit_path.map(b64ToBytes) };
 }
 
+// Like a monitor: the last checkpoint this tab saw of each log is kept (in
+// sessionStorage), and when the tree has grown the browser checks the
+// log's consistency proof between the two before taking the new one.
+async function consistency(log, cp) {
+  const key = "trustbox.ct." + log.name;
+  let prev = null;
+  try { prev = JSON.parse(sessionStorage.getItem(key) || "null"); } catch { prev = null; }
+  const keep = () => sessionStorage.setItem(key, JSON.stringify({ size: cp.size, root: bytesToB64(cp.root), time: Date.now() }));
+  if (!prev || prev.size === 0) { keep(); return { text: "first seen in this tab", cls: "" }; }
+  const prevRoot = b64ToBytes(prev.root);
+  if (prev.size === cp.size) {
+    if (equal(prevRoot, cp.root)) return { text: "unchanged", cls: "" };
+    return { text: `a different root for the same size ${cp.size}: the log forked`, cls: "bad" };
+  }
+  if (cp.size < prev.size) return { text: `the tree shrank from ${prev.size} to ${cp.size}`, cls: "bad" };
+  const p = await api.get(`${log.path}/ct/v1/get-sth-consistency?first=${prev.size}&second=${cp.size}`);
+  const r = await verifyConsistency(prev.size, cp.size, prevRoot, cp.root, (p.consistency || []).map(b64ToBytes));
+  if (!r.ok) return { text: `NOT consistent with the tree of ${prev.size} seen before (${r.error})`, cls: "bad" };
+  keep();
+  return { text: `grew from ${prev.size}: consistency proof checked here`, cls: "good" };
+}
+
 const short = (b) => bytesToB64(b).slice(0, 16) + "…";
 
 function decoded(e, log) {
@@ -103,7 +125,7 @@ export default {
     const filter = el("input", { id: "ct-filter", type: "search", placeholder: "serial, name…" });
     let pageStart = null; // null: the newest entries
     let cache = { key: null, items: [] };
-    const st = { logs: [], cps: {} };
+    const st = { logs: [], cps: {}, cons: {} };
     let growthFor = null, growthPts = [];
 
     const log = () => st.logs.find((l) => l.name === logSel.value) || st.logs[0];
@@ -218,13 +240,17 @@ export default {
           try {
             const [cp, sth] = await Promise.all([checkpoint(l), api.get(`${l.path}/ct/v1/get-sth`)]);
             st.cps[l.name] = cp;
+            const seen = `${cp.size}:${bytesToB64(cp.root)}`;
+            const c = st.cons[l.name] && st.cons[l.name].seen === seen ? st.cons[l.name].c : await consistency(l, cp);
+            st.cons[l.name] = { seen, c };
             rows.push([l.name, num(cp.size), el("code", {}, bytesToB64(cp.root)), when(sth.timestamp),
+              el("span", { class: c.cls || null, "data-consistency": c.cls || "info" }, c.text),
               el("details", {}, el("summary", {}, "signed note"), el("pre", {}, cp.text))]);
           } catch (e) {
-            rows.push([l.name, "—", api.describe(e), "", ""]);
+            rows.push([l.name, "—", api.describe(e), "", "", ""]);
           }
         }
-        fill(logsBox, table(["log", "tree size#", "root hash", "STH time", "checkpoint"], rows));
+        fill(logsBox, table(["log", "tree size#", "root hash", "STH time", "since last seen", "checkpoint"], rows));
         const cur = st.cps[log().name];
         const size = cur ? cur.size : 0;
         await loadList(size);
