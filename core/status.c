@@ -7,7 +7,14 @@
  *                         and every series of the registry (core/metrics.h)
  *   GET /api/v1/metrics   the same series as a JSON snapshot
  *   GET /api/v1/root.pem  the root CA certificate
- *   GET /                 the web UI (web-ui/index.html, compiled in)
+ *   GET /                 the web UI's page (web-ui/index.html)
+ *   GET /ui/{path}        the web UI's other files (web-ui/<path>)
+ * The UI's files are compiled in (cmake/embed.cmake -> core/web_ui.h): nothing
+ * is read from disk at run time, so the binary is the whole appliance. They
+ * are served with an ETag and "no-cache" (revalidate, then 304), so that a
+ * new binary's UI is never mixed with a cached older one, and with a
+ * Content-Security-Policy that allows only this origin: no inline script or
+ * style, nothing fetched from elsewhere.
  */
 #include "core/status.h"
 
@@ -19,6 +26,7 @@
 #include "core/error.h"
 #include "core/http.h"
 #include "core/metrics.h"
+#include "core/web_ui.h"
 
 struct status {
 	struct tb_core *core;
@@ -142,8 +150,6 @@ static int metrics_json(struct tb_http_request *req, void *arg)
 	return rc;
 }
 
-extern const char tb_web_ui_index[];
-
 static int root_pem(struct tb_http_request *req, void *arg)
 {
 	struct status *st = arg;
@@ -152,12 +158,66 @@ static int root_pem(struct tb_http_request *req, void *arg)
 	return tb_http_respond(req, 200, "application/x-pem-file", pem, strlen(pem));
 }
 
-static int web_ui(struct tb_http_request *req, void *arg)
+static const char web_ui_csp[] = "default-src 'self'; img-src 'self' data:; "
+	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+static const struct tb_web_ui_file *web_ui_find(const char *path)
+{
+	for (size_t i = 0; i < tb_web_ui_n_files; i++)
+		if (strcmp(tb_web_ui_files[i].path, path) == 0)
+			return &tb_web_ui_files[i];
+	return NULL;
+}
+
+/* RFC 9110 13.1.2: "*" or a list of entity tags, weak ones compared weakly. */
+static int etag_matches(const char *inm, const char *etag)
+{
+	size_t n = strlen(etag);
+	for (const char *p = inm; *p;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '*')
+			return 1;
+		if (p[0] == 'W' && p[1] == '/')
+			p += 2;
+		if (strncmp(p, etag, n) == 0 && (p[n] == 0 || p[n] == ',' || p[n] == ' ' || p[n] == '\t'))
+			return 1;
+		while (*p && *p != ',')
+			p++;
+	}
+	return 0;
+}
+
+static int web_ui_send(struct tb_http_request *req, const struct tb_web_ui_file *f)
+{
+	tb_http_set_header(req, "Cache-Control", "no-cache");
+	tb_http_set_header(req, "ETag", f->etag);
+	tb_http_set_header(req, "Content-Security-Policy", web_ui_csp);
+	tb_http_set_header(req, "X-Content-Type-Options", "nosniff");
+	tb_http_set_header(req, "Referrer-Policy", "no-referrer");
+	const char *inm = tb_http_header(req, "If-None-Match");
+	if (inm && etag_matches(inm, f->etag))
+		return tb_http_respond(req, 304, NULL, NULL, 0);
+	return tb_http_respond(req, 200, f->content_type, f->data, f->len);
+}
+
+static int web_ui_index(struct tb_http_request *req, void *arg)
 {
 	(void)arg;
-	tb_http_set_header(req, "Cache-Control", "no-cache");
-	tb_http_set_header(req, "Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'");
-	return tb_http_respond(req, 200, "text/html; charset=utf-8", tb_web_ui_index, strlen(tb_web_ui_index));
+	const struct tb_web_ui_file *f = web_ui_find("index.html");
+	if (!f)
+		return tb_http_respond_problem(req, 404, "about:blank", "no web UI in this build");
+	return web_ui_send(req, f);
+}
+
+static int web_ui_file(struct tb_http_request *req, void *arg)
+{
+	(void)arg;
+	const char *path = tb_http_path_param(req, "path");
+	const struct tb_web_ui_file *f = path ? web_ui_find(path) : NULL;
+	if (!f)
+		return tb_http_respond_problem(req, 404, "about:blank", "no such file in the web UI");
+	return web_ui_send(req, f);
 }
 
 /* Mounted at "/": every path no longer prefix claims gets core's 404 from here. */
@@ -167,8 +227,9 @@ static const struct tb_http_route_def status_routes[] = {
 	{ "GET", "/metrics", metrics, 0 },
 	{ "GET", "/api/v1/metrics", metrics_json, 0, TB_ROUTE_ADMIN_READ },
 	{ "GET", "/api/v1/root.pem", root_pem, 0 },
-	{ "GET", "/", web_ui, 0 },
-	{ "GET", "/index.html", web_ui, 0 },
+	{ "GET", "/", web_ui_index, 0 },
+	{ "GET", "/index.html", web_ui_index, 0 },
+	{ "GET", "/ui/{path...}", web_ui_file, 0 },
 };
 static const struct tb_http_table status_table = TB_HTTP_TABLE(status_routes, NULL);
 

@@ -14,7 +14,7 @@
  *
  * A zone is writable when it is the lab zone or a TSIG key may update it (a
  * zone whose data is only the configuration's stays as configured).
- * DNSSEC validation does not exist yet: "dnssec" is always "indeterminate".
+ * resolve reports the DNSSEC status as a validating stub sees it (dnssec_of).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -525,6 +525,7 @@ static int querylog_put(struct tb_http_request *req, void *arg)
 /* One resolution in flight: its reply channel's transport. */
 struct resolve_ctx {
 	struct tb_http_request *req;
+	const struct dns_server *s;
 	int inside;              /* within dns_server_answer_for: keep an answer for after it */
 	uint8_t *early;
 	size_t early_len;
@@ -540,7 +541,29 @@ static void add_section(cJSON *arr, const struct dns_msg *m, int sec)
 							  rr[i].rdlen));
 }
 
-static int resolve_answer(struct tb_http_request *req, const uint8_t *p, size_t n)
+/*
+ * The DNSSEC status as a validating stub reads it: with dns.dnssec off nothing
+ * was validated (indeterminate); AD set: secure; SERVFAIL with a DNSSEC EDE
+ * (6 bogus, 7 expired, 8 not yet valid, 9 DNSKEY missing, 10 RRSIGs missing,
+ * 12 NSEC missing): bogus; anything else (unsigned zones, local data): insecure.
+ */
+static const char *dnssec_of(const struct dns_server *s, const struct dns_msg *m, int rcode)
+{
+	if (!s->dnssec)
+		return "indeterminate";
+	if (m->flags & DNS_F_AD)
+		return "secure";
+	if (rcode == DNS_RCODE_SERVFAIL)
+		for (size_t i = 0; i < m->edns.n_opts; i++) {
+			const struct dns_edns_opt *op = &m->edns.opts[i];
+			unsigned code = op->len >= 2 ? (unsigned)(op->data[0] << 8 | op->data[1]) : 0;
+			if (op->code == DNS_OPT_EDE && ((code >= 6 && code <= 10) || code == 12))
+				return "bogus";
+		}
+	return "insecure";
+}
+
+static int resolve_answer(struct tb_http_request *req, const struct dns_server *s, const uint8_t *p, size_t n)
 {
 	struct dns_msg m;
 	if (dns_msg_parse(&m, p, n))
@@ -552,8 +575,7 @@ static int resolve_answer(struct tb_http_request *req, const uint8_t *p, size_t 
 	cJSON_AddBoolToObject(o, "truncated", (m.flags & DNS_F_TC) != 0);
 	add_section(cJSON_AddArrayToObject(o, "answer"), &m, DNS_SEC_ANSWER);
 	add_section(cJSON_AddArrayToObject(o, "authority"), &m, DNS_SEC_AUTHORITY);
-	/* no validator yet: nothing here is secure, insecure or bogus */
-	cJSON_AddStringToObject(o, "dnssec", "indeterminate");
+	cJSON_AddStringToObject(o, "dnssec", dnssec_of(s, &m, rcode));
 	cJSON *ede = cJSON_AddArrayToObject(o, "ede");
 	for (size_t i = 0; i < m.edns.n_opts; i++) {
 		const struct dns_edns_opt *op = &m.edns.opts[i];
@@ -581,7 +603,7 @@ static void resolve_reply(const struct dns_reply *r, const uint8_t *p, size_t n)
 		}
 		return;
 	}
-	resolve_answer(c->req, p, n);
+	resolve_answer(c->req, c->s, p, n);
 	free(c);
 }
 
@@ -602,14 +624,14 @@ static int resolve(struct tb_http_request *req, void *arg)
 		return problem(req, 400, "malformed", "name: not a domain name");
 	if (t < 0)
 		return problem(req, 400, "malformed", "type: unknown");
-	/* the query a stub resolver sends: RD, EDNS (so EDE can come back) */
+	/* the query a validating stub sends: RD and AD, EDNS with DO (so AD and EDE come back) */
 	uint8_t q[512];
 	struct dns_builder b;
 	uint16_t id;
 	tb_random(&id, sizeof id);
-	dns_builder_init(&b, q, sizeof q, id, DNS_F_RD);
+	dns_builder_init(&b, q, sizeof q, id, DNS_F_RD | DNS_F_AD);
 	dns_builder_question(&b, w, (uint16_t)t, DNS_C_IN);
-	dns_builder_opt(&b, DNS_UDP_PAYLOAD, 0, 0, NULL, 0, 0);
+	dns_builder_opt(&b, DNS_UDP_PAYLOAD, 0, DNS_EDNS_DO, NULL, 0, 0);
 	size_t ql = dns_builder_finish(&b);
 	struct resolve_ctx *c = calloc(1, sizeof *c);
 	uint8_t *out = malloc(DNS_MSG_MAX);
@@ -619,6 +641,7 @@ static int resolve(struct tb_http_request *req, void *arg)
 		return TB_ERR_NOMEM;
 	}
 	c->req = req;
+	c->s = s;
 	c->inside = 1;
 	/* no client address: an internal caller, as the CA's resolver lookups are (may recurse) */
 	struct dns_reply reply = { .send = resolve_reply, .transport = c, .tcp = 1, .t0 = uv_hrtime() };
@@ -626,7 +649,7 @@ static int resolve(struct tb_http_request *req, void *arg)
 	c->inside = 0;
 	int rc = TB_HTTP_LATER;
 	if (n || c->early) {
-		rc = n ? resolve_answer(req, out, n) : resolve_answer(req, c->early, c->early_len);
+		rc = n ? resolve_answer(req, s, out, n) : resolve_answer(req, s, c->early, c->early_len);
 		free(c->early);
 		free(c);
 	}

@@ -42,3 +42,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The browser test's npm packages (playwright-core drives Debian's chromium, axe-core checks
+# accessibility), pinned in tests/integration/browser/package.json and installed next to it;
+# test_webui_browser.sh installs them under the build directory itself when they are not here.
+if [ "${1:-}" = "--test" ]; then
+  browser_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/integration/browser"
+  if [ ! -f "$browser_dir/node_modules/playwright-core/package.json" ] ||
+     [ ! -f "$browser_dir/node_modules/axe-core/package.json" ]; then
+    echo "installing the browser test's npm packages into $browser_dir/node_modules"
+    npm install --prefix "$browser_dir" --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null
+  fi
+fi

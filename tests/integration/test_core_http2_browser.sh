@@ -21,11 +21,13 @@ tb_start t.lua
 dom=$(timeout 60 chromium --headless --no-sandbox --disable-gpu --ignore-certificate-errors \
 	--user-data-dir="$W/chromium" --virtual-time-budget=3000 --dump-dom "https://localhost:$P_TLS/" 2>/dev/null) ||
 	fail "chromium did not load the page"
-expect "the web UI's page" "$dom" '<title>trustbox</title>'
+expect "the web UI's page" "$dom" '<title>[^<]*trustbox</title>'
+expect "the page's modules ran and filled in the root's fingerprint" "$dom" 'id="root-fp">([0-9A-F]{2}:){31}[0-9A-F]{2}<'
 log=$(cat run.err)
 expect "GET / over h2" "$log" 'GET / HTTP/2 200 [0-9]+ [0-9]+ms$'
 expect "the page's status call over h2" "$log" 'GET /api/v1/status HTTP/2 200 [0-9]+ [0-9]+ms$'
-expect_not "no HTTP/1.1 request from the browser" "$log" 'GET /(api/v1/status)? HTTP/1'
+expect "the page's modules over h2" "$log" 'GET /ui/js/app.js HTTP/2 200 [0-9]+ [0-9]+ms$'
+expect_not "no HTTP/1.1 request from the browser" "$log" 'GET /[^ ]* HTTP/1'
 
 tb_stop || fail "exit status"
 ok "SIGTERM -> exit 0"

@@ -328,6 +328,11 @@ m=$(curl -sS "http://127.0.0.1:$hp/metrics")
 expect "metrics: secure validations counted" "$m" '^tb_dns_dnssec_validations_total\{result="secure"\} [1-9]'
 expect "metrics: bogus validations counted" "$m" '^tb_dns_dnssec_validations_total\{result="bogus"\} [1-9]'
 expect "metrics: insecure validations counted" "$m" '^tb_dns_dnssec_validations_total\{result="insecure"\} [1-9]'
+# the admin API's resolve reports the same verdicts
+for nv in www.ed.test:secure www.unsigned.test:insecure www.bogus.test:bogus; do
+	r=$(curl -sS "http://127.0.0.1:$hp/api/v1/dns/resolve?name=${nv%%:*}&type=A")
+	expect "admin resolve: ${nv%%:*} is ${nv#*:}" "$r" "\"dnssec\":\"${nv#*:}\""
+done
 
 rc=0
 tb_stop || rc=$?
