@@ -21,13 +21,77 @@
 #include "core/log.h"
 #include "core/store.h"
 
-static sqlite3_stmt *q_prep(struct acme_svc *s, const char *sql, int n, ...)
+/*
+ * Prepared reads are kept and reused: parsing and planning a statement
+ * costs more than running it (sqlite3_prepare was a seventh of the
+ * server's CPU in the issuance benchmark, tests/bench/acme.sh). Keyed by
+ * the SQL text; a statement still in use (a read nested in another with the
+ * same text) gets a fresh one, finalized after use. Loop thread only.
+ */
+#define STMT_CACHE 32
+
+struct acme_stmt_cache {
+	char *sql[STMT_CACHE];
+	sqlite3_stmt *st[STMT_CACHE];
+	size_t n;
+};
+
+static sqlite3_stmt *stmt_get(struct acme_svc *s, const char *sql)
 {
+	sqlite3 *db = tb_store_reader(s->core->store);
+	struct acme_stmt_cache *c = s->stmts;
+	if (!c && (c = s->stmts = calloc(1, sizeof *c)) == NULL)
+		return NULL;
+	size_t i;
+	for (i = 0; i < c->n && strcmp(c->sql[i], sql) != 0; i++)
+		;
+	if (i < c->n && !sqlite3_stmt_busy(c->st[i]))
+		return c->st[i];
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(tb_store_reader(s->core->store), sql, -1, &st, NULL) != SQLITE_OK) {
-		TB_WARN("acme", "prepare: %s", sqlite3_errmsg(tb_store_reader(s->core->store)));
+	int cache = i == c->n && c->n < STMT_CACHE;
+	char *copy = cache ? strdup(sql) : NULL;
+	if (sqlite3_prepare_v3(db, sql, -1, copy ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) != SQLITE_OK) {
+		TB_WARN("acme", "prepare: %s", sqlite3_errmsg(db));
+		free(copy);
 		return NULL;
 	}
+	if (copy) {
+		c->sql[c->n] = copy;
+		c->st[c->n++] = st;
+	}
+	return st;
+}
+
+/* Done with a statement from q_prep: a kept one is reset for its next use. NULL is fine. */
+static void q_done(struct acme_svc *s, sqlite3_stmt *st)
+{
+	struct acme_stmt_cache *c = s->stmts;
+	for (size_t i = 0; st && c && i < c->n; i++) {
+		if (c->st[i] == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return;
+		}
+	}
+	sqlite3_finalize(st);
+}
+
+void acme_db_close(struct acme_svc *s)
+{
+	struct acme_stmt_cache *c = s->stmts;
+	for (size_t i = 0; c && i < c->n; i++) {
+		sqlite3_finalize(c->st[i]);
+		free(c->sql[i]);
+	}
+	free(c);
+	s->stmts = NULL;
+}
+
+static sqlite3_stmt *q_prep(struct acme_svc *s, const char *sql, int n, ...)
+{
+	sqlite3_stmt *st = stmt_get(s, sql);
+	if (!st)
+		return NULL;
 	va_list ap;
 	va_start(ap, n);
 	for (int i = 0; i < n; i++) {
@@ -168,7 +232,7 @@ int acme_db_load_acct(struct acme_svc *s, struct tb_arena *a, const char *by, co
 	} else if (rc != SQLITE_DONE) {
 		err = TB_ERR_STORE;
 	}
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return err;
 }
 
@@ -198,7 +262,7 @@ int acme_db_load_order(struct acme_svc *s, struct tb_arena *a, const char *id, s
 	} else if (rc != SQLITE_DONE) {
 		err = TB_ERR_STORE;
 	}
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return err;
 }
 
@@ -228,7 +292,7 @@ int acme_db_load_authz(struct acme_svc *s, struct tb_arena *a, const char *id, s
 		err = authz_from_row(a, st, z);
 	else if (rc != SQLITE_DONE)
 		err = TB_ERR_STORE;
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return err;
 }
 
@@ -246,7 +310,7 @@ int acme_db_load_order_authzs(struct acme_svc *s, struct tb_arena *a, const char
 			break;
 		(*n)++;
 	}
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return err;
 }
 
@@ -274,7 +338,7 @@ int acme_db_load_chall(struct acme_svc *s, struct tb_arena *a, const char *id, s
 	int err = TB_ERR_NOT_FOUND;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		err = chall_from_row(a, st, c);
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return err;
 }
 
@@ -289,7 +353,7 @@ int acme_db_load_authz_challs(struct acme_svc *s, struct tb_arena *a, const char
 	while (*n < cap && sqlite3_step(st) == SQLITE_ROW)
 		if (chall_from_row(a, st, &out[*n]) == 0)
 			(*n)++;
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return 0;
 }
 
@@ -322,7 +386,7 @@ int acme_db_load_cert(struct acme_svc *s, struct tb_arena *a, const char *serial
 	} else if (rc != SQLITE_DONE) {
 		err = TB_ERR_STORE;
 	}
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return err;
 }
 
@@ -377,7 +441,7 @@ int acme_db_account_orders(struct acme_svc *s, struct tb_arena *a, const char *a
 		}
 		(*n)++;
 	}
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return err;
 }
 
@@ -397,7 +461,7 @@ char *acme_db_reusable_authz(struct acme_svc *s, struct tb_arena *a, const char 
 	char *out = NULL;
 	if (st && sqlite3_step(st) == SQLITE_ROW)
 		out = col(a, st, 0);
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return out;
 }
 
@@ -408,7 +472,7 @@ int acme_db_order_replacing(struct acme_svc *s, const char *certid)
 	sqlite3_stmt *st = q_prep(s, "SELECT 1 FROM acme_orders WHERE replaces = ?1 AND status != 'invalid' AND"
 		" expires > CAST(?2 AS INTEGER)", 2, certid, now);
 	int found = st && sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return found;
 }
 
@@ -418,7 +482,7 @@ char *acme_db_valid_chall_type(struct acme_svc *s, struct tb_arena *a, const cha
 	sqlite3_stmt *st = q_prep(s, "SELECT type FROM acme_challenges WHERE authz = ?1 AND status = 'valid'", 1, authz_id);
 	if (st && sqlite3_step(st) == SQLITE_ROW)
 		type = col(a, st, 0);
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return type;
 }
 
@@ -430,7 +494,7 @@ int acme_db_holds_valid_authz(struct acme_svc *s, const char *account, const cha
 		" ident_value = ?3 AND status = 'valid' AND expires > CAST(?4 AS INTEGER) LIMIT 1", 4, account, type, value,
 		now);
 	int held = q && sqlite3_step(q) == SQLITE_ROW;
-	sqlite3_finalize(q);
+	q_done(s, q);
 	return held;
 }
 
@@ -452,7 +516,7 @@ int acme_db_revoked_each(struct acme_svc *s, int64_t now, size_t max, acme_db_re
 			fn(hex, sqlite3_column_int64(st, 1), sqlite3_column_int(st, 2), arg);
 		n++;
 	}
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return 0;
 }
 
@@ -469,7 +533,7 @@ int64_t acme_db_rate_take(struct acme_svc *s, struct acme_wjob *j, const char *k
 		t += (double)(now - upd) * (double)limit / (double)period;
 		tokens = t > (double)limit ? (double)limit : t;
 	}
-	sqlite3_finalize(st);
+	q_done(s, st);
 	if (tokens < 1.0) {
 		int64_t wait = (int64_t)((1.0 - tokens) * (double)period / (double)limit) + 1;
 		return wait;

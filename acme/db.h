@@ -30,6 +30,9 @@ int acme_wjob_submit(struct acme_wjob *j, acme_wjob_fn fn, void *ctx);
 /* Discards a job and everything added to it; nothing reaches the store. NULL is fine. */
 void acme_wjob_abort(struct acme_wjob *j);
 
+/* Finalizes the prepared reads db.c keeps; before the store closes. */
+void acme_db_close(struct acme_svc *s);
+
 struct acme_acct {
 	char *id, *thumb, *jwk, *contact, *status;
 	int64_t created;

@@ -64,7 +64,20 @@ if [ "${TB_BENCH_CLIENT:-c}" = python ]; then
 else
   # The generator reads the server's CPU from /proc around the issuances (accounts excluded)
   # and its own with getrusage; every certificate is checked, one in 16 with full path validation.
+  # TB_BENCH_PERF=FILE records the server's profile over the whole run (perf record -g, or
+  # TB_BENCH_PERF_OPTS, e.g. "--call-graph dwarf -F 400" where frame pointers are missing).
+  perf_pid=""
+  if [ -n "${TB_BENCH_PERF:-}" ]; then
+    perf record ${TB_BENCH_PERF_OPTS:--g} -o "$TB_BENCH_PERF" -p "$pid" 2>/dev/null &
+    perf_pid=$!
+  fi
   ACME_LOAD_SERVER_PID=$pid "$build/tests/bench/acme_load" "$dir" "$work/root.pem" "$http01_port" "$n" "$c" 16
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
+  # Store group commits over the whole run (accounts included): what the issuances wait on.
+  curl -sf --cacert "$work/root.pem" "https://127.0.0.1:$https_port/metrics" | awk '
+    /^tb_store_commits_total/ { c = $2 } /^tb_store_jobs_total\{result="ok"/ { j = $2 }
+    /^tb_store_commit_duration_seconds_sum/ { s = $2 }
+    END { if (c) printf "store: %d group commits of %d write jobs, %.1f jobs and %.1f ms (fsync) per commit\n", c, j, j / c, 1000 * s / c }'
 fi
 for b in "$build" "$floor_mbedtls"; do
   if [ -x "$b/tests/bench/bench_sign" ]; then

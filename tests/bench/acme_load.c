@@ -57,6 +57,11 @@ static char *url_nonce, *url_account, *url_order;
 static int n_total, n_workers, check_every = 16;
 static atomic_int next_issuance, done_issuances, full_checks, http01_served;
 static double *latencies;
+/* Summed wall time of each phase over all issuances, for the mean per phase. */
+enum { PH_ORDER, PH_VALIDATE, PH_FINALIZE, PH_DOWNLOAD, PH_N };
+static const char *const phase_names[PH_N] = { "newOrder+authz", "challenge+poll (http-01)",
+						"finalize (+precertificate, SCT)", "download+check" };
+static double phase_sum[PH_N];
 static pthread_mutex_t lat_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void die(const char *fmt, ...)
@@ -620,6 +625,7 @@ static void check_cert(const char *pem, size_t len, const char *name, struct tb_
 
 static void issue(struct account *a, int w, int i)
 {
+	double ph[PH_N] = { 0 }, t = now(), t1;
 	char name[128], token[128], keyauth[256];
 	snprintf(name, sizeof name, "w%d-%d.lab.test", w, i);
 	char payload[400];
@@ -633,6 +639,8 @@ static void issue(struct account *a, int w, int i)
 	cJSON_ArrayForEach(az, cJSON_GetObjectItemCaseSensitive(order, "authorizations")) {
 		post(a, az->valuestring, NULL);
 		cJSON *authz = json_of(a, "authz", 200);
+		ph[PH_ORDER] += (t1 = now()) - t;
+		t = t1;
 		if (strcmp(jstr(authz, "status"), "valid") != 0) {
 			const cJSON *ch, *http01 = NULL;
 			cJSON_ArrayForEach(ch, cJSON_GetObjectItemCaseSensitive(authz, "challenges"))
@@ -652,6 +660,8 @@ static void issue(struct account *a, int w, int i)
 			tok_del(token);
 		}
 		cJSON_Delete(authz);
+		ph[PH_VALIDATE] += (t1 = now()) - t;
+		t = t1;
 	}
 	struct tb_pkey *csr_key;
 	struct tb_bytes csr = { 0 }, csr64 = { 0 }, fin = { 0 };
@@ -667,6 +677,8 @@ static void issue(struct account *a, int w, int i)
 	}
 	if (strcmp(jstr(o, "status"), "valid") != 0)
 		die("%s: order not valid: %.300s", name, (char *)a->r.body.p);
+	ph[PH_FINALIZE] += (t1 = now()) - t;
+	t = t1;
 	post(a, jstr(o, "certificate"), NULL);
 	char ctype[80];
 	if (a->r.status != 200 || header(&a->r, "Content-Type", ctype, sizeof ctype) != 0 ||
@@ -680,6 +692,11 @@ static void issue(struct account *a, int w, int i)
 	tb_bytes_free(&fin);
 	cJSON_Delete(o);
 	cJSON_Delete(order);
+	ph[PH_DOWNLOAD] += now() - t;
+	pthread_mutex_lock(&lat_lock);
+	for (int k = 0; k < PH_N; k++)
+		phase_sum[k] += ph[k];
+	pthread_mutex_unlock(&lat_lock);
 }
 
 static struct account *accounts;
@@ -825,6 +842,10 @@ int main(int argc, char **argv)
 	       atomic_load(&http01_served));
 	printf("certificates: %d checked (chain to the root, name, CSR key, SCT list); %d also with full "
 	       "path validation\n", atomic_load(&done_issuances), atomic_load(&full_checks));
+	printf("mean per phase:");
+	for (int k = 0; k < PH_N; k++)
+		printf("%s %s %.1f ms", k ? "," : "", phase_names[k], 1000 * phase_sum[k] / n_total);
+	printf("\n");
 	if (scpu0 >= 0 && scpu >= 0)
 		printf("server CPU: %.1f ms per issuance\n", 1000 * scpu / n_total);
 	printf("client CPU: %.1f ms per issuance (load generator, its http-01 responder included)\n",
