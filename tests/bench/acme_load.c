@@ -768,6 +768,21 @@ static double proc_cpu(const char *pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* The loop thread's (the main thread's) time on a CPU and waiting in the run queue, in seconds. */
+static int proc_sched(const char *pid, double *run, double *wait)
+{
+	char path[96];
+	snprintf(path, sizeof path, "/proc/%s/task/%s/schedstat", pid, pid);
+	FILE *f = fopen(path, "r");
+	unsigned long long r, w;
+	int ok = f && fscanf(f, "%llu %llu", &r, &w) == 2;
+	if (f)
+		fclose(f);
+	*run = ok ? (double)r * 1e-9 : 0;
+	*wait = ok ? (double)w * 1e-9 : 0;
+	return ok ? 0 : -1;
+}
+
 static double cpu_seconds(void)
 {
 	struct rusage ru;
@@ -836,6 +851,8 @@ int main(int argc, char **argv)
 	/* The server's CPU over the issuances alone (accounts excluded), when its pid is given. */
 	const char *server_pid = getenv("ACME_LOAD_SERVER_PID");
 	double scpu0 = server_pid ? proc_cpu(server_pid) : -1;
+	double run0 = 0, wait0 = 0, run1 = 0, wait1 = 0;
+	int sched = server_pid && proc_sched(server_pid, &run0, &wait0) == 0;
 	atomic_store(&n_requests, 0);
 	double cpu0 = cpu_seconds();
 	double t0 = now();
@@ -844,6 +861,7 @@ int main(int argc, char **argv)
 		pthread_join(th[w], NULL);
 	double dt = now() - t0, cpu = cpu_seconds() - cpu0;
 	double scpu = server_pid ? proc_cpu(server_pid) - scpu0 : -1;
+	sched = sched && proc_sched(server_pid, &run1, &wait1) == 0;
 	qsort(latencies, (size_t)n_total, sizeof *latencies, cmp_double);
 #define PCT(p) (1000 * latencies[(size_t)((p) * n_total) < (size_t)n_total ? (size_t)((p) * n_total) : (size_t)n_total - 1])
 	printf("bench: %d issuances, %d workers, %.2f s: %.1f issuances/s; latency p50 %.0f ms, p90 %.0f ms, "
@@ -860,6 +878,10 @@ int main(int argc, char **argv)
 	printf("\n");
 	if (scpu0 >= 0 && scpu >= 0)
 		printf("server CPU: %.1f ms per issuance\n", 1000 * scpu / n_total);
+	/* How busy the server's event loop was, and how long it waited for a core others held. */
+	if (sched)
+		printf("server loop thread: on a CPU %.0f%% of the run, waiting for one %.0f%%\n",
+		       100 * (run1 - run0) / dt, 100 * (wait1 - wait0) / dt);
 	printf("client CPU: %.1f ms per issuance (load generator, its http-01 responder included)\n",
 	       1000 * cpu / n_total);
 	if (atomic_load(&http01_served) < n_total)
