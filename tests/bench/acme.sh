@@ -16,6 +16,7 @@
 # TB_BENCH_CLIENT=python runs the older Python client instead (single process,
 # client-bound at well under 100 issuances/s). The mbedTLS backend's floor
 # comes from a small second build ("<build-dir>-mbedtls", core library only).
+# TB_BENCH_PERF=FILE records the server's profile during the issuances (see below).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 n=${1:-2000}
@@ -24,8 +25,17 @@ build=${3:-$root/build-bench}
 if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTB_TESTS=OFF >/dev/null
 fi
-cmake --build "$build" -j2 --target trustbox acme_load bench_sign >/dev/null
-floor_mbedtls=$build-mbedtls
+cmake --build "$build" -j2 --target trustbox >/dev/null
+# The generator and the floor come from the measured tree, or from this one when that tree
+# is older than the generator (to measure an older server under the same load).
+gen=$build
+if ! cmake --build "$build" -j2 --target acme_load bench_sign >/dev/null 2>&1; then
+  gen=$root/build-bench
+  [ -f "$gen/CMakeCache.txt" ] || cmake -S "$root" -B "$gen" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTB_TESTS=OFF >/dev/null
+  cmake --build "$gen" -j2 --target acme_load bench_sign >/dev/null
+  echo "$build has no load generator: using the one of $gen" >&2
+fi
+floor_mbedtls=$gen-mbedtls
 if [ ! -f "$floor_mbedtls/CMakeCache.txt" ]; then
   cmake -S "$root" -B "$floor_mbedtls" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTB_TESTS=OFF -DTB_CRYPTO=mbedtls >/dev/null
 fi
@@ -71,7 +81,7 @@ else
     perf record ${TB_BENCH_PERF_OPTS:--g} -o "$TB_BENCH_PERF" -p "$pid" 2>/dev/null &
     perf_pid=$!
   fi
-  ACME_LOAD_SERVER_PID=$pid "$build/tests/bench/acme_load" "$dir" "$work/root.pem" "$http01_port" "$n" "$c" 16
+  ACME_LOAD_SERVER_PID=$pid "$gen/tests/bench/acme_load" "$dir" "$work/root.pem" "$http01_port" "$n" "$c" 16
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   # Store group commits over the whole run (accounts included): what the issuances wait on.
   curl -sf --cacert "$work/root.pem" "https://127.0.0.1:$https_port/metrics" | awk '
@@ -79,7 +89,7 @@ else
     /^tb_store_commit_duration_seconds_sum/ { s = $2 }
     END { if (c) printf "store: %d group commits of %d write jobs, %.1f jobs and %.1f ms (fsync) per commit\n", c, j, j / c, 1000 * s / c }'
 fi
-for b in "$build" "$floor_mbedtls"; do
+for b in "$gen" "$floor_mbedtls"; do
   if [ -x "$b/tests/bench/bench_sign" ]; then
     "$b/tests/bench/bench_sign" 0.5 | sed 's/^/crypto floor (same machine, same run): /'
   fi
