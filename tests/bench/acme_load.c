@@ -886,5 +886,28 @@ int main(int argc, char **argv)
 	       1000 * cpu / n_total);
 	if (atomic_load(&http01_served) < n_total)
 		die("fewer http-01 fetches than issuances");
+	for (int w = 0; w < n_workers; w++) {
+		conn_close(&accounts[w].c);
+		tb_bytes_free(&accounts[w].c.in);
+		tb_bytes_free(&accounts[w].r.head);
+		tb_bytes_free(&accounts[w].r.body);
+		tb_pkey_free(accounts[w].key);
+	}
+	conn_close(&d->c);
+	tb_bytes_free(&d->c.in);
+	tb_bytes_free(&d->r.head);
+	tb_bytes_free(&d->r.body);
+	free(d);
+	free(accounts);
+	free(latencies);
+	free(th);
+	free(url_nonce);
+	free(url_account);
+	free(url_order);
+	tb_pkey_free(inter_key);
+	tb_bytes_free(&inter_der);
+	mbedtls_x509_crt_free(&root_crt);
+	tb_tls_client_free(tls_client);
+	tb_bytes_free(&rootb);
 	return 0;
 }
