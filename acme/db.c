@@ -106,14 +106,14 @@ static int col_null(sqlite3_stmt *st, int i)
 
 /*
  * A statement of a write job. Formats whose conversions are all %Q, %d,
- * %lld and %.6f keep their values apart and run as a prepared statement
+ * %lld, %.6f and %B (a blob: pointer and size_t, ours, not sqlite3's) keep their values apart and run as a prepared statement
  * with one parameter per conversion, prepared once per format on the
  * writer thread (the format's address is the key: formats are literals);
  * any other format (%q, %s inside literals) is rendered to SQL text and
  * parsed each time, as sqlite3_exec would.
  */
 struct wval {
-	char type; /* 't' text, 'n' NULL, 'i' integer, 'f' real */
+	char type; /* 't' text, 'n' NULL, 'i' integer, 'f' real, 'b' blob (t, i bytes) */
 	int64_t i;
 	double f;
 	char *t;
@@ -155,7 +155,7 @@ struct acme_wjob *acme_wjob_new(struct acme_svc *s)
 static size_t conv(const char *fmt, char *kind)
 {
 	static const struct { const char *spec; char kind; } convs[] = {
-		{ "%Q", 'Q' }, { "%d", 'd' }, { "%lld", 'L' }, { "%.6f", 'f' }, { "%%", '%' },
+		{ "%Q", 'Q' }, { "%d", 'd' }, { "%lld", 'L' }, { "%.6f", 'f' }, { "%B", 'B' }, { "%%", '%' },
 	};
 	for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++) {
 		size_t n = strlen(convs[i].spec);
@@ -229,6 +229,15 @@ void acme_wjob_add(struct acme_wjob *j, int expect_change, const char *fmt, ...)
 			v->type = t ? 't' : 'n';
 			if (t && !(v->t = strdup(t)))
 				j->oom = 1;
+		} else if (k == 'B') {
+			const uint8_t *b = va_arg(ap, const uint8_t *);
+			size_t len = va_arg(ap, size_t);
+			v->type = 'b';
+			v->i = (int64_t)len;
+			if (len && !(v->t = malloc(len)))
+				j->oom = 1;
+			else if (len)
+				memcpy(v->t, b, len);
 		} else if (k == 'd') {
 			v->type = 'i';
 			v->i = va_arg(ap, int);
@@ -334,6 +343,10 @@ static int wstmt_run(struct acme_svc *s, sqlite3 *db, const struct wstmt *w)
 			sqlite3_bind_int64(st, i, v->i);
 		else if (v->type == 'f')
 			sqlite3_bind_double(st, i, v->f);
+		else if (v->type == 'b' && v->i > 0)
+			sqlite3_bind_blob(st, i, v->t, (int)v->i, SQLITE_STATIC);
+		else if (v->type == 'b')
+			sqlite3_bind_zeroblob(st, i, 0); /* an empty blob, not NULL */
 		else
 			sqlite3_bind_null(st, i);
 	}
@@ -817,15 +830,11 @@ void acme_db_order_fail(struct acme_wjob *j, const char *order_id, const char *e
 void acme_db_cert_issue(struct acme_wjob *j, const char *serial, const char *order_id, const uint8_t *der_chain,
 	size_t len, const char *pem, int64_t not_before, int64_t not_after, const char *names_json)
 {
-	struct tb_bytes hex = { 0 };
-	if (tb_hex_encode(&hex, der_chain, len) || tb_bytes_u8(&hex, 0))
-		tb_bytes_free(&hex);
-	acme_wjob_add(j, 1, "UPDATE acme_certificates SET status = 'issued', der_chain = X'%s', pem = %Q, not_before = %lld,"
-		" not_after = %lld, names = %Q WHERE serial = %Q AND status = 'reserved'", hex.p ? (char *)hex.p : "", pem,
+	acme_wjob_add(j, 1, "UPDATE acme_certificates SET status = 'issued', der_chain = %B, pem = %Q, not_before = %lld,"
+		" not_after = %lld, names = %Q WHERE serial = %Q AND status = 'reserved'", der_chain, len, pem,
 		(long long)not_before, (long long)not_after, names_json, serial);
 	acme_wjob_add(j, 1, "UPDATE acme_orders SET status = 'valid', cert_serial = %Q WHERE id = %Q AND status = 'processing'",
 		serial, order_id);
-	tb_bytes_free(&hex);
 }
 
 void acme_db_cert_replaced(struct acme_wjob *j, const char *old_serial, const char *new_serial)
