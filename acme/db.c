@@ -21,13 +21,66 @@
 #include "core/log.h"
 #include "core/store.h"
 
-static sqlite3_stmt *q_prep(struct acme_svc *s, const char *sql, int n, ...)
+/*
+ * Prepared reads are kept and reused: parsing and planning a statement
+ * costs more than running it (sqlite3_prepare was a seventh of the
+ * server's CPU in the issuance benchmark, tests/bench/acme.sh). Keyed by
+ * the SQL text; a statement still in use (a read nested in another with the
+ * same text) gets a fresh one, finalized after use. Loop thread only.
+ */
+#define STMT_CACHE 32
+
+struct acme_stmt_cache {
+	char *sql[STMT_CACHE];
+	sqlite3_stmt *st[STMT_CACHE];
+	size_t n;
+};
+
+static sqlite3_stmt *stmt_get(struct acme_svc *s, const char *sql)
 {
+	sqlite3 *db = tb_store_reader(s->core->store);
+	struct acme_stmt_cache *c = s->stmts;
+	if (!c && (c = s->stmts = calloc(1, sizeof *c)) == NULL)
+		return NULL;
+	size_t i;
+	for (i = 0; i < c->n && strcmp(c->sql[i], sql) != 0; i++)
+		;
+	if (i < c->n && !sqlite3_stmt_busy(c->st[i]))
+		return c->st[i];
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(tb_store_reader(s->core->store), sql, -1, &st, NULL) != SQLITE_OK) {
-		TB_WARN("acme", "prepare: %s", sqlite3_errmsg(tb_store_reader(s->core->store)));
+	int cache = i == c->n && c->n < STMT_CACHE;
+	char *copy = cache ? strdup(sql) : NULL;
+	if (sqlite3_prepare_v3(db, sql, -1, copy ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) != SQLITE_OK) {
+		TB_WARN("acme", "prepare: %s", sqlite3_errmsg(db));
+		free(copy);
 		return NULL;
 	}
+	if (copy) {
+		c->sql[c->n] = copy;
+		c->st[c->n++] = st;
+	}
+	return st;
+}
+
+/* Done with a statement from q_prep: a kept one is reset for its next use. NULL is fine. */
+static void q_done(struct acme_svc *s, sqlite3_stmt *st)
+{
+	struct acme_stmt_cache *c = s->stmts;
+	for (size_t i = 0; st && c && i < c->n; i++) {
+		if (c->st[i] == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return;
+		}
+	}
+	sqlite3_finalize(st);
+}
+
+static sqlite3_stmt *q_prep(struct acme_svc *s, const char *sql, int n, ...)
+{
+	sqlite3_stmt *st = stmt_get(s, sql);
+	if (!st)
+		return NULL;
 	va_list ap;
 	va_start(ap, n);
 	for (int i = 0; i < n; i++) {
@@ -51,14 +104,43 @@ static int col_null(sqlite3_stmt *st, int i)
 
 /* ---- write jobs ---- */
 
+/*
+ * A statement of a write job. Formats whose conversions are all %Q, %d,
+ * %lld, %.6f and %B (a blob: pointer and size_t, ours, not sqlite3's) keep their values apart and run as a prepared statement
+ * with one parameter per conversion, prepared once per format on the
+ * writer thread (the format's address is the key: formats are literals);
+ * any other format (%q, %s inside literals) is rendered to SQL text and
+ * parsed each time, as sqlite3_exec would.
+ */
+struct wval {
+	char type; /* 't' text, 'n' NULL, 'i' integer, 'f' real, 'b' blob (t, i bytes) */
+	int64_t i;
+	double f;
+	char *t;
+};
+
+struct wstmt {
+	const char *fmt; /* NULL: sql holds the rendered text */
+	char *sql;
+	struct wval *v;
+	size_t nv;
+	unsigned char expect;
+};
+
 struct acme_wjob {
 	struct acme_svc *s;
-	char *sql[ACME_WJOB_MAX];
-	unsigned char expect[ACME_WJOB_MAX];
-	size_t n;
+	struct wstmt *q;
+	size_t n, cap;
 	int oom;
 	acme_wjob_fn fn;
 	void *ctx;
+};
+
+/* Prepared writes, touched only on the store's writer thread (acme_db_close runs when it is idle). */
+struct acme_wstmt_cache {
+	const char *fmt[STMT_CACHE];
+	sqlite3_stmt *st[STMT_CACHE];
+	size_t n;
 };
 
 struct acme_wjob *acme_wjob_new(struct acme_svc *s)
@@ -69,27 +151,116 @@ struct acme_wjob *acme_wjob_new(struct acme_svc *s)
 	return j;
 }
 
+/* Length of the conversion at fmt ("%Q" ...) and its kind, or 0 for one kept as text. */
+static size_t conv(const char *fmt, char *kind)
+{
+	static const struct { const char *spec; char kind; } convs[] = {
+		{ "%Q", 'Q' }, { "%d", 'd' }, { "%lld", 'L' }, { "%.6f", 'f' }, { "%B", 'B' }, { "%%", '%' },
+	};
+	for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++) {
+		size_t n = strlen(convs[i].spec);
+		if (strncmp(fmt, convs[i].spec, n) == 0) {
+			*kind = convs[i].kind;
+			return n;
+		}
+	}
+	return 0;
+}
+
+static int bindable(const char *fmt, size_t *nv)
+{
+	*nv = 0;
+	for (const char *p = fmt; (p = strchr(p, '%')); ) {
+		char k = 0;
+		size_t n = conv(p, &k);
+		if (!n)
+			return 0;
+		*nv += k != '%';
+		p += n;
+	}
+	return 1;
+}
+
 void acme_wjob_add(struct acme_wjob *j, int expect_change, const char *fmt, ...)
 {
-	if (!j)
+	if (!j || j->oom)
 		return;
+	if (j->n == j->cap) {
+		size_t cap = j->cap ? 2 * j->cap : 8;
+		struct wstmt *q = cap <= ACME_WJOB_MAX ? realloc(j->q, cap * sizeof *q) : NULL;
+		if (!q) {
+			j->oom = 1;
+			return;
+		}
+		j->q = q;
+		j->cap = cap;
+	}
+	struct wstmt *w = &j->q[j->n];
+	memset(w, 0, sizeof *w);
+	w->expect = (unsigned char)expect_change;
 	va_list ap;
 	va_start(ap, fmt);
-	char *q = sqlite3_vmprintf(fmt, ap);
-	va_end(ap);
-	if (!q || j->n == ACME_WJOB_MAX) {
-		sqlite3_free(q);
+	size_t nv;
+	if (!bindable(fmt, &nv)) {
+		w->sql = sqlite3_vmprintf(fmt, ap);
+		va_end(ap);
+		if (!w->sql)
+			j->oom = 1;
+		else
+			j->n++;
+		return;
+	}
+	w->fmt = fmt;
+	w->v = nv ? calloc(nv, sizeof *w->v) : NULL;
+	if (nv && !w->v) {
+		va_end(ap);
 		j->oom = 1;
 		return;
 	}
-	j->expect[j->n] = (unsigned char)expect_change;
-	j->sql[j->n++] = q;
+	j->n++; /* from here wjob_free frees what was filled in */
+	for (const char *p = fmt; (p = strchr(p, '%')); ) {
+		char k = 0;
+		p += conv(p, &k);
+		if (k == '%')
+			continue;
+		struct wval *v = &w->v[w->nv++];
+		if (k == 'Q') {
+			const char *t = va_arg(ap, const char *);
+			v->type = t ? 't' : 'n';
+			if (t && !(v->t = strdup(t)))
+				j->oom = 1;
+		} else if (k == 'B') {
+			const uint8_t *b = va_arg(ap, const uint8_t *);
+			size_t len = va_arg(ap, size_t);
+			v->type = 'b';
+			v->i = (int64_t)len;
+			if (len && !(v->t = malloc(len)))
+				j->oom = 1;
+			else if (len)
+				memcpy(v->t, b, len);
+		} else if (k == 'd') {
+			v->type = 'i';
+			v->i = va_arg(ap, int);
+		} else if (k == 'L') {
+			v->type = 'i';
+			v->i = va_arg(ap, long long);
+		} else {
+			v->type = 'f';
+			v->f = va_arg(ap, double);
+		}
+	}
+	va_end(ap);
 }
 
 static void wjob_free(struct acme_wjob *j)
 {
-	for (size_t i = 0; i < j->n; i++)
-		sqlite3_free(j->sql[i]);
+	for (size_t i = 0; i < j->n; i++) {
+		sqlite3_free(j->q[i].sql);
+		for (size_t k = 0; k < j->q[i].nv; k++)
+			free(j->q[i].v[k].t);
+		free(j->q[i].v);
+	}
+	free(j->q);
 	free(j);
 }
 
@@ -99,20 +270,128 @@ void acme_wjob_abort(struct acme_wjob *j)
 		wjob_free(j);
 }
 
-static int wjob_run(sqlite3 *db, void *arg)
+/* The format with ?1, ?2, ... for its conversions (sqlite3_free). */
+static char *param_sql(const char *fmt)
 {
-	struct acme_wjob *j = arg;
-	for (size_t i = 0; i < j->n; i++) {
+	sqlite3_str *b = sqlite3_str_new(NULL);
+	int k = 0;
+	for (const char *p = fmt; *p; ) {
+		char kind;
+		size_t n = *p == '%' ? conv(p, &kind) : 0;
+		if (!n) {
+			sqlite3_str_appendchar(b, 1, *p++);
+			continue;
+		}
+		if (kind == '%')
+			sqlite3_str_appendchar(b, 1, '%');
+		else
+			sqlite3_str_appendf(b, "?%d", ++k);
+		p += n;
+	}
+	return sqlite3_str_finish(b);
+}
+
+/* Writer thread: the prepared statement of a format, kept when there is room (*kept). */
+static sqlite3_stmt *wstmt_get(struct acme_svc *s, sqlite3 *db, const char *fmt, int *kept)
+{
+	struct acme_wstmt_cache *c = s->wstmts;
+	if (!c && (c = s->wstmts = calloc(1, sizeof *c)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->fmt[i] == fmt) {
+			*kept = 1;
+			return c->st[i];
+		}
+	}
+	char *sql = param_sql(fmt);
+	sqlite3_stmt *st = NULL;
+	*kept = c->n < STMT_CACHE;
+	int rc = sql ? sqlite3_prepare_v3(db, sql, -1, *kept ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) : SQLITE_NOMEM;
+	sqlite3_free(sql);
+	if (rc != SQLITE_OK) {
+		TB_WARN("acme", "store: prepare: %s", sqlite3_errmsg(db));
+		return NULL;
+	}
+	if (*kept) {
+		c->fmt[c->n] = fmt;
+		c->st[c->n++] = st;
+	}
+	return st;
+}
+
+static int wstmt_run(struct acme_svc *s, sqlite3 *db, const struct wstmt *w)
+{
+	if (!w->fmt) {
 		char *err = NULL;
-		if (sqlite3_exec(db, j->sql[i], NULL, NULL, &err) != SQLITE_OK) {
+		if (sqlite3_exec(db, w->sql, NULL, NULL, &err) != SQLITE_OK) {
 			TB_WARN("acme", "store: %s", err ? err : "error");
 			sqlite3_free(err);
 			return TB_ERR_STORE;
 		}
-		if (j->expect[i] && sqlite3_changes(db) == 0)
+		return 0;
+	}
+	int kept = 0;
+	sqlite3_stmt *st = wstmt_get(s, db, w->fmt, &kept);
+	if (!st)
+		return TB_ERR_STORE;
+	for (size_t k = 0; k < w->nv; k++) {
+		const struct wval *v = &w->v[k];
+		int i = (int)k + 1;
+		if (v->type == 't')
+			sqlite3_bind_text(st, i, v->t, -1, SQLITE_STATIC);
+		else if (v->type == 'i')
+			sqlite3_bind_int64(st, i, v->i);
+		else if (v->type == 'f')
+			sqlite3_bind_double(st, i, v->f);
+		else if (v->type == 'b' && v->i > 0)
+			sqlite3_bind_blob(st, i, v->t, (int)v->i, SQLITE_STATIC);
+		else if (v->type == 'b')
+			sqlite3_bind_zeroblob(st, i, 0); /* an empty blob, not NULL */
+		else
+			sqlite3_bind_null(st, i);
+	}
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	if (rc != SQLITE_DONE)
+		TB_WARN("acme", "store: %s", sqlite3_errmsg(db));
+	if (kept) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	} else {
+		sqlite3_finalize(st);
+	}
+	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+}
+
+static int wjob_run(sqlite3 *db, void *arg)
+{
+	struct acme_wjob *j = arg;
+	for (size_t i = 0; i < j->n; i++) {
+		int err = wstmt_run(j->s, db, &j->q[i]);
+		if (err)
+			return err;
+		if (j->q[i].expect && sqlite3_changes(db) == 0)
 			return TB_ERR_STATE;
 	}
 	return 0;
+}
+
+void acme_db_close(struct acme_svc *s)
+{
+	struct acme_stmt_cache *c = s->stmts;
+	for (size_t i = 0; c && i < c->n; i++) {
+		sqlite3_finalize(c->st[i]);
+		free(c->sql[i]);
+	}
+	free(c);
+	s->stmts = NULL;
+	/* The writer's: every subsystem has stopped, so no job runs on its connection now. */
+	struct acme_wstmt_cache *w = s->wstmts;
+	for (size_t i = 0; w && i < w->n; i++)
+		sqlite3_finalize(w->st[i]);
+	free(w);
+	s->wstmts = NULL;
 }
 
 static void wjob_done(int status, void *arg)
@@ -168,7 +447,7 @@ int acme_db_load_acct(struct acme_svc *s, struct tb_arena *a, const char *by, co
 	} else if (rc != SQLITE_DONE) {
 		err = TB_ERR_STORE;
 	}
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return err;
 }
 
@@ -198,7 +477,7 @@ int acme_db_load_order(struct acme_svc *s, struct tb_arena *a, const char *id, s
 	} else if (rc != SQLITE_DONE) {
 		err = TB_ERR_STORE;
 	}
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return err;
 }
 
@@ -228,7 +507,7 @@ int acme_db_load_authz(struct acme_svc *s, struct tb_arena *a, const char *id, s
 		err = authz_from_row(a, st, z);
 	else if (rc != SQLITE_DONE)
 		err = TB_ERR_STORE;
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return err;
 }
 
@@ -246,7 +525,7 @@ int acme_db_load_order_authzs(struct acme_svc *s, struct tb_arena *a, const char
 			break;
 		(*n)++;
 	}
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return err;
 }
 
@@ -274,7 +553,7 @@ int acme_db_load_chall(struct acme_svc *s, struct tb_arena *a, const char *id, s
 	int err = TB_ERR_NOT_FOUND;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		err = chall_from_row(a, st, c);
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return err;
 }
 
@@ -289,7 +568,7 @@ int acme_db_load_authz_challs(struct acme_svc *s, struct tb_arena *a, const char
 	while (*n < cap && sqlite3_step(st) == SQLITE_ROW)
 		if (chall_from_row(a, st, &out[*n]) == 0)
 			(*n)++;
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return 0;
 }
 
@@ -339,7 +618,7 @@ int acme_db_load_cert(struct acme_svc *s, struct tb_arena *a, const char *serial
 	} else if (rc != SQLITE_DONE) {
 		err = TB_ERR_STORE;
 	}
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return err;
 }
 
@@ -598,7 +877,7 @@ int acme_db_account_orders(struct acme_svc *s, struct tb_arena *a, const char *a
 		}
 		(*n)++;
 	}
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return err;
 }
 
@@ -618,7 +897,7 @@ char *acme_db_reusable_authz(struct acme_svc *s, struct tb_arena *a, const char 
 	char *out = NULL;
 	if (st && sqlite3_step(st) == SQLITE_ROW)
 		out = col(a, st, 0);
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return out;
 }
 
@@ -629,7 +908,7 @@ int acme_db_order_replacing(struct acme_svc *s, const char *certid)
 	sqlite3_stmt *st = q_prep(s, "SELECT 1 FROM acme_orders WHERE replaces = ?1 AND status != 'invalid' AND"
 		" expires > CAST(?2 AS INTEGER)", 2, certid, now);
 	int found = st && sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return found;
 }
 
@@ -639,7 +918,7 @@ char *acme_db_valid_chall_type(struct acme_svc *s, struct tb_arena *a, const cha
 	sqlite3_stmt *st = q_prep(s, "SELECT type FROM acme_challenges WHERE authz = ?1 AND status = 'valid'", 1, authz_id);
 	if (st && sqlite3_step(st) == SQLITE_ROW)
 		type = col(a, st, 0);
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return type;
 }
 
@@ -651,7 +930,7 @@ int acme_db_holds_valid_authz(struct acme_svc *s, const char *account, const cha
 		" ident_value = ?3 AND status = 'valid' AND expires > CAST(?4 AS INTEGER) LIMIT 1", 4, account, type, value,
 		now);
 	int held = q && sqlite3_step(q) == SQLITE_ROW;
-	sqlite3_finalize(q);
+	q_done(s, q);
 	return held;
 }
 
@@ -673,7 +952,7 @@ int acme_db_revoked_each(struct acme_svc *s, int64_t now, size_t max, acme_db_re
 			fn(hex, sqlite3_column_int64(st, 1), sqlite3_column_int(st, 2), arg);
 		n++;
 	}
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return 0;
 }
 
@@ -690,7 +969,7 @@ int64_t acme_db_rate_take(struct acme_svc *s, struct acme_wjob *j, const char *k
 		t += (double)(now - upd) * (double)limit / (double)period;
 		tokens = t > (double)limit ? (double)limit : t;
 	}
-	sqlite3_finalize(st);
+	q_done(s, st);
 	if (tokens < 1.0) {
 		int64_t wait = (int64_t)((1.0 - tokens) * (double)period / (double)limit) + 1;
 		return wait;
@@ -772,15 +1051,11 @@ void acme_db_order_fail(struct acme_wjob *j, const char *order_id, const char *e
 void acme_db_cert_issue(struct acme_wjob *j, const char *serial, const char *order_id, const uint8_t *der_chain,
 	size_t len, const char *pem, int64_t not_before, int64_t not_after, const char *names_json)
 {
-	struct tb_bytes hex = { 0 };
-	if (tb_hex_encode(&hex, der_chain, len) || tb_bytes_u8(&hex, 0))
-		tb_bytes_free(&hex);
-	acme_wjob_add(j, 1, "UPDATE acme_certificates SET status = 'issued', der_chain = X'%s', pem = %Q, not_before = %lld,"
-		" not_after = %lld, names = %Q WHERE serial = %Q AND status = 'reserved'", hex.p ? (char *)hex.p : "", pem,
+	acme_wjob_add(j, 1, "UPDATE acme_certificates SET status = 'issued', der_chain = %B, pem = %Q, not_before = %lld,"
+		" not_after = %lld, names = %Q WHERE serial = %Q AND status = 'reserved'", der_chain, len, pem,
 		(long long)not_before, (long long)not_after, names_json, serial);
 	acme_wjob_add(j, 1, "UPDATE acme_orders SET status = 'valid', cert_serial = %Q WHERE id = %Q AND status = 'processing'",
 		serial, order_id);
-	tb_bytes_free(&hex);
 }
 
 void acme_db_cert_replaced(struct acme_wjob *j, const char *old_serial, const char *new_serial)

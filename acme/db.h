@@ -22,13 +22,21 @@
  */
 struct acme_wjob;
 struct acme_wjob *acme_wjob_new(struct acme_svc *s);
-/* expect_change: the job fails (TB_ERR_STATE) when the statement changed no row. */
+/*
+ * expect_change: the job fails (TB_ERR_STATE) when the statement changed no row.
+ * fmt: a literal with sqlite3_mprintf conversions; with only %Q, %d, %lld, %.6f and %B
+ * (a blob: const uint8_t *, size_t; allowed only among those) it runs as a kept
+ * prepared statement with bound values, with anything else as SQL text.
+ */
 void acme_wjob_add(struct acme_wjob *j, int expect_change, const char *fmt, ...);
 typedef void (*acme_wjob_fn)(void *ctx, int status);
 /* Queues the job; fn runs on the loop thread once it is durable (or failed). Frees j. */
 int acme_wjob_submit(struct acme_wjob *j, acme_wjob_fn fn, void *ctx);
 /* Discards a job and everything added to it; nothing reaches the store. NULL is fine. */
 void acme_wjob_abort(struct acme_wjob *j);
+
+/* Finalizes the prepared reads db.c keeps; before the store closes. */
+void acme_db_close(struct acme_svc *s);
 
 struct acme_acct {
 	char *id, *thumb, *jwk, *contact, *status;

@@ -252,6 +252,7 @@ static void acme_free(void *state)
 		acme_key_free(s->key_cache[i].key);
 	acme_nonces_free(s->nonces);
 	acme_crl_free(s);
+	acme_db_close(s);
 	free(s);
 }
 

@@ -100,6 +100,8 @@ struct acme_svc {
 	struct acme_key_cache_entry key_cache[ACME_KEY_CACHE];
 	struct tb_bytes crl;               /* the signed CRL served at <prefix>crl (crl.c) */
 	int64_t crl_signed;                /* its thisUpdate; 0: none yet or invalidated */
+	struct acme_stmt_cache *stmts;     /* prepared reads kept for reuse (db.c) */
+	struct acme_wstmt_cache *wstmts;   /* prepared writes, writer thread only (db.c) */
 };
 
 /* What a validation needs; copied out of the request. */
