@@ -33,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -174,7 +175,7 @@ static int rotate_job(sqlite3 *db, void *arg)
 static int new_key(struct dap_aggregator *agg, int rotate, uint8_t *id_out)
 {
 	struct dap_hpke_keypair kp;
-	struct key_row row = { .agg = agg->name, .created = (int64_t)time(NULL) };
+	struct key_row row = { .agg = agg->name, .created = tb_time_now() };
 	uint8_t id;
 	int rc;
 	if (agg->n_keys >= 255)
