@@ -55,6 +55,8 @@ struct tb_store {
 	 * while this is non-zero. */
 	size_t outstanding;
 	struct tb_store_stats stats;
+	/* Writer connection: commits allowed (see commit_hook). */
+	int allow_commit;
 };
 
 #ifdef TB_FAULT_INJECTION
@@ -223,11 +225,26 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/*
+ * Only run_group's own COMMIT may commit on the writer connection. An I/O
+ * error (a full disk, a failed write) can make SQLite roll the whole group
+ * transaction back in the middle of a job; every statement after that would
+ * run in autocommit mode and be durable at once, while the job is reported
+ * failed. The hook turns such a commit into a rollback (the statement fails).
+ */
+static int commit_hook(void *arg)
+{
+	struct tb_store *st = arg;
+	return !st->allow_commit;
+}
+
 static void run_group(struct tb_store *st, struct job *jobs)
 {
 	int began = exec_sql(st->writer, "BEGIN IMMEDIATE") == 0;
+	st->allow_commit = 0;
 	for (struct job *j = jobs; j; j = j->next) {
-		if (!began) {
+		/* The transaction is gone (rolled back by SQLite after an error): so is the group. */
+		if (!began || sqlite3_get_autocommit(st->writer)) {
 			j->status = TB_ERR_STORE;
 			continue;
 		}
@@ -238,6 +255,17 @@ static void run_group(struct tb_store *st, struct job *jobs)
 			TB_DEBUG("store", "write job failed: %s", tb_strerror(j->status));
 		}
 		exec_sql(st->writer, "RELEASE job");
+	}
+	st->allow_commit = 1;
+	if (began && sqlite3_get_autocommit(st->writer)) {
+		size_t n = 0;
+		for (struct job *j = jobs; j; j = j->next, n++)
+			j->status = TB_ERR_STORE;
+		TB_ERROR("store", "the group transaction was rolled back: %zu job(s) failed", n);
+		pthread_mutex_lock(&st->mu);
+		st->stats.failed_jobs += n;
+		pthread_mutex_unlock(&st->mu);
+		began = 0;
 	}
 	if (began) {
 #ifdef TB_FAULT_INJECTION
@@ -349,11 +377,14 @@ int tb_store_open(struct tb_store **out, uv_loop_t *loop, const char *path)
 	if (!st)
 		return TB_ERR_NOMEM;
 	st->loop = loop;
+	st->allow_commit = 1;
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->wake, NULL);
 	pthread_cond_init(&st->sync_done, NULL);
 
 	err = open_conn(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &st->writer);
+	if (!err)
+		sqlite3_commit_hook(st->writer, commit_hook, st);
 	if (!err)
 		err = exec_sql(st->writer, "PRAGMA journal_mode=WAL");
 	if (!err)
