@@ -283,7 +283,7 @@ def check_dap():
         for b in range(4):
             k = sum(1 for r in a if r["measurement"] == b)
             if b < len(agg) and agg[b] < k:
-                bad("dap", "window %d bucket %d: %d acknowledged, aggregate %d" % (w, b, k, agg[b]))
+                bad("dap", "window %d bucket %d: %d acknowledged, aggregate %d" % (w, b, k, agg[b]), "lost", 0)
         print("dap window %d: %d acknowledged, %d counted, %d attempted" % (w, len(a), cnt, attempts[w]))
     res["checked"]["dap"] = n
 

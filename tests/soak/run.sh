@@ -71,6 +71,7 @@ mount -t tmpfs -o size=${tmpfs_mb}m soak "$D" || skip "cannot mount a tmpfs"
 tb_cleanup() {
 	[ -n "${LOADPID:-}" ] && kill "$LOADPID" 2>/dev/null
 	cd /
+	[ -n "${TB_KEEP:-}" ] && cp -a "$D" "$W/data-kept"
 	umount "$D" 2>/dev/null || true
 }
 FAULTS=$W/faults
@@ -293,7 +294,7 @@ term_round() {
 	check
 }
 
-echo "== kill -9 and SIGTERM"
+echo "== kill -9 and SIGTERM"; echo "=== soak: kills" >> "$W/run.err"
 for k in $(seq 1 "$kills"); do
 	kill_round
 	# Every 10th kill (and once in the short run) a SIGTERM, and in the long
@@ -304,12 +305,14 @@ for k in $(seq 1 "$kills"); do
 	fi
 	echo "kill $k of $kills: lost $LOST, duplicates $DUP, violations $VIOL ($(($(date +%s) - T0)) s)"
 done
+phase() { echo "== $*"; echo "=== soak: $* ($(date -u +%T))" >> "$W/run.err"; }
+only=${SOAK_ONLY:-disk write fsync slow clock}
 if [ "$mode" = short ]; then
-	echo "== disk full";     fault_disk_full
-	echo "== write errors";  fault_store store_write_error 0.2
-	echo "== fsync errors";  fault_store store_fsync_error 0.3
-	echo "== slow disk";     fault_slow
-	echo "== clock jumps";   fault_clock
+	case " $only " in *" disk "*) phase "disk full"; fault_disk_full ;; esac
+	case " $only " in *" write "*) phase "write errors"; fault_store store_write_error 0.2 ;; esac
+	case " $only " in *" fsync "*) phase "fsync errors"; fault_store store_fsync_error 0.3 ;; esac
+	case " $only " in *" slow "*) phase "slow disk"; fault_slow ;; esac
+	case " $only " in *" clock "*) phase "clock jumps"; fault_clock ;; esac
 fi
 
 # ---- steady load, resources sampled ----
