@@ -321,9 +321,28 @@ RS=$W/res/steady.samples
 : > "$RS"
 every=$([ "$mode" = short ] && echo 10 || echo 60)
 load_start 0
+# SOAK_FLOOD=N: N connections from each of 127.0.0.2-9 (idle and slowloris) for the
+# whole steady phase; every subsystem must keep answering (the per-address limits
+# of core/http.c and dns/server.c are what make that hold).
+FLOODPID=
+if [ "${SOAK_FLOOD:-0}" -gt 0 ]; then
+	rm -f "$W/stop-flood"
+	python3 "$here/flood.py" "$W" "$SOAK_FLOOD" "$PP" "$HP" "$DP" > "$W/flood.out" 2>&1 &
+	FLOODPID=$!
+	track "$FLOODPID"
+	sleep 3
+fi
 sample "$RS"
 end=$(($(date +%s) + steady * 60))
-while [ "$(date +%s)" -lt "$end" ]; do sleep "$every"; alive "steady"; sample "$RS"; done
+while [ "$(date +%s)" -lt "$end" ]; do
+	sleep "$every"; alive "steady"; sample "$RS"
+	[ -z "$FLOODPID" ] || reads_ok "flood"
+done
+if [ -n "$FLOODPID" ]; then
+	touch "$W/stop-flood"
+	wait "$FLOODPID" || bad "flood.py failed: $(tail -3 "$W/flood.out")"
+	echo "  $(tail -1 "$W/flood.out")"
+fi
 load_wait
 slopes=$(python3 - "$RS" <<'PY'
 import sys
