@@ -228,7 +228,7 @@ fault_store() { # fault_store NAME P
 	check
 }
 fault_slow() {
-	local f=$W/res/slow.samples
+	local f=$W/res/slow-$ROUND.samples
 	load_start 0 "acme=3,ct=4,dns=2,dnsq=1,dap=2"
 	sleep 1
 	fault "store_commit_sleep_ms 400"
