@@ -315,6 +315,9 @@ def dap_worker(wid, tag, deadline):
             journal("dap", rec)
         else:
             err = p.stderr.decode(errors="replace")
+            if "Sanitizer" in err or "runtime error:" in err:
+                # The client is this build's trustbox: its sanitizer reports count too.
+                journal("sanitizer", {"client": "dap upload", "report": err[-2000:]})
             kind = "error"
             for w in ("503", "500", "reportTooEarly", "reportRejected", "connect", "outdatedConfig"):
                 if w in err:

@@ -377,6 +377,7 @@ for p in os.listdir("/proc"):
         print(p, c[:120])')
 [ -z "$left" ] || bad "processes left behind: $left"
 grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error:' "$W/run.err" && bad "sanitizer report in run.err"
+[ "$(acked sanitizer)" = 0 ] || bad "sanitizer reports from trustbox dap upload (see $W/j/sanitizer.jsonl)"
 
 inj() { grep -c "fault injection: $1" "$W/run.err" || true; }
 echo
