@@ -1048,6 +1048,25 @@ void acme_db_order_fail(struct acme_wjob *j, const char *order_id, const char *e
 	acme_wjob_add(j, 0, "DELETE FROM acme_certificates WHERE serial = %Q AND status = 'reserved'", serial);
 }
 
+/*
+ * Start-up: nothing is in flight yet, so an order or a challenge still
+ * "processing" was left so by an earlier process (killed, or the write of its
+ * outcome failed). Nothing would ever finish it and its client would poll it
+ * for good: it becomes invalid with error_json, and a serial reserved for the
+ * order is released, as acme_db_order_fail does.
+ */
+void acme_db_fail_interrupted(struct acme_wjob *j, int64_t now, const char *error_json)
+{
+	acme_wjob_add(j, 0, "DELETE FROM acme_certificates WHERE status = 'reserved' AND order_id IN"
+		" (SELECT id FROM acme_orders WHERE status = 'processing')");
+	acme_wjob_add(j, 0, "UPDATE acme_orders SET status = 'invalid', error = %Q WHERE status = 'processing'",
+		error_json);
+	acme_wjob_add(j, 0, "UPDATE acme_authzs SET status = 'invalid' WHERE status = 'pending' AND id IN"
+		" (SELECT authz FROM acme_challenges WHERE status = 'processing')");
+	acme_wjob_add(j, 0, "UPDATE acme_challenges SET status = 'invalid', validated = %lld, error = %Q"
+		" WHERE status = 'processing'", (long long)now, error_json);
+}
+
 void acme_db_cert_issue(struct acme_wjob *j, const char *serial, const char *order_id, const uint8_t *der_chain,
 	size_t len, const char *pem, int64_t not_before, int64_t not_after, const char *names_json)
 {

@@ -186,6 +186,8 @@ void acme_db_order_processing(struct acme_wjob *j, const char *order_id, const c
 	int64_t created);
 /* The order invalid with that error; the serial's reservation dropped. */
 void acme_db_order_fail(struct acme_wjob *j, const char *order_id, const char *error_json, const char *serial);
+/* Start-up: orders and challenges an earlier process left processing become invalid. */
+void acme_db_fail_interrupted(struct acme_wjob *j, int64_t now, const char *error_json);
 /* The reserved serial issued, and its order valid. */
 void acme_db_cert_issue(struct acme_wjob *j, const char *serial, const char *order_id, const uint8_t *der_chain,
 	size_t len, const char *pem, int64_t not_before, int64_t not_after, const char *names_json);

@@ -23,6 +23,8 @@
 
 #define RETRY_AFTER_PROCESSING "3"
 
+static void order_fail(struct acme_rq *r, const char *detail);
+
 static void finalize_answer(void *ctx, int status)
 {
 	struct acme_rq *r = ctx;
@@ -33,6 +35,12 @@ static void finalize_answer(void *ctx, int status)
 	}
 	if (status)
 		TB_WARN("acme", "order %s: storing the certificate failed: %s", o.id, tb_strerror(status));
+	if (status && !r->failing && strcmp(o.status, "processing") == 0) {
+		/* Nothing else would finish the order: fail it, or the client polls it for good. */
+		r->failing = 1;
+		order_fail(r, "storing the certificate failed");
+		return;
+	}
 	const char *st;
 	cJSON *j = acme_order_json(r, &o, &st);
 	if (!status)

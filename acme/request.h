@@ -46,6 +46,7 @@ struct acme_rq {
 	int64_t precert_at;    /* when the precertificate was signed (0: none) */
 	struct tb_bytes scts;  /* TLS-encoded SCTs (each with its u16 length) */
 	size_t ct_pending;
+	int failing;            /* finalize: the order is being failed (order_fail ran once) */
 	struct acme_authz *caa; /* the order's authorizations, for the CAA re-check */
 	size_t n_caa, caa_idx;
 };

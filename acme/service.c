@@ -189,12 +189,34 @@ static const struct tb_http_table acme_table = TB_HTTP_TABLE(acme_routes, route_
 /* Lifecycle                                                             */
 /* ------------------------------------------------------------------ */
 
+static void interrupted_done(void *ctx, int status)
+{
+	if (status)
+		TB_WARN("acme", "cannot fail what an earlier run left processing: %s", tb_strerror(status));
+}
+
+/* Queued before any request can be served: see acme_db_fail_interrupted. */
+static void fail_interrupted(struct acme_svc *s)
+{
+	struct acme_problem p;
+	memset(&p, 0, sizeof p);
+	acme_problem_set(&p, ACME_PROB_SERVER_INTERNAL, "interrupted by a restart of the CA");
+	cJSON *e = acme_problem_json(&p);
+	char *et = e ? cJSON_PrintUnformatted(e) : NULL;
+	cJSON_Delete(e);
+	struct acme_wjob *j = acme_wjob_new(s);
+	acme_db_fail_interrupted(j, acme_now(), et ? et : "{}");
+	free(et);
+	acme_wjob_submit(j, interrupted_done, NULL);
+}
+
 static int acme_start(void *state)
 {
 	struct acme_svc *s = state;
 	int merr = acme_metrics_register();
 	if (merr)
 		return merr;
+	fail_interrupted(s);
 	if (!s->core->http) {
 		TB_WARN("acme", "no HTTP listener configured: the ACME CA is not reachable");
 		return 0;

@@ -10,11 +10,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 
 int64_t acme_now(void)
 {
-	return (int64_t)time(NULL);
+	return tb_time_now();
 }
 
 char *acme_ts(struct tb_arena *a, int64_t t)

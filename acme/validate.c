@@ -33,7 +33,12 @@
  * resolver for TXT at _acme-challenge.<name>.
  *
  * The outcome (challenge and authorization status, error document, the
- * failed-validation token refunded on success) is written in one store job.
+ * failed-validation token refunded on success) is written in one store job,
+ * written again when the store refuses it (stored()).
+ *
+ * Size: past 900 lines because the steps above are one state machine over
+ * struct acme_validation; CAA (its lookups and parameter checks) is the
+ * part that would move to a file of its own next.
  */
 #include "acme/db.h"
 #include "acme/metrics.h"
@@ -74,6 +79,7 @@ struct acme_validation {
 	int canceled;
 	int caa_pending;
 	int asked_aaaa;
+	int outcome_tries;         /* failed writes of the outcome (stored()) */
 	char url[ACME_MAX_URL];
 	char connect[64];          /* "" = let the HTTP client resolve */
 	char host[ACME_MAX_IDENT_LEN + 1];
@@ -126,9 +132,44 @@ static void val_free(struct acme_validation *val)
 /* Outcome                                                               */
 /* ------------------------------------------------------------------ */
 
+static void outcome_retry(uv_timer_t *t)
+{
+	struct acme_validation *val = t->data;
+	if (val->canceled) {
+		val_free(val);
+		return;
+	}
+	finish(val);
+}
+
+/*
+ * The challenge was answered "processing": its outcome must reach the store,
+ * or the authorization stays pending and the client polls it until it gives
+ * up. A failed write (disk full, an I/O error) is tried again, backing off
+ * to 30 s, for about ten minutes while the validation keeps its slot.
+ */
+#define ACME_OUTCOME_TRIES 25
+
 static void stored(void *ctx, int status)
 {
 	struct acme_validation *val = ctx;
+	struct acme_svc *s = val->s;
+	if (status && !val->canceled && !s->stopping && val->outcome_tries < ACME_OUTCOME_TRIES) {
+		uint64_t ms = val->outcome_tries < 5 ? 1000u << val->outcome_tries : 30000u;
+		val->outcome_tries++;
+		TB_WARN("acme", "challenge %s: storing the outcome failed: %s; again in %llu ms", val->v.chall_id,
+			tb_strerror(status), (unsigned long long)ms);
+		if (!val->timer && (val->timer = malloc(sizeof *val->timer)) &&
+		    uv_timer_init(s->core->loop, val->timer) != 0) {
+			free(val->timer);
+			val->timer = NULL;
+		}
+		if (val->timer) {
+			val->timer->data = val;
+			uv_timer_start(val->timer, outcome_retry, ms, 0);
+			return;
+		}
+	}
 	if (status)
 		TB_WARN("acme", "challenge %s: storing the outcome failed: %s", val->v.chall_id, tb_strerror(status));
 	val_free(val);

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -350,7 +351,7 @@ static int create_root_and_intermediate(struct tb_ca *ca, struct tb_store *st, c
 {
 	char subject[256], *root_key_pem = NULL, *int_key_pem = NULL;
 	struct tb_bytes root_pem = { 0 }, int_pem = { 0 };
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = tb_time_now();
 	int err = gen_key(&ca->root_key);
 	if (!err)
 		err = gen_key(&ca->intermediate_key);
@@ -445,7 +446,7 @@ static int ensure_server_cert(struct tb_ca *ca, struct tb_store *st, const char 
 	char *have = kv_get_str(st, "ca/server/names");
 	char *not_after = kv_get_str(st, "ca/server/not_after");
 	char *cert = kv_get_str(st, "ca/server/cert"), *key = kv_get_str(st, "ca/server/key");
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = tb_time_now();
 	int err = 0;
 	int fresh = want && have && strcmp(want, have) == 0 && cert && key && not_after &&
 		strtoll(not_after, NULL, 10) > now + 30 * (int64_t)DAY;

@@ -6,6 +6,8 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "core/clock.h"
+
 static enum tb_log_level min_level = TB_LOG_INFO;
 static int json_lines;
 
@@ -83,13 +85,13 @@ void tb_log(enum tb_log_level level, const char *tag, const char *fmt, ...)
 		msg[end] = 0;
 	}
 
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
+	struct timespec tv;
+	tb_time_now_ts(&tv);
 	struct tm tm;
 	gmtime_r(&tv.tv_sec, &tm);
 	char ts[40];
 	size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(ts + n, sizeof ts - n, ".%03dZ", (int)(tv.tv_usec / 1000));
+	snprintf(ts + n, sizeof ts - n, ".%03dZ", (int)(tv.tv_nsec / 1000000));
 
 	flockfile(stderr);
 	if (json_lines) {

@@ -11,6 +11,7 @@
  * freed while the process runs, so a bump from another thread never sees a
  * family go away; tb_metrics_reset is for tests and the end of the process.
  */
+#include "core/clock.h"
 #include "core/metrics.h"
 
 #include <math.h>
@@ -605,7 +606,7 @@ int tb_metrics_write_json(cJSON **out)
 	*out = NULL;
 	struct tb_bytes b = { 0 };
 	tb_metrics_write_text(&b);
-	int err = b.err ? TB_ERR_NOMEM : tb_metrics_text_to_json((const char *)b.p, b.len, (int64_t)time(NULL), out);
+	int err = b.err ? TB_ERR_NOMEM : tb_metrics_text_to_json((const char *)b.p, b.len, (int64_t)tb_time_now(), out);
 	tb_bytes_free(&b);
 	return err;
 }

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -54,7 +55,119 @@ struct tb_store {
 	 * while this is non-zero. */
 	size_t outstanding;
 	struct tb_store_stats stats;
+	/* Writer connection: commits allowed (see commit_hook). */
+	int allow_commit;
 };
+
+#ifdef TB_FAULT_INJECTION
+/*
+ * Fault injection (builds with TB_FAULT_INJECTION only; the reliability soak
+ * drives it through the fault file, see core/clock.h and docs/reliability.md):
+ *   store_write_error P   each write of the writer connection fails with
+ *                         probability P (SQLITE_IOERR_WRITE)
+ *   store_fsync_error P   each fsync fails with probability P (SQLITE_IOERR_FSYNC)
+ *   store_commit_sleep_ms N   every group commit waits N ms first (a slow disk)
+ * The writer connection opens through "tb_fault", a VFS that forwards every
+ * call to the default VFS and fails the writes and syncs it is told to.
+ */
+struct fault_file {
+	sqlite3_file base;
+	sqlite3_file *real; /* the default VFS's file, allocated right after this struct */
+};
+
+static sqlite3_vfs *fault_real_vfs;
+
+static int fault_hit(const char *name)
+{
+	double p = tb_fault_value(name, 0);
+	if (p <= 0)
+		return 0;
+	if (p < 1 && (double)random() / RAND_MAX >= p)
+		return 0;
+	TB_WARN("store", "fault injection: %s", name);
+	return 1;
+}
+
+#define REAL(f) (((struct fault_file *)(f))->real)
+static int ff_close(sqlite3_file *f) { return REAL(f)->pMethods->xClose(REAL(f)); }
+static int ff_read(sqlite3_file *f, void *b, int n, sqlite3_int64 off) { return REAL(f)->pMethods->xRead(REAL(f), b, n, off); }
+static int ff_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 off)
+{
+	if (fault_hit("store_write_error"))
+		return SQLITE_IOERR_WRITE;
+	return REAL(f)->pMethods->xWrite(REAL(f), b, n, off);
+}
+static int ff_truncate(sqlite3_file *f, sqlite3_int64 n) { return REAL(f)->pMethods->xTruncate(REAL(f), n); }
+static int ff_sync(sqlite3_file *f, int flags)
+{
+	if (fault_hit("store_fsync_error"))
+		return SQLITE_IOERR_FSYNC;
+	return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int ff_size(sqlite3_file *f, sqlite3_int64 *n) { return REAL(f)->pMethods->xFileSize(REAL(f), n); }
+static int ff_lock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xLock(REAL(f), l); }
+static int ff_unlock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xUnlock(REAL(f), l); }
+static int ff_reserved(sqlite3_file *f, int *r) { return REAL(f)->pMethods->xCheckReservedLock(REAL(f), r); }
+static int ff_control(sqlite3_file *f, int op, void *a) { return REAL(f)->pMethods->xFileControl(REAL(f), op, a); }
+static int ff_sector(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
+static int ff_devchar(sqlite3_file *f) { return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f)); }
+static int ff_shm_map(sqlite3_file *f, int pg, int sz, int ext, void volatile **pp) { return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, ext, pp); }
+static int ff_shm_lock(sqlite3_file *f, int off, int n, int flags) { return REAL(f)->pMethods->xShmLock(REAL(f), off, n, flags); }
+static void ff_shm_barrier(sqlite3_file *f) { REAL(f)->pMethods->xShmBarrier(REAL(f)); }
+static int ff_shm_unmap(sqlite3_file *f, int del) { return REAL(f)->pMethods->xShmUnmap(REAL(f), del); }
+static int ff_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **pp) { return REAL(f)->pMethods->xFetch(REAL(f), off, n, pp); }
+static int ff_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p) { return REAL(f)->pMethods->xUnfetch(REAL(f), off, p); }
+
+static const sqlite3_io_methods fault_io = {
+	3, ff_close, ff_read, ff_write, ff_truncate, ff_sync, ff_size, ff_lock, ff_unlock, ff_reserved,
+	ff_control, ff_sector, ff_devchar, ff_shm_map, ff_shm_lock, ff_shm_barrier, ff_shm_unmap,
+	ff_fetch, ff_unfetch,
+};
+
+static int fault_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out_flags)
+{
+	struct fault_file *ff = (struct fault_file *)f;
+	ff->real = (sqlite3_file *)(ff + 1);
+	int rc = fault_real_vfs->xOpen(fault_real_vfs, name, ff->real, flags, out_flags);
+	/* SQLite calls xClose only when pMethods is set: mirror the real file. */
+	ff->base.pMethods = ff->real->pMethods ? &fault_io : NULL;
+	return rc;
+}
+
+static sqlite3_vfs fault_vfs;
+static int fault_vfs_ok;
+
+static void fault_vfs_init(void)
+{
+	fault_real_vfs = sqlite3_vfs_find(NULL);
+	if (!fault_real_vfs)
+		return;
+	/* Every other method of the default VFS works unchanged on the copy. */
+	fault_vfs = *fault_real_vfs;
+	fault_vfs.zName = "tb_fault";
+	fault_vfs.szOsFile = (int)sizeof(struct fault_file) + fault_real_vfs->szOsFile;
+	fault_vfs.xOpen = fault_open;
+	fault_vfs_ok = sqlite3_vfs_register(&fault_vfs, 0) == SQLITE_OK;
+}
+
+/* Registers "tb_fault" once; returns its name, or NULL (the default VFS) on failure. */
+static const char *fault_vfs_name(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, fault_vfs_init);
+	return fault_vfs_ok ? "tb_fault" : NULL;
+}
+
+/* A slow disk: the writer waits before each group commit. */
+static void fault_commit_sleep(void)
+{
+	double ms = tb_fault_value("store_commit_sleep_ms", 0);
+	if (ms <= 0)
+		return;
+	struct timespec ts = { (time_t)(ms / 1000), (long)((ms - 1000 * (double)(time_t)(ms / 1000)) * 1e6) };
+	nanosleep(&ts, NULL);
+}
+#endif
 
 static int exec_sql(sqlite3 *db, const char *sql)
 {
@@ -87,7 +200,13 @@ static int mkdirs(const char *path)
 
 static int open_conn(const char *path, int flags, sqlite3 **out)
 {
-	int rc = sqlite3_open_v2(path, out, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	const char *vfs = NULL;
+#ifdef TB_FAULT_INJECTION
+	/* Only the writer's writes and syncs fail; reads keep working. */
+	if (!(flags & SQLITE_OPEN_READONLY))
+		vfs = fault_vfs_name();
+#endif
+	int rc = sqlite3_open_v2(path, out, flags | SQLITE_OPEN_NOMUTEX, vfs);
 	if (rc != SQLITE_OK) {
 		TB_ERROR("store", "cannot open %s: %s", path, *out ? sqlite3_errmsg(*out) : sqlite3_errstr(rc));
 		sqlite3_close(*out);
@@ -106,11 +225,26 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/*
+ * Only run_group's own COMMIT may commit on the writer connection. An I/O
+ * error (a full disk, a failed write) can make SQLite roll the whole group
+ * transaction back in the middle of a job; every statement after that would
+ * run in autocommit mode and be durable at once, while the job is reported
+ * failed. The hook turns such a commit into a rollback (the statement fails).
+ */
+static int commit_hook(void *arg)
+{
+	struct tb_store *st = arg;
+	return !st->allow_commit;
+}
+
 static void run_group(struct tb_store *st, struct job *jobs)
 {
 	int began = exec_sql(st->writer, "BEGIN IMMEDIATE") == 0;
+	st->allow_commit = 0;
 	for (struct job *j = jobs; j; j = j->next) {
-		if (!began) {
+		/* The transaction is gone (rolled back by SQLite after an error): so is the group. */
+		if (!began || sqlite3_get_autocommit(st->writer)) {
 			j->status = TB_ERR_STORE;
 			continue;
 		}
@@ -122,7 +256,21 @@ static void run_group(struct tb_store *st, struct job *jobs)
 		}
 		exec_sql(st->writer, "RELEASE job");
 	}
+	st->allow_commit = 1;
+	if (began && sqlite3_get_autocommit(st->writer)) {
+		size_t n = 0;
+		for (struct job *j = jobs; j; j = j->next, n++)
+			j->status = TB_ERR_STORE;
+		TB_ERROR("store", "the group transaction was rolled back: %zu job(s) failed", n);
+		pthread_mutex_lock(&st->mu);
+		st->stats.failed_jobs += n;
+		pthread_mutex_unlock(&st->mu);
+		began = 0;
+	}
 	if (began) {
+#ifdef TB_FAULT_INJECTION
+		fault_commit_sleep();
+#endif
 		double t0 = now_seconds();
 		if (exec_sql(st->writer, "COMMIT") != 0) {
 			exec_sql(st->writer, "ROLLBACK");
@@ -229,11 +377,14 @@ int tb_store_open(struct tb_store **out, uv_loop_t *loop, const char *path)
 	if (!st)
 		return TB_ERR_NOMEM;
 	st->loop = loop;
+	st->allow_commit = 1;
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->wake, NULL);
 	pthread_cond_init(&st->sync_done, NULL);
 
 	err = open_conn(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &st->writer);
+	if (!err)
+		sqlite3_commit_hook(st->writer, commit_hook, st);
 	if (!err)
 		err = exec_sql(st->writer, "PRAGMA journal_mode=WAL");
 	if (!err)

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "core/ca.h"
+#include "core/clock.h"
 #include "core/crypto.h"
 #include "core/config.h"
 #include "core/error.h"
@@ -367,7 +368,7 @@ cJSON *ct_loglist_json(struct ct_service *svc)
 {
 	cJSON *root = cJSON_CreateObject();
 	cJSON_AddStringToObject(root, "version", "1.0");
-	add_time(root, "log_list_timestamp", (int64_t)time(NULL));
+	add_time(root, "log_list_timestamp", tb_time_now());
 	cJSON *ops = cJSON_AddArrayToObject(root, "operators");
 	cJSON *op = cJSON_CreateObject();
 	cJSON_AddItemToArray(ops, op);

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -38,7 +39,7 @@
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
+	tb_time_now_ts(&ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 

@@ -23,6 +23,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/admin.h"
 #include "core/ca.h"
 #include "core/crypto.h"
@@ -578,7 +579,7 @@ static int task_collect(struct tb_http_request *req, void *arg)
 	const cJSON *js = cJSON_GetObjectItemCaseSensitive(b, "batch_interval_start");
 	const cJSON *jd = cJSON_GetObjectItemCaseSensitive(b, "duration");
 	const char *job = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "job_id"));
-	uint64_t tp = t->time_precision ? t->time_precision : 1, now = (uint64_t)time(NULL);
+	uint64_t tp = t->time_precision ? t->time_precision : 1, now = (uint64_t)tb_time_now();
 	if (!why && t->query_type == DAP_QUERY_TIME_INTERVAL) {
 		/* default: the last day up to the end of the current time step */
 		uint64_t start = now > 86400 ? (now - 86400) / tp * tp : 0;

@@ -23,6 +23,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/http.h"
 #include "core/log.h"
@@ -157,7 +158,7 @@ static int put_report(struct tb_http_request *req, void *arg)
 	u->req = req;
 	memcpy(u->task_id, id, sizeof id);
 	const char *detail = NULL;
-	int rc = dap_leader_upload(agg, task, req->body, (uint64_t)time(NULL), upload_done, u, &detail);
+	int rc = dap_leader_upload(agg, task, req->body, (uint64_t)tb_time_now(), upload_done, u, &detail);
 	if (rc == DAP_PENDING)
 		return TB_HTTP_LATER;
 	if (rc >= 0)
@@ -258,7 +259,7 @@ static int put_agg_job(struct tb_http_request *req, void *arg)
 	struct tb_bytes *stored = tb_arena_calloc(req->arena, sizeof *stored);
 	if (!stored || tb_arena_add_cleanup(req->arena, free_bytes, stored))
 		return TB_ERR_NOMEM;
-	int rc = dap_helper_init_job(agg, task, job, req->body, (uint64_t)time(NULL), agg_job_done, req,
+	int rc = dap_helper_init_job(agg, task, job, req->body, (uint64_t)tb_time_now(), agg_job_done, req,
 				     stored, &detail);
 	if (rc == DAP_PENDING)
 		return TB_HTTP_LATER;

@@ -22,6 +22,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/http.h"
@@ -340,7 +341,7 @@ int dap_collect_command(struct dap_service *svc, int argc, char **argv)
 		goto out;
 	}
 	/* Poll until the Collection is there. */
-	time_t deadline = time(NULL) + timeout;
+	time_t deadline = (time_t)tb_time_now() + timeout;
 	r.method = "POST";
 	r.body = TB_BUF(NULL, 0);
 	r.headers = &h[1];
@@ -353,7 +354,7 @@ int dap_collect_command(struct dap_service *svc, int argc, char **argv)
 		}
 		if (c.status != 202)
 			break;
-		if (time(NULL) >= deadline) {
+		if ((time_t)tb_time_now() >= deadline) {
 			fprintf(stderr, "trustbox: the collection job is still pending after %lld s\n", timeout);
 			goto out;
 		}
@@ -526,7 +527,7 @@ int dap_upload_command(struct dap_service *svc, int argc, char **argv)
 	struct dap_report r = { 0 };
 	uint8_t *rnd = malloc(t.vdaf.rand_size ? t.vdaf.rand_size : 1);
 	int code = 1;
-	uint64_t now = when >= 0 ? (uint64_t)when : (uint64_t)time(NULL);
+	uint64_t now = when >= 0 ? (uint64_t)when : (uint64_t)tb_time_now();
 	r.md.time = now - now % (uint64_t)precision;
 	rc = rnd ? 0 : TB_ERR_NOMEM;
 	if (!rc)

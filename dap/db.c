@@ -38,6 +38,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -186,7 +187,7 @@ static int rotate_job(sqlite3 *db, void *arg)
 static int new_key(struct dap_aggregator *agg, int rotate, uint8_t *id_out)
 {
 	struct dap_hpke_keypair kp;
-	struct key_row row = { .agg = agg->name, .created = (int64_t)time(NULL) };
+	struct key_row row = { .agg = agg->name, .created = tb_time_now() };
 	uint8_t id;
 	int rc;
 	if (agg->n_keys >= 255)
@@ -958,12 +959,31 @@ static int leader_finish_run(sqlite3 *db, struct dap_flow *f)
 	}
 	if ((rc = aggregate_items(db, "leader", &f->task, f->items, f->n_items, 0)))
 		return rc;
-	sqlite3_stmt *s = NULL;
+	sqlite3_stmt *s = NULL, *again = NULL;
 	if (sqlite3_prepare_v2(db, "UPDATE dap_reports SET state=?, prep_error=?, batch_bucket=? WHERE"
-			       " task_id=? AND report_id=? AND job_id=?", -1, &s, NULL) != SQLITE_OK)
+			       " task_id=? AND report_id=? AND job_id=?", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "UPDATE dap_reports SET state=0, job_id=NULL WHERE"
+			       " task_id=? AND report_id=? AND job_id=?", -1, &again, NULL) != SQLITE_OK) {
+		sqlite3_finalize(s);
 		return TB_ERR_STORE;
+	}
 	for (size_t i = 0; !rc && i < f->n_items; i++) {
 		int ok = f->items[i].out_share && f->items[i].result < 0;
+		if (!ok && f->items[i].result == DAP_PREP_ERR_REPORT_TOO_EARLY) {
+			/*
+			 * The helper's clock is behind the one that accepted the report (a
+			 * clock stepped back, or two hosts apart): the report is early, not
+			 * bad, and the helper has not recorded it. It waits for a later job;
+			 * failing it would lose a report whose upload was acknowledged.
+			 */
+			sqlite3_reset(again);
+			sqlite3_bind_blob(again, 1, f->task.id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+			sqlite3_bind_blob(again, 2, f->items[i].report_id, DAP_REPORT_ID_LEN, SQLITE_STATIC);
+			sqlite3_bind_blob(again, 3, f->job_id, DAP_AGG_JOB_ID_LEN, SQLITE_STATIC);
+			if (sqlite3_step(again) != SQLITE_DONE)
+				rc = TB_ERR_STORE;
+			continue;
+		}
 		sqlite3_reset(s);
 		sqlite3_bind_int(s, 1, ok ? 2 : 3);
 		if (ok)
@@ -981,6 +1001,7 @@ static int leader_finish_run(sqlite3 *db, struct dap_flow *f)
 			rc = TB_ERR_STORE;
 	}
 	sqlite3_finalize(s);
+	sqlite3_finalize(again);
 	return rc ? rc : put_job(db, "leader", f, TB_BUF(NULL, 0), 2);
 }
 

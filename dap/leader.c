@@ -96,16 +96,21 @@ static void job_over(struct dap_service *svc, int ok)
 static void finished(int status, struct dap_flow *f)
 {
 	struct dap_service *svc = f->svc;
-	size_t ok = 0;
-	for (size_t i = 0; i < f->n_items; i++)
+	size_t ok = 0, early = 0;
+	for (size_t i = 0; i < f->n_items; i++) {
 		ok += f->items[i].out_share && f->items[i].result < 0;
+		early += !f->items[i].out_share && f->items[i].result == DAP_PREP_ERR_REPORT_TOO_EARLY;
+	}
 	if (status)
 		TB_WARN("dap", "leader: aggregation job commit failed: %s", tb_strerror(status));
 	else
 		TB_DEBUG("dap", "leader: aggregation job done: %zu of %zu reports aggregated", ok, f->n_items);
 	if (!status)
 		dap_metrics_task(f->task.id, "aggregated", ok);
-	job_over(svc, status == 0);
+	if (!status && early)
+		TB_WARN("dap", "leader: the helper found %zu report(s) too early; they wait for a later job", early);
+	/* Early reports wait again: back off so that they are not re-sent every period. */
+	job_over(svc, status == 0 && early == 0);
 }
 
 static struct dap_out_item *item_of(struct dap_flow *f, const uint8_t *report_id, size_t *cursor)

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/store.h"
 #include "core/subsystem.h"
@@ -181,7 +182,7 @@ int dns_db_tsig_seen_load(struct dns_server *s, struct dns_tsig_seen *ring, size
 		    " ORDER BY expires DESC LIMIT ?) ORDER BY expires",
 		    -1, &st, NULL) != SQLITE_OK)
 		return TB_ERR_STORE;
-	sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
+	sqlite3_bind_int64(st, 1, tb_time_now());
 	sqlite3_bind_int(st, 2, (int)max);
 	while (sqlite3_step(st) == SQLITE_ROW && *n < max) {
 		const void *mac = sqlite3_column_blob(st, 0);

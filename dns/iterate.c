@@ -61,6 +61,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -827,7 +828,7 @@ static void put_denials(struct dns_iter *q, const struct dns_rr *ns, size_t nns)
 static void iter_validate(struct dns_iter *q)
 {
 	struct dns_server *s = q->s;
-	uint64_t now = (uint64_t)time(NULL);
+	uint64_t now = (uint64_t)tb_time_now();
 	struct dns_val_zone *z = dns_val_step(q->val, s, now);
 	uint8_t ds_name[DNS_NAME_MAX];
 	int want_ds = 0;

@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/subsystem.h"
@@ -208,7 +209,7 @@ static int cookie_valid(const struct dns_server *s, const struct dns_msg *m, con
 	if (!m->edns.has_cookie || m->edns.cookie_len != 24 || c[8] != 1)
 		return 0;
 	uint32_t t = (uint32_t)c[12] << 24 | (uint32_t)c[13] << 16 | (uint32_t)c[14] << 8 | c[15];
-	uint32_t now = (uint32_t)time(NULL);
+	uint32_t now = (uint32_t)tb_time_now();
 	int32_t age = (int32_t)(now - t);
 	if (age > 3600 || age < -300)
 		return 0;
@@ -222,7 +223,7 @@ static void make_cookie(struct dns_server *s, const struct dns_msg *m, const str
 {
 	/* RFC 9018: version 1, reserved, 32-bit timestamp, SipHash-2-4 of the rest + client IP */
 	uint8_t *c = r->opt_data;
-	uint32_t now = (uint32_t)time(NULL);
+	uint32_t now = (uint32_t)tb_time_now();
 	memcpy(c, m->edns.cookie, 8);
 	c[8] = 1;
 	c[9] = c[10] = c[11] = 0;

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -537,7 +538,7 @@ static void journal_done(int status, void *arg)
 	if (u->cb) {
 		u->cb(u->cb_arg, status, u->rcode, u->changes, u->rec.serial);
 	} else if (!tsig_sign(u->key, u->req_mac, u->req_mac_len, u->resp, &len, sizeof u->resp, 0, 1,
-			   (uint64_t)time(NULL))) {
+			   (uint64_t)tb_time_now())) {
 		u->resp_len = len;
 		if (u->reply.send)
 			u->reply.send(&u->reply, u->resp, u->resp_len);
@@ -553,7 +554,7 @@ static void journal_done(int status, void *arg)
 size_t dns_tsig_verify(struct dns_server *s, const struct dns_msg *m, const uint8_t *q,
 	struct dns_tsig_ctx *ctx, uint8_t *out, size_t cap, int *ok)
 {
-	uint64_t now = (uint64_t)time(NULL);
+	uint64_t now = (uint64_t)tb_time_now();
 	*ok = 0;
 	size_t nad;
 	struct dns_rr *ad = dns_msg_section(m, DNS_SEC_ADDITIONAL, &nad);
@@ -625,7 +626,7 @@ size_t dns_tsig_verify(struct dns_server *s, const struct dns_msg *m, const uint
 
 int dns_tsig_sign_answer(const struct dns_tsig_ctx *ctx, uint8_t *buf, size_t *len, size_t cap)
 {
-	return tsig_sign(ctx->key, ctx->mac, ctx->mac_len, buf, len, cap, 0, 1, (uint64_t)time(NULL));
+	return tsig_sign(ctx->key, ctx->mac, ctx->mac_len, buf, len, cap, 0, 1, (uint64_t)tb_time_now());
 }
 
 void dns_update_forget(struct dns_server *s, const void *transport)
@@ -745,7 +746,7 @@ int dns_update_submit(struct dns_server *s, struct dns_zone *z, const struct dns
 	u->cb = cb;
 	u->cb_arg = arg;
 	update_run(s, z, DNS_RCODE_NOERROR, pr, npr, up, nup, by, u);
-	int err = update_commit(s, u, (uint64_t)time(NULL));
+	int err = update_commit(s, u, (uint64_t)tb_time_now());
 	if (err) {
 		tb_bytes_free(&u->rec.journal);
 		free(u);
@@ -756,7 +757,7 @@ int dns_update_submit(struct dns_server *s, struct dns_zone *z, const struct dns
 size_t dns_update_handle(struct dns_server *s, const struct dns_msg *m, const uint8_t *q, size_t qlen,
 	const struct dns_reply *reply, uint8_t *out, size_t cap)
 {
-	uint64_t now = (uint64_t)time(NULL);
+	uint64_t now = (uint64_t)tb_time_now();
 	if (s->stopping)
 		return build_answer(m, DNS_RCODE_REFUSED, out, cap);
 	/* zone section: exactly one SOA question for a zone we serve */

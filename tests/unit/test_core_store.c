@@ -63,6 +63,22 @@ static int failing_job(sqlite3 *db, void *arg)
 	return TB_ERR_INVALID;
 }
 
+/* Holds the writer so that the jobs queued meanwhile commit as one group. */
+static int slow_job(sqlite3 *db, void *arg)
+{
+	usleep(200 * 1000);
+	return 0;
+}
+
+/* What SQLite does after an I/O error in the middle of a group: the whole
+ * transaction is rolled back and the connection is back in autocommit mode. */
+static int lose_txn_job(sqlite3 *db, void *arg)
+{
+	sqlite3_exec(db, "INSERT INTO t_items(id, v) VALUES(2001, 'x')", NULL, NULL, NULL);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return TB_ERR_STORE;
+}
+
 static void count_done(int status, void *arg)
 {
 	int *p = arg;
@@ -116,6 +132,35 @@ int main(void)
 	CHECK(stats.commits >= 1 && stats.commits < (uint64_t)N);
 	printf("group commit: %llu jobs in %llu commits\n", (unsigned long long)stats.jobs,
 		(unsigned long long)stats.commits);
+
+	/* The group transaction rolled back under a job: every job of the group
+	 * reports failure and none of their rows is there; a job after it must not
+	 * write in autocommit mode (durable, yet reported failed). */
+	{
+		int slow[2] = { 0, 0 }, lost[2] = { 0, 0 };
+		struct insert before = { .id = 2000, .reader = tb_store_reader(st) };
+		struct insert after = { .id = 2002, .reader = tb_store_reader(st) };
+		struct insert next = { .id = 2003, .reader = tb_store_reader(st) };
+		CHECK_INT(tb_store_write(st, slow_job, count_done, slow), 0);
+		usleep(50 * 1000); /* the writer is in slow_job: the next three wait as one group */
+		CHECK_INT(tb_store_write(st, insert_job, insert_done, &before), 0);
+		CHECK_INT(tb_store_write(st, lose_txn_job, count_done, lost), 0);
+		CHECK_INT(tb_store_write(st, insert_job, insert_done, &after), 0);
+		while (!slow[0] || !before.done_called || !lost[0] || !after.done_called)
+			uv_run(&loop, UV_RUN_ONCE);
+		CHECK(before.done_status != 0);
+		CHECK_INT(count_rows(tb_store_reader(st), 2000), 0);
+		CHECK_INT(count_rows(tb_store_reader(st), 2001), 0);
+		/* Either outcome is honest for the job after; a row without success is not. */
+		CHECK_INT(count_rows(tb_store_reader(st), 2002), after.done_status == 0 ? 1 : 0);
+		CHECK(after.done_status != 0);
+		/* The store goes on: the next group commits. */
+		CHECK_INT(tb_store_write(st, insert_job, insert_done, &next), 0);
+		while (!next.done_called)
+			uv_run(&loop, UV_RUN_ONCE);
+		CHECK_INT(next.done_status, 0);
+		CHECK_INT(count_rows(tb_store_reader(st), 2003), 1);
+	}
 
 	/* kv */
 	void *v;
