@@ -660,7 +660,7 @@ int acme_db_admin_accounts(struct acme_svc *s, struct tb_arena *a, int64_t befor
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		err = TB_ERR_STORE;
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return err;
 }
 
@@ -715,7 +715,7 @@ int acme_db_admin_orders(struct acme_svc *s, struct tb_arena *a, int64_t before,
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		err = TB_ERR_STORE;
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return err;
 }
 
@@ -745,7 +745,7 @@ int acme_db_admin_certs(struct acme_svc *s, struct tb_arena *a, int64_t before, 
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		err = TB_ERR_STORE;
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return err;
 }
 
@@ -765,7 +765,7 @@ int acme_db_order_cert(struct acme_svc *s, struct tb_arena *a, const char *order
 	} else if (rc != SQLITE_DONE) {
 		err = TB_ERR_STORE;
 	}
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return err;
 }
 
@@ -791,7 +791,7 @@ int acme_db_load_attempts(struct acme_svc *s, struct tb_arena *a, const char *ch
 		}
 		(*n)++;
 	}
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return err;
 }
 
@@ -822,7 +822,7 @@ int acme_db_admin_buckets(struct acme_svc *s, struct tb_arena *a, const char *af
 		}
 		(*n)++;
 	}
-	sqlite3_finalize(st);
+	q_done(s, st);
 	return err;
 }
 
