@@ -96,7 +96,7 @@ t1=$(date +%s.%N)
 echo "generated $n $vdaf reports in $(echo "$t1 - $t0" | bc) s (client side, before the clock)"
 for i in $(seq 0 $((n - 1))); do
   # ("next" resets every option, so each request carries its own.)
-  printf 'url = "%stasks/%s/reports"\nrequest = "PUT"\ncacert = "%s/root.pem"\nheader = "Content-Type: application/dap-report"\ndata-binary = "@%s/r/r%d"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
+  printf 'url = "%stasks/%s/reports"\nhttp1.1\nrequest = "PUT"\ncacert = "%s/root.pem"\nheader = "Content-Type: application/dap-report"\ndata-binary = "@%s/r/r%d"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
     "$L" "$tid" "$work" "$work" "$i"
   [ "$i" -lt $((n - 1)) ] && echo next
 done > "$work/curl.cfg"
