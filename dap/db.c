@@ -29,7 +29,10 @@
  * Size: past 900 lines on purpose. It holds every SQL statement of dap/ (SQL
  * lives in one file per subsystem), grouped by table; the transactions that
  * span tables (claiming reports into a job, finishing a job, collecting a
- * batch) would be split across files by any cut by table.
+ * batch) would be split across files by any cut by table. The next cut, when
+ * it grows again: the admin API's read-only queries (task counts, jobs,
+ * batches, collections, rejections; about 350 lines, no transaction shared
+ * with the rest) into their own dap/db_admin.c.
  */
 #include "dap/dap_internal.h"
 
