@@ -6,7 +6,9 @@
  *
  * Both: GET hpke_config[?task_id=] -> HpkeConfigList of the active keys.
  * Leader: PUT tasks/{task_id}/reports -> the upload pipeline (upload.c),
- * answered 200 after the store commit.
+ * answered 200 after the store commit; collection jobs (leader.c).
+ * Helper: aggregation jobs (init, continue, delete) and aggregate shares
+ * (helper.c).
  *
  * Errors are DAP problem documents (application/problem+json with the
  * draft's type URN, title, status and, where the request named a task, its
@@ -274,15 +276,60 @@ static int put_agg_job(struct tb_http_request *req, void *arg)
 	return respond_doc(req, 500, "about:blank", "Internal Server Error", id, NULL);
 }
 
+static void continue_free(void *arg)
+{
+	struct dap_continue *c = arg;
+	tb_bytes_free(&c->init_response);
+	tb_bytes_free(&c->last_hash);
+	tb_bytes_free(&c->last_response);
+	tb_bytes_free(&c->response);
+}
+
+static void agg_job_continued(int status, struct dap_continue *c)
+{
+	/* c lives in the request's arena (freed with it): read what is needed first. */
+	struct dap_service *svc = c->svc;
+	struct tb_http_request *req = c->http_req;
+	int ok = 0;
+	svc->inflight--;
+	if (status)
+		respond_doc(req, 500, "about:blank", "Internal Server Error", c->task_id, NULL);
+	else if (c->problem == DAP_CONFLICT)
+		respond_problem(req, DAP_PROBLEM_INVALID_MESSAGE, 409, c->task_id,
+				"this step of the aggregation job was processed for another request");
+	else if (c->problem >= 0)
+		respond_problem(req, (enum dap_problem)c->problem, 0, c->task_id, c->detail);
+	else {
+		ok = 1;
+		tb_http_respond(req, 200, DAP_MT_AGG_JOB_RESP, c->response.p, c->response.len);
+	}
+	tb_metric_inc(&dap_m_agg_jobs, "helper", ok ? "ok" : "error");
+	dap_service_check_stopped(svc);
+}
+
+/* AggregationJobContinueReq (DAP-09 4.5.2): the step machine is helper.c's continue_decide. */
 static int post_agg_job(struct tb_http_request *req, void *arg)
 {
 	struct dap_aggregator *agg = arg;
-	uint8_t id[DAP_TASK_ID_LEN];
-	if (!task_for(req, agg, id, DAP_MT_AGG_JOB_CONTINUE_REQ, 0))
+	uint8_t id[DAP_TASK_ID_LEN], job[DAP_AGG_JOB_ID_LEN];
+	struct dap_task *task = task_for(req, agg, id, DAP_MT_AGG_JOB_CONTINUE_REQ, 0);
+	if (!task)
 		return 0;
-	/* Prio3 finishes in the init round: there is never a step to continue. */
-	return respond_problem(req, DAP_PROBLEM_STEP_MISMATCH, 0, id,
-			       "the job finished in its first step (Prio3 takes one round)");
+	if (id_param(req, "job_id", job, sizeof job))
+		return respond_problem(req, DAP_PROBLEM_UNRECOGNIZED_AGGREGATION_JOB, 0, id, NULL);
+	struct dap_continue *c = tb_arena_calloc(req->arena, sizeof *c);
+	if (!c || tb_arena_add_cleanup(req->arena, continue_free, c))
+		return TB_ERR_NOMEM;
+	c->http_req = req;
+	c->done = agg_job_continued;
+	const char *detail = NULL;
+	int rc = dap_helper_continue_job(agg, task, job, req->body, c, &detail);
+	if (rc == DAP_PENDING)
+		return TB_HTTP_LATER;
+	if (rc >= 0)
+		return respond_problem(req, (enum dap_problem)rc, 0, id, detail);
+	TB_WARN("dap", "helper: aggregation job continue failed: %s", tb_strerror(rc));
+	return respond_doc(req, 500, "about:blank", "Internal Server Error", id, NULL);
 }
 
 struct coll_req {

@@ -303,6 +303,33 @@ int dap_db_collected_intervals(struct tb_store *st, const uint8_t *task_id, uint
 int dap_db_put_collection_job(struct tb_store *st, const uint8_t *task_id, const uint8_t *job_id,
 			      struct tb_buf request, int state, struct tb_buf result, uint64_t start,
 			      uint64_t end, dap_db_put_cb done, void *arg);
+/*
+ * A continued aggregation job at the helper (DAP-09 4.5.2): the store job
+ * reads the job's row into the fields below, calls decide (helper.c, on the
+ * writer thread, no I/O; c->response starts empty), and stores step, request hash and response when
+ * decide asks; done runs on the loop after the commit.
+ */
+struct dap_continue {
+	struct dap_service *svc;
+	uint8_t task_id[DAP_TASK_ID_LEN];
+	uint8_t job_id[DAP_AGG_JOB_ID_LEN];
+	struct dap_agg_job_continue_req req;     /* borrows the request body */
+	uint8_t request_hash[32];
+	/* the stored job, filled before decide */
+	int found;
+	uint16_t job_step;                       /* the last step processed (0: init) */
+	struct tb_bytes init_response;           /* the AggregationJobResp of the init */
+	struct tb_bytes last_hash, last_response;/* of the last continue step, if any */
+	/* decide's verdict */
+	int problem;                             /* -1, a dap_problem, or DAP_CONFLICT */
+	const char *detail;
+	int store;                               /* write step, hash and response */
+	struct tb_bytes response;                /* the answer (200) */
+	int (*decide)(struct dap_continue *c);   /* 0, or an error that fails the job */
+	void (*done)(int status, struct dap_continue *c);
+	void *http_req;
+};
+int dap_db_helper_continue(struct tb_store *st, struct dap_continue *c);
 /* DELETE of an aggregation job at the helper: done(0 or TB_ERR_NOT_FOUND, 0, arg). */
 int dap_db_helper_delete_job(struct tb_store *st, const uint8_t *task_id, const uint8_t *job_id,
 			     dap_db_put_cb done, void *arg);
@@ -384,6 +411,14 @@ int dap_interval_valid(const struct dap_task *t, const struct dap_interval *iv);
 int dap_helper_init_job(struct dap_aggregator *agg, const struct dap_task *t,
 			const uint8_t job_id[DAP_AGG_JOB_ID_LEN], struct tb_buf body, uint64_t now,
 			dap_flow_cb cb, void *req, struct tb_bytes *stored, const char **detail);
+/*
+ * Helper: an AggregationJobContinueReq (DAP-09 4.5.2). DAP_PENDING: done(status,
+ * c) runs after the commit with c->problem and c->response (c is the
+ * caller's, c->http_req set by it); else a problem with *detail.
+ */
+int dap_helper_continue_job(struct dap_aggregator *agg, const struct dap_task *t,
+			    const uint8_t job_id[DAP_AGG_JOB_ID_LEN], struct tb_buf body,
+			    struct dap_continue *c, const char **detail);
 /*
  * Helper: an AggregateShareReq. DAP_PENDING: cb runs after the commit and
  * response holds the AggregateShare; DAP_PROBLEM_COUNT: response holds the

@@ -22,17 +22,15 @@
  * upload be acknowledged.
  *
  *   dap_rejections uploads the leader refused before storing them, counted
- *                  per task and reason (the admin API's counts)
+ *                  per task and reason (the admin API's counts; db_admin.c)
  *   dap_collector_credentials  the collector credential of a task created
  *                  through the admin API, which collects with it
  *
- * Size: past 900 lines on purpose. It holds every SQL statement of dap/ (SQL
- * lives in one file per subsystem), grouped by table; the transactions that
+ * Size: past 900 lines on purpose. It holds every SQL statement of the
+ * protocol (SQL lives in db.c and, for the admin API's read-only views and
+ * rejection counts, db_admin.c), grouped by table; the transactions that
  * span tables (claiming reports into a job, finishing a job, collecting a
- * batch) would be split across files by any cut by table. The next cut, when
- * it grows again: the admin API's read-only queries (task counts, jobs,
- * batches, collections, rejections; about 350 lines, no transaction shared
- * with the rest) into their own dap/db_admin.c.
+ * batch) would be split across files by any cut by table.
  */
 #include "dap/dap_internal.h"
 
@@ -89,6 +87,11 @@ const struct tb_migration dap_migrations[] = {
 	     " PRIMARY KEY (aggregator, task_id, reason)) WITHOUT ROWID;"
 	     "CREATE TABLE dap_collector_credentials (task_id BLOB PRIMARY KEY,"
 	     " credential TEXT NOT NULL) WITHOUT ROWID;" },
+	/* The helper's aggregation jobs step by step (DAP-09 4.5.2): the last step processed
+	 * and the request and answer of the last continue, for retries. */
+	{ 6, "ALTER TABLE dap_agg_jobs ADD COLUMN step INTEGER NOT NULL DEFAULT 0;"
+	     "ALTER TABLE dap_agg_jobs ADD COLUMN last_request_hash BLOB;"
+	     "ALTER TABLE dap_agg_jobs ADD COLUMN last_response BLOB;" },
 	{ 0, NULL },
 };
 
@@ -580,18 +583,26 @@ int dap_db_batch_times(struct tb_store *st, const uint8_t *task_id, uint64_t buc
  * Inside a write job: adds the out shares of items to their batch buckets of
  * (agg, task), one read and one write per bucket. A report in a bucket that
  * was collected already gets batch_collected; on the helper (replay_check)
- * a report id seen in an earlier job gets report_replayed. items[i].result
- * is set for every item that had an out share.
+ * a report id seen in an earlier job gets report_replayed, and a report that
+ * would take a fixed_size batch past max_batch_size gets batch_saturated
+ * (its id is forgotten again, so that the leader may send it in another
+ * batch). The helper's count is the bucket's aggregated reports: its jobs
+ * finish in the commit that adds them (Prio3 takes one round), so it has no
+ * reports in flight to count besides. items[i].result is set for every item
+ * that had an out share.
  */
 static int aggregate_items(sqlite3 *db, const char *agg, const struct dap_task *t,
 			   struct dap_out_item *items, size_t n, int replay_check)
 {
 	const struct dap_vdaf *v = &t->vdaf;
-	sqlite3_stmt *ins = NULL, *get = NULL, *put = NULL;
+	sqlite3_stmt *ins = NULL, *get = NULL, *put = NULL, *forget = NULL;
 	uint8_t *share = malloc(v->agg_share_size ? v->agg_share_size : 1);
 	int err = share ? 0 : TB_ERR_NOMEM;
+	uint64_t max = replay_check && t->query_type == DAP_QUERY_FIXED_SIZE ? t->max_batch_size : 0;
 	if (!err && (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO dap_helper_reports (task_id, report_id)"
 					" VALUES (?, ?)", -1, &ins, NULL) != SQLITE_OK ||
+		     sqlite3_prepare_v2(db, "DELETE FROM dap_helper_reports WHERE task_id=? AND report_id=?",
+					-1, &forget, NULL) != SQLITE_OK ||
 		     sqlite3_prepare_v2(db, "SELECT agg_share, report_count, checksum, query_count FROM"
 					" dap_batch_aggs WHERE aggregator=? AND task_id=? AND bucket=?",
 					-1, &get, NULL) != SQLITE_OK ||
@@ -650,6 +661,17 @@ static int aggregate_items(sqlite3 *db, const char *agg, const struct dap_task *
 				items[k].result = DAP_PREP_ERR_BATCH_COLLECTED;
 				continue;
 			}
+			if (max && count >= max) {
+				items[k].result = DAP_PREP_ERR_BATCH_SATURATED;
+				sqlite3_reset(forget);
+				sqlite3_bind_blob(forget, 1, t->id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+				sqlite3_bind_blob(forget, 2, items[k].report_id, DAP_REPORT_ID_LEN, SQLITE_STATIC);
+				if (sqlite3_step(forget) != SQLITE_DONE) {
+					err = TB_ERR_STORE;
+					break;
+				}
+				continue;
+			}
 			if (dap_prio3_agg_update(v, share, TB_BUF(items[k].out_share, v->out_share_size))) {
 				items[k].result = DAP_PREP_ERR_VDAF_PREP_ERROR;
 				continue;
@@ -658,7 +680,7 @@ static int aggregate_items(sqlite3 *db, const char *agg, const struct dap_task *
 			count++;
 			changed = 1;
 		}
-		if (!changed)
+		if (err || !changed)
 			continue;
 		sqlite3_reset(put);
 		sqlite3_bind_text(put, 1, agg, -1, SQLITE_STATIC);
@@ -671,6 +693,7 @@ static int aggregate_items(sqlite3 *db, const char *agg, const struct dap_task *
 			err = TB_ERR_STORE;
 	}
 	sqlite3_finalize(ins);
+	sqlite3_finalize(forget);
 	sqlite3_finalize(get);
 	sqlite3_finalize(put);
 	free(share);
@@ -941,6 +964,26 @@ int dap_db_leader_begin(struct tb_store *st, struct dap_flow *f, void (*done)(in
 }
 
 /*
+ * The helper found the job's batch full (batch_saturated) while the leader
+ * still counts room in it (its count and the helper's differ after a
+ * helper's restore, or another leader's jobs): no more jobs go to it, the
+ * next job opens a new batch.
+ */
+static int batch_full(sqlite3 *db, const struct dap_flow *f)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, "UPDATE dap_batches SET assigned = max(assigned, ?) WHERE"
+			       " aggregator='leader' AND task_id=? AND batch_id=?", -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)(f->task.max_batch_size ? f->task.max_batch_size : 1));
+	sqlite3_bind_blob(s, 2, f->task.id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, f->batch_id, DAP_BATCH_ID_LEN, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+}
+
+/*
  * The leader's commit of a finished job: only a job still in flight (state
  * 1) is aggregated, so a job finished twice (a retry racing a late answer)
  * counts once; its reports become aggregated (2) or failed (3).
@@ -970,14 +1013,19 @@ static int leader_finish_run(sqlite3 *db, struct dap_flow *f)
 		sqlite3_finalize(s);
 		return TB_ERR_STORE;
 	}
+	int saturated = 0;
 	for (size_t i = 0; !rc && i < f->n_items; i++) {
 		int ok = f->items[i].out_share && f->items[i].result < 0;
-		if (!ok && f->items[i].result == DAP_PREP_ERR_REPORT_TOO_EARLY) {
+		saturated |= !ok && f->items[i].result == DAP_PREP_ERR_BATCH_SATURATED;
+		if (!ok && (f->items[i].result == DAP_PREP_ERR_REPORT_TOO_EARLY ||
+			    f->items[i].result == DAP_PREP_ERR_BATCH_SATURATED)) {
 			/*
 			 * The helper's clock is behind the one that accepted the report (a
 			 * clock stepped back, or two hosts apart): the report is early, not
 			 * bad, and the helper has not recorded it. It waits for a later job;
 			 * failing it would lose a report whose upload was acknowledged.
+			 * The same for a report the helper's batch had no room for: it
+			 * goes to the next batch (the helper forgot its id).
 			 */
 			sqlite3_reset(again);
 			sqlite3_bind_blob(again, 1, f->task.id, DAP_TASK_ID_LEN, SQLITE_STATIC);
@@ -1005,6 +1053,8 @@ static int leader_finish_run(sqlite3 *db, struct dap_flow *f)
 	}
 	sqlite3_finalize(s);
 	sqlite3_finalize(again);
+	if (!rc && saturated && f->fixed)
+		rc = batch_full(db, f);
 	return rc ? rc : put_job(db, "leader", f, TB_BUF(NULL, 0), 2);
 }
 
@@ -1536,218 +1586,63 @@ int dap_db_helper_delete_job(struct tb_store *st, const uint8_t *task_id, const 
 	return rc;
 }
 
-/* ---- the admin API ------------------------------------------------------------ */
+/* ---- the helper's aggregation job continuation ------------------------------- */
 
-struct reject_row {
-	char agg[16];
-	uint8_t task_id[DAP_TASK_ID_LEN];
-	char reason[48];
-};
-
-static int reject_run(sqlite3 *db, void *arg)
+static int continue_run(sqlite3 *db, void *arg)
 {
-	struct reject_row *r = arg;
+	struct dap_continue *c = arg;
 	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_prepare_v2(db, "INSERT INTO dap_rejections (aggregator, task_id, reason, count)"
-				    " VALUES (?, ?, ?, 1) ON CONFLICT (aggregator, task_id, reason)"
-				    " DO UPDATE SET count = count + 1", -1, &s, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, r->agg, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 2, r->task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, r->reason, -1, SQLITE_STATIC);
-		rc = sqlite3_step(s);
+	tb_bytes_free(&c->init_response);
+	tb_bytes_free(&c->last_hash);
+	tb_bytes_free(&c->last_response);
+	tb_bytes_free(&c->response);
+	c->found = c->store = 0;
+	if (sqlite3_prepare_v2(db, "SELECT response, step, last_request_hash, last_response FROM dap_agg_jobs"
+			       " WHERE aggregator='helper' AND task_id=? AND job_id=?", -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_blob(s, 1, c->task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, c->job_id, DAP_AGG_JOB_ID_LEN, SQLITE_STATIC);
+	int rc = sqlite3_step(s), err = 0;
+	if (rc == SQLITE_ROW) {
+		c->found = 1;
+		c->job_step = (uint16_t)sqlite3_column_int(s, 1);
+		err = tb_bytes_append(&c->init_response, sqlite3_column_blob(s, 0),
+				      (size_t)sqlite3_column_bytes(s, 0));
+		if (!err)
+			err = tb_bytes_append(&c->last_hash, sqlite3_column_blob(s, 2),
+					      (size_t)sqlite3_column_bytes(s, 2));
+		if (!err)
+			err = tb_bytes_append(&c->last_response, sqlite3_column_blob(s, 3),
+					      (size_t)sqlite3_column_bytes(s, 3));
+	} else if (rc != SQLITE_DONE) {
+		err = TB_ERR_STORE;
 	}
+	sqlite3_finalize(s);
+	if (err || (err = c->decide(c)) || !c->store)
+		return err;
+	if (sqlite3_prepare_v2(db, "UPDATE dap_agg_jobs SET step=?, last_request_hash=?, last_response=?"
+			       " WHERE aggregator='helper' AND task_id=? AND job_id=?", -1, &s, NULL) != SQLITE_OK)
+		return TB_ERR_STORE;
+	sqlite3_bind_int(s, 1, c->req.step);
+	sqlite3_bind_blob(s, 2, c->request_hash, TB_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, c->response.p ? (const void *)c->response.p : "", (int)c->response.len,
+			  SQLITE_STATIC);
+	sqlite3_bind_blob(s, 4, c->task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 5, c->job_id, DAP_AGG_JOB_ID_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(s);
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
 }
 
-static void reject_done(int status, void *arg)
+static void continue_done(int status, void *arg)
 {
-	(void)status;
-	free(arg);
+	struct dap_continue *c = arg;
+	c->done(status, c);
 }
 
-int dap_db_count_rejection(struct tb_store *st, const char *agg, const uint8_t *task_id, const char *reason)
+int dap_db_helper_continue(struct tb_store *st, struct dap_continue *c)
 {
-	struct reject_row *r = calloc(1, sizeof *r);
-	if (!r)
-		return TB_ERR_NOMEM;
-	snprintf(r->agg, sizeof r->agg, "%s", agg);
-	memcpy(r->task_id, task_id, DAP_TASK_ID_LEN);
-	snprintf(r->reason, sizeof r->reason, "%s", reason);
-	int rc = tb_store_write(st, reject_run, reject_done, r);
-	if (rc)
-		free(r);
-	return rc;
-}
-
-/* One integer from a query bound to (aggregator?, task_id). */
-static int one_int(sqlite3 *db, const char *sql, const char *agg, const uint8_t *task_id, uint64_t *out)
-{
-	sqlite3_stmt *s = NULL;
-	*out = 0;
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-		return TB_ERR_STORE;
-	int i = 1;
-	if (agg)
-		sqlite3_bind_text(s, i++, agg, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, i, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*out = (uint64_t)sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
-}
-
-static void add_reason(cJSON *rejected, const char *reason, uint64_t n)
-{
-	cJSON *v = cJSON_GetObjectItemCaseSensitive(rejected, reason);
-	if (v)
-		cJSON_SetNumberValue(v, v->valuedouble + (double)n);
-	else
-		cJSON_AddNumberToObject(rejected, reason, (double)n);
-}
-
-int dap_db_task_counts(struct tb_store *st, const char *agg, const uint8_t *task_id, uint64_t *received,
-		       uint64_t *aggregated, uint64_t *collected, cJSON *rejected)
-{
-	sqlite3 *db = tb_store_reader(st);
-	int leader = !strcmp(agg, "leader");
-	int rc = leader ? one_int(db, "SELECT COUNT(*) FROM dap_reports WHERE task_id=?", NULL, task_id, received)
-			: one_int(db, "SELECT COUNT(*) FROM dap_helper_reports WHERE task_id=?", NULL, task_id,
-				  received);
-	if (!rc)
-		rc = one_int(db, "SELECT COALESCE(SUM(report_count), 0) FROM dap_batch_aggs WHERE aggregator=?"
-			     " AND task_id=?", agg, task_id, aggregated);
-	if (!rc)
-		rc = one_int(db, "SELECT COALESCE(SUM(report_count), 0) FROM dap_batch_aggs WHERE aggregator=?"
-			     " AND task_id=? AND query_count>0", agg, task_id, collected);
-	if (rc)
-		return rc;
-	sqlite3_stmt *s = NULL;
-	/* refused at upload (counted then), and failed in aggregation (the report's PrepareError) */
-	if (sqlite3_prepare_v2(db, "SELECT reason, count FROM dap_rejections WHERE aggregator=? AND task_id=?",
-			       -1, &s, NULL) != SQLITE_OK)
-		return TB_ERR_STORE;
-	sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		add_reason(rejected, (const char *)sqlite3_column_text(s, 0), (uint64_t)sqlite3_column_int64(s, 1));
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return TB_ERR_STORE;
-	if (!leader)
-		return 0;
-	if (sqlite3_prepare_v2(db, "SELECT prep_error, COUNT(*) FROM dap_reports WHERE task_id=? AND state=3"
-			       " GROUP BY prep_error", -1, &s, NULL) != SQLITE_OK)
-		return TB_ERR_STORE;
-	sqlite3_bind_blob(s, 1, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *name = sqlite3_column_type(s, 0) == SQLITE_NULL ? NULL :
-				   dap_prepare_error_name(sqlite3_column_int(s, 0));
-		add_reason(rejected, name ? name : "unknown", (uint64_t)sqlite3_column_int64(s, 1));
-	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
-}
-
-int dap_db_task_detail(struct tb_store *st, const char *agg, const struct dap_task *t, cJSON *jobs,
-		       cJSON *batches, cJSON *collections)
-{
-	sqlite3 *db = tb_store_reader(st);
-	static const char *const job_states[] = { "created", "in_flight", "finished" };
-	int leader = !strcmp(agg, "leader");
-	sqlite3_stmt *s = NULL;
-	char b64[128];
-	int rc;
-	if (sqlite3_prepare_v2(db, leader ?
-			       "SELECT j.job_id, j.state, (SELECT COUNT(*) FROM dap_reports r WHERE"
-			       " r.task_id=j.task_id AND r.job_id=j.job_id) FROM dap_agg_jobs j"
-			       " WHERE j.aggregator=?1 AND j.task_id=?2 LIMIT 500" :
-			       "SELECT job_id, state, NULL FROM dap_agg_jobs WHERE aggregator=?1 AND task_id=?2"
-			       " LIMIT 500", -1, &s, NULL) != SQLITE_OK)
-		return TB_ERR_STORE;
-	sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, t->id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		cJSON *o = cJSON_CreateObject();
-		dap_b64url(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), b64, sizeof b64);
-		cJSON_AddStringToObject(o, "id", b64);
-		int state = sqlite3_column_int(s, 1);
-		cJSON_AddStringToObject(o, "state", state >= 0 && state <= 2 ? job_states[state] : "unknown");
-		if (sqlite3_column_type(s, 2) == SQLITE_NULL)
-			cJSON_AddNullToObject(o, "reports");
-		else
-			cJSON_AddNumberToObject(o, "reports", (double)sqlite3_column_int64(s, 2));
-		cJSON_AddNullToObject(o, "created"); /* not recorded */
-		cJSON_AddItemToArray(jobs, o);
-	}
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return TB_ERR_STORE;
-	/* batches: time buckets (time_interval) or batch ids (fixed_size) */
-	if (sqlite3_prepare_v2(db, "SELECT a.bucket, a.report_count, a.query_count, b.batch_id FROM"
-			       " dap_batch_aggs a LEFT JOIN dap_batches b ON b.aggregator=a.aggregator AND"
-			       " b.task_id=a.task_id AND b.bucket=a.bucket WHERE a.aggregator=?1 AND"
-			       " a.task_id=?2 ORDER BY a.bucket LIMIT 500", -1, &s, NULL) != SQLITE_OK)
-		return TB_ERR_STORE;
-	sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, t->id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		cJSON *o = cJSON_CreateObject();
-		if (t->query_type == DAP_QUERY_FIXED_SIZE && sqlite3_column_type(s, 3) != SQLITE_NULL) {
-			dap_b64url(sqlite3_column_blob(s, 3), (size_t)sqlite3_column_bytes(s, 3), b64, sizeof b64);
-			cJSON_AddStringToObject(o, "identifier", b64);
-		} else {
-			/* the bucket's start; its duration is the task's time precision */
-			snprintf(b64, sizeof b64, "%lld", (long long)sqlite3_column_int64(s, 0));
-			cJSON_AddStringToObject(o, "identifier", b64);
-		}
-		cJSON_AddNumberToObject(o, "reports", (double)sqlite3_column_int64(s, 1));
-		cJSON_AddNumberToObject(o, "collected", (double)sqlite3_column_int64(s, 2));
-		cJSON_AddItemToArray(batches, o);
-	}
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return TB_ERR_STORE;
-	if (!leader)
-		return 0;
-	static const char *const coll_states[] = { "pending", "pending", "finished", "deleted" };
-	if (sqlite3_prepare_v2(db, "SELECT job_id, state, request, result FROM dap_collection_jobs WHERE"
-			       " task_id=? LIMIT 500", -1, &s, NULL) != SQLITE_OK)
-		return TB_ERR_STORE;
-	sqlite3_bind_blob(s, 1, t->id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		cJSON *o = cJSON_CreateObject();
-		dap_b64url(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), b64, sizeof b64);
-		cJSON_AddStringToObject(o, "id", b64);
-		int state = sqlite3_column_int(s, 1);
-		cJSON_AddStringToObject(o, "state", state >= 0 && state <= 3 ? coll_states[state] : "unknown");
-		struct dap_collection_req cr;
-		struct dap_collection col;
-		struct tb_buf rq = TB_BUF(sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2));
-		struct tb_buf rs = TB_BUF(sqlite3_column_blob(s, 3), (size_t)sqlite3_column_bytes(s, 3));
-		cJSON *batch = cJSON_AddObjectToObject(o, "batch");
-		if (!dap_collection_req_decode(rq, &cr)) {
-			if (cr.query.query_type == DAP_QUERY_TIME_INTERVAL) {
-				cJSON_AddNumberToObject(batch, "start", (double)cr.query.interval.start);
-				cJSON_AddNumberToObject(batch, "duration", (double)cr.query.interval.duration);
-			} else if (cr.query.fixed_size_type == DAP_FIXED_SIZE_CURRENT_BATCH) {
-				cJSON_AddStringToObject(batch, "batch_id", "current");
-			} else {
-				dap_b64url(cr.query.batch_id, DAP_BATCH_ID_LEN, b64, sizeof b64);
-				cJSON_AddStringToObject(batch, "batch_id", b64);
-			}
-		}
-		if (rs.len && !dap_collection_decode(rs, &col))
-			cJSON_AddNumberToObject(o, "report_count", (double)col.report_count);
-		else
-			cJSON_AddNullToObject(o, "report_count");
-		cJSON_AddNullToObject(o, "created"); /* not recorded */
-		cJSON_AddItemToArray(collections, o);
-	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+	return tb_store_write(st, continue_run, continue_done, c);
 }
 
 /* A task created through the admin API: both records and the collector credential, one job. */

@@ -15,6 +15,10 @@
  * response when the request is byte for byte the same, and is refused
  * otherwise: retries are safe, and nothing is aggregated twice.
  *
+ * Continuation (DAP-09 4.5.2): see continue_decide below; Prio3 leaves
+ * nothing to prepare after the init, but the step, replay and report checks
+ * are the draft's.
+ *
  * Aggregate share: the buckets of the batch interval are summed; the
  * report count and checksum must be the leader's (batchMismatch), the count
  * at least min_batch_size (invalidBatchSize), the buckets queried fewer
@@ -220,6 +224,93 @@ int dap_helper_init_job(struct dap_aggregator *agg, const struct dap_task *t,
 		dap_flow_free(f);
 		return TB_ERR_IO;
 	}
+	return DAP_PENDING;
+}
+
+/* ---- aggregation job continuation (DAP-09 4.5.2) ---------------------------- */
+
+/*
+ * Runs inside the store job, with the job's row read into c (no I/O here).
+ * The job's reports and their state after the init are its stored init
+ * response: a reject PrepareResp is a failed report, a continue one carries
+ * the helper's ping-pong message, which for Prio3 is always `finish` (one
+ * round): no report of a trustbox job ever waits for a later step, so there
+ * is no prepare state to continue and no waiting report an omission could
+ * drop. What the draft and Janus do follows from that:
+ *   - the step the job processed last, again: a retry; the same request
+ *     gets the stored answer, another one 409;
+ *   - any other step than the next one: stepMismatch;
+ *   - a report the job does not hold (or repeated, or out of order), or one
+ *     that is not waiting (finished or failed earlier): invalidMessage, and
+ *     the job does not move;
+ *   - else the step is processed: no report to prepare, so the job, already
+ *     finished, moves to the step and answers an empty AggregationJobResp.
+ */
+static int continue_decide(struct dap_continue *c)
+{
+	c->problem = -1;
+	if (!c->found) {
+		c->problem = DAP_PROBLEM_UNRECOGNIZED_AGGREGATION_JOB;
+		return 0;
+	}
+	if (c->req.step == c->job_step) {
+		if (c->last_hash.len == TB_SHA256_LEN && !memcmp(c->last_hash.p, c->request_hash, TB_SHA256_LEN))
+			return tb_bytes_append(&c->response, c->last_response.p, c->last_response.len);
+		c->problem = DAP_CONFLICT;
+		return 0;
+	}
+	if (c->req.step != c->job_step + 1) {
+		c->problem = DAP_PROBLEM_STEP_MISMATCH;
+		c->detail = "the request's step is not the one after the job's last step";
+		return 0;
+	}
+	struct dap_agg_job_resp init;
+	if (dap_agg_job_resp_decode(tb_bytes_buf(&c->init_response), &init))
+		return TB_ERR_STORE;
+	struct tb_reader job = TB_READER(init.prepare_resps.p, init.prepare_resps.len);
+	struct tb_reader it = TB_READER(c->req.prepare_continues.p, c->req.prepare_continues.len);
+	struct dap_prepare_continue pc;
+	struct dap_prepare_resp pr;
+	while (dap_prepare_continue_next(&it, &pc) == 0) {
+		int found = 0;
+		/* The leader keeps the init's order and leaves out failed reports. */
+		while (!found && dap_prepare_resp_next(&job, &pr) == 0)
+			found = !memcmp(pr.report_id, pc.report_id, DAP_REPORT_ID_LEN);
+		c->problem = DAP_PROBLEM_INVALID_MESSAGE;
+		c->detail = found ? "the report is not waiting: it finished or failed in an earlier step"
+				  : "a report that is not in the job, or repeated, or out of order";
+		return 0;
+	}
+	size_t mark;
+	int rc = dap_agg_job_resp_begin(&c->response, &mark);
+	if (!rc)
+		rc = dap_msg_list_end(&c->response, mark);
+	c->store = !rc;
+	return rc;
+}
+
+int dap_helper_continue_job(struct dap_aggregator *agg, const struct dap_task *t,
+			    const uint8_t job_id[DAP_AGG_JOB_ID_LEN], struct tb_buf body,
+			    struct dap_continue *c, const char **detail)
+{
+	*detail = NULL;
+	if (dap_agg_job_continue_req_decode(body, &c->req)) {
+		*detail = "the body is not a DAP-09 AggregationJobContinueReq";
+		return DAP_PROBLEM_INVALID_MESSAGE;
+	}
+	if (c->req.step == 0) {
+		*detail = "an aggregation job cannot continue to step 0 (the init)";
+		return DAP_PROBLEM_INVALID_MESSAGE;
+	}
+	c->svc = agg->svc;
+	memcpy(c->task_id, t->id, DAP_TASK_ID_LEN);
+	memcpy(c->job_id, job_id, DAP_AGG_JOB_ID_LEN);
+	tb_sha256(body, c->request_hash);
+	c->decide = continue_decide;
+	int rc = dap_db_helper_continue(agg->svc->core->store, c);
+	if (rc)
+		return rc;
+	agg->svc->inflight++;
 	return DAP_PENDING;
 }
 
