@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/crypto.h"
 #include "core/error.h"
 #include "core/http.h"
 #include "core/log.h"
@@ -103,8 +104,23 @@ static int get_hpke_config(struct tb_http_request *req, void *arg)
 		if (dap_unb64url_exact(q, id, DAP_TASK_ID_LEN))
 			return respond_problem(req, DAP_PROBLEM_INVALID_MESSAGE, 0, NULL,
 					       "task_id is not 32 bytes of base64url");
-		if (!dap_find_task(agg, id))
+		const struct dap_task *t = dap_find_task(agg, id);
+		if (!t)
 			return respond_problem(req, DAP_PROBLEM_UNRECOGNIZED_TASK, 0, id, NULL);
+		if (t->has_own_key) {
+			/* The task's own config (as Janus 0.7 answers a task with its own keys). */
+			struct dap_hpke_key k;
+			struct tb_bytes list = { 0 };
+			dap_task_own_key(t, &k);
+			int rc = dap_hpke_config_list_encode(&k.config, 1, &list);
+			tb_crypto_wipe(&k, sizeof k);
+			if (!rc) {
+				tb_http_set_header(req, "Cache-Control", "max-age=3600");
+				rc = tb_http_respond(req, 200, DAP_MT_HPKE_CONFIG_LIST, list.p, list.len);
+			}
+			tb_bytes_free(&list);
+			return rc;
+		}
 	}
 	dap_keys_refresh(agg);
 	/* Keys rotate: let clients cache the list for an hour, not longer. */

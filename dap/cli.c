@@ -23,7 +23,7 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: trustbox dap task create --vdaf count|sum|sumvec|histogram [--bits N] [--length N]\n"
 		"         [--chunk-length N] [--query time_interval|fixed_size] [--max-batch-size N]\n"
-		"         [--min-batch-size N] [--time-precision S] [--dp-epsilon E]\n"
+		"         [--min-batch-size N] [--time-precision S] [--dp-epsilon E] [--own-hpke-key]\n"
 		"         [--helper URL --helper-token T] [--collector-credential-file FILE]\n"
 		"       trustbox dap task import --role helper FILE\n"
 		"       trustbox dap task list\n"
@@ -199,6 +199,7 @@ static int create(struct dap_service *svc, int argc, char **argv)
 	long long bits = -1, length = -1, chunk = -1, max_batch = -1, min_batch = -1, precision = -1,
 		  expiration = -1;
 	double epsilon = -1;
+	int own_key = 0;
 	const struct dap_flag flags[] = {
 		{ "--vdaf", DAP_FLAG_STRING, &vdaf, 0, 0 },
 		{ "--bits", DAP_FLAG_INT, &bits, 0, 64 },
@@ -213,6 +214,7 @@ static int create(struct dap_service *svc, int argc, char **argv)
 		{ "--helper", DAP_FLAG_STRING, &helper, 0, 0 },
 		{ "--helper-token", DAP_FLAG_STRING, &helper_token, 0, 0 },
 		{ "--collector-credential-file", DAP_FLAG_STRING, &cred_path, 0, 0 },
+		{ "--own-hpke-key", DAP_FLAG_SWITCH, &own_key, 0, 0 },
 	};
 	int prc = dap_parse_flags("task create", flags, DAP_NFLAGS(flags), argc, argv);
 	if (prc)
@@ -233,6 +235,8 @@ static int create(struct dap_service *svc, int argc, char **argv)
 		cJSON_AddStringToObject(rec, "vdaf", vdaf);
 	if (query)
 		cJSON_AddStringToObject(rec, "query", query);
+	if (own_key) /* each aggregator makes its key when it provisions its half */
+		cJSON_AddBoolToObject(rec, "own_hpke_key", 1);
 	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
 		if (nums[i].v >= 0)
 			cJSON_AddNumberToObject(rec, nums[i].key, nums[i].v);

@@ -68,6 +68,12 @@ struct dap_task {
 	uint8_t collector_config[DAP_MAX_COLLECTOR_CONFIG]; /* encoded HpkeConfig; len 0 = none */
 	size_t collector_config_len;
 	double dp_epsilon;                /* 0 = no noise */
+	/* The task's own HPKE key (DAP-09 4.3.1: hpke_config?task_id= answers it), plain
+	 * data so that a task copies by value; the aggregator's keys still decrypt. */
+	int own_hpke_key;                 /* the record asks for one (made at provisioning) */
+	int has_own_key;                  /* own_kp and own_config_id hold it */
+	uint8_t own_config_id;
+	struct dap_hpke_keypair own_kp;   /* X25519 */
 	/* cache state (service.c), not task parameters */
 	uint64_t checked_ms;              /* loop time the store last confirmed the task */
 	int deleted;                      /* gone from the store (deleted by another process) */
@@ -142,6 +148,10 @@ int dap_task_from_json(const cJSON *j, struct dap_task *t, char *err, size_t err
 cJSON *dap_task_to_json(const struct dap_task *t);
 /* base64url (no padding) of n bytes into out (a NUL-terminated string). */
 int dap_b64url(const uint8_t *p, size_t n, char *out, size_t outlen);
+/* Gives t a fresh X25519 key of its own, with a config id none of agg's keys has. */
+int dap_task_make_key(struct dap_task *t, const struct dap_aggregator *agg);
+/* The task's own key as a dap_hpke_key in *out (its config borrows out->pk). */
+void dap_task_own_key(const struct dap_task *t, struct dap_hpke_key *out);
 /* Decodes base64url into exactly n bytes. */
 int dap_unb64url_exact(const char *s, uint8_t *out, size_t n);
 
@@ -374,6 +384,13 @@ int dap_provision(struct dap_aggregator *agg, struct dap_task *t);
 const struct dap_hpke_key *dap_find_key(const struct dap_aggregator *agg, uint8_t config_id);
 /* The same, after reading the keys again when the last read is older than a second. */
 const struct dap_hpke_key *dap_find_key_fresh(struct dap_aggregator *agg, uint8_t config_id);
+/*
+ * The key that opens a share sealed to config_id for task t: the task's own
+ * key (copied into *scratch), else one of the aggregator's (read again when
+ * older than a second); NULL when none.
+ */
+const struct dap_hpke_key *dap_task_find_key(struct dap_aggregator *agg, const struct dap_task *t,
+					     uint8_t config_id, struct dap_hpke_key *scratch);
 /* Reads the keys again when the last read is older than a second (hpke_config). */
 void dap_keys_refresh(struct dap_aggregator *agg);
 

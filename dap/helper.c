@@ -66,7 +66,7 @@ uint64_t dap_bucket_of(const struct dap_task *t, uint64_t time)
 	return time - time % t->time_precision;
 }
 
-/* Prepares one report share; returns -1 with it->out_share set, or a PrepareError. */
+/* The key of an HPKE config id among the job's copies (the task's own first). */
 static const struct dap_hpke_key *key_of(const struct dap_flow *f, uint8_t id)
 {
 	for (size_t i = 0; i < f->n_keys; i++)
@@ -75,7 +75,10 @@ static const struct dap_hpke_key *key_of(const struct dap_flow *f, uint8_t id)
 	return NULL;
 }
 
-/* On a worker thread: reads only f and the request body. */
+/*
+ * Prepares one report share; returns -1 with it->out_share set, or a
+ * PrepareError. On a worker thread: reads only f and the request body.
+ */
 static int prepare_one(const struct dap_flow *f, const struct dap_task *t,
 		       const struct dap_prepare_init *pi, uint64_t now, struct dap_out_item *it)
 {
@@ -204,13 +207,16 @@ int dap_helper_init_job(struct dap_aggregator *agg, const struct dap_task *t,
 	/* The keys as they are now: the worker must not see a reload half done. */
 	dap_keys_refresh(agg);
 	f->items = calloc(r.n_prepare_inits, sizeof *f->items);
-	f->keys = malloc((agg->n_keys ? agg->n_keys : 1) * sizeof *f->keys);
+	f->keys = malloc((agg->n_keys + 1) * sizeof *f->keys);
 	if (!f->items || !f->keys) {
 		dap_flow_free(f);
 		return TB_ERR_NOMEM;
 	}
-	f->n_keys = agg->n_keys;
-	memcpy(f->keys, agg->keys, agg->n_keys * sizeof *f->keys);
+	/* The task's own key first: key_of takes the first match, as dap_task_find_key does. */
+	if (t->has_own_key)
+		dap_task_own_key(t, &f->keys[f->n_keys++]);
+	memcpy(f->keys + f->n_keys, agg->keys, agg->n_keys * sizeof *f->keys);
+	f->n_keys += agg->n_keys;
 	for (size_t i = 0; i < f->n_keys; i++) /* the copies' configs borrow their own pk */
 		f->keys[i].config.public_key = TB_BUF(f->keys[i].pk, f->keys[i].config.public_key.len);
 	f->body = TB_BUF(r.prepare_inits.p, r.prepare_inits.len);

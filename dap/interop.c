@@ -225,6 +225,12 @@ static int add_task(struct tb_http_request *req, void *arg)
 	}
 	a->req = req;
 	a->agg = &svc->agg[k];
+	/* Each task its own HPKE key, as Janus's interop aggregator gives it. */
+	a->task.own_hpke_key = 1;
+	if (!a->task.has_own_key && (rc = dap_task_make_key(&a->task, a->agg))) {
+		free(a);
+		return reply(req, "error", tb_strerror(rc), NULL, NULL);
+	}
 	if ((rc = dap_db_put_task(svc->core->store, a->agg->name, &a->task, added, a))) {
 		free(a);
 		return reply(req, "error", tb_strerror(rc), NULL, NULL);

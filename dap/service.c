@@ -175,10 +175,41 @@ const struct dap_hpke_key *dap_find_key_fresh(struct dap_aggregator *agg, uint8_
 	return dap_find_key(agg, config_id);
 }
 
-/* Writes t (for aggregator agg, role set from it) to the store and the cache. */
+const struct dap_hpke_key *dap_task_find_key(struct dap_aggregator *agg, const struct dap_task *t,
+					     uint8_t config_id, struct dap_hpke_key *scratch)
+{
+	if (t->has_own_key && t->own_config_id == config_id) {
+		dap_task_own_key(t, scratch);
+		return scratch;
+	}
+	return dap_find_key_fresh(agg, config_id);
+}
+
+/*
+ * Writes t (for aggregator agg, role set from it) to the store and the cache.
+ * A task that asks for its own HPKE key keeps the one its stored record has
+ * (the configured tasks are provisioned again at each start, and reports
+ * sealed to the key must still open), else gets a new one.
+ */
 int dap_provision(struct dap_aggregator *agg, struct dap_task *t)
 {
 	struct dap_task *cached;
+	if (t->own_hpke_key && !t->has_own_key) {
+		struct dap_task *old = calloc(1, sizeof *old);
+		int rc = old ? dap_db_get_task(agg->svc->core->store, agg->name, t->id, old) : TB_ERR_NOMEM;
+		if (rc == 0 && old->has_own_key) {
+			t->own_kp = old->own_kp;
+			t->own_config_id = old->own_config_id;
+			t->has_own_key = 1;
+		} else if (rc == 0 || rc == TB_ERR_NOT_FOUND) {
+			rc = dap_task_make_key(t, agg);
+		}
+		if (old)
+			tb_crypto_wipe(old, sizeof *old);
+		free(old);
+		if (rc)
+			return rc;
+	}
 	t->role = agg->kind;
 	if (!*t->leader_url)
 		snprintf(t->leader_url, sizeof t->leader_url, "%s", agg->svc->agg[DAP_AGG_LEADER].base_url);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/crypto.h"
 #include "core/error.h"
 
 const struct tb_option dap_task_options[] = {
@@ -59,6 +60,12 @@ const struct tb_option dap_task_options[] = {
 		.help = "the collector's HpkeConfig, base64url; aggregate shares are sealed to it" },
 	{ .name = "dp_epsilon", .type = TB_OPT_NUMBER, .def = "0", .min = 0, .max = 1000,
 		.help = "differential privacy: discrete Laplace noise on aggregate shares (0: none)" },
+	{ .name = "own_hpke_key", .type = TB_OPT_BOOL, .def = "false",
+		.help = "give the task an HPKE key of its own (made when the task is first provisioned and kept in its record): hpke_config?task_id= announces it instead of the aggregator's configs, which still decrypt" },
+	{ .name = "hpke_config_id", .type = TB_OPT_INT, .def = "0", .min = 0, .max = 255,
+		.help = "the config id of the task's own HPKE key (with hpke_private_key)" },
+	{ .name = "hpke_private_key", .type = TB_OPT_STRING, .def = "\"\"",
+		.help = "the task's own HPKE key: an X25519 private key, 32 bytes, base64url (HKDF-SHA256, AES-128-GCM); empty: none, or one made at provisioning with own_hpke_key" },
 	TB_OPTIONS_END
 };
 
@@ -284,6 +291,29 @@ int dap_task_from_json(const cJSON *j, struct dap_task *t, char *err, size_t err
 	cJSON_Delete(own);
 	if (!(t->dp_epsilon >= 0 && t->dp_epsilon <= 1000))
 		FAIL("dp_epsilon: expected a number from 0 to 1000");
+	const cJSON *own_key = field(j, "own_hpke_key", &own);
+	t->own_hpke_key = cJSON_IsTrue(own_key);
+	int bool_ok = cJSON_IsBool(own_key);
+	cJSON_Delete(own);
+	if (!bool_ok)
+		FAIL("own_hpke_key: expected true or false");
+	uint64_t config_id;
+	if (get_u64(j, "hpke_config_id", &config_id, 255, err, errlen) ||
+	    get_str(j, "hpke_private_key", buf, sizeof buf, err, errlen))
+		return TB_ERR_CONFIG;
+	if (*buf) {
+		uint8_t sk[32];
+		int rc = dap_unb64url_exact(buf, sk, sizeof sk);
+		if (!rc)
+			rc = dap_hpke_keypair_from_sk(DAP_HPKE_KEM_X25519_SHA256, TB_BUF(sk, sizeof sk), &t->own_kp);
+		tb_crypto_wipe(sk, sizeof sk);
+		tb_crypto_wipe(buf, sizeof buf);
+		if (rc)
+			FAIL("hpke_private_key: expected an X25519 private key, 32 bytes in base64url");
+		t->has_own_key = 1;
+		t->own_hpke_key = 1;
+		t->own_config_id = (uint8_t)config_id;
+	}
 #undef FAIL
 	return 0;
 }
@@ -321,5 +351,37 @@ cJSON *dap_task_to_json(const struct dap_task *t)
 		dap_b64url(t->collector_config, t->collector_config_len, b, sizeof b);
 	cJSON_AddStringToObject(j, "collector_hpke_config", b);
 	cJSON_AddNumberToObject(j, "dp_epsilon", t->dp_epsilon);
+	cJSON_AddBoolToObject(j, "own_hpke_key", t->own_hpke_key || t->has_own_key);
+	if (t->has_own_key) {
+		cJSON_AddNumberToObject(j, "hpke_config_id", t->own_config_id);
+		dap_b64url(t->own_kp.sk, t->own_kp.sk_len, b, sizeof b);
+		cJSON_AddStringToObject(j, "hpke_private_key", b);
+		tb_crypto_wipe(b, sizeof b);
+	}
 	return j;
+}
+
+int dap_task_make_key(struct dap_task *t, const struct dap_aggregator *agg)
+{
+	uint8_t id;
+	int rc;
+	do {
+		if ((rc = tb_random(&id, 1)))
+			return rc;
+	} while (dap_find_key(agg, id));
+	if ((rc = dap_hpke_keygen(DAP_HPKE_KEM_X25519_SHA256, &t->own_kp)))
+		return rc;
+	t->own_config_id = id;
+	t->has_own_key = t->own_hpke_key = 1;
+	return 0;
+}
+
+void dap_task_own_key(const struct dap_task *t, struct dap_hpke_key *out)
+{
+	memset(out, 0, sizeof *out);
+	out->kp = t->own_kp;
+	memcpy(out->pk, t->own_kp.pk, t->own_kp.pk_len);
+	out->config = (struct dap_hpke_config){ t->own_config_id, DAP_HPKE_KEM_X25519_SHA256, DAP_HPKE_KDF_SHA256,
+						DAP_HPKE_AEAD_AES128GCM, TB_BUF(out->pk, t->own_kp.pk_len) };
+	out->active = 1;
 }

@@ -99,7 +99,8 @@ int dap_leader_upload(struct dap_aggregator *agg, const struct dap_task *task, s
 		dap_metrics_upload(task->id, "batch_collected");
 		return refuse(agg, task, DAP_PROBLEM_REPORT_REJECTED, "batch_collected");
 	}
-	const struct dap_hpke_key *key = dap_find_key_fresh(agg, rep.leader_share.config_id);
+	struct dap_hpke_key own; /* the task's own key, when it has one */
+	const struct dap_hpke_key *key = dap_task_find_key(agg, task, rep.leader_share.config_id, &own);
 	if (!key) {
 		*detail = "the leader's input share is sealed to an unknown HPKE config";
 		dap_metrics_upload(task->id, "outdated_config");
@@ -121,6 +122,7 @@ int dap_leader_upload(struct dap_aggregator *agg, const struct dap_task *task, s
 		return rc;
 	}
 	rc = dap_hpke_open(&key->config, &key->kp, &rep.leader_share, info, tb_bytes_buf(&aad), &pt);
+	tb_crypto_wipe(&own, sizeof own);
 	tb_bytes_free(&aad);
 	if (rc) {
 		tb_crypto_wipe(pt.p, pt.len);

@@ -1,0 +1,121 @@
+#!/bin/bash
+# Tasks with their own HPKE key (DAP-09 4.3.1, `hpke_config?task_id=`, which
+# @divviup/dap 0.9.1 always sends), with the real client:
+#   - a configured task with own_hpke_key and one made by `trustbox dap task
+#     create --own-hpke-key` next to the running instance: each aggregator
+#     announces the task's own config for it (not its global list, and not
+#     the other aggregator's); a task without one gets the global list; an
+#     unknown task id is unrecognizedTask
+#   - the key survives a restart (the configured task is provisioned again)
+#   - divviup-ts uploads to both tasks (sealed to the tasks' configs, so
+#     the leader's upload and the helper's preparation both open with the
+#     task's key); `trustbox dap collect` returns the exact count
+#   - the aggregator's global keys still decrypt a task's reports, after a
+#     `dap key rotate` too (a report sealed to the old global configs is
+#     accepted and counted); rotation leaves the task's config alone
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+: "${TB_BUILD_DIR:?}"
+need python3
+need openssl
+need curl
+
+src="$TB_SOURCE_DIR/tests/integration/dap"
+nm="$TB_BUILD_DIR/dap-interop"
+mkdir -p "$nm"
+cp "$src/package.json" "$nm/"
+npm_install "$nm" @divviup/dap
+export DAP_NODE_MODULES="$nm/node_modules"
+
+b64u() { python3 -c "import sys,base64;print(base64.urlsafe_b64encode(bytes.fromhex(sys.argv[1])).rstrip(b'=').decode())" "$1"; }
+rid() { b64u "$(od -An -v -N"$1" -tx1 /dev/urandom | tr -d ' \n')"; }
+openssl genpkey -algorithm X25519 -out collector.pem 2>/dev/null || die "openssl X25519"
+sk=$(openssl pkey -in collector.pem -outform DER | tail -c 32 | od -An -v -tx1 | tr -d ' \n')
+pk=$(openssl pkey -in collector.pem -pubout -outform DER | tail -c 32 | od -An -v -tx1 | tr -d ' \n')
+CCFG=$(b64u "01002000010001""0020$pk")
+CTOK=$(rid 16)
+printf '{"aead":"AesGcm128","id":1,"kdf":"Sha256","kem":"X25519HkdfSha256","private_key":"%s","public_key":"%s","token":"%s"}\n' \
+	"$(b64u "$sk")" "$(b64u "$pk")" "$CTOK" > cred.json
+
+T_OWN=$(rid 32); T_PLAIN=$(rid 32)
+P=$(free_port)
+task() {
+	echo "    { id = \"$1\", vdaf = \"count\", verify_key = \"$(rid 16)\", min_batch_size = 1, $2"
+	echo "      aggregator_auth_token = \"$(rid 16)\", collector_auth_token = \"$CTOK\","
+	echo "      collector_hpke_config = \"$CCFG\" },"
+}
+cat > t.lua <<LUA
+core { data_dir = "$TB_WORK/data", log_level = "warn" }
+if acme then acme { enabled = false } end
+if ctlog then ctlog { enabled = false } end
+if dns then dns { enabled = false } end
+listen { name = "https", address = "127.0.0.1", port = $P, tls = true }
+dap {
+  demo_task = false,
+  aggregation_period_ms = 50,
+  tasks = {
+$(task "$T_OWN" "own_hpke_key = true,")
+$(task "$T_PLAIN" "")
+  },
+}
+LUA
+tb_start t.lua
+"$TRUSTBOX" root -c t.lua > root.pem || die "trustbox root"
+export NODE_EXTRA_CA_CERTS="$TB_WORK/root.pem"
+L="https://127.0.0.1:$P/dap/leader/"
+H="https://127.0.0.1:$P/dap/helper/"
+hexof() { curl -sS --cacert root.pem "$1" | od -An -v -tx1 | tr -d ' \n'; }
+
+out=$("$TRUSTBOX" dap task create -c t.lua --vdaf count --min-batch-size 1 --own-hpke-key \
+	--collector-credential-file new.json) || die "task create --own-hpke-key: $out"
+T_NEW=$(printf '%s' "$out" | python3 -c 'import json,sys;print(json.load(sys.stdin)["task_id"])')
+
+GL=$(hexof "${L}hpke_config"); GH=$(hexof "${H}hpke_config")
+OL=$(hexof "${L}hpke_config?task_id=$T_OWN"); OH=$(hexof "${H}hpke_config?task_id=$T_OWN")
+NL=$(hexof "${L}hpke_config?task_id=$T_NEW"); NH=$(hexof "${H}hpke_config?task_id=$T_NEW")
+for v in "$OL" "$OH" "$NL" "$NH"; do
+	expect "a task's own list holds one X25519/HKDF-SHA256/AES-128-GCM config" "$v" '^0029[0-9a-f]{2}0020000100010020[0-9a-f]{64}$'
+done
+[ "$OL" != "$GL" ] && [ "$OH" != "$GH" ] && [ "$OL" != "$OH" ] && ok "configured task: each aggregator announces the task's own config" \
+	|| fail "configured task: $OL $OH (global $GL $GH)"
+[ "$NL" != "$GL" ] && [ "$NH" != "$GH" ] && [ "$NL" != "$OL" ] && [ "$NL" != "$NH" ] && \
+	ok "task create --own-hpke-key: each aggregator announces the task's own config" || fail "created task: $NL $NH"
+got=$(hexof "${L}hpke_config?task_id=$T_PLAIN")
+[ "$got" = "$GL" ] && ok "a task without its own key: the global list" || fail "plain task: $got vs $GL"
+got=$(curl -sS --cacert root.pem "${H}hpke_config?task_id=$(rid 32)")
+expect "an unknown task id: unrecognizedTask" "$got" 'unrecognizedTask'
+
+tb_stop && tb_start t.lua
+got=$(hexof "${L}hpke_config?task_id=$T_OWN")
+[ "$got" = "$OL" ] && ok "the task's own key survives a restart" || fail "after restart: $got vs $OL"
+
+js() { node "$src/client.mjs" "$@"; }
+now=$(date +%s)
+START=$((now / 3600 * 3600 - 3600)); DUR=7200
+collect() { # collect TASK CRED
+	"$TRUSTBOX" dap collect -c t.lua --task-id "$1" --leader "$L" --cacert root.pem --vdaf count \
+		--collector-credential-file "$2" --batch-interval-start "$START" --batch-interval-duration "$DUR" --timeout 60
+}
+got=$(js upload "$L" "$H" "$T_NEW" '{"type":"count"}' 3600 '[true,true,false,true]')
+[ "$(printf '%s\n' "$got" | grep -c '^ok$')" = 4 ] && ok "divviup-ts uploads to the created task" || fail "uploads: $got"
+got=$(collect "$T_NEW" new.json 2> new.err) || true
+expect "the created task collects exactly: 4 reports, count 3" "$got" '^\{"report_count":4,.*"aggregate":3\}$'
+
+got=$(js upload "$L" "$H" "$T_OWN" '{"type":"count"}' 3600 '[true,false,true]')
+[ "$(printf '%s\n' "$got" | grep -c '^ok$')" = 3 ] && ok "divviup-ts uploads to the configured task" || fail "uploads: $got"
+got=$(js lists "$L" "$H" "$T_OWN" '{"type":"count"}' 3600 true "$GL" "$GH")
+expect "a report sealed to the aggregators' global configs is accepted" "$got" '^ok$'
+out=$("$TRUSTBOX" dap key rotate -c t.lua leader) || fail "key rotate"
+sleep 1.2 # a running instance reads the keys again at most once a second
+[ "$(hexof "${L}hpke_config")" != "$GL" ] && ok "key rotate: a new global config" || fail "key rotate: $out"
+[ "$(hexof "${L}hpke_config?task_id=$T_OWN")" = "$OL" ] && ok "key rotate: the task's config stays" || fail "rotate changed the task's config"
+got=$(js lists "$L" "$H" "$T_OWN" '{"type":"count"}' 3600 true "$GL" "$GH")
+expect "after the rotation the old global configs still open" "$got" '^ok$'
+got=$(js upload "$L" "$H" "$T_OWN" '{"type":"count"}' 3600 '[true]')
+expect "divviup-ts uploads to the task after the rotation" "$got" '^ok$'
+got=$(collect "$T_OWN" cred.json 2> own.err) || true
+expect "the configured task collects exactly: 6 reports, count 5" "$got" '^\{"report_count":6,.*"aggregate":5\}$'
+show_on_failure new.err own.err
+
+tb_stop && ok "trustbox stops cleanly" || fail "trustbox exit status"
+finish
