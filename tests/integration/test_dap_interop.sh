@@ -3,7 +3,8 @@
 # by this script as the draft's test runner would: ready, endpoint_for_task
 # for both roles, add_task (the draft's JSON, VDAF parameters as strings) on
 # the leader and on the helper for a time_interval Prio3Histogram task and a
-# fixed_size Prio3Sum task; then @divviup/dap 0.9.1 uploads to the endpoint
+# fixed_size Prio3Sum task (each with its own HPKE config at both
+# aggregators: hpke_config?task_id= differs from the global list); then @divviup/dap 0.9.1 uploads to the endpoint
 # the runner was given and `trustbox dap collect` returns the exact sums.
 # Also: a bad add_task is {"status":"error"}, an unknown /internal/test/
 # path is 404, and with the option off (the default) nothing is served there.
@@ -96,6 +97,12 @@ V2='{"type":"Prio3Sum","bits":"8"}'
 for role in leader helper; do
 	expect "add_task $role (time_interval, Prio3Histogram)" "$(add "$T1" $role "$V1" 1 '' "$VK1")" '^200 \{"status":"success"\}$'
 	expect "add_task $role (fixed_size, Prio3Sum)" "$(add "$T2" $role "$V2" 2 '"max_batch_size":3,' "$VK2")" '^200 \{"status":"success"\}$'
+done
+hx() { curl -sS --cacert root.pem "$1" | od -An -v -tx1 | tr -d ' \n'; }
+for a in "$L" "$H"; do
+	own=$(hx "${a}hpke_config?task_id=$T1")
+	[ -n "$own" ] && [ "$own" != "$(hx "${a}hpke_config")" ] && [ "$own" != "$(hx "${a}hpke_config?task_id=$T2")" ] \
+		&& ok "add_task: the task has its own HPKE config at $a" || fail "add_task: $a: the task's config $own"
 done
 expect "add_task with an unknown VDAF: error" "$(add "$(rid 32)" leader '{"type":"Poplar1"}' 1 '' "$VK1")" \
 	'^200 \{"status":"error","error":"vdaf.type: '
