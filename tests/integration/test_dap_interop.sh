@@ -4,8 +4,9 @@
 # for both roles, add_task (the draft's JSON, VDAF parameters as strings) on
 # the leader and on the helper for a time_interval Prio3Histogram task and a
 # fixed_size Prio3Sum task (each with its own HPKE config at both
-# aggregators: hpke_config?task_id= differs from the global list); then @divviup/dap 0.9.1 uploads to the endpoint
-# the runner was given and `trustbox dap collect` returns the exact sums.
+# aggregators: hpke_config?task_id= differs from the global list); then
+# @divviup/dap 0.9.1 uploads to the endpoint the runner was given and
+# `trustbox dap collect` returns the exact sums.
 # Also: a bad add_task is {"status":"error"}, an unknown /internal/test/
 # path is 404, and with the option off (the default) nothing is served there.
 #
