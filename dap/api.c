@@ -101,6 +101,9 @@ static int get_hpke_config(struct tb_http_request *req, void *arg)
 	const char *q = tb_http_query_param(req, "task_id");
 	if (q) {
 		uint8_t id[DAP_TASK_ID_LEN];
+		if (!*q) /* `task_id=` names no task */
+			return respond_problem(req, DAP_PROBLEM_MISSING_TASK_ID, 0, NULL,
+					       "task_id is empty: name the task, or leave the parameter out");
 		if (dap_unb64url_exact(q, id, DAP_TASK_ID_LEN))
 			return respond_problem(req, DAP_PROBLEM_INVALID_MESSAGE, 0, NULL,
 					       "task_id is not 32 bytes of base64url");

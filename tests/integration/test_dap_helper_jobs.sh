@@ -21,6 +21,14 @@
 #   - DELETE abandons a job: 204, then its continuation is
 #     unrecognizedAggregationJob and the same init again counts nothing
 #     twice (report_replayed)
+#   - a PrepareError per spoilt report, the job's other report prepared:
+#     hpke_unknown_config_id, hpke_decrypt_error, invalid_message (sealed
+#     bytes that are no PlaintextInputShare), task_expired
+#   - aggregate shares: a misaligned interval is batchInvalid, another count
+#     or checksum batchMismatch (and neither counts as a query: the right
+#     request then gets the share); a report into the collected batch is
+#     batch_collected; the leader's collection of a misaligned interval is
+#     batchInvalid; hpke_config?task_id= (empty) is missingTaskID
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 : "${TB_BUILD_DIR:?}"
@@ -49,8 +57,10 @@ ATOK=$(b64u "$(hexr 16)")
 printf '{"aead":"AesGcm128","id":1,"kdf":"Sha256","kem":"X25519HkdfSha256","private_key":"%s","public_key":"%s","token":"%s"}\n' \
 	"$(b64u "$sk")" "$(b64u "$pk")" "$CTOK" > cred.json
 
-T_SAT=$(hexr 32); T_MIX=$(hexr 32); T_STEP=$(hexr 32)
-VK_SAT=$(hexr 16); VK_MIX=$(hexr 16); VK_STEP=$(hexr 16)
+T_SAT=$(hexr 32); T_MIX=$(hexr 32); T_STEP=$(hexr 32); T_ERR=$(hexr 32); T_EXP=$(hexr 32)
+VK_SAT=$(hexr 16); VK_MIX=$(hexr 16); VK_STEP=$(hexr 16); VK_ERR=$(hexr 16); VK_EXP=$(hexr 16)
+now=$(date +%s)
+T=$((now / 3600 * 3600))
 P=$(free_port)
 task() { # task ID-HEX VK-HEX FIELDS
 	echo "    { id = \"$(b64u "$1")\", verify_key = \"$(b64u "$2")\", $3,"
@@ -72,6 +82,8 @@ $(task "$T_SAT" "$VK_SAT" 'vdaf = "count", query = "fixed_size", max_batch_size 
 $(task "$T_MIX" "$VK_MIX" 'role = "leader", vdaf = "sum", bits = 8, query = "fixed_size", max_batch_size = 4, min_batch_size = 3')
 $(task "$T_MIX" "$VK_MIX" 'role = "helper", vdaf = "sum", bits = 8, query = "fixed_size", max_batch_size = 3, min_batch_size = 3')
 $(task "$T_STEP" "$VK_STEP" 'vdaf = "count", min_batch_size = 1')
+$(task "$T_ERR" "$VK_ERR" 'vdaf = "count", min_batch_size = 1')
+$(task "$T_EXP" "$VK_EXP" "vdaf = \"count\", min_batch_size = 1, task_expiration = $((T - 7200))")
   },
 }
 LUA
@@ -81,14 +93,13 @@ export NODE_EXTRA_CA_CERTS="$TB_WORK/root.pem"
 L="https://127.0.0.1:$P/dap/leader/"
 H="https://127.0.0.1:$P/dap/helper/"
 HL=$(curl -sS --cacert root.pem "${H}hpke_config" | od -An -v -tx1 | tr -d ' \n')
-now=$(date +%s)
-T=$((now / 3600 * 3600))
 
-# send METHOD URL CONTENT-TYPE [BODY-HEX]: "STATUS BODY-HEX", or "STATUS TYPE DETAIL" for a problem
+# send METHOD URL CONTENT-TYPE [BODY-HEX]: "STATUS BODY-HEX", or "STATUS TYPE DETAIL" for a
+# problem; DAP-Auth-Token: $TOKEN, else the aggregators' token
 send() {
 	python3 -c 'import sys;sys.stdout.buffer.write(bytes.fromhex(sys.argv[1]))' "${4:-}" > body.bin
 	local code
-	code=$(curl -sS --cacert root.pem -o resp.bin -w '%{http_code}' -X "$1" -H "DAP-Auth-Token: $ATOK" \
+	code=$(curl -sS --cacert root.pem -o resp.bin -w '%{http_code}' -X "$1" -H "DAP-Auth-Token: ${TOKEN:-$ATOK}" \
 		-H "Content-Type: $3" --data-binary @body.bin "$2")
 	if [ "$(od -An -tx1 -N1 resp.bin | tr -d ' ')" = 7b ]; then
 		echo "$code $(python3 -c 'import json,sys;j=json.load(open("resp.bin"));print(j["type"].rsplit(":",1)[-1], j.get("detail",""))')"
@@ -186,6 +197,47 @@ got=$(send POST "$(job_url "$T_STEP" "$J")" $CONT "$("$TB_WORK/agg_job" continue
 expect "delete: the job's continuation is unrecognizedAggregationJob" "$got" '^404 unrecognizedAggregationJob'
 got=$(send PUT "$(job_url "$T_STEP" "$J")" $INIT "$req")
 expect "delete: the same init again counts nothing twice" "$(states "$got")" '^reject report_replayed,reject report_replayed$'
+
+# ---- each report's own PrepareError at the helper; the job's others are prepared ----
+for case in unknown_config:hpke_unknown_config_id bad_ciphertext:hpke_decrypt_error bad_plaintext:invalid_message; do
+	req=$("$TB_WORK/agg_job" init --first "${case%%:*}" "$T_ERR" "$VK_ERR" "$HL" "$T" 2 2> /dev/null) || die "agg_job init"
+	got=$(send PUT "$(job_url "$T_ERR" "$(hexr 16)")" $INIT "$req")
+	expect "a helper share ${case%%:*}: ${case#*:} for that report only" "$(states "$got")" "^reject ${case#*:},continue\$"
+done
+req=$("$TB_WORK/agg_job" init "$T_EXP" "$VK_EXP" "$HL" "$T" 1 2> /dev/null) || die "agg_job init"
+got=$(send PUT "$(job_url "$T_EXP" "$(hexr 16)")" $INIT "$req")
+expect "a report after the task's expiration: task_expired" "$(states "$got")" '^reject task_expired$'
+
+# ---- aggregate shares: refusals change nothing; a collected batch refuses reports ----
+# AggregateShareReq for a time_interval batch: asr START DURATION COUNT REPORT-ID-HEX... (checksum of those ids)
+asr() {
+	python3 - "$@" <<'PY'
+import hashlib, sys
+s, d, c = map(int, sys.argv[1:4])
+x = bytes(32)
+for i in sys.argv[4:]:
+    x = bytes(a ^ b for a, b in zip(x, hashlib.sha256(bytes.fromhex(i)).digest()))
+print("01" + s.to_bytes(8, "big").hex() + d.to_bytes(8, "big").hex() + "00000000" + c.to_bytes(8, "big").hex() + x.hex())
+PY
+}
+SHARE=application/dap-aggregate-share-req
+SURL="${H}tasks/$(b64u "$T_STEP")/aggregate_shares"
+got=$(send POST "$SURL" $SHARE "$(asr $((T + 1)) 3600 2 "$R1" "$R2")")
+expect "aggregate share: an interval not aligned to time_precision: batchInvalid" "$got" '^400 batchInvalid'
+got=$(send POST "$SURL" $SHARE "$(asr "$T" 3600 5 "$R1" "$R2")")
+expect "aggregate share: another report count than the helper's: batchMismatch" "$got" '^400 batchMismatch'
+got=$(send POST "$SURL" $SHARE "$(asr "$T" 3600 2 "$R1")")
+expect "aggregate share: another checksum than the helper's: batchMismatch" "$got" '^400 batchMismatch'
+got=$(send POST "$SURL" $SHARE "$(asr "$T" 3600 2 "$R1" "$R2")")
+expect "aggregate share: the leader's count and checksum: the share" "$got" '^200 [0-9a-f]+$'
+req=$("$TB_WORK/agg_job" init "$T_STEP" "$VK_STEP" "$HL" "$T" 1 2> /dev/null) || die "agg_job init"
+got=$(send PUT "$(job_url "$T_STEP" "$(hexr 16)")" $INIT "$req")
+expect "a report into a collected batch: batch_collected" "$(states "$got")" '^reject batch_collected$'
+CREQ="01$(printf '%016x%016x' $((T + 1)) 3600)00000000"
+got=$(TOKEN=$CTOK send PUT "${L}tasks/$(b64u "$T_STEP")/collection_jobs/$(b64u "$(hexr 16)")" application/dap-collect-req "$CREQ")
+expect "collection: an interval not aligned to time_precision: batchInvalid" "$got" '^400 batchInvalid'
+got=$(curl -sS --cacert root.pem "${L}hpke_config?task_id=")
+expect "hpke_config with an empty task_id: missingTaskID" "$got" '"type":"urn:ietf:params:ppm:dap:error:missingTaskID"'
 
 tb_stop && ok "trustbox stops cleanly" || fail "trustbox exit status"
 finish

@@ -3,12 +3,15 @@
  * DAP-09 aggregation job messages a leader sends, and reads the helper's
  * answers, so that the script can drive the helper's endpoints directly.
  *
- *   agg_job init TASK-HEX VERIFY-KEY-HEX HELPER-LIST-HEX TIME N [BATCH-ID-HEX]
+ *   agg_job init [--first MODE] TASK-HEX VERIFY-KEY-HEX HELPER-LIST-HEX TIME N [BATCH-ID-HEX]
  *        prints an AggregationJobInitReq (hex) of N Prio3Count reports of
  *        measurement 1, each sealed to the first config of the helper's
  *        HpkeConfigList and prepared as the leader does (ping-pong
  *        initialize); fixed_size with BATCH-ID-HEX, else time_interval.
- *        The report ids go to stderr, one hex line each.
+ *        The report ids go to stderr, one hex line each. MODE spoils the
+ *        first report's helper share: unknown_config (sealed to a config id
+ *        the list does not have), bad_ciphertext (its last byte flipped),
+ *        bad_plaintext (properly sealed bytes that are no PlaintextInputShare).
  *   agg_job continue STEP [REPORT-ID-HEX...]
  *        prints an AggregationJobContinueReq (hex) with one PrepareContinue
  *        per report id (an empty ping-pong payload).
@@ -27,6 +30,12 @@ static void print_hex(const uint8_t *p, size_t n, FILE *f)
 
 static int init_req(int argc, char **argv)
 {
+	const char *mode = "";
+	if (argc > 3 && !strcmp(argv[2], "--first")) {
+		mode = argv[3];
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc != 7 && argc != 8) {
 		fprintf(stderr, "usage: agg_job init TASK-HEX VERIFY-KEY-HEX HELPER-LIST-HEX TIME N [BATCH-ID-HEX]\n");
 		return 2;
@@ -65,8 +74,23 @@ static int init_req(int argc, char **argv)
 		struct tb_bytes pub = { 0 }, shares[2] = { { 0 }, { 0 } }, enc = { 0 }, payload = { 0 }, msg = { 0 };
 		check(dap_prio3_shard(&v, &m, rs->md.id, rand, v.rand_size, &pub, shares), "shard");
 		rs->public_share = tb_bytes_buf(&pub);
-		seal(&hc[0], DAP_ROLE_HELPER, task.p, &rs->md, rs->public_share, tb_bytes_buf(&shares[1]), &enc,
-		     &payload, &rs->encrypted_input_share);
+		if (k == 0 && !strcmp(mode, "bad_plaintext")) {
+			static const uint8_t junk[3] = { 0xff, 0xff, 0xff };
+			uint8_t info_buf[DAP_HPKE_INFO_BUF];
+			struct tb_bytes aad = { 0 };
+			check(dap_hpke_aad_input_share(task.p, rs->md.id, rs->md.time, rs->public_share, &aad), "aad");
+			check(dap_hpke_seal(&hc[0], dap_hpke_info_input_share(DAP_ROLE_HELPER, info_buf),
+					    tb_bytes_buf(&aad), TB_BUF(junk, sizeof junk), &enc, &payload,
+					    &rs->encrypted_input_share), "seal");
+			tb_bytes_free(&aad);
+		} else {
+			seal(&hc[0], DAP_ROLE_HELPER, task.p, &rs->md, rs->public_share, tb_bytes_buf(&shares[1]),
+			     &enc, &payload, &rs->encrypted_input_share);
+		}
+		if (k == 0 && !strcmp(mode, "unknown_config"))
+			rs->encrypted_input_share.config_id = (uint8_t)(hc[0].id + 1);
+		if (k == 0 && !strcmp(mode, "bad_ciphertext") && payload.len)
+			payload.p[payload.len - 1] ^= 1;
 		check(dap_pp_leader_init(&v, vk.p, rs->md.id, rs->public_share, tb_bytes_buf(&shares[0]), state,
 					 &msg, NULL), "leader init");
 		pi.payload = tb_bytes_buf(&msg);
