@@ -29,6 +29,8 @@
 #     request then gets the share); a report into the collected batch is
 #     batch_collected; the leader's collection of a misaligned interval is
 #     batchInvalid; hpke_config?task_id= (empty) is missingTaskID
+#   - the leader fails a report its helper's answer leaves out with
+#     report_dropped (a fake helper answers an empty AggregationJobResp)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 : "${TB_BUILD_DIR:?}"
@@ -59,8 +61,10 @@ printf '{"aead":"AesGcm128","id":1,"kdf":"Sha256","kem":"X25519HkdfSha256","priv
 
 T_SAT=$(hexr 32); T_MIX=$(hexr 32); T_STEP=$(hexr 32); T_ERR=$(hexr 32); T_EXP=$(hexr 32)
 VK_SAT=$(hexr 16); VK_MIX=$(hexr 16); VK_STEP=$(hexr 16); VK_ERR=$(hexr 16); VK_EXP=$(hexr 16)
+T_DROP=$(hexr 32); VK_DROP=$(hexr 16)
 now=$(date +%s)
 T=$((now / 3600 * 3600))
+FP=$(free_port) # a fake helper that answers every aggregation job with no PrepareResp
 P=$(free_port)
 task() { # task ID-HEX VK-HEX FIELDS
 	echo "    { id = \"$(b64u "$1")\", verify_key = \"$(b64u "$2")\", $3,"
@@ -84,6 +88,7 @@ $(task "$T_MIX" "$VK_MIX" 'role = "helper", vdaf = "sum", bits = 8, query = "fix
 $(task "$T_STEP" "$VK_STEP" 'vdaf = "count", min_batch_size = 1')
 $(task "$T_ERR" "$VK_ERR" 'vdaf = "count", min_batch_size = 1')
 $(task "$T_EXP" "$VK_EXP" "vdaf = \"count\", min_batch_size = 1, task_expiration = $((T - 7200))")
+$(task "$T_DROP" "$VK_DROP" "role = \"leader\", vdaf = \"count\", min_batch_size = 1, helper_url = \"http://127.0.0.1:$FP/\"")
   },
 }
 LUA
@@ -238,6 +243,37 @@ got=$(TOKEN=$CTOK send PUT "${L}tasks/$(b64u "$T_STEP")/collection_jobs/$(b64u "
 expect "collection: an interval not aligned to time_precision: batchInvalid" "$got" '^400 batchInvalid'
 got=$(curl -sS --cacert root.pem "${L}hpke_config?task_id=")
 expect "hpke_config with an empty task_id: missingTaskID" "$got" '"type":"urn:ietf:params:ppm:dap:error:missingTaskID"'
+
+# ---- the leader: reports the helper's answer leaves out are report_dropped ----
+python3 - "$FP" <<'PY' > fake.log 2>&1 &
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_PUT(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/dap-aggregation-job-resp")
+        self.send_header("Content-Length", "4")
+        self.end_headers()
+        self.wfile.write(b"\0\0\0\0")
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+track $!
+got=$(node "$src/client.mjs" lists "$L" "http://127.0.0.1:$FP/" "$(b64u "$T_DROP")" '{"type":"count"}' 3600 true \
+	"$(curl -sS --cacert root.pem "${L}hpke_config" | od -An -v -tx1 | tr -d ' \n')" "$HL")
+expect "report_dropped: the upload is accepted" "$got" '^ok$'
+for _ in $(seq 1 50); do
+	state=$(python3 - "$TB_WORK/data/trustbox.db" "$T_DROP" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+print(db.execute("SELECT group_concat(state || ':' || ifnull(prep_error, '-')) FROM dap_reports WHERE task_id=?",
+                 (bytes.fromhex(sys.argv[2]),)).fetchone()[0])
+PY
+	)
+	[ "$state" = "3:2" ] && break
+	sleep 0.2
+done
+expect "report_dropped: the leader fails the report the helper did not answer for (PrepareError 2)" "$state" '^3:2$'
+show_on_failure fake.log
 
 tb_stop && ok "trustbox stops cleanly" || fail "trustbox exit status"
 finish
