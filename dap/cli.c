@@ -23,7 +23,7 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: trustbox dap task create --vdaf count|sum|sumvec|histogram [--bits N] [--length N]\n"
 		"         [--chunk-length N] [--query time_interval|fixed_size] [--max-batch-size N]\n"
-		"         [--min-batch-size N] [--time-precision S] [--dp-epsilon E] [--own-hpke-key]\n"
+		"         [--min-batch-size N] [--time-precision S] [--dp-epsilon E] [--global-hpke-keys]\n"
 		"         [--helper URL --helper-token T] [--collector-credential-file FILE]\n"
 		"       trustbox dap task import --role helper FILE\n"
 		"       trustbox dap task list\n"
@@ -146,6 +146,10 @@ int dap_task_new(struct dap_service *svc, const cJSON *params, const char *helpe
 	dap_b64url(enc.p, enc.len, cfg, sizeof cfg);
 	tb_bytes_free(&enc);
 	cJSON *rec = params ? cJSON_Duplicate(params, 1) : cJSON_CreateObject();
+	/* An HPKE key of its own unless asked otherwise, as Janus provisions a task; each
+	 * aggregator makes its key when it provisions its half (dap_provision). */
+	if (!cJSON_GetObjectItemCaseSensitive(rec, "own_hpke_key"))
+		cJSON_AddBoolToObject(rec, "own_hpke_key", 1);
 	cJSON_AddStringToObject(rec, "id", n->id);
 	cJSON_AddStringToObject(rec, "verify_key", vk);
 	cJSON_AddStringToObject(rec, "aggregator_auth_token", helper_token ? helper_token : atok);
@@ -199,7 +203,7 @@ static int create(struct dap_service *svc, int argc, char **argv)
 	long long bits = -1, length = -1, chunk = -1, max_batch = -1, min_batch = -1, precision = -1,
 		  expiration = -1;
 	double epsilon = -1;
-	int own_key = 0;
+	int global_keys = 0;
 	const struct dap_flag flags[] = {
 		{ "--vdaf", DAP_FLAG_STRING, &vdaf, 0, 0 },
 		{ "--bits", DAP_FLAG_INT, &bits, 0, 64 },
@@ -214,7 +218,7 @@ static int create(struct dap_service *svc, int argc, char **argv)
 		{ "--helper", DAP_FLAG_STRING, &helper, 0, 0 },
 		{ "--helper-token", DAP_FLAG_STRING, &helper_token, 0, 0 },
 		{ "--collector-credential-file", DAP_FLAG_STRING, &cred_path, 0, 0 },
-		{ "--own-hpke-key", DAP_FLAG_SWITCH, &own_key, 0, 0 },
+		{ "--global-hpke-keys", DAP_FLAG_SWITCH, &global_keys, 0, 0 },
 	};
 	int prc = dap_parse_flags("task create", flags, DAP_NFLAGS(flags), argc, argv);
 	if (prc)
@@ -235,8 +239,8 @@ static int create(struct dap_service *svc, int argc, char **argv)
 		cJSON_AddStringToObject(rec, "vdaf", vdaf);
 	if (query)
 		cJSON_AddStringToObject(rec, "query", query);
-	if (own_key) /* each aggregator makes its key when it provisions its half */
-		cJSON_AddBoolToObject(rec, "own_hpke_key", 1);
+	if (global_keys) /* no key of its own: the aggregators' configs */
+		cJSON_AddBoolToObject(rec, "own_hpke_key", 0);
 	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
 		if (nums[i].v >= 0)
 			cJSON_AddNumberToObject(rec, nums[i].key, nums[i].v);

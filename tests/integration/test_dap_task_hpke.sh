@@ -2,10 +2,11 @@
 # Tasks with their own HPKE key (DAP-09 4.3.1, `hpke_config?task_id=`, which
 # @divviup/dap 0.9.1 always sends), with the real client:
 #   - a configured task with own_hpke_key and one made by `trustbox dap task
-#     create --own-hpke-key` next to the running instance: each aggregator
-#     announces the task's own config for it (not its global list, and not
-#     the other aggregator's); a task without one gets the global list; an
-#     unknown task id is unrecognizedTask
+#     create` next to the running instance (own keys by default, as Janus
+#     provisions a task): each aggregator announces the task's own config for
+#     it (not its global list, and not the other aggregator's); a configured
+#     task without one and one made with `--global-hpke-keys` get the global
+#     list; an unknown task id is unrecognizedTask, an empty one missingTaskID
 #   - the key survives a restart (the configured task is provisioned again)
 #   - divviup-ts uploads to both tasks (sealed to the tasks' configs, so
 #     the leader's upload and the helper's preparation both open with the
@@ -66,9 +67,12 @@ L="https://127.0.0.1:$P/dap/leader/"
 H="https://127.0.0.1:$P/dap/helper/"
 hexof() { curl -sS --cacert root.pem "$1" | od -An -v -tx1 | tr -d ' \n'; }
 
-out=$("$TRUSTBOX" dap task create -c t.lua --vdaf count --min-batch-size 1 --own-hpke-key \
-	--collector-credential-file new.json) || die "task create --own-hpke-key: $out"
+out=$("$TRUSTBOX" dap task create -c t.lua --vdaf count --min-batch-size 1 \
+	--collector-credential-file new.json) || die "task create: $out"
 T_NEW=$(printf '%s' "$out" | python3 -c 'import json,sys;print(json.load(sys.stdin)["task_id"])')
+out=$("$TRUSTBOX" dap task create -c t.lua --vdaf count --min-batch-size 1 --global-hpke-keys \
+	--collector-credential-file glob.json) || die "task create --global-hpke-keys: $out"
+T_GLOB=$(printf '%s' "$out" | python3 -c 'import json,sys;print(json.load(sys.stdin)["task_id"])')
 
 GL=$(hexof "${L}hpke_config"); GH=$(hexof "${H}hpke_config")
 OL=$(hexof "${L}hpke_config?task_id=$T_OWN"); OH=$(hexof "${H}hpke_config?task_id=$T_OWN")
@@ -79,9 +83,13 @@ done
 [ "$OL" != "$GL" ] && [ "$OH" != "$GH" ] && [ "$OL" != "$OH" ] && ok "configured task: each aggregator announces the task's own config" \
 	|| fail "configured task: $OL $OH (global $GL $GH)"
 [ "$NL" != "$GL" ] && [ "$NH" != "$GH" ] && [ "$NL" != "$OL" ] && [ "$NL" != "$NH" ] && \
-	ok "task create --own-hpke-key: each aggregator announces the task's own config" || fail "created task: $NL $NH"
+	ok "task create: each aggregator announces the task's own config" || fail "created task: $NL $NH"
 got=$(hexof "${L}hpke_config?task_id=$T_PLAIN")
-[ "$got" = "$GL" ] && ok "a task without its own key: the global list" || fail "plain task: $got vs $GL"
+[ "$got" = "$GL" ] && ok "a configured task without its own key: the global list" || fail "plain task: $got vs $GL"
+got=$(hexof "${H}hpke_config?task_id=$T_GLOB")
+[ "$got" = "$GH" ] && ok "task create --global-hpke-keys: the global list" || fail "global task: $got vs $GH"
+got=$(curl -sS --cacert root.pem "${L}hpke_config?task_id=")
+expect "an empty task id: missingTaskID" "$got" 'missingTaskID' 
 got=$(curl -sS --cacert root.pem "${H}hpke_config?task_id=$(rid 32)")
 expect "an unknown task id: unrecognizedTask" "$got" 'unrecognizedTask'
 
