@@ -201,6 +201,36 @@ struct dns_nsset {
 
 struct dns_iter;
 
+/*
+ * What the iterator knows about each server address (infra.c): smoothed RTT
+ * and back-off for choosing servers, and the workarounds a server needs.
+ */
+#define DNS_INFRA_UNKNOWN_MS 376   /* the estimate of a server never measured (as Unbound) */
+#define DNS_INFRA_RTO_MIN 50       /* ms: the smallest estimate, however fast the answers */
+#define DNS_INFRA_RTO_MAX 120000   /* ms: the back-off stops doubling here */
+#define DNS_INFRA_BAND_MS 400      /* servers within this of the best estimate are drawn from at random */
+#define DNS_INFRA_NO_EDNS 1u       /* answered FORMERR/NOTIMP to EDNS, and without it did fine */
+#define DNS_INFRA_NO_0X20 2u       /* does not echo the question's case */
+struct dns_infra_entry;
+struct dns_infra {
+	struct dns_infra_entry **b;
+	size_t nb, n, max;
+	struct dns_infra_entry *head, *tail; /* LRU order */
+	uint64_t ttl_ms;
+	uint64_t timeouts, edns_fallbacks, case_fallbacks; /* for /metrics */
+};
+/* max entries (0: nothing is remembered), each living ttl_ms after its last update. */
+int dns_infra_init(struct dns_infra *t, size_t max, uint64_t ttl_ms);
+void dns_infra_free(struct dns_infra *t);
+/* The server's retransmission estimate in ms (DNS_INFRA_UNKNOWN_MS when unknown). */
+uint32_t dns_infra_rto(struct dns_infra *t, const struct sockaddr_storage *a, uint64_t now);
+/* An answer came back after ms: the estimate follows, the back-off resets. */
+void dns_infra_rtt(struct dns_infra *t, const struct sockaddr_storage *a, uint32_t ms, uint64_t now);
+/* No answer in time: the estimate doubles (up to DNS_INFRA_RTO_MAX). */
+void dns_infra_timeout(struct dns_infra *t, const struct sockaddr_storage *a, uint64_t now);
+unsigned dns_infra_flags(struct dns_infra *t, const struct sockaddr_storage *a, uint64_t now);
+void dns_infra_set_flags(struct dns_infra *t, const struct sockaddr_storage *a, unsigned flags, uint64_t now);
+
 struct dns_stats {
 	uint64_t queries_udp, queries_tcp, queries_doh, formerr, refused, nxdomain, truncated, dropped;
 	uint64_t tcp_evicted, tcp_refused; /* TCP connections shed at the caps (dns/server.c make_room) */
@@ -273,6 +303,8 @@ struct dns_server {
 	struct dns_iter *iters;       /* client queries being iterated */
 	size_t n_iters;
 	size_t iter_queries_max, iter_referrals_max, iter_ns_lookups_max, cname_max;
+	struct dns_infra infra;        /* per-server RTT and workarounds (infra.c) */
+	int iter_0x20;                 /* randomise the question's case when iterating */
 	/* DNSSEC validation of iterated answers (dnssec.h, validate.c) */
 	int dnssec;                   /* dns.dnssec = "validate" */
 	struct tb_bytes anchors;      /* trust anchors as chain records (section, owner, type, class, TTL, RDATA) */

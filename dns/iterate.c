@@ -589,6 +589,7 @@ static void iter_timeout(uv_timer_t *t)
 	struct dns_iter *q = t->data;
 	if (q->finished)
 		return;
+	dns_infra_timeout(&q->s->infra, &q->to, uv_now(q->s->loop)); /* asked later next time */
 	if (uv_now(q->s->loop) >= q->top->deadline) {
 		iter_fail(q->top, DNS_EDE_NO_REACHABLE_AUTHORITY, "time limit reached (forward_timeout_ms)");
 		return;
@@ -661,6 +662,53 @@ static int ancestor_resolves(const struct dns_iter *q, const uint8_t *name)
 
 static void iter_spawn_lookup(struct dns_iter *q, size_t i);
 
+/*
+ * The next address to ask among those not tried for this zone: drawn at
+ * random among the ones whose estimate (infra.c) is within
+ * DNS_INFRA_BAND_MS of the best. A server that answered fast wins, one never
+ * asked (DNS_INFRA_UNKNOWN_MS) is still explored now and then, and one that
+ * timed out (its estimate doubled) waits behind both until its entry
+ * expires or nothing else is left. TB_ERR_NOT_FOUND when all were tried.
+ */
+static int iter_pick(struct dns_iter *q, size_t *ni, size_t *ai)
+{
+	struct dns_server *s = q->s;
+	uint64_t now = uv_now(s->loop);
+	uint32_t best = UINT32_MAX, rto[DNS_NSSET_MAX][DNS_NS_ADDRS_MAX];
+	for (size_t i = 0; i < q->ns.n; i++)
+		for (size_t a = 0; a < q->ns.ns[i].n_addr; a++) {
+			if (q->tried[i] & (1u << a))
+				continue;
+			rto[i][a] = dns_infra_rto(&s->infra, &q->ns.ns[i].addr[a], now);
+			if (rto[i][a] < best)
+				best = rto[i][a];
+		}
+	if (best == UINT32_MAX)
+		return TB_ERR_NOT_FOUND;
+	size_t n = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		uint32_t r = 0;
+		if (pass == 1) {
+			tb_random(&r, sizeof r);
+			r %= (uint32_t)n;
+		}
+		size_t k = 0;
+		for (size_t i = 0; i < q->ns.n; i++)
+			for (size_t a = 0; a < q->ns.ns[i].n_addr; a++) {
+				if ((q->tried[i] & (1u << a)) || rto[i][a] > best + DNS_INFRA_BAND_MS)
+					continue;
+				if (pass == 1 && k == r) {
+					*ni = i;
+					*ai = a;
+					return 0;
+				}
+				k++;
+			}
+		n = k;
+	}
+	return TB_ERR_NOT_FOUND; /* not reached: pass 0 counted at least the best */
+}
+
 static void iter_next(struct dns_iter *q)
 {
 	struct dns_server *s = q->s;
@@ -670,25 +718,14 @@ static void iter_next(struct dns_iter *q)
 		iter_fail(q->top, DNS_EDE_NO_REACHABLE_AUTHORITY, "time limit reached (forward_timeout_ms)");
 		return;
 	}
-	/* a random start spreads the load; then every address of every NS once */
-	size_t total = 0;
-	for (size_t i = 0; i < q->ns.n; i++)
-		total += q->ns.ns[i].n_addr;
-	if (total) {
-		uint32_t r;
-		tb_random(&r, sizeof r);
-		for (size_t k = 0; k < total; k++) {
-			size_t pick = (r + k) % total, i = 0;
-			while (pick >= q->ns.ns[i].n_addr)
-				pick -= q->ns.ns[i++].n_addr;
-			if (q->tried[i] & (1u << pick))
-				continue;
-			q->tried[i] |= (uint8_t)(1u << pick);
-			q->to = q->ns.ns[i].addr[pick];
-			q->via_tcp = 0;
-			iter_send(q);
-			return;
-		}
+	/* every address of every NS once, the fastest known first (infra.c) */
+	size_t ni, ai;
+	if (iter_pick(q, &ni, &ai) == 0) {
+		q->tried[ni] |= (uint8_t)(1u << ai);
+		q->to = q->ns.ns[ni].addr[ai];
+		q->via_tcp = 0;
+		iter_send(q);
+		return;
 	}
 	/* every known address failed: look up an NS name without one (a glueless delegation) */
 	for (size_t i = 0; i < q->ns.n; i++) {
@@ -895,6 +932,9 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 		return; /* another question: not ours */
 	}
 	dns_metrics_upstream(q->sent_at, "iterate");
+	double ms = (tb_metrics_now() - q->sent_at) * 1000;
+	dns_infra_rtt(&s->infra, &q->to, ms < 0 ? 0 : ms > DNS_INFRA_RTO_MAX ? DNS_INFRA_RTO_MAX : (uint32_t)ms,
+		uv_now(s->loop));
 	uv_timer_stop(&q->timer);
 	if ((m.flags & DNS_F_TC) && !q->via_tcp) {
 		dns_msg_free(&m);
