@@ -288,6 +288,8 @@ struct dns_iter {
 	struct iter_sock *sock;          /* its socket; closed ones finish closing on their own */
 	uv_timer_t timer;
 	int via_tcp;
+	int no_edns;                    /* this server is asked without an OPT record */
+	int edns_retry;                 /* ...because it answered FORMERR/NOTIMP to one just now */
 	int handles, finished, counted, listed;
 	uint8_t *tcp_buf;
 	size_t tcp_len;
@@ -613,7 +615,8 @@ static void iter_send(struct dns_iter *q)
 	struct dns_builder b;
 	dns_builder_init(&b, q->query, sizeof q->query, q->id, 0); /* RD clear: we iterate */
 	dns_builder_question(&b, q->qname, q->qtype, DNS_C_IN);
-	dns_builder_opt(&b, DNS_UDP_PAYLOAD, 0, s->dnssec ? DNS_EDNS_DO : 0, NULL, 0, 0);
+	if (!q->no_edns)
+		dns_builder_opt(&b, DNS_UDP_PAYLOAD, 0, s->dnssec ? DNS_EDNS_DO : 0, NULL, 0, 0);
 	q->query_len = dns_builder_finish(&b);
 	uint64_t now = uv_now(s->loop);
 	uint64_t left = top->deadline > now ? top->deadline - now : 1;
@@ -724,6 +727,8 @@ static void iter_next(struct dns_iter *q)
 		q->tried[ni] |= (uint8_t)(1u << ai);
 		q->to = q->ns.ns[ni].addr[ai];
 		q->via_tcp = 0;
+		q->no_edns = (dns_infra_flags(&s->infra, &q->to, uv_now(s->loop)) & DNS_INFRA_NO_EDNS) != 0;
+		q->edns_retry = 0;
 		iter_send(q);
 		return;
 	}
@@ -946,6 +951,18 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 	iter_close_sockets(q);
 	q->via_tcp = 0;
 	int rcode = DNS_RCODE(m.flags), aa = (m.flags & DNS_F_AA) != 0;
+	if ((rcode == DNS_RCODE_FORMERR || rcode == DNS_RCODE_NOTIMP) && !q->no_edns) {
+		/* a server that does not know EDNS (RFC 6891 7): the same question without OPT */
+		dns_msg_free(&m);
+		q->no_edns = q->edns_retry = 1;
+		s->infra.edns_fallbacks++;
+		iter_send(q);
+		return;
+	}
+	if (q->edns_retry && (rcode == DNS_RCODE_NOERROR || rcode == DNS_RCODE_NXDOMAIN)) {
+		dns_infra_set_flags(&s->infra, &q->to, DNS_INFRA_NO_EDNS, uv_now(s->loop)); /* for a while */
+		q->edns_retry = 0;
+	}
 	if (rcode != DNS_RCODE_NOERROR && rcode != DNS_RCODE_NXDOMAIN) {
 		dns_msg_free(&m);
 		iter_next(q);

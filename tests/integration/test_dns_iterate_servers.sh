@@ -5,6 +5,8 @@
 #   - server selection by smoothed RTT with back-off: rtt. has two servers, one
 #     of which never answers; once it has timed out, later cache misses go to
 #     the live one first and do not wait for the timeout again;
+#   - EDNS fallback: old. is served by an authority that answers FORMERR to any
+#     query with OPT: asked again without it, and remembered;
 # each checked by what the clients see (latency, answers) and by /metrics.
 set -u
 if [ -z "${TB_IN_NETNS:-}" ]; then
@@ -35,12 +37,21 @@ rtt. NS ns1.rtt.
 rtt. NS ns2.rtt.
 ns1.rtt. A 127.53.1.98
 ns2.rtt. A 127.53.1.2
+old. NS ns.old.
+ns.old. A 127.53.1.3
 EOF
+printf 'h1.old. A 192.0.2.31\nh2.old. A 192.0.2.32\n' > "$tmp/old.zone"
 : > "$tmp/rtt.zone"
 for i in $(seq 1 12); do echo "a$i.rtt. A 192.0.2.$i" >> "$tmp/rtt.zone"; done
 authority root 127.53.1.1 --zone .="$tmp/root.zone"
 authority rtt 127.53.1.2 --zone rtt.="$tmp/rtt.zone"
+authority old 127.53.1.3 --zone old.="$tmp/old.zone" --quirk formerr-edns
 lab_wait 127.53.1.1 127.53.1.2
+for _ in $(seq 1 100); do # lab_wait's dig would send EDNS
+	dig @127.53.1.3 +noedns +norec +time=1 +tries=1 h1.old A 2>/dev/null | grep -q 'status: NOERROR' && break
+	sleep 0.1
+done
+: > "$tmp/old.queries"
 
 cat > "$tmp/hints" <<'EOF'
 .                     3600000 NS a.root-servers.lab.
@@ -82,6 +93,15 @@ n=$(grep -c '^a[0-9]*\.rtt\. ' "$tmp/rtt.queries" || true)
 expect "rtt: the live server answered every query ($n)" "$n" '^12$'
 t=$(metric tb_dns_upstream_timeouts_total)
 expect "rtt: timeouts counted in /metrics ($t)" "$t" '^[1-9]'
+
+# ---- 2. EDNS fallback ----
+expect "no EDNS: answered after FORMERR to EDNS" "$($D h1.old A)" '^h1\.old\..*IN[[:space:]]+A[[:space:]]+192\.0\.2\.31$'
+expect "no EDNS: asked again without OPT" "$(grep '^h1\.old\. ' "$tmp/old.queries")" 'h1\.old\. 1 noedns'
+expect "no EDNS: answered again" "$($D h2.old A +short)" '^192\.0\.2\.32$'
+expect "no EDNS: remembered, the next name is asked without OPT at once" \
+	"$(grep '^h2\.old\. ' "$tmp/old.queries" | tr '\n' ' ')" '^h2\.old\. 1 noedns $'
+t=$(metric 'tb_dns_upstream_fallbacks_total{kind="no_edns"}')
+expect "no EDNS: the fallback counted in /metrics ($t)" "$t" '^1$'
 
 rc=0
 tb_stop || rc=$?
