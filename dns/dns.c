@@ -132,6 +132,10 @@ static const struct tb_option dns_options[] = {
 	{ .name = "iterate_ns_lookups_max", .type = TB_OPT_INT, .def = "4",
 		.help = "NS names without glue resolved per delegation before it counts as unreachable (EDE 22)",
 		.min = 1, .max = 16 },
+	{ .name = "iterate_0x20", .type = TB_OPT_BOOL, .def = "true",
+		.help = "randomise the case of the question's letters in iterated queries and drop answers that do not "
+			"echo it exactly (draft-vixie-dnsext-dns0x20); a server that never echoes the case is asked in "
+			"lower case instead, remembered as iterate_infra_ttl says" },
 	{ .name = "iterate_infra_size", .type = TB_OPT_INT, .def = "10000",
 		.help = "authoritative server addresses whose round-trip time, back-off and workarounds (no EDNS, no "
 			"0x20) are remembered for choosing servers; the least recently used goes first (0: none)",
@@ -710,6 +714,7 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 	s->iter_referrals_max = (size_t)tb_cfg_int(sec, "iterate_referrals_max");
 	s->iter_ns_lookups_max = (size_t)tb_cfg_int(sec, "iterate_ns_lookups_max");
 	s->cname_max = (size_t)tb_cfg_int(sec, "cname_max");
+	s->iter_0x20 = tb_cfg_bool(sec, "iterate_0x20");
 	if (dns_infra_init(&s->infra, (size_t)tb_cfg_int(sec, "iterate_infra_size"),
 		(uint64_t)tb_cfg_int(sec, "iterate_infra_ttl") * 1000)) {
 		snprintf(err, errlen, "dns.iterate_infra_size: out of memory");

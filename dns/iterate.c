@@ -288,6 +288,11 @@ struct dns_iter {
 	struct iter_sock *sock;          /* its socket; closed ones finish closing on their own */
 	uv_timer_t timer;
 	int via_tcp;
+	uint8_t sent[DNS_NAME_MAX];     /* qname as sent: its case randomised (0x20) */
+	int use_0x20;                   /* the exchange in flight randomised it */
+	int no_0x20;                    /* this server is asked in lower case */
+	int case_mismatch;              /* an answer with our ID came back in another case */
+	int case_retry;                 /* this server is asked without 0x20 because of one */
 	int no_edns;                    /* this server is asked without an OPT record */
 	int edns_retry;                 /* ...because it answered FORMERR/NOTIMP to one just now */
 	int handles, finished, counted, listed;
@@ -495,6 +500,7 @@ static int same_addr(const struct sockaddr *a, const struct sockaddr_storage *b)
 }
 
 static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n);
+static void iter_send(struct dns_iter *q);
 
 /* This server failed for this query: on to the next one. */
 static void iter_lame(struct dns_iter *q)
@@ -591,11 +597,20 @@ static void iter_timeout(uv_timer_t *t)
 	struct dns_iter *q = t->data;
 	if (q->finished)
 		return;
-	dns_infra_timeout(&q->s->infra, &q->to, uv_now(q->s->loop)); /* asked later next time */
 	if (uv_now(q->s->loop) >= q->top->deadline) {
+		dns_infra_timeout(&q->s->infra, &q->to, uv_now(q->s->loop));
 		iter_fail(q->top, DNS_EDE_NO_REACHABLE_AUTHORITY, "time limit reached (forward_timeout_ms)");
 		return;
 	}
+	if (q->case_mismatch && q->use_0x20) {
+		/* it answered, only never in our case: the same server again, in lower case */
+		iter_close_sockets(q);
+		q->no_0x20 = q->case_retry = 1;
+		q->s->infra.case_fallbacks++;
+		iter_send(q);
+		return;
+	}
+	dns_infra_timeout(&q->s->infra, &q->to, uv_now(q->s->loop)); /* asked later next time */
 	iter_lame(q);
 }
 
@@ -614,7 +629,22 @@ static void iter_send(struct dns_iter *q)
 	tb_random(&q->id, sizeof q->id);
 	struct dns_builder b;
 	dns_builder_init(&b, q->query, sizeof q->query, q->id, 0); /* RD clear: we iterate */
-	dns_builder_question(&b, q->qname, q->qtype, DNS_C_IN);
+	int nl = dns_name_len(q->qname, DNS_NAME_MAX);
+	memcpy(q->sent, q->qname, (size_t)nl);
+	q->use_0x20 = s->iter_0x20 && !q->no_0x20;
+	q->case_mismatch = 0;
+	if (q->use_0x20) {
+		/* a random case per letter: more bits a spoofer must guess (draft-vixie-dnsext-dns0x20) */
+		uint8_t bits[DNS_NAME_MAX / 8 + 1];
+		tb_random(bits, sizeof bits);
+		for (int i = 0; i < nl; i++) {
+			uint8_t c = q->sent[i];
+			/* length octets (< 64) are never letters, so the wire form stays valid */
+			if (c >= 'a' && c <= 'z' && (bits[i / 8] >> (i % 8) & 1))
+				q->sent[i] = (uint8_t)(c - 'a' + 'A');
+		}
+	}
+	dns_builder_question(&b, q->sent, q->qtype, DNS_C_IN);
 	if (!q->no_edns)
 		dns_builder_opt(&b, DNS_UDP_PAYLOAD, 0, s->dnssec ? DNS_EDNS_DO : 0, NULL, 0, 0);
 	q->query_len = dns_builder_finish(&b);
@@ -727,8 +757,10 @@ static void iter_next(struct dns_iter *q)
 		q->tried[ni] |= (uint8_t)(1u << ai);
 		q->to = q->ns.ns[ni].addr[ai];
 		q->via_tcp = 0;
-		q->no_edns = (dns_infra_flags(&s->infra, &q->to, uv_now(s->loop)) & DNS_INFRA_NO_EDNS) != 0;
-		q->edns_retry = 0;
+		unsigned flags = dns_infra_flags(&s->infra, &q->to, uv_now(s->loop));
+		q->no_edns = (flags & DNS_INFRA_NO_EDNS) != 0;
+		q->no_0x20 = (flags & DNS_INFRA_NO_0X20) != 0;
+		q->edns_retry = q->case_retry = 0;
 		iter_send(q);
 		return;
 	}
@@ -926,6 +958,17 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 	struct dns_server *s = q->s;
 	if (n < 12 || rd16(p) != q->id || !(p[2] & 0x80))
 		return; /* not the answer to this exchange: keep waiting */
+	int ql = dns_name_len(q->sent, DNS_NAME_MAX);
+	if (q->use_0x20 && rd16(p + 4) == 1 && n >= 12 + (size_t)ql && dns_name_len(p + 12, n - 12) == ql) {
+		if (memcmp(p + 12, q->sent, (size_t)ql) != 0) {
+			/* not our case: a spoofer who guessed the ID, or a server that does not keep the case */
+			if (dns_name_eq(p + 12, q->sent))
+				q->case_mismatch = 1;
+			return;
+		}
+		/* ours: back to lower case, so that names compressed against it read as the client's */
+		memcpy((uint8_t *)p + 12, q->qname, (size_t)ql);
+	}
 	struct dns_msg m;
 	if (dns_msg_parse(&m, p, n) != 0) {
 		iter_lame(q);
@@ -959,9 +1002,11 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 		iter_send(q);
 		return;
 	}
-	if (q->edns_retry && (rcode == DNS_RCODE_NOERROR || rcode == DNS_RCODE_NXDOMAIN)) {
-		dns_infra_set_flags(&s->infra, &q->to, DNS_INFRA_NO_EDNS, uv_now(s->loop)); /* for a while */
-		q->edns_retry = 0;
+	if ((q->edns_retry || q->case_retry) && (rcode == DNS_RCODE_NOERROR || rcode == DNS_RCODE_NXDOMAIN)) {
+		/* the workaround helped: remembered for this server for a while */
+		dns_infra_set_flags(&s->infra, &q->to, (q->edns_retry ? DNS_INFRA_NO_EDNS : 0u) |
+			(q->case_retry ? DNS_INFRA_NO_0X20 : 0u), uv_now(s->loop));
+		q->edns_retry = q->case_retry = 0;
 	}
 	if (rcode != DNS_RCODE_NOERROR && rcode != DNS_RCODE_NXDOMAIN) {
 		dns_msg_free(&m);

@@ -7,6 +7,10 @@
 #     the live one first and do not wait for the timeout again;
 #   - EDNS fallback: old. is served by an authority that answers FORMERR to any
 #     query with OPT: asked again without it, and remembered;
+#   - 0x20: questions go out in a random case; lowercasing. is served by an
+#     authority that answers in lower case (asked again in lower case after
+#     the attempt's wait, and remembered), spoofcase. by one that first sends
+#     an answer (a lie) whose question has another case: dropped;
 # each checked by what the clients see (latency, answers) and by /metrics.
 set -u
 if [ -z "${TB_IN_NETNS:-}" ]; then
@@ -39,14 +43,22 @@ ns1.rtt. A 127.53.1.98
 ns2.rtt. A 127.53.1.2
 old. NS ns.old.
 ns.old. A 127.53.1.3
+lowercasing. NS ns.lowercasing.
+ns.lowercasing. A 127.53.1.4
+spoofcase. NS ns.spoofcase.
+ns.spoofcase. A 127.53.1.5
 EOF
+printf 'name-one.lowercasing. A 192.0.2.41\nname-two.lowercasing. A 192.0.2.42\n' > "$tmp/lc.zone"
+printf 'www.spoofcase. A 192.0.2.51\n' > "$tmp/sc.zone"
 printf 'h1.old. A 192.0.2.31\nh2.old. A 192.0.2.32\n' > "$tmp/old.zone"
 : > "$tmp/rtt.zone"
 for i in $(seq 1 12); do echo "a$i.rtt. A 192.0.2.$i" >> "$tmp/rtt.zone"; done
 authority root 127.53.1.1 --zone .="$tmp/root.zone"
 authority rtt 127.53.1.2 --zone rtt.="$tmp/rtt.zone"
 authority old 127.53.1.3 --zone old.="$tmp/old.zone" --quirk formerr-edns
-lab_wait 127.53.1.1 127.53.1.2
+authority lc 127.53.1.4 --zone lowercasing.="$tmp/lc.zone" --quirk lowercase
+authority sc 127.53.1.5 --zone spoofcase.="$tmp/sc.zone" --quirk wrong-case-first
+lab_wait 127.53.1.1 127.53.1.2 127.53.1.4 127.53.1.5
 for _ in $(seq 1 100); do # lab_wait's dig would send EDNS
 	dig @127.53.1.3 +noedns +norec +time=1 +tries=1 h1.old A 2>/dev/null | grep -q 'status: NOERROR' && break
 	sleep 0.1
@@ -89,19 +101,37 @@ done
 # the dead server may be asked once (first, or when explored as unknown); after its
 # timeout it backs off behind the live one. Random choice would wait in about half.
 expect "rtt: at most one of 12 cache misses waits for the dead server (ms:$times)" "$slow" '^[01]$'
-n=$(grep -c '^a[0-9]*\.rtt\. ' "$tmp/rtt.queries" || true)
+n=$(grep -ic '^a[0-9]*\.rtt\. ' "$tmp/rtt.queries" || true)
 expect "rtt: the live server answered every query ($n)" "$n" '^12$'
 t=$(metric tb_dns_upstream_timeouts_total)
 expect "rtt: timeouts counted in /metrics ($t)" "$t" '^[1-9]'
 
 # ---- 2. EDNS fallback ----
 expect "no EDNS: answered after FORMERR to EDNS" "$($D h1.old A)" '^h1\.old\..*IN[[:space:]]+A[[:space:]]+192\.0\.2\.31$'
-expect "no EDNS: asked again without OPT" "$(grep '^h1\.old\. ' "$tmp/old.queries")" 'h1\.old\. 1 noedns'
+expect "no EDNS: asked again without OPT" "$(grep -i '^h1\.old\. ' "$tmp/old.queries" | tr A-Z a-z)" 'h1\.old\. 1 noedns'
 expect "no EDNS: answered again" "$($D h2.old A +short)" '^192\.0\.2\.32$'
 expect "no EDNS: remembered, the next name is asked without OPT at once" \
-	"$(grep '^h2\.old\. ' "$tmp/old.queries" | tr '\n' ' ')" '^h2\.old\. 1 noedns $'
+	"$(grep -i '^h2\.old\. ' "$tmp/old.queries" | tr '\nA-Z' ' a-z')" '^h2\.old\. 1 noedns $'
 t=$(metric 'tb_dns_upstream_fallbacks_total{kind="no_edns"}')
 expect "no EDNS: the fallback counted in /metrics ($t)" "$t" '^1$'
+
+# ---- 3. 0x20 ----
+expect "0x20: questions go out in mixed case" "$(cut -d' ' -f1 "$tmp/rtt.queries" | tr -d 'a-z0-9.\n')" '[A-Z]'
+out=$($D www.spoofcase A)
+expect "0x20: the answer in our case is taken" "$out" '^www\.spoofcase\..*IN[[:space:]]+A[[:space:]]+192\.0\.2\.51$'
+expect_not "0x20: the answer in another case (with our ID) is dropped" "$out" '6\.6\.6\.6'
+out=$($D name-one.lowercasing A)
+expect "0x20: a server that lowercases still answers (in lower case)" "$out" \
+	'^name-one\.lowercasing\..*IN[[:space:]]+A[[:space:]]+192\.0\.2\.41$'
+expect "0x20: asked first in mixed case, then in lower case" \
+	"$(grep -i '^name-one\.' "$tmp/lc.queries" | cut -d' ' -f1 | tr '\n' ' ')" '[A-Z].* name-one\.lowercasing\. $'
+out=$($D name-two.lowercasing A)
+ms=$(printf '%s\n' "$out" | sed -n 's/.*Query time: \([0-9]*\) msec.*/\1/p')
+expect "0x20: remembered, the next name is answered at once (${ms:-?} ms)" "${ms:-9999}" '^[0-9]{1,3}$'
+expect "0x20: remembered, asked in lower case only" \
+	"$(grep -i '^name-two\.' "$tmp/lc.queries" | cut -d' ' -f1 | tr '\n' ' ')" '^name-two\.lowercasing\. $'
+t=$(metric 'tb_dns_upstream_fallbacks_total{kind="no_0x20"}')
+expect "0x20: the fallback counted in /metrics ($t)" "$t" '^1$'
 
 rc=0
 tb_stop || rc=$?
