@@ -136,6 +136,9 @@ static const struct tb_option dns_options[] = {
 		.help = "randomise the case of the question's letters in iterated queries and drop answers that do not "
 			"echo it exactly (draft-vixie-dnsext-dns0x20); a server that never echoes the case is asked in "
 			"lower case instead, remembered as iterate_infra_ttl says" },
+	{ .name = "iterate_qname_minimisation", .type = TB_OPT_BOOL, .def = "true",
+		.help = "ask each server only for the next label below its zone (RFC 9156, with type A), relaxed as "
+			"Unbound's default: after NXDOMAIN or an error for a shortened name the full name is asked" },
 	{ .name = "iterate_infra_size", .type = TB_OPT_INT, .def = "10000",
 		.help = "authoritative server addresses whose round-trip time, back-off and workarounds (no EDNS, no "
 			"0x20) are remembered for choosing servers; the least recently used goes first (0: none)",
@@ -715,6 +718,7 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 	s->iter_ns_lookups_max = (size_t)tb_cfg_int(sec, "iterate_ns_lookups_max");
 	s->cname_max = (size_t)tb_cfg_int(sec, "cname_max");
 	s->iter_0x20 = tb_cfg_bool(sec, "iterate_0x20");
+	s->iter_qmin = tb_cfg_bool(sec, "iterate_qname_minimisation");
 	if (dns_infra_init(&s->infra, (size_t)tb_cfg_int(sec, "iterate_infra_size"),
 		(uint64_t)tb_cfg_int(sec, "iterate_infra_ttl") * 1000)) {
 		snprintf(err, errlen, "dns.iterate_infra_size: out of memory");

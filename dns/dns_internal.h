@@ -305,6 +305,7 @@ struct dns_server {
 	size_t iter_queries_max, iter_referrals_max, iter_ns_lookups_max, cname_max;
 	struct dns_infra infra;        /* per-server RTT and workarounds (infra.c) */
 	int iter_0x20;                 /* randomise the question's case when iterating */
+	int iter_qmin;                 /* QNAME minimisation (RFC 9156, relaxed) */
 	/* DNSSEC validation of iterated answers (dnssec.h, validate.c) */
 	int dnssec;                   /* dns.dnssec = "validate" */
 	struct tb_bytes anchors;      /* trust anchors as chain records (section, owner, type, class, TTL, RDATA) */

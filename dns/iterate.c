@@ -71,6 +71,8 @@
 #include "dns/dnssec.h"
 
 #define DNS_ITER_DEPTH_MAX 3       /* nested NS address lookups (a glueless NS of a glueless NS...) */
+#define DNS_QMIN_MAX 10            /* minimised queries per name (as Unbound's MAX_MINIMISE_COUNT) */
+#define DNS_QMIN_ONE_LABEL 4       /* the first ones add one label each (MINIMISE_ONE_LAB) */
 
 static inline uint16_t rd16(const uint8_t *p)
 {
@@ -288,7 +290,14 @@ struct dns_iter {
 	struct iter_sock *sock;          /* its socket; closed ones finish closing on their own */
 	uv_timer_t timer;
 	int via_tcp;
-	uint8_t sent[DNS_NAME_MAX];     /* qname as sent: its case randomised (0x20) */
+	/* QNAME minimisation (RFC 9156): what this exchange asks */
+	uint8_t ask[DNS_NAME_MAX];      /* qname, or its ancestor one or more labels below the zone */
+	uint16_t ask_type;              /* qtype, or A for an ancestor */
+	int minimised;                  /* ask is an ancestor of qname */
+	int qmin_labels;                /* labels below the zone asked next (1 at each new zone) */
+	int qmin_count;                 /* minimised queries for this qname */
+	int qmin_off;                   /* given up for this qname: a server broke on a minimised query */
+	uint8_t sent[DNS_NAME_MAX];     /* ask as sent: its case randomised (0x20) */
 	int use_0x20;                   /* the exchange in flight randomised it */
 	int no_0x20;                    /* this server is asked in lower case */
 	int case_mismatch;              /* an answer with our ID came back in another case */
@@ -614,6 +623,45 @@ static void iter_timeout(uv_timer_t *t)
 	iter_lame(q);
 }
 
+/*
+ * What to ask (RFC 9156): below the zone cut, one more label of qname at a
+ * time, with type A (as Unbound: a query type that does not stand out), so
+ * that each server learns only the label it is the authority for; the full
+ * question once the next label is the last, for DS (asked of the parent
+ * anyway), or once minimising is off. As Unbound, at most DNS_QMIN_MAX
+ * minimised queries per name: one label at a time for the first
+ * DNS_QMIN_ONE_LABEL, then the labels left spread over the rest.
+ */
+static void iter_ask(struct dns_iter *q)
+{
+	int nl = dns_name_labels(q->qname), zl = dns_name_labels(q->zone);
+	int want = zl + (q->qmin_labels > 0 ? q->qmin_labels : 1);
+	q->minimised = q->s->iter_qmin && !q->qmin_off && q->qtype != DNS_T_DS && dns_name_is_sub(q->qname, q->zone) &&
+		want < nl && q->qmin_count < DNS_QMIN_MAX;
+	const uint8_t *a = q->minimised ? dns_name_skip(q->qname, nl - want) : q->qname;
+	memcpy(q->ask, a, (size_t)dns_name_len(a, DNS_NAME_MAX));
+	q->ask_type = q->minimised ? DNS_T_A : q->qtype;
+	if (q->minimised)
+		q->qmin_count++;
+}
+
+/* The servers of the zone answered a minimised query for a name of their own: one or more labels deeper. */
+static void iter_qmin_deeper(struct dns_iter *q)
+{
+	int left = dns_name_labels(q->qname) - dns_name_labels(q->zone) - q->qmin_labels;
+	int steps = DNS_QMIN_MAX - q->qmin_count;
+	int add = q->qmin_count < DNS_QMIN_ONE_LABEL || steps <= 1 ? 1 : (left + steps - 1) / steps;
+	q->qmin_labels += add > 0 ? add : 1;
+}
+
+/* A new name to resolve (a CNAME's target): minimising starts over. */
+static void iter_qmin_reset(struct dns_iter *q)
+{
+	q->qmin_labels = 1;
+	q->qmin_count = 0;
+	q->qmin_off = 0;
+}
+
 /* Sends the question to q->to: by UDP, or by TCP after a truncated answer. */
 static void iter_send(struct dns_iter *q)
 {
@@ -629,8 +677,9 @@ static void iter_send(struct dns_iter *q)
 	tb_random(&q->id, sizeof q->id);
 	struct dns_builder b;
 	dns_builder_init(&b, q->query, sizeof q->query, q->id, 0); /* RD clear: we iterate */
-	int nl = dns_name_len(q->qname, DNS_NAME_MAX);
-	memcpy(q->sent, q->qname, (size_t)nl);
+	iter_ask(q);
+	int nl = dns_name_len(q->ask, DNS_NAME_MAX);
+	memcpy(q->sent, q->ask, (size_t)nl);
 	q->use_0x20 = s->iter_0x20 && !q->no_0x20;
 	q->case_mismatch = 0;
 	if (q->use_0x20) {
@@ -644,7 +693,7 @@ static void iter_send(struct dns_iter *q)
 				q->sent[i] = (uint8_t)(c - 'a' + 'A');
 		}
 	}
-	dns_builder_question(&b, q->sent, q->qtype, DNS_C_IN);
+	dns_builder_question(&b, q->sent, q->ask_type, DNS_C_IN);
 	if (!q->no_edns)
 		dns_builder_opt(&b, DNS_UDP_PAYLOAD, 0, s->dnssec ? DNS_EDNS_DO : 0, NULL, 0, 0);
 	q->query_len = dns_builder_finish(&b);
@@ -860,6 +909,7 @@ static void iter_start_zone(struct dns_iter *q, const struct dns_nsset *set, con
 	memset(q->tried, 0, sizeof q->tried);
 	memset(q->looked_up, 0, sizeof q->looked_up);
 	q->ns_lookups = 0;
+	q->qmin_labels = 1;
 	iter_next(q);
 }
 
@@ -967,15 +1017,15 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 			return;
 		}
 		/* ours: back to lower case, so that names compressed against it read as the client's */
-		memcpy((uint8_t *)p + 12, q->qname, (size_t)ql);
+		memcpy((uint8_t *)p + 12, q->ask, (size_t)ql);
 	}
 	struct dns_msg m;
 	if (dns_msg_parse(&m, p, n) != 0) {
 		iter_lame(q);
 		return;
 	}
-	if (m.n_qd != 1 || m.qd[0].qtype != q->qtype || m.qd[0].qclass != DNS_C_IN ||
-		!dns_name_eq(m.qd[0].name, q->qname)) {
+	if (m.n_qd != 1 || m.qd[0].qtype != q->ask_type || m.qd[0].qclass != DNS_C_IN ||
+		!dns_name_eq(m.qd[0].name, q->ask)) {
 		dns_msg_free(&m);
 		return; /* another question: not ours */
 	}
@@ -1007,6 +1057,21 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 		dns_infra_set_flags(&s->infra, &q->to, (q->edns_retry ? DNS_INFRA_NO_EDNS : 0u) |
 			(q->case_retry ? DNS_INFRA_NO_0X20 : 0u), uv_now(s->loop));
 		q->edns_retry = q->case_retry = 0;
+	}
+	if (q->minimised && (rcode != DNS_RCODE_NOERROR || aa)) {
+		dns_msg_free(&m);
+		if (rcode == DNS_RCODE_NOERROR) {
+			iter_qmin_deeper(q); /* the name is the zone's own: no cut here */
+		} else {
+			/*
+			 * Relaxed mode (RFC 9156 2.3, Unbound's default): NXDOMAIN for an
+			 * empty non-terminal or an error may be a server that breaks on
+			 * minimised queries, so the same server gets the full question.
+			 */
+			q->qmin_off = 1;
+		}
+		iter_send(q);
+		return;
 	}
 	if (rcode != DNS_RCODE_NOERROR && rcode != DNS_RCODE_NXDOMAIN) {
 		dns_msg_free(&m);
@@ -1082,6 +1147,7 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 			return;
 		}
 		memcpy(q->qname, cur, (size_t)dns_name_len(cur, DNS_NAME_MAX));
+		iter_qmin_reset(q);
 		iter_start_zone(q, &s->roots, (const uint8_t *)"");
 		return;
 	}

@@ -11,6 +11,10 @@
 #     authority that answers in lower case (asked again in lower case after
 #     the attempt's wait, and remembered), spoofcase. by one that first sends
 #     an answer (a lie) whose question has another case: dropped;
+#   - QNAME minimisation: the servers of . and deep. see only the next label
+#     (type A), then the full question; a name of many labels resolves; the
+#     server of sub.deep. answers NXDOMAIN for empty non-terminals (broken, as
+#     RFC 9156 2.3 fears): relaxed mode asks the full name and still resolves;
 # each checked by what the clients see (latency, answers) and by /metrics.
 set -u
 if [ -z "${TB_IN_NETNS:-}" ]; then
@@ -47,7 +51,15 @@ lowercasing. NS ns.lowercasing.
 ns.lowercasing. A 127.53.1.4
 spoofcase. NS ns.spoofcase.
 ns.spoofcase. A 127.53.1.5
+deep. NS ns.deep.
+ns.deep. A 127.53.1.6
 EOF
+cat > "$tmp/deep.zone" <<'EOF'
+a.b.c.d.e.f.g.h.i.j.k.l.deep. A 192.0.2.61
+sub.deep. NS ns.sub.deep.
+ns.sub.deep. A 127.53.1.7
+EOF
+printf 'x.y.z.sub.deep. A 192.0.2.71\n' > "$tmp/sub.zone"
 printf 'name-one.lowercasing. A 192.0.2.41\nname-two.lowercasing. A 192.0.2.42\n' > "$tmp/lc.zone"
 printf 'www.spoofcase. A 192.0.2.51\n' > "$tmp/sc.zone"
 printf 'h1.old. A 192.0.2.31\nh2.old. A 192.0.2.32\n' > "$tmp/old.zone"
@@ -58,7 +70,9 @@ authority rtt 127.53.1.2 --zone rtt.="$tmp/rtt.zone"
 authority old 127.53.1.3 --zone old.="$tmp/old.zone" --quirk formerr-edns
 authority lc 127.53.1.4 --zone lowercasing.="$tmp/lc.zone" --quirk lowercase
 authority sc 127.53.1.5 --zone spoofcase.="$tmp/sc.zone" --quirk wrong-case-first
-lab_wait 127.53.1.1 127.53.1.2 127.53.1.4 127.53.1.5
+authority deep 127.53.1.6 --zone deep.="$tmp/deep.zone"
+authority sub 127.53.1.7 --zone sub.deep.="$tmp/sub.zone" --quirk ent-nxdomain
+lab_wait 127.53.1.1 127.53.1.2 127.53.1.4 127.53.1.5 127.53.1.6 127.53.1.7
 for _ in $(seq 1 100); do # lab_wait's dig would send EDNS
 	dig @127.53.1.3 +noedns +norec +time=1 +tries=1 h1.old A 2>/dev/null | grep -q 'status: NOERROR' && break
 	sleep 0.1
@@ -132,6 +146,28 @@ expect "0x20: remembered, asked in lower case only" \
 	"$(grep -i '^name-two\.' "$tmp/lc.queries" | cut -d' ' -f1 | tr '\n' ' ')" '^name-two\.lowercasing\. $'
 t=$(metric 'tb_dns_upstream_fallbacks_total{kind="no_0x20"}')
 expect "0x20: the fallback counted in /metrics ($t)" "$t" '^1$'
+
+# ---- 4. QNAME minimisation ----
+asked() { # asked NAME.queries: "qname type" per query for names under deep., lower case, one line
+	grep -i 'deep\. ' "$tmp/$1" | cut -d' ' -f1-2 | tr 'A-Z\n' 'a-z,'
+}
+out=$($D f.g.h.i.j.k.l.deep A)
+expect "qmin: an empty non-terminal deep down is NODATA" "$out" 'status: NOERROR'
+out=$($D a.b.c.d.e.f.g.h.i.j.k.l.deep A)
+expect "qmin: a name of 13 labels resolves" "$out" \
+	'^a\.b\.c\.d\.e\.f\.g\.h\.i\.j\.k\.l\.deep\..*IN[[:space:]]+A[[:space:]]+192\.0\.2\.61$'
+expect "qmin: the root saw only deep. (type A)" "$(asked root.queries)" '^(deep\. 1,)+$'
+expect "qmin: deep. saw one label at a time (type A), then the full question" "$(asked deep.queries)" \
+	'^l\.deep\. 1,k\.l\.deep\. 1,j\.k\.l\.deep\. 1,i\.j\.k\.l\.deep\. 1,'
+n=$(grep -ic '^a\.b\.c\.d\.e\.f\.g\.h\.i\.j\.k\.l\.deep\. ' "$tmp/deep.queries")
+expect "qmin: the full question asked once ($n)" "$n" '^1$'
+n=$(grep -c . "$tmp/deep.queries")
+expect "qmin: at most 10 shortened names per name, then the full one ($n queries)" "$n" '^([1-9]|1[0-9]|2[0-2])$'
+out=$($D x.y.z.sub.deep A)
+expect "qmin relaxed: a server answering NXDOMAIN to empty non-terminals still resolves" "$out" \
+	'^x\.y\.z\.sub\.deep\..*IN[[:space:]]+A[[:space:]]+192\.0\.2\.71$'
+expect "qmin relaxed: the shortened name, then the full one" "$(asked sub.queries)" '^z\.sub\.deep\. 1,x\.y\.z\.sub\.deep\. 1,$'
+expect "qmin relaxed: a name that does not exist is still NXDOMAIN" "$($D nope.y.z.sub.deep A)" 'status: NXDOMAIN'
 
 rc=0
 tb_stop || rc=$?
