@@ -273,7 +273,7 @@ struct dns_iter {
 	uint8_t zone[DNS_NAME_MAX];
 	struct dns_nsset ns;
 	uint8_t tried[DNS_NSSET_MAX];   /* bit per address: tried for this zone */
-	uint8_t looked_up[DNS_NSSET_MAX]; /* address lookup done for this NS */
+	uint8_t looked_up[DNS_NSSET_MAX]; /* address lookups done for this NS: 1 A, 2 AAAA */
 	size_t ns_lookups;              /* NS names resolved for this delegation */
 	int cur_ns, cur_addr;
 	/* the outcome so far: CNAMEs followed, then the final records */
@@ -742,7 +742,7 @@ static int ancestor_resolves(const struct dns_iter *q, const uint8_t *name)
 	return 0;
 }
 
-static void iter_spawn_lookup(struct dns_iter *q, size_t i);
+static void iter_spawn_lookup(struct dns_iter *q, size_t i, uint16_t type);
 
 /*
  * The next address to ask among those not tried for this zone: drawn at
@@ -813,21 +813,28 @@ static void iter_next(struct dns_iter *q)
 		iter_send(q);
 		return;
 	}
-	/* every known address failed: look up an NS name without one (a glueless delegation) */
+	/*
+	 * every known address failed: look up an NS name without one (a glueless
+	 * delegation), its A records first and, when it has none, its AAAA records
+	 * (an IPv6-only server is a server too; one this machine cannot reach
+	 * fails at once on the send and the next one is tried)
+	 */
 	for (size_t i = 0; i < q->ns.n; i++) {
-		if (q->looked_up[i] || q->ns.ns[i].n_addr)
+		if (q->looked_up[i] == 3 || q->ns.ns[i].n_addr)
 			continue;
-		q->looked_up[i] = 1;
+		uint16_t type = q->looked_up[i] & 1 ? DNS_T_AAAA : DNS_T_A;
+		int first = !q->looked_up[i];
+		q->looked_up[i] |= type == DNS_T_A ? 1 : 2;
 		if (ancestor_resolves(q, q->ns.ns[i].name))
 			continue; /* it needs itself: a loop */
-		if (q->ns_lookups >= s->iter_ns_lookups_max)
+		if (first && q->ns_lookups >= s->iter_ns_lookups_max)
 			break;
 		if (q->depth + 1 > DNS_ITER_DEPTH_MAX) {
 			iter_fail(q->top, DNS_EDE_NO_REACHABLE_AUTHORITY, "NS lookups nested too deep");
 			return;
 		}
-		q->ns_lookups++;
-		iter_spawn_lookup(q, i);
+		q->ns_lookups += first; /* NS names, whatever the types asked */
+		iter_spawn_lookup(q, i, type);
 		return;
 	}
 	char zb[DNS_NAME_TEXT_MAX], why[DNS_NAME_TEXT_MAX + 48];
@@ -850,7 +857,7 @@ static struct dns_iter *iter_new(struct dns_server *s)
 	return q;
 }
 
-static void iter_spawn_lookup(struct dns_iter *q, size_t i)
+static void iter_spawn_lookup(struct dns_iter *q, size_t i, uint16_t type)
 {
 	struct dns_iter *c = iter_new(q->s);
 	if (!c) {
@@ -861,12 +868,12 @@ static void iter_spawn_lookup(struct dns_iter *q, size_t i)
 	c->top = q->top;
 	c->depth = q->depth + 1;
 	memcpy(c->qname, q->ns.ns[i].name, (size_t)dns_name_len(q->ns.ns[i].name, DNS_NAME_MAX));
-	c->qtype = DNS_T_A;
+	c->qtype = type;
 	q->child = c;
 	iter_start_zone(c, &q->s->roots, (const uint8_t *)"");
 }
 
-/* The NS address lookup for parent ended: its A records become that NS's addresses. */
+/* The NS address lookup for parent ended: its A or AAAA records become that NS's addresses. */
 static void child_done(struct dns_iter *p, struct dns_iter *c, int rcode)
 {
 	p->child = NULL;
@@ -887,12 +894,18 @@ static void child_done(struct dns_iter *p, struct dns_iter *c, int rcode)
 			size_t ol = (size_t)dns_name_len(r + 1, DNS_NAME_MAX);
 			const uint8_t *f = r + 1 + ol;
 			uint16_t rdlen = rd16(f + 8);
-			if (rd16(f) == DNS_T_A && rdlen == 4) {
-				struct dns_rr rr = { c->qname, DNS_T_A, DNS_C_IN, 0, f + 10, rdlen };
+			if ((rd16(f) == DNS_T_A && rdlen == 4) || (rd16(f) == DNS_T_AAAA && rdlen == 16)) {
+				struct dns_rr rr = { c->qname, rd16(f), DNS_C_IN, 0, f + 10, rdlen };
 				nsset_add_addr(&p->ns, c->qname, &rr);
 			}
 			o += 1 + ol + 10 + rdlen;
 		}
+	}
+	if (rcode == DNS_RCODE_NXDOMAIN) {
+		/* no such name: no AAAA either */
+		for (size_t i = 0; i < p->ns.n; i++)
+			if (dns_name_eq(p->ns.ns[i].name, c->qname))
+				p->looked_up[i] = 3;
 	}
 	if (p->finished)
 		return;

@@ -15,6 +15,8 @@
 #     (type A), then the full question; a name of many labels resolves; the
 #     server of sub.deep. answers NXDOMAIN for empty non-terminals (broken, as
 #     RFC 9156 2.3 fears): relaxed mode asks the full name and still resolves;
+#   - AAAA of glueless NS names: v6only.'s only server is ns6.deep., which has
+#     an AAAA record (::1) and no A record;
 # each checked by what the clients see (latency, answers) and by /metrics.
 set -u
 if [ -z "${TB_IN_NETNS:-}" ]; then
@@ -53,12 +55,15 @@ spoofcase. NS ns.spoofcase.
 ns.spoofcase. A 127.53.1.5
 deep. NS ns.deep.
 ns.deep. A 127.53.1.6
+v6only. NS ns6.deep.
 EOF
 cat > "$tmp/deep.zone" <<'EOF'
 a.b.c.d.e.f.g.h.i.j.k.l.deep. A 192.0.2.61
 sub.deep. NS ns.sub.deep.
 ns.sub.deep. A 127.53.1.7
+ns6.deep. AAAA ::1
 EOF
+printf 'www.v6only. A 192.0.2.81\n' > "$tmp/v6only.zone"
 printf 'x.y.z.sub.deep. A 192.0.2.71\n' > "$tmp/sub.zone"
 printf 'name-one.lowercasing. A 192.0.2.41\nname-two.lowercasing. A 192.0.2.42\n' > "$tmp/lc.zone"
 printf 'www.spoofcase. A 192.0.2.51\n' > "$tmp/sc.zone"
@@ -72,7 +77,8 @@ authority lc 127.53.1.4 --zone lowercasing.="$tmp/lc.zone" --quirk lowercase
 authority sc 127.53.1.5 --zone spoofcase.="$tmp/sc.zone" --quirk wrong-case-first
 authority deep 127.53.1.6 --zone deep.="$tmp/deep.zone"
 authority sub 127.53.1.7 --zone sub.deep.="$tmp/sub.zone" --quirk ent-nxdomain
-lab_wait 127.53.1.1 127.53.1.2 127.53.1.4 127.53.1.5 127.53.1.6 127.53.1.7
+authority v6only ::1 --zone v6only.="$tmp/v6only.zone"
+lab_wait 127.53.1.1 127.53.1.2 127.53.1.4 127.53.1.5 127.53.1.6 127.53.1.7 ::1
 for _ in $(seq 1 100); do # lab_wait's dig would send EDNS
 	dig @127.53.1.3 +noedns +norec +time=1 +tries=1 h1.old A 2>/dev/null | grep -q 'status: NOERROR' && break
 	sleep 0.1
@@ -168,6 +174,12 @@ expect "qmin relaxed: a server answering NXDOMAIN to empty non-terminals still r
 	'^x\.y\.z\.sub\.deep\..*IN[[:space:]]+A[[:space:]]+192\.0\.2\.71$'
 expect "qmin relaxed: the shortened name, then the full one" "$(asked sub.queries)" '^z\.sub\.deep\. 1,x\.y\.z\.sub\.deep\. 1,$'
 expect "qmin relaxed: a name that does not exist is still NXDOMAIN" "$($D nope.y.z.sub.deep A)" 'status: NXDOMAIN'
+
+# ---- 5. AAAA of glueless NS names ----
+out=$($D www.v6only A)
+expect "an NS name with only an AAAA record: its server (::1) is asked" "$out" \
+	'^www\.v6only\..*IN[[:space:]]+A[[:space:]]+192\.0\.2\.81$'
+expect "the NS name's A, then its AAAA looked up" "$(grep -i '^ns6\.deep\. ' "$tmp/deep.queries" | cut -d' ' -f2 | tr '\n' ' ')" '^1 28 $'
 
 rc=0
 tb_stop || rc=$?
