@@ -401,6 +401,12 @@ size_t dns_cache_entry_records(const struct dns_cache_entry *e, uint16_t qtype, 
 /* iterate.c: answers from the cache into out, or iterates and answers cl later (as dns_forward). */
 size_t dns_iterate(struct dns_server *s, const struct dns_fwd_client *cl, uint64_t timeout_ms, uint8_t *out,
 	size_t cap);
+/*
+ * RFC 6672 2.2: name with its owner suffix replaced by target, into out
+ * (DNS_NAME_MAX). TB_ERR_NOT_FOUND when name is not strictly below owner,
+ * TB_ERR_INVALID when the result would be longer than a name.
+ */
+int dns_dname_substitute(const uint8_t *name, const uint8_t *owner, const uint8_t *target, uint8_t *out);
 /* Root hints: NS records for "." and A/AAAA records for their names, in master-file form. */
 int dns_root_hints_parse(const char *text, size_t len, struct dns_nsset *set, char *err, size_t errlen);
 int dns_root_hints_builtin(struct dns_nsset *set);

@@ -928,6 +928,20 @@ static void iter_start_zone(struct dns_iter *q, const struct dns_nsset *set, con
 
 /* ---- reading an answer ---- */
 
+int dns_dname_substitute(const uint8_t *name, const uint8_t *owner, const uint8_t *target, uint8_t *out)
+{
+	int nl = dns_name_labels(name), ol = dns_name_labels(owner);
+	if (nl <= ol || !dns_name_is_sub(name, owner))
+		return TB_ERR_NOT_FOUND;
+	size_t plen = (size_t)(dns_name_skip(name, nl - ol) - name);
+	int tl = dns_name_len(target, DNS_NAME_MAX);
+	if (tl < 0 || plen + (size_t)tl > DNS_NAME_MAX)
+		return TB_ERR_INVALID; /* the YXDOMAIN case of RFC 6672 2.2 */
+	memmove(out, name, plen);
+	memcpy(out + plen, target, (size_t)tl);
+	return 0;
+}
+
 static int in_zone(const uint8_t *name, const uint8_t *zone)
 {
 	return dns_name_is_sub(name, zone);
@@ -1113,6 +1127,33 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 			put_sigs(q, an, nan, cur, q->qtype);
 		if (found || q->qtype == DNS_T_CNAME)
 			break;
+		/*
+		 * a DNAME above the name (RFC 6672): the CNAME it implies is made here
+		 * from the DNAME, never taken from the server (whose synthesized CNAME
+		 * is unsigned and could say anything); it counts as a CNAME link
+		 */
+		for (size_t i = 0; i < nan && !hit && q->qtype != DNS_T_DNAME; i++) {
+			uint8_t next[DNS_NAME_MAX];
+			if (an[i].rclass != DNS_C_IN || an[i].type != DNS_T_DNAME || !in_zone(an[i].owner, q->zone))
+				continue;
+			int e = dns_dname_substitute(cur, an[i].owner, an[i].rdata, next);
+			if (e == TB_ERR_NOT_FOUND)
+				continue;
+			if (e || ++q->cnames > s->cname_max) {
+				dns_msg_free(&m);
+				iter_fail(q->top, DNS_EDE_OTHER, e ? "DNAME substitution longer than a name"
+					: "CNAME chain too long (cname_max)");
+				return;
+			}
+			chain_put(q, DNS_SEC_ANSWER, &an[i]);
+			if (s->dnssec)
+				put_sigs(q, an, nan, an[i].owner, DNS_T_DNAME);
+			struct dns_rr syn = { cur, DNS_T_CNAME, DNS_C_IN, an[i].ttl, next,
+				(uint16_t)dns_name_len(next, DNS_NAME_MAX) };
+			chain_put(q, DNS_SEC_ANSWER, &syn);
+			memcpy(cur, next, (size_t)dns_name_len(next, DNS_NAME_MAX));
+			hit = moved = 1;
+		}
 		for (size_t i = 0; i < nan && !hit; i++) {
 			if (an[i].rclass == DNS_C_IN && an[i].type == DNS_T_CNAME && dns_name_eq(an[i].owner, cur)) {
 				if (++q->cnames > s->cname_max) {

@@ -525,6 +525,25 @@ static void worst(enum dnssec_status *acc, uint16_t *ede, enum dnssec_status st,
 	}
 }
 
+/*
+ * A CNAME the resolver made from a DNAME of the same answer (RFC 6672 5.3.1):
+ * it has no signature of its own; the DNAME, verified as its own RRset, is
+ * what vouches for it.
+ */
+static int dname_implies(const struct dns_rr *rrs, size_t n, const struct dns_rr *cname)
+{
+	if (cname->type != DNS_T_CNAME)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t next[DNS_NAME_MAX];
+		if (rrs[i].type == DNS_T_DNAME &&
+			dns_dname_substitute(cname->owner, rrs[i].owner, rrs[i].rdata, next) == 0 &&
+			dns_name_eq(next, cname->rdata))
+			return 1;
+	}
+	return 0;
+}
+
 enum dnssec_status dns_val_answer(struct dns_val *v, const struct dns_server *s, const uint8_t *chain,
 	size_t len, const uint8_t *qname, uint16_t qtype, int rcode, uint64_t now, uint16_t *ede)
 {
@@ -557,7 +576,7 @@ enum dnssec_status dns_val_answer(struct dns_val *v, const struct dns_server *s,
 			memcpy(cur, rrs[i].rdata, (size_t)dns_name_len(rrs[i].rdata, rrs[i].rdlen));
 		else if (rrs[i].type == qtype || qtype == DNS_T_ANY)
 			found = 1;
-		if (!first)
+		if (!first || dname_implies(rrs, nan, &rrs[i]))
 			continue;
 		struct dns_val_zone *z = zone_of(v, rrs[i].owner);
 		if (!z || !z->done) {

@@ -17,6 +17,8 @@
 #     RFC 9156 2.3 fears): relaxed mode asks the full name and still resolves;
 #   - AAAA of glueless NS names: v6only.'s only server is ns6.deep., which has
 #     an AAAA record (::1) and no A record;
+#   - DNAME (RFC 6672): alias.deep. redirects to target.sub.deep. (another zone,
+#     another server); dl.deep. redirects into itself, without end;
 # each checked by what the clients see (latency, answers) and by /metrics.
 set -u
 if [ -z "${TB_IN_NETNS:-}" ]; then
@@ -62,9 +64,11 @@ a.b.c.d.e.f.g.h.i.j.k.l.deep. A 192.0.2.61
 sub.deep. NS ns.sub.deep.
 ns.sub.deep. A 127.53.1.7
 ns6.deep. AAAA ::1
+alias.deep. DNAME target.sub.deep.
+dl.deep. DNAME a.dl.deep.
 EOF
 printf 'www.v6only. A 192.0.2.81\n' > "$tmp/v6only.zone"
-printf 'x.y.z.sub.deep. A 192.0.2.71\n' > "$tmp/sub.zone"
+printf 'x.y.z.sub.deep. A 192.0.2.71\nwww.target.sub.deep. A 192.0.2.91\n' > "$tmp/sub.zone"
 printf 'name-one.lowercasing. A 192.0.2.41\nname-two.lowercasing. A 192.0.2.42\n' > "$tmp/lc.zone"
 printf 'www.spoofcase. A 192.0.2.51\n' > "$tmp/sc.zone"
 printf 'h1.old. A 192.0.2.31\nh2.old. A 192.0.2.32\n' > "$tmp/old.zone"
@@ -180,6 +184,17 @@ out=$($D www.v6only A)
 expect "an NS name with only an AAAA record: its server (::1) is asked" "$out" \
 	'^www\.v6only\..*IN[[:space:]]+A[[:space:]]+192\.0\.2\.81$'
 expect "the NS name's A, then its AAAA looked up" "$(grep -i '^ns6\.deep\. ' "$tmp/deep.queries" | cut -d' ' -f2 | tr '\n' ' ')" '^1 28 $'
+
+# ---- 6. DNAME ----
+out=$($D www.alias.deep A)
+expect "DNAME: the DNAME is in the answer" "$out" '^alias\.deep\..*IN[[:space:]]+DNAME[[:space:]]+target\.sub\.deep\.$'
+expect "DNAME: the CNAME it implies (the DNAME's TTL, not the server's 0)" "$out" \
+	'^www\.alias\.deep\.[[:space:]]+300[[:space:]]+IN[[:space:]]+CNAME[[:space:]]+www\.target\.sub\.deep\.$'
+expect "DNAME: the target resolved in its own zone" "$out" \
+	'^www\.target\.sub\.deep\..*IN[[:space:]]+A[[:space:]]+192\.0\.2\.91$'
+out=$($D x.dl.deep A)
+expect "DNAME into itself: SERVFAIL" "$out" 'status: SERVFAIL'
+expect "DNAME into itself: stopped at cname_max" "$out" 'EDE: 0 \(Other\).*cname_max'
 
 rc=0
 tb_stop || rc=$?
