@@ -1086,6 +1086,12 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 		q->edns_retry = q->case_retry = 0;
 	}
 	if (q->minimised && (rcode != DNS_RCODE_NOERROR || aa)) {
+		size_t nns;
+		struct dns_rr *ns = dns_msg_section(&m, DNS_SEC_AUTHORITY, &nns);
+		for (size_t i = 0; i < nns && q->val && aa; i++)
+			if (ns[i].type == DNS_T_SOA && ns[i].rclass == DNS_C_IN && in_zone(ns[i].owner, q->zone) &&
+				!dns_name_eq(ns[i].owner, q->zone) && in_zone(q->ask, ns[i].owner))
+				dns_val_apex(q->val, ns[i].owner); /* a child zone on the same server: no referral into it */
 		dns_msg_free(&m);
 		if (rcode == DNS_RCODE_NOERROR) {
 			iter_qmin_deeper(q); /* the name is the zone's own: no cut here */
