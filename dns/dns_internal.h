@@ -228,6 +228,13 @@ uint32_t dns_infra_rto(struct dns_infra *t, const struct sockaddr_storage *a, ui
 void dns_infra_rtt(struct dns_infra *t, const struct sockaddr_storage *a, uint32_t ms, uint64_t now);
 /* No answer in time: the estimate doubles (up to DNS_INFRA_RTO_MAX). */
 void dns_infra_timeout(struct dns_infra *t, const struct sockaddr_storage *a, uint64_t now);
+/*
+ * The next address of ns to ask, not yet marked in tried (a bit per address of
+ * each NS), the fastest known first (infra.c says how); TB_ERR_NOT_FOUND when
+ * every one was tried.
+ */
+int dns_infra_pick(struct dns_infra *t, const struct dns_nsset *ns, const uint8_t *tried, uint64_t now, size_t *ni,
+	size_t *ai);
 unsigned dns_infra_flags(struct dns_infra *t, const struct sockaddr_storage *a, uint64_t now);
 void dns_infra_set_flags(struct dns_infra *t, const struct sockaddr_storage *a, unsigned flags, uint64_t now);
 
@@ -407,6 +414,10 @@ size_t dns_iterate(struct dns_server *s, const struct dns_fwd_client *cl, uint64
  * TB_ERR_INVALID when the result would be longer than a name.
  */
 int dns_dname_substitute(const uint8_t *name, const uint8_t *owner, const uint8_t *target, uint8_t *out);
+/* hints.c: adds an A/AAAA address (port 53) to the server named name; TB_ERR_NOT_FOUND if set has no such server. */
+int dns_nsset_add_addr(struct dns_nsset *set, const uint8_t *name, const struct dns_rr *rr);
+/* hints.c: adds a server (no address yet) unless known or the set is full. */
+void dns_nsset_add_ns(struct dns_nsset *set, const uint8_t *name);
 /* Root hints: NS records for "." and A/AAAA records for their names, in master-file form. */
 int dns_root_hints_parse(const char *text, size_t len, struct dns_nsset *set, char *err, size_t errlen);
 int dns_root_hints_builtin(struct dns_nsset *set);

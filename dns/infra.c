@@ -16,11 +16,13 @@
  * (a server that was down gets another chance; one that was fixed loses its
  * workarounds); the table holds at most `iterate_infra_size` entries and
  * drops the least recently used one for a new one. Lookups are a hash of the
- * address into chained buckets; the LRU list is intrusive.
+ * address into chained buckets; the LRU list is intrusive. dns_infra_pick,
+ * at the end, is the iterator's server selection on top of the estimates.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/crypto.h"
 #include "core/error.h"
 #include "dns/dns_internal.h"
 
@@ -225,4 +227,50 @@ void dns_infra_timeout(struct dns_infra *t, const struct sockaddr_storage *a, ui
 		return;
 	uint64_t rto = (uint64_t)e->rto * 2;
 	e->rto = rto > DNS_INFRA_RTO_MAX ? DNS_INFRA_RTO_MAX : (uint32_t)rto;
+}
+
+/*
+ * The next address of ns to ask among those not tried yet (tried: a bit per
+ * address of each NS): drawn at random among the ones whose estimate is
+ * within DNS_INFRA_BAND_MS of the best. A server that answered fast wins, one
+ * never asked (DNS_INFRA_UNKNOWN_MS) is still explored now and then, and one
+ * that timed out (its estimate doubled) waits behind both until its entry
+ * expires or nothing else is left.
+ */
+int dns_infra_pick(struct dns_infra *t, const struct dns_nsset *ns, const uint8_t *tried, uint64_t now, size_t *ni,
+	size_t *ai)
+{
+	uint32_t best = UINT32_MAX, rto[DNS_NSSET_MAX][DNS_NS_ADDRS_MAX];
+	for (size_t i = 0; i < ns->n; i++)
+		for (size_t a = 0; a < ns->ns[i].n_addr; a++) {
+			if (tried[i] & (1u << a))
+				continue;
+			rto[i][a] = dns_infra_rto(t, &ns->ns[i].addr[a], now);
+			if (rto[i][a] < best)
+				best = rto[i][a];
+		}
+	if (best == UINT32_MAX)
+		return TB_ERR_NOT_FOUND;
+	size_t n = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		uint32_t r = 0;
+		if (pass == 1) {
+			tb_random(&r, sizeof r);
+			r %= (uint32_t)n;
+		}
+		size_t k = 0;
+		for (size_t i = 0; i < ns->n; i++)
+			for (size_t a = 0; a < ns->ns[i].n_addr; a++) {
+				if ((tried[i] & (1u << a)) || rto[i][a] > best + DNS_INFRA_BAND_MS)
+					continue;
+				if (pass == 1 && k == r) {
+					*ni = i;
+					*ai = a;
+					return 0;
+				}
+				k++;
+			}
+		n = k;
+	}
+	return TB_ERR_NOT_FOUND; /* not reached: the first pass counted at least the best */
 }

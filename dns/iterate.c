@@ -5,19 +5,24 @@
  * to recurse, is resolved here when `dns.iterate` is on. First the cache
  * (shared with forward.c, keyed on the client's question); on a miss a query
  * state (struct dns_iter) starts at the root servers (the hints, replaced by
- * the root's own NS set once primed) and asks one server at a time for the
- * question, without RD:
+ * the root's own NS set once primed) and asks one server at a time, the
+ * fastest known first (infra.c), for the question without RD, minimised
+ * (RFC 9156: only the next label below the zone cut, type A, until the next
+ * label is the last; relaxed: NXDOMAIN or an error for a minimised name makes
+ * the same server get the full question):
  *   - an answer for the name at the current zone cut ends it (the answer's
  *     records owned by names under that zone, nothing else);
  *   - a CNAME is followed inside the same answer while its owner stays in the
  *     zone, then from the root for the target (a new zone), up to
- *     `cname_max` links;
+ *     `cname_max` links; a DNAME above the name counts as one, with the CNAME
+ *     it implies made here (RFC 6672), never the server's;
  *   - a referral (no AA, NS records for a zone strictly below the current one
  *     and above the name) moves the zone cut down; its glue (A/AAAA in the
  *     additional section) is used only for NS names under the zone of the
  *     server that sent it (RFC 2181 5.4.1: anything else is not that server's
  *     to say), so out-of-bailiwick glue is ignored and its NS is resolved as
- *     glueless: a child query (NS name, A) from the root, with the same budget;
+ *     glueless: a child query (NS name, A, then AAAA when it has no A) from
+ *     the root, with the same budget;
  *   - an authoritative NXDOMAIN or NODATA ends it (the SOA for the negative
  *     TTL must be the zone's);
  *   - anything else (an upward or sideways referral, SERVFAIL, REFUSED, a
@@ -29,7 +34,11 @@
  * Anti-spoofing: every upstream query has a random ID and its own UDP socket
  * (the kernel's random source port); an answer is accepted only from the
  * address and port it was sent to, with that ID, the QR bit and the same
- * question. A truncated answer is asked again over TCP.
+ * question, in the random case it was sent in (0x20; a server that answers
+ * but never in our case is asked again in lower case). A truncated answer is
+ * asked again over TCP; FORMERR or NOTIMP to EDNS, again without OPT. What a
+ * server needed (no EDNS, no 0x20), its RTT and its back-off are kept across
+ * queries in the server table (infra.c).
  *
  * Limits (SERVFAIL with an Extended DNS Error when exceeded): upstream
  * queries per client query, child queries included (`iterate_queries_max`,
@@ -53,7 +62,9 @@
  * Size: past 900 lines on purpose. The resolution state machine, its budget
  * (queries, referrals, CNAMEs, NS lookups), the validation fetches (child
  * queries like the NS lookups) and its upstream exchange share one query
- * struct; the exchange could join forward.c's in a shared file later.
+ * struct; what does not (the root hints and NS sets: hints.c; the per-server
+ * estimates and server selection: infra.c) lives apart. The exchange could
+ * join forward.c's in a shared file later.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -77,164 +88,6 @@
 static inline uint16_t rd16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-/* ---- root hints ---- */
-
-/* IANA's root hints (named.root), used when dns.root_hints is not set. */
-static const char builtin_hints[] =
-	".  3600000 NS a.root-servers.net.\n"
-	".  3600000 NS b.root-servers.net.\n"
-	".  3600000 NS c.root-servers.net.\n"
-	".  3600000 NS d.root-servers.net.\n"
-	".  3600000 NS e.root-servers.net.\n"
-	".  3600000 NS f.root-servers.net.\n"
-	".  3600000 NS g.root-servers.net.\n"
-	".  3600000 NS h.root-servers.net.\n"
-	".  3600000 NS i.root-servers.net.\n"
-	".  3600000 NS j.root-servers.net.\n"
-	".  3600000 NS k.root-servers.net.\n"
-	".  3600000 NS l.root-servers.net.\n"
-	".  3600000 NS m.root-servers.net.\n"
-	"a.root-servers.net. 3600000 A 198.41.0.4\n"
-	"a.root-servers.net. 3600000 AAAA 2001:503:ba3e::2:30\n"
-	"b.root-servers.net. 3600000 A 170.247.170.2\n"
-	"b.root-servers.net. 3600000 AAAA 2801:1b8:10::b\n"
-	"c.root-servers.net. 3600000 A 192.33.4.12\n"
-	"c.root-servers.net. 3600000 AAAA 2001:500:2::c\n"
-	"d.root-servers.net. 3600000 A 199.7.91.13\n"
-	"d.root-servers.net. 3600000 AAAA 2001:500:2d::d\n"
-	"e.root-servers.net. 3600000 A 192.203.230.10\n"
-	"e.root-servers.net. 3600000 AAAA 2001:500:a8::e\n"
-	"f.root-servers.net. 3600000 A 192.5.5.241\n"
-	"f.root-servers.net. 3600000 AAAA 2001:500:2f::f\n"
-	"g.root-servers.net. 3600000 A 192.112.36.4\n"
-	"g.root-servers.net. 3600000 AAAA 2001:500:12::d0d\n"
-	"h.root-servers.net. 3600000 A 198.97.190.53\n"
-	"h.root-servers.net. 3600000 AAAA 2001:500:1::53\n"
-	"i.root-servers.net. 3600000 A 192.36.148.17\n"
-	"i.root-servers.net. 3600000 AAAA 2001:7fe::53\n"
-	"j.root-servers.net. 3600000 A 192.58.128.30\n"
-	"j.root-servers.net. 3600000 AAAA 2001:503:c27::2:30\n"
-	"k.root-servers.net. 3600000 A 193.0.14.129\n"
-	"k.root-servers.net. 3600000 AAAA 2001:7fd::1\n"
-	"l.root-servers.net. 3600000 A 199.7.83.42\n"
-	"l.root-servers.net. 3600000 AAAA 2001:500:9f::42\n"
-	"m.root-servers.net. 3600000 A 202.12.27.33\n"
-	"m.root-servers.net. 3600000 AAAA 2001:dc3::35\n";
-
-/* Adds an address to the server named name in set (adding the server if it is new). */
-static int nsset_add_addr(struct dns_nsset *set, const uint8_t *name, const struct dns_rr *rr)
-{
-	struct dns_ns *ns = NULL;
-	for (size_t i = 0; i < set->n; i++)
-		if (dns_name_eq(set->ns[i].name, name))
-			ns = &set->ns[i];
-	if (!ns)
-		return TB_ERR_NOT_FOUND;
-	if (ns->n_addr >= DNS_NS_ADDRS_MAX)
-		return 0;
-	struct sockaddr_storage *sa = &ns->addr[ns->n_addr];
-	memset(sa, 0, sizeof *sa);
-	if (rr->type == DNS_T_A && rr->rdlen == 4) {
-		struct sockaddr_in *a = (struct sockaddr_in *)sa;
-		a->sin_family = AF_INET;
-		a->sin_port = htons(53);
-		memcpy(&a->sin_addr, rr->rdata, 4);
-	} else if (rr->type == DNS_T_AAAA && rr->rdlen == 16) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)sa;
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons(53);
-		memcpy(&a->sin6_addr, rr->rdata, 16);
-	} else {
-		return TB_ERR_INVALID;
-	}
-	for (size_t i = 0; i < ns->n_addr; i++)
-		if (memcmp(&ns->addr[i], sa, sizeof *sa) == 0)
-			return 0;
-	ns->n_addr++;
-	return 0;
-}
-
-static void nsset_add_ns(struct dns_nsset *set, const uint8_t *name)
-{
-	for (size_t i = 0; i < set->n; i++)
-		if (dns_name_eq(set->ns[i].name, name))
-			return;
-	if (set->n >= DNS_NSSET_MAX)
-		return;
-	struct dns_ns *ns = &set->ns[set->n++];
-	memset(ns, 0, sizeof *ns);
-	memcpy(ns->name, name, (size_t)dns_name_len(name, DNS_NAME_MAX));
-}
-
-struct hints_ctx {
-	struct dns_nsset *set;
-	struct dns_rr addrs[256];
-	uint8_t owners[256][DNS_NAME_MAX];
-	uint8_t rdata[256][16];
-	size_t n_addrs;
-	int err;
-};
-
-static int hints_rr(void *arg, const struct dns_rr *rr)
-{
-	struct hints_ctx *c = arg;
-	if (rr->type == DNS_T_NS) {
-		if (rr->owner[0] != 0) {
-			c->err = TB_ERR_INVALID; /* hints name the root's servers, nothing else */
-			return 1;
-		}
-		nsset_add_ns(c->set, rr->rdata);
-	} else if ((rr->type == DNS_T_A && rr->rdlen == 4) || (rr->type == DNS_T_AAAA && rr->rdlen == 16)) {
-		/* the NS records may come after their addresses: keep them for later */
-		if (c->n_addrs < 256) {
-			size_t i = c->n_addrs++;
-			memcpy(c->owners[i], rr->owner, (size_t)dns_name_len(rr->owner, DNS_NAME_MAX));
-			memcpy(c->rdata[i], rr->rdata, rr->rdlen);
-			c->addrs[i] = *rr;
-			c->addrs[i].owner = c->owners[i];
-			c->addrs[i].rdata = c->rdata[i];
-		}
-	}
-	return 0;
-}
-
-int dns_root_hints_parse(const char *text, size_t len, struct dns_nsset *set, char *err, size_t errlen)
-{
-	struct hints_ctx *c = calloc(1, sizeof *c);
-	if (!c)
-		return TB_ERR_NOMEM;
-	memset(set, 0, sizeof *set);
-	c->set = set;
-	struct dns_zone_error ze;
-	int e = dns_zonefile_parse(text, len, (const uint8_t *)"", 3600, hints_rr, c, &ze);
-	if (e || c->err) {
-		if (c->err)
-			snprintf(err, errlen, "line %u: only NS records for the root and A/AAAA records belong here",
-				ze.line);
-		else
-			snprintf(err, errlen, "line %u, column %u: %s", ze.line, ze.col, ze.msg);
-		free(c);
-		return TB_ERR_INVALID;
-	}
-	for (size_t i = 0; i < c->n_addrs; i++)
-		nsset_add_addr(set, c->addrs[i].owner, &c->addrs[i]);
-	free(c);
-	size_t usable = 0;
-	for (size_t i = 0; i < set->n; i++)
-		usable += set->ns[i].n_addr > 0;
-	if (!usable) {
-		snprintf(err, errlen, "no root server with an address (NS records for \".\" and their A/AAAA)");
-		return TB_ERR_INVALID;
-	}
-	return 0;
-}
-
-int dns_root_hints_builtin(struct dns_nsset *set)
-{
-	char err[200];
-	return dns_root_hints_parse(builtin_hints, sizeof builtin_hints - 1, set, err, sizeof err);
 }
 
 /* ---- query state ---- */
@@ -744,53 +597,6 @@ static int ancestor_resolves(const struct dns_iter *q, const uint8_t *name)
 
 static void iter_spawn_lookup(struct dns_iter *q, size_t i, uint16_t type);
 
-/*
- * The next address to ask among those not tried for this zone: drawn at
- * random among the ones whose estimate (infra.c) is within
- * DNS_INFRA_BAND_MS of the best. A server that answered fast wins, one never
- * asked (DNS_INFRA_UNKNOWN_MS) is still explored now and then, and one that
- * timed out (its estimate doubled) waits behind both until its entry
- * expires or nothing else is left. TB_ERR_NOT_FOUND when all were tried.
- */
-static int iter_pick(struct dns_iter *q, size_t *ni, size_t *ai)
-{
-	struct dns_server *s = q->s;
-	uint64_t now = uv_now(s->loop);
-	uint32_t best = UINT32_MAX, rto[DNS_NSSET_MAX][DNS_NS_ADDRS_MAX];
-	for (size_t i = 0; i < q->ns.n; i++)
-		for (size_t a = 0; a < q->ns.ns[i].n_addr; a++) {
-			if (q->tried[i] & (1u << a))
-				continue;
-			rto[i][a] = dns_infra_rto(&s->infra, &q->ns.ns[i].addr[a], now);
-			if (rto[i][a] < best)
-				best = rto[i][a];
-		}
-	if (best == UINT32_MAX)
-		return TB_ERR_NOT_FOUND;
-	size_t n = 0;
-	for (int pass = 0; pass < 2; pass++) {
-		uint32_t r = 0;
-		if (pass == 1) {
-			tb_random(&r, sizeof r);
-			r %= (uint32_t)n;
-		}
-		size_t k = 0;
-		for (size_t i = 0; i < q->ns.n; i++)
-			for (size_t a = 0; a < q->ns.ns[i].n_addr; a++) {
-				if ((q->tried[i] & (1u << a)) || rto[i][a] > best + DNS_INFRA_BAND_MS)
-					continue;
-				if (pass == 1 && k == r) {
-					*ni = i;
-					*ai = a;
-					return 0;
-				}
-				k++;
-			}
-		n = k;
-	}
-	return TB_ERR_NOT_FOUND; /* not reached: pass 0 counted at least the best */
-}
-
 static void iter_next(struct dns_iter *q)
 {
 	struct dns_server *s = q->s;
@@ -802,7 +608,7 @@ static void iter_next(struct dns_iter *q)
 	}
 	/* every address of every NS once, the fastest known first (infra.c) */
 	size_t ni, ai;
-	if (iter_pick(q, &ni, &ai) == 0) {
+	if (dns_infra_pick(&s->infra, &q->ns, q->tried, uv_now(s->loop), &ni, &ai) == 0) {
 		q->tried[ni] |= (uint8_t)(1u << ai);
 		q->to = q->ns.ns[ni].addr[ai];
 		q->via_tcp = 0;
@@ -896,7 +702,7 @@ static void child_done(struct dns_iter *p, struct dns_iter *c, int rcode)
 			uint16_t rdlen = rd16(f + 8);
 			if ((rd16(f) == DNS_T_A && rdlen == 4) || (rd16(f) == DNS_T_AAAA && rdlen == 16)) {
 				struct dns_rr rr = { c->qname, rd16(f), DNS_C_IN, 0, f + 10, rdlen };
-				nsset_add_addr(&p->ns, c->qname, &rr);
+				dns_nsset_add_addr(&p->ns, c->qname, &rr);
 			}
 			o += 1 + ol + 10 + rdlen;
 		}
@@ -1183,9 +989,9 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 		memset(&roots, 0, sizeof roots);
 		for (size_t i = 0; i < nan; i++)
 			if (an[i].type == DNS_T_NS && an[i].owner[0] == 0)
-				nsset_add_ns(&roots, an[i].rdata);
+				dns_nsset_add_ns(&roots, an[i].rdata);
 		for (size_t i = 0; i < nad; i++)
-			nsset_add_addr(&roots, ad[i].owner, &ad[i]);
+			dns_nsset_add_addr(&roots, ad[i].owner, &ad[i]);
 		size_t usable = 0;
 		for (size_t i = 0; i < roots.n; i++)
 			usable += roots.ns[i].n_addr > 0;
@@ -1245,12 +1051,12 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 	memset(&next, 0, sizeof next);
 	for (size_t i = 0; i < nns; i++)
 		if (ns[i].type == DNS_T_NS && dns_name_eq(ns[i].owner, cut))
-			nsset_add_ns(&next, ns[i].rdata);
+			dns_nsset_add_ns(&next, ns[i].rdata);
 	/* glue only from within the zone whose server sent it (RFC 2181 5.4.1) */
 	for (size_t i = 0; i < nad; i++)
 		if ((ad[i].type == DNS_T_A || ad[i].type == DNS_T_AAAA) && ad[i].rclass == DNS_C_IN &&
 			in_zone(ad[i].owner, q->zone))
-			nsset_add_addr(&next, ad[i].owner, &ad[i]);
+			dns_nsset_add_addr(&next, ad[i].owner, &ad[i]);
 	uint8_t zone[DNS_NAME_MAX];
 	memcpy(zone, cut, (size_t)dns_name_len(cut, DNS_NAME_MAX));
 	if (q->val)
