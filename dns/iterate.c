@@ -857,8 +857,15 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 		iter_lame(q);
 		return;
 	}
-	if (m.n_qd != 1 || m.qd[0].qtype != q->ask_type || m.qd[0].qclass != DNS_C_IN ||
-		!dns_name_eq(m.qd[0].name, q->ask)) {
+	/*
+	 * servers that do not know EDNS often send FORMERR without the question:
+	 * from the address, port and ID asked that is enough to ask again without
+	 * OPT (all such an answer can cause), never to take as an answer
+	 */
+	int bare_formerr = m.n_qd == 0 && !q->no_edns && (DNS_RCODE(m.flags) == DNS_RCODE_FORMERR ||
+		DNS_RCODE(m.flags) == DNS_RCODE_NOTIMP);
+	if (!bare_formerr && (m.n_qd != 1 || m.qd[0].qtype != q->ask_type || m.qd[0].qclass != DNS_C_IN ||
+		!dns_name_eq(m.qd[0].name, q->ask))) {
 		dns_msg_free(&m);
 		return; /* another question: not ours */
 	}

@@ -10,7 +10,8 @@ cut, the records of the name (AA), a CNAME, a DNAME with its synthesized CNAME,
 NODATA or NXDOMAIN with the SOA; a name outside every zone is REFUSED. Each
 query is logged as "qname type edns" (qname as received). Quirks make it break
 the way real servers do:
-  formerr-edns      FORMERR to any query with an OPT record
+  formerr-edns      FORMERR to any query with an OPT record (without the
+                    question, as some old servers do)
   lowercase         echo the question lowercased (no 0x20 support)
   wrong-case-first  for names starting with "w", first send an answer whose
                     question has the case flipped and whose A is 6.6.6.6,
@@ -144,7 +145,7 @@ def main():
             with open(a.log, "a") as log:
                 log.write("%s %d %s\n" % (qname, qt, "edns" if edns else "noedns"))
         if edns and "formerr-edns" in a.quirk:
-            sock.sendto(struct.pack(">HHHHHH", qid, 0x8001, 1, 0, 0, 0) + question, peer)
+            sock.sendto(struct.pack(">HHHHHH", qid, 0x8001, 0, 0, 0, 0), peer)
             continue
         if "lowercase" in a.quirk:
             question = wire(qname.lower()) + question[-4:]
