@@ -19,6 +19,7 @@
 #     an AAAA record (::1) and no A record;
 #   - DNAME (RFC 6672): alias.deep. redirects to target.sub.deep. (another zone,
 #     another server); dl.deep. redirects into itself, without end;
+#   - iterate_0x20 and iterate_qname_minimisation turned off: full names, lower case;
 # each checked by what the clients see (latency, answers) and by /metrics.
 set -u
 if [ -z "${TB_IN_NETNS:-}" ]; then
@@ -196,6 +197,19 @@ out=$($D x.dl.deep A)
 expect "DNAME into itself: SERVFAIL" "$out" 'status: SERVFAIL'
 expect "DNAME into itself: stopped at cname_max" "$out" 'EDE: 0 \(Other\).*cname_max'
 
+rc=0
+tb_stop || rc=$?
+expect "clean exit" "$rc" '^0$'
+
+# ---- both new defaults turned off ----
+sed -i 's/^  iterate = true,/  iterate = true,\n  iterate_0x20 = false,\n  iterate_qname_minimisation = false,/' "$tmp/trustbox.lua"
+tb_start "$tmp/trustbox.lua" "$tmp/out.log" "$tmp/err.log"
+port=$(tb_port 'DNS (udp+tcp)')
+D="dig @127.0.0.1 -p $port +time=5 +tries=1"
+out=$($D one.two.three.deep A)
+expect "options off: resolved (NXDOMAIN)" "$out" 'status: NXDOMAIN'
+expect "iterate_qname_minimisation = false: the root asked the full name, in lower case (no 0x20)" \
+	"$(grep -i 'three\.deep\. ' "$tmp/root.queries" | cut -d' ' -f1 | tr '\n' ' ')" '^one\.two\.three\.deep\. $'
 rc=0
 tb_stop || rc=$?
 expect "clean exit" "$rc" '^0$'
