@@ -836,6 +836,22 @@ static void iter_validate(struct dns_iter *q)
 	iter_finish(q, q->val_rcode, 0xffff, NULL);
 }
 
+/*
+ * An authoritative answer whose authority section holds the SOA or NS RRset
+ * of a zone below the current cut, above the name asked: the server serves
+ * that child too and answered from it, with no referral into it. The chain
+ * of trust must learn of it (its DS, or the proof there is none).
+ */
+static void note_apex(struct dns_iter *q, const struct dns_msg *m)
+{
+	size_t nns;
+	struct dns_rr *ns = dns_msg_section(m, DNS_SEC_AUTHORITY, &nns);
+	for (size_t i = 0; i < nns && q->val; i++)
+		if ((ns[i].type == DNS_T_SOA || ns[i].type == DNS_T_NS) && ns[i].rclass == DNS_C_IN &&
+			in_zone(ns[i].owner, q->zone) && !dns_name_eq(ns[i].owner, q->zone) && in_zone(q->ask, ns[i].owner))
+			dns_val_apex(q->val, ns[i].owner);
+}
+
 static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 {
 	struct dns_server *s = q->s;
@@ -899,12 +915,8 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 		q->edns_retry = q->case_retry = 0;
 	}
 	if (q->minimised && (rcode != DNS_RCODE_NOERROR || aa)) {
-		size_t nns;
-		struct dns_rr *ns = dns_msg_section(&m, DNS_SEC_AUTHORITY, &nns);
-		for (size_t i = 0; i < nns && q->val && aa; i++)
-			if (ns[i].type == DNS_T_SOA && ns[i].rclass == DNS_C_IN && in_zone(ns[i].owner, q->zone) &&
-				!dns_name_eq(ns[i].owner, q->zone) && in_zone(q->ask, ns[i].owner))
-				dns_val_apex(q->val, ns[i].owner); /* a child zone on the same server: no referral into it */
+		if (aa)
+			note_apex(q, &m);
 		dns_msg_free(&m);
 		if (rcode == DNS_RCODE_NOERROR) {
 			iter_qmin_deeper(q); /* the name is the zone's own: no cut here */
@@ -928,6 +940,8 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 	struct dns_rr *an = dns_msg_section(&m, DNS_SEC_ANSWER, &nan);
 	struct dns_rr *ns = dns_msg_section(&m, DNS_SEC_AUTHORITY, &nns);
 	struct dns_rr *ad = dns_msg_section(&m, DNS_SEC_ADDITIONAL, &nad);
+	if (aa)
+		note_apex(q, &m);
 
 	/* the answer section: CNAMEs and the records asked for, owned inside this zone only */
 	uint8_t cur[DNS_NAME_MAX];

@@ -349,4 +349,16 @@ done
 rc=0
 tb_stop || rc=$?
 expect "clean exit" "$rc" '^0$'
+
+# without QNAME minimisation the unsigned child on its parent's server shows itself only
+# by the NS RRset in the authority section of its answers: still insecure, not bogus
+sed -i 's/^  iterate = true,/  iterate = true,\n  iterate_qname_minimisation = false,/' "$tmp/trustbox.lua"
+tb_start "$tmp/trustbox.lua" "$tmp/out.log" "$tmp/err.log"
+port=$(tb_port 'DNS (udp+tcp)')
+D="dig @127.0.0.1 -p $port +time=5 +tries=1"
+expect "no QNAME minimisation: www.plain.ed.test. A: NOERROR" "$(verdict "$($D +dnssec www.plain.ed.test. A)")" '^NOERROR$'
+expect "no QNAME minimisation: www.ed.test. A: NOERROR ad" "$(verdict "$($D +dnssec www.ed.test. A)")" '^NOERROR ad$'
+rc=0
+tb_stop || rc=$?
+expect "clean exit" "$rc" '^0$'
 finish
