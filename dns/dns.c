@@ -147,7 +147,7 @@ static const struct tb_option dns_options[] = {
 		.help = "seconds a server's round-trip time, back-off and workarounds are remembered after its last "
 			"exchange", .min = 1, .max = 86400 },
 	{ .name = "cname_max", .type = TB_OPT_INT, .def = "10",
-		.help = "CNAME links followed across zones for one iterated query (then SERVFAIL, EDE 0)",
+		.help = "CNAME and DNAME links followed for one iterated query (then SERVFAIL, EDE 0)",
 		.min = 1, .max = 32 },
 	{ .name = "dnssec", .type = TB_OPT_ENUM, .def = "\"off\"", .choices = "off|validate",
 		.help = "DNSSEC validation of iterated answers: \"validate\" asks with DO, checks the chain of trust from "
