@@ -132,8 +132,22 @@ static const struct tb_option dns_options[] = {
 	{ .name = "iterate_ns_lookups_max", .type = TB_OPT_INT, .def = "4",
 		.help = "NS names without glue resolved per delegation before it counts as unreachable (EDE 22)",
 		.min = 1, .max = 16 },
+	{ .name = "iterate_0x20", .type = TB_OPT_BOOL, .def = "true",
+		.help = "randomise the case of the question's letters in iterated queries and drop answers that do not "
+			"echo it exactly (draft-vixie-dnsext-dns0x20); a server that never echoes the case is asked in "
+			"lower case instead, remembered as iterate_infra_ttl says" },
+	{ .name = "iterate_qname_minimisation", .type = TB_OPT_BOOL, .def = "true",
+		.help = "ask each server only for the next label below its zone (RFC 9156, with type A), relaxed as "
+			"Unbound's default: after NXDOMAIN or an error for a shortened name the full name is asked" },
+	{ .name = "iterate_infra_size", .type = TB_OPT_INT, .def = "10000",
+		.help = "authoritative server addresses whose round-trip time, back-off and workarounds (no EDNS, no "
+			"0x20) are remembered for choosing servers; the least recently used goes first (0: none)",
+		.min = 0, .max = 1000000 },
+	{ .name = "iterate_infra_ttl", .type = TB_OPT_INT, .def = "900",
+		.help = "seconds a server's round-trip time, back-off and workarounds are remembered after its last "
+			"exchange", .min = 1, .max = 86400 },
 	{ .name = "cname_max", .type = TB_OPT_INT, .def = "10",
-		.help = "CNAME links followed across zones for one iterated query (then SERVFAIL, EDE 0)",
+		.help = "CNAME and DNAME links followed for one iterated query (then SERVFAIL, EDE 0)",
 		.min = 1, .max = 32 },
 	{ .name = "dnssec", .type = TB_OPT_ENUM, .def = "\"off\"", .choices = "off|validate",
 		.help = "DNSSEC validation of iterated answers: \"validate\" asks with DO, checks the chain of trust from "
@@ -536,6 +550,7 @@ static void dns_free(void *state)
 	dns_metrics_stop(s);
 	dns_zoneset_free(&s->zones);
 	dns_cache_free(&s->cache);
+	dns_infra_free(&s->infra);
 	dns_qlog_free(&s->qlog);
 	tb_bytes_free(&s->anchors);
 	dns_val_cache_free(s);
@@ -702,6 +717,13 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 	s->iter_referrals_max = (size_t)tb_cfg_int(sec, "iterate_referrals_max");
 	s->iter_ns_lookups_max = (size_t)tb_cfg_int(sec, "iterate_ns_lookups_max");
 	s->cname_max = (size_t)tb_cfg_int(sec, "cname_max");
+	s->iter_0x20 = tb_cfg_bool(sec, "iterate_0x20");
+	s->iter_qmin = tb_cfg_bool(sec, "iterate_qname_minimisation");
+	if (dns_infra_init(&s->infra, (size_t)tb_cfg_int(sec, "iterate_infra_size"),
+		(uint64_t)tb_cfg_int(sec, "iterate_infra_ttl") * 1000)) {
+		snprintf(err, errlen, "dns.iterate_infra_size: out of memory");
+		goto fail;
+	}
 	const char *hints = tb_cfg_str(sec, "root_hints");
 	if (hints && *hints) {
 		struct tb_bytes text = { 0 };

@@ -201,6 +201,43 @@ struct dns_nsset {
 
 struct dns_iter;
 
+/*
+ * What the iterator knows about each server address (infra.c): smoothed RTT
+ * and back-off for choosing servers, and the workarounds a server needs.
+ */
+#define DNS_INFRA_UNKNOWN_MS 376   /* the estimate of a server never measured (as Unbound) */
+#define DNS_INFRA_RTO_MIN 50       /* ms: the smallest estimate, however fast the answers */
+#define DNS_INFRA_RTO_MAX 120000   /* ms: the back-off stops doubling here */
+#define DNS_INFRA_BAND_MS 400      /* servers within this of the best estimate are drawn from at random */
+#define DNS_INFRA_NO_EDNS 1u       /* answered FORMERR/NOTIMP to EDNS, and without it did fine */
+#define DNS_INFRA_NO_0X20 2u       /* does not echo the question's case */
+struct dns_infra_entry;
+struct dns_infra {
+	struct dns_infra_entry **b;
+	size_t nb, n, max;
+	struct dns_infra_entry *head, *tail; /* LRU order */
+	uint64_t ttl_ms;
+	uint64_t timeouts, edns_fallbacks, case_fallbacks; /* for /metrics */
+};
+/* max entries (0: nothing is remembered), each living ttl_ms after its last update. */
+int dns_infra_init(struct dns_infra *t, size_t max, uint64_t ttl_ms);
+void dns_infra_free(struct dns_infra *t);
+/* The server's retransmission estimate in ms (DNS_INFRA_UNKNOWN_MS when unknown). */
+uint32_t dns_infra_rto(struct dns_infra *t, const struct sockaddr_storage *a, uint64_t now);
+/* An answer came back after ms: the estimate follows, the back-off resets. */
+void dns_infra_rtt(struct dns_infra *t, const struct sockaddr_storage *a, uint32_t ms, uint64_t now);
+/* No answer in time: the estimate doubles (up to DNS_INFRA_RTO_MAX). */
+void dns_infra_timeout(struct dns_infra *t, const struct sockaddr_storage *a, uint64_t now);
+/*
+ * The next address of ns to ask, not yet marked in tried (a bit per address of
+ * each NS), the fastest known first (infra.c says how); TB_ERR_NOT_FOUND when
+ * every one was tried.
+ */
+int dns_infra_pick(struct dns_infra *t, const struct dns_nsset *ns, const uint8_t *tried, uint64_t now, size_t *ni,
+	size_t *ai);
+unsigned dns_infra_flags(struct dns_infra *t, const struct sockaddr_storage *a, uint64_t now);
+void dns_infra_set_flags(struct dns_infra *t, const struct sockaddr_storage *a, unsigned flags, uint64_t now);
+
 struct dns_stats {
 	uint64_t queries_udp, queries_tcp, queries_doh, formerr, refused, nxdomain, truncated, dropped;
 	uint64_t tcp_evicted, tcp_refused; /* TCP connections shed at the caps (dns/server.c make_room) */
@@ -273,6 +310,9 @@ struct dns_server {
 	struct dns_iter *iters;       /* client queries being iterated */
 	size_t n_iters;
 	size_t iter_queries_max, iter_referrals_max, iter_ns_lookups_max, cname_max;
+	struct dns_infra infra;        /* per-server RTT and workarounds (infra.c) */
+	int iter_0x20;                 /* randomise the question's case when iterating */
+	int iter_qmin;                 /* QNAME minimisation (RFC 9156, relaxed) */
 	/* DNSSEC validation of iterated answers (dnssec.h, validate.c) */
 	int dnssec;                   /* dns.dnssec = "validate" */
 	struct tb_bytes anchors;      /* trust anchors as chain records (section, owner, type, class, TTL, RDATA) */
@@ -368,6 +408,16 @@ size_t dns_cache_entry_records(const struct dns_cache_entry *e, uint16_t qtype, 
 /* iterate.c: answers from the cache into out, or iterates and answers cl later (as dns_forward). */
 size_t dns_iterate(struct dns_server *s, const struct dns_fwd_client *cl, uint64_t timeout_ms, uint8_t *out,
 	size_t cap);
+/*
+ * RFC 6672 2.2: name with its owner suffix replaced by target, into out
+ * (DNS_NAME_MAX). TB_ERR_NOT_FOUND when name is not strictly below owner,
+ * TB_ERR_INVALID when the result would be longer than a name.
+ */
+int dns_dname_substitute(const uint8_t *name, const uint8_t *owner, const uint8_t *target, uint8_t *out);
+/* hints.c: adds an A/AAAA address (port 53) to the server named name; TB_ERR_NOT_FOUND if set has no such server. */
+int dns_nsset_add_addr(struct dns_nsset *set, const uint8_t *name, const struct dns_rr *rr);
+/* hints.c: adds a server (no address yet) unless known or the set is full. */
+void dns_nsset_add_ns(struct dns_nsset *set, const uint8_t *name);
 /* Root hints: NS records for "." and A/AAAA records for their names, in master-file form. */
 int dns_root_hints_parse(const char *text, size_t len, struct dns_nsset *set, char *err, size_t errlen);
 int dns_root_hints_builtin(struct dns_nsset *set);

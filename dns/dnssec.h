@@ -194,6 +194,7 @@ struct dns_server;
 struct dns_nsset;
 
 #define DNS_VAL_ZONES_MAX 16      /* zone cuts one query's chain of trust may hold */
+#define DNS_VAL_APEX_MAX 4        /* zone apexes met without a referral, remembered per query */
 
 /*
  * One zone cut met while iterating: its servers (to ask for its DNSKEY set),
@@ -219,6 +220,8 @@ struct dns_val {
 	struct dns_val_zone *z[DNS_VAL_ZONES_MAX];
 	struct dnssec_budget budget;
 	int overflow;             /* more cuts than DNS_VAL_ZONES_MAX: indeterminate */
+	size_t n_apex;            /* zone apexes seen in answers (their SOA) that no referral led to */
+	uint8_t apex[DNS_VAL_APEX_MAX][DNS_NAME_MAX];
 };
 
 void dns_val_init(struct dns_val *v, const struct dns_server *s);
@@ -243,6 +246,13 @@ void dns_val_cache_free(struct dns_server *s);
  * NULL when there is none.
  */
 struct dns_val_zone *dns_val_need_ds(struct dns_val *v, const uint8_t *chain, size_t len, uint8_t *name);
+/*
+ * A zone apex met without a referral (its SOA answered a query of the zone
+ * above, as when one server serves both): dns_val_need_ds asks for its DS
+ * too, so that an unsigned child is proven insecure rather than found
+ * unsigned inside its signed parent. The chain's own SOA records count too.
+ */
+void dns_val_apex(struct dns_val *v, const uint8_t *name);
 /* The DS answer (chain records: DS and RRSIGs, or the NSEC/NSEC3 denial) for zone, asked of above. */
 void dns_val_cut_ds(struct dns_val *v, const uint8_t *zone, const uint8_t *above, const uint8_t *chain,
 	size_t len);

@@ -5,19 +5,24 @@
  * to recurse, is resolved here when `dns.iterate` is on. First the cache
  * (shared with forward.c, keyed on the client's question); on a miss a query
  * state (struct dns_iter) starts at the root servers (the hints, replaced by
- * the root's own NS set once primed) and asks one server at a time for the
- * question, without RD:
+ * the root's own NS set once primed) and asks one server at a time, the
+ * fastest known first (infra.c), for the question without RD, minimised
+ * (RFC 9156: only the next label below the zone cut, type A, until the next
+ * label is the last; relaxed: NXDOMAIN or an error for a minimised name makes
+ * the same server get the full question):
  *   - an answer for the name at the current zone cut ends it (the answer's
  *     records owned by names under that zone, nothing else);
  *   - a CNAME is followed inside the same answer while its owner stays in the
  *     zone, then from the root for the target (a new zone), up to
- *     `cname_max` links;
+ *     `cname_max` links; a DNAME above the name counts as one, with the CNAME
+ *     it implies made here (RFC 6672), never the server's;
  *   - a referral (no AA, NS records for a zone strictly below the current one
  *     and above the name) moves the zone cut down; its glue (A/AAAA in the
  *     additional section) is used only for NS names under the zone of the
  *     server that sent it (RFC 2181 5.4.1: anything else is not that server's
  *     to say), so out-of-bailiwick glue is ignored and its NS is resolved as
- *     glueless: a child query (NS name, A) from the root, with the same budget;
+ *     glueless: a child query (NS name, A, then AAAA when it has no A) from
+ *     the root, with the same budget;
  *   - an authoritative NXDOMAIN or NODATA ends it (the SOA for the negative
  *     TTL must be the zone's);
  *   - anything else (an upward or sideways referral, SERVFAIL, REFUSED, a
@@ -29,7 +34,11 @@
  * Anti-spoofing: every upstream query has a random ID and its own UDP socket
  * (the kernel's random source port); an answer is accepted only from the
  * address and port it was sent to, with that ID, the QR bit and the same
- * question. A truncated answer is asked again over TCP.
+ * question, in the random case it was sent in (0x20; a server that answers
+ * but never in our case is asked again in lower case). A truncated answer is
+ * asked again over TCP; FORMERR or NOTIMP to EDNS, again without OPT. What a
+ * server needed (no EDNS, no 0x20), its RTT and its back-off are kept across
+ * queries in the server table (infra.c).
  *
  * Limits (SERVFAIL with an Extended DNS Error when exceeded): upstream
  * queries per client query, child queries included (`iterate_queries_max`,
@@ -53,7 +62,9 @@
  * Size: past 900 lines on purpose. The resolution state machine, its budget
  * (queries, referrals, CNAMEs, NS lookups), the validation fetches (child
  * queries like the NS lookups) and its upstream exchange share one query
- * struct; the exchange could join forward.c's in a shared file later.
+ * struct; what does not (the root hints and NS sets: hints.c; the per-server
+ * estimates and server selection: infra.c) lives apart. The exchange could
+ * join forward.c's in a shared file later.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -71,168 +82,12 @@
 #include "dns/dnssec.h"
 
 #define DNS_ITER_DEPTH_MAX 3       /* nested NS address lookups (a glueless NS of a glueless NS...) */
+#define DNS_QMIN_MAX 10            /* minimised queries per name (as Unbound's MAX_MINIMISE_COUNT) */
+#define DNS_QMIN_ONE_LABEL 4       /* the first ones add one label each (MINIMISE_ONE_LAB) */
 
 static inline uint16_t rd16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-/* ---- root hints ---- */
-
-/* IANA's root hints (named.root), used when dns.root_hints is not set. */
-static const char builtin_hints[] =
-	".  3600000 NS a.root-servers.net.\n"
-	".  3600000 NS b.root-servers.net.\n"
-	".  3600000 NS c.root-servers.net.\n"
-	".  3600000 NS d.root-servers.net.\n"
-	".  3600000 NS e.root-servers.net.\n"
-	".  3600000 NS f.root-servers.net.\n"
-	".  3600000 NS g.root-servers.net.\n"
-	".  3600000 NS h.root-servers.net.\n"
-	".  3600000 NS i.root-servers.net.\n"
-	".  3600000 NS j.root-servers.net.\n"
-	".  3600000 NS k.root-servers.net.\n"
-	".  3600000 NS l.root-servers.net.\n"
-	".  3600000 NS m.root-servers.net.\n"
-	"a.root-servers.net. 3600000 A 198.41.0.4\n"
-	"a.root-servers.net. 3600000 AAAA 2001:503:ba3e::2:30\n"
-	"b.root-servers.net. 3600000 A 170.247.170.2\n"
-	"b.root-servers.net. 3600000 AAAA 2801:1b8:10::b\n"
-	"c.root-servers.net. 3600000 A 192.33.4.12\n"
-	"c.root-servers.net. 3600000 AAAA 2001:500:2::c\n"
-	"d.root-servers.net. 3600000 A 199.7.91.13\n"
-	"d.root-servers.net. 3600000 AAAA 2001:500:2d::d\n"
-	"e.root-servers.net. 3600000 A 192.203.230.10\n"
-	"e.root-servers.net. 3600000 AAAA 2001:500:a8::e\n"
-	"f.root-servers.net. 3600000 A 192.5.5.241\n"
-	"f.root-servers.net. 3600000 AAAA 2001:500:2f::f\n"
-	"g.root-servers.net. 3600000 A 192.112.36.4\n"
-	"g.root-servers.net. 3600000 AAAA 2001:500:12::d0d\n"
-	"h.root-servers.net. 3600000 A 198.97.190.53\n"
-	"h.root-servers.net. 3600000 AAAA 2001:500:1::53\n"
-	"i.root-servers.net. 3600000 A 192.36.148.17\n"
-	"i.root-servers.net. 3600000 AAAA 2001:7fe::53\n"
-	"j.root-servers.net. 3600000 A 192.58.128.30\n"
-	"j.root-servers.net. 3600000 AAAA 2001:503:c27::2:30\n"
-	"k.root-servers.net. 3600000 A 193.0.14.129\n"
-	"k.root-servers.net. 3600000 AAAA 2001:7fd::1\n"
-	"l.root-servers.net. 3600000 A 199.7.83.42\n"
-	"l.root-servers.net. 3600000 AAAA 2001:500:9f::42\n"
-	"m.root-servers.net. 3600000 A 202.12.27.33\n"
-	"m.root-servers.net. 3600000 AAAA 2001:dc3::35\n";
-
-/* Adds an address to the server named name in set (adding the server if it is new). */
-static int nsset_add_addr(struct dns_nsset *set, const uint8_t *name, const struct dns_rr *rr)
-{
-	struct dns_ns *ns = NULL;
-	for (size_t i = 0; i < set->n; i++)
-		if (dns_name_eq(set->ns[i].name, name))
-			ns = &set->ns[i];
-	if (!ns)
-		return TB_ERR_NOT_FOUND;
-	if (ns->n_addr >= DNS_NS_ADDRS_MAX)
-		return 0;
-	struct sockaddr_storage *sa = &ns->addr[ns->n_addr];
-	memset(sa, 0, sizeof *sa);
-	if (rr->type == DNS_T_A && rr->rdlen == 4) {
-		struct sockaddr_in *a = (struct sockaddr_in *)sa;
-		a->sin_family = AF_INET;
-		a->sin_port = htons(53);
-		memcpy(&a->sin_addr, rr->rdata, 4);
-	} else if (rr->type == DNS_T_AAAA && rr->rdlen == 16) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)sa;
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons(53);
-		memcpy(&a->sin6_addr, rr->rdata, 16);
-	} else {
-		return TB_ERR_INVALID;
-	}
-	for (size_t i = 0; i < ns->n_addr; i++)
-		if (memcmp(&ns->addr[i], sa, sizeof *sa) == 0)
-			return 0;
-	ns->n_addr++;
-	return 0;
-}
-
-static void nsset_add_ns(struct dns_nsset *set, const uint8_t *name)
-{
-	for (size_t i = 0; i < set->n; i++)
-		if (dns_name_eq(set->ns[i].name, name))
-			return;
-	if (set->n >= DNS_NSSET_MAX)
-		return;
-	struct dns_ns *ns = &set->ns[set->n++];
-	memset(ns, 0, sizeof *ns);
-	memcpy(ns->name, name, (size_t)dns_name_len(name, DNS_NAME_MAX));
-}
-
-struct hints_ctx {
-	struct dns_nsset *set;
-	struct dns_rr addrs[256];
-	uint8_t owners[256][DNS_NAME_MAX];
-	uint8_t rdata[256][16];
-	size_t n_addrs;
-	int err;
-};
-
-static int hints_rr(void *arg, const struct dns_rr *rr)
-{
-	struct hints_ctx *c = arg;
-	if (rr->type == DNS_T_NS) {
-		if (rr->owner[0] != 0) {
-			c->err = TB_ERR_INVALID; /* hints name the root's servers, nothing else */
-			return 1;
-		}
-		nsset_add_ns(c->set, rr->rdata);
-	} else if ((rr->type == DNS_T_A && rr->rdlen == 4) || (rr->type == DNS_T_AAAA && rr->rdlen == 16)) {
-		/* the NS records may come after their addresses: keep them for later */
-		if (c->n_addrs < 256) {
-			size_t i = c->n_addrs++;
-			memcpy(c->owners[i], rr->owner, (size_t)dns_name_len(rr->owner, DNS_NAME_MAX));
-			memcpy(c->rdata[i], rr->rdata, rr->rdlen);
-			c->addrs[i] = *rr;
-			c->addrs[i].owner = c->owners[i];
-			c->addrs[i].rdata = c->rdata[i];
-		}
-	}
-	return 0;
-}
-
-int dns_root_hints_parse(const char *text, size_t len, struct dns_nsset *set, char *err, size_t errlen)
-{
-	struct hints_ctx *c = calloc(1, sizeof *c);
-	if (!c)
-		return TB_ERR_NOMEM;
-	memset(set, 0, sizeof *set);
-	c->set = set;
-	struct dns_zone_error ze;
-	int e = dns_zonefile_parse(text, len, (const uint8_t *)"", 3600, hints_rr, c, &ze);
-	if (e || c->err) {
-		if (c->err)
-			snprintf(err, errlen, "line %u: only NS records for the root and A/AAAA records belong here",
-				ze.line);
-		else
-			snprintf(err, errlen, "line %u, column %u: %s", ze.line, ze.col, ze.msg);
-		free(c);
-		return TB_ERR_INVALID;
-	}
-	for (size_t i = 0; i < c->n_addrs; i++)
-		nsset_add_addr(set, c->addrs[i].owner, &c->addrs[i]);
-	free(c);
-	size_t usable = 0;
-	for (size_t i = 0; i < set->n; i++)
-		usable += set->ns[i].n_addr > 0;
-	if (!usable) {
-		snprintf(err, errlen, "no root server with an address (NS records for \".\" and their A/AAAA)");
-		return TB_ERR_INVALID;
-	}
-	return 0;
-}
-
-int dns_root_hints_builtin(struct dns_nsset *set)
-{
-	char err[200];
-	return dns_root_hints_parse(builtin_hints, sizeof builtin_hints - 1, set, err, sizeof err);
 }
 
 /* ---- query state ---- */
@@ -271,7 +126,7 @@ struct dns_iter {
 	uint8_t zone[DNS_NAME_MAX];
 	struct dns_nsset ns;
 	uint8_t tried[DNS_NSSET_MAX];   /* bit per address: tried for this zone */
-	uint8_t looked_up[DNS_NSSET_MAX]; /* address lookup done for this NS */
+	uint8_t looked_up[DNS_NSSET_MAX]; /* address lookups done for this NS: 1 A, 2 AAAA */
 	size_t ns_lookups;              /* NS names resolved for this delegation */
 	int cur_ns, cur_addr;
 	/* the outcome so far: CNAMEs followed, then the final records */
@@ -288,6 +143,20 @@ struct dns_iter {
 	struct iter_sock *sock;          /* its socket; closed ones finish closing on their own */
 	uv_timer_t timer;
 	int via_tcp;
+	/* QNAME minimisation (RFC 9156): what this exchange asks */
+	uint8_t ask[DNS_NAME_MAX];      /* qname, or its ancestor one or more labels below the zone */
+	uint16_t ask_type;              /* qtype, or A for an ancestor */
+	int minimised;                  /* ask is an ancestor of qname */
+	int qmin_labels;                /* labels below the zone asked next (1 at each new zone) */
+	int qmin_count;                 /* minimised queries for this qname */
+	int qmin_off;                   /* given up for this qname: a server broke on a minimised query */
+	uint8_t sent[DNS_NAME_MAX];     /* ask as sent: its case randomised (0x20) */
+	int use_0x20;                   /* the exchange in flight randomised it */
+	int no_0x20;                    /* this server is asked in lower case */
+	int case_mismatch;              /* an answer with our ID came back in another case */
+	int case_retry;                 /* this server is asked without 0x20 because of one */
+	int no_edns;                    /* this server is asked without an OPT record */
+	int edns_retry;                 /* ...because it answered FORMERR/NOTIMP to one just now */
 	int handles, finished, counted, listed;
 	uint8_t *tcp_buf;
 	size_t tcp_len;
@@ -493,6 +362,7 @@ static int same_addr(const struct sockaddr *a, const struct sockaddr_storage *b)
 }
 
 static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n);
+static void iter_send(struct dns_iter *q);
 
 /* This server failed for this query: on to the next one. */
 static void iter_lame(struct dns_iter *q)
@@ -590,10 +460,59 @@ static void iter_timeout(uv_timer_t *t)
 	if (q->finished)
 		return;
 	if (uv_now(q->s->loop) >= q->top->deadline) {
+		dns_infra_timeout(&q->s->infra, &q->to, uv_now(q->s->loop));
 		iter_fail(q->top, DNS_EDE_NO_REACHABLE_AUTHORITY, "time limit reached (forward_timeout_ms)");
 		return;
 	}
+	if (q->case_mismatch && q->use_0x20) {
+		/* it answered, only never in our case: the same server again, in lower case */
+		iter_close_sockets(q);
+		q->no_0x20 = q->case_retry = 1;
+		q->s->infra.case_fallbacks++;
+		iter_send(q);
+		return;
+	}
+	dns_infra_timeout(&q->s->infra, &q->to, uv_now(q->s->loop)); /* asked later next time */
 	iter_lame(q);
+}
+
+/*
+ * What to ask (RFC 9156): below the zone cut, one more label of qname at a
+ * time, with type A (as Unbound: a query type that does not stand out), so
+ * that each server learns only the label it is the authority for; the full
+ * question once the next label is the last, for DS (asked of the parent
+ * anyway), or once minimising is off. As Unbound, at most DNS_QMIN_MAX
+ * minimised queries per name: one label at a time for the first
+ * DNS_QMIN_ONE_LABEL, then the labels left spread over the rest.
+ */
+static void iter_ask(struct dns_iter *q)
+{
+	int nl = dns_name_labels(q->qname), zl = dns_name_labels(q->zone);
+	int want = zl + (q->qmin_labels > 0 ? q->qmin_labels : 1);
+	q->minimised = q->s->iter_qmin && !q->qmin_off && q->qtype != DNS_T_DS && dns_name_is_sub(q->qname, q->zone) &&
+		want < nl && q->qmin_count < DNS_QMIN_MAX;
+	const uint8_t *a = q->minimised ? dns_name_skip(q->qname, nl - want) : q->qname;
+	memcpy(q->ask, a, (size_t)dns_name_len(a, DNS_NAME_MAX));
+	q->ask_type = q->minimised ? DNS_T_A : q->qtype;
+	if (q->minimised)
+		q->qmin_count++;
+}
+
+/* The servers of the zone answered a minimised query for a name of their own: one or more labels deeper. */
+static void iter_qmin_deeper(struct dns_iter *q)
+{
+	int left = dns_name_labels(q->qname) - dns_name_labels(q->zone) - q->qmin_labels;
+	int steps = DNS_QMIN_MAX - q->qmin_count;
+	int add = q->qmin_count < DNS_QMIN_ONE_LABEL || steps <= 1 ? 1 : (left + steps - 1) / steps;
+	q->qmin_labels += add > 0 ? add : 1;
+}
+
+/* A new name to resolve (a CNAME's target): minimising starts over. */
+static void iter_qmin_reset(struct dns_iter *q)
+{
+	q->qmin_labels = 1;
+	q->qmin_count = 0;
+	q->qmin_off = 0;
 }
 
 /* Sends the question to q->to: by UDP, or by TCP after a truncated answer. */
@@ -611,8 +530,25 @@ static void iter_send(struct dns_iter *q)
 	tb_random(&q->id, sizeof q->id);
 	struct dns_builder b;
 	dns_builder_init(&b, q->query, sizeof q->query, q->id, 0); /* RD clear: we iterate */
-	dns_builder_question(&b, q->qname, q->qtype, DNS_C_IN);
-	dns_builder_opt(&b, DNS_UDP_PAYLOAD, 0, s->dnssec ? DNS_EDNS_DO : 0, NULL, 0, 0);
+	iter_ask(q);
+	int nl = dns_name_len(q->ask, DNS_NAME_MAX);
+	memcpy(q->sent, q->ask, (size_t)nl);
+	q->use_0x20 = s->iter_0x20 && !q->no_0x20;
+	q->case_mismatch = 0;
+	if (q->use_0x20) {
+		/* a random case per letter: more bits a spoofer must guess (draft-vixie-dnsext-dns0x20) */
+		uint8_t bits[DNS_NAME_MAX / 8 + 1];
+		tb_random(bits, sizeof bits);
+		for (int i = 0; i < nl; i++) {
+			uint8_t c = q->sent[i];
+			/* length octets (< 64) are never letters, so the wire form stays valid */
+			if (c >= 'a' && c <= 'z' && (bits[i / 8] >> (i % 8) & 1))
+				q->sent[i] = (uint8_t)(c - 'a' + 'A');
+		}
+	}
+	dns_builder_question(&b, q->sent, q->ask_type, DNS_C_IN);
+	if (!q->no_edns)
+		dns_builder_opt(&b, DNS_UDP_PAYLOAD, 0, s->dnssec ? DNS_EDNS_DO : 0, NULL, 0, 0);
 	q->query_len = dns_builder_finish(&b);
 	uint64_t now = uv_now(s->loop);
 	uint64_t left = top->deadline > now ? top->deadline - now : 1;
@@ -659,7 +595,7 @@ static int ancestor_resolves(const struct dns_iter *q, const uint8_t *name)
 	return 0;
 }
 
-static void iter_spawn_lookup(struct dns_iter *q, size_t i);
+static void iter_spawn_lookup(struct dns_iter *q, size_t i, uint16_t type);
 
 static void iter_next(struct dns_iter *q)
 {
@@ -670,41 +606,41 @@ static void iter_next(struct dns_iter *q)
 		iter_fail(q->top, DNS_EDE_NO_REACHABLE_AUTHORITY, "time limit reached (forward_timeout_ms)");
 		return;
 	}
-	/* a random start spreads the load; then every address of every NS once */
-	size_t total = 0;
-	for (size_t i = 0; i < q->ns.n; i++)
-		total += q->ns.ns[i].n_addr;
-	if (total) {
-		uint32_t r;
-		tb_random(&r, sizeof r);
-		for (size_t k = 0; k < total; k++) {
-			size_t pick = (r + k) % total, i = 0;
-			while (pick >= q->ns.ns[i].n_addr)
-				pick -= q->ns.ns[i++].n_addr;
-			if (q->tried[i] & (1u << pick))
-				continue;
-			q->tried[i] |= (uint8_t)(1u << pick);
-			q->to = q->ns.ns[i].addr[pick];
-			q->via_tcp = 0;
-			iter_send(q);
-			return;
-		}
+	/* every address of every NS once, the fastest known first (infra.c) */
+	size_t ni, ai;
+	if (dns_infra_pick(&s->infra, &q->ns, q->tried, uv_now(s->loop), &ni, &ai) == 0) {
+		q->tried[ni] |= (uint8_t)(1u << ai);
+		q->to = q->ns.ns[ni].addr[ai];
+		q->via_tcp = 0;
+		unsigned flags = dns_infra_flags(&s->infra, &q->to, uv_now(s->loop));
+		q->no_edns = (flags & DNS_INFRA_NO_EDNS) != 0;
+		q->no_0x20 = (flags & DNS_INFRA_NO_0X20) != 0;
+		q->edns_retry = q->case_retry = 0;
+		iter_send(q);
+		return;
 	}
-	/* every known address failed: look up an NS name without one (a glueless delegation) */
+	/*
+	 * every known address failed: look up an NS name without one (a glueless
+	 * delegation), its A records first and, when it has none, its AAAA records
+	 * (an IPv6-only server is a server too; one this machine cannot reach
+	 * fails at once on the send and the next one is tried)
+	 */
 	for (size_t i = 0; i < q->ns.n; i++) {
-		if (q->looked_up[i] || q->ns.ns[i].n_addr)
+		if (q->looked_up[i] == 3 || q->ns.ns[i].n_addr)
 			continue;
-		q->looked_up[i] = 1;
+		uint16_t type = q->looked_up[i] & 1 ? DNS_T_AAAA : DNS_T_A;
+		int first = !q->looked_up[i];
+		q->looked_up[i] |= type == DNS_T_A ? 1 : 2;
 		if (ancestor_resolves(q, q->ns.ns[i].name))
 			continue; /* it needs itself: a loop */
-		if (q->ns_lookups >= s->iter_ns_lookups_max)
+		if (first && q->ns_lookups >= s->iter_ns_lookups_max)
 			break;
 		if (q->depth + 1 > DNS_ITER_DEPTH_MAX) {
 			iter_fail(q->top, DNS_EDE_NO_REACHABLE_AUTHORITY, "NS lookups nested too deep");
 			return;
 		}
-		q->ns_lookups++;
-		iter_spawn_lookup(q, i);
+		q->ns_lookups += first; /* NS names, whatever the types asked */
+		iter_spawn_lookup(q, i, type);
 		return;
 	}
 	char zb[DNS_NAME_TEXT_MAX], why[DNS_NAME_TEXT_MAX + 48];
@@ -727,7 +663,7 @@ static struct dns_iter *iter_new(struct dns_server *s)
 	return q;
 }
 
-static void iter_spawn_lookup(struct dns_iter *q, size_t i)
+static void iter_spawn_lookup(struct dns_iter *q, size_t i, uint16_t type)
 {
 	struct dns_iter *c = iter_new(q->s);
 	if (!c) {
@@ -738,12 +674,12 @@ static void iter_spawn_lookup(struct dns_iter *q, size_t i)
 	c->top = q->top;
 	c->depth = q->depth + 1;
 	memcpy(c->qname, q->ns.ns[i].name, (size_t)dns_name_len(q->ns.ns[i].name, DNS_NAME_MAX));
-	c->qtype = DNS_T_A;
+	c->qtype = type;
 	q->child = c;
 	iter_start_zone(c, &q->s->roots, (const uint8_t *)"");
 }
 
-/* The NS address lookup for parent ended: its A records become that NS's addresses. */
+/* The NS address lookup for parent ended: its A or AAAA records become that NS's addresses. */
 static void child_done(struct dns_iter *p, struct dns_iter *c, int rcode)
 {
 	p->child = NULL;
@@ -764,12 +700,18 @@ static void child_done(struct dns_iter *p, struct dns_iter *c, int rcode)
 			size_t ol = (size_t)dns_name_len(r + 1, DNS_NAME_MAX);
 			const uint8_t *f = r + 1 + ol;
 			uint16_t rdlen = rd16(f + 8);
-			if (rd16(f) == DNS_T_A && rdlen == 4) {
-				struct dns_rr rr = { c->qname, DNS_T_A, DNS_C_IN, 0, f + 10, rdlen };
-				nsset_add_addr(&p->ns, c->qname, &rr);
+			if ((rd16(f) == DNS_T_A && rdlen == 4) || (rd16(f) == DNS_T_AAAA && rdlen == 16)) {
+				struct dns_rr rr = { c->qname, rd16(f), DNS_C_IN, 0, f + 10, rdlen };
+				dns_nsset_add_addr(&p->ns, c->qname, &rr);
 			}
 			o += 1 + ol + 10 + rdlen;
 		}
+	}
+	if (rcode == DNS_RCODE_NXDOMAIN) {
+		/* no such name: no AAAA either */
+		for (size_t i = 0; i < p->ns.n; i++)
+			if (dns_name_eq(p->ns.ns[i].name, c->qname))
+				p->looked_up[i] = 3;
 	}
 	if (p->finished)
 		return;
@@ -786,10 +728,25 @@ static void iter_start_zone(struct dns_iter *q, const struct dns_nsset *set, con
 	memset(q->tried, 0, sizeof q->tried);
 	memset(q->looked_up, 0, sizeof q->looked_up);
 	q->ns_lookups = 0;
+	q->qmin_labels = 1;
 	iter_next(q);
 }
 
 /* ---- reading an answer ---- */
+
+int dns_dname_substitute(const uint8_t *name, const uint8_t *owner, const uint8_t *target, uint8_t *out)
+{
+	int nl = dns_name_labels(name), ol = dns_name_labels(owner);
+	if (nl <= ol || !dns_name_is_sub(name, owner))
+		return TB_ERR_NOT_FOUND;
+	size_t plen = (size_t)(dns_name_skip(name, nl - ol) - name);
+	int tl = dns_name_len(target, DNS_NAME_MAX);
+	if (tl < 0 || plen + (size_t)tl > DNS_NAME_MAX)
+		return TB_ERR_INVALID; /* the YXDOMAIN case of RFC 6672 2.2 */
+	memmove(out, name, plen);
+	memcpy(out + plen, target, (size_t)tl);
+	return 0;
+}
 
 static int in_zone(const uint8_t *name, const uint8_t *zone)
 {
@@ -879,22 +836,59 @@ static void iter_validate(struct dns_iter *q)
 	iter_finish(q, q->val_rcode, 0xffff, NULL);
 }
 
+/*
+ * An authoritative answer whose authority section holds the SOA or NS RRset
+ * of a zone below the current cut, above the name asked: the server serves
+ * that child too and answered from it, with no referral into it. The chain
+ * of trust must learn of it (its DS, or the proof there is none).
+ */
+static void note_apex(struct dns_iter *q, const struct dns_msg *m)
+{
+	size_t nns;
+	struct dns_rr *ns = dns_msg_section(m, DNS_SEC_AUTHORITY, &nns);
+	for (size_t i = 0; i < nns && q->val; i++)
+		if ((ns[i].type == DNS_T_SOA || ns[i].type == DNS_T_NS) && ns[i].rclass == DNS_C_IN &&
+			in_zone(ns[i].owner, q->zone) && !dns_name_eq(ns[i].owner, q->zone) && in_zone(q->ask, ns[i].owner))
+			dns_val_apex(q->val, ns[i].owner);
+}
+
 static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 {
 	struct dns_server *s = q->s;
 	if (n < 12 || rd16(p) != q->id || !(p[2] & 0x80))
 		return; /* not the answer to this exchange: keep waiting */
+	int ql = dns_name_len(q->sent, DNS_NAME_MAX);
+	if (q->use_0x20 && rd16(p + 4) == 1 && n >= 12 + (size_t)ql && dns_name_len(p + 12, n - 12) == ql) {
+		if (memcmp(p + 12, q->sent, (size_t)ql) != 0) {
+			/* not our case: a spoofer who guessed the ID, or a server that does not keep the case */
+			if (dns_name_eq(p + 12, q->sent))
+				q->case_mismatch = 1;
+			return;
+		}
+		/* ours: back to lower case, so that names compressed against it read as the client's */
+		memcpy((uint8_t *)p + 12, q->ask, (size_t)ql);
+	}
 	struct dns_msg m;
 	if (dns_msg_parse(&m, p, n) != 0) {
 		iter_lame(q);
 		return;
 	}
-	if (m.n_qd != 1 || m.qd[0].qtype != q->qtype || m.qd[0].qclass != DNS_C_IN ||
-		!dns_name_eq(m.qd[0].name, q->qname)) {
+	/*
+	 * servers that do not know EDNS often send FORMERR without the question:
+	 * from the address, port and ID asked that is enough to ask again without
+	 * OPT (all such an answer can cause), never to take as an answer
+	 */
+	int bare_formerr = m.n_qd == 0 && !q->no_edns && (DNS_RCODE(m.flags) == DNS_RCODE_FORMERR ||
+		DNS_RCODE(m.flags) == DNS_RCODE_NOTIMP);
+	if (!bare_formerr && (m.n_qd != 1 || m.qd[0].qtype != q->ask_type || m.qd[0].qclass != DNS_C_IN ||
+		!dns_name_eq(m.qd[0].name, q->ask))) {
 		dns_msg_free(&m);
 		return; /* another question: not ours */
 	}
 	dns_metrics_upstream(q->sent_at, "iterate");
+	double ms = (tb_metrics_now() - q->sent_at) * 1000;
+	dns_infra_rtt(&s->infra, &q->to, ms < 0 ? 0 : ms > DNS_INFRA_RTO_MAX ? DNS_INFRA_RTO_MAX : (uint32_t)ms,
+		uv_now(s->loop));
 	uv_timer_stop(&q->timer);
 	if ((m.flags & DNS_F_TC) && !q->via_tcp) {
 		dns_msg_free(&m);
@@ -906,6 +900,37 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 	iter_close_sockets(q);
 	q->via_tcp = 0;
 	int rcode = DNS_RCODE(m.flags), aa = (m.flags & DNS_F_AA) != 0;
+	if ((rcode == DNS_RCODE_FORMERR || rcode == DNS_RCODE_NOTIMP) && !q->no_edns) {
+		/* a server that does not know EDNS (RFC 6891 7): the same question without OPT */
+		dns_msg_free(&m);
+		q->no_edns = q->edns_retry = 1;
+		s->infra.edns_fallbacks++;
+		iter_send(q);
+		return;
+	}
+	if ((q->edns_retry || q->case_retry) && (rcode == DNS_RCODE_NOERROR || rcode == DNS_RCODE_NXDOMAIN)) {
+		/* the workaround helped: remembered for this server for a while */
+		dns_infra_set_flags(&s->infra, &q->to, (q->edns_retry ? DNS_INFRA_NO_EDNS : 0u) |
+			(q->case_retry ? DNS_INFRA_NO_0X20 : 0u), uv_now(s->loop));
+		q->edns_retry = q->case_retry = 0;
+	}
+	if (q->minimised && (rcode != DNS_RCODE_NOERROR || aa)) {
+		if (aa)
+			note_apex(q, &m);
+		dns_msg_free(&m);
+		if (rcode == DNS_RCODE_NOERROR) {
+			iter_qmin_deeper(q); /* the name is the zone's own: no cut here */
+		} else {
+			/*
+			 * Relaxed mode (RFC 9156 2.3, Unbound's default): NXDOMAIN for an
+			 * empty non-terminal or an error may be a server that breaks on
+			 * minimised queries, so the same server gets the full question.
+			 */
+			q->qmin_off = 1;
+		}
+		iter_send(q);
+		return;
+	}
 	if (rcode != DNS_RCODE_NOERROR && rcode != DNS_RCODE_NXDOMAIN) {
 		dns_msg_free(&m);
 		iter_next(q);
@@ -915,6 +940,8 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 	struct dns_rr *an = dns_msg_section(&m, DNS_SEC_ANSWER, &nan);
 	struct dns_rr *ns = dns_msg_section(&m, DNS_SEC_AUTHORITY, &nns);
 	struct dns_rr *ad = dns_msg_section(&m, DNS_SEC_ADDITIONAL, &nad);
+	if (aa)
+		note_apex(q, &m);
 
 	/* the answer section: CNAMEs and the records asked for, owned inside this zone only */
 	uint8_t cur[DNS_NAME_MAX];
@@ -933,6 +960,33 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 			put_sigs(q, an, nan, cur, q->qtype);
 		if (found || q->qtype == DNS_T_CNAME)
 			break;
+		/*
+		 * a DNAME above the name (RFC 6672): the CNAME it implies is made here
+		 * from the DNAME, never taken from the server (whose synthesized CNAME
+		 * is unsigned and could say anything); it counts as a CNAME link
+		 */
+		for (size_t i = 0; i < nan && !hit && q->qtype != DNS_T_DNAME; i++) {
+			uint8_t next[DNS_NAME_MAX];
+			if (an[i].rclass != DNS_C_IN || an[i].type != DNS_T_DNAME || !in_zone(an[i].owner, q->zone))
+				continue;
+			int e = dns_dname_substitute(cur, an[i].owner, an[i].rdata, next);
+			if (e == TB_ERR_NOT_FOUND)
+				continue;
+			if (e || ++q->cnames > s->cname_max) {
+				dns_msg_free(&m);
+				iter_fail(q->top, DNS_EDE_OTHER, e ? "DNAME substitution longer than a name"
+					: "CNAME chain too long (cname_max)");
+				return;
+			}
+			chain_put(q, DNS_SEC_ANSWER, &an[i]);
+			if (s->dnssec)
+				put_sigs(q, an, nan, an[i].owner, DNS_T_DNAME);
+			struct dns_rr syn = { cur, DNS_T_CNAME, DNS_C_IN, an[i].ttl, next,
+				(uint16_t)dns_name_len(next, DNS_NAME_MAX) };
+			chain_put(q, DNS_SEC_ANSWER, &syn);
+			memcpy(cur, next, (size_t)dns_name_len(next, DNS_NAME_MAX));
+			hit = moved = 1;
+		}
 		for (size_t i = 0; i < nan && !hit; i++) {
 			if (an[i].rclass == DNS_C_IN && an[i].type == DNS_T_CNAME && dns_name_eq(an[i].owner, cur)) {
 				if (++q->cnames > s->cname_max) {
@@ -956,9 +1010,9 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 		memset(&roots, 0, sizeof roots);
 		for (size_t i = 0; i < nan; i++)
 			if (an[i].type == DNS_T_NS && an[i].owner[0] == 0)
-				nsset_add_ns(&roots, an[i].rdata);
+				dns_nsset_add_ns(&roots, an[i].rdata);
 		for (size_t i = 0; i < nad; i++)
-			nsset_add_addr(&roots, ad[i].owner, &ad[i]);
+			dns_nsset_add_addr(&roots, ad[i].owner, &ad[i]);
 		size_t usable = 0;
 		for (size_t i = 0; i < roots.n; i++)
 			usable += roots.ns[i].n_addr > 0;
@@ -980,6 +1034,7 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 			return;
 		}
 		memcpy(q->qname, cur, (size_t)dns_name_len(cur, DNS_NAME_MAX));
+		iter_qmin_reset(q);
 		iter_start_zone(q, &s->roots, (const uint8_t *)"");
 		return;
 	}
@@ -1017,12 +1072,12 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 	memset(&next, 0, sizeof next);
 	for (size_t i = 0; i < nns; i++)
 		if (ns[i].type == DNS_T_NS && dns_name_eq(ns[i].owner, cut))
-			nsset_add_ns(&next, ns[i].rdata);
+			dns_nsset_add_ns(&next, ns[i].rdata);
 	/* glue only from within the zone whose server sent it (RFC 2181 5.4.1) */
 	for (size_t i = 0; i < nad; i++)
 		if ((ad[i].type == DNS_T_A || ad[i].type == DNS_T_AAAA) && ad[i].rclass == DNS_C_IN &&
 			in_zone(ad[i].owner, q->zone))
-			nsset_add_addr(&next, ad[i].owner, &ad[i]);
+			dns_nsset_add_addr(&next, ad[i].owner, &ad[i]);
 	uint8_t zone[DNS_NAME_MAX];
 	memcpy(zone, cut, (size_t)dns_name_len(cut, DNS_NAME_MAX));
 	if (q->val)

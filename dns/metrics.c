@@ -51,6 +51,14 @@ static struct tb_metric m_dnssec = { "tb_dns_dnssec_validations_total",
 	"DNSSEC validations by result; always zero until validation exists.", TB_METRIC_COUNTER,
 	{ { "result", dnssec } }, NULL, 0, NULL };
 
+static const char *const fallbacks[] = { "no_edns", "no_0x20", NULL };
+static struct tb_metric m_up_timeouts = { "tb_dns_upstream_timeouts_total",
+	"Upstream exchanges of the iterator that went unanswered within forward_attempt_ms (each backs the "
+	"server off).", TB_METRIC_COUNTER, { { NULL, NULL } }, NULL, 0, NULL };
+static struct tb_metric m_up_fallbacks = { "tb_dns_upstream_fallbacks_total",
+	"Iterator exchanges asked again without EDNS (after FORMERR/NOTIMP) or without 0x20 (the case was not "
+	"echoed).", TB_METRIC_COUNTER, { { "kind", fallbacks } }, NULL, 0, NULL };
+
 /* Index of a qtype in qtypes[] (the last, "other", for the rest). */
 static unsigned qtype_index(uint16_t t)
 {
@@ -117,12 +125,15 @@ static void scrape(void *arg)
 	tb_metric_set(&m_cache_entries, (double)s->cache.n);
 	tb_metric_set(&m_tcp_shed, (double)s->stats.tcp_evicted, "evicted");
 	tb_metric_set(&m_tcp_shed, (double)s->stats.tcp_refused, "refused");
+	tb_metric_set(&m_up_timeouts, (double)s->infra.timeouts);
+	tb_metric_set(&m_up_fallbacks, (double)s->infra.edns_fallbacks, "no_edns");
+	tb_metric_set(&m_up_fallbacks, (double)s->infra.case_fallbacks, "no_0x20");
 }
 
 int dns_metrics_start(struct dns_server *s)
 {
 	static struct tb_metric *const all[] = { &m_queries, &m_responses, &m_updates, &m_hits, &m_misses,
-		&m_cache_entries, &m_upstream, &m_dnssec, &m_tcp_shed, NULL };
+		&m_cache_entries, &m_upstream, &m_dnssec, &m_tcp_shed, &m_up_timeouts, &m_up_fallbacks, NULL };
 	int err = tb_metrics_register_all(all);
 	return err ? err : tb_metrics_hook(scrape, s);
 }

@@ -202,6 +202,35 @@ static const uint8_t *unknown_signer(const struct dns_val *v, const struct tb_by
 	return NULL;
 }
 
+void dns_val_apex(struct dns_val *v, const uint8_t *name)
+{
+	for (size_t i = 0; i < v->n_apex; i++)
+		if (dns_name_eq(v->apex[i], name))
+			return;
+	if (v->n_apex < DNS_VAL_APEX_MAX)
+		memcpy(v->apex[v->n_apex++], name, (size_t)dns_name_len(name, DNS_NAME_MAX));
+}
+
+/* An apex (remembered, or an SOA owner in the chain) below a secure zone of the chain and not one itself. */
+static const uint8_t *unknown_apex(const struct dns_val *v, const struct tb_bytes *b)
+{
+	static struct dns_rr rrs[VAL_RRS_MAX];
+	for (size_t i = 0; i < v->n_apex; i++) {
+		struct dns_val_zone *z = zone_of(v, v->apex[i]);
+		if (!find_zone(v, v->apex[i]) && z && z->done && z->st == DNSSEC_SECURE)
+			return v->apex[i];
+	}
+	size_t n = chain_rrs(b->p, b->len, rrs, NULL, VAL_RRS_MAX);
+	for (size_t i = 0; i < n; i++) {
+		if (rrs[i].type != DNS_T_SOA || find_zone(v, rrs[i].owner))
+			continue;
+		struct dns_val_zone *z = zone_of(v, rrs[i].owner);
+		if (z && z->done && z->st == DNSSEC_SECURE)
+			return rrs[i].owner;
+	}
+	return NULL;
+}
+
 struct dns_val_zone *dns_val_need_ds(struct dns_val *v, const uint8_t *chain, size_t len, uint8_t *name)
 {
 	struct tb_bytes c = { (uint8_t *)chain, len, len, 0 };
@@ -211,6 +240,8 @@ struct dns_val_zone *dns_val_need_ds(struct dns_val *v, const uint8_t *chain, si
 			sg = unknown_signer(v, &v->z[i]->keys);
 	if (!sg)
 		sg = unknown_signer(v, &c);
+	if (!sg)
+		sg = unknown_apex(v, &c);
 	if (!sg || v->n >= DNS_VAL_ZONES_MAX)
 		return NULL;
 	memcpy(name, sg, (size_t)dns_name_len(sg, DNS_NAME_MAX));
@@ -525,6 +556,25 @@ static void worst(enum dnssec_status *acc, uint16_t *ede, enum dnssec_status st,
 	}
 }
 
+/*
+ * A CNAME the resolver made from a DNAME of the same answer (RFC 6672 5.3.1):
+ * it has no signature of its own; the DNAME, verified as its own RRset, is
+ * what vouches for it.
+ */
+static int dname_implies(const struct dns_rr *rrs, size_t n, const struct dns_rr *cname)
+{
+	if (cname->type != DNS_T_CNAME)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t next[DNS_NAME_MAX];
+		if (rrs[i].type == DNS_T_DNAME &&
+			dns_dname_substitute(cname->owner, rrs[i].owner, rrs[i].rdata, next) == 0 &&
+			dns_name_eq(next, cname->rdata))
+			return 1;
+	}
+	return 0;
+}
+
 enum dnssec_status dns_val_answer(struct dns_val *v, const struct dns_server *s, const uint8_t *chain,
 	size_t len, const uint8_t *qname, uint16_t qtype, int rcode, uint64_t now, uint16_t *ede)
 {
@@ -557,7 +607,7 @@ enum dnssec_status dns_val_answer(struct dns_val *v, const struct dns_server *s,
 			memcpy(cur, rrs[i].rdata, (size_t)dns_name_len(rrs[i].rdata, rrs[i].rdlen));
 		else if (rrs[i].type == qtype || qtype == DNS_T_ANY)
 			found = 1;
-		if (!first)
+		if (!first || dname_implies(rrs, nan, &rrs[i]))
 			continue;
 		struct dns_val_zone *z = zone_of(v, rrs[i].owner);
 		if (!z || !z->done) {

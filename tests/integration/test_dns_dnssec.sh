@@ -6,7 +6,8 @@
 # 10), ec.test. (ECDSA P-384, 14, NSEC3), unsigned.test. (no DS: insecure),
 # bogus.test. (a record changed after signing), expired.test. (signatures that
 # ended yesterday), future.test. (signatures that start tomorrow) and
-# nods.test. (signed, but its parent publishes no DS: insecure). The zones are
+# nods.test. (signed, but its parent publishes no DS: insecure), plain.ed.test.
+# (unsigned, no DS, on its parent's server: insecure). The zones are
 # signed here with dnssec-signzone. trustbox, with dns.dnssec = "validate",
 # root_hints and trust_anchor_file naming the lab's root, must set AD on secure
 # answers for clients asking with DO or AD only, prove NXDOMAIN and NODATA
@@ -68,8 +69,16 @@ ns A 127.53.0.3
 www A 192.0.2.11
 EOF
 sign sub.ed.test. sub.ed.zone "-a ECDSAP256SHA256"
+# plain.ed.test: unsigned, no DS, on the same server as its signed parent: insecure, proven
+# by ed.test's NSEC for plain.ed.test (NS, no DS), though no referral leads into it
+zone plain.ed.zone plain.ed.test. <<'EOF'
+@ NS ns
+ns A 127.53.0.3
+www A 192.0.2.15
+EOF
+cp "$tmp/plain.ed.zone" "$tmp/plain.ed.zone.signed"
 leaf ed 1
-{ printf 'sub NS ns.sub\nns.sub A 127.53.0.3\n'; ds sub.ed.test; } >> "$tmp/ed.zone"
+{ printf 'sub NS ns.sub\nns.sub A 127.53.0.3\nplain NS ns.plain\nns.plain A 127.53.0.3\n'; ds sub.ed.test; } >> "$tmp/ed.zone"
 sign ed.test. ed.zone "-a ED25519"
 leaf rsa 2; sign rsa.test. rsa.zone "-a RSASHA512 -b 2048"
 leaf ec 3; sign ec.test. ec.zone "-a ECDSAP384SHA384" "-3 aabbccdd -H 5"
@@ -159,7 +168,7 @@ sign . root.zone "-a ECDSAP256SHA256"
 
 lab_nsd root 127.53.0.1 .:root.zone.signed
 lab_nsd tld 127.53.0.2 test.:test.zone.signed
-lab_nsd leaves 127.53.0.3 ed.test.:ed.zone.signed sub.ed.test.:sub.ed.zone.signed rsa.test.:rsa.zone.signed ec.test.:ec.zone.signed \
+lab_nsd leaves 127.53.0.3 ed.test.:ed.zone.signed sub.ed.test.:sub.ed.zone.signed plain.ed.test.:plain.ed.zone.signed rsa.test.:rsa.zone.signed ec.test.:ec.zone.signed \
 	unsigned.test.:unsigned.zone.signed nods.test.:nods.zone.signed bogus.test.:bogus.zone.signed \
 	expired.test.:expired.zone.signed future.test.:future.zone.signed trap.test.:trap.zone.signed \
 	nta.test.:nta.zone.signed nokey.test.:nokey.zone.signed nosig.test.:nosig.zone.signed
@@ -257,6 +266,9 @@ check www.sub.ed.test. A "NOERROR ad"
 check www.ec.test. A "NOERROR ad"
 check www.unsigned.test. A "NOERROR"
 check www.nods.test. A "NOERROR"
+check www.plain.ed.test. A "NOERROR"
+check www.plain.ed.test. AAAA "NOERROR"
+check nope.plain.ed.test. A "NXDOMAIN"
 check www.bogus.test. A "SERVFAIL" "6 \\(DNSSEC Bogus\\)"
 check www.expired.test. A "SERVFAIL" "7 \\(Signature Expired\\)"
 check www.nokey.test. A "SERVFAIL" "9 \\(DNSKEY Missing\\)"
@@ -334,6 +346,18 @@ for nv in www.ed.test:secure www.unsigned.test:insecure www.bogus.test:bogus; do
 	expect "admin resolve: ${nv%%:*} is ${nv#*:}" "$r" "\"dnssec\":\"${nv#*:}\""
 done
 
+rc=0
+tb_stop || rc=$?
+expect "clean exit" "$rc" '^0$'
+
+# without QNAME minimisation the unsigned child on its parent's server shows itself only
+# by the NS RRset in the authority section of its answers: still insecure, not bogus
+sed -i 's/^  iterate = true,/  iterate = true,\n  iterate_qname_minimisation = false,/' "$tmp/trustbox.lua"
+tb_start "$tmp/trustbox.lua" "$tmp/out.log" "$tmp/err.log"
+port=$(tb_port 'DNS (udp+tcp)')
+D="dig @127.0.0.1 -p $port +time=5 +tries=1"
+expect "no QNAME minimisation: www.plain.ed.test. A: NOERROR" "$(verdict "$($D +dnssec www.plain.ed.test. A)")" '^NOERROR$'
+expect "no QNAME minimisation: www.ed.test. A: NOERROR ad" "$(verdict "$($D +dnssec www.ed.test. A)")" '^NOERROR ad$'
 rc=0
 tb_stop || rc=$?
 expect "clean exit" "$rc" '^0$'

@@ -267,7 +267,8 @@ expect "delegation to a server that never answers: SERVFAIL" "$out" 'status: SER
 expect "delegation to a server that never answers: EDE 22" "$out" 'EDE: 22 \(No Reachable Authority\)'
 out=$($D host.fan.test A)
 expect "NXNS-style fan-out (12 glueless NS names): SERVFAIL" "$out" 'status: SERVFAIL'
-n=$(grep -c 'fan\.spoof\.test\.$' "$tmp/evil.queries" || true)
+# distinct NS names (with QNAME minimisation each lookup also asks for fan.spoof.test. itself)
+n=$(grep '^n[0-9]*\.fan\.spoof\.test\.$' "$tmp/evil.queries" | sort -u | wc -l)
 expect "NXNS-style fan-out: at most iterate_ns_lookups_max (4) NS names looked up, got $n" "$n" '^[1-4]$'
 out=$($D nope.nowhere. A)
 expect "nonexistent TLD: NXDOMAIN from the root" "$out" 'status: NXDOMAIN'
