@@ -1,21 +1,19 @@
 /*
- * DESIGN: forwarding and the cache.
+ * DESIGN: forwarding, and answering from the cache (cache.c).
  *
  * A name outside the local zones, from a client allowed to recurse, goes to
- * the forwarder whose zone is the longest match. First the cache: entries
- * keyed by (lowercased name, type, class) hold the answer and authority
- * records of one upstream response, for the smallest TTL among them
- * (positive) or min(SOA TTL, SOA MINIMUM) of the authority SOA (negative,
- * RFC 2308; without an SOA nothing is cached). TTLs count down when served;
- * the cache is size-capped with LRU eviction. On a miss a query state
- * (struct dns_fwd) sends one upstream query from its own UDP socket (the
- * kernel picks a random source port) with a random ID and, optionally, a
- * randomised qname case (0x20) that the answer must echo; it retries the
- * next server on timeout, SERVFAIL or REFUSED, switches to TCP when the answer
- * is truncated, and gives up at the deadline with SERVFAIL and an Extended
- * DNS Error. The same state serves a client (UDP/TCP answer) or the
- * tb_resolver service (callback), so DNS II can replace the upstream step by
- * iteration without changing either end.
+ * the forwarder whose zone is the longest match. First the cache
+ * (dns_cache_lookup, shared with iterate.c, which also starts prefetches). On
+ * a miss a query state (struct dns_fwd) sends one upstream query from its own
+ * UDP socket (the kernel picks a random source port) with a random ID and,
+ * optionally, a randomised qname case (0x20) that the answer must echo; it
+ * retries the next server on timeout, SERVFAIL or REFUSED, switches to TCP
+ * when the answer is truncated, and gives up at the deadline with SERVFAIL and
+ * an Extended DNS Error -- or, when the cache still holds an expired entry
+ * inside the serve-stale window, with that (RFC 8767: TTL 30, EDE 3). The
+ * same state serves a client (UDP/TCP answer) or the tb_resolver service
+ * (callback), so iteration replaces the upstream step without changing
+ * either end.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,9 +26,6 @@
 #include "dns/dns_internal.h"
 #include "dns/metrics.h"
 
-#define DNS_CACHE_TTL_MAX 86400     /* positive entries live at most a day */
-#define DNS_CACHE_NEG_TTL_MAX 3600  /* negative entries at most an hour (RFC 2308 5) */
-#define DNS_CACHE_ENTRY_MAX 16384   /* bytes of records kept per entry */
 #define DNS_FWD_ATTEMPTS_MAX 4      /* upstream attempts per query */
 
 static inline uint16_t rd16(const uint8_t *p)
@@ -38,216 +33,15 @@ static inline uint16_t rd16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-/* ---- the cache ---- */
-
-struct dns_cache_entry {
-	struct dns_cache_entry *hnext;
-	struct dns_cache_entry *lprev, *lnext; /* LRU: head = most recent */
-	uint32_t hash;
-	uint8_t name[DNS_NAME_MAX];            /* lowercased */
-	uint16_t type, cls;
-	uint64_t stored_ms, expires_ms;
-	uint8_t rcode;
-	uint8_t secure;                        /* DNSSEC-validated secure: AD for clients that ask */
-	size_t len;
-	uint8_t data[];                        /* records: sec, owner, type, class, ttl, rdlen, rdata */
-};
-
-int dns_cache_init(struct dns_cache *c, size_t max)
-{
-	memset(c, 0, sizeof *c);
-	c->max = max;
-	c->nb = 1024;
-	while (c->nb < max && c->nb < (1u << 20))
-		c->nb *= 2;
-	c->b = calloc(c->nb, sizeof *c->b);
-	return c->b ? 0 : TB_ERR_NOMEM;
-}
-
-static void lru_unlink(struct dns_cache *c, struct dns_cache_entry *e)
-{
-	if (e->lprev)
-		e->lprev->lnext = e->lnext;
-	else
-		c->head = e->lnext;
-	if (e->lnext)
-		e->lnext->lprev = e->lprev;
-	else
-		c->tail = e->lprev;
-	e->lprev = e->lnext = NULL;
-}
-
-static void lru_front(struct dns_cache *c, struct dns_cache_entry *e)
-{
-	e->lnext = c->head;
-	e->lprev = NULL;
-	if (c->head)
-		c->head->lprev = e;
-	c->head = e;
-	if (!c->tail)
-		c->tail = e;
-}
-
-static void entry_remove(struct dns_cache *c, struct dns_cache_entry *e)
-{
-	struct dns_cache_entry **pp = &c->b[e->hash & (c->nb - 1)];
-	while (*pp && *pp != e)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = e->hnext;
-	lru_unlink(c, e);
-	c->n--;
-	c->bytes -= sizeof *e + e->len;
-	free(e);
-}
-
-size_t dns_cache_flush(struct dns_cache *c, const uint8_t *name)
-{
-	size_t n = 0;
-	for (struct dns_cache_entry *e = c->head, *next; e; e = next) {
-		next = e->lnext;
-		if (!name || dns_name_eq(e->name, name)) {
-			entry_remove(c, e);
-			n++;
-		}
-	}
-	return n;
-}
-
-void dns_cache_free(struct dns_cache *c)
-{
-	while (c->head)
-		entry_remove(c, c->head);
-	free(c->b);
-	memset(c, 0, sizeof *c);
-}
-
-static uint32_t key_hash(const uint8_t *name, uint16_t type, uint16_t cls)
-{
-	return dns_name_hash(name) * 31u + type * 7u + cls;
-}
-
-struct dns_cache_entry *dns_cache_get(struct dns_cache *c, const uint8_t *name, uint16_t type,
-	uint16_t cls, uint64_t now)
-{
-	if (!c->b)
-		return NULL;
-	uint32_t h = key_hash(name, type, cls);
-	for (struct dns_cache_entry *e = c->b[h & (c->nb - 1)]; e; e = e->hnext) {
-		if (e->hash == h && e->type == type && e->cls == cls && dns_name_eq(e->name, name)) {
-			if (now >= e->expires_ms) {
-				entry_remove(c, e);
-				return NULL;
-			}
-			lru_unlink(c, e);
-			lru_front(c, e);
-			return e;
-		}
-	}
-	return NULL;
-}
-
-/* Makes an entry from a parsed upstream response (not yet in the table). */
-struct dns_cache_entry *dns_cache_entry_from_msg(const struct dns_msg *m, const uint8_t *qname,
-	uint16_t qtype, uint16_t qclass, uint64_t now, uint32_t *ttl_out)
-{
-	struct tb_bytes b = { 0 };
-	uint32_t ttl = DNS_CACHE_TTL_MAX, neg = 0;
-	int have_soa = 0, rcode = DNS_RCODE(m->flags);
-	size_t k = 0;
-	for (int sec = DNS_SEC_ANSWER; sec <= DNS_SEC_AUTHORITY; sec++) {
-		for (size_t i = 0; i < m->n_rr[sec]; i++) {
-			const struct dns_rr *rr = &m->rr[k + i];
-			if (rr->type == DNS_T_OPT || rr->type == DNS_T_TSIG)
-				continue;
-			int ol = dns_name_len(rr->owner, DNS_NAME_MAX);
-			tb_bytes_u8(&b, (uint8_t)sec);
-			tb_bytes_u8(&b, (uint8_t)ol);
-			tb_bytes_append(&b, rr->owner, (size_t)ol);
-			tb_bytes_u16(&b, rr->type);
-			tb_bytes_u16(&b, rr->rclass);
-			tb_bytes_u32(&b, rr->ttl);
-			tb_bytes_vec(&b, 2, rr->rdata, rr->rdlen);
-			if (sec == DNS_SEC_ANSWER && rr->ttl < ttl)
-				ttl = rr->ttl;
-			if (sec == DNS_SEC_AUTHORITY && rr->type == DNS_T_SOA && rr->rdlen >= 20) {
-				const uint8_t *mn = rr->rdata + rr->rdlen - 4;
-				uint32_t min = (uint32_t)rd16(mn) << 16 | rd16(mn + 2);
-				neg = rr->ttl < min ? rr->ttl : min;
-				have_soa = 1;
-			}
-		}
-		k += m->n_rr[sec];
-	}
-	if (b.err || b.len > DNS_CACHE_ENTRY_MAX) {
-		tb_bytes_free(&b);
-		return NULL;
-	}
-	int negative = rcode == DNS_RCODE_NXDOMAIN || m->n_rr[DNS_SEC_ANSWER] == 0;
-	if (negative) {
-		ttl = have_soa ? (neg < DNS_CACHE_NEG_TTL_MAX ? neg : DNS_CACHE_NEG_TTL_MAX) : 0;
-		/* RFC 2308 3, 5: the records of a negative answer (the SOA above all) go out
-		 * with the negative TTL, which then counts down */
-		for (size_t o = 0; o + 2 <= b.len;) {
-			size_t ol = b.p[o + 1];
-			uint8_t *f = b.p + o + 2 + ol;
-			uint32_t t = (uint32_t)rd16(f + 4) << 16 | rd16(f + 6);
-			if (t > ttl) {
-				f[4] = (uint8_t)(ttl >> 24);
-				f[5] = (uint8_t)(ttl >> 16);
-				f[6] = (uint8_t)(ttl >> 8);
-				f[7] = (uint8_t)ttl;
-			}
-			o += 2 + ol + 10 + rd16(f + 8);
-		}
-	}
-	*ttl_out = ttl;
-	struct dns_cache_entry *e = calloc(1, sizeof *e + b.len);
-	if (!e) {
-		tb_bytes_free(&b);
-		return NULL;
-	}
-	int nl = dns_name_len(qname, DNS_NAME_MAX);
-	memcpy(e->name, qname, (size_t)nl);
-	dns_name_lower(e->name);
-	e->type = qtype;
-	e->cls = qclass;
-	e->hash = key_hash(e->name, qtype, qclass);
-	e->rcode = (uint8_t)rcode;
-	e->stored_ms = now;
-	e->expires_ms = now + (uint64_t)ttl * 1000;
-	e->len = b.len;
-	if (b.len)
-		memcpy(e->data, b.p, b.len);
-	tb_bytes_free(&b);
-	return e;
-}
-
-void dns_cache_put(struct dns_cache *c, struct dns_cache_entry *e)
-{
-	struct dns_cache_entry *old = dns_cache_get(c, e->name, e->type, e->cls, 0);
-	if (old)
-		entry_remove(c, old);
-	while (c->n >= c->max && c->tail)
-		entry_remove(c, c->tail);
-	size_t i = e->hash & (c->nb - 1);
-	e->hnext = c->b[i];
-	c->b[i] = e;
-	lru_front(c, e);
-	c->n++;
-	c->bytes += sizeof *e + e->len;
-}
-
 /* ---- answering from an entry ---- */
 
-void dns_cache_entry_set_secure(struct dns_cache_entry *e, int secure)
-{
-	e->secure = (uint8_t)(secure != 0);
-}
-
-size_t dns_fwd_answer(struct dns_server *s, const struct dns_fwd_client *cl,
-	const struct dns_cache_entry *e, int rcode, uint16_t ede, const char *ede_text, uint64_t now,
-	uint8_t *out, size_t cap)
+/*
+ * The answer to cl from e (or an error without records). stale: e is past its
+ * TTL and served because every upstream failed (RFC 8767 4): every record goes
+ * out with DNS_STALE_TTL.
+ */
+static size_t answer(struct dns_server *s, const struct dns_fwd_client *cl, const struct dns_cache_entry *e,
+	int rcode, uint16_t ede, const char *ede_text, uint64_t now, int stale, uint8_t *out, size_t cap)
 {
 	struct dns_edns_opt opts[2];
 	size_t n_opts = 0;
@@ -271,28 +65,30 @@ size_t dns_fwd_answer(struct dns_server *s, const struct dns_fwd_client *cl,
 		n_opts++;
 	}
 	if (e)
-		rcode = e->rcode;
+		rcode = dns_cache_entry_rcode(e);
 	uint16_t flags = (uint16_t)(DNS_F_QR | DNS_F_RA | (cl->flags & (DNS_F_RD | DNS_F_CD)) | (rcode & 0xf));
 	/* AD only for validated data, and only to a client that asked with DO or AD (RFC 6840 5.7) */
 	int dnssec_ok = cl->edns && (cl->edns_flags & DNS_EDNS_DO);
-	if (e && e->secure && (dnssec_ok || (cl->flags & DNS_F_AD)))
+	if (e && dns_cache_entry_secure(e) && (dnssec_ok || (cl->flags & DNS_F_AD)))
 		flags |= DNS_F_AD;
 	struct dns_builder b;
 	dns_builder_init(&b, out, cap, cl->id, flags);
 	dns_builder_question(&b, cl->qname, cl->qtype, cl->qclass);
 	if (cl->edns)
 		b.reserve = dns_opt_size(opts, n_opts);
-	uint32_t elapsed = e ? (uint32_t)((now - e->stored_ms) / 1000) : 0;
+	uint32_t elapsed = e ? dns_cache_entry_age(e, now) : 0;
+	size_t len = 0;
+	const uint8_t *data = e ? dns_cache_entry_data(e, &len) : NULL;
 	int err = 0;
-	for (size_t o = 0; e && o < e->len && !err;) {
-		const uint8_t *p = e->data + o;
+	for (size_t o = 0; o < len && !err;) {
+		const uint8_t *p = data + o;
 		int sec = p[0];
 		size_t ol = p[1];
 		const uint8_t *owner = p + 2;
 		const uint8_t *f = owner + ol;
 		uint32_t ttl = (uint32_t)rd16(f + 4) << 16 | rd16(f + 6);
 		uint16_t rdlen = rd16(f + 8);
-		ttl = ttl > elapsed ? ttl - elapsed : 0;
+		ttl = stale ? DNS_STALE_TTL : ttl > elapsed ? ttl - elapsed : 0;
 		uint16_t t = rd16(f);
 		/* DNSSEC records go only to clients that set DO (RFC 4035 3.2.1), unless asked for */
 		if (dnssec_ok || t == cl->qtype || (t != DNS_T_RRSIG && t != DNS_T_NSEC && t != DNS_T_NSEC3))
@@ -307,6 +103,67 @@ size_t dns_fwd_answer(struct dns_server *s, const struct dns_fwd_client *cl,
 	if (cl->edns)
 		dns_builder_opt(&b, s->udp_payload, 0, cl->edns_flags, opts, n_opts, 0);
 	return dns_builder_finish(&b);
+}
+
+size_t dns_fwd_answer(struct dns_server *s, const struct dns_fwd_client *cl,
+	const struct dns_cache_entry *e, int rcode, uint16_t ede, const char *ede_text, uint64_t now,
+	uint8_t *out, size_t cap)
+{
+	return answer(s, cl, e, rcode, ede, ede_text, now, 0, out, cap);
+}
+
+size_t dns_fwd_answer_stale(struct dns_server *s, const struct dns_fwd_client *cl, uint64_t now, uint8_t *out,
+	size_t cap)
+{
+	/* the CA's lookups (CAA, dns-01) want today's data or a failure, never yesterday's */
+	if (cl->kind == DNS_FWD_RESOLVER || !s->cache.stale_ms)
+		return 0;
+	const struct dns_cache_entry *e = dns_cache_get_stale(&s->cache, cl->qname, cl->qtype, cl->qclass, now);
+	if (!e)
+		return 0;
+	s->cache.stale_served++;
+	return answer(s, cl, e, 0, DNS_EDE_STALE, "upstream unreachable: stale data", now, 1, out, cap);
+}
+
+static void prefetch_done(enum tb_resolve_status st, const struct tb_rr *rrs, size_t n, const char *why,
+	void *arg)
+{
+	(void)st, (void)rrs, (void)n, (void)why, (void)arg; /* the answer went into the cache */
+}
+
+struct dns_cache_entry *dns_cache_lookup(struct dns_server *s, const struct dns_fwd_client *cl, uint64_t now)
+{
+	if (cl->prefetch)
+		return NULL; /* a refresh: to the upstream whatever the cache holds */
+	struct dns_cache_entry *e = dns_cache_get(&s->cache, cl->qname, cl->qtype, cl->qclass, now);
+	if (!e) {
+		s->cache.misses++;
+		return NULL;
+	}
+	s->cache.hits++;
+	if (s->prefetch && dns_cache_entry_prefetch_due(e, now)) {
+		/*
+		 * Refresh it in the background: a resolver client with nobody waiting,
+		 * through the path that filled the entry. Starting it never touches the
+		 * cache (an outcome arrives on a later loop turn), so e stays valid.
+		 */
+		struct dns_fwd_client p;
+		memset(&p, 0, sizeof p);
+		p.kind = DNS_FWD_RESOLVER;
+		p.prefetch = 1;
+		memcpy(p.qname, cl->qname, (size_t)dns_name_len(cl->qname, DNS_NAME_MAX));
+		p.qtype = cl->qtype;
+		p.qclass = cl->qclass;
+		p.flags = DNS_F_RD;
+		p.cb = prefetch_done;
+		const struct dns_forwarder *f = dns_forwarder_find(s, cl->qname);
+		s->cache.prefetches++;
+		if (f)
+			dns_forward(s, f, &p, s->fwd_deadline_ms, NULL, 0);
+		else if (s->iterate)
+			dns_iterate(s, &p, s->fwd_deadline_ms, NULL, 0);
+	}
+	return e;
 }
 
 /* ---- upstream queries ---- */
@@ -392,7 +249,11 @@ static void fwd_finish(struct dns_fwd *q, const struct dns_cache_entry *e, int r
 	} else {
 		static uint8_t out[65535];
 		size_t cap = q->cl.kind == DNS_FWD_TCP ? sizeof out : q->cl.cap;
-		size_t n = dns_fwd_answer(s, &q->cl, e, rcode, ede, why, now, out, cap);
+		size_t n = 0;
+		if (!e && rcode == DNS_RCODE_SERVFAIL && ede == DNS_EDE_NO_REACHABLE_AUTHORITY)
+			n = dns_fwd_answer_stale(s, &q->cl, now, out, cap);
+		if (!n)
+			n = dns_fwd_answer(s, &q->cl, e, rcode, ede, why, now, out, cap);
 		if (q->cl.reply.send)
 			q->cl.reply.send(&q->cl.reply, out, n);
 	}
@@ -636,16 +497,14 @@ size_t dns_forward(struct dns_server *s, const struct dns_forwarder *f, const st
 	uint64_t timeout_ms, uint8_t *out, size_t cap)
 {
 	uint64_t now = uv_now(s->loop);
-	struct dns_cache_entry *e = dns_cache_get(&s->cache, cl->qname, cl->qtype, cl->qclass, now);
+	struct dns_cache_entry *e = dns_cache_lookup(s, cl, now);
 	if (e) {
-		s->cache.hits++;
 		if (cl->kind == DNS_FWD_RESOLVER) {
 			dns_resolver_deliver(s, cl, e, TB_RESOLVE_OK, NULL);
 			return 0;
 		}
 		return dns_fwd_answer(s, cl, e, 0, 0xffff, NULL, now, out, cap);
 	}
-	s->cache.misses++;
 	if (s->n_fwds >= DNS_FWD_INFLIGHT_MAX || s->stopping) {
 		if (cl->kind == DNS_FWD_RESOLVER) {
 			dns_resolver_deliver(s, cl, NULL, TB_RESOLVE_SERVFAIL, "too many queries in flight");
@@ -713,26 +572,4 @@ void dns_forward_stop(struct dns_server *s)
 		struct dns_fwd *q = s->fwds;
 		fwd_finish(q, NULL, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "server stopping", TB_RESOLVE_ERROR);
 	}
-}
-
-/* Records of an entry, for the resolver service: the asked type from the answer section. */
-size_t dns_cache_entry_records(const struct dns_cache_entry *e, uint16_t qtype, struct tb_rr *rrs,
-	size_t max, uint8_t *rcode)
-{
-	size_t n = 0;
-	*rcode = e->rcode;
-	for (size_t o = 0; o < e->len;) {
-		const uint8_t *p = e->data + o;
-		size_t ol = p[1];
-		const uint8_t *f = p + 2 + ol;
-		uint16_t type = rd16(f), rdlen = rd16(f + 8);
-		if (p[0] == DNS_SEC_ANSWER && (type == qtype || qtype == DNS_T_ANY) && n < max) {
-			rrs[n].type = type;
-			rrs[n].ttl = (uint32_t)rd16(f + 4) << 16 | rd16(f + 6);
-			rrs[n].rdata = TB_BUF(f + 10, rdlen);
-			n++;
-		}
-		o += 2 + ol + 10 + rdlen;
-	}
-	return n;
 }

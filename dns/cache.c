@@ -1,0 +1,338 @@
+/*
+ * DESIGN: the resolver's answer cache (forwarded and iterated answers alike).
+ *
+ * Entries keyed by (lowercased name, type, class) hold the answer and
+ * authority records of one response, for the smallest TTL among them
+ * (positive) or min(SOA TTL, SOA MINIMUM) of the authority SOA (negative,
+ * RFC 2308; without an SOA nothing is cached). TTLs count down when served.
+ *
+ * Memory: one malloc per entry (the header, the records, then the owner
+ * name), counted at its real size (malloc_usable_size: what the allocator
+ * holds for it, rounding included) against `dns.cache_bytes`; `dns.cache_size`
+ * caps the number of entries as well. Over either cap the least recently used
+ * entry goes. The hash table is sized once at start from the smaller cap and
+ * is not counted (its size is fixed: 8 bytes a bucket).
+ *
+ * Serve-stale (RFC 8767): an entry past its TTL stays for
+ * `dns.serve_stale_seconds` more; lookups do not see it, but when every
+ * upstream fails (dns_cache_get_stale) it answers with TTL 30 and EDE 3. An
+ * entry past that window is removed when met.
+ *
+ * Prefetch (as Unbound's `prefetch: yes`): a hit in the last tenth of an
+ * entry's TTL starts one background lookup of the same question (once per
+ * entry); its answer replaces the entry, so a popular name never expires
+ * while clients keep being answered from the cache.
+ */
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "dns/dns.h"
+#include "dns/dns_internal.h"
+
+#define DNS_CACHE_TTL_MAX 86400     /* positive entries live at most a day */
+#define DNS_CACHE_NEG_TTL_MAX 3600  /* negative entries at most an hour (RFC 2308 5) */
+#define DNS_CACHE_ENTRY_MAX 16384   /* bytes of records kept per entry */
+#define DNS_CACHE_BUCKETS_MAX (1u << 20)
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+struct dns_cache_entry {
+	struct dns_cache_entry *hnext;
+	struct dns_cache_entry *lprev, *lnext; /* LRU: head = most recent */
+	uint8_t *name;                         /* lowercased, after the records */
+	uint64_t stored_ms, expires_ms;
+	uint32_t hash;
+	uint32_t ttl;                          /* seconds, as stored: the prefetch window is its tenth */
+	size_t len;                            /* bytes of records */
+	size_t size;                           /* bytes the allocation really holds */
+	uint16_t type, cls;
+	uint8_t rcode;
+	uint8_t secure;                        /* DNSSEC-validated secure: AD for clients that ask */
+	uint8_t prefetching;                   /* a refresh has been started for it */
+	uint8_t data[];                        /* records: sec, owner, type, class, ttl, rdlen, rdata; then name */
+};
+
+int dns_cache_init(struct dns_cache *c, size_t max)
+{
+	return dns_cache_init_bytes(c, max, (size_t)-1);
+}
+
+int dns_cache_init_bytes(struct dns_cache *c, size_t max, size_t max_bytes)
+{
+	memset(c, 0, sizeof *c);
+	c->max = max;
+	c->max_bytes = max_bytes;
+	/* about one bucket per entry the caps allow (an entry is at least ~128 bytes) */
+	size_t want = max < max_bytes / 128 ? max : max_bytes / 128;
+	c->nb = 1024;
+	while (c->nb < want && c->nb < DNS_CACHE_BUCKETS_MAX)
+		c->nb *= 2;
+	c->b = calloc(c->nb, sizeof *c->b);
+	return c->b ? 0 : TB_ERR_NOMEM;
+}
+
+static void lru_unlink(struct dns_cache *c, struct dns_cache_entry *e)
+{
+	if (e->lprev)
+		e->lprev->lnext = e->lnext;
+	else
+		c->head = e->lnext;
+	if (e->lnext)
+		e->lnext->lprev = e->lprev;
+	else
+		c->tail = e->lprev;
+	e->lprev = e->lnext = NULL;
+}
+
+static void lru_front(struct dns_cache *c, struct dns_cache_entry *e)
+{
+	e->lnext = c->head;
+	e->lprev = NULL;
+	if (c->head)
+		c->head->lprev = e;
+	c->head = e;
+	if (!c->tail)
+		c->tail = e;
+}
+
+static void entry_remove(struct dns_cache *c, struct dns_cache_entry *e)
+{
+	struct dns_cache_entry **pp = &c->b[e->hash & (c->nb - 1)];
+	while (*pp && *pp != e)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = e->hnext;
+	lru_unlink(c, e);
+	c->n--;
+	c->bytes -= e->size;
+	free(e);
+}
+
+size_t dns_cache_flush(struct dns_cache *c, const uint8_t *name)
+{
+	size_t n = 0;
+	for (struct dns_cache_entry *e = c->head, *next; e; e = next) {
+		next = e->lnext;
+		if (!name || dns_name_eq(e->name, name)) {
+			entry_remove(c, e);
+			n++;
+		}
+	}
+	return n;
+}
+
+void dns_cache_free(struct dns_cache *c)
+{
+	while (c->head)
+		entry_remove(c, c->head);
+	free(c->b);
+	memset(c, 0, sizeof *c);
+}
+
+static uint32_t key_hash(const uint8_t *name, uint16_t type, uint16_t cls)
+{
+	return dns_name_hash(name) * 31u + type * 7u + cls;
+}
+
+static struct dns_cache_entry *find(struct dns_cache *c, const uint8_t *name, uint16_t type, uint16_t cls)
+{
+	if (!c->b)
+		return NULL;
+	uint32_t h = key_hash(name, type, cls);
+	for (struct dns_cache_entry *e = c->b[h & (c->nb - 1)]; e; e = e->hnext)
+		if (e->hash == h && e->type == type && e->cls == cls && dns_name_eq(e->name, name))
+			return e;
+	return NULL;
+}
+
+struct dns_cache_entry *dns_cache_get(struct dns_cache *c, const uint8_t *name, uint16_t type,
+	uint16_t cls, uint64_t now)
+{
+	struct dns_cache_entry *e = find(c, name, type, cls);
+	if (!e)
+		return NULL;
+	if (now >= e->expires_ms) {
+		/* kept for serve-stale until its window closes, but no longer an answer */
+		if (now >= e->expires_ms + c->stale_ms)
+			entry_remove(c, e);
+		return NULL;
+	}
+	lru_unlink(c, e);
+	lru_front(c, e);
+	return e;
+}
+
+struct dns_cache_entry *dns_cache_get_stale(struct dns_cache *c, const uint8_t *name, uint16_t type,
+	uint16_t cls, uint64_t now)
+{
+	struct dns_cache_entry *e = find(c, name, type, cls);
+	if (!e || now < e->expires_ms)
+		return NULL;
+	if (now >= e->expires_ms + c->stale_ms) {
+		entry_remove(c, e);
+		return NULL;
+	}
+	return e;
+}
+
+int dns_cache_entry_prefetch_due(struct dns_cache_entry *e, uint64_t now)
+{
+	/* the last tenth of its TTL, once per entry: the refresh replaces the entry */
+	if (e->prefetching || now >= e->expires_ms || (e->expires_ms - now) * 10 > (uint64_t)e->ttl * 1000)
+		return 0;
+	e->prefetching = 1;
+	return 1;
+}
+
+/* Makes an entry from a parsed upstream response (not yet in the table). */
+struct dns_cache_entry *dns_cache_entry_from_msg(const struct dns_msg *m, const uint8_t *qname,
+	uint16_t qtype, uint16_t qclass, uint64_t now, uint32_t *ttl_out)
+{
+	struct tb_bytes b = { 0 };
+	uint32_t ttl = DNS_CACHE_TTL_MAX, neg = 0;
+	int have_soa = 0, rcode = DNS_RCODE(m->flags);
+	size_t k = 0;
+	for (int sec = DNS_SEC_ANSWER; sec <= DNS_SEC_AUTHORITY; sec++) {
+		for (size_t i = 0; i < m->n_rr[sec]; i++) {
+			const struct dns_rr *rr = &m->rr[k + i];
+			if (rr->type == DNS_T_OPT || rr->type == DNS_T_TSIG)
+				continue;
+			int ol = dns_name_len(rr->owner, DNS_NAME_MAX);
+			tb_bytes_u8(&b, (uint8_t)sec);
+			tb_bytes_u8(&b, (uint8_t)ol);
+			tb_bytes_append(&b, rr->owner, (size_t)ol);
+			tb_bytes_u16(&b, rr->type);
+			tb_bytes_u16(&b, rr->rclass);
+			tb_bytes_u32(&b, rr->ttl);
+			tb_bytes_vec(&b, 2, rr->rdata, rr->rdlen);
+			if (sec == DNS_SEC_ANSWER && rr->ttl < ttl)
+				ttl = rr->ttl;
+			if (sec == DNS_SEC_AUTHORITY && rr->type == DNS_T_SOA && rr->rdlen >= 20) {
+				const uint8_t *mn = rr->rdata + rr->rdlen - 4;
+				uint32_t min = (uint32_t)rd16(mn) << 16 | rd16(mn + 2);
+				neg = rr->ttl < min ? rr->ttl : min;
+				have_soa = 1;
+			}
+		}
+		k += m->n_rr[sec];
+	}
+	if (b.err || b.len > DNS_CACHE_ENTRY_MAX) {
+		tb_bytes_free(&b);
+		return NULL;
+	}
+	int negative = rcode == DNS_RCODE_NXDOMAIN || m->n_rr[DNS_SEC_ANSWER] == 0;
+	if (negative) {
+		ttl = have_soa ? (neg < DNS_CACHE_NEG_TTL_MAX ? neg : DNS_CACHE_NEG_TTL_MAX) : 0;
+		/* RFC 2308 3, 5: the records of a negative answer (the SOA above all) go out
+		 * with the negative TTL, which then counts down */
+		for (size_t o = 0; o + 2 <= b.len;) {
+			size_t ol = b.p[o + 1];
+			uint8_t *f = b.p + o + 2 + ol;
+			uint32_t t = (uint32_t)rd16(f + 4) << 16 | rd16(f + 6);
+			if (t > ttl) {
+				f[4] = (uint8_t)(ttl >> 24);
+				f[5] = (uint8_t)(ttl >> 16);
+				f[6] = (uint8_t)(ttl >> 8);
+				f[7] = (uint8_t)ttl;
+			}
+			o += 2 + ol + 10 + rd16(f + 8);
+		}
+	}
+	*ttl_out = ttl;
+	int nl = dns_name_len(qname, DNS_NAME_MAX);
+	struct dns_cache_entry *e = calloc(1, sizeof *e + b.len + (size_t)nl);
+	if (!e) {
+		tb_bytes_free(&b);
+		return NULL;
+	}
+	e->size = malloc_usable_size(e);
+	e->name = e->data + b.len;
+	memcpy(e->name, qname, (size_t)nl);
+	dns_name_lower(e->name);
+	e->type = qtype;
+	e->cls = qclass;
+	e->hash = key_hash(e->name, qtype, qclass);
+	e->rcode = (uint8_t)rcode;
+	e->stored_ms = now;
+	e->expires_ms = now + (uint64_t)ttl * 1000;
+	e->ttl = ttl;
+	e->len = b.len;
+	if (b.len)
+		memcpy(e->data, b.p, b.len);
+	tb_bytes_free(&b);
+	return e;
+}
+
+void dns_cache_put(struct dns_cache *c, struct dns_cache_entry *e)
+{
+	struct dns_cache_entry *old = find(c, e->name, e->type, e->cls);
+	if (old)
+		entry_remove(c, old);
+	if (e->size > c->max_bytes || !c->max) {
+		free(e);
+		return;
+	}
+	while (c->tail && (c->n >= c->max || c->bytes + e->size > c->max_bytes)) {
+		entry_remove(c, c->tail);
+		c->evicted++;
+	}
+	size_t i = e->hash & (c->nb - 1);
+	e->hnext = c->b[i];
+	c->b[i] = e;
+	lru_front(c, e);
+	c->n++;
+	c->bytes += e->size;
+}
+
+void dns_cache_entry_set_secure(struct dns_cache_entry *e, int secure)
+{
+	e->secure = (uint8_t)(secure != 0);
+}
+
+int dns_cache_entry_secure(const struct dns_cache_entry *e)
+{
+	return e->secure;
+}
+
+int dns_cache_entry_rcode(const struct dns_cache_entry *e)
+{
+	return e->rcode;
+}
+
+uint32_t dns_cache_entry_age(const struct dns_cache_entry *e, uint64_t now)
+{
+	return now > e->stored_ms ? (uint32_t)((now - e->stored_ms) / 1000) : 0;
+}
+
+const uint8_t *dns_cache_entry_data(const struct dns_cache_entry *e, size_t *len)
+{
+	*len = e->len;
+	return e->data;
+}
+
+/* Records of an entry, for the resolver service: the asked type from the answer section. */
+size_t dns_cache_entry_records(const struct dns_cache_entry *e, uint16_t qtype, struct tb_rr *rrs,
+	size_t max, uint8_t *rcode)
+{
+	size_t n = 0;
+	*rcode = e->rcode;
+	for (size_t o = 0; o < e->len;) {
+		const uint8_t *p = e->data + o;
+		size_t ol = p[1];
+		const uint8_t *f = p + 2 + ol;
+		uint16_t type = rd16(f), rdlen = rd16(f + 8);
+		if (p[0] == DNS_SEC_ANSWER && (type == qtype || qtype == DNS_T_ANY) && n < max) {
+			rrs[n].type = type;
+			rrs[n].ttl = (uint32_t)rd16(f + 4) << 16 | rd16(f + 6);
+			rrs[n].rdata = TB_BUF(f + 10, rdlen);
+			n++;
+		}
+		o += 2 + ol + 10 + rdlen;
+	}
+	return n;
+}
