@@ -136,7 +136,8 @@ static const struct tb_option dns_options[] = {
 		.help = "CNAME links followed across zones for one iterated query (then SERVFAIL, EDE 0)",
 		.min = 1, .max = 32 },
 	{ .name = "dnssec", .type = TB_OPT_ENUM, .def = "\"off\"", .choices = "off|validate",
-		.help = "DNSSEC validation of iterated answers: \"validate\" asks with DO, checks the chain of trust from "
+		.help = "DNSSEC validation of iterated and forwarded answers: \"validate\" asks with DO (and CD when "
+			"forwarding), checks the chain of trust from "
 			"the trust anchors, sets AD on secure answers for clients that ask (DO or AD) and answers bogus "
 			"data with SERVFAIL and an EDE (unless the client set CD)" },
 	{ .name = "trust_anchor_file", .type = TB_OPT_STRING,
@@ -732,12 +733,6 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 		goto fail;
 	}
 	s->dnssec = strcmp(tb_cfg_str(sec, "dnssec"), "validate") == 0;
-	if (s->dnssec && !s->iterate) {
-		/* forwarded answers are not validated: say so rather than validate nothing */
-		snprintf(err, errlen, "dns.dnssec: \"validate\" needs dns.iterate = true (only iterated answers are "
-			"validated)");
-		goto fail;
-	}
 	s->dnssec_skew = (uint32_t)tb_cfg_int(sec, "dnssec_skew");
 	s->dnssec_sig_max = (unsigned)tb_cfg_int(sec, "dnssec_sig_max");
 	s->dnssec_rrset_sig_max = (unsigned)tb_cfg_int(sec, "dnssec_rrset_sig_max");

@@ -19,14 +19,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "dns/dns.h"
 #include "dns/dns_internal.h"
+#include "dns/dnssec.h"
 #include "dns/metrics.h"
 
 #define DNS_FWD_ATTEMPTS_MAX 4      /* upstream attempts per query */
+#define DNS_FWD_VAL_FETCHES_MAX 48  /* DS, DNSKEY and SOA lookups to validate one forwarded answer */
+#define DNS_FWD_VAL_WAIT_MAX 8      /* zones waiting for the cut above them to be known */
+
+enum fwd_fetch { FETCH_NONE, FETCH_KEYS, FETCH_DS, FETCH_SOA };
 
 static inline uint16_t rd16(const uint8_t *p)
 {
@@ -194,6 +200,20 @@ struct dns_fwd {
 	uint8_t tcp_hdr[2];
 	uint8_t rbuf[4096];
 	double sent_at;                  /* tb_metrics_now() at the attempt: upstream latency */
+	/* validation of the answer (dns.dnssec = "validate"): see fwd_validate */
+	int dnssec;                      /* asked with DO and CD: the answer is validated here */
+	int validating;                  /* the answer is in; lookups for the chain of trust run */
+	struct dns_val *val;
+	struct tb_bytes chain;           /* the answer's records (a fetch's: its own) in chain form */
+	struct dns_cache_entry *e;       /* the answer, held while it is validated */
+	int rcode;                       /* its RCODE */
+	uint32_t ttl;                    /* its cache TTL (0: not kept) */
+	int probed;                      /* the zone of an unsigned answer was looked up */
+	unsigned fetches;
+	size_t n_wait;                   /* zones whose DS is asked again once the cut above is known */
+	uint8_t wait[DNS_FWD_VAL_WAIT_MAX][DNS_NAME_MAX];
+	struct dns_fwd *parent, *child;  /* a fetch and the query it serves */
+	enum fwd_fetch fetch;
 };
 
 static void fwd_handle_closed(uv_handle_t *h)
@@ -204,6 +224,12 @@ static void fwd_handle_closed(uv_handle_t *h)
 	struct dns_server *s = q->s;
 	int counted = q->counted;
 	free(q->tcp_buf);
+	if (q->val) {
+		dns_val_free(q->val);
+		free(q->val);
+	}
+	tb_bytes_free(&q->chain);
+	free(q->e);
 	free(q);
 	if (counted && --s->closing == 0 && s->stop_done)
 		s->stop_done(s->stop_arg);
@@ -235,6 +261,8 @@ static void fwd_release(struct dns_fwd *q)
 	}
 }
 
+static void fetch_done(struct dns_fwd *p, struct dns_fwd *c, int rcode);
+
 /* Delivers the outcome to whoever asked, then closes the query. */
 static void fwd_finish(struct dns_fwd *q, const struct dns_cache_entry *e, int rcode, uint16_t ede,
 	const char *why, enum tb_resolve_status rstat)
@@ -244,6 +272,22 @@ static void fwd_finish(struct dns_fwd *q, const struct dns_cache_entry *e, int r
 		return;
 	q->finished = 1;
 	uint64_t now = uv_now(s->loop);
+	if (q->child) {
+		/* a lookup for the chain of trust still running: nobody wants it any more */
+		struct dns_fwd *c = q->child;
+		q->child = NULL;
+		c->parent = NULL;
+		c->finished = 1;
+		fwd_release(c);
+	}
+	if (q->parent) {
+		struct dns_fwd *p = q->parent;
+		q->parent = NULL;
+		p->child = NULL;
+		fwd_release(q);
+		fetch_done(p, q, rcode);
+		return;
+	}
 	if (q->cl.kind == DNS_FWD_RESOLVER) {
 		dns_resolver_deliver(s, &q->cl, e, rstat, why);
 	} else {
@@ -261,6 +305,26 @@ static void fwd_finish(struct dns_fwd *q, const struct dns_cache_entry *e, int r
 }
 
 static void fwd_try(struct dns_fwd *q);
+static void fwd_validate(struct dns_fwd *q);
+static struct dns_fwd *fwd_new(struct dns_server *s, const struct dns_forwarder *f,
+	const struct dns_fwd_client *cl, uint64_t deadline);
+
+/* The answer and authority records of m in chain form (validate.c's: section, owner, type, ...). */
+static void msg_chain(const struct dns_msg *m, struct tb_bytes *out)
+{
+	size_t k = m->n_rr[DNS_SEC_ANSWER] + m->n_rr[DNS_SEC_AUTHORITY];
+	for (size_t i = 0; i < k; i++) {
+		const struct dns_rr *rr = &m->rr[i];
+		if (rr->type == DNS_T_OPT || rr->type == DNS_T_TSIG)
+			continue;
+		tb_bytes_u8(out, (uint8_t)(i < m->n_rr[DNS_SEC_ANSWER] ? DNS_SEC_ANSWER : DNS_SEC_AUTHORITY));
+		tb_bytes_append(out, rr->owner, (size_t)dns_name_len(rr->owner, DNS_NAME_MAX));
+		tb_bytes_u16(out, rr->type);
+		tb_bytes_u16(out, rr->rclass);
+		tb_bytes_u32(out, rr->ttl);
+		tb_bytes_vec(out, 2, rr->rdata, rr->rdlen);
+	}
+}
 
 static void fwd_fail_attempt(struct dns_fwd *q)
 {
@@ -278,7 +342,7 @@ static void fwd_fail_attempt(struct dns_fwd *q)
 static void fwd_response(struct dns_fwd *q, const uint8_t *p, size_t n, int via_tcp)
 {
 	struct dns_server *s = q->s;
-	if (n < 12 || rd16(p) != q->id || !(p[2] & 0x80))
+	if (n < 12 || rd16(p) != q->id || !(p[2] & 0x80) || q->validating)
 		return; /* not ours: keep waiting (spoofing attempts look like this) */
 	struct dns_msg m;
 	if (dns_msg_parse(&m, p, n) != 0) {
@@ -306,9 +370,27 @@ static void fwd_response(struct dns_fwd *q, const uint8_t *p, size_t n, int via_
 		fwd_fail_attempt(q);
 		return;
 	}
+	uv_timer_stop(&q->timer);
+	if (q->parent) {
+		/* a lookup for the chain of trust: its records go to the query it serves */
+		msg_chain(&m, &q->chain);
+		dns_msg_free(&m);
+		fwd_finish(q, NULL, rcode, 0xffff, NULL, TB_RESOLVE_OK);
+		return;
+	}
 	uint64_t now = uv_now(s->loop);
 	uint32_t ttl = 0;
 	struct dns_cache_entry *e = dns_cache_entry_from_msg(&m, q->cl.qname, q->cl.qtype, q->cl.qclass, now, &ttl);
+	if (e && q->dnssec && !(q->cl.flags & DNS_F_CD)) {
+		msg_chain(&m, &q->chain);
+		dns_msg_free(&m);
+		q->e = e;
+		q->rcode = rcode;
+		q->ttl = ttl;
+		q->validating = 1;
+		fwd_validate(q);
+		return;
+	}
 	dns_msg_free(&m);
 	if (!e) {
 		fwd_finish(q, NULL, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "answer too large to keep",
@@ -316,7 +398,8 @@ static void fwd_response(struct dns_fwd *q, const uint8_t *p, size_t n, int via_
 		return;
 	}
 	fwd_finish(q, e, rcode, 0xffff, NULL, TB_RESOLVE_OK);
-	if (ttl > 0 && s->cache.max)
+	/* data a CD client had unchecked is not kept: the next client may want it validated */
+	if (ttl > 0 && s->cache.max && !(q->dnssec && (q->cl.flags & DNS_F_CD)))
 		dns_cache_put(&s->cache, e);
 	else
 		free(e);
@@ -419,7 +502,7 @@ static void fwd_tcp_connected(uv_connect_t *req, int status)
 static void fwd_timeout(uv_timer_t *t)
 {
 	struct dns_fwd *q = t->data;
-	if (q->finished)
+	if (q->finished || q->validating)
 		return;
 	q->tcp_used = 0;
 	fwd_fail_attempt(q);
@@ -479,6 +562,185 @@ static void fwd_try(struct dns_fwd *q)
 		fwd_fail_attempt(q);
 }
 
+/* ---- validating forwarded answers ---- */
+
+/* The owner of the first SOA record of a chain into out; 0 when there is none. */
+static int chain_soa_owner(const struct tb_bytes *c, uint8_t *out)
+{
+	for (size_t o = 0; o < c->len;) {
+		const uint8_t *r = c->p + o;
+		size_t ol = (size_t)dns_name_len(r + 1, DNS_NAME_MAX);
+		const uint8_t *f = r + 1 + ol;
+		if (rd16(f) == DNS_T_SOA) {
+			memcpy(out, r + 1, ol);
+			return 1;
+		}
+		o += 1 + ol + 10 + rd16(f + 8);
+	}
+	return 0;
+}
+
+/* The signer of the first RRSIG of a chain into out; 0 when nothing is signed. */
+static int chain_signer(const uint8_t *p, size_t len, uint8_t *out)
+{
+	for (size_t o = 0; o < len;) {
+		const uint8_t *r = p + o;
+		size_t ol = (size_t)dns_name_len(r + 1, DNS_NAME_MAX);
+		const uint8_t *f = r + 1 + ol;
+		uint16_t rdlen = rd16(f + 8);
+		struct dnssec_rrsig sig;
+		if (rd16(f) == DNS_T_RRSIG && dnssec_rrsig_parse(f + 10, rdlen, &sig) == 0) {
+			memcpy(out, sig.signer, (size_t)dns_name_len(sig.signer, DNS_NAME_MAX));
+			return 1;
+		}
+		o += 1 + ol + 10 + rdlen;
+	}
+	return 0;
+}
+
+/* Starts one lookup for the chain of trust (DO and CD, the query's forwarder and deadline). */
+static void fetch(struct dns_fwd *q, const uint8_t *name, uint16_t type, enum fwd_fetch what)
+{
+	struct dns_server *s = q->s;
+	if (q->fetches++ >= DNS_FWD_VAL_FETCHES_MAX || s->stopping || s->n_fwds >= DNS_FWD_INFLIGHT_MAX) {
+		free(q->e);
+		q->e = NULL;
+		fwd_finish(q, NULL, DNS_RCODE_SERVFAIL, DNSSEC_EDE_INDETERMINATE,
+			"DNSSEC validation needed too many lookups", TB_RESOLVE_SERVFAIL);
+		return;
+	}
+	struct dns_fwd_client cl;
+	memset(&cl, 0, sizeof cl);
+	cl.kind = DNS_FWD_RESOLVER; /* never delivered: the outcome goes to fetch_done */
+	memcpy(cl.qname, name, (size_t)dns_name_len(name, DNS_NAME_MAX));
+	cl.qtype = type;
+	cl.qclass = DNS_C_IN;
+	cl.flags = DNS_F_RD;
+	struct dns_fwd *c = fwd_new(s, q->f, &cl, q->deadline);
+	if (!c) {
+		free(q->e);
+		q->e = NULL;
+		fwd_finish(q, NULL, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "out of memory", TB_RESOLVE_ERROR);
+		return;
+	}
+	c->parent = q;
+	c->fetch = what;
+	q->child = c;
+	fwd_try(c);
+}
+
+/* Asks name's DS when it is a zone cut not known yet below a secure zone; 1 when asked. */
+static int want_cut(struct dns_fwd *q, const uint8_t *name)
+{
+	const struct dns_val_zone *above = dns_val_zone_of(q->val, name);
+	if (dns_val_find(q->val, name) || !above || !above->done || above->st != DNSSEC_SECURE)
+		return 0;
+	fetch(q, name, DNS_T_DS, FETCH_DS);
+	return 1;
+}
+
+/* A lookup for p's chain of trust ended (rcode, records in c->chain). */
+static void fetch_done(struct dns_fwd *p, struct dns_fwd *c, int rcode)
+{
+	if (p->finished)
+		return;
+	int ok = rcode == DNS_RCODE_NOERROR || rcode == DNS_RCODE_NXDOMAIN;
+	const uint8_t *rec = c->chain.p;
+	size_t len = ok ? c->chain.len : 0;
+	uint8_t name[DNS_NAME_MAX];
+	if (c->fetch == FETCH_KEYS) {
+		dns_val_keys(p->val, c->cl.qname, rec, rcode == DNS_RCODE_NOERROR ? len : 0);
+	} else if (c->fetch == FETCH_SOA) {
+		struct tb_bytes b = { (uint8_t *)rec, len, len, 0 };
+		if (chain_soa_owner(&b, name) && want_cut(p, name))
+			return;
+	} else {
+		/* a DS (or its denial) signed by a zone not known yet: that zone's cut first, then this one again */
+		if (chain_signer(rec, len, name) && !dns_val_find(p->val, name) &&
+			dns_name_is_sub(c->cl.qname, name) && !dns_name_eq(c->cl.qname, name) &&
+			p->n_wait < DNS_FWD_VAL_WAIT_MAX) {
+			memcpy(p->wait[p->n_wait++], c->cl.qname, (size_t)dns_name_len(c->cl.qname, DNS_NAME_MAX));
+			if (want_cut(p, name))
+				return;
+			p->n_wait--;
+		}
+		const struct dns_val_zone *above = dns_val_zone_of(p->val, c->cl.qname);
+		if (above) {
+			memcpy(name, above->name, (size_t)dns_name_len(above->name, DNS_NAME_MAX));
+			dns_val_cut_ds(p->val, c->cl.qname, name, rec, len);
+		}
+	}
+	fwd_validate(p);
+}
+
+/*
+ * The chain of trust for a forwarded answer (RFC 4035 5), with validate.c's
+ * checks. A forwarder gives no referrals, so the zone cuts come from the data:
+ * each RRSIG signer below the zones known is a cut whose DS is asked
+ * (dns_val_need_ds); a DS signed by a zone not known yet waits while that
+ * zone's DS is asked first (up to a known zone, then down again); for an
+ * answer without any signature, the zone is named by its SOA (asked for when
+ * the answer has none), and its DS or the proof there is none says whether it
+ * is insecure or had its signatures stripped. DNSKEY sets are fetched when
+ * dns_val_step asks. Every lookup goes to the same forwarder with DO and CD,
+ * within the query's deadline and DNS_FWD_VAL_FETCHES_MAX.
+ */
+static void fwd_validate(struct dns_fwd *q)
+{
+	struct dns_server *s = q->s;
+	uint64_t now = (uint64_t)tb_time_now();
+	uint8_t name[DNS_NAME_MAX];
+	struct dns_val_zone *z = dns_val_step(q->val, s, now);
+	if (z) {
+		memcpy(name, z->name, (size_t)dns_name_len(z->name, DNS_NAME_MAX));
+		fetch(q, name, DNS_T_DNSKEY, FETCH_KEYS);
+		return;
+	}
+	if (q->n_wait) {
+		q->n_wait--;
+		if (want_cut(q, q->wait[q->n_wait]))
+			return;
+		fwd_validate(q);
+		return;
+	}
+	if (dns_val_need_ds(q->val, q->chain.p, q->chain.len, name)) {
+		fetch(q, name, DNS_T_DS, FETCH_DS);
+		return;
+	}
+	if (!q->probed && !chain_signer(q->chain.p, q->chain.len, name)) {
+		q->probed = 1;
+		if (!chain_soa_owner(&q->chain, name)) {
+			fetch(q, q->cl.qname, DNS_T_SOA, FETCH_SOA);
+			return;
+		}
+		if (want_cut(q, name))
+			return;
+	}
+	uint16_t ede = 0;
+	enum dnssec_status st = dns_val_answer(q->val, s, q->chain.p, q->chain.len, q->cl.qname, q->cl.qtype,
+		q->rcode, now, &ede);
+	dns_metrics_dnssec((int)st);
+	char nb[DNS_NAME_TEXT_MAX];
+	TB_DEBUG("dns", "validating forwarded %s: %s (EDE %u, %u lookups)", dns_name_str(q->cl.qname, nb, sizeof nb),
+		dnssec_status_str(st), ede, q->fetches);
+	struct dns_cache_entry *e = q->e;
+	q->e = NULL;
+	if (st == DNSSEC_BOGUS) {
+		free(e);
+		fwd_finish(q, NULL, DNS_RCODE_SERVFAIL, ede ? ede : DNSSEC_EDE_BOGUS, q->val->budget.exhausted
+			? "DNSSEC validation limit reached (dnssec_* limits)" : "DNSSEC validation failed",
+			TB_RESOLVE_SERVFAIL);
+		return;
+	}
+	dns_cache_entry_set_secure(e, st == DNSSEC_SECURE);
+	uint32_t ttl = q->ttl;
+	fwd_finish(q, e, q->rcode, 0xffff, NULL, TB_RESOLVE_OK);
+	if (ttl > 0 && s->cache.max)
+		dns_cache_put(&s->cache, e);
+	else
+		free(e);
+}
+
 const struct dns_forwarder *dns_forwarder_find(const struct dns_server *s, const uint8_t *name)
 {
 	const struct dns_forwarder *best = NULL;
@@ -513,7 +775,7 @@ size_t dns_forward(struct dns_server *s, const struct dns_forwarder *f, const st
 		return dns_fwd_answer(s, cl, NULL, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "too many queries in flight",
 			now, out, cap);
 	}
-	struct dns_fwd *q = calloc(1, sizeof *q);
+	struct dns_fwd *q = fwd_new(s, f, cl, now + timeout_ms);
 	if (!q) {
 		/* answered, never dropped: a DoH request would otherwise wait for nothing */
 		if (cl->kind == DNS_FWD_RESOLVER) {
@@ -523,10 +785,35 @@ size_t dns_forward(struct dns_server *s, const struct dns_forwarder *f, const st
 		return dns_fwd_answer(s, cl, NULL, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "out of memory", now, out,
 			cap);
 	}
+	if (q->dnssec && !(cl->flags & DNS_F_CD)) {
+		if (!(q->val = calloc(1, sizeof *q->val))) {
+			fwd_finish(q, NULL, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "out of memory", TB_RESOLVE_ERROR);
+			return 0;
+		}
+		dns_val_init(q->val, s);
+		static const struct dns_nsset none;
+		dns_val_cut(q->val, NULL, (const uint8_t *)"", &none, NULL, 0);
+	}
+	fwd_try(q);
+	return 0;
+}
+
+/*
+ * A query state for cl's question, listed and ready for fwd_try. With
+ * validation on it asks with DO and CD (the upstream's own verdict is not
+ * ours to take: the answer is checked here, RFC 4035 4.9).
+ */
+static struct dns_fwd *fwd_new(struct dns_server *s, const struct dns_forwarder *f,
+	const struct dns_fwd_client *cl, uint64_t deadline)
+{
+	struct dns_fwd *q = calloc(1, sizeof *q);
+	if (!q)
+		return NULL;
 	q->s = s;
 	q->cl = *cl;
 	q->f = f;
-	q->deadline = now + timeout_ms;
+	q->deadline = deadline;
+	q->dnssec = s->dnssec;
 	uint32_t r;
 	tb_random(&r, sizeof r);
 	q->server = (int)(r % f->n);
@@ -544,9 +831,10 @@ size_t dns_forward(struct dns_server *s, const struct dns_forwarder *f, const st
 		/* length octets are never letters (< 64), so the wire form stays valid */
 	}
 	struct dns_builder b;
-	dns_builder_init(&b, q->query, sizeof q->query, 0, DNS_F_RD | (cl->flags & DNS_F_CD));
+	dns_builder_init(&b, q->query, sizeof q->query, 0,
+		(uint16_t)(DNS_F_RD | (q->dnssec ? DNS_F_CD : (cl->flags & DNS_F_CD))));
 	dns_builder_question(&b, q->sent_name, cl->qtype, cl->qclass);
-	dns_builder_opt(&b, DNS_UDP_PAYLOAD, 0, 0, NULL, 0, 0);
+	dns_builder_opt(&b, DNS_UDP_PAYLOAD, 0, q->dnssec ? DNS_EDNS_DO : 0, NULL, 0, 0);
 	q->query_len = dns_builder_finish(&b);
 	uv_timer_init(s->loop, &q->timer);
 	q->timer.data = q;
@@ -555,8 +843,7 @@ size_t dns_forward(struct dns_server *s, const struct dns_forwarder *f, const st
 		s->fwds->prev = q;
 	s->fwds = q;
 	s->n_fwds++;
-	fwd_try(q);
-	return 0;
+	return q;
 }
 
 void dns_forward_forget(struct dns_server *s, const void *transport)

@@ -177,9 +177,9 @@ printf 'dns { iterate = true, dnssec = "validate", trust_anchor_file = "%s" }\n'
 expect "an anchor file without DS/DNSKEY: a config error" "$("$TRUSTBOX" config check "$tmp/bad.lua" 2>&1)" \
 	'dns\.trust_anchor_file: .*bad-anchor'
 
-printf 'dns { dnssec = "validate" }\n' > "$tmp/bad.lua"
-expect "validation without iteration: a config error" "$("$TRUSTBOX" config check "$tmp/bad.lua" 2>&1)" \
-	'dns\.dnssec: .*iterate'
+printf 'dns { dnssec = "validate" }\n' > "$tmp/fwdonly.lua"
+expect_not "validation without iteration: accepted (forwarded answers are validated)" \
+	"$("$TRUSTBOX" config check "$tmp/fwdonly.lua" 2>&1)" 'dns\.dnssec'
 
 cat > "$tmp/trustbox.lua" <<EOF
 core { data_dir = "$tmp/data", log_level = "info" }
@@ -337,4 +337,52 @@ done
 rc=0
 tb_stop || rc=$?
 expect "clean exit" "$rc" '^0$'
+
+# ---- forwarded answers validated the same way: trustbox forwarding everything to Unbound ----
+# (asked with DO and CD, so Unbound's own verdict is not taken; DS and DNSKEY lookups go the same way)
+cat > "$tmp/forward.lua" <<EOF
+core { data_dir = "$tmp/data", log_level = "info" }
+listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
+listen { name = "http", address = "127.0.0.1", port = 0, tls = false }
+dns {
+  listen = { "127.0.0.1:0" },
+  forwarders = { { zone = ".", servers = { "127.0.0.1:$uport" } } },
+  dnssec = "validate",
+  trust_anchor_file = "$tmp/anchor",
+  forward_attempt_ms = 1000,
+  forward_timeout_ms = 4000,
+}
+EOF
+tb_start "$tmp/forward.lua" "$tmp/out.log" "$tmp/err.log"
+port=$(tb_port 'DNS (udp+tcp)')
+D="dig @127.0.0.1 -p $port +time=5 +tries=1"
+fcheck() { # name type expected-verdict [EDE pattern]
+	local out
+	out=$($D +dnssec "$1" "$2")
+	expect "forwarded: $1 $2: $3" "$(verdict "$out")" "^$3\$"
+	[ -n "${4:-}" ] && expect "forwarded: $1 $2: EDE $4" "$out" "EDE: $4"
+}
+fcheck www.ed.test. A "NOERROR ad"
+fcheck www.rsa.test. A "NOERROR ad"
+fcheck www.sub.ed.test. A "NOERROR ad"
+fcheck www.ec.test. A "NOERROR ad"
+fcheck www.unsigned.test. A "NOERROR"
+fcheck www.nods.test. A "NOERROR"
+fcheck www.bogus.test. A "SERVFAIL" "6 \\(DNSSEC Bogus\\)"
+fcheck www.expired.test. A "SERVFAIL" "7 \\(Signature Expired\\)"
+fcheck www.nokey.test. A "SERVFAIL" "9 \\(DNSKEY Missing\\)"
+fcheck www.nosig.test. A "SERVFAIL" "10 \\(RRSIGs Missing\\)"
+fcheck nope.ed.test. A "NXDOMAIN ad"
+fcheck nope.ec.test. A "NXDOMAIN ad"
+fcheck a.b.wild.ed.test. A "NOERROR ad"
+fcheck nope.unsigned.test. A "NXDOMAIN"
+fcheck ed.test. DNSKEY "NOERROR ad"
+out=$($D +dnssec +cd www.bogus.test. A)
+expect "forwarded, CD: bogus data returned unchecked" "$out" '192\.0\.2\.66'
+expect_not "forwarded, CD: no AD" "$(verdict "$out")" 'ad'
+expect "forwarded: bogus still SERVFAIL after CD (not cached)" "$(verdict "$($D +dnssec www.bogus.test. A)")" '^SERVFAIL$'
+expect "forwarded: a secure answer from the cache keeps AD" "$(verdict "$($D +dnssec www.ed.test. A)")" '^NOERROR ad$'
+rc=0
+tb_stop || rc=$?
+expect "clean exit (forwarding)" "$rc" '^0$'
 finish
