@@ -15,13 +15,13 @@
 #    print it); a name never cached is SERVFAIL, EDE 22; with
 #    serve_stale_seconds = 0 the expired name is SERVFAIL too.
 set -u
+here=$(cd "$(dirname "$0")" && pwd)
 . "$(dirname "$0")/lib.sh"
 need dig bind9-dnsutils
 need kdig knot-dnsutils
 need curl
 need python3
 tmp=$TB_WORK
-here=$(cd "$(dirname "$0")" && pwd)
 aport=$(free_port)
 python3 "$here/dns/cache_authority.py" 127.0.0.1 "$aport" > "$tmp/auth.log" 2>&1 &
 apid=$!
