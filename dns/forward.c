@@ -13,7 +13,10 @@
  * inside the serve-stale window, with that (RFC 8767: TTL 30, EDE 3). The
  * same state serves a client (UDP/TCP answer) or the tb_resolver service
  * (callback), so iteration replaces the upstream step without changing
- * either end.
+ * either end. With dns.dnssec = "validate" the query carries DO and CD and
+ * the answer is validated here before it is answered or cached: the lookups
+ * the chain of trust needs (DS, DNSKEY, SOA) are child query states sent to
+ * the same forwarder (fwd_validate).
  */
 #include <stdio.h>
 #include <stdlib.h>
