@@ -161,10 +161,12 @@ struct dns_cache {
 	size_t max_bytes;              /* dns.cache_bytes */
 	uint64_t stale_ms;             /* expired entries are kept this long for serve-stale */
 	struct dns_cache_entry *head, *tail; /* LRU order */
+	struct dns_cache_entry *nsec_head; /* secure NXDOMAIN entries, newest first (RFC 8198) */
 	uint64_t hits, misses;
 	uint64_t evicted;              /* entries dropped at a cap */
 	uint64_t stale_served;         /* answers given from expired entries (RFC 8767) */
 	uint64_t prefetches;           /* background refreshes started */
+	uint64_t nsec_answers;         /* NXDOMAIN answers synthesized from validated NSEC/NSEC3 */
 };
 
 #define DNS_STALE_TTL 30           /* TTL of stale records served (RFC 8767 4) */
@@ -382,6 +384,14 @@ struct dns_cache_entry *dns_cache_get(struct dns_cache *c, const uint8_t *name, 
 /* An expired entry still inside the serve-stale window (not moved in the LRU order), or NULL. */
 struct dns_cache_entry *dns_cache_get_stale(struct dns_cache *c, const uint8_t *name, uint16_t type,
 	uint16_t cls, uint64_t now);
+/*
+ * RFC 8198: a fresh secure NXDOMAIN entry whose NSEC/NSEC3 records prove that
+ * name does not exist either (its answer serves name too), or NULL. b: the
+ * NSEC3 hash budget spent on the search.
+ */
+struct dnssec_budget;
+struct dns_cache_entry *dns_cache_nsec_find(struct dns_cache *c, const uint8_t *name, uint16_t type,
+	uint16_t cls, uint64_t now, struct dnssec_budget *b);
 /* 1 once when a hit at now falls in the entry's last tenth of TTL (the caller refreshes it). */
 int dns_cache_entry_prefetch_due(struct dns_cache_entry *e, uint64_t now);
 int dns_cache_entry_secure(const struct dns_cache_entry *e);

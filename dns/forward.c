@@ -145,6 +145,18 @@ struct dns_cache_entry *dns_cache_lookup(struct dns_server *s, const struct dns_
 	if (cl->prefetch)
 		return NULL; /* a refresh: to the upstream whatever the cache holds */
 	struct dns_cache_entry *e = dns_cache_get(&s->cache, cl->qname, cl->qtype, cl->qclass, now);
+	if (!e && s->dnssec) {
+		/* RFC 8198: validated NSEC/NSEC3 records already cached may prove the name absent */
+		struct dnssec_budget b;
+		dnssec_budget_init(&b);
+		b.nsec3_hash_max = s->dnssec_nsec3_hash_max;
+		b.nsec3_iter_max = s->dnssec_nsec3_iter_max;
+		if ((e = dns_cache_nsec_find(&s->cache, cl->qname, cl->qtype, cl->qclass, now, &b)) != NULL) {
+			s->cache.nsec_answers++;
+			s->cache.hits++;
+			return e; /* no prefetch: the proof is the answer, not a name to refresh */
+		}
+	}
 	if (!e) {
 		s->cache.misses++;
 		return NULL;

@@ -280,6 +280,17 @@ check ed.test. DS "NOERROR ad"
 check unsigned.test. DS "NOERROR"
 check www.ed.test. DS "NOERROR ad"
 check test. SOA "NOERROR ad"
+# RFC 8198: the validated NSEC records of nope.ed.test's NXDOMAIN (host -> ns, and the one
+# covering *.ed.test) prove nope2.ed.test absent too: answered from the cache, with AD
+nsec_answers() { curl -sS "http://127.0.0.1:$(tb_port 'HTTP listener')/metrics" | awk '$1 == "tb_dns_cache_nsec_answers_total" {print $2}'; }
+a0=$(nsec_answers)
+out=$($D +dnssec nope2.ed.test. A)
+expect "aggressive NSEC: nope2.ed.test NXDOMAIN with AD" "$(verdict "$out")" '^NXDOMAIN ad$'
+expect "aggressive NSEC: the proof is the cached NSEC" "$out" 'host\.ed\.test\..*NSEC[[:space:]]+ns\.ed\.test\.'
+expect "aggressive NSEC: synthesized, not asked upstream" "$(($(nsec_answers) - ${a0:-0}))" '^1$'
+out=$($D +dnssec zzz.ed.test. A)
+expect "aggressive NSEC: a name no cached NSEC covers is asked (NXDOMAIN ad)" "$(verdict "$out")" '^NXDOMAIN ad$'
+expect "aggressive NSEC: not synthesized" "$(($(nsec_answers) - ${a0:-0}))" '^1$'
 
 out=$($D +dnssec www.ed.test. A)
 expect "DO: the answer carries its RRSIG" "$out" 'www\.ed\.test\..*RRSIG[[:space:]]+A 15 3 '
@@ -377,6 +388,17 @@ fcheck nope.ec.test. A "NXDOMAIN ad"
 fcheck a.b.wild.ed.test. A "NOERROR ad"
 fcheck nope.unsigned.test. A "NXDOMAIN"
 fcheck ed.test. DNSKEY "NOERROR ad"
+# RFC 8198: the validated NSEC records of nope.ed.test's NXDOMAIN (host -> ns, and the one
+# covering *.ed.test) prove nope2.ed.test absent too: answered from the cache, with AD
+nsec_answers() { curl -sS "http://127.0.0.1:$(tb_port 'HTTP listener')/metrics" | awk '$1 == "tb_dns_cache_nsec_answers_total" {print $2}'; }
+a0=$(nsec_answers)
+out=$($D +dnssec nope2.ed.test. A)
+expect "forwarded, aggressive NSEC: nope2.ed.test NXDOMAIN with AD" "$(verdict "$out")" '^NXDOMAIN ad$'
+expect "forwarded, aggressive NSEC: the proof is the cached NSEC" "$out" 'host\.ed\.test\..*NSEC[[:space:]]+ns\.ed\.test\.'
+expect "forwarded, aggressive NSEC: synthesized, not asked upstream" "$(($(nsec_answers) - ${a0:-0}))" '^1$'
+out=$($D +dnssec zzz.ed.test. A)
+expect "forwarded, aggressive NSEC: a name no cached NSEC covers is asked (NXDOMAIN ad)" "$(verdict "$out")" '^NXDOMAIN ad$'
+expect "forwarded, aggressive NSEC: not synthesized" "$(($(nsec_answers) - ${a0:-0}))" '^1$'
 out=$($D +dnssec +cd www.bogus.test. A)
 expect "forwarded, CD: bogus data returned unchecked" "$out" '192\.0\.2\.66'
 expect_not "forwarded, CD: no AD" "$(verdict "$out")" 'ad'
