@@ -14,6 +14,9 @@
 # 8) unless CD is set, and pass insecure data without AD. delv, with the same
 # anchor and trustbox as its resolver, must agree, and so must Unbound (run on
 # the same lab with the same anchor) on every name: the test checks itself.
+# Cached validated NSEC records answer NXDOMAIN for other names they cover
+# (RFC 8198). Then a second trustbox forwards everything to that Unbound with
+# validation on and no iteration: the same verdicts and EDEs.
 set -u
 if [ -z "${TB_IN_NETNS:-}" ]; then
 	command -v unshare >/dev/null 2>&1 || { echo "SKIP: unshare (util-linux) is not installed" >&2; exit 77; }
