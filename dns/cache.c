@@ -7,8 +7,9 @@
  * RFC 2308; without an SOA nothing is cached). TTLs count down when served.
  *
  * Memory: one malloc per entry (the header, the records, then the owner
- * name), counted at its real size (malloc_usable_size: what the allocator
- * holds for it, rounding included) against `dns.cache_bytes`; `dns.cache_size`
+ * name), counted at its real size (malloc_usable_size plus the allocator's
+ * chunk header: what the allocator holds for it, rounding included) against
+ * `dns.cache_bytes`; `dns.cache_size`
  * caps the number of entries as well. Over either cap the least recently used
  * entry goes. The hash table is sized once at start from the smaller cap and
  * is not counted (its size is fixed: 8 bytes a bucket).
@@ -271,7 +272,7 @@ struct dns_cache_entry *dns_cache_entry_from_msg(const struct dns_msg *m, const 
 		tb_bytes_free(&b);
 		return NULL;
 	}
-	e->size = malloc_usable_size(e);
+	e->size = malloc_usable_size(e) + sizeof(size_t); /* + the allocator's chunk header (glibc) */
 	e->name = e->data + b.len;
 	memcpy(e->name, qname, (size_t)nl);
 	dns_name_lower(e->name);
