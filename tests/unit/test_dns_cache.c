@@ -1,6 +1,7 @@
 /* The resolver's cache: entry TTLs (RFC 2308 negative TTL), LRU eviction by entries and by bytes
  * (dns.cache_bytes), expiry, the serve-stale window and stale answers (RFC 8767), the prefetch
- * window, served TTLs, the bytes it holds and flushes (the admin API's); the query log ring. */
+ * window, NXDOMAIN from cached NSEC records (RFC 8198), served TTLs, the bytes it holds and flushes
+ * (the admin API's); the query log ring. */
 #include "tb_test.h"
 
 #include <arpa/inet.h>
@@ -8,6 +9,7 @@
 #include "core/error.h"
 #include "dns/dns.h"
 #include "dns/dns_internal.h"
+#include "dns/dnssec.h"
 
 static void name(const char *s, uint8_t *out)
 {
@@ -342,8 +344,78 @@ static void test_prefetch_window(void)
 	free(e);
 }
 
+/* An NXDOMAIN for qname in example. with the SOA and two NSEC records: host -> ns (covering
+ * names between them) and example. -> a.example. (covering the wildcard *.example.). */
+static struct dns_cache_entry *nx_with_nsec(const char *qname, uint64_t now)
+{
+	uint8_t buf[4096], q[DNS_NAME_MAX], z[DNS_NAME_MAX], o1[DNS_NAME_MAX], o2[DNS_NAME_MAX];
+	name(qname, q);
+	name("example.", z);
+	name("host.example.", o1);
+	struct dns_builder b;
+	dns_builder_init(&b, buf, sizeof buf, 1, (uint16_t)(DNS_F_QR | DNS_F_RD | DNS_F_RA | DNS_RCODE_NXDOMAIN));
+	dns_builder_question(&b, q, DNS_T_A, DNS_C_IN);
+	uint8_t soa[64];
+	memcpy(soa, "\2ns\7example\0\1h\7example\0", 23);
+	memset(soa + 23, 0, 20);
+	soa[42] = 60; /* MINIMUM 60 */
+	dns_builder_rr(&b, DNS_SEC_AUTHORITY, z, DNS_T_SOA, DNS_C_IN, 300, soa, 43);
+	static const uint8_t bm[] = { 0, 6, 0x40, 0, 0, 0, 0, 0x03 }; /* A RRSIG NSEC */
+	uint8_t rd[DNS_NAME_MAX + 16];
+	name("ns.example.", o2);
+	size_t l = (size_t)dns_name_len(o2, DNS_NAME_MAX);
+	memcpy(rd, o2, l);
+	memcpy(rd + l, bm, sizeof bm);
+	dns_builder_rr(&b, DNS_SEC_AUTHORITY, o1, DNS_T_NSEC, DNS_C_IN, 60, rd, l + sizeof bm);
+	name("a.example.", o2);
+	l = (size_t)dns_name_len(o2, DNS_NAME_MAX);
+	memcpy(rd, o2, l);
+	memcpy(rd + l, bm, sizeof bm);
+	dns_builder_rr(&b, DNS_SEC_AUTHORITY, z, DNS_T_NSEC, DNS_C_IN, 60, rd, l + sizeof bm);
+	size_t n = dns_builder_finish(&b);
+	struct dns_msg m;
+	if (dns_msg_parse(&m, buf, n))
+		return NULL;
+	uint32_t ttl;
+	struct dns_cache_entry *e = dns_cache_entry_from_msg(&m, q, DNS_T_A, DNS_C_IN, now, &ttl);
+	dns_msg_free(&m);
+	return e;
+}
+
+/* RFC 8198: a secure NXDOMAIN's NSEC records answer for the other names they cover, and only those */
+static void test_nsec_find(void)
+{
+	struct dns_cache c;
+	struct dnssec_budget bud;
+	uint8_t q[DNS_NAME_MAX];
+	CHECK_INT(dns_cache_init_bytes(&c, 100, 1 << 20), 0);
+	struct dns_cache_entry *e = nx_with_nsec("nope.example.", 1000);
+	CHECK(e != NULL);
+	dns_cache_put(&c, e); /* not validated: never used for others */
+	name("nope2.example.", q);
+	dnssec_budget_init(&bud);
+	CHECK(dns_cache_nsec_find(&c, q, DNS_T_A, DNS_C_IN, 2000, &bud) == NULL);
+	e = nx_with_nsec("nope.example.", 1000);
+	dns_cache_entry_set_secure(e, 1);
+	dns_cache_put(&c, e); /* replaces the unvalidated one */
+	CHECK(dns_cache_nsec_find(&c, q, DNS_T_A, DNS_C_IN, 2000, &bud) == e);
+	CHECK(dns_cache_nsec_find(&c, q, DNS_T_AAAA, DNS_C_IN, 2000, &bud) == e); /* NXDOMAIN: any type */
+	name("zzz.example.", q);   /* after ns.example.: no cached NSEC covers it */
+	CHECK(dns_cache_nsec_find(&c, q, DNS_T_A, DNS_C_IN, 2000, &bud) == NULL);
+	name("ns.example.", q);    /* an NSEC owner's next name exists */
+	CHECK(dns_cache_nsec_find(&c, q, DNS_T_A, DNS_C_IN, 2000, &bud) == NULL);
+	name("nope2.other.", q);   /* outside the zone */
+	CHECK(dns_cache_nsec_find(&c, q, DNS_T_A, DNS_C_IN, 2000, &bud) == NULL);
+	name("nope2.example.", q);
+	CHECK(dns_cache_nsec_find(&c, q, DNS_T_A, DNS_C_IN, 1000 + 60000, &bud) == NULL); /* expired */
+	CHECK_INT(dns_cache_flush(&c, NULL), 1); /* leaves the list too (ASan would see a stale pointer) */
+	CHECK(dns_cache_nsec_find(&c, q, DNS_T_A, DNS_C_IN, 2000, &bud) == NULL);
+	dns_cache_free(&c);
+}
+
 int main(void)
 {
+	test_nsec_find();
 	test_byte_cap();
 	test_stale_window();
 	test_prefetch_window();
