@@ -34,6 +34,7 @@
 #define DNS_FWD_ATTEMPTS_MAX 4      /* upstream attempts per query */
 #define DNS_FWD_VAL_FETCHES_MAX 48  /* DS, DNSKEY and SOA lookups to validate one forwarded answer */
 #define DNS_FWD_VAL_WAIT_MAX 8      /* zones waiting for the cut above them to be known */
+#define DNS_STALE_CLIENT_MS 1800    /* a client with stale data at hand waits this long (RFC 8767 5) */
 
 enum fwd_fetch { FETCH_NONE, FETCH_KEYS, FETCH_DS, FETCH_SOA };
 
@@ -229,6 +230,9 @@ struct dns_fwd {
 	uint8_t wait[DNS_FWD_VAL_WAIT_MAX][DNS_NAME_MAX];
 	struct dns_fwd *parent, *child;  /* a fetch and the query it serves */
 	enum fwd_fetch fetch;
+	uv_timer_t stale_timer;          /* RFC 8767 5: the client-response timer */
+	int stale_timer_open;
+	int answered_stale;              /* the client has had stale data; the answer only fills the cache */
 };
 
 static void fwd_handle_closed(uv_handle_t *h)
@@ -274,6 +278,26 @@ static void fwd_release(struct dns_fwd *q)
 		q->handles++;
 		uv_close((uv_handle_t *)&q->tcp, fwd_handle_closed);
 	}
+	if (q->stale_timer_open) {
+		q->handles++;
+		uv_close((uv_handle_t *)&q->stale_timer, fwd_handle_closed);
+	}
+}
+
+/* RFC 8767 5: resolution is taking long and expired data is at hand: answer with it, keep resolving. */
+static void fwd_stale_timeout(uv_timer_t *t)
+{
+	struct dns_fwd *q = t->data;
+	if (q->finished || q->answered_stale)
+		return;
+	static uint8_t out[65535];
+	size_t cap = q->cl.kind == DNS_FWD_TCP ? sizeof out : q->cl.cap;
+	size_t n = dns_fwd_answer_stale(q->s, &q->cl, uv_now(q->s->loop), out, cap);
+	if (!n)
+		return;
+	q->answered_stale = 1;
+	if (q->cl.reply.send)
+		q->cl.reply.send(&q->cl.reply, out, n);
 }
 
 static void fetch_done(struct dns_fwd *p, struct dns_fwd *c, int rcode);
@@ -305,7 +329,7 @@ static void fwd_finish(struct dns_fwd *q, const struct dns_cache_entry *e, int r
 	}
 	if (q->cl.kind == DNS_FWD_RESOLVER) {
 		dns_resolver_deliver(s, &q->cl, e, rstat, why);
-	} else {
+	} else if (!q->answered_stale) {
 		static uint8_t out[65535];
 		size_t cap = q->cl.kind == DNS_FWD_TCP ? sizeof out : q->cl.cap;
 		size_t n = 0;
@@ -808,6 +832,13 @@ size_t dns_forward(struct dns_server *s, const struct dns_forwarder *f, const st
 		dns_val_init(q->val, s);
 		static const struct dns_nsset none;
 		dns_val_cut(q->val, NULL, (const uint8_t *)"", &none, NULL, 0);
+	}
+	if (cl->kind != DNS_FWD_RESOLVER && s->cache.stale_ms &&
+		dns_cache_get_stale(&s->cache, cl->qname, cl->qtype, cl->qclass, now)) {
+		uv_timer_init(s->loop, &q->stale_timer);
+		q->stale_timer.data = q;
+		q->stale_timer_open = 1;
+		uv_timer_start(&q->stale_timer, fwd_stale_timeout, DNS_STALE_CLIENT_MS, 0);
 	}
 	fwd_try(q);
 	return 0;

@@ -10,7 +10,9 @@
 #    while the client is answered from the cache at once, although the
 #    authority takes 400 ms for that name; after the old TTL the name is still
 #    a cache hit;
-#  - serve-stale (RFC 8767): with the authority stopped and the TTL passed, the
+#  - serve-stale (RFC 8767): with the authority silent for a name whose TTL has
+#    passed, the client gets the expired data after 1.8 s (the client-response
+#    timer) rather than at the query's deadline; with the authority stopped, the
 #    answer comes from the expired entry with TTL 30 and EDE 3 (dig and kdig
 #    print it); a name never cached is SERVFAIL, EDE 22; with
 #    serve_stale_seconds = 0 the expired name is SERVFAIL too.
@@ -44,7 +46,7 @@ dns {
   listen = { "127.0.0.1:0" },
   forwarders = { { zone = "cache.test", servers = { "127.0.0.1:$aport" } } },
   forward_attempt_ms = 1000,
-  forward_timeout_ms = 2000,
+  forward_timeout_ms = 4000,
   use_0x20 = true,
   $2
 }
@@ -133,6 +135,15 @@ expect "prefetch: and no further upstream query" "$(count t10-slow-pop.cache.tes
 expect "prefetch: counted" "$(metric tb_dns_cache_prefetches_total)" '^[1-9]'
 
 # ---- serve-stale ----
+# the client-response timer (RFC 8767 5): the authority answers t1-stall only once; once the
+# TTL has passed, the client gets the stale data after 1.8 s, not at forward_timeout_ms (4 s)
+expect "stale timer: answered once" "$($D t1-stall.cache.test A)" 'status: NOERROR'
+sleep 1.5
+out=$($D t1-stall.cache.test A)
+ms=$(printf '%s\n' "$out" | awk '/Query time:/ {print $4}')
+expect "stale timer: stale data with EDE 3" "$out" 'EDE: 3 \(Stale Answer\)'
+expect "stale timer: after about 1.8 s (${ms:-?} ms), before the query's deadline" \
+	"$(awk -v m="${ms:-0}" 'BEGIN {print (m >= 1700 && m < 3000) ? "yes" : "no"}')" '^yes$'
 expect "stale: a short-TTL name answered" "$($D t2-stale.cache.test A)" 'status: NOERROR'
 expect "stale: a negative answer cached" "$($D nx-stale.cache.test A)" 'status: NXDOMAIN'
 stop_pid "$apid"

@@ -7,6 +7,7 @@ Answers over UDP only (nothing here is ever truncated):
   - NAME A       -> one A record; the TTL is N when the first label is tN-...,
                     otherwise 300 (so a test picks short TTLs by name);
   - a first label containing "slow": the answer is sent after 400 ms;
+  - a first label containing "stall": only the first query is answered;
   - nx-... A     -> NXDOMAIN with the zone's SOA (negative TTL 60);
   - _count.NAME TXT -> how many queries for NAME (any type) were seen: the
                     test reads the authority's counter this way (asked directly,
@@ -87,6 +88,8 @@ def main():
             auth.append(soa_record())  # NODATA
         hdr = struct.pack(">HHHHHH", qid, 0x8400 | rd | rcode, 1, len(answers), len(auth), 0)
         msg = hdr + question + b"".join(answers) + b"".join(auth)
+        if b"stall" in low[0] and counts[key] > 1:
+            continue
         if b"slow" in low[0]:
             threading.Timer(0.4, s.sendto, (msg, peer)).start()
         else:
