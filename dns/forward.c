@@ -1,9 +1,10 @@
 /*
- * DESIGN: forwarding, and answering from the cache (cache.c).
+ * DESIGN: forwarding.
  *
  * A name outside the local zones, from a client allowed to recurse, goes to
  * the forwarder whose zone is the longest match. First the cache
- * (dns_cache_lookup, shared with iterate.c, which also starts prefetches). On
+ * (dns_cache_lookup in cache.c, shared with iterate.c, which also starts
+ * prefetches). On
  * a miss a query state (struct dns_fwd) sends one upstream query from its own
  * UDP socket (the kernel picks a random source port) with a random ID and,
  * optionally, a randomised qname case (0x20) that the answer must echo; it
@@ -41,151 +42,6 @@ enum fwd_fetch { FETCH_NONE, FETCH_KEYS, FETCH_DS, FETCH_SOA };
 static inline uint16_t rd16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-/* ---- answering from an entry ---- */
-
-/*
- * The answer to cl from e (or an error without records). stale: e is past its
- * TTL and served because every upstream failed (RFC 8767 4): every record goes
- * out with DNS_STALE_TTL.
- */
-static size_t answer(struct dns_server *s, const struct dns_fwd_client *cl, const struct dns_cache_entry *e,
-	int rcode, uint16_t ede, const char *ede_text, uint64_t now, int stale, uint8_t *out, size_t cap)
-{
-	struct dns_edns_opt opts[2];
-	size_t n_opts = 0;
-	uint8_t ede_buf[64];
-	if (cl->edns && cl->cookie_len) {
-		opts[n_opts].code = DNS_OPT_COOKIE;
-		opts[n_opts].len = cl->cookie_len;
-		opts[n_opts].data = cl->cookie;
-		n_opts++;
-	}
-	if (cl->edns && ede != 0xffff) {
-		size_t tl = ede_text ? strlen(ede_text) : 0;
-		if (tl > 60)
-			tl = 60;
-		ede_buf[0] = (uint8_t)(ede >> 8);
-		ede_buf[1] = (uint8_t)ede;
-		memcpy(ede_buf + 2, ede_text, tl);
-		opts[n_opts].code = DNS_OPT_EDE;
-		opts[n_opts].len = (uint16_t)(2 + tl);
-		opts[n_opts].data = ede_buf;
-		n_opts++;
-	}
-	if (e)
-		rcode = dns_cache_entry_rcode(e);
-	uint16_t flags = (uint16_t)(DNS_F_QR | DNS_F_RA | (cl->flags & (DNS_F_RD | DNS_F_CD)) | (rcode & 0xf));
-	/* AD only for validated data, and only to a client that asked with DO or AD (RFC 6840 5.7) */
-	int dnssec_ok = cl->edns && (cl->edns_flags & DNS_EDNS_DO);
-	if (e && dns_cache_entry_secure(e) && (dnssec_ok || (cl->flags & DNS_F_AD)))
-		flags |= DNS_F_AD;
-	struct dns_builder b;
-	dns_builder_init(&b, out, cap, cl->id, flags);
-	dns_builder_question(&b, cl->qname, cl->qtype, cl->qclass);
-	if (cl->edns)
-		b.reserve = dns_opt_size(opts, n_opts);
-	uint32_t elapsed = e ? dns_cache_entry_age(e, now) : 0;
-	size_t len = 0;
-	const uint8_t *data = e ? dns_cache_entry_data(e, &len) : NULL;
-	int err = 0;
-	for (size_t o = 0; o < len && !err;) {
-		const uint8_t *p = data + o;
-		int sec = p[0];
-		size_t ol = p[1];
-		const uint8_t *owner = p + 2;
-		const uint8_t *f = owner + ol;
-		uint32_t ttl = (uint32_t)rd16(f + 4) << 16 | rd16(f + 6);
-		uint16_t rdlen = rd16(f + 8);
-		ttl = stale ? DNS_STALE_TTL : ttl > elapsed ? ttl - elapsed : 0;
-		uint16_t t = rd16(f);
-		/* DNSSEC records go only to clients that set DO (RFC 4035 3.2.1), unless asked for */
-		if (dnssec_ok || t == cl->qtype || (t != DNS_T_RRSIG && t != DNS_T_NSEC && t != DNS_T_NSEC3))
-			err = dns_builder_rr(&b, sec, owner, t, rd16(f + 2), ttl, f + 10, rdlen);
-		o += 2 + ol + 10 + rdlen;
-	}
-	if (err) {
-		dns_builder_init(&b, out, cap, cl->id, (uint16_t)(flags | DNS_F_TC));
-		dns_builder_question(&b, cl->qname, cl->qtype, cl->qclass);
-		s->stats.truncated++;
-	}
-	if (cl->edns)
-		dns_builder_opt(&b, s->udp_payload, 0, cl->edns_flags, opts, n_opts, 0);
-	return dns_builder_finish(&b);
-}
-
-size_t dns_fwd_answer(struct dns_server *s, const struct dns_fwd_client *cl,
-	const struct dns_cache_entry *e, int rcode, uint16_t ede, const char *ede_text, uint64_t now,
-	uint8_t *out, size_t cap)
-{
-	return answer(s, cl, e, rcode, ede, ede_text, now, 0, out, cap);
-}
-
-size_t dns_fwd_answer_stale(struct dns_server *s, const struct dns_fwd_client *cl, uint64_t now, uint8_t *out,
-	size_t cap)
-{
-	/* the CA's lookups (CAA, dns-01) want today's data or a failure, never yesterday's */
-	if (cl->kind == DNS_FWD_RESOLVER || !s->cache.stale_ms)
-		return 0;
-	const struct dns_cache_entry *e = dns_cache_get_stale(&s->cache, cl->qname, cl->qtype, cl->qclass, now);
-	if (!e)
-		return 0;
-	s->cache.stale_served++;
-	return answer(s, cl, e, 0, DNS_EDE_STALE, "upstream unreachable: stale data", now, 1, out, cap);
-}
-
-static void prefetch_done(enum tb_resolve_status st, const struct tb_rr *rrs, size_t n, const char *why,
-	void *arg)
-{
-	(void)st, (void)rrs, (void)n, (void)why, (void)arg; /* the answer went into the cache */
-}
-
-struct dns_cache_entry *dns_cache_lookup(struct dns_server *s, const struct dns_fwd_client *cl, uint64_t now)
-{
-	if (cl->prefetch)
-		return NULL; /* a refresh: to the upstream whatever the cache holds */
-	struct dns_cache_entry *e = dns_cache_get(&s->cache, cl->qname, cl->qtype, cl->qclass, now);
-	if (!e && s->dnssec) {
-		/* RFC 8198: validated NSEC/NSEC3 records already cached may prove the name absent */
-		struct dnssec_budget b;
-		dnssec_budget_init(&b);
-		b.nsec3_hash_max = s->dnssec_nsec3_hash_max;
-		b.nsec3_iter_max = s->dnssec_nsec3_iter_max;
-		if ((e = dns_cache_nsec_find(&s->cache, cl->qname, cl->qtype, cl->qclass, now, &b)) != NULL) {
-			s->cache.nsec_answers++;
-			s->cache.hits++;
-			return e; /* no prefetch: the proof is the answer, not a name to refresh */
-		}
-	}
-	if (!e) {
-		s->cache.misses++;
-		return NULL;
-	}
-	s->cache.hits++;
-	if (s->prefetch && dns_cache_entry_prefetch_due(e, now)) {
-		/*
-		 * Refresh it in the background: a resolver client with nobody waiting,
-		 * through the path that filled the entry. Starting it never touches the
-		 * cache (an outcome arrives on a later loop turn), so e stays valid.
-		 */
-		struct dns_fwd_client p;
-		memset(&p, 0, sizeof p);
-		p.kind = DNS_FWD_RESOLVER;
-		p.prefetch = 1;
-		memcpy(p.qname, cl->qname, (size_t)dns_name_len(cl->qname, DNS_NAME_MAX));
-		p.qtype = cl->qtype;
-		p.qclass = cl->qclass;
-		p.flags = DNS_F_RD;
-		p.cb = prefetch_done;
-		const struct dns_forwarder *f = dns_forwarder_find(s, cl->qname);
-		s->cache.prefetches++;
-		if (f)
-			dns_forward(s, f, &p, s->fwd_deadline_ms, NULL, 0);
-		else if (s->iterate)
-			dns_iterate(s, &p, s->fwd_deadline_ms, NULL, 0);
-	}
-	return e;
 }
 
 /* ---- upstream queries ---- */
