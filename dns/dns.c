@@ -150,7 +150,8 @@ static const struct tb_option dns_options[] = {
 		.help = "CNAME and DNAME links followed for one iterated query (then SERVFAIL, EDE 0)",
 		.min = 1, .max = 32 },
 	{ .name = "dnssec", .type = TB_OPT_ENUM, .def = "\"off\"", .choices = "off|validate",
-		.help = "DNSSEC validation of iterated answers: \"validate\" asks with DO, checks the chain of trust from "
+		.help = "DNSSEC validation of iterated and forwarded answers: \"validate\" asks with DO (and CD when "
+			"forwarding), checks the chain of trust from "
 			"the trust anchors, sets AD on secure answers for clients that ask (DO or AD) and answers bogus "
 			"data with SERVFAIL and an EDE (unless the client set CD)" },
 	{ .name = "trust_anchor_file", .type = TB_OPT_STRING,
@@ -184,8 +185,17 @@ static const struct tb_option dns_options[] = {
 		.max = 60000 },
 	{ .name = "use_0x20", .type = TB_OPT_BOOL, .def = "false",
 		.help = "randomise the case of forwarded query names and require it echoed (draft-vixie-dnsext-dns0x20)" },
-	{ .name = "cache_size", .type = TB_OPT_INT, .def = "10000",
-		.help = "forwarded answers kept (0: no cache)", .min = 0, .max = 10000000 },
+	{ .name = "cache_bytes", .type = TB_OPT_INT, .def = "16777216",
+		.help = "memory the resolver's cache may hold, in bytes, every entry counted at its allocated size "
+			"(least recently used entries go first; 0: no cache)", .min = 0, .max = 68719476736LL },
+	{ .name = "cache_size", .type = TB_OPT_INT, .def = "1000000",
+		.help = "answers the cache keeps at most, a cap on entries besides cache_bytes (0: no cache)",
+		.min = 0, .max = 10000000 },
+	{ .name = "serve_stale_seconds", .type = TB_OPT_INT, .def = "86400",
+		.help = "keep expired cache entries this long and answer with them (TTL 30, EDE 3) when every "
+			"upstream fails, as RFC 8767 (0: off)", .min = 0, .max = 604800 },
+	{ .name = "prefetch", .type = TB_OPT_BOOL, .def = "true",
+		.help = "refresh a cached answer in the background when it is asked for in the last tenth of its TTL" },
 	{ .name = "querylog_size", .type = TB_OPT_INT, .def = "1000",
 		.help = "answers the query log keeps (the newest; the log is off at start and turned on through "
 			"PUT /api/v1/dns/querylog until a restart; 0: it cannot be turned on)",
@@ -745,12 +755,6 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 		goto fail;
 	}
 	s->dnssec = strcmp(tb_cfg_str(sec, "dnssec"), "validate") == 0;
-	if (s->dnssec && !s->iterate) {
-		/* forwarded answers are not validated: say so rather than validate nothing */
-		snprintf(err, errlen, "dns.dnssec: \"validate\" needs dns.iterate = true (only iterated answers are "
-			"validated)");
-		goto fail;
-	}
 	s->dnssec_skew = (uint32_t)tb_cfg_int(sec, "dnssec_skew");
 	s->dnssec_sig_max = (unsigned)tb_cfg_int(sec, "dnssec_sig_max");
 	s->dnssec_rrset_sig_max = (unsigned)tb_cfg_int(sec, "dnssec_rrset_sig_max");
@@ -801,10 +805,13 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 			goto fail;
 		}
 	}
-	if (dns_cache_init(&s->cache, (size_t)tb_cfg_int(sec, "cache_size"))) {
+	size_t cache_bytes = (size_t)tb_cfg_int(sec, "cache_bytes");
+	if (dns_cache_init_bytes(&s->cache, cache_bytes ? (size_t)tb_cfg_int(sec, "cache_size") : 0, cache_bytes)) {
 		snprintf(err, errlen, "dns.cache_size: out of memory");
 		goto fail;
 	}
+	s->cache.stale_ms = (uint64_t)tb_cfg_int(sec, "serve_stale_seconds") * 1000;
+	s->prefetch = tb_cfg_bool(sec, "prefetch");
 	s->qlog.size = (size_t)tb_cfg_int(sec, "querylog_size");
 	s->lab_key = tb_cfg_bool(sec, "lab_key");
 	const char *doh = tb_cfg_str(sec, "doh_path");

@@ -156,11 +156,20 @@ struct dns_forwarder {
 struct dns_cache_entry;
 struct dns_cache {
 	struct dns_cache_entry **b;
-	size_t nb, n, max;
-	size_t bytes;                  /* memory the entries hold */
+	size_t nb, n, max;             /* buckets, entries, entry cap (dns.cache_size) */
+	size_t bytes;                  /* memory the entries hold (malloc_usable_size of each) */
+	size_t max_bytes;              /* dns.cache_bytes */
+	uint64_t stale_ms;             /* expired entries are kept this long for serve-stale */
 	struct dns_cache_entry *head, *tail; /* LRU order */
+	struct dns_cache_entry *nsec_head; /* secure NXDOMAIN entries, newest first (RFC 8198) */
 	uint64_t hits, misses;
+	uint64_t evicted;              /* entries dropped at a cap */
+	uint64_t stale_served;         /* answers given from expired entries (RFC 8767) */
+	uint64_t prefetches;           /* background refreshes started */
+	uint64_t nsec_answers;         /* NXDOMAIN answers synthesized from validated NSEC/NSEC3 */
 };
+
+#define DNS_STALE_TTL 30           /* TTL of stale records served (RFC 8767 4) */
 
 enum dns_fwd_kind { DNS_FWD_UDP, DNS_FWD_TCP, DNS_FWD_RESOLVER };
 
@@ -178,6 +187,7 @@ struct dns_fwd_client {
 	uint8_t cookie_len;
 	tb_resolve_cb cb;             /* DNS_FWD_RESOLVER */
 	void *arg;
+	int prefetch;                 /* a background refresh: skips the cache lookup */
 };
 
 /* ---- iterative resolution (iterate.c) ---- */
@@ -304,6 +314,7 @@ struct dns_server {
 	struct dns_fwd *fwds;         /* upstream queries in flight */
 	size_t n_fwds;
 	int use_0x20;
+	int prefetch;                 /* dns.prefetch: refresh popular entries near expiry */
 	/* iteration */
 	int iterate;                  /* resolve from the root when no forwarder covers the name */
 	struct dns_nsset roots;       /* the hints, then the primed root NS set */
@@ -376,7 +387,9 @@ void dns_update_forget(struct dns_server *s, const void *transport);
 /* Makes a stop wait for every update still being committed; returns how many. */
 size_t dns_update_hold_for_stop(struct dns_server *s);
 int dns_journal_replay(struct dns_server *s);
+/* cache.c: at most max entries (0: no cache) and, with _bytes, max_bytes bytes of entries. */
 int dns_cache_init(struct dns_cache *c, size_t max);
+int dns_cache_init_bytes(struct dns_cache *c, size_t max, size_t max_bytes);
 void dns_cache_free(struct dns_cache *c);
 const struct dns_forwarder *dns_forwarder_find(const struct dns_server *s, const uint8_t *name);
 /*
@@ -389,11 +402,44 @@ size_t dns_forward(struct dns_server *s, const struct dns_forwarder *f, const st
 size_t dns_fwd_answer(struct dns_server *s, const struct dns_fwd_client *cl,
 	const struct dns_cache_entry *e, int rcode, uint16_t ede, const char *ede_text, uint64_t now,
 	uint8_t *out, size_t cap);
+/*
+ * The answer from an expired entry still inside dns.serve_stale_seconds (TTL
+ * DNS_STALE_TTL, EDE 3), for a client whose upstreams all failed; 0 when there
+ * is none (or the client is the CA's resolver, which never gets stale data).
+ */
+size_t dns_fwd_answer_stale(struct dns_server *s, const struct dns_fwd_client *cl, uint64_t now, uint8_t *out,
+	size_t cap);
+/*
+ * The cache step of forwarding and iteration: the fresh entry for cl's
+ * question (counted as a hit, and refreshed in the background when dns.prefetch
+ * is on and it is in the last tenth of its TTL) or NULL (a miss; always for a
+ * refresh itself).
+ */
+struct dns_cache_entry *dns_cache_lookup(struct dns_server *s, const struct dns_fwd_client *cl, uint64_t now);
 void dns_forward_forget(struct dns_server *s, const void *transport);
 void dns_forward_stop(struct dns_server *s);
 /* The entry for (name, type, class) unless expired at now (ms); moves it to the LRU front. */
 struct dns_cache_entry *dns_cache_get(struct dns_cache *c, const uint8_t *name, uint16_t type,
 	uint16_t cls, uint64_t now);
+/* An expired entry still inside the serve-stale window (not moved in the LRU order), or NULL. */
+struct dns_cache_entry *dns_cache_get_stale(struct dns_cache *c, const uint8_t *name, uint16_t type,
+	uint16_t cls, uint64_t now);
+/*
+ * RFC 8198: a fresh secure NXDOMAIN entry whose NSEC/NSEC3 records prove that
+ * name does not exist either (its answer serves name too), or NULL. b: the
+ * NSEC3 hash budget spent on the search.
+ */
+struct dnssec_budget;
+struct dns_cache_entry *dns_cache_nsec_find(struct dns_cache *c, const uint8_t *name, uint16_t type,
+	uint16_t cls, uint64_t now, struct dnssec_budget *b);
+/* 1 once when a hit at now falls in the entry's last tenth of TTL (the caller refreshes it). */
+int dns_cache_entry_prefetch_due(struct dns_cache_entry *e, uint64_t now);
+int dns_cache_entry_secure(const struct dns_cache_entry *e);
+int dns_cache_entry_rcode(const struct dns_cache_entry *e);
+/* Whole seconds since the entry was stored. */
+uint32_t dns_cache_entry_age(const struct dns_cache_entry *e, uint64_t now);
+/* The stored records (section, owner length, owner, type, class, TTL, RDATA length, RDATA). */
+const uint8_t *dns_cache_entry_data(const struct dns_cache_entry *e, size_t *len);
 /* Removes every entry (name NULL) or those of one name (every type); returns how many. */
 size_t dns_cache_flush(struct dns_cache *c, const uint8_t *name);
 /* Takes ownership of e; replaces an entry for the same key; evicts the least recently used. */

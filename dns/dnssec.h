@@ -256,6 +256,10 @@ void dns_val_apex(struct dns_val *v, const uint8_t *name);
 /* The DS answer (chain records: DS and RRSIGs, or the NSEC/NSEC3 denial) for zone, asked of above. */
 void dns_val_cut_ds(struct dns_val *v, const uint8_t *zone, const uint8_t *above, const uint8_t *chain,
 	size_t len);
+/* The zone of the chain named name, or NULL (forward.c: is this cut known?). */
+struct dns_val_zone *dns_val_find(const struct dns_val *v, const uint8_t *name);
+/* The deepest zone of the chain holding name, or NULL. */
+struct dns_val_zone *dns_val_zone_of(const struct dns_val *v, const uint8_t *name);
 /* The fetched DNSKEY answer for zone (chain records), or nothing (len 0) when the fetch failed. */
 void dns_val_keys(struct dns_val *v, const uint8_t *zone, const uint8_t *chain, size_t len);
 /*

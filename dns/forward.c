@@ -1,312 +1,47 @@
 /*
- * DESIGN: forwarding and the cache.
+ * DESIGN: forwarding.
  *
  * A name outside the local zones, from a client allowed to recurse, goes to
- * the forwarder whose zone is the longest match. First the cache: entries
- * keyed by (lowercased name, type, class) hold the answer and authority
- * records of one upstream response, for the smallest TTL among them
- * (positive) or min(SOA TTL, SOA MINIMUM) of the authority SOA (negative,
- * RFC 2308; without an SOA nothing is cached). TTLs count down when served;
- * the cache is size-capped with LRU eviction. On a miss a query state
- * (struct dns_fwd) sends one upstream query from its own UDP socket (the
- * kernel picks a random source port) with a random ID and, optionally, a
- * randomised qname case (0x20) that the answer must echo; it retries the
- * next server on timeout, SERVFAIL or REFUSED, switches to TCP when the answer
- * is truncated, and gives up at the deadline with SERVFAIL and an Extended
- * DNS Error. The same state serves a client (UDP/TCP answer) or the
- * tb_resolver service (callback), so DNS II can replace the upstream step by
- * iteration without changing either end.
+ * the forwarder whose zone is the longest match. First the cache
+ * (dns_cache_lookup in cache.c, shared with iterate.c, which also starts
+ * prefetches). On
+ * a miss a query state (struct dns_fwd) sends one upstream query from its own
+ * UDP socket (the kernel picks a random source port) with a random ID and,
+ * optionally, a randomised qname case (0x20) that the answer must echo; it
+ * retries the next server on timeout, SERVFAIL or REFUSED, switches to TCP
+ * when the answer is truncated, and gives up at the deadline with SERVFAIL and
+ * an Extended DNS Error -- or, when the cache still holds an expired entry
+ * inside the serve-stale window, with that (RFC 8767: TTL 30, EDE 3). The
+ * same state serves a client (UDP/TCP answer) or the tb_resolver service
+ * (callback), so iteration replaces the upstream step without changing
+ * either end. With dns.dnssec = "validate" the query carries DO and CD and
+ * the answer is validated here before it is answered or cached: the lookups
+ * the chain of trust needs (DS, DNSKEY, SOA) are child query states sent to
+ * the same forwarder (fwd_validate).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "dns/dns.h"
 #include "dns/dns_internal.h"
+#include "dns/dnssec.h"
 #include "dns/metrics.h"
 
-#define DNS_CACHE_TTL_MAX 86400     /* positive entries live at most a day */
-#define DNS_CACHE_NEG_TTL_MAX 3600  /* negative entries at most an hour (RFC 2308 5) */
-#define DNS_CACHE_ENTRY_MAX 16384   /* bytes of records kept per entry */
 #define DNS_FWD_ATTEMPTS_MAX 4      /* upstream attempts per query */
+#define DNS_FWD_VAL_FETCHES_MAX 48  /* DS, DNSKEY and SOA lookups to validate one forwarded answer */
+#define DNS_FWD_VAL_WAIT_MAX 8      /* zones waiting for the cut above them to be known */
+#define DNS_STALE_CLIENT_MS 1800    /* a client with stale data at hand waits this long (RFC 8767 5) */
+
+enum fwd_fetch { FETCH_NONE, FETCH_KEYS, FETCH_DS, FETCH_SOA };
 
 static inline uint16_t rd16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-/* ---- the cache ---- */
-
-struct dns_cache_entry {
-	struct dns_cache_entry *hnext;
-	struct dns_cache_entry *lprev, *lnext; /* LRU: head = most recent */
-	uint32_t hash;
-	uint8_t name[DNS_NAME_MAX];            /* lowercased */
-	uint16_t type, cls;
-	uint64_t stored_ms, expires_ms;
-	uint8_t rcode;
-	uint8_t secure;                        /* DNSSEC-validated secure: AD for clients that ask */
-	size_t len;
-	uint8_t data[];                        /* records: sec, owner, type, class, ttl, rdlen, rdata */
-};
-
-int dns_cache_init(struct dns_cache *c, size_t max)
-{
-	memset(c, 0, sizeof *c);
-	c->max = max;
-	c->nb = 1024;
-	while (c->nb < max && c->nb < (1u << 20))
-		c->nb *= 2;
-	c->b = calloc(c->nb, sizeof *c->b);
-	return c->b ? 0 : TB_ERR_NOMEM;
-}
-
-static void lru_unlink(struct dns_cache *c, struct dns_cache_entry *e)
-{
-	if (e->lprev)
-		e->lprev->lnext = e->lnext;
-	else
-		c->head = e->lnext;
-	if (e->lnext)
-		e->lnext->lprev = e->lprev;
-	else
-		c->tail = e->lprev;
-	e->lprev = e->lnext = NULL;
-}
-
-static void lru_front(struct dns_cache *c, struct dns_cache_entry *e)
-{
-	e->lnext = c->head;
-	e->lprev = NULL;
-	if (c->head)
-		c->head->lprev = e;
-	c->head = e;
-	if (!c->tail)
-		c->tail = e;
-}
-
-static void entry_remove(struct dns_cache *c, struct dns_cache_entry *e)
-{
-	struct dns_cache_entry **pp = &c->b[e->hash & (c->nb - 1)];
-	while (*pp && *pp != e)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = e->hnext;
-	lru_unlink(c, e);
-	c->n--;
-	c->bytes -= sizeof *e + e->len;
-	free(e);
-}
-
-size_t dns_cache_flush(struct dns_cache *c, const uint8_t *name)
-{
-	size_t n = 0;
-	for (struct dns_cache_entry *e = c->head, *next; e; e = next) {
-		next = e->lnext;
-		if (!name || dns_name_eq(e->name, name)) {
-			entry_remove(c, e);
-			n++;
-		}
-	}
-	return n;
-}
-
-void dns_cache_free(struct dns_cache *c)
-{
-	while (c->head)
-		entry_remove(c, c->head);
-	free(c->b);
-	memset(c, 0, sizeof *c);
-}
-
-static uint32_t key_hash(const uint8_t *name, uint16_t type, uint16_t cls)
-{
-	return dns_name_hash(name) * 31u + type * 7u + cls;
-}
-
-struct dns_cache_entry *dns_cache_get(struct dns_cache *c, const uint8_t *name, uint16_t type,
-	uint16_t cls, uint64_t now)
-{
-	if (!c->b)
-		return NULL;
-	uint32_t h = key_hash(name, type, cls);
-	for (struct dns_cache_entry *e = c->b[h & (c->nb - 1)]; e; e = e->hnext) {
-		if (e->hash == h && e->type == type && e->cls == cls && dns_name_eq(e->name, name)) {
-			if (now >= e->expires_ms) {
-				entry_remove(c, e);
-				return NULL;
-			}
-			lru_unlink(c, e);
-			lru_front(c, e);
-			return e;
-		}
-	}
-	return NULL;
-}
-
-/* Makes an entry from a parsed upstream response (not yet in the table). */
-struct dns_cache_entry *dns_cache_entry_from_msg(const struct dns_msg *m, const uint8_t *qname,
-	uint16_t qtype, uint16_t qclass, uint64_t now, uint32_t *ttl_out)
-{
-	struct tb_bytes b = { 0 };
-	uint32_t ttl = DNS_CACHE_TTL_MAX, neg = 0;
-	int have_soa = 0, rcode = DNS_RCODE(m->flags);
-	size_t k = 0;
-	for (int sec = DNS_SEC_ANSWER; sec <= DNS_SEC_AUTHORITY; sec++) {
-		for (size_t i = 0; i < m->n_rr[sec]; i++) {
-			const struct dns_rr *rr = &m->rr[k + i];
-			if (rr->type == DNS_T_OPT || rr->type == DNS_T_TSIG)
-				continue;
-			int ol = dns_name_len(rr->owner, DNS_NAME_MAX);
-			tb_bytes_u8(&b, (uint8_t)sec);
-			tb_bytes_u8(&b, (uint8_t)ol);
-			tb_bytes_append(&b, rr->owner, (size_t)ol);
-			tb_bytes_u16(&b, rr->type);
-			tb_bytes_u16(&b, rr->rclass);
-			tb_bytes_u32(&b, rr->ttl);
-			tb_bytes_vec(&b, 2, rr->rdata, rr->rdlen);
-			if (sec == DNS_SEC_ANSWER && rr->ttl < ttl)
-				ttl = rr->ttl;
-			if (sec == DNS_SEC_AUTHORITY && rr->type == DNS_T_SOA && rr->rdlen >= 20) {
-				const uint8_t *mn = rr->rdata + rr->rdlen - 4;
-				uint32_t min = (uint32_t)rd16(mn) << 16 | rd16(mn + 2);
-				neg = rr->ttl < min ? rr->ttl : min;
-				have_soa = 1;
-			}
-		}
-		k += m->n_rr[sec];
-	}
-	if (b.err || b.len > DNS_CACHE_ENTRY_MAX) {
-		tb_bytes_free(&b);
-		return NULL;
-	}
-	int negative = rcode == DNS_RCODE_NXDOMAIN || m->n_rr[DNS_SEC_ANSWER] == 0;
-	if (negative) {
-		ttl = have_soa ? (neg < DNS_CACHE_NEG_TTL_MAX ? neg : DNS_CACHE_NEG_TTL_MAX) : 0;
-		/* RFC 2308 3, 5: the records of a negative answer (the SOA above all) go out
-		 * with the negative TTL, which then counts down */
-		for (size_t o = 0; o + 2 <= b.len;) {
-			size_t ol = b.p[o + 1];
-			uint8_t *f = b.p + o + 2 + ol;
-			uint32_t t = (uint32_t)rd16(f + 4) << 16 | rd16(f + 6);
-			if (t > ttl) {
-				f[4] = (uint8_t)(ttl >> 24);
-				f[5] = (uint8_t)(ttl >> 16);
-				f[6] = (uint8_t)(ttl >> 8);
-				f[7] = (uint8_t)ttl;
-			}
-			o += 2 + ol + 10 + rd16(f + 8);
-		}
-	}
-	*ttl_out = ttl;
-	struct dns_cache_entry *e = calloc(1, sizeof *e + b.len);
-	if (!e) {
-		tb_bytes_free(&b);
-		return NULL;
-	}
-	int nl = dns_name_len(qname, DNS_NAME_MAX);
-	memcpy(e->name, qname, (size_t)nl);
-	dns_name_lower(e->name);
-	e->type = qtype;
-	e->cls = qclass;
-	e->hash = key_hash(e->name, qtype, qclass);
-	e->rcode = (uint8_t)rcode;
-	e->stored_ms = now;
-	e->expires_ms = now + (uint64_t)ttl * 1000;
-	e->len = b.len;
-	if (b.len)
-		memcpy(e->data, b.p, b.len);
-	tb_bytes_free(&b);
-	return e;
-}
-
-void dns_cache_put(struct dns_cache *c, struct dns_cache_entry *e)
-{
-	struct dns_cache_entry *old = dns_cache_get(c, e->name, e->type, e->cls, 0);
-	if (old)
-		entry_remove(c, old);
-	while (c->n >= c->max && c->tail)
-		entry_remove(c, c->tail);
-	size_t i = e->hash & (c->nb - 1);
-	e->hnext = c->b[i];
-	c->b[i] = e;
-	lru_front(c, e);
-	c->n++;
-	c->bytes += sizeof *e + e->len;
-}
-
-/* ---- answering from an entry ---- */
-
-void dns_cache_entry_set_secure(struct dns_cache_entry *e, int secure)
-{
-	e->secure = (uint8_t)(secure != 0);
-}
-
-size_t dns_fwd_answer(struct dns_server *s, const struct dns_fwd_client *cl,
-	const struct dns_cache_entry *e, int rcode, uint16_t ede, const char *ede_text, uint64_t now,
-	uint8_t *out, size_t cap)
-{
-	struct dns_edns_opt opts[2];
-	size_t n_opts = 0;
-	uint8_t ede_buf[64];
-	if (cl->edns && cl->cookie_len) {
-		opts[n_opts].code = DNS_OPT_COOKIE;
-		opts[n_opts].len = cl->cookie_len;
-		opts[n_opts].data = cl->cookie;
-		n_opts++;
-	}
-	if (cl->edns && ede != 0xffff) {
-		size_t tl = ede_text ? strlen(ede_text) : 0;
-		if (tl > 60)
-			tl = 60;
-		ede_buf[0] = (uint8_t)(ede >> 8);
-		ede_buf[1] = (uint8_t)ede;
-		memcpy(ede_buf + 2, ede_text, tl);
-		opts[n_opts].code = DNS_OPT_EDE;
-		opts[n_opts].len = (uint16_t)(2 + tl);
-		opts[n_opts].data = ede_buf;
-		n_opts++;
-	}
-	if (e)
-		rcode = e->rcode;
-	uint16_t flags = (uint16_t)(DNS_F_QR | DNS_F_RA | (cl->flags & (DNS_F_RD | DNS_F_CD)) | (rcode & 0xf));
-	/* AD only for validated data, and only to a client that asked with DO or AD (RFC 6840 5.7) */
-	int dnssec_ok = cl->edns && (cl->edns_flags & DNS_EDNS_DO);
-	if (e && e->secure && (dnssec_ok || (cl->flags & DNS_F_AD)))
-		flags |= DNS_F_AD;
-	struct dns_builder b;
-	dns_builder_init(&b, out, cap, cl->id, flags);
-	dns_builder_question(&b, cl->qname, cl->qtype, cl->qclass);
-	if (cl->edns)
-		b.reserve = dns_opt_size(opts, n_opts);
-	uint32_t elapsed = e ? (uint32_t)((now - e->stored_ms) / 1000) : 0;
-	int err = 0;
-	for (size_t o = 0; e && o < e->len && !err;) {
-		const uint8_t *p = e->data + o;
-		int sec = p[0];
-		size_t ol = p[1];
-		const uint8_t *owner = p + 2;
-		const uint8_t *f = owner + ol;
-		uint32_t ttl = (uint32_t)rd16(f + 4) << 16 | rd16(f + 6);
-		uint16_t rdlen = rd16(f + 8);
-		ttl = ttl > elapsed ? ttl - elapsed : 0;
-		uint16_t t = rd16(f);
-		/* DNSSEC records go only to clients that set DO (RFC 4035 3.2.1), unless asked for */
-		if (dnssec_ok || t == cl->qtype || (t != DNS_T_RRSIG && t != DNS_T_NSEC && t != DNS_T_NSEC3))
-			err = dns_builder_rr(&b, sec, owner, t, rd16(f + 2), ttl, f + 10, rdlen);
-		o += 2 + ol + 10 + rdlen;
-	}
-	if (err) {
-		dns_builder_init(&b, out, cap, cl->id, (uint16_t)(flags | DNS_F_TC));
-		dns_builder_question(&b, cl->qname, cl->qtype, cl->qclass);
-		s->stats.truncated++;
-	}
-	if (cl->edns)
-		dns_builder_opt(&b, s->udp_payload, 0, cl->edns_flags, opts, n_opts, 0);
-	return dns_builder_finish(&b);
 }
 
 /* ---- upstream queries ---- */
@@ -337,6 +72,23 @@ struct dns_fwd {
 	uint8_t tcp_hdr[2];
 	uint8_t rbuf[4096];
 	double sent_at;                  /* tb_metrics_now() at the attempt: upstream latency */
+	/* validation of the answer (dns.dnssec = "validate"): see fwd_validate */
+	int dnssec;                      /* asked with DO and CD: the answer is validated here */
+	int validating;                  /* the answer is in; lookups for the chain of trust run */
+	struct dns_val *val;
+	struct tb_bytes chain;           /* the answer's records (a fetch's: its own) in chain form */
+	struct dns_cache_entry *e;       /* the answer, held while it is validated */
+	int rcode;                       /* its RCODE */
+	uint32_t ttl;                    /* its cache TTL (0: not kept) */
+	int probed;                      /* the zone of an unsigned answer was looked up */
+	unsigned fetches;
+	size_t n_wait;                   /* zones whose DS is asked again once the cut above is known */
+	uint8_t wait[DNS_FWD_VAL_WAIT_MAX][DNS_NAME_MAX];
+	struct dns_fwd *parent, *child;  /* a fetch and the query it serves */
+	enum fwd_fetch fetch;
+	uv_timer_t stale_timer;          /* RFC 8767 5: the client-response timer */
+	int stale_timer_open;
+	int answered_stale;              /* the client has had stale data; the answer only fills the cache */
 };
 
 static void fwd_handle_closed(uv_handle_t *h)
@@ -347,6 +99,12 @@ static void fwd_handle_closed(uv_handle_t *h)
 	struct dns_server *s = q->s;
 	int counted = q->counted;
 	free(q->tcp_buf);
+	if (q->val) {
+		dns_val_free(q->val);
+		free(q->val);
+	}
+	tb_bytes_free(&q->chain);
+	free(q->e);
 	free(q);
 	if (counted && --s->closing == 0 && s->stop_done)
 		s->stop_done(s->stop_arg);
@@ -376,7 +134,29 @@ static void fwd_release(struct dns_fwd *q)
 		q->handles++;
 		uv_close((uv_handle_t *)&q->tcp, fwd_handle_closed);
 	}
+	if (q->stale_timer_open) {
+		q->handles++;
+		uv_close((uv_handle_t *)&q->stale_timer, fwd_handle_closed);
+	}
 }
+
+/* RFC 8767 5: resolution is taking long and expired data is at hand: answer with it, keep resolving. */
+static void fwd_stale_timeout(uv_timer_t *t)
+{
+	struct dns_fwd *q = t->data;
+	if (q->finished || q->answered_stale)
+		return;
+	static uint8_t out[65535];
+	size_t cap = q->cl.kind == DNS_FWD_TCP ? sizeof out : q->cl.cap;
+	size_t n = dns_fwd_answer_stale(q->s, &q->cl, uv_now(q->s->loop), out, cap);
+	if (!n)
+		return;
+	q->answered_stale = 1;
+	if (q->cl.reply.send)
+		q->cl.reply.send(&q->cl.reply, out, n);
+}
+
+static void fetch_done(struct dns_fwd *p, struct dns_fwd *c, int rcode);
 
 /* Delivers the outcome to whoever asked, then closes the query. */
 static void fwd_finish(struct dns_fwd *q, const struct dns_cache_entry *e, int rcode, uint16_t ede,
@@ -387,12 +167,32 @@ static void fwd_finish(struct dns_fwd *q, const struct dns_cache_entry *e, int r
 		return;
 	q->finished = 1;
 	uint64_t now = uv_now(s->loop);
+	if (q->child) {
+		/* a lookup for the chain of trust still running: nobody wants it any more */
+		struct dns_fwd *c = q->child;
+		q->child = NULL;
+		c->parent = NULL;
+		c->finished = 1;
+		fwd_release(c);
+	}
+	if (q->parent) {
+		struct dns_fwd *p = q->parent;
+		q->parent = NULL;
+		p->child = NULL;
+		fwd_release(q);
+		fetch_done(p, q, rcode);
+		return;
+	}
 	if (q->cl.kind == DNS_FWD_RESOLVER) {
 		dns_resolver_deliver(s, &q->cl, e, rstat, why);
-	} else {
+	} else if (!q->answered_stale) {
 		static uint8_t out[65535];
 		size_t cap = q->cl.kind == DNS_FWD_TCP ? sizeof out : q->cl.cap;
-		size_t n = dns_fwd_answer(s, &q->cl, e, rcode, ede, why, now, out, cap);
+		size_t n = 0;
+		if (!e && rcode == DNS_RCODE_SERVFAIL && ede == DNS_EDE_NO_REACHABLE_AUTHORITY)
+			n = dns_fwd_answer_stale(s, &q->cl, now, out, cap);
+		if (!n)
+			n = dns_fwd_answer(s, &q->cl, e, rcode, ede, why, now, out, cap);
 		if (q->cl.reply.send)
 			q->cl.reply.send(&q->cl.reply, out, n);
 	}
@@ -400,6 +200,26 @@ static void fwd_finish(struct dns_fwd *q, const struct dns_cache_entry *e, int r
 }
 
 static void fwd_try(struct dns_fwd *q);
+static void fwd_validate(struct dns_fwd *q);
+static struct dns_fwd *fwd_new(struct dns_server *s, const struct dns_forwarder *f,
+	const struct dns_fwd_client *cl, uint64_t deadline);
+
+/* The answer and authority records of m in chain form (validate.c's: section, owner, type, ...). */
+static void msg_chain(const struct dns_msg *m, struct tb_bytes *out)
+{
+	size_t k = m->n_rr[DNS_SEC_ANSWER] + m->n_rr[DNS_SEC_AUTHORITY];
+	for (size_t i = 0; i < k; i++) {
+		const struct dns_rr *rr = &m->rr[i];
+		if (rr->type == DNS_T_OPT || rr->type == DNS_T_TSIG)
+			continue;
+		tb_bytes_u8(out, (uint8_t)(i < m->n_rr[DNS_SEC_ANSWER] ? DNS_SEC_ANSWER : DNS_SEC_AUTHORITY));
+		tb_bytes_append(out, rr->owner, (size_t)dns_name_len(rr->owner, DNS_NAME_MAX));
+		tb_bytes_u16(out, rr->type);
+		tb_bytes_u16(out, rr->rclass);
+		tb_bytes_u32(out, rr->ttl);
+		tb_bytes_vec(out, 2, rr->rdata, rr->rdlen);
+	}
+}
 
 static void fwd_fail_attempt(struct dns_fwd *q)
 {
@@ -417,7 +237,7 @@ static void fwd_fail_attempt(struct dns_fwd *q)
 static void fwd_response(struct dns_fwd *q, const uint8_t *p, size_t n, int via_tcp)
 {
 	struct dns_server *s = q->s;
-	if (n < 12 || rd16(p) != q->id || !(p[2] & 0x80))
+	if (n < 12 || rd16(p) != q->id || !(p[2] & 0x80) || q->validating)
 		return; /* not ours: keep waiting (spoofing attempts look like this) */
 	struct dns_msg m;
 	if (dns_msg_parse(&m, p, n) != 0) {
@@ -445,9 +265,27 @@ static void fwd_response(struct dns_fwd *q, const uint8_t *p, size_t n, int via_
 		fwd_fail_attempt(q);
 		return;
 	}
+	uv_timer_stop(&q->timer);
+	if (q->parent) {
+		/* a lookup for the chain of trust: its records go to the query it serves */
+		msg_chain(&m, &q->chain);
+		dns_msg_free(&m);
+		fwd_finish(q, NULL, rcode, 0xffff, NULL, TB_RESOLVE_OK);
+		return;
+	}
 	uint64_t now = uv_now(s->loop);
 	uint32_t ttl = 0;
 	struct dns_cache_entry *e = dns_cache_entry_from_msg(&m, q->cl.qname, q->cl.qtype, q->cl.qclass, now, &ttl);
+	if (e && q->dnssec && !(q->cl.flags & DNS_F_CD)) {
+		msg_chain(&m, &q->chain);
+		dns_msg_free(&m);
+		q->e = e;
+		q->rcode = rcode;
+		q->ttl = ttl;
+		q->validating = 1;
+		fwd_validate(q);
+		return;
+	}
 	dns_msg_free(&m);
 	if (!e) {
 		fwd_finish(q, NULL, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "answer too large to keep",
@@ -455,7 +293,8 @@ static void fwd_response(struct dns_fwd *q, const uint8_t *p, size_t n, int via_
 		return;
 	}
 	fwd_finish(q, e, rcode, 0xffff, NULL, TB_RESOLVE_OK);
-	if (ttl > 0 && s->cache.max)
+	/* data a CD client had unchecked is not kept: the next client may want it validated */
+	if (ttl > 0 && s->cache.max && !(q->dnssec && (q->cl.flags & DNS_F_CD)))
 		dns_cache_put(&s->cache, e);
 	else
 		free(e);
@@ -558,7 +397,7 @@ static void fwd_tcp_connected(uv_connect_t *req, int status)
 static void fwd_timeout(uv_timer_t *t)
 {
 	struct dns_fwd *q = t->data;
-	if (q->finished)
+	if (q->finished || q->validating)
 		return;
 	q->tcp_used = 0;
 	fwd_fail_attempt(q);
@@ -618,6 +457,185 @@ static void fwd_try(struct dns_fwd *q)
 		fwd_fail_attempt(q);
 }
 
+/* ---- validating forwarded answers ---- */
+
+/* The owner of the first SOA record of a chain into out; 0 when there is none. */
+static int chain_soa_owner(const struct tb_bytes *c, uint8_t *out)
+{
+	for (size_t o = 0; o < c->len;) {
+		const uint8_t *r = c->p + o;
+		size_t ol = (size_t)dns_name_len(r + 1, DNS_NAME_MAX);
+		const uint8_t *f = r + 1 + ol;
+		if (rd16(f) == DNS_T_SOA) {
+			memcpy(out, r + 1, ol);
+			return 1;
+		}
+		o += 1 + ol + 10 + rd16(f + 8);
+	}
+	return 0;
+}
+
+/* The signer of the first RRSIG of a chain into out; 0 when nothing is signed. */
+static int chain_signer(const uint8_t *p, size_t len, uint8_t *out)
+{
+	for (size_t o = 0; o < len;) {
+		const uint8_t *r = p + o;
+		size_t ol = (size_t)dns_name_len(r + 1, DNS_NAME_MAX);
+		const uint8_t *f = r + 1 + ol;
+		uint16_t rdlen = rd16(f + 8);
+		struct dnssec_rrsig sig;
+		if (rd16(f) == DNS_T_RRSIG && dnssec_rrsig_parse(f + 10, rdlen, &sig) == 0) {
+			memcpy(out, sig.signer, (size_t)dns_name_len(sig.signer, DNS_NAME_MAX));
+			return 1;
+		}
+		o += 1 + ol + 10 + rdlen;
+	}
+	return 0;
+}
+
+/* Starts one lookup for the chain of trust (DO and CD, the query's forwarder and deadline). */
+static void fetch(struct dns_fwd *q, const uint8_t *name, uint16_t type, enum fwd_fetch what)
+{
+	struct dns_server *s = q->s;
+	if (q->fetches++ >= DNS_FWD_VAL_FETCHES_MAX || s->stopping || s->n_fwds >= DNS_FWD_INFLIGHT_MAX) {
+		free(q->e);
+		q->e = NULL;
+		fwd_finish(q, NULL, DNS_RCODE_SERVFAIL, DNSSEC_EDE_INDETERMINATE,
+			"DNSSEC validation needed too many lookups", TB_RESOLVE_SERVFAIL);
+		return;
+	}
+	struct dns_fwd_client cl;
+	memset(&cl, 0, sizeof cl);
+	cl.kind = DNS_FWD_RESOLVER; /* never delivered: the outcome goes to fetch_done */
+	memcpy(cl.qname, name, (size_t)dns_name_len(name, DNS_NAME_MAX));
+	cl.qtype = type;
+	cl.qclass = DNS_C_IN;
+	cl.flags = DNS_F_RD;
+	struct dns_fwd *c = fwd_new(s, q->f, &cl, q->deadline);
+	if (!c) {
+		free(q->e);
+		q->e = NULL;
+		fwd_finish(q, NULL, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "out of memory", TB_RESOLVE_ERROR);
+		return;
+	}
+	c->parent = q;
+	c->fetch = what;
+	q->child = c;
+	fwd_try(c);
+}
+
+/* Asks name's DS when it is a zone cut not known yet below a secure zone; 1 when asked. */
+static int want_cut(struct dns_fwd *q, const uint8_t *name)
+{
+	const struct dns_val_zone *above = dns_val_zone_of(q->val, name);
+	if (dns_val_find(q->val, name) || !above || !above->done || above->st != DNSSEC_SECURE)
+		return 0;
+	fetch(q, name, DNS_T_DS, FETCH_DS);
+	return 1;
+}
+
+/* A lookup for p's chain of trust ended (rcode, records in c->chain). */
+static void fetch_done(struct dns_fwd *p, struct dns_fwd *c, int rcode)
+{
+	if (p->finished)
+		return;
+	int ok = rcode == DNS_RCODE_NOERROR || rcode == DNS_RCODE_NXDOMAIN;
+	const uint8_t *rec = c->chain.p;
+	size_t len = ok ? c->chain.len : 0;
+	uint8_t name[DNS_NAME_MAX];
+	if (c->fetch == FETCH_KEYS) {
+		dns_val_keys(p->val, c->cl.qname, rec, rcode == DNS_RCODE_NOERROR ? len : 0);
+	} else if (c->fetch == FETCH_SOA) {
+		struct tb_bytes b = { (uint8_t *)rec, len, len, 0 };
+		if (chain_soa_owner(&b, name) && want_cut(p, name))
+			return;
+	} else {
+		/* a DS (or its denial) signed by a zone not known yet: that zone's cut first, then this one again */
+		if (chain_signer(rec, len, name) && !dns_val_find(p->val, name) &&
+			dns_name_is_sub(c->cl.qname, name) && !dns_name_eq(c->cl.qname, name) &&
+			p->n_wait < DNS_FWD_VAL_WAIT_MAX) {
+			memcpy(p->wait[p->n_wait++], c->cl.qname, (size_t)dns_name_len(c->cl.qname, DNS_NAME_MAX));
+			if (want_cut(p, name))
+				return;
+			p->n_wait--;
+		}
+		const struct dns_val_zone *above = dns_val_zone_of(p->val, c->cl.qname);
+		if (above) {
+			memcpy(name, above->name, (size_t)dns_name_len(above->name, DNS_NAME_MAX));
+			dns_val_cut_ds(p->val, c->cl.qname, name, rec, len);
+		}
+	}
+	fwd_validate(p);
+}
+
+/*
+ * The chain of trust for a forwarded answer (RFC 4035 5), with validate.c's
+ * checks. A forwarder gives no referrals, so the zone cuts come from the data:
+ * each RRSIG signer below the zones known is a cut whose DS is asked
+ * (dns_val_need_ds); a DS signed by a zone not known yet waits while that
+ * zone's DS is asked first (up to a known zone, then down again); for an
+ * answer without any signature, the zone is named by its SOA (asked for when
+ * the answer has none), and its DS or the proof there is none says whether it
+ * is insecure or had its signatures stripped. DNSKEY sets are fetched when
+ * dns_val_step asks. Every lookup goes to the same forwarder with DO and CD,
+ * within the query's deadline and DNS_FWD_VAL_FETCHES_MAX.
+ */
+static void fwd_validate(struct dns_fwd *q)
+{
+	struct dns_server *s = q->s;
+	uint64_t now = (uint64_t)tb_time_now();
+	uint8_t name[DNS_NAME_MAX];
+	struct dns_val_zone *z = dns_val_step(q->val, s, now);
+	if (z) {
+		memcpy(name, z->name, (size_t)dns_name_len(z->name, DNS_NAME_MAX));
+		fetch(q, name, DNS_T_DNSKEY, FETCH_KEYS);
+		return;
+	}
+	if (q->n_wait) {
+		q->n_wait--;
+		if (want_cut(q, q->wait[q->n_wait]))
+			return;
+		fwd_validate(q);
+		return;
+	}
+	if (dns_val_need_ds(q->val, q->chain.p, q->chain.len, name)) {
+		fetch(q, name, DNS_T_DS, FETCH_DS);
+		return;
+	}
+	if (!q->probed && !chain_signer(q->chain.p, q->chain.len, name)) {
+		q->probed = 1;
+		if (!chain_soa_owner(&q->chain, name)) {
+			fetch(q, q->cl.qname, DNS_T_SOA, FETCH_SOA);
+			return;
+		}
+		if (want_cut(q, name))
+			return;
+	}
+	uint16_t ede = 0;
+	enum dnssec_status st = dns_val_answer(q->val, s, q->chain.p, q->chain.len, q->cl.qname, q->cl.qtype,
+		q->rcode, now, &ede);
+	dns_metrics_dnssec((int)st);
+	char nb[DNS_NAME_TEXT_MAX];
+	TB_DEBUG("dns", "validating forwarded %s: %s (EDE %u, %u lookups)", dns_name_str(q->cl.qname, nb, sizeof nb),
+		dnssec_status_str(st), ede, q->fetches);
+	struct dns_cache_entry *e = q->e;
+	q->e = NULL;
+	if (st == DNSSEC_BOGUS) {
+		free(e);
+		fwd_finish(q, NULL, DNS_RCODE_SERVFAIL, ede ? ede : DNSSEC_EDE_BOGUS, q->val->budget.exhausted
+			? "DNSSEC validation limit reached (dnssec_* limits)" : "DNSSEC validation failed",
+			TB_RESOLVE_SERVFAIL);
+		return;
+	}
+	dns_cache_entry_set_secure(e, st == DNSSEC_SECURE);
+	uint32_t ttl = q->ttl;
+	fwd_finish(q, e, q->rcode, 0xffff, NULL, TB_RESOLVE_OK);
+	if (ttl > 0 && s->cache.max)
+		dns_cache_put(&s->cache, e);
+	else
+		free(e);
+}
+
 const struct dns_forwarder *dns_forwarder_find(const struct dns_server *s, const uint8_t *name)
 {
 	const struct dns_forwarder *best = NULL;
@@ -636,16 +654,14 @@ size_t dns_forward(struct dns_server *s, const struct dns_forwarder *f, const st
 	uint64_t timeout_ms, uint8_t *out, size_t cap)
 {
 	uint64_t now = uv_now(s->loop);
-	struct dns_cache_entry *e = dns_cache_get(&s->cache, cl->qname, cl->qtype, cl->qclass, now);
+	struct dns_cache_entry *e = dns_cache_lookup(s, cl, now);
 	if (e) {
-		s->cache.hits++;
 		if (cl->kind == DNS_FWD_RESOLVER) {
 			dns_resolver_deliver(s, cl, e, TB_RESOLVE_OK, NULL);
 			return 0;
 		}
 		return dns_fwd_answer(s, cl, e, 0, 0xffff, NULL, now, out, cap);
 	}
-	s->cache.misses++;
 	if (s->n_fwds >= DNS_FWD_INFLIGHT_MAX || s->stopping) {
 		if (cl->kind == DNS_FWD_RESOLVER) {
 			dns_resolver_deliver(s, cl, NULL, TB_RESOLVE_SERVFAIL, "too many queries in flight");
@@ -654,7 +670,7 @@ size_t dns_forward(struct dns_server *s, const struct dns_forwarder *f, const st
 		return dns_fwd_answer(s, cl, NULL, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "too many queries in flight",
 			now, out, cap);
 	}
-	struct dns_fwd *q = calloc(1, sizeof *q);
+	struct dns_fwd *q = fwd_new(s, f, cl, now + timeout_ms);
 	if (!q) {
 		/* answered, never dropped: a DoH request would otherwise wait for nothing */
 		if (cl->kind == DNS_FWD_RESOLVER) {
@@ -664,10 +680,42 @@ size_t dns_forward(struct dns_server *s, const struct dns_forwarder *f, const st
 		return dns_fwd_answer(s, cl, NULL, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "out of memory", now, out,
 			cap);
 	}
+	if (q->dnssec && !(cl->flags & DNS_F_CD)) {
+		if (!(q->val = calloc(1, sizeof *q->val))) {
+			fwd_finish(q, NULL, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "out of memory", TB_RESOLVE_ERROR);
+			return 0;
+		}
+		dns_val_init(q->val, s);
+		static const struct dns_nsset none;
+		dns_val_cut(q->val, NULL, (const uint8_t *)"", &none, NULL, 0);
+	}
+	if (cl->kind != DNS_FWD_RESOLVER && s->cache.stale_ms &&
+		dns_cache_get_stale(&s->cache, cl->qname, cl->qtype, cl->qclass, now)) {
+		uv_timer_init(s->loop, &q->stale_timer);
+		q->stale_timer.data = q;
+		q->stale_timer_open = 1;
+		uv_timer_start(&q->stale_timer, fwd_stale_timeout, DNS_STALE_CLIENT_MS, 0);
+	}
+	fwd_try(q);
+	return 0;
+}
+
+/*
+ * A query state for cl's question, listed and ready for fwd_try. With
+ * validation on it asks with DO and CD (the upstream's own verdict is not
+ * ours to take: the answer is checked here, RFC 4035 4.9).
+ */
+static struct dns_fwd *fwd_new(struct dns_server *s, const struct dns_forwarder *f,
+	const struct dns_fwd_client *cl, uint64_t deadline)
+{
+	struct dns_fwd *q = calloc(1, sizeof *q);
+	if (!q)
+		return NULL;
 	q->s = s;
 	q->cl = *cl;
 	q->f = f;
-	q->deadline = now + timeout_ms;
+	q->deadline = deadline;
+	q->dnssec = s->dnssec;
 	uint32_t r;
 	tb_random(&r, sizeof r);
 	q->server = (int)(r % f->n);
@@ -685,9 +733,10 @@ size_t dns_forward(struct dns_server *s, const struct dns_forwarder *f, const st
 		/* length octets are never letters (< 64), so the wire form stays valid */
 	}
 	struct dns_builder b;
-	dns_builder_init(&b, q->query, sizeof q->query, 0, DNS_F_RD | (cl->flags & DNS_F_CD));
+	dns_builder_init(&b, q->query, sizeof q->query, 0,
+		(uint16_t)(DNS_F_RD | (q->dnssec ? DNS_F_CD : (cl->flags & DNS_F_CD))));
 	dns_builder_question(&b, q->sent_name, cl->qtype, cl->qclass);
-	dns_builder_opt(&b, DNS_UDP_PAYLOAD, 0, 0, NULL, 0, 0);
+	dns_builder_opt(&b, DNS_UDP_PAYLOAD, 0, q->dnssec ? DNS_EDNS_DO : 0, NULL, 0, 0);
 	q->query_len = dns_builder_finish(&b);
 	uv_timer_init(s->loop, &q->timer);
 	q->timer.data = q;
@@ -696,8 +745,7 @@ size_t dns_forward(struct dns_server *s, const struct dns_forwarder *f, const st
 		s->fwds->prev = q;
 	s->fwds = q;
 	s->n_fwds++;
-	fwd_try(q);
-	return 0;
+	return q;
 }
 
 void dns_forward_forget(struct dns_server *s, const void *transport)
@@ -713,26 +761,4 @@ void dns_forward_stop(struct dns_server *s)
 		struct dns_fwd *q = s->fwds;
 		fwd_finish(q, NULL, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "server stopping", TB_RESOLVE_ERROR);
 	}
-}
-
-/* Records of an entry, for the resolver service: the asked type from the answer section. */
-size_t dns_cache_entry_records(const struct dns_cache_entry *e, uint16_t qtype, struct tb_rr *rrs,
-	size_t max, uint8_t *rcode)
-{
-	size_t n = 0;
-	*rcode = e->rcode;
-	for (size_t o = 0; o < e->len;) {
-		const uint8_t *p = e->data + o;
-		size_t ol = p[1];
-		const uint8_t *f = p + 2 + ol;
-		uint16_t type = rd16(f), rdlen = rd16(f + 8);
-		if (p[0] == DNS_SEC_ANSWER && (type == qtype || qtype == DNS_T_ANY) && n < max) {
-			rrs[n].type = type;
-			rrs[n].ttl = (uint32_t)rd16(f + 4) << 16 | rd16(f + 6);
-			rrs[n].rdata = TB_BUF(f + 10, rdlen);
-			n++;
-		}
-		o += 2 + ol + 10 + rdlen;
-	}
-	return n;
 }

@@ -319,7 +319,11 @@ static void iter_finish(struct dns_iter *q, int rcode, uint16_t ede, const char 
 	} else {
 		static uint8_t out[65535];
 		size_t cap = q->cl.kind == DNS_FWD_TCP ? sizeof out : q->cl.cap;
-		size_t n = dns_fwd_answer(s, &q->cl, e, rcode, e ? 0xffff : ede, why, now, out, cap);
+		size_t n = 0;
+		if (!e && ede == DNS_EDE_NO_REACHABLE_AUTHORITY) /* serve-stale (RFC 8767) */
+			n = dns_fwd_answer_stale(s, &q->cl, now, out, cap);
+		if (!n)
+			n = dns_fwd_answer(s, &q->cl, e, rcode, e ? 0xffff : ede, why, now, out, cap);
 		if (q->cl.reply.send)
 			q->cl.reply.send(&q->cl.reply, out, n);
 	}
@@ -1093,16 +1097,14 @@ size_t dns_iterate(struct dns_server *s, const struct dns_fwd_client *cl, uint64
 	size_t cap)
 {
 	uint64_t now = uv_now(s->loop);
-	struct dns_cache_entry *e = dns_cache_get(&s->cache, cl->qname, cl->qtype, cl->qclass, now);
+	struct dns_cache_entry *e = dns_cache_lookup(s, cl, now);
 	if (e) {
-		s->cache.hits++;
 		if (cl->kind == DNS_FWD_RESOLVER) {
 			dns_resolver_deliver(s, cl, e, TB_RESOLVE_OK, NULL);
 			return 0;
 		}
 		return dns_fwd_answer(s, cl, e, 0, 0xffff, NULL, now, out, cap);
 	}
-	s->cache.misses++;
 	const char *why = NULL;
 	struct dns_iter *q = NULL;
 	if (s->n_iters >= DNS_FWD_INFLIGHT_MAX || s->stopping)

@@ -38,6 +38,21 @@ static struct tb_metric m_misses = { "tb_dns_cache_misses_total",
 	{ { NULL, NULL } }, NULL, 0, NULL };
 static struct tb_metric m_cache_entries = { "tb_dns_cache_entries", "Entries in the cache now.",
 	TB_METRIC_GAUGE, { { NULL, NULL } }, NULL, 0, NULL };
+static struct tb_metric m_cache_bytes = { "tb_dns_cache_bytes",
+	"Memory the cache's entries hold now, in bytes (capped by dns.cache_bytes).", TB_METRIC_GAUGE,
+	{ { NULL, NULL } }, NULL, 0, NULL };
+static struct tb_metric m_cache_evictions = { "tb_dns_cache_evictions_total",
+	"Cache entries dropped to stay within dns.cache_bytes or dns.cache_size.", TB_METRIC_COUNTER,
+	{ { NULL, NULL } }, NULL, 0, NULL };
+static struct tb_metric m_stale = { "tb_dns_cache_stale_answers_total",
+	"Answers given from expired cache entries because every upstream failed (RFC 8767, EDE 3).",
+	TB_METRIC_COUNTER, { { NULL, NULL } }, NULL, 0, NULL };
+static struct tb_metric m_prefetches = { "tb_dns_cache_prefetches_total",
+	"Background refreshes of cache entries asked for in the last tenth of their TTL.", TB_METRIC_COUNTER,
+	{ { NULL, NULL } }, NULL, 0, NULL };
+static struct tb_metric m_nsec = { "tb_dns_cache_nsec_answers_total",
+	"NXDOMAIN answers synthesized from cached DNSSEC-validated NSEC/NSEC3 records (RFC 8198).",
+	TB_METRIC_COUNTER, { { NULL, NULL } }, NULL, 0, NULL };
 static const char *const shed_reasons[] = { "evicted", "refused", NULL };
 static struct tb_metric m_tcp_shed = { "tb_dns_tcp_connections_shed_total",
 	"TCP connections closed at the connection caps (tcp_clients, tcp_clients_per_address): an idle one for a "
@@ -123,6 +138,11 @@ static void scrape(void *arg)
 	tb_metric_set(&m_hits, (double)s->cache.hits);
 	tb_metric_set(&m_misses, (double)s->cache.misses);
 	tb_metric_set(&m_cache_entries, (double)s->cache.n);
+	tb_metric_set(&m_cache_bytes, (double)s->cache.bytes);
+	tb_metric_set(&m_cache_evictions, (double)s->cache.evicted);
+	tb_metric_set(&m_stale, (double)s->cache.stale_served);
+	tb_metric_set(&m_prefetches, (double)s->cache.prefetches);
+	tb_metric_set(&m_nsec, (double)s->cache.nsec_answers);
 	tb_metric_set(&m_tcp_shed, (double)s->stats.tcp_evicted, "evicted");
 	tb_metric_set(&m_tcp_shed, (double)s->stats.tcp_refused, "refused");
 	tb_metric_set(&m_up_timeouts, (double)s->infra.timeouts);
@@ -133,7 +153,8 @@ static void scrape(void *arg)
 int dns_metrics_start(struct dns_server *s)
 {
 	static struct tb_metric *const all[] = { &m_queries, &m_responses, &m_updates, &m_hits, &m_misses,
-		&m_cache_entries, &m_upstream, &m_dnssec, &m_tcp_shed, &m_up_timeouts, &m_up_fallbacks, NULL };
+		&m_cache_entries, &m_cache_bytes, &m_cache_evictions, &m_stale, &m_prefetches, &m_nsec, &m_upstream, &m_dnssec,
+		&m_tcp_shed, &m_up_timeouts, &m_up_fallbacks, NULL };
 	int err = tb_metrics_register_all(all);
 	return err ? err : tb_metrics_hook(scrape, s);
 }

@@ -148,6 +148,16 @@ static struct dns_val_zone *zone_of(const struct dns_val *v, const uint8_t *name
 	return best;
 }
 
+struct dns_val_zone *dns_val_find(const struct dns_val *v, const uint8_t *name)
+{
+	return find_zone(v, name);
+}
+
+struct dns_val_zone *dns_val_zone_of(const struct dns_val *v, const uint8_t *name)
+{
+	return zone_of(v, name);
+}
+
 void dns_val_cut(struct dns_val *v, const uint8_t *parent, const uint8_t *zone, const struct dns_nsset *ns,
 	const struct dns_rr *auth, size_t n)
 {

@@ -15,6 +15,9 @@
 # 8) unless CD is set, and pass insecure data without AD. delv, with the same
 # anchor and trustbox as its resolver, must agree, and so must Unbound (run on
 # the same lab with the same anchor) on every name: the test checks itself.
+# Cached validated NSEC records answer NXDOMAIN for other names they cover
+# (RFC 8198). Then a second trustbox forwards everything to that Unbound with
+# validation on and no iteration: the same verdicts and EDEs.
 set -u
 if [ -z "${TB_IN_NETNS:-}" ]; then
 	command -v unshare >/dev/null 2>&1 || { echo "SKIP: unshare (util-linux) is not installed" >&2; exit 77; }
@@ -186,9 +189,9 @@ printf 'dns { iterate = true, dnssec = "validate", trust_anchor_file = "%s" }\n'
 expect "an anchor file without DS/DNSKEY: a config error" "$("$TRUSTBOX" config check "$tmp/bad.lua" 2>&1)" \
 	'dns\.trust_anchor_file: .*bad-anchor'
 
-printf 'dns { dnssec = "validate" }\n' > "$tmp/bad.lua"
-expect "validation without iteration: a config error" "$("$TRUSTBOX" config check "$tmp/bad.lua" 2>&1)" \
-	'dns\.dnssec: .*iterate'
+printf 'dns { dnssec = "validate" }\n' > "$tmp/fwdonly.lua"
+expect_not "validation without iteration: accepted (forwarded answers are validated)" \
+	"$("$TRUSTBOX" config check "$tmp/fwdonly.lua" 2>&1)" 'dns\.dnssec'
 
 cat > "$tmp/trustbox.lua" <<EOF
 core { data_dir = "$tmp/data", log_level = "info" }
@@ -292,6 +295,17 @@ check ed.test. DS "NOERROR ad"
 check unsigned.test. DS "NOERROR"
 check www.ed.test. DS "NOERROR ad"
 check test. SOA "NOERROR ad"
+# RFC 8198: the validated NSEC records of nope.ed.test's NXDOMAIN (host -> ns, and the one
+# covering *.ed.test) prove nope2.ed.test absent too: answered from the cache, with AD
+nsec_answers() { curl -sS "http://127.0.0.1:$(tb_port 'HTTP listener')/metrics" | awk '$1 == "tb_dns_cache_nsec_answers_total" {print $2}'; }
+a0=$(nsec_answers)
+out=$($D +dnssec nope2.ed.test. A)
+expect "aggressive NSEC: nope2.ed.test NXDOMAIN with AD" "$(verdict "$out")" '^NXDOMAIN ad$'
+expect "aggressive NSEC: the proof is the cached NSEC" "$out" 'host\.ed\.test\..*NSEC[[:space:]]+ns\.ed\.test\.'
+expect "aggressive NSEC: synthesized, not asked upstream" "$(($(nsec_answers) - ${a0:-0}))" '^1$'
+out=$($D +dnssec zzz.ed.test. A)
+expect "aggressive NSEC: a name no cached NSEC covers is asked (NXDOMAIN ad)" "$(verdict "$out")" '^NXDOMAIN ad$'
+expect "aggressive NSEC: not synthesized" "$(($(nsec_answers) - ${a0:-0}))" '^1$'
 
 out=$($D +dnssec www.ed.test. A)
 expect "DO: the answer carries its RRSIG" "$out" 'www\.ed\.test\..*RRSIG[[:space:]]+A 15 3 '
@@ -361,4 +375,63 @@ expect "no QNAME minimisation: www.ed.test. A: NOERROR ad" "$(verdict "$($D +dns
 rc=0
 tb_stop || rc=$?
 expect "clean exit" "$rc" '^0$'
+
+# ---- forwarded answers validated the same way: trustbox forwarding everything to Unbound ----
+# (asked with DO and CD, so Unbound's own verdict is not taken; DS and DNSKEY lookups go the same way)
+cat > "$tmp/forward.lua" <<EOF
+core { data_dir = "$tmp/data", log_level = "info" }
+listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
+listen { name = "http", address = "127.0.0.1", port = 0, tls = false }
+dns {
+  listen = { "127.0.0.1:0" },
+  forwarders = { { zone = ".", servers = { "127.0.0.1:$uport" } } },
+  dnssec = "validate",
+  trust_anchor_file = "$tmp/anchor",
+  forward_attempt_ms = 1000,
+  forward_timeout_ms = 4000,
+}
+EOF
+tb_start "$tmp/forward.lua" "$tmp/out.log" "$tmp/err.log"
+port=$(tb_port 'DNS (udp+tcp)')
+D="dig @127.0.0.1 -p $port +time=5 +tries=1"
+fcheck() { # name type expected-verdict [EDE pattern]
+	local out
+	out=$($D +dnssec "$1" "$2")
+	expect "forwarded: $1 $2: $3" "$(verdict "$out")" "^$3\$"
+	[ -n "${4:-}" ] && expect "forwarded: $1 $2: EDE $4" "$out" "EDE: $4"
+}
+fcheck www.ed.test. A "NOERROR ad"
+fcheck www.rsa.test. A "NOERROR ad"
+fcheck www.sub.ed.test. A "NOERROR ad"
+fcheck www.ec.test. A "NOERROR ad"
+fcheck www.unsigned.test. A "NOERROR"
+fcheck www.nods.test. A "NOERROR"
+fcheck www.bogus.test. A "SERVFAIL" "6 \\(DNSSEC Bogus\\)"
+fcheck www.expired.test. A "SERVFAIL" "7 \\(Signature Expired\\)"
+fcheck www.nokey.test. A "SERVFAIL" "9 \\(DNSKEY Missing\\)"
+fcheck www.nosig.test. A "SERVFAIL" "10 \\(RRSIGs Missing\\)"
+fcheck nope.ed.test. A "NXDOMAIN ad"
+fcheck nope.ec.test. A "NXDOMAIN ad"
+fcheck a.b.wild.ed.test. A "NOERROR ad"
+fcheck nope.unsigned.test. A "NXDOMAIN"
+fcheck ed.test. DNSKEY "NOERROR ad"
+# RFC 8198: the validated NSEC records of nope.ed.test's NXDOMAIN (host -> ns, and the one
+# covering *.ed.test) prove nope2.ed.test absent too: answered from the cache, with AD
+nsec_answers() { curl -sS "http://127.0.0.1:$(tb_port 'HTTP listener')/metrics" | awk '$1 == "tb_dns_cache_nsec_answers_total" {print $2}'; }
+a0=$(nsec_answers)
+out=$($D +dnssec nope2.ed.test. A)
+expect "forwarded, aggressive NSEC: nope2.ed.test NXDOMAIN with AD" "$(verdict "$out")" '^NXDOMAIN ad$'
+expect "forwarded, aggressive NSEC: the proof is the cached NSEC" "$out" 'host\.ed\.test\..*NSEC[[:space:]]+ns\.ed\.test\.'
+expect "forwarded, aggressive NSEC: synthesized, not asked upstream" "$(($(nsec_answers) - ${a0:-0}))" '^1$'
+out=$($D +dnssec zzz.ed.test. A)
+expect "forwarded, aggressive NSEC: a name no cached NSEC covers is asked (NXDOMAIN ad)" "$(verdict "$out")" '^NXDOMAIN ad$'
+expect "forwarded, aggressive NSEC: not synthesized" "$(($(nsec_answers) - ${a0:-0}))" '^1$'
+out=$($D +dnssec +cd www.bogus.test. A)
+expect "forwarded, CD: bogus data returned unchecked" "$out" '192\.0\.2\.66'
+expect_not "forwarded, CD: no AD" "$(verdict "$out")" 'ad'
+expect "forwarded: bogus still SERVFAIL after CD (not cached)" "$(verdict "$($D +dnssec www.bogus.test. A)")" '^SERVFAIL$'
+expect "forwarded: a secure answer from the cache keeps AD" "$(verdict "$($D +dnssec www.ed.test. A)")" '^NOERROR ad$'
+rc=0
+tb_stop || rc=$?
+expect "clean exit (forwarding)" "$rc" '^0$'
 finish

@@ -1,5 +1,7 @@
-/* The forwarder's cache: entry TTLs (RFC 2308 negative TTL), LRU eviction, expiry, served TTLs,
- * the bytes it holds and flushes (the admin API's); the query log ring. */
+/* The resolver's cache: entry TTLs (RFC 2308 negative TTL), LRU eviction by entries and by bytes
+ * (dns.cache_bytes), expiry, the serve-stale window and stale answers (RFC 8767), the prefetch
+ * window, NXDOMAIN from cached NSEC records (RFC 8198), served TTLs, the bytes it holds and flushes
+ * (the admin API's); the query log ring. */
 #include "tb_test.h"
 
 #include <arpa/inet.h>
@@ -7,6 +9,7 @@
 #include "core/error.h"
 #include "dns/dns.h"
 #include "dns/dns_internal.h"
+#include "dns/dnssec.h"
 
 static void name(const char *s, uint8_t *out)
 {
@@ -237,8 +240,185 @@ static void test_querylog(void)
 	free(s);
 }
 
+/* dns.cache_bytes: the bytes held never pass the cap; the least recently used entries go */
+static void test_byte_cap(void)
+{
+	struct dns_cache c;
+	uint32_t ttl;
+	struct dns_cache_entry *probe = entry("p.example.", 0, 300, -1, 0, 1000, &ttl);
+	CHECK(probe != NULL);
+	CHECK_INT(dns_cache_init_bytes(&c, 1000000, 0), 0);
+	dns_cache_put(&c, probe); /* a zero cap keeps nothing */
+	CHECK_INT(c.n, 0);
+	dns_cache_free(&c);
+	CHECK_INT(dns_cache_init_bytes(&c, 1000000, 10000), 0);
+	uint8_t q[DNS_NAME_MAX], first[DNS_NAME_MAX];
+	name("n0.example.", first);
+	size_t one = 0;
+	for (int i = 0; i < 1000; i++) {
+		char nb[64];
+		snprintf(nb, sizeof nb, "n%d.example.", i);
+		dns_cache_put(&c, entry(nb, 0, 300, -1, 0, 1000, &ttl));
+		if (i == 0)
+			one = c.bytes;
+		CHECK(c.bytes <= 10000);
+		/* the first entry stays while it is the most recently used */
+		CHECK(dns_cache_get(&c, first, DNS_T_A, DNS_C_IN, 2000) != NULL);
+	}
+	CHECK(one >= 64); /* the allocation, header included, not just the records */
+	CHECK(c.bytes + 2 * one > 10000); /* full: only what one more entry would pass the cap by is left */
+	CHECK_INT(c.n + c.evicted, 1000);
+	name("n1.example.", q);
+	CHECK(dns_cache_get(&c, q, DNS_T_A, DNS_C_IN, 2000) == NULL);
+	name("n999.example.", q);
+	CHECK(dns_cache_get(&c, q, DNS_T_A, DNS_C_IN, 2000) != NULL);
+	dns_cache_free(&c);
+}
+
+/* serve-stale: an expired entry is no answer but stays for the window; then it goes */
+static void test_stale_window(void)
+{
+	struct dns_cache c;
+	uint32_t ttl;
+	uint8_t q[DNS_NAME_MAX];
+	name("s.example.", q);
+	CHECK_INT(dns_cache_init_bytes(&c, 100, 1 << 20), 0);
+	c.stale_ms = 10000;
+	dns_cache_put(&c, entry("s.example.", 0, 60, -1, 0, 1000, &ttl));
+	CHECK(dns_cache_get_stale(&c, q, DNS_T_A, DNS_C_IN, 2000) == NULL);      /* fresh: not stale */
+	CHECK(dns_cache_get(&c, q, DNS_T_A, DNS_C_IN, 61000) == NULL);           /* expired */
+	CHECK_INT(c.n, 1);                                                       /* but kept */
+	struct dns_cache_entry *e = dns_cache_get_stale(&c, q, DNS_T_A, DNS_C_IN, 61000 + 9000);
+	CHECK(e != NULL);
+
+	/* served with TTL 30 and EDE 3 to a client, never to the CA's resolver */
+	struct dns_server *s = calloc(1, sizeof *s);
+	s->udp_payload = 1232;
+	s->cache = c;
+	struct dns_fwd_client cl;
+	memset(&cl, 0, sizeof cl);
+	memcpy(cl.qname, q, (size_t)dns_name_len(q, DNS_NAME_MAX));
+	cl.qtype = DNS_T_A;
+	cl.qclass = DNS_C_IN;
+	cl.edns = 1;
+	uint8_t out[1232];
+	size_t n = dns_fwd_answer_stale(s, &cl, 61000 + 9000, out, sizeof out);
+	struct dns_msg m;
+	CHECK_INT(dns_msg_parse(&m, out, n), 0);
+	CHECK_INT(DNS_RCODE(m.flags), DNS_RCODE_NOERROR);
+	CHECK_INT(m.n_rr[DNS_SEC_ANSWER], 1);
+	CHECK_INT(m.rr[0].ttl, DNS_STALE_TTL);
+	CHECK_INT(m.edns.n_opts, 1);
+	CHECK_INT(m.edns.opts[0].code, DNS_OPT_EDE);
+	CHECK_INT(m.edns.opts[0].data[1], DNS_EDE_STALE);
+	dns_msg_free(&m);
+	CHECK_INT(s->cache.stale_served, 1);
+	cl.kind = DNS_FWD_RESOLVER;
+	CHECK_INT(dns_fwd_answer_stale(s, &cl, 61000 + 9000, out, sizeof out), 0);
+	cl.kind = DNS_FWD_UDP;
+	c = s->cache;
+	free(s);
+
+	CHECK(dns_cache_get_stale(&c, q, DNS_T_A, DNS_C_IN, 61000 + 10000) == NULL); /* past the window */
+	CHECK_INT(c.n, 0);
+	CHECK_INT(c.bytes, 0);
+	/* without a window an expired entry goes at once */
+	c.stale_ms = 0;
+	dns_cache_put(&c, entry("s.example.", 0, 60, -1, 0, 1000, &ttl));
+	CHECK(dns_cache_get(&c, q, DNS_T_A, DNS_C_IN, 61000) == NULL);
+	CHECK_INT(c.n, 0);
+	dns_cache_free(&c);
+}
+
+/* prefetch: due once, for a hit in the last tenth of the TTL */
+static void test_prefetch_window(void)
+{
+	uint32_t ttl;
+	struct dns_cache_entry *e = entry("p.example.", 0, 100, -1, 0, 0, &ttl);
+	CHECK_INT(dns_cache_entry_prefetch_due(e, 89000), 0);
+	CHECK_INT(dns_cache_entry_prefetch_due(e, 90500), 1);
+	CHECK_INT(dns_cache_entry_prefetch_due(e, 95000), 0); /* started already */
+	free(e);
+	e = entry("p.example.", 0, 100, -1, 0, 0, &ttl);
+	CHECK_INT(dns_cache_entry_prefetch_due(e, 100000), 0); /* expired: a miss, not a prefetch */
+	free(e);
+}
+
+/* An NXDOMAIN for qname in example. with the SOA and two NSEC records: host -> ns (covering
+ * names between them) and example. -> a.example. (covering the wildcard *.example.). */
+static struct dns_cache_entry *nx_with_nsec(const char *qname, uint64_t now)
+{
+	uint8_t buf[4096], q[DNS_NAME_MAX], z[DNS_NAME_MAX], o1[DNS_NAME_MAX], o2[DNS_NAME_MAX];
+	name(qname, q);
+	name("example.", z);
+	name("host.example.", o1);
+	struct dns_builder b;
+	dns_builder_init(&b, buf, sizeof buf, 1, (uint16_t)(DNS_F_QR | DNS_F_RD | DNS_F_RA | DNS_RCODE_NXDOMAIN));
+	dns_builder_question(&b, q, DNS_T_A, DNS_C_IN);
+	uint8_t soa[64];
+	memcpy(soa, "\2ns\7example\0\1h\7example\0", 23);
+	memset(soa + 23, 0, 20);
+	soa[42] = 60; /* MINIMUM 60 */
+	dns_builder_rr(&b, DNS_SEC_AUTHORITY, z, DNS_T_SOA, DNS_C_IN, 300, soa, 43);
+	static const uint8_t bm[] = { 0, 6, 0x40, 0, 0, 0, 0, 0x03 }; /* A RRSIG NSEC */
+	uint8_t rd[DNS_NAME_MAX + 16];
+	name("ns.example.", o2);
+	size_t l = (size_t)dns_name_len(o2, DNS_NAME_MAX);
+	memcpy(rd, o2, l);
+	memcpy(rd + l, bm, sizeof bm);
+	dns_builder_rr(&b, DNS_SEC_AUTHORITY, o1, DNS_T_NSEC, DNS_C_IN, 60, rd, l + sizeof bm);
+	name("a.example.", o2);
+	l = (size_t)dns_name_len(o2, DNS_NAME_MAX);
+	memcpy(rd, o2, l);
+	memcpy(rd + l, bm, sizeof bm);
+	dns_builder_rr(&b, DNS_SEC_AUTHORITY, z, DNS_T_NSEC, DNS_C_IN, 60, rd, l + sizeof bm);
+	size_t n = dns_builder_finish(&b);
+	struct dns_msg m;
+	if (dns_msg_parse(&m, buf, n))
+		return NULL;
+	uint32_t ttl;
+	struct dns_cache_entry *e = dns_cache_entry_from_msg(&m, q, DNS_T_A, DNS_C_IN, now, &ttl);
+	dns_msg_free(&m);
+	return e;
+}
+
+/* RFC 8198: a secure NXDOMAIN's NSEC records answer for the other names they cover, and only those */
+static void test_nsec_find(void)
+{
+	struct dns_cache c;
+	struct dnssec_budget bud;
+	uint8_t q[DNS_NAME_MAX];
+	CHECK_INT(dns_cache_init_bytes(&c, 100, 1 << 20), 0);
+	struct dns_cache_entry *e = nx_with_nsec("nope.example.", 1000);
+	CHECK(e != NULL);
+	dns_cache_put(&c, e); /* not validated: never used for others */
+	name("nope2.example.", q);
+	dnssec_budget_init(&bud);
+	CHECK(dns_cache_nsec_find(&c, q, DNS_T_A, DNS_C_IN, 2000, &bud) == NULL);
+	e = nx_with_nsec("nope.example.", 1000);
+	dns_cache_entry_set_secure(e, 1);
+	dns_cache_put(&c, e); /* replaces the unvalidated one */
+	CHECK(dns_cache_nsec_find(&c, q, DNS_T_A, DNS_C_IN, 2000, &bud) == e);
+	CHECK(dns_cache_nsec_find(&c, q, DNS_T_AAAA, DNS_C_IN, 2000, &bud) == e); /* NXDOMAIN: any type */
+	name("zzz.example.", q);   /* after ns.example.: no cached NSEC covers it */
+	CHECK(dns_cache_nsec_find(&c, q, DNS_T_A, DNS_C_IN, 2000, &bud) == NULL);
+	name("ns.example.", q);    /* an NSEC owner's next name exists */
+	CHECK(dns_cache_nsec_find(&c, q, DNS_T_A, DNS_C_IN, 2000, &bud) == NULL);
+	name("nope2.other.", q);   /* outside the zone */
+	CHECK(dns_cache_nsec_find(&c, q, DNS_T_A, DNS_C_IN, 2000, &bud) == NULL);
+	name("nope2.example.", q);
+	CHECK(dns_cache_nsec_find(&c, q, DNS_T_A, DNS_C_IN, 1000 + 60000, &bud) == NULL); /* expired */
+	CHECK_INT(dns_cache_flush(&c, NULL), 1); /* leaves the list too (ASan would see a stale pointer) */
+	CHECK(dns_cache_nsec_find(&c, q, DNS_T_A, DNS_C_IN, 2000, &bud) == NULL);
+	dns_cache_free(&c);
+}
+
 int main(void)
 {
+	test_nsec_find();
+	test_byte_cap();
+	test_stale_window();
+	test_prefetch_window();
 	test_bytes_flush();
 	test_querylog();
 	test_ttls();
