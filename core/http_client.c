@@ -1,7 +1,10 @@
 /*
- * DESIGN: the HTTP/1.1 client (contract in core/http.h).
+ * DESIGN: the HTTP/1.1 client (contract in core/http.h). Longer than ~900
+ * lines because the keep-alive pool hands sockets and TLS sessions between
+ * calls and must see every call's state; split, it would need the call's
+ * internals in a header.
  *
- * One call = one connection (Connection: close), on the caller's loop:
+ * One call = one exchange, on the caller's loop:
  * resolve (uv_getaddrinfo, or the IP literal / connect_address as is) ->
  * connect (trying each resolved address in turn) -> TLS handshake over
  * memory buffers (core/tls.h) -> write the request -> parse the response
@@ -18,11 +21,33 @@
  * the first certificate and the ALPN choice it sees there: a handshake_only
  * call with `insecure` reports those even when mbedTLS refuses the
  * certificate.
+ *
+ * Keep-alive (a request's keep_alive flag): the loop's pool keeps, per peer
+ * (scheme, host, port, connect_address, SNI, trust roots, insecure, ALPN),
+ * one TLS client configuration (the roots are parsed once), the session of
+ * its last full handshake (offered to every new connection: a resumed
+ * handshake costs no ECDHE and no certificate checks), and up to
+ * core.http_client_pool_size idle connections (0: none, each call dials,
+ * resuming the session). A call takes the most
+ * recently used idle connection or dials; after a complete response that
+ * keeps the connection (HTTP/1.1 without Connection: close, nothing unread
+ * after it, no write pending) the socket and its TLS state go back to the
+ * pool instead of being closed. An idle connection is read from: any byte,
+ * EOF or error means the server is done with it and it is closed; a timer
+ * closes connections idle longer than core.http_client_idle_timeout_ms
+ * (below servers' usual keep-alive timeouts, trustbox's 60 s included).
+ * A server may still close one just as it is reused: then a request marked
+ * retry (idempotent) goes once more on a fresh connection, provided no
+ * response byte came back; other requests report the error. A connection
+ * with an error or a response cut short is never pooled. Idle handles are
+ * unreferenced, so a pool never keeps a loop running; the owner closes it
+ * with tb_http_client_pool_close before closing the loop.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <http_parser.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +57,7 @@
 #include "core/http.h"
 #include "core/http_io.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/tls.h"
 
 #define CLIENT_DEFAULT_TIMEOUT_MS 30000u
@@ -41,6 +67,9 @@
 #define CLIENT_MAX_URL 8192u
 #define CLIENT_MAX_ADDRS 16
 #define SNIFF_MAX (64u * 1024) /* plaintext handshake bytes kept for the sniffer */
+#define POOL_MAX_PEERS 64 /* peers a process pools for; calls to others dial each time */
+
+struct pool_peer;
 
 struct tb_http_call {
 	uv_loop_t *loop;
@@ -94,6 +123,16 @@ struct tb_http_call {
 	size_t sniff_cert_len;
 	char sniff_alpn[256];
 
+	struct pool_peer *peer; /* keep_alive: its pool (holds tlscfg then), else NULL */
+	int reused;            /* the connection came from the pool */
+	int retry;             /* idempotent: one more try on a fresh connection */
+	int retried;
+	int got_bytes;         /* response bytes arrived on this connection */
+	int extra;             /* bytes after the response: the connection is not reusable */
+	int saw_hello;         /* the sniffer saw a ServerHello (a resumed one has no Certificate) */
+	size_t stale_writes;   /* completions still due from the connection a retry left */
+	uint64_t timeout_ms;
+
 	int deferred_err;      /* reported by the timer (errors found inside the call) */
 	int offline;           /* tb_http_client_parse_response: no handles */
 	int done;
@@ -102,7 +141,19 @@ struct tb_http_call {
 
 static void call_unref(struct tb_http_call *c);
 static void finish(struct tb_http_call *c, int err);
+static void on_timeout(uv_timer_t *t);
 static void try_connect(struct tb_http_call *c);
+static void dial(struct tb_http_call *c);
+static void peer_unref(struct pool_peer *p);
+
+static void free_headers(struct tb_http_call *c)
+{
+	for (size_t i = 0; i < c->n_hdrs; i++) {
+		free((char *)c->hdrs[i].name);
+		free((char *)c->hdrs[i].value);
+	}
+	c->n_hdrs = 0;
+}
 
 /* ---- Lifetime ---- */
 
@@ -113,11 +164,11 @@ static void call_free(struct tb_http_call *c)
 	free(c->connect_address);
 	tb_bytes_free(&c->request);
 	tb_tls_conn_free(c->tls);
-	tb_tls_client_free(c->tlscfg);
-	for (size_t i = 0; i < c->n_hdrs; i++) {
-		free((char *)c->hdrs[i].name);
-		free((char *)c->hdrs[i].value);
-	}
+	if (c->peer)
+		peer_unref(c->peer);
+	else
+		tb_tls_client_free(c->tlscfg);
+	free_headers(c);
 	free(c->hdrs);
 	tb_bytes_free(&c->hfield);
 	tb_bytes_free(&c->hvalue);
@@ -153,6 +204,300 @@ static void close_tcp(struct tb_http_call *c)
 		c->tcp = NULL;
 		c->out.stream = NULL;
 	}
+}
+
+/* ---- Keep-alive pool (see DESIGN) ---- */
+
+struct pool_conn {
+	struct pool_conn *next;
+	struct pool_peer *peer;
+	uv_tcp_t *tcp;            /* data: this connection while idle */
+	struct tb_tls_conn *tls;  /* NULL for http */
+	uint64_t since;           /* uv_now when it went idle */
+	char rbuf[64];            /* whatever an idle connection receives is discarded */
+};
+
+/* Freed at refs 0: one each for the pool's list, the timer, every call and idle connection. */
+struct pool_peer {
+	struct pool_peer *next;
+	uv_loop_t *loop;
+	char *key;
+	struct tb_tls_client *tlscfg;   /* https: shared by its connections */
+	struct tb_tls_session *session; /* of the last full handshake: offered to new connections */
+	struct pool_conn *idle;         /* most recently used first */
+	size_t n_idle;
+	size_t refs;
+	int closed;                     /* tb_http_client_pool_close: nothing goes back */
+	uv_timer_t timer;               /* closes connections idle too long */
+};
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER; /* the list; a peer belongs to its loop */
+static struct pool_peer *pool_peers;
+static size_t pool_n_peers;
+static size_t pool_per_peer = TB_HTTP_CLIENT_POOL_SIZE;
+static uint64_t pool_idle_ms = TB_HTTP_CLIENT_IDLE_MS;
+
+static const char *const conn_kinds[] = { "new", "resumed", "reused", NULL };
+static struct tb_metric m_conns = { "tb_http_client_connections_total",
+	"Connections the HTTP client used for its calls: dialled with a full TLS handshake or plain TCP (new), "
+	"dialled with a resumed TLS session (resumed), or taken idle from the keep-alive pool (reused).",
+	TB_METRIC_COUNTER, { { "kind", conn_kinds } } };
+
+static void peer_unref(struct pool_peer *p)
+{
+	if (--p->refs)
+		return;
+	tb_tls_session_free(p->session);
+	tb_tls_client_free(p->tlscfg);
+	free(p->key);
+	free(p);
+}
+
+static void peer_timer_closed(uv_handle_t *h)
+{
+	peer_unref(h->data);
+}
+
+static void pool_conn_closed(uv_handle_t *h)
+{
+	struct pool_conn *pc = h->data;
+	struct pool_peer *p = pc->peer;
+	free(h);
+	free(pc);
+	peer_unref(p);
+}
+
+/* pc is already off the idle list. */
+static void pool_conn_close(struct pool_conn *pc)
+{
+	tb_tls_conn_free(pc->tls);
+	pc->tls = NULL;
+	uv_close((uv_handle_t *)pc->tcp, pool_conn_closed);
+}
+
+static void pool_unlink(struct pool_conn *pc)
+{
+	struct pool_conn **pp = &pc->peer->idle;
+	while (*pp && *pp != pc)
+		pp = &(*pp)->next;
+	if (*pp) {
+		*pp = pc->next;
+		pc->peer->n_idle--;
+	}
+}
+
+static void pool_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)suggested;
+	struct pool_conn *pc = h->data;
+	*buf = uv_buf_init(pc->rbuf, sizeof pc->rbuf);
+}
+
+static void pool_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	(void)buf;
+	if (nread == 0)
+		return;
+	/* EOF, an error, or bytes nobody asked for (close_notify): the server is done with it. */
+	struct pool_conn *pc = s->data;
+	pool_unlink(pc);
+	pool_conn_close(pc);
+}
+
+static void pool_sweep(uv_timer_t *t)
+{
+	struct pool_peer *p = t->data;
+	uint64_t now = uv_now(p->loop);
+	struct pool_conn **pp = &p->idle;
+	while (*pp) {
+		struct pool_conn *pc = *pp;
+		if (now - pc->since >= pool_idle_ms) {
+			*pp = pc->next;
+			p->n_idle--;
+			pool_conn_close(pc);
+		} else {
+			pp = &pc->next;
+		}
+	}
+	if (!p->n_idle)
+		uv_timer_stop(t);
+}
+
+static char *pool_key(const struct tb_http_call *c, const struct tb_http_client_req *r)
+{
+	struct tb_bytes k = { 0 };
+	tb_bytes_printf(&k, "%d\x1f%s\x1f%d\x1f%s\x1f%s\x1f%d", c->https, c->host, c->port,
+		c->connect_address ? c->connect_address : "", c->sni ? c->sni : "", c->insecure);
+	for (const char *const *a = r->alpn; a && *a; a++)
+		tb_bytes_printf(&k, "\x1f%s", *a);
+	tb_bytes_printf(&k, "\x1e%s", r->ca_pem ? r->ca_pem : "(system)");
+	return tb_bytes_cstr(&k);
+}
+
+/* The call's peer (a reference), created with its TLS configuration on first use; NULL: dial alone. */
+static struct pool_peer *pool_peer_get(struct tb_http_call *c, const struct tb_http_client_req *r)
+{
+	char *key = pool_key(c, r);
+	if (!key)
+		return NULL;
+	pthread_mutex_lock(&pool_lock);
+	struct pool_peer *p = pool_peers;
+	while (p && (p->loop != c->loop || strcmp(p->key, key)))
+		p = p->next;
+	if (p) {
+		p->refs++;
+	} else if (pool_n_peers < POOL_MAX_PEERS && (p = calloc(1, sizeof *p)) != NULL) {
+		p->loop = c->loop;
+		p->key = key;
+		key = NULL;
+		if (c->https && tb_tls_client_new(&p->tlscfg, r->ca_pem, r->insecure, r->alpn) != 0) {
+			free(p->key);
+			free(p);
+			p = NULL;
+		} else {
+			uv_timer_init(c->loop, &p->timer);
+			uv_unref((uv_handle_t *)&p->timer);
+			p->timer.data = p;
+			p->refs = 3; /* the list, the timer, this call */
+			p->next = pool_peers;
+			pool_peers = p;
+			pool_n_peers++;
+		}
+	}
+	free(key);
+	pthread_mutex_unlock(&pool_lock);
+	return p;
+}
+
+/* Takes the most recently used live idle connection, if any: 1 when c has it. */
+static int pool_take(struct tb_http_call *c)
+{
+	struct pool_peer *p = c->peer;
+	uv_update_time(c->loop);
+	uint64_t now = uv_now(c->loop);
+	while (p->idle) {
+		struct pool_conn *pc = p->idle;
+		p->idle = pc->next;
+		p->n_idle--;
+		if (now - pc->since >= pool_idle_ms) {
+			pool_conn_close(pc);
+			continue;
+		}
+		uv_tcp_t *t = pc->tcp;
+		uv_read_stop((uv_stream_t *)t);
+		uv_ref((uv_handle_t *)t);
+		t->data = c;
+		c->tcp = t;
+		c->refs++; /* the socket's close callback, as for a dialled one */
+		c->tls = pc->tls;
+		free(pc);
+		peer_unref(p);
+		c->reused = 1;
+		tb_metric_inc(&m_conns, "reused");
+		return 1;
+	}
+	return 0;
+}
+
+/* Whether c's connection may serve another call (after its complete response). */
+static int pool_reusable(struct tb_http_call *c)
+{
+	if (!c->peer || c->peer->closed || !c->tcp || !c->complete || c->extra || c->stale_writes ||
+		c->out.pending || !http_should_keep_alive(&c->parser) || c->peer->n_idle >= pool_per_peer ||
+		uv_is_closing((uv_handle_t *)c->tcp))
+		return 0;
+	if (c->tls) {
+		/* Plaintext already decrypted past the response, or a close_notify: not reusable. */
+		uint8_t b[1];
+		int closed = 0;
+		if (!tb_tls_conn_handshake_done(c->tls) || tb_tls_conn_read(c->tls, b, 1, &closed) != 0 || closed)
+			return 0;
+	}
+	return 1;
+}
+
+/* Moves c's connection (socket and TLS state) to its peer's idle list. */
+static void pool_put(struct tb_http_call *c)
+{
+	struct pool_peer *p = c->peer;
+	struct pool_conn *pc = calloc(1, sizeof *pc);
+	uv_tcp_t *t = c->tcp;
+	uv_read_stop((uv_stream_t *)t);
+	if (!pc) {
+		close_tcp(c);
+		return;
+	}
+	t->data = pc;
+	pc->peer = p;
+	pc->tcp = t;
+	pc->tls = c->tls;
+	pc->since = uv_now(c->loop);
+	p->refs++;
+	c->tls = NULL;
+	c->tcp = NULL;
+	c->out.stream = NULL;
+	c->out.tls = NULL;
+	uv_unref((uv_handle_t *)t);
+	pc->next = p->idle;
+	p->idle = pc;
+	p->n_idle++;
+	if (uv_read_start((uv_stream_t *)t, pool_alloc, pool_read) != 0) {
+		pool_unlink(pc);
+		pool_conn_close(pc);
+	} else if (!uv_is_active((uv_handle_t *)&p->timer)) {
+		uint64_t every = pool_idle_ms / 2 + 1;
+		uv_timer_start(&p->timer, pool_sweep, every, every);
+	}
+	call_unref(c); /* the socket's reference: its close callback is the pool's now */
+}
+
+void tb_http_client_pool_setup(size_t per_peer, uint64_t idle_ms)
+{
+	pool_per_peer = per_peer;
+	pool_idle_ms = idle_ms ? idle_ms : 1;
+	tb_metric_register(&m_conns);
+}
+
+void tb_http_client_pool_close(uv_loop_t *loop)
+{
+	struct pool_peer *mine = NULL;
+	pthread_mutex_lock(&pool_lock);
+	for (struct pool_peer **pp = &pool_peers; *pp;) {
+		struct pool_peer *p = *pp;
+		if (p->loop == loop) {
+			*pp = p->next;
+			pool_n_peers--;
+			p->next = mine;
+			mine = p;
+		} else {
+			pp = &p->next;
+		}
+	}
+	pthread_mutex_unlock(&pool_lock);
+	while (mine) {
+		struct pool_peer *p = mine;
+		mine = p->next;
+		p->closed = 1;
+		while (p->idle) {
+			struct pool_conn *pc = p->idle;
+			p->idle = pc->next;
+			p->n_idle--;
+			pool_conn_close(pc);
+		}
+		uv_close((uv_handle_t *)&p->timer, peer_timer_closed);
+		peer_unref(p); /* the list's */
+	}
+}
+
+size_t tb_http_client_pool_idle(uv_loop_t *loop)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&pool_lock);
+	for (struct pool_peer *p = pool_peers; p; p = p->next)
+		if (p->loop == loop)
+			n += p->n_idle;
+	pthread_mutex_unlock(&pool_lock);
+	return n;
 }
 
 /* ---- Sniffer: ServerHello ALPN and the first Certificate, from plaintext records ---- */
@@ -210,8 +555,10 @@ static void sniff_handshake(struct tb_http_call *c)
 		if (c->hs.len - off - 4 < len)
 			break;
 		struct tb_reader r = TB_READER(p + 4, len);
-		if (p[0] == 2)
+		if (p[0] == 2) {
+			c->saw_hello = 1;
 			sniff_server_hello(c, &r);
+		}
 		else if (p[0] == 11)
 			sniff_certificate(c, &r);
 		else if (p[0] == 14) /* ServerHelloDone: nothing more in the clear */
@@ -253,9 +600,50 @@ static void sniff(struct tb_http_call *c, const uint8_t *p, size_t n)
 
 /* ---- Finishing ---- */
 
+/* The response state, for a retry on a fresh connection. */
+static void reset_response(struct tb_http_call *c)
+{
+	free_headers(c);
+	c->hfield.len = c->hvalue.len = 0;
+	c->in_value = 0;
+	c->header_bytes = 0;
+	c->body.len = 0;
+	c->status = 0;
+	c->complete = c->parse_err = c->got_bytes = c->extra = 0;
+	http_parser_init(&c->parser, HTTP_RESPONSE);
+	c->parser.data = c;
+}
+
+/*
+ * A pooled connection that died before answering an idempotent request: the
+ * request goes once more, on a fresh connection, with a fresh time budget.
+ */
+static int retry_fresh(struct tb_http_call *c, int err)
+{
+	if (!c->reused || !c->retry || c->retried || c->got_bytes || c->offline ||
+		err == TB_ERR_TIMEOUT || err == TB_ERR_CANCELED)
+		return 0;
+	TB_DEBUG("http", "client: a kept-alive connection to %s failed (%s); sending again on a new one",
+		c->host, tb_strerror(err));
+	c->retried = 1;
+	c->reused = 0;
+	close_tcp(c);
+	c->stale_writes = c->out.pending;
+	tb_tls_conn_free(c->tls);
+	c->tls = NULL;
+	c->out.tls = NULL;
+	reset_response(c);
+	c->deferred_err = 0;
+	uv_timer_start(&c->timer, on_timeout, c->timeout_ms, 0);
+	dial(c);
+	return 1;
+}
+
 static void finish(struct tb_http_call *c, int err)
 {
 	if (c->done)
+		return;
+	if (err && retry_fresh(c, err))
 		return;
 	c->done = 1;
 	struct tb_http_client_resp resp = { 0 };
@@ -281,7 +669,10 @@ static void finish(struct tb_http_call *c, int err)
 	uv_timer_stop(&c->timer);
 	if (c->gai_pending)
 		uv_cancel((uv_req_t *)&c->gai);
-	close_tcp(c);
+	if (!err && pool_reusable(c))
+		pool_put(c);
+	else
+		close_tcp(c);
 	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 
@@ -367,11 +758,7 @@ static int on_headers_complete(http_parser *p)
 		return -1;
 	/* Interim 1xx responses are skipped: the parser starts over. */
 	if (p->status_code >= 100 && p->status_code < 200) {
-		for (size_t i = 0; i < c->n_hdrs; i++) {
-			free((char *)c->hdrs[i].name);
-			free((char *)c->hdrs[i].value);
-		}
-		c->n_hdrs = 0;
+		free_headers(c);
 		return 0;
 	}
 	c->status = p->status_code;
@@ -413,9 +800,11 @@ static const http_parser_settings resp_settings = {
 
 static void response_bytes(struct tb_http_call *c, const uint8_t *p, size_t n)
 {
-	http_parser_execute(&c->parser, &resp_settings, (const char *)p, n);
+	c->got_bytes = 1;
+	size_t used = http_parser_execute(&c->parser, &resp_settings, (const char *)p, n);
 	enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
 	if (c->complete) {
+		c->extra = used < n;
 		finish(c, 0);
 		return;
 	}
@@ -433,6 +822,10 @@ static void response_bytes(struct tb_http_call *c, const uint8_t *p, size_t n)
 static void on_written(struct tb_http_out *out, int status)
 {
 	struct tb_http_call *c = (struct tb_http_call *)((char *)out - offsetof(struct tb_http_call, out));
+	if (c->stale_writes) {
+		c->stale_writes--; /* the abandoned connection's: cancelled, nothing to report */
+		return;
+	}
 	if (status < 0 && !c->done)
 		finish(c, status);
 }
@@ -485,6 +878,18 @@ static int check_ip_san(struct tb_http_call *c)
 	return 0;
 }
 
+/* Counts the connection, and keeps a full handshake's session for the peer's next ones. */
+static void handshake_done(struct tb_http_call *c)
+{
+	int resumed = c->saw_hello && !c->sniff_cert;
+	tb_metric_inc(&m_conns, resumed ? "resumed" : "new");
+	struct tb_tls_session *s;
+	if (c->peer && !resumed && tb_tls_conn_get_session(c->tls, &s) == 0) {
+		tb_tls_session_free(c->peer->session);
+		c->peer->session = s;
+	}
+}
+
 static void tls_bytes(struct tb_http_call *c, const uint8_t *p, size_t n)
 {
 	int rc;
@@ -516,6 +921,7 @@ static void tls_bytes(struct tb_http_call *c, const uint8_t *p, size_t n)
 			finish(c, rc);
 			return;
 		}
+		handshake_done(c);
 		if (c->handshake_only) {
 			finish(c, 0);
 			return;
@@ -595,11 +1001,14 @@ static void on_connect(uv_connect_t *req, int status)
 			return;
 		}
 		c->out.tls = c->tls;
+		if (c->peer && c->peer->session)
+			tb_tls_conn_set_session(c->tls, c->peer->session); /* else a full handshake */
 		rc = tb_tls_conn_handshake(c->tls);
 		if (rc < 0 || (rc = flush_tls(c)) != 0)
 			finish(c, rc);
 		return;
 	}
+	tb_metric_inc(&m_conns, "new");
 	if ((rc = send_request(c)) != 0)
 		finish(c, rc);
 }
@@ -680,6 +1089,26 @@ static void on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res)
 	call_unref(c);
 }
 
+/* Resolves (unless the address is known) and connects; errors come later. */
+static void dial(struct tb_http_call *c)
+{
+	if (c->n_addrs) {
+		c->next_addr = 0;
+		c->connect_err = c->refused_err = 0;
+		try_connect(c); /* callbacks of uv_tcp_connect always run later */
+		return;
+	}
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	c->gai.data = c;
+	int rc = uv_getaddrinfo(c->loop, &c->gai, on_resolved, c->host, NULL, &hints);
+	if (rc) {
+		fail_later(c, rc);
+		return;
+	}
+	c->gai_pending = 1;
+	c->refs++;
+}
+
 /* ---- Setup ---- */
 
 static int parse_ip(const char *s, int port, struct sockaddr_storage *out)
@@ -712,7 +1141,7 @@ static int build_request(struct tb_http_call *c, const struct tb_http_client_req
 		v6 ? "[" : "", c->host, v6 ? "]" : "");
 	if (!default_port)
 		tb_bytes_printf(b, ":%d", c->port);
-	tb_bytes_printf(b, "\r\nConnection: close\r\n");
+	tb_bytes_printf(b, c->peer ? "\r\n" : "\r\nConnection: close\r\n");
 	int has_ua = 0;
 	for (size_t i = 0; i < r->n_headers; i++) {
 		const char *n = r->headers[i].name, *v = r->headers[i].value;
@@ -809,9 +1238,6 @@ int tb_http_client_start(uv_loop_t *loop, const struct tb_http_client_req *r,
 		if (u.field_set & (1 << UF_QUERY))
 			tlen = u.field_data[UF_QUERY].off + u.field_data[UF_QUERY].len - u.field_data[UF_PATH].off;
 	}
-	if ((rc = build_request(c, r, method, target, tlen)) != 0)
-		goto fail;
-
 	if (https) {
 		struct sockaddr_storage tmp;
 		const char *sni = r->sni ? r->sni : (parse_ip(c->host, 0, &tmp) == 0 ? NULL : c->host);
@@ -819,9 +1245,15 @@ int tb_http_client_start(uv_loop_t *loop, const struct tb_http_client_req *r,
 			rc = TB_ERR_NOMEM;
 			goto fail;
 		}
-		if ((rc = tb_tls_client_new(&c->tlscfg, r->ca_pem, r->insecure, r->alpn)) != 0)
-			goto fail;
 	}
+	if (r->keep_alive && !c->handshake_only && !c->want_peer_cert && !c->dial_check &&
+		(c->peer = pool_peer_get(c, r)) != NULL)
+		c->tlscfg = c->peer->tlscfg;
+	c->retry = r->retry;
+	if ((rc = build_request(c, r, method, target, tlen)) != 0)
+		goto fail;
+	if (https && !c->tlscfg && (rc = tb_tls_client_new(&c->tlscfg, r->ca_pem, r->insecure, r->alpn)) != 0)
+		goto fail;
 
 	http_parser_init(&c->parser, HTTP_RESPONSE);
 	c->parser.data = c;
@@ -838,22 +1270,21 @@ int tb_http_client_start(uv_loop_t *loop, const struct tb_http_client_req *r,
 	uv_timer_init(loop, &c->timer);
 	c->timer.data = c;
 	c->refs = 1;
-	uv_timer_start(&c->timer, on_timeout, r->timeout_ms ? r->timeout_ms : CLIENT_DEFAULT_TIMEOUT_MS, 0);
+	c->timeout_ms = r->timeout_ms ? r->timeout_ms : CLIENT_DEFAULT_TIMEOUT_MS;
+	uv_timer_start(&c->timer, on_timeout, c->timeout_ms, 0);
 	if (out)
 		*out = c;
-	if (c->n_addrs) {
-		try_connect(c); /* callbacks of uv_tcp_connect always run later */
+	if (c->peer && pool_take(c)) {
+		/* A kept-alive connection: straight to the request (its errors come later). */
+		c->out.stream = (uv_stream_t *)c->tcp;
+		c->out.tls = c->tls;
+		c->out.written = on_written;
+		if ((rc = uv_read_start((uv_stream_t *)c->tcp, on_alloc, on_read)) != 0 ||
+			(rc = send_request(c)) != 0)
+			fail_later(c, rc);
 		return 0;
 	}
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-	c->gai.data = c;
-	rc = uv_getaddrinfo(loop, &c->gai, on_resolved, c->host, NULL, &hints);
-	if (rc) {
-		fail_later(c, rc);
-		return 0;
-	}
-	c->gai_pending = 1;
-	c->refs++;
+	dial(c);
 	return 0;
 fail:
 	call_free(c);
