@@ -49,6 +49,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -662,6 +663,17 @@ static void finish(struct tb_http_call *c, int err)
 		if (c->https && c->want_peer_cert && !resp.peer_cert.len && c->sniff_cert)
 			resp.peer_cert = TB_BUF(c->sniff_cert, c->sniff_cert_len);
 	}
+	/*
+	 * A reusable connection goes back before the callback, so that a request
+	 * the callback starts can take it (resp keeps only what the call owns).
+	 */
+	if (!err && !c->offline && pool_reusable(c)) {
+		if (resp.alpn && resp.alpn != c->sniff_alpn) {
+			snprintf(c->sniff_alpn, sizeof c->sniff_alpn, "%s", resp.alpn);
+			resp.alpn = c->sniff_alpn;
+		}
+		pool_put(c);
+	}
 	c->cb(err, err ? NULL : &resp, c->arg);
 	if (c->offline)
 		return;
@@ -669,10 +681,7 @@ static void finish(struct tb_http_call *c, int err)
 	uv_timer_stop(&c->timer);
 	if (c->gai_pending)
 		uv_cancel((uv_req_t *)&c->gai);
-	if (!err && pool_reusable(c))
-		pool_put(c);
-	else
-		close_tcp(c);
+	close_tcp(c);
 	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 

@@ -2,7 +2,7 @@
  * The HTTP client's keep-alive pool against a scripted plaintext server on
  * 127.0.0.1 (each step sets how it answers; it counts accepted connections):
  * sequential keep_alive calls share one connection and send no Connection:
- * close; a response with Connection: close is honoured; a connection the
+ * close, a call started from a callback included; a response with Connection: close is honoured; a connection the
  * server dropped as it was reused fails a request without retry and is
  * retried once on a fresh connection with it; a response cut off by an error
  * (a body over max_body) does not put its connection back; idle connections
@@ -160,6 +160,15 @@ static void on_resp(int err, const struct tb_http_client_resp *resp, void *arg)
 	}
 }
 
+/* The next request, started from inside the previous one's callback. */
+static struct result chained;
+static void on_resp_chain(int err, const struct tb_http_client_resp *resp, void *arg)
+{
+	on_resp(err, resp, arg);
+	struct tb_http_client_req req = { .url = url, .keep_alive = 1, .timeout_ms = 5000 };
+	CHECK_INT(tb_http_client_request(&loop, &req, on_resp, &chained), 0);
+}
+
 static void run_until(const int *flag)
 {
 	for (int i = 0; !*flag && i < 100000; i++)
@@ -223,6 +232,15 @@ int main(void)
 	}
 	CHECK_INT(accepts, 1);
 	CHECK_INT(tb_http_client_pool_idle(&loop), 1);
+	/* A request started by a callback already finds that call's connection idle. */
+	struct result first = { 0 };
+	struct tb_http_client_req creq = { .url = url, .keep_alive = 1, .timeout_ms = 5000 };
+	CHECK_INT(tb_http_client_request(&loop, &creq, on_resp_chain, &first), 0);
+	run_until(&chained.done);
+	CHECK_INT(first.err, 0);
+	CHECK_INT(chained.err, 0);
+	CHECK_STR(chained.body, "ok");
+	CHECK_INT(accepts, 1);
 
 	/* Connection: close in the response: that connection is not kept. */
 	mode = M_CLOSE;
