@@ -59,21 +59,19 @@ LUA
 	tb_stop || fail "$name: exit status"
 }
 
+# check NAME WANT_NEW ZERO_KIND MANY_KIND WHAT: new = WANT_NEW, ZERO_KIND = 0, MANY_KIND >= JOBS
+check() {
+	local new zero many
+	new=$(metric "$1.prom" 'tb_http_client_connections_total{kind="new"}')
+	zero=$(metric "$1.prom" "tb_http_client_connections_total{kind=\"$3\"}")
+	many=$(metric "$1.prom" "tb_http_client_connections_total{kind=\"$4\"}")
+	[ "$new" = "$2" ] && [ "$zero" = 0 ] && ok "$1: $new full handshake(s) to the helper, no $3 connection" \
+		|| fail "$1: new=$new $3=$zero (expected $2 and 0)"
+	[ "$many" -ge "$JOBS" ] && ok "$1: $many connections $4 ($5)" \
+		|| fail "$1: only $many connections $4 (expected >= $JOBS)"
+}
 run_one pooled 8
-new=$(metric pooled.prom 'tb_http_client_connections_total{kind="new"}')
-reused=$(metric pooled.prom 'tb_http_client_connections_total{kind="reused"}')
-resumed=$(metric pooled.prom 'tb_http_client_connections_total{kind="resumed"}')
-[ "$new" = 1 ] && [ "$resumed" = 0 ] && ok "pooled: one connection (one full handshake) to the helper" \
-	|| fail "pooled: new=$new resumed=$resumed (expected 1 and 0)"
-[ "$reused" -ge "$JOBS" ] && ok "pooled: $reused requests on the kept-alive connection" \
-	|| fail "pooled: only $reused requests reused a connection (expected >= $JOBS)"
-
+check pooled 1 resumed reused "requests on the kept-alive connection"
 run_one unpooled 0
-new=$(metric unpooled.prom 'tb_http_client_connections_total{kind="new"}')
-reused=$(metric unpooled.prom 'tb_http_client_connections_total{kind="reused"}')
-resumed=$(metric unpooled.prom 'tb_http_client_connections_total{kind="resumed"}')
-[ "$new" = 1 ] && [ "$reused" = 0 ] && ok "pool size 0: one full handshake, no idle connection reused" \
-	|| fail "pool size 0: new=$new reused=$reused (expected 1 and 0)"
-[ "$resumed" -ge "$JOBS" ] && ok "pool size 0: $resumed connections resumed the TLS session" \
-	|| fail "pool size 0: only $resumed resumed handshakes (expected >= $JOBS)"
+check unpooled 1 reused resumed "new connections resuming the TLS session"
 finish
