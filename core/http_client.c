@@ -1,8 +1,7 @@
 /*
- * DESIGN: the HTTP/1.1 client (contract in core/http.h). Longer than ~900
- * lines because the keep-alive pool hands sockets and TLS sessions between
- * calls and must see every call's state; split, it would need the call's
- * internals in a header.
+ * DESIGN: the HTTP/1.1 client (contract in core/http.h). A little over ~900
+ * lines: the keep-alive pool's own state lives in core/http_client_pool.c,
+ * but taking, returning and retrying a connection is call state and stays.
  *
  * One call = one exchange, on the caller's loop:
  * resolve (uv_getaddrinfo, or the IP literal / connect_address as is) ->
@@ -47,7 +46,6 @@
 #include <errno.h>
 #include <http_parser.h>
 #include <netdb.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,8 +55,8 @@
 #include "core/error.h"
 #include "core/http.h"
 #include "core/http_io.h"
+#include "core/http_client_pool.h"
 #include "core/log.h"
-#include "core/metrics.h"
 #include "core/tls.h"
 
 #define CLIENT_DEFAULT_TIMEOUT_MS 30000u
@@ -68,9 +66,6 @@
 #define CLIENT_MAX_URL 8192u
 #define CLIENT_MAX_ADDRS 16
 #define SNIFF_MAX (64u * 1024) /* plaintext handshake bytes kept for the sniffer */
-#define POOL_MAX_PEERS 64 /* peers a process pools for; calls to others dial each time */
-
-struct pool_peer;
 
 struct tb_http_call {
 	uv_loop_t *loop;
@@ -124,7 +119,7 @@ struct tb_http_call {
 	size_t sniff_cert_len;
 	char sniff_alpn[256];
 
-	struct pool_peer *peer; /* keep_alive: its pool (holds tlscfg then), else NULL */
+	struct tb_http_pool_peer *peer; /* keep_alive: its pool (holds tlscfg then), else NULL */
 	int reused;            /* the connection came from the pool */
 	int retry;             /* idempotent: one more try on a fresh connection */
 	int retried;
@@ -145,7 +140,6 @@ static void finish(struct tb_http_call *c, int err);
 static void on_timeout(uv_timer_t *t);
 static void try_connect(struct tb_http_call *c);
 static void dial(struct tb_http_call *c);
-static void peer_unref(struct pool_peer *p);
 
 static void free_headers(struct tb_http_call *c)
 {
@@ -166,7 +160,7 @@ static void call_free(struct tb_http_call *c)
 	tb_bytes_free(&c->request);
 	tb_tls_conn_free(c->tls);
 	if (c->peer)
-		peer_unref(c->peer);
+		tb_http_pool_peer_unref(c->peer);
 	else
 		tb_tls_client_free(c->tlscfg);
 	free_headers(c);
@@ -207,122 +201,7 @@ static void close_tcp(struct tb_http_call *c)
 	}
 }
 
-/* ---- Keep-alive pool (see DESIGN) ---- */
-
-struct pool_conn {
-	struct pool_conn *next;
-	struct pool_peer *peer;
-	uv_tcp_t *tcp;            /* data: this connection while idle */
-	struct tb_tls_conn *tls;  /* NULL for http */
-	uint64_t since;           /* uv_now when it went idle */
-	char rbuf[64];            /* whatever an idle connection receives is discarded */
-};
-
-/* Freed at refs 0: one each for the pool's list, the timer, every call and idle connection. */
-struct pool_peer {
-	struct pool_peer *next;
-	uv_loop_t *loop;
-	char *key;
-	struct tb_tls_client *tlscfg;   /* https: shared by its connections */
-	struct tb_tls_session *session; /* of the last full handshake: offered to new connections */
-	struct pool_conn *idle;         /* most recently used first */
-	size_t n_idle;
-	size_t refs;
-	int closed;                     /* tb_http_client_pool_close: nothing goes back */
-	uv_timer_t timer;               /* closes connections idle too long */
-};
-
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER; /* the list; a peer belongs to its loop */
-static struct pool_peer *pool_peers;
-static size_t pool_n_peers;
-static size_t pool_per_peer = TB_HTTP_CLIENT_POOL_SIZE;
-static uint64_t pool_idle_ms = TB_HTTP_CLIENT_IDLE_MS;
-
-static const char *const conn_kinds[] = { "new", "resumed", "reused", NULL };
-static struct tb_metric m_conns = { "tb_http_client_connections_total",
-	"Connections the HTTP client used for its calls: dialled with a full TLS handshake or plain TCP (new), "
-	"dialled with a resumed TLS session (resumed), or taken idle from the keep-alive pool (reused).",
-	TB_METRIC_COUNTER, { { "kind", conn_kinds } } };
-
-static void peer_unref(struct pool_peer *p)
-{
-	if (--p->refs)
-		return;
-	tb_tls_session_free(p->session);
-	tb_tls_client_free(p->tlscfg);
-	free(p->key);
-	free(p);
-}
-
-static void peer_timer_closed(uv_handle_t *h)
-{
-	peer_unref(h->data);
-}
-
-static void pool_conn_closed(uv_handle_t *h)
-{
-	struct pool_conn *pc = h->data;
-	struct pool_peer *p = pc->peer;
-	free(h);
-	free(pc);
-	peer_unref(p);
-}
-
-/* pc is already off the idle list. */
-static void pool_conn_close(struct pool_conn *pc)
-{
-	tb_tls_conn_free(pc->tls);
-	pc->tls = NULL;
-	uv_close((uv_handle_t *)pc->tcp, pool_conn_closed);
-}
-
-static void pool_unlink(struct pool_conn *pc)
-{
-	struct pool_conn **pp = &pc->peer->idle;
-	while (*pp && *pp != pc)
-		pp = &(*pp)->next;
-	if (*pp) {
-		*pp = pc->next;
-		pc->peer->n_idle--;
-	}
-}
-
-static void pool_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	(void)suggested;
-	struct pool_conn *pc = h->data;
-	*buf = uv_buf_init(pc->rbuf, sizeof pc->rbuf);
-}
-
-static void pool_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-	(void)buf;
-	if (nread == 0)
-		return;
-	/* EOF, an error, or bytes nobody asked for (close_notify): the server is done with it. */
-	struct pool_conn *pc = s->data;
-	pool_unlink(pc);
-	pool_conn_close(pc);
-}
-
-static void pool_sweep(uv_timer_t *t)
-{
-	struct pool_peer *p = t->data;
-	uint64_t now = uv_now(p->loop);
-	struct pool_conn **pp = &p->idle;
-	while (*pp) {
-		struct pool_conn *pc = *pp;
-		if (now - pc->since >= pool_idle_ms) {
-			*pp = pc->next;
-			p->n_idle--;
-			pool_conn_close(pc);
-		} else {
-			pp = &pc->next;
-		}
-	}
-	if (!p->n_idle)
-		uv_timer_stop(t);
-}
+/* ---- Keep-alive: the call's side (the pool is core/http_client_pool.c) ---- */
 
 static char *pool_key(const struct tb_http_call *c, const struct tb_http_client_req *r)
 {
@@ -335,76 +214,24 @@ static char *pool_key(const struct tb_http_call *c, const struct tb_http_client_
 	return tb_bytes_cstr(&k);
 }
 
-/* The call's peer (a reference), created with its TLS configuration on first use; NULL: dial alone. */
-static struct pool_peer *pool_peer_get(struct tb_http_call *c, const struct tb_http_client_req *r)
-{
-	char *key = pool_key(c, r);
-	if (!key)
-		return NULL;
-	pthread_mutex_lock(&pool_lock);
-	struct pool_peer *p = pool_peers;
-	while (p && (p->loop != c->loop || strcmp(p->key, key)))
-		p = p->next;
-	if (p) {
-		p->refs++;
-	} else if (pool_n_peers < POOL_MAX_PEERS && (p = calloc(1, sizeof *p)) != NULL) {
-		p->loop = c->loop;
-		p->key = key;
-		key = NULL;
-		if (c->https && tb_tls_client_new(&p->tlscfg, r->ca_pem, r->insecure, r->alpn) != 0) {
-			free(p->key);
-			free(p);
-			p = NULL;
-		} else {
-			uv_timer_init(c->loop, &p->timer);
-			uv_unref((uv_handle_t *)&p->timer);
-			p->timer.data = p;
-			p->refs = 3; /* the list, the timer, this call */
-			p->next = pool_peers;
-			pool_peers = p;
-			pool_n_peers++;
-		}
-	}
-	free(key);
-	pthread_mutex_unlock(&pool_lock);
-	return p;
-}
-
-/* Takes the most recently used live idle connection, if any: 1 when c has it. */
+/* Takes an idle connection of c's peer, if there is one: 1 when c has it. */
 static int pool_take(struct tb_http_call *c)
 {
-	struct pool_peer *p = c->peer;
-	uv_update_time(c->loop);
-	uint64_t now = uv_now(c->loop);
-	while (p->idle) {
-		struct pool_conn *pc = p->idle;
-		p->idle = pc->next;
-		p->n_idle--;
-		if (now - pc->since >= pool_idle_ms) {
-			pool_conn_close(pc);
-			continue;
-		}
-		uv_tcp_t *t = pc->tcp;
-		uv_read_stop((uv_stream_t *)t);
-		uv_ref((uv_handle_t *)t);
-		t->data = c;
-		c->tcp = t;
-		c->refs++; /* the socket's close callback, as for a dialled one */
-		c->tls = pc->tls;
-		free(pc);
-		peer_unref(p);
-		c->reused = 1;
-		tb_metric_inc(&m_conns, "reused");
-		return 1;
-	}
-	return 0;
+	uv_tcp_t *t;
+	if (!tb_http_pool_take(c->peer, &t, &c->tls))
+		return 0;
+	t->data = c;
+	c->tcp = t;
+	c->refs++; /* the socket's close callback, as for a dialled one */
+	c->reused = 1;
+	return 1;
 }
 
 /* Whether c's connection may serve another call (after its complete response). */
 static int pool_reusable(struct tb_http_call *c)
 {
-	if (!c->peer || c->peer->closed || !c->tcp || !c->complete || c->extra || c->stale_writes ||
-		c->out.pending || !http_should_keep_alive(&c->parser) || c->peer->n_idle >= pool_per_peer ||
+	if (!c->peer || !c->tcp || !c->complete || c->extra || c->stale_writes || c->out.pending ||
+		!http_should_keep_alive(&c->parser) || !tb_http_pool_has_room(c->peer) ||
 		uv_is_closing((uv_handle_t *)c->tcp))
 		return 0;
 	if (c->tls) {
@@ -420,85 +247,14 @@ static int pool_reusable(struct tb_http_call *c)
 /* Moves c's connection (socket and TLS state) to its peer's idle list. */
 static void pool_put(struct tb_http_call *c)
 {
-	struct pool_peer *p = c->peer;
-	struct pool_conn *pc = calloc(1, sizeof *pc);
 	uv_tcp_t *t = c->tcp;
 	uv_read_stop((uv_stream_t *)t);
-	if (!pc) {
-		close_tcp(c);
-		return;
-	}
-	t->data = pc;
-	pc->peer = p;
-	pc->tcp = t;
-	pc->tls = c->tls;
-	pc->since = uv_now(c->loop);
-	p->refs++;
+	tb_http_pool_put(c->peer, t, c->tls);
 	c->tls = NULL;
 	c->tcp = NULL;
 	c->out.stream = NULL;
 	c->out.tls = NULL;
-	uv_unref((uv_handle_t *)t);
-	pc->next = p->idle;
-	p->idle = pc;
-	p->n_idle++;
-	if (uv_read_start((uv_stream_t *)t, pool_alloc, pool_read) != 0) {
-		pool_unlink(pc);
-		pool_conn_close(pc);
-	} else if (!uv_is_active((uv_handle_t *)&p->timer)) {
-		uint64_t every = pool_idle_ms / 2 + 1;
-		uv_timer_start(&p->timer, pool_sweep, every, every);
-	}
 	call_unref(c); /* the socket's reference: its close callback is the pool's now */
-}
-
-void tb_http_client_pool_setup(size_t per_peer, uint64_t idle_ms)
-{
-	pool_per_peer = per_peer;
-	pool_idle_ms = idle_ms ? idle_ms : 1;
-	tb_metric_register(&m_conns);
-}
-
-void tb_http_client_pool_close(uv_loop_t *loop)
-{
-	struct pool_peer *mine = NULL;
-	pthread_mutex_lock(&pool_lock);
-	for (struct pool_peer **pp = &pool_peers; *pp;) {
-		struct pool_peer *p = *pp;
-		if (p->loop == loop) {
-			*pp = p->next;
-			pool_n_peers--;
-			p->next = mine;
-			mine = p;
-		} else {
-			pp = &p->next;
-		}
-	}
-	pthread_mutex_unlock(&pool_lock);
-	while (mine) {
-		struct pool_peer *p = mine;
-		mine = p->next;
-		p->closed = 1;
-		while (p->idle) {
-			struct pool_conn *pc = p->idle;
-			p->idle = pc->next;
-			p->n_idle--;
-			pool_conn_close(pc);
-		}
-		uv_close((uv_handle_t *)&p->timer, peer_timer_closed);
-		peer_unref(p); /* the list's */
-	}
-}
-
-size_t tb_http_client_pool_idle(uv_loop_t *loop)
-{
-	size_t n = 0;
-	pthread_mutex_lock(&pool_lock);
-	for (struct pool_peer *p = pool_peers; p; p = p->next)
-		if (p->loop == loop)
-			n += p->n_idle;
-	pthread_mutex_unlock(&pool_lock);
-	return n;
 }
 
 /* ---- Sniffer: ServerHello ALPN and the first Certificate, from plaintext records ---- */
@@ -891,12 +647,10 @@ static int check_ip_san(struct tb_http_call *c)
 static void handshake_done(struct tb_http_call *c)
 {
 	int resumed = c->saw_hello && !c->sniff_cert;
-	tb_metric_inc(&m_conns, resumed ? "resumed" : "new");
+	tb_http_pool_count(resumed ? "resumed" : "new");
 	struct tb_tls_session *s;
-	if (c->peer && !resumed && tb_tls_conn_get_session(c->tls, &s) == 0) {
-		tb_tls_session_free(c->peer->session);
-		c->peer->session = s;
-	}
+	if (c->peer && !resumed && tb_tls_conn_get_session(c->tls, &s) == 0)
+		tb_http_pool_keep_session(c->peer, s);
 }
 
 static void tls_bytes(struct tb_http_call *c, const uint8_t *p, size_t n)
@@ -1010,14 +764,14 @@ static void on_connect(uv_connect_t *req, int status)
 			return;
 		}
 		c->out.tls = c->tls;
-		if (c->peer && c->peer->session)
-			tb_tls_conn_set_session(c->tls, c->peer->session); /* else a full handshake */
+		if (c->peer && tb_http_pool_session(c->peer))
+			tb_tls_conn_set_session(c->tls, tb_http_pool_session(c->peer)); /* else a full handshake */
 		rc = tb_tls_conn_handshake(c->tls);
 		if (rc < 0 || (rc = flush_tls(c)) != 0)
 			finish(c, rc);
 		return;
 	}
-	tb_metric_inc(&m_conns, "new");
+	tb_http_pool_count("new");
 	if ((rc = send_request(c)) != 0)
 		finish(c, rc);
 }
@@ -1255,9 +1009,12 @@ int tb_http_client_start(uv_loop_t *loop, const struct tb_http_client_req *r,
 			goto fail;
 		}
 	}
-	if (r->keep_alive && !c->handshake_only && !c->want_peer_cert && !c->dial_check &&
-		(c->peer = pool_peer_get(c, r)) != NULL)
-		c->tlscfg = c->peer->tlscfg;
+	if (r->keep_alive && !c->handshake_only && !c->want_peer_cert && !c->dial_check) {
+		char *key = pool_key(c, r);
+		if (key && (c->peer = tb_http_pool_peer_get(loop, key, https, r->ca_pem, r->insecure, r->alpn)))
+			c->tlscfg = tb_http_pool_tls(c->peer);
+		free(key);
+	}
 	c->retry = r->retry;
 	if ((rc = build_request(c, r, method, target, tlen)) != 0)
 		goto fail;
