@@ -130,7 +130,6 @@ static void pool_sweep(uv_timer_t *t)
 		uv_timer_stop(t);
 }
 
-
 void tb_http_pool_count(const char *kind)
 {
 	tb_metric_inc(&m_conns, kind);
