@@ -89,6 +89,8 @@ static const struct tb_option core_options[] = {
 	{ "http2_max_control_frames_per_second", TB_OPT_INT, "100", "HTTP/2: SETTINGS, PING, PRIORITY, empty DATA/HEADERS frames and WINDOW_UPDATE frames beyond two per DATA frame we sent, that a client may send per second on a connection; more is answered GOAWAY ENHANCE_YOUR_CALM", 1, 100000 },
 	{ "http2_max_continuation_frames", TB_OPT_INT, "8", "HTTP/2: CONTINUATION frames allowed after one HEADERS; more is answered GOAWAY ENHANCE_YOUR_CALM (CONTINUATION floods)", 1, 1024 },
 	{ "http2_preface_timeout_ms", TB_OPT_INT, "5000", "HTTP/2: time a client has, from the TLS handshake that chose h2 (or the first byte of an h2c preface), to send the whole client preface; then the connection is closed (instead of waiting for the request header timeout)", 100, 60000 },
+	{ "http_client_pool_size", TB_OPT_INT, "8", "HTTP client: idle keep-alive connections kept per server (scheme, host, port, TLS settings) for calls that ask for keep-alive (the DAP leader's requests to its helper); 0 opens a connection per request (resuming the TLS session)", 0, 1024 },
+	{ "http_client_idle_timeout_ms", TB_OPT_INT, "15000", "HTTP client: how long a kept-alive connection may stay idle before it is closed (keep it below the servers' keep-alive timeouts)", 100, 3600000 },
 	{ "shutdown_grace_ms", TB_OPT_INT, "5000", "how long a stop waits for in-flight requests", 0, 600000 },
 	{ "hook_deadline_ms", TB_OPT_INT, "50", "wall-clock limit of one call of a Lua hook (e.g. the DNS policy, run per query); a hook that runs longer is stopped", 1, 10000 },
 	{ "hook_max_instructions", TB_OPT_INT, "1000000", "Lua instructions one call of a hook may run", 1000, 1000000000 },

@@ -385,6 +385,22 @@ struct tb_http_client_req {
 	 */
 	int (*dial_check)(const struct sockaddr *addr, void *arg);
 	void *dial_check_arg;
+	/*
+	 * Keep-alive: take an idle connection to the same peer (scheme, host,
+	 * port, connect_address, sni, trust roots, insecure, ALPN) from the
+	 * loop's pool, or open one (resuming the peer's last TLS session), and
+	 * give it back after a complete response the server did not mark
+	 * Connection: close. Ignored with handshake_only, want_peer_cert or
+	 * dial_check (those dial every time).
+	 */
+	int keep_alive;
+	/*
+	 * The request is idempotent: when a pooled connection turns out dead
+	 * (closed, reset) before any response byte, send it once more on a
+	 * fresh connection instead of failing. Without it such a failure is
+	 * reported, since the server may have acted on the request.
+	 */
+	int retry;
 };
 
 struct tb_http_client_resp {
@@ -420,6 +436,19 @@ int tb_http_client_start(uv_loop_t *loop, const struct tb_http_client_req *r,
 	tb_http_client_cb cb, void *arg, struct tb_http_call **call);
 /* cb runs now with TB_ERR_CANCELED (unless it already ran); for stopping subsystems. */
 void tb_http_client_cancel(struct tb_http_call *call);
+
+/*
+ * The keep-alive pool (core.http_client_pool_size, core.http_client_idle_timeout_ms):
+ * idle connections kept per peer (0: none; TLS sessions still resume) and how long one may stay
+ * idle. Registers tb_http_client_connections_total. Call once at start.
+ */
+#define TB_HTTP_CLIENT_POOL_SIZE 8
+#define TB_HTTP_CLIENT_IDLE_MS 15000u
+void tb_http_client_pool_setup(size_t per_peer, uint64_t idle_ms);
+/* Closes the loop's idle connections and forgets its peers (before closing the loop). */
+void tb_http_client_pool_close(uv_loop_t *loop);
+/* Idle connections the loop's pool holds (tests). */
+size_t tb_http_client_pool_idle(uv_loop_t *loop);
 
 /* First response header with that name (case-insensitive), or NULL. */
 const char *tb_http_client_header(const struct tb_http_client_resp *resp, const char *name);

@@ -1,7 +1,9 @@
 /*
- * DESIGN: the HTTP/1.1 client (contract in core/http.h).
+ * DESIGN: the HTTP/1.1 client (contract in core/http.h). A little over ~900
+ * lines: the keep-alive pool's own state lives in core/http_client_pool.c,
+ * but taking, returning and retrying a connection is call state and stays.
  *
- * One call = one connection (Connection: close), on the caller's loop:
+ * One call = one exchange, on the caller's loop:
  * resolve (uv_getaddrinfo, or the IP literal / connect_address as is) ->
  * connect (trying each resolved address in turn) -> TLS handshake over
  * memory buffers (core/tls.h) -> write the request -> parse the response
@@ -18,12 +20,34 @@
  * the first certificate and the ALPN choice it sees there: a handshake_only
  * call with `insecure` reports those even when mbedTLS refuses the
  * certificate.
+ *
+ * Keep-alive (a request's keep_alive flag): the loop's pool keeps, per peer
+ * (scheme, host, port, connect_address, SNI, trust roots, insecure, ALPN),
+ * one TLS client configuration (the roots are parsed once), the session of
+ * its last full handshake (offered to every new connection: a resumed
+ * handshake costs no ECDHE and no certificate checks), and up to
+ * core.http_client_pool_size idle connections (0: none, each call dials,
+ * resuming the session). A call takes the most
+ * recently used idle connection or dials; after a complete response that
+ * keeps the connection (HTTP/1.1 without Connection: close, nothing unread
+ * after it, no write pending) the socket and its TLS state go back to the
+ * pool instead of being closed. An idle connection is read from: any byte,
+ * EOF or error means the server is done with it and it is closed; a timer
+ * closes connections idle longer than core.http_client_idle_timeout_ms
+ * (below servers' usual keep-alive timeouts, trustbox's 60 s included).
+ * A server may still close one just as it is reused: then a request marked
+ * retry (idempotent) goes once more on a fresh connection, provided no
+ * response byte came back; other requests report the error. A connection
+ * with an error or a response cut short is never pooled. Idle handles are
+ * unreferenced, so a pool never keeps a loop running; the owner closes it
+ * with tb_http_client_pool_close before closing the loop.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <http_parser.h>
 #include <netdb.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -31,6 +55,7 @@
 #include "core/error.h"
 #include "core/http.h"
 #include "core/http_io.h"
+#include "core/http_client_pool.h"
 #include "core/log.h"
 #include "core/tls.h"
 
@@ -94,6 +119,16 @@ struct tb_http_call {
 	size_t sniff_cert_len;
 	char sniff_alpn[256];
 
+	struct tb_http_pool_peer *peer; /* keep_alive: its pool (holds tlscfg then), else NULL */
+	int reused;            /* the connection came from the pool */
+	int retry;             /* idempotent: one more try on a fresh connection */
+	int retried;
+	int got_bytes;         /* response bytes arrived on this connection */
+	int extra;             /* bytes after the response: the connection is not reusable */
+	int saw_hello;         /* the sniffer saw a ServerHello (a resumed one has no Certificate) */
+	size_t stale_writes;   /* completions still due from the connection a retry left */
+	uint64_t timeout_ms;
+
 	int deferred_err;      /* reported by the timer (errors found inside the call) */
 	int offline;           /* tb_http_client_parse_response: no handles */
 	int done;
@@ -102,7 +137,18 @@ struct tb_http_call {
 
 static void call_unref(struct tb_http_call *c);
 static void finish(struct tb_http_call *c, int err);
+static void on_timeout(uv_timer_t *t);
 static void try_connect(struct tb_http_call *c);
+static void dial(struct tb_http_call *c);
+
+static void free_headers(struct tb_http_call *c)
+{
+	for (size_t i = 0; i < c->n_hdrs; i++) {
+		free((char *)c->hdrs[i].name);
+		free((char *)c->hdrs[i].value);
+	}
+	c->n_hdrs = 0;
+}
 
 /* ---- Lifetime ---- */
 
@@ -113,11 +159,11 @@ static void call_free(struct tb_http_call *c)
 	free(c->connect_address);
 	tb_bytes_free(&c->request);
 	tb_tls_conn_free(c->tls);
-	tb_tls_client_free(c->tlscfg);
-	for (size_t i = 0; i < c->n_hdrs; i++) {
-		free((char *)c->hdrs[i].name);
-		free((char *)c->hdrs[i].value);
-	}
+	if (c->peer)
+		tb_http_pool_peer_unref(c->peer);
+	else
+		tb_tls_client_free(c->tlscfg);
+	free_headers(c);
 	free(c->hdrs);
 	tb_bytes_free(&c->hfield);
 	tb_bytes_free(&c->hvalue);
@@ -153,6 +199,62 @@ static void close_tcp(struct tb_http_call *c)
 		c->tcp = NULL;
 		c->out.stream = NULL;
 	}
+}
+
+/* ---- Keep-alive: the call's side (the pool is core/http_client_pool.c) ---- */
+
+static char *pool_key(const struct tb_http_call *c, const struct tb_http_client_req *r)
+{
+	struct tb_bytes k = { 0 };
+	tb_bytes_printf(&k, "%d\x1f%s\x1f%d\x1f%s\x1f%s\x1f%d", c->https, c->host, c->port,
+		c->connect_address ? c->connect_address : "", c->sni ? c->sni : "", c->insecure);
+	for (const char *const *a = r->alpn; a && *a; a++)
+		tb_bytes_printf(&k, "\x1f%s", *a);
+	tb_bytes_printf(&k, "\x1e%s", r->ca_pem ? r->ca_pem : "(system)");
+	return tb_bytes_cstr(&k);
+}
+
+/* Takes an idle connection of c's peer, if there is one: 1 when c has it. */
+static int pool_take(struct tb_http_call *c)
+{
+	uv_tcp_t *t;
+	if (!tb_http_pool_take(c->peer, &t, &c->tls))
+		return 0;
+	t->data = c;
+	c->tcp = t;
+	c->refs++; /* the socket's close callback, as for a dialled one */
+	c->reused = 1;
+	return 1;
+}
+
+/* Whether c's connection may serve another call (after its complete response). */
+static int pool_reusable(struct tb_http_call *c)
+{
+	if (!c->peer || !c->tcp || !c->complete || c->extra || c->stale_writes || c->out.pending ||
+		!http_should_keep_alive(&c->parser) || !tb_http_pool_has_room(c->peer) ||
+		uv_is_closing((uv_handle_t *)c->tcp))
+		return 0;
+	if (c->tls) {
+		/* Plaintext already decrypted past the response, or a close_notify: not reusable. */
+		uint8_t b[1];
+		int closed = 0;
+		if (!tb_tls_conn_handshake_done(c->tls) || tb_tls_conn_read(c->tls, b, 1, &closed) != 0 || closed)
+			return 0;
+	}
+	return 1;
+}
+
+/* Moves c's connection (socket and TLS state) to its peer's idle list. */
+static void pool_put(struct tb_http_call *c)
+{
+	uv_tcp_t *t = c->tcp;
+	uv_read_stop((uv_stream_t *)t);
+	tb_http_pool_put(c->peer, t, c->tls);
+	c->tls = NULL;
+	c->tcp = NULL;
+	c->out.stream = NULL;
+	c->out.tls = NULL;
+	call_unref(c); /* the socket's reference: its close callback is the pool's now */
 }
 
 /* ---- Sniffer: ServerHello ALPN and the first Certificate, from plaintext records ---- */
@@ -210,8 +312,10 @@ static void sniff_handshake(struct tb_http_call *c)
 		if (c->hs.len - off - 4 < len)
 			break;
 		struct tb_reader r = TB_READER(p + 4, len);
-		if (p[0] == 2)
+		if (p[0] == 2) {
+			c->saw_hello = 1;
 			sniff_server_hello(c, &r);
+		}
 		else if (p[0] == 11)
 			sniff_certificate(c, &r);
 		else if (p[0] == 14) /* ServerHelloDone: nothing more in the clear */
@@ -253,9 +357,50 @@ static void sniff(struct tb_http_call *c, const uint8_t *p, size_t n)
 
 /* ---- Finishing ---- */
 
+/* The response state, for a retry on a fresh connection. */
+static void reset_response(struct tb_http_call *c)
+{
+	free_headers(c);
+	c->hfield.len = c->hvalue.len = 0;
+	c->in_value = 0;
+	c->header_bytes = 0;
+	c->body.len = 0;
+	c->status = 0;
+	c->complete = c->parse_err = c->got_bytes = c->extra = 0;
+	http_parser_init(&c->parser, HTTP_RESPONSE);
+	c->parser.data = c;
+}
+
+/*
+ * A pooled connection that died before answering an idempotent request: the
+ * request goes once more, on a fresh connection, with a fresh time budget.
+ */
+static int retry_fresh(struct tb_http_call *c, int err)
+{
+	if (!c->reused || !c->retry || c->retried || c->got_bytes || c->offline ||
+		err == TB_ERR_TIMEOUT || err == TB_ERR_CANCELED)
+		return 0;
+	TB_DEBUG("http", "client: a kept-alive connection to %s failed (%s); sending again on a new one",
+		c->host, tb_strerror(err));
+	c->retried = 1;
+	c->reused = 0;
+	close_tcp(c);
+	c->stale_writes = c->out.pending;
+	tb_tls_conn_free(c->tls);
+	c->tls = NULL;
+	c->out.tls = NULL;
+	reset_response(c);
+	c->deferred_err = 0;
+	uv_timer_start(&c->timer, on_timeout, c->timeout_ms, 0);
+	dial(c);
+	return 1;
+}
+
 static void finish(struct tb_http_call *c, int err)
 {
 	if (c->done)
+		return;
+	if (err && retry_fresh(c, err))
 		return;
 	c->done = 1;
 	struct tb_http_client_resp resp = { 0 };
@@ -273,6 +418,17 @@ static void finish(struct tb_http_call *c, int err)
 			resp.alpn = c->sniff_alpn;
 		if (c->https && c->want_peer_cert && !resp.peer_cert.len && c->sniff_cert)
 			resp.peer_cert = TB_BUF(c->sniff_cert, c->sniff_cert_len);
+	}
+	/*
+	 * A reusable connection goes back before the callback, so that a request
+	 * the callback starts can take it (resp keeps only what the call owns).
+	 */
+	if (!err && !c->offline && pool_reusable(c)) {
+		if (resp.alpn && resp.alpn != c->sniff_alpn) {
+			snprintf(c->sniff_alpn, sizeof c->sniff_alpn, "%s", resp.alpn);
+			resp.alpn = c->sniff_alpn;
+		}
+		pool_put(c);
 	}
 	c->cb(err, err ? NULL : &resp, c->arg);
 	if (c->offline)
@@ -367,11 +523,7 @@ static int on_headers_complete(http_parser *p)
 		return -1;
 	/* Interim 1xx responses are skipped: the parser starts over. */
 	if (p->status_code >= 100 && p->status_code < 200) {
-		for (size_t i = 0; i < c->n_hdrs; i++) {
-			free((char *)c->hdrs[i].name);
-			free((char *)c->hdrs[i].value);
-		}
-		c->n_hdrs = 0;
+		free_headers(c);
 		return 0;
 	}
 	c->status = p->status_code;
@@ -413,9 +565,11 @@ static const http_parser_settings resp_settings = {
 
 static void response_bytes(struct tb_http_call *c, const uint8_t *p, size_t n)
 {
-	http_parser_execute(&c->parser, &resp_settings, (const char *)p, n);
+	c->got_bytes = 1;
+	size_t used = http_parser_execute(&c->parser, &resp_settings, (const char *)p, n);
 	enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
 	if (c->complete) {
+		c->extra = used < n;
 		finish(c, 0);
 		return;
 	}
@@ -433,6 +587,10 @@ static void response_bytes(struct tb_http_call *c, const uint8_t *p, size_t n)
 static void on_written(struct tb_http_out *out, int status)
 {
 	struct tb_http_call *c = (struct tb_http_call *)((char *)out - offsetof(struct tb_http_call, out));
+	if (c->stale_writes) {
+		c->stale_writes--; /* the abandoned connection's: cancelled, nothing to report */
+		return;
+	}
 	if (status < 0 && !c->done)
 		finish(c, status);
 }
@@ -485,6 +643,16 @@ static int check_ip_san(struct tb_http_call *c)
 	return 0;
 }
 
+/* Counts the connection, and keeps a full handshake's session for the peer's next ones. */
+static void handshake_done(struct tb_http_call *c)
+{
+	int resumed = c->saw_hello && !c->sniff_cert;
+	tb_http_pool_count(resumed ? "resumed" : "new");
+	struct tb_tls_session *s;
+	if (c->peer && !resumed && tb_tls_conn_get_session(c->tls, &s) == 0)
+		tb_http_pool_keep_session(c->peer, s);
+}
+
 static void tls_bytes(struct tb_http_call *c, const uint8_t *p, size_t n)
 {
 	int rc;
@@ -516,6 +684,7 @@ static void tls_bytes(struct tb_http_call *c, const uint8_t *p, size_t n)
 			finish(c, rc);
 			return;
 		}
+		handshake_done(c);
 		if (c->handshake_only) {
 			finish(c, 0);
 			return;
@@ -595,11 +764,14 @@ static void on_connect(uv_connect_t *req, int status)
 			return;
 		}
 		c->out.tls = c->tls;
+		if (c->peer && tb_http_pool_session(c->peer))
+			tb_tls_conn_set_session(c->tls, tb_http_pool_session(c->peer)); /* else a full handshake */
 		rc = tb_tls_conn_handshake(c->tls);
 		if (rc < 0 || (rc = flush_tls(c)) != 0)
 			finish(c, rc);
 		return;
 	}
+	tb_http_pool_count("new");
 	if ((rc = send_request(c)) != 0)
 		finish(c, rc);
 }
@@ -680,6 +852,26 @@ static void on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res)
 	call_unref(c);
 }
 
+/* Resolves (unless the address is known) and connects; errors come later. */
+static void dial(struct tb_http_call *c)
+{
+	if (c->n_addrs) {
+		c->next_addr = 0;
+		c->connect_err = c->refused_err = 0;
+		try_connect(c); /* callbacks of uv_tcp_connect always run later */
+		return;
+	}
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	c->gai.data = c;
+	int rc = uv_getaddrinfo(c->loop, &c->gai, on_resolved, c->host, NULL, &hints);
+	if (rc) {
+		fail_later(c, rc);
+		return;
+	}
+	c->gai_pending = 1;
+	c->refs++;
+}
+
 /* ---- Setup ---- */
 
 static int parse_ip(const char *s, int port, struct sockaddr_storage *out)
@@ -712,7 +904,7 @@ static int build_request(struct tb_http_call *c, const struct tb_http_client_req
 		v6 ? "[" : "", c->host, v6 ? "]" : "");
 	if (!default_port)
 		tb_bytes_printf(b, ":%d", c->port);
-	tb_bytes_printf(b, "\r\nConnection: close\r\n");
+	tb_bytes_printf(b, c->peer ? "\r\n" : "\r\nConnection: close\r\n");
 	int has_ua = 0;
 	for (size_t i = 0; i < r->n_headers; i++) {
 		const char *n = r->headers[i].name, *v = r->headers[i].value;
@@ -809,9 +1001,6 @@ int tb_http_client_start(uv_loop_t *loop, const struct tb_http_client_req *r,
 		if (u.field_set & (1 << UF_QUERY))
 			tlen = u.field_data[UF_QUERY].off + u.field_data[UF_QUERY].len - u.field_data[UF_PATH].off;
 	}
-	if ((rc = build_request(c, r, method, target, tlen)) != 0)
-		goto fail;
-
 	if (https) {
 		struct sockaddr_storage tmp;
 		const char *sni = r->sni ? r->sni : (parse_ip(c->host, 0, &tmp) == 0 ? NULL : c->host);
@@ -819,9 +1008,18 @@ int tb_http_client_start(uv_loop_t *loop, const struct tb_http_client_req *r,
 			rc = TB_ERR_NOMEM;
 			goto fail;
 		}
-		if ((rc = tb_tls_client_new(&c->tlscfg, r->ca_pem, r->insecure, r->alpn)) != 0)
-			goto fail;
 	}
+	if (r->keep_alive && !c->handshake_only && !c->want_peer_cert && !c->dial_check) {
+		char *key = pool_key(c, r);
+		if (key && (c->peer = tb_http_pool_peer_get(loop, key, https, r->ca_pem, r->insecure, r->alpn)))
+			c->tlscfg = tb_http_pool_tls(c->peer);
+		free(key);
+	}
+	c->retry = r->retry;
+	if ((rc = build_request(c, r, method, target, tlen)) != 0)
+		goto fail;
+	if (https && !c->tlscfg && (rc = tb_tls_client_new(&c->tlscfg, r->ca_pem, r->insecure, r->alpn)) != 0)
+		goto fail;
 
 	http_parser_init(&c->parser, HTTP_RESPONSE);
 	c->parser.data = c;
@@ -838,22 +1036,21 @@ int tb_http_client_start(uv_loop_t *loop, const struct tb_http_client_req *r,
 	uv_timer_init(loop, &c->timer);
 	c->timer.data = c;
 	c->refs = 1;
-	uv_timer_start(&c->timer, on_timeout, r->timeout_ms ? r->timeout_ms : CLIENT_DEFAULT_TIMEOUT_MS, 0);
+	c->timeout_ms = r->timeout_ms ? r->timeout_ms : CLIENT_DEFAULT_TIMEOUT_MS;
+	uv_timer_start(&c->timer, on_timeout, c->timeout_ms, 0);
 	if (out)
 		*out = c;
-	if (c->n_addrs) {
-		try_connect(c); /* callbacks of uv_tcp_connect always run later */
+	if (c->peer && pool_take(c)) {
+		/* A kept-alive connection: straight to the request (its errors come later). */
+		c->out.stream = (uv_stream_t *)c->tcp;
+		c->out.tls = c->tls;
+		c->out.written = on_written;
+		if ((rc = uv_read_start((uv_stream_t *)c->tcp, on_alloc, on_read)) != 0 ||
+			(rc = send_request(c)) != 0)
+			fail_later(c, rc);
 		return 0;
 	}
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-	c->gai.data = c;
-	rc = uv_getaddrinfo(loop, &c->gai, on_resolved, c->host, NULL, &hints);
-	if (rc) {
-		fail_later(c, rc);
-		return 0;
-	}
-	c->gai_pending = 1;
-	c->refs++;
+	dial(c);
 	return 0;
 fail:
 	call_free(c);

@@ -446,6 +446,9 @@ static struct app *app_new(const char *file, int *code)
 	}
 	app->core.subsystems = subsystems;
 	app->core.services = &app->services;
+	const cJSON *core = tb_config_section(app->core.config, "core");
+	tb_http_client_pool_setup((size_t)tb_cfg_int(core, "http_client_pool_size"),
+		(uint64_t)tb_cfg_int(core, "http_client_idle_timeout_ms"));
 	return app;
 }
 
@@ -455,6 +458,8 @@ static void app_free(struct app *app, int with_loop)
 	free_all(app);
 	tb_store_close(app->core.store);
 	if (with_loop) {
+		/* The client's kept-alive connections go first: the pool frees what it owns. */
+		tb_http_client_pool_close(&app->loop);
 		/* The store's async handle among them. */
 		uv_walk(&app->loop, walk_close, NULL);
 		uv_run(&app->loop, UV_RUN_DEFAULT);

@@ -437,6 +437,8 @@ int tb_tls_client_new(struct tb_tls_client **out, const char *ca_pem, int insecu
 	mbedtls_ssl_conf_ciphersuites(&cli->conf, ciphersuites);
 	mbedtls_ssl_conf_curves(&cli->conf, curves);
 	mbedtls_ssl_conf_rng(&cli->conf, mbedtls_ctr_drbg_random, &drbg);
+	/* Tickets: the session a caller keeps (tb_tls_conn_get_session) resumes on any server instance. */
+	mbedtls_ssl_conf_session_tickets(&cli->conf, MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
 	if (insecure) {
 		mbedtls_ssl_conf_authmode(&cli->conf, MBEDTLS_SSL_VERIFY_NONE);
 	} else {
@@ -526,6 +528,40 @@ void tb_tls_conn_free(struct tb_tls_conn *c)
 	tb_bytes_free(&c->in);
 	tb_bytes_free(&c->out);
 	free(c);
+}
+
+struct tb_tls_session {
+	mbedtls_ssl_session s;
+};
+
+int tb_tls_conn_get_session(const struct tb_tls_conn *c, struct tb_tls_session **out)
+{
+	*out = NULL;
+	if (!c->handshake_done || c->srv)
+		return TB_ERR_INVALID;
+	struct tb_tls_session *s = calloc(1, sizeof *s);
+	if (!s)
+		return TB_ERR_NOMEM;
+	mbedtls_ssl_session_init(&s->s);
+	if (mbedtls_ssl_get_session(&c->ssl, &s->s) != 0) {
+		tb_tls_session_free(s);
+		return TB_ERR_CRYPTO;
+	}
+	*out = s;
+	return 0;
+}
+
+int tb_tls_conn_set_session(struct tb_tls_conn *c, const struct tb_tls_session *s)
+{
+	return mbedtls_ssl_set_session(&c->ssl, &s->s) == 0 ? 0 : TB_ERR_CRYPTO;
+}
+
+void tb_tls_session_free(struct tb_tls_session *s)
+{
+	if (!s)
+		return;
+	mbedtls_ssl_session_free(&s->s);
+	free(s);
 }
 
 int tb_tls_conn_feed(struct tb_tls_conn *c, const uint8_t *p, size_t n)

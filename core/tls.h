@@ -77,6 +77,17 @@ int tb_tls_conn_new_server(struct tb_tls_conn **out, struct tb_tls_server *srv);
 int tb_tls_conn_new_client(struct tb_tls_conn **out, struct tb_tls_client *cli,
 	const char *server_name);
 void tb_tls_conn_free(struct tb_tls_conn *c);
+/*
+ * Client-side resumption (RFC 5077 ticket or session id): a copy of a
+ * completed handshake's session, offered on the next connection to the same
+ * server with the same client configuration; the server resumes it or does
+ * a full handshake. get: 0, or TB_ERR_INVALID before the handshake
+ * completed. set: before the handshake.
+ */
+struct tb_tls_session;
+int tb_tls_conn_get_session(const struct tb_tls_conn *c, struct tb_tls_session **out);
+int tb_tls_conn_set_session(struct tb_tls_conn *c, const struct tb_tls_session *s);
+void tb_tls_session_free(struct tb_tls_session *s);
 /* Appends received ciphertext. TB_ERR_TOO_LARGE beyond TB_TLS_MAX_INPUT unconsumed bytes. */
 int tb_tls_conn_feed(struct tb_tls_conn *c, const uint8_t *p, size_t n);
 /* 0 when complete, TB_TLS_WANT, or an error (TB_ERR_VERIFY for a rejected peer certificate). */

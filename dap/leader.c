@@ -182,6 +182,9 @@ static void send_job(struct dap_flow *f)
 		.timeout_ms = DAP_HELPER_TIMEOUT_MS,
 		.max_body = DAP_MAX_HELPER_RESPONSE,
 		.ca_pem = helper_roots(svc),
+		/* One connection (and TLS session) to the helper for every job; the PUT is idempotent by job id. */
+		.keep_alive = 1,
+		.retry = 1,
 	};
 	int err = url ? tb_http_client_request(svc->core->loop, &r, on_helper_answer, f) : TB_ERR_NOMEM;
 	free(url);
@@ -568,6 +571,7 @@ int dap_leader_collect(struct dap_aggregator *agg, const struct dap_task *t,
 		.timeout_ms = DAP_HELPER_TIMEOUT_MS,
 		.max_body = DAP_MAX_HELPER_RESPONSE,
 		.ca_pem = helper_roots(svc),
+		.keep_alive = 1, /* no retry: the helper counts each aggregate share query */
 	};
 	memcpy(c->job_id, job_id, DAP_COLLECTION_JOB_ID_LEN);
 	c->svc = svc;

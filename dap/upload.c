@@ -13,7 +13,9 @@
  *   PlaintextInputShare and the VDAF input share decode else invalidMessage
  *   the report id is new for the task         else reportRejected (replay)
  * The last check is the store's primary key, so it holds across concurrent
- * uploads and restarts; the answer is given only after the commit. Each
+ * uploads and restarts; the answer is given only after the commit. The open
+ * and the checks of the plaintext run on libuv's thread pool (on copies of
+ * the report, the key and the VDAF), so the loop thread does no X25519. Each
  * refusal is counted per task under a reason named like the PrepareErrors
  * (dap_rejections, read by the admin API).
  */
@@ -29,10 +31,28 @@
 
 struct upload_ctx {
 	struct dap_service *svc;
+	struct dap_aggregator *agg;
 	dap_upload_cb cb;
 	void *ctx;
 	uint8_t task_id[DAP_TASK_ID_LEN]; /* for the per-task metrics */
+	/* The thread pool's part (copies: the loop may reload keys and tasks meanwhile). */
+	uv_work_t work;
+	struct dap_vdaf vdaf;
+	struct dap_hpke_key key;
+	struct tb_buf body;               /* a copy of the Report */
+	struct dap_stored_report *report; /* the worker's result */
+	int problem;                      /* or the refusal it found */
+	const char *reason, *metric, *detail;
+	int rc;
 };
+
+static void upload_free(struct upload_ctx *u)
+{
+	tb_crypto_wipe(&u->key, sizeof u->key);
+	free((void *)u->body.p);
+	dap_stored_report_free(u->report);
+	free(u);
+}
 
 /* Counts a refused upload under its reason; returns problem. */
 static int refuse(struct dap_aggregator *agg, const struct dap_task *task, int problem, const char *reason)
@@ -56,6 +76,89 @@ static void stored(int status, void *arg)
 		u->cb(u->ctx, -2, "the report could not be stored");
 	struct dap_service *svc = u->svc;
 	free(u);
+	dap_service_check_stopped(svc);
+}
+
+/*
+ * Worker thread: the leader's HPKE open (X25519, HKDF, AEAD) and the checks
+ * of what it yields; reads only u. The Report decoded on the loop already.
+ */
+static void open_work(uv_work_t *w)
+{
+	struct upload_ctx *u = w->data;
+	struct dap_report rep;
+	uint8_t info_buf[DAP_HPKE_INFO_BUF];
+	struct tb_buf info = dap_hpke_info_input_share(DAP_ROLE_LEADER, info_buf);
+	struct tb_bytes aad = { 0 }, pt = { 0 };
+	int rc = dap_report_decode(u->body, &rep);
+	if (!rc)
+		rc = dap_hpke_aad_input_share(u->task_id, rep.md.id, rep.md.time, rep.public_share, &aad);
+	if (rc) {
+		tb_bytes_free(&aad);
+		u->rc = rc;
+		return;
+	}
+	rc = dap_hpke_open(&u->key.config, &u->key.kp, &rep.leader_share, info, tb_bytes_buf(&aad), &pt);
+	tb_bytes_free(&aad);
+	struct dap_plaintext_input_share pis;
+	if (rc) {
+		u->problem = DAP_PROBLEM_REPORT_REJECTED;
+		u->reason = "hpke_decrypt_error";
+		u->metric = "decrypt_failure";
+		u->detail = "the leader's input share does not decrypt";
+	} else if (dap_plaintext_input_share_decode(tb_bytes_buf(&pt), &pis) ||
+		   dap_prio3_check_input_share(&u->vdaf, 0, pis.payload)) {
+		u->problem = DAP_PROBLEM_INVALID_MESSAGE;
+		u->reason = "invalid_message";
+		u->metric = "invalid_message";
+		u->detail = "the leader's plaintext input share is malformed";
+	} else {
+		struct dap_stored_report *r = calloc(1, sizeof *r);
+		if (r) {
+			memcpy(r->task_id, u->task_id, DAP_TASK_ID_LEN);
+			r->md = rep.md;
+			tb_bytes_append(&r->public_share, rep.public_share.p, rep.public_share.len);
+			tb_bytes_append(&r->extensions, pis.extensions.p, pis.extensions.len);
+			tb_bytes_append(&r->leader_share, pis.payload.p, pis.payload.len);
+			dap_hpke_ciphertext_encode(&rep.helper_share, &r->helper_share);
+		}
+		if (!r || r->public_share.err || r->extensions.err || r->leader_share.err || r->helper_share.err) {
+			dap_stored_report_free(r);
+			u->rc = TB_ERR_NOMEM;
+		} else {
+			u->report = r;
+		}
+	}
+	tb_crypto_wipe(pt.p, pt.len);
+	tb_bytes_free(&pt);
+}
+
+/* Loop thread: a refusal is answered now, a report goes to the store (answered after the commit). */
+static void opened(uv_work_t *w, int status)
+{
+	struct upload_ctx *u = w->data;
+	struct dap_service *svc = u->svc;
+	int rc = status ? TB_ERR_CANCELED : u->rc;
+	if (!rc && u->report) {
+		rc = dap_db_insert_report(svc->core->store, u->report, stored, u);
+		if (!rc) {
+			u->report = NULL; /* the store's now */
+			tb_crypto_wipe(&u->key, sizeof u->key);
+			free((void *)u->body.p);
+			u->body = TB_BUF(NULL, 0);
+			return; /* stored() answers, and frees u */
+		}
+	}
+	if (rc) {
+		dap_metrics_upload(u->task_id, "error");
+		u->cb(u->ctx, -2, "the report could not be stored");
+	} else {
+		dap_metrics_upload(u->task_id, u->metric);
+		dap_db_count_rejection(svc->core->store, u->agg->name, u->task_id, u->reason);
+		u->cb(u->ctx, u->problem, u->detail);
+	}
+	svc->inflight--;
+	upload_free(u);
 	dap_service_check_stopped(svc);
 }
 
@@ -107,69 +210,38 @@ int dap_leader_upload(struct dap_aggregator *agg, const struct dap_task *task, s
 		return refuse(agg, task, DAP_PROBLEM_OUTDATED_CONFIG, "hpke_unknown_config_id");
 	}
 	if (dap_prio3_check_public_share(&task->vdaf, rep.public_share)) {
+		tb_crypto_wipe(&own, sizeof own);
 		*detail = "the public share is malformed for the task's VDAF";
 		dap_metrics_upload(task->id, "invalid_message");
 		return refuse(agg, task, DAP_PROBLEM_INVALID_MESSAGE, "invalid_message");
 	}
 
-	uint8_t info_buf[DAP_HPKE_INFO_BUF];
-	struct tb_buf info = dap_hpke_info_input_share(DAP_ROLE_LEADER, info_buf);
-	struct tb_bytes aad = { 0 }, pt = { 0 };
-	rc = dap_hpke_aad_input_share(task->id, rep.md.id, rep.md.time, rep.public_share, &aad);
-	if (rc) {
-		tb_bytes_free(&aad);
-		dap_metrics_upload(task->id, "error");
-		return rc;
-	}
-	rc = dap_hpke_open(&key->config, &key->kp, &rep.leader_share, info, tb_bytes_buf(&aad), &pt);
-	tb_crypto_wipe(&own, sizeof own);
-	tb_bytes_free(&aad);
-	if (rc) {
-		tb_crypto_wipe(pt.p, pt.len);
-		tb_bytes_free(&pt);
-		*detail = "the leader's input share does not decrypt";
-		dap_metrics_upload(task->id, "decrypt_failure");
-		return refuse(agg, task, DAP_PROBLEM_REPORT_REJECTED, "hpke_decrypt_error");
-	}
-	struct dap_plaintext_input_share pis;
-	if (dap_plaintext_input_share_decode(tb_bytes_buf(&pt), &pis) ||
-	    dap_prio3_check_input_share(&task->vdaf, 0, pis.payload)) {
-		tb_crypto_wipe(pt.p, pt.len);
-		tb_bytes_free(&pt);
-		*detail = "the leader's plaintext input share is malformed";
-		dap_metrics_upload(task->id, "invalid_message");
-		return refuse(agg, task, DAP_PROBLEM_INVALID_MESSAGE, "invalid_message");
-	}
-
-	struct dap_stored_report *r = calloc(1, sizeof *r);
+	/* The open and what follows it: the thread pool's (open_work, opened). */
 	struct upload_ctx *u = calloc(1, sizeof *u);
-	rc = (r && u) ? 0 : TB_ERR_NOMEM;
-	if (!rc) {
-		memcpy(r->task_id, task->id, DAP_TASK_ID_LEN);
-		r->md = rep.md;
-		tb_bytes_append(&r->public_share, rep.public_share.p, rep.public_share.len);
-		tb_bytes_append(&r->extensions, pis.extensions.p, pis.extensions.len);
-		tb_bytes_append(&r->leader_share, pis.payload.p, pis.payload.len);
-		dap_hpke_ciphertext_encode(&rep.helper_share, &r->helper_share);
-		if (r->public_share.err || r->extensions.err || r->leader_share.err ||
-		    r->helper_share.err)
-			rc = TB_ERR_NOMEM;
-	}
-	tb_crypto_wipe(pt.p, pt.len);
-	tb_bytes_free(&pt);
-	if (!rc) {
-		u->svc = agg->svc;
-		memcpy(u->task_id, task->id, DAP_TASK_ID_LEN);
-		u->cb = cb;
-		u->ctx = ctx;
-		memcpy(u->task_id, task->id, DAP_TASK_ID_LEN);
-		rc = dap_db_insert_report(agg->svc->core->store, r, stored, u);
-	}
-	if (rc) {
-		dap_stored_report_free(r);
+	uint8_t *copy = malloc(body.len ? body.len : 1);
+	if (!u || !copy) {
+		tb_crypto_wipe(&own, sizeof own);
 		free(u);
+		free(copy);
 		dap_metrics_upload(task->id, "error");
-		return rc;
+		return TB_ERR_NOMEM;
+	}
+	memcpy(copy, body.p, body.len);
+	u->svc = agg->svc;
+	u->agg = agg;
+	u->cb = cb;
+	u->ctx = ctx;
+	memcpy(u->task_id, task->id, DAP_TASK_ID_LEN);
+	u->vdaf = task->vdaf;
+	u->key = *key;
+	u->key.config.public_key = TB_BUF(u->key.pk, key->config.public_key.len);
+	tb_crypto_wipe(&own, sizeof own);
+	u->body = TB_BUF(copy, body.len);
+	u->work.data = u;
+	if ((rc = uv_queue_work(agg->svc->core->loop, &u->work, open_work, opened)) != 0) {
+		upload_free(u);
+		dap_metrics_upload(task->id, "error");
+		return TB_ERR_IO;
 	}
 	agg->svc->inflight++;
 	return DAP_PENDING;

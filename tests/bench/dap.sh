@@ -5,7 +5,9 @@
 # aggregated, and collected with `trustbox dap collect`. Prints reports/s for
 # upload, aggregation and the whole pipeline, server CPU per report (leader
 # and helper together) and peak RSS; the collected aggregate must equal what
-# was uploaded.
+# was uploaded. Then, after the clock: the leader's group commits and its
+# connections to the helper (from /metrics), and @divviup/prio3's own
+# preparation time per report for scale (node; installed on first use).
 #
 #   tests/bench/dap.sh [N] [C] [build-dir]     defaults: 2000 8 build-bench
 #
@@ -121,6 +123,9 @@ got=$("$build/trustbox" dap collect -c "$work/cfg.lua" --task-id "$tid" --leader
   --batch-interval-duration 7200)
 t3=$(date +%s.%N)
 cpu1=$(cpu)
+# After the clock: the store's group commits and the leader's connections to its helper.
+curl -sS --cacert "$work/root.pem" "https://127.0.0.1:$port/metrics" > "$work/leader.prom" || : > "$work/leader.prom"
+metric() { awk -v k="$1" '$1 == k { v = $2 } END { printf "%.6f", v + 0 }' "$work/leader.prom"; }
 hz=$(getconf CLK_TCK)
 rss=""
 for p in "${pids[@]}"; do rss="$rss${rss:+ + }$(awk '/VmHWM/ {print $2}' "/proc/$p/status") kB"; done
@@ -134,3 +139,20 @@ printf 'aggregation: %.0f reports/s (after the last upload: %.2f s)\n' "$(echo "
 printf 'pipeline:    %.0f reports/s (upload + aggregation + collection, %.2f s)\n' "$(echo "$n / ($t3 - $t0)" | bc -l)" "$(echo "$t3 - $t0" | bc -l)"
 printf 'server CPU:  %.0f us per report\n' "$(echo "($cpu1 - $cpu0) * 1000000 / $hz / $n" | bc -l)"
 echo "peak RSS:    $rss"
+commits=$(metric tb_store_commits_total); jobs=$(metric 'tb_store_jobs_total{result="ok"}')
+csum=$(metric tb_store_commit_duration_seconds_sum)
+[ "${commits%.*}" -gt 0 ] && printf 'leader store: %.0f group commits, %.1f write jobs each, %.2f ms per COMMIT\n' \
+  "$commits" "$(echo "$jobs / $commits" | bc -l)" "$(echo "$csum * 1000 / $commits" | bc -l)"
+printf 'leader to helper connections: %.0f new, %.0f resumed, %.0f reused\n' \
+  "$(metric 'tb_http_client_connections_total{kind="new"}')" \
+  "$(metric 'tb_http_client_connections_total{kind="resumed"}')" \
+  "$(metric 'tb_http_client_connections_total{kind="reused"}')"
+# For scale: @divviup/prio3's own preparation (both aggregators) per report, same machine, now.
+vw="$build/bench-vdaf"
+if command -v node > /dev/null && mkdir -p "$vw" && cp "$root/tests/integration/prio3/package.json" "$root/tests/integration/prio3/prio3.mjs" "$vw/" &&
+   { [ -f "$vw/node_modules/@divviup/prio3/package.json" ] || npm install --prefix "$vw" --no-audit --no-fund --loglevel=error >&2; }; then
+  case $vdaf in count) ncfg=count; nn=1000 ;; *) ncfg=hist100; nn=100 ;; esac
+  node "$vw/prio3.mjs" bench "$ncfg" "$nn" | python3 -c 'import json,sys;d=json.load(sys.stdin);print("divviup-ts prep: %.0f us per report (@divviup/prio3, both aggregators, one thread)" % d["prep_us"])' || true
+else
+  echo "divviup-ts prep: not measured (node or @divviup/prio3 missing)"
+fi
