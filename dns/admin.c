@@ -471,7 +471,8 @@ static int querylog_get(struct tb_http_request *req, void *arg)
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "time", tb_admin_time(e->time_ms / 1000, ts, sizeof ts));
 		cJSON_AddStringToObject(o, "client", e->client);
-		cJSON_AddStringToObject(o, "transport", e->tcp == 2 ? "doh" : e->tcp ? "tcp" : "udp");
+		static const char *const via[] = { "udp", "tcp", "doh", "dot" };
+		cJSON_AddStringToObject(o, "transport", via[e->tcp <= DNS_VIA_MAX ? e->tcp : 0]);
 		if (e->name[0] || e->type)
 			cJSON_AddStringToObject(o, "name", dns_name_str(e->name, nb, sizeof nb));
 		else
