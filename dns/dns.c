@@ -964,12 +964,17 @@ static void dns_stop(void *state, tb_done_cb done, void *arg)
 		done(arg);
 }
 
-/* `trustbox dns tsig-key`: the lab key as nsupdate -y and the RFC 2136 plugins take it. */
+/*
+ * `trustbox dns tsig-key`: the lab key as nsupdate -y and the RFC 2136 plugins
+ * take it. `trustbox dns flush [NAME]`: the running instance's cache (admin.c).
+ */
 static int dns_command(void *state, int argc, char **argv)
 {
 	struct dns_server *s = state;
+	if (argc >= 1 && strcmp(argv[0], "flush") == 0)
+		return dns_admin_flush_command(s, argc, argv);
 	if (argc != 1 || strcmp(argv[0], "tsig-key") != 0) {
-		fprintf(stderr, "trustbox: usage: trustbox dns tsig-key [-c FILE]\n");
+		fprintf(stderr, "trustbox: usage: trustbox dns tsig-key | flush [NAME] [--url URL] [-c FILE]\n");
 		return 2;
 	}
 	if (!s->lab_key) {
@@ -999,7 +1004,7 @@ static int dns_command(void *state, int argc, char **argv)
 
 const struct tb_subsystem dns_subsystem = {
 	.command = dns_command,
-	.command_usage = "tsig-key",
+	.command_usage = "tsig-key | flush [NAME] [--url URL]",
 	.name = "dns",
 	.sections = dns_sections,
 	.configure = dns_configure,

@@ -144,6 +144,8 @@ int dns_qlog_enable(struct dns_qlog *q, int on);
 void dns_qlog_free(struct dns_qlog *q);
 /* admin.c: mounts /api/v1/dns/ on every listener (start). */
 int dns_admin_mount(struct dns_server *s);
+/* admin.c: `trustbox dns flush [NAME] [--url URL]`, through the running instance's admin API. */
+int dns_admin_flush_command(struct dns_server *s, int argc, char **argv);
 
 /* ---- forwarding and cache (forward.c) ---- */
 

@@ -139,6 +139,21 @@ lab_wait() {
 	done
 }
 
+# lab_two_level CHILD: the smallest iterating lab: a root on 127.53.0.1 delegating CHILD. to
+# 127.53.0.2, where every name has A 192.0.2.7 and TXT "CHILD"; writes $TB_WORK/hints (for
+# dns.root_hints) and waits until both answer.
+lab_two_level() {
+	local c=$1
+	printf '$ORIGIN .\n$TTL 300\n@ SOA a.root-servers.lab. hostmaster.lab. 1 3600 600 86400 60\n@ NS a.root-servers.lab.\n' > "$TB_WORK/lab-root.zone"
+	printf 'a.root-servers.lab. A 127.53.0.1\n%s. NS ns.%s.\nns.%s. A 127.53.0.2\n' "$c" "$c" "$c" >> "$TB_WORK/lab-root.zone"
+	printf '$ORIGIN %s.\n$TTL 300\n@ SOA ns hostmaster 1 3600 600 86400 60\n@ NS ns\nns A 127.53.0.2\n' "$c" > "$TB_WORK/lab-child.zone"
+	printf '* A 192.0.2.7\n* TXT "%s"\n' "$c" >> "$TB_WORK/lab-child.zone"
+	lab_nsd lab-root 127.53.0.1 .:lab-root.zone
+	lab_nsd lab-child 127.53.0.2 "$c.:lab-child.zone"
+	lab_wait 127.53.0.1 127.53.0.2
+	printf '.  3600000 NS a.root-servers.lab.\na.root-servers.lab. 3600000 A 127.53.0.1\n' > "$TB_WORK/hints"
+}
+
 # ---- ports ----
 
 # free_port [ADDRESS]: a port free for both TCP and UDP on ADDRESS (default 127.0.0.1),

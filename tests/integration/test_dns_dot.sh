@@ -30,28 +30,8 @@ need ip iproute2
 ip link set lo up || die "cannot bring lo up in the namespace"
 tmp=$TB_WORK
 
-# ---- the lab: a root and one child zone on NSD ----
-cat > "$tmp/root.zone" <<'EOF'
-$ORIGIN .
-$TTL 300
-@ SOA a.root-servers.lab. hostmaster.lab. 1 3600 600 86400 60
-@ NS a.root-servers.lab.
-a.root-servers.lab. A 127.53.0.1
-example. NS ns.example.
-ns.example. A 127.53.0.2
-EOF
-cat > "$tmp/example.zone" <<'EOF'
-$ORIGIN example.
-$TTL 300
-@ SOA ns hostmaster 1 3600 600 86400 60
-@ NS ns
-ns A 127.53.0.2
-* A 192.0.2.7
-EOF
-lab_nsd root 127.53.0.1 .:root.zone
-lab_nsd child 127.53.0.2 example.:example.zone
-lab_wait 127.53.0.1 127.53.0.2
-printf '.  3600000 NS a.root-servers.lab.\na.root-servers.lab. 3600000 A 127.53.0.1\n' > "$tmp/hints"
+# ---- the lab: a root and the zone example. on NSD ----
+lab_two_level example
 
 # ---- configuration errors ----
 printf 'dns { tls_listen = { "nonsense" } }\n' > "$tmp/bad.lua"
