@@ -154,6 +154,47 @@ lab_two_level() {
 	printf '.  3600000 NS a.root-servers.lab.\na.root-servers.lab. 3600000 A 127.53.0.1\n' > "$TB_WORK/hints"
 }
 
+# Signed labs (DNSSEC; Debian's bind9-utils): zones in $TB_WORK, keys in $TB_WORK/keys.
+# lab_zone FILE ORIGIN: writes $TB_WORK/FILE: $ORIGIN, $TTL 300, an SOA naming ns, then stdin.
+lab_zone() {
+	{
+		printf '$ORIGIN %s\n$TTL 300\n' "$2"
+		printf '@ SOA ns hostmaster 1 3600 600 86400 60\n'
+		cat
+	} > "$TB_WORK/$1"
+}
+
+# lab_sign ZONE FILE KEYGEN-OPTIONS [SIGNZONE-OPTIONS]: a KSK and a ZSK, then FILE.signed and
+# keys/dsset-ZONE (dnssec-signzone; options as "-a ED25519", "-3 - -A" for NSEC3 opt-out).
+lab_sign() {
+	local z=$1 f=$2 kg=$3 so=${4:-}
+	mkdir -p "$TB_WORK/keys"
+	# shellcheck disable=SC2086
+	(cd "$TB_WORK/keys" && dnssec-keygen -q $kg -f KSK "$z" >/dev/null && dnssec-keygen -q $kg "$z" >/dev/null) ||
+		die "dnssec-keygen $kg $z"
+	# shellcheck disable=SC2086
+	dnssec-signzone -q -P -S -K "$TB_WORK/keys" -d "$TB_WORK/keys" -o "$z" -f "$TB_WORK/$f.signed" $so "$TB_WORK/$f" \
+		> /dev/null 2>"$TB_WORK/sign.err" || die "dnssec-signzone $z: $(cat "$TB_WORK/sign.err")"
+}
+
+# lab_ds ZONE: the DS records of a zone signed by lab_sign (no trailing dot in ZONE).
+lab_ds() { cat "$TB_WORK/keys/dsset-$1."; }
+
+# lab_signed_root TLD ADDRESS: root.zone.signed (ECDSA P-256, NSEC) for a root server on
+# 127.53.0.1 delegating TLD. to ns.TLD. at ADDRESS with the DS of TLD (signed before);
+# writes $TB_WORK/hints (dns.root_hints) and $TB_WORK/anchor (the root's DS, trust_anchor_file).
+lab_signed_root() {
+	{
+		printf '@ NS a.root-servers.lab.\na.root-servers.lab. A 127.53.0.1\n'
+		printf '%s. NS ns.%s.\nns.%s. A %s\n' "$1" "$1" "$1" "$2"
+		lab_ds "$1"
+	} | lab_zone root.zone .
+	sed -i 's/^@ SOA ns hostmaster/@ SOA a.root-servers.lab. hostmaster.lab./' "$TB_WORK/root.zone"
+	lab_sign . root.zone "-a ECDSAP256SHA256"
+	printf '.  3600000 NS a.root-servers.lab.\na.root-servers.lab. 3600000 A 127.53.0.1\n' > "$TB_WORK/hints"
+	cp "$TB_WORK/keys/dsset-." "$TB_WORK/anchor"
+}
+
 # ---- ports ----
 
 # free_port [ADDRESS]: a port free for both TCP and UDP on ADDRESS (default 127.0.0.1),
