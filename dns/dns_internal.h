@@ -332,6 +332,13 @@ int dns_server_listen(struct dns_server *s);
  * -1 when the prefix announces less than a header (the connection closes).
  */
 long dns_tcp_frame(const uint8_t *buf, size_t len);
+/*
+ * DoT answers (RFC 8467 4.1): when the last record of the answer at m (n
+ * octets, in a buffer of cap) is its OPT, a Padding option (RFC 7830) makes
+ * it a multiple of 468 octets. Returns the new length (n when nothing fits
+ * or there is no OPT last, as under TSIG).
+ */
+size_t dns_pad_answer(uint8_t *m, size_t n, size_t cap);
 /* doh.c: mounts the DNS over HTTPS route (RFC 8484) on core's HTTP server. */
 int dns_doh_register(struct dns_server *s);
 

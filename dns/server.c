@@ -25,6 +25,13 @@
  * and go on as the client reads them, and close after tcp_idle_ms without a
  * complete query or a write taken by the client (RFC 7766 6.2.3).
  *
+ * DNS over TLS (RFC 7858) listeners accept connections of the same kind
+ * with a TLS session (core/tls.c, memory-bridged) between the socket and the
+ * frame buffer: ciphertext read is fed to the session, plaintext it yields
+ * goes through the same framing, caps, pool and idle timer as TCP, and each
+ * answer is encrypted (padded, RFC 8467) into one write. The certificate is
+ * core's HTTPS one.
+ *
  * Size: past 900 lines on purpose. The answer builder and the UDP and TCP
  * transports share the server struct, its ACLs, cookies and limits; the
  * transports are the part to move out next if this file grows.
@@ -910,6 +917,65 @@ static void tls_goodbye(struct dns_tcp_conn *c)
 	tb_bytes_free(&out);
 }
 
+/* RFC 8467 4.1: responses over encrypted transports padded to a multiple of 468 octets. */
+#define DOT_PAD_BLOCK 468
+
+/* Where a (possibly compressed) name at off ends, or 0 past the message. */
+static size_t skip_name(const uint8_t *m, size_t n, size_t off)
+{
+	while (off < n) {
+		if ((m[off] & 0xc0) == 0xc0)
+			return off + 2 <= n ? off + 2 : 0;
+		if (m[off] == 0)
+			return off + 1;
+		off += 1 + (size_t)m[off];
+	}
+	return 0;
+}
+
+/*
+ * A client that did not pad its query may get a padded answer (RFC 7830 3:
+ * MAY when the query had EDNS), so nothing about the query needs remembering
+ * until a later answer.
+ */
+size_t dns_pad_answer(uint8_t *m, size_t n, size_t cap)
+{
+	if (n < 12 || !(m[10] | m[11]))
+		return n;
+	size_t off = 12, rr = 0, last = 0;
+	size_t qd = (size_t)(m[4] << 8 | m[5]);
+	size_t nrr = (size_t)(m[6] << 8 | m[7]) + (size_t)(m[8] << 8 | m[9]) + (size_t)(m[10] << 8 | m[11]);
+	for (size_t i = 0; i < qd; i++) {
+		off = skip_name(m, n, off);
+		if (!off || (off += 4) > n)
+			return n;
+	}
+	for (; rr < nrr; rr++) {
+		last = off;
+		off = skip_name(m, n, off);
+		if (!off || off + 10 > n)
+			return n;
+		off += 10 + (size_t)(m[off + 8] << 8 | m[off + 9]);
+		if (off > n)
+			return n;
+	}
+	/* the last record: an OPT owned by the root, ending the message */
+	if (off != n || m[last] != 0 || m[last + 1] != 0 || m[last + 2] != DNS_T_OPT)
+		return n;
+	size_t pad = (DOT_PAD_BLOCK - (n + 4) % DOT_PAD_BLOCK) % DOT_PAD_BLOCK;
+	if (n + 4 + pad > cap)
+		return n;
+	size_t rdlen = (size_t)(m[last + 9] << 8 | m[last + 10]) + 4 + pad;
+	m[last + 9] = (uint8_t)(rdlen >> 8);
+	m[last + 10] = (uint8_t)rdlen;
+	m[n] = 0;
+	m[n + 1] = DNS_OPT_PADDING;
+	m[n + 2] = (uint8_t)(pad >> 8);
+	m[n + 3] = (uint8_t)pad;
+	memset(m + n + 4, 0, pad);
+	return n + 4 + pad;
+}
+
 static void conn_send(struct dns_tcp_conn *c, const uint8_t *p, size_t n)
 {
 	if (c->closing)
@@ -918,9 +984,10 @@ static void conn_send(struct dns_tcp_conn *c, const uint8_t *p, size_t n)
 	if (c->tls) {
 		/* one write of length and message: one TLS record for an answer up to 16 KiB */
 		static uint8_t frame[2 + 65535];
+		memcpy(frame + 2, p, n);
+		n = dns_pad_answer(frame + 2, n, sizeof frame - 2);
 		frame[0] = (uint8_t)(n >> 8);
 		frame[1] = (uint8_t)n;
-		memcpy(frame + 2, p, n);
 		if (tb_tls_conn_write(c->tls, frame, 2 + n) != 0 || tls_flush(c, 1) != 0)
 			conn_close(c);
 		return;

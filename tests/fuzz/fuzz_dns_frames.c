@@ -2,7 +2,8 @@
  * Fuzz target: the framed reader that DNS over TCP and DNS over TLS share
  * (dns_tcp_frame, as the connection loop in dns/server.c runs it over its
  * buffer). The input is a client's byte stream: every whole frame is
- * answered over the TCP path and its answer must parse back; a short length
+ * answered over the TCP path and its answer must parse back, also once
+ * padded as DoT sends it (dns_pad_answer); a short length
  * prefix ends the stream as it closes a connection; a trailing partial frame
  * waits for bytes that never come.
  */
@@ -63,7 +64,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(q, data + off + 2, (size_t)fl);
 		size_t n = dns_server_answer(s, q, (size_t)fl, (struct sockaddr *)&from, 1, out, sizeof out);
 		free(q);
-		if (n) {
+		/* DoT pads what it sends; the padded answer must parse too */
+		for (int padded = 0; n && padded < 2; padded++) {
+			if (padded)
+				n = dns_pad_answer(out, n, sizeof out);
 			struct dns_msg m;
 			if (dns_msg_parse(&m, out, n) != 0)
 				abort();

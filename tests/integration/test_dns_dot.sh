@@ -10,7 +10,7 @@
 # local answer first (out of order); speaking plain TCP to the TLS port gets
 # the connection closed without an answer; tcp_clients_per_address sheds the
 # oldest idle DoT connection for a new one; tcp_idle_ms closes an idle one;
-# /metrics counts transport="dot". The embedded default (lab) configuration
+# answers with EDNS are padded to 468 octets; /metrics counts transport="dot". The embedded default (lab) configuration
 # serves DoT on 127.0.0.1:8853; one that moves dns.listen or sets
 # tls_listen = {} serves none. A stop with DoT connections open exits 0.
 set -u
@@ -62,6 +62,9 @@ K="kdig @127.0.0.1 -p $dot +tls-ca=$tmp/root.pem +tls-hostname=localhost +time=5
 out=$($K www.lab.test A 2>&1)
 expect "kdig +tls: a local-zone answer" "$out" 'www\.lab\.test\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+A[[:space:]]+127\.0\.0\.1'
 expect "kdig +tls: over TLS, verified against trustbox's root" "$out" 'TLS session \(TLS1\.2\)'
+out=$($K +padding www.lab.test A 2>&1)
+expect "kdig +tls +padding: the answer is padded (RFC 7830)" "$out" 'PADDING: [0-9]+ B'
+expect "kdig +tls +padding: to 468 octets (RFC 8467)" "$out" 'Received 468 B'
 out=$($K www.example. A 2>&1)
 expect "kdig +tls: an answer from the resolver (iterated through the lab)" "$out" \
 	'www\.example\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+A[[:space:]]+192\.0\.2\.7'
