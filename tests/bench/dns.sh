@@ -20,11 +20,19 @@
 # Then each server's RSS after cache-fill-names (default 20000) more misses, with
 # trustbox's cache entries and bytes.
 set -eu
+# unbound_conf PORT: the start of an Unbound configuration both modes share (one thread,
+# in the foreground, quiet, files in $tmp); each appends its own server options.
+unbound_conf() {
+	printf 'server:\n  interface: 127.0.0.1\n  port: %s\n  num-threads: 1\n  do-daemonize: no\n' "$1"
+	printf '  username: ""\n  chroot: ""\n  directory: "%s"\n  pidfile: ""\n  use-syslog: no\n' "$tmp"
+	printf '  logfile: ""\n  verbosity: 0\n'
+}
 if [ "${1:-}" = recursion ]; then
 	shift
-	if [ -z "${TB_IN_NETNS:-}" ]; then
-		exec unshare -n env TB_IN_NETNS=1 TRUSTBOX="$(realpath "${TRUSTBOX:-build/trustbox}")" bash "$0" recursion "$@"
-	fi
+	export TRUSTBOX="$(realpath "${TRUSTBOX:-build/trustbox}")"
+	set -- recursion "$@"
+	. "$(dirname "$0")/../integration/netns.sh"
+	shift
 	dur=${1:-10}
 	rounds=${2:-3}
 	fill=${3:-20000}
@@ -55,19 +63,8 @@ listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
 dns { listen = { "127.0.0.1:$tbp" }, iterate = true, dnssec = "validate", root_hints = "$tmp/hints",
       trust_anchor_file = "$tmp/anchor" }
 EOF
-	cat > "$tmp/unbound.conf" <<EOF
-server:
-  interface: 127.0.0.1
-  port: $ubp
-  num-threads: 1
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "$tmp"
-  pidfile: ""
-  use-syslog: no
-  logfile: ""
-  verbosity: 0
+	unbound_conf "$ubp" > "$tmp/unbound.conf"
+	cat >> "$tmp/unbound.conf" <<EOF
   do-not-query-localhost: no
   root-hints: "$tmp/hints"
   trust-anchor-file: "$tmp/anchor"
@@ -172,19 +169,8 @@ listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
 listen { name = "http", address = "127.0.0.1", port = 0, tls = false }
 dns { listen = { "127.0.0.1:$tb_port" } }
 EOF
-cat > "$tmp/unbound.conf" <<EOF
-server:
-  interface: 127.0.0.1
-  port: $ub_port
-  num-threads: 1
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "$tmp"
-  pidfile: ""
-  use-syslog: no
-  logfile: ""
-  verbosity: 0
+unbound_conf "$ub_port" > "$tmp/unbound.conf"
+cat >> "$tmp/unbound.conf" <<EOF
   access-control: 127.0.0.0/8 allow
   module-config: "iterator"
   local-zone: "lab.test." redirect

@@ -11,11 +11,7 @@
 # record read through the validating resolver too), and dns-01 for a name in
 # the local lab.test zone (RFC 2136 with the lab key) still works.
 set -u
-if [ -z "${TB_IN_NETNS:-}" ]; then
-	command -v unshare >/dev/null 2>&1 || { echo "SKIP: unshare (util-linux) is not installed" >&2; exit 77; }
-	unshare -n true 2>/dev/null || { echo "SKIP: cannot create a network namespace here" >&2; exit 77; }
-	exec unshare -n env TB_IN_NETNS=1 bash "$0" "$@"
-fi
+. "$(dirname "$0")/netns.sh"
 . "$(dirname "$0")/lib.sh"
 need lego
 need dig bind9-dnsutils

@@ -14,11 +14,7 @@
 # serves DoT on 127.0.0.1:8853; one that moves dns.listen or sets
 # tls_listen = {} serves none. A stop with DoT connections open exits 0.
 set -u
-if [ -z "${TB_IN_NETNS:-}" ]; then
-	command -v unshare >/dev/null 2>&1 || { echo "SKIP: unshare (util-linux) is not installed" >&2; exit 77; }
-	unshare -n true 2>/dev/null || { echo "SKIP: cannot create a network namespace here" >&2; exit 77; }
-	exec unshare -n env TB_IN_NETNS=1 bash "$0" "$@"
-fi
+. "$(dirname "$0")/netns.sh"
 . "$(dirname "$0")/lib.sh"
 need kdig knot-dnsutils
 need dig bind9-dnsutils

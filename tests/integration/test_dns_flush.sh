@@ -9,11 +9,7 @@
 # root) when that is the only one; a wrong token, a bad name and an instance
 # that is not running are clear errors with exit status 1.
 set -u
-if [ -z "${TB_IN_NETNS:-}" ]; then
-	command -v unshare >/dev/null 2>&1 || { echo "SKIP: unshare (util-linux) is not installed" >&2; exit 77; }
-	unshare -n true 2>/dev/null || { echo "SKIP: cannot create a network namespace here" >&2; exit 77; }
-	exec unshare -n env TB_IN_NETNS=1 bash "$0" "$@"
-fi
+. "$(dirname "$0")/netns.sh"
 . "$(dirname "$0")/lib.sh"
 need dig bind9-dnsutils
 need nsd
