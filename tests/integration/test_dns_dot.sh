@@ -10,7 +10,7 @@
 # local answer first (out of order); speaking plain TCP to the TLS port gets
 # the connection closed without an answer; tcp_clients_per_address sheds the
 # oldest idle DoT connection for a new one; tcp_idle_ms closes an idle one;
-# answers with EDNS are padded to 468 octets; /metrics counts transport="dot". The embedded default (lab) configuration
+# answers with EDNS are padded to 468 octets; /metrics and the query log say transport "dot". The embedded default (lab) configuration
 # serves DoT on 127.0.0.1:8853; one that moves dns.listen or sets
 # tls_listen = {} serves none. A stop with DoT connections open exits 0.
 set -u
@@ -182,6 +182,12 @@ expect "tcp_idle_ms closes an idle DoT connection" "$out" 'closed after [0-9.]+ 
 out=$($K www.lab.test 2>&1)
 expect "still answering after the plain-TCP client and the shedding" "$out" 'status: NOERROR'
 
+tok=$(cat "$tmp/data/admin.token")
+curl -sS -o /dev/null -X PUT -H "Authorization: Bearer $tok" -d '{"enabled":true}' \
+	"http://127.0.0.1:$http/api/v1/dns/querylog" || fail "turning the query log on"
+$K qlog.lab.test A > /dev/null 2>&1
+expect "the query log names the transport dot" "$(curl -sS "http://127.0.0.1:$http/api/v1/dns/querylog")" \
+	'"transport":"dot","name":"qlog\.lab\.test\."'
 metrics=$(curl -sS "http://127.0.0.1:$http/metrics")
 expect "metrics: queries over DoT" "$metrics" 'tb_dns_queries_total\{transport="dot",qtype="A"\} [1-9]'
 expect "metrics: responses over DoT" "$metrics" 'tb_dns_responses_total\{transport="dot",rcode="NOERROR"\} [1-9]'
