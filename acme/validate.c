@@ -239,7 +239,10 @@ static void caa_answer(enum tb_resolve_status st, const struct tb_rr *rrs, size_
 	struct acme_problem p;
 	memset(&p, 0, sizeof p);
 	if (st != TB_RESOLVE_OK && st != TB_RESOLVE_NXDOMAIN) {
-		acme_problem_set(&p, ACME_PROB_DNS, "DNS problem: %s looking up CAA for %s%s%s",
+		/* fail closed, typed caa as Boulder does: a CAA set that cannot be read (a bogus
+		 * DNSSEC answer is a SERVFAIL) is no permission */
+		acme_problem_set(&p, ACME_PROB_CAA, "While processing CAA for %s: DNS problem: %s looking up CAA for %s%s%s",
+			c->id.value,
 			st == TB_RESOLVE_TIMEOUT ? "query timed out" : st == TB_RESOLVE_SERVFAIL ? "SERVFAIL" : "failure",
 			c->asked, detail ? ": " : "", detail ? detail : "");
 		c->cb(-1, &p, c->arg);

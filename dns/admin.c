@@ -16,12 +16,15 @@
  * zone whose data is only the configuration's stays as configured).
  * resolve reports the DNSSEC status as a validating stub sees it (dnssec_of).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/admin.h"
+#include "core/ca.h"
+#include "core/config.h"
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/http.h"
@@ -471,7 +474,8 @@ static int querylog_get(struct tb_http_request *req, void *arg)
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "time", tb_admin_time(e->time_ms / 1000, ts, sizeof ts));
 		cJSON_AddStringToObject(o, "client", e->client);
-		cJSON_AddStringToObject(o, "transport", e->tcp == 2 ? "doh" : e->tcp ? "tcp" : "udp");
+		static const char *const via[] = { "udp", "tcp", "doh", "dot" };
+		cJSON_AddStringToObject(o, "transport", via[e->tcp <= DNS_VIA_MAX ? e->tcp : 0]);
 		if (e->name[0] || e->type)
 			cJSON_AddStringToObject(o, "name", dns_name_str(e->name, nb, sizeof nb));
 		else
@@ -675,6 +679,156 @@ static const struct tb_http_route_def admin_routes[] = {
 #undef R
 #undef W
 static const struct tb_http_table admin_table = TB_HTTP_TABLE(admin_routes, NULL);
+
+/* ---- `trustbox dns flush [NAME]`: the flush route, called on the running instance ---- */
+
+#define FLUSH_TIMEOUT_MS 10000
+
+struct flush_call {
+	int done, err, status;
+	struct tb_bytes body;
+};
+
+static void flush_resp(int err, const struct tb_http_client_resp *resp, void *arg)
+{
+	struct flush_call *c = arg;
+	c->done = 1;
+	c->err = err;
+	if (!err && resp) {
+		c->status = resp->status;
+		tb_bytes_append(&c->body, resp->body.p, resp->body.len);
+	}
+}
+
+/*
+ * The token the running instance made at its first start. Read, never
+ * created: a token made here would be one the running process does not know.
+ */
+static int read_token(const char *data_dir, char *out, size_t cap)
+{
+	char path[1024];
+	if (snprintf(path, sizeof path, "%s/" TB_ADMIN_TOKEN_FILE, data_dir) >= (int)sizeof path)
+		return TB_ERR_TOO_LARGE;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return TB_ERR_NOT_FOUND;
+	size_t n = fread(out, 1, cap - 1, f);
+	fclose(f);
+	while (n && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
+		n--;
+	out[n] = 0;
+	return n == TB_ADMIN_TOKEN_LEN ? 0 : TB_ERR_INVALID;
+}
+
+/*
+ * Where the running instance's admin API is: the first plain listener (the
+ * token then travels only over loopback when it is bound there), else the
+ * first TLS one, verified against this CA's root for the name localhost.
+ * An unspecified address is reached through loopback. *tls set for https.
+ */
+static int admin_url(const struct dns_server *s, char *url, size_t cap, char *dial, size_t dcap, int *tls)
+{
+	const cJSON *listen = tb_config_section(s->core->config, "listen"), *it, *pick = NULL;
+	cJSON_ArrayForEach(it, listen) {
+		if (!pick || (tb_cfg_bool(pick, "tls") && !tb_cfg_bool(it, "tls")))
+			pick = it;
+	}
+	if (!pick)
+		return TB_ERR_NOT_FOUND;
+	const char *addr = tb_cfg_str(pick, "address");
+	int port = (int)tb_cfg_int(pick, "port");
+	if (port == 0)
+		return TB_ERR_INVALID;
+	*tls = tb_cfg_bool(pick, "tls");
+	if (!strcmp(addr, "0.0.0.0") || !*addr)
+		addr = "127.0.0.1";
+	else if (!strcmp(addr, "::"))
+		addr = "::1";
+	int v6 = strchr(addr, ':') != NULL;
+	snprintf(dial, dcap, "%s", addr);
+	snprintf(url, cap, "%s://%s%s%s:%d/api/v1/dns/cache/flush", *tls ? "https" : "http", v6 && !*tls ? "[" : "",
+		*tls ? "localhost" : addr, v6 && !*tls ? "]" : "", port);
+	return 0;
+}
+
+int dns_admin_flush_command(struct dns_server *s, int argc, char **argv)
+{
+	const char *name = NULL, *url_arg = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--url") && i + 1 < argc)
+			url_arg = argv[++i];
+		else if (argv[i][0] != '-' && !name)
+			name = argv[i];
+		else {
+			fprintf(stderr, "trustbox: usage: trustbox dns flush [NAME] [--url URL] [-c FILE]\n");
+			return 2;
+		}
+	}
+	const char *dir = s->core->data_dir ? s->core->data_dir : ".";
+	char token[TB_ADMIN_TOKEN_LEN + 8];
+	int err = read_token(dir, token, sizeof token);
+	if (err) {
+		fprintf(stderr, "trustbox: no usable admin token in %s/" TB_ADMIN_TOKEN_FILE " (%s): trustbox has not "
+				"run with this data directory (core.data_dir)\n", dir,
+			err == TB_ERR_NOT_FOUND ? "missing" : "not one token");
+		return 1;
+	}
+	char url[300], dial[128];
+	int tls = 0;
+	if (url_arg) {
+		snprintf(url, sizeof url, "%s/api/v1/dns/cache/flush", url_arg);
+		tls = !strncmp(url_arg, "https:", 6);
+		dial[0] = 0;
+	} else if ((err = admin_url(s, url, sizeof url, dial, sizeof dial, &tls)) != 0) {
+		fprintf(stderr, "trustbox: %s: give the running instance's base URL with --url\n",
+			err == TB_ERR_NOT_FOUND ? "the configuration has no listener" : "its listener's port is 0 (chosen at start)");
+		tb_crypto_wipe(token, sizeof token);
+		return 1;
+	}
+	char auth[TB_ADMIN_TOKEN_LEN + 16];
+	snprintf(auth, sizeof auth, "Bearer %s", token);
+	tb_crypto_wipe(token, sizeof token);
+	cJSON *b = cJSON_CreateObject();
+	if (name)
+		cJSON_AddStringToObject(b, "name", name);
+	char *body = cJSON_PrintUnformatted(b);
+	cJSON_Delete(b);
+	struct tb_http_header h[] = { { "Content-Type", "application/json" }, { "Authorization", auth } };
+	struct tb_http_client_req r = { .method = "POST", .url = url, .headers = h, .n_headers = 2,
+		.body = TB_BUF(body, body ? strlen(body) : 0), .timeout_ms = FLUSH_TIMEOUT_MS,
+		.ca_pem = tls && s->core->ca ? s->core->ca->root_pem : NULL, .connect_address = dial[0] ? dial : NULL };
+	struct flush_call c = { 0 };
+	err = body ? tb_http_client_request(s->loop, &r, flush_resp, &c) : TB_ERR_NOMEM;
+	while (!err && !c.done)
+		uv_run(s->loop, UV_RUN_ONCE);
+	err = err ? err : c.err;
+	tb_crypto_wipe(auth, sizeof auth);
+	free(body);
+	int rc = 1;
+	cJSON *o = NULL;
+	if (err == -ECONNREFUSED) {
+		fprintf(stderr, "trustbox: nothing answers at %s: is trustbox running (with this configuration)?\n", url);
+	} else if (err) {
+		fprintf(stderr, "trustbox: %s: %s\n", url, tb_strerror(err));
+	} else if (c.status == 401 || c.status == 403) {
+		fprintf(stderr, "trustbox: the running instance refused the admin token from %s/" TB_ADMIN_TOKEN_FILE
+				" (HTTP %d): it is not that instance's data directory\n", dir, c.status);
+	} else if (c.status == 404) {
+		fprintf(stderr, "trustbox: %s: not found: the instance there serves no DNS\n", url);
+	} else if (c.status != 200 || !(o = cJSON_ParseWithLength((const char *)c.body.p, c.body.len))) {
+		fprintf(stderr, "trustbox: %s: HTTP %d: %.*s\n", url, c.status, (int)(c.body.len > 300 ? 300 : c.body.len),
+			c.body.p ? (const char *)c.body.p : "");
+	} else {
+		double n = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "flushed"));
+		double left = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "entries"));
+		printf("flushed %.0f cache entr%s%s%s (%.0f left)\n", n, n == 1 ? "y" : "ies", name ? " for " : "",
+			name ? name : "", left);
+		rc = 0;
+	}
+	cJSON_Delete(o);
+	tb_bytes_free(&c.body);
+	return rc;
+}
 
 int dns_admin_mount(struct dns_server *s)
 {

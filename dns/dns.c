@@ -34,6 +34,7 @@
 #include "core/log.h"
 #include "core/services.h"
 #include "core/subsystem.h"
+#include "core/tls.h"
 #include "dns/dns.h"
 #include "dns/dns_internal.h"
 #include "dns/metrics.h"
@@ -41,6 +42,13 @@
 
 #define DNS_ZONE_FILE_MAX (64u << 20) /* bytes of one master file */
 #define DNS_RESOLVE_RRS_MAX 256       /* records one resolver answer carries */
+#define DNS_LISTEN_DEFAULT "[\"127.0.0.1:5353\",\"[::1]:5353\"]"
+/*
+ * DoT comes with the default listeners only: a configuration that moves
+ * listen (every test does, to a free port) picks its own tls_listen rather
+ * than competing for this fixed port.
+ */
+#define DNS_TLS_LISTEN_LAB "127.0.0.1:8853"
 
 /* The lab zone: any name under lab.test resolves to the host, and CAA names this CA. */
 #define LAB_ZONE_DEFAULT                                                                   \
@@ -80,8 +88,12 @@ static const struct tb_option forwarder_options[] = {
 
 static const struct tb_option dns_options[] = {
 	{ .name = "enabled", .type = TB_OPT_BOOL, .def = "true", .help = "run the DNS server" },
-	{ .name = "listen", .type = TB_OPT_STRINGS, .def = "[\"127.0.0.1:5353\",\"[::1]:5353\"]",
+	{ .name = "listen", .type = TB_OPT_STRINGS, .def = DNS_LISTEN_DEFAULT,
 		.help = "UDP+TCP listen addresses (\"host:port\", \"[v6]:port\"; port 0 picks one)" },
+	{ .name = "tls_listen", .type = TB_OPT_STRINGS,
+		.help = "DNS over TLS (RFC 7858) listen addresses (\"host:port\"; port 0 picks one), with the HTTPS "
+			"listeners' certificate from trustbox's CA and ALPN \"dot\"; {} serves none. When not given: "
+			"\"" DNS_TLS_LISTEN_LAB "\" if listen is left at its default (the lab set-up), none otherwise" },
 	{ .name = "udp_payload", .type = TB_OPT_INT, .def = "1232",
 		.help = "largest UDP response we send with EDNS (512 without)", .min = 512, .max = 4096 },
 	{ .name = "tcp_idle_ms", .type = TB_OPT_INT, .def = "10000",
@@ -564,7 +576,31 @@ static void dns_free(void *state)
 	dns_qlog_free(&s->qlog);
 	tb_bytes_free(&s->anchors);
 	dns_val_cache_free(s);
+	tb_tls_server_free(s->tls);
 	free(s);
+}
+
+/* A list of "host:port" strings (dns.listen, dns.tls_listen); NULL is an empty list. */
+static int parse_addrs(const cJSON *list, const char *opt, int default_port, struct sockaddr_storage *addrs,
+	size_t *n, char *err, size_t errlen)
+{
+	const cJSON *it;
+	int k = 0;
+	cJSON_ArrayForEach(it, list) {
+		k++;
+		const char *v = cJSON_GetStringValue(it);
+		if (*n >= DNS_LISTEN_MAX) {
+			snprintf(err, errlen, "dns.%s: at most %d addresses", opt, DNS_LISTEN_MAX);
+			return TB_ERR_CONFIG;
+		}
+		if (!v || dns_parse_hostport(v, default_port, &addrs[*n])) {
+			snprintf(err, errlen, "dns.%s[%d]: expected \"host:port\" or \"[v6]:port\", got \"%s\"", opt,
+				k, v ? v : "?");
+			return TB_ERR_CONFIG;
+		}
+		(*n)++;
+	}
+	return 0;
 }
 
 static int parse_acl(const cJSON *sec, const char *opt, struct dns_acl *acl, char *err, size_t errlen)
@@ -603,20 +639,20 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 	s->tcp_queue_bytes_total = (size_t)tb_cfg_int(sec, "tcp_queue_bytes_total");
 	const cJSON *it;
 	int k = 0;
-	cJSON_ArrayForEach(it, tb_cfg_get(sec, "listen")) {
-		k++;
-		const char *v = cJSON_GetStringValue(it);
-		if (s->n_listen >= DNS_LISTEN_MAX) {
-			snprintf(err, errlen, "dns.listen: at most %d addresses", DNS_LISTEN_MAX);
-			goto fail;
-		}
-		if (!v || dns_parse_hostport(v, 53, &s->listen_addr[s->n_listen])) {
-			snprintf(err, errlen, "dns.listen[%d]: expected \"host:port\" or \"[v6]:port\", got \"%s\"",
-				k, v ? v : "?");
-			goto fail;
-		}
-		s->n_listen++;
+	if (parse_addrs(tb_cfg_get(sec, "listen"), "listen", 53, s->listen_addr, &s->n_listen, err, errlen))
+		goto fail;
+	const cJSON *tls_listen = tb_cfg_get(sec, "tls_listen");
+	cJSON *lab_listen = cJSON_Parse(DNS_LISTEN_DEFAULT);
+	cJSON *lab_tls = NULL;
+	if (!tls_listen && cJSON_Compare(tb_cfg_get(sec, "listen"), lab_listen, 1)) {
+		lab_tls = cJSON_CreateStringArray((const char *const[]){ DNS_TLS_LISTEN_LAB }, 1);
+		tls_listen = lab_tls;
 	}
+	int bad = parse_addrs(tls_listen, "tls_listen", 853, s->tls_listen_addr, &s->n_tls_listen, err, errlen);
+	cJSON_Delete(lab_listen);
+	cJSON_Delete(lab_tls);
+	if (bad)
+		goto fail;
 	if (parse_acl(sec, "allow_query", &s->allow_query, err, errlen) ||
 		parse_acl(sec, "allow_recursion", &s->allow_recursion, err, errlen) ||
 		parse_acl(sec, "allow_update", &s->allow_update, err, errlen))
@@ -957,12 +993,17 @@ static void dns_stop(void *state, tb_done_cb done, void *arg)
 		done(arg);
 }
 
-/* `trustbox dns tsig-key`: the lab key as nsupdate -y and the RFC 2136 plugins take it. */
+/*
+ * `trustbox dns tsig-key`: the lab key as nsupdate -y and the RFC 2136 plugins
+ * take it. `trustbox dns flush [NAME]`: the running instance's cache (admin.c).
+ */
 static int dns_command(void *state, int argc, char **argv)
 {
 	struct dns_server *s = state;
+	if (argc >= 1 && strcmp(argv[0], "flush") == 0)
+		return dns_admin_flush_command(s, argc, argv);
 	if (argc != 1 || strcmp(argv[0], "tsig-key") != 0) {
-		fprintf(stderr, "trustbox: usage: trustbox dns tsig-key [-c FILE]\n");
+		fprintf(stderr, "trustbox: usage: trustbox dns tsig-key | flush [NAME] [--url URL] [-c FILE]\n");
 		return 2;
 	}
 	if (!s->lab_key) {
@@ -992,7 +1033,7 @@ static int dns_command(void *state, int argc, char **argv)
 
 const struct tb_subsystem dns_subsystem = {
 	.command = dns_command,
-	.command_usage = "tsig-key",
+	.command_usage = "tsig-key | flush [NAME] [--url URL]",
 	.name = "dns",
 	.sections = dns_sections,
 	.configure = dns_configure,

@@ -83,9 +83,11 @@ struct dns_tcp_listener {
 	uv_tcp_t h;
 	struct dns_server *srv;
 	int deferred;            /* a connection waits in libuv for the next accept turn */
+	int tls;                 /* DNS over TLS (RFC 7858): the same framing inside TLS */
 };
 
 struct dns_tcp_conn;
+struct tb_tls_server;
 
 /*
  * How a query's answer reaches its client, set by the transport that read the
@@ -102,13 +104,15 @@ struct dns_reply {
 	struct sockaddr_storage addr; /* the client; family 0 for internal callers */
 	int tcp;                      /* over TCP (or DoH): answers up to 65535 octets */
 	int doh;                      /* over DNS over HTTPS (doh.c): for metrics and the query log */
+	int dot;                      /* over DNS over TLS (tcp set too): for metrics and the query log */
 	uint64_t t0;                  /* uv_hrtime when the query was read (the query log's ms) */
 };
 
-/* The transport of a reply as metrics and the query log name it: 0 udp, 1 tcp, 2 doh. */
+/* The transport of a reply as metrics and the query log name it: 0 udp, 1 tcp, 2 doh, 3 dot. */
+#define DNS_VIA_MAX 3
 static inline int dns_reply_via(const struct dns_reply *r)
 {
-	return r->doh ? 2 : r->tcp ? 1 : 0;
+	return r->doh ? 2 : r->dot ? 3 : r->tcp ? 1 : 0;
 }
 
 /* ---- the query log (querylog.c): opt-in, a bounded ring in memory ---- */
@@ -140,6 +144,8 @@ int dns_qlog_enable(struct dns_qlog *q, int on);
 void dns_qlog_free(struct dns_qlog *q);
 /* admin.c: mounts /api/v1/dns/ on every listener (start). */
 int dns_admin_mount(struct dns_server *s);
+/* admin.c: `trustbox dns flush [NAME] [--url URL]`, through the running instance's admin API. */
+int dns_admin_flush_command(struct dns_server *s, int argc, char **argv);
 
 /* ---- forwarding and cache (forward.c) ---- */
 
@@ -249,8 +255,9 @@ unsigned dns_infra_flags(struct dns_infra *t, const struct sockaddr_storage *a, 
 void dns_infra_set_flags(struct dns_infra *t, const struct sockaddr_storage *a, unsigned flags, uint64_t now);
 
 struct dns_stats {
-	uint64_t queries_udp, queries_tcp, queries_doh, formerr, refused, nxdomain, truncated, dropped;
+	uint64_t queries_udp, queries_tcp, queries_doh, queries_dot, formerr, refused, nxdomain, truncated, dropped;
 	uint64_t tcp_evicted, tcp_refused; /* TCP connections shed at the caps (dns/server.c make_room) */
+	uint64_t dot_handshake_failed;     /* DoT connections closed in or at the TLS handshake */
 };
 
 /*
@@ -286,7 +293,10 @@ struct dns_server {
 	size_t n_listen;
 	struct sockaddr_storage listen_addr[DNS_LISTEN_MAX];
 	struct dns_udp_listener udp[DNS_LISTEN_MAX];
-	struct dns_tcp_listener tcp[DNS_LISTEN_MAX];
+	size_t n_tls_listen;          /* DNS over TLS addresses (dns.tls_listen) */
+	struct sockaddr_storage tls_listen_addr[DNS_LISTEN_MAX];
+	struct tb_tls_server *tls;    /* DoT: the HTTPS listeners' certificate, ALPN "dot" */
+	struct dns_tcp_listener tcp[2 * DNS_LISTEN_MAX]; /* TCP, then DoT */
 	size_t n_udp, n_tcp;
 	struct dns_tcp_conn *conns;   /* open TCP connections */
 	size_t n_conns;
@@ -366,6 +376,20 @@ size_t dns_server_answer_for(struct dns_server *s, const uint8_t *q, size_t qlen
 size_t dns_server_answer(struct dns_server *s, const uint8_t *q, size_t qlen,
 	const struct sockaddr *from, int tcp, uint8_t *out, size_t outcap);
 int dns_server_listen(struct dns_server *s);
+/*
+ * The framing of DNS over TCP and over TLS (RFC 1035 4.2.2, RFC 7858 3.3):
+ * for the len bytes at buf, the length of the message that follows the
+ * 2-octet prefix when all of it is there, 0 when more bytes are needed, or
+ * -1 when the prefix announces less than a header (the connection closes).
+ */
+long dns_tcp_frame(const uint8_t *buf, size_t len);
+/*
+ * DoT answers (RFC 8467 4.1): when the last record of the answer at m (n
+ * octets, in a buffer of cap) is its OPT, a Padding option (RFC 7830) makes
+ * it a multiple of 468 octets. Returns the new length (n when nothing fits
+ * or there is no OPT last, as under TSIG).
+ */
+size_t dns_pad_answer(uint8_t *m, size_t n, size_t cap);
 /* doh.c: mounts the DNS over HTTPS route (RFC 8484) on core's HTTP server. */
 int dns_doh_register(struct dns_server *s);
 

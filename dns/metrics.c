@@ -4,15 +4,14 @@
  * misses, upstream latency) in Prometheus' conventions. The query-type label
  * is the bounded set below plus "other"; RCODEs are the header's four bits
  * (extended RCODEs such as BADVERS, carried in OPT, count under their low
- * bits). Transports are udp, tcp and doh (DoT joins the set when it
- * exists). DNSSEC results count each validation of an iterated answer.
+ * bits). Transports are udp, tcp, doh and dot. DNSSEC results count each validation of an iterated answer.
  */
 #include "dns/metrics.h"
 
 #include "dns/dns.h"
 #include "dns/dns_internal.h"
 
-static const char *const transports[] = { "udp", "tcp", "doh", NULL };
+static const char *const transports[] = { "udp", "tcp", "doh", "dot", NULL };
 static const char *const qtypes[] = { "A", "NS", "CNAME", "SOA", "PTR", "MX", "TXT", "AAAA", "SRV", "DS",
 	"DNSKEY", "SVCB", "HTTPS", "CAA", "ANY", "other", NULL };
 static const char *const rcodes[] = { "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
@@ -100,7 +99,7 @@ static unsigned qtype_index(uint16_t t)
 /* Per packet: by index (tb_metric_add_at), no string comparisons. */
 void dns_metrics_query(uint16_t qtype, int via)
 {
-	unsigned idx[2] = { via >= 0 && via <= 2 ? (unsigned)via : 0u, qtype_index(qtype) };
+	unsigned idx[2] = { via >= 0 && via <= DNS_VIA_MAX ? (unsigned)via : 0u, qtype_index(qtype) };
 	tb_metric_add_at(&m_queries, 1, idx);
 }
 
@@ -120,7 +119,7 @@ void dns_metrics_response(const uint8_t *p, size_t n, int via)
 	unsigned rc = p[3] & 0xf; /* rcodes[] lists 0..10 in order, then "other" */
 	if (rc > DNS_RCODE_NOTZONE)
 		rc = DNS_RCODE_NOTZONE + 1;
-	unsigned idx[2] = { via >= 0 && via <= 2 ? (unsigned)via : 0u, rc };
+	unsigned idx[2] = { via >= 0 && via <= DNS_VIA_MAX ? (unsigned)via : 0u, rc };
 	if (opcode == DNS_OP_UPDATE)
 		tb_metric_add_at(&m_updates, 1, &idx[1]);
 	else if (opcode == DNS_OP_QUERY)

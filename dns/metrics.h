@@ -14,7 +14,7 @@
 
 struct dns_server;
 
-/* A QUERY-opcode message with this qtype (0: no question) arrived; via: 0 udp, 1 tcp, 2 doh. */
+/* A QUERY-opcode message with this qtype (0: no question) arrived; via: 0 udp, 1 tcp, 2 doh, 3 dot. */
 void dns_metrics_query(uint16_t qtype, int via);
 /* A response leaves: a QUERY's counts by RCODE, an UPDATE's as an update result. */
 void dns_metrics_response(const uint8_t *p, size_t n, int via);

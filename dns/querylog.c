@@ -69,7 +69,7 @@ void dns_qlog_answer(struct dns_server *s, const struct dns_reply *r, const uint
 	uint64_t now = uv_hrtime();
 	e->us = r->t0 && now > r->t0 ? (uint32_t)((now - r->t0) / 1000) : 0;
 	e->rcode = (uint8_t)(p[3] & 0xf);
-	e->tcp = (uint8_t)dns_reply_via(r); /* 0 udp, 1 tcp, 2 doh */
+	e->tcp = (uint8_t)dns_reply_via(r); /* 0 udp, 1 tcp, 2 doh, 3 dot */
 	client_str(&r->addr, e->client, sizeof e->client);
 	/* the question, when the answer carries one (a FORMERR may not) */
 	size_t off = 12, nl = 0;

@@ -6,8 +6,132 @@
 # and the trustbox/Unbound ratio.
 #
 # usage: tests/bench/dns.sh [seconds-per-round] [rounds]
+#        tests/bench/dns.sh recursion [seconds-per-round] [rounds] [cache-fill-names]
 #   TRUSTBOX=path/to/trustbox (default: build/trustbox; use an optimised build)
+#
+# recursion: the resolver through a hermetic signed lab (lib.sh's lab_* functions: a
+# root, test. and bench.test, Ed25519 with NSEC and a wildcard, on NSD at 127.53.0.x)
+# inside a private network namespace, trustbox (dns.iterate, dnssec = "validate") against
+# Unbound (one thread, the same hints and anchor, aggressive-nsec off: trustbox has no
+# RFC 8198 synthesis yet, and with it every miss would be answered from the wildcard's
+# NSEC without a query), alternating rounds. Per round and server: cache misses (names
+# never asked before, each a validated walk below the cached zone verdicts), then cached
+# answers (1000 names asked before), queries/s with p50/p99 latency from dnsperf -v.
+# Then each server's RSS after cache-fill-names (default 20000) more misses, with
+# trustbox's cache entries and bytes.
 set -eu
+# unbound_conf PORT: the start of an Unbound configuration both modes share (one thread,
+# in the foreground, quiet, files in $tmp); each appends its own server options.
+unbound_conf() {
+	printf 'server:\n  interface: 127.0.0.1\n  port: %s\n  num-threads: 1\n  do-daemonize: no\n' "$1"
+	printf '  username: ""\n  chroot: ""\n  directory: "%s"\n  pidfile: ""\n  use-syslog: no\n' "$tmp"
+	printf '  logfile: ""\n  verbosity: 0\n'
+}
+if [ "${1:-}" = recursion ]; then
+	shift
+	export TRUSTBOX="$(realpath "${TRUSTBOX:-build/trustbox}")"
+	set -- recursion "$@"
+	. "$(dirname "$0")/../integration/netns.sh"
+	shift
+	dur=${1:-10}
+	rounds=${2:-3}
+	fill=${3:-20000}
+	. "$(dirname "$0")/../integration/lib.sh"
+	ip link set lo up
+	tmp=$TB_WORK
+	lab_zone bench.zone bench.test. <<'EOF'
+@ NS ns
+ns A 127.53.0.3
+* A 192.0.2.1
+EOF
+	lab_sign bench.test. bench.zone "-a ED25519"
+	{ printf '@ NS ns\nns A 127.53.0.2\nbench NS ns.bench\nns.bench A 127.53.0.3\n'; lab_ds bench.test; } |
+		lab_zone test.zone test.
+	lab_sign test. test.zone "-a ECDSAP256SHA256"
+	lab_signed_root test 127.53.0.2
+	lab_nsd root 127.53.0.1 .:root.zone.signed
+	lab_nsd tld 127.53.0.2 test.:test.zone.signed
+	lab_nsd leaf 127.53.0.3 bench.test.:bench.zone.signed
+	lab_wait 127.53.0.1 127.53.0.2 127.53.0.3
+	tbp=$(free_port)
+	ubp=$(free_port)
+	hp=$(free_port)
+	cat > "$tmp/trustbox.lua" <<EOF
+core { data_dir = "$tmp/data", log_level = "warn" }
+listen { name = "http", address = "127.0.0.1", port = $hp, tls = false }
+listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
+dns { listen = { "127.0.0.1:$tbp" }, iterate = true, dnssec = "validate", root_hints = "$tmp/hints",
+      trust_anchor_file = "$tmp/anchor" }
+EOF
+	unbound_conf "$ubp" > "$tmp/unbound.conf"
+	cat >> "$tmp/unbound.conf" <<EOF
+  do-not-query-localhost: no
+  root-hints: "$tmp/hints"
+  trust-anchor-file: "$tmp/anchor"
+  module-config: "validator iterator"
+  aggressive-nsec: no
+  local-zone: "test." nodefault
+  msg-cache-size: 64m
+  rrset-cache-size: 128m
+remote-control:
+  control-enable: no
+EOF
+	tb_start "$tmp/trustbox.lua"
+	unbound -c "$tmp/unbound.conf" > "$tmp/unbound.log" 2>&1 &
+	ub=$!
+	track $ub
+	for _ in $(seq 1 50); do
+		b=$(dig @127.0.0.1 -p "$ubp" +short +time=1 +tries=1 warm.bench.test A 2>/dev/null || true)
+		[ "$b" = 192.0.2.1 ] && break
+		sleep 0.2
+	done
+	[ "$(dig @127.0.0.1 -p "$tbp" +short warm.bench.test A)" = 192.0.2.1 ] || die "trustbox does not resolve the lab"
+	[ "$b" = 192.0.2.1 ] || die "unbound does not resolve the lab"
+	# qps, p50 and p99 (ms), answers other than NOERROR (not counting the queries still out
+	# when the time ran out) of one dnsperf run: FILE PORT [dnsperf options]
+	run() {
+		local f=$1 port=$2 n
+		shift 2
+		dnsperf -s 127.0.0.1 -p "$port" -d "$f" -c 1 -T 1 -v "$@" > "$tmp/perf.out" 2>&1
+		grep '^> ' "$tmp/perf.out" | awk '{ printf "%.3f\n", $NF * 1000 }' | sort -g > "$tmp/lat"
+		n=$(wc -l < "$tmp/lat")
+		printf '%.0f %s %s %s\n' "$(sed -n 's/.*Queries per second: *\([0-9.]*\).*/\1/p' "$tmp/perf.out")" \
+			"$(sed -n "$(((n + 1) / 2))p" "$tmp/lat")" "$(sed -n "$((n * 99 / 100 > 0 ? n * 99 / 100 : 1))p" "$tmp/lat")" \
+			"$(grep '^> ' "$tmp/perf.out" | grep -v '^> NOERROR' | grep -vc '^> T ' || true)"
+	}
+	seq 1 1000 | sed 's/^/c/; s/$/.bench.test A/' > "$tmp/cached.txt"
+	run "$tmp/cached.txt" "$tbp" -n 1 -q 20 > /dev/null
+	run "$tmp/cached.txt" "$ubp" -n 1 -q 20 > /dev/null
+	echo "recursion through the signed lab: ${dur}s per phase, $rounds rounds, dnsperf 1 client, 1 thread"
+	echo "miss: 50 outstanding, each name once; cached: 256 outstanding over 1000 names asked before"
+	for r in $(seq 1 "$rounds"); do
+		for srv in tb ub; do
+			port=$tbp
+			[ $srv = ub ] && port=$ubp
+			seq 1 200000 | sed "s/^/m$r$srv/; s/\$/.bench.test A/" > "$tmp/miss.txt"
+			read -r q p50 p99 bad <<< "$(run "$tmp/miss.txt" "$port" -n 1 -l "$dur" -q 50)"
+			read -r cq cp50 cp99 cbad <<< "$(run "$tmp/cached.txt" "$port" -l "$dur" -q 256)"
+			printf 'round %d %-8s miss %6s qps p50 %6s ms p99 %7s ms (%s not NOERROR)   cached %7s qps p50 %5s ms p99 %5s ms (%s)\n' \
+				"$r" "$([ $srv = tb ] && echo trustbox || echo unbound)" "$q" "$p50" "$p99" "$bad" "$cq" "$cp50" "$cp99" "$cbad"
+			echo "$srv $q $cq" >> "$tmp/results"
+		done
+	done
+	med() { awk -v s="$1" -v c="$2" '$1 == s { print $c }' "$tmp/results" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+	for c in 2:miss 3:cached; do
+		t=$(med tb "${c%%:*}")
+		u=$(med ub "${c%%:*}")
+		awk -v t="$t" -v u="$u" -v w="${c#*:}" 'BEGIN { printf "median %s: trustbox %d qps, unbound %d qps, ratio %.2f\n", w, t, u, t / u }'
+	done
+	seq 1 "$fill" | sed 's/^/f/; s/$/.bench.test A/' > "$tmp/fill.txt"
+	run "$tmp/fill.txt" "$tbp" -n 1 -q 50 > /dev/null
+	run "$tmp/fill.txt" "$ubp" -n 1 -q 50 > /dev/null
+	cache=$(curl -sS "http://127.0.0.1:$hp/api/v1/dns/cache")
+	printf 'after %d more misses: trustbox RSS %s kB, cache %s; unbound RSS %s kB (%s)\n' "$fill" \
+		"$(awk '/VmRSS/ { print $2 }' "/proc/$TB_PID/status")" "$cache" \
+		"$(awk '/VmRSS/ { print $2 }' "/proc/$ub/status")" "$(unbound -V | head -1)"
+	tb_stop || true
+	exit 0
+fi
 
 dur=${1:-10}
 rounds=${2:-3}
@@ -45,19 +169,8 @@ listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
 listen { name = "http", address = "127.0.0.1", port = 0, tls = false }
 dns { listen = { "127.0.0.1:$tb_port" } }
 EOF
-cat > "$tmp/unbound.conf" <<EOF
-server:
-  interface: 127.0.0.1
-  port: $ub_port
-  num-threads: 1
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "$tmp"
-  pidfile: ""
-  use-syslog: no
-  logfile: ""
-  verbosity: 0
+unbound_conf "$ub_port" > "$tmp/unbound.conf"
+cat >> "$tmp/unbound.conf" <<EOF
   access-control: 127.0.0.0/8 allow
   module-config: "iterator"
   local-zone: "lab.test." redirect

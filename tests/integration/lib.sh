@@ -113,7 +113,9 @@ lab_nsd() {
 		printf 'server:\n  ip-address: %s@53\n  username: ""\n  chroot: ""\n  zonesdir: "%s"\n' "$addr" "$TB_WORK"
 		printf '  pidfile: "%s/nsd.pid"\n  database: ""\n  zonelistfile: "%s/zone.list"\n' "$dir" "$dir"
 		printf '  xfrdfile: "%s/xfrd.state"\n  xfrdir: "%s"\n  logfile: "%s/nsd.log"\n' "$dir" "$dir" "$dir"
-		printf '  server-count: 1\n  verbosity: 1\nremote-control:\n  control-enable: no\n'
+		# no response rate limiting (on by default, 200 answers/s per /24): a resolver under
+		# load asks the lab far faster, and would see drops and truncation that no test means
+		printf '  server-count: 1\n  verbosity: 1\n  rrl-ratelimit: 0\nremote-control:\n  control-enable: no\n'
 		for z in "$@"; do
 			printf 'zone:\n  name: "%s"\n  zonefile: "%s"\n' "${z%%:*}" "${z#*:}"
 		done
@@ -137,6 +139,62 @@ lab_wait() {
 		done
 		[ -n "$up" ] || die "the lab server $a never answered"
 	done
+}
+
+# lab_two_level CHILD: the smallest iterating lab: a root on 127.53.0.1 delegating CHILD. to
+# 127.53.0.2, where every name has A 192.0.2.7 and TXT "CHILD"; writes $TB_WORK/hints (for
+# dns.root_hints) and waits until both answer.
+lab_two_level() {
+	local c=$1
+	printf '$ORIGIN .\n$TTL 300\n@ SOA a.root-servers.lab. hostmaster.lab. 1 3600 600 86400 60\n@ NS a.root-servers.lab.\n' > "$TB_WORK/lab-root.zone"
+	printf 'a.root-servers.lab. A 127.53.0.1\n%s. NS ns.%s.\nns.%s. A 127.53.0.2\n' "$c" "$c" "$c" >> "$TB_WORK/lab-root.zone"
+	printf '$ORIGIN %s.\n$TTL 300\n@ SOA ns hostmaster 1 3600 600 86400 60\n@ NS ns\nns A 127.53.0.2\n' "$c" > "$TB_WORK/lab-child.zone"
+	printf '* A 192.0.2.7\n* TXT "%s"\n' "$c" >> "$TB_WORK/lab-child.zone"
+	lab_nsd lab-root 127.53.0.1 .:lab-root.zone
+	lab_nsd lab-child 127.53.0.2 "$c.:lab-child.zone"
+	lab_wait 127.53.0.1 127.53.0.2
+	printf '.  3600000 NS a.root-servers.lab.\na.root-servers.lab. 3600000 A 127.53.0.1\n' > "$TB_WORK/hints"
+}
+
+# Signed labs (DNSSEC; Debian's bind9-utils): zones in $TB_WORK, keys in $TB_WORK/keys.
+# lab_zone FILE ORIGIN: writes $TB_WORK/FILE: $ORIGIN, $TTL 300, an SOA naming ns, then stdin.
+lab_zone() {
+	{
+		printf '$ORIGIN %s\n$TTL 300\n' "$2"
+		printf '@ SOA ns hostmaster 1 3600 600 86400 60\n'
+		cat
+	} > "$TB_WORK/$1"
+}
+
+# lab_sign ZONE FILE KEYGEN-OPTIONS [SIGNZONE-OPTIONS]: a KSK and a ZSK, then FILE.signed and
+# keys/dsset-ZONE (dnssec-signzone; options as "-a ED25519", "-3 - -A" for NSEC3 opt-out).
+lab_sign() {
+	local z=$1 f=$2 kg=$3 so=${4:-}
+	mkdir -p "$TB_WORK/keys"
+	# shellcheck disable=SC2086
+	(cd "$TB_WORK/keys" && dnssec-keygen -q $kg -f KSK "$z" >/dev/null && dnssec-keygen -q $kg "$z" >/dev/null) ||
+		die "dnssec-keygen $kg $z"
+	# shellcheck disable=SC2086
+	dnssec-signzone -q -P -S -K "$TB_WORK/keys" -d "$TB_WORK/keys" -o "$z" -f "$TB_WORK/$f.signed" $so "$TB_WORK/$f" \
+		> /dev/null 2>"$TB_WORK/sign.err" || die "dnssec-signzone $z: $(cat "$TB_WORK/sign.err")"
+}
+
+# lab_ds ZONE: the DS records of a zone signed by lab_sign (no trailing dot in ZONE).
+lab_ds() { cat "$TB_WORK/keys/dsset-$1."; }
+
+# lab_signed_root TLD ADDRESS: root.zone.signed (ECDSA P-256, NSEC) for a root server on
+# 127.53.0.1 delegating TLD. to ns.TLD. at ADDRESS with the DS of TLD (signed before);
+# writes $TB_WORK/hints (dns.root_hints) and $TB_WORK/anchor (the root's DS, trust_anchor_file).
+lab_signed_root() {
+	{
+		printf '@ NS a.root-servers.lab.\na.root-servers.lab. A 127.53.0.1\n'
+		printf '%s. NS ns.%s.\nns.%s. A %s\n' "$1" "$1" "$1" "$2"
+		lab_ds "$1"
+	} | lab_zone root.zone .
+	sed -i 's/^@ SOA ns hostmaster/@ SOA a.root-servers.lab. hostmaster.lab./' "$TB_WORK/root.zone"
+	lab_sign . root.zone "-a ECDSAP256SHA256"
+	printf '.  3600000 NS a.root-servers.lab.\na.root-servers.lab. 3600000 A 127.53.0.1\n' > "$TB_WORK/hints"
+	cp "$TB_WORK/keys/dsset-." "$TB_WORK/anchor"
 }
 
 # ---- ports ----

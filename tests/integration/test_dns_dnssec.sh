@@ -37,21 +37,10 @@ ip link set lo up || die "cannot bring lo up in the namespace"
 tmp=$TB_WORK
 mkdir -p "$tmp/keys"
 
-zone() { # zone FILE ORIGIN: an SOA and NS header, then stdin
-	{
-		printf '$ORIGIN %s\n$TTL 300\n' "$2"
-		printf '@ SOA ns hostmaster 1 3600 600 86400 60\n'
-		cat
-	} > "$tmp/$1"
-}
-sign() { # sign ZONE FILE KEYGEN-OPTIONS [SIGNZONE-OPTIONS]: keys, then FILE.signed and keys/dsset-ZONE
-	local z=$1 f=$2 kg=$3 so=${4:-}
-	(cd "$tmp/keys" && dnssec-keygen -q $kg -f KSK "$z" >/dev/null && dnssec-keygen -q $kg "$z" >/dev/null) ||
-		die "dnssec-keygen $kg $z"
-	dnssec-signzone -q -P -S -K "$tmp/keys" -d "$tmp/keys" -o "$z" -f "$tmp/$f.signed" $so "$tmp/$f" > /dev/null 2>"$tmp/sign.err" ||
-		die "dnssec-signzone $z: $(cat "$tmp/sign.err")"
-}
-ds() { cat "$tmp/keys/dsset-$1."; }
+# the lab's building blocks are lib.sh's (lab_zone, lab_sign, lab_ds, lab_signed_root)
+zone() { lab_zone "$@"; }
+sign() { lab_sign "$@"; }
+ds() { lab_ds "$1"; }
 
 # ---- the leaves (127.53.0.3) ----
 leaf() { # leaf NAME: the usual records
@@ -156,18 +145,8 @@ EOF
 } | zone test.zone test.
 sign test. test.zone "-a RSASHA256 -b 2048" "-3 - -A"
 
-# ---- the root (127.53.0.1): ECDSA P-256, NSEC ----
-{
-	cat <<'EOF'
-@ NS a.root-servers.lab.
-a.root-servers.lab. A 127.53.0.1
-test. NS ns.test.
-ns.test. A 127.53.0.2
-EOF
-	ds test
-} | zone root.zone .
-sed -i 's/^@ SOA ns hostmaster/@ SOA a.root-servers.lab. hostmaster.lab./' "$tmp/root.zone"
-sign . root.zone "-a ECDSAP256SHA256"
+# ---- the root (127.53.0.1): ECDSA P-256, NSEC; also the hints and the anchor ----
+lab_signed_root test 127.53.0.2
 
 lab_nsd root 127.53.0.1 .:root.zone.signed
 lab_nsd tld 127.53.0.2 test.:test.zone.signed
@@ -177,8 +156,6 @@ lab_nsd leaves 127.53.0.3 ed.test.:ed.zone.signed sub.ed.test.:sub.ed.zone.signe
 	nta.test.:nta.zone.signed nokey.test.:nokey.zone.signed nosig.test.:nosig.zone.signed
 lab_wait 127.53.0.1 127.53.0.2 127.53.0.3
 
-printf '.  3600000 NS a.root-servers.lab.\na.root-servers.lab. 3600000 A 127.53.0.1\n' > "$tmp/hints"
-cp "$tmp/keys/dsset-." "$tmp/anchor"
 # delv wants the anchor as named.conf trust-anchors
 awk '{ d = ""; for (i = 7; i <= NF; i++) d = d $i; printf "trust-anchors { . static-ds %s %s %s \"%s\"; };\n", $4, $5, $6, d }' \
 	"$tmp/anchor" > "$tmp/anchor.conf"
