@@ -129,9 +129,9 @@ static const struct tb_option dns_options[] = {
 		.children = key_options },
 	{ .name = "forwarders", .type = TB_OPT_TABLES, .def = "[]",
 		.help = "upstream resolvers for names outside the local zones", .children = forwarder_options },
-	{ .name = "iterate", .type = TB_OPT_BOOL, .def = "false",
+	{ .name = "iterate", .type = TB_OPT_BOOL, .def = "true",
 		.help = "resolve names outside the local zones and the forward zones iteratively, from the root hints "
-			"(clients in allow_recursion, RD set)" },
+			"(clients in allow_recursion, RD set); false: such names are REFUSED" },
 	{ .name = "root_hints", .type = TB_OPT_STRING,
 		.help = "master file with the root's NS records and their A/AAAA addresses, replacing the built-in "
 			"IANA root hints (for labs)" },
@@ -161,11 +161,12 @@ static const struct tb_option dns_options[] = {
 	{ .name = "cname_max", .type = TB_OPT_INT, .def = "10",
 		.help = "CNAME and DNAME links followed for one iterated query (then SERVFAIL, EDE 0)",
 		.min = 1, .max = 32 },
-	{ .name = "dnssec", .type = TB_OPT_ENUM, .def = "\"off\"", .choices = "off|validate",
+	{ .name = "dnssec", .type = TB_OPT_ENUM, .def = "\"validate\"", .choices = "off|validate",
 		.help = "DNSSEC validation of iterated and forwarded answers: \"validate\" asks with DO (and CD when "
 			"forwarding), checks the chain of trust from "
 			"the trust anchors, sets AD on secure answers for clients that ask (DO or AD) and answers bogus "
-			"data with SERVFAIL and an EDE (unless the client set CD)" },
+			"data with SERVFAIL and an EDE (unless the client set CD); a forward zone for a private, unsigned "
+			"name under a signed parent needs that zone in negative_trust_anchors" },
 	{ .name = "trust_anchor_file", .type = TB_OPT_STRING,
 		.help = "master file of DS or DNSKEY records for the root, replacing the built-in root KSK-2017 and "
 			"KSK-2024 anchors (for labs)" },
@@ -786,6 +787,7 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 			snprintf(err, errlen, "dns.root_hints: %s: %s", hints, he);
 			goto fail;
 		}
+		s->roots_file = hints;
 	} else if (dns_root_hints_builtin(&s->roots)) {
 		snprintf(err, errlen, "dns: the built-in root hints do not parse");
 		goto fail;
@@ -840,6 +842,7 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 			snprintf(err, errlen, "dns.trust_anchor_file: %s: %s", ta && *ta ? ta : "built-in", te);
 			goto fail;
 		}
+		s->anchors_file = ta && *ta ? ta : NULL;
 	}
 	size_t cache_bytes = (size_t)tb_cfg_int(sec, "cache_bytes");
 	if (dns_cache_init_bytes(&s->cache, cache_bytes ? (size_t)tb_cfg_int(sec, "cache_size") : 0, cache_bytes)) {
@@ -929,6 +932,33 @@ static int load_lab_key(struct dns_server *s)
 	return 0;
 }
 
+/* The banner (and status API) line saying how names outside the local zones are resolved. */
+static void announce_resolution(struct dns_server *s)
+{
+	char dnssec[1200];
+	if (!s->dnssec)
+		snprintf(dnssec, sizeof dnssec, "DNSSEC off");
+	else if (s->anchors_file)
+		snprintf(dnssec, sizeof dnssec, "DNSSEC validated from %s", s->anchors_file);
+	else
+		snprintf(dnssec, sizeof dnssec, "DNSSEC validated from the built-in root anchors");
+	int global = 0;
+	for (size_t i = 0; i < s->n_fwd; i++)
+		global |= s->fwd[i].zone[0] == 0;
+	if (global)
+		tb_core_announce(s->core, "dns", "DNS resolution", "forward zones (. included), %s", dnssec);
+	else if (s->iterate && s->roots_file)
+		tb_core_announce(s->core, "dns", "DNS resolution", "iterate from %s%s, %s", s->roots_file,
+			s->n_fwd ? " and forward zones" : "", dnssec);
+	else if (s->iterate)
+		tb_core_announce(s->core, "dns", "DNS resolution", "iterate from the built-in root hints%s, %s",
+			s->n_fwd ? " and forward zones" : "", dnssec);
+	else if (s->n_fwd)
+		tb_core_announce(s->core, "dns", "DNS resolution", "forward zones only, %s", dnssec);
+	else
+		tb_core_announce(s->core, "dns", "DNS resolution", "local zones only (iterate = false)");
+}
+
 static int dns_start(void *state)
 {
 	struct dns_server *s = state;
@@ -959,6 +989,7 @@ static int dns_start(void *state)
 	for (const struct dns_zone *z = s->zones.zones; z; z = z->next)
 		nrec += z->nrecords;
 	TB_INFO("dns", "serving %zu local zone(s), %zu records", s->zones.n, nrec);
+	announce_resolution(s);
 	if (s->iterate)
 		dns_iterate_prime(s);
 	if (s->core->services && !s->core->services->resolver)

@@ -328,6 +328,7 @@ struct dns_server {
 	/* iteration */
 	int iterate;                  /* resolve from the root when no forwarder covers the name */
 	struct dns_nsset roots;       /* the hints, then the primed root NS set */
+	const char *roots_file;       /* dns.root_hints, NULL: the built-in IANA hints */
 	struct dns_iter *iters;       /* client queries being iterated */
 	size_t n_iters;
 	size_t iter_queries_max, iter_referrals_max, iter_ns_lookups_max, cname_max;
@@ -337,6 +338,7 @@ struct dns_server {
 	/* DNSSEC validation of iterated answers (dnssec.h, validate.c) */
 	int dnssec;                   /* dns.dnssec = "validate" */
 	struct tb_bytes anchors;      /* trust anchors as chain records (section, owner, type, class, TTL, RDATA) */
+	const char *anchors_file;     /* dns.trust_anchor_file, NULL: the built-in root anchors */
 	uint32_t dnssec_skew;
 	unsigned dnssec_sig_max, dnssec_rrset_sig_max, dnssec_collisions_max;
 	unsigned dnssec_nsec3_iter_max, dnssec_nsec3_hash_max;
