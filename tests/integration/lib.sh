@@ -283,15 +283,43 @@ tb_sanitized() { grep -q '^TB_SANITIZE:BOOL=ON' "$TB_BUILD_DIR/CMakeCache.txt"; 
 
 # ---- trustbox ----
 
+# tb_private_net: true inside a network namespace with no interface but loopback (netns.sh),
+# where nothing can leave the machine.
+tb_private_net() {
+	[ -z "$(sed -n '3,$s/^ *\([^:]*\):.*/\1/p' /proc/net/dev | grep -vx lo)" ]
+}
+
+# tb_hermetic [CONFIG]: die unless trustbox with CONFIG (the embedded default when empty)
+# keeps every DNS query on the machine. dns.iterate is on by default, from the built-in
+# IANA root hints: a config that iterates must set dns.root_hints (a loopback lab) or the
+# script must run inside a private network namespace (netns.sh). Tests never ask the real
+# root servers. A config that does not load is left to `trustbox run` to report.
+tb_hermetic() {
+	local dump it hints
+	dump=$("$TRUSTBOX" config dump ${1:+-c "$1"} 2>/dev/null) || return 0
+	dump=$(printf '%s\n' "$dump" | sed -n '/^dns {/,/^}/p')
+	[ -n "$dump" ] || return 0
+	printf '%s\n' "$dump" | grep -qx '  enabled = false,' && return 0
+	it=$(printf '%s\n' "$dump" | grep -cx '  iterate = true,' || true)
+	hints=$(printf '%s\n' "$dump" | grep -c '^  root_hints = "..*",$' || true)
+	if [ "$it" != 0 ] && [ "$hints" = 0 ] && ! tb_private_net; then
+		die "tb_start: ${1:-the default config} iterates from the built-in root hints outside a private" \
+			"network namespace; set dns.iterate = false or dns.root_hints to a lab, or run in netns.sh"
+	fi
+	return 0
+}
+
 # tb_start [CONFIG [OUT [ERR]]]: start `trustbox run` (with -c CONFIG unless CONFIG is empty)
 # in the background, stdout appended to OUT (run.out), stderr to ERR (run.err; may be OUT),
 # and wait until it prints its ready banner (every subsystem started, every listener bound).
+# Refuses (dies) a config that would ask the real root servers (tb_hermetic).
 # Sets TB_PID and TB_BANNER (this start's banner). Dies when trustbox exits first or the
 # banner takes longer than TB_START_TIMEOUT seconds (30).
 tb_start() {
 	local cfg=${1:-} out=${2:-$TB_WORK/run.out} err=${3:-$TB_WORK/run.err}
 	local from=0 deadline rc
 	[ -n "$TB_PID" ] && die "tb_start: trustbox is already running (pid $TB_PID)"
+	tb_hermetic "$cfg"
 	# Created here, not by the child's redirection, so that the loop below can read it at once.
 	: >> "$out"
 	: >> "$err"

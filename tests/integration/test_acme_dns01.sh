@@ -17,6 +17,7 @@ core { data_dir = "$work/data" }
 listen { name = "https", address = "127.0.0.1", port = $https_port, tls = true }
 dns {
   listen = { "127.0.0.1:$dns_port" },
+  iterate = false,
   zones = { { name = "lab.test", records = {
     "@ 60 IN SOA ns.lab.test. hostmaster.lab.test. 1 3600 600 86400 60",
     "@ NS ns", "ns A 127.0.0.1", "@ A 127.0.0.1", "* A 127.0.0.1",

@@ -27,7 +27,7 @@ if [ "${1:-}" = inner ]; then
     mount --bind "$work/hosts" /etc/hosts
     dns='dns { enabled = false }'
   else
-    dns='dns { listen = { "127.0.0.1:0" }, zones = { { name = "ssrf.test", records = {
+    dns='dns { listen = { "127.0.0.1:0" }, iterate = false, zones = { { name = "ssrf.test", records = {
       "@ 60 IN SOA ns.ssrf.test. hostmaster.ssrf.test. 1 3600 600 86400 60", "@ NS ns", "ns A 1.2.3.4",
       "* A 1.2.3.4", "internal A 127.0.0.1", "@ CAA 0 issue \"trustbox.test\"" } } } }'
   fi

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Core end to end: the CLI, `trustbox run` with the embedded default config,
 # /healthz, /metrics and /api/v1/status over HTTPS trusted through
-# `trustbox root`, key reuse across a restart, SIGTERM -> exit 0.
+# `trustbox root`, key reuse across a restart, SIGTERM -> exit 0. Inside a private
+# network namespace: the default config iterates from the built-in root hints, and
+# its fixed ports (14000, 14080, 5353, 8853) collide with nothing there.
 set -euo pipefail
+. "$(dirname "$0")/netns.sh"
 . "$(dirname "$0")/lib.sh"
 need curl
 need openssl
+need ip iproute2
+ip link set lo up || die "cannot bring lo up in the namespace"
 
 # --- CLI ---
 "$TRUSTBOX" version | grep -q '^trustbox [0-9]' || fail "version"

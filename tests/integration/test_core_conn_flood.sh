@@ -23,7 +23,7 @@ printf '@ SOA ns hostmaster 1 3600 600 86400 60\n@ NS ns\nns A 127.0.0.1\nwww A 
 cat > t.lua <<EOF
 core { data_dir = "$W/data", log_level = "warn" }
 listen { name = "http", address = "127.0.0.1", port = $P, tls = false }
-dns { listen = { "127.0.0.1:$D" }, zones = { { name = "flood.test", file = "$W/flood.zone" } } }
+dns { listen = { "127.0.0.1:$D" }, iterate = false, zones = { { name = "flood.test", file = "$W/flood.zone" } } }
 if dap then dap { enabled = false } end
 if acme then acme { enabled = false } end
 if ctlog then ctlog { enabled = false } end

@@ -61,7 +61,7 @@ cat > cfg.lua <<LUA
 core { data_dir = "$work/data", log_level = "warn" }
 listen { name = "https", address = "127.0.0.1", port = $https_port, tls = true }
 -- the default lab zone without its wildcard, so that a name can be NXDOMAIN
-dns { listen = { "127.0.0.1:$dns_port" }, forwarders = { { zone = "fwd.example", servers = { "127.0.0.1:$uport" } } },
+dns { listen = { "127.0.0.1:$dns_port" }, iterate = false, dnssec = "off", forwarders = { { zone = "fwd.example", servers = { "127.0.0.1:$uport" } } },
   zones = { { name = "lab.test", records = {
   "@ 60 IN SOA ns.lab.test. hostmaster.lab.test. 1 3600 600 86400 60", "@ NS ns", "ns A 127.0.0.1",
   "@ A 127.0.0.1", "@ CAA 0 issue \"trustbox.test\"", "@ CAA 0 issuewild \"trustbox.test\"" } } } }

@@ -57,6 +57,7 @@ listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
 listen { name = "http", address = "127.0.0.1", port = 0, tls = false }
 dns {
   listen = { "127.0.0.1:0" },
+  iterate = false,
   allow_query = { "127.0.0.0/8" },
   tcp_idle_ms = 2000,
   policy = function(name, qtype, client)
@@ -263,7 +264,7 @@ core { data_dir = "$tmp/data2", log_level = "warn" }
 -- other subsystems mount their routes on the usual listener names; port 0 keeps them out of the way
 listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
 listen { name = "http", address = "127.0.0.1", port = 0, tls = false }
-dns { listen = { "127.0.0.1:0" }, allow_query = { "::1" } }
+dns { listen = { "127.0.0.1:0" }, allow_query = { "::1" }, iterate = false }
 EOF
 tb_start "$tmp/acl.lua" "$tmp/out2.log" "$tmp/out2.log"
 port=$(tb_port 'DNS (udp+tcp)')

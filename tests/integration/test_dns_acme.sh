@@ -18,7 +18,7 @@ cat > "$tmp/trustbox.lua" <<LUA
 core { data_dir = "$tmp/data", log_level = "warn" }
 listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
 listen { name = "http", address = "127.0.0.1", port = 0, tls = false }
-dns { listen = { "127.0.0.1:0" } }
+dns { listen = { "127.0.0.1:0" }, iterate = false }
 LUA
 tb_start "$tmp/trustbox.lua" "$tmp/out.log" "$tmp/err.log"
 dport=$(tb_port 'DNS (udp+tcp)')

@@ -44,6 +44,8 @@ listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
 listen { name = "http", address = "127.0.0.1", port = 0, tls = false }
 dns {
   listen = { "127.0.0.1:0" },
+  iterate = false,
+  dnssec = "off",
   forwarders = { { zone = "cache.test", servers = { "127.0.0.1:$aport" } } },
   forward_attempt_ms = 1000,
   forward_timeout_ms = 4000,

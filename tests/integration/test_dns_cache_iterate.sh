@@ -50,6 +50,7 @@ dns {
   listen = { "127.0.0.1:0" },
   iterate = true,
   root_hints = "$tmp/hints",
+  dnssec = "off",
   forward_attempt_ms = 300,
   forward_timeout_ms = 1500,
   serve_stale_seconds = 600,

@@ -362,6 +362,7 @@ listen { name = "http", address = "127.0.0.1", port = 0, tls = false }
 dns {
   listen = { "127.0.0.1:0" },
   forwarders = { { zone = ".", servers = { "127.0.0.1:$uport" } } },
+  iterate = false,
   dnssec = "validate",
   trust_anchor_file = "$tmp/anchor",
   forward_attempt_ms = 1000,

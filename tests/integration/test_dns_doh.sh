@@ -19,7 +19,7 @@ P=$(free_port); D=$(free_port); DEAD=$(free_port)
 cat > t.lua <<EOF
 core { data_dir = "$W/data", log_level = "info" }
 listen { name = "https", address = "127.0.0.1", port = $P, tls = true }
-dns { listen = { "127.0.0.1:$D" }, forward_timeout_ms = 300, forward_attempt_ms = 100,
+dns { listen = { "127.0.0.1:$D" }, iterate = false, dnssec = "off", forward_timeout_ms = 300, forward_attempt_ms = 100,
 	forwarders = { { zone = "fwd.example", servers = { "127.0.0.1:$DEAD" } } },
 	zones = { { name = "lab.test", file = "$W/lab.zone" } } }
 if dap then dap { enabled = false } end

@@ -43,6 +43,7 @@ dns {
   tls_listen = { "127.0.0.1:0" },
   iterate = true,
   root_hints = "$tmp/hints",
+  dnssec = "off",
   tcp_clients_per_address = 3,
   tcp_idle_ms = 3000,
 }

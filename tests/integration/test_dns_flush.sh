@@ -27,7 +27,7 @@ cat > "$tmp/trustbox.lua" <<EOF
 core { data_dir = "$tmp/data" }
 listen { name = "https", address = "127.0.0.1", port = $sport, tls = true }
 listen { name = "http", address = "127.0.0.1", port = $hport, tls = false }
-dns { listen = { "127.0.0.1:$dport" }, iterate = true, root_hints = "$tmp/hints" }
+dns { listen = { "127.0.0.1:$dport" }, iterate = true, root_hints = "$tmp/hints", dnssec = "off" }
 EOF
 tb_start "$tmp/trustbox.lua"
 D="dig @127.0.0.1 -p $dport +time=5 +tries=1"

@@ -54,6 +54,8 @@ listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
 listen { name = "http", address = "127.0.0.1", port = 0, tls = false }
 dns {
   listen = { "127.0.0.1:0" },
+  iterate = false,
+  dnssec = "off",
   forwarders = {
     { zone = "fwd.example", servers = { "127.0.0.1:$uport" } },
     { zone = "dead.example", servers = { "127.0.0.1:$dead" } },

@@ -215,6 +215,7 @@ dns {
   listen = { "127.0.0.1:0" },
   iterate = true,
   root_hints = "$tmp/hints",
+  dnssec = "off",
   iterate_queries_max = 24,
   forward_attempt_ms = 500,
   forward_timeout_ms = 3000,

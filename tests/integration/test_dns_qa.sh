@@ -133,6 +133,8 @@ listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
 listen { name = "http", address = "127.0.0.1", port = 0, tls = false }
 dns {
   listen = { "127.0.0.1:0" },
+  iterate = false,
+  dnssec = "off",
   tcp_idle_ms = 1500,
   use_0x20 = true,
   forward_attempt_ms = 300,

@@ -31,6 +31,7 @@ listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
 listen { name = "http", address = "127.0.0.1", port = 0, tls = false }
 dns {
   listen = { "127.0.0.1:0" },
+  iterate = false,
   tcp_idle_ms = 30000,
   zones = { { name = "big.test", file = "$tmp/big.zone" } },
   $1

@@ -28,6 +28,7 @@ listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
 listen { name = "http", address = "127.0.0.1", port = 0, tls = false }
 dns {
   listen = { "127.0.0.1:0" },
+  iterate = false,
   allow_update = { $2 },
   zones = { $1 },
   tsig_keys = { { name = "ci-key", secret = "$CI_SECRET", zones = { "corp.test" } } },

@@ -16,6 +16,7 @@ listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
 listen { name = "http", address = "127.0.0.1", port = 0, tls = false }
 dns {
   listen = { "127.0.0.1:0" },
+  iterate = false,
   tsig_keys = { { name = "ci-key", secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ==", zones = { "lab.test" } } },
 }
 EOF

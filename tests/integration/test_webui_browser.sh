@@ -55,7 +55,7 @@ https_port=$(free_port); http01_port=$(free_port); dns_port=$(free_port)
 cat > cfg.lua <<LUA
 core { data_dir = "$work/data", log_level = "info" }
 listen { name = "https", address = "127.0.0.1", port = $https_port, tls = true }
-dns { listen = { "127.0.0.1:$dns_port" } }
+dns { listen = { "127.0.0.1:$dns_port" }, iterate = false }
 acme { http01_port = $http01_port }
 dap { aggregation_period_ms = 200 }
 LUA
