@@ -24,6 +24,14 @@ if dns then
     -- subnet from the private ranges, so all of them are allowed here. An
     -- unsigned update, or one signed for another zone, is still refused.
     allow_update = { "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16" },
+    -- Names outside lab.test: resolved from the root servers and DNSSEC-validated
+    -- (the defaults, with the built-in root hints and trust anchors), unless
+    -- TRUSTBOX_DNS_ITERATE=false (compose.yaml), which refuses them; the compose
+    -- test sets it so that no query leaves the machine.
+    iterate = os.getenv("TRUSTBOX_DNS_ITERATE") ~= "false",
+    -- Recursion for the same clients: queries published on the host's loopback
+    -- arrive from the compose network's gateway, not from 127.0.0.1.
+    allow_recursion = { "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16" },
   }
 end
 

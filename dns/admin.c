@@ -422,6 +422,17 @@ static int cache_get(struct tb_http_request *req, void *arg)
 	cJSON_AddNumberToObject(o, "hits", (double)s->cache.hits);
 	cJSON_AddNumberToObject(o, "misses", (double)s->cache.misses);
 	cJSON_AddNumberToObject(o, "max_entries", (double)s->cache.max);
+	/* how the cached answers were got: iteration from which hints, validation from which anchors */
+	cJSON_AddBoolToObject(o, "iterate", s->iterate);
+	cJSON_AddStringToObject(o, "root_hints", s->roots_file ? s->roots_file : "built-in");
+	cJSON_AddNumberToObject(o, "forward_zones", (double)s->n_fwd);
+	cJSON_AddStringToObject(o, "dnssec", s->dnssec ? "validate" : "off");
+	cJSON_AddStringToObject(o, "trust_anchors", s->anchors_file ? s->anchors_file : "built-in");
+	cJSON *nta = cJSON_AddArrayToObject(o, "negative_trust_anchors");
+	for (size_t i = 0; i < s->n_nta; i++) {
+		char nb[DNS_NAME_TEXT_MAX];
+		cJSON_AddItemToArray(nta, cJSON_CreateString(dns_name_str(s->nta[i], nb, sizeof nb)));
+	}
 	return respond(req, 200, o);
 }
 

@@ -167,7 +167,7 @@ core { data_dir = "$tmp/data", log_level = "warn" }
 -- other subsystems mount their routes on the usual listener names; port 0 keeps them out of the way
 listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
 listen { name = "http", address = "127.0.0.1", port = 0, tls = false }
-dns { listen = { "127.0.0.1:$tb_port" } }
+dns { listen = { "127.0.0.1:$tb_port" }, iterate = false }
 EOF
 unbound_conf "$ub_port" > "$tmp/unbound.conf"
 cat >> "$tmp/unbound.conf" <<EOF

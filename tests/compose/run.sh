@@ -129,6 +129,9 @@ for p in 14000/tcp 14080/tcp 5353/tcp 5353/udp; do
   [ -z "$busy" ] || { bad "host port $p is in use (stop what listens there)"; exit 1; }
 done
 t=$(date +%s)
+# Hermetic: trustbox resolves only lab.test (compose.yaml passes this to deploy/trustbox.lua);
+# no query of this test goes to the real root servers.
+export TRUSTBOX_DNS_ITERATE=false
 pc up -d || { bad "podman-compose up -d"; exit 1; }
 ok "podman-compose up -d ($(( $(date +%s) - t )) s)"
 
@@ -190,6 +193,10 @@ check "dig @127.0.0.1 -p 5353 www.lab.test A (udp)" \
   grep -qx 127.0.0.1 <<< "$(dig +short +time=3 +tries=2 @127.0.0.1 -p 5353 www.lab.test A)"
 check "dig +tcp @127.0.0.1 -p 5353 lab.test SOA" \
   grep -q '^ns.lab.test. ' <<< "$(dig +short +tcp +time=3 +tries=2 @127.0.0.1 -p 5353 lab.test SOA)"
+check "hermetic: trustbox does not iterate here (banner: local zones only)" \
+  grep -q 'DNS resolution *local zones only (iterate = false)' <<< "$(podman logs "$ctr" 2>&1)"
+check "hermetic: a name outside lab.test is REFUSED, not resolved" \
+  grep -q 'status: REFUSED' <<< "$(dig +time=3 +tries=2 @127.0.0.1 -p 5353 example.com A)"
 check "certbot cleaned up its _acme-challenge TXT record" \
   [ -z "$(dig +short +time=3 +tries=2 @127.0.0.1 -p 5353 _acme-challenge.www.lab.test TXT)" ]
 

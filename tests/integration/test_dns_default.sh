@@ -19,6 +19,8 @@ need dnssec-signzone bind9-utils
 need dnssec-keygen bind9-utils
 need nsd
 need ip iproute2
+need curl
+need jq
 ip link set lo up || die "cannot bring lo up in the namespace"
 tmp=$TB_WORK
 
@@ -49,6 +51,7 @@ verdict() { # the status and whether AD is set
 cat > "$tmp/lab.lua" <<EOF
 core { data_dir = "$tmp/data" }
 listen { name = "https", address = "127.0.0.1", port = 0, tls = true }
+listen { name = "http", address = "127.0.0.1", port = 0, tls = false }
 dns { listen = { "127.0.0.1:0" }, root_hints = "$tmp/hints", trust_anchor_file = "$tmp/anchor" }
 EOF
 dump=$("$TRUSTBOX" config dump -c "$tmp/lab.lua" | sed -n '/^dns {/,/^}/p')
@@ -58,7 +61,11 @@ tb_start "$tmp/lab.lua"
 expect "banner: iterate from the lab's hints, validated from its anchor" "$TB_BANNER" \
 	"DNS resolution +iterate from $tmp/hints, DNSSEC validated from $tmp/anchor"
 port=$(tb_port 'DNS (udp+tcp)')
+hport=$(tb_port 'HTTP listener')
 D="dig @127.0.0.1 -p $port +time=5 +tries=1"
+expect "admin API: the cache says how names are resolved" \
+	"$(curl -sS "http://127.0.0.1:$hport/api/v1/dns/cache" | jq -c '[.iterate, .root_hints, .dnssec, .trust_anchors, .negative_trust_anchors]')" \
+	"^\\[true,\"$tmp/hints\",\"validate\",\"$tmp/anchor\",\\[\\]\\]\$"
 out=$($D +dnssec www.example. A)
 expect "www.example. A: iterated answer" "$out" '^www\.example\.[[:space:]].*IN[[:space:]]+A[[:space:]]+192\.0\.2\.7$'
 expect "www.example. A: NOERROR with AD" "$(verdict "$out")" '^NOERROR ad$'
@@ -94,6 +101,9 @@ mkdir -p "$tmp/default" && cd "$tmp/default" || die "cd"
 dump=$("$TRUSTBOX" config dump | sed -n '/^dns {/,/^}/p')
 expect_not "config dump: no root_hints in the default config" "$dump" 'root_hints'
 tb_start "" "$tmp/default.out" "$tmp/default.err"
+expect "admin API (default config): built-in hints and anchors" \
+	"$(curl -sS "http://127.0.0.1:14080/api/v1/dns/cache" | jq -c '[.iterate, .root_hints, .dnssec, .trust_anchors]')" \
+	'^\[true,"built-in","validate","built-in"\]$'
 expect "banner: iterate from the built-in root hints, validated from the built-in anchors" "$TB_BANNER" \
 	'DNS resolution +iterate from the built-in root hints, DNSSEC validated from the built-in root anchors'
 t0=$(date +%s%N)

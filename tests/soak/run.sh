@@ -96,7 +96,7 @@ acme { lab_always_valid = true, rate_limits = { new_orders_per_account_per_hour 
   new_accounts_per_ip_per_hour = 0, certificates_per_domain_per_week = 0 } }
 ctlog { period_ms = 100, logs = { { name = "lab", roots = { "$W/ct/root.pem" },
   submission_url = "http://127.0.0.1:$PP/ct/lab/" } } }
-dns { listen = { "127.0.0.1:$DP" },
+dns { listen = { "127.0.0.1:$DP" }, iterate = false,
   tsig_keys = { { name = "soak-key", secret = "$SECRET", zones = { "lab.test" } } } }
 dap { aggregation_period_ms = 200 }
 EOF

@@ -284,6 +284,9 @@ async function dns() {
   const ql = await page.locator("#qlog-enabled").locator("xpath=ancestor::section").textContent();
   expect(/qlog-probe\.lab\.test/.test(ql), "the query log, turned on in the page, lists dig's query", ql.slice(0, 200));
   await page.uncheck("#qlog-enabled");
+  const how = await page.textContent("#dns-resolution");
+  expect(/^Local zones only \(iterate = false\); DNSSEC validated from the built-in root anchors\.$/.test(how),
+    "the DNS page says how names are resolved (iterate off in this config, validation on by default)", how);
   await page.click("#main button:has-text('Flush the cache')");
   await page.waitForSelector("#main .msg.ok:has-text('Flushed')").then(() => ok("the cache is flushed from the page"), () => fail("cache flush"));
   await page.fill("#resolve-name", "ns.lab.test");

@@ -6,6 +6,19 @@ import * as api from "../api.js";
 
 const TYPES = ["A", "AAAA", "TXT", "CNAME", "MX", "NS", "SRV", "CAA", "PTR", "TLSA", "HTTPS", "SVCB"];
 
+// How names outside the local zones are resolved, from GET /api/v1/dns/cache.
+function resolution(c) {
+  const how = c.iterate
+    ? `Iterating from ${c.root_hints === "built-in" ? "the built-in root hints" : c.root_hints}` + (c.forward_zones ? " and forward zones" : "")
+    : c.forward_zones ? "Forward zones only" : "Local zones only (iterate = false)";
+  const nta = c.negative_trust_anchors || [];
+  const sec = c.dnssec === "validate"
+    ? `DNSSEC validated from ${c.trust_anchors === "built-in" ? "the built-in root anchors" : c.trust_anchors}` +
+      (nta.length ? `; not checked below ${nta.join(", ")}` : "")
+    : "DNSSEC validation off";
+  return `${how}; ${sec}.`;
+}
+
 export default {
   title: "DNS",
   async mount(main, ctx) {
@@ -126,7 +139,7 @@ export default {
         try {
           const c = await api.get("/api/v1/dns/cache");
           const total = c.hits + c.misses;
-          fill(cacheBox,
+          fill(cacheBox, el("p", { class: "sub", id: "dns-resolution" }, resolution(c)),
             el("div", {}, [["entries", num(c.entries)], ["bytes", num(c.bytes)], ["hits", num(c.hits)], ["misses", num(c.misses)],
               ["hit ratio", total ? num((100 * c.hits) / total, 1) + "%" : "—"]].map(([k, v]) => el("span", { class: "stat" }, el("b", {}, v), k))),
             el("button", { type: "button", class: "secondary", on: { click: async () => {
