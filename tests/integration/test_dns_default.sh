@@ -98,7 +98,8 @@ expect "with CD the data is returned unchecked" "$out" '^www\.example\.[[:space:
 tb_stop || fail "stop (hints only)"
 
 # ---- the embedded default config: the built-in root hints, unreachable here ----
-mkdir -p "$tmp/default" && cd "$tmp/default" || die "cd"
+mkdir -p "$tmp/default"
+cd "$tmp/default" || die "cd"
 dump=$("$TRUSTBOX" config dump | sed -n '/^dns {/,/^}/p')
 expect_not "config dump: no root_hints in the default config" "$dump" 'root_hints'
 tb_start "" "$tmp/default.out" "$tmp/default.err"
@@ -112,10 +113,17 @@ out=$(dig @127.0.0.1 -p 5353 +time=8 +tries=1 www.example.com. A)
 ms=$((($(date +%s%N) - t0) / 1000000))
 expect "default config, no route to the roots: SERVFAIL" "$out" 'status: SERVFAIL'
 expect "default config, no route to the roots: EDE 22 (No Reachable Authority)" "$out" 'EDE: 22 '
-[ "$ms" -lt 4500 ] && ok "answered in $ms ms, within forward_timeout_ms" || fail "SERVFAIL took $ms ms"
+if [ "$ms" -lt 2000 ]; then
+	ok "answered at once ($ms ms), not after forward_timeout_ms (4000)"
+else
+	fail "SERVFAIL took $ms ms"
+fi
 out=$(dig @127.0.0.1 -p 5353 +time=5 +tries=1 anything.lab.test. A)
 expect "default config: lab.test answered" "$out" '^anything\.lab\.test\.[[:space:]].*127\.0\.0\.1$'
-grep -q 'priming the root NS set failed' "$tmp/default.err" && ok "priming from the built-in hints was tried (and failed here)" ||
+if grep -q 'priming the root NS set failed' "$tmp/default.err"; then
+	ok "priming from the built-in hints was tried (and failed here)"
+else
 	fail "no priming attempt logged"
+fi
 tb_stop || fail "stop (default)"
 finish
