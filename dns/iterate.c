@@ -4,8 +4,10 @@
  * A name outside the local zones and the forward zones, from a client allowed
  * to recurse, is resolved here when `dns.iterate` is on. First the cache
  * (shared with forward.c, keyed on the client's question); on a miss a query
- * state (struct dns_iter) starts at the root servers (the hints, replaced by
- * the root's own NS set once primed) and asks one server at a time, the
+ * state (struct dns_iter) starts at the closest zone cut kept for the name
+ * (deleg.c; when validating, one whose verdict validate.c keeps) or else at
+ * the root servers (the hints, replaced by the root's own NS set once primed)
+ * and asks one server at a time, the
  * fastest known first (infra.c), for the question without RD, minimised
  * (RFC 9156: only the next label below the zone cut, type A, until the next
  * label is the last; relaxed: NXDOMAIN or an error for a minimised name makes
@@ -13,7 +15,7 @@
  *   - an answer for the name at the current zone cut ends it (the answer's
  *     records owned by names under that zone, nothing else);
  *   - a CNAME is followed inside the same answer while its owner stays in the
- *     zone, then from the root for the target (a new zone), up to
+ *     zone, then from the closest kept cut for the target (a new zone), up to
  *     `cname_max` links; a DNAME above the name counts as one, with the CNAME
  *     it implies made here (RFC 6672), never the server's;
  *   - a referral (no AA, NS records for a zone strictly below the current one
@@ -22,14 +24,18 @@
  *     server that sent it (RFC 2181 5.4.1: anything else is not that server's
  *     to say), so out-of-bailiwick glue is ignored and its NS is resolved as
  *     glueless: a child query (NS name, A, then AAAA when it has no A) from
- *     the root, with the same budget;
+ *     its closest kept cut, with the same budget; the referral's NS set and
+ *     the glue taken are kept in the cut cache (deleg.c, with their RFC 2181
+ *     ranks), and so are the addresses such a child query finds and the NS
+ *     set a zone's servers give for their own zone in authoritative answers;
  *   - an authoritative NXDOMAIN or NODATA ends it (the SOA for the negative
  *     TTL must be the zone's);
  *   - anything else (an upward or sideways referral, SERVFAIL, REFUSED, a
  *     non-authoritative answer, a timeout) marks the server lame for this
- *     query and the next one is tried.
- * Only the final answer is cached (as forward.c does), so records a server
- * is not authoritative for are never served from the cache.
+ *     query and the next one is tried; when every server of a kept cut failed,
+ *     the cut is dropped and the query goes on from the cut above.
+ * Only the final answer is cached for clients (as forward.c does), so records
+ * a server is not authoritative for are never served from the cache.
  *
  * Anti-spoofing: every upstream query has a random ID and its own UDP socket
  * (the kernel's random source port); an answer is accepted only from the
