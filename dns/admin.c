@@ -459,12 +459,14 @@ static int cache_flush(struct tb_http_request *req, void *arg)
 		name = NULL;
 	}
 	size_t n = dns_cache_flush(&s->cache, name ? w : NULL);
+	size_t cuts = dns_deleg_flush(&s->deleg, name ? w : NULL); /* zone cuts at and below the name too */
 	tb_admin_log_write(req, "cache flushed (%s: %zu entr%s removed)", name ? name : "every name", n,
 		n == 1 ? "y" : "ies");
 	cJSON_Delete(b);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "flushed", (double)n);
 	cJSON_AddNumberToObject(o, "entries", (double)s->cache.n);
+	cJSON_AddNumberToObject(o, "cuts", (double)cuts);
 	return respond(req, 200, o);
 }
 

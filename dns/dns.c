@@ -163,6 +163,13 @@ static const struct tb_option dns_options[] = {
 	{ .name = "iterate_infra_ttl", .type = TB_OPT_INT, .def = "900",
 		.help = "seconds a server's round-trip time, back-off and workarounds are remembered after its last "
 			"exchange", .min = 1, .max = 86400 },
+	{ .name = "iterate_deleg_cache_size", .type = TB_OPT_INT, .def = "10000",
+		.help = "zone cuts (NS sets with their servers' addresses) kept from referrals, so that a cache miss "
+			"starts at the closest known cut of its name rather than the root; the least recently used goes "
+			"first (0: every miss starts at the root)", .min = 0, .max = 1000000 },
+	{ .name = "iterate_deleg_ttl_max", .type = TB_OPT_INT, .def = "86400",
+		.help = "the longest, in seconds, a zone cut's NS set or a server address is kept, whatever its TTL",
+		.min = 1, .max = 604800 },
 	{ .name = "cname_max", .type = TB_OPT_INT, .def = "10",
 		.help = "CNAME and DNAME links followed for one iterated query (then SERVFAIL, EDE 0)",
 		.min = 1, .max = 32 },
@@ -579,6 +586,7 @@ static void dns_free(void *state)
 	dns_zoneset_free(&s->zones);
 	dns_cache_free(&s->cache);
 	dns_infra_free(&s->infra);
+	dns_deleg_free(&s->deleg);
 	dns_qlog_free(&s->qlog);
 	tb_bytes_free(&s->anchors);
 	dns_val_cache_free(s);
@@ -774,6 +782,11 @@ static int dns_configure(struct tb_core *core, void **state, char *err, size_t e
 	if (dns_infra_init(&s->infra, (size_t)tb_cfg_int(sec, "iterate_infra_size"),
 		(uint64_t)tb_cfg_int(sec, "iterate_infra_ttl") * 1000)) {
 		snprintf(err, errlen, "dns.iterate_infra_size: out of memory");
+		goto fail;
+	}
+	if (dns_deleg_init(&s->deleg, (size_t)tb_cfg_int(sec, "iterate_deleg_cache_size"),
+		(uint32_t)tb_cfg_int(sec, "iterate_deleg_ttl_max"))) {
+		snprintf(err, errlen, "dns.iterate_deleg_cache_size: out of memory");
 		goto fail;
 	}
 	const char *hints = tb_cfg_str(sec, "root_hints");

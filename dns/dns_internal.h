@@ -254,6 +254,62 @@ int dns_infra_pick(struct dns_infra *t, const struct dns_nsset *ns, const uint8_
 unsigned dns_infra_flags(struct dns_infra *t, const struct sockaddr_storage *a, uint64_t now);
 void dns_infra_set_flags(struct dns_infra *t, const struct sockaddr_storage *a, unsigned flags, uint64_t now);
 
+/*
+ * The zone cuts learned while iterating (deleg.c): NS sets and their servers'
+ * addresses, each with its RFC 2181 5.4.1 credibility rank; a lower rank never
+ * replaces a live higher one. Times are uv_now ms.
+ */
+enum dns_rank {
+	DNS_RANK_NONE = 0,
+	DNS_RANK_ADDITIONAL,      /* glue: a referral's additional section */
+	DNS_RANK_REFERRAL,        /* a referral's NS RRset (the parent's, not authoritative) */
+	DNS_RANK_AUTH_AUTHORITY,  /* the authority section of an answer from the zone itself (AA) */
+	DNS_RANK_AUTH_ANSWER,     /* the answer section of an authoritative answer */
+};
+struct dns_deleg_entry;
+struct dns_deleg {
+	struct dns_deleg_entry **b;
+	size_t nb, n, max;
+	uint32_t ttl_max;         /* seconds: dns.iterate_deleg_ttl_max */
+	struct dns_deleg_entry *head, *tail; /* LRU order */
+	uint64_t starts;          /* iterations started at a cached cut (for /metrics) */
+	uint64_t evicted, failed; /* cuts dropped at the size cap, or because every server failed */
+};
+/* max cuts (0: none kept), TTLs capped at ttl_max seconds. */
+int dns_deleg_init(struct dns_deleg *d, size_t max, uint32_t ttl_max);
+void dns_deleg_free(struct dns_deleg *d);
+/*
+ * The NS set of cut (the names of set; addresses are ignored), living ttl
+ * seconds: 1 stored, 0 kept out (a live set of a higher rank, the root, no
+ * table), or an error. Addresses of names that stay in the set are kept.
+ */
+int dns_deleg_put_ns(struct dns_deleg *d, const uint8_t *cut, const struct dns_nsset *set, uint32_t ttl,
+	enum dns_rank rank, uint64_t now);
+/* An address of the server nsname of cut: 1 stored, 0 kept out (no such cut or server, a higher rank). */
+int dns_deleg_put_addr(struct dns_deleg *d, const uint8_t *cut, const uint8_t *nsname,
+	const struct sockaddr_storage *a, uint32_t ttl, enum dns_rank rank, uint64_t now);
+/* The same for an A/AAAA record (owner: the server's name; port 53). */
+int dns_deleg_put_rr(struct dns_deleg *d, const uint8_t *cut, const struct dns_rr *rr, uint32_t ttl,
+	enum dns_rank rank, uint64_t now);
+/*
+ * A referral from the servers of zone from to cut (below it), its authority
+ * and additional sections: the NS set with the glue for names under from
+ * into set (what the query goes on with), both kept (ranks REFERRAL and
+ * ADDITIONAL). Glue for names outside from, or for no NS of the set, is dropped.
+ */
+void dns_deleg_referral(struct dns_deleg *d, const uint8_t *from, const uint8_t *cut, const struct dns_rr *auth,
+	size_t nauth, const struct dns_rr *add, size_t nadd, struct dns_nsset *set, uint64_t now);
+/*
+ * The closest live cut at or above name (never the root) with at least one
+ * live server address: its name into cut (DNS_NAME_MAX) and its servers into
+ * set (names without a live address have none); TB_ERR_NOT_FOUND when none.
+ */
+int dns_deleg_find(struct dns_deleg *d, const uint8_t *name, uint64_t now, uint8_t *cut, struct dns_nsset *set);
+/* Forgets cut (every server of it failed); TB_ERR_NOT_FOUND when it was not kept. */
+int dns_deleg_drop(struct dns_deleg *d, const uint8_t *cut);
+/* Forgets every cut (name NULL) or those at and below name; returns how many. */
+size_t dns_deleg_flush(struct dns_deleg *d, const uint8_t *name);
+
 struct dns_stats {
 	uint64_t queries_udp, queries_tcp, queries_doh, queries_dot, formerr, refused, nxdomain, truncated, dropped;
 	uint64_t tcp_evicted, tcp_refused; /* TCP connections shed at the caps (dns/server.c make_room) */
@@ -333,6 +389,7 @@ struct dns_server {
 	size_t n_iters;
 	size_t iter_queries_max, iter_referrals_max, iter_ns_lookups_max, cname_max;
 	struct dns_infra infra;        /* per-server RTT and workarounds (infra.c) */
+	struct dns_deleg deleg;        /* zone cuts learned from referrals (deleg.c) */
 	int iter_0x20;                 /* randomise the question's case when iterating */
 	int iter_qmin;                 /* QNAME minimisation (RFC 9156, relaxed) */
 	/* DNSSEC validation of iterated answers (dnssec.h, validate.c) */

@@ -235,6 +235,14 @@ void dns_val_cut(struct dns_val *v, const uint8_t *parent, const uint8_t *zone, 
  * every zone has its verdict.
  */
 struct dns_val_zone *dns_val_step(struct dns_val *v, struct dns_server *s, uint64_t now);
+/*
+ * Starts the chain at zone, a cut iterate.c begins at instead of the root,
+ * with the verdict kept for it (secure with its validated DNSKEY set, or
+ * insecure): 0, or TB_ERR_NOT_FOUND when no live verdict is kept (then the
+ * chain must start higher). now in seconds since 1970.
+ */
+int dns_val_start(struct dns_val *v, struct dns_server *s, const uint8_t *zone, const struct dns_nsset *ns,
+	uint64_t now);
 /* Zone verdicts kept across queries (validate.c): slots, and the longest a verdict is kept. */
 #define DNS_VAL_CACHE_MAX 256
 #define DNS_VAL_CACHE_TTL_MAX 3600

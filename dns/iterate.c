@@ -4,8 +4,10 @@
  * A name outside the local zones and the forward zones, from a client allowed
  * to recurse, is resolved here when `dns.iterate` is on. First the cache
  * (shared with forward.c, keyed on the client's question); on a miss a query
- * state (struct dns_iter) starts at the root servers (the hints, replaced by
- * the root's own NS set once primed) and asks one server at a time, the
+ * state (struct dns_iter) starts at the closest zone cut kept for the name
+ * (deleg.c; when validating, one whose verdict validate.c keeps) or else at
+ * the root servers (the hints, replaced by the root's own NS set once primed)
+ * and asks one server at a time, the
  * fastest known first (infra.c), for the question without RD, minimised
  * (RFC 9156: only the next label below the zone cut, type A, until the next
  * label is the last; relaxed: NXDOMAIN or an error for a minimised name makes
@@ -13,7 +15,7 @@
  *   - an answer for the name at the current zone cut ends it (the answer's
  *     records owned by names under that zone, nothing else);
  *   - a CNAME is followed inside the same answer while its owner stays in the
- *     zone, then from the root for the target (a new zone), up to
+ *     zone, then from the closest kept cut for the target (a new zone), up to
  *     `cname_max` links; a DNAME above the name counts as one, with the CNAME
  *     it implies made here (RFC 6672), never the server's;
  *   - a referral (no AA, NS records for a zone strictly below the current one
@@ -22,14 +24,18 @@
  *     server that sent it (RFC 2181 5.4.1: anything else is not that server's
  *     to say), so out-of-bailiwick glue is ignored and its NS is resolved as
  *     glueless: a child query (NS name, A, then AAAA when it has no A) from
- *     the root, with the same budget;
+ *     its closest kept cut, with the same budget; the referral's NS set and
+ *     the glue taken are kept in the cut cache (deleg.c, with their RFC 2181
+ *     ranks), and so are the addresses such a child query finds and the NS
+ *     set a zone's servers give for their own zone in authoritative answers;
  *   - an authoritative NXDOMAIN or NODATA ends it (the SOA for the negative
  *     TTL must be the zone's);
  *   - anything else (an upward or sideways referral, SERVFAIL, REFUSED, a
  *     non-authoritative answer, a timeout) marks the server lame for this
- *     query and the next one is tried.
- * Only the final answer is cached (as forward.c does), so records a server
- * is not authoritative for are never served from the cache.
+ *     query and the next one is tried; when every server of a kept cut failed,
+ *     the cut is dropped and the query goes on from the cut above.
+ * Only the final answer is cached for clients (as forward.c does), so records
+ * a server is not authoritative for are never served from the cache.
  *
  * Anti-spoofing: every upstream query has a random ID and its own UDP socket
  * (the kernel's random source port); an answer is accepted only from the
@@ -129,6 +135,7 @@ struct dns_iter {
 	uint8_t looked_up[DNS_NSSET_MAX]; /* address lookups done for this NS: 1 A, 2 AAAA */
 	size_t ns_lookups;              /* NS names resolved for this delegation */
 	int cur_ns, cur_addr;
+	int cut_cached;                 /* this zone's servers came from the cut cache (deleg.c) */
 	/* the outcome so far: CNAMEs followed, then the final records */
 	struct tb_bytes chain;          /* records: owner, type, class, ttl, rdlen, rdata */
 	size_t cnames;
@@ -175,6 +182,7 @@ struct dns_iter {
 
 static void iter_next(struct dns_iter *q);
 static void iter_start_zone(struct dns_iter *q, const struct dns_nsset *set, const uint8_t *zone);
+static void iter_start_closest(struct dns_iter *q);
 
 static void iter_handle_closed(uv_handle_t *h)
 {
@@ -648,7 +656,15 @@ static void iter_next(struct dns_iter *q)
 		return;
 	}
 	char zb[DNS_NAME_TEXT_MAX], why[DNS_NAME_TEXT_MAX + 48];
-	snprintf(why, sizeof why, "no usable server for %s", dns_name_str(q->zone, zb, sizeof zb));
+	dns_name_str(q->zone, zb, sizeof zb);
+	if (q->cut_cached) {
+		/* a kept cut whose servers all failed (gone, lame): forgotten, and the cut above is asked */
+		TB_DEBUG("dns", "every server of the kept cut %s failed: asking from above", zb);
+		dns_deleg_drop(&s->deleg, q->zone);
+		iter_start_closest(q);
+		return;
+	}
+	snprintf(why, sizeof why, "no usable server for %s", zb);
 	if (q->parent)
 		iter_finish(q, DNS_RCODE_SERVFAIL, DNS_EDE_NO_REACHABLE_AUTHORITY, why);
 	else
@@ -680,7 +696,7 @@ static void iter_spawn_lookup(struct dns_iter *q, size_t i, uint16_t type)
 	memcpy(c->qname, q->ns.ns[i].name, (size_t)dns_name_len(q->ns.ns[i].name, DNS_NAME_MAX));
 	c->qtype = type;
 	q->child = c;
-	iter_start_zone(c, &q->s->roots, (const uint8_t *)"");
+	iter_start_closest(c);
 }
 
 /* The NS address lookup for parent ended: its A or AAAA records become that NS's addresses. */
@@ -707,6 +723,9 @@ static void child_done(struct dns_iter *p, struct dns_iter *c, int rcode)
 			if ((rd16(f) == DNS_T_A && rdlen == 4) || (rd16(f) == DNS_T_AAAA && rdlen == 16)) {
 				struct dns_rr rr = { c->qname, rd16(f), DNS_C_IN, 0, f + 10, rdlen };
 				dns_nsset_add_addr(&p->ns, c->qname, &rr);
+				if (dns_name_eq(r + 1, c->qname)) /* an authoritative answer for the name itself */
+					dns_deleg_put_rr(&p->s->deleg, p->zone, &rr, (uint32_t)rd16(f + 4) << 16 | rd16(f + 6),
+						DNS_RANK_AUTH_ANSWER, uv_now(p->s->loop));
 			}
 			o += 1 + ol + 10 + rdlen;
 		}
@@ -734,6 +753,33 @@ static void iter_start_zone(struct dns_iter *q, const struct dns_nsset *set, con
 	q->ns_lookups = 0;
 	q->qmin_labels = 1;
 	iter_next(q);
+}
+
+/*
+ * Starts asking about q->qname at the closest cut kept for it (deleg.c) that
+ * has a live server address and, when validating, a kept verdict (the chain
+ * of trust starts there too), else at the root. A DS is its parent's, so a
+ * DS query starts above its own name.
+ */
+static void iter_start_closest(struct dns_iter *q)
+{
+	struct dns_server *s = q->s;
+	uint64_t now = uv_now(s->loop);
+	uint8_t cut[DNS_NAME_MAX];
+	const uint8_t *from = q->qtype == DNS_T_DS && q->qname[0] ? dns_name_skip(q->qname, 1) : q->qname;
+	while (from[0] && dns_deleg_find(&s->deleg, from, now, cut, &q->ns) == 0) {
+		if (!q->val || dns_val_start(q->val, s, cut, &q->ns, (uint64_t)tb_time_now()) == 0) {
+			s->deleg.starts++;
+			q->cut_cached = 1;
+			iter_start_zone(q, &q->ns, cut);
+			return;
+		}
+		from = dns_name_skip(from, dns_name_labels(from) - dns_name_labels(cut) + 1); /* above that cut */
+	}
+	q->cut_cached = 0;
+	if (q->val)
+		dns_val_cut(q->val, NULL, (const uint8_t *)"", &s->roots, NULL, 0);
+	iter_start_zone(q, &s->roots, (const uint8_t *)"");
 }
 
 /* ---- reading an answer ---- */
@@ -856,6 +902,26 @@ static void note_apex(struct dns_iter *q, const struct dns_msg *m)
 			dns_val_apex(q->val, ns[i].owner);
 }
 
+/*
+ * The zone's own NS RRset in an authoritative answer (section list rrs):
+ * ranked above the referral's copy in the cut cache (RFC 2181 5.4.1). Only
+ * the zone the server was asked as; the root's is the priming's business.
+ */
+static void own_ns(struct dns_iter *q, const struct dns_rr *rrs, size_t n, enum dns_rank rank)
+{
+	struct dns_nsset set;
+	uint32_t ttl = UINT32_MAX;
+	set.n = 0;
+	for (size_t i = 0; i < n && q->zone[0]; i++)
+		if (rrs[i].type == DNS_T_NS && rrs[i].rclass == DNS_C_IN && dns_name_eq(rrs[i].owner, q->zone)) {
+			dns_nsset_add_ns(&set, rrs[i].rdata);
+			if (rrs[i].ttl < ttl)
+				ttl = rrs[i].ttl;
+		}
+	if (set.n)
+		dns_deleg_put_ns(&q->s->deleg, q->zone, &set, ttl, rank, uv_now(q->s->loop));
+}
+
 static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 {
 	struct dns_server *s = q->s;
@@ -944,8 +1010,11 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 	struct dns_rr *an = dns_msg_section(&m, DNS_SEC_ANSWER, &nan);
 	struct dns_rr *ns = dns_msg_section(&m, DNS_SEC_AUTHORITY, &nns);
 	struct dns_rr *ad = dns_msg_section(&m, DNS_SEC_ADDITIONAL, &nad);
-	if (aa)
+	if (aa) {
 		note_apex(q, &m);
+		own_ns(q, an, nan, DNS_RANK_AUTH_ANSWER);
+		own_ns(q, ns, nns, DNS_RANK_AUTH_AUTHORITY);
+	}
 
 	/* the answer section: CNAMEs and the records asked for, owned inside this zone only */
 	uint8_t cur[DNS_NAME_MAX];
@@ -1039,7 +1108,7 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 		}
 		memcpy(q->qname, cur, (size_t)dns_name_len(cur, DNS_NAME_MAX));
 		iter_qmin_reset(q);
-		iter_start_zone(q, &s->roots, (const uint8_t *)"");
+		iter_start_closest(q);
 		return;
 	}
 	if (aa && (rcode == DNS_RCODE_NXDOMAIN || nan == 0)) {
@@ -1072,22 +1141,16 @@ static void iter_response(struct dns_iter *q, const uint8_t *p, size_t n)
 		iter_fail(q->top, DNS_EDE_OTHER, "referral limit reached (iterate_referrals_max)");
 		return;
 	}
-	struct dns_nsset next;
-	memset(&next, 0, sizeof next);
-	for (size_t i = 0; i < nns; i++)
-		if (ns[i].type == DNS_T_NS && dns_name_eq(ns[i].owner, cut))
-			dns_nsset_add_ns(&next, ns[i].rdata);
-	/* glue only from within the zone whose server sent it (RFC 2181 5.4.1) */
-	for (size_t i = 0; i < nad; i++)
-		if ((ad[i].type == DNS_T_A || ad[i].type == DNS_T_AAAA) && ad[i].rclass == DNS_C_IN &&
-			in_zone(ad[i].owner, q->zone))
-			dns_nsset_add_addr(&next, ad[i].owner, &ad[i]);
 	uint8_t zone[DNS_NAME_MAX];
 	memcpy(zone, cut, (size_t)dns_name_len(cut, DNS_NAME_MAX));
+	/* its NS set and the glue from within the zone whose server sent it, kept for later queries (deleg.c) */
+	struct dns_nsset next;
+	dns_deleg_referral(&s->deleg, q->zone, zone, ns, nns, ad, nad, &next, uv_now(s->loop));
 	if (q->val)
 		dns_val_cut(q->val, q->zone, zone, &next, ns, nns); /* the DS, or the proof there is none */
 	dns_msg_free(&m);
 	q->ns = next;
+	q->cut_cached = 0;
 	iter_start_zone(q, &q->ns, zone);
 }
 
@@ -1130,7 +1193,6 @@ size_t dns_iterate(struct dns_server *s, const struct dns_fwd_client *cl, uint64
 			return dns_fwd_answer(s, cl, NULL, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "out of memory", now, out, cap);
 		}
 		dns_val_init(q->val, s);
-		dns_val_cut(q->val, NULL, (const uint8_t *)"", &s->roots, NULL, 0);
 	}
 	q->next = s->iters;
 	if (s->iters)
@@ -1138,7 +1200,7 @@ size_t dns_iterate(struct dns_server *s, const struct dns_fwd_client *cl, uint64
 	s->iters = q;
 	s->n_iters++;
 	q->listed = 1;
-	iter_start_zone(q, &s->roots, (const uint8_t *)"");
+	iter_start_closest(q);
 	return 0;
 }
 

@@ -73,6 +73,18 @@ static struct tb_metric m_up_fallbacks = { "tb_dns_upstream_fallbacks_total",
 	"Iterator exchanges asked again without EDNS (after FORMERR/NOTIMP) or without 0x20 (the case was not "
 	"echoed).", TB_METRIC_COUNTER, { { "kind", fallbacks } }, NULL, 0, NULL };
 
+static const char *const deleg_drops[] = { "evicted", "failed", NULL };
+static struct tb_metric m_deleg_cuts = { "tb_dns_deleg_cuts",
+	"Zone cuts the iterator keeps now (capped by dns.iterate_deleg_cache_size).", TB_METRIC_GAUGE,
+	{ { NULL, NULL } }, NULL, 0, NULL };
+static struct tb_metric m_deleg_starts = { "tb_dns_deleg_starts_total",
+	"Iterations started at a kept zone cut below the root (a cache miss that did not ask the root).",
+	TB_METRIC_COUNTER, { { NULL, NULL } }, NULL, 0, NULL };
+static struct tb_metric m_deleg_drops = { "tb_dns_deleg_dropped_total",
+	"Kept zone cuts dropped: for a new one at dns.iterate_deleg_cache_size (evicted), or because every "
+	"server of the cut failed (failed: the query went on from the cut above).", TB_METRIC_COUNTER,
+	{ { "reason", deleg_drops } }, NULL, 0, NULL };
+
 /* Index of a qtype in qtypes[] (the last, "other", for the rest). */
 static unsigned qtype_index(uint16_t t)
 {
@@ -147,13 +159,17 @@ static void scrape(void *arg)
 	tb_metric_set(&m_up_timeouts, (double)s->infra.timeouts);
 	tb_metric_set(&m_up_fallbacks, (double)s->infra.edns_fallbacks, "no_edns");
 	tb_metric_set(&m_up_fallbacks, (double)s->infra.case_fallbacks, "no_0x20");
+	tb_metric_set(&m_deleg_cuts, (double)s->deleg.n);
+	tb_metric_set(&m_deleg_starts, (double)s->deleg.starts);
+	tb_metric_set(&m_deleg_drops, (double)s->deleg.evicted, "evicted");
+	tb_metric_set(&m_deleg_drops, (double)s->deleg.failed, "failed");
 }
 
 int dns_metrics_start(struct dns_server *s)
 {
 	static struct tb_metric *const all[] = { &m_queries, &m_responses, &m_updates, &m_hits, &m_misses,
 		&m_cache_entries, &m_cache_bytes, &m_cache_evictions, &m_stale, &m_prefetches, &m_nsec, &m_upstream, &m_dnssec,
-		&m_tcp_shed, &m_up_timeouts, &m_up_fallbacks, NULL };
+		&m_tcp_shed, &m_up_timeouts, &m_up_fallbacks, &m_deleg_cuts, &m_deleg_starts, &m_deleg_drops, NULL };
 	int err = tb_metrics_register_all(all);
 	return err ? err : tb_metrics_hook(scrape, s);
 }

@@ -554,6 +554,41 @@ struct dns_val_zone *dns_val_step(struct dns_val *v, struct dns_server *s, uint6
 	return NULL;
 }
 
+int dns_val_start(struct dns_val *v, struct dns_server *s, const uint8_t *zone, const struct dns_nsset *ns,
+	uint64_t now)
+{
+	if (find_zone(v, zone))
+		return 0;
+	for (size_t k = 0; k < s->n_nta; k++) {
+		if (!dns_name_is_sub(zone, s->nta[k]) || v->n >= DNS_VAL_ZONES_MAX)
+			continue;
+		/* under a negative trust anchor (RFC 7646): insecure, as dns_val_step would find it */
+		dns_val_cut(v, NULL, zone, ns, NULL, 0);
+		struct dns_val_zone *z = find_zone(v, zone);
+		if (!z)
+			return TB_ERR_NOT_FOUND;
+		z->root = 0;
+		z->done = 1;
+		z->st = DNSSEC_INSECURE;
+		z->ede = 0;
+		return 0;
+	}
+	struct dns_val_cached *c = cache_find(s, zone, now);
+	if (!c || v->n >= DNS_VAL_ZONES_MAX)
+		return TB_ERR_NOT_FOUND;
+	dns_val_cut(v, NULL, zone, ns, NULL, 0);
+	struct dns_val_zone *z = find_zone(v, zone);
+	if (!z)
+		return TB_ERR_NOT_FOUND;
+	/* judged already: the kept verdict is the zone's, nothing above it is asked again */
+	z->root = 0;
+	z->done = z->keys_fetched = 1;
+	z->st = c->st;
+	z->ede = c->ede;
+	tb_bytes_append(&z->keys, c->keys.p, c->keys.len);
+	return 0;
+}
+
 /* Combines part verdicts: bogus beats insecure beats secure. */
 static void worst(enum dnssec_status *acc, uint16_t *ede, enum dnssec_status st, uint16_t why)
 {

@@ -331,6 +331,18 @@ m=$(curl -sS "http://127.0.0.1:$hp/metrics")
 expect "metrics: secure validations counted" "$m" '^tb_dns_dnssec_validations_total\{result="secure"\} [1-9]'
 expect "metrics: bogus validations counted" "$m" '^tb_dns_dnssec_validations_total\{result="bogus"\} [1-9]'
 expect "metrics: insecure validations counted" "$m" '^tb_dns_dnssec_validations_total\{result="insecure"\} [1-9]'
+# kept zone cuts (deleg.c): a new name under a zone met before is asked of that zone's servers
+# at once, the chain of trust starting at the verdict kept for the zone; the verdicts stay
+starts() { curl -sS "http://127.0.0.1:$hp/metrics" | awk '$1 == "tb_dns_deleg_starts_total" {print $2}'; }
+s0=$(starts)
+expect "kept cut: ns.rsa.test. A secure (AD)" "$(verdict "$($D +dnssec ns.rsa.test. A)")" '^NOERROR ad$'
+expect "kept cut: host.unsigned.test. A insecure (no AD)" "$(verdict "$($D +dnssec host.unsigned.test. A)")" '^NOERROR$'
+out=$($D +dnssec host.nta.test. A)
+expect "kept cut: host.nta.test. A under the negative trust anchor: answered, no AD" "$(verdict "$out")" '^NOERROR$'
+out=$($D +dnssec host.nokey.test. A)
+expect "kept cut: host.nokey.test. A still bogus (no verdict is kept for it)" "$(verdict "$out")" '^SERVFAIL$'
+expect "kept cut: host.nokey.test. A: EDE 9" "$out" 'EDE: 9 '
+expect "kept cut: the first three started below the root ($s0 -> $(starts))" "$(($(starts) - ${s0:-0}))" '^[3-9]'
 # the admin API's resolve reports the same verdicts
 for nv in www.ed.test:secure www.unsigned.test:insecure www.bogus.test:bogus; do
 	r=$(curl -sS "http://127.0.0.1:$hp/api/v1/dns/resolve?name=${nv%%:*}&type=A")
