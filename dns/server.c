@@ -656,7 +656,9 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const stru
 		return;
 	s->stats.queries_udp++;
 	uint8_t *out = l->sbuf + l->nq * DNS_UDP_OUT_MAX;
-	struct dns_reply reply = { .send = udp_reply, .transport = l, .tcp = 0, .t0 = uv_hrtime() };
+	struct dns_reply reply = { .send = udp_reply, .transport = l, .tcp = 0 };
+	if (s->qlog.enabled)
+		reply.t0 = uv_hrtime(); /* only the query log reads it */
 	memcpy(&reply.addr, addr,
 		addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	size_t n = dns_server_answer_for(s, (const uint8_t *)buf->base, (size_t)nread, &reply, out,

@@ -393,7 +393,7 @@ static void tcp_process(struct dns_tcp_conn *c)
 			s->stats.queries_dot++;
 		else
 			s->stats.queries_tcp++;
-		reply.t0 = uv_hrtime();
+		reply.t0 = s->qlog.enabled ? uv_hrtime() : 0; /* only the query log reads it */
 		size_t sent = c->sent;
 		c->answering = 1;
 		size_t n = dns_server_answer_for(s, c->buf + off + 2, ml, &reply, out + 2, sizeof out - 2);
