@@ -15,7 +15,7 @@
 # root, test. and bench.test, Ed25519 with NSEC and a wildcard, on NSD at 127.53.0.x)
 # inside a private network namespace, trustbox (dns.iterate, dnssec = "validate") against
 # Unbound (one thread, the same hints and anchor, aggressive-nsec off: trustbox's
-# RFC 8198 synthesis covers NXDOMAIN only, and with wildcard synthesis every miss would be
+# RFC 8198 synthesis covers NXDOMAIN and NODATA, and with wildcard synthesis every miss would be
 # answered from the wildcard's NSEC without a query), alternating rounds. Per round and server: cache misses (names
 # never asked before, each a validated walk below the cached zone verdicts), then cached
 # answers (1000 names asked before), queries/s with p50/p99 latency from dnsperf -v.
