@@ -243,8 +243,8 @@ void tb_metric_add_at(struct tb_metric *m, double v, const unsigned *idx)
 		e = e * rt->enum_n[i] + idx[i];
 	}
 	_Atomic uint64_t *c = &rt->cells[e * rt->stride];
-	if (m->type == TB_METRIC_COUNTER)
-		atomic_fetch_add_explicit(c, v > 0 ? (uint64_t)llround(v) : 0, memory_order_relaxed);
+	if (m->type == TB_METRIC_COUNTER) /* rounded half up, as llround for v > 0, without the call */
+		atomic_fetch_add_explicit(c, v > 0 ? (uint64_t)(v + 0.5) : 0, memory_order_relaxed);
 	else
 		cell_add_double(c, v);
 }

@@ -19,13 +19,17 @@
  * upstream fails (dns_cache_get_stale) it answers with TTL 30 and EDE 3. An
  * entry past that window is removed when met.
  *
- * Aggressive use of DNSSEC-validated NSEC/NSEC3 (RFC 8198): secure NXDOMAIN
- * entries are also listed on their own (newest first); on a miss, the newest
+ * Aggressive use of DNSSEC-validated NSEC/NSEC3 (RFC 8198): secure negative
+ * entries (NXDOMAIN, and NODATA: NOERROR without answer records) are also
+ * listed on their own (newest first); on a miss, the newest
  * DNS_CACHE_NSEC_SCAN of them whose zone holds the name are asked whether
- * their NSEC/NSEC3 records (validated with the entry) already prove the name
- * does not exist (denial.c's dnssec_deny: the covering record and the
- * wildcard's), and if one does, it is the answer: its SOA and proofs, for the
- * time it has left.
+ * their NSEC/NSEC3 records (validated with the entry) already prove the
+ * answer of the same kind (denial.c's dnssec_deny): an NXDOMAIN entry that
+ * the name does not exist (the covering record and the wildcard's), a NODATA
+ * entry that the name has no such type (the matching record's type bitmap,
+ * which at a delegation's parent side speaks for DS only); if one does, it is
+ * the answer: its SOA and proofs, for the time it has left. Answers expanded
+ * from wildcards are not synthesized.
  *
  * Prefetch (as Unbound's `prefetch: yes`): a hit in the last tenth of an
  * entry's TTL starts one background lookup of the same question (once per
@@ -62,7 +66,7 @@ static inline uint16_t rd16(const uint8_t *p)
 struct dns_cache_entry {
 	struct dns_cache_entry *hnext;
 	struct dns_cache_entry *lprev, *lnext; /* LRU: head = most recent */
-	struct dns_cache_entry *nprev, *nnext; /* secure NXDOMAIN entries, newest first */
+	struct dns_cache_entry *nprev, *nnext; /* secure NXDOMAIN and NODATA entries, newest first */
 	uint8_t *name;                         /* lowercased, after the records */
 	uint64_t stored_ms, expires_ms;
 	uint32_t hash;
@@ -73,7 +77,7 @@ struct dns_cache_entry {
 	uint8_t rcode;
 	uint8_t secure;                        /* DNSSEC-validated secure: AD for clients that ask */
 	uint8_t prefetching;                   /* a refresh has been started for it */
-	uint8_t nsec_listed;                   /* on the secure NXDOMAIN list */
+	uint8_t nsec_listed;                   /* on the secure negative list */
 	uint8_t data[];                        /* records: sec, owner, type, class, ttl, rdlen, rdata; then name */
 };
 
@@ -296,6 +300,19 @@ struct dns_cache_entry *dns_cache_entry_from_msg(const struct dns_msg *m, const 
 	return e;
 }
 
+/* Whether the entry's records include an answer section (a NOERROR without one is NODATA). */
+static int has_answers(const struct dns_cache_entry *e)
+{
+	for (size_t o = 0; o < e->len;) {
+		const uint8_t *p = e->data + o;
+		size_t ol = p[1];
+		if (p[0] == DNS_SEC_ANSWER)
+			return 1;
+		o += 2 + ol + 10 + rd16(p + 2 + ol + 8);
+	}
+	return 0;
+}
+
 void dns_cache_put(struct dns_cache *c, struct dns_cache_entry *e)
 {
 	struct dns_cache_entry *old = find(c, e->name, e->type, e->cls);
@@ -313,7 +330,7 @@ void dns_cache_put(struct dns_cache *c, struct dns_cache_entry *e)
 	e->hnext = c->b[i];
 	c->b[i] = e;
 	lru_front(c, e);
-	if (e->secure && e->rcode == DNS_RCODE_NXDOMAIN) {
+	if (e->secure && (e->rcode == DNS_RCODE_NXDOMAIN || (e->rcode == DNS_RCODE_NOERROR && !has_answers(e)))) {
 		e->nsec_listed = 1;
 		e->nprev = NULL;
 		e->nnext = c->nsec_head;
@@ -367,7 +384,8 @@ struct dns_cache_entry *dns_cache_nsec_find(struct dns_cache *c, const uint8_t *
 			continue;
 		tried++;
 		uint16_t ede = 0;
-		if (dnssec_deny(DNSSEC_DENY_NXDOMAIN, name, type, -1, rrs, n, zone, b, &ede) == DNSSEC_SECURE) {
+		enum dnssec_denial what = e->rcode == DNS_RCODE_NXDOMAIN ? DNSSEC_DENY_NXDOMAIN : DNSSEC_DENY_NODATA;
+		if (dnssec_deny(what, name, type, -1, rrs, n, zone, b, &ede) == DNSSEC_SECURE) {
 			lru_unlink(c, e);
 			lru_front(c, e);
 			return e;

@@ -152,6 +152,14 @@ const uint8_t *dns_name_skip(const uint8_t *name, int n);
 void dns_name_lower(uint8_t *name);
 /* A simple hash of the lowercased name (for tables). */
 uint32_t dns_name_hash(const uint8_t *name);
+/* Labels in a name: at most 127 in 255 octets, plus room to stop. */
+#define DNS_NAME_LABELS_MAX 128
+/*
+ * Every suffix of name at once (up to max labels): starts[i] is the offset of
+ * label i, hashes[i] a case-insensitive hash of the suffix there (the message
+ * builder's, not dns_name_hash). Returns the number of labels (0 for the root).
+ */
+int dns_name_suffix_hashes(const uint8_t *name, uint16_t *starts, uint32_t *hashes, int max);
 /*
  * Presentation text -> wire. Relative names get `origin` appended (origin is a
  * wire name, or NULL: then a relative name is an error); "@" is the origin.
@@ -257,7 +265,7 @@ struct dns_builder {
 	struct {
 		uint16_t off;   /* offset of a name suffix in the message */
 		uint16_t nlen;  /* its uncompressed length */
-		uint32_t hash;  /* dns_name_hash of that suffix */
+		uint32_t hash;  /* its dns_name_suffix_hashes hash */
 	} comp[DNS_COMP_MAX];
 };
 

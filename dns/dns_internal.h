@@ -449,6 +449,16 @@ long dns_tcp_frame(const uint8_t *buf, size_t len);
  * or there is no OPT last, as under TSIG).
  */
 size_t dns_pad_answer(uint8_t *m, size_t n, size_t cap);
+/*
+ * stream.c: DNS over TCP and over TLS. dns_stream_accept is the listeners'
+ * connection callback (a DoT listener has tls set); dns_dot_tls_server sets up
+ * s->tls for DoT; dns_stream_close_all closes every connection at a stop.
+ */
+void dns_stream_accept(uv_stream_t *ls, int status);
+int dns_dot_tls_server(struct dns_server *s);
+void dns_stream_close_all(struct dns_server *s);
+/* Not-yet-accepted connections the kernel queues (capped by somaxconn); see core/http.c. */
+#define DNS_TCP_LISTEN_BACKLOG 4096
 /* doh.c: mounts the DNS over HTTPS route (RFC 8484) on core's HTTP server. */
 int dns_doh_register(struct dns_server *s);
 

@@ -51,7 +51,7 @@ int dns_name_eq(const uint8_t *a, const uint8_t *b)
 		if (l == 0)
 			return 1;
 		for (uint8_t i = 1; i <= l; i++)
-			if (lc(a[i]) != lc(b[i]))
+			if (a[i] != b[i] && lc(a[i]) != lc(b[i]))
 				return 0;
 		a += 1 + l;
 		b += 1 + l;
@@ -105,6 +105,7 @@ void dns_name_lower(uint8_t *name)
 	}
 }
 
+/* FNV-1a; octets folded with | 0x20: case-insensitive for ASCII letters, no branch. */
 uint32_t dns_name_hash(const uint8_t *name)
 {
 	uint32_t h = 2166136261u;
@@ -114,9 +115,32 @@ uint32_t dns_name_hash(const uint8_t *name)
 		if (l == 0)
 			return h;
 		for (uint8_t i = 1; i <= l; i++)
-			h = (h ^ lc(name[i])) * 16777619u;
+			h = (h ^ (name[i] | 0x20u)) * 16777619u;
 		name += 1 + l;
 	}
+}
+
+/*
+ * The builder's compression hashes: FNV-1a over the labels from the root up,
+ * so that one pass from the right gives every suffix's hash. Octets are
+ * folded with | 0x20 (ASCII letters lowercased, without a branch; other
+ * octets may collide more, which the builder's comparison sorts out).
+ */
+int dns_name_suffix_hashes(const uint8_t *name, uint16_t *starts, uint32_t *hashes, int max)
+{
+	int n = 0;
+	for (const uint8_t *q = name; *q && n < max; q += 1 + *q)
+		starts[n++] = (uint16_t)(q - name);
+	uint32_t h = (2166136261u ^ 0u) * 16777619u;
+	for (int i = n - 1; i >= 0; i--) {
+		const uint8_t *label = name + starts[i];
+		uint8_t l = *label;
+		h = (h ^ l) * 16777619u;
+		for (uint8_t k = 1; k <= l; k++)
+			h = (h ^ (label[k] | 0x20u)) * 16777619u;
+		hashes[i] = h;
+	}
+	return n;
 }
 
 /*

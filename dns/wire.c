@@ -659,7 +659,7 @@ static int match_at(const uint8_t *msg, size_t off, const uint8_t *s)
 		if (l == 0)
 			return 1;
 		for (uint8_t i = 1; i <= l; i++)
-			if (lc(msg[off + i]) != lc(s[i]))
+			if (msg[off + i] != s[i] && lc(msg[off + i]) != lc(s[i]))
 				return 0;
 		off += 1 + (size_t)l;
 		s += 1 + l;
@@ -667,24 +667,31 @@ static int match_at(const uint8_t *msg, size_t off, const uint8_t *s)
 	return 0;
 }
 
+/*
+ * Appends name, compressed against the names already written when compress is
+ * set (RFC 1035 4.1.4): the longest suffix found in the table becomes a
+ * pointer, and the suffixes written here join the table. An owner name that is
+ * the question's (the common case) is found without hashing.
+ */
 static int put_name(struct dns_builder *b, const uint8_t *name, int compress)
 {
-	size_t starts[128];
-	int nl = 0;
-	size_t total = 0;
-	for (const uint8_t *q = name; *q && nl < 128; q += 1 + *q)
-		starts[nl++] = (size_t)(q - name);
-	{
-		const uint8_t *q = dns_name_skip(name, nl);
-		total = (size_t)(q - name) + 1;
+	if (compress && b->n_comp && b->comp[0].off == 12) {
+		size_t nlen = (size_t)dns_name_len(name, 255);
+		if (b->comp[0].nlen == nlen && match_at(b->p, 12, name)) {
+			if (!room(b, 2))
+				return TB_ERR_TOO_LARGE;
+			b->p[b->len++] = 0xc0;
+			b->p[b->len++] = 12;
+			return 0;
+		}
 	}
+	uint16_t starts[DNS_NAME_LABELS_MAX];
+	uint32_t hashes[DNS_NAME_LABELS_MAX];
+	int nl = dns_name_suffix_hashes(name, starts, hashes, DNS_NAME_LABELS_MAX);
+	size_t total = (size_t)(dns_name_skip(name, nl) - name) + 1;
 	int hit = -1;
 	size_t hit_off = 0;
-	uint32_t hashes[128];
-	for (int i = 0; i < nl; i++) {
-		hashes[i] = dns_name_hash(name + starts[i]);
-		if (!compress || hit >= 0)
-			continue;
+	for (int i = 0; compress && hit < 0 && i < nl; i++) {
 		size_t slen = total - starts[i];
 		for (size_t k = 0; k < b->n_comp; k++) {
 			if (b->comp[k].hash == hashes[i] && b->comp[k].nlen == slen &&

@@ -516,12 +516,17 @@ static enum step step(const struct dns_zone *z, const uint8_t *name, uint16_t qt
 	if (dn && dn->n && nl > z->origin_labels)
 		return dname_at(z->apex, dn, name, nl, z->origin_labels, out, target);
 	/* Walk down from below the apex looking for a zone cut or a DNAME. */
+	const struct dns_node *self = NULL; /* the name's own node, when the walk looked it up */
+	int looked = 0;
 	for (int k = z->origin_labels + 1; k <= nl; k++) {
 		const uint8_t *anc = dns_name_skip(name, nl - k);
 		const struct dns_node *n = dns_zone_find(z, anc);
+		looked = k == nl;
 		if (!n)
 			break;
 		ce = anc;
+		if (looked)
+			self = n;
 		dn = k < nl ? dns_node_rrset(n, DNS_T_DNAME) : NULL;
 		if (dn && dn->n && !dns_node_rrset(n, DNS_T_NS))
 			return dname_at(n, dn, name, nl, k, out, target);
@@ -539,7 +544,7 @@ static enum step step(const struct dns_zone *z, const uint8_t *name, uint16_t qt
 			return STEP_DONE;
 		}
 	}
-	const struct dns_node *n = dns_zone_find(z, name);
+	const struct dns_node *n = looked ? self : dns_zone_find(z, name);
 	if (n)
 		return answer_at(z, n, name, qtype, out, target);
 	/* RFC 4592: the source of synthesis is *.<closest encloser> */

@@ -3,7 +3,9 @@
 # (Debian package, one thread, local-data answers) in the same run on the same
 # machine. Rounds alternate between the two servers so that background load
 # hits both alike; the script prints every round, the median and best of each,
-# and the trustbox/Unbound ratio.
+# and the trustbox/Unbound ratio, and the CPU time each server spent per answer
+# (from /proc: on 2 cores dnsperf itself can be the bottleneck, and then both
+# servers answer at its rate while the CPU per answer still tells them apart).
 #
 # usage: tests/bench/dns.sh [seconds-per-round] [rounds]
 #        tests/bench/dns.sh recursion [seconds-per-round] [rounds] [cache-fill-names]
@@ -12,14 +14,18 @@
 # recursion: the resolver through a hermetic signed lab (lib.sh's lab_* functions: a
 # root, test. and bench.test, Ed25519 with NSEC and a wildcard, on NSD at 127.53.0.x)
 # inside a private network namespace, trustbox (dns.iterate, dnssec = "validate") against
-# Unbound (one thread, the same hints and anchor, aggressive-nsec off: trustbox has no
-# RFC 8198 synthesis yet, and with it every miss would be answered from the wildcard's
-# NSEC without a query), alternating rounds. Per round and server: cache misses (names
+# Unbound (one thread, the same hints and anchor, aggressive-nsec off: trustbox's
+# RFC 8198 synthesis covers NXDOMAIN and NODATA, and with wildcard synthesis every miss would be
+# answered from the wildcard's NSEC without a query), alternating rounds. Per round and server: cache misses (names
 # never asked before, each a validated walk below the cached zone verdicts), then cached
 # answers (1000 names asked before), queries/s with p50/p99 latency from dnsperf -v.
 # Then each server's RSS after cache-fill-names (default 20000) more misses, with
 # trustbox's cache entries and bytes.
 set -eu
+# cpu_us PID: the CPU time (user + system) the process has used so far, in microseconds.
+cpu_us() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f\n", ($14 + $15) * 1000000 / hz }' "/proc/$1/stat"; }
+# per_answer CPU0 CPU1 QUERIES: microseconds of server CPU per answer, two decimals.
+per_answer() { awk -v a="$1" -v b="$2" -v q="$3" 'BEGIN { printf "%.2f\n", (q > 0 ? (b - a) / q : 0) }'; }
 # unbound_conf PORT: the start of an Unbound configuration both modes share (one thread,
 # in the foreground, quiet, files in $tmp); each appends its own server options.
 unbound_conf() {
@@ -110,10 +116,14 @@ EOF
 			[ $srv = ub ] && port=$ubp
 			seq 1 200000 | sed "s/^/m$r$srv/; s/\$/.bench.test A/" > "$tmp/miss.txt"
 			read -r q p50 p99 bad <<< "$(run "$tmp/miss.txt" "$port" -n 1 -l "$dur" -q 50)"
+			pid=$TB_PID
+			[ $srv = ub ] && pid=$ub
+			c0=$(cpu_us "$pid")
 			read -r cq cp50 cp99 cbad <<< "$(run "$tmp/cached.txt" "$port" -l "$dur" -q 256)"
-			printf 'round %d %-8s miss %6s qps p50 %6s ms p99 %7s ms (%s not NOERROR)   cached %7s qps p50 %5s ms p99 %5s ms (%s)\n' \
-				"$r" "$([ $srv = tb ] && echo trustbox || echo unbound)" "$q" "$p50" "$p99" "$bad" "$cq" "$cp50" "$cp99" "$cbad"
-			echo "$srv $q $cq" >> "$tmp/results"
+			cus=$(per_answer "$c0" "$(cpu_us "$pid")" "$(sed -n 's/.*Queries completed: *\([0-9]*\).*/\1/p' "$tmp/perf.out")")
+			printf 'round %d %-8s miss %6s qps p50 %6s ms p99 %7s ms (%s not NOERROR)   cached %7s qps p50 %5s ms p99 %5s ms (%s), %s us CPU per answer\n' \
+				"$r" "$([ $srv = tb ] && echo trustbox || echo unbound)" "$q" "$p50" "$p99" "$bad" "$cq" "$cp50" "$cp99" "$cbad" "$cus"
+			echo "$srv $q $cq $cus" >> "$tmp/results"
 		done
 	done
 	med() { awk -v s="$1" -v c="$2" '$1 == s { print $c }' "$tmp/results" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
@@ -122,6 +132,11 @@ EOF
 		u=$(med ub "${c%%:*}")
 		awk -v t="$t" -v u="$u" -v w="${c#*:}" 'BEGIN { printf "median %s: trustbox %d qps, unbound %d qps, ratio %.2f\n", w, t, u, t / u }'
 	done
+	# dnsperf shares the 2 cores: when it is the bottleneck both servers answer at its rate,
+	# and the CPU each spends per answer is the figure that compares them
+	t=$(med tb 4)
+	u=$(med ub 4)
+	awk -v t="$t" -v u="$u" 'BEGIN { printf "median CPU per cached answer: trustbox %.2f us, unbound %.2f us, ratio (unbound/trustbox) %.2f\n", t, u, u / t }'
 	seq 1 "$fill" | sed 's/^/f/; s/$/.bench.test A/' > "$tmp/fill.txt"
 	run "$tmp/fill.txt" "$tbp" -n 1 -q 50 > /dev/null
 	run "$tmp/fill.txt" "$ubp" -n 1 -q 50 > /dev/null
@@ -194,20 +209,29 @@ if [ "$a" != 127.0.0.1 ] || [ "$b" != 127.0.0.1 ]; then
 	echo "servers did not come up"; cat "$tmp/trustbox.log" "$tmp/unbound.log"; exit 1
 fi
 
+# perf PORT PID: queries per second and server CPU per answer (us) of one dnsperf run
 perf() {
-	dnsperf -s 127.0.0.1 -p "$1" -d "$tmp/queries.txt" -l "$dur" -c 4 -T 1 -q 256 2>&1 |
-		sed -n 's/.*Queries per second: *\([0-9.]*\).*/\1/p'
+	local c0 c1
+	c0=$(cpu_us "$2")
+	dnsperf -s 127.0.0.1 -p "$1" -d "$tmp/queries.txt" -l "$dur" -c 4 -T 1 -q 256 > "$tmp/perf.out" 2>&1
+	c1=$(cpu_us "$2")
+	printf '%s %s\n' "$(sed -n 's/.*Queries per second: *\([0-9.]*\).*/\1/p' "$tmp/perf.out")" \
+		"$(per_answer "$c0" "$c1" "$(sed -n 's/.*Queries completed: *\([0-9]*\).*/\1/p' "$tmp/perf.out")")"
 }
 
 tb_all=()
 ub_all=()
 echo "dnsperf: ${dur}s per round, $rounds rounds, 1 thread, 4 sockets, 256 outstanding"
+tb_cpu=()
+ub_cpu=()
 for r in $(seq 1 "$rounds"); do
-	t=$(perf "$tb_port")
-	u=$(perf "$ub_port")
+	read -r t tc <<< "$(perf "$tb_port" "$tb_pid")"
+	read -r u uc <<< "$(perf "$ub_port" "$ub_pid")"
 	tb_all+=("$t")
 	ub_all+=("$u")
-	printf 'round %d: trustbox %10.0f qps   unbound %10.0f qps\n' "$r" "$t" "$u"
+	tb_cpu+=("$tc")
+	ub_cpu+=("$uc")
+	printf 'round %d: trustbox %10.0f qps (%s us CPU per answer)   unbound %10.0f qps (%s us)\n' "$r" "$t" "$tc" "$u" "$uc"
 done
 
 stats() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {printf "%.0f %.0f\n", a[int((NR+1)/2)], a[NR]}'; }
@@ -216,3 +240,7 @@ read -r ub_med ub_best <<< "$(stats "${ub_all[@]}")"
 printf 'trustbox: median %s qps, best %s qps\n' "$tb_med" "$tb_best"
 printf 'unbound:  median %s qps, best %s qps (%s)\n' "$ub_med" "$ub_best" "$(unbound -V | head -1)"
 awk -v a="$tb_med" -v b="$ub_med" 'BEGIN { printf "ratio trustbox/unbound (median): %.2f\n", a / b }'
+tc_med=$(printf '%s\n' "${tb_cpu[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+uc_med=$(printf '%s\n' "${ub_cpu[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+# dnsperf shares the 2 cores: CPU per answer compares the servers when it is the bottleneck
+awk -v a="$tc_med" -v b="$uc_med" 'BEGIN { printf "CPU per answer (median): trustbox %.2f us, unbound %.2f us, ratio (unbound/trustbox) %.2f\n", a, b, b / a }'

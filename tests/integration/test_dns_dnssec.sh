@@ -283,6 +283,20 @@ expect "aggressive NSEC: synthesized, not asked upstream" "$(($(nsec_answers) - 
 out=$($D +dnssec zzz.ed.test. A)
 expect "aggressive NSEC: a name no cached NSEC covers is asked (NXDOMAIN ad)" "$(verdict "$out")" '^NXDOMAIN ad$'
 expect "aggressive NSEC: not synthesized" "$(($(nsec_answers) - ${a0:-0}))" '^1$'
+# NODATA too: host.ed.test AAAA's NODATA (checked above) carries host's NSEC, whose bitmap
+# (A TXT RRSIG NSEC) proves there is no MX; TXT is in the bitmap, so it is asked
+out=$($D +dnssec host.ed.test. MX)
+expect "aggressive NSEC: host.ed.test MX NODATA with AD" "$(verdict "$out")" '^NOERROR ad$'
+expect "aggressive NSEC: NODATA has no answer" "$out" 'ANSWER: 0,'
+expect "aggressive NSEC: the NODATA proof is host's NSEC" "$out" 'host\.ed\.test\..*NSEC[[:space:]]+ns\.ed\.test\. A TXT RRSIG NSEC'
+expect "aggressive NSEC: NODATA synthesized, not asked upstream" "$(($(nsec_answers) - ${a0:-0}))" '^2$'
+out=$($D +dnssec host.ed.test. TXT)
+expect "aggressive NSEC: a type in the bitmap is asked and answered" "$out" 'host\.ed\.test\..*TXT[[:space:]]+"ed"'
+expect "aggressive NSEC: TXT not synthesized" "$(($(nsec_answers) - ${a0:-0}))" '^2$'
+# NSEC3 (ec.test): host.ec.test AAAA's NODATA carries host's NSEC3, which proves no MX
+out=$($D +dnssec host.ec.test. MX)
+expect "aggressive NSEC3: host.ec.test MX NODATA with AD" "$(verdict "$out")" '^NOERROR ad$'
+expect "aggressive NSEC3: NODATA synthesized" "$(($(nsec_answers) - ${a0:-0}))" '^3$'
 
 out=$($D +dnssec www.ed.test. A)
 expect "DO: the answer carries its RRSIG" "$out" 'www\.ed\.test\..*RRSIG[[:space:]]+A 15 3 '
