@@ -91,6 +91,7 @@ dns {
   listen = { "127.0.0.1:0" },
   iterate = true,
   root_hints = "$tmp/hints",
+  dnssec = "off", -- an unsigned lab (validation is the default)
   forward_attempt_ms = 600,
   forward_timeout_ms = 4000,
 }
