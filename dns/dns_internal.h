@@ -176,6 +176,7 @@ struct dns_cache {
 };
 
 #define DNS_STALE_TTL 30           /* TTL of stale records served (RFC 8767 4) */
+#define DNS_STALE_CLIENT_MS 1800   /* a client with stale data at hand waits this long (RFC 8767 5) */
 
 enum dns_fwd_kind { DNS_FWD_UDP, DNS_FWD_TCP, DNS_FWD_RESOLVER };
 

@@ -35,7 +35,6 @@
 #define DNS_FWD_ATTEMPTS_MAX 4      /* upstream attempts per query */
 #define DNS_FWD_VAL_FETCHES_MAX 48  /* DS, DNSKEY and SOA lookups to validate one forwarded answer */
 #define DNS_FWD_VAL_WAIT_MAX 8      /* zones waiting for the cut above them to be known */
-#define DNS_STALE_CLIENT_MS 1800    /* a client with stale data at hand waits this long (RFC 8767 5) */
 
 enum fwd_fetch { FETCH_NONE, FETCH_KEYS, FETCH_DS, FETCH_SOA };
 

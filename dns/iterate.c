@@ -177,6 +177,10 @@ struct dns_iter {
 	int fetch_keys;                 /* this child fetches a DNSKEY set for its parent's chain */
 	int fetch_ds;                   /* this child fetches the DS of a zone met without a referral */
 	uint8_t ds_above[DNS_NAME_MAX]; /* the zone whose servers it asks */
+	/* serve-stale (RFC 8767 5): the top query's client-response timer */
+	uv_timer_t stale_timer;
+	int stale_timer_open;
+	int answered_stale;             /* the client has had stale data; the outcome only fills the cache */
 	uint8_t rbuf[4096];
 };
 
@@ -240,7 +244,28 @@ static void iter_release(struct dns_iter *q)
 	}
 	uv_timer_stop(&q->timer);
 	iter_close_sockets(q);
+	if (q->stale_timer_open) {
+		q->stale_timer_open = 0;
+		q->handles++;
+		uv_close((uv_handle_t *)&q->stale_timer, iter_handle_closed);
+	}
 	uv_close((uv_handle_t *)&q->timer, iter_handle_closed); /* the handle counted since iter_new */
+}
+
+/* RFC 8767 5: resolution is taking long and expired data is at hand: answer with it, keep resolving. */
+static void iter_stale_timeout(uv_timer_t *t)
+{
+	struct dns_iter *q = t->data;
+	if (q->finished || q->answered_stale)
+		return;
+	static uint8_t out[65535];
+	size_t cap = q->cl.kind == DNS_FWD_TCP ? sizeof out : q->cl.cap;
+	size_t n = dns_fwd_answer_stale(q->s, &q->cl, uv_now(q->s->loop), out, cap);
+	if (!n)
+		return;
+	q->answered_stale = 1;
+	if (q->cl.reply.send)
+		q->cl.reply.send(&q->cl.reply, out, n);
 }
 
 static void child_done(struct dns_iter *parent, struct dns_iter *child, int rcode);
@@ -324,7 +349,7 @@ static void iter_finish(struct dns_iter *q, int rcode, uint16_t ede, const char 
 	}
 	if (q->cl.kind == DNS_FWD_RESOLVER) {
 		dns_resolver_deliver(s, &q->cl, e, e ? TB_RESOLVE_OK : TB_RESOLVE_SERVFAIL, why);
-	} else {
+	} else if (!q->answered_stale) {
 		static uint8_t out[65535];
 		size_t cap = q->cl.kind == DNS_FWD_TCP ? sizeof out : q->cl.cap;
 		size_t n = 0;
@@ -1200,6 +1225,13 @@ size_t dns_iterate(struct dns_server *s, const struct dns_fwd_client *cl, uint64
 	s->iters = q;
 	s->n_iters++;
 	q->listed = 1;
+	if (cl->kind != DNS_FWD_RESOLVER && s->cache.stale_ms &&
+		dns_cache_get_stale(&s->cache, cl->qname, cl->qtype, cl->qclass, now)) {
+		uv_timer_init(s->loop, &q->stale_timer);
+		q->stale_timer.data = q;
+		q->stale_timer_open = 1;
+		uv_timer_start(&q->stale_timer, iter_stale_timeout, DNS_STALE_CLIENT_MS, 0);
+	}
 	iter_start_closest(q);
 	return 0;
 }
