@@ -1928,16 +1928,20 @@ int tb_rsa_verify(struct tb_buf n, struct tb_buf e, unsigned min_bits, enum tb_h
 
 /*
  * A bare public key for repeated checks: on libcrypto only an EVP_PKEY (no
- * mbedTLS face, whose curve point check was most of a tb_pkey's build), on
- * mbedTLS a warmed-up EC tb_pkey or an RSA context. Each verification makes
- * only its own EVP_PKEY_CTX, so the key is shared by threads like a tb_pkey.
+ * mbedTLS face) and an EVP_PKEY_CTX set up for verification with the key's
+ * hash (and PKCS#1 v1.5 padding) once; each check duplicates that context,
+ * which costs less than setting one up (for RSA about 15% of the check), and
+ * only reads the template, so the key is shared by threads like a tb_pkey.
+ * On mbedTLS: a warmed-up EC tb_pkey or an RSA context.
  */
 struct tb_vkey {
 	enum { VKEY_EC = 1, VKEY_RSA, VKEY_ED25519 } type;
 	size_t sig_len;  /* EC: 2 * scalar; RSA: modulus octets; Ed25519: 64 */
 	unsigned min_bits; /* RSA */
+	enum tb_hash_alg alg;
 #if defined(TB_CRYPTO_LIBCRYPTO)
 	EVP_PKEY *evp;
+	EVP_PKEY_CTX *tmpl; /* verify_init done, never used itself: duplicated per check */
 #else
 	struct tb_pkey *ec;
 	mbedtls_rsa_context rsa;
@@ -1945,11 +1949,12 @@ struct tb_vkey {
 	uint8_t ed[TB_ED25519_PUBLIC_LEN];
 };
 
-static struct tb_vkey *vkey_new(int type)
+static struct tb_vkey *vkey_new(int type, enum tb_hash_alg alg)
 {
 	struct tb_vkey *k = calloc(1, sizeof(*k));
 	if (k) {
 		k->type = type;
+		k->alg = alg;
 #if !defined(TB_CRYPTO_LIBCRYPTO)
 		mbedtls_rsa_init(&k->rsa, MBEDTLS_RSA_PKCS_V15, 0);
 #endif
@@ -1962,6 +1967,7 @@ void tb_vkey_free(struct tb_vkey *key)
 	if (!key)
 		return;
 #if defined(TB_CRYPTO_LIBCRYPTO)
+	EVP_PKEY_CTX_free(key->tmpl);
 	EVP_PKEY_free(key->evp);
 #else
 	tb_pkey_free(key->ec);
@@ -1972,6 +1978,19 @@ void tb_vkey_free(struct tb_vkey *key)
 
 static int vkey_done(struct tb_vkey *k, int rc, struct tb_vkey **out)
 {
+#if defined(TB_CRYPTO_LIBCRYPTO)
+	if (!rc && k->evp) {
+		k->tmpl = EVP_PKEY_CTX_new_from_pkey(NULL, k->evp, NULL);
+		if (!k->tmpl)
+			rc = TB_ERR_NOMEM;
+		else if (EVP_PKEY_verify_init(k->tmpl) != 1 ||
+			 (k->type == VKEY_RSA &&
+			  EVP_PKEY_CTX_set_rsa_padding(k->tmpl, RSA_PKCS1_PADDING) != 1) ||
+			 EVP_PKEY_CTX_set_signature_md(k->tmpl, ossl_md(k->alg)) != 1)
+			rc = TB_ERR_CRYPTO;
+		ERR_clear_error();
+	}
+#endif
 	if (rc) {
 		tb_vkey_free(k);
 		return rc;
@@ -1980,18 +1999,18 @@ static int vkey_done(struct tb_vkey *k, int rc, struct tb_vkey **out)
 	return 0;
 }
 
-int tb_vkey_ec(enum tb_curve curve, struct tb_buf point, struct tb_vkey **out)
+int tb_vkey_ec(enum tb_curve curve, enum tb_hash_alg alg, struct tb_buf point, struct tb_vkey **out)
 {
 	struct tb_vkey *k;
 	int rc;
 	*out = NULL;
-	if (!tb_curve_len(curve))
+	if (!tb_curve_len(curve) || !tb_hash_len(alg))
 		return TB_ERR_UNSUPPORTED;
 	if (point.len != tb_curve_point_len(curve) || point.p[0] != 0x04)
 		return TB_ERR_INVALID;
 	if ((rc = tb_crypto_init()))
 		return rc;
-	if (!(k = vkey_new(VKEY_EC)))
+	if (!(k = vkey_new(VKEY_EC, alg)))
 		return TB_ERR_NOMEM;
 	k->sig_len = 2 * tb_curve_len(curve);
 #if defined(TB_CRYPTO_LIBCRYPTO)
@@ -2003,11 +2022,14 @@ int tb_vkey_ec(enum tb_curve curve, struct tb_buf point, struct tb_vkey **out)
 	return vkey_done(k, rc, out);
 }
 
-int tb_vkey_rsa(struct tb_buf n, struct tb_buf e, unsigned min_bits, struct tb_vkey **out)
+int tb_vkey_rsa(enum tb_hash_alg alg, struct tb_buf n, struct tb_buf e, unsigned min_bits,
+		struct tb_vkey **out)
 {
 	struct tb_vkey *k;
 	int rc;
 	*out = NULL;
+	if (!tb_hash_len(alg))
+		return TB_ERR_UNSUPPORTED;
 	while (n.len && !n.p[0]) {
 		n.p++;
 		n.len--;
@@ -2016,7 +2038,7 @@ int tb_vkey_rsa(struct tb_buf n, struct tb_buf e, unsigned min_bits, struct tb_v
 		return TB_ERR_INVALID;
 	if ((rc = tb_crypto_init()))
 		return rc;
-	if (!(k = vkey_new(VKEY_RSA)))
+	if (!(k = vkey_new(VKEY_RSA, alg)))
 		return TB_ERR_NOMEM;
 	k->min_bits = min_bits;
 	/* mbedTLS checks the public key on both backends, as tb_rsa_verify. */
@@ -2051,7 +2073,7 @@ int tb_vkey_ed25519(const uint8_t pk[TB_ED25519_PUBLIC_LEN], struct tb_vkey **ou
 {
 	struct tb_vkey *k;
 	*out = NULL;
-	if (!(k = vkey_new(VKEY_ED25519)))
+	if (!(k = vkey_new(VKEY_ED25519, TB_HASH_NONE)))
 		return TB_ERR_NOMEM;
 	k->sig_len = TB_ED25519_SIG_LEN;
 	memcpy(k->ed, pk, TB_ED25519_PUBLIC_LEN);
@@ -2082,10 +2104,24 @@ static size_t raw_to_der_fixed(const uint8_t *raw, size_t half, uint8_t *der)
 	der[1] = (uint8_t)(len - 2);
 	return len;
 }
+
+/* One check on a copy of the key's template context. */
+static int vkey_ossl_verify(const struct tb_vkey *key, const uint8_t *digest, struct tb_buf sig)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_dup(key->tmpl);
+	int rc = 0;
+	if (!ctx)
+		rc = TB_ERR_NOMEM;
+	else if (EVP_PKEY_verify(ctx, sig.p, sig.len, digest, tb_hash_len(key->alg)) != 1)
+		rc = TB_ERR_VERIFY;
+	EVP_PKEY_CTX_free(ctx);
+	if (rc)
+		ERR_clear_error();
+	return rc;
+}
 #endif
 
-int tb_vkey_verify(const struct tb_vkey *key, enum tb_hash_alg alg, struct tb_buf msg,
-		   struct tb_buf sig)
+int tb_vkey_verify(const struct tb_vkey *key, struct tb_buf msg, struct tb_buf sig)
 {
 	uint8_t digest[TB_HASH_MAX_LEN];
 	int rc;
@@ -2093,20 +2129,18 @@ int tb_vkey_verify(const struct tb_vkey *key, enum tb_hash_alg alg, struct tb_bu
 		return TB_ERR_VERIFY;
 	if (key->type == VKEY_ED25519)
 		return tb_ed25519_verify(key->ed, msg, sig.p);
-	if (!tb_hash_len(alg))
-		return TB_ERR_UNSUPPORTED;
-	if ((rc = tb_hash(alg, msg, digest)))
+	if ((rc = tb_hash(key->alg, msg, digest)))
 		return rc;
 #if defined(TB_CRYPTO_LIBCRYPTO)
 	if (key->type == VKEY_EC) {
 		uint8_t der[2 * (3 + TB_EC_MAX_SCALAR_LEN) + 2];
 		size_t dl = raw_to_der_fixed(sig.p, sig.len / 2, der);
-		return ossl_verify(key->evp, 0, ossl_md(alg), digest, tb_hash_len(alg), TB_BUF(der, dl));
+		return vkey_ossl_verify(key, digest, TB_BUF(der, dl));
 	}
-	return ossl_verify(key->evp, 1, ossl_md(alg), digest, tb_hash_len(alg), sig);
+	return vkey_ossl_verify(key, digest, sig);
 #else
 	if (key->type == VKEY_EC)
-		return tb_pkey_verify_raw(key->ec, alg, digest, sig);
-	return rsa_verify_ctx((mbedtls_rsa_context *)&key->rsa, key->min_bits, alg, digest, sig);
+		return tb_pkey_verify_raw(key->ec, key->alg, digest, sig);
+	return rsa_verify_ctx((mbedtls_rsa_context *)&key->rsa, key->min_bits, key->alg, digest, sig);
 #endif
 }

@@ -296,16 +296,17 @@ int tb_rsa_verify(struct tb_buf n, struct tb_buf e, unsigned min_bits, enum tb_h
  */
 struct tb_vkey;
 
-/* point: uncompressed 0x04 || x || y, checked to be on the curve (TB_ERR_INVALID). */
-int tb_vkey_ec(enum tb_curve curve, struct tb_buf point, struct tb_vkey **out);
+/* A key is for one hash: alg hashes every message it checks.
+ * point: uncompressed 0x04 || x || y, checked to be on the curve (TB_ERR_INVALID). */
+int tb_vkey_ec(enum tb_curve curve, enum tb_hash_alg alg, struct tb_buf point, struct tb_vkey **out);
 /* Big-endian modulus (leading zeros ignored) and exponent; TB_ERR_INVALID for a
  * malformed key, TB_ERR_UNSUPPORTED outside min_bits..TB_RSA_MAX_BITS. */
-int tb_vkey_rsa(struct tb_buf n, struct tb_buf e, unsigned min_bits, struct tb_vkey **out);
+int tb_vkey_rsa(enum tb_hash_alg alg, struct tb_buf n, struct tb_buf e, unsigned min_bits,
+		struct tb_vkey **out);
 int tb_vkey_ed25519(const uint8_t pk[TB_ED25519_PUBLIC_LEN], struct tb_vkey **out);
 void tb_vkey_free(struct tb_vkey *key);
-/* Verifies sig over msg hashed with alg (ignored for Ed25519): 0 valid,
- * TB_ERR_VERIFY not (a signature of the wrong length included). */
-int tb_vkey_verify(const struct tb_vkey *key, enum tb_hash_alg alg, struct tb_buf msg,
-		   struct tb_buf sig);
+/* Verifies sig over msg: 0 valid, TB_ERR_VERIFY not (a signature of the
+ * wrong length included). */
+int tb_vkey_verify(const struct tb_vkey *key, struct tb_buf msg, struct tb_buf sig);
 
 #endif

@@ -408,7 +408,8 @@ static int key_build(uint8_t alg, const uint8_t *k, size_t kl, struct tb_vkey **
 		struct tb_buf n, e;
 		if ((rc = rsa_key_parts(k, kl, &n, &e)))
 			return rc;
-		rc = tb_vkey_rsa(n, e, DNSSEC_RSA_MIN_BITS, out);
+		rc = tb_vkey_rsa(alg == DNSSEC_ALG_RSASHA256 ? TB_HASH_SHA256 : TB_HASH_SHA512, n, e,
+			DNSSEC_RSA_MIN_BITS, out);
 		return rc == TB_ERR_UNSUPPORTED ? TB_ERR_INVALID : rc;
 	}
 	case DNSSEC_ALG_ECDSAP256:
@@ -420,7 +421,8 @@ static int key_build(uint8_t alg, const uint8_t *k, size_t kl, struct tb_vkey **
 			return TB_ERR_INVALID;
 		pt[0] = 4;
 		memcpy(pt + 1, k, kl);
-		rc = tb_vkey_ec(c, TB_BUF(pt, 1 + kl), out);
+		rc = tb_vkey_ec(c, alg == DNSSEC_ALG_ECDSAP256 ? TB_HASH_SHA256 : TB_HASH_SHA384, TB_BUF(pt, 1 + kl),
+			out);
 		return rc == TB_ERR_NOMEM ? rc : rc ? TB_ERR_INVALID : 0;
 	}
 	case DNSSEC_ALG_ED25519:
@@ -489,21 +491,14 @@ static void key_put(struct vkey_ref *r)
 int dnssec_verify_sig(uint8_t alg, const uint8_t *dnskey, size_t keylen, struct tb_buf data, struct tb_buf sig)
 {
 	struct vkey_ref *r;
-	enum tb_hash_alg h;
 	int rc;
 	if (keylen < 4)
 		return TB_ERR_INVALID;
-	switch (alg) {
-	case DNSSEC_ALG_RSASHA256:
-	case DNSSEC_ALG_ECDSAP256: h = TB_HASH_SHA256; break;
-	case DNSSEC_ALG_RSASHA512: h = TB_HASH_SHA512; break;
-	case DNSSEC_ALG_ECDSAP384: h = TB_HASH_SHA384; break;
-	case DNSSEC_ALG_ED25519: h = TB_HASH_NONE; break;
-	default: return TB_ERR_UNSUPPORTED;
-	}
+	if (!dnssec_alg_supported(alg))
+		return TB_ERR_UNSUPPORTED;
 	if ((rc = key_get(alg, dnskey, keylen, &r)))
 		return rc;
-	rc = r->key ? tb_vkey_verify(r->key, h, data, sig) : r->rc;
+	rc = r->key ? tb_vkey_verify(r->key, data, sig) : r->rc;
 	key_put(r);
 	return rc;
 }

@@ -658,35 +658,35 @@ static void test_vkey(void)
 		if (!k || !k2)
 			return;
 		CHECK_INT(tb_pkey_ec_public_point(k, pt, pl), 0);
-		CHECK_INT(tb_vkey_ec(ec[i].c, TB_BUF(pt, pl), &vk), 0);
+		CHECK_INT(tb_vkey_ec(ec[i].c, ec[i].h, TB_BUF(pt, pl), &vk), 0);
 		CHECK_INT(tb_pkey_ec_public_point(k2, pt, pl), 0);
-		CHECK_INT(tb_vkey_ec(ec[i].c, TB_BUF(pt, pl), &vk2), 0);
+		CHECK_INT(tb_vkey_ec(ec[i].c, ec[i].h, TB_BUF(pt, pl), &vk2), 0);
 		sig.len = 0;
 		CHECK_INT(tb_hash(ec[i].h, msg, digest), 0);
 		CHECK_INT(tb_pkey_sign_raw(k, ec[i].h, digest, &sig), 0);
 		for (int round = 0; round < 2; round++) /* the key is reused */
-			CHECK_INT(tb_vkey_verify(vk, ec[i].h, msg, tb_bytes_buf(&sig)), 0);
-		CHECK_INT(tb_vkey_verify(vk2, ec[i].h, msg, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
-		CHECK_INT(tb_vkey_verify(vk, ec[i].h, other, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
-		CHECK_INT(tb_vkey_verify(vk, ec[i].h, msg, TB_BUF(sig.p, sig.len - 1)), TB_ERR_VERIFY);
+			CHECK_INT(tb_vkey_verify(vk, msg, tb_bytes_buf(&sig)), 0);
+		CHECK_INT(tb_vkey_verify(vk2, msg, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
+		CHECK_INT(tb_vkey_verify(vk, other, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
+		CHECK_INT(tb_vkey_verify(vk, msg, TB_BUF(sig.p, sig.len - 1)), TB_ERR_VERIFY);
 		sig.p[sig.len - 1] ^= 1;
-		CHECK_INT(tb_vkey_verify(vk, ec[i].h, msg, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
+		CHECK_INT(tb_vkey_verify(vk, msg, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
 		memset(sig.p, 0, sig.len); /* r = s = 0 */
-		CHECK_INT(tb_vkey_verify(vk, ec[i].h, msg, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
+		CHECK_INT(tb_vkey_verify(vk, msg, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
 		memset(sig.p, 0xff, sig.len); /* r, s >= n */
-		CHECK_INT(tb_vkey_verify(vk, ec[i].h, msg, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
+		CHECK_INT(tb_vkey_verify(vk, msg, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
 		tb_vkey_free(vk);
 		tb_vkey_free(vk2);
 		vk = vk2 = NULL;
 		/* a point off the curve, a bad prefix, a wrong length */
 		pt[pl - 1] ^= 1;
-		CHECK_INT(tb_vkey_ec(ec[i].c, TB_BUF(pt, pl), &vk), TB_ERR_INVALID);
+		CHECK_INT(tb_vkey_ec(ec[i].c, ec[i].h, TB_BUF(pt, pl), &vk), TB_ERR_INVALID);
 		CHECK(vk == NULL);
 		pt[pl - 1] ^= 1;
 		pt[0] = 2;
-		CHECK_INT(tb_vkey_ec(ec[i].c, TB_BUF(pt, pl), &vk), TB_ERR_INVALID);
+		CHECK_INT(tb_vkey_ec(ec[i].c, ec[i].h, TB_BUF(pt, pl), &vk), TB_ERR_INVALID);
 		pt[0] = 4;
-		CHECK_INT(tb_vkey_ec(ec[i].c, TB_BUF(pt, pl - 1), &vk), TB_ERR_INVALID);
+		CHECK_INT(tb_vkey_ec(ec[i].c, ec[i].h, TB_BUF(pt, pl - 1), &vk), TB_ERR_INVALID);
 		tb_pkey_free(k);
 		tb_pkey_free(k2);
 	}
@@ -696,39 +696,42 @@ static void test_vkey(void)
 	if (!rk)
 		return;
 	CHECK_INT(tb_pkey_rsa_public(rk, &n, &e), 0);
-	CHECK_INT(tb_vkey_rsa(tb_bytes_buf(&n), tb_bytes_buf(&e), 1024, &vk), 0);
+	/* one key per hash: each refuses the other hash's signature */
 	const enum tb_hash_alg rh[] = { TB_HASH_SHA256, TB_HASH_SHA512 };
-	for (int i = 0; i < 2 && vk; i++) {
+	struct tb_vkey *rv[2] = { NULL, NULL };
+	for (int i = 0; i < 2; i++)
+		CHECK_INT(tb_vkey_rsa(rh[i], tb_bytes_buf(&n), tb_bytes_buf(&e), 1024, &rv[i]), 0);
+	for (int i = 0; i < 2 && rv[0] && rv[1]; i++) {
 		sig.len = 0;
 		CHECK_INT(tb_hash(rh[i], msg, digest), 0);
 		CHECK_INT(tb_pkey_sign(rk, rh[i], digest, &sig), 0);
-		CHECK_INT(tb_vkey_verify(vk, rh[i], msg, tb_bytes_buf(&sig)), 0);
-		CHECK_INT(tb_vkey_verify(vk, rh[i], msg, tb_bytes_buf(&sig)), 0);
-		CHECK_INT(tb_vkey_verify(vk, rh[1 - i], msg, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
-		CHECK_INT(tb_vkey_verify(vk, rh[i], other, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
-		CHECK_INT(tb_vkey_verify(vk, rh[i], msg, TB_BUF(sig.p, sig.len - 1)), TB_ERR_VERIFY);
+		CHECK_INT(tb_vkey_verify(rv[i], msg, tb_bytes_buf(&sig)), 0);
+		CHECK_INT(tb_vkey_verify(rv[i], msg, tb_bytes_buf(&sig)), 0);
+		CHECK_INT(tb_vkey_verify(rv[1 - i], msg, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
+		CHECK_INT(tb_vkey_verify(rv[i], other, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
+		CHECK_INT(tb_vkey_verify(rv[i], msg, TB_BUF(sig.p, sig.len - 1)), TB_ERR_VERIFY);
 		sig.p[100] ^= 0x10;
-		CHECK_INT(tb_vkey_verify(vk, rh[i], msg, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
+		CHECK_INT(tb_vkey_verify(rv[i], msg, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
 		sig.p[100] ^= 0x10;
 	}
-	tb_vkey_free(vk);
-	vk = NULL;
+	tb_vkey_free(rv[0]);
+	tb_vkey_free(rv[1]);
 	/* another modulus of the same size: two octets swapped */
 	uint8_t t = n.p[100];
 	n.p[100] = n.p[101];
 	n.p[101] = t;
 	if (n.p[100] != n.p[101]) {
-		CHECK_INT(tb_vkey_rsa(tb_bytes_buf(&n), tb_bytes_buf(&e), 1024, &vk), 0);
+		CHECK_INT(tb_vkey_rsa(TB_HASH_SHA512, tb_bytes_buf(&n), tb_bytes_buf(&e), 1024, &vk), 0);
 		if (vk) /* sig: the original key's valid SHA-512 signature */
-			CHECK_INT(tb_vkey_verify(vk, TB_HASH_SHA512, msg, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
+			CHECK_INT(tb_vkey_verify(vk, msg, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
 		tb_vkey_free(vk);
 		vk = NULL;
 	}
 	/* policy and malformed keys: too small for min_bits, even modulus, no exponent */
-	CHECK_INT(tb_vkey_rsa(tb_bytes_buf(&n), tb_bytes_buf(&e), 3072, &vk), TB_ERR_UNSUPPORTED);
+	CHECK_INT(tb_vkey_rsa(TB_HASH_SHA512, tb_bytes_buf(&n), tb_bytes_buf(&e), 3072, &vk), TB_ERR_UNSUPPORTED);
 	n.p[n.len - 1] &= 0xfe;
-	CHECK_INT(tb_vkey_rsa(tb_bytes_buf(&n), tb_bytes_buf(&e), 1024, &vk), TB_ERR_INVALID);
-	CHECK_INT(tb_vkey_rsa(tb_bytes_buf(&n), TB_BUF(e.p, 0), 1024, &vk), TB_ERR_INVALID);
+	CHECK_INT(tb_vkey_rsa(TB_HASH_SHA512, tb_bytes_buf(&n), tb_bytes_buf(&e), 1024, &vk), TB_ERR_INVALID);
+	CHECK_INT(tb_vkey_rsa(TB_HASH_SHA512, tb_bytes_buf(&n), TB_BUF(e.p, 0), 1024, &vk), TB_ERR_INVALID);
 	CHECK(vk == NULL);
 	tb_pkey_free(rk);
 
@@ -737,11 +740,11 @@ static void test_vkey(void)
 	CHECK_INT(tb_ed25519_sign(esk, msg, esig), 0);
 	CHECK_INT(tb_vkey_ed25519(epk, &vk), 0);
 	if (vk) {
-		CHECK_INT(tb_vkey_verify(vk, TB_HASH_NONE, msg, TB_BUF(esig, sizeof esig)), 0);
-		CHECK_INT(tb_vkey_verify(vk, TB_HASH_NONE, other, TB_BUF(esig, sizeof esig)), TB_ERR_VERIFY);
-		CHECK_INT(tb_vkey_verify(vk, TB_HASH_NONE, msg, TB_BUF(esig, sizeof esig - 1)), TB_ERR_VERIFY);
+		CHECK_INT(tb_vkey_verify(vk, msg, TB_BUF(esig, sizeof esig)), 0);
+		CHECK_INT(tb_vkey_verify(vk, other, TB_BUF(esig, sizeof esig)), TB_ERR_VERIFY);
+		CHECK_INT(tb_vkey_verify(vk, msg, TB_BUF(esig, sizeof esig - 1)), TB_ERR_VERIFY);
 		esig[3] ^= 1;
-		CHECK_INT(tb_vkey_verify(vk, TB_HASH_NONE, msg, TB_BUF(esig, sizeof esig)), TB_ERR_VERIFY);
+		CHECK_INT(tb_vkey_verify(vk, msg, TB_BUF(esig, sizeof esig)), TB_ERR_VERIFY);
 	}
 	tb_vkey_free(vk);
 	tb_bytes_free(&sig);
