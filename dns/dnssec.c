@@ -1,6 +1,7 @@
 /*
  * DNSSEC validation building blocks (see dnssec.h): canonical form and signed
- * data, signature verification through core's crypto provider, key tags, DS
+ * data, signature verification through core's crypto provider with the key
+ * objects it builds kept (below, "Parsed keys"), key tags, DS
  * digests, validity windows, and the budget that bounds them (the NSEC and
  * NSEC3 proofs are in denial.c).
  *
@@ -331,7 +332,7 @@ static struct {
 	pthread_mutex_t mu;
 	uint64_t clock;
 	struct key_slot slot[KEYS_SETS][KEYS_WAYS];
-} keys = { .mu = PTHREAD_MUTEX_INITIALIZER };
+} key_cache = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static void ref_put_locked(struct vkey_ref *r)
 {
@@ -350,21 +351,21 @@ static void slot_clear(struct key_slot *sl)
 
 void dnssec_key_cache_clear(void)
 {
-	pthread_mutex_lock(&keys.mu);
+	pthread_mutex_lock(&key_cache.mu);
 	for (size_t i = 0; i < KEYS_SETS; i++)
 		for (size_t w = 0; w < KEYS_WAYS; w++)
-			slot_clear(&keys.slot[i][w]);
-	pthread_mutex_unlock(&keys.mu);
+			slot_clear(&key_cache.slot[i][w]);
+	pthread_mutex_unlock(&key_cache.mu);
 }
 
 size_t dnssec_key_cache_count(void)
 {
 	size_t n = 0;
-	pthread_mutex_lock(&keys.mu);
+	pthread_mutex_lock(&key_cache.mu);
 	for (size_t i = 0; i < KEYS_SETS; i++)
 		for (size_t w = 0; w < KEYS_WAYS; w++)
-			n += keys.slot[i][w].used != 0;
-	pthread_mutex_unlock(&keys.mu);
+			n += key_cache.slot[i][w].used != 0;
+	pthread_mutex_unlock(&key_cache.mu);
 	return n;
 }
 
@@ -439,22 +440,22 @@ static int key_build(uint8_t alg, const uint8_t *k, size_t kl, struct tb_vkey **
 static int key_get(uint8_t alg, const uint8_t *dnskey, size_t keylen, struct vkey_ref **ref)
 {
 	uint64_t h = key_hash(alg, dnskey, keylen);
-	struct key_slot *set = keys.slot[h % KEYS_SETS], *victim = NULL;
-	pthread_mutex_lock(&keys.mu);
+	struct key_slot *set = key_cache.slot[h % KEYS_SETS], *victim = NULL;
+	pthread_mutex_lock(&key_cache.mu);
 	for (size_t w = 0; w < KEYS_WAYS; w++) {
 		struct key_slot *sl = &set[w];
 		if (sl->used && sl->hash == h && sl->alg == alg && sl->len == keylen &&
 			memcmp(sl->rdata, dnskey, keylen) == 0) {
-			sl->used = ++keys.clock;
+			sl->used = ++key_cache.clock;
 			sl->ref->refs++;
 			*ref = sl->ref;
-			pthread_mutex_unlock(&keys.mu);
+			pthread_mutex_unlock(&key_cache.mu);
 			return 0;
 		}
 		if (!victim || sl->used < victim->used)
 			victim = sl;
 	}
-	pthread_mutex_unlock(&keys.mu);
+	pthread_mutex_unlock(&key_cache.mu);
 
 	/* built outside the lock: two threads may build the same key, one copy is kept */
 	struct vkey_ref *r = calloc(1, sizeof *r);
@@ -472,20 +473,20 @@ static int key_get(uint8_t alg, const uint8_t *dnskey, size_t keylen, struct vke
 	}
 	memcpy(copy, dnskey, keylen);
 	r->refs = 2; /* the table's and the caller's */
-	pthread_mutex_lock(&keys.mu);
+	pthread_mutex_lock(&key_cache.mu);
 	slot_clear(victim);
-	*victim = (struct key_slot){ .hash = h, .used = ++keys.clock, .alg = alg, .len = keylen, .rdata = copy,
+	*victim = (struct key_slot){ .hash = h, .used = ++key_cache.clock, .alg = alg, .len = keylen, .rdata = copy,
 		.ref = r };
-	pthread_mutex_unlock(&keys.mu);
+	pthread_mutex_unlock(&key_cache.mu);
 	*ref = r;
 	return 0;
 }
 
 static void key_put(struct vkey_ref *r)
 {
-	pthread_mutex_lock(&keys.mu);
+	pthread_mutex_lock(&key_cache.mu);
 	ref_put_locked(r);
-	pthread_mutex_unlock(&keys.mu);
+	pthread_mutex_unlock(&key_cache.mu);
 }
 
 int dnssec_verify_sig(uint8_t alg, const uint8_t *dnskey, size_t keylen, struct tb_buf data, struct tb_buf sig)
