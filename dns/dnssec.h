@@ -252,7 +252,8 @@ struct dns_val_zone *dns_val_step(struct dns_val *v, struct dns_server *s, uint6
  */
 int dns_val_start(struct dns_val *v, struct dns_server *s, const uint8_t *zone, const struct dns_nsset *ns,
 	uint64_t now);
-/* Zone verdicts kept across queries (validate.c): slots, and the longest a verdict is kept. */
+/* Zone verdicts kept across queries (validate.c): slots, and the longest a verdict is kept.
+ * Freeing them also frees the built keys dnssec_verify_sig keeps. */
 #define DNS_VAL_CACHE_MAX 256
 #define DNS_VAL_CACHE_TTL_MAX 3600
 void dns_val_cache_free(struct dns_server *s);
