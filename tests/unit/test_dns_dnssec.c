@@ -9,6 +9,7 @@
  */
 #include "tb_test.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -576,6 +577,51 @@ struct alg_case {
 	const char *keygen;
 };
 
+/* Four threads check one signature while junk keys push entries out of the key cache. */
+struct churn_job {
+	uint8_t alg, id;
+	const struct dns_rr *key;
+	struct tb_buf data, sig;
+	unsigned failures;
+};
+
+static void *churn_worker(void *arg)
+{
+	struct churn_job *j = arg;
+	uint8_t junk[4 + 512];
+	size_t jl = j->key->rdlen < sizeof junk ? j->key->rdlen : sizeof junk;
+	memcpy(junk, j->key->rdata, jl);
+	for (unsigned i = 0; i < 100; i++) {
+		if (dnssec_verify_sig(j->alg, j->key->rdata, j->key->rdlen, j->data, j->sig) != 0)
+			j->failures++;
+		for (unsigned k = 0; k < 3; k++) { /* 1,200 keys in all: the cache holds 256 */
+			junk[jl - 1] = (uint8_t)i;
+			junk[jl - 2] = (uint8_t)k;
+			junk[jl - 3] = j->id;
+			junk[jl - 4] ^= 0x5a;
+			if (dnssec_verify_sig(j->alg, junk, jl, j->data, j->sig) == 0)
+				j->failures++;
+		}
+	}
+	return NULL;
+}
+
+static void check_key_cache_threads(uint8_t alg, const struct dns_rr *key, struct tb_buf data, struct tb_buf sig)
+{
+	pthread_t th[4];
+	struct churn_job jobs[4];
+	dnssec_key_cache_clear();
+	for (int i = 0; i < 4; i++) {
+		jobs[i] = (struct churn_job){ alg, (uint8_t)i, key, data, sig, 0 };
+		CHECK_INT(pthread_create(&th[i], NULL, churn_worker, &jobs[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_INT(jobs[i].failures, 0);
+	}
+	CHECK(dnssec_key_cache_count() <= 256);
+}
+
 /*
  * Kept key objects are never confused: twin is the signing key with two
  * octets swapped where the key tag sums them alike (same tag, other key: for
@@ -639,6 +685,7 @@ static void check_key_cache(const char *name, const struct dns_rr *keys, size_t 
 		CHECK_INT(dnssec_verify_rrset(h, 1, hs, 1, both, 2, zone, now, 0, &b, &ede, &wild), DNSSEC_SECURE);
 		CHECK_INT(b.sigs, 2);
 	}
+	check_key_cache_threads(rs.alg, zsk, d, sg);
 	tb_bytes_free(&data);
 }
 
