@@ -9,7 +9,8 @@
  *
  * Thread safety: libsodium is thread-safe after sodium_init. OpenSSL 3 keys
  * (EVP_PKEY) are only read after creation and every operation makes its own
- * EVP_PKEY_CTX, so one key signs and verifies on several threads. mbedTLS is
+ * EVP_PKEY_CTX (a tb_vkey's checks each duplicate the key's template context,
+ * which is only read), so one key signs and verifies on several threads. mbedTLS is
  * built with MBEDTLS_THREADING_C, which guards RSA blinding state; one hidden
  * mutation remains there: mbedtls_ecp_mul caches the generator's comb table
  * in the group on first use, so on the mbedTLS backend every EC tb_pkey does
