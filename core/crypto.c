@@ -9,7 +9,8 @@
  *
  * Thread safety: libsodium is thread-safe after sodium_init. OpenSSL 3 keys
  * (EVP_PKEY) are only read after creation and every operation makes its own
- * EVP_PKEY_CTX, so one key signs and verifies on several threads. mbedTLS is
+ * EVP_PKEY_CTX (a tb_vkey's checks each duplicate the key's template context,
+ * which is only read), so one key signs and verifies on several threads. mbedTLS is
  * built with MBEDTLS_THREADING_C, which guards RSA blinding state; one hidden
  * mutation remains there: mbedtls_ecp_mul caches the generator's comb table
  * in the group on first use, so on the mbedTLS backend every EC tb_pkey does
@@ -1922,4 +1923,225 @@ int tb_rsa_verify(struct tb_buf n, struct tb_buf e, unsigned min_bits, enum tb_h
 #endif
 	mbedtls_rsa_free(&rsa);
 	return rc;
+}
+
+/* ---- verification keys (tb_vkey) ---------------------------------------- */
+
+/*
+ * A bare public key for repeated checks: on libcrypto only an EVP_PKEY (no
+ * mbedTLS face) and an EVP_PKEY_CTX set up for verification with the key's
+ * hash (and PKCS#1 v1.5 padding) once; each check duplicates that context,
+ * which costs less than setting one up (for RSA about 15% of the check), and
+ * only reads the template, so the key is shared by threads like a tb_pkey.
+ * On mbedTLS: a warmed-up EC tb_pkey or an RSA context.
+ */
+struct tb_vkey {
+	enum { VKEY_EC = 1, VKEY_RSA, VKEY_ED25519 } type;
+	size_t sig_len;  /* EC: 2 * scalar; RSA: modulus octets; Ed25519: 64 */
+	unsigned min_bits; /* RSA */
+	enum tb_hash_alg alg;
+#if defined(TB_CRYPTO_LIBCRYPTO)
+	EVP_PKEY *evp;
+	EVP_PKEY_CTX *tmpl; /* verify_init done, never used itself: duplicated per check */
+#else
+	struct tb_pkey *ec;
+	mbedtls_rsa_context rsa;
+#endif
+	uint8_t ed[TB_ED25519_PUBLIC_LEN];
+};
+
+static struct tb_vkey *vkey_new(int type, enum tb_hash_alg alg)
+{
+	struct tb_vkey *k = calloc(1, sizeof(*k));
+	if (k) {
+		k->type = type;
+		k->alg = alg;
+#if !defined(TB_CRYPTO_LIBCRYPTO)
+		mbedtls_rsa_init(&k->rsa, MBEDTLS_RSA_PKCS_V15, 0);
+#endif
+	}
+	return k;
+}
+
+void tb_vkey_free(struct tb_vkey *key)
+{
+	if (!key)
+		return;
+#if defined(TB_CRYPTO_LIBCRYPTO)
+	EVP_PKEY_CTX_free(key->tmpl);
+	EVP_PKEY_free(key->evp);
+#else
+	tb_pkey_free(key->ec);
+	mbedtls_rsa_free(&key->rsa);
+#endif
+	free(key);
+}
+
+static int vkey_done(struct tb_vkey *k, int rc, struct tb_vkey **out)
+{
+#if defined(TB_CRYPTO_LIBCRYPTO)
+	if (!rc && k->evp) {
+		k->tmpl = EVP_PKEY_CTX_new_from_pkey(NULL, k->evp, NULL);
+		if (!k->tmpl)
+			rc = TB_ERR_NOMEM;
+		else if (EVP_PKEY_verify_init(k->tmpl) != 1 ||
+			 (k->type == VKEY_RSA &&
+			  EVP_PKEY_CTX_set_rsa_padding(k->tmpl, RSA_PKCS1_PADDING) != 1) ||
+			 EVP_PKEY_CTX_set_signature_md(k->tmpl, ossl_md(k->alg)) != 1)
+			rc = TB_ERR_CRYPTO;
+		ERR_clear_error();
+	}
+#endif
+	if (rc) {
+		tb_vkey_free(k);
+		return rc;
+	}
+	*out = k;
+	return 0;
+}
+
+int tb_vkey_ec(enum tb_curve curve, enum tb_hash_alg alg, struct tb_buf point, struct tb_vkey **out)
+{
+	struct tb_vkey *k;
+	int rc;
+	*out = NULL;
+	if (!tb_curve_len(curve) || !tb_hash_len(alg))
+		return TB_ERR_UNSUPPORTED;
+	if (point.len != tb_curve_point_len(curve) || point.p[0] != 0x04)
+		return TB_ERR_INVALID;
+	if ((rc = tb_crypto_init()))
+		return rc;
+	if (!(k = vkey_new(VKEY_EC, alg)))
+		return TB_ERR_NOMEM;
+	k->sig_len = 2 * tb_curve_len(curve);
+#if defined(TB_CRYPTO_LIBCRYPTO)
+	/* OpenSSL refuses a point that is not on the curve (the curves have cofactor 1). */
+	rc = ossl_ec_key(curve, point.p, NULL, &k->evp);
+#else
+	rc = tb_pkey_from_ec_public(curve, point, &k->ec);
+#endif
+	return vkey_done(k, rc, out);
+}
+
+int tb_vkey_rsa(enum tb_hash_alg alg, struct tb_buf n, struct tb_buf e, unsigned min_bits,
+		struct tb_vkey **out)
+{
+	struct tb_vkey *k;
+	int rc;
+	*out = NULL;
+	if (!tb_hash_len(alg))
+		return TB_ERR_UNSUPPORTED;
+	while (n.len && !n.p[0]) {
+		n.p++;
+		n.len--;
+	}
+	if (n.len == 0 || e.len == 0 || n.len > TB_RSA_MAX_BITS / 8 || e.len > 8)
+		return TB_ERR_INVALID;
+	if ((rc = tb_crypto_init()))
+		return rc;
+	if (!(k = vkey_new(VKEY_RSA, alg)))
+		return TB_ERR_NOMEM;
+	k->min_bits = min_bits;
+	/* mbedTLS checks the public key on both backends, as tb_rsa_verify. */
+#if defined(TB_CRYPTO_LIBCRYPTO)
+	mbedtls_rsa_context rsa_, *rsa = &rsa_;
+	mbedtls_rsa_init(rsa, MBEDTLS_RSA_PKCS_V15, 0);
+#else
+	mbedtls_rsa_context *rsa = &k->rsa;
+#endif
+	rc = mbedtls_rsa_import_raw(rsa, n.p, n.len, NULL, 0, NULL, 0, NULL, 0, e.p, e.len);
+	if (!rc)
+		rc = mbedtls_rsa_complete(rsa);
+	if (!rc)
+		rc = mbedtls_rsa_check_pubkey(rsa);
+	if (rc) {
+		rc = TB_ERR_INVALID;
+	} else {
+		size_t bits = mbedtls_mpi_bitlen(&rsa->N);
+		k->sig_len = mbedtls_rsa_get_len(rsa);
+		if (bits < min_bits || bits > TB_RSA_MAX_BITS)
+			rc = TB_ERR_UNSUPPORTED;
+	}
+#if defined(TB_CRYPTO_LIBCRYPTO)
+	if (!rc)
+		rc = ossl_rsa_public(rsa, &k->evp);
+	mbedtls_rsa_free(rsa);
+#endif
+	return vkey_done(k, rc, out);
+}
+
+int tb_vkey_ed25519(const uint8_t pk[TB_ED25519_PUBLIC_LEN], struct tb_vkey **out)
+{
+	struct tb_vkey *k;
+	*out = NULL;
+	if (!(k = vkey_new(VKEY_ED25519, TB_HASH_NONE)))
+		return TB_ERR_NOMEM;
+	k->sig_len = TB_ED25519_SIG_LEN;
+	memcpy(k->ed, pk, TB_ED25519_PUBLIC_LEN);
+	return vkey_done(k, 0, out);
+}
+
+#if defined(TB_CRYPTO_LIBCRYPTO)
+/* raw r || s -> DER in a caller buffer of at least 2 * (2 + 1 + half) + 2 octets. */
+static size_t raw_to_der_fixed(const uint8_t *raw, size_t half, uint8_t *der)
+{
+	size_t len = 2;
+	for (int i = 0; i < 2; i++) {
+		const uint8_t *v = raw + i * half;
+		size_t n = half;
+		while (n > 1 && v[0] == 0) {
+			v++;
+			n--;
+		}
+		int pad = (v[0] & 0x80) != 0;
+		der[len++] = 0x02;
+		der[len++] = (uint8_t)(n + (size_t)pad);
+		if (pad)
+			der[len++] = 0;
+		memcpy(der + len, v, n);
+		len += n;
+	}
+	der[0] = 0x30;
+	der[1] = (uint8_t)(len - 2);
+	return len;
+}
+
+/* One check on a copy of the key's template context. */
+static int vkey_ossl_verify(const struct tb_vkey *key, const uint8_t *digest, struct tb_buf sig)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_dup(key->tmpl);
+	int rc = 0;
+	if (!ctx)
+		rc = TB_ERR_NOMEM;
+	else if (EVP_PKEY_verify(ctx, sig.p, sig.len, digest, tb_hash_len(key->alg)) != 1)
+		rc = TB_ERR_VERIFY;
+	EVP_PKEY_CTX_free(ctx);
+	if (rc)
+		ERR_clear_error();
+	return rc;
+}
+#endif
+
+int tb_vkey_verify(const struct tb_vkey *key, struct tb_buf msg, struct tb_buf sig)
+{
+	uint8_t digest[TB_HASH_MAX_LEN];
+	int rc;
+	if (sig.len != key->sig_len)
+		return TB_ERR_VERIFY;
+	if (key->type == VKEY_ED25519)
+		return tb_ed25519_verify(key->ed, msg, sig.p);
+	if ((rc = tb_hash(key->alg, msg, digest)))
+		return rc;
+#if defined(TB_CRYPTO_LIBCRYPTO)
+	if (key->type == VKEY_EC) {
+		uint8_t der[2 * (3 + TB_EC_MAX_SCALAR_LEN) + 2];
+		size_t dl = raw_to_der_fixed(sig.p, sig.len / 2, der);
+		return vkey_ossl_verify(key, digest, TB_BUF(der, dl));
+	}
+	return vkey_ossl_verify(key, digest, sig);
+#else
+	if (key->type == VKEY_EC)
+		return tb_pkey_verify_raw(key->ec, key->alg, digest, sig);
+	return rsa_verify_ctx((mbedtls_rsa_context *)&key->rsa, key->min_bits, key->alg, digest, sig);
+#endif
 }

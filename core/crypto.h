@@ -282,4 +282,31 @@ int tb_pk_verify(const struct mbedtls_pk_context *pk, enum tb_hash_alg alg, cons
 int tb_rsa_verify(struct tb_buf n, struct tb_buf e, unsigned min_bits, enum tb_hash_alg alg,
 		  const uint8_t *digest, struct tb_buf sig);
 
+/* ---- verification keys: one public key, many checks -------------------- */
+
+/*
+ * A public key built once and kept for many verifications of whole messages
+ * (DNSSEC keeps one per DNSKEY): the call hashes the message and checks the
+ * signature with only its own per-call state, so a kept key verifies at the
+ * library's own speed, where building the key (parsing, curve point check)
+ * would cost more than the check. ECDSA P-256/P-384 with raw r || s
+ * signatures (RFC 6605), RSA PKCS#1 v1.5 from modulus and exponent with
+ * min_bits..TB_RSA_MAX_BITS keys, Ed25519. Immutable once built: one key
+ * verifies on several threads at once.
+ */
+struct tb_vkey;
+
+/* A key is for one hash: alg hashes every message it checks.
+ * point: uncompressed 0x04 || x || y, checked to be on the curve (TB_ERR_INVALID). */
+int tb_vkey_ec(enum tb_curve curve, enum tb_hash_alg alg, struct tb_buf point, struct tb_vkey **out);
+/* Big-endian modulus (leading zeros ignored) and exponent; TB_ERR_INVALID for a
+ * malformed key, TB_ERR_UNSUPPORTED outside min_bits..TB_RSA_MAX_BITS. */
+int tb_vkey_rsa(enum tb_hash_alg alg, struct tb_buf n, struct tb_buf e, unsigned min_bits,
+		struct tb_vkey **out);
+int tb_vkey_ed25519(const uint8_t pk[TB_ED25519_PUBLIC_LEN], struct tb_vkey **out);
+void tb_vkey_free(struct tb_vkey *key);
+/* Verifies sig over msg: 0 valid, TB_ERR_VERIFY not (a signature of the
+ * wrong length included). */
+int tb_vkey_verify(const struct tb_vkey *key, struct tb_buf msg, struct tb_buf sig);
+
 #endif

@@ -1,6 +1,7 @@
 /*
  * DNSSEC validation building blocks (see dnssec.h): canonical form and signed
- * data, signature verification through core's crypto provider, key tags, DS
+ * data, signature verification through core's crypto provider with the key
+ * objects it builds kept (below, "Parsed keys"), key tags, DS
  * digests, validity windows, and the budget that bounds them (the NSEC and
  * NSEC3 proofs are in denial.c).
  *
@@ -14,6 +15,7 @@
  *     and Knot still accept it, but only when no SHA-256/384 DS names the same
  *     key (RFC 4509 3: a stronger digest cannot be downgraded by a SHA-1 one).
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -298,6 +300,83 @@ done:
 
 /* ---- signatures ---- */
 
+/*
+ * Parsed keys. Building a key object from DNSKEY RDATA (an EC point check,
+ * an RSA key import) costs more than a signature check, and the same few
+ * keys sign every answer of a zone, so built keys are kept: a bounded cache,
+ * set-associative with LRU ways, keyed by the algorithm and the whole DNSKEY
+ * RDATA (a hash finds the set, the RDATA itself is compared, so two keys with
+ * one key tag never share an object). A key that fails to build is kept too,
+ * with its error, so a bad key costs one build. The mutex guards the table
+ * only; a key in use holds a reference, so evicting it never frees it under
+ * a check running on another thread.
+ */
+#define KEYS_SETS 64
+#define KEYS_WAYS 4 /* 256 keys */
+
+struct vkey_ref {
+	struct tb_vkey *key; /* NULL when the key did not build */
+	int rc;              /* its build error */
+	unsigned refs;       /* the table's own, and one per check under way */
+};
+
+struct key_slot {
+	uint64_t hash, used; /* used: 0 = empty, else the LRU stamp */
+	uint8_t alg;
+	size_t len;
+	uint8_t *rdata;
+	struct vkey_ref *ref;
+};
+
+static struct {
+	pthread_mutex_t mu;
+	uint64_t clock;
+	struct key_slot slot[KEYS_SETS][KEYS_WAYS];
+} key_cache = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static void ref_put_locked(struct vkey_ref *r)
+{
+	if (r && --r->refs == 0) {
+		tb_vkey_free(r->key);
+		free(r);
+	}
+}
+
+static void slot_clear(struct key_slot *sl)
+{
+	ref_put_locked(sl->ref);
+	free(sl->rdata);
+	memset(sl, 0, sizeof *sl);
+}
+
+void dnssec_key_cache_clear(void)
+{
+	pthread_mutex_lock(&key_cache.mu);
+	for (size_t i = 0; i < KEYS_SETS; i++)
+		for (size_t w = 0; w < KEYS_WAYS; w++)
+			slot_clear(&key_cache.slot[i][w]);
+	pthread_mutex_unlock(&key_cache.mu);
+}
+
+size_t dnssec_key_cache_count(void)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&key_cache.mu);
+	for (size_t i = 0; i < KEYS_SETS; i++)
+		for (size_t w = 0; w < KEYS_WAYS; w++)
+			n += key_cache.slot[i][w].used != 0;
+	pthread_mutex_unlock(&key_cache.mu);
+	return n;
+}
+
+static uint64_t key_hash(uint8_t alg, const uint8_t *p, size_t n)
+{
+	uint64_t h = 14695981039346656037ull ^ alg; /* FNV-1a */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
 /* RFC 3110 2: exponent length (1 octet, or 0 then 2 octets), exponent, modulus. */
 static int rsa_key_parts(const uint8_t *k, size_t kl, struct tb_buf *n, struct tb_buf *e)
 {
@@ -320,62 +399,109 @@ static int rsa_key_parts(const uint8_t *k, size_t kl, struct tb_buf *n, struct t
 	return 0;
 }
 
-int dnssec_verify_sig(uint8_t alg, const uint8_t *dnskey, size_t keylen, struct tb_buf data, struct tb_buf sig)
+/* Builds the key object of a DNSKEY's public key field (RDATA after the first 4 octets). */
+static int key_build(uint8_t alg, const uint8_t *k, size_t kl, struct tb_vkey **out)
 {
-	if (keylen < 4)
-		return TB_ERR_INVALID;
-	const uint8_t *k = dnskey + 4;
-	size_t kl = keylen - 4;
-	uint8_t digest[TB_HASH_MAX_LEN];
 	int rc;
 	switch (alg) {
 	case DNSSEC_ALG_RSASHA256:
 	case DNSSEC_ALG_RSASHA512: {
-		enum tb_hash_alg h = alg == DNSSEC_ALG_RSASHA256 ? TB_HASH_SHA256 : TB_HASH_SHA512;
 		struct tb_buf n, e;
 		if ((rc = rsa_key_parts(k, kl, &n, &e)))
 			return rc;
-		while (n.len && !n.p[0]) {
-			n.p++;
-			n.len--;
-		}
-		if ((rc = tb_hash(h, data, digest)))
-			return rc;
-		rc = tb_rsa_verify(n, e, DNSSEC_RSA_MIN_BITS, h, digest, sig);
+		rc = tb_vkey_rsa(alg == DNSSEC_ALG_RSASHA256 ? TB_HASH_SHA256 : TB_HASH_SHA512, n, e,
+			DNSSEC_RSA_MIN_BITS, out);
 		return rc == TB_ERR_UNSUPPORTED ? TB_ERR_INVALID : rc;
 	}
 	case DNSSEC_ALG_ECDSAP256:
 	case DNSSEC_ALG_ECDSAP384: {
+		/* RFC 6605 4: the key is x || y */
 		enum tb_curve c = alg == DNSSEC_ALG_ECDSAP256 ? TB_CURVE_P256 : TB_CURVE_P384;
-		enum tb_hash_alg h = alg == DNSSEC_ALG_ECDSAP256 ? TB_HASH_SHA256 : TB_HASH_SHA384;
-		size_t cl = tb_curve_len(c);
 		uint8_t pt[TB_EC_MAX_POINT_LEN];
-		struct tb_pkey *key = NULL;
-		/* RFC 6605 4: the key is x || y, the signature r || s */
-		if (kl != 2 * cl)
+		if (kl != 2 * tb_curve_len(c))
 			return TB_ERR_INVALID;
-		if (sig.len != 2 * cl)
-			return TB_ERR_VERIFY;
 		pt[0] = 4;
 		memcpy(pt + 1, k, kl);
-		if ((rc = tb_pkey_from_ec_public(c, TB_BUF(pt, 1 + kl), &key)))
-			return TB_ERR_INVALID;
-		rc = tb_hash(h, data, digest);
-		if (!rc)
-			rc = tb_pkey_verify_raw(key, h, digest, sig);
-		tb_pkey_free(key);
-		return rc;
+		rc = tb_vkey_ec(c, alg == DNSSEC_ALG_ECDSAP256 ? TB_HASH_SHA256 : TB_HASH_SHA384, TB_BUF(pt, 1 + kl),
+			out);
+		return rc == TB_ERR_NOMEM ? rc : rc ? TB_ERR_INVALID : 0;
 	}
 	case DNSSEC_ALG_ED25519:
 		/* RFC 8080 */
 		if (kl != TB_ED25519_PUBLIC_LEN)
 			return TB_ERR_INVALID;
-		if (sig.len != TB_ED25519_SIG_LEN)
-			return TB_ERR_VERIFY;
-		return tb_ed25519_verify(k, data, sig.p);
+		return tb_vkey_ed25519(k, out);
 	default:
 		return TB_ERR_UNSUPPORTED;
 	}
+}
+
+/* The kept key of this DNSKEY, built on a miss; *ref holds a reference (key_put). */
+static int key_get(uint8_t alg, const uint8_t *dnskey, size_t keylen, struct vkey_ref **ref)
+{
+	uint64_t h = key_hash(alg, dnskey, keylen);
+	struct key_slot *set = key_cache.slot[h % KEYS_SETS], *victim = NULL;
+	pthread_mutex_lock(&key_cache.mu);
+	for (size_t w = 0; w < KEYS_WAYS; w++) {
+		struct key_slot *sl = &set[w];
+		if (sl->used && sl->hash == h && sl->alg == alg && sl->len == keylen &&
+			memcmp(sl->rdata, dnskey, keylen) == 0) {
+			sl->used = ++key_cache.clock;
+			sl->ref->refs++;
+			*ref = sl->ref;
+			pthread_mutex_unlock(&key_cache.mu);
+			return 0;
+		}
+		if (!victim || sl->used < victim->used)
+			victim = sl;
+	}
+	pthread_mutex_unlock(&key_cache.mu);
+
+	/* built outside the lock: two threads may build the same key, one copy is kept */
+	struct vkey_ref *r = calloc(1, sizeof *r);
+	uint8_t *copy = malloc(keylen);
+	if (!r || !copy) {
+		free(r);
+		free(copy);
+		return TB_ERR_NOMEM;
+	}
+	r->rc = key_build(alg, dnskey + 4, keylen - 4, &r->key);
+	if (r->rc == TB_ERR_NOMEM) {
+		free(r);
+		free(copy);
+		return TB_ERR_NOMEM;
+	}
+	memcpy(copy, dnskey, keylen);
+	r->refs = 2; /* the table's and the caller's */
+	pthread_mutex_lock(&key_cache.mu);
+	slot_clear(victim);
+	*victim = (struct key_slot){ .hash = h, .used = ++key_cache.clock, .alg = alg, .len = keylen, .rdata = copy,
+		.ref = r };
+	pthread_mutex_unlock(&key_cache.mu);
+	*ref = r;
+	return 0;
+}
+
+static void key_put(struct vkey_ref *r)
+{
+	pthread_mutex_lock(&key_cache.mu);
+	ref_put_locked(r);
+	pthread_mutex_unlock(&key_cache.mu);
+}
+
+int dnssec_verify_sig(uint8_t alg, const uint8_t *dnskey, size_t keylen, struct tb_buf data, struct tb_buf sig)
+{
+	struct vkey_ref *r;
+	int rc;
+	if (keylen < 4)
+		return TB_ERR_INVALID;
+	if (!dnssec_alg_supported(alg))
+		return TB_ERR_UNSUPPORTED;
+	if ((rc = key_get(alg, dnskey, keylen, &r)))
+		return rc;
+	rc = r->key ? tb_vkey_verify(r->key, data, sig) : r->rc;
+	key_put(r);
+	return rc;
 }
 
 /* Keeps the most telling reason: a failed signature over a window or a missing key. */

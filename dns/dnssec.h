@@ -1,7 +1,8 @@
 /*
  * DNSSEC validation building blocks (RFC 4033-4035, 5155, 6840, 9276): pure
  * functions over parsed records, no I/O and no clock of their own (the caller
- * passes the time), so every rule is checked by unit tests with published
+ * passes the time; the only state is a cache of built keys, which changes no
+ * result), so every rule is checked by unit tests with published
  * vectors and zones signed by real signers.
  *
  * Records are struct dns_rr as dns_msg_parse or dns_zonefile_parse give them
@@ -135,6 +136,14 @@ int dnssec_signed_data(const uint8_t *rrsig, size_t rrsig_len, const struct dns_
  */
 int dnssec_verify_sig(uint8_t alg, const uint8_t *dnskey, size_t keylen, struct tb_buf data,
 	struct tb_buf sig);
+/*
+ * dnssec_verify_sig keeps the key objects it builds (up to 256, least
+ * recently used out, keyed by algorithm and the whole RDATA; thread-safe),
+ * so the next signature by the same DNSKEY costs only its check. Clearing
+ * frees them (tests, shutdown); the count is for tests.
+ */
+void dnssec_key_cache_clear(void);
+size_t dnssec_key_cache_count(void);
 
 /*
  * Validates an RRset with its signatures against the DNSKEYs of zone (its
@@ -243,7 +252,8 @@ struct dns_val_zone *dns_val_step(struct dns_val *v, struct dns_server *s, uint6
  */
 int dns_val_start(struct dns_val *v, struct dns_server *s, const uint8_t *zone, const struct dns_nsset *ns,
 	uint64_t now);
-/* Zone verdicts kept across queries (validate.c): slots, and the longest a verdict is kept. */
+/* Zone verdicts kept across queries (validate.c): slots, and the longest a verdict is kept.
+ * Freeing them also frees the built keys dnssec_verify_sig keeps. */
 #define DNS_VAL_CACHE_MAX 256
 #define DNS_VAL_CACHE_TTL_MAX 3600
 void dns_val_cache_free(struct dns_server *s);

@@ -453,6 +453,7 @@ struct dns_val_cache {
 
 void dns_val_cache_free(struct dns_server *s)
 {
+	dnssec_key_cache_clear(); /* the key objects the checks built (process-wide) */
 	if (!s->val_cache)
 		return;
 	for (size_t i = 0; i < DNS_VAL_CACHE_MAX; i++)

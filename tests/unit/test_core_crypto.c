@@ -641,6 +641,117 @@ static void test_rsa(void)
 	tb_bytes_free(&e);
 }
 
+/* tb_vkey: every algorithm verifies its own signatures and refuses others' and bad ones. */
+static void test_vkey(void)
+{
+	static const struct tb_buf msg = TB_BUF_STR("vkey message"), other = TB_BUF_STR("vkey massage");
+	const struct { enum tb_curve c; enum tb_hash_alg h; } ec[] = {
+		{ TB_CURVE_P256, TB_HASH_SHA256 }, { TB_CURVE_P384, TB_HASH_SHA384 } };
+	uint8_t digest[TB_HASH_MAX_LEN], pt[TB_EC_MAX_POINT_LEN];
+	struct tb_bytes sig = { 0 }, n = { 0 }, e = { 0 };
+	struct tb_vkey *vk = NULL, *vk2 = NULL;
+	for (size_t i = 0; i < 2; i++) {
+		struct tb_pkey *k = NULL, *k2 = NULL;
+		size_t pl = tb_curve_point_len(ec[i].c);
+		CHECK_INT(tb_pkey_generate_ec(ec[i].c, &k), 0);
+		CHECK_INT(tb_pkey_generate_ec(ec[i].c, &k2), 0);
+		if (!k || !k2)
+			return;
+		CHECK_INT(tb_pkey_ec_public_point(k, pt, pl), 0);
+		CHECK_INT(tb_vkey_ec(ec[i].c, ec[i].h, TB_BUF(pt, pl), &vk), 0);
+		CHECK_INT(tb_pkey_ec_public_point(k2, pt, pl), 0);
+		CHECK_INT(tb_vkey_ec(ec[i].c, ec[i].h, TB_BUF(pt, pl), &vk2), 0);
+		sig.len = 0;
+		CHECK_INT(tb_hash(ec[i].h, msg, digest), 0);
+		CHECK_INT(tb_pkey_sign_raw(k, ec[i].h, digest, &sig), 0);
+		for (int round = 0; round < 2; round++) /* the key is reused */
+			CHECK_INT(tb_vkey_verify(vk, msg, tb_bytes_buf(&sig)), 0);
+		CHECK_INT(tb_vkey_verify(vk2, msg, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
+		CHECK_INT(tb_vkey_verify(vk, other, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
+		CHECK_INT(tb_vkey_verify(vk, msg, TB_BUF(sig.p, sig.len - 1)), TB_ERR_VERIFY);
+		sig.p[sig.len - 1] ^= 1;
+		CHECK_INT(tb_vkey_verify(vk, msg, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
+		memset(sig.p, 0, sig.len); /* r = s = 0 */
+		CHECK_INT(tb_vkey_verify(vk, msg, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
+		memset(sig.p, 0xff, sig.len); /* r, s >= n */
+		CHECK_INT(tb_vkey_verify(vk, msg, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
+		tb_vkey_free(vk);
+		tb_vkey_free(vk2);
+		vk = vk2 = NULL;
+		/* a point off the curve, a bad prefix, a wrong length */
+		pt[pl - 1] ^= 1;
+		CHECK_INT(tb_vkey_ec(ec[i].c, ec[i].h, TB_BUF(pt, pl), &vk), TB_ERR_INVALID);
+		CHECK(vk == NULL);
+		pt[pl - 1] ^= 1;
+		pt[0] = 2;
+		CHECK_INT(tb_vkey_ec(ec[i].c, ec[i].h, TB_BUF(pt, pl), &vk), TB_ERR_INVALID);
+		pt[0] = 4;
+		CHECK_INT(tb_vkey_ec(ec[i].c, ec[i].h, TB_BUF(pt, pl - 1), &vk), TB_ERR_INVALID);
+		tb_pkey_free(k);
+		tb_pkey_free(k2);
+	}
+
+	struct tb_pkey *rk = NULL;
+	CHECK_INT(tb_pkey_generate_rsa(2048, &rk), 0);
+	if (!rk)
+		return;
+	CHECK_INT(tb_pkey_rsa_public(rk, &n, &e), 0);
+	/* one key per hash: each refuses the other hash's signature */
+	const enum tb_hash_alg rh[] = { TB_HASH_SHA256, TB_HASH_SHA512 };
+	struct tb_vkey *rv[2] = { NULL, NULL };
+	for (int i = 0; i < 2; i++)
+		CHECK_INT(tb_vkey_rsa(rh[i], tb_bytes_buf(&n), tb_bytes_buf(&e), 1024, &rv[i]), 0);
+	for (int i = 0; i < 2 && rv[0] && rv[1]; i++) {
+		sig.len = 0;
+		CHECK_INT(tb_hash(rh[i], msg, digest), 0);
+		CHECK_INT(tb_pkey_sign(rk, rh[i], digest, &sig), 0);
+		CHECK_INT(tb_vkey_verify(rv[i], msg, tb_bytes_buf(&sig)), 0);
+		CHECK_INT(tb_vkey_verify(rv[i], msg, tb_bytes_buf(&sig)), 0);
+		CHECK_INT(tb_vkey_verify(rv[1 - i], msg, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
+		CHECK_INT(tb_vkey_verify(rv[i], other, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
+		CHECK_INT(tb_vkey_verify(rv[i], msg, TB_BUF(sig.p, sig.len - 1)), TB_ERR_VERIFY);
+		sig.p[100] ^= 0x10;
+		CHECK_INT(tb_vkey_verify(rv[i], msg, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
+		sig.p[100] ^= 0x10;
+	}
+	tb_vkey_free(rv[0]);
+	tb_vkey_free(rv[1]);
+	/* another modulus of the same size: two octets swapped */
+	uint8_t t = n.p[100];
+	n.p[100] = n.p[101];
+	n.p[101] = t;
+	if (n.p[100] != n.p[101]) {
+		CHECK_INT(tb_vkey_rsa(TB_HASH_SHA512, tb_bytes_buf(&n), tb_bytes_buf(&e), 1024, &vk), 0);
+		if (vk) /* sig: the original key's valid SHA-512 signature */
+			CHECK_INT(tb_vkey_verify(vk, msg, tb_bytes_buf(&sig)), TB_ERR_VERIFY);
+		tb_vkey_free(vk);
+		vk = NULL;
+	}
+	/* policy and malformed keys: too small for min_bits, even modulus, no exponent */
+	CHECK_INT(tb_vkey_rsa(TB_HASH_SHA512, tb_bytes_buf(&n), tb_bytes_buf(&e), 3072, &vk), TB_ERR_UNSUPPORTED);
+	n.p[n.len - 1] &= 0xfe;
+	CHECK_INT(tb_vkey_rsa(TB_HASH_SHA512, tb_bytes_buf(&n), tb_bytes_buf(&e), 1024, &vk), TB_ERR_INVALID);
+	CHECK_INT(tb_vkey_rsa(TB_HASH_SHA512, tb_bytes_buf(&n), TB_BUF(e.p, 0), 1024, &vk), TB_ERR_INVALID);
+	CHECK(vk == NULL);
+	tb_pkey_free(rk);
+
+	uint8_t epk[TB_ED25519_PUBLIC_LEN], esk[TB_ED25519_SECRET_LEN], esig[TB_ED25519_SIG_LEN];
+	CHECK_INT(tb_ed25519_keygen(epk, esk), 0);
+	CHECK_INT(tb_ed25519_sign(esk, msg, esig), 0);
+	CHECK_INT(tb_vkey_ed25519(epk, &vk), 0);
+	if (vk) {
+		CHECK_INT(tb_vkey_verify(vk, msg, TB_BUF(esig, sizeof esig)), 0);
+		CHECK_INT(tb_vkey_verify(vk, other, TB_BUF(esig, sizeof esig)), TB_ERR_VERIFY);
+		CHECK_INT(tb_vkey_verify(vk, msg, TB_BUF(esig, sizeof esig - 1)), TB_ERR_VERIFY);
+		esig[3] ^= 1;
+		CHECK_INT(tb_vkey_verify(vk, msg, TB_BUF(esig, sizeof esig)), TB_ERR_VERIFY);
+	}
+	tb_vkey_free(vk);
+	tb_bytes_free(&sig);
+	tb_bytes_free(&n);
+	tb_bytes_free(&e);
+}
+
 static void test_parse_garbage(void)
 {
 	struct tb_pkey *k = (struct tb_pkey *)1;
@@ -757,6 +868,7 @@ int main(void)
 	test_mbedtls_face(TB_CURVE_P256, TB_HASH_SHA256, MBEDTLS_MD_SHA256);
 	test_mbedtls_face(TB_CURVE_P384, TB_HASH_SHA384, MBEDTLS_MD_SHA384);
 	test_rsa();
+	test_vkey();
 	test_parse_garbage();
 	test_drbg();
 	test_shared_key_threads();
