@@ -149,13 +149,12 @@ static int exec_sql(sqlite3 *db, const char *sql, const char *binds, ...)
 	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
 }
 
-/* Appends the first column of the row sql selects to out: TB_ERR_NOT_FOUND without one. */
-static int get_blob(sqlite3 *db, struct tb_bytes *out, const char *sql, const char *binds, ...)
+/*
+ * Appends the first column of the row statement s selects to out, and
+ * finalizes s: TB_ERR_NOT_FOUND without a row, TB_ERR_STORE without s.
+ */
+static int get_blob(sqlite3_stmt *s, struct tb_bytes *out)
 {
-	va_list ap;
-	va_start(ap, binds);
-	sqlite3_stmt *s = vstmt(db, sql, binds, ap);
-	va_end(ap);
 	if (!s)
 		return TB_ERR_STORE;
 	int rc = sqlite3_step(s), err;
@@ -165,6 +164,20 @@ static int get_blob(sqlite3 *db, struct tb_bytes *out, const char *sql, const ch
 		err = rc == SQLITE_DONE ? TB_ERR_NOT_FOUND : TB_ERR_STORE;
 	sqlite3_finalize(s);
 	return err;
+}
+
+/*
+ * Of a lookup's step rc: copies column i to dst when there is a row and the
+ * column is an id of exactly n bytes; TB_ERR_NOT_FOUND if not, TB_ERR_STORE
+ * when the step failed.
+ */
+static int row_id(sqlite3_stmt *s, int rc, int i, uint8_t *dst, int n)
+{
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, i) == n) {
+		memcpy(dst, sqlite3_column_blob(s, i), (size_t)n);
+		return 0;
+	}
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? TB_ERR_NOT_FOUND : TB_ERR_STORE;
 }
 
 /* ---- HPKE keys ------------------------------------------------------------ */
@@ -397,7 +410,7 @@ int dap_db_kv_put_sync(struct tb_store *st, const char *key, struct tb_buf val)
 
 int dap_db_kv_get(struct tb_store *st, const char *key, struct tb_bytes *out)
 {
-	return get_blob(tb_store_reader(st), out, "SELECT value FROM dap_kv WHERE key=?", "t", key);
+	return get_blob(stmt(tb_store_reader(st), "SELECT value FROM dap_kv WHERE key=?", "t", key), out);
 }
 
 /* ---- reports -------------------------------------------------------------- */
@@ -535,14 +548,9 @@ int dap_db_open_batch(struct tb_store *st, const uint8_t *task_id, uint64_t max,
 			       DAP_TASK_ID_LEN, (sqlite3_int64)max);
 	if (!s)
 		return TB_ERR_STORE;
-	int rc = sqlite3_step(s), err = TB_ERR_NOT_FOUND;
-	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == DAP_BATCH_ID_LEN) {
-		memcpy(batch_id, sqlite3_column_blob(s, 0), DAP_BATCH_ID_LEN);
+	int err = row_id(s, sqlite3_step(s), 0, batch_id, DAP_BATCH_ID_LEN);
+	if (!err)
 		*assigned = (uint64_t)sqlite3_column_int64(s, 1);
-		err = 0;
-	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		err = TB_ERR_STORE;
-	}
 	sqlite3_finalize(s);
 	return err;
 }
@@ -563,13 +571,7 @@ int dap_db_current_batch(struct tb_store *st, const uint8_t *task_id, uint64_t m
 			       (const void *)busy, DAP_BATCH_ID_LEN);
 	if (!s)
 		return TB_ERR_STORE;
-	int rc = sqlite3_step(s), err = TB_ERR_NOT_FOUND;
-	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == DAP_BATCH_ID_LEN) {
-		memcpy(batch_id, sqlite3_column_blob(s, 0), DAP_BATCH_ID_LEN);
-		err = 0;
-	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		err = TB_ERR_STORE;
-	}
+	int err = row_id(s, sqlite3_step(s), 0, batch_id, DAP_BATCH_ID_LEN);
 	sqlite3_finalize(s);
 	return err;
 }
@@ -1073,13 +1075,7 @@ int dap_db_leader_pending_task(struct tb_store *st, const uint8_t *skip_task,
 			       DAP_TASK_ID_LEN);
 	if (!s)
 		return TB_ERR_STORE;
-	int rc = sqlite3_step(s), err = TB_ERR_NOT_FOUND;
-	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == DAP_TASK_ID_LEN) {
-		memcpy(task_id, sqlite3_column_blob(s, 0), DAP_TASK_ID_LEN);
-		err = 0;
-	} else if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		err = TB_ERR_STORE;
-	}
+	int err = row_id(s, sqlite3_step(s), 0, task_id, DAP_TASK_ID_LEN);
 	sqlite3_finalize(s);
 	return err;
 }
@@ -1280,9 +1276,10 @@ int dap_db_put_collection_job(struct tb_store *st, const uint8_t *task_id, const
 int dap_db_get_agg_share_job(struct tb_store *st, const uint8_t *task_id, const uint8_t *hash,
 			     struct tb_bytes *response)
 {
-	return get_blob(tb_store_reader(st), response, "SELECT response FROM dap_agg_share_jobs WHERE"
-			" task_id=? AND request_hash=?", "bb", (const void *)task_id, DAP_TASK_ID_LEN,
-			(const void *)hash, TB_SHA256_LEN);
+	return get_blob(stmt(tb_store_reader(st), "SELECT response FROM dap_agg_share_jobs WHERE"
+			     " task_id=? AND request_hash=?", "bb", (const void *)task_id,
+			     DAP_TASK_ID_LEN, (const void *)hash, TB_SHA256_LEN),
+			response);
 }
 
 struct share_row {
@@ -1680,7 +1677,8 @@ int dap_db_delete_task(struct tb_store *st, const uint8_t id[DAP_TASK_ID_LEN], v
 
 int dap_db_get_credential(struct tb_store *st, const uint8_t id[DAP_TASK_ID_LEN], struct tb_bytes *out)
 {
-	int err = get_blob(tb_store_reader(st), out, "SELECT credential FROM dap_collector_credentials"
-			   " WHERE task_id=?", "b", (const void *)id, DAP_TASK_ID_LEN);
+	int err = get_blob(stmt(tb_store_reader(st), "SELECT credential FROM dap_collector_credentials"
+				" WHERE task_id=?", "b", (const void *)id, DAP_TASK_ID_LEN),
+			   out);
 	return err ? err : out->err;
 }
