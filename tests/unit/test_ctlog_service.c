@@ -9,6 +9,7 @@
  * started again on the same store, and must continue the same tree.
  */
 #include "tb_test.h"
+#include "tb_test_subsystem.h"
 #include "ctlog_test_cert.h"
 
 #include <mbedtls/oid.h>
@@ -87,49 +88,18 @@ static void *state;
 
 static int boot(const char *lua)
 {
-	const struct tb_section_def *secs[8];
-	size_t n = 0;
-	for (const struct tb_section_def *const *d = ctlog_subsystem.sections; d && *d; d++)
-		secs[n++] = *d;
-	core.config = tb_config_new(secs, n);
 	char err[256] = "";
-	int rc = tb_config_run_string(core.config, "test", lua, err, sizeof err);
+	int rc = tb_test_configure(&ctlog_subsystem, &core, &loop, lua, err, sizeof err);
 	if (!rc)
-		rc = tb_config_finish(core.config, err, sizeof err);
-	if (!rc)
-		rc = tb_http_server_new(&core.http, &loop, NULL);
-	if (!rc)
-		rc = ctlog_subsystem.configure(&core, &state, err, sizeof err);
-	if (!rc)
-		rc = tb_store_migrate(core.store, "ctlog", ctlog_subsystem.migrations);
-	if (!rc)
-		rc = ctlog_subsystem.start(state);
+		rc = tb_test_start(&ctlog_subsystem, &core, &state, err, sizeof err);
 	if (rc)
 		fprintf(stderr, "boot: %s %s\n", err, tb_strerror(rc));
 	return rc;
 }
 
-static void stopped(void *arg)
-{
-	*(int *)arg = 1;
-}
-
 static void shutdown_all(void)
 {
-	int done = 0, hdone = 0;
-	ctlog_subsystem.stop(state, stopped, &done);
-	for (int i = 0; i < 1000 && !done; i++)
-		uv_run(&loop, UV_RUN_ONCE);
-	CHECK(done);
-	tb_http_server_stop(core.http, stopped, &hdone);
-	for (int i = 0; i < 1000 && !hdone; i++)
-		uv_run(&loop, UV_RUN_ONCE);
-	ctlog_subsystem.free(state);
-	state = NULL;
-	tb_http_server_free(core.http);
-	core.http = NULL;
-	tb_config_free(core.config);
-	core.config = NULL;
+	CHECK(tb_test_stop(&ctlog_subsystem, &core, &loop, &state, 1000));
 	services.n_ct = 0;
 }
 
