@@ -35,6 +35,7 @@
 #include "dap/dap_internal.h"
 
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -95,6 +96,90 @@ const struct tb_migration dap_migrations[] = {
 	{ 0, NULL },
 };
 
+/* ---- statements ------------------------------------------------------------ */
+
+/*
+ * Prepares sql and binds its parameters in order, one letter of binds each:
+ * 't' a text (const char *), 'b' a blob (const void *, then an int length),
+ * 'i' an int, 'I' an sqlite3_int64. A NULL text or blob binds NULL. NULL
+ * when sql does not prepare.
+ */
+static sqlite3_stmt *vstmt(sqlite3 *db, const char *sql, const char *binds, va_list ap)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+		sqlite3_finalize(s);
+		return NULL;
+	}
+	for (int i = 1; *binds; binds++, i++) {
+		if (*binds == 't') {
+			sqlite3_bind_text(s, i, va_arg(ap, const char *), -1, SQLITE_STATIC);
+		} else if (*binds == 'b') {
+			const void *p = va_arg(ap, const void *);
+			sqlite3_bind_blob(s, i, p, va_arg(ap, int), SQLITE_STATIC);
+		} else if (*binds == 'i') {
+			sqlite3_bind_int(s, i, va_arg(ap, int));
+		} else {
+			sqlite3_bind_int64(s, i, va_arg(ap, sqlite3_int64));
+		}
+	}
+	return s;
+}
+
+static sqlite3_stmt *stmt(sqlite3 *db, const char *sql, const char *binds, ...)
+{
+	va_list ap;
+	va_start(ap, binds);
+	sqlite3_stmt *s = vstmt(db, sql, binds, ap);
+	va_end(ap);
+	return s;
+}
+
+/* Runs a statement that returns no rows: 0, or TB_ERR_STORE. */
+static int exec_sql(sqlite3 *db, const char *sql, const char *binds, ...)
+{
+	va_list ap;
+	va_start(ap, binds);
+	sqlite3_stmt *s = vstmt(db, sql, binds, ap);
+	va_end(ap);
+	if (!s)
+		return TB_ERR_STORE;
+	int rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+}
+
+/*
+ * Appends the first column of the row statement s selects to out, and
+ * finalizes s: TB_ERR_NOT_FOUND without a row, TB_ERR_STORE without s.
+ */
+static int get_blob(sqlite3_stmt *s, struct tb_bytes *out)
+{
+	if (!s)
+		return TB_ERR_STORE;
+	int rc = sqlite3_step(s), err;
+	if (rc == SQLITE_ROW)
+		err = tb_bytes_append(out, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+	else
+		err = rc == SQLITE_DONE ? TB_ERR_NOT_FOUND : TB_ERR_STORE;
+	sqlite3_finalize(s);
+	return err;
+}
+
+/*
+ * Of a lookup's step rc: copies column i to dst when there is a row and the
+ * column is an id of exactly n bytes; TB_ERR_NOT_FOUND if not, TB_ERR_STORE
+ * when the step failed.
+ */
+static int row_id(sqlite3_stmt *s, int rc, int i, uint8_t *dst, int n)
+{
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, i) == n) {
+		memcpy(dst, sqlite3_column_blob(s, i), (size_t)n);
+		return 0;
+	}
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? TB_ERR_NOT_FOUND : TB_ERR_STORE;
+}
+
 /* ---- HPKE keys ------------------------------------------------------------ */
 
 struct key_row {
@@ -108,19 +193,10 @@ struct key_row {
 static int put_key_job(sqlite3 *db, void *arg)
 {
 	struct key_row *k = arg;
-	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_prepare_v2(db, "INSERT INTO dap_hpke_keys (aggregator, config_id, config, sk,"
-				    " active, created) VALUES (?, ?, ?, ?, 1, ?)", -1, &s, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, k->agg, -1, SQLITE_STATIC);
-		sqlite3_bind_int(s, 2, k->config_id);
-		sqlite3_bind_blob(s, 3, k->config.p, (int)k->config.len, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 4, k->sk.p, (int)k->sk.len, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 5, k->created);
-		rc = sqlite3_step(s);
-	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+	return exec_sql(db, "INSERT INTO dap_hpke_keys (aggregator, config_id, config, sk, active,"
+			" created) VALUES (?, ?, ?, ?, 1, ?)", "tibbI", k->agg, (int)k->config_id,
+			(const void *)k->config.p, (int)k->config.len, (const void *)k->sk.p,
+			(int)k->sk.len, (sqlite3_int64)k->created);
 }
 
 /* Rebuilds the announced HpkeConfigList from the active keys. */
@@ -175,14 +251,8 @@ static int load_keys(struct dap_aggregator *agg)
 static int rotate_job(sqlite3 *db, void *arg)
 {
 	struct key_row *k = arg;
-	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_prepare_v2(db, "UPDATE dap_hpke_keys SET active=0 WHERE aggregator=?", -1, &s, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, k->agg, -1, SQLITE_STATIC);
-		rc = sqlite3_step(s);
-	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? put_key_job(db, arg) : TB_ERR_STORE;
+	int rc = exec_sql(db, "UPDATE dap_hpke_keys SET active=0 WHERE aggregator=?", "t", k->agg);
+	return rc ? rc : put_key_job(db, arg);
 }
 
 /*
@@ -251,17 +321,10 @@ int dap_db_rotate_key(struct dap_aggregator *agg, uint8_t *id)
 static int retire_job(sqlite3 *db, void *arg)
 {
 	struct key_row *k = arg;
-	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_prepare_v2(db, "DELETE FROM dap_hpke_keys WHERE aggregator=? AND config_id=? AND"
-				    " active=0", -1, &s, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, k->agg, -1, SQLITE_STATIC);
-		sqlite3_bind_int(s, 2, k->config_id);
-		rc = sqlite3_step(s);
-	}
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return TB_ERR_STORE;
+	int rc = exec_sql(db, "DELETE FROM dap_hpke_keys WHERE aggregator=? AND config_id=? AND active=0",
+			  "ti", k->agg, (int)k->config_id);
+	if (rc)
+		return rc;
 	return sqlite3_changes(db) ? 0 : TB_ERR_NOT_FOUND;
 }
 
@@ -282,17 +345,9 @@ struct task_row {
 static int put_task_job(sqlite3 *db, void *arg)
 {
 	struct task_row *t = arg;
-	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO dap_tasks (aggregator, task_id, record)"
-				    " VALUES (?, ?, ?)", -1, &s, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, t->agg, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 2, t->id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, t->record, -1, SQLITE_STATIC);
-		rc = sqlite3_step(s);
-	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+	return exec_sql(db, "INSERT OR REPLACE INTO dap_tasks (aggregator, task_id, record)"
+			" VALUES (?, ?, ?)", "tbt", t->agg, (const void *)t->id, DAP_TASK_ID_LEN,
+			t->record);
 }
 
 int dap_db_put_task_sync(struct tb_store *st, const char *agg, const struct dap_task *t)
@@ -312,13 +367,10 @@ int dap_db_put_task_sync(struct tb_store *st, const char *agg, const struct dap_
 int dap_db_get_task(struct tb_store *st, const char *agg, const uint8_t id[DAP_TASK_ID_LEN],
 		    struct dap_task *t)
 {
-	sqlite3 *db = tb_store_reader(st);
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT record FROM dap_tasks WHERE aggregator=? AND task_id=?", -1,
-			       &s, NULL) != SQLITE_OK)
+	sqlite3_stmt *s = stmt(tb_store_reader(st), "SELECT record FROM dap_tasks WHERE aggregator=?"
+			       " AND task_id=?", "tb", agg, (const void *)id, DAP_TASK_ID_LEN);
+	if (!s)
 		return TB_ERR_STORE;
-	sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, id, DAP_TASK_ID_LEN, SQLITE_STATIC);
 	int rc = sqlite3_step(s), err;
 	if (rc == SQLITE_ROW) {
 		cJSON *j = cJSON_Parse((const char *)sqlite3_column_text(s, 0));
@@ -346,16 +398,8 @@ struct kv_row {
 static int kv_put_job(sqlite3 *db, void *arg)
 {
 	struct kv_row *k = arg;
-	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO dap_kv (key, value) VALUES (?, ?)", -1,
-				    &s, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, k->key, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 2, k->val.p, (int)k->val.len, SQLITE_STATIC);
-		rc = sqlite3_step(s);
-	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+	return exec_sql(db, "INSERT OR REPLACE INTO dap_kv (key, value) VALUES (?, ?)", "tb", k->key,
+			(const void *)k->val.p, (int)k->val.len);
 }
 
 int dap_db_kv_put_sync(struct tb_store *st, const char *key, struct tb_buf val)
@@ -366,18 +410,7 @@ int dap_db_kv_put_sync(struct tb_store *st, const char *key, struct tb_buf val)
 
 int dap_db_kv_get(struct tb_store *st, const char *key, struct tb_bytes *out)
 {
-	sqlite3 *db = tb_store_reader(st);
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT value FROM dap_kv WHERE key=?", -1, &s, NULL) != SQLITE_OK)
-		return TB_ERR_STORE;
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(s), err = 0;
-	if (rc == SQLITE_ROW)
-		err = tb_bytes_append(out, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
-	else
-		err = rc == SQLITE_DONE ? TB_ERR_NOT_FOUND : TB_ERR_STORE;
-	sqlite3_finalize(s);
-	return err;
+	return get_blob(stmt(tb_store_reader(st), "SELECT value FROM dap_kv WHERE key=?", "t", key), out);
 }
 
 /* ---- reports -------------------------------------------------------------- */
@@ -464,13 +497,11 @@ int dap_db_insert_report(struct tb_store *st, struct dap_stored_report *r,
 static int batch_bucket(sqlite3 *db, const char *agg, const uint8_t *task_id, const uint8_t *batch_id,
 			int create, uint64_t *bucket)
 {
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT bucket FROM dap_batches WHERE aggregator=? AND task_id=? AND"
-			       " batch_id=?", -1, &s, NULL) != SQLITE_OK)
+	sqlite3_stmt *s = stmt(db, "SELECT bucket FROM dap_batches WHERE aggregator=? AND task_id=? AND"
+			       " batch_id=?", "tbb", agg, (const void *)task_id, DAP_TASK_ID_LEN,
+			       (const void *)batch_id, DAP_BATCH_ID_LEN);
+	if (!s)
 		return TB_ERR_STORE;
-	sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 3, batch_id, DAP_BATCH_ID_LEN, SQLITE_STATIC);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		*bucket = (uint64_t)sqlite3_column_int64(s, 0);
@@ -481,14 +512,12 @@ static int batch_bucket(sqlite3 *db, const char *agg, const uint8_t *task_id, co
 		return TB_ERR_STORE;
 	if (!create)
 		return TB_ERR_NOT_FOUND;
-	rc = sqlite3_prepare_v2(db, "INSERT INTO dap_batches (aggregator, task_id, batch_id, bucket)"
-				" SELECT ?1, ?2, ?3, ifnull(max(bucket), 0) + 1 FROM dap_batches WHERE"
-				" aggregator=?1 AND task_id=?2 RETURNING bucket", -1, &s, NULL);
-	if (rc != SQLITE_OK)
+	s = stmt(db, "INSERT INTO dap_batches (aggregator, task_id, batch_id, bucket)"
+		 " SELECT ?1, ?2, ?3, ifnull(max(bucket), 0) + 1 FROM dap_batches WHERE"
+		 " aggregator=?1 AND task_id=?2 RETURNING bucket", "tbb", agg, (const void *)task_id,
+		 DAP_TASK_ID_LEN, (const void *)batch_id, DAP_BATCH_ID_LEN);
+	if (!s)
 		return TB_ERR_STORE;
-	sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 3, batch_id, DAP_BATCH_ID_LEN, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		*bucket = (uint64_t)sqlite3_column_int64(s, 0);
@@ -510,24 +539,18 @@ int dap_db_batch_bucket(struct tb_store *st, const char *agg, const uint8_t *tas
 int dap_db_open_batch(struct tb_store *st, const uint8_t *task_id, uint64_t max,
 		      uint8_t batch_id[DAP_BATCH_ID_LEN], uint64_t *assigned)
 {
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(tb_store_reader(st),
+	sqlite3_stmt *s = stmt(tb_store_reader(st),
 			       "SELECT b.batch_id, b.assigned FROM dap_batches b WHERE b.aggregator='leader'"
 			       " AND b.task_id=?1 AND (?2 = 0 OR b.assigned < ?2) AND NOT EXISTS"
 			       " (SELECT 1 FROM dap_batch_aggs a WHERE a.aggregator='leader' AND"
 			       " a.task_id=?1 AND a.bucket=b.bucket AND a.query_count>0)"
-			       " ORDER BY b.bucket DESC LIMIT 1", -1, &s, NULL) != SQLITE_OK)
+			       " ORDER BY b.bucket DESC LIMIT 1", "bI", (const void *)task_id,
+			       DAP_TASK_ID_LEN, (sqlite3_int64)max);
+	if (!s)
 		return TB_ERR_STORE;
-	sqlite3_bind_blob(s, 1, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
-	int rc = sqlite3_step(s), err = TB_ERR_NOT_FOUND;
-	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == DAP_BATCH_ID_LEN) {
-		memcpy(batch_id, sqlite3_column_blob(s, 0), DAP_BATCH_ID_LEN);
+	int err = row_id(s, sqlite3_step(s), 0, batch_id, DAP_BATCH_ID_LEN);
+	if (!err)
 		*assigned = (uint64_t)sqlite3_column_int64(s, 1);
-		err = 0;
-	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		err = TB_ERR_STORE;
-	}
 	sqlite3_finalize(s);
 	return err;
 }
@@ -539,25 +562,16 @@ int dap_db_open_batch(struct tb_store *st, const uint8_t *task_id, uint64_t max,
 int dap_db_current_batch(struct tb_store *st, const uint8_t *task_id, uint64_t min,
 			 const uint8_t *busy, uint8_t batch_id[DAP_BATCH_ID_LEN])
 {
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(tb_store_reader(st),
+	sqlite3_stmt *s = stmt(tb_store_reader(st),
 			       "SELECT b.batch_id FROM dap_batches b JOIN dap_batch_aggs a ON"
 			       " a.aggregator='leader' AND a.task_id=b.task_id AND a.bucket=b.bucket"
 			       " WHERE b.aggregator='leader' AND b.task_id=?1 AND a.query_count=0 AND"
 			       " a.report_count>=?2 AND (?3 IS NULL OR b.batch_id<>?3) ORDER BY b.bucket LIMIT 1",
-			       -1, &s, NULL) != SQLITE_OK)
+			       "bIb", (const void *)task_id, DAP_TASK_ID_LEN, (sqlite3_int64)min,
+			       (const void *)busy, DAP_BATCH_ID_LEN);
+	if (!s)
 		return TB_ERR_STORE;
-	sqlite3_bind_blob(s, 1, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)min);
-	if (busy)
-		sqlite3_bind_blob(s, 3, busy, DAP_BATCH_ID_LEN, SQLITE_STATIC);
-	int rc = sqlite3_step(s), err = TB_ERR_NOT_FOUND;
-	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == DAP_BATCH_ID_LEN) {
-		memcpy(batch_id, sqlite3_column_blob(s, 0), DAP_BATCH_ID_LEN);
-		err = 0;
-	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		err = TB_ERR_STORE;
-	}
+	int err = row_id(s, sqlite3_step(s), 0, batch_id, DAP_BATCH_ID_LEN);
 	sqlite3_finalize(s);
 	return err;
 }
@@ -566,12 +580,11 @@ int dap_db_current_batch(struct tb_store *st, const uint8_t *task_id, uint64_t m
 int dap_db_batch_times(struct tb_store *st, const uint8_t *task_id, uint64_t bucket, uint64_t *first,
 		       uint64_t *last)
 {
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT min(time), max(time) FROM dap_reports WHERE"
-			       " task_id=? AND state=2 AND batch_bucket=?", -1, &s, NULL) != SQLITE_OK)
+	sqlite3_stmt *s = stmt(tb_store_reader(st), "SELECT min(time), max(time) FROM dap_reports WHERE"
+			       " task_id=? AND state=2 AND batch_bucket=?", "bI", (const void *)task_id,
+			       DAP_TASK_ID_LEN, (sqlite3_int64)bucket);
+	if (!s)
 		return TB_ERR_STORE;
-	sqlite3_bind_blob(s, 1, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)bucket);
 	int rc = sqlite3_step(s);
 	*first = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
 	*last = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 1) : 0;
@@ -719,14 +732,11 @@ int dap_db_batch_read(struct tb_store *st, const char *agg, const struct dap_tas
 		return TB_ERR_NOMEM;
 	dap_prio3_agg_init(v, out->agg_share);
 	out->first = UINT64_MAX;
-	if (sqlite3_prepare_v2(db, "SELECT bucket, agg_share, report_count, checksum, query_count FROM"
-			       " dap_batch_aggs WHERE aggregator=? AND task_id=? AND bucket>=? AND bucket<?",
-			       -1, &s, NULL) != SQLITE_OK)
+	if (!(s = stmt(db, "SELECT bucket, agg_share, report_count, checksum, query_count FROM"
+		       " dap_batch_aggs WHERE aggregator=? AND task_id=? AND bucket>=? AND bucket<?",
+		       "tbII", agg, (const void *)t->id, DAP_TASK_ID_LEN, (sqlite3_int64)start,
+		       (sqlite3_int64)end)))
 		return TB_ERR_STORE;
-	sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, t->id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)start);
-	sqlite3_bind_int64(s, 4, (sqlite3_int64)end);
 	int rc, err = 0;
 	while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		uint64_t bucket = (uint64_t)sqlite3_column_int64(s, 0);
@@ -764,18 +774,9 @@ void dap_batch_sum_free(struct dap_batch_sum *b)
 /* Inside a write job: one more query of every bucket in [start, end). */
 static int count_query(sqlite3 *db, const char *agg, const uint8_t *task_id, uint64_t start, uint64_t end)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_prepare_v2(db, "UPDATE dap_batch_aggs SET query_count = query_count + 1 WHERE"
-				    " aggregator=? AND task_id=? AND bucket>=? AND bucket<?", -1, &s, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 2, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 3, (sqlite3_int64)start);
-		sqlite3_bind_int64(s, 4, (sqlite3_int64)end);
-		rc = sqlite3_step(s);
-	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+	return exec_sql(db, "UPDATE dap_batch_aggs SET query_count = query_count + 1 WHERE"
+			" aggregator=? AND task_id=? AND bucket>=? AND bucket<?", "tbII", agg,
+			(const void *)task_id, DAP_TASK_ID_LEN, (sqlite3_int64)start, (sqlite3_int64)end);
 }
 
 /* ---- jobs of the aggregation and collection flows --------------------------- */
@@ -817,13 +818,12 @@ static int queue(struct tb_store *st, struct dap_flow *f, int (*run)(sqlite3 *, 
 static int get_job(sqlite3 *db, const char *agg, const struct dap_flow *f, struct tb_bytes *hash,
 		   struct tb_bytes *response, int *state)
 {
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT request_hash, response, state FROM dap_agg_jobs WHERE"
-			       " aggregator=? AND task_id=? AND job_id=?", -1, &s, NULL) != SQLITE_OK)
+	sqlite3_stmt *s = stmt(db, "SELECT request_hash, response, state FROM dap_agg_jobs WHERE"
+			       " aggregator=? AND task_id=? AND job_id=?", "tbb", agg,
+			       (const void *)f->task.id, DAP_TASK_ID_LEN, (const void *)f->job_id,
+			       DAP_AGG_JOB_ID_LEN);
+	if (!s)
 		return TB_ERR_STORE;
-	sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, f->task.id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 3, f->job_id, DAP_AGG_JOB_ID_LEN, SQLITE_STATIC);
 	int rc = sqlite3_step(s), err = 0;
 	if (rc == SQLITE_ROW) {
 		if (hash)
@@ -848,24 +848,13 @@ int dap_db_get_agg_job(struct tb_store *st, const char *agg, const struct dap_fl
 static int put_job(sqlite3 *db, const char *agg, const struct dap_flow *f, struct tb_buf response,
 		   int state)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO dap_agg_jobs (aggregator, task_id, job_id,"
-				    " request_hash, response, state, batch_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-				    -1, &s, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 2, f->task.id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 3, f->job_id, DAP_AGG_JOB_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 4, f->request_hash, TB_SHA256_LEN, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 5, response.p ? (const void *)response.p : "", (int)response.len,
-				  SQLITE_STATIC);
-		sqlite3_bind_int(s, 6, state);
-		if (f->fixed)
-			sqlite3_bind_blob(s, 7, f->batch_id, DAP_BATCH_ID_LEN, SQLITE_STATIC);
-		rc = sqlite3_step(s);
-	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+	/* An empty response is still a blob; a job of a time_interval task has no batch id. */
+	return exec_sql(db, "INSERT OR REPLACE INTO dap_agg_jobs (aggregator, task_id, job_id,"
+			" request_hash, response, state, batch_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			"tbbbbib", agg, (const void *)f->task.id, DAP_TASK_ID_LEN,
+			(const void *)f->job_id, DAP_AGG_JOB_ID_LEN, (const void *)f->request_hash,
+			TB_SHA256_LEN, response.p ? (const void *)response.p : "", (int)response.len,
+			state, f->fixed ? (const void *)f->batch_id : NULL, DAP_BATCH_ID_LEN);
 }
 
 /*
@@ -930,18 +919,11 @@ static int leader_begin_run(sqlite3 *db, struct dap_flow *f)
 		/* The job's reports fill its batch: counted now, so the next job sees the room left. */
 		uint64_t bucket;
 		rc = batch_bucket(db, "leader", f->task.id, f->batch_id, 1, &bucket);
-		if (!rc && sqlite3_prepare_v2(db, "UPDATE dap_batches SET assigned = assigned + ? WHERE"
-					      " aggregator='leader' AND task_id=? AND batch_id=?", -1, &s,
-					      NULL) == SQLITE_OK) {
-			sqlite3_bind_int64(s, 1, (sqlite3_int64)f->n_items);
-			sqlite3_bind_blob(s, 2, f->task.id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-			sqlite3_bind_blob(s, 3, f->batch_id, DAP_BATCH_ID_LEN, SQLITE_STATIC);
-			rc = sqlite3_step(s) == SQLITE_DONE ? 0 : TB_ERR_STORE;
-		} else if (!rc) {
-			rc = TB_ERR_STORE;
-		}
-		sqlite3_finalize(s);
-		s = NULL;
+		if (!rc)
+			rc = exec_sql(db, "UPDATE dap_batches SET assigned = assigned + ? WHERE"
+				      " aggregator='leader' AND task_id=? AND batch_id=?", "Ibb",
+				      (sqlite3_int64)f->n_items, (const void *)f->task.id,
+				      DAP_TASK_ID_LEN, (const void *)f->batch_id, DAP_BATCH_ID_LEN);
 	}
 	if (!rc && sqlite3_prepare_v2(db, "UPDATE dap_reports SET state=1, job_id=? WHERE task_id=? AND"
 				      " report_id=? AND state=0", -1, &s, NULL) != SQLITE_OK)
@@ -971,16 +953,11 @@ int dap_db_leader_begin(struct tb_store *st, struct dap_flow *f, void (*done)(in
  */
 static int batch_full(sqlite3 *db, const struct dap_flow *f)
 {
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db, "UPDATE dap_batches SET assigned = max(assigned, ?) WHERE"
-			       " aggregator='leader' AND task_id=? AND batch_id=?", -1, &s, NULL) != SQLITE_OK)
-		return TB_ERR_STORE;
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)(f->task.max_batch_size ? f->task.max_batch_size : 1));
-	sqlite3_bind_blob(s, 2, f->task.id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 3, f->batch_id, DAP_BATCH_ID_LEN, SQLITE_STATIC);
-	int rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+	return exec_sql(db, "UPDATE dap_batches SET assigned = max(assigned, ?) WHERE"
+			" aggregator='leader' AND task_id=? AND batch_id=?", "Ibb",
+			(sqlite3_int64)(f->task.max_batch_size ? f->task.max_batch_size : 1),
+			(const void *)f->task.id, DAP_TASK_ID_LEN, (const void *)f->batch_id,
+			DAP_BATCH_ID_LEN);
 }
 
 /*
@@ -1068,13 +1045,11 @@ int dap_db_leader_pending_job(struct tb_store *st, const uint8_t *skip_task,
 			      uint8_t task_id[DAP_TASK_ID_LEN], uint8_t job_id[DAP_AGG_JOB_ID_LEN],
 			      uint8_t batch_id[DAP_BATCH_ID_LEN], int *fixed)
 {
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT task_id, job_id, batch_id FROM dap_agg_jobs"
+	sqlite3_stmt *s = stmt(tb_store_reader(st), "SELECT task_id, job_id, batch_id FROM dap_agg_jobs"
 			       " WHERE aggregator='leader' AND state=1 AND (?1 IS NULL OR task_id<>?1) LIMIT 1",
-			       -1, &s, NULL) != SQLITE_OK)
+			       "b", (const void *)skip_task, DAP_TASK_ID_LEN);
+	if (!s)
 		return TB_ERR_STORE;
-	if (skip_task)
-		sqlite3_bind_blob(s, 1, skip_task, DAP_TASK_ID_LEN, SQLITE_STATIC);
 	int rc = sqlite3_step(s), err = TB_ERR_NOT_FOUND;
 	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == DAP_TASK_ID_LEN &&
 	    sqlite3_column_bytes(s, 1) == DAP_AGG_JOB_ID_LEN) {
@@ -1095,19 +1070,12 @@ int dap_db_leader_pending_job(struct tb_store *st, const uint8_t *skip_task,
 int dap_db_leader_pending_task(struct tb_store *st, const uint8_t *skip_task,
 			       uint8_t task_id[DAP_TASK_ID_LEN])
 {
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT task_id FROM dap_reports WHERE state=0 AND"
-			       " (?1 IS NULL OR task_id<>?1) LIMIT 1", -1, &s, NULL) != SQLITE_OK)
+	sqlite3_stmt *s = stmt(tb_store_reader(st), "SELECT task_id FROM dap_reports WHERE state=0 AND"
+			       " (?1 IS NULL OR task_id<>?1) LIMIT 1", "b", (const void *)skip_task,
+			       DAP_TASK_ID_LEN);
+	if (!s)
 		return TB_ERR_STORE;
-	if (skip_task)
-		sqlite3_bind_blob(s, 1, skip_task, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	int rc = sqlite3_step(s), err = TB_ERR_NOT_FOUND;
-	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == DAP_TASK_ID_LEN) {
-		memcpy(task_id, sqlite3_column_blob(s, 0), DAP_TASK_ID_LEN);
-		err = 0;
-	} else if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		err = TB_ERR_STORE;
-	}
+	int err = row_id(s, sqlite3_step(s), 0, task_id, DAP_TASK_ID_LEN);
 	sqlite3_finalize(s);
 	return err;
 }
@@ -1164,13 +1132,11 @@ int dap_db_leader_reports(struct tb_store *st, struct dap_flow *f, int by_job, s
 int dap_db_leader_unaggregated(struct tb_store *st, const uint8_t *task_id, uint64_t start,
 			       uint64_t end, uint64_t *n)
 {
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT count(*) FROM dap_reports WHERE task_id=? AND"
-			       " state IN (0, 1) AND time>=? AND time<?", -1, &s, NULL) != SQLITE_OK)
+	sqlite3_stmt *s = stmt(tb_store_reader(st), "SELECT count(*) FROM dap_reports WHERE task_id=? AND"
+			       " state IN (0, 1) AND time>=? AND time<?", "bII", (const void *)task_id,
+			       DAP_TASK_ID_LEN, (sqlite3_int64)start, (sqlite3_int64)end);
+	if (!s)
 		return TB_ERR_STORE;
-	sqlite3_bind_blob(s, 1, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)start);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)end);
 	int rc = sqlite3_step(s);
 	*n = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
 	sqlite3_finalize(s);
@@ -1182,12 +1148,12 @@ int dap_db_leader_unaggregated(struct tb_store *st, const uint8_t *task_id, uint
 int dap_db_get_collection_job(struct tb_store *st, const uint8_t *task_id, const uint8_t *job_id,
 			      struct tb_bytes *request, struct tb_bytes *result, int *state)
 {
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT request, result, state FROM"
-			       " dap_collection_jobs WHERE task_id=? AND job_id=?", -1, &s, NULL) != SQLITE_OK)
+	sqlite3_stmt *s = stmt(tb_store_reader(st), "SELECT request, result, state FROM"
+			       " dap_collection_jobs WHERE task_id=? AND job_id=?", "bb",
+			       (const void *)task_id, DAP_TASK_ID_LEN, (const void *)job_id,
+			       DAP_COLLECTION_JOB_ID_LEN);
+	if (!s)
 		return TB_ERR_STORE;
-	sqlite3_bind_blob(s, 1, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, job_id, DAP_COLLECTION_JOB_ID_LEN, SQLITE_STATIC);
 	int rc = sqlite3_step(s), err = 0;
 	if (rc == SQLITE_ROW) {
 		if (request)
@@ -1207,12 +1173,11 @@ int dap_db_get_collection_job(struct tb_store *st, const uint8_t *task_id, const
 int dap_db_collected_intervals(struct tb_store *st, const uint8_t *task_id, uint64_t start,
 			       uint64_t end, uint64_t *same, uint64_t *overlap)
 {
-	sqlite3_stmt *s = NULL;
 	*same = *overlap = 0;
-	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT request FROM dap_collection_jobs WHERE"
-			       " task_id=? AND state=2", -1, &s, NULL) != SQLITE_OK)
+	sqlite3_stmt *s = stmt(tb_store_reader(st), "SELECT request FROM dap_collection_jobs WHERE"
+			       " task_id=? AND state=2", "b", (const void *)task_id, DAP_TASK_ID_LEN);
+	if (!s)
 		return TB_ERR_STORE;
-	sqlite3_bind_blob(s, 1, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
 	int rc;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct dap_collection_req cr;
@@ -1242,15 +1207,14 @@ struct coll_row {
 static int coll_put_run(sqlite3 *db, void *arg)
 {
 	struct coll_row *c = arg;
-	sqlite3_stmt *s = NULL;
 	int rc;
 	if (c->state == 0) {
 		/* Creation: the same request again is fine, another one is a conflict. */
-		if (sqlite3_prepare_v2(db, "SELECT request FROM dap_collection_jobs WHERE task_id=? AND"
-				       " job_id=?", -1, &s, NULL) != SQLITE_OK)
+		sqlite3_stmt *s = stmt(db, "SELECT request FROM dap_collection_jobs WHERE task_id=? AND"
+				       " job_id=?", "bb", (const void *)c->task_id, DAP_TASK_ID_LEN,
+				       (const void *)c->job_id, DAP_COLLECTION_JOB_ID_LEN);
+		if (!s)
 			return TB_ERR_STORE;
-		sqlite3_bind_blob(s, 1, c->task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 2, c->job_id, DAP_COLLECTION_JOB_ID_LEN, SQLITE_STATIC);
 		rc = sqlite3_step(s);
 		if (rc == SQLITE_ROW) {
 			c->conflict = (size_t)sqlite3_column_bytes(s, 0) != c->request.len ||
@@ -1262,22 +1226,13 @@ static int coll_put_run(sqlite3 *db, void *arg)
 		if (rc != SQLITE_DONE)
 			return TB_ERR_STORE;
 	}
-	rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO dap_collection_jobs (task_id, job_id, request,"
-				" state, result) VALUES (?, ?, ?, ?, ?)", -1, &s, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_blob(s, 1, c->task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 2, c->job_id, DAP_COLLECTION_JOB_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 3, c->request.p, (int)c->request.len, SQLITE_STATIC);
-		sqlite3_bind_int(s, 4, c->state);
-		if (c->result.len)
-			sqlite3_bind_blob(s, 5, c->result.p, (int)c->result.len, SQLITE_STATIC);
-		else
-			sqlite3_bind_null(s, 5);
-		rc = sqlite3_step(s);
-	}
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return TB_ERR_STORE;
+	/* No result yet is NULL. */
+	if ((rc = exec_sql(db, "INSERT OR REPLACE INTO dap_collection_jobs (task_id, job_id, request,"
+			   " state, result) VALUES (?, ?, ?, ?, ?)", "bbbib", (const void *)c->task_id,
+			   DAP_TASK_ID_LEN, (const void *)c->job_id, DAP_COLLECTION_JOB_ID_LEN,
+			   (const void *)c->request.p, (int)c->request.len, c->state,
+			   c->result.len ? (const void *)c->result.p : NULL, (int)c->result.len)))
+		return rc;
 	return c->state == 2 ? count_query(db, "leader", c->task_id, c->start, c->end) : 0;
 }
 
@@ -1321,19 +1276,10 @@ int dap_db_put_collection_job(struct tb_store *st, const uint8_t *task_id, const
 int dap_db_get_agg_share_job(struct tb_store *st, const uint8_t *task_id, const uint8_t *hash,
 			     struct tb_bytes *response)
 {
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT response FROM dap_agg_share_jobs WHERE"
-			       " task_id=? AND request_hash=?", -1, &s, NULL) != SQLITE_OK)
-		return TB_ERR_STORE;
-	sqlite3_bind_blob(s, 1, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, hash, TB_SHA256_LEN, SQLITE_STATIC);
-	int rc = sqlite3_step(s), err = 0;
-	if (rc == SQLITE_ROW)
-		tb_bytes_append(response, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
-	else
-		err = rc == SQLITE_DONE ? TB_ERR_NOT_FOUND : TB_ERR_STORE;
-	sqlite3_finalize(s);
-	return err;
+	return get_blob(stmt(tb_store_reader(st), "SELECT response FROM dap_agg_share_jobs WHERE"
+			     " task_id=? AND request_hash=?", "bb", (const void *)task_id,
+			     DAP_TASK_ID_LEN, (const void *)hash, TB_SHA256_LEN),
+			response);
 }
 
 struct share_row {
@@ -1347,19 +1293,13 @@ struct share_row {
 static int share_put_run(sqlite3 *db, void *arg)
 {
 	struct share_row *r = arg;
-	sqlite3_stmt *s = NULL;
 	/* OR IGNORE: two identical requests racing store one answer; both get it. */
-	int rc = sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO dap_agg_share_jobs (task_id, request_hash,"
-				    " response) VALUES (?, ?, ?)", -1, &s, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_blob(s, 1, r->task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 2, r->hash, TB_SHA256_LEN, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 3, r->response.p, (int)r->response.len, SQLITE_STATIC);
-		rc = sqlite3_step(s);
-	}
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return TB_ERR_STORE;
+	int rc = exec_sql(db, "INSERT OR IGNORE INTO dap_agg_share_jobs (task_id, request_hash,"
+			  " response) VALUES (?, ?, ?)", "bbb", (const void *)r->task_id,
+			  DAP_TASK_ID_LEN, (const void *)r->hash, TB_SHA256_LEN,
+			  (const void *)r->response.p, (int)r->response.len);
+	if (rc)
+		return rc;
 	if (sqlite3_changes(db) == 0)
 		return 0;
 	return count_query(db, "helper", r->task_id, r->start, r->end);
@@ -1399,14 +1339,12 @@ int dap_db_put_agg_share_job(struct tb_store *st, const uint8_t *task_id, const 
 int dap_db_bucket_queried(struct tb_store *st, const char *agg, const uint8_t *task_id, uint64_t bucket,
 			  uint64_t *count)
 {
-	sqlite3_stmt *s = NULL;
 	*count = 0;
-	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT query_count FROM dap_batch_aggs WHERE"
-			       " aggregator=? AND task_id=? AND bucket=?", -1, &s, NULL) != SQLITE_OK)
+	sqlite3_stmt *s = stmt(tb_store_reader(st), "SELECT query_count FROM dap_batch_aggs WHERE"
+			       " aggregator=? AND task_id=? AND bucket=?", "tbI", agg,
+			       (const void *)task_id, DAP_TASK_ID_LEN, (sqlite3_int64)bucket);
+	if (!s)
 		return TB_ERR_STORE;
-	sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)bucket);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		*count = (uint64_t)sqlite3_column_int64(s, 0);
@@ -1419,13 +1357,10 @@ int dap_db_bucket_queried(struct tb_store *st, const char *agg, const uint8_t *t
 int dap_db_list_tasks(struct tb_store *st, const char *agg, const uint8_t *only,
 		      void (*fn)(const char *agg, const char *record, void *arg), void *arg)
 {
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT aggregator, task_id, record FROM dap_tasks"
-			       " WHERE (?1 IS NULL OR aggregator=?1) ORDER BY aggregator, task_id",
-			       -1, &s, NULL) != SQLITE_OK)
+	sqlite3_stmt *s = stmt(tb_store_reader(st), "SELECT aggregator, task_id, record FROM dap_tasks"
+			       " WHERE (?1 IS NULL OR aggregator=?1) ORDER BY aggregator, task_id", "t", agg);
+	if (!s)
 		return TB_ERR_STORE;
-	if (agg)
-		sqlite3_bind_text(s, 1, agg, -1, SQLITE_STATIC);
 	int rc, n = 0;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (only && (sqlite3_column_bytes(s, 1) != DAP_TASK_ID_LEN ||
@@ -1442,15 +1377,10 @@ int dap_db_list_tasks(struct tb_store *st, const char *agg, const uint8_t *only,
 
 static int delete_task_job(sqlite3 *db, void *arg)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_prepare_v2(db, "DELETE FROM dap_tasks WHERE task_id=?", -1, &s, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_blob(s, 1, arg, DAP_TASK_ID_LEN, SQLITE_STATIC);
-		rc = sqlite3_step(s);
-	}
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return TB_ERR_STORE;
+	int rc = exec_sql(db, "DELETE FROM dap_tasks WHERE task_id=?", "b", (const void *)arg,
+			  DAP_TASK_ID_LEN);
+	if (rc)
+		return rc;
 	return sqlite3_changes(db) ? 0 : TB_ERR_NOT_FOUND;
 }
 
@@ -1467,15 +1397,9 @@ static int drop_task_run(sqlite3 *db, void *arg)
 		"UPDATE dap_agg_jobs SET state=2 WHERE aggregator='leader' AND task_id=? AND state=1",
 	};
 	for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
-		sqlite3_stmt *s = NULL;
-		int rc = sqlite3_prepare_v2(db, sql[i], -1, &s, NULL);
-		if (rc == SQLITE_OK) {
-			sqlite3_bind_blob(s, 1, arg, DAP_TASK_ID_LEN, SQLITE_STATIC);
-			rc = sqlite3_step(s);
-		}
-		sqlite3_finalize(s);
-		if (rc != SQLITE_DONE)
-			return TB_ERR_STORE;
+		int rc = exec_sql(db, sql[i], "b", (const void *)arg, DAP_TASK_ID_LEN);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -1550,17 +1474,11 @@ struct del_job {
 static int del_job_run(sqlite3 *db, void *arg)
 {
 	struct del_job *d = arg;
-	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_prepare_v2(db, "DELETE FROM dap_agg_jobs WHERE aggregator='helper' AND task_id=? AND"
-				    " job_id=?", -1, &s, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_blob(s, 1, d->task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 2, d->job_id, DAP_AGG_JOB_ID_LEN, SQLITE_STATIC);
-		rc = sqlite3_step(s);
-	}
-	sqlite3_finalize(s);
+	int rc = exec_sql(db, "DELETE FROM dap_agg_jobs WHERE aggregator='helper' AND task_id=? AND"
+			  " job_id=?", "bb", (const void *)d->task_id, DAP_TASK_ID_LEN,
+			  (const void *)d->job_id, DAP_AGG_JOB_ID_LEN);
 	d->found = sqlite3_changes(db) > 0;
-	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+	return rc;
 }
 
 static void del_job_done(int status, void *arg)
@@ -1597,11 +1515,11 @@ static int continue_run(sqlite3 *db, void *arg)
 	tb_bytes_free(&c->last_response);
 	tb_bytes_free(&c->response);
 	c->found = c->store = 0;
-	if (sqlite3_prepare_v2(db, "SELECT response, step, last_request_hash, last_response FROM dap_agg_jobs"
-			       " WHERE aggregator='helper' AND task_id=? AND job_id=?", -1, &s, NULL) != SQLITE_OK)
+	if (!(s = stmt(db, "SELECT response, step, last_request_hash, last_response FROM dap_agg_jobs"
+		       " WHERE aggregator='helper' AND task_id=? AND job_id=?", "bb",
+		       (const void *)c->task_id, DAP_TASK_ID_LEN, (const void *)c->job_id,
+		       DAP_AGG_JOB_ID_LEN)))
 		return TB_ERR_STORE;
-	sqlite3_bind_blob(s, 1, c->task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, c->job_id, DAP_AGG_JOB_ID_LEN, SQLITE_STATIC);
 	int rc = sqlite3_step(s), err = 0;
 	if (rc == SQLITE_ROW) {
 		c->found = 1;
@@ -1620,18 +1538,12 @@ static int continue_run(sqlite3 *db, void *arg)
 	sqlite3_finalize(s);
 	if (err || (err = c->decide(c)) || !c->store)
 		return err;
-	if (sqlite3_prepare_v2(db, "UPDATE dap_agg_jobs SET step=?, last_request_hash=?, last_response=?"
-			       " WHERE aggregator='helper' AND task_id=? AND job_id=?", -1, &s, NULL) != SQLITE_OK)
-		return TB_ERR_STORE;
-	sqlite3_bind_int(s, 1, c->req.step);
-	sqlite3_bind_blob(s, 2, c->request_hash, TB_SHA256_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 3, c->response.p ? (const void *)c->response.p : "", (int)c->response.len,
-			  SQLITE_STATIC);
-	sqlite3_bind_blob(s, 4, c->task_id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 5, c->job_id, DAP_AGG_JOB_ID_LEN, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+	return exec_sql(db, "UPDATE dap_agg_jobs SET step=?, last_request_hash=?, last_response=?"
+			" WHERE aggregator='helper' AND task_id=? AND job_id=?", "ibbbb", (int)c->req.step,
+			(const void *)c->request_hash, TB_SHA256_LEN,
+			c->response.p ? (const void *)c->response.p : "", (int)c->response.len,
+			(const void *)c->task_id, DAP_TASK_ID_LEN, (const void *)c->job_id,
+			DAP_AGG_JOB_ID_LEN);
 }
 
 static void continue_done(int status, void *arg)
@@ -1656,16 +1568,8 @@ struct create_job {
 
 static int cred_put(sqlite3 *db, const uint8_t *id, const char *cred)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO dap_collector_credentials (task_id, credential)"
-				    " VALUES (?, ?)", -1, &s, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_blob(s, 1, id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, cred, -1, SQLITE_STATIC);
-		rc = sqlite3_step(s);
-	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+	return exec_sql(db, "INSERT OR REPLACE INTO dap_collector_credentials (task_id, credential)"
+			" VALUES (?, ?)", "bt", (const void *)id, DAP_TASK_ID_LEN, cred);
 }
 
 static int create_run(sqlite3 *db, void *arg)
@@ -1743,16 +1647,10 @@ static int delete_run(sqlite3 *db, void *arg)
 {
 	struct delete_job *j = arg;
 	int rc = delete_task_job(db, j->id);
-	sqlite3_stmt *s = NULL;
 	if (rc)
 		return rc;
-	if (sqlite3_prepare_v2(db, "DELETE FROM dap_collector_credentials WHERE task_id=?", -1, &s, NULL) !=
-	    SQLITE_OK)
-		return TB_ERR_STORE;
-	sqlite3_bind_blob(s, 1, j->id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : TB_ERR_STORE;
+	return exec_sql(db, "DELETE FROM dap_collector_credentials WHERE task_id=?", "b",
+			(const void *)j->id, DAP_TASK_ID_LEN);
 }
 
 static void delete_done(int status, void *arg)
@@ -1779,16 +1677,8 @@ int dap_db_delete_task(struct tb_store *st, const uint8_t id[DAP_TASK_ID_LEN], v
 
 int dap_db_get_credential(struct tb_store *st, const uint8_t id[DAP_TASK_ID_LEN], struct tb_bytes *out)
 {
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(tb_store_reader(st), "SELECT credential FROM dap_collector_credentials WHERE"
-			       " task_id=?", -1, &s, NULL) != SQLITE_OK)
-		return TB_ERR_STORE;
-	sqlite3_bind_blob(s, 1, id, DAP_TASK_ID_LEN, SQLITE_STATIC);
-	int rc = sqlite3_step(s), err = 0;
-	if (rc == SQLITE_ROW)
-		tb_bytes_append(out, sqlite3_column_text(s, 0), (size_t)sqlite3_column_bytes(s, 0));
-	else
-		err = rc == SQLITE_DONE ? TB_ERR_NOT_FOUND : TB_ERR_STORE;
-	sqlite3_finalize(s);
+	int err = get_blob(stmt(tb_store_reader(st), "SELECT credential FROM dap_collector_credentials"
+				" WHERE task_id=?", "b", (const void *)id, DAP_TASK_ID_LEN),
+			   out);
 	return err ? err : out->err;
 }

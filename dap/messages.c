@@ -122,6 +122,17 @@ static int check_out(struct tb_bytes *out)
 	return out->err ? out->err : 0;
 }
 
+/*
+ * Defines the whole-buffer decoder fn from a bounded reader read: one value
+ * read from in, and any byte left over is an error.
+ */
+#define WHOLE_DECODER(fn, type, read)                               \
+	int fn(struct tb_buf in, type *v)                           \
+	{                                                           \
+		struct tb_reader r = TB_READER(in.p, in.len);       \
+		return finish(&r, read(&r, v));                     \
+	}
+
 /* ---- building blocks ------------------------------------------------------ */
 
 int dap_interval_read(struct tb_reader *r, struct dap_interval *v)
@@ -154,11 +165,7 @@ int dap_report_metadata_encode(const struct dap_report_metadata *v, struct tb_by
 	return check_out(out);
 }
 
-int dap_report_metadata_decode(struct tb_buf in, struct dap_report_metadata *v)
-{
-	struct tb_reader r = TB_READER(in.p, in.len);
-	return finish(&r, dap_report_metadata_read(&r, v));
-}
+WHOLE_DECODER(dap_report_metadata_decode, struct dap_report_metadata, dap_report_metadata_read)
 
 int dap_extension_read(struct tb_reader *r, struct dap_extension *v)
 {
@@ -198,64 +205,65 @@ int dap_part_batch_selector_read(struct tb_reader *r, struct dap_part_batch_sele
 
 int dap_part_batch_selector_encode(const struct dap_part_batch_selector *v, struct tb_bytes *out)
 {
-	if (v->query_type == DAP_QUERY_TIME_INTERVAL) {
-		tb_bytes_u8(out, v->query_type);
-	} else if (v->query_type == DAP_QUERY_FIXED_SIZE) {
-		tb_bytes_u8(out, v->query_type);
-		tb_bytes_append(out, v->batch_id, DAP_BATCH_ID_LEN);
-	} else {
+	if (v->query_type != DAP_QUERY_TIME_INTERVAL && v->query_type != DAP_QUERY_FIXED_SIZE)
 		return TB_ERR_INVALID;
-	}
+	tb_bytes_u8(out, v->query_type);
+	if (v->query_type == DAP_QUERY_FIXED_SIZE)
+		tb_bytes_append(out, v->batch_id, DAP_BATCH_ID_LEN);
 	return check_out(out);
 }
 
-int dap_part_batch_selector_decode(struct tb_buf in, struct dap_part_batch_selector *v)
+WHOLE_DECODER(dap_part_batch_selector_decode, struct dap_part_batch_selector,
+	      dap_part_batch_selector_read)
+
+/*
+ * What BatchSelector and Query open with: the QueryType and, for a
+ * time_interval, the Interval that is all the rest of it.
+ */
+static int read_selector_head(struct tb_reader *r, uint8_t *qt, struct dap_interval *interval)
 {
-	struct tb_reader r = TB_READER(in.p, in.len);
-	return finish(&r, dap_part_batch_selector_read(&r, v));
+	int rc = read_query_type(r, qt);
+	if (rc || *qt != DAP_QUERY_TIME_INTERVAL)
+		return rc;
+	return dap_interval_read(r, interval);
+}
+
+static int encode_time_interval(const struct dap_interval *interval, struct tb_bytes *out)
+{
+	tb_bytes_u8(out, DAP_QUERY_TIME_INTERVAL);
+	return dap_interval_encode(interval, out);
 }
 
 int dap_batch_selector_read(struct tb_reader *r, struct dap_batch_selector *v)
 {
 	int rc;
 	memset(v, 0, sizeof(*v));
-	if ((rc = read_query_type(r, &v->query_type)))
+	if ((rc = read_selector_head(r, &v->query_type, &v->interval)) ||
+	    v->query_type == DAP_QUERY_TIME_INTERVAL)
 		return rc;
-	if (v->query_type == DAP_QUERY_TIME_INTERVAL)
-		return dap_interval_read(r, &v->interval);
 	return read_fixed(r, v->batch_id, DAP_BATCH_ID_LEN);
 }
 
 int dap_batch_selector_encode(const struct dap_batch_selector *v, struct tb_bytes *out)
 {
-	int rc;
-	if (v->query_type == DAP_QUERY_TIME_INTERVAL) {
-		tb_bytes_u8(out, v->query_type);
-		if ((rc = dap_interval_encode(&v->interval, out)))
-			return rc;
-	} else if (v->query_type == DAP_QUERY_FIXED_SIZE) {
-		tb_bytes_u8(out, v->query_type);
-		tb_bytes_append(out, v->batch_id, DAP_BATCH_ID_LEN);
-	} else {
+	if (v->query_type == DAP_QUERY_TIME_INTERVAL)
+		return encode_time_interval(&v->interval, out);
+	if (v->query_type != DAP_QUERY_FIXED_SIZE)
 		return TB_ERR_INVALID;
-	}
+	tb_bytes_u8(out, v->query_type);
+	tb_bytes_append(out, v->batch_id, DAP_BATCH_ID_LEN);
 	return check_out(out);
 }
 
-int dap_batch_selector_decode(struct tb_buf in, struct dap_batch_selector *v)
-{
-	struct tb_reader r = TB_READER(in.p, in.len);
-	return finish(&r, dap_batch_selector_read(&r, v));
-}
+WHOLE_DECODER(dap_batch_selector_decode, struct dap_batch_selector, dap_batch_selector_read)
 
 int dap_query_read(struct tb_reader *r, struct dap_query *v)
 {
 	int rc;
 	memset(v, 0, sizeof(*v));
-	if ((rc = read_query_type(r, &v->query_type)))
+	if ((rc = read_selector_head(r, &v->query_type, &v->interval)) ||
+	    v->query_type == DAP_QUERY_TIME_INTERVAL)
 		return rc;
-	if (v->query_type == DAP_QUERY_TIME_INTERVAL)
-		return dap_interval_read(r, &v->interval);
 	if ((rc = tb_read_u8(r, &v->fixed_size_type)))
 		return rc;
 	if (v->fixed_size_type == DAP_FIXED_SIZE_BY_BATCH_ID)
@@ -267,48 +275,36 @@ int dap_query_read(struct tb_reader *r, struct dap_query *v)
 
 int dap_query_encode(const struct dap_query *v, struct tb_bytes *out)
 {
-	int rc;
-	if (v->query_type == DAP_QUERY_TIME_INTERVAL) {
-		tb_bytes_u8(out, v->query_type);
-		if ((rc = dap_interval_encode(&v->interval, out)))
-			return rc;
-	} else if (v->query_type == DAP_QUERY_FIXED_SIZE) {
-		if (v->fixed_size_type == DAP_FIXED_SIZE_BY_BATCH_ID) {
-			tb_bytes_u8(out, v->query_type);
-			tb_bytes_u8(out, v->fixed_size_type);
-			tb_bytes_append(out, v->batch_id, DAP_BATCH_ID_LEN);
-		} else if (v->fixed_size_type == DAP_FIXED_SIZE_CURRENT_BATCH) {
-			tb_bytes_u8(out, v->query_type);
-			tb_bytes_u8(out, v->fixed_size_type);
-		} else {
-			return TB_ERR_INVALID;
-		}
-	} else {
+	if (v->query_type == DAP_QUERY_TIME_INTERVAL)
+		return encode_time_interval(&v->interval, out);
+	if (v->query_type != DAP_QUERY_FIXED_SIZE ||
+	    (v->fixed_size_type != DAP_FIXED_SIZE_BY_BATCH_ID &&
+	     v->fixed_size_type != DAP_FIXED_SIZE_CURRENT_BATCH))
 		return TB_ERR_INVALID;
-	}
+	tb_bytes_u8(out, v->query_type);
+	tb_bytes_u8(out, v->fixed_size_type);
+	if (v->fixed_size_type == DAP_FIXED_SIZE_BY_BATCH_ID)
+		tb_bytes_append(out, v->batch_id, DAP_BATCH_ID_LEN);
 	return check_out(out);
 }
 
-int dap_query_decode(struct tb_buf in, struct dap_query *v)
-{
-	struct tb_reader r = TB_READER(in.p, in.len);
-	return finish(&r, dap_query_read(&r, v));
-}
+WHOLE_DECODER(dap_query_decode, struct dap_query, dap_query_read)
 
 /* ---- upload --------------------------------------------------------------- */
 
-int dap_report_decode(struct tb_buf in, struct dap_report *v)
+static int report_read(struct tb_reader *r, struct dap_report *v)
 {
-	struct tb_reader r = TB_READER(in.p, in.len);
 	int rc;
 	memset(v, 0, sizeof(*v));
-	if ((rc = dap_report_metadata_read(&r, &v->md)) ||
-	    (rc = tb_read_vec(&r, 4, &v->public_share)) ||
-	    (rc = dap_hpke_ciphertext_read(&r, &v->leader_share)) ||
-	    (rc = dap_hpke_ciphertext_read(&r, &v->helper_share)))
+	if ((rc = dap_report_metadata_read(r, &v->md)) ||
+	    (rc = tb_read_vec(r, 4, &v->public_share)) ||
+	    (rc = dap_hpke_ciphertext_read(r, &v->leader_share)) ||
+	    (rc = dap_hpke_ciphertext_read(r, &v->helper_share)))
 		return rc;
-	return tb_read_end(&r);
+	return 0;
 }
+
+WHOLE_DECODER(dap_report_decode, struct dap_report, report_read)
 
 int dap_report_encode(const struct dap_report *v, struct tb_bytes *out)
 {
@@ -322,9 +318,7 @@ int dap_report_encode(const struct dap_report *v, struct tb_bytes *out)
 
 int dap_extension_next(struct tb_reader *it, struct dap_extension *v)
 {
-	if (tb_reader_left(it) == 0)
-		return 1;
-	return dap_extension_read(it, v);
+	return tb_reader_left(it) == 0 ? 1 : dap_extension_read(it, v);
 }
 
 int dap_plaintext_input_share_decode(struct tb_buf in, struct dap_plaintext_input_share *v)
@@ -395,11 +389,7 @@ int dap_report_share_read(struct tb_reader *r, struct dap_report_share *v)
 	return 0;
 }
 
-int dap_report_share_decode(struct tb_buf in, struct dap_report_share *v)
-{
-	struct tb_reader r = TB_READER(in.p, in.len);
-	return finish(&r, dap_report_share_read(&r, v));
-}
+WHOLE_DECODER(dap_report_share_decode, struct dap_report_share, dap_report_share_read)
 
 int dap_report_share_encode(const struct dap_report_share *v, struct tb_bytes *out)
 {
@@ -418,11 +408,7 @@ int dap_prepare_init_read(struct tb_reader *r, struct dap_prepare_init *v)
 	return 0;
 }
 
-int dap_prepare_init_decode(struct tb_buf in, struct dap_prepare_init *v)
-{
-	struct tb_reader r = TB_READER(in.p, in.len);
-	return finish(&r, dap_prepare_init_read(&r, v));
-}
+WHOLE_DECODER(dap_prepare_init_decode, struct dap_prepare_init, dap_prepare_init_read)
 
 int dap_prepare_init_encode(const struct dap_prepare_init *v, struct tb_bytes *out)
 {
@@ -452,11 +438,7 @@ int dap_prepare_resp_read(struct tb_reader *r, struct dap_prepare_resp *v)
 	}
 }
 
-int dap_prepare_resp_decode(struct tb_buf in, struct dap_prepare_resp *v)
-{
-	struct tb_reader r = TB_READER(in.p, in.len);
-	return finish(&r, dap_prepare_resp_read(&r, v));
-}
+WHOLE_DECODER(dap_prepare_resp_decode, struct dap_prepare_resp, dap_prepare_resp_read)
 
 int dap_prepare_resp_encode(const struct dap_prepare_resp *v, struct tb_bytes *out)
 {
@@ -588,15 +570,16 @@ int dap_msg_list_end(struct tb_bytes *out, size_t mark)
 
 /* ---- collection ----------------------------------------------------------- */
 
-int dap_collection_req_decode(struct tb_buf in, struct dap_collection_req *v)
+static int collection_req_read(struct tb_reader *r, struct dap_collection_req *v)
 {
-	struct tb_reader r = TB_READER(in.p, in.len);
 	int rc;
 	memset(v, 0, sizeof(*v));
-	if ((rc = dap_query_read(&r, &v->query)) || (rc = tb_read_vec(&r, 4, &v->agg_param)))
+	if ((rc = dap_query_read(r, &v->query)) || (rc = tb_read_vec(r, 4, &v->agg_param)))
 		return rc;
-	return tb_read_end(&r);
+	return 0;
 }
+
+WHOLE_DECODER(dap_collection_req_decode, struct dap_collection_req, collection_req_read)
 
 int dap_collection_req_encode(const struct dap_collection_req *v, struct tb_bytes *out)
 {
@@ -606,18 +589,19 @@ int dap_collection_req_encode(const struct dap_collection_req *v, struct tb_byte
 	return check_out(out);
 }
 
-int dap_collection_decode(struct tb_buf in, struct dap_collection *v)
+static int collection_read(struct tb_reader *r, struct dap_collection *v)
 {
-	struct tb_reader r = TB_READER(in.p, in.len);
 	int rc;
 	memset(v, 0, sizeof(*v));
-	if ((rc = dap_part_batch_selector_read(&r, &v->part_batch_selector)) ||
-	    (rc = tb_read_u64(&r, &v->report_count)) || (rc = dap_interval_read(&r, &v->interval)) ||
-	    (rc = dap_hpke_ciphertext_read(&r, &v->leader_share)) ||
-	    (rc = dap_hpke_ciphertext_read(&r, &v->helper_share)))
+	if ((rc = dap_part_batch_selector_read(r, &v->part_batch_selector)) ||
+	    (rc = tb_read_u64(r, &v->report_count)) || (rc = dap_interval_read(r, &v->interval)) ||
+	    (rc = dap_hpke_ciphertext_read(r, &v->leader_share)) ||
+	    (rc = dap_hpke_ciphertext_read(r, &v->helper_share)))
 		return rc;
-	return tb_read_end(&r);
+	return 0;
 }
+
+WHOLE_DECODER(dap_collection_decode, struct dap_collection, collection_read)
 
 int dap_collection_encode(const struct dap_collection *v, struct tb_bytes *out)
 {
@@ -632,17 +616,18 @@ int dap_collection_encode(const struct dap_collection *v, struct tb_bytes *out)
 	return check_out(out);
 }
 
-int dap_agg_share_req_decode(struct tb_buf in, struct dap_agg_share_req *v)
+static int agg_share_req_read(struct tb_reader *r, struct dap_agg_share_req *v)
 {
-	struct tb_reader r = TB_READER(in.p, in.len);
 	int rc;
 	memset(v, 0, sizeof(*v));
-	if ((rc = dap_batch_selector_read(&r, &v->batch_selector)) ||
-	    (rc = tb_read_vec(&r, 4, &v->agg_param)) || (rc = tb_read_u64(&r, &v->report_count)) ||
-	    (rc = read_fixed(&r, v->checksum, DAP_CHECKSUM_LEN)))
+	if ((rc = dap_batch_selector_read(r, &v->batch_selector)) ||
+	    (rc = tb_read_vec(r, 4, &v->agg_param)) || (rc = tb_read_u64(r, &v->report_count)) ||
+	    (rc = read_fixed(r, v->checksum, DAP_CHECKSUM_LEN)))
 		return rc;
-	return tb_read_end(&r);
+	return 0;
 }
+
+WHOLE_DECODER(dap_agg_share_req_decode, struct dap_agg_share_req, agg_share_req_read)
 
 int dap_agg_share_req_encode(const struct dap_agg_share_req *v, struct tb_bytes *out)
 {

@@ -7,24 +7,19 @@
 # HTTP/2 for the two curl uploads and HTTP/1.1 for the other.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/dap/common.sh"
 need python3
 need openssl
 need curl
 W=$TB_WORK
 curl --version | grep -q HTTP2 || skip "this curl has no HTTP/2"
 
-b64u() { python3 -c "import sys,base64;print(base64.urlsafe_b64encode(bytes.fromhex(sys.argv[1])).rstrip(b'=').decode())" "$1"; }
-rid() { b64u "$(od -An -v -N"$1" -tx1 /dev/urandom | tr -d ' \n')"; }
 
 # The collector's X25519 key: its HpkeConfig (id 1, X25519, HKDF-SHA256, AES-128-GCM)
 # and divviup's collector_credential.json.
-openssl genpkey -algorithm X25519 -out collector.pem 2>/dev/null || die "openssl X25519"
-sk=$(openssl pkey -in collector.pem -outform DER | tail -c 32 | od -An -v -tx1 | tr -d ' \n')
-pk=$(openssl pkey -in collector.pem -pubout -outform DER | tail -c 32 | od -An -v -tx1 | tr -d ' \n')
-CCFG=$(b64u "01002000010001""0020$pk")
+collector_key
 CTOK=$(rid 16)
-printf '{"aead":"AesGcm128","id":1,"kdf":"Sha256","kem":"X25519HkdfSha256","private_key":"%s","public_key":"%s","token":"%s"}\n' \
-	"$(b64u "$sk")" "$(b64u "$pk")" "$CTOK" > cred.json
+credential cred.json "$CTOK"
 
 T=$(rid 32)
 P=$(free_port)

@@ -10,18 +10,13 @@
 # caught up, so `trustbox dap collect` counts every acknowledged report.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/dap/common.sh"
 need python3
 need openssl
 
-b64u() { python3 -c "import sys,base64;print(base64.urlsafe_b64encode(bytes.fromhex(sys.argv[1])).rstrip(b'=').decode())" "$1"; }
-rid() { b64u "$(od -An -v -N"$1" -tx1 /dev/urandom | tr -d ' \n')"; }
-openssl genpkey -algorithm X25519 -out collector.pem 2>/dev/null || die "openssl X25519"
-sk=$(openssl pkey -in collector.pem -outform DER | tail -c 32 | od -An -v -tx1 | tr -d ' \n')
-pk=$(openssl pkey -in collector.pem -pubout -outform DER | tail -c 32 | od -An -v -tx1 | tr -d ' \n')
-CCFG=$(b64u "01002000010001""0020$pk")
+collector_key
 CTOK=$(rid 16); ATOK=$(rid 16); VK=$(rid 16); T=$(rid 32)
-printf '{"aead":"AesGcm128","id":1,"kdf":"Sha256","kem":"X25519HkdfSha256","private_key":"%s","public_key":"%s","token":"%s"}\n' \
-	"$(b64u "$sk")" "$(b64u "$pk")" "$CTOK" > cred.json
+credential cred.json "$CTOK"
 PL=$(free_port); PH=$(free_port)
 L="https://127.0.0.1:$PL/dap/leader/"
 H="https://127.0.0.1:$PH/dap/helper/"

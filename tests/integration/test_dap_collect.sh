@@ -23,35 +23,20 @@
 #     (nothing lost, nothing counted twice)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/dap/common.sh"
 : "${TB_BUILD_DIR:?}"
 need python3
 need openssl
 need curl
 
 src="$TB_SOURCE_DIR/tests/integration/dap"
-nm="$TB_BUILD_DIR/dap-interop"
-mkdir -p "$nm"
-cp "$src/package.json" "$nm/"
-npm_install "$nm" @divviup/dap
-ver=$(node -p "require('$nm/node_modules/@divviup/dap/package.json').version")
-[ "$ver" = "0.9.1" ] || die "expected @divviup/dap 0.9.1, found $ver"
-export DAP_NODE_MODULES="$nm/node_modules"
-
-b64u() { python3 -c "import sys,base64;print(base64.urlsafe_b64encode(bytes.fromhex(sys.argv[1])).rstrip(b'=').decode())" "$1"; }
-rid() { b64u "$(od -An -v -N"$1" -tx1 /dev/urandom | tr -d ' \n')"; }
+divviup_ts
 
 # The collector's X25519 key: its HpkeConfig (id 1, X25519, HKDF-SHA256,
 # AES-128-GCM) for the tasks, and divviup's collector_credential.json.
-openssl genpkey -algorithm X25519 -out collector.pem 2>/dev/null || die "openssl X25519"
-sk=$(openssl pkey -in collector.pem -outform DER | tail -c 32 | od -An -v -tx1 | tr -d ' \n')
-pk=$(openssl pkey -in collector.pem -pubout -outform DER | tail -c 32 | od -An -v -tx1 | tr -d ' \n')
-CCFG=$(b64u "01002000010001""0020$pk")
+collector_key
 CTOK=$(rid 16)
 ATOK=$(rid 16)
-credential() { # credential FILE TOKEN
-	printf '{"aead":"AesGcm128","id":1,"kdf":"Sha256","kem":"X25519HkdfSha256","private_key":"%s","public_key":"%s","token":"%s"}\n' \
-		"$(b64u "$sk")" "$(b64u "$pk")" "$2" > "$1"
-}
 credential cred.json "$CTOK"
 credential wrong.json "$(rid 16)"
 

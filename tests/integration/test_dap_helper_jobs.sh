@@ -33,31 +33,23 @@
 #     report_dropped (a fake helper answers an empty AggregationJobResp)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/dap/common.sh"
 : "${TB_BUILD_DIR:?}"
 need python3
 need openssl
 need curl
 
 src="$TB_SOURCE_DIR/tests/integration/dap"
-nm="$TB_BUILD_DIR/dap-interop"
-mkdir -p "$nm"
-cp "$src/package.json" "$nm/"
-npm_install "$nm" @divviup/dap
-export DAP_NODE_MODULES="$nm/node_modules"
+divviup_ts
 link_tool "$src/agg_job.c" "$TB_WORK/agg_job"
 
-b64u() { python3 -c "import sys,base64;print(base64.urlsafe_b64encode(bytes.fromhex(sys.argv[1])).rstrip(b'=').decode())" "$1"; }
 hexr() { od -An -v -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 unb64() { python3 -c "import base64,sys;print(base64.urlsafe_b64decode(sys.argv[1]+'=' * (-len(sys.argv[1]) % 4)).hex())" "$1"; }
 
-openssl genpkey -algorithm X25519 -out collector.pem 2>/dev/null || die "openssl X25519"
-sk=$(openssl pkey -in collector.pem -outform DER | tail -c 32 | od -An -v -tx1 | tr -d ' \n')
-pk=$(openssl pkey -in collector.pem -pubout -outform DER | tail -c 32 | od -An -v -tx1 | tr -d ' \n')
-CCFG=$(b64u "01002000010001""0020$pk")
+collector_key
 CTOK=$(b64u "$(hexr 16)")
 ATOK=$(b64u "$(hexr 16)")
-printf '{"aead":"AesGcm128","id":1,"kdf":"Sha256","kem":"X25519HkdfSha256","private_key":"%s","public_key":"%s","token":"%s"}\n' \
-	"$(b64u "$sk")" "$(b64u "$pk")" "$CTOK" > cred.json
+credential cred.json "$CTOK"
 
 T_SAT=$(hexr 32); T_MIX=$(hexr 32); T_STEP=$(hexr 32); T_ERR=$(hexr 32); T_EXP=$(hexr 32)
 VK_SAT=$(hexr 16); VK_MIX=$(hexr 16); VK_STEP=$(hexr 16); VK_ERR=$(hexr 16); VK_EXP=$(hexr 16)

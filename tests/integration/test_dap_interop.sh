@@ -20,6 +20,7 @@
 # and a fixed_size Prio3SumVec task.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/dap/common.sh"
 : "${TB_BUILD_DIR:?}"
 need python3
 need openssl
@@ -27,25 +28,15 @@ need curl
 need ss
 
 src="$TB_SOURCE_DIR/tests/integration/dap"
-nm="$TB_BUILD_DIR/dap-interop"
-mkdir -p "$nm"
-cp "$src/package.json" "$nm/"
-npm_install "$nm" @divviup/dap
-export DAP_NODE_MODULES="$nm/node_modules"
+divviup_ts
 js() { node "$src/client.mjs" "$@"; }
 
-b64u() { python3 -c "import sys,base64;print(base64.urlsafe_b64encode(bytes.fromhex(sys.argv[1])).rstrip(b'=').decode())" "$1"; }
-rid() { b64u "$(od -An -v -N"$1" -tx1 /dev/urandom | tr -d ' \n')"; }
 # A 32-byte id whose base64url begins with '-' (first byte 0xf8..0xfb), as one random id in 64
 # does: it must pass through the client and collector roles to the dap commands unharmed.
 rid_dash() { b64u "f8$(od -An -v -N31 -tx1 /dev/urandom | tr -d ' \n')"; }
-openssl genpkey -algorithm X25519 -out collector.pem 2>/dev/null || die "openssl X25519"
-sk=$(openssl pkey -in collector.pem -outform DER | tail -c 32 | od -An -v -tx1 | tr -d ' \n')
-pk=$(openssl pkey -in collector.pem -pubout -outform DER | tail -c 32 | od -An -v -tx1 | tr -d ' \n')
-CCFG=$(b64u "01002000010001""0020$pk")
+collector_key
 CTOK=$(rid 16); ATOK=$(rid 16)
-printf '{"aead":"AesGcm128","id":1,"kdf":"Sha256","kem":"X25519HkdfSha256","private_key":"%s","public_key":"%s","token":"%s"}\n' \
-	"$(b64u "$sk")" "$(b64u "$pk")" "$CTOK" > cred.json
+credential cred.json "$CTOK"
 
 P=$(free_port)
 cat > t.lua <<LUA

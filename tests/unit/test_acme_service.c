@@ -31,6 +31,7 @@
 #include "core/store.h"
 #include "core/subsystem.h"
 #include "tb_test.h"
+#include "tb_test_subsystem.h"
 
 extern const struct tb_subsystem acme_subsystem;
 void acme_test_fail_random(unsigned nth); /* acme/svc.h */
@@ -210,54 +211,23 @@ static int post(struct tb_pkey *k, const char *kid, const char *path, const char
 
 static int boot(const char *lua)
 {
-	const struct tb_section_def *secs[8];
-	size_t n = 0;
-	for (const struct tb_section_def *const *d = acme_subsystem.sections; d && *d; d++)
-		secs[n++] = *d;
-	core.config = tb_config_new(secs, n);
 	char err[256] = "";
-	int rc = tb_config_run_string(core.config, "test", lua, err, sizeof err);
-	if (!rc)
-		rc = tb_config_finish(core.config, err, sizeof err);
-	if (!rc)
-		rc = tb_http_server_new(&core.http, &loop, NULL);
+	int rc = tb_test_configure(&acme_subsystem, &core, &loop, lua, err, sizeof err);
 	if (!rc)
 		rc = tb_http_listen(core.http, "t", "127.0.0.1", 0, NULL);
 	if (!rc) {
 		port = tb_http_listener_port(core.http, "t");
 		snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
-		rc = acme_subsystem.configure(&core, &state, err, sizeof err);
+		rc = tb_test_start(&acme_subsystem, &core, &state, err, sizeof err);
 	}
-	if (!rc)
-		rc = tb_store_migrate(core.store, "acme", acme_subsystem.migrations);
-	if (!rc)
-		rc = acme_subsystem.start(state);
 	if (rc)
 		fprintf(stderr, "boot: %s %s\n", err, tb_strerror(rc));
 	return rc;
 }
 
-static void stopped(void *arg)
-{
-	*(int *)arg = 1;
-}
-
 static void shutdown_all(void)
 {
-	int done = 0, hdone = 0;
-	acme_subsystem.stop(state, stopped, &done);
-	for (int i = 0; i < 10000 && !done; i++)
-		uv_run(&loop, UV_RUN_ONCE);
-	CHECK(done);
-	tb_http_server_stop(core.http, stopped, &hdone);
-	for (int i = 0; i < 10000 && !hdone; i++)
-		uv_run(&loop, UV_RUN_ONCE);
-	acme_subsystem.free(state);
-	state = NULL;
-	tb_http_server_free(core.http);
-	core.http = NULL;
-	tb_config_free(core.config);
-	core.config = NULL;
+	CHECK(tb_test_stop(&acme_subsystem, &core, &loop, &state, 10000));
 }
 
 /* ---- the store ---- */

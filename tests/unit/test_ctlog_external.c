@@ -5,6 +5,7 @@
  * errors, reported through the callback.
  */
 #include "tb_test.h"
+#include "ctlog_test_cert.h"
 
 #include <mbedtls/oid.h>
 #include <mbedtls/x509_crt.h>
@@ -20,36 +21,6 @@ static uv_loop_t loop;
 static struct tb_http_server *srv;
 static struct tb_pkey *log_key, *other_key;
 static uint8_t log_id[CT_HASH_LEN];
-
-static int mk(struct tb_bytes *out, const char *subject, struct tb_pkey *skey, const char *issuer,
-	struct tb_pkey *ikey, int serial, int ca, int poison)
-{
-	static const char oid_eku[] = MBEDTLS_OID_EXTENDED_KEY_USAGE;
-	static const uint8_t eku_server[] = { 0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01 };
-	mbedtls_x509write_cert w;
-	mbedtls_mpi sn;
-	mbedtls_x509write_crt_init(&w);
-	mbedtls_mpi_init(&sn);
-	mbedtls_mpi_lset(&sn, serial);
-	mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
-	mbedtls_x509write_crt_set_serial(&w, &sn);
-	mbedtls_x509write_crt_set_validity(&w, "20260101000000", "20270101000000");
-	mbedtls_x509write_crt_set_subject_name(&w, subject);
-	mbedtls_x509write_crt_set_issuer_name(&w, issuer);
-	mbedtls_x509write_crt_set_subject_key(&w, tb_pkey_mbedtls(skey));
-	mbedtls_x509write_crt_set_issuer_key(&w, tb_pkey_mbedtls(ikey));
-	mbedtls_x509write_crt_set_basic_constraints(&w, ca, -1);
-	if (!ca)
-		mbedtls_x509write_crt_set_extension(&w, oid_eku, sizeof oid_eku - 1, 0, eku_server, sizeof eku_server);
-	if (poison)
-		mbedtls_x509write_crt_set_extension(&w, "\x2b\x06\x01\x04\x01\xd6\x79\x02\x04\x03", 10, 1,
-			(const unsigned char *)"\x05\x00", 2);
-	unsigned char buf[4096];
-	int n = mbedtls_x509write_crt_der(&w, buf, sizeof buf, tb_crypto_mbedtls_rng, NULL);
-	mbedtls_x509write_crt_free(&w);
-	mbedtls_mpi_free(&sn);
-	return n > 0 ? tb_bytes_append(out, buf + sizeof buf - n, (size_t)n) : -1;
-}
 
 static void add_b64(cJSON *o, const char *name, const void *p, size_t n)
 {
@@ -155,10 +126,10 @@ int main(void)
 	tb_pkey_generate_ec(TB_CURVE_P256, &kint);
 	tb_pkey_generate_ec(TB_CURVE_P256, &kleaf);
 	struct tb_bytes root = { 0 }, inter = { 0 }, leaf = { 0 }, pre = { 0 };
-	CHECK_INT(mk(&root, "CN=R", kroot, "CN=R", kroot, 1, 1, 0), 0);
-	CHECK_INT(mk(&inter, "CN=I", kint, "CN=R", kroot, 2, 1, 0), 0);
-	CHECK_INT(mk(&leaf, "CN=l.lab.test", kleaf, "CN=I", kint, 3, 0, 0), 0);
-	CHECK_INT(mk(&pre, "CN=l.lab.test", kleaf, "CN=I", kint, 4, 0, 1), 0);
+	CHECK_INT(ct_test_cert(&root, "CN=R", kroot, "CN=R", kroot, 1, 1, 0), 0);
+	CHECK_INT(ct_test_cert(&inter, "CN=I", kint, "CN=R", kroot, 2, 1, 0), 0);
+	CHECK_INT(ct_test_cert(&leaf, "CN=l.lab.test", kleaf, "CN=I", kint, 3, 0, 0), 0);
+	CHECK_INT(ct_test_cert(&pre, "CN=l.lab.test", kleaf, "CN=I", kint, 4, 0, 1), 0);
 
 	CHECK_INT(tb_http_server_new(&srv, &loop, NULL), 0);
 	CHECK_INT(tb_http_listen(srv, "t", "127.0.0.1", 0, NULL), 0);

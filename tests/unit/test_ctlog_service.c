@@ -9,6 +9,8 @@
  * started again on the same store, and must continue the same tree.
  */
 #include "tb_test.h"
+#include "tb_test_subsystem.h"
+#include "ctlog_test_cert.h"
 
 #include <mbedtls/oid.h>
 #include <mbedtls/x509_crt.h>
@@ -32,36 +34,6 @@ static uv_loop_t loop;
 static struct tb_core core;
 static struct tb_services services;
 static char dir[256];
-
-static int mk(struct tb_bytes *out, const char *subject, struct tb_pkey *skey, const char *issuer,
-	struct tb_pkey *ikey, int serial, int ca, int poison)
-{
-	static const char oid_eku[] = MBEDTLS_OID_EXTENDED_KEY_USAGE;
-	static const uint8_t eku_server[] = { 0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01 };
-	mbedtls_x509write_cert w;
-	mbedtls_mpi sn;
-	mbedtls_x509write_crt_init(&w);
-	mbedtls_mpi_init(&sn);
-	mbedtls_mpi_lset(&sn, serial);
-	mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
-	mbedtls_x509write_crt_set_serial(&w, &sn);
-	mbedtls_x509write_crt_set_validity(&w, "20260101000000", "20270101000000");
-	mbedtls_x509write_crt_set_subject_name(&w, subject);
-	mbedtls_x509write_crt_set_issuer_name(&w, issuer);
-	mbedtls_x509write_crt_set_subject_key(&w, tb_pkey_mbedtls(skey));
-	mbedtls_x509write_crt_set_issuer_key(&w, tb_pkey_mbedtls(ikey));
-	mbedtls_x509write_crt_set_basic_constraints(&w, ca, -1);
-	if (!ca)
-		mbedtls_x509write_crt_set_extension(&w, oid_eku, sizeof oid_eku - 1, 0, eku_server, sizeof eku_server);
-	if (poison)
-		mbedtls_x509write_crt_set_extension(&w, "\x2b\x06\x01\x04\x01\xd6\x79\x02\x04\x03", 10, 1,
-			(const unsigned char *)"\x05\x00", 2);
-	unsigned char buf[4096];
-	int n = mbedtls_x509write_crt_der(&w, buf, sizeof buf, tb_crypto_mbedtls_rng, NULL);
-	mbedtls_x509write_crt_free(&w);
-	mbedtls_mpi_free(&sn);
-	return n > 0 ? tb_bytes_append(out, buf + sizeof buf - n, (size_t)n) : -1;
-}
 
 /* GET path through the HTTP server; returns the status, body appended to out. */
 static int get(const char *path, struct tb_bytes *out)
@@ -116,49 +88,18 @@ static void *state;
 
 static int boot(const char *lua)
 {
-	const struct tb_section_def *secs[8];
-	size_t n = 0;
-	for (const struct tb_section_def *const *d = ctlog_subsystem.sections; d && *d; d++)
-		secs[n++] = *d;
-	core.config = tb_config_new(secs, n);
 	char err[256] = "";
-	int rc = tb_config_run_string(core.config, "test", lua, err, sizeof err);
+	int rc = tb_test_configure(&ctlog_subsystem, &core, &loop, lua, err, sizeof err);
 	if (!rc)
-		rc = tb_config_finish(core.config, err, sizeof err);
-	if (!rc)
-		rc = tb_http_server_new(&core.http, &loop, NULL);
-	if (!rc)
-		rc = ctlog_subsystem.configure(&core, &state, err, sizeof err);
-	if (!rc)
-		rc = tb_store_migrate(core.store, "ctlog", ctlog_subsystem.migrations);
-	if (!rc)
-		rc = ctlog_subsystem.start(state);
+		rc = tb_test_start(&ctlog_subsystem, &core, &state, err, sizeof err);
 	if (rc)
 		fprintf(stderr, "boot: %s %s\n", err, tb_strerror(rc));
 	return rc;
 }
 
-static void stopped(void *arg)
-{
-	*(int *)arg = 1;
-}
-
 static void shutdown_all(void)
 {
-	int done = 0, hdone = 0;
-	ctlog_subsystem.stop(state, stopped, &done);
-	for (int i = 0; i < 1000 && !done; i++)
-		uv_run(&loop, UV_RUN_ONCE);
-	CHECK(done);
-	tb_http_server_stop(core.http, stopped, &hdone);
-	for (int i = 0; i < 1000 && !hdone; i++)
-		uv_run(&loop, UV_RUN_ONCE);
-	ctlog_subsystem.free(state);
-	state = NULL;
-	tb_http_server_free(core.http);
-	core.http = NULL;
-	tb_config_free(core.config);
-	core.config = NULL;
+	CHECK(tb_test_stop(&ctlog_subsystem, &core, &loop, &state, 1000));
 	services.n_ct = 0;
 }
 
@@ -337,10 +278,10 @@ int main(void)
 	tb_pkey_generate_ec(TB_CURVE_P256, &kleaf);
 	struct tb_bytes root = { 0 }, inter = { 0 }, pem = { 0 };
 	static struct tb_bytes certs[N_CERTS + 1];
-	CHECK_INT(mk(&root, "CN=Svc Root", kroot, "CN=Svc Root", kroot, 1, 1, 0), 0);
-	CHECK_INT(mk(&inter, "CN=Svc Inter", kint, "CN=Svc Root", kroot, 2, 1, 0), 0);
+	CHECK_INT(ct_test_cert(&root, "CN=Svc Root", kroot, "CN=Svc Root", kroot, 1, 1, 0), 0);
+	CHECK_INT(ct_test_cert(&inter, "CN=Svc Inter", kint, "CN=Svc Root", kroot, 2, 1, 0), 0);
 	for (int i = 0; i <= N_CERTS; i++)
-		CHECK_INT(mk(&certs[i], "CN=x.lab.test", kleaf, "CN=Svc Inter", kint, 100 + i, 0, i % 7 == 3), 0);
+		CHECK_INT(ct_test_cert(&certs[i], "CN=x.lab.test", kleaf, "CN=Svc Inter", kint, 100 + i, 0, i % 7 == 3), 0);
 	tb_bytes_printf(&pem, "-----BEGIN CERTIFICATE-----\n");
 	tb_base64_encode(&pem, root.p, root.len);
 	tb_bytes_printf(&pem, "\n-----END CERTIFICATE-----\n");
@@ -488,7 +429,7 @@ int main(void)
 	struct sub p1 = { 0 }, p2 = { 0 }, p3 = { 0 };
 	struct tb_bytes fresh[3] = { { 0 } };
 	for (int i = 0; i < 3; i++)
-		CHECK_INT(mk(&fresh[i], "CN=y.lab.test", kleaf, "CN=Svc Inter", kint, 9000 + i, 0, 0), 0);
+		CHECK_INT(ct_test_cert(&fresh[i], "CN=y.lab.test", kleaf, "CN=Svc Inter", kint, 9000 + i, 0, 0), 0);
 	struct tb_buf ca[2] = { tb_bytes_buf(&fresh[0]), tb_bytes_buf(&inter) };
 	struct tb_buf cb[2] = { tb_bytes_buf(&fresh[1]), tb_bytes_buf(&inter) };
 	CHECK_INT(ct->submit(ct->impl, ca, 2, 0, on_sct, &p1), 0);
