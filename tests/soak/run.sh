@@ -398,8 +398,8 @@ FLOODOUT="off (SOAK_FLOOD=0)"
 if [ -n "$FLOODPID" ]; then
 	touch "$W/stop-flood"
 	wait "$FLOODPID" || bad "flood.py failed: $(tail -3 "$W/flood.out")"
-	FLOODOUT=$(tail -1 "$W/flood.out")
-	echo "  $FLOODOUT"
+	FLOODOUT=$(tail -1 "$W/flood.out" | sed "s/^flood: //")
+	echo "  flood: $FLOODOUT"
 fi
 stop_term
 integrity "the final stop"
