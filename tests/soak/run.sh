@@ -38,6 +38,7 @@ if [ "$mode" = short ]; then : "${kills:=3}" "${steady:=1}"; else : "${kills:=10
 here=$(cd "$(dirname "$0")" && pwd)
 export TB_SOURCE_DIR=${TB_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
 : "${TRUSTBOX:=${TB_BUILD_DIR:-$TB_SOURCE_DIR/build}/trustbox}"
+case $TRUSTBOX in /*) ;; *) TRUSTBOX=$PWD/$TRUSTBOX ;; esac # the run works in its own directory
 export TRUSTBOX
 
 # A private mount namespace, so that the data directory can be a small tmpfs.
