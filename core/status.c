@@ -124,6 +124,13 @@ static void core_metrics(void *arg, struct tb_bytes *b)
 	tb_bytes_printf(b, "tb_store_commit_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
 		"tb_store_commit_duration_seconds_sum %.6f\ntb_store_commit_duration_seconds_count %llu\n",
 		(unsigned long long)s.commits, s.commit_seconds_sum, (unsigned long long)s.commits);
+	tb_bytes_printf(b, "# HELP tb_store_sqlite_memory_bytes Heap memory SQLite holds now (sqlite3_memory_used).\n"
+		"# TYPE tb_store_sqlite_memory_bytes gauge\ntb_store_sqlite_memory_bytes %llu\n"
+		"# HELP tb_store_cache_bytes Page cache of each store connection, in bytes (SQLITE_DBSTATUS_CACHE_USED; "
+		"the writer's as of its last commit).\n# TYPE tb_store_cache_bytes gauge\n"
+		"tb_store_cache_bytes{connection=\"writer\"} %llu\ntb_store_cache_bytes{connection=\"reader\"} %llu\n",
+		(unsigned long long)s.sqlite_memory_bytes, (unsigned long long)s.writer_cache_bytes,
+		(unsigned long long)s.reader_cache_bytes);
 }
 
 static int metrics(struct tb_http_request *req, void *arg)

@@ -37,6 +37,9 @@ struct tb_store_stats {
 	uint64_t failed_jobs;
 	double commit_seconds_sum; /* time spent in COMMIT (fsync) */
 	uint64_t commit_buckets[12]; /* latency histogram, see tb_store_bucket_bounds */
+	uint64_t writer_cache_bytes; /* page cache of the writer connection, after the last commit */
+	uint64_t reader_cache_bytes; /* page cache of the loop thread's reader connection, now */
+	uint64_t sqlite_memory_bytes; /* sqlite3_memory_used(): all of SQLite's heap, now */
 };
 extern const double tb_store_bucket_bounds[12];
 
@@ -50,6 +53,7 @@ int tb_store_write(struct tb_store *st, tb_store_job_fn job, tb_store_done_fn do
 int tb_store_write_sync(struct tb_store *st, tb_store_job_fn job, void *arg);
 /* The loop thread's read connection. */
 sqlite3 *tb_store_reader(struct tb_store *st);
+/* Loop thread only (it reads the reader connection's status). */
 void tb_store_get_stats(struct tb_store *st, struct tb_store_stats *out);
 /* Waits for queued jobs to commit, stops the writer, closes both connections. */
 void tb_store_close(struct tb_store *st);

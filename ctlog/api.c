@@ -12,8 +12,10 @@
  *
  * add-[pre-]chain answer later: the sequencer (log.c) completes the
  * submission through add_chain_done after the batch holding the entry has
- * been committed; HTTP stays here. Errors map to HTTP here only: bad input 400, pool full 503
- * with Retry-After, store failure 500.
+ * been committed; HTTP stays here. Errors map to HTTP here only: bad input 400; pool full,
+ * shutting down and a store that failed to commit (disk full, an I/O error) 503 with
+ * Retry-After, since the same submission succeeds once the store writes again; anything
+ * else 500.
  */
 #include "ctlog/ctlog_internal.h"
 
@@ -60,6 +62,8 @@ static int status_of(int err)
 	switch (err) {
 	case TB_ERR_STATE:
 	case TB_ERR_CANCELED:
+	case TB_ERR_STORE:
+	case TB_ERR_IO:
 		return 503;
 	case TB_ERR_INVALID:
 	case TB_ERR_VERIFY:

@@ -54,6 +54,21 @@ static int respond_doc(struct tb_http_request *req, int status, const char *type
 	return rc;
 }
 
+/*
+ * A request that failed on the server's side: err is a store status, a
+ * TB_ERR_* or DAP_STORE_FAILED. A store that did not commit (disk full, an
+ * I/O error) or a service shutting down answers 503 with Retry-After, since
+ * the same request succeeds once the store writes again; anything else 500.
+ */
+static int respond_failure(struct tb_http_request *req, int err, const uint8_t *task_id, const char *detail)
+{
+	if (err == DAP_STORE_FAILED || err == TB_ERR_STORE || err == TB_ERR_IO || err == TB_ERR_CANCELED) {
+		tb_http_set_header(req, "Retry-After", "1");
+		return respond_doc(req, 503, "about:blank", "Service Unavailable", task_id, detail);
+	}
+	return respond_doc(req, 500, "about:blank", "Internal Server Error", task_id, detail);
+}
+
 /* A DAP problem; status 0 means the problem's own. */
 static int respond_problem(struct tb_http_request *req, enum dap_problem p, int status,
 			   const uint8_t *task_id, const char *detail)
@@ -147,7 +162,7 @@ static void upload_done(void *ctx, int problem, const char *detail)
 	else if (problem >= 0)
 		respond_problem(u->req, (enum dap_problem)problem, 0, u->task_id, detail);
 	else
-		respond_doc(u->req, 500, "about:blank", "Internal Server Error", u->task_id, detail);
+		respond_failure(u->req, problem, u->task_id, detail);
 }
 
 static int put_report(struct tb_http_request *req, void *arg)
@@ -185,7 +200,7 @@ static int put_report(struct tb_http_request *req, void *arg)
 	if (rc >= 0)
 		return respond_problem(req, (enum dap_problem)rc, 0, id, detail);
 	TB_WARN("dap", "%s: upload failed: %s", agg->name, tb_strerror(rc));
-	return respond_doc(req, 500, "about:blank", "Internal Server Error", id, NULL);
+	return respond_failure(req, rc, id, NULL);
 }
 
 /* ---- authentication -------------------------------------------------------- */
@@ -254,7 +269,7 @@ static void agg_job_done(int status, struct dap_flow *f)
 	struct tb_http_request *req = f->req;
 	struct dap_service *svc = f->svc;
 	if (status)
-		respond_doc(req, 500, "about:blank", "Internal Server Error", f->task.id, NULL);
+		respond_failure(req, status, f->task.id, NULL);
 	else if (f->conflict)
 		respond_problem(req, DAP_PROBLEM_INVALID_MESSAGE, 409, f->task.id,
 				"this aggregation job id was used for another request");
@@ -292,7 +307,7 @@ static int put_agg_job(struct tb_http_request *req, void *arg)
 	if (rc >= 0)
 		return respond_problem(req, (enum dap_problem)rc, 0, id, detail);
 	TB_WARN("dap", "helper: aggregation job failed: %s", tb_strerror(rc));
-	return respond_doc(req, 500, "about:blank", "Internal Server Error", id, NULL);
+	return respond_failure(req, rc, id, NULL);
 }
 
 static void continue_free(void *arg)
@@ -312,7 +327,7 @@ static void agg_job_continued(int status, struct dap_continue *c)
 	int ok = 0;
 	svc->inflight--;
 	if (status)
-		respond_doc(req, 500, "about:blank", "Internal Server Error", c->task_id, NULL);
+		respond_failure(req, status, c->task_id, NULL);
 	else if (c->problem == DAP_CONFLICT)
 		respond_problem(req, DAP_PROBLEM_INVALID_MESSAGE, 409, c->task_id,
 				"this step of the aggregation job was processed for another request");
@@ -348,7 +363,7 @@ static int post_agg_job(struct tb_http_request *req, void *arg)
 	if (rc >= 0)
 		return respond_problem(req, (enum dap_problem)rc, 0, id, detail);
 	TB_WARN("dap", "helper: aggregation job continue failed: %s", tb_strerror(rc));
-	return respond_doc(req, 500, "about:blank", "Internal Server Error", id, NULL);
+	return respond_failure(req, rc, id, NULL);
 }
 
 struct coll_req {
@@ -368,7 +383,7 @@ static void agg_job_deleted(int status, int conflict, void *arg)
 	if (status == TB_ERR_NOT_FOUND)
 		respond_problem(c->req, DAP_PROBLEM_UNRECOGNIZED_AGGREGATION_JOB, 0, c->task_id, NULL);
 	else if (status)
-		respond_doc(c->req, 500, "about:blank", "Internal Server Error", c->task_id, NULL);
+		respond_failure(c->req, status, c->task_id, NULL);
 	else
 		tb_http_respond(c->req, 204, NULL, NULL, 0);
 	dap_service_check_stopped(svc);
@@ -414,7 +429,7 @@ static void share_done(int status, int conflict, void *arg)
 	svc->inflight--;
 	tb_metric_inc(&dap_m_collections, "helper", status ? "error" : "ok");
 	if (status)
-		respond_doc(s->req, 500, "about:blank", "Internal Server Error", s->task_id, NULL);
+		respond_failure(s->req, status, s->task_id, NULL);
 	else
 		tb_http_respond(s->req, 200, DAP_MT_AGG_SHARE, response.p, response.len);
 	tb_bytes_free(&response);
@@ -447,7 +462,7 @@ static int post_agg_share(struct tb_http_request *req, void *arg)
 	if (rc >= 0)
 		return respond_problem(req, (enum dap_problem)rc, 0, id, detail);
 	TB_WARN("dap", "helper: aggregate share failed: %s", tb_strerror(rc));
-	return respond_doc(req, 500, "about:blank", "Internal Server Error", id, NULL);
+	return respond_failure(req, rc, id, NULL);
 }
 
 /* ---- leader: collection jobs ----------------------------------------------------- */
@@ -460,7 +475,7 @@ static void coll_put_done(int status, int conflict, void *arg)
 	struct dap_service *svc = c->svc;
 	svc->inflight--;
 	if (status)
-		respond_doc(c->req, 500, "about:blank", "Internal Server Error", c->task_id, NULL);
+		respond_failure(c->req, status, c->task_id, NULL);
 	else if (conflict)
 		respond_problem(c->req, DAP_PROBLEM_INVALID_MESSAGE, 409, c->task_id,
 				"this collection job id was used for another query");
@@ -528,7 +543,7 @@ static void collected(void *ctx, int problem, const char *detail, struct tb_buf 
 	else if (problem >= 0)
 		respond_problem(c->req, (enum dap_problem)problem, 0, c->task_id, detail);
 	else
-		respond_doc(c->req, 500, "about:blank", "Internal Server Error", c->task_id, detail);
+		respond_failure(c->req, problem, c->task_id, detail);
 }
 
 static int post_collection_job(struct tb_http_request *req, void *arg)
@@ -564,7 +579,7 @@ static int post_collection_job(struct tb_http_request *req, void *arg)
 		if (rc >= 0)
 			return respond_problem(req, (enum dap_problem)rc, 0, id, detail);
 		TB_WARN("dap", "leader: collection failed: %s", tb_strerror(rc));
-		return respond_doc(req, 500, "about:blank", "Internal Server Error", id, NULL);
+		return respond_failure(req, rc, id, NULL);
 	}
 }
 

@@ -400,6 +400,7 @@ void dap_service_check_stopped(struct dap_service *svc);
 /* ---- upload.c ---- */
 
 #define DAP_PENDING (-1)
+#define DAP_STORE_FAILED (-2) /* the store did not commit: 503 with Retry-After */
 #define DAP_NOT_FOUND (-3)   /* no such job: 404 */
 #define DAP_NOT_READY (-4)   /* a collection job still waits: 202 */
 #define DAP_CONFLICT (-5)    /* a job id taken by another request: 409 */

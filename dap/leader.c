@@ -405,7 +405,7 @@ static void collect_stored(int status, int conflict, void *arg)
 	if (!status)
 		dap_metrics_task(c->task.id, "collected", c->sum.report_count);
 	if (status)
-		c->cb(c->ctx, -2, "the collection could not be stored", TB_BUF(NULL, 0));
+		c->cb(c->ctx, DAP_STORE_FAILED, "the collection could not be stored", TB_BUF(NULL, 0));
 	else
 		c->cb(c->ctx, -1, NULL, tb_bytes_buf(&c->collection));
 	struct dap_service *svc = c->svc;
@@ -428,7 +428,7 @@ static void on_agg_share(int err, const struct tb_http_client_resp *resp, void *
 	struct collect_ctx *c = arg;
 	struct dap_service *svc = c->svc;
 	struct dap_agg_share as;
-	int problem = -2;
+	int problem = DAP_STORE_FAILED;
 	const char *detail = "the helper did not give its aggregate share";
 	if (!err && resp && resp->status == 200 && dap_agg_share_decode(resp->body, &as) == 0) {
 		struct dap_collection col = { .report_count = c->sum.report_count,

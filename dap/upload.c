@@ -73,7 +73,7 @@ static void stored(int status, void *arg)
 		u->cb(u->ctx, DAP_PROBLEM_REPORT_REJECTED, "report replayed: this report id was already uploaded");
 	}
 	else
-		u->cb(u->ctx, -2, "the report could not be stored");
+		u->cb(u->ctx, DAP_STORE_FAILED, "the report could not be stored");
 	struct dap_service *svc = u->svc;
 	free(u);
 	dap_service_check_stopped(svc);
@@ -151,7 +151,7 @@ static void opened(uv_work_t *w, int status)
 	}
 	if (rc) {
 		dap_metrics_upload(u->task_id, "error");
-		u->cb(u->ctx, -2, "the report could not be stored");
+		u->cb(u->ctx, DAP_STORE_FAILED, "the report could not be stored");
 	} else {
 		dap_metrics_upload(u->task_id, u->metric);
 		dap_db_count_rejection(svc->core->store, u->agg->name, u->task_id, u->reason);

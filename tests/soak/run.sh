@@ -16,6 +16,9 @@
 #   tests/soak/run.sh --long             >= 100 kills, every fault kind, then a
 #                                        30-minute steady run sampling RSS/fds/store
 #   options: --kills N  --steady-minutes M  --seed S
+# A connection flood from 127.0.0.2-9 (tests/soak/flood.py) runs from the first
+# start to the final check, across every kill and fault: SOAK_FLOOD=N connections
+# per address (default 64 short, 200 long), SOAK_FLOOD=0 turns it off.
 # The last line is "lost = N"; the exit status is 0 only when nothing was lost
 # or duplicated, every check held and every stop was clean.
 set -euo pipefail
@@ -35,6 +38,7 @@ if [ "$mode" = short ]; then : "${kills:=3}" "${steady:=1}"; else : "${kills:=10
 here=$(cd "$(dirname "$0")" && pwd)
 export TB_SOURCE_DIR=${TB_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
 : "${TRUSTBOX:=${TB_BUILD_DIR:-$TB_SOURCE_DIR/build}/trustbox}"
+case $TRUSTBOX in /*) ;; *) TRUSTBOX=$PWD/$TRUSTBOX ;; esac # the run works in its own directory
 export TRUSTBOX
 
 # A private mount namespace, so that the data directory can be a small tmpfs.
@@ -62,7 +66,8 @@ grep -aq store_fsync_error "$TRUSTBOX" ||
 
 W=$TB_WORK
 RANDOM=$seed
-echo "soak: $mode, $kills kills, $steady steady minute(s), seed $seed (--seed $seed repeats the schedule)"
+FLOOD=${SOAK_FLOOD:-$([ "$mode" = short ] && echo 64 || echo 200)}
+echo "soak: $mode, $kills kills, $steady steady minute(s), seed $seed (--seed $seed repeats the schedule), flood $FLOOD per address"
 T0=$(date +%s)
 D=$W/data
 mkdir -p "$D" "$W/j" "$W/res"
@@ -87,16 +92,24 @@ fault() { # fault NAME VALUE... ("" clears the file); the server re-reads it wit
 python3 "$here/load.py" setup "$W" || die "load.py setup"
 
 HP=$(free_port); PP=$(free_port); DP=$(free_port)
+# Per-address connection caps below the listeners' global ones (http_max_connections
+# 1024, dns tcp_clients 256) for all eight flooding addresses together: the flood's
+# connections beyond them are shed per address, oldest idle first, the global caps are
+# never reached, and the load's own clients (127.0.0.1, well under 40 connections) are
+# served. The flood opens 3/4 of its connections per address to HTTP (plain and TLS)
+# and 1/4 to DNS over TCP, above both caps in either mode.
+HTTP_PER_ADDR=40 DNS_PER_ADDR=8
 SECRET=$(head -c 32 /dev/urandom | base64)
 cat > "$W/t.lua" <<EOF
-core { data_dir = "$D", log_level = "warn", shutdown_grace_ms = 3000 }
+core { data_dir = "$D", log_level = "warn", shutdown_grace_ms = 3000,
+  http_max_connections_per_address = $HTTP_PER_ADDR }
 listen { name = "https", address = "127.0.0.1", port = $HP, tls = true }
 listen { name = "http", address = "127.0.0.1", port = $PP, tls = false }
 acme { lab_always_valid = true, rate_limits = { new_orders_per_account_per_hour = 0,
   new_accounts_per_ip_per_hour = 0, certificates_per_domain_per_week = 0 } }
 ctlog { period_ms = 100, logs = { { name = "lab", roots = { "$W/ct/root.pem" },
   submission_url = "http://127.0.0.1:$PP/ct/lab/" } } }
-dns { listen = { "127.0.0.1:$DP" }, iterate = false,
+dns { listen = { "127.0.0.1:$DP" }, iterate = false, tcp_clients_per_address = $DNS_PER_ADDR,
   tsig_keys = { { name = "soak-key", secret = "$SECRET", zones = { "lab.test" } } } }
 dap { aggregation_period_ms = 200 }
 EOF
@@ -165,14 +178,26 @@ check() { # check [--final]: the invariants; adds to LOST and DUP
 }
 
 acked() { cat "$W/j/$1.jsonl" 2>/dev/null | wc -l; }
-reads_ok() { # the read paths answer: checkpoint, a DNS query, /healthz
-	curl -sf -m 5 "${CT_URL}checkpoint" -o /dev/null || { bad "$1: checkpoint not served"; return; }
+READS=0 READS_BAD=0
+reads_ok() { # the read paths answer: checkpoint, a DNS query over UDP and over TCP, /healthz
+	local v=$VIOL
+	READS=$((READS + 1))
+	curl -sf -m 5 "${CT_URL}checkpoint" -o /dev/null || bad "$1: checkpoint not served"
 	dig @127.0.0.1 -p "$DP" +time=2 +tries=2 lab.test SOA | grep -q 'status: NOERROR' || bad "$1: DNS query not answered"
+	dig @127.0.0.1 -p "$DP" +tcp +time=2 +tries=2 lab.test SOA | grep -q 'status: NOERROR' ||
+		bad "$1: DNS query over TCP not answered"
 	curl -sf -m 5 --cacert "$ACME_CA" "https://127.0.0.1:$HP/healthz" -o /dev/null || bad "$1: /healthz"
+	[ "$VIOL" = "$v" ] || READS_BAD=$((READS_BAD + 1))
 }
 alive() { kill -0 "$TB_PID" 2>/dev/null || die "$1: trustbox died: $(tail -5 "$W/run.err")"; }
-sample() { # sample FILE: time rss_kib fds store_kib
-	echo "$(date +%s) $(awk '/^VmRSS/ {print $2}' "/proc/$TB_PID/status") $(ls "/proc/$TB_PID/fd" | wc -l) $(du -sk "$D" | cut -f1)" >> "$1"
+sample() { # sample FILE: time rss_kib fds store_kib sqlite_heap_kib writer_cache_kib reader_cache_kib
+	local m # SQLite's share of the RSS, from /metrics (core/store.c)
+	m=$(curl -sf -m 5 "http://127.0.0.1:$PP/metrics" | awk '
+		/^tb_store_sqlite_memory_bytes / { s = $2 }
+		/^tb_store_cache_bytes\{connection="writer"\} / { w = $2 }
+		/^tb_store_cache_bytes\{connection="reader"\} / { r = $2 }
+		END { printf "%d %d %d", s / 1024, w / 1024, r / 1024 }') || m="0 0 0"
+	echo "$(date +%s) $(awk '/^VmRSS/ {print $2}' "/proc/$TB_PID/status") $(ls "/proc/$TB_PID/fd" | wc -l) $(du -sk "$D" | cut -f1) $m" >> "$1"
 }
 
 # ---- start, first load ----
@@ -183,6 +208,15 @@ DAP_TASK=$(printf '%s\n' "$TB_BANNER" | sed -n 's/.*DAP demo task *\([A-Za-z0-9_
 export DAP_TASK
 [ -n "$DAP_TASK" ] || die "no DAP demo task in the banner"
 cp "$D/dap-demo-collector.json" "$DAP_CRED"
+FLOODPID=
+if [ "$FLOOD" -gt 0 ]; then
+	rm -f "$W/stop-flood"
+	python3 "$here/flood.py" "$W" "$FLOOD" "$PP" "$HP" "$DP" > "$W/flood.out" 2>&1 &
+	FLOODPID=$!
+	track "$FLOODPID"
+	sleep 2
+	reads_ok "flood"
+fi
 load_start 8
 load_wait
 for s in acme ct dns dap; do [ "$(acked "$s")" -gt 0 ] || die "no $s operation acknowledged in the first load round"; done
@@ -282,6 +316,7 @@ kill_round() {
 	load_wait
 	integrity "kill -9 $((N[kill9]))"
 	start
+	reads_ok "after kill -9 $((N[kill9]))"
 	check
 }
 term_round() {
@@ -321,28 +356,12 @@ RS=$W/res/steady.samples
 : > "$RS"
 every=$([ "$mode" = short ] && echo 10 || echo 60)
 load_start 0
-# SOAK_FLOOD=N: N connections from each of 127.0.0.2-9 (idle and slowloris) for the
-# whole steady phase; every subsystem must keep answering (the per-address limits
-# of core/http.c and dns/server.c are what make that hold).
-FLOODPID=
-if [ "${SOAK_FLOOD:-0}" -gt 0 ]; then
-	rm -f "$W/stop-flood"
-	python3 "$here/flood.py" "$W" "$SOAK_FLOOD" "$PP" "$HP" "$DP" > "$W/flood.out" 2>&1 &
-	FLOODPID=$!
-	track "$FLOODPID"
-	sleep 3
-fi
 sample "$RS"
 end=$(($(date +%s) + steady * 60))
 while [ "$(date +%s)" -lt "$end" ]; do
 	sleep "$every"; alive "steady"; sample "$RS"
-	[ -z "$FLOODPID" ] || reads_ok "flood"
+	reads_ok "steady"
 done
-if [ -n "$FLOODPID" ]; then
-	touch "$W/stop-flood"
-	wait "$FLOODPID" || bad "flood.py failed: $(tail -3 "$W/flood.out")"
-	echo "  $(tail -1 "$W/flood.out")"
-fi
 load_wait
 slopes=$(python3 - "$RS" <<'PY'
 import sys
@@ -355,13 +374,34 @@ def slope(i):
     return sum((a - mt) * (b - my) for a, b in zip(t, y)) / d if d else 0.0
 print("RSS %.0f KiB/min (%.0f -> %.0f KiB), fds %.2f /min (%d -> %d), store %.0f KiB/min (%.0f -> %.0f KiB), %d samples" % (
     slope(1), rows[0][1], rows[-1][1], slope(2), rows[0][2], rows[-1][2], slope(3), rows[0][3], rows[-1][3], len(rows)))
+# SQLite's heap and the page caches in it (each capped by cache_size): the part
+# of the RSS slope they explain, and what is left
+n = len(rows)
+print("  sqlite heap %.0f KiB/min (%.0f -> %.0f KiB; page caches writer %.0f -> %.0f, reader %.0f -> %.0f KiB), RSS less sqlite heap %.0f KiB/min" % (
+    slope(4), rows[0][4], rows[-1][4], rows[0][5], rows[-1][5], rows[0][6], rows[-1][6], slope(1) - slope(4)))
+# the same by thirds of the run: a filling cache flattens, a leak does not
+if n >= 6:
+    k = n // 3
+    parts = []
+    for a, b in ((0, k), (k, 2 * k), (2 * k, n)):
+        seg = rows[a:b]
+        dt = (seg[-1][0] - seg[0][0]) / 60 or 1
+        parts.append("%.0f/%.0f" % ((seg[-1][1] - seg[0][1]) / dt, (seg[-1][4] - seg[0][4]) / dt))
+    print("  by thirds, RSS/sqlite heap KiB/min: " + ", ".join(parts))
 PY
 )
-echo "  $slopes"
+printf '%s\n' "$slopes" | sed 's/^/  /'
 
 # ---- the end ----
 echo "== final check"
 check --final
+FLOODOUT="off (SOAK_FLOOD=0)"
+if [ -n "$FLOODPID" ]; then
+	touch "$W/stop-flood"
+	wait "$FLOODPID" || bad "flood.py failed: $(tail -3 "$W/flood.out")"
+	FLOODOUT=$(tail -1 "$W/flood.out" | sed "s/^flood: //")
+	echo "  flood: $FLOODOUT"
+fi
 stop_term
 integrity "the final stop"
 # Every process this run started (trustbox, the clients, their nsupdate, dig and
@@ -386,6 +426,7 @@ echo "kills survived: ${N[kill9]} kill -9, ${N[sigterm]} SIGTERM (clean exits), 
 echo "faults injected: disk_full ${N[disk_full]}, store_write_error ${N[store_write_error]} periods ($(inj store_write_error) failed writes), store_fsync_error ${N[store_fsync_error]} periods ($(inj store_fsync_error) failed fsyncs), slow_disk ${N[slow_disk]}, clock_forward ${N[clock_forward]}, clock_back ${N[clock_back]}"
 echo "acknowledged: acme $(acked acme) certificates, ct $(acked ct) SCTs, dns $(acked dns) updates, dap $(acked dap) reports"
 echo "resources (steady): $slopes"
+echo "flood ($FLOOD per address): $FLOODOUT; reads answered at $((READS - READS_BAD)) of $READS checks"
 echo "violations = $VIOL"
 echo "duplicates = $DUP"
 echo "lost = $LOST"
