@@ -19,6 +19,9 @@ listen { name = "http", address = "0.0.0.0", port = 14080, tls = false }
 if dns then
   dns {
     listen = { "0.0.0.0:5353" },
+    -- DNS over TLS (RFC 7858) with the HTTPS listeners' certificate, as the
+    -- embedded default serves it on 127.0.0.1:8853.
+    tls_listen = { "0.0.0.0:8853" },
     -- Dynamic updates (TSIG-signed, with the lab key this container writes to
     -- /data/lab.test.tsig) from the compose network: compose picks the network's
     -- subnet from the private ranges, so all of them are allowed here. An

@@ -28,7 +28,7 @@ cannot() { echo "compose: cannot run: $*" >&2; notrun=1; [ -n "${work:-}" ] || s
 t_start=$(date +%s)
 
 # --- packages (aardvark-dns: without it the service names do not resolve)
-want=(podman podman-compose runc debootstrap netavark aardvark-dns iptables curl openssl bind9-dnsutils)
+want=(podman podman-compose runc debootstrap netavark aardvark-dns iptables curl openssl bind9-dnsutils knot-dnsutils)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -124,7 +124,7 @@ check "image has a HEALTHCHECK on /healthz" grep -q 'http://127.0.0.1:14080/heal
 check "image runs as a non-root user (10001)" grep -q '"User": "10001:10001"' <<< "$inspect"
 
 # --- up
-for p in 14000/tcp 14080/tcp 5353/tcp 5353/udp; do
+for p in 14000/tcp 14080/tcp 5353/tcp 5353/udp 8853/tcp; do
   if [ "${p#*/}" = tcp ]; then busy=$(ss -Hltn "sport = :${p%/*}"); else busy=$(ss -Hlun "sport = :${p%/*}"); fi
   [ -z "$busy" ] || { bad "host port $p is in use (stop what listens there)"; exit 1; }
 done
@@ -193,6 +193,13 @@ check "dig @127.0.0.1 -p 5353 www.lab.test A (udp)" \
   grep -qx 127.0.0.1 <<< "$(dig +short +time=3 +tries=2 @127.0.0.1 -p 5353 www.lab.test A)"
 check "dig +tcp @127.0.0.1 -p 5353 lab.test SOA" \
   grep -q '^ns.lab.test. ' <<< "$(dig +short +tcp +time=3 +tries=2 @127.0.0.1 -p 5353 lab.test SOA)"
+# DNS over TLS, the certificate checked against the container's root for the name localhost
+check "kdig +tls @127.0.0.1 -p 8853 www.lab.test A (certificate verified)" \
+  grep -qx 127.0.0.1 <<< "$(kdig +short +time=3 +retry=1 +tls-ca="$work/root.pem" +tls-hostname=localhost \
+    @127.0.0.1 -p 8853 www.lab.test A)"
+check "kdig +tls with another root (the helper's) refuses the certificate" \
+  test -z "$(kdig +short +time=3 +retry=0 +tls-ca="$work/helper-root.pem" +tls-hostname=localhost \
+    @127.0.0.1 -p 8853 www.lab.test A 2>/dev/null)"
 check "hermetic: trustbox does not iterate here (banner: local zones only)" \
   grep -q 'DNS resolution *local zones only (iterate = false)' <<< "$(podman logs "$ctr" 2>&1)"
 check "hermetic: a name outside lab.test is REFUSED, not resolved" \
