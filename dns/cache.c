@@ -534,6 +534,18 @@ size_t dns_fwd_answer_stale(struct dns_server *s, const struct dns_fwd_client *c
 	return answer(s, cl, e, 0, DNS_EDE_STALE, "upstream unreachable: stale data", now, 1, out, cap);
 }
 
+int dns_fwd_send_stale(struct dns_server *s, const struct dns_fwd_client *cl)
+{
+	static uint8_t out[65535];
+	size_t cap = cl->kind == DNS_FWD_TCP ? sizeof out : cl->cap;
+	size_t n = dns_fwd_answer_stale(s, cl, uv_now(s->loop), out, cap);
+	if (!n)
+		return 0;
+	if (cl->reply.send)
+		cl->reply.send(&cl->reply, out, n);
+	return 1;
+}
+
 static void prefetch_done(enum tb_resolve_status st, const struct tb_rr *rrs, size_t n, const char *why,
 	void *arg)
 {

@@ -504,6 +504,11 @@ size_t dns_fwd_answer(struct dns_server *s, const struct dns_fwd_client *cl,
 size_t dns_fwd_answer_stale(struct dns_server *s, const struct dns_fwd_client *cl, uint64_t now, uint8_t *out,
 	size_t cap);
 /*
+ * The client-response timer's end (RFC 8767 5), forwarded or iterated: sends
+ * cl the stale answer through its reply channel; 1 when there was one to send.
+ */
+int dns_fwd_send_stale(struct dns_server *s, const struct dns_fwd_client *cl);
+/*
  * The cache step of forwarding and iteration: the fresh entry for cl's
  * question (counted as a hit, and refreshed in the background when dns.prefetch
  * is on and it is in the last tenth of its TTL) or NULL (a miss; always for a

@@ -143,16 +143,8 @@ static void fwd_release(struct dns_fwd *q)
 static void fwd_stale_timeout(uv_timer_t *t)
 {
 	struct dns_fwd *q = t->data;
-	if (q->finished || q->answered_stale)
-		return;
-	static uint8_t out[65535];
-	size_t cap = q->cl.kind == DNS_FWD_TCP ? sizeof out : q->cl.cap;
-	size_t n = dns_fwd_answer_stale(q->s, &q->cl, uv_now(q->s->loop), out, cap);
-	if (!n)
-		return;
-	q->answered_stale = 1;
-	if (q->cl.reply.send)
-		q->cl.reply.send(&q->cl.reply, out, n);
+	if (!q->finished && !q->answered_stale)
+		q->answered_stale = dns_fwd_send_stale(q->s, &q->cl);
 }
 
 static void fetch_done(struct dns_fwd *p, struct dns_fwd *c, int rcode);
