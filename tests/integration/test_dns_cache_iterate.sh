@@ -13,11 +13,7 @@
 # once with st.'s server stopped, once with a socket there that drops every
 # query, timed.
 set -u
-if [ -z "${TB_IN_NETNS:-}" ]; then
-	command -v unshare >/dev/null 2>&1 || { echo "SKIP: unshare (util-linux) is not installed" >&2; exit 77; }
-	unshare -n true 2>/dev/null || { echo "SKIP: cannot create a network namespace here" >&2; exit 77; }
-	exec unshare -n env TB_IN_NETNS=1 bash "$0" "$@"
-fi
+. "$(dirname "$0")/netns.sh" # re-runs this script in a private network namespace
 . "$(dirname "$0")/lib.sh"
 need dig bind9-dnsutils
 need nsd

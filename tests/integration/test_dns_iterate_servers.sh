@@ -22,11 +22,7 @@
 #   - iterate_0x20 and iterate_qname_minimisation turned off: full names, lower case;
 # each checked by what the clients see (latency, answers) and by /metrics.
 set -u
-if [ -z "${TB_IN_NETNS:-}" ]; then
-	command -v unshare >/dev/null 2>&1 || { echo "SKIP: unshare (util-linux) is not installed" >&2; exit 77; }
-	unshare -n true 2>/dev/null || { echo "SKIP: cannot create a network namespace here" >&2; exit 77; }
-	exec unshare -n env TB_IN_NETNS=1 bash "$0" "$@"
-fi
+. "$(dirname "$0")/netns.sh" # re-runs this script in a private network namespace
 . "$(dirname "$0")/lib.sh"
 need dig bind9-dnsutils
 need ip iproute2
